@@ -1,0 +1,129 @@
+/**
+ * Composition root of `clusterd agent`: the only place that picks concrete classes.
+ * Start: secret, identity, libp2p, membership, API. Stop (SIGTERM/SIGINT): API, graceful
+ * leave, libp2p, in that order, under a deadline.
+ */
+
+import { mkdir } from 'node:fs/promises'
+import os from 'node:os'
+import { pino, type Logger } from 'pino'
+import { AGENT_VERSION } from './version.js'
+import type { AgentConfig, HostPort } from './config/agent-config.js'
+import { collectFacts } from './facts/collect-facts.js'
+import { loadOrCreateIdentity } from './identity/identity.js'
+import { createClusterNode, type ClusterNode } from './libp2p/create-node.js'
+import { incarnationStore } from './membership/incarnation-store.js'
+import { Membership } from './membership/membership.js'
+import type { MembershipTiming } from './membership/constants.js'
+import { hostPortToMultiaddr } from './membership/connectivity.js'
+import { ApiServer } from './api/server.js'
+import { readApiToken } from './api/bearer-auth.js'
+import { registerMemberRoutes } from './routes/member-routes.js'
+import { readSecretFile } from './transport/secret.js'
+
+/** How long a graceful stop may take before the process exits anyway. */
+const STOP_DEADLINE_MS = 10_000
+
+/** A running agent. */
+export interface RunningAgent {
+  peerId: string
+  membership: Membership
+  node: ClusterNode
+  stop: () => Promise<void>
+}
+
+/** Address others should dial: --advertise, else the listen address, else the first non-loopback IPv4. */
+export function resolveAdvertise (listen: HostPort, advertise: HostPort | null): HostPort {
+  if (advertise !== null) return advertise
+  if (listen.host !== '0.0.0.0' && listen.host !== '::') return listen
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (!a.internal && a.family === 'IPv4') return { host: a.address, port: listen.port }
+  }
+  return { host: '127.0.0.1', port: listen.port }
+}
+
+/** Membership timing overrides from the environment, for tests and benchmarks (CLUSTERD_TIMING='{"probeIntervalMs":200}'). */
+function timingFromEnv (): Partial<MembershipTiming> {
+  const raw = process.env.CLUSTERD_TIMING
+  if (raw === undefined || raw === '') return {}
+  const parsed: unknown = JSON.parse(raw)
+  if (typeof parsed !== 'object' || parsed === null) return {}
+  return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'number' && v > 0))
+}
+
+/** Start every part of the agent; a failed start stops what did start. */
+export async function startAgent (config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  const psk = await readSecretFile(config.secretFile)
+  const privateKey = await loadOrCreateIdentity(config.dataDir)
+  const advertise = resolveAdvertise(config.listen, config.advertise)
+  const advertiseAddr = hostPortToMultiaddr(advertise)
+  const node = await createClusterNode({
+    privateKey,
+    psk,
+    listen: hostPortToMultiaddr(config.listen),
+    announce: [advertiseAddr]
+  })
+  const stack: Array<() => Promise<void>> = [async () => { await node.stop() }]
+  const unwind = async (): Promise<void> => {
+    for (const fn of stack.reverse()) await fn().catch(err => logger.error({ err }, 'stop step failed'))
+  }
+  try {
+    const membership = new Membership({
+      libp2p: node,
+      privateKey,
+      logger: logger.child({ component: 'membership' }),
+      collectFacts: async () => await collectFacts({ agentVersion: AGENT_VERSION }),
+      incarnations: incarnationStore(config.dataDir)
+    }, {
+      nodeName: config.nodeName,
+      labels: config.labels,
+      managerEligible: config.managerEligible,
+      advertise: [advertiseAddr],
+      seeds: config.join,
+      timing: timingFromEnv()
+    })
+    await membership.start()
+    stack.push(async () => { await membership.stop() })
+
+    const api = new ApiServer({ logger: logger.child({ component: 'api' }) }, {
+      socketPath: config.apiSocket,
+      ...(config.apiTcp !== null
+        ? { tcp: { host: config.apiTcp.listen.host, port: config.apiTcp.listen.port, token: await readApiToken(config.apiTcp.tokenFile) } }
+        : {})
+    })
+    registerMemberRoutes(api, { members: () => membership.members() })
+    await api.start()
+    stack.push(async () => { await api.stop() })
+
+    logger.info({ peerId: node.peerId.toString(), listen: config.listen, advertise: advertiseAddr, node: config.nodeName }, 'agent started')
+    return { peerId: node.peerId.toString(), membership, node, stop: unwind }
+  } catch (err) {
+    await unwind()
+    throw err
+  }
+}
+
+/**
+ * Run the agent until SIGTERM or SIGINT, then leave gracefully. Resolves once stopped.
+ */
+export async function runAgent (config: AgentConfig): Promise<void> {
+  const logger = pino({ level: config.logLevel, base: { node: config.nodeName } })
+  const agent = await startAgent(config, logger)
+  await new Promise<void>(resolve => {
+    const onSignal = (signal: string): void => {
+      logger.info({ signal }, 'leaving the cluster')
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      const timer = setTimeout(() => {
+        logger.error('graceful stop timed out; exiting')
+        process.exit(1)
+      }, STOP_DEADLINE_MS)
+      timer.unref()
+      agent.stop().finally(resolve)
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+  logger.info('agent stopped')
+}

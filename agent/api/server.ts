@@ -1,0 +1,213 @@
+/**
+ * The agent's local HTTP/1.1 API. Always on a unix socket (mode 0600; file permissions are
+ * the access control), optionally also on TCP, where every request needs
+ * `Authorization: Bearer <token>`. Routes are registered with `route()` by the composition
+ * root; handlers return values and throw ClusterdError for expected failures.
+ */
+
+import { chmod } from 'node:fs/promises'
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import { ClusterdError } from '../../protocol/errors.js'
+import { checkBearer } from './bearer-auth.js'
+import {
+  DEFAULT_BODY_LIMIT_BYTES, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS, SOCKET_MODE
+} from './constants.js'
+import { readJsonBody } from './read-body.js'
+import { ApiReply, errorResponse, isAsyncIterable, sendJson, streamNdjson } from './respond.js'
+import { Router, type ApiHandler } from './router.js'
+import { prepareSocketPath } from './unix-socket.js'
+
+export { ApiReply } from './respond.js'
+export type { ApiHandler, ApiRequest } from './router.js'
+
+/** What the server needs from its host. */
+export interface ApiServerComponents {
+  /** Child logger for this component; requests log at debug, handler bugs at error. */
+  logger: Logger
+}
+
+/** Where and how the server listens. */
+export interface ApiServerInit {
+  /** Unix socket path; its parent directory is created (0700) when missing. */
+  socketPath: string
+  /** Optional TCP listener; `port` 0 picks a free port (see `tcpAddress()`). */
+  tcp?: { host: string, port: number, token: string }
+  /** Largest request body in bytes. Default 1 MiB. */
+  bodyLimitBytes?: number
+  /** Time a client has to send a whole request. Default 30 s. */
+  requestTimeoutMs?: number
+}
+
+/** Lifecycle state of the server. */
+export type ApiServerStatus = 'stopped' | 'starting' | 'started' | 'stopping'
+
+/** HTTP methods `route()` accepts. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+/** The local API server. */
+export class ApiServer {
+  private readonly log: Logger
+  private readonly init: ApiServerInit
+  private readonly router = new Router()
+  private readonly bodyLimit: number
+  private servers: Server[] = []
+  private tcpServer: Server | null = null
+  /** Aborted on stop() so long-running handlers and streams end. */
+  private lifetime = new AbortController()
+  private _status: ApiServerStatus = 'stopped'
+
+  constructor (components: ApiServerComponents, init: ApiServerInit) {
+    // The caller hands in the component's child logger (agent.ts binds component: 'api').
+    this.log = components.logger
+    this.init = init
+    this.bodyLimit = init.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
+  }
+
+  /** Current lifecycle state. */
+  get status (): ApiServerStatus { return this._status }
+
+  /** Register a handler, e.g. `route('GET', '/v1/nodes/:name', async ({ params }) => ...)`. Routes may be added before or after start(). */
+  route (method: HttpMethod, pattern: string, handler: ApiHandler): void {
+    this.router.add(method, pattern, handler)
+  }
+
+  /** The bound TCP address (useful with port 0), or null without a TCP listener. */
+  tcpAddress (): { host: string, port: number } | null {
+    const address = this.tcpServer?.address()
+    if (address == null || typeof address === 'string') return null
+    return { host: (address as AddressInfo).address, port: (address as AddressInfo).port }
+  }
+
+  /** Listen on the socket (and TCP when configured). A failed start closes what did open. */
+  async start (): Promise<void> {
+    if (this._status !== 'stopped') return
+    this._status = 'starting'
+    this.lifetime = new AbortController()
+    try {
+      await prepareSocketPath(this.init.socketPath)
+      const unix = this.createHttpServer(false)
+      this.servers.push(unix)
+      // Bind with a tight umask so the socket is never reachable by others, not even
+      // between bind() and chmod(). bind() runs synchronously inside listen(), so no other
+      // code in this process creates files while the umask is changed.
+      const previous = process.umask(0o177)
+      try {
+        unix.listen(this.init.socketPath)
+      } finally {
+        process.umask(previous)
+      }
+      await this.listening(unix, `the API socket ${this.init.socketPath}`)
+      await chmod(this.init.socketPath, SOCKET_MODE)
+
+      const tcp = this.init.tcp
+      if (tcp !== undefined) {
+        const server = this.createHttpServer(true)
+        this.servers.push(server)
+        this.tcpServer = server
+        server.listen({ host: tcp.host, port: tcp.port })
+        await this.listening(server, `${tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host}:${tcp.port}`)
+      }
+      this._status = 'started'
+      this.log.info({ socket: this.init.socketPath, tcp: this.tcpAddress() }, 'API listening')
+    } catch (err) {
+      await this.closeAll()
+      this._status = 'stopped'
+      throw err
+    }
+  }
+
+  /** Stop listening, end streams and close every connection. */
+  async stop (): Promise<void> {
+    if (this._status !== 'started') return
+    this._status = 'stopping'
+    await this.closeAll()
+    this._status = 'stopped'
+    this.log.info('API stopped')
+  }
+
+  private async closeAll (): Promise<void> {
+    this.lifetime.abort()
+    const servers = this.servers
+    this.servers = []
+    this.tcpServer = null
+    await Promise.all(servers.map(async server => {
+      if (!server.listening) return
+      const closed = once(server, 'close')
+      server.close()
+      // Keep-alive and streaming connections would hold close() open indefinitely.
+      server.closeAllConnections()
+      await closed
+    }))
+  }
+
+  private async listening (server: Server, what: string): Promise<void> {
+    try {
+      await once(server, 'listening')
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') throw new ClusterdError('CLUSTERD_ERR_ADDRESS_IN_USE', `cannot listen on ${what}: address already in use`)
+      if (code === 'EADDRNOTAVAIL') throw new ClusterdError('CLUSTERD_ERR_INVALID_CONFIG', `cannot listen on ${what}: no such address on this machine`)
+      if (code === 'EACCES') throw new ClusterdError('CLUSTERD_ERR_INVALID_CONFIG', `cannot listen on ${what}: permission denied`)
+      throw err
+    }
+  }
+
+  private createHttpServer (requireToken: boolean): Server {
+    const server = createServer({
+      requestTimeout: this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      headersTimeout: Math.min(DEFAULT_HEADERS_TIMEOUT_MS, this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+      keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS
+    }, (req, res) => {
+      void this.handle(req, res, requireToken)
+    })
+    return server
+  }
+
+  private async handle (req: IncomingMessage, res: ServerResponse, requireToken: boolean): Promise<void> {
+    const started = performance.now()
+    const controller = new AbortController()
+    const signal = AbortSignal.any([controller.signal, this.lifetime.signal])
+    res.once('close', () => { if (!res.writableFinished) controller.abort() })
+    const method = req.method ?? 'GET'
+    const url = new URL(req.url ?? '/', 'http://clusterd.local')
+    try {
+      const token = this.init.tcp?.token
+      if (requireToken && (token === undefined || !checkBearer(req.headers.authorization, token))) {
+        res.setHeader('www-authenticate', 'Bearer')
+        throw new ClusterdError('CLUSTERD_ERR_UNAUTHORIZED', 'missing or invalid bearer token')
+      }
+      const match = this.router.match(method, url.pathname)
+      if (match.kind === 'not-found') {
+        throw new ClusterdError('CLUSTERD_ERR_NOT_FOUND', `no API route ${method} ${url.pathname}`)
+      }
+      if (match.kind === 'method-not-allowed') {
+        res.setHeader('allow', match.allow.join(', '))
+        throw new ClusterdError('CLUSTERD_ERR_METHOD_NOT_ALLOWED', `${url.pathname} does not accept ${method} (allowed: ${match.allow.join(', ')})`)
+      }
+      const body = await readJsonBody(req, this.bodyLimit)
+      const result = await match.handler({ params: match.params, query: Object.fromEntries(url.searchParams), body, signal })
+      if (isAsyncIterable(result)) {
+        await streamNdjson(res, result, signal, this.log)
+      } else if (result instanceof ApiReply) {
+        sendJson(res, result.status, result.body)
+      } else {
+        sendJson(res, 200, result)
+      }
+    } catch (err) {
+      if (res.headersSent || res.destroyed) {
+        this.log.debug({ err }, 'API response abandoned')
+        return
+      }
+      const { status, body } = errorResponse(err, this.log)
+      // A body we refused or did not read must not be parsed as the next request.
+      const headers: Record<string, string> = req.complete ? {} : { connection: 'close' }
+      sendJson(res, status, body, headers)
+    } finally {
+      this.log.debug({ method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'API request')
+    }
+  }
+}

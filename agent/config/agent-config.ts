@@ -1,0 +1,36 @@
+/**
+ * The agent's resolved configuration: defaults < YAML config file < flags. The parser in
+ * `./parse-agent-config.ts` produces it; `agent.ts` consumes it.
+ */
+
+/** A host:port pair as given on the command line or in the config file. */
+export interface HostPort {
+  host: string
+  port: number
+}
+
+/** Fully resolved, validated configuration for `clusterd agent`. */
+export interface AgentConfig {
+  /** Directory for identity, LevelDB and runtime state. Default `/var/lib/clusterd`. */
+  dataDir: string
+  /** Address the libp2p TCP transport listens on. Default `0.0.0.0:7946`. */
+  listen: HostPort
+  /** Address other members should dial; default: the listen address, or the first non-loopback IPv4 when listening on 0.0.0.0. */
+  advertise: HostPort | null
+  /** Seeds to join, plain host:port (no peer id). Repeatable. */
+  join: HostPort[]
+  /** Path of the cluster secret (swarm key format). Default `/etc/clusterd/secret`. */
+  secretFile: string
+  /** This node's name in the cluster. Default: the hostname. */
+  nodeName: string
+  /** Operator labels, KEY=VALUE. */
+  labels: Record<string, string>
+  /** Unix socket for the local API. Default `/run/clusterd/clusterd.sock`. */
+  apiSocket: string
+  /** Optional TCP API listener; requests need `Authorization: Bearer <token>` from tokenFile. */
+  apiTcp: { listen: HostPort, tokenFile: string } | null
+  /** Whether this agent may be elected manager. Default true. */
+  managerEligible: boolean
+  /** Log level for pino. Default `info`. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+}

@@ -1,0 +1,108 @@
+/**
+ * Pure parsers for single config values. Each returns the value or a reason; the caller
+ * adds where the value came from (a flag or a config file key) and throws one error.
+ */
+
+import { isIP } from 'node:net'
+import {
+  DNS_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, LOG_LEVELS, NODE_NAME_PATTERN
+} from './constants.js'
+import type { AgentConfig, HostPort } from './agent-config.js'
+
+/** A parsed value, or why it could not be parsed (phrased to follow "<flag>: "). */
+export type ParseResult<T> = { ok: true, value: T } | { ok: false, reason: string }
+
+/** What a host:port value is used for; decides which hosts and ports are allowed. */
+export interface HostPortRules {
+  /** `ip`: an IP literal only (something to listen on); `ip-or-dns`: also a DNS name. */
+  host: 'ip' | 'ip-or-dns'
+  /** Allow port 0 (pick a free port; listeners only). */
+  allowPortZero: boolean
+  /** Allow 0.0.0.0 and :: (listeners only; nobody can dial them). */
+  allowUnspecified: boolean
+}
+
+const ok = <T>(value: T): ParseResult<T> => ({ ok: true, value })
+const fail = <T>(reason: string): ParseResult<T> => ({ ok: false, reason })
+
+/** Parse `HOST:PORT`, `[IPV6]:PORT`; the returned host carries no brackets. */
+export function parseHostPort (input: string, rules: HostPortRules): ParseResult<HostPort> {
+  const example = rules.host === 'ip' ? 'IP:PORT, e.g. 0.0.0.0:7946 or [::]:7946' : 'HOST:PORT, e.g. 10.0.0.1:7946, node1.example.com:7946 or [fd00::1]:7946'
+  const expected = `expected ${example}; got ${JSON.stringify(input)}`
+  let host: string
+  let portText: string
+  const bracketed = /^\[([^\]]+)\]:([^:]*)$/.exec(input)
+  if (bracketed != null) {
+    host = bracketed[1] ?? ''
+    portText = bracketed[2] ?? ''
+    if (isIP(host) !== 6) return fail(`only IPv6 addresses go in brackets: ${expected}`)
+  } else {
+    const colon = input.lastIndexOf(':')
+    if (colon < 0) return fail(`missing port: ${expected}`)
+    host = input.slice(0, colon)
+    portText = input.slice(colon + 1)
+    if (host.includes(':')) return fail(`IPv6 addresses need brackets: ${expected}`)
+  }
+  if (host === '') return fail(`missing host: ${expected}`)
+  const minPort = rules.allowPortZero ? 0 : 1
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) < minPort || Number(portText) > 65535) {
+    return fail(`port must be a number from ${minPort} to 65535: ${expected}`)
+  }
+  const ipVersion = isIP(host)
+  if (ipVersion === 0) {
+    if (rules.host === 'ip') return fail(`host must be an IP address: ${expected}`)
+    if (!DNS_NAME_PATTERN.test(host)) return fail(`host is neither an IP address nor a DNS name: ${expected}`)
+  }
+  if (!rules.allowUnspecified && (host === '0.0.0.0' || (ipVersion === 6 && /^[0:]+$/.test(host)))) {
+    return fail(`${host} cannot be dialled by other nodes; give a concrete address: ${expected}`)
+  }
+  return ok({ host, port: Number(portText) })
+}
+
+/** Parse a node name (see NODE_NAME_PATTERN); returns it lowercased. */
+export function parseNodeName (input: string): ParseResult<string> {
+  if (!NODE_NAME_PATTERN.test(input)) {
+    return fail(`expected 1-63 letters, digits, "." or "-", starting and ending with a letter or digit; got ${JSON.stringify(input)}`)
+  }
+  return ok(input.toLowerCase())
+}
+
+/** Check one label key and value against LABEL_KEY_PATTERN / LABEL_VALUE_PATTERN. */
+export function checkLabel (key: string, value: string): ParseResult<[string, string]> {
+  if (!LABEL_KEY_PATTERN.test(key)) {
+    return fail(`label key ${JSON.stringify(key)} is invalid: expected 1-63 letters, digits, ".", "_", "-" or "/", starting and ending with a letter or digit`)
+  }
+  if (!LABEL_VALUE_PATTERN.test(value)) {
+    return fail(`label value ${JSON.stringify(value)} for key ${JSON.stringify(key)} is invalid: expected up to 63 letters, digits, ".", "_" or "-", starting and ending with a letter or digit`)
+  }
+  return ok([key, value])
+}
+
+/** Parse `KEY=VALUE` (split at the first `=`; the value may be empty). */
+export function parseLabel (input: string): ParseResult<[string, string]> {
+  const eq = input.indexOf('=')
+  if (eq < 0) return fail(`expected KEY=VALUE, e.g. rack=r1; got ${JSON.stringify(input)}`)
+  return checkLabel(input.slice(0, eq), input.slice(eq + 1))
+}
+
+/** Parse `true` or `false` (YAML booleans arrive already parsed). */
+export function parseBoolean (input: string | boolean): ParseResult<boolean> {
+  if (typeof input === 'boolean') return ok(input)
+  if (input === 'true') return ok(true)
+  if (input === 'false') return ok(false)
+  return fail(`expected true or false; got ${JSON.stringify(input)}`)
+}
+
+/** Parse a pino log level name. */
+export function parseLogLevel (input: string): ParseResult<AgentConfig['logLevel']> {
+  const level = LOG_LEVELS.find(l => l === input)
+  if (level === undefined) return fail(`expected one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(input)}`)
+  return ok(level)
+}
+
+/** Check a file system path is usable (non-empty, no NUL byte). */
+export function parsePath (input: string): ParseResult<string> {
+  if (input === '') return fail('expected a path; got an empty string')
+  if (input.includes('\0')) return fail('path contains a NUL byte')
+  return ok(input)
+}

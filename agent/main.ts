@@ -1,0 +1,97 @@
+/**
+ * clusterd entry point (bin/clusterd.js imports the compiled file):
+ *   clusterd agent [flags]       run the agent until SIGTERM/SIGINT
+ *   clusterd keygen FILE [--force]  write a new cluster secret (mode 0600)
+ *   clusterd version
+ * Errors end as one line on stderr: a ClusterdError as `clusterd: <message> (<CODE>)` with
+ * its exit code, usage errors with exit 2, anything else exit 70; stack traces only with
+ * CLUSTERD_DEBUG=1.
+ */
+
+import { Command, CommanderError, Option } from 'commander'
+import { ClusterdError } from '../protocol/errors.js'
+import { CLUSTERD_VERSION } from '../protocol/version.js'
+import {
+  CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL,
+  DEFAULT_SECRET_FILE, LOG_LEVELS
+} from './config/constants.js'
+import { parseAgentConfig, type AgentFlags } from './config/parse-agent-config.js'
+import { writeSecretFile } from './transport/secret.js'
+
+/** Exit code for usage errors. */
+const EXIT_USAGE = 2
+/** Exit code for unexpected failures (sysexits EX_SOFTWARE). */
+const EXIT_INTERNAL = 70
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+function buildProgram (): Command {
+  const program = new Command('clusterd')
+    .description('clusterd: gossip-based cluster agent')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => { write(`clusterd: ${text.replace(/^error: /, '')}`) } })
+    .showSuggestionAfterError(true)
+
+  program.command('agent')
+    .description('Run the cluster agent until SIGTERM or SIGINT')
+    // No commander defaults: a default would hide the config file's value. The parser
+    // fills in defaults; they are repeated here for --help only.
+    .addOption(new Option('--config <file>', `YAML config file with the same keys as these flags, kebab-case (env ${CONFIG_ENV_VAR})`))
+    .addOption(new Option('--data-dir <dir>', `state directory (default ${DEFAULT_DATA_DIR})`))
+    .addOption(new Option('--listen <host:port>', `gossip listen address (default ${DEFAULT_LISTEN})`))
+    .addOption(new Option('--advertise <host:port>', 'address other members dial (default: the listen address)'))
+    .addOption(new Option('--join <host:port>', 'seed member to join; repeatable').argParser(collect))
+    .addOption(new Option('--secret-file <file>', `cluster secret (default ${DEFAULT_SECRET_FILE})`))
+    .addOption(new Option('--node-name <name>', 'this node\'s name (default: the host name, lowercased)'))
+    .addOption(new Option('--label <key=value>', 'operator label; repeatable').argParser(collect))
+    .addOption(new Option('--api-socket <path>', `local API unix socket (default ${DEFAULT_API_SOCKET})`))
+    .addOption(new Option('--api-listen <host:port>', 'also serve the API over TCP (needs --api-token-file)'))
+    .addOption(new Option('--api-token-file <file>', 'bearer token the TCP API requires'))
+    .addOption(new Option('--manager-eligible <bool>', 'whether this node may become manager: true|false (default true)'))
+    .addOption(new Option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_LOG_LEVEL})`))
+    .action(async (flags: AgentFlags) => {
+      const config = parseAgentConfig(flags, process.env)
+      // Loaded only here: keygen and version must not pay for libp2p's start-up.
+      const { runAgent } = await import('./agent.js')
+      await runAgent(config)
+    })
+
+  program.command('keygen')
+    .description('Write a new random cluster secret to FILE (mode 0600)')
+    .argument('<file>', 'where to write the secret')
+    .option('--force', 'replace an existing file (every member then needs the new secret)')
+    .action(async (file: string, opts: { force?: boolean }) => {
+      await writeSecretFile(file, { force: opts.force === true })
+      process.stdout.write(`wrote a new cluster secret to ${file}\n`)
+    })
+
+  program.command('version')
+    .description('Print the clusterd version')
+    .action(() => { process.stdout.write(`clusterd ${CLUSTERD_VERSION}\n`) })
+
+  return program
+}
+
+function exitCodeFor (err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander has printed its message or the help text already.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
+    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : EXIT_USAGE
+    return EXIT_USAGE
+  }
+  const debug = process.env.CLUSTERD_DEBUG === '1'
+  if (err instanceof ClusterdError) {
+    process.stderr.write(`clusterd: ${err.message} (${err.code})\n`)
+    if (debug && err.stack !== undefined) process.stderr.write(err.stack + '\n')
+    return err.exitCode
+  }
+  process.stderr.write(`clusterd: internal error: ${err instanceof Error ? err.message : String(err)}\n`)
+  if (debug && err instanceof Error && err.stack !== undefined) process.stderr.write(err.stack + '\n')
+  return EXIT_INTERNAL
+}
+
+try {
+  await buildProgram().parseAsync(process.argv)
+} catch (err) {
+  process.exitCode = exitCodeFor(err)
+}

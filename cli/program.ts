@@ -1,0 +1,132 @@
+/**
+ * Builds the clusterctl commander program from the registry and runs it. Errors never
+ * escape: one catch maps them to a one-line message and an exit code, returned to main.
+ *
+ * Exit codes: 0 ok; 2 usage (bad flags, arguments, addresses); for errors the agent returns,
+ * the exit code of their code in ERROR_CODES (e.g. 3 unauthorized, 4 not found, 5 conflict,
+ * 6 unavailable); 6 when the agent cannot be reached or does not answer in time; 70 bug.
+ */
+
+import { readFile } from 'node:fs/promises'
+import { Command, CommanderError, Option } from 'commander'
+import { ClusterdError } from '../protocol/errors.js'
+import { CLUSTERD_VERSION } from '../protocol/version.js'
+import { ApiClient } from './client.js'
+import {
+  ADDR_ENV_VAR, DEBUG_ENV_VAR, DEFAULT_ADDR, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, EXIT_USAGE,
+  TOKEN_FILE_ENV_VAR
+} from './constants.js'
+import { ExitError, usageError } from './errors.js'
+import { outputOption } from './output.js'
+import { COMMANDS, type CommandResult } from './registry.js'
+
+/** Where clusterctl writes and what environment it sees; main passes the process's own. */
+export interface CliIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  env: Readonly<Record<string, string | undefined>>
+}
+
+/** Global options, on every verb. */
+interface GlobalOptions {
+  addr?: string
+  tokenFile?: string
+  timeout?: string
+}
+
+function parseTimeout (text: string | undefined): number {
+  if (text === undefined) return DEFAULT_TIMEOUT_MS
+  const seconds = Number(text)
+  if (!/^\d+(\.\d+)?$/.test(text) || seconds <= 0 || seconds > 3600) {
+    throw usageError(`--timeout: expected seconds between 0 and 3600, e.g. 30; got ${JSON.stringify(text)}`)
+  }
+  return seconds * 1000
+}
+
+/** Build the client from --addr / CLUSTERCTL_ADDR and --token-file / CLUSTERCTL_TOKEN_FILE. */
+export async function clientFromOptions (opts: GlobalOptions, env: CliIo['env']): Promise<ApiClient> {
+  const addr = opts.addr ?? (env[ADDR_ENV_VAR] !== undefined && env[ADDR_ENV_VAR] !== '' ? env[ADDR_ENV_VAR] : DEFAULT_ADDR)
+  const timeoutMs = parseTimeout(opts.timeout)
+  const tokenFile = opts.tokenFile ?? (env[TOKEN_FILE_ENV_VAR] !== '' ? env[TOKEN_FILE_ENV_VAR] : undefined)
+  let token: string | undefined
+  // The socket is guarded by file permissions; a token is only ever sent to URLs.
+  if (/^https?:\/\//i.test(addr) && tokenFile !== undefined) {
+    try {
+      token = (await readFile(tokenFile, 'utf8')).split('\n')[0]?.trim()
+    } catch (err) {
+      throw usageError(`--token-file: cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+  }
+  return new ApiClient({ addr, timeoutMs, ...(token !== undefined ? { token } : {}) })
+}
+
+async function emit (result: CommandResult, io: CliIo): Promise<void> {
+  if (typeof result === 'string') {
+    io.stdout(result)
+    return
+  }
+  for await (const chunk of result) io.stdout(chunk)
+}
+
+/** The commander program; `io` receives all output. */
+export function buildProgram (io: CliIo): Command {
+  const program = new Command('clusterctl')
+    .description('Inspect and operate a clusterd cluster through the local agent')
+    .version(CLUSTERD_VERSION, '-V, --version', 'print the clusterctl version')
+    .addOption(new Option('--addr <addr>', `agent API: a unix socket path or http(s):// URL (env ${ADDR_ENV_VAR}, default ${DEFAULT_ADDR})`))
+    .addOption(new Option('--token-file <file>', `bearer token file for http(s) addresses (env ${TOKEN_FILE_ENV_VAR})`))
+    .addOption(new Option('--timeout <seconds>', `give up on a request after this long (default ${DEFAULT_TIMEOUT_MS / 1000})`))
+    .exitOverride()
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: (text, write) => { write(`clusterctl: ${text.replace(/^error: /, '')}`) }
+    })
+    .showSuggestionAfterError(true)
+
+  for (const spec of COMMANDS) {
+    const cmd = program.command(spec.verb).description(spec.summary)
+    if (spec.read) cmd.addOption(outputOption())
+    spec.configure?.(cmd)
+    cmd.action(async (...received: unknown[]) => {
+      // commander passes the positional args, then the options object, then the command.
+      const command = received[received.length - 1] as Command
+      const args = received.slice(0, -2).filter((a): a is string => typeof a === 'string')
+      const client = await clientFromOptions(command.optsWithGlobals<GlobalOptions>(), io.env)
+      await emit(await spec.run(client, command.opts(), args), io)
+    })
+  }
+  return program
+}
+
+/** Run clusterctl with `argv` (without node and script). Returns the exit code; never throws. */
+export async function runCli (argv: string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io)
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return 0
+  } catch (err) {
+    return reportError(err, io)
+  }
+}
+
+function reportError (err: unknown, io: CliIo): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed its message (through outputError) or the help text.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
+    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : EXIT_USAGE
+    return EXIT_USAGE
+  }
+  if (err instanceof ExitError) {
+    io.stderr(`clusterctl: ${err.message}\n`)
+    return err.exitCode
+  }
+  if (err instanceof ClusterdError) {
+    io.stderr(`clusterctl: ${err.message} (${err.code})\n`)
+    return err.exitCode
+  }
+  const debug = io.env[DEBUG_ENV_VAR] === '1'
+  io.stderr(`clusterctl: internal error: ${err instanceof Error ? err.message : String(err)}\n`)
+  if (debug && err instanceof Error && err.stack !== undefined) io.stderr(err.stack + '\n')
+  return EXIT_INTERNAL
+}

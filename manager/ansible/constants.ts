@@ -1,0 +1,43 @@
+/**
+ * Defaults for running Ansible. Paths are absolute on purpose: a `python3` earlier on PATH
+ * may be an interpreter without ansible_runner.
+ */
+
+/** The ansible-runner executable (Debian python3-ansible-runner). */
+export const ANSIBLE_RUNNER_PATH = '/usr/bin/ansible-runner'
+
+/** The ssh client Ansible and the control-master cleanup use. */
+export const SSH_PATH = '/usr/bin/ssh'
+
+/** Remote user: commissioning configures the system, so it runs as root. */
+export const REMOTE_USER = 'root'
+
+/** Pinned remote interpreter; discovery costs about 30% per run. */
+export const PYTHON_INTERPRETER = '/usr/bin/python3'
+
+/** Parallel hosts per run; above ~5 does not help on this machine class. */
+export const DEFAULT_FORKS = 5
+
+/** Whole-run deadline unless the caller gives one. */
+export const DEFAULT_RUN_TIMEOUT_MS = 30 * 60 * 1000
+
+/** SSH connect timeout in seconds for each host. */
+export const DEFAULT_CONNECT_TIMEOUT_S = 10
+
+/** How long ssh control masters live; each run closes its own at the end anyway. */
+export const CONTROL_PERSIST_S = 30
+
+/** Grace between asking ansible-runner to stop and killing its process tree. */
+export const KILL_GRACE_MS = 2000
+
+/** Characters allowed in paths passed inside ssh option strings (Ansible shlex-splits them). */
+export const SAFE_PATH = /^\/[A-Za-z0-9._/-]+$/
+
+/** Bytes of stderr and non-event stdout kept for diagnostics. */
+export const DIAGNOSTIC_TAIL_BYTES = 8 * 1024
+
+/** Per-host changed tasks kept in a result (drift reports in check mode). */
+export const MAX_CHANGES_PER_HOST = 50
+
+/** PATH for the runner: system directories only. */
+export const RUNNER_PATH_ENV = '/usr/sbin:/usr/bin:/sbin:/bin'

@@ -1,0 +1,275 @@
+/**
+ * The node lifecycle state machine and its pure decision helper.
+ *
+ * This file is pure: it imports xstate and protocol types only. It performs no I/O and
+ * reads no clock: every event carries its own `at` time, so the same snapshot and event
+ * always give the same next snapshot (tests and replicas replay it exactly). Jobs are run
+ * elsewhere (the job runner) and report back with JOB_* events; the machine only records
+ * which job is in flight and what came of it.
+ *
+ * Transition table (anything not listed is refused with CLUSTERD_ERR_INVALID_TRANSITION;
+ * JOB_* events whose jobId is not the node's current job are ignored, never refused):
+ *
+ * | from                  | COMMISSION    | UPGRADE   | DECOMMISSION    | JOB_SUCCEEDED  | JOB_FAILED / JOB_CANCELLED |
+ * |-----------------------|---------------|-----------|-----------------|----------------|----------------------------|
+ * | (no record)           | DISCOVERED creates the record in `discovered`; every other event is refused  |
+ * | discovered            | commissioning | -         | -               | ignored        | ignored                    |
+ * | commissioning         | -             | -         | -               | commissioned   | commission-failed          |
+ * | commissioned          | -             | upgrading | decommissioning | ignored        | ignored                    |
+ * | upgrading             | -             | -         | -               | commissioned   | upgrade-failed             |
+ * | decommissioning       | -             | -         | -               | decommissioned | decommission-failed        |
+ * | decommissioned        | commissioning | -         | -               | ignored        | ignored                    |
+ * | commission-failed     | commissioning | -         | decommissioning | ignored        | ignored                    |
+ * | upgrade-failed        | -             | upgrading | decommissioning | ignored        | ignored                    |
+ * | decommission-failed   | -             | -         | decommissioning | ignored        | ignored                    |
+ *
+ * Why these choices:
+ * - A transitional state refuses every operation: one job per node at a time. To change
+ *   course, cancel the job (JOB_CANCELLED lands in the failed state), then act.
+ * - A cancelled job lands in the same failed state as a failed one: the playbook may have
+ *   run halfway, so the node is in an unknown configuration, and `reason` says it was a
+ *   cancel.
+ * - `commissioned` refuses COMMISSION: changing roles or vars of a live node is a
+ *   `reconfigure` job, not a second commission. `decommissioned` accepts COMMISSION to put
+ *   a node back into service. `discovered` refuses DECOMMISSION: nothing was configured.
+ * - Failed states are left only by issuing an operation again: the failed one (retry) or
+ *   DECOMMISSION (give up and clean up). COMMISSION is not accepted from upgrade-failed or
+ *   decommission-failed, whose nodes carry a configuration the commission playbook did
+ *   not make.
+ * - DISCOVERED on a known node is refused: re-discovery (new peerId, reachability) is not
+ *   a lifecycle change and is handled by the store without the machine.
+ * - SET_VARS is accepted in every state and changes no state: vars are desired config for
+ *   the next job; a running job keeps the vars it was started with.
+ *
+ * Deadlines are absolute times on job records, not `after` delays here: delays do not
+ * survive a persisted snapshot.
+ */
+import { assign, initialTransition, isMachineSnapshot, setup, transition, type SnapshotFrom } from 'xstate'
+import { LIFECYCLE_STATES, isLifecycleState, type LifecycleState } from '../../protocol/nodes.js'
+
+/**
+ * Version of the machine's states and context shape, stored next to every persisted
+ * snapshot. Bump it when a state or context field changes meaning, and teach the store's
+ * restore to migrate the older version.
+ */
+export const MACHINE_VERSION = 1
+
+/** What the machine remembers about a node. */
+export interface NodeContext {
+  roles: string[]
+  vars: Record<string, string>
+  /** Job in flight; set on entering a transitional state, cleared when it reports. */
+  currentJob: string | null
+  /** Most recent job started for the node. */
+  lastJob: string | null
+  /** Why the node is in a failed state; null otherwise. */
+  reason: string | null
+  /** ISO-8601 time the node entered its current state. */
+  since: string
+}
+
+/** Input of a new machine: the discovery time. */
+export interface NodeMachineInput {
+  at: string
+}
+
+/** Events the node machine accepts. Every event carries the ISO-8601 time it happened. */
+export type NodeMachineEvent =
+  | { type: 'DISCOVERED', at: string }
+  | { type: 'COMMISSION', at: string, jobId: string, roles: string[], vars: Record<string, string> }
+  | { type: 'DECOMMISSION', at: string, jobId: string }
+  | { type: 'UPGRADE', at: string, jobId: string }
+  | { type: 'JOB_SUCCEEDED', at: string, jobId: string }
+  | { type: 'JOB_FAILED', at: string, jobId: string, reason: string }
+  | { type: 'JOB_CANCELLED', at: string, jobId: string, reason: string }
+  | { type: 'SET_VARS', at: string, vars: Record<string, string> }
+
+/** Event type names. */
+export type NodeMachineEventType = NodeMachineEvent['type']
+
+/** Events that report a job's outcome; the ones that are ignored rather than refused. */
+export const JOB_OUTCOME_EVENTS = ['JOB_SUCCEEDED', 'JOB_FAILED', 'JOB_CANCELLED'] as const
+
+/** True when `event` reports a job outcome. */
+export function isJobOutcomeEvent (event: NodeMachineEvent): event is Extract<NodeMachineEvent, { type: typeof JOB_OUTCOME_EVENTS[number] }> {
+  return (JOB_OUTCOME_EVENTS as readonly string[]).includes(event.type)
+}
+
+/** The node lifecycle machine. Flat: a snapshot's `value` is always a LifecycleState. */
+export const nodeMachine = setup({
+  types: {
+    context: {} as NodeContext,
+    events: {} as NodeMachineEvent,
+    input: {} as NodeMachineInput
+  },
+  guards: {
+    // Reports about any other job (a duplicate, a late report of an earlier job) must not
+    // move the node: only the job the node is waiting for can.
+    isCurrentJob: ({ context, event }) => 'jobId' in event && context.currentJob !== null && event.jobId === context.currentJob
+  },
+  actions: {
+    startCommission: assign(({ context, event }) => {
+      if (event.type !== 'COMMISSION') return {}
+      // Commission vars are layered over the node's own vars so vars set earlier survive.
+      return { roles: [...event.roles], vars: { ...context.vars, ...event.vars }, currentJob: event.jobId, lastJob: event.jobId, reason: null, since: event.at }
+    }),
+    startJob: assign(({ event }) => {
+      if (event.type !== 'UPGRADE' && event.type !== 'DECOMMISSION') return {}
+      return { currentJob: event.jobId, lastJob: event.jobId, reason: null, since: event.at }
+    }),
+    finishJob: assign(({ event }) => ({ currentJob: null, reason: null, since: event.at })),
+    clearRoles: assign({ roles: () => [] }),
+    failJob: assign(({ event }) => {
+      if (event.type !== 'JOB_FAILED' && event.type !== 'JOB_CANCELLED') return {}
+      const reason = event.type === 'JOB_CANCELLED' ? `cancelled: ${event.reason}` : event.reason
+      return { currentJob: null, reason, since: event.at }
+    }),
+    setVars: assign(({ event }) => event.type === 'SET_VARS' ? { vars: { ...event.vars } } : {})
+  }
+}).createMachine({
+  id: 'node',
+  initial: 'discovered',
+  context: ({ input }) => ({ roles: [], vars: {}, currentJob: null, lastJob: null, reason: null, since: input.at }),
+  on: {
+    SET_VARS: { actions: 'setVars' }
+  },
+  states: {
+    discovered: {
+      on: { COMMISSION: { target: 'commissioning', actions: 'startCommission' } }
+    },
+    commissioning: {
+      on: {
+        JOB_SUCCEEDED: { guard: 'isCurrentJob', target: 'commissioned', actions: 'finishJob' },
+        JOB_FAILED: { guard: 'isCurrentJob', target: 'commission-failed', actions: 'failJob' },
+        JOB_CANCELLED: { guard: 'isCurrentJob', target: 'commission-failed', actions: 'failJob' }
+      }
+    },
+    commissioned: {
+      on: {
+        UPGRADE: { target: 'upgrading', actions: 'startJob' },
+        DECOMMISSION: { target: 'decommissioning', actions: 'startJob' }
+      }
+    },
+    upgrading: {
+      on: {
+        JOB_SUCCEEDED: { guard: 'isCurrentJob', target: 'commissioned', actions: 'finishJob' },
+        JOB_FAILED: { guard: 'isCurrentJob', target: 'upgrade-failed', actions: 'failJob' },
+        JOB_CANCELLED: { guard: 'isCurrentJob', target: 'upgrade-failed', actions: 'failJob' }
+      }
+    },
+    decommissioning: {
+      on: {
+        JOB_SUCCEEDED: { guard: 'isCurrentJob', target: 'decommissioned', actions: ['finishJob', 'clearRoles'] },
+        JOB_FAILED: { guard: 'isCurrentJob', target: 'decommission-failed', actions: 'failJob' },
+        JOB_CANCELLED: { guard: 'isCurrentJob', target: 'decommission-failed', actions: 'failJob' }
+      }
+    },
+    decommissioned: {
+      on: { COMMISSION: { target: 'commissioning', actions: 'startCommission' } }
+    },
+    'commission-failed': {
+      on: {
+        COMMISSION: { target: 'commissioning', actions: 'startCommission' },
+        DECOMMISSION: { target: 'decommissioning', actions: 'startJob' }
+      }
+    },
+    'upgrade-failed': {
+      on: {
+        UPGRADE: { target: 'upgrading', actions: 'startJob' },
+        DECOMMISSION: { target: 'decommissioning', actions: 'startJob' }
+      }
+    },
+    'decommission-failed': {
+      on: { DECOMMISSION: { target: 'decommissioning', actions: 'startJob' } }
+    }
+  }
+})
+
+/** A live snapshot of the node machine. */
+export type NodeSnapshot = SnapshotFrom<typeof nodeMachine>
+
+/** A state given as plain data (a persisted snapshot or a record): value + context. */
+export interface NodeStateData {
+  value: LifecycleState
+  context: NodeContext
+}
+
+/** A refused operation: nothing changed. */
+export interface TransitionRefusal {
+  ok: false
+  code: 'CLUSTERD_ERR_INVALID_TRANSITION'
+  message: string
+  /** State the node was in (null when there is no record). */
+  from: LifecycleState | null
+  event: NodeMachineEventType
+}
+
+/** The outcome of `decide()`. */
+export type Decision =
+  | { ok: true, changed: true, snapshot: NodeSnapshot, from: LifecycleState | null, to: LifecycleState }
+  /** A job report for another job, or for a node no longer waiting: nothing changes. */
+  | { ok: true, changed: false, snapshot: NodeSnapshot, from: LifecycleState, to: LifecycleState, ignored: string }
+  | TransitionRefusal
+
+/** The lifecycle state of a snapshot (the machine is flat, so its value is the state name). */
+export function stateOf (snapshot: NodeSnapshot): LifecycleState {
+  const value = snapshot.value
+  if (!isLifecycleState(value)) throw new TypeError(`node machine snapshot has a non-lifecycle value ${JSON.stringify(value)}`)
+  return value
+}
+
+/** A live snapshot for a state given as data; pure (no actor is created). */
+export function resolveNodeState (data: NodeStateData): NodeSnapshot {
+  return nodeMachine.resolveState({ value: data.value, context: data.context })
+}
+
+/** For each event type, the states that accept it, read from the machine definition. */
+export const ACCEPTING_STATES: Readonly<Record<NodeMachineEventType, readonly LifecycleState[]>> = (() => {
+  const table: Record<NodeMachineEventType, LifecycleState[]> = {
+    DISCOVERED: [], COMMISSION: [], DECOMMISSION: [], UPGRADE: [], JOB_SUCCEEDED: [], JOB_FAILED: [], JOB_CANCELLED: [], SET_VARS: [...LIFECYCLE_STATES]
+  }
+  for (const state of LIFECYCLE_STATES) {
+    const node = nodeMachine.root.states[state]
+    if (node === undefined) throw new TypeError(`node machine lacks state ${state}`)
+    for (const type of Object.keys(node.on) as NodeMachineEventType[]) table[type]?.push(state)
+  }
+  return table
+})()
+
+/**
+ * Decide what `event` does to a node, without side effects: the next snapshot, an ignored
+ * job report, or a refusal. `from` is a live snapshot, the same state as data, or null
+ * when the node has no record yet (only DISCOVERED is accepted then).
+ */
+export function decide (from: NodeSnapshot | NodeStateData | null, event: NodeMachineEvent): Decision {
+  if (from === null) {
+    if (event.type !== 'DISCOVERED') {
+      return refuse(null, event, `node has no lifecycle record; ${event.type} needs a discovered node`)
+    }
+    const [snapshot] = initialTransition(nodeMachine, { at: event.at })
+    return { ok: true, changed: true, snapshot, from: null, to: stateOf(snapshot) }
+  }
+
+  const snapshot = isMachineSnapshot(from) ? from as NodeSnapshot : resolveNodeState(from)
+  const state = stateOf(snapshot)
+  if (event.type === 'DISCOVERED') {
+    return refuse(state, event, `node is already known (${state}); rediscovery is not a lifecycle change`)
+  }
+  if (!snapshot.can(event)) {
+    if (isJobOutcomeEvent(event)) {
+      const waitingFor = snapshot.context.currentJob
+      const ignored = waitingFor === null
+        ? `node is ${state} and waits for no job; report of job ${event.jobId} ignored`
+        : `node waits for job ${waitingFor}; report of job ${event.jobId} ignored`
+      return { ok: true, changed: false, snapshot, from: state, to: state, ignored }
+    }
+    const accepting = ACCEPTING_STATES[event.type]
+    return refuse(state, event, `cannot ${event.type.toLowerCase()} a node that is ${state}; allowed from: ${accepting.join(', ')}`)
+  }
+  const [next] = transition(nodeMachine, snapshot, event)
+  return { ok: true, changed: true, snapshot: next, from: state, to: stateOf(next) }
+}
+
+function refuse (from: LifecycleState | null, event: NodeMachineEvent, message: string): TransitionRefusal {
+  return { ok: false, code: 'CLUSTERD_ERR_INVALID_TRANSITION', message, from, event: event.type }
+}

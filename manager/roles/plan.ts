@@ -1,0 +1,150 @@
+/**
+ * Turns a job request into a playbook plan: which playbooks run, in which order, on which
+ * hosts with which roles, and each host's variables layered cluster < role < node < request.
+ * Pure: no I/O, so the lifecycle machine and the API can validate requests before queuing.
+ */
+import { ClusterdError } from '../../protocol/errors.js'
+import type { HostKey } from '../../protocol/members.js'
+import { findRole } from './role-config.js'
+import type { PlaybookSet, RoleConfig, RoleDefinition } from './role-config.js'
+import { isRoleName, varsProblems } from './names.js'
+import type { VarValue, Vars } from './names.js'
+
+/** What a plan does to its nodes. */
+export type PlanKind = 'commission' | 'decommission' | 'upgrade'
+
+/** A node to run against, as the manager knows it from membership and its own records. */
+export interface PlanTarget {
+  /** Node name as in membership; any text, mapped to a safe inventory alias later. */
+  name: string
+  /** IP address (or DNS name) sshd listens on. */
+  address: string
+  port?: number
+  /** Pinned SSH host keys from the node's signed facts; the only keys accepted. */
+  hostKeys: HostKey[]
+  /** Roles asked for this node (commission) or that it has (decommission, upgrade). */
+  roles: string[]
+  /** Node-level variables (third layer). */
+  vars?: Vars
+}
+
+/** One host in a plan, with its final role list and variables. */
+export interface PlannedHost {
+  name: string
+  address: string
+  port?: number
+  hostKeys: HostKey[]
+  /** Always-roles first, then requested roles, in roles.yaml order. */
+  roles: string[]
+  /** Layered variables plus the injected `clusterd_*` facts. */
+  vars: Vars
+}
+
+/** Everything a PlaybookRunner needs for one run. */
+export interface PlaybookPlan {
+  kind: PlanKind
+  cluster: string
+  /** Absolute playbook paths in run order; a host failing one is dropped from the rest. */
+  playbooks: string[]
+  hosts: PlannedHost[]
+}
+
+/** Variable layers supplied by the caller. */
+export interface PlanVars {
+  /** Cluster-wide settings held by the manager; override roles.yaml top-level vars. */
+  cluster?: Vars
+  /** Per-request overrides (highest layer). */
+  request?: Vars
+}
+
+/** Options for {@link planFor}. */
+export interface PlanOptions {
+  /** Cluster name, injected as `clusterd_cluster`. */
+  cluster: string
+  vars?: PlanVars
+}
+
+function invalid (message: string, details?: unknown): ClusterdError {
+  return new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', message, details)
+}
+
+/**
+ * Builds the plan for `kind` on `targets`. Throws ClusterdError CLUSTERD_ERR_UNKNOWN_ROLE for
+ * a role not in roles.yaml (commission only: decommission ignores roles that no longer exist
+ * so a node can always be cleaned up), and CLUSTERD_ERR_INVALID_ARGUMENT for bad variables,
+ * duplicate nodes or a required variable left without a value.
+ */
+export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget[], options: PlanOptions): PlaybookPlan {
+  if (typeof options.cluster !== 'string' || options.cluster.length === 0 || /[\p{Cc}]/u.test(options.cluster)) {
+    throw invalid('cluster name must be non-empty printable text')
+  }
+  if (targets.length === 0) throw invalid('a plan needs at least one node')
+  const problems = [
+    ...varsProblems(options.vars?.cluster, 'cluster vars'),
+    ...varsProblems(options.vars?.request, 'request vars')
+  ]
+  for (const t of targets) problems.push(...varsProblems(t.vars, `node '${t.name}' vars`))
+  if (problems.length > 0) throw invalid(problems.join('; '), { problems })
+
+  const seen = new Set<string>()
+  for (const t of targets) {
+    if (seen.has(t.name)) throw invalid(`node '${t.name}' appears twice in one plan`)
+    seen.add(t.name)
+  }
+
+  const used = new Set<string>()
+  const hosts: PlannedHost[] = []
+  for (const t of targets) {
+    const roles = resolveRoles(config, kind, t)
+    for (const r of roles) used.add(r.name)
+    const kindSet: PlaybookSet | undefined = kind === 'commission' ? undefined : config[kind]
+    const vars: Vars = {
+      ...config.vars,
+      ...options.vars?.cluster,
+      ...kindSet?.vars,
+      ...Object.assign({}, ...roles.map(r => r.vars)) as Vars,
+      ...t.vars,
+      ...options.vars?.request
+    }
+    const required = kindSet !== undefined ? kindSet.requiredVars : roles.flatMap(r => r.requiredVars)
+    const missing = [...new Set(required)].filter(n => vars[n] === undefined || vars[n] === null)
+    if (missing.length > 0) {
+      throw invalid(`node '${t.name}': required variable(s) ${missing.join(', ')} have no value for ${kind}`, { node: t.name, missing })
+    }
+    const injected: Record<string, VarValue> = {
+      clusterd_node_name: t.name,
+      clusterd_roles: roles.map(r => r.name),
+      clusterd_cluster: options.cluster,
+      clusterd_plan_kind: kind
+    }
+    hosts.push({
+      name: t.name,
+      address: t.address,
+      ...(t.port !== undefined ? { port: t.port } : {}),
+      hostKeys: t.hostKeys,
+      roles: roles.map(r => r.name),
+      vars: { ...vars, ...injected }
+    })
+  }
+
+  const playbooks = kind === 'commission'
+    ? config.roles.filter(r => used.has(r.name)).flatMap(r => r.playbooks)
+    : config[kind].playbooks
+  return { kind, cluster: options.cluster, playbooks: [...new Set(playbooks)], hosts }
+}
+
+/** The node's roles in roles.yaml order, always-roles included. */
+function resolveRoles (config: RoleConfig, kind: PlanKind, t: PlanTarget): RoleDefinition[] {
+  const wanted = new Set<string>()
+  for (const name of t.roles) {
+    const role = isRoleName(name) ? findRole(config, name) : undefined
+    if (role === undefined) {
+      if (kind === 'decommission') continue
+      throw new ClusterdError('CLUSTERD_ERR_UNKNOWN_ROLE',
+        `role '${String(name)}' for node '${t.name}' is not defined in roles.yaml (known: ${config.roles.map(r => r.name).join(', ')})`,
+        { node: t.name, role: name })
+    }
+    wanted.add(role.name)
+  }
+  return config.roles.filter(r => r.always || wanted.has(r.name))
+}

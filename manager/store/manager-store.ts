@@ -1,0 +1,578 @@
+/**
+ * The manager store: the one adapter that owns the manager's persistence (node lifecycle
+ * records with their machine snapshots, lifecycle and job event logs, jobs, config) in a
+ * LevelDB database.
+ *
+ * Writes are staged one at a time through a serial queue against an in-memory view, then
+ * flushed by group commit (committer.ts); a call resolves only once its batch is synced.
+ * Reads return only what is durable: node and config reads come from a committed view
+ * updated after each flush, event and job reads from the database itself.
+ */
+import type { Logger } from 'pino'
+import { ClusterdError } from '../../protocol/errors.js'
+import { JOB_KINDS, JOB_STATUSES, type JobEvent, type JobRecord } from '../../protocol/jobs.js'
+import { isTransitionalState, type LifecycleEvent, type LifecycleEventType, type LifecycleState, type NodeRecord } from '../../protocol/nodes.js'
+import { decide, stateOf, type NodeMachineEvent, type NodeMachineEventType } from '../lifecycle/node-machine.js'
+import { Committer, type BatchOp } from './committer.js'
+import { DEFAULT_LIST_LIMIT, PREFIX, STORE_FORMAT } from './constants.js'
+import { META_KEYS, assertName, configKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, range, rangeAfter, stripPrefix } from './keys.js'
+import { buildRecord, decodeNode, encodeNode, type NodeEntry } from './node-entry.js'
+import { openDb, readMarker, writeMarker, type StoreDb } from './open-db.js'
+import { SerialQueue } from './serial-queue.js'
+import type { DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
+
+/** Collaborators of the store. */
+export interface ManagerStoreComponents {
+  logger: Logger
+  /** Clock for record and event times; a test swaps in a fake one. */
+  now?: () => Date
+}
+
+/** Settings of the store. */
+export interface ManagerStoreInit {
+  /** Directory of the LevelDB database (created if missing). */
+  path: string
+}
+
+const EVENT_TYPES: Record<NodeMachineEventType, LifecycleEventType> = {
+  DISCOVERED: 'discovered',
+  COMMISSION: 'commission-requested',
+  DECOMMISSION: 'decommission-requested',
+  UPGRADE: 'upgrade-requested',
+  JOB_SUCCEEDED: 'job-succeeded',
+  JOB_FAILED: 'job-failed',
+  JOB_CANCELLED: 'job-cancelled',
+  SET_VARS: 'vars-set'
+}
+
+/** A staged write: the caller's result, and a promise that settles when it is durable. */
+interface Staged<T> { result: T, durable: Promise<void> }
+
+/** Durable store of the manager's node lifecycle records, events, jobs and config. */
+export class ManagerStore {
+  private readonly log: Logger
+  private readonly now: () => Date
+  private readonly path: string
+  private readonly queue = new SerialQueue()
+  private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
+  private db: StoreDb | null = null
+  private committer: Committer | null = null
+
+  // Staged view: what the next write builds on (may be ahead of the disk by one flush).
+  private nodes = new Map<string, NodeEntry>()
+  private stagedRevision = 0
+  private gseq = 0
+  private readonly jobSeq = new Map<string, number>()
+
+  // Committed view: what reads return.
+  private committedNodes = new Map<string, NodeRecord>()
+  private committedConfig = new Map<string, unknown>()
+  private committedRevision = 0
+
+  constructor (components: ManagerStoreComponents, init: ManagerStoreInit) {
+    this.log = components.logger.child({ component: 'manager-store' })
+    this.now = components.now ?? (() => new Date())
+    this.path = init.path
+  }
+
+  /** Revision of the durable state; bumped by every write, never reused. */
+  get revision (): number {
+    return this.committedRevision
+  }
+
+  /** Open the database, validate it and restore every node's machine snapshot. */
+  async start (): Promise<void> {
+    if (this.status !== 'stopped') return
+    this.status = 'starting'
+    try {
+      const db = await openDb(this.path)
+      this.db = db
+      await this.load(db)
+      this.committer = new Committer(async ops => {
+        try {
+          await db.batch(ops, { sync: true })
+        } catch (err: any) {
+          this.log.error({ err }, 'store write failed; refusing writes until restart')
+          throw new ClusterdError('CLUSTERD_ERR_STORE_UNAVAILABLE', `manager store write failed (${err?.message ?? err}); restart the manager`, { path: this.path })
+        }
+      })
+      await writeMarker(this.path, this.committedRevision, this.now().toISOString())
+      this.status = 'started'
+      this.log.info({ path: this.path, revision: this.committedRevision, nodes: this.nodes.size }, 'manager store started')
+    } catch (err) {
+      await this.db?.close().catch(() => {})
+      this.db = null
+      this.status = 'stopped'
+      throw err
+    }
+  }
+
+  /** Finish queued writes, record the final revision and close the database. */
+  async stop (): Promise<void> {
+    if (this.status !== 'started') return
+    this.status = 'stopping'
+    try {
+      await this.queue.idle()
+      await this.committer?.barrier()
+      await writeMarker(this.path, this.committedRevision, this.now().toISOString())
+    } catch (err) {
+      this.log.error({ err }, 'manager store did not flush cleanly')
+    } finally {
+      await this.db?.close()
+      this.db = null
+      this.committer = null
+      this.status = 'stopped'
+      this.log.info({ revision: this.committedRevision }, 'manager store stopped')
+    }
+  }
+
+  // ---- node lifecycle -------------------------------------------------------------------
+
+  /**
+   * Apply a lifecycle operation or job report to `node`. On success the new record,
+   * snapshot, machine version and the appended lifecycle event are written in one batch.
+   * A refusal or an ignored job report writes nothing.
+   */
+  async applyTransition (node: string, command: NodeCommand, meta: TransitionMeta): Promise<TransitionResult> {
+    this.assertStarted()
+    return await this.write(() => this.stageTransition(node, command, meta))
+  }
+
+  /** What `applyTransition` would do now, without writing anything. */
+  async preview (node: string, command: NodeCommand): Promise<TransitionResult> {
+    this.assertStarted()
+    return await this.queue.run(() => {
+      const entry = this.nodes.get(node)
+      if (entry === undefined) return notFound(node, command.type)
+      const decision = decide(entry.snapshot, { ...command, at: this.now().toISOString() } as NodeMachineEvent)
+      if (!decision.ok) return decision
+      if (!decision.changed) return { ok: true, changed: false, record: clone(entry.record), ignored: decision.ignored }
+      const record = buildRecord(entry.record, decision.snapshot, entry.record.updatedAt)
+      return { ok: true, changed: true, record, event: this.makeEvent(node, entry.lastSeq + 1, this.gseq + 1, command, decision.from, decision.to, record.since, { actor: 'preview' }) }
+    })
+  }
+
+  /**
+   * Record a node membership reports. A new node gets a `discovered` record and event; a
+   * known one only has its peerId and reachability updated (no lifecycle event).
+   */
+  async upsertNode (node: DiscoveredNode, meta: TransitionMeta = { actor: 'membership' }): Promise<UpsertResult> {
+    this.assertStarted()
+    assertName(node.name, 'node name')
+    return await this.write<UpsertResult>(() => {
+      const at = this.now().toISOString()
+      const entry = this.nodes.get(node.name)
+      if (entry !== undefined) {
+        if (entry.record.peerId === node.peerId && entry.record.reachable === node.reachable) {
+          return this.noWrite({ record: clone(entry.record), created: false, event: null })
+        }
+        const record: NodeRecord = { ...entry.record, peerId: node.peerId, reachable: node.reachable, updatedAt: at }
+        return this.stageNode({ ...entry, record }, [], { record: clone(record), created: false, event: null })
+      }
+      const decision = decide(null, { type: 'DISCOVERED', at })
+      if (!decision.ok || !decision.changed) throw new Error(`node machine refused DISCOVERED for a new node: ${JSON.stringify(decision)}`)
+      const record = buildRecord({ name: node.name, peerId: node.peerId, reachable: node.reachable, discoveredAt: at }, decision.snapshot, at)
+      const event = this.makeEvent(node.name, 1, ++this.gseq, { type: 'DISCOVERED' }, null, decision.to, at, meta)
+      return this.stageNode({ record, snapshot: decision.snapshot, lastSeq: 1 }, [event], { record: clone(record), created: true, event })
+    })
+  }
+
+  /** Update whether membership sees the node alive. Not a lifecycle event; undefined if unknown. */
+  async setReachable (name: string, reachable: boolean): Promise<NodeRecord | undefined> {
+    this.assertStarted()
+    return await this.write<NodeRecord | undefined>(() => {
+      const entry = this.nodes.get(name)
+      if (entry === undefined) return this.noWrite(undefined)
+      if (entry.record.reachable === reachable) return this.noWrite(clone(entry.record))
+      const record: NodeRecord = { ...entry.record, reachable, updatedAt: this.now().toISOString() }
+      return this.stageNode({ ...entry, record }, [], clone(record))
+    })
+  }
+
+  /** The durable record of a node. */
+  async getNode (name: string): Promise<NodeRecord | undefined> {
+    const record = this.committedNodes.get(name)
+    return record === undefined ? undefined : clone(record)
+  }
+
+  /** Every node record, by name. */
+  async listNodes (): Promise<NodeRecord[]> {
+    return [...this.committedNodes.values()].sort((a, b) => a.name < b.name ? -1 : 1).map(clone)
+  }
+
+  /** Nodes with a job in flight (commissioning, upgrading, decommissioning), to resume or fail after a restart. */
+  async listInFlight (): Promise<InFlightNode[]> {
+    const out: InFlightNode[] = []
+    for (const record of await this.listNodes()) {
+      if (isTransitionalState(record.state)) out.push({ node: record.name, state: record.state, jobId: record.currentJob, since: record.since })
+    }
+    return out
+  }
+
+  /** Lifecycle events, oldest first; see ListEventsOptions for the cursor rules. */
+  async listEvents (options: ListEventsOptions = {}): Promise<LifecycleEvent[]> {
+    const db = this.assertStarted()
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT
+    const prefix = options.node === undefined ? PREFIX.event : `${PREFIX.nodeEvent}!${options.node}`
+    if (options.node !== undefined) assertName(options.node, 'node name')
+    const bounds = options.afterSeq === undefined
+      ? { ...range(prefix), limit, reverse: true }
+      : { ...rangeAfter(prefix, options.afterSeq), limit }
+    const events = (await this.readValues(db, bounds)) as LifecycleEvent[]
+    return options.afterSeq === undefined ? events.reverse() : events
+  }
+
+  // ---- jobs ------------------------------------------------------------------------------
+
+  /** Create or replace a job record. */
+  async putJob (job: JobRecord): Promise<void> {
+    this.assertStarted()
+    checkJob(job)
+    await this.write(async () => {
+      await this.knownJobSeq(job.id)
+      return this.stage([{ type: 'put', key: jobKey(job.id), value: JSON.stringify(job) }], undefined, undefined)
+    })
+  }
+
+  /** A job record, if it exists. */
+  async getJob (id: string): Promise<JobRecord | undefined> {
+    const db = this.assertStarted()
+    assertName(id, 'job id')
+    const raw = await this.guardRead(db.get(jobKey(id)), jobKey(id))
+    return raw === undefined ? undefined : parseStored(jobKey(id), raw) as JobRecord
+  }
+
+  /** Job records, oldest first by creation time. */
+  async listJobs (options: ListJobsOptions = {}): Promise<JobRecord[]> {
+    const db = this.assertStarted()
+    let jobs = (await this.readValues(db, range(PREFIX.job))) as JobRecord[]
+    if (options.status !== undefined) jobs = jobs.filter(j => j.status === options.status)
+    if (options.node !== undefined) jobs = jobs.filter(j => j.nodes.includes(options.node as string))
+    jobs.sort((a, b) => a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : (a.createdAt < b.createdAt ? -1 : 1))
+    return options.limit === undefined ? jobs : jobs.slice(-options.limit)
+  }
+
+  /** Append progress events to a job's log in one batch; returns them with their seq. */
+  async appendJobEvents (jobId: string, events: NewJobEvent[]): Promise<JobEvent[]> {
+    this.assertStarted()
+    assertName(jobId, 'job id')
+    return await this.write(async () => {
+      let seq = await this.knownJobSeq(jobId, true)
+      const at = this.now().toISOString()
+      const out: JobEvent[] = events.map(e => ({ ...e, jobId, seq: ++seq, at: e.at ?? at }))
+      this.jobSeq.set(jobId, seq)
+      if (out.length === 0) return this.noWrite(out)
+      return this.stage(out.map(e => ({ type: 'put', key: jobEventKey(jobId, e.seq), value: JSON.stringify(e) })), undefined, out)
+    })
+  }
+
+  /** A job's events after `afterSeq` (default 0), oldest first. */
+  async listJobEvents (jobId: string, options: { afterSeq?: number, limit?: number } = {}): Promise<JobEvent[]> {
+    const db = this.assertStarted()
+    assertName(jobId, 'job id')
+    const bounds = { ...rangeAfter(`${PREFIX.jobEvent}!${jobId}`, options.afterSeq ?? 0), limit: options.limit ?? DEFAULT_LIST_LIMIT }
+    return (await this.readValues(db, bounds)) as JobEvent[]
+  }
+
+  // ---- config ----------------------------------------------------------------------------
+
+  /** A config value (JSON data), if set. */
+  async getConfig (key: string): Promise<unknown> {
+    const value = this.committedConfig.get(key)
+    return value === undefined ? undefined : clone(value)
+  }
+
+  /** Set a config value (any JSON data); `undefined` deletes the key. */
+  async setConfig (key: string, value: unknown): Promise<void> {
+    this.assertStarted()
+    if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
+      throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `invalid config key ${JSON.stringify(key)}`)
+    }
+    const text = value === undefined ? undefined : JSON.stringify(value)
+    const copy = text === undefined ? undefined : JSON.parse(text)
+    await this.write(() => this.stage(
+      [text === undefined ? { type: 'del', key: configKey(key) } : { type: 'put', key: configKey(key), value: text }],
+      () => { if (copy === undefined) this.committedConfig.delete(key); else this.committedConfig.set(key, copy) },
+      undefined
+    ))
+  }
+
+  /** Every config value by key. */
+  async allConfig (): Promise<Record<string, unknown>> {
+    return Object.fromEntries([...this.committedConfig.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => [k, clone(v)]))
+  }
+
+  // ---- replication -----------------------------------------------------------------------
+
+  /** The whole durable state as key-ordered entries (includes `m!revision`). */
+  async exportAll (): Promise<StoreEntry[]> {
+    const db = this.assertStarted()
+    return await this.queue.run(async () => {
+      await this.committer?.barrier()
+      const out: StoreEntry[] = []
+      for await (const [key, raw] of this.guardIterator(db.iterator())) out.push({ key, value: parseStored(key, raw) })
+      return out
+    })
+  }
+
+  /**
+   * Replace the whole state with `entries` (from `exportAll`) in one batch, then reload.
+   * Everything is validated first; on a validation error nothing changes.
+   */
+  async importAll (entries: StoreEntry[]): Promise<{ revision: number }> {
+    const db = this.assertStarted()
+    const ops = validateImport(entries)
+    return await this.queue.run(async () => {
+      await this.committer?.barrier()
+      const existing: BatchOp[] = []
+      for await (const key of db.keys()) existing.push({ type: 'del', key })
+      await db.batch([...existing, ...ops], { sync: true })
+      await this.load(db)
+      await writeMarker(this.path, this.committedRevision, this.now().toISOString())
+      this.log.info({ revision: this.committedRevision, entries: entries.length }, 'manager store state imported')
+      return { revision: this.committedRevision }
+    })
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private assertStarted (): StoreDb {
+    if (this.status !== 'started' || this.db === null) {
+      throw new ClusterdError('CLUSTERD_ERR_UNAVAILABLE', 'manager store is not started')
+    }
+    return this.db
+  }
+
+  /** Stage through the serial queue, then wait (outside it) until the write is durable. */
+  private async write<T> (stage: () => Staged<T> | Promise<Staged<T>>): Promise<T> {
+    const staged = await this.queue.run(stage)
+    await staged.durable
+    return staged.result
+  }
+
+  /** No write of our own, but answer only once earlier writes are durable. */
+  private noWrite<T> (result: T): Staged<T> {
+    const durable = this.committerOrThrow().barrier()
+    durable.catch(() => {}) // awaited by write()
+    return { result, durable }
+  }
+
+  private stageTransition (node: string, command: NodeCommand, meta: TransitionMeta): Staged<TransitionResult> {
+    const entry = this.nodes.get(node)
+    if (entry === undefined) return this.noWrite(notFound(node, command.type))
+    const at = this.now().toISOString()
+    const decision = decide(entry.snapshot, { ...command, at } as NodeMachineEvent)
+    if (!decision.ok) return this.noWrite(decision)
+    if (!decision.changed) return this.noWrite({ ok: true, changed: false, record: clone(entry.record), ignored: decision.ignored })
+    const record = buildRecord(entry.record, decision.snapshot, at)
+    const event = this.makeEvent(node, entry.lastSeq + 1, ++this.gseq, command, decision.from, decision.to, at, meta)
+    return this.stageNode({ record, snapshot: decision.snapshot, lastSeq: event.seq }, [event], { ok: true, changed: true, record: clone(record), event })
+  }
+
+  /** Stage a node entry and its new lifecycle events in one batch. */
+  private stageNode<T> (entry: NodeEntry, events: LifecycleEvent[], result: T): Staged<T> {
+    const name = entry.record.name
+    this.nodes.set(name, entry)
+    const ops: BatchOp[] = [{ type: 'put', key: nodeKey(name), value: encodeNode(entry) }]
+    for (const e of events) {
+      const text = JSON.stringify(e)
+      ops.push({ type: 'put', key: nodeEventKey(name, e.seq), value: text }, { type: 'put', key: eventKey(e.gseq), value: text })
+    }
+    const record = entry.record
+    return this.stage(ops, () => this.committedNodes.set(name, record), result)
+  }
+
+  /** Add the revision (and global event seq) to `ops` and hand them to the committer. */
+  private stage<T> (ops: BatchOp[], onCommit: (() => void) | undefined, result: T): Staged<T> {
+    const revision = ++this.stagedRevision
+    ops.push({ type: 'put', key: META_KEYS.revision, value: String(revision) }, { type: 'put', key: META_KEYS.gseq, value: String(this.gseq) })
+    const durable = this.committerOrThrow().add(ops, () => {
+      onCommit?.()
+      this.committedRevision = revision
+    })
+    durable.catch(() => {}) // awaited by write(); this only keeps a failure from being reported as unhandled first
+    return { result, durable }
+  }
+
+  private committerOrThrow (): Committer {
+    if (this.committer === null) throw new ClusterdError('CLUSTERD_ERR_UNAVAILABLE', 'manager store is not started')
+    return this.committer
+  }
+
+  private makeEvent (node: string, seq: number, gseq: number, command: { type: NodeMachineEventType }, from: LifecycleState | null, to: LifecycleState, at: string, meta: TransitionMeta): LifecycleEvent {
+    const c = command as Partial<{ jobId: string, reason: string, roles: string[], vars: Record<string, string> }>
+    const event: LifecycleEvent = {
+      seq,
+      gseq,
+      node,
+      at,
+      type: EVENT_TYPES[command.type],
+      from,
+      to,
+      reason: meta.reason ?? c.reason ?? null,
+      jobId: c.jobId ?? null,
+      actor: meta.actor
+    }
+    if (c.roles !== undefined) event.roles = [...c.roles]
+    if (c.vars !== undefined) event.vars = { ...c.vars }
+    return event
+  }
+
+  /** Last event seq of a job, from memory or the database. Unknown jobs: 0, or JOB_NOT_FOUND when `mustExist`. */
+  private async knownJobSeq (id: string, mustExist = false): Promise<number> {
+    const known = this.jobSeq.get(id)
+    if (known !== undefined) return known
+    const db = this.assertStarted()
+    if (mustExist && await this.guardRead(db.get(jobKey(id)), jobKey(id)) === undefined) {
+      throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_FOUND', `job ${id} does not exist`)
+    }
+    let seq = 0
+    for await (const key of this.guardIterator(db.keys({ ...range(`${PREFIX.jobEvent}!${id}`), reverse: true, limit: 1 }))) {
+      seq = Number(key.slice(key.lastIndexOf('!') + 1))
+    }
+    this.jobSeq.set(id, seq)
+    return seq
+  }
+
+  private async readValues (db: StoreDb, options: { gt: string, lt: string, limit?: number, reverse?: boolean }): Promise<unknown[]> {
+    const out: unknown[] = []
+    for await (const [key, raw] of this.guardIterator(db.iterator(options))) out.push(parseStored(key, raw))
+    return out
+  }
+
+  private async guardRead<T> (p: Promise<T>, key: string): Promise<T> {
+    try {
+      return await p
+    } catch (err: any) {
+      throw corrupt(`reading ${key} failed: ${err?.cause?.message ?? err?.message ?? err}`, this.path)
+    }
+  }
+
+  private async * guardIterator<T> (it: AsyncIterable<T>): AsyncGenerator<T> {
+    try {
+      yield * it
+    } catch (err: any) {
+      if (err instanceof ClusterdError) throw err
+      throw corrupt(`reading the database failed: ${err?.cause?.message ?? err?.message ?? err}`, this.path)
+    }
+  }
+
+  /** (Re)build both views from the database, validating everything restored. */
+  private async load (db: StoreDb): Promise<void> {
+    let format = await this.guardRead(db.get(META_KEYS.format), META_KEYS.format)
+    if (format === undefined) {
+      for await (const key of this.guardIterator(db.keys({ limit: 1 }))) {
+        throw corrupt(`has data (${key}) but no ${META_KEYS.format} key: not a clusterd manager store, or damaged`, this.path)
+      }
+      await db.batch([
+        { type: 'put', key: META_KEYS.format, value: String(STORE_FORMAT) },
+        { type: 'put', key: META_KEYS.revision, value: '0' },
+        { type: 'put', key: META_KEYS.gseq, value: '0' }
+      ], { sync: true })
+      format = String(STORE_FORMAT)
+    }
+    if (Number(format) !== STORE_FORMAT) throw corrupt(`has layout format ${format}; this build reads format ${STORE_FORMAT}`, this.path)
+    const revision = readCounter(await this.guardRead(db.get(META_KEYS.revision), META_KEYS.revision), META_KEYS.revision, this.path)
+    const gseq = readCounter(await this.guardRead(db.get(META_KEYS.gseq), META_KEYS.gseq), META_KEYS.gseq, this.path)
+
+    const marker = await readMarker(this.path)
+    if (marker !== null && marker.revision > revision && this.status === 'starting') {
+      throw corrupt(`is at revision ${revision} but had reached revision ${marker.revision} (${marker.at}): acknowledged writes were lost (damaged log?)`, this.path)
+    }
+
+    let lastGseq = 0
+    for await (const key of this.guardIterator(db.keys({ ...range(PREFIX.event), reverse: true, limit: 1 }))) lastGseq = Number(stripPrefix(key, PREFIX.event))
+    if (lastGseq !== gseq) throw corrupt(`event log ends at ${lastGseq} but ${META_KEYS.gseq} is ${gseq}`, this.path)
+
+    const nodes = new Map<string, NodeEntry>()
+    for await (const [key, raw] of this.guardIterator(db.iterator(range(PREFIX.node)))) {
+      const entry = decodeNode(key, stripPrefix(key, PREFIX.node), raw)
+      const last = await this.guardRead(db.get(nodeEventKey(entry.record.name, entry.lastSeq)), key)
+      if (last === undefined) throw corrupt(`node ${entry.record.name} lacks its lifecycle event ${entry.lastSeq}`, this.path)
+      nodes.set(entry.record.name, entry)
+    }
+    const config = new Map<string, unknown>()
+    for await (const [key, raw] of this.guardIterator(db.iterator(range(PREFIX.config)))) config.set(stripPrefix(key, PREFIX.config), parseStored(key, raw))
+
+    this.nodes = nodes
+    this.committedNodes = new Map([...nodes].map(([name, e]) => [name, e.record]))
+    this.committedConfig = config
+    this.stagedRevision = this.committedRevision = revision
+    this.gseq = gseq
+    this.jobSeq.clear()
+    const inFlight = [...nodes.values()].filter(e => isTransitionalState(stateOf(e.snapshot))).length
+    this.log.debug({ nodes: nodes.size, inFlight, revision }, 'manager store state loaded')
+  }
+}
+
+function notFound (node: string, type: NodeMachineEventType): TransitionResult {
+  return { ok: false, code: 'CLUSTERD_ERR_NODE_NOT_FOUND', message: `no node named ${node} is known to the manager`, from: null, event: type }
+}
+
+function corrupt (why: string, path: string): ClusterdError {
+  return new ClusterdError('CLUSTERD_ERR_STORE_CORRUPT', `manager store ${path} ${why}`, { path })
+}
+
+function readCounter (raw: string | undefined, key: string, path: string): number {
+  const n = Number(raw)
+  if (raw === undefined || !Number.isSafeInteger(n) || n < 0) throw corrupt(`has an invalid ${key} (${String(raw)})`, path)
+  return n
+}
+
+function parseStored (key: string, raw: string): unknown {
+  try {
+    return JSON.parse(raw)
+  } catch {
+    throw new ClusterdError('CLUSTERD_ERR_STORE_CORRUPT', `manager store entry ${key} is not valid JSON`, { key })
+  }
+}
+
+function clone<T> (value: T): T {
+  return structuredClone(value)
+}
+
+function checkJob (job: JobRecord): void {
+  assertName(job?.id, 'job id')
+  if (!(JOB_KINDS as readonly string[]).includes(job.kind) || !(JOB_STATUSES as readonly string[]).includes(job.status) ||
+    !Array.isArray(job.nodes) || typeof job.createdAt !== 'string' || typeof job.timeoutAt !== 'string') {
+    throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `job ${job.id} is malformed`)
+  }
+}
+
+/** Turn exported entries into put operations, validating order, layout and node entries. */
+function validateImport (entries: StoreEntry[]): BatchOp[] {
+  const bad = (why: string): ClusterdError => new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `import rejected: ${why}`)
+  if (!Array.isArray(entries)) throw bad('entries must be an array')
+  const ops: BatchOp[] = []
+  const keys = new Set<string>()
+  const lastEvents: string[] = []
+  let previous = ''
+  let lastGseq = 0
+  for (const entry of entries) {
+    if (typeof entry?.key !== 'string' || entry.key <= previous) throw bad(`keys must be strings in strictly ascending order (at ${JSON.stringify(entry?.key)})`)
+    previous = entry.key
+    keys.add(entry.key)
+    if (entry.key.startsWith(`${PREFIX.event}!`)) lastGseq = Number(stripPrefix(entry.key, PREFIX.event))
+    if (entry.key.startsWith(`${PREFIX.node}!`)) {
+      try {
+        const node = decodeNode(entry.key, stripPrefix(entry.key, PREFIX.node), entry.value)
+        lastEvents.push(nodeEventKey(node.record.name, node.lastSeq))
+      } catch (err: any) {
+        throw bad(err?.message ?? String(err))
+      }
+    }
+    const text = JSON.stringify(entry.value)
+    if (text === undefined) throw bad(`entry ${entry.key} has no JSON value`)
+    ops.push({ type: 'put', key: entry.key, value: text })
+  }
+  const value = (key: string): unknown => entries.find(e => e.key === key)?.value
+  if (value(META_KEYS.format) !== STORE_FORMAT) throw bad(`layout format is ${JSON.stringify(value(META_KEYS.format))}, expected ${STORE_FORMAT}`)
+  for (const key of [META_KEYS.revision, META_KEYS.gseq]) {
+    const n = value(key)
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw bad(`${key} missing or invalid`)
+  }
+  if (value(META_KEYS.gseq) !== lastGseq) throw bad(`event log ends at ${lastGseq} but ${META_KEYS.gseq} is ${String(value(META_KEYS.gseq))}`)
+  const missing = lastEvents.find(k => !keys.has(k))
+  if (missing !== undefined) throw bad(`node event ${missing} is missing`)
+  return ops
+}

@@ -1,0 +1,92 @@
+/** Argument and result types of the manager store's public API. */
+import type { JobEvent, JobStatus } from '../../protocol/jobs.js'
+import type { LifecycleActor, LifecycleEvent, LifecycleState, NodeRecord, TransitionalState } from '../../protocol/nodes.js'
+import type { NodeMachineEvent, NodeMachineEventType } from '../lifecycle/node-machine.js'
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/**
+ * A lifecycle operation or job report for `applyTransition`: a machine event without its
+ * time (the store stamps it). DISCOVERED is not a command: use `upsertNode`.
+ */
+export type NodeCommand = DistributiveOmit<Exclude<NodeMachineEvent, { type: 'DISCOVERED' }>, 'at'>
+
+/** Who asked for a transition and why; recorded on the lifecycle event. */
+export interface TransitionMeta {
+  actor: LifecycleActor
+  /** Free-text reason; job failures default to the event's own reason. */
+  reason?: string | null
+}
+
+/** Why `applyTransition` changed nothing. */
+export interface StoreRefusal {
+  ok: false
+  code: 'CLUSTERD_ERR_INVALID_TRANSITION' | 'CLUSTERD_ERR_NODE_NOT_FOUND'
+  message: string
+  /** The node's state, when it has one. */
+  from?: LifecycleState | null
+  event: NodeMachineEventType
+}
+
+/** Outcome of `applyTransition`. */
+export type TransitionResult =
+  /** Persisted: the record and its new lifecycle event are durable. */
+  | { ok: true, changed: true, record: NodeRecord, event: LifecycleEvent }
+  /** A job report for another job: nothing written. */
+  | { ok: true, changed: false, record: NodeRecord, ignored: string }
+  | StoreRefusal
+
+/** A node as membership reports it. */
+export interface DiscoveredNode {
+  name: string
+  peerId: string
+  reachable: boolean
+}
+
+/** Outcome of `upsertNode`. */
+export interface UpsertResult {
+  record: NodeRecord
+  /** True when the node was new: a `discovered` lifecycle event was appended. */
+  created: boolean
+  /** The `discovered` event, when created. */
+  event: LifecycleEvent | null
+}
+
+/** A node with a job in flight, as found on restore. */
+export interface InFlightNode {
+  node: string
+  state: TransitionalState
+  /** The job the node waits for. */
+  jobId: string | null
+  since: string
+}
+
+/** Options of `listEvents`. */
+export interface ListEventsOptions {
+  /** Only this node's events; `afterSeq` is then the node's `seq`, else the global `gseq`. */
+  node?: string
+  /**
+   * Return events after this sequence number, oldest first (follow a log). Without it, the
+   * newest `limit` events, oldest first.
+   */
+  afterSeq?: number
+  limit?: number
+}
+
+/** Options of `listJobs`. */
+export interface ListJobsOptions {
+  status?: JobStatus
+  /** Only jobs that include this node. */
+  node?: string
+  /** Keep only the newest `limit` jobs (result is still oldest first). */
+  limit?: number
+}
+
+/** A job event to append: the store assigns `jobId` and `seq`, and `at` when missing. */
+export type NewJobEvent = Omit<JobEvent, 'jobId' | 'seq' | 'at'> & { at?: string }
+
+/** One key/value of the store's full state, for export and import (replication). */
+export interface StoreEntry {
+  key: string
+  value: unknown
+}

@@ -1,0 +1,65 @@
+/**
+ * The error registry: one class per condition, one stable code each. The same code travels
+ * over the API (`{ error: { code, message } }`) and is listed in docs/errors.md; the unit
+ * test `test/unit/protocol/errors.test.ts` keeps the three in step.
+ */
+
+/** Every stable error code clusterd can return, with its HTTP status and CLI exit code. */
+export const ERROR_CODES = {
+  CLUSTERD_ERR_INVALID_ARGUMENT: { status: 400, exit: 2, summary: 'A flag, config key or request field is malformed or out of range.' },
+  CLUSTERD_ERR_INVALID_CONFIG: { status: 400, exit: 2, summary: 'A configuration file cannot be read or fails validation.' },
+  CLUSTERD_ERR_UNAUTHORIZED: { status: 401, exit: 3, summary: 'The API request carries no valid bearer token.' },
+  CLUSTERD_ERR_NOT_FOUND: { status: 404, exit: 4, summary: 'The API route does not exist.' },
+  CLUSTERD_ERR_NODE_NOT_FOUND: { status: 404, exit: 4, summary: 'No node by that name is known to the manager.' },
+  CLUSTERD_ERR_JOB_NOT_FOUND: { status: 404, exit: 4, summary: 'No job with that id exists.' },
+  CLUSTERD_ERR_UNKNOWN_ROLE: { status: 400, exit: 2, summary: 'The role is not defined in the playbook directory.' },
+  CLUSTERD_ERR_INVALID_TRANSITION: { status: 409, exit: 5, summary: 'The node is not in a state that allows this operation.' },
+  CLUSTERD_ERR_NODE_BUSY: { status: 409, exit: 5, summary: 'The node is already part of a running or queued job.' },
+  CLUSTERD_ERR_JOB_FINISHED: { status: 409, exit: 5, summary: 'The job has already finished and cannot be cancelled.' },
+  CLUSTERD_ERR_METHOD_NOT_ALLOWED: { status: 405, exit: 2, summary: 'The API route does not accept this HTTP method.' },
+  CLUSTERD_ERR_PAYLOAD_TOO_LARGE: { status: 413, exit: 2, summary: 'The API request body exceeds the size limit.' },
+  CLUSTERD_ERR_NO_MANAGER: { status: 503, exit: 6, summary: 'No manager is elected or reachable right now; retry shortly.' },
+  CLUSTERD_ERR_UNAVAILABLE: { status: 503, exit: 6, summary: 'The agent cannot be reached or is shutting down.' },
+  CLUSTERD_ERR_PLAYBOOK_CONFIG: { status: 400, exit: 2, summary: 'The playbook directory or role definition fails validation.' },
+  CLUSTERD_ERR_ADDRESS_IN_USE: { status: 409, exit: 5, summary: 'Another process already listens on the address or socket the agent was told to use.' },
+  CLUSTERD_ERR_INTERNAL: { status: 500, exit: 70, summary: 'An unexpected internal error; see the agent log.' },
+  CLUSTERD_ERR_STORE_UNAVAILABLE: { status: 503, exit: 6, summary: 'The manager database cannot be opened: held by another process, missing permissions or an I/O error.' },
+  CLUSTERD_ERR_STORE_CORRUPT: { status: 500, exit: 70, summary: 'The manager database is damaged, has lost acknowledged writes or was written by a newer version; restore it from a replica or backup.' }
+} as const
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** The JSON body of every API error response. */
+export interface ErrorBody {
+  error: { code: ErrorCode, message: string, details?: unknown }
+}
+
+/** Base class: an expected failure with a stable code, safe to show to a user. */
+export class ClusterdError extends Error {
+  readonly code: ErrorCode
+  readonly details?: unknown
+
+  constructor (code: ErrorCode, message: string, details?: unknown) {
+    super(message)
+    this.name = 'ClusterdError'
+    this.code = code
+    this.details = details
+  }
+
+  /** HTTP status this error maps to over the API. */
+  get status (): number { return ERROR_CODES[this.code].status }
+
+  /** Process exit code this error maps to in the CLI. */
+  get exitCode (): number { return ERROR_CODES[this.code].exit }
+
+  /** The API response body for this error. */
+  toBody (): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.details !== undefined ? { details: this.details } : {}) } }
+  }
+}
+
+/** True when `code` is a registered error code. */
+export function isErrorCode (code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)
+}

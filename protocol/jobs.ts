@@ -1,0 +1,95 @@
+/**
+ * Job wire types: an operation (commission, upgrade...) run as Ansible over SSH against one
+ * or more nodes, as returned by `GET /v1/jobs` and streamed by `GET /v1/jobs/:id/events`.
+ */
+
+/** Every kind of job the manager can run. */
+export const JOB_KINDS = ['commission', 'decommission', 'upgrade', 'verify', 'reconfigure'] as const
+
+/** What a job does. */
+export type JobKind = typeof JOB_KINDS[number]
+
+/** Every job status. */
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const
+
+/** Where a job stands. */
+export type JobStatus = typeof JOB_STATUSES[number]
+
+/** True when a job in `status` will not change again. */
+export function isTerminalJobStatus (status: JobStatus): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'cancelled'
+}
+
+/** How one node fared in a job. */
+export type JobNodeOutcome = 'pending' | 'running' | 'ok' | 'failed' | 'unreachable' | 'cancelled'
+
+/** Per-node progress of a job. */
+export interface JobNodeProgress {
+  outcome: JobNodeOutcome
+  /** Current phase, e.g. `precheck` or `playbook`. */
+  step?: string
+  /** Ansible task currently or last running on the node. */
+  task?: string
+  /** Ansible per-host stats: tasks ok, changed, failed. */
+  ok: number
+  changed: number
+  failed: number
+  /** Failure or unreachable message, when there is one. */
+  message?: string
+}
+
+/** One job as recorded by the manager (`clusterctl jobs -o json`). */
+export interface JobRecord {
+  /** Unique job id; safe as a LevelDB key part (letters, digits, `.`, `_`, `-`). */
+  id: string
+  kind: JobKind
+  nodes: string[]
+  roles: string[]
+  vars: Record<string, string>
+  status: JobStatus
+  /** ISO-8601 times; null until the job gets there. */
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  /** Absolute ISO-8601 deadline: survives a manager restart, unlike a relative timer. */
+  timeoutAt: string
+  /** Why the job failed or was cancelled. */
+  reason: string | null
+  perNode: Record<string, JobNodeProgress>
+  /** Election epoch of the manager that created the job. */
+  epoch: number
+}
+
+/** Kinds of job progress event. */
+export type JobEventKind =
+  | 'precheck'
+  | 'task-start'
+  | 'task-ok'
+  | 'task-changed'
+  | 'task-failed'
+  | 'task-skipped'
+  | 'unreachable'
+  | 'stats'
+  | 'status'
+  | 'log'
+
+/** One progress event of a job, in an append-only per-job log. */
+export interface JobEvent {
+  jobId: string
+  /** Per-job sequence number, 1, 2, 3... with no gaps; assigned by the manager's store. */
+  seq: number
+  /** ISO-8601 time of the event. */
+  at: string
+  /** Node the event is about, if any. */
+  node?: string
+  kind: JobEventKind
+  task?: string
+  message?: string
+  data?: unknown
+}
+
+/** Response of `GET /v1/jobs`. */
+export type JobsResponse = JobRecord[]
+
+/** Response of `GET /v1/jobs/:id/events`. */
+export type JobEventsResponse = JobEvent[]

@@ -1,0 +1,114 @@
+/**
+ * Node lifecycle wire types: what the manager keeps per node and returns for
+ * `GET /v1/nodes` (`clusterctl nodes -o json`) and `GET /v1/events` (`clusterctl events`).
+ */
+
+/** Every lifecycle state a node can be in, in display order. */
+export const LIFECYCLE_STATES = [
+  'discovered',
+  'commissioning',
+  'commissioned',
+  'upgrading',
+  'decommissioning',
+  'decommissioned',
+  'commission-failed',
+  'upgrade-failed',
+  'decommission-failed'
+] as const
+
+/** Where a node stands in its lifecycle. Reachability is NOT a state: see `NodeRecord.reachable`. */
+export type LifecycleState = typeof LIFECYCLE_STATES[number]
+
+/** States in which a job is running against the node; the manager resumes or fails them on restart. */
+export const TRANSITIONAL_STATES = ['commissioning', 'upgrading', 'decommissioning'] as const satisfies readonly LifecycleState[]
+
+/** A state in which a job is in flight for the node. */
+export type TransitionalState = typeof TRANSITIONAL_STATES[number]
+
+/** States a failed job leaves a node in; left by issuing the operation again. */
+export const FAILED_STATES = ['commission-failed', 'upgrade-failed', 'decommission-failed'] as const satisfies readonly LifecycleState[]
+
+/** True when `value` is a known lifecycle state. */
+export function isLifecycleState (value: unknown): value is LifecycleState {
+  return typeof value === 'string' && (LIFECYCLE_STATES as readonly string[]).includes(value)
+}
+
+/** True when a job is in flight for a node in `state`. */
+export function isTransitionalState (state: LifecycleState): state is TransitionalState {
+  return (TRANSITIONAL_STATES as readonly string[]).includes(state)
+}
+
+/** One node as the manager records it (`clusterctl nodes -o json` prints an array of these). */
+export interface NodeRecord {
+  /** Node name (its hostname); the key of the record. */
+  name: string
+  /** libp2p PeerId of the node's agent, as last seen in membership. */
+  peerId: string
+  state: LifecycleState
+  /** Roles the node was last commissioned with (empty once decommissioned). */
+  roles: string[]
+  /** Node-level Ansible variables. */
+  vars: Record<string, string>
+  /** Whether membership currently sees the node alive; fed from gossip, not a lifecycle state. */
+  reachable: boolean
+  /** Job in flight for the node (set only in a transitional state). */
+  currentJob: string | null
+  /** Most recent job that was started for the node, finished or not. */
+  lastJob: string | null
+  /** Why the node is in a failed state (null otherwise). */
+  reason: string | null
+  /** ISO-8601 time the node entered `state`. */
+  since: string
+  /** ISO-8601 time the manager first recorded the node. */
+  discoveredAt: string
+  /** ISO-8601 time of the last change to the record. */
+  updatedAt: string
+}
+
+/** What happened in a lifecycle event. */
+export type LifecycleEventType =
+  | 'discovered'
+  | 'commission-requested'
+  | 'decommission-requested'
+  | 'upgrade-requested'
+  | 'job-succeeded'
+  | 'job-failed'
+  | 'job-cancelled'
+  | 'vars-set'
+
+/**
+ * Who caused a lifecycle event. The named values are the ones the manager uses; other
+ * strings are allowed so a new source needs no protocol change.
+ */
+export type LifecycleActor = 'operator' | 'auto-commission' | 'manager-restart' | 'job-runner' | 'membership' | (string & {})
+
+/** One entry of a node's append-only lifecycle log (`clusterctl events`). */
+export interface LifecycleEvent {
+  /** Per-node sequence number, 1, 2, 3... with no gaps. */
+  seq: number
+  /** Cluster-wide sequence number across all nodes' events, strictly increasing. */
+  gseq: number
+  node: string
+  /** ISO-8601 time the event was recorded. */
+  at: string
+  type: LifecycleEventType
+  /** State before the event (null for the event that created the record). */
+  from: LifecycleState | null
+  /** State after the event (equal to `from` for events that change no state, e.g. vars-set). */
+  to: LifecycleState
+  /** Why: the operator's note or the job's failure reason. */
+  reason: string | null
+  /** Job that requested or reported this transition. */
+  jobId: string | null
+  actor: LifecycleActor
+  /** Roles requested, on commission-requested events. */
+  roles?: string[]
+  /** Variables set, on commission-requested and vars-set events. */
+  vars?: Record<string, string>
+}
+
+/** Response of `GET /v1/nodes`. */
+export type NodesResponse = NodeRecord[]
+
+/** Response of `GET /v1/events`. */
+export type LifecycleEventsResponse = LifecycleEvent[]

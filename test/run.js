@@ -1,0 +1,26 @@
+// Test entry point (`npm test`): runs the compiled unit, integration and e2e tests with
+// Node's built-in runner, one file at a time (the integration tests build real hosts and
+// the machine has two cores). Usage: node test/run.js [unit|integration|e2e ...]
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+
+const suites = process.argv.slice(2)
+const wanted = suites.length > 0 ? suites : ['unit', 'integration', 'e2e']
+const globs = wanted.map(s => `dist/test/${s}/**/*.test.js`)
+if (!existsSync('dist/test')) {
+  console.error('test/run.js: dist/test is missing; run `npm run build` first')
+  process.exit(2)
+}
+if (wanted.some(s => s !== 'unit') && process.getuid?.() !== 0) {
+  console.error('test/run.js: integration and e2e tests build network namespaces and need root')
+  process.exit(2)
+}
+const major = Number(process.versions.node.split('.')[0])
+if (major < 22) {
+  console.error(`test/run.js: Node.js ${process.versions.node} is too old; run through npm (node_modules/.bin/node is Node 22)`)
+  process.exit(2)
+}
+const res = spawnSync(process.execPath, [
+  '--test', '--test-concurrency=1', '--test-timeout=600000', '--test-reporter=spec', ...globs
+], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '--enable-source-maps' } })
+process.exit(res.status ?? 1)
