@@ -12,7 +12,13 @@ import type { AgentConfig, HostPort } from './config/agent-config.js'
 import { collectFacts } from './facts/collect-facts.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { createClusterNode, type ClusterNode } from './libp2p/create-node.js'
-import { incarnationStore } from './membership/incarnation-store.js'
+import { counterStore } from './counter-store.js'
+import { Election } from './election/election.js'
+import { ManagerGateway, routeKey } from './election/manager-gateway.js'
+import { ManagerHost } from './election/manager-host.js'
+import { createManagerFactory } from '../manager/manager.js'
+import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
+import { ClusterdError } from '../protocol/errors.js'
 import { Membership } from './membership/membership.js'
 import type { MembershipTiming } from './membership/constants.js'
 import { hostPortToMultiaddr } from './membership/connectivity.js'
@@ -28,6 +34,7 @@ const STOP_DEADLINE_MS = 10_000
 export interface RunningAgent {
   peerId: string
   membership: Membership
+  election: Election
   node: ClusterNode
   stop: () => Promise<void>
 }
@@ -74,7 +81,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       privateKey,
       logger: logger.child({ component: 'membership' }),
       collectFacts: async () => await collectFacts({ agentVersion: AGENT_VERSION }),
-      incarnations: incarnationStore(config.dataDir)
+      incarnations: counterStore(config.dataDir, 'incarnation')
     }, {
       nodeName: config.nodeName,
       labels: config.labels,
@@ -86,6 +93,36 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     await membership.start()
     stack.push(async () => { await membership.stop() })
 
+    const election = new Election({
+      pubsub: node.services.pubsub,
+      logger: logger.child({ component: 'election' }),
+      members: () => membership.members(),
+      epochs: counterStore(config.dataDir, 'epoch')
+    }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible })
+    membership.onChange(() => { election.poke() })
+    await election.start()
+    stack.push(async () => { await election.stop() })
+
+    const managerHost = new ManagerHost({
+      election,
+      logger: logger.child({ component: 'manager-host' }),
+      factory: createManagerFactory({
+        dataDir: config.dataDir,
+        logger: logger.child({ component: 'manager' }),
+        membership,
+        self: { name: config.nodeName, peerId: node.peerId.toString() },
+        playbookDir: config.playbookDir,
+        sshKeyPath: config.sshKeyFile,
+        cluster: 'clusterd'
+      })
+    })
+    managerHost.start()
+    stack.push(async () => { await managerHost.stop() })
+
+    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => managerHost.localRoutes() })
+    await gateway.start()
+    stack.push(async () => { await gateway.stop() })
+
     const api = new ApiServer({ logger: logger.child({ component: 'api' }) }, {
       socketPath: config.apiSocket,
       ...(config.apiTcp !== null
@@ -93,11 +130,17 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         : {})
     })
     registerMemberRoutes(api, { members: () => membership.members() })
+    api.route(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, async () => {
+      const m = election.manager()
+      if (m === null) throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'no manager is elected yet; an election may be in progress, retry shortly')
+      return m
+    })
+    for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))
     await api.start()
     stack.push(async () => { await api.stop() })
 
     logger.info({ peerId: node.peerId.toString(), listen: config.listen, advertise: advertiseAddr, node: config.nodeName }, 'agent started')
-    return { peerId: node.peerId.toString(), membership, node, stop: unwind }
+    return { peerId: node.peerId.toString(), membership, election, node, stop: unwind }
   } catch (err) {
     await unwind()
     throw err

@@ -29,7 +29,7 @@ function buildProgram (): Command {
   const program = new Command('clusterd')
     .description('clusterd: gossip-based cluster agent')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => { write(`clusterd: ${text.replace(/^error: /, '')}`) } })
+    .configureOutput({ outputError: (text, write) => { write(`clusterd: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`) } })
     .showSuggestionAfterError(true)
 
   program.command('agent')

@@ -80,7 +80,7 @@ export function buildProgram (io: CliIo): Command {
     .configureOutput({
       writeOut: io.stdout,
       writeErr: io.stderr,
-      outputError: (text, write) => { write(`clusterctl: ${text.replace(/^error: /, '')}`) }
+      outputError: (text, write) => { write(`clusterctl: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`) }
     })
     .showSuggestionAfterError(true)
 

@@ -162,7 +162,7 @@ export class ApiServer {
       headersTimeout: Math.min(DEFAULT_HEADERS_TIMEOUT_MS, this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
       keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS
     }, (req, res) => {
-      void this.handle(req, res, requireToken)
+      this.handle(req, res, requireToken).catch(err => { this.log.error({ err }, 'API request handling failed') })
     })
     return server
   }
@@ -173,20 +173,27 @@ export class ApiServer {
     const signal = AbortSignal.any([controller.signal, this.lifetime.signal])
     res.once('close', () => { if (!res.writableFinished) controller.abort() })
     const method = req.method ?? 'GET'
-    const url = new URL(req.url ?? '/', 'http://clusterd.local')
+    let path = req.url ?? '/'
     try {
       const token = this.init.tcp?.token
       if (requireToken && (token === undefined || !checkBearer(req.headers.authorization, token))) {
         res.setHeader('www-authenticate', 'Bearer')
         throw new ClusterdError('CLUSTERD_ERR_UNAUTHORIZED', 'missing or invalid bearer token')
       }
-      const match = this.router.match(method, url.pathname)
+      // Only origin-form targets (`/v1/...`); anything else could make URL() resolve a
+      // different host or throw, and a throw here must not escape as an unhandled rejection.
+      if (!path.startsWith('/') || path.startsWith('//')) {
+        throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', 'request target must be an absolute path like /v1/members')
+      }
+      const url = new URL(path, 'http://clusterd.local')
+      path = url.pathname
+      const match = this.router.match(method, path)
       if (match.kind === 'not-found') {
-        throw new ClusterdError('CLUSTERD_ERR_NOT_FOUND', `no API route ${method} ${url.pathname}`)
+        throw new ClusterdError('CLUSTERD_ERR_NOT_FOUND', `no API route ${method} ${path}`)
       }
       if (match.kind === 'method-not-allowed') {
         res.setHeader('allow', match.allow.join(', '))
-        throw new ClusterdError('CLUSTERD_ERR_METHOD_NOT_ALLOWED', `${url.pathname} does not accept ${method} (allowed: ${match.allow.join(', ')})`)
+        throw new ClusterdError('CLUSTERD_ERR_METHOD_NOT_ALLOWED', `${path} does not accept ${method} (allowed: ${match.allow.join(', ')})`)
       }
       const body = await readJsonBody(req, this.bodyLimit)
       const result = await match.handler({ params: match.params, query: Object.fromEntries(url.searchParams), body, signal })
@@ -204,10 +211,11 @@ export class ApiServer {
       }
       const { status, body } = errorResponse(err, this.log)
       // A body we refused or did not read must not be parsed as the next request.
-      const headers: Record<string, string> = req.complete ? {} : { connection: 'close' }
+      const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
+      const headers: Record<string, string> = req.complete || !hasBody ? {} : { connection: 'close' }
       sendJson(res, status, body, headers)
     } finally {
-      this.log.debug({ method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'API request')
+      this.log.debug({ method, path, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'API request')
     }
   }
 }

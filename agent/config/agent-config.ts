@@ -31,6 +31,10 @@ export interface AgentConfig {
   apiTcp: { listen: HostPort, tokenFile: string } | null
   /** Whether this agent may be elected manager. Default true. */
   managerEligible: boolean
+  /** Directory with roles.yaml and the playbooks the manager runs. Default: the shipped `playbooks/`. */
+  playbookDir: string
+  /** The manager's SSH private key (cluster secret). Default `/etc/clusterd/manager_ed25519`. */
+  sshKeyFile: string
   /** Log level for pino. Default `info`. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 }

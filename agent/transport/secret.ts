@@ -36,7 +36,7 @@ export function generateSecret (): Uint8Array {
 /** The swarm-key file text for `psk` (95 bytes, lower-case hex, trailing newline). */
 export function formatSecretFile (psk: Uint8Array): string {
   assertSecretLength(psk)
-  return `${SECRET_FILE_TAG}\n${SECRET_FILE_CODEC}\n${Buffer.from(psk).toString('hex')}\n`
+  return `${SECRET_FILE_TAG}\n${SECRET_FILE_CODEC}\n${Buffer.from(psk).toString('hex')}`
 }
 
 /**

@@ -86,9 +86,10 @@ function failureMessage (res: Record<string, unknown>): string {
   const parts = [str(res.msg)]
   const stderr = str(res.stderr).trim()
   if (stderr.length > 0) parts.push(stderr)
-  if (parts[0] === '' && Array.isArray(res.results)) {
+  if (Array.isArray(res.results)) {
+    // A loop task only says "One or more items failed"; the item's own message is the news.
     const failed = res.results.find((r: any) => r?.failed === true) as Record<string, unknown> | undefined
-    if (failed !== undefined) parts[0] = str(failed.msg)
+    if (failed !== undefined) parts.push(`item ${JSON.stringify(failed.item ?? null)}: ${str(failed.msg) || str(failed.stderr)}`)
   }
   return clip(parts.filter(p => p.length > 0).join(': ') || 'task failed')
 }

@@ -14,10 +14,11 @@ import { JOB_KINDS, JOB_STATUSES, type JobEvent, type JobRecord } from '../../pr
 import { isTransitionalState, type LifecycleEvent, type LifecycleEventType, type LifecycleState, type NodeRecord } from '../../protocol/nodes.js'
 import { decide, stateOf, type NodeMachineEvent, type NodeMachineEventType } from '../lifecycle/node-machine.js'
 import { Committer, type BatchOp } from './committer.js'
-import { DEFAULT_LIST_LIMIT, PREFIX, STORE_FORMAT } from './constants.js'
-import { META_KEYS, assertName, configKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, range, rangeAfter, stripPrefix } from './keys.js'
-import { buildRecord, decodeNode, encodeNode, type NodeEntry } from './node-entry.js'
-import { openDb, readMarker, writeMarker, type StoreDb } from './open-db.js'
+import { DEFAULT_LIST_LIMIT, PREFIX } from './constants.js'
+import { META_KEYS, assertName, configKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, range, rangeAfter } from './keys.js'
+import { buildRecord, encodeNode, type NodeEntry } from './node-entry.js'
+import { openDb, writeMarker, type StoreDb } from './open-db.js'
+import { guardIterator, guardRead, loadState, parseStored, readValues, validateImport } from './restore.js'
 import { SerialQueue } from './serial-queue.js'
 import type { DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
 
@@ -191,12 +192,14 @@ export class ManagerStore {
 
   /** The durable record of a node. */
   async getNode (name: string): Promise<NodeRecord | undefined> {
+    this.assertStarted()
     const record = this.committedNodes.get(name)
     return record === undefined ? undefined : clone(record)
   }
 
   /** Every node record, by name. */
   async listNodes (): Promise<NodeRecord[]> {
+    this.assertStarted()
     return [...this.committedNodes.values()].sort((a, b) => a.name < b.name ? -1 : 1).map(clone)
   }
 
@@ -218,7 +221,7 @@ export class ManagerStore {
     const bounds = options.afterSeq === undefined
       ? { ...range(prefix), limit, reverse: true }
       : { ...rangeAfter(prefix, options.afterSeq), limit }
-    const events = (await this.readValues(db, bounds)) as LifecycleEvent[]
+    const events = (await readValues(this.path, db, bounds)) as LifecycleEvent[]
     return options.afterSeq === undefined ? events.reverse() : events
   }
 
@@ -238,14 +241,14 @@ export class ManagerStore {
   async getJob (id: string): Promise<JobRecord | undefined> {
     const db = this.assertStarted()
     assertName(id, 'job id')
-    const raw = await this.guardRead(db.get(jobKey(id)), jobKey(id))
+    const raw = await guardRead(this.path, db.get(jobKey(id)), jobKey(id))
     return raw === undefined ? undefined : parseStored(jobKey(id), raw) as JobRecord
   }
 
   /** Job records, oldest first by creation time. */
   async listJobs (options: ListJobsOptions = {}): Promise<JobRecord[]> {
     const db = this.assertStarted()
-    let jobs = (await this.readValues(db, range(PREFIX.job))) as JobRecord[]
+    let jobs = (await readValues(this.path, db, range(PREFIX.job))) as JobRecord[]
     if (options.status !== undefined) jobs = jobs.filter(j => j.status === options.status)
     if (options.node !== undefined) jobs = jobs.filter(j => j.nodes.includes(options.node as string))
     jobs.sort((a, b) => a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : (a.createdAt < b.createdAt ? -1 : 1))
@@ -271,13 +274,14 @@ export class ManagerStore {
     const db = this.assertStarted()
     assertName(jobId, 'job id')
     const bounds = { ...rangeAfter(`${PREFIX.jobEvent}!${jobId}`, options.afterSeq ?? 0), limit: options.limit ?? DEFAULT_LIST_LIMIT }
-    return (await this.readValues(db, bounds)) as JobEvent[]
+    return (await readValues(this.path, db, bounds)) as JobEvent[]
   }
 
   // ---- config ----------------------------------------------------------------------------
 
   /** A config value (JSON data), if set. */
   async getConfig (key: string): Promise<unknown> {
+    this.assertStarted()
     const value = this.committedConfig.get(key)
     return value === undefined ? undefined : clone(value)
   }
@@ -299,6 +303,7 @@ export class ManagerStore {
 
   /** Every config value by key. */
   async allConfig (): Promise<Record<string, unknown>> {
+    this.assertStarted()
     return Object.fromEntries([...this.committedConfig.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => [k, clone(v)]))
   }
 
@@ -310,7 +315,7 @@ export class ManagerStore {
     return await this.queue.run(async () => {
       await this.committer?.barrier()
       const out: StoreEntry[] = []
-      for await (const [key, raw] of this.guardIterator(db.iterator())) out.push({ key, value: parseStored(key, raw) })
+      for await (const [key, raw] of guardIterator(this.path, db.iterator())) out.push({ key, value: parseStored(key, raw) })
       return out
     })
   }
@@ -423,85 +428,28 @@ export class ManagerStore {
     const known = this.jobSeq.get(id)
     if (known !== undefined) return known
     const db = this.assertStarted()
-    if (mustExist && await this.guardRead(db.get(jobKey(id)), jobKey(id)) === undefined) {
+    if (mustExist && await guardRead(this.path, db.get(jobKey(id)), jobKey(id)) === undefined) {
       throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_FOUND', `job ${id} does not exist`)
     }
     let seq = 0
-    for await (const key of this.guardIterator(db.keys({ ...range(`${PREFIX.jobEvent}!${id}`), reverse: true, limit: 1 }))) {
+    for await (const key of guardIterator(this.path, db.keys({ ...range(`${PREFIX.jobEvent}!${id}`), reverse: true, limit: 1 }))) {
       seq = Number(key.slice(key.lastIndexOf('!') + 1))
     }
     this.jobSeq.set(id, seq)
     return seq
   }
 
-  private async readValues (db: StoreDb, options: { gt: string, lt: string, limit?: number, reverse?: boolean }): Promise<unknown[]> {
-    const out: unknown[] = []
-    for await (const [key, raw] of this.guardIterator(db.iterator(options))) out.push(parseStored(key, raw))
-    return out
-  }
-
-  private async guardRead<T> (p: Promise<T>, key: string): Promise<T> {
-    try {
-      return await p
-    } catch (err: any) {
-      throw corrupt(`reading ${key} failed: ${err?.cause?.message ?? err?.message ?? err}`, this.path)
-    }
-  }
-
-  private async * guardIterator<T> (it: AsyncIterable<T>): AsyncGenerator<T> {
-    try {
-      yield * it
-    } catch (err: any) {
-      if (err instanceof ClusterdError) throw err
-      throw corrupt(`reading the database failed: ${err?.cause?.message ?? err?.message ?? err}`, this.path)
-    }
-  }
-
   /** (Re)build both views from the database, validating everything restored. */
   private async load (db: StoreDb): Promise<void> {
-    let format = await this.guardRead(db.get(META_KEYS.format), META_KEYS.format)
-    if (format === undefined) {
-      for await (const key of this.guardIterator(db.keys({ limit: 1 }))) {
-        throw corrupt(`has data (${key}) but no ${META_KEYS.format} key: not a clusterd manager store, or damaged`, this.path)
-      }
-      await db.batch([
-        { type: 'put', key: META_KEYS.format, value: String(STORE_FORMAT) },
-        { type: 'put', key: META_KEYS.revision, value: '0' },
-        { type: 'put', key: META_KEYS.gseq, value: '0' }
-      ], { sync: true })
-      format = String(STORE_FORMAT)
-    }
-    if (Number(format) !== STORE_FORMAT) throw corrupt(`has layout format ${format}; this build reads format ${STORE_FORMAT}`, this.path)
-    const revision = readCounter(await this.guardRead(db.get(META_KEYS.revision), META_KEYS.revision), META_KEYS.revision, this.path)
-    const gseq = readCounter(await this.guardRead(db.get(META_KEYS.gseq), META_KEYS.gseq), META_KEYS.gseq, this.path)
-
-    const marker = await readMarker(this.path)
-    if (marker !== null && marker.revision > revision && this.status === 'starting') {
-      throw corrupt(`is at revision ${revision} but had reached revision ${marker.revision} (${marker.at}): acknowledged writes were lost (damaged log?)`, this.path)
-    }
-
-    let lastGseq = 0
-    for await (const key of this.guardIterator(db.keys({ ...range(PREFIX.event), reverse: true, limit: 1 }))) lastGseq = Number(stripPrefix(key, PREFIX.event))
-    if (lastGseq !== gseq) throw corrupt(`event log ends at ${lastGseq} but ${META_KEYS.gseq} is ${gseq}`, this.path)
-
-    const nodes = new Map<string, NodeEntry>()
-    for await (const [key, raw] of this.guardIterator(db.iterator(range(PREFIX.node)))) {
-      const entry = decodeNode(key, stripPrefix(key, PREFIX.node), raw)
-      const last = await this.guardRead(db.get(nodeEventKey(entry.record.name, entry.lastSeq)), key)
-      if (last === undefined) throw corrupt(`node ${entry.record.name} lacks its lifecycle event ${entry.lastSeq}`, this.path)
-      nodes.set(entry.record.name, entry)
-    }
-    const config = new Map<string, unknown>()
-    for await (const [key, raw] of this.guardIterator(db.iterator(range(PREFIX.config)))) config.set(stripPrefix(key, PREFIX.config), parseStored(key, raw))
-
-    this.nodes = nodes
-    this.committedNodes = new Map([...nodes].map(([name, e]) => [name, e.record]))
-    this.committedConfig = config
-    this.stagedRevision = this.committedRevision = revision
-    this.gseq = gseq
+    const state = await loadState(db, this.path, { checkMarker: this.status === 'starting' })
+    this.nodes = state.nodes
+    this.committedNodes = new Map([...state.nodes].map(([name, e]) => [name, e.record]))
+    this.committedConfig = state.config
+    this.stagedRevision = this.committedRevision = state.revision
+    this.gseq = state.gseq
     this.jobSeq.clear()
-    const inFlight = [...nodes.values()].filter(e => isTransitionalState(stateOf(e.snapshot))).length
-    this.log.debug({ nodes: nodes.size, inFlight, revision }, 'manager store state loaded')
+    const inFlight = [...state.nodes.values()].filter(e => isTransitionalState(stateOf(e.snapshot))).length
+    this.log.debug({ nodes: state.nodes.size, inFlight, revision: state.revision }, 'manager store state loaded')
   }
 }
 
@@ -509,23 +457,8 @@ function notFound (node: string, type: NodeMachineEventType): TransitionResult {
   return { ok: false, code: 'CLUSTERD_ERR_NODE_NOT_FOUND', message: `no node named ${node} is known to the manager`, from: null, event: type }
 }
 
-function corrupt (why: string, path: string): ClusterdError {
-  return new ClusterdError('CLUSTERD_ERR_STORE_CORRUPT', `manager store ${path} ${why}`, { path })
-}
 
-function readCounter (raw: string | undefined, key: string, path: string): number {
-  const n = Number(raw)
-  if (raw === undefined || !Number.isSafeInteger(n) || n < 0) throw corrupt(`has an invalid ${key} (${String(raw)})`, path)
-  return n
-}
 
-function parseStored (key: string, raw: string): unknown {
-  try {
-    return JSON.parse(raw)
-  } catch {
-    throw new ClusterdError('CLUSTERD_ERR_STORE_CORRUPT', `manager store entry ${key} is not valid JSON`, { key })
-  }
-}
 
 function clone<T> (value: T): T {
   return structuredClone(value)
@@ -537,42 +470,4 @@ function checkJob (job: JobRecord): void {
     !Array.isArray(job.nodes) || typeof job.createdAt !== 'string' || typeof job.timeoutAt !== 'string') {
     throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `job ${job.id} is malformed`)
   }
-}
-
-/** Turn exported entries into put operations, validating order, layout and node entries. */
-function validateImport (entries: StoreEntry[]): BatchOp[] {
-  const bad = (why: string): ClusterdError => new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `import rejected: ${why}`)
-  if (!Array.isArray(entries)) throw bad('entries must be an array')
-  const ops: BatchOp[] = []
-  const keys = new Set<string>()
-  const lastEvents: string[] = []
-  let previous = ''
-  let lastGseq = 0
-  for (const entry of entries) {
-    if (typeof entry?.key !== 'string' || entry.key <= previous) throw bad(`keys must be strings in strictly ascending order (at ${JSON.stringify(entry?.key)})`)
-    previous = entry.key
-    keys.add(entry.key)
-    if (entry.key.startsWith(`${PREFIX.event}!`)) lastGseq = Number(stripPrefix(entry.key, PREFIX.event))
-    if (entry.key.startsWith(`${PREFIX.node}!`)) {
-      try {
-        const node = decodeNode(entry.key, stripPrefix(entry.key, PREFIX.node), entry.value)
-        lastEvents.push(nodeEventKey(node.record.name, node.lastSeq))
-      } catch (err: any) {
-        throw bad(err?.message ?? String(err))
-      }
-    }
-    const text = JSON.stringify(entry.value)
-    if (text === undefined) throw bad(`entry ${entry.key} has no JSON value`)
-    ops.push({ type: 'put', key: entry.key, value: text })
-  }
-  const value = (key: string): unknown => entries.find(e => e.key === key)?.value
-  if (value(META_KEYS.format) !== STORE_FORMAT) throw bad(`layout format is ${JSON.stringify(value(META_KEYS.format))}, expected ${STORE_FORMAT}`)
-  for (const key of [META_KEYS.revision, META_KEYS.gseq]) {
-    const n = value(key)
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw bad(`${key} missing or invalid`)
-  }
-  if (value(META_KEYS.gseq) !== lastGseq) throw bad(`event log ends at ${lastGseq} but ${META_KEYS.gseq} is ${String(value(META_KEYS.gseq))}`)
-  const missing = lastEvents.find(k => !keys.has(k))
-  if (missing !== undefined) throw bad(`node event ${missing} is missing`)
-  return ops
 }

@@ -60,12 +60,16 @@ export async function readMarker (path: string): Promise<RevisionMarker | null> 
 export async function writeMarker (path: string, revision: number, at: string): Promise<void> {
   const file = join(path, REVISION_MARKER_FILE)
   const tmp = `${file}.tmp`
-  const handle = await open(tmp, 'w')
   try {
-    await handle.writeFile(JSON.stringify({ revision, at } satisfies RevisionMarker))
-    await handle.sync()
-  } finally {
-    await handle.close()
+    const handle = await open(tmp, 'w')
+    try {
+      await handle.writeFile(JSON.stringify({ revision, at } satisfies RevisionMarker))
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(tmp, file)
+  } catch (err: any) {
+    throw new ClusterdError('CLUSTERD_ERR_STORE_UNAVAILABLE', `cannot write ${file}: ${err?.message ?? err}`, { path })
   }
-  await rename(tmp, file)
 }

@@ -1,0 +1,204 @@
+/**
+ * Manager election on top of membership. A manager stays manager while membership sees it
+ * alive or suspect (no flapping when a node with a "better" rank joins). When there is none,
+ * every eligible agent computes the same winner from its membership view (rank function:
+ * by default the lowest peer id; the HA layer ranks by replica freshness), and the winner
+ * claims epoch = highest epoch it has seen + 1 and gossips the claim. A higher epoch always
+ * wins; equal epochs are broken by the lower peer id. Every agent persists the highest epoch
+ * it has seen: it is the fencing token that nodes check before work.
+ */
+
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Logger } from 'pino'
+import type { Member } from '../../protocol/members.js'
+import { MANAGER_TOPIC, decodeClaim, type ManagerClaim, type ManagerInfo } from '../../protocol/manager-wire.js'
+
+/** Collaborators of the election. */
+export interface ElectionComponents {
+  pubsub: GossipSub
+  logger: Logger
+  /** Current membership view, self included. */
+  members: () => Member[]
+  /** Durable highest-epoch-seen. */
+  epochs: { load: () => Promise<number>, save: (epoch: number) => Promise<void> }
+  /**
+   * Orders candidates: negative when `a` should be preferred over `b`. Default: lower peer id.
+   */
+  rank?: (a: Member, b: Member) => number
+}
+
+/** Who we are. */
+export interface ElectionInit {
+  peerId: string
+  name: string
+  eligible: boolean
+  /** How often the manager re-announces its claim, and the evaluation period. */
+  heartbeatMs?: number
+  /**
+   * After start, wait this long before claiming: enough to hear a sitting manager's heartbeat,
+   * so a joining or restarted agent never deposes a healthy manager.
+   */
+  settleMs?: number
+}
+
+/** Called when the manager changes. `self` is true when this agent is the new manager. */
+export type ManagerChangeListener = (info: ManagerInfo | null, previous: ManagerInfo | null) => void
+
+const byPeerId = (a: Member, b: Member): number => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0
+
+/** Tracks who the manager is and claims the role when this agent wins. */
+export class Election {
+  private readonly c: ElectionComponents
+  private readonly init: Required<ElectionInit>
+  private current: ManagerClaim | null = null
+  private highestEpoch = 0
+  private timer: NodeJS.Timeout | null = null
+  private startedAt = 0
+  private readonly listeners = new Set<ManagerChangeListener>()
+  private evaluating = Promise.resolve()
+  private readonly onMessage = (evt: CustomEvent<Message>): void => {
+    const msg = evt.detail
+    if (msg.topic !== MANAGER_TOPIC || msg.type !== 'signed') return
+    const claim = decodeClaim(msg.data)
+    if (claim.ok) this.serially(async () => { await this.onClaim(claim.value) })
+  }
+
+  constructor (components: ElectionComponents, init: ElectionInit) {
+    this.c = components
+    this.init = { heartbeatMs: 1000, settleMs: 3000, ...init }
+  }
+
+  /** Subscribe to claims and start evaluating. */
+  async start (): Promise<void> {
+    this.highestEpoch = await this.c.epochs.load()
+    this.startedAt = Date.now()
+    this.c.pubsub.topicValidators.set(MANAGER_TOPIC, (peer, msg) => this.validate(peer.toString(), msg))
+    this.c.pubsub.addEventListener('message', this.onMessage)
+    this.c.pubsub.subscribe(MANAGER_TOPIC)
+    this.timer = setInterval(() => { this.serially(async () => { await this.tick() }) }, this.init.heartbeatMs)
+    this.timer.unref()
+  }
+
+  /** Stop taking part (a leaving manager simply stops; membership's leave triggers re-election). */
+  async stop (): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    this.c.pubsub.removeEventListener('message', this.onMessage)
+    this.c.pubsub.topicValidators.delete(MANAGER_TOPIC)
+    await this.evaluating
+  }
+
+  /** The manager as this agent knows it, or null while there is none. */
+  manager (): ManagerInfo | null {
+    return this.current === null ? null : this.toInfo(this.current)
+  }
+
+  /** Highest manager epoch this agent has seen (the node's fencing token). */
+  get epoch (): number { return this.highestEpoch }
+
+  /** True when this agent is the manager. */
+  get isManager (): boolean { return this.current?.peerId === this.init.peerId }
+
+  /** Re-evaluate now (membership changed). */
+  poke (): void {
+    this.serially(async () => { await this.evaluate() })
+  }
+
+  /** Be told when the manager changes. */
+  onChange (listener: ManagerChangeListener): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  private validate (from: string, msg: Message): TopicValidatorResult {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject
+    const claim = decodeClaim(msg.data)
+    if (!claim.ok) {
+      this.c.logger.warn({ peer: from, reason: claim.reason }, 'dropped a malformed manager claim')
+      return TopicValidatorResult.Reject
+    }
+    // Only the claimant itself may announce its claim; relays keep the author's signature.
+    if (claim.value.peerId !== msg.from.toString()) {
+      this.c.logger.warn({ peer: from, claimant: claim.value.peerId }, 'dropped a manager claim not signed by its claimant')
+      return TopicValidatorResult.Reject
+    }
+    const member = this.c.members().find(m => m.peerId === claim.value.peerId)
+    if (member !== undefined && !member.managerEligible) {
+      this.c.logger.warn({ peer: from }, 'dropped a manager claim from an ineligible member')
+      return TopicValidatorResult.Reject
+    }
+    return TopicValidatorResult.Accept
+  }
+
+  private serially (fn: () => Promise<void>): void {
+    this.evaluating = this.evaluating.then(fn).catch(err => { this.c.logger.error({ err }, 'election step failed') })
+  }
+
+  private async tick (): Promise<void> {
+    await this.evaluate()
+    if (this.isManager && this.current !== null) await this.publish(this.current)
+  }
+
+  private async onClaim (claim: ManagerClaim): Promise<void> {
+    const cur = this.current
+    if (cur !== null && claim.epoch === cur.epoch && claim.peerId === cur.peerId) return
+    const wins = cur === null
+      ? claim.epoch >= this.highestEpoch
+      : claim.epoch > cur.epoch || (claim.epoch === cur.epoch && claim.peerId < cur.peerId)
+    if (!wins) {
+      // A stale manager is still talking: remind it (and everyone) of the current claim.
+      if (this.isManager && cur !== null) await this.publish(cur)
+      return
+    }
+    await this.adopt(claim)
+  }
+
+  private async evaluate (): Promise<void> {
+    const members = this.c.members()
+    const cur = this.current
+    if (cur !== null) {
+      const m = members.find(x => x.peerId === cur.peerId)
+      if (m !== undefined && (m.status === 'alive' || m.status === 'suspect')) return
+      this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m?.status ?? 'unknown' }, 'manager is gone; electing a new one')
+      const prev = this.manager()
+      this.current = null
+      this.emit(null, prev)
+    }
+    if (!this.init.eligible || Date.now() - this.startedAt < this.init.settleMs) return
+    const candidates = members.filter(m => m.status === 'alive' && m.managerEligible).sort(this.c.rank ?? byPeerId)
+    if (candidates[0]?.peerId !== this.init.peerId) return
+    const claim: ManagerClaim = { t: 'claim', epoch: this.highestEpoch + 1, peerId: this.init.peerId, name: this.init.name, since: new Date().toISOString() }
+    await this.adopt(claim)
+    await this.publish(claim)
+  }
+
+  private async adopt (claim: ManagerClaim): Promise<void> {
+    const prev = this.manager()
+    if (claim.epoch > this.highestEpoch) {
+      this.highestEpoch = claim.epoch
+      await this.c.epochs.save(claim.epoch)
+    }
+    this.current = claim
+    this.c.logger.info({ manager: claim.name, peer: claim.peerId, epoch: claim.epoch, self: claim.peerId === this.init.peerId }, 'manager elected')
+    this.emit(this.manager(), prev)
+  }
+
+  private async publish (claim: ManagerClaim): Promise<void> {
+    try {
+      await this.c.pubsub.publish(MANAGER_TOPIC, new TextEncoder().encode(JSON.stringify(claim)))
+    } catch (err) {
+      this.c.logger.debug({ err: (err as Error).message }, 'claim publish failed')
+    }
+  }
+
+  private toInfo (c: ManagerClaim): ManagerInfo {
+    return { name: c.name, peerId: c.peerId, epoch: c.epoch, since: c.since, local: c.peerId === this.init.peerId }
+  }
+
+  private emit (info: ManagerInfo | null, prev: ManagerInfo | null): void {
+    for (const l of this.listeners) {
+      try { l(info, prev) } catch (err) { this.c.logger.error({ err }, 'manager listener failed') }
+    }
+  }
+}

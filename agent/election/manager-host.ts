@@ -1,0 +1,83 @@
+/**
+ * Hosts the manager role inside the agent: starts it when this agent is elected, stops it
+ * when another manager takes over (higher epoch) or the agent leaves. Transitions run one at
+ * a time, so a quick depose-and-reelect never runs two managers in one process.
+ */
+
+import type { Logger } from 'pino'
+import type { ApiHandler } from '../api/router.js'
+import type { Election } from './election.js'
+
+/** The manager as the agent sees it: started, stopped, and its API routes by route key. */
+export interface ManagerRole {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  routes: () => Map<string, ApiHandler>
+}
+
+/** Builds a manager for one epoch. */
+export type ManagerFactory = (ctx: { epoch: number }) => ManagerRole
+
+/** Starts and stops the manager role as elections go. */
+export class ManagerHost {
+  private readonly election: Election
+  private readonly logger: Logger
+  private readonly factory: ManagerFactory
+  private running: { role: ManagerRole, epoch: number } | null = null
+  private ready = false
+  private chain = Promise.resolve()
+  private unsubscribe: (() => void) | null = null
+
+  constructor (components: { election: Election, logger: Logger, factory: ManagerFactory }) {
+    this.election = components.election
+    this.logger = components.logger
+    this.factory = components.factory
+  }
+
+  /** Follow the election. */
+  start (): void {
+    this.unsubscribe = this.election.onChange(() => { this.reconcile() })
+    this.reconcile()
+  }
+
+  /** Stop following and stop the manager role if it runs. */
+  async stop (): Promise<void> {
+    this.unsubscribe?.()
+    this.chain = this.chain.then(async () => { await this.stopRole() })
+    await this.chain
+  }
+
+  /** The running manager's routes, or null when this agent is not (yet) serving as manager. */
+  localRoutes (): Map<string, ApiHandler> | null {
+    return this.ready && this.running !== null ? this.running.role.routes() : null
+  }
+
+  private reconcile (): void {
+    this.chain = this.chain.then(async () => {
+      const m = this.election.manager()
+      const shouldRun = m !== null && m.local
+      if (this.running !== null && (!shouldRun || m.epoch !== this.running.epoch)) await this.stopRole()
+      if (shouldRun && this.running === null) {
+        const role = this.factory({ epoch: m.epoch })
+        this.running = { role, epoch: m.epoch }
+        try {
+          await role.start()
+          this.ready = true
+          this.logger.info({ epoch: m.epoch }, 'manager role started')
+        } catch (err) {
+          this.logger.error({ err }, 'manager role failed to start')
+          this.running = null
+        }
+      }
+    }).catch(err => { this.logger.error({ err }, 'manager host transition failed') })
+  }
+
+  private async stopRole (): Promise<void> {
+    if (this.running === null) return
+    const { role, epoch } = this.running
+    this.ready = false
+    this.running = null
+    await role.stop().catch(err => { this.logger.error({ err }, 'manager role failed to stop cleanly') })
+    this.logger.info({ epoch }, 'manager role stopped')
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The manager's API handlers, keyed by route (protocol/api-routes.ts). Every body and query
+ * is validated here with a clear error before anything is written.
+ */
+
+import type { ApiHandler, ApiRequest } from '../../agent/api/router.js'
+import { ApiReply } from '../../agent/api/respond.js'
+import { MANAGER_ROUTES, type ManagerRouteName, CONFIG_KEYS, type ConfigKey } from '../../protocol/api-routes.js'
+import { ClusterdError } from '../../protocol/errors.js'
+import { JOB_STATUSES, isTerminalJobStatus, type JobStatus } from '../../protocol/jobs.js'
+import type { Member } from '../../protocol/members.js'
+import { NODE_NAME_PATTERN } from '../../protocol/membership-wire.js'
+import type { JobService } from '../jobs/job-service.js'
+import type { ManagerStore } from '../store/index.js'
+import { validateConfigValue } from './config-values.js'
+
+/** What the routes read and call. */
+export interface ManagerRoutesComponents {
+  store: ManagerStore
+  jobs: JobService
+  members: () => Member[]
+}
+
+const MAX_NODES_PER_REQUEST = 1000
+const VAR_KEY = /^[a-z_][a-z0-9_]{0,63}$/i
+
+function invalid (message: string): ClusterdError {
+  return new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', message)
+}
+
+function asObject (body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('request body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+function onlyKeys (o: Record<string, unknown>, allowed: string[]): void {
+  const extra = Object.keys(o).filter(k => !allowed.includes(k))
+  if (extra.length > 0) throw invalid(`unknown field(s) ${extra.map(k => JSON.stringify(k)).join(', ')}; allowed: ${allowed.join(', ')}`)
+}
+
+function nodeList (v: unknown, field = 'nodes'): string[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > MAX_NODES_PER_REQUEST) throw invalid(`${field} must be an array of at most ${MAX_NODES_PER_REQUEST} node names`)
+  const names = v.map(n => {
+    if (typeof n !== 'string' || !NODE_NAME_PATTERN.test(n)) throw invalid(`${JSON.stringify(n)} is not a valid node name`)
+    return n
+  })
+  if (new Set(names).size !== names.length) throw invalid(`${field} lists a node twice`)
+  return names
+}
+
+function stringList (v: unknown, field: string): string[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > 32 || !v.every(x => typeof x === 'string' && x.length > 0 && x.length <= 64)) throw invalid(`${field} must be an array of names`)
+  return [...new Set(v as string[])]
+}
+
+function varMap (v: unknown): Record<string, string> {
+  if (v === undefined) return {}
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('vars must be an object of string values')
+  const out: Record<string, string> = {}
+  for (const [k, val] of Object.entries(v)) {
+    if (!VAR_KEY.test(k)) throw invalid(`variable name ${JSON.stringify(k)} is invalid (letters, digits, _; not starting with a digit)`)
+    if (typeof val !== 'string' || val.length > 4096) throw invalid(`variable ${k} must be a string of at most 4096 characters`)
+    out[k] = val
+  }
+  return out
+}
+
+function positiveInt (v: string | undefined, name: string, fallback: number, max: number): number {
+  if (v === undefined) return fallback
+  const n = Number(v)
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw invalid(`${name} must be an integer from 0 to ${max}`)
+  return n
+}
+
+function bool (v: string | undefined): boolean {
+  return v === '1' || v === 'true'
+}
+
+/** Build the manager's route handlers. */
+export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteName, ApiHandler> {
+  const nodeNamed = async (name: string): Promise<NonNullable<Awaited<ReturnType<ManagerStore['getNode']>>>> => {
+    if (!NODE_NAME_PATTERN.test(name)) throw invalid(`${JSON.stringify(name)} is not a valid node name`)
+    const node = await c.store.getNode(name)
+    if (node === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${name}`)
+    return node
+  }
+  const jobWithId = async (id: string): Promise<NonNullable<Awaited<ReturnType<ManagerStore['getJob']>>>> => {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw invalid(`${JSON.stringify(id)} is not a valid job id`)
+    const job = await c.store.getJob(id)
+    if (job === undefined) throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_FOUND', `no job with id ${id}`)
+    return job
+  }
+
+  return {
+    listNodes: async () => await c.store.listNodes(),
+
+    showNode: async ({ params }) => {
+      const node = await nodeNamed(params.name ?? '')
+      const member = c.members().find(m => m.name === node.name) ?? null
+      const events = await c.store.listEvents({ node: node.name, limit: 20 })
+      return { node, member, facts: member?.facts ?? null, events }
+    },
+
+    commission: async ({ body }) => {
+      const o = asObject(body)
+      onlyKeys(o, ['nodes', 'allDiscovered', 'roles', 'vars'])
+      let nodes = nodeList(o.nodes)
+      if (o.allDiscovered === true) {
+        if (nodes.length > 0) throw invalid('give node names or allDiscovered, not both')
+        nodes = (await c.store.listNodes()).filter(n => n.state === 'discovered').map(n => n.name)
+        if (nodes.length === 0) throw invalid('no node is in the discovered state')
+      } else if (o.allDiscovered !== undefined && o.allDiscovered !== false) {
+        throw invalid('allDiscovered must be a boolean')
+      }
+      if (nodes.length === 0) throw invalid('name at least one node (or use allDiscovered)')
+      const roles = stringList(o.roles, 'roles')
+      if (roles.length === 0) throw invalid('commission needs at least one role (--role ROLE)')
+      const job = await c.jobs.submit({ kind: 'commission', nodes, roles, vars: varMap(o.vars), actor: 'operator' })
+      return new ApiReply(202, job)
+    },
+
+    decommission: async ({ body }) => {
+      const o = asObject(body)
+      onlyKeys(o, ['nodes'])
+      const nodes = nodeList(o.nodes)
+      if (nodes.length === 0) throw invalid('name at least one node to decommission')
+      return new ApiReply(202, await c.jobs.submit({ kind: 'decommission', nodes, roles: [], vars: {}, actor: 'operator' }))
+    },
+
+    upgrade: async ({ body }) => {
+      const o = asObject(body)
+      onlyKeys(o, ['nodes', 'all', 'vars'])
+      let nodes = nodeList(o.nodes)
+      if (o.all === true) {
+        if (nodes.length > 0) throw invalid('give node names or all, not both')
+        nodes = (await c.store.listNodes()).filter(n => n.state === 'commissioned').map(n => n.name)
+        if (nodes.length === 0) throw invalid('no node is commissioned')
+      }
+      if (nodes.length === 0) throw invalid('name at least one node to upgrade (or use all)')
+      return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator' }))
+    },
+
+    listJobs: async ({ query }) => {
+      const status = query.status
+      if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) throw invalid(`status must be one of ${JOB_STATUSES.join(', ')}`)
+      if (query.node !== undefined && !NODE_NAME_PATTERN.test(query.node)) throw invalid('node is not a valid node name')
+      return await c.store.listJobs({
+        ...(status !== undefined ? { status: status as JobStatus } : {}),
+        ...(query.node !== undefined ? { node: query.node } : {}),
+        limit: positiveInt(query.limit, 'limit', 100, 10_000)
+      })
+    },
+
+    showJob: async ({ params }) => await jobWithId(params.id ?? ''),
+
+    jobEvents: async ({ params, query, signal }: ApiRequest) => {
+      const job = await jobWithId(params.id ?? '')
+      const afterSeq = positiveInt(query.after, 'after', 0, Number.MAX_SAFE_INTEGER)
+      if (!bool(query.follow)) return await c.store.listJobEvents(job.id, { afterSeq })
+      return c.jobs.feed(job.id, { afterSeq, follow: true, signal })
+    },
+
+    cancelJob: async ({ params, body }) => {
+      const job = await jobWithId(params.id ?? '')
+      const reason = body !== undefined && typeof asObject(body).reason === 'string' ? String(asObject(body).reason).slice(0, 500) : undefined
+      if (isTerminalJobStatus(job.status)) throw new ClusterdError('CLUSTERD_ERR_JOB_FINISHED', `job ${job.id} already ${job.status}`)
+      return await c.jobs.cancel(job.id, reason)
+    },
+
+    listEvents: async ({ query }) => {
+      if (query.node !== undefined) await nodeNamed(query.node)
+      return await c.store.listEvents({
+        ...(query.node !== undefined ? { node: query.node } : {}),
+        ...(query.after !== undefined ? { afterSeq: positiveInt(query.after, 'after', 0, Number.MAX_SAFE_INTEGER) } : {}),
+        limit: positiveInt(query.limit, 'limit', 200, 100_000)
+      })
+    },
+
+    getConfig: async () => await c.store.allConfig(),
+
+    getConfigKey: async ({ params }) => {
+      const key = configKey(params.key)
+      return { key, value: (await c.store.getConfig(key)) ?? null }
+    },
+
+    setConfigKey: async ({ params, body }) => {
+      const key = configKey(params.key)
+      const o = asObject(body)
+      onlyKeys(o, ['value'])
+      const value = validateConfigValue(key, o.value)
+      await c.store.setConfig(key, value)
+      return { key, value }
+    }
+  }
+}
+
+function configKey (key: string | undefined): ConfigKey {
+  if (key === undefined || !Object.hasOwn(CONFIG_KEYS, key)) {
+    throw invalid(`unknown config key ${JSON.stringify(key)}; known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`)
+  }
+  return key as ConfigKey
+}
+
+/** The handlers by route key (`GET /v1/nodes`), as the agent's gateway looks them up. */
+export function managerRouteMap (handlers: Record<ManagerRouteName, ApiHandler>, key: (method: string, pattern: string) => string): Map<string, ApiHandler> {
+  const map = new Map<string, ApiHandler>()
+  for (const [name, r] of Object.entries(MANAGER_ROUTES)) map.set(key(r.method, r.pattern), handlers[name as ManagerRouteName])
+  return map
+}

@@ -1,0 +1,67 @@
+/**
+ * Feeds membership into the manager's records: a member seen for the first time becomes a
+ * `discovered` node (a lifecycle event), and every status change updates the separate
+ * `reachable` field (not a lifecycle event). New nodes are handed to the auto-commission
+ * policy.
+ */
+
+import type { Logger } from 'pino'
+import type { Member } from '../../protocol/members.js'
+import type { NodeRecord } from '../../protocol/nodes.js'
+import type { ManagerStore } from '../store/index.js'
+
+/** What discovery reads and writes. */
+export interface NodeDiscoveryComponents {
+  store: ManagerStore
+  logger: Logger
+  members: () => Member[]
+  onMemberChange: (listener: (member: Member) => void) => () => void
+  /** Called once for each node that discovery created. */
+  onDiscovered: (record: NodeRecord, member: Member) => void
+}
+
+/** True when membership says the member can be reached now. */
+export function isReachable (m: Member): boolean {
+  return m.status === 'alive' || m.status === 'suspect'
+}
+
+/** Keeps node records in step with membership. */
+export class NodeDiscovery {
+  private readonly c: NodeDiscoveryComponents
+  private unsubscribe: (() => void) | null = null
+  private chain = Promise.resolve()
+
+  constructor (components: NodeDiscoveryComponents) {
+    this.c = components
+  }
+
+  /** Reconcile every current member, then follow changes. */
+  async start (): Promise<void> {
+    this.unsubscribe = this.c.onMemberChange(member => { this.enqueue(member) })
+    for (const m of this.c.members()) this.enqueue(m)
+    await this.chain
+  }
+
+  /** Stop following membership; waits for pending updates. */
+  async stop (): Promise<void> {
+    this.unsubscribe?.()
+    this.unsubscribe = null
+    await this.chain
+  }
+
+  private enqueue (member: Member): void {
+    this.chain = this.chain.then(async () => { await this.apply(member) })
+      .catch(err => { this.c.logger.error({ err, node: member.name }, 'discovery update failed') })
+  }
+
+  private async apply (m: Member): Promise<void> {
+    // A member that left before the manager ever saw it is not worth a record.
+    const known = await this.c.store.getNode(m.name)
+    if (known === undefined && (m.status === 'left' || m.status === 'failed')) return
+    const res = await this.c.store.upsertNode({ name: m.name, peerId: m.peerId, reachable: isReachable(m) })
+    if (res.created) {
+      this.c.logger.info({ node: m.name, peer: m.peerId }, 'node discovered')
+      this.c.onDiscovered(res.record, m)
+    }
+  }
+}

@@ -1,0 +1,455 @@
+/**
+ * Runs jobs: validate up front (changing nothing on refusal), record the job and each node's
+ * lifecycle transition, then per node an SSH pre-check with the pinned host key, then the
+ * playbooks of the plan through the PlaybookRunner, with every Ansible event persisted.
+ * A node is in at most one job; jobs on disjoint nodes run concurrently up to a limit; one
+ * failing node never fails the others. Deadlines are absolute (`timeoutAt`), so they survive
+ * a restart. On stop, running jobs are left `running` in the store and resume on the next
+ * start (playbooks are idempotent); nodes already finished in a job are not run again.
+ */
+
+import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
+import { ClusterdError } from '../../protocol/errors.js'
+import { isTerminalJobStatus, type JobNodeProgress, type JobRecord } from '../../protocol/jobs.js'
+import type { NodeRecord } from '../../protocol/nodes.js'
+import type { HostKey } from '../../protocol/members.js'
+import type { PlaybookEvent } from '../ansible/events.js'
+import type { PlaybookRunner } from '../ansible/playbook-runner.js'
+import { planFor, type PlanTarget } from '../roles/plan.js'
+import type { RoleConfig } from '../roles/role-config.js'
+import type { PrecheckResult } from '../ssh/precheck.js'
+import type { ManagerStore, NewJobEvent, NodeCommand } from '../store/index.js'
+import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
+
+/** Where to reach a node: from membership (address) and its signed facts (host keys). */
+export interface NodeTarget { address: string, port?: number, hostKeys: HostKey[] }
+
+/** Collaborators of the job runner. */
+export interface JobRunnerComponents {
+  store: ManagerStore
+  logger: Logger
+  playbooks: PlaybookRunner
+  precheck: (target: { name: string } & NodeTarget, signal: AbortSignal) => Promise<PrecheckResult>
+  /** Loads and validates roles.yaml; read per job so operators' edits take effect. */
+  roles: () => Promise<RoleConfig>
+  /** Target of a node, or a reason why the manager cannot reach it. */
+  target: (node: NodeRecord) => NodeTarget | { unavailable: string }
+}
+
+/** Settings of the job runner. */
+export interface JobRunnerInit {
+  /** The manager's election epoch, stamped on every job it creates. */
+  epoch: number
+  /** Cluster name, injected into playbooks as clusterd_cluster. */
+  cluster: string
+  defaultTimeoutS?: number
+  defaultMaxParallel?: number
+  /** Pre-checks run at most this many at once. */
+  precheckParallel?: number
+}
+
+interface Running { controller: AbortController, done: Promise<void> }
+
+const STOP = 'manager-stopping'
+const CANCEL = 'cancelled'
+const TIMEOUT = 'timeout'
+
+/** Create a job id: sortable by time, unique. */
+export function newJobId (now: Date): string {
+  return `j-${now.getTime().toString(36)}-${randomBytes(3).toString('hex')}`
+}
+
+/** The job runner. */
+export class JobRunner implements JobService {
+  private readonly c: JobRunnerComponents
+  private readonly init: Required<JobRunnerInit>
+  private readonly queue: string[] = []
+  private readonly running = new Map<string, Running>()
+  private readonly busy = new Map<string, string>()
+  private readonly watchers = new Map<string, Set<() => void>>()
+  private submitChain: Promise<unknown> = Promise.resolve()
+  private status: 'stopped' | 'started' | 'stopping' = 'stopped'
+
+  constructor (components: JobRunnerComponents, init: JobRunnerInit) {
+    this.c = components
+    this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, ...init }
+  }
+
+  /** @inheritdoc */
+  async start (): Promise<void> {
+    if (this.status !== 'stopped') return
+    const jobs = await this.c.store.listJobs()
+    const live = new Set<string>()
+    for (const job of jobs) {
+      if (isTerminalJobStatus(job.status)) continue
+      live.add(job.id)
+      for (const n of job.nodes) if (!isFinal(job.perNode[n]?.outcome)) this.busy.set(n, job.id)
+      if (job.status === 'running') {
+        job.status = 'queued'
+        await this.c.store.putJob(job)
+        await this.c.store.appendJobEvents(job.id, [{ kind: 'status', message: 'the manager restarted during this job; resuming (finished nodes are not run again)' }])
+      }
+      this.queue.push(job.id)
+    }
+    // A node waiting in a transitional state for a job that no longer exists must not stay stuck.
+    for (const f of await this.c.store.listInFlight()) {
+      if (f.jobId !== null && live.has(f.jobId)) continue
+      await this.c.store.applyTransition(f.node, { type: 'JOB_FAILED', jobId: f.jobId ?? '', reason: 'the job was lost when the manager restarted; issue the operation again' }, { actor: 'manager-restart' })
+    }
+    this.status = 'started'
+    this.pump()
+  }
+
+  /** @inheritdoc */
+  async stop (): Promise<void> {
+    if (this.status !== 'started') return
+    this.status = 'stopping'
+    for (const r of this.running.values()) r.controller.abort(STOP)
+    await Promise.allSettled([...this.running.values()].map(async r => await r.done))
+    await this.submitChain.catch(() => {})
+    this.status = 'stopped'
+  }
+
+  /** @inheritdoc */
+  async submit (req: JobRequest): Promise<JobRecord> {
+    // Submissions are serialized so validation and recording see one consistent state.
+    const next = this.submitChain.then(async () => await this.doSubmit(req))
+    this.submitChain = next.catch(() => {})
+    return await next
+  }
+
+  /** @inheritdoc */
+  async cancel (id: string, reason = 'cancelled by the operator'): Promise<JobRecord> {
+    const job = await this.c.store.getJob(id)
+    if (job === undefined) throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_FOUND', `no job with id ${id}`)
+    if (isTerminalJobStatus(job.status)) throw new ClusterdError('CLUSTERD_ERR_JOB_FINISHED', `job ${id} already ${job.status}`)
+    const running = this.running.get(id)
+    if (running !== undefined) {
+      running.controller.abort(`${CANCEL}: ${reason}`)
+      await running.done
+    } else {
+      const i = this.queue.indexOf(id)
+      if (i >= 0) this.queue.splice(i, 1)
+      await this.finish(job, { cancelled: `cancelled: ${reason}` })
+    }
+    return (await this.c.store.getJob(id)) ?? job
+  }
+
+  /** @inheritdoc */
+  async * feed (id: string, options: { afterSeq: number, follow: boolean, signal: AbortSignal }): AsyncIterable<JobFeedItem> {
+    let after = options.afterSeq
+    let lastJob = ''
+    while (!options.signal.aborted) {
+      const wake = this.waitForChange(id, options.signal)
+      for (const event of await this.c.store.listJobEvents(id, { afterSeq: after })) {
+        after = event.seq
+        yield { type: 'event', event }
+      }
+      const job = await this.c.store.getJob(id)
+      if (job === undefined) return
+      const snapshot = JSON.stringify(job)
+      if (snapshot !== lastJob) {
+        lastJob = snapshot
+        yield { type: 'job', job }
+      }
+      if (!options.follow || isTerminalJobStatus(job.status)) return
+      await wake
+    }
+  }
+
+  private waitForChange (id: string, signal: AbortSignal): Promise<void> {
+    return new Promise(resolve => {
+      const set = this.watchers.get(id) ?? new Set()
+      this.watchers.set(id, set)
+      const done = (): void => {
+        clearTimeout(timer)
+        set.delete(done)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      // A periodic wake as well: a missed notification costs at most a second.
+      const timer = setTimeout(done, 1000)
+      set.add(done)
+      signal.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  private notify (id: string): void {
+    for (const w of [...(this.watchers.get(id) ?? [])]) w()
+  }
+
+  private async doSubmit (req: JobRequest): Promise<JobRecord> {
+    if (this.status !== 'started') throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'the manager is not accepting jobs (starting or stopping); retry shortly')
+    const roles = await this.c.roles()
+    const records: NodeRecord[] = []
+    for (const name of req.nodes) {
+      const node = await this.c.store.getNode(name)
+      if (node === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${name}`)
+      const inJob = this.busy.get(name) ?? node.currentJob
+      if (inJob !== undefined && inJob !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_BUSY', `node ${name} is already in job ${inJob}; wait for it or cancel it`)
+      records.push(node)
+    }
+    const now = new Date()
+    const id = newJobId(now)
+    const command = (node: NodeRecord): NodeCommand => req.kind === 'commission'
+      ? { type: 'COMMISSION', jobId: id, roles: req.roles, vars: req.vars }
+      : { type: req.kind === 'upgrade' ? 'UPGRADE' : 'DECOMMISSION', jobId: id }
+    for (const node of records) {
+      const preview = await this.c.store.preview(node.name, command(node))
+      if (!preview.ok) throw new ClusterdError(preview.code, preview.message)
+    }
+    // Validate the plan now (unknown role, missing required variable) with placeholder
+    // addresses: nothing may be written for a request that cannot run.
+    const cluster = await this.clusterVars()
+    planFor(roles, req.kind, records.map(n => ({
+      name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
+    })), { cluster: this.init.cluster, vars: { cluster, request: req.vars } })
+
+    const timeoutS = numberConfig(await this.c.store.getConfig('job-timeout'), this.init.defaultTimeoutS)
+    const perNode: Record<string, JobNodeProgress> = {}
+    for (const n of records) perNode[n.name] = { outcome: 'pending', ok: 0, changed: 0, failed: 0 }
+    const job: JobRecord = {
+      id,
+      kind: req.kind,
+      nodes: records.map(n => n.name),
+      roles: req.kind === 'commission' ? req.roles : [],
+      vars: req.vars,
+      status: 'queued',
+      createdAt: now.toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      timeoutAt: new Date(now.getTime() + timeoutS * 1000).toISOString(),
+      reason: null,
+      perNode,
+      epoch: this.init.epoch
+    }
+    await this.c.store.putJob(job)
+    for (const node of records) {
+      const res = await this.c.store.applyTransition(node.name, command(node), { actor: req.actor })
+      if (!res.ok) {
+        // Cannot happen while submissions are serialized; recorded rather than thrown so the job stays consistent.
+        perNode[node.name] = { outcome: 'failed', ok: 0, changed: 0, failed: 0, message: res.message }
+      } else {
+        this.busy.set(node.name, id)
+      }
+    }
+    await this.c.store.putJob(job)
+    await this.c.store.appendJobEvents(id, [{ kind: 'status', message: `${req.kind} of ${job.nodes.join(', ')} queued by ${req.actor}` }])
+    this.c.logger.info({ job: id, kind: req.kind, nodes: job.nodes, roles: job.roles, actor: req.actor }, 'job queued')
+    this.queue.push(id)
+    this.pump()
+    return job
+  }
+
+  private pump (): void {
+    if (this.status !== 'started') return
+    void (async () => {
+      const max = numberConfig(await this.c.store.getConfig('max-parallel-jobs'), this.init.defaultMaxParallel)
+      while (this.running.size < max && this.queue.length > 0 && this.status === 'started') {
+        const id = this.queue.shift() as string
+        const controller = new AbortController()
+        const done = this.run(id, controller.signal)
+          .catch(err => { this.c.logger.error({ err, job: id }, 'job run failed unexpectedly') })
+          .finally(() => { this.running.delete(id); this.pump() })
+        this.running.set(id, { controller, done })
+      }
+    })().catch(err => { this.c.logger.error({ err }, 'job scheduling failed') })
+  }
+
+  private async run (id: string, signal: AbortSignal): Promise<void> {
+    const job = await this.c.store.getJob(id)
+    if (job === undefined || isTerminalJobStatus(job.status)) return
+    const log = this.c.logger.child({ job: id })
+    const controller = new AbortController()
+    const timer = setTimeout(() => { controller.abort(TIMEOUT) }, Math.max(0, Date.parse(job.timeoutAt) - Date.now()))
+    const runSignal = AbortSignal.any([signal, controller.signal])
+    const events = new EventBuffer(this.c.store, id, () => { this.notify(id) })
+    try {
+      job.status = 'running'
+      job.startedAt ??= new Date().toISOString()
+      await this.save(job)
+      const pending = job.nodes.filter(n => !isFinal(job.perNode[n]?.outcome))
+      const targets: PlanTarget[] = []
+      const roleConfig = await this.c.roles()
+      // Pre-check every pending node, a few at a time.
+      await forEachLimit(pending, this.init.precheckParallel, async name => {
+        const progress = job.perNode[name] as JobNodeProgress
+        const node = await this.c.store.getNode(name)
+        const t = node === undefined ? { unavailable: 'the node record is gone' } : this.c.target(node)
+        if ('unavailable' in t || node === undefined) {
+          setOutcome(progress, 'unreachable', 'unavailable' in t ? t.unavailable : 'unknown node')
+          events.push({ kind: 'precheck', node: name, message: progress.message ?? '' })
+          return
+        }
+        progress.outcome = 'running'
+        progress.step = 'precheck'
+        const res = await this.c.precheck({ name, ...t }, runSignal)
+        if (runSignal.aborted) return
+        if (!res.ok) {
+          setOutcome(progress, res.reason === 'unreachable' ? 'unreachable' : 'failed', `pre-check failed (${res.reason}): ${res.message}`)
+          events.push({ kind: 'precheck', node: name, message: progress.message ?? '', data: { reason: res.reason } })
+          return
+        }
+        events.push({ kind: 'precheck', node: name, message: 'ok' })
+        progress.step = 'playbook'
+        targets.push({ name, ...t, roles: job.kind === 'commission' ? job.roles : node.roles, vars: node.vars })
+      })
+      await this.save(job)
+      if (targets.length > 0 && !runSignal.aborted) {
+        const plan = planFor(roleConfig, job.kind as 'commission' | 'upgrade' | 'decommission', targets, {
+          cluster: this.init.cluster, vars: { cluster: await this.clusterVars(), request: job.vars }
+        })
+        const result = await this.c.playbooks.run(plan, {
+          signal: runSignal,
+          onEvent: e => { this.onPlaybookEvent(job, e, events) }
+        })
+        log.info({ status: result.status, durationMs: result.durationMs }, 'playbook run ended')
+        if (!runSignal.aborted) {
+          for (const h of result.hosts) {
+            const p = job.perNode[h.name]
+            if (p === undefined) continue
+            p.ok = h.ok
+            p.changed = h.changed
+            if (h.outcome === 'ok') setOutcome(p, 'ok')
+            else setOutcome(p, h.outcome === 'unreachable' ? 'unreachable' : 'failed', describeFailure(h.reason, h.failedTask, h.message))
+          }
+          if (result.status === 'error') {
+            for (const t of targets) {
+              const p = job.perNode[t.name] as JobNodeProgress
+              if (!isFinal(p.outcome)) setOutcome(p, 'failed', `ansible-runner failed: ${result.message ?? 'unknown error'}`)
+            }
+          }
+        }
+      }
+      await events.flush()
+      const why = String(runSignal.reason ?? '')
+      if (signal.aborted && signal.reason === STOP) {
+        // Leave the job running in the store: the next manager start resumes it.
+        await this.save(job)
+        log.info('job interrupted by manager stop; it will resume')
+        return
+      }
+      if (runSignal.aborted) await this.finish(job, { cancelled: why === TIMEOUT ? `timed out at ${job.timeoutAt}` : why }, events)
+      else await this.finish(job, {}, events)
+    } finally {
+      clearTimeout(timer)
+      await events.flush()
+    }
+  }
+
+  private onPlaybookEvent (job: JobRecord, e: PlaybookEvent, events: EventBuffer): void {
+    const p = (host: string): JobNodeProgress | undefined => job.perNode[host]
+    switch (e.type) {
+      case 'task-start': events.push({ kind: 'task-start', task: e.task }); break
+      case 'host-start': { const x = p(e.host); if (x !== undefined) x.task = e.task; break }
+      case 'host-ok': {
+        const x = p(e.host)
+        if (x !== undefined) { x.ok++; if (e.changed) x.changed++; x.task = e.task }
+        events.push({ kind: e.changed ? 'task-changed' : 'task-ok', node: e.host, task: e.task })
+        break
+      }
+      case 'host-skipped': events.push({ kind: 'task-skipped', node: e.host, task: e.task }); break
+      case 'host-failed': {
+        const x = p(e.host)
+        if (x !== undefined && !e.ignored) x.failed++
+        events.push({ kind: 'task-failed', node: e.host, task: e.task, message: e.message, data: { ignored: e.ignored } })
+        break
+      }
+      case 'host-unreachable': events.push({ kind: 'unreachable', node: e.host, task: e.task, message: e.message, data: { reason: e.reason } }); break
+      case 'stats': events.push({ kind: 'stats', data: e.hosts }); break
+      default: break
+    }
+    events.touch(() => { void this.save(job) })
+  }
+
+  /** Final outcome: per-node lifecycle transitions, then the job's status. */
+  private async finish (job: JobRecord, how: { cancelled?: string }, events?: EventBuffer): Promise<void> {
+    for (const name of job.nodes) {
+      const p = job.perNode[name] as JobNodeProgress
+      if (how.cancelled !== undefined && !isFinal(p.outcome)) setOutcome(p, 'cancelled', how.cancelled)
+      else if (!isFinal(p.outcome)) setOutcome(p, 'failed', 'the node was not run (no result from ansible-runner)')
+      const command: NodeCommand = p.outcome === 'ok'
+        ? { type: 'JOB_SUCCEEDED', jobId: job.id }
+        : p.outcome === 'cancelled'
+          ? { type: 'JOB_CANCELLED', jobId: job.id, reason: p.message ?? 'cancelled' }
+          : { type: 'JOB_FAILED', jobId: job.id, reason: p.message ?? 'failed' }
+      await this.c.store.applyTransition(name, command, { actor: 'job-runner' })
+      if (this.busy.get(name) === job.id) this.busy.delete(name)
+    }
+    const failed = job.nodes.filter(n => job.perNode[n]?.outcome !== 'ok')
+    job.status = how.cancelled !== undefined ? 'cancelled' : failed.length > 0 ? 'failed' : 'succeeded'
+    job.reason = how.cancelled ?? (failed.length > 0 ? `${failed.length} of ${job.nodes.length} node(s) failed: ${failed.map(n => `${n} (${job.perNode[n]?.message ?? 'failed'})`).join('; ')}` : null)
+    job.finishedAt = new Date().toISOString()
+    await events?.flush()
+    await this.c.store.appendJobEvents(job.id, [{ kind: 'status', message: `job ${job.status}${job.reason !== null ? `: ${job.reason}` : ''}` }])
+    await this.save(job)
+    this.c.logger.info({ job: job.id, status: job.status, reason: job.reason }, 'job finished')
+  }
+
+  private async save (job: JobRecord): Promise<void> {
+    await this.c.store.putJob(job)
+    this.notify(job.id)
+  }
+
+  private async clusterVars (): Promise<Record<string, string>> {
+    const v = await this.c.store.getConfig('vars')
+    return typeof v === 'object' && v !== null ? v as Record<string, string> : {}
+  }
+}
+
+/** Buffers job events and writes them in batches (one LevelDB batch per flush). */
+class EventBuffer {
+  private items: NewJobEvent[] = []
+  private timer: NodeJS.Timeout | null = null
+  private saveTimer: NodeJS.Timeout | null = null
+  private writing: Promise<unknown> = Promise.resolve()
+
+  constructor (private readonly store: ManagerStore, private readonly jobId: string, private readonly onFlush: () => void) {}
+
+  push (e: NewJobEvent): void {
+    this.items.push(e)
+    this.timer ??= setTimeout(() => { void this.flush() }, 200)
+  }
+
+  /** Debounced extra work (saving per-node progress) alongside event flushes. */
+  touch (fn: () => void): void {
+    this.saveTimer ??= setTimeout(() => { this.saveTimer = null; fn() }, 500)
+  }
+
+  async flush (): Promise<void> {
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
+    const batch = this.items
+    this.items = []
+    if (batch.length > 0) this.writing = this.writing.then(async () => await this.store.appendJobEvents(this.jobId, batch))
+    await this.writing
+    if (batch.length > 0) this.onFlush()
+  }
+}
+
+function isFinal (outcome: JobNodeProgress['outcome'] | undefined): boolean {
+  return outcome === 'ok' || outcome === 'failed' || outcome === 'unreachable' || outcome === 'cancelled'
+}
+
+function setOutcome (p: JobNodeProgress, outcome: JobNodeProgress['outcome'], message?: string): void {
+  p.outcome = outcome
+  p.step = 'done'
+  if (message !== undefined) p.message = message
+}
+
+function describeFailure (reason: string | undefined, task: string | undefined, message: string | undefined): string {
+  const what = reason === 'host-key-mismatch' ? 'host key does not match the pinned key' : reason ?? 'failed'
+  return [what, task !== undefined ? `task "${task}"` : undefined, message].filter(x => x !== undefined && x !== '').join(': ')
+}
+
+function numberConfig (v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback
+}
+
+async function forEachLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items]
+  await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, async () => {
+    while (queue.length > 0) await fn(queue.shift() as T)
+  }))
+}
+

@@ -1,0 +1,41 @@
+/**
+ * What the rest of the manager (API routes, auto-commission) asks of jobs. The implementation
+ * is `JobRunner` (job-runner.ts); this interface keeps routes testable with a fake.
+ */
+
+import type { JobEvent, JobKind, JobRecord } from '../../protocol/jobs.js'
+import type { LifecycleActor } from '../../protocol/nodes.js'
+
+/** A request to run an operation on nodes. */
+export interface JobRequest {
+  kind: Extract<JobKind, 'commission' | 'decommission' | 'upgrade'>
+  nodes: string[]
+  /** Roles (commission only; upgrade and decommission use the nodes' recorded roles). */
+  roles: string[]
+  /** Request-level variables (highest precedence). */
+  vars: Record<string, string>
+  actor: LifecycleActor
+}
+
+/** Item of a job's live feed: a progress event or the job record after a change. */
+export type JobFeedItem = { type: 'event', event: JobEvent } | { type: 'job', job: JobRecord }
+
+/** Creates, runs, cancels and reports jobs. */
+export interface JobService {
+  /** Resume or fail jobs left from before a restart, then accept work. */
+  start: () => Promise<void>
+  /** Abort running work (it resumes on the next start) and stop. */
+  stop: () => Promise<void>
+  /**
+   * Validate and create a job. Refuses up front, changing nothing, when a node is unknown,
+   * busy or in the wrong state, a role is unknown, or a required variable is missing.
+   */
+  submit: (req: JobRequest) => Promise<JobRecord>
+  /** Cancel a queued or running job. */
+  cancel: (id: string, reason?: string) => Promise<JobRecord>
+  /**
+   * Events of a job after `afterSeq`, then (when follow) live events and job updates until
+   * the job ends or the signal aborts.
+   */
+  feed: (id: string, options: { afterSeq: number, follow: boolean, signal: AbortSignal }) => AsyncIterable<JobFeedItem>
+}

@@ -1,0 +1,128 @@
+/**
+ * Composition root of the manager role: the only place in manager/ that picks concrete
+ * classes. The agent builds one Manager per won election (epoch) and stops it when deposed.
+ * Start: open the store, resume jobs, reconcile membership into node records, apply the
+ * auto-commission policy to new nodes. Stop: stop discovery, stop jobs (they resume on the
+ * next start), close the store.
+ */
+
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import type { ManagerFactory, ManagerRole } from '../agent/election/manager-host.js'
+import { routeKey } from '../agent/election/manager-gateway.js'
+import type { ApiHandler } from '../agent/api/router.js'
+import type { Member } from '../protocol/members.js'
+import type { NodeRecord } from '../protocol/nodes.js'
+import { AnsibleRunner } from './ansible/playbook-runner.js'
+import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission } from './api/config-values.js'
+import { managerRouteMap, managerRoutes } from './api/manager-routes.js'
+import { NodeDiscovery } from './discovery/node-discovery.js'
+import { JobRunner, type NodeTarget } from './jobs/job-runner.js'
+import { loadRoleConfig } from './roles/role-config.js'
+import { precheck } from './ssh/precheck.js'
+import { SshConnector } from './ssh/remote-shell.js'
+import { ManagerStore } from './store/index.js'
+
+/** What the agent hands the manager. */
+export interface ManagerDeps {
+  dataDir: string
+  logger: Logger
+  membership: {
+    members: () => Member[]
+    onChange: (listener: (change: unknown, member: Member) => void) => () => void
+  }
+  self: { name: string, peerId: string }
+  /** Directory holding roles.yaml and the playbooks. */
+  playbookDir: string
+  /** The manager's SSH private key (a cluster secret, mode 0600). */
+  sshKeyPath: string
+  /** Cluster name injected into playbooks. */
+  cluster: string
+}
+
+/** Address and pinned host keys of a node, from its signed membership record. */
+export function targetOf (members: Member[], node: NodeRecord): NodeTarget | { unavailable: string } {
+  const m = members.find(x => x.peerId === node.peerId) ?? members.find(x => x.name === node.name)
+  if (m === undefined) return { unavailable: 'the node is not in the membership view' }
+  const ip = m.addresses.map(a => /^\/ip[46]\/([^/]+)\//.exec(a)?.[1]).find(x => x !== undefined)
+  if (ip === undefined) return { unavailable: 'the node advertises no IP address' }
+  const keys = m.facts?.sshHostKeys ?? []
+  if (keys.length === 0) return { unavailable: 'the node reported no SSH host key, so none can be pinned (is sshd installed on it?)' }
+  return { address: ip, hostKeys: keys }
+}
+
+/** The manager role for one epoch. */
+export class Manager implements ManagerRole {
+  private readonly deps: ManagerDeps
+  private readonly epoch: number
+  private readonly store: ManagerStore
+  private readonly jobs: JobRunner
+  private readonly discovery: NodeDiscovery
+  private readonly routeMap: Map<string, ApiHandler>
+
+  constructor (deps: ManagerDeps, epoch: number) {
+    this.deps = deps
+    this.epoch = epoch
+    const logger = deps.logger.child({ epoch })
+    this.store = new ManagerStore({ logger }, { path: join(deps.dataDir, 'manager') })
+    const ssh = new SshConnector({ logger }, { privateKeyPath: deps.sshKeyPath })
+    this.jobs = new JobRunner({
+      store: this.store,
+      logger: logger.child({ component: 'jobs' }),
+      playbooks: new AnsibleRunner({ logger }, { privateKeyPath: deps.sshKeyPath, workDir: join(deps.dataDir, 'runs') }),
+      precheck: async (target, signal) => await precheck(ssh, target, { signal }),
+      roles: async () => await loadRoleConfig(deps.playbookDir),
+      target: node => targetOf(deps.membership.members(), node)
+    }, { epoch, cluster: deps.cluster })
+    this.discovery = new NodeDiscovery({
+      store: this.store,
+      logger: logger.child({ component: 'discovery' }),
+      members: deps.membership.members,
+      onMemberChange: listener => deps.membership.onChange((_change, member) => { listener(member) }),
+      onDiscovered: (record, member) => { void this.autoCommission(record, member) }
+    })
+    this.routeMap = managerRouteMap(managerRoutes({ store: this.store, jobs: this.jobs, members: deps.membership.members }), routeKey)
+  }
+
+  /** @inheritdoc */
+  async start (): Promise<void> {
+    await this.store.start()
+    try {
+      await this.jobs.start()
+      await this.discovery.start()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  /** @inheritdoc */
+  async stop (): Promise<void> {
+    await this.discovery.stop()
+    await this.jobs.stop()
+    await this.store.stop()
+  }
+
+  /** @inheritdoc */
+  routes (): Map<string, ApiHandler> {
+    return this.routeMap
+  }
+
+  /** Commission a newly discovered node when the policy is on and its labels match. */
+  private async autoCommission (record: NodeRecord, member: Member): Promise<void> {
+    try {
+      const raw = await this.store.getConfig('auto-commission')
+      const policy = raw === undefined ? CONFIG_DEFAULTS['auto-commission'] : parseAutoCommission(raw)
+      if (!policy.enabled || !matchesSelector(member.labels, policy.selector)) return
+      const job = await this.jobs.submit({ kind: 'commission', nodes: [record.name], roles: policy.roles, vars: {}, actor: 'auto-commission' })
+      this.deps.logger.info({ node: record.name, job: job.id, roles: policy.roles }, 'auto-commissioning a new node')
+    } catch (err) {
+      this.deps.logger.warn({ node: record.name, err: (err as Error).message }, 'auto-commission refused')
+    }
+  }
+}
+
+/** Factory the agent's ManagerHost calls on each election won. */
+export function createManagerFactory (deps: ManagerDeps): ManagerFactory {
+  return ({ epoch }) => new Manager(deps, epoch)
+}

@@ -1,0 +1,186 @@
+/**
+ * RemoteShell: a root SSH session to a node whose host key is pinned. Built on node-ssh,
+ * which accepts ANY host key unless given a hostVerifier: ours accepts only the pinned keys
+ * and offers only their algorithms, so a node with several host keys cannot slip past by
+ * negotiating an unpinned one.
+ */
+import { NodeSSH } from 'node-ssh'
+import type { Logger } from 'pino'
+import type { HostKey } from '../../protocol/members.js'
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SSH_PORT, DEFAULT_SSH_USER, HOST_KEY_ALGORITHMS
+} from './constants.js'
+import { hostKeyProblem, matchesPinned } from './host-key.js'
+import { quoteArgv } from './quote.js'
+
+/** A node to open a session to. */
+export interface SshTarget {
+  name: string
+  address: string
+  port?: number
+  /** Pinned host keys (from the node's signed facts); nothing else is accepted. */
+  hostKeys: HostKey[]
+  /** Remote user; root unless a test says otherwise. */
+  username?: string
+}
+
+/** The result of one remote command. */
+export interface ExecResult {
+  /** Exit status; null when killed by a signal or cancelled. */
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+  /** True when the caller's signal or the timeout ended the command. */
+  cancelled: boolean
+}
+
+/** Options of {@link RemoteShell.exec}. */
+export interface ExecOptions {
+  signal?: AbortSignal
+  timeoutMs?: number
+  stdin?: string
+}
+
+/** A session on one node. Commands are argv arrays, quoted so no word becomes shell syntax. */
+export interface RemoteShell {
+  exec: (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>
+  put: (localPath: string, remotePath: string, options?: { signal?: AbortSignal }) => Promise<void>
+  close: () => Promise<void>
+}
+
+/** Why a session could not be opened. */
+export type ConnectFailureReason = 'unreachable' | 'host-key-mismatch' | 'auth-failed'
+
+/** Outcome of {@link SshConnector.connect}. */
+export type ConnectResult =
+  | { ok: true, shell: RemoteShell }
+  | { ok: false, reason: ConnectFailureReason, message: string }
+
+/** Collaborators of {@link SshConnector}. */
+export interface SshConnectorComponents {
+  logger: Logger
+}
+
+/** Settings of {@link SshConnector}. */
+export interface SshConnectorInit {
+  /** The manager's SSH private key. */
+  privateKeyPath: string
+  connectTimeoutMs?: number
+}
+
+function abortError (signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError')
+}
+
+function isAborted (signal: AbortSignal): boolean {
+  return signal.aborted
+}
+
+/** Opens pinned-key SSH sessions. */
+export class SshConnector {
+  private readonly log: Logger
+  private readonly privateKeyPath: string
+  private readonly connectTimeoutMs: number
+
+  constructor (components: SshConnectorComponents, init: SshConnectorInit) {
+    this.log = components.logger.child({ component: 'ssh' })
+    this.privateKeyPath = init.privateKeyPath
+    this.connectTimeoutMs = init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+  }
+
+  /**
+   * Connects and authenticates. Failures are values; aborting `signal` rejects with the
+   * abort reason.
+   */
+  async connect (target: SshTarget, options: { signal?: AbortSignal } = {}): Promise<ConnectResult> {
+    const { signal } = options
+    if (signal?.aborted === true) throw abortError(signal)
+    const pinned = (target.hostKeys ?? []).filter(k => hostKeyProblem(k) === undefined)
+    if (pinned.length === 0) {
+      return { ok: false, reason: 'host-key-mismatch', message: `node ${JSON.stringify(target.name)} has no valid pinned host key` }
+    }
+    const serverHostKey = [...new Set(pinned.flatMap(k => HOST_KEY_ALGORITHMS[k.type] ?? []))]
+    let presented: Buffer | undefined
+    let rejected = false
+    const ssh = new NodeSSH()
+    const onAbort = (): void => ssh.dispose()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await ssh.connect({
+        host: target.address,
+        port: target.port ?? DEFAULT_SSH_PORT,
+        username: target.username ?? DEFAULT_SSH_USER,
+        privateKeyPath: this.privateKeyPath,
+        readyTimeout: this.connectTimeoutMs,
+        tryKeyboard: false,
+        algorithms: { serverHostKey },
+        hostVerifier: (key: Buffer): boolean => {
+          presented = key
+          rejected = !matchesPinned(key, pinned)
+          return !rejected
+        }
+      } as any)
+    } catch (err: any) {
+      ssh.dispose()
+      // Re-read: the abort listener may have fired while we awaited.
+      if (signal !== undefined && isAborted(signal)) throw abortError(signal)
+      const message = String(err?.message ?? err)
+      let result: ConnectResult
+      if (rejected) {
+        result = { ok: false, reason: 'host-key-mismatch', message: `host key presented by ${target.address} does not match the key pinned for ${JSON.stringify(target.name)} (${presented !== undefined ? `${presented.length}-byte key` : 'none'})` }
+      } else if (err?.level === 'client-authentication') {
+        result = { ok: false, reason: 'auth-failed', message: `authentication as ${target.username ?? DEFAULT_SSH_USER} refused: ${message}` }
+      } else {
+        result = { ok: false, reason: 'unreachable', message: `cannot reach ${target.address}:${target.port ?? DEFAULT_SSH_PORT}: ${message}` }
+      }
+      this.log.debug({ node: target.name, reason: result.reason }, 'ssh connect failed')
+      return result
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+    return { ok: true, shell: new NodeSshShell(ssh) }
+  }
+}
+
+/** RemoteShell over one node-ssh connection. */
+class NodeSshShell implements RemoteShell {
+  constructor (private readonly ssh: NodeSSH) {}
+
+  async exec (argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const command = quoteArgv(argv)
+    const signals = [options.signal, options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : undefined]
+      .filter((s): s is AbortSignal => s !== undefined)
+    const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined
+    if (signal?.aborted === true) return { code: null, signal: null, stdout: '', stderr: '', cancelled: true }
+    let channel: any
+    let cancelled = false
+    const onAbort = (): void => {
+      cancelled = true
+      // Best effort: ask sshd to kill the command, then close the channel, which ends the
+      // session's pipes and settles execCommand.
+      try { channel?.signal('KILL') } catch {}
+      try { channel?.close() } catch {}
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const r = await this.ssh.execCommand(command, {
+        noTrim: true,
+        ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+        onChannel: (ch) => { channel = ch; if (signal?.aborted === true) onAbort() }
+      })
+      return { code: cancelled ? null : r.code, signal: r.signal ?? null, stdout: r.stdout, stderr: r.stderr, cancelled }
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async put (localPath: string, remotePath: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (options.signal?.aborted === true) throw abortError(options.signal)
+    await this.ssh.putFile(localPath, remotePath)
+  }
+
+  async close (): Promise<void> {
+    this.ssh.dispose()
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The API route table shared by the agent (which serves or forwards), the manager (which
+ * implements) and clusterctl (which calls). One CLI command = one client method = one route.
+ */
+
+/** Routes every agent answers from its own state. */
+export const LOCAL_ROUTES = {
+  members: { method: 'GET', pattern: '/v1/members' },
+  manager: { method: 'GET', pattern: '/v1/manager' }
+} as const
+
+/** Routes the elected manager implements; other agents forward them to it. */
+export const MANAGER_ROUTES = {
+  listNodes: { method: 'GET', pattern: '/v1/nodes' },
+  showNode: { method: 'GET', pattern: '/v1/nodes/:name' },
+  commission: { method: 'POST', pattern: '/v1/commission' },
+  decommission: { method: 'POST', pattern: '/v1/decommission' },
+  upgrade: { method: 'POST', pattern: '/v1/upgrade' },
+  listJobs: { method: 'GET', pattern: '/v1/jobs' },
+  showJob: { method: 'GET', pattern: '/v1/jobs/:id' },
+  jobEvents: { method: 'GET', pattern: '/v1/jobs/:id/events' },
+  cancelJob: { method: 'POST', pattern: '/v1/jobs/:id/cancel' },
+  listEvents: { method: 'GET', pattern: '/v1/events' },
+  getConfig: { method: 'GET', pattern: '/v1/config' },
+  getConfigKey: { method: 'GET', pattern: '/v1/config/:key' },
+  setConfigKey: { method: 'PUT', pattern: '/v1/config/:key' }
+} as const
+
+/** Name of a manager route. */
+export type ManagerRouteName = keyof typeof MANAGER_ROUTES
+
+/** Body of `POST /v1/commission`. */
+export interface CommissionRequest {
+  nodes: string[]
+  /** Commission every node currently in `discovered` (nodes must then be empty). */
+  allDiscovered?: boolean
+  roles: string[]
+  vars?: Record<string, string>
+}
+
+/** Body of `POST /v1/decommission`. */
+export interface DecommissionRequest {
+  nodes: string[]
+}
+
+/** Body of `POST /v1/upgrade`. */
+export interface UpgradeRequest {
+  nodes: string[]
+  /** Upgrade every commissioned node (nodes must then be empty). */
+  all?: boolean
+  vars?: Record<string, string>
+}
+
+/** Body of `PUT /v1/config/:key`. */
+export interface SetConfigRequest {
+  value: unknown
+}
+
+/** Cluster configuration keys and their meaning (values are validated by the manager). */
+export const CONFIG_KEYS = {
+  'auto-commission': 'Auto-commission policy: {"enabled": bool, "roles": [..], "selector": {label: value}}; or the string "off".',
+  'on-return': 'What to do when a commissioned node comes back: verify | reconfigure | none.',
+  'job-timeout': 'Default job timeout in seconds.',
+  'max-parallel-jobs': 'How many jobs may run at once (on disjoint nodes).',
+  vars: 'Cluster-level Ansible variables (lowest precedence): {"name": "value"}.'
+} as const
+
+/** A cluster configuration key. */
+export type ConfigKey = keyof typeof CONFIG_KEYS

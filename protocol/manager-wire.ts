@@ -1,0 +1,46 @@
+/**
+ * Manager election wire contract: the claims an elected manager gossips, and the API shape of
+ * `GET /v1/manager`.
+ */
+
+/** Gossipsub topic carrying manager claims. */
+export const MANAGER_TOPIC = 'clusterd/manager/1'
+/** Direct-stream protocol on which agents forward API requests to the manager. */
+export const FORWARD_PROTOCOL = '/clusterd/api-forward/1.0.0'
+/** Largest manager claim accepted, in bytes. */
+export const MAX_CLAIM_BYTES = 4096
+
+/** "I am the manager for `epoch`", published by the manager at election and periodically. */
+export interface ManagerClaim {
+  t: 'claim'
+  epoch: number
+  peerId: string
+  name: string
+  /** ISO time the claimant became manager for this epoch. */
+  since: string
+}
+
+/** Response of `GET /v1/manager` and `clusterctl manager -o json`. */
+export interface ManagerInfo {
+  name: string
+  peerId: string
+  epoch: number
+  since: string
+  /** Whether the agent answering is the manager itself. */
+  local: boolean
+}
+
+/** Decode a claim; never throws. */
+export function decodeClaim (bytes: Uint8Array): { ok: true, value: ManagerClaim } | { ok: false, reason: string } {
+  if (bytes.byteLength > MAX_CLAIM_BYTES) return { ok: false, reason: `claim of ${bytes.byteLength} bytes is too large` }
+  let v: unknown
+  try { v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) } catch { return { ok: false, reason: 'claim is not UTF-8 JSON' } }
+  if (typeof v !== 'object' || v === null) return { ok: false, reason: 'claim is not an object' }
+  const c = v as Record<string, unknown>
+  if (c.t !== 'claim') return { ok: false, reason: 'not a claim' }
+  if (typeof c.epoch !== 'number' || !Number.isSafeInteger(c.epoch) || c.epoch < 1) return { ok: false, reason: 'claim.epoch is not a positive integer' }
+  if (typeof c.peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(c.peerId)) return { ok: false, reason: 'claim.peerId malformed' }
+  if (typeof c.name !== 'string' || c.name.length > 64) return { ok: false, reason: 'claim.name malformed' }
+  if (typeof c.since !== 'string' || Number.isNaN(Date.parse(c.since))) return { ok: false, reason: 'claim.since is not a time' }
+  return { ok: true, value: { t: 'claim', epoch: c.epoch, peerId: c.peerId, name: c.name, since: c.since } }
+}

@@ -1,0 +1,266 @@
+/**
+ * The cluster-secret protector on real libp2p 3 nodes (tcp + noise + yamux + identify +
+ * gossipsub) on 127.0.0.1, in this process.
+ *
+ * Besides "same secret connects, others cannot", this file is the regression test for the
+ * @libp2p/pnet 3.0.27 crash (notes/libp2p-gossip.md, "Things that bite" #1): its WASM
+ * cipher leaks a slot per connection and, once its memory has grown (one large message, or
+ * enough connections), every write from an older connection grows it again until an
+ * uncaught RangeError kills the process. Both triggers are exercised here with traffic on
+ * a long-lived connection afterwards, so the crash would take this test process down.
+ */
+
+import assert from 'node:assert/strict'
+import { connect } from 'node:net'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { after, before, describe, it } from 'node:test'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { pskProtector } from '../../agent/transport/psk-protector.js'
+import { generateSecret } from '../../agent/transport/secret.js'
+
+const TOPIC = 'clusterd/test/psk'
+const CHURN_CYCLES = 6_000
+/** Parallel dialers during churn: two keep both cores busy without starving the event loop. */
+const CHURN_DIALERS = 2
+const CHURN_WARMUP_CYCLES = 300
+const MAX_RSS_GROWTH_MB = 150
+const MAX_HEAP_GROWTH_MB = 60
+
+type GossipNode = Libp2p<{ pubsub: GossipSub, identify: Identify }>
+
+function baseOptions (psk: Uint8Array | undefined) {
+  return {
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(psk !== undefined ? { connectionProtector: pskProtector({ psk }) } : {}),
+    // every peer here shares 127.0.0.1; the default admits 5 inbound connections/s per host
+    connectionManager: { inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 }
+  }
+}
+
+/** A bare node (no services) used to churn connections. */
+async function startDialer (psk: Uint8Array): Promise<Libp2p> {
+  return await createLibp2p(baseOptions(psk))
+}
+
+/** A node shaped like an agent: identify + gossipsub, subscribed to the test topic. */
+async function startGossipNode (psk?: Uint8Array): Promise<GossipNode> {
+  const node = await createLibp2p({
+    ...baseOptions(psk),
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) }
+  })
+  node.services.pubsub.subscribe(TOPIC)
+  return node
+}
+
+/** Messages a node received on TOPIC, as text. */
+function inbox (node: GossipNode): string[] {
+  const received: string[] = []
+  node.services.pubsub.addEventListener('message', (evt: CustomEvent<Message>) => {
+    if (evt.detail.topic === TOPIC) received.push(Buffer.from(evt.detail.data).toString())
+  })
+  return received
+}
+
+async function until (predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+/** Waits until `a` and `b` see each other subscribed, so a publish reaches the other. */
+async function untilSubscribed (a: GossipNode, b: GossipNode): Promise<void> {
+  await until(() =>
+    a.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(b.peerId)) &&
+    b.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(a.peerId)), 'mutual gossip subscription')
+}
+
+async function publish (node: GossipNode, text: string): Promise<void> {
+  await node.services.pubsub.publish(TOPIC, Buffer.from(text))
+}
+
+function addr (node: Libp2p): Multiaddr {
+  const first = node.getMultiaddrs()[0]
+  assert.ok(first !== undefined, 'node is not listening')
+  return first
+}
+
+// A forced GC makes the memory figures about what is retained, not when V8 last collected.
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+function memoryMb (): { rss: number, heap: number } {
+  gc()
+  const { rss, heapUsed } = process.memoryUsage()
+  return { rss: Math.round(rss / 1048576), heap: Math.round(heapUsed / 1048576) }
+}
+
+// a crash inside a socket 'data' handler shows up here before it kills the process
+const unhandled: unknown[] = []
+process.on('unhandledRejection', (reason) => { unhandled.push(reason) })
+
+describe('psk protector on real libp2p nodes', () => {
+  const psk = generateSecret()
+  let a: GossipNode
+  let b: GossipNode
+  let inboxA: string[]
+  let inboxB: string[]
+  const extra: Libp2p[] = []
+
+  before(async () => {
+    a = await startGossipNode(psk)
+    b = await startGossipNode(psk)
+    inboxA = inbox(a)
+    inboxB = inbox(b)
+  })
+
+  after(async () => {
+    await Promise.all([a, b, ...extra].map(async node => { await node?.stop() }))
+    assert.deepEqual(unhandled, [], 'unhandled rejections')
+  })
+
+  it('nodes with the same secret connect and gossip both ways', async () => {
+    await b.dial(addr(a))
+    await untilSubscribed(a, b)
+    await publish(a, 'a->b')
+    await publish(b, 'b->a')
+    await until(() => inboxB.includes('a->b') && inboxA.includes('b->a'), 'gossip both ways')
+  })
+
+  it('a node with a different secret cannot connect and never receives gossip', async () => {
+    const stranger = await startGossipNode(generateSecret())
+    extra.push(stranger)
+    const strangerInbox = inbox(stranger)
+
+    await assert.rejects(stranger.dial(addr(a)))
+    await assert.rejects(a.dial(addr(stranger)))
+    assert.equal(a.getConnections(stranger.peerId).length, 0)
+
+    // b is the witness: once b has the message, a stranger that could get it would have too
+    await publish(a, 'secret-only')
+    await publish(stranger, 'from-stranger')
+    await until(() => inboxB.includes('secret-only'), 'witness delivery')
+    assert.deepEqual(strangerInbox, [])
+    assert.ok(!inboxA.includes('from-stranger') && !inboxB.includes('from-stranger'))
+  })
+
+  it('a node without any protector cannot connect and never receives gossip', async () => {
+    const plain = await startGossipNode()
+    extra.push(plain)
+    const plainInbox = inbox(plain)
+
+    await assert.rejects(plain.dial(addr(a)))
+    await assert.rejects(a.dial(addr(plain)))
+    assert.equal(a.getConnections(plain.peerId).length, 0)
+
+    await publish(a, 'still-secret')
+    await until(() => inboxB.includes('still-secret'), 'witness delivery')
+    assert.deepEqual(plainInbox, [])
+  })
+
+  it('survives raw sockets that hang up or stay silent mid-handshake', async () => {
+    const parts = addr(a).getComponents()
+    const host = parts.find(c => c.name === 'ip4')?.value
+    const port = Number(parts.find(c => c.name === 'tcp')?.value)
+    // hang up after a partial hello
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host, port }, () => { socket.end(Buffer.alloc(10, 7)) })
+      socket.on('close', () => { resolve() })
+      socket.on('error', reject)
+    })
+    // a silent client is dropped by the handshake timeout, not kept forever
+    const silentClosed = new Promise<number>((resolve, reject) => {
+      const opened = Date.now()
+      const socket = connect({ host, port })
+      socket.resume()
+      socket.on('close', () => { resolve(Date.now() - opened) })
+      socket.on('error', reject)
+    })
+    assert.ok(await silentClosed < 15_000)
+
+    await publish(a, 'after-raw-sockets')
+    await until(() => inboxB.includes('after-raw-sockets'), 'gossip after raw sockets')
+  })
+
+  it('delivers a 1 MiB gossip message and then thousands of normal ones both ways', async () => {
+    const big = 'x'.repeat(1024 * 1024)
+    await publish(a, big)
+    await until(() => inboxB.includes(big), '1 MiB message', 20_000)
+
+    // with pnet 3.0.27 every write from here on grew its WASM memory: ~1,000 of these
+    // were enough to hit the cap and crash
+    const count = 1_500
+    for (let i = 0; i < count; i++) {
+      await publish(a, `a${i}`)
+      await publish(b, `b${i}`)
+    }
+    await until(() => inboxB.filter(m => m.startsWith('a')).length >= count && inboxA.filter(m => m.startsWith('b')).length >= count,
+      `${count} messages each way`, 30_000)
+    for (const i of [0, count / 2, count - 1]) {
+      assert.ok(inboxB.includes(`a${i}`) && inboxA.includes(`b${i}`), `message ${i} missing`)
+    }
+  })
+
+  it(`bounded memory over ${CHURN_CYCLES} connect/disconnect cycles while gossip keeps flowing`, { timeout: 120_000 }, async (t) => {
+    const dialers = await Promise.all(Array.from({ length: CHURN_DIALERS }, async () => await startDialer(psk)))
+    extra.push(...dialers)
+    const target = addr(a)
+    let cycles = 0
+    let baseline = memoryMb()
+    const started = Date.now()
+
+    const churn = async (dialer: Libp2p, share: number): Promise<void> => {
+      for (let i = 0; i < share; i++) {
+        const conn = await dialer.dial(target)
+        await conn.close()
+        cycles++
+        if (cycles === CHURN_WARMUP_CYCLES) baseline = memoryMb()
+      }
+    }
+    // the long-lived a<->b connection must keep working as connections come and go: with
+    // pnet its old cipher slots are the ones whose writes blow up the shared memory
+    let rounds = 0
+    let churning = true
+    const gossip = async (): Promise<void> => {
+      while (churning) {
+        await publish(a, `churn-a${rounds}`)
+        await publish(b, `churn-b${rounds}`)
+        const r = rounds
+        await until(() => inboxB.includes(`churn-a${r}`) && inboxA.includes(`churn-b${r}`), `gossip round ${r} during churn`)
+        rounds++
+      }
+    }
+    // settled into a value so a failing round cannot surface as an unhandled rejection
+    const gossiping = gossip().then(() => undefined, (err: unknown) => err)
+    await Promise.all(dialers.map(async d => { await churn(d, CHURN_CYCLES / CHURN_DIALERS) }))
+    churning = false
+    const gossipError = await gossiping
+    if (gossipError !== undefined) throw gossipError
+
+    const seconds = (Date.now() - started) / 1000
+    const end = memoryMb()
+    t.diagnostic(`${cycles} cycles in ${seconds.toFixed(1)} s (${Math.round(cycles / seconds)}/s), ${rounds} gossip rounds; ` +
+      `after ${CHURN_WARMUP_CYCLES} warm-up cycles rss ${baseline.rss} MB heap ${baseline.heap} MB, at end rss ${end.rss} MB heap ${end.heap} MB`)
+
+    assert.equal(cycles, CHURN_CYCLES)
+    assert.ok(rounds > 0, 'no gossip round completed during churn')
+    assert.ok(end.rss - baseline.rss < MAX_RSS_GROWTH_MB, `rss grew ${end.rss - baseline.rss} MB`)
+    assert.ok(end.heap - baseline.heap < MAX_HEAP_GROWTH_MB, `heap grew ${end.heap - baseline.heap} MB`)
+    await publish(a, 'after-churn')
+    await until(() => inboxB.includes('after-churn'), 'gossip after churn')
+  })
+})
