@@ -12,7 +12,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { ClusterdError } from '../protocol/errors.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import {
-  CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL,
+  CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_SSH_KEY_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL,
   DEFAULT_SECRET_FILE, LOG_LEVELS
 } from './config/constants.js'
 import { parseAgentConfig, type AgentFlags } from './config/parse-agent-config.js'
@@ -48,6 +48,8 @@ function buildProgram (): Command {
     .addOption(new Option('--api-listen <host:port>', 'also serve the API over TCP (needs --api-token-file)'))
     .addOption(new Option('--api-token-file <file>', 'bearer token the TCP API requires'))
     .addOption(new Option('--manager-eligible <bool>', 'whether this node may become manager: true|false (default true)'))
+    .addOption(new Option('--playbook-dir <dir>', 'roles.yaml and playbooks the manager runs (default: the shipped playbooks/)'))
+    .addOption(new Option('--ssh-key-file <file>', `the manager's SSH private key (default ${DEFAULT_SSH_KEY_FILE})`))
     .addOption(new Option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_LOG_LEVEL})`))
     .action(async (flags: AgentFlags) => {
       const config = parseAgentConfig(flags, process.env)

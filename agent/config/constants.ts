@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 /**
  * Defaults and limits for `clusterd agent` flags and the YAML config file. Every default the
  * parser fills in lives here, so docs, help text and tests read from one place.
@@ -42,3 +43,9 @@ export const DNS_NAME_PATTERN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9
 
 /** Linux `sun_path` holds 108 bytes including the terminating NUL. */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107
+
+/** Default playbook directory: the `playbooks/` shipped beside the compiled code (dist/agent/config -> repo root). */
+export const DEFAULT_PLAYBOOK_DIR = fileURLToPath(new URL('../../../playbooks', import.meta.url))
+
+/** Default manager SSH private key (a cluster secret created by bootstrap.sh). */
+export const DEFAULT_SSH_KEY_FILE = '/etc/clusterd/manager_ed25519'

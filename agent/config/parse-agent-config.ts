@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path'
 import { ClusterdError } from '../../protocol/errors.js'
 import {
   CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL,
-  DEFAULT_SECRET_FILE, MAX_UNIX_SOCKET_PATH_BYTES
+  DEFAULT_SECRET_FILE, DEFAULT_PLAYBOOK_DIR, DEFAULT_SSH_KEY_FILE, MAX_UNIX_SOCKET_PATH_BYTES
 } from './constants.js'
 import { loadConfigFile, type RawConfigFile } from './load-config-file.js'
 import {
@@ -38,6 +38,8 @@ export interface AgentFlags {
   apiListen?: string
   apiTokenFile?: string
   managerEligible?: string
+  playbookDir?: string
+  sshKeyFile?: string
   logLevel?: string
 }
 
@@ -55,7 +57,7 @@ export interface ParseAgentConfigInit {
 /** Every key the config file accepts: the flag names without `--`, except `config`. */
 export const CONFIG_FILE_KEYS = [
   'data-dir', 'listen', 'advertise', 'join', 'secret-file', 'node-name', 'label', 'api-socket',
-  'api-listen', 'api-token-file', 'manager-eligible', 'log-level'
+  'api-listen', 'api-token-file', 'manager-eligible', 'playbook-dir', 'ssh-key-file', 'log-level'
 ] as const
 
 type ConfigKey = typeof CONFIG_FILE_KEYS[number]
@@ -161,6 +163,8 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
     : asList(joinPicked.raw, joinPicked.src).map(seed => unwrap(parseHostPort(seed, DIALLABLE), joinPicked.src))
 
   const secretFile = path('secret-file', DEFAULT_SECRET_FILE)
+  const playbookDir = path('playbook-dir', DEFAULT_PLAYBOOK_DIR)
+  const sshKeyFile = path('ssh-key-file', DEFAULT_SSH_KEY_FILE)
 
   const namePicked = pick('node-name')
   let nodeName: string
@@ -206,5 +210,5 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
   const levelPicked = str('log-level', DEFAULT_LOG_LEVEL)
   const logLevel = unwrap(parseLogLevel(levelPicked.value), levelPicked.src)
 
-  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, logLevel }
+  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, logLevel }
 }

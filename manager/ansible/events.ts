@@ -78,7 +78,7 @@ export function classifyConnectFailure (message: string): ConnectFailure {
 
 /** Drops OpenSSH's banner art and carriage returns, keeping the lines that say what failed. */
 function cleanSshMessage (msg: string): string {
-  return msg.split(/\r?\n|\r/).map(l => l.trim()).filter(l => l.length > 0 && !l.startsWith('@')).join(' ')
+  return msg.split(/\r?\n|\r/).map(l => l.replace(/@{3,}/g, '').trim()).filter(l => l.length > 0 && !l.startsWith('@')).join(' ')
 }
 
 /** A readable failure message from a module result. */
@@ -131,8 +131,13 @@ export function parseEventLine (line: string, nameOf: (alias: string) => string)
     case 'runner_on_failed':
       return { type: 'host-failed', host, task, message: failureMessage(res), ignored: d.ignore_errors === true }
     case 'runner_on_unreachable': {
-      const message = clip(cleanSshMessage(str(res.msg)))
-      return { type: 'host-unreachable', host, task, message, reason: classifyConnectFailure(str(res.msg)) }
+      // A loop task reports "All items completed"; the ssh error sits in the items.
+      const items = Array.isArray(res.results) ? res.results.map((r: any) => str(r?.msg)).filter(m => m.length > 0) : []
+      const raw = [str(res.msg), ...items.slice(0, 1)].filter(m => m.length > 0).join(': ')
+      const reason = classifyConnectFailure(raw)
+      const cleaned = cleanSshMessage(raw)
+      const message = clip(reason === 'host-key-mismatch' ? `SSH host key does not match the key pinned for this node; nothing ran there (${cleaned})` : cleaned)
+      return { type: 'host-unreachable', host, task, message, reason }
     }
     case 'playbook_on_stats': {
       const hosts: Record<string, HostStats> = {}

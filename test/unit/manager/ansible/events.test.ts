@@ -88,3 +88,11 @@ describe('ResultCollector', () => {
     assert.deepEqual(c.results('timeout').map(h => h.reason), ['timeout', 'timeout', 'task-failed'])
   })
 })
+
+describe('unreachable loop tasks', () => {
+  it('finds the host-key failure inside the items of a loop task', () => {
+    const e = parseEventLine(ev('runner_on_unreachable', { host: 'n1', task: 'dirs', res: { msg: 'All items completed', unreachable: true, results: [{ item: '/etc/x', unreachable: true, msg: HOSTKEY_MSG }] } }), nameOf)
+    assert.equal(e?.type === 'host-unreachable' ? e.reason : '', 'host-key-mismatch')
+    assert.match(e?.type === 'host-unreachable' ? e.message : '', /does not match the key pinned/)
+  })
+})
