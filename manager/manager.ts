@@ -13,6 +13,7 @@ import { routeKey } from '../agent/election/manager-gateway.js'
 import type { ApiHandler } from '../agent/api/router.js'
 import type { Member } from '../protocol/members.js'
 import type { NodeRecord } from '../protocol/nodes.js'
+import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { AnsibleRunner } from './ansible/playbook-runner.js'
 import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission } from './api/config-values.js'
 import { managerRouteMap, managerRoutes } from './api/manager-routes.js'
@@ -73,7 +74,7 @@ export class Manager implements ManagerRole {
       precheck: async (target, signal) => await precheck(ssh, target, { signal }),
       roles: async () => await loadRoleConfig(deps.playbookDir),
       target: node => targetOf(deps.membership.members(), node)
-    }, { epoch, cluster: deps.cluster })
+    }, { epoch, cluster: deps.cluster, baseVars: { agent_version: CLUSTERD_VERSION } })
     this.discovery = new NodeDiscovery({
       store: this.store,
       logger: logger.child({ component: 'discovery' }),

@@ -136,7 +136,10 @@ export function parseEventLine (line: string, nameOf: (alias: string) => string)
       const raw = [str(res.msg), ...items.slice(0, 1)].filter(m => m.length > 0).join(': ')
       const reason = classifyConnectFailure(raw)
       const cleaned = cleanSshMessage(raw)
-      const message = clip(reason === 'host-key-mismatch' ? `SSH host key does not match the key pinned for this node; nothing ran there (${cleaned})` : cleaned)
+      const fingerprint = /key sent by the remote host is\s*(SHA256:[A-Za-z0-9+/=]+)/.exec(raw)?.[1]
+      const message = clip(reason === 'host-key-mismatch'
+        ? `SSH host key does not match the key pinned for this node; nothing ran there${fingerprint !== undefined ? ` (it presented ${fingerprint})` : ''}`
+        : cleaned)
       return { type: 'host-unreachable', host, task, message, reason }
     }
     case 'playbook_on_stats': {

@@ -47,6 +47,8 @@ export interface JobRunnerInit {
   defaultMaxParallel?: number
   /** Pre-checks run at most this many at once. */
   precheckParallel?: number
+  /** Cluster-level variables under the operator's `vars` config (e.g. agent_version). */
+  baseVars?: Record<string, string>
 }
 
 interface Running { controller: AbortController, done: Promise<void> }
@@ -73,7 +75,7 @@ export class JobRunner implements JobService {
 
   constructor (components: JobRunnerComponents, init: JobRunnerInit) {
     this.c = components
-    this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, ...init }
+    this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, baseVars: {}, ...init }
   }
 
   /** @inheritdoc */
@@ -394,7 +396,7 @@ export class JobRunner implements JobService {
 
   private async clusterVars (): Promise<Record<string, string>> {
     const v = await this.c.store.getConfig('vars')
-    return typeof v === 'object' && v !== null ? v as Record<string, string> : {}
+    return { ...this.init.baseVars, ...(typeof v === 'object' && v !== null ? v as Record<string, string> : {}) }
   }
 }
 

@@ -1,0 +1,132 @@
+/**
+ * Real clusterd agents as separate processes on real test hosts. Each agent runs inside its
+ * host's namespaces (via TestHost.spawn) and serves its API on a socket in a directory the
+ * test process can reach, so tests poll it directly (and run the real clusterctl where the
+ * behaviour of the CLI itself is under test).
+ */
+
+import type { ChildProcess } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ApiClient } from '../../cli/client.js'
+import type { Member } from '../../protocol/members.js'
+import type { ManagerInfo } from '../../protocol/manager-wire.js'
+import { formatSecretFile, generateSecret } from '../../agent/transport/secret.js'
+import type { TestHost } from './hosts.js'
+
+/** Repository root (dist/test/harness -> ../../..). */
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
+/** Node.js 22 of the project. */
+export const NODE = join(REPO, 'node_modules/.bin/node')
+/** The agent launcher. */
+export const CLUSTERD = join(REPO, 'bin/clusterd.js')
+/** The CLI launcher. */
+export const CLUSTERCTL = join(REPO, 'bin/clusterctl.js')
+/** Gossip port agents listen on inside their hosts. */
+export const PORT = 7946
+
+/** Options of one agent process. */
+export interface AgentOptions {
+  /** Seeds, as `host:port`. */
+  join?: string[]
+  secretFile: string
+  /** Where the API socket goes (a directory the test process sees). */
+  socketDir: string
+  labels?: Record<string, string>
+  eligible?: boolean
+  /** Extra environment (e.g. CLUSTERD_TIMING). */
+  env?: Record<string, string>
+  extraArgs?: string[]
+  sshKeyFile?: string
+  playbookDir?: string
+}
+
+/** A running agent process. */
+export class AgentProcess {
+  readonly host: TestHost
+  readonly socket: string
+  readonly client: ApiClient
+  proc: ChildProcess
+  output = ''
+  private exited: Promise<number | null>
+
+  constructor (host: TestHost, proc: ChildProcess, socket: string) {
+    this.host = host
+    this.proc = proc
+    this.socket = socket
+    this.client = new ApiClient({ addr: socket, timeoutMs: 5000 })
+    proc.stdout?.on('data', (b: Buffer) => { this.output = (this.output + b.toString()).slice(-200_000) })
+    proc.stderr?.on('data', (b: Buffer) => { this.output = (this.output + b.toString()).slice(-200_000) })
+    this.exited = new Promise(resolve => { proc.once('exit', code => { resolve(code) }) })
+  }
+
+  /** This agent's view of the members, or null while its API is not answering. */
+  async members (): Promise<Member[] | null> {
+    try {
+      return await this.client.members()
+    } catch {
+      return null
+    }
+  }
+
+  /** Who this agent thinks the manager is, or null. */
+  async manager (): Promise<ManagerInfo | null> {
+    try {
+      return await this.client.request<ManagerInfo>('GET', '/v1/manager')
+    } catch {
+      return null
+    }
+  }
+
+  /** Status of `name` in this agent's view. */
+  async statusOf (name: string): Promise<string | undefined> {
+    return (await this.members())?.find(m => m.name === name)?.status
+  }
+
+  /** Send a signal and wait for the process to exit (bounded). */
+  async stop (signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode
+    this.proc.kill(signal)
+    const timer = setTimeout(() => { this.proc.kill('SIGKILL') }, timeoutMs)
+    try {
+      return await this.exited
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Resolves with the exit code when the process exits. */
+  async exit (): Promise<number | null> { return await this.exited }
+}
+
+/** Write a fresh cluster secret (0600) into `dir`. */
+export async function makeSecret (dir: string, name = 'secret'): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const path = join(dir, name)
+  await writeFile(path, formatSecretFile(generateSecret()), { mode: 0o600 })
+  return path
+}
+
+/** Start `clusterd agent` on a host, listening on its address. */
+export async function startAgentOn (host: TestHost, opts: AgentOptions): Promise<AgentProcess> {
+  await mkdir(opts.socketDir, { recursive: true, mode: 0o700 })
+  const socket = join(opts.socketDir, `${host.name}.sock`)
+  const args = [
+    CLUSTERD, 'agent',
+    '--data-dir', '/var/lib/clusterd',
+    '--listen', `${host.address}:${PORT}`,
+    '--secret-file', opts.secretFile,
+    '--node-name', host.name,
+    '--api-socket', socket,
+    '--manager-eligible', String(opts.eligible ?? true),
+    '--log-level', 'info',
+    ...(opts.join ?? []).flatMap(j => ['--join', j]),
+    ...Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ...(opts.sshKeyFile !== undefined ? ['--ssh-key-file', opts.sshKeyFile] : []),
+    ...(opts.playbookDir !== undefined ? ['--playbook-dir', opts.playbookDir] : []),
+    ...(opts.extraArgs ?? [])
+  ]
+  const proc = host.spawn([NODE, ...args], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...opts.env } })
+  return new AgentProcess(host, proc, socket)
+}

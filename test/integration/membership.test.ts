@@ -1,0 +1,156 @@
+// Membership on real hosts: separate agent processes, each in its own network namespace with
+// its own sshd, talking over a real bridge. Proves joining, failure detection, rejoin after a
+// healed link, graceful leave, persistent identity, the cluster secret, a late seed, and
+// hostile gossip.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { TestHosts } from '../harness/hosts.js'
+import { waitFor } from '../harness/poll.js'
+import { AgentProcess, makeSecret, PORT, REPO, startAgentOn } from '../harness/agent-process.js'
+import { createClusterNode } from '../../agent/libp2p/create-node.js'
+import { readSecretFile } from '../../agent/transport/secret.js'
+import { MEMBERSHIP_TOPIC } from '../../protocol/membership-wire.js'
+
+const alive = async (a: AgentProcess): Promise<string[]> =>
+  ((await a.members()) ?? []).filter(m => m.status === 'alive').map(m => m.name).sort()
+
+describe('membership on real hosts', () => {
+  let hosts: TestHosts
+  let dir: string
+  let secret: string
+  const agents: AgentProcess[] = []
+  const names = (): string[] => hosts.hosts.slice(0, 5).map(h => h.name).sort()
+
+  before(async () => {
+    hosts = await TestHosts.create({ count: 6, prefix: 'mb' })
+    dir = await mkdtemp(join(REPO, '.tmp', 'it-membership-'))
+    secret = await makeSecret(dir)
+  })
+
+  after(async () => {
+    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
+    await hosts?.destroy()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const start = async (i: number, opts: Partial<Parameters<typeof startAgentOn>[1]> = {}): Promise<AgentProcess> => {
+    const seed = hosts.hosts[0]
+    const a = await startAgentOn(hosts.hosts[i] as NonNullable<typeof seed>, {
+      secretFile: secret, socketDir: join(dir, 'sock'), join: i === 0 ? [] : [`${seed?.address}:${PORT}`], ...opts
+    })
+    agents[i] = a
+    return a
+  }
+
+  it('five agents join through one seed and all see five alive', async () => {
+    for (let i = 0; i < 5; i++) await start(i)
+    for (const a of agents) {
+      await waitFor(async () => JSON.stringify(await alive(a)) === JSON.stringify(names()) ? true : undefined,
+        { timeoutMs: 30_000, message: `${a.host.name} did not see all five alive:\n${a.output.slice(-3000)}` })
+    }
+    const members = await agents[1]?.members() ?? []
+    const seed = members.find(m => m.name === hosts.hosts[0]?.name)
+    assert.ok(seed !== undefined)
+    assert.equal(seed.facts?.hostname, hosts.hosts[0]?.hostname)
+    assert.ok((seed.facts?.sshHostKeys.length ?? 0) > 0, 'facts carry the node\'s sshd host keys')
+    assert.equal(`${seed.facts?.sshHostKeys[0]?.type} ${seed.facts?.sshHostKeys[0]?.key}`, hosts.hosts[0]?.hostKeyPublic.split(' ').slice(0, 2).join(' '))
+    assert.ok(seed.incarnation >= 1)
+    assert.match(seed.lastSeen, /^\d{4}-\d\d-\d\dT/)
+  })
+
+  it('a cut link makes every survivor mark the node failed, and a restored link brings it back alive', async () => {
+    const victim = hosts.hosts[4]
+    assert.ok(victim !== undefined)
+    await victim.cutLink()
+    for (const a of agents.slice(0, 4)) {
+      await waitFor(async () => (await a.statusOf(victim.name)) === 'failed' ? true : undefined,
+        { timeoutMs: 30_000, message: `${a.host.name} never marked ${victim.name} failed` })
+    }
+    await victim.restoreLink()
+    for (const a of agents.slice(0, 5)) {
+      await waitFor(async () => JSON.stringify(await alive(a)) === JSON.stringify(names()) ? true : undefined,
+        { timeoutMs: 30_000, message: `${a.host.name} did not see ${victim.name} alive again` })
+    }
+  })
+
+  it('SIGTERM announces a graceful leave: the others show left, not failed', async () => {
+    const leaver = agents[3] as AgentProcess
+    assert.equal(await leaver.stop('SIGTERM'), 0, 'the agent exits 0 after a graceful leave')
+    for (const a of [agents[0], agents[1], agents[2], agents[4]] as AgentProcess[]) {
+      await waitFor(async () => (await a.statusOf(leaver.host.name)) === 'left' ? true : undefined,
+        { timeoutMs: 10_000, message: `${a.host.name} does not show ${leaver.host.name} as left` })
+    }
+  })
+
+  it('a restarted agent keeps its peer id and rejoins alive', async () => {
+    const name = hosts.hosts[3]?.name as string
+    const before = (await agents[0]?.members())?.find(m => m.name === name)
+    const again = await start(3)
+    await waitFor(async () => (await agents[0]?.statusOf(name)) === 'alive' ? true : undefined,
+      { timeoutMs: 30_000, message: `${name} did not come back alive:\n${again.output.slice(-2000)}` })
+    const after = (await agents[0]?.members())?.find(m => m.name === name)
+    assert.equal(after?.peerId, before?.peerId)
+    assert.ok((after?.incarnation ?? 0) > (before?.incarnation ?? 0), 'the new incarnation supersedes the left record')
+  })
+
+  it('an agent with another secret is refused and never listed', async () => {
+    const wrong = await makeSecret(dir, 'other-secret')
+    const stranger = await start(5, { secretFile: wrong })
+    // It is running and answering, but alone.
+    await waitFor(async () => (await stranger.members())?.length === 1 ? true : undefined, { timeoutMs: 20_000, message: 'stranger API up' })
+    // Watch for 8 s (the stranger redials the seed several times meanwhile): no member may ever list it.
+    const until = Date.now() + 8_000
+    while (Date.now() < until) {
+      for (const a of agents.slice(0, 5)) {
+        const m = await a.members()
+        assert.equal(m?.some(x => x.name === stranger.host.name), false, `${a.host.name} lists the stranger`)
+      }
+      await delay(500) // pacing of the observation window, not a wait for state
+    }
+    assert.deepEqual((await stranger.members())?.map(m => m.name), [stranger.host.name])
+    await stranger.stop('SIGKILL')
+  })
+
+  it('a malformed or oversized gossip message from a peer with the secret is dropped and logged; the agent keeps running', async () => {
+    const psk = await readSecretFile(secret)
+    const rogue = await createClusterNode({ privateKey: await generateKeyPair('Ed25519'), psk, listen: '/ip4/127.0.0.1/tcp/0', announce: [] })
+    try {
+      const seed = agents[0] as AgentProcess
+      await rogue.dial(multiaddr(`/ip4/${seed.host.address}/tcp/${PORT}`))
+      rogue.services.pubsub.subscribe(MEMBERSHIP_TOPIC)
+      await waitFor(() => rogue.services.pubsub.getSubscribers(MEMBERSHIP_TOPIC).length > 0 ? true : undefined, { timeoutMs: 10_000, message: 'rogue sees no subscriber' })
+      const bad = [
+        new TextEncoder().encode('{not json'),
+        new TextEncoder().encode(JSON.stringify({ t: 'dead', peer: 'x', inc: -1, from: 'y' })),
+        new TextEncoder().encode(JSON.stringify({ t: 'record', rec: { payload: '{"v":1}', sig: 'A'.repeat(88) } })),
+        new Uint8Array(200 * 1024).fill(65)
+      ]
+      for (const b of bad) await rogue.services.pubsub.publish(MEMBERSHIP_TOPIC, b).catch(() => {})
+      await waitFor(() => /dropped a malformed or unverifiable membership message/.test(seed.output) ? true : undefined,
+        { timeoutMs: 10_000, message: `no drop logged:\n${seed.output.slice(-2000)}` })
+      assert.equal(seed.proc.exitCode, null, 'the agent is still running')
+      assert.deepEqual(await alive(seed), names(), 'its view is intact')
+    } finally {
+      await rogue.stop()
+    }
+  })
+
+  it('a cluster whose seed starts last still forms', async () => {
+    await Promise.all(agents.slice(0, 5).map(async a => await a.stop('SIGKILL')))
+    // New data dirs would be cleaner, but a full restart with the seed last is the point.
+    for (let i = 1; i < 5; i++) await start(i)
+    await waitFor(async () => (await agents[4]?.members()) !== null ? true : undefined, { timeoutMs: 20_000, message: 'agents up' })
+    await start(0)
+    for (const a of agents.slice(0, 5)) {
+      await waitFor(async () => JSON.stringify(await alive(a)) === JSON.stringify(names()) ? true : undefined,
+        { timeoutMs: 40_000, message: `${a.host.name} did not join after the seed started last` })
+    }
+  })
+})
+

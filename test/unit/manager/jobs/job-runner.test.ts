@@ -1,0 +1,176 @@
+import { describe, it, beforeEach, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { JobRunner, type JobRunnerComponents } from '../../../../manager/jobs/job-runner.js'
+import { ManagerStore } from '../../../../manager/store/index.js'
+import { loadRoleConfig } from '../../../../manager/roles/role-config.js'
+import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
+import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
+import type { PrecheckResult } from '../../../../manager/ssh/precheck.js'
+import { ClusterdError } from '../../../../protocol/errors.js'
+import { waitFor } from '../../../harness/poll.js'
+
+// Pure job-runner logic with a real LevelDB store and the shipped roles.yaml; the Ansible and
+// SSH edges are fakes here (they are proven against real hosts in test/integration).
+const PLAYBOOKS = fileURLToPath(new URL('../../../../../playbooks', import.meta.url))
+const logger = pino({ level: 'silent' })
+
+class FakePlaybooks {
+  runs: PlaybookPlan[] = []
+  failHosts = new Set<string>()
+  hold: Promise<void> | null = null
+  async run (plan: PlaybookPlan, options: RunOptions = {}): Promise<PlaybookResult> {
+    this.runs.push(plan)
+    for (const h of plan.hosts) options.onEvent?.({ type: 'host-ok', host: h.name, task: 'write config', changed: true })
+    if (this.hold !== null) {
+      await Promise.race([this.hold, new Promise(resolve => options.signal?.addEventListener('abort', resolve))])
+    }
+    const cancelled = options.signal?.aborted === true
+    return {
+      ident: 'x', status: cancelled ? 'cancelled' : 'ok', check: false, exitCode: cancelled ? null : 0, durationMs: 1,
+      hosts: plan.hosts.map(h => this.failHosts.has(h.name) || cancelled
+        ? { name: h.name, alias: h.name, outcome: 'failed' as const, reason: cancelled ? 'cancelled' as const : 'task-failed' as const, changed: 0, ok: 0, failedTask: 'boom', message: 'it broke', changes: [] }
+        : { name: h.name, alias: h.name, outcome: 'ok' as const, changed: 1, ok: 2, changes: [] })
+    } as unknown as PlaybookResult
+  }
+}
+
+describe('JobRunner', () => {
+  let dir: string
+  let store: ManagerStore
+  let playbooks: FakePlaybooks
+  let prechecks: Map<string, PrecheckResult>
+  let runner: JobRunner
+
+  const components = (): JobRunnerComponents => ({
+    store,
+    logger,
+    playbooks,
+    precheck: async t => prechecks.get(t.name) ?? { ok: true },
+    roles: async () => await loadRoleConfig(PLAYBOOKS),
+    target: n => n.name === 'ghost' ? { unavailable: 'no facts' } : { address: '10.0.0.1', hostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' }] }
+  })
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'jobs-'))
+    store = new ManagerStore({ logger }, { path: join(dir, 'db') })
+    await store.start()
+    for (const n of ['a', 'b', 'c', 'ghost']) await store.upsertNode({ name: n, peerId: `peer-${n}`, reachable: true })
+    playbooks = new FakePlaybooks()
+    prechecks = new Map()
+    runner = new JobRunner(components(), { epoch: 1, cluster: 'test', baseVars: { agent_version: '0.1.0' } })
+    await runner.start()
+  })
+
+  afterEach(async () => {
+    await runner.stop()
+    await store.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const finished = async (id: string): Promise<NonNullable<Awaited<ReturnType<ManagerStore['getJob']>>>> =>
+    await waitFor(async () => {
+      const j = await store.getJob(id)
+      return j !== undefined && ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
+    }, { timeoutMs: 5000, message: `job ${id} did not finish` })
+
+  it('commissions nodes: job succeeds, nodes become commissioned with their roles', async () => {
+    const job = await runner.submit({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
+    assert.equal(job.status, 'queued')
+    assert.equal((await store.getNode('a'))?.state, 'commissioning')
+    const done = await finished(job.id)
+    assert.equal(done.status, 'succeeded')
+    assert.equal((await store.getNode('a'))?.state, 'commissioned')
+    assert.deepEqual((await store.getNode('b'))?.roles, ['worker'])
+    assert.deepEqual(playbooks.runs[0]?.hosts.map(h => h.roles), [['base', 'worker'], ['base', 'worker']])
+    const events = await store.listJobEvents(job.id)
+    assert.ok(events.some(e => e.kind === 'task-changed' && e.node === 'a'))
+  })
+
+  it('fails only the node whose task failed', async () => {
+    playbooks.failHosts.add('b')
+    const job = await runner.submit({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
+    const done = await finished(job.id)
+    assert.equal(done.status, 'failed')
+    assert.equal(done.perNode.a?.outcome, 'ok')
+    assert.equal(done.perNode.b?.outcome, 'failed')
+    assert.match(done.perNode.b?.message ?? '', /boom/)
+    assert.equal((await store.getNode('a'))?.state, 'commissioned')
+    assert.equal((await store.getNode('b'))?.state, 'commission-failed')
+  })
+
+  it('never runs a playbook on a node whose pre-check failed (host key mismatch), and says why', async () => {
+    prechecks.set('a', { ok: false, reason: 'host-key-mismatch', message: 'presented key is not pinned' })
+    const job = await runner.submit({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
+    const done = await finished(job.id)
+    assert.deepEqual(playbooks.runs[0]?.hosts.map(h => h.name), ['b'])
+    assert.match(done.perNode.a?.message ?? '', /host-key-mismatch/)
+    assert.equal((await store.getNode('a'))?.reason?.includes('host-key-mismatch'), true)
+  })
+
+  it('refuses invalid requests up front and changes nothing', async () => {
+    const before = await store.listEvents({})
+    const refusals: Array<[Parameters<JobRunner['submit']>[0], string]> = [
+      [{ kind: 'commission', nodes: ['nope'], roles: ['worker'], vars: {}, actor: 'operator' }, 'CLUSTERD_ERR_NODE_NOT_FOUND'],
+      [{ kind: 'commission', nodes: ['a'], roles: ['wizard'], vars: {}, actor: 'operator' }, 'CLUSTERD_ERR_UNKNOWN_ROLE'],
+      [{ kind: 'commission', nodes: ['a'], roles: ['storage'], vars: {}, actor: 'operator' }, 'CLUSTERD_ERR_INVALID_ARGUMENT'],
+      [{ kind: 'decommission', nodes: ['a'], roles: [], vars: {}, actor: 'operator' }, 'CLUSTERD_ERR_INVALID_TRANSITION']
+    ]
+    for (const [req, code] of refusals) {
+      await assert.rejects(runner.submit(req), (err: unknown) => err instanceof ClusterdError && err.code === code, code)
+    }
+    assert.deepEqual(await store.listEvents({}), before)
+    assert.deepEqual(await store.listJobs(), [])
+    assert.equal((await store.getNode('a'))?.state, 'discovered')
+  })
+
+  it('keeps a node in one job at a time', async () => {
+    playbooks.hold = new Promise(() => {})
+    const first = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })
+    await assert.rejects(runner.submit({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' }),
+      (err: unknown) => err instanceof ClusterdError && (err.code === 'CLUSTERD_ERR_NODE_BUSY' || err.code === 'CLUSTERD_ERR_INVALID_TRANSITION'))
+    const other = await runner.submit({ kind: 'commission', nodes: ['b'], roles: ['worker'], vars: {}, actor: 'operator' })
+    await waitFor(async () => (await store.getJob(other.id))?.status === 'running' ? true : undefined, { timeoutMs: 3000, message: 'jobs on disjoint nodes run concurrently' })
+    await runner.cancel(first.id)
+    await runner.cancel(other.id)
+  })
+
+  it('cancels a running job: nodes land in the failed state with a cancel reason', async () => {
+    playbooks.hold = new Promise(() => {})
+    const job = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })
+    await waitFor(async () => (await store.getJob(job.id))?.status === 'running' ? true : undefined, { timeoutMs: 3000, message: 'job runs' })
+    const cancelled = await runner.cancel(job.id, 'operator changed mind')
+    assert.equal(cancelled.status, 'cancelled')
+    const node = await store.getNode('a')
+    assert.equal(node?.state, 'commission-failed')
+    assert.match(node?.reason ?? '', /operator changed mind/)
+  })
+
+  it('resumes a job interrupted by a manager stop, without re-running finished nodes', async () => {
+    playbooks.hold = new Promise(() => {})
+    const job = await runner.submit({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
+    await waitFor(async () => (await store.getJob(job.id))?.status === 'running' ? true : undefined, { timeoutMs: 3000, message: 'job runs' })
+    await runner.stop()
+    assert.equal((await store.getJob(job.id))?.status, 'running', 'left running for the next manager')
+    assert.equal((await store.getNode('a'))?.state, 'commissioning')
+    playbooks.hold = null
+    runner = new JobRunner(components(), { epoch: 2, cluster: 'test', baseVars: { agent_version: '0.1.0' } })
+    await runner.start()
+    const done = await finished(job.id)
+    assert.equal(done.status, 'succeeded')
+    assert.equal((await store.getNode('a'))?.state, 'commissioned')
+    assert.ok((await store.listJobEvents(job.id)).some(e => e.kind === 'status' && /restarted/.test(e.message ?? '')))
+  })
+
+  it('fails a node whose target is unknown with the reason', async () => {
+    const job = await runner.submit({ kind: 'commission', nodes: ['ghost'], roles: ['worker'], vars: {}, actor: 'operator' })
+    const done = await finished(job.id)
+    assert.equal(done.perNode.ghost?.outcome, 'unreachable')
+    assert.match(done.perNode.ghost?.message ?? '', /no facts/)
+    assert.equal(playbooks.runs.length, 0)
+  })
+})
