@@ -6,8 +6,13 @@
 
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import { LOCAL_ROUTES, MANAGER_ROUTES, type CommissionRequest, type DecommissionRequest, type UpgradeRequest } from '../protocol/api-routes.js'
 import { ClusterdError, isErrorCode } from '../protocol/errors.js'
+import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
+import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
+import type { ManagerInfo } from '../protocol/manager-wire.js'
 import type { Member } from '../protocol/members.js'
+import type { LifecycleEvent, NodeRecord } from '../protocol/nodes.js'
 import { DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
 import { ExitError, unreachableError, usageError } from './errors.js'
 
@@ -24,6 +29,32 @@ export interface ApiClientInit {
 /** Per-call options. */
 export interface CallOptions {
   signal?: AbortSignal
+}
+
+/** Filters of `GET /v1/jobs`. */
+export interface JobsFilter {
+  status?: JobStatus
+  node?: string
+}
+
+/** Filters of `GET /v1/events`. */
+export interface EventsFilter {
+  node?: string
+  limit?: number
+  after?: number
+}
+
+/** A route's path with its `:param` placeholders filled in (percent-encoded) and a query string. */
+export function routePath (pattern: string, params: Record<string, string> = {}, query: Record<string, string | number | undefined> = {}): string {
+  const path = pattern.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
+    const value = params[name]
+    if (value === undefined) throw new Error(`routePath: no value for :${name} in ${pattern}`)
+    return encodeURIComponent(value)
+  })
+  const search = new URLSearchParams()
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) search.set(k, String(v))
+  const qs = search.toString()
+  return qs === '' ? path : `${path}?${qs}`
 }
 
 type Target = { kind: 'socket', path: string } | { kind: 'url', url: URL }
@@ -76,6 +107,98 @@ export class ApiClient {
     return await this.request<Member[]>('GET', '/v1/members', undefined, options)
   }
 
+  /** `GET /v1/manager`: the elected manager as this agent sees it. */
+  async manager (options: CallOptions = {}): Promise<ManagerInfo> {
+    return await this.request<ManagerInfo>(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, undefined, options)
+  }
+
+  /** `GET /v1/nodes`: every node's lifecycle record. */
+  async nodes (options: CallOptions = {}): Promise<NodeRecord[]> {
+    const r = MANAGER_ROUTES.listNodes
+    return await this.request<NodeRecord[]>(r.method, r.pattern, undefined, options)
+  }
+
+  /** `GET /v1/nodes/:name`: one node's record, membership entry, facts and recent events. */
+  async node (name: string, options: CallOptions = {}): Promise<NodeDetail> {
+    const r = MANAGER_ROUTES.showNode
+    return await this.request<NodeDetail>(r.method, routePath(r.pattern, { name }), undefined, options)
+  }
+
+  /** `POST /v1/commission`: create a commission job (202). */
+  async commission (body: CommissionRequest, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.commission
+    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+  }
+
+  /** `POST /v1/decommission`: create a decommission job (202). */
+  async decommission (body: DecommissionRequest, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.decommission
+    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+  }
+
+  /** `POST /v1/upgrade`: create an upgrade job (202). */
+  async upgrade (body: UpgradeRequest, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.upgrade
+    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+  }
+
+  /** `GET /v1/jobs`: jobs, newest first as the manager orders them. */
+  async jobs (filter: JobsFilter = {}, options: CallOptions = {}): Promise<JobRecord[]> {
+    const r = MANAGER_ROUTES.listJobs
+    return await this.request<JobRecord[]>(r.method, routePath(r.pattern, {}, { status: filter.status, node: filter.node }), undefined, options)
+  }
+
+  /** `GET /v1/jobs/:id`: one job. */
+  async job (id: string, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.showJob
+    return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), undefined, options)
+  }
+
+  /** `GET /v1/jobs/:id/events`: the job's events recorded so far, after sequence number `after`. */
+  async jobEvents (id: string, after = 0, options: CallOptions = {}): Promise<JobEvent[]> {
+    const r = MANAGER_ROUTES.jobEvents
+    return await this.request<JobEvent[]>(r.method, routePath(r.pattern, { id }, { after: after > 0 ? after : undefined }), undefined, options)
+  }
+
+  /**
+   * `GET /v1/jobs/:id/events?follow=1`: the job's events after `after`, then live events and
+   * job updates until the job ends (the stream then closes) or `options.signal` aborts.
+   */
+  jobFeed (id: string, after = 0, options: CallOptions = {}): AsyncGenerator<JobFeedItem> {
+    const r = MANAGER_ROUTES.jobEvents
+    return this.stream<JobFeedItem>(r.method, routePath(r.pattern, { id }, { follow: 1, after: after > 0 ? after : undefined }), undefined, options)
+  }
+
+  /** `POST /v1/jobs/:id/cancel`: cancel a queued or running job; returns the job after. */
+  async cancelJob (id: string, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.cancelJob
+    return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), undefined, options)
+  }
+
+  /** `GET /v1/events`: lifecycle events, oldest first. */
+  async events (filter: EventsFilter = {}, options: CallOptions = {}): Promise<LifecycleEvent[]> {
+    const r = MANAGER_ROUTES.listEvents
+    return await this.request<LifecycleEvent[]>(r.method, routePath(r.pattern, {}, { node: filter.node, limit: filter.limit, after: filter.after }), undefined, options)
+  }
+
+  /** `GET /v1/config`: every config key that was set. */
+  async config (options: CallOptions = {}): Promise<ConfigMap> {
+    const r = MANAGER_ROUTES.getConfig
+    return await this.request<ConfigMap>(r.method, r.pattern, undefined, options)
+  }
+
+  /** `GET /v1/config/:key`: one config key (value null when never set). */
+  async configKey (key: string, options: CallOptions = {}): Promise<ConfigEntry> {
+    const r = MANAGER_ROUTES.getConfigKey
+    return await this.request<ConfigEntry>(r.method, routePath(r.pattern, { key }), undefined, options)
+  }
+
+  /** `PUT /v1/config/:key`: set a key from its text form; the manager parses and validates it. */
+  async setConfig (key: string, value: string, options: CallOptions = {}): Promise<ConfigEntry> {
+    const r = MANAGER_ROUTES.setConfigKey
+    return await this.request<ConfigEntry>(r.method, routePath(r.pattern, { key }), { value }, options)
+  }
+
   /** Send one request and return the parsed JSON answer (undefined for 204). */
   async request<T> (method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
     const timeout = AbortSignal.timeout(this.timeoutMs)
@@ -113,7 +236,6 @@ export class ApiClient {
     if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode >= 300) {
       throw this.errorFrom(res.statusCode ?? 0, await this.readAll(res, signal, timeout))
     }
-    let pending = ''
     const parse = (line: string): T => {
       let value: unknown
       try {
@@ -127,8 +249,28 @@ export class ApiClient {
       }
       return value as T
     }
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      pending += chunk.toString('utf8')
+    const chunks = (res as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+    try {
+      yield * this.lines(chunks, parse, options.signal)
+    } finally {
+      // A consumer that stops early must not leave the connection open.
+      if (!res.complete) res.destroy()
+    }
+  }
+
+  private async * lines<T> (chunks: AsyncIterator<Buffer>, parse: (line: string) => T, signal: AbortSignal | undefined): AsyncGenerator<T> {
+    let pending = ''
+    while (true) {
+      let next: IteratorResult<Buffer>
+      try {
+        next = await chunks.next()
+      } catch (err) {
+        // The connection broke mid-stream (agent or manager went away): say so, retryably.
+        if (signal?.aborted === true) throw err
+        throw unreachableError(`the stream from the agent at ${this.addr} broke: ${describeConnectError(err as NodeJS.ErrnoException)}`)
+      }
+      if (next.done === true) break
+      pending += next.value.toString('utf8')
       let nl: number
       while ((nl = pending.indexOf('\n')) >= 0) {
         const line = pending.slice(0, nl)

@@ -23,3 +23,24 @@ export const EXIT_USAGE = 2
 
 /** Exit code for bugs and unexpected failures (sysexits EX_SOFTWARE). */
 export const EXIT_INTERNAL = 70
+
+/** Exit code of `--wait` when the job ended with any node not `ok` (failed, unreachable, cancelled). */
+export const EXIT_JOB_FAILED = 7
+
+/** How long `--wait` and `job logs --follow` keep reconnecting a broken job stream (e.g. manager failover). */
+export const RECONNECT_WINDOW_MS = 60_000
+
+/** First pause before reconnecting a broken job stream; doubles up to RECONNECT_MAX_DELAY_MS. */
+export const RECONNECT_FIRST_DELAY_MS = 250
+
+/** Longest pause between reconnect attempts. */
+export const RECONNECT_MAX_DELAY_MS = 5_000
+
+/** Least time between two redraws of the live progress block on a terminal. */
+export const REDRAW_INTERVAL_MS = 100
+
+/** Terminal width assumed when the terminal does not say. */
+export const DEFAULT_COLUMNS = 100
+
+/** Exit code when the operator answers no at a confirmation prompt (nothing was changed). */
+export const EXIT_DECLINED = 1

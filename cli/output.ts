@@ -24,7 +24,7 @@ export interface Column<T> {
 }
 
 /** Replace control characters so remote data cannot move the cursor or recolour the terminal. */
-function safe (text: string): string {
+export function safe (text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')
 }
 
@@ -55,4 +55,15 @@ export function formatAge (iso: string, now: Date): string {
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`
   if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`
   return `${Math.floor(seconds / 86400)}d ago`
+}
+
+/** Render `label: value` lines with the values aligned; values are made safe. */
+export function renderFields (fields: ReadonlyArray<readonly [string, string]>): string {
+  const width = Math.max(0, ...fields.map(([label]) => label.length + 1))
+  return fields.map(([label, value]) => `${(label + ':').padEnd(width)}  ${safe(value)}`.trimEnd()).join('\n') + '\n'
+}
+
+/** A cell for an optional value: the value, or `-` when it is missing or empty. */
+export function orDash (value: string | null | undefined): string {
+  return value === null || value === undefined || value === '' ? '-' : value
 }

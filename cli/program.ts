@@ -2,9 +2,11 @@
  * Builds the clusterctl commander program from the registry and runs it. Errors never
  * escape: one catch maps them to a one-line message and an exit code, returned to main.
  *
- * Exit codes: 0 ok; 2 usage (bad flags, arguments, addresses); for errors the agent returns,
+ * Exit codes: 0 ok; 1 declined at a confirmation prompt; 2 usage (bad flags, arguments,
+ * addresses, vars; decommission without --yes and no terminal); for errors the agent returns,
  * the exit code of their code in ERROR_CODES (e.g. 3 unauthorized, 4 not found, 5 conflict,
- * 6 unavailable); 6 when the agent cannot be reached or does not answer in time; 70 bug.
+ * 6 unavailable); 6 when the agent cannot be reached or does not answer in time (or a job's
+ * stream stays broken); 7 a waited-for job ended with a node not ok; 70 bug.
  */
 
 import { readFile } from 'node:fs/promises'
@@ -13,18 +15,25 @@ import { ClusterdError } from '../protocol/errors.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { ApiClient } from './client.js'
 import {
-  ADDR_ENV_VAR, DEBUG_ENV_VAR, DEFAULT_ADDR, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, EXIT_USAGE,
-  TOKEN_FILE_ENV_VAR
+  ADDR_ENV_VAR, DEBUG_ENV_VAR, DEFAULT_ADDR, DEFAULT_COLUMNS, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL,
+  EXIT_USAGE, TOKEN_FILE_ENV_VAR
 } from './constants.js'
+import type { CommandContext } from './context.js'
 import { ExitError, usageError } from './errors.js'
 import { outputOption } from './output.js'
-import { COMMANDS, type CommandResult } from './registry.js'
+import { COMMANDS, GROUPS, type CommandResult } from './registry.js'
 
 /** Where clusterctl writes and what environment it sees; main passes the process's own. */
 export interface CliIo {
   stdout: (text: string) => void
   stderr: (text: string) => void
   env: Readonly<Record<string, string | undefined>>
+  /** stdout is a terminal (live progress redraws in place). Default false. */
+  stdoutIsTTY?: boolean
+  /** Terminal width. */
+  columns?: number
+  /** Ask yes/no on the terminal; leave undefined when stdin is not a terminal. */
+  confirm?: (question: string) => Promise<boolean>
 }
 
 /** Global options, on every verb. */
@@ -84,16 +93,30 @@ export function buildProgram (io: CliIo): Command {
     })
     .showSuggestionAfterError(true)
 
+  const ctx: CommandContext = {
+    tty: io.stdoutIsTTY === true,
+    columns: io.columns ?? DEFAULT_COLUMNS,
+    warn: text => { io.stderr(`clusterctl: ${text}\n`) },
+    ...(io.confirm !== undefined ? { confirm: io.confirm } : {})
+  }
   for (const spec of COMMANDS) {
-    const cmd = program.command(spec.verb).description(spec.summary)
+    const words = spec.verb.split(' ')
+    const name = words.pop() ?? spec.verb
+    let parent = program
+    for (const group of words) {
+      parent = parent.commands.find(c => c.name() === group) ??
+        parent.command(group).description(GROUPS[group] ?? '')
+    }
+    const cmd = parent.command(name).description(spec.summary)
     if (spec.read) cmd.addOption(outputOption())
     spec.configure?.(cmd)
     cmd.action(async (...received: unknown[]) => {
-      // commander passes the positional args, then the options object, then the command.
+      // commander passes the positional args (a variadic one as an array), then the options
+      // object, then the command.
       const command = received[received.length - 1] as Command
-      const args = received.slice(0, -2).filter((a): a is string => typeof a === 'string')
+      const args = received.slice(0, -2).flat().filter((a): a is string => typeof a === 'string')
       const client = await clientFromOptions(command.optsWithGlobals<GlobalOptions>(), io.env)
-      await emit(await spec.run(client, command.opts(), args), io)
+      await emit(await spec.run(client, command.opts(), args, ctx), io)
     })
   }
   return program

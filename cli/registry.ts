@@ -1,17 +1,35 @@
 /**
  * Every clusterctl verb: its help text, whether it reads (and so takes `-o`), and the
  * command function in `./commands/<verb>.ts`. One verb = one client method = one API route.
+ * A two-word verb (`node show`) is a subcommand of its group (`node`).
  */
 
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
+import { JOB_STATUSES } from '../protocol/jobs.js'
+import { CONFIG_KEYS } from '../protocol/api-routes.js'
+import { collect } from './arguments.js'
 import type { ApiClient } from './client.js'
+import { commission, type CommissionOptions } from './commands/commission.js'
+import { configGet, configSet, type ConfigGetOptions } from './commands/config.js'
+import { decommission, type DecommissionOptions } from './commands/decommission.js'
+import { events, type EventsOptions } from './commands/events.js'
+import { jobCancel } from './commands/job-cancel.js'
+import { jobLogs, type JobLogsOptions } from './commands/job-logs.js'
+import { jobShow, type JobShowOptions } from './commands/job-show.js'
+import { jobs, type JobsOptions } from './commands/jobs.js'
+import { manager, type ManagerOptions } from './commands/manager.js'
 import { members, type MembersOptions } from './commands/members.js'
+import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
+import { nodes, type NodesOptions } from './commands/nodes.js'
+import { upgrade, type UpgradeOptions } from './commands/upgrade.js'
+import type { CommandContext } from './context.js'
 
-/** What a command produces: text to print, or (for `--follow`) text to print as it arrives. */
+/** What a command produces: text to print, or (for `--follow`, `--wait`) text to print as it arrives. */
 export type CommandResult = string | AsyncIterable<string>
 
 /** One verb of clusterctl. */
 export interface CommandSpec {
+  /** One word, or `group verb`. */
   verb: string
   summary: string
   /** Read commands get `-o, --output table|json|yaml`. */
@@ -19,8 +37,18 @@ export interface CommandSpec {
   /** Adds the verb's own arguments and options. */
   configure?: (cmd: Command) => void
   /** Runs the verb; `opts` holds the verb's options and `args` its positional arguments. */
-  run: (client: ApiClient, opts: Record<string, unknown>, args: string[]) => Promise<CommandResult>
+  run: (client: ApiClient, opts: Record<string, unknown>, args: string[], ctx: CommandContext) => Promise<CommandResult>
 }
+
+/** Help text of the command groups of two-word verbs. */
+export const GROUPS: Readonly<Record<string, string>> = {
+  node: 'Inspect one node',
+  job: 'Inspect, follow and cancel jobs',
+  config: 'Read and change the cluster configuration'
+}
+
+const varOption = (): Option => new Option('--var <name=value>', 'request variable for the playbooks (repeatable)').argParser(collect)
+const waitOption = (): Option => new Option('--wait', 'follow the job, show progress per node, exit 0 only if every node ends ok (7 otherwise)')
 
 /** The registry, in help order. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -29,5 +57,122 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'List the cluster members the local agent knows',
     read: true,
     run: async (client, opts) => await members(client, opts as unknown as MembersOptions)
+  },
+  {
+    verb: 'manager',
+    summary: 'Show the elected manager',
+    read: true,
+    run: async (client, opts) => await manager(client, opts as unknown as ManagerOptions)
+  },
+  {
+    verb: 'nodes',
+    summary: 'List every node with its lifecycle state',
+    read: true,
+    run: async (client, opts) => await nodes(client, opts as unknown as NodesOptions)
+  },
+  {
+    verb: 'node show',
+    summary: "Show one node: its record, key facts and recent events",
+    read: true,
+    configure: cmd => { cmd.argument('<name>', 'node name') },
+    run: async (client, opts, [name]) => await nodeShow(client, name ?? '', opts as unknown as NodeShowOptions)
+  },
+  {
+    verb: 'commission',
+    summary: 'Configure nodes for their roles (a commission job)',
+    read: false,
+    configure: cmd => {
+      cmd.argument('[names...]', 'nodes to commission')
+        .addOption(new Option('--role <role>', 'role to apply (repeatable, at least one)').argParser(collect).makeOptionMandatory())
+        .addOption(varOption())
+        .addOption(new Option('--vars-file <file>', 'YAML or JSON map of request variables (string values); --var wins'))
+        .addOption(new Option('--all-discovered', 'commission every node in the discovered state'))
+        .addOption(waitOption())
+    },
+    run: async (client, opts, args, ctx) => await commission(client, args, opts as CommissionOptions, ctx)
+  },
+  {
+    verb: 'decommission',
+    summary: 'Remove nodes from service (a decommission job)',
+    read: false,
+    configure: cmd => {
+      cmd.argument('<names...>', 'nodes to decommission')
+        .addOption(new Option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)'))
+        .addOption(waitOption())
+    },
+    run: async (client, opts, args, ctx) => await decommission(client, args, opts as DecommissionOptions, ctx)
+  },
+  {
+    verb: 'upgrade',
+    summary: 'Run the upgrade playbook on commissioned nodes (an upgrade job)',
+    read: false,
+    configure: cmd => {
+      cmd.argument('[names...]', 'nodes to upgrade')
+        .addOption(new Option('--all', 'upgrade every commissioned node'))
+        .addOption(varOption())
+        .addOption(waitOption())
+    },
+    run: async (client, opts, args, ctx) => await upgrade(client, args, opts as UpgradeOptions, ctx)
+  },
+  {
+    verb: 'jobs',
+    summary: 'List jobs',
+    read: true,
+    configure: cmd => {
+      cmd.addOption(new Option('--status <status>', 'only jobs with this status').choices(JOB_STATUSES))
+        .addOption(new Option('--node <name>', 'only jobs that include this node'))
+    },
+    run: async (client, opts) => await jobs(client, opts as unknown as JobsOptions)
+  },
+  {
+    verb: 'job show',
+    summary: 'Show one job and how each node fared',
+    read: true,
+    configure: cmd => { cmd.argument('<id>', 'job id') },
+    run: async (client, opts, [id]) => await jobShow(client, id ?? '', opts as unknown as JobShowOptions)
+  },
+  {
+    verb: 'job logs',
+    summary: "Print a job's events; --follow streams them until the job ends",
+    read: true,
+    configure: cmd => {
+      cmd.argument('<id>', 'job id')
+        .addOption(new Option('-f, --follow', 'keep printing events until the job ends'))
+    },
+    run: async (client, opts, [id], ctx) => await jobLogs(client, id ?? '', opts as unknown as JobLogsOptions, ctx)
+  },
+  {
+    verb: 'job cancel',
+    summary: 'Cancel a queued or running job',
+    read: false,
+    configure: cmd => { cmd.argument('<id>', 'job id') },
+    run: async (client, _opts, [id]) => await jobCancel(client, id ?? '')
+  },
+  {
+    verb: 'events',
+    summary: 'List lifecycle events: every transition, when, why and which job',
+    read: true,
+    configure: cmd => {
+      cmd.addOption(new Option('--node <name>', "only this node's events"))
+        .addOption(new Option('--limit <n>', 'at most this many events'))
+    },
+    run: async (client, opts) => await events(client, opts as unknown as EventsOptions)
+  },
+  {
+    verb: 'config get',
+    summary: 'Show the cluster configuration, or one key',
+    read: true,
+    configure: cmd => { cmd.argument('[key]', `one of ${Object.keys(CONFIG_KEYS).join(', ')}`) },
+    run: async (client, opts, [key]) => await configGet(client, key, opts as unknown as ConfigGetOptions)
+  },
+  {
+    verb: 'config set',
+    summary: 'Set a cluster configuration key (the manager validates the value)',
+    read: false,
+    configure: cmd => {
+      cmd.argument('<key>', `one of ${Object.keys(CONFIG_KEYS).join(', ')}`)
+        .argument('<value>', 'e.g. auto-commission off | worker@zone=a; on-return verify|reconfigure|none; job-timeout SECONDS; max-parallel-jobs N; vars JSON')
+    },
+    run: async (client, _opts, [key, value]) => await configSet(client, key ?? '', value ?? '')
   }
 ]

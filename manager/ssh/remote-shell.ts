@@ -148,28 +148,43 @@ class NodeSshShell implements RemoteShell {
   constructor (private readonly ssh: NodeSSH) {}
 
   async exec (argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const command = quoteArgv(argv)
+    // sshd ignores "signal" requests and keeps a session open until its command exits, so
+    // the command reports its pid first (then execs in place) and cancel kills that pid over
+    // a second channel.
+    const command = `echo "$$" && exec ${quoteArgv(argv)}`
     const signals = [options.signal, options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : undefined]
       .filter((s): s is AbortSignal => s !== undefined)
     const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined
     if (signal?.aborted === true) return { code: null, signal: null, stdout: '', stderr: '', cancelled: true }
-    let channel: any
+    let head = ''
+    let pid: string | undefined
     let cancelled = false
-    const onAbort = (): void => {
-      cancelled = true
-      // Best effort: ask sshd to kill the command, then close the channel, which ends the
-      // session's pipes and settles execCommand.
-      try { channel?.signal('KILL') } catch {}
-      try { channel?.close() } catch {}
+    let killing: Promise<unknown> | undefined
+    const kill = (): void => {
+      if (!cancelled || pid === undefined || killing !== undefined) return
+      killing = this.ssh.execCommand(`pkill -KILL -P ${pid}; kill -KILL ${pid}`).catch(() => undefined)
     }
+    const onAbort = (): void => { cancelled = true; kill() }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const r = await this.ssh.execCommand(command, {
         noTrim: true,
         ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
-        onChannel: (ch) => { channel = ch; if (signal?.aborted === true) onAbort() }
+        onStdout: (chunk) => {
+          if (pid !== undefined) return
+          head += chunk.toString('latin1')
+          const nl = head.indexOf('\n')
+          if (nl >= 0) {
+            const line = head.slice(0, nl)
+            if (/^\d+$/.test(line)) pid = line
+            kill()
+          }
+        }
       })
-      return { code: cancelled ? null : r.code, signal: r.signal ?? null, stdout: r.stdout, stderr: r.stderr, cancelled }
+      await killing
+      const nl = r.stdout.indexOf('\n')
+      const stdout = nl >= 0 ? r.stdout.slice(nl + 1) : ''
+      return { code: cancelled ? null : r.code, signal: r.signal ?? null, stdout, stderr: r.stderr, cancelled }
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }

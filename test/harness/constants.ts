@@ -48,7 +48,8 @@ export const BIN = {
   sh: '/bin/sh',
   sshd: '/usr/sbin/sshd',
   ssh: '/usr/bin/ssh',
-  sshKeygen: '/usr/bin/ssh-keygen'
+  sshKeygen: '/usr/bin/ssh-keygen',
+  mknod: '/usr/bin/mknod'
 } as const
 
 /** The environment a process inside a host starts with (plus what the caller adds): a clean machine. */

@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { ClusterdError } from '../../../../protocol/errors.js'
 import { loadRoleConfig } from '../../../../manager/roles/role-config.js'
-
-/** The repository's playbooks/ dir, found upward from this file (works from any outDir). */
-export function shippedPlaybookDir (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 10; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'playbooks', 'roles.yaml'))) return join(dir, 'playbooks')
-    dir = dirname(dir)
-  }
-  throw new Error('playbooks/ not found above the test file')
-}
+import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
 
 const dirs: string[] = []
 after(async () => { await Promise.all(dirs.map(async d => await rm(d, { recursive: true, force: true }))) })

@@ -1,0 +1,758 @@
+#!/usr/bin/env bash
+# bootstrap.sh: start the first node of a clusterd cluster, or join a node to one.
+# Run `./bootstrap.sh --help` for the interface; the help text below is the documentation.
+# `check && check || die` is deliberate here (die always exits); the node -e snippets are
+# JavaScript in single quotes on purpose.
+# shellcheck disable=SC2015,SC2016
+set -euo pipefail
+export LC_ALL=C
+umask 077
+
+usage () {
+  cat <<'EOF'
+Usage:
+  ./bootstrap.sh [FLAGS]                        first node: create the cluster and start clusterd
+  ./bootstrap.sh join HOST:PORT [HOST:PORT...] [FLAGS]
+                                                join this node to a cluster through its seed members
+  ./bootstrap.sh status                         is clusterd running here; members and manager
+  ./bootstrap.sh stop                           stop clusterd gracefully (it leaves the cluster)
+  ./bootstrap.sh --help
+
+Run as root. Re-running is safe: nothing is installed twice, secrets are never replaced, and
+a running agent is not started a second time.
+
+First node (no command, or `init`):
+  1. installs what is missing (scripts/install-deps.sh; skip with --no-install);
+  2. creates the cluster secrets in /etc/clusterd (directory 0700, files 0600), keeping any
+     that exist: secret (gossip pre-shared key), manager_ed25519 and manager_ed25519.pub (the
+     manager's SSH key), api-token (bearer token for the optional TCP API);
+  3. writes /etc/clusterd/clusterd.yaml from the flags (rewritten on every run);
+  4. authorizes manager_ed25519.pub in /root/.ssh/authorized_keys (once);
+  5. starts clusterd: the systemd unit clusterd.service when systemd runs, else a supervisor
+     (scripts/supervise.sh) that restarts the agent when it crashes, with its PID in
+     /run/clusterd/supervisor.pid and the log in /var/log/clusterd/clusterd.log;
+  6. waits until a manager is elected (this node) and prints how to join more nodes.
+
+join HOST:PORT...:
+  Same steps, but the secrets must already be here: copy /etc/clusterd/{secret,
+  manager_ed25519,manager_ed25519.pub,api-token} from a member (mode 0600; group- or
+  other-readable secrets are refused). HOST:PORT are seed members' gossip addresses
+  (IPv4, [IPv6] or DNS name). Waits until this node is alive in the member list with at
+  least one other member.
+
+status:  exit 0 when clusterd is running here (then lists members and the manager), 3 when not.
+stop:    SIGTERM to the supervisor (or `systemctl stop clusterd`); waits until the agent
+         has left the cluster and exited.
+
+Without systemd nothing starts clusterd at boot: run the same ./bootstrap.sh command again.
+
+Flags (first node and join):
+  --node-name NAME         this node's name (default: the host name, lowercased); 1-63
+                           letters, digits, "." or "-"
+  --listen IP:PORT         gossip listen address (default 0.0.0.0:7946)
+  --advertise IP           address other members dial, with the listen port (default: the
+                           --listen IP when it is not 0.0.0.0, else the first global IPv4
+                           from `ip -4 -o addr show scope global`)
+  --label KEY=VALUE        operator label, repeatable (e.g. --label rack=r1)
+  --data-dir DIR           agent state directory (default /var/lib/clusterd)
+  --manager-eligible BOOL  true|false: may this node become manager (default true)
+  --api-listen IP:PORT     also serve the API over TCP, guarded by /etc/clusterd/api-token
+  --no-install             do not run scripts/install-deps.sh (machine already set up)
+  -h, --help               this text
+
+Exit status: 0 done; 1 failed (the message says why); 2 bad usage; 3 `status`: not running.
+
+Environment (paths default as shown; tests point them into a temporary directory):
+  CLUSTERD_ETC=/etc/clusterd            secrets and clusterd.yaml
+  CLUSTERD_RUN=/run/clusterd            supervisor.pid, agent.pid, clusterd.sock (API socket)
+  CLUSTERD_LOG_DIR=/var/log/clusterd    clusterd.log (supervised mode)
+  CLUSTERD_SSH_DIR=/root/.ssh           where authorized_keys gets the manager key
+  CLUSTERD_DATA_DIR=/var/lib/clusterd   default for --data-dir
+  CLUSTERD_SYSTEMD_DIR=/etc/systemd/system   where clusterd.service is written
+  CLUSTERD_INIT=auto                    auto|systemd|supervise (auto: systemd when
+                                        /run/systemd/system exists)
+  CLUSTERD_WAIT_SECONDS=60              how long to wait for a manager / the member list
+  CLUSTERD_NODE_BIN, CLUSTERD_JS, CLUSTERCTL_JS   Node.js binary and the clusterd/clusterctl
+                                        entry points (default: this repository's
+                                        node_modules/.bin/node, bin/clusterd.js, bin/clusterctl.js)
+  CLUSTERD_ALLOW_NON_ROOT=1             skip the root check (tests with private paths)
+EOF
+}
+
+# ---------------------------------------------------------------- messages and checks
+
+say () { printf 'bootstrap: %s\n' "$*"; }
+warn () { printf 'bootstrap: warning: %s\n' "$*" >&2; }
+die () { printf 'bootstrap: %s\n' "$*" >&2; exit 1; }
+usage_error () { printf 'bootstrap: %s (try ./bootstrap.sh --help)\n' "$*" >&2; exit 2; }
+
+NODE_NAME_RE='^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$'
+LABEL_KEY_RE='^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$'
+LABEL_VALUE_RE='^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$'
+DNS_NAME_RE='^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$'
+
+is_ipv4 () {
+  local IFS=. octet
+  [[ $1 =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || return 1
+  for octet in $1; do [ "$((10#$octet))" -le 255 ] || return 1; done
+}
+# Loose on purpose: the agent checks IPv6 literals exactly; this catches typos and junk.
+is_ipv6 () { [[ $1 == *:*:* && $1 =~ ^[0-9A-Fa-f:.]+$ && ${#1} -le 45 ]]; }
+is_port () { [[ $1 =~ ^[0-9]{1,5}$ ]] && [ "$((10#$1))" -ge 1 ] && [ "$((10#$1))" -le 65535 ]; }
+
+# split_host_port TEXT -> sets hp_host, hp_port (host without IPv6 brackets); 1 if malformed
+split_host_port () {
+  if [[ $1 =~ ^\[([^]]+)\]:([^:]*)$ ]]; then
+    hp_host=${BASH_REMATCH[1]}; hp_port=${BASH_REMATCH[2]}
+    is_ipv6 "$hp_host" || return 1
+  elif [[ $1 =~ ^([^:]+):([^:]*)$ ]]; then
+    hp_host=${BASH_REMATCH[1]}; hp_port=${BASH_REMATCH[2]}
+  else
+    return 1
+  fi
+  is_port "$hp_port" || return 1
+}
+# An address to listen on: an IP literal (0.0.0.0 and :: allowed).
+check_listen_addr () { # FLAG VALUE
+  split_host_port "$2" && { is_ipv4 "$hp_host" || is_ipv6 "$hp_host"; } \
+    || usage_error "$1: expected IP:PORT with a port from 1 to 65535, e.g. 0.0.0.0:7946 or [::]:7946; got \"$2\""
+}
+format_host_port () { if [[ $1 == *:* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi; }
+
+# A path from a flag or the environment: non-empty, one line; made absolute, because the
+# agent resolves relative config paths against the config file's directory.
+abs_path () { # WHAT VALUE
+  [ -n "$2" ] || usage_error "$1: expected a path; got an empty string"
+  [[ $2 != *$'\n'* ]] || usage_error "$1: the path contains a newline"
+  realpath -m -s -- "$2"
+}
+
+# --------------------------------------------------------------------------- paths
+
+REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+ETC=$(abs_path CLUSTERD_ETC "${CLUSTERD_ETC:-/etc/clusterd}")
+RUN_DIR=$(abs_path CLUSTERD_RUN "${CLUSTERD_RUN:-/run/clusterd}")
+LOG_DIR=$(abs_path CLUSTERD_LOG_DIR "${CLUSTERD_LOG_DIR:-/var/log/clusterd}")
+SSH_DIR=$(abs_path CLUSTERD_SSH_DIR "${CLUSTERD_SSH_DIR:-/root/.ssh}")
+DEFAULT_DATA_DIR=${CLUSTERD_DATA_DIR:-/var/lib/clusterd}
+SYSTEMD_DIR=$(abs_path CLUSTERD_SYSTEMD_DIR "${CLUSTERD_SYSTEMD_DIR:-/etc/systemd/system}")
+NODE_BIN=$(abs_path CLUSTERD_NODE_BIN "${CLUSTERD_NODE_BIN:-$REPO/node_modules/.bin/node}")
+CLUSTERD_JS=$(abs_path CLUSTERD_JS "${CLUSTERD_JS:-$REPO/bin/clusterd.js}")
+CLUSTERCTL_JS=$(abs_path CLUSTERCTL_JS "${CLUSTERCTL_JS:-$REPO/bin/clusterctl.js}")
+INIT_MODE=${CLUSTERD_INIT:-auto}
+WAIT_SECONDS=${CLUSTERD_WAIT_SECONDS:-60}
+
+CONFIG_FILE="$ETC/clusterd.yaml"
+SECRET_FILE="$ETC/secret"
+SSH_KEY_FILE="$ETC/manager_ed25519"
+SSH_PUB_FILE="$ETC/manager_ed25519.pub"
+API_TOKEN_FILE="$ETC/api-token"
+SUPERVISOR_PID_FILE="$RUN_DIR/supervisor.pid"
+AGENT_PID_FILE="$RUN_DIR/agent.pid"
+API_SOCKET="$RUN_DIR/clusterd.sock"
+LOG_FILE="$LOG_DIR/clusterd.log"
+UNIT_NAME=clusterd.service
+UNIT_FILE="$SYSTEMD_DIR/$UNIT_NAME"
+SECRET_NAMES=(secret manager_ed25519 manager_ed25519.pub api-token)
+
+case "$INIT_MODE" in auto|systemd|supervise) ;; *) usage_error "CLUSTERD_INIT: expected auto, systemd or supervise; got \"$INIT_MODE\"" ;; esac
+[[ $WAIT_SECONDS =~ ^[1-9][0-9]{0,4}$ ]] || usage_error "CLUSTERD_WAIT_SECONDS: expected a number of seconds from 1 to 99999; got \"$WAIT_SECONDS\""
+# Linux sun_path holds 108 bytes with the NUL.
+[ "${#API_SOCKET}" -le 107 ] || usage_error "CLUSTERD_RUN: the API socket path $API_SOCKET is longer than 107 bytes"
+
+# ---------------------------------------------------------------- command line
+
+cmd=""
+seeds=()
+labels=()
+label_keys=()
+node_name=""
+listen=""
+advertise_ip=""
+data_dir=""
+manager_eligible=""
+api_listen=""
+no_install=0
+start_flags=()   # flags given that only make sense when starting, for a clear error on status/stop
+
+set_once () { # VAR FLAG VALUE
+  [ -z "${!1}" ] || usage_error "$2 given more than once"
+  [ -n "$3" ] || usage_error "$2: expected a value; got an empty string"
+  printf -v "$1" '%s' "$3"
+}
+
+take_flag () { # FLAG VALUE
+  start_flags+=("$1")
+  case "$1" in
+    --node-name)
+      [[ $2 =~ $NODE_NAME_RE ]] || usage_error "--node-name: expected 1-63 letters, digits, \".\" or \"-\", starting and ending with a letter or digit; got \"$2\""
+      set_once node_name "$1" "${2,,}" ;;
+    --listen)
+      check_listen_addr "$1" "$2"
+      set_once listen "$1" "$2" ;;
+    --advertise)
+      is_ipv4 "$2" || is_ipv6 "$2" || usage_error "--advertise: expected an IP address (the listen port is added), e.g. 10.0.0.1; got \"$2\""
+      [ "$2" != 0.0.0.0 ] && [[ ! $2 =~ ^[0:]+$ ]] || usage_error "--advertise: $2 cannot be dialled by other nodes; give this node's address"
+      set_once advertise_ip "$1" "$2" ;;
+    --label)
+      [[ $2 == *=* ]] || usage_error "--label: expected KEY=VALUE, e.g. rack=r1; got \"$2\""
+      local key=${2%%=*} value=${2#*=} k
+      [[ $key =~ $LABEL_KEY_RE ]] || usage_error "--label: key \"$key\" is invalid: expected 1-63 letters, digits, \".\", \"_\", \"-\" or \"/\", starting and ending with a letter or digit"
+      [[ $value =~ $LABEL_VALUE_RE ]] || usage_error "--label: value \"$value\" for key \"$key\" is invalid: expected up to 63 letters, digits, \".\", \"_\" or \"-\", starting and ending with a letter or digit"
+      for k in "${label_keys[@]}"; do
+        [ "$k" != "$key" ] || usage_error "--label: key \"$key\" given more than once"
+      done
+      label_keys+=("$key"); labels+=("$value") ;;
+    --data-dir)
+      [ -n "$2" ] && [[ $2 != *$'\n'* ]] || usage_error "--data-dir: expected a path on one line; got \"$2\""
+      set_once data_dir "$1" "$(abs_path --data-dir "$2")" ;;
+    --manager-eligible)
+      [ "$2" = true ] || [ "$2" = false ] || usage_error "--manager-eligible: expected true or false; got \"$2\""
+      set_once manager_eligible "$1" "$2" ;;
+    --api-listen)
+      check_listen_addr "$1" "$2"
+      set_once api_listen "$1" "$2" ;;
+  esac
+}
+
+while [ $# -gt 0 ]; do
+  arg=$1; shift
+  case "$arg" in
+    -h|--help|help) usage; exit 0 ;;
+    --no-install) no_install=1; start_flags+=("$arg") ;;
+    --node-name|--listen|--advertise|--label|--data-dir|--manager-eligible|--api-listen)
+      [ $# -gt 0 ] && [[ $1 != --* ]] || usage_error "$arg needs a value"
+      take_flag "$arg" "$1"; shift ;;
+    --node-name=*|--listen=*|--advertise=*|--label=*|--data-dir=*|--manager-eligible=*|--api-listen=*)
+      take_flag "${arg%%=*}" "${arg#*=}" ;;
+    --no-install=*) usage_error "--no-install takes no value" ;;
+    -*) usage_error "unknown flag: $arg" ;;
+    *)
+      if [ -z "$cmd" ]; then
+        case "$arg" in
+          init|join|status|stop) cmd=$arg ;;
+          *:*) usage_error "unknown command: \"$arg\" (to join a cluster: ./bootstrap.sh join $arg)" ;;
+          *) usage_error "unknown command: \"$arg\" (commands: join, status, stop; none for the first node)" ;;
+        esac
+      elif [ "$cmd" = join ]; then
+        split_host_port "$arg" && { is_ipv4 "$hp_host" || is_ipv6 "$hp_host" || [[ $hp_host =~ $DNS_NAME_RE ]]; } \
+          || usage_error "join: expected seed addresses HOST:PORT, e.g. 10.0.0.1:7946 or [fd00::1]:7946; got \"$arg\""
+        { [ "$hp_host" != 0.0.0.0 ] && [[ ! $hp_host =~ ^[0:]+$ ]]; } || usage_error "join: $arg cannot be dialled; give a member's address"
+        seeds+=("$arg")
+      else
+        usage_error "$cmd takes no arguments; got \"$arg\""
+      fi ;;
+  esac
+done
+[ -n "$cmd" ] || cmd=init
+if [ "$cmd" = join ] && [ "${#seeds[@]}" -eq 0 ]; then
+  usage_error "join needs at least one seed member HOST:PORT, e.g. ./bootstrap.sh join 10.0.0.1:7946"
+fi
+if { [ "$cmd" = status ] || [ "$cmd" = stop ]; } && [ "${#start_flags[@]}" -gt 0 ]; then
+  usage_error "$cmd takes no flags; got ${start_flags[0]}"
+fi
+
+# ---------------------------------------------------------------- helpers
+
+ensure_root () {
+  if [ "$(id -u)" -ne 0 ] && [ "${CLUSTERD_ALLOW_NON_ROOT:-}" != 1 ]; then
+    die "must run as root (it writes $ETC, $SSH_DIR/authorized_keys and starts a system service)"
+  fi
+}
+
+init_mode () {
+  case "$INIT_MODE" in
+    auto) if [ -d /run/systemd/system ]; then echo systemd; else echo supervise; fi ;;
+    *) echo "$INIT_MODE" ;;
+  esac
+}
+
+# Alive = /proc/PID exists and is not a zombie (PID 1 may reap orphans late).
+proc_alive () {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  case "${stat%% *}" in Z|X) return 1 ;; *) return 0 ;; esac
+}
+
+# Prints the supervisor's PID when the pid file names a live supervisor for this pid file.
+# The command line check makes a stale pid file whose PID was reused harmless.
+supervisor_pid () {
+  local pid cmdline
+  [ -f "$SUPERVISOR_PID_FILE" ] || return 1
+  pid=$(head -n1 "$SUPERVISOR_PID_FILE" 2>/dev/null) || return 1
+  [[ $pid =~ ^[1-9][0-9]*$ ]] || return 1
+  proc_alive "$pid" || return 1
+  cmdline=$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+  grep -q 'supervise\.sh$' <<<"$cmdline" || return 1
+  grep -Fxq -- "$SUPERVISOR_PID_FILE" <<<"$cmdline" || return 1
+  printf '%s\n' "$pid"
+}
+
+agent_pid () {
+  local pid
+  pid=$(head -n1 "$AGENT_PID_FILE" 2>/dev/null) || return 1
+  [[ $pid =~ ^[1-9][0-9]*$ ]] && proc_alive "$pid" && printf '%s\n' "$pid"
+}
+
+is_running () {
+  if [ "$(init_mode)" = systemd ]; then
+    systemctl is-active --quiet "$UNIT_NAME"
+  else
+    supervisor_pid > /dev/null
+  fi
+}
+
+clusterctl () { "$NODE_BIN" "$CLUSTERCTL_JS" --addr "$API_SOCKET" --timeout 5 "$@"; }
+
+# The `manager` verb is new; older builds have only the API route, which we then call directly.
+manager_verb=""
+has_manager_verb () {
+  local help
+  if [ -z "$manager_verb" ]; then
+    manager_verb=no
+    if help=$(clusterctl --help 2>/dev/null) && grep -Eq '^  manager( |$)' <<<"$help"; then manager_verb=yes; fi
+  fi
+  [ "$manager_verb" = yes ]
+}
+
+# Prints the elected manager as JSON ({name, peerId, epoch, since, local}); fails if none yet.
+manager_json () {
+  if has_manager_verb; then
+    clusterctl manager -o json 2>/dev/null
+  else
+    "$NODE_BIN" -e '
+      const http = require("node:http")
+      const req = http.get({ socketPath: process.argv[1], path: "/v1/manager", timeout: 5000 }, res => {
+        let body = ""
+        res.setEncoding("utf8").on("data", d => { body += d }).on("end", () => {
+          if (res.statusCode !== 200) process.exit(1)
+          process.stdout.write(body)
+        })
+      })
+      req.on("timeout", () => req.destroy(new Error("timeout")))
+      req.on("error", () => process.exit(1))
+    ' -- "$API_SOCKET"
+  fi
+}
+
+# JSON on stdin -> the field named $1 of the top-level object (empty if missing).
+json_field () {
+  "$NODE_BIN" -e '
+    const d = JSON.parse(require("node:fs").readFileSync(0, "utf8"))
+    const v = d === null || typeof d !== "object" ? undefined : d[process.argv[1]]
+    process.stdout.write(v === undefined || v === null ? "" : String(v))
+  ' -- "$1"
+}
+
+# `clusterctl members -o json` on stdin -> "<self alive: 0|1> <other alive members>".
+members_summary () {
+  "$NODE_BIN" -e '
+    const list = JSON.parse(require("node:fs").readFileSync(0, "utf8"))
+    const me = process.argv[1]
+    const alive = Array.isArray(list) ? list.filter(m => m && m.status === "alive") : []
+    const self = alive.some(m => m.name === me) ? 1 : 0
+    process.stdout.write(`${self} ${alive.filter(m => m.name !== me).length}`)
+  ' -- "$1"
+}
+
+file_mode () { stat -L -c '%a' -- "$1"; }
+
+# A secret must be a regular file that only its owner can read.
+check_secret_file () { # FILE
+  local mode
+  [ -f "$1" ] || die "$1 is not a regular file"
+  mode=$(file_mode "$1")
+  if (( 8#$mode & 8#077 )); then
+    die "$1 has mode $mode: secrets must not be readable by group or others; fix with: chmod 600 $(printf '%q' "$1")"
+  fi
+}
+
+yaml_quote () { # a YAML double-quoted scalar
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  printf '"%s"' "$s"
+}
+
+# Writes FILE (atomically) from stdin unless it already has exactly that content; returns 0
+# if it changed, 1 if not. Call it with a here-string, not in a pipeline: a failure must end
+# the script, not read as "unchanged".
+write_if_changed () { # FILE MODE
+  local tmp
+  tmp=$(mktemp "$1.tmp.XXXXXX") || die "cannot write $1"
+  cat > "$tmp" || die "cannot write $tmp"
+  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f -- "$tmp"; return 1; fi
+  chmod "$2" "$tmp" && mv -f -- "$tmp" "$1" || die "cannot write $1"
+}
+
+log_tail () {
+  if [ "$(init_mode)" = systemd ]; then
+    journalctl -u "$UNIT_NAME" -n 20 --no-pager >&2 || true
+  elif [ -f "$LOG_FILE" ]; then
+    printf 'bootstrap: last lines of %s:\n' "$LOG_FILE" >&2
+    tail -n 20 "$LOG_FILE" >&2 || true
+  fi
+}
+
+# ---------------------------------------------------------------- steps
+
+install_deps () {
+  if [ "$no_install" -eq 0 ]; then
+    say "installing what is missing (scripts/install-deps.sh)"
+    "$REPO/scripts/install-deps.sh"
+  fi
+  [ -x "$NODE_BIN" ] || die "Node.js 22 is missing at $NODE_BIN: run $REPO/scripts/install-deps.sh (or drop --no-install)"
+  [ -f "$CLUSTERD_JS" ] && [ -f "$CLUSTERCTL_JS" ] || die "clusterd is not installed at $CLUSTERD_JS: run $REPO/scripts/install-deps.sh (or drop --no-install)"
+  # bin/*.js load the compiled code from dist/.
+  if [ "$CLUSTERD_JS" = "$REPO/bin/clusterd.js" ] && [ ! -f "$REPO/dist/agent/main.js" ]; then
+    die "clusterd is not built ($REPO/dist is missing): run $REPO/scripts/install-deps.sh (or drop --no-install)"
+  fi
+  command -v ssh-keygen > /dev/null || die "ssh-keygen is missing: install openssh-client (or drop --no-install)"
+}
+
+prepare_etc () {
+  mkdir -p -- "$ETC"
+  chmod 0700 -- "$ETC"
+}
+
+create_secrets () {
+  prepare_etc
+  if [ -e "$SECRET_FILE" ]; then
+    check_secret_file "$SECRET_FILE"; say "keeping the existing cluster secret $SECRET_FILE"
+  else
+    "$NODE_BIN" "$CLUSTERD_JS" keygen "$SECRET_FILE" > /dev/null
+    say "created the cluster secret $SECRET_FILE"
+  fi
+
+  if [ -e "$SSH_KEY_FILE" ]; then
+    check_secret_file "$SSH_KEY_FILE"
+    if [ ! -e "$SSH_PUB_FILE" ]; then
+      ssh-keygen -y -f "$SSH_KEY_FILE" > "$SSH_PUB_FILE.tmp"
+      chmod 0600 "$SSH_PUB_FILE.tmp"; mv -f "$SSH_PUB_FILE.tmp" "$SSH_PUB_FILE"
+      say "re-created $SSH_PUB_FILE from the private key"
+    fi
+    say "keeping the existing manager SSH key $SSH_KEY_FILE"
+  else
+    [ ! -e "$SSH_PUB_FILE" ] || die "$SSH_PUB_FILE exists without its private key $SSH_KEY_FILE: copy the private key too, or remove the .pub file to create a new key pair"
+    ssh-keygen -q -t ed25519 -N '' -C clusterd-manager -f "$SSH_KEY_FILE" > /dev/null
+    chmod 0600 "$SSH_KEY_FILE" "$SSH_PUB_FILE"
+    say "created the manager SSH key $SSH_KEY_FILE"
+  fi
+  check_secret_file "$SSH_PUB_FILE"
+
+  if [ -e "$API_TOKEN_FILE" ]; then
+    check_secret_file "$API_TOKEN_FILE"; say "keeping the existing API token $API_TOKEN_FILE"
+  else
+    # 32 random bytes as 64 hex digits; noclobber makes a concurrent run fail, not overwrite.
+    ( set -o noclobber; od -An -vtx1 -N32 /dev/urandom | tr -d ' \n' > "$API_TOKEN_FILE"; echo >> "$API_TOKEN_FILE" )
+    chmod 0600 "$API_TOKEN_FILE"
+    say "created the API token $API_TOKEN_FILE"
+  fi
+  check_key_pair
+}
+
+require_secrets () {
+  local name missing=()
+  for name in "${SECRET_NAMES[@]}"; do [ -e "$ETC/$name" ] || missing+=("$ETC/$name"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    die "missing cluster secret ${missing[0]}$([ "${#missing[@]}" -gt 1 ] && printf ' (and %s more)' "$((${#missing[@]} - 1))"): copy ${SECRET_NAMES[*]} from /etc/clusterd on a member into $ETC here, mode 0600 (./bootstrap.sh on the first node printed a tar | ssh command for it)"
+  fi
+  for name in "${SECRET_NAMES[@]}"; do check_secret_file "$ETC/$name"; done
+  chmod 0700 -- "$ETC"
+  check_key_pair
+}
+
+check_key_pair () {
+  local derived pub d p
+  derived=$(ssh-keygen -y -f "$SSH_KEY_FILE" 2>/dev/null) || die "$SSH_KEY_FILE is not a readable unencrypted SSH private key"
+  pub=$(head -n1 "$SSH_PUB_FILE")
+  read -r -a d <<<"$derived"
+  read -r -a p <<<"$pub"
+  [ "${d[0]:-}" = "${p[0]:-}" ] && [ "${d[1]:-}" = "${p[1]:-}" ] \
+    || die "$SSH_PUB_FILE does not belong to $SSH_KEY_FILE: copy both files from the same member"
+}
+
+resolve_node_name () {
+  [ -z "$node_name" ] || return 0
+  local host
+  host=$(cat /proc/sys/kernel/hostname 2>/dev/null || hostname)
+  [[ $host =~ $NODE_NAME_RE ]] || usage_error "the host name \"$host\" is not a valid node name; pass --node-name NAME"
+  node_name=${host,,}
+}
+
+resolve_addresses () {
+  [ -n "$listen" ] || listen=0.0.0.0:7946
+  [ -n "$data_dir" ] || data_dir=$(abs_path CLUSTERD_DATA_DIR "$DEFAULT_DATA_DIR")
+  [ -n "$manager_eligible" ] || manager_eligible=true
+  split_host_port "$listen"
+  listen_host=$hp_host
+  listen_port=$hp_port
+  if [ -z "$advertise_ip" ]; then
+    if [ "$listen_host" != 0.0.0.0 ] && [[ ! $listen_host =~ ^[0:]+$ ]]; then
+      advertise_ip=$listen_host
+    else
+      local out line addr
+      out=$(ip -4 -o addr show scope global 2>/dev/null || true)
+      while read -r line; do
+        addr=$(awk '{ print $4 }' <<<"$line"); addr=${addr%%/*}
+        if is_ipv4 "$addr"; then advertise_ip=$addr; break; fi
+      done <<<"$out"
+      [ -n "$advertise_ip" ] || die "found no global IPv4 address to advertise (ip -4 -o addr show scope global); pass --advertise IP"
+    fi
+  fi
+  advertise=$(format_host_port "$advertise_ip" "$listen_port")
+}
+
+write_config () {
+  local i content changed=0
+  content=$(
+    echo "# Written by bootstrap.sh ($cmd) on every run; keys are the flags of \`clusterd agent\`."
+    echo "node-name: $(yaml_quote "$node_name")"
+    echo "listen: $(yaml_quote "$listen")"
+    echo "advertise: $(yaml_quote "$advertise")"
+    if [ "${#seeds[@]}" -gt 0 ]; then
+      echo "join:"
+      for i in "${seeds[@]}"; do echo "  - $(yaml_quote "$i")"; done
+    fi
+    echo "data-dir: $(yaml_quote "$data_dir")"
+    echo "secret-file: $(yaml_quote "$SECRET_FILE")"
+    echo "ssh-key-file: $(yaml_quote "$SSH_KEY_FILE")"
+    echo "api-socket: $(yaml_quote "$API_SOCKET")"
+    if [ -n "$api_listen" ]; then
+      echo "api-listen: $(yaml_quote "$api_listen")"
+      echo "api-token-file: $(yaml_quote "$API_TOKEN_FILE")"
+    fi
+    echo "playbook-dir: $(yaml_quote "$REPO/playbooks")"
+    echo "manager-eligible: $manager_eligible"
+    if [ "${#label_keys[@]}" -gt 0 ]; then
+      echo "label:"
+      for i in "${!label_keys[@]}"; do echo "  $(yaml_quote "${label_keys[$i]}"): $(yaml_quote "${labels[$i]}")"; done
+    fi
+  )
+  write_if_changed "$CONFIG_FILE" 0600 <<<"$content" && changed=1
+  if [ "$changed" -eq 1 ]; then say "wrote $CONFIG_FILE"; else say "$CONFIG_FILE is up to date"; fi
+  config_changed=$changed
+}
+
+authorize_manager_key () {
+  local pub ak type blob
+  pub=$(head -n1 "$SSH_PUB_FILE")
+  read -r type blob _ <<<"$pub"
+  ak="$SSH_DIR/authorized_keys"
+  if [ ! -d "$SSH_DIR" ]; then mkdir -p -- "$SSH_DIR"; chmod 0700 -- "$SSH_DIR"; fi
+  if [ ! -e "$ak" ]; then : > "$ak"; chmod 0600 -- "$ak"; fi
+  # Any line holding the same key type and blob counts, whatever its options or comment.
+  if awk -v t="$type" -v b="$blob" '{ for (i = 1; i < NF; i++) if ($i == t && $(i + 1) == b) found = 1 } END { exit found ? 0 : 1 }' "$ak"; then
+    say "the manager key is already authorized in $ak"
+    return 0
+  fi
+  if [ -s "$ak" ] && [ -n "$(tail -c1 "$ak")" ]; then printf '\n' >> "$ak"; fi
+  printf '%s\n' "$pub" >> "$ak"
+  say "authorized the manager key in $ak"
+}
+
+start_systemd () {
+  command -v systemctl > /dev/null || die "CLUSTERD_INIT=systemd but systemctl is missing"
+  local path tpl unit
+  for path in "$NODE_BIN" "$CLUSTERD_JS" "$CONFIG_FILE" "$REPO"; do
+    [[ $path =~ ^[A-Za-z0-9/._+-]+$ ]] || die "cannot write a systemd unit for the path \"$path\": use a path of letters, digits and / . _ + -"
+  done
+  tpl=$(cat "$REPO/scripts/clusterd.service")
+  unit=${tpl//@NODE@/"$NODE_BIN"}
+  unit=${unit//@CLUSTERD_JS@/"$CLUSTERD_JS"}
+  unit=${unit//@CONFIG@/"$CONFIG_FILE"}
+  unit=${unit//@REPO@/"$REPO"}
+  [ -d "$SYSTEMD_DIR" ] || { mkdir -p -- "$SYSTEMD_DIR"; chmod 0755 -- "$SYSTEMD_DIR"; }
+  if write_if_changed "$UNIT_FILE" 0644 <<<"$unit"; then
+    say "wrote $UNIT_FILE"
+    systemctl daemon-reload
+    config_changed=1
+  fi
+  systemctl enable --quiet "$UNIT_NAME"
+  if systemctl is-active --quiet "$UNIT_NAME"; then
+    say "clusterd is already running ($UNIT_NAME)"
+    [ "$config_changed" -eq 0 ] || warn "the configuration changed; apply it with: systemctl restart $UNIT_NAME"
+  else
+    systemctl start "$UNIT_NAME"
+    say "started $UNIT_NAME"
+  fi
+}
+
+start_supervised () {
+  local pid lock deadline
+  mkdir -p -- "$RUN_DIR" "$LOG_DIR"
+  chmod 0755 -- "$RUN_DIR"
+  # One bootstrap at a time may decide to start the agent.
+  exec {lock}> "$RUN_DIR/bootstrap.lock"
+  flock -w 30 "$lock" || die "another bootstrap.sh holds $RUN_DIR/bootstrap.lock"
+  if pid=$(supervisor_pid); then
+    say "clusterd is already running (supervisor pid $pid)"
+    [ "$config_changed" -eq 0 ] || warn "the configuration changed; apply it with: ./bootstrap.sh stop, then run this command again"
+    exec {lock}>&-
+    return 0
+  fi
+  rm -f -- "$SUPERVISOR_PID_FILE" "$AGENT_PID_FILE"
+  if [ -S "$API_SOCKET" ] && clusterctl members -o json > /dev/null 2>&1; then
+    die "an agent not started by bootstrap.sh already answers on $API_SOCKET; stop it first"
+  fi
+  # Detached: own session, no terminal, stdin from /dev/null, not holding our lock.
+  setsid -f "$BASH" "$REPO/scripts/supervise.sh" \
+    --pid-file "$SUPERVISOR_PID_FILE" --child-pid-file "$AGENT_PID_FILE" -- \
+    "$NODE_BIN" "$CLUSTERD_JS" agent --config "$CONFIG_FILE" \
+    < /dev/null >> "$LOG_FILE" 2>&1 {lock}>&-
+  deadline=$((SECONDS + 10))
+  until pid=$(supervisor_pid); do
+    [ "$SECONDS" -lt "$deadline" ] || { log_tail; die "the supervisor did not start"; }
+    sleep 0.1
+  done
+  exec {lock}>&-
+  say "started clusterd (supervisor pid $pid, log $LOG_FILE)"
+}
+
+start_agent () {
+  config_changed=${config_changed:-0}
+  if [ "$(init_mode)" = systemd ]; then start_systemd; else start_supervised; fi
+}
+
+# Polls CHECK (a function name) once a second until it succeeds or WAIT_SECONDS pass.
+wait_until () { # DESCRIPTION CHECK
+  local deadline=$((SECONDS + WAIT_SECONDS)) started=$SECONDS next_note=$((SECONDS + 5))
+  say "waiting up to ${WAIT_SECONDS}s for $1"
+  while :; do
+    if "$2"; then return 0; fi
+    if ! is_running; then log_tail; die "clusterd stopped while waiting for $1"; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log_tail
+      die "gave up after ${WAIT_SECONDS}s waiting for $1 (status: ./bootstrap.sh status)"
+    fi
+    if [ "$SECONDS" -ge "$next_note" ]; then
+      say "still waiting for $1 ($((SECONDS - started))s)"
+      next_note=$((SECONDS + 5))
+    fi
+    sleep 1
+  done
+}
+
+manager_name=""
+check_manager () {
+  local json
+  json=$(manager_json) || return 1
+  manager_name=$(json_field name <<<"$json") || return 1
+  [ -n "$manager_name" ]
+}
+
+check_self_alive () {
+  local json summary
+  json=$(clusterctl members -o json 2>/dev/null) || return 1
+  summary=$(members_summary "$node_name" <<<"$json") || return 1
+  [ "${summary%% *}" = 1 ]
+}
+
+check_joined () {
+  local json summary
+  json=$(clusterctl members -o json 2>/dev/null) || return 1
+  summary=$(members_summary "$node_name" <<<"$json") || return 1
+  [ "${summary%% *}" = 1 ] && [ "${summary#* }" -ge 1 ]
+}
+
+print_join_help () {
+  local etc_q
+  etc_q=$(printf '%q' "$ETC")
+  cat <<EOF
+
+To add a node: copy the cluster secrets to it (as root; tar keeps their 0600 modes), then run
+the join command there from a checkout of this repository:
+
+  tar -C $etc_q -cf - ${SECRET_NAMES[*]} | ssh root@NEW_NODE 'umask 077 && mkdir -p $etc_q && tar -C $etc_q -xpf -'
+  ssh root@NEW_NODE 'cd /path/to/clusterd && ./bootstrap.sh join $advertise'
+
+(or copy $etc_q/{$(IFS=,; echo "${SECRET_NAMES[*]}")} by any other private means)
+EOF
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_init_or_join () {
+  ensure_root
+  resolve_node_name
+  resolve_addresses
+  install_deps
+  if [ "$cmd" = join ]; then require_secrets; else create_secrets; fi
+  write_config
+  authorize_manager_key
+  start_agent
+  if [ "$cmd" = join ]; then
+    wait_until "this node to be alive in the member list with at least one other member" check_joined
+    say "joined the cluster as $node_name ($advertise)"
+    clusterctl members || true
+    if check_manager; then say "manager: $manager_name"; else say "no manager is elected yet"; fi
+    return 0
+  fi
+  if [ "$manager_eligible" = false ]; then
+    warn "this node is not manager-eligible: no manager until an eligible node joins"
+    wait_until "this node to be alive in the member list" check_self_alive
+    say "clusterd is running as $node_name ($advertise)"
+  else
+    wait_until "a manager to be elected" check_manager
+    if [ "$manager_name" = "$node_name" ]; then
+      say "this node ($node_name, $advertise) is the manager"
+    else
+      say "the manager is $manager_name (this node is $node_name, $advertise)"
+    fi
+  fi
+  print_join_help
+}
+
+cmd_status () {
+  local mode pid apid
+  mode=$(init_mode)
+  if [ "$mode" = systemd ]; then
+    if ! systemctl is-active --quiet "$UNIT_NAME"; then say "clusterd is not running ($UNIT_NAME is inactive)"; exit 3; fi
+    say "clusterd is running ($UNIT_NAME)"
+  else
+    if ! pid=$(supervisor_pid); then say "clusterd is not running (no live supervisor in $SUPERVISOR_PID_FILE)"; exit 3; fi
+    if apid=$(agent_pid); then
+      say "clusterd is running (supervisor pid $pid, agent pid $apid, log $LOG_FILE)"
+    else
+      say "the supervisor is running (pid $pid) but the agent is not: it is restarting (log $LOG_FILE)"
+    fi
+  fi
+  clusterctl members || warn "the agent API at $API_SOCKET did not answer"
+  if has_manager_verb; then
+    clusterctl manager || true
+  elif check_manager; then
+    say "manager: $manager_name"
+  else
+    say "no manager is elected yet"
+  fi
+}
+
+cmd_stop () {
+  ensure_root
+  local pid deadline
+  if [ "$(init_mode)" = systemd ]; then
+    systemctl stop "$UNIT_NAME"
+    say "stopped $UNIT_NAME"
+    return 0
+  fi
+  if ! pid=$(supervisor_pid); then
+    say "clusterd is not running"
+    return 0
+  fi
+  say "stopping clusterd (supervisor pid $pid): the agent leaves the cluster"
+  kill -TERM "$pid"
+  # The agent gives itself 10 s; the supervisor SIGKILLs it after 30 s.
+  deadline=$((SECONDS + 45))
+  while proc_alive "$pid"; do
+    [ "$SECONDS" -lt "$deadline" ] || die "the supervisor (pid $pid) did not exit within 45s"
+    sleep 0.2
+  done
+  say "stopped"
+}
+
+case "$cmd" in
+  init|join) cmd_init_or_join ;;
+  status) cmd_status ;;
+  stop) cmd_stop ;;
+esac

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Keeps one command running, for machines without systemd (bootstrap.sh starts it detached
+# with setsid, stdin from /dev/null and stdout/stderr appended to the agent log):
+#   - restarts the command when it fails (non-zero exit or killed by a signal), with
+#     exponential backoff from 1 s up to --max-backoff (reset after a run of 60 s or more);
+#     a clean exit (status 0, e.g. the agent got SIGTERM from someone else and left the
+#     cluster) ends the supervisor too, like systemd's Restart=on-failure;
+#   - on SIGTERM or SIGINT forwards SIGTERM to the command (a graceful leave for clusterd),
+#     waits for it to exit (SIGKILL after --stop-timeout seconds), then exits;
+#   - writes its own PID to --pid-file and the command's PID to --child-pid-file, and removes
+#     both on exit (only if they still hold its PIDs).
+# Its own log lines are pino-style JSON on stdout, so the log stays one format.
+# Usage: supervise.sh --pid-file FILE [--child-pid-file FILE] [--max-backoff SECONDS]
+#                     [--stop-timeout SECONDS] -- COMMAND [ARG...]
+set -uo pipefail
+
+pid_file=""
+child_pid_file=""
+max_backoff=30
+stop_timeout=30
+# A run at least this long counts as healthy: the next failure restarts after 1 s again.
+healthy_run=60
+
+log () { # LEVEL(number) MESSAGE; messages are our own words, never quotes or backslashes
+  printf '{"level":%s,"time":%s,"component":"supervisor","pid":%s,"msg":"%s"}\n' \
+    "$1" "$(date +%s%3N)" "$$" "$2"
+}
+die () { echo "supervise: $1" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pid-file) [ $# -ge 2 ] || die "--pid-file needs a value"; pid_file=$2; shift 2 ;;
+    --child-pid-file) [ $# -ge 2 ] || die "--child-pid-file needs a value"; child_pid_file=$2; shift 2 ;;
+    --max-backoff) [ $# -ge 2 ] || die "--max-backoff needs a value"; max_backoff=$2; shift 2 ;;
+    --stop-timeout) [ $# -ge 2 ] || die "--stop-timeout needs a value"; stop_timeout=$2; shift 2 ;;
+    --) shift; break ;;
+    *) die "unknown argument: $1 (usage: supervise.sh --pid-file FILE [--child-pid-file FILE] [--max-backoff S] [--stop-timeout S] -- COMMAND [ARG...])" ;;
+  esac
+done
+[ -n "$pid_file" ] || die "--pid-file is required"
+[ $# -gt 0 ] || die "no command given after --"
+[[ $max_backoff =~ ^[1-9][0-9]*$ ]] || die "--max-backoff: expected a positive number of seconds; got \"$max_backoff\""
+[[ $stop_timeout =~ ^[1-9][0-9]*$ ]] || die "--stop-timeout: expected a positive number of seconds; got \"$stop_timeout\""
+
+write_pid () { # FILE PID: atomic, so a reader never sees a half-written file
+  local tmp="$1.tmp.$$"
+  printf '%s\n' "$2" > "$tmp" && mv -f "$tmp" "$1"
+}
+remove_own () { # FILE PID: remove FILE only if it still holds PID (a newer supervisor may own it)
+  [ -n "$1" ] && [ "$(head -n1 "$1" 2>/dev/null)" = "$2" ] && rm -f "$1"
+  return 0
+}
+# Alive = /proc/PID exists and is not a zombie (a zombie still answers kill -0).
+alive () {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  case "${stat%% *}" in Z|X) return 1 ;; *) return 0 ;; esac
+}
+
+stopping=0
+stop_signal=""
+child=""
+# shellcheck disable=SC2317  # called from the traps below
+on_signal () {
+  stopping=1
+  stop_signal=$1
+  # Only a child we have not reaped yet: its PID cannot have been reused.
+  if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; fi
+}
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+trap '' HUP
+
+write_pid "$pid_file" "$$" || die "cannot write the pid file $pid_file"
+log 30 "supervisor started"
+
+backoff=1
+status=0
+while :; do
+  started=$SECONDS
+  "$@" < /dev/null &
+  child=$!
+  [ -n "$child_pid_file" ] && write_pid "$child_pid_file" "$child"
+  log 30 "started the agent (pid $child)"
+  # A signal that arrived while forking found no child to forward to.
+  [ "$stopping" -eq 1 ] && kill -TERM "$child" 2>/dev/null
+
+  # A trapped signal interrupts `wait` (status > 128) while the child runs on; the stop
+  # path below then polls it under a deadline.
+  [ "$stopping" -eq 1 ] || { wait "$child"; status=$?; }
+  if [ "$stopping" -eq 1 ]; then
+    deadline=$((SECONDS + stop_timeout))
+    while alive "$child"; do
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        log 50 "the agent did not stop within ${stop_timeout}s of SIGTERM; sending SIGKILL"
+        kill -KILL "$child" 2>/dev/null
+        deadline=$((SECONDS + 3600))
+      fi
+      # Poll, not `wait`: a blocking wait would outlast the deadline.
+      sleep 0.2
+    done
+    # Bash keeps a reaped child's status: this returns the agent's own exit status, not
+    # the 128+N of a wait the trap interrupted.
+    wait "$child" 2>/dev/null; status=$?
+  fi
+  reaped=$child
+  child=""
+  remove_own "$child_pid_file" "$reaped"
+  ran=$((SECONDS - started))
+
+  if [ "$stopping" -eq 1 ]; then
+    log 30 "the agent exited with status $status after SIG$stop_signal; supervisor exiting"
+    break
+  fi
+  if [ "$status" -eq 0 ]; then
+    log 30 "the agent exited cleanly (status 0); not restarting, supervisor exiting"
+    break
+  fi
+  [ "$ran" -ge "$healthy_run" ] && backoff=1
+  log 40 "the agent exited with status $status after ${ran}s; restarting in ${backoff}s"
+  # Sleep in the background so a SIGTERM during the backoff is handled at once.
+  sleep "$backoff" & sleeper=$!
+  wait "$sleeper"
+  kill "$sleeper" 2>/dev/null
+  wait "$sleeper" 2>/dev/null
+  [ "$stopping" -eq 1 ] && { log 30 "stopped during the restart backoff; supervisor exiting"; break; }
+  backoff=$((backoff * 2))
+  [ "$backoff" -gt "$max_backoff" ] && backoff=$max_backoff
+done
+
+remove_own "$pid_file" "$$"
+exit 0
