@@ -119,7 +119,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     managerHost.start()
     stack.push(async () => { await managerHost.stop() })
 
-    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => managerHost.localRoutes() })
+    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => managerHost.localRoutes(), startError: () => managerHost.startError })
     await gateway.start()
     stack.push(async () => { await gateway.stop() })
 

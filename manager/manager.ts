@@ -78,11 +78,11 @@ export class Manager implements ManagerRole {
     this.discovery = new NodeDiscovery({
       store: this.store,
       logger: logger.child({ component: 'discovery' }),
-      members: deps.membership.members,
+      members: () => deps.membership.members(),
       onMemberChange: listener => deps.membership.onChange((_change, member) => { listener(member) }),
       onDiscovered: (record, member) => { void this.autoCommission(record, member) }
     })
-    this.routeMap = managerRouteMap(managerRoutes({ store: this.store, jobs: this.jobs, members: deps.membership.members }), routeKey)
+    this.routeMap = managerRouteMap(managerRoutes({ store: this.store, jobs: this.jobs, members: () => deps.membership.members() }), routeKey)
   }
 
   /** @inheritdoc */

@@ -14,6 +14,7 @@ import { ClusterdError, isErrorCode, type ErrorBody } from '../../protocol/error
 import { FORWARD_PROTOCOL } from '../../protocol/manager-wire.js'
 import type { ApiRequest, ApiHandler } from '../api/router.js'
 import { ApiReply, isAsyncIterable } from '../api/respond.js'
+import { closeStream } from '../libp2p/close-stream.js'
 import type { Election } from './election.js'
 
 /** Largest forwarded frame. */
@@ -35,6 +36,8 @@ export interface ManagerGatewayComponents {
   election: Election
   logger: Logger
   localRoutes: LocalRoutes
+  /** Why the local manager role is not running, when it failed to start. */
+  startError?: () => string | null
 }
 
 type ForwardRequest = { key: string, params: Record<string, string>, query: Record<string, string>, body: unknown }
@@ -79,10 +82,19 @@ export class ManagerGateway {
     const manager = await this.waitForManager(req.signal)
     if (manager.local) {
       const handler = this.c.localRoutes()?.get(key)
-      if (handler === undefined) throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'this agent was just elected manager and is still starting; retry shortly')
+      if (handler === undefined) throw this.notServing()
       return await handler(req)
     }
     return await this.forward(manager.peerId, manager.name, { key, params: req.params, query: req.query, body: req.body }, req.signal)
+  }
+
+  private notServing (): ClusterdError {
+    const m = this.c.election.manager()
+    if (m === null || !m.local) return new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'this agent is no longer the manager; retry (the cluster is electing or has elected another)')
+    const why = this.c.startError?.() ?? null
+    return new ClusterdError('CLUSTERD_ERR_NO_MANAGER', why === null
+      ? `the manager role on ${m.name} is still starting; retry shortly`
+      : `the manager role on ${m.name} failed to start: ${why} (it retries every 5 s; see its log)`)
   }
 
   private async waitForManager (signal: AbortSignal): Promise<{ peerId: string, name: string, local: boolean }> {
@@ -112,11 +124,11 @@ export class ManagerGateway {
       await lp.write(enc(req), { signal })
       const first = dec((await lp.read({ signal })).subarray()) as Frame
       if (first.k === 'error') {
-        await stream.close().catch(() => {})
+        await closeStream(stream)
         throw new ClusterdError(isErrorCode(first.error.code) ? first.error.code : 'CLUSTERD_ERR_INTERNAL', first.error.message, first.error.details)
       }
       if (first.k === 'value') {
-        await stream.close().catch(() => {})
+        await closeStream(stream)
         return first.status === 200 ? first.body : new ApiReply(first.status, first.body)
       }
       // A stream: keep reading items until end, for as long as the client listens.
@@ -136,7 +148,7 @@ export class ManagerGateway {
         if (frame.k === 'item') yield frame.item
         if (frame.k === 'error') throw new ClusterdError(isErrorCode(frame.error.code) ? frame.error.code : 'CLUSTERD_ERR_INTERNAL', frame.error.message)
       }
-      await stream.close().catch(() => {})
+      await closeStream(stream)
     } catch (err) {
       stream.abort(err as Error)
       if (err instanceof ClusterdError || signal.aborted) throw err
@@ -149,6 +161,7 @@ export class ManagerGateway {
     stream.addEventListener('close', () => { lifetime.abort() })
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
     const send = async (f: Frame): Promise<void> => { await lp.write(enc(f)) }
+    let failed = false
     try {
       let req: ForwardRequest
       try {
@@ -160,8 +173,8 @@ export class ManagerGateway {
       }
       const handler = this.c.localRoutes()?.get(req.key)
       if (handler === undefined) {
-        const code = this.c.localRoutes() === null ? 'CLUSTERD_ERR_NO_MANAGER' : 'CLUSTERD_ERR_NOT_FOUND'
-        await send({ k: 'error', error: { code, message: code === 'CLUSTERD_ERR_NO_MANAGER' ? 'this agent is no longer the manager; retry' : `unknown route ${req.key}` } })
+        const err = this.c.localRoutes() === null ? this.notServing() : new ClusterdError('CLUSTERD_ERR_NOT_FOUND', `unknown route ${req.key}`)
+        await send({ k: 'error', error: err.toBody().error })
         return
       }
       let result: unknown
@@ -182,9 +195,12 @@ export class ManagerGateway {
       } else {
         await send({ k: 'value', status: 200, body: result })
       }
-      await stream.close().catch(() => {})
     } catch (err) {
+      failed = true
       stream.abort(err as Error)
+    } finally {
+      // Every path closes the stream: a stream left open counts against the per-connection limit.
+      if (!failed) await closeStream(stream)
     }
   }
 }

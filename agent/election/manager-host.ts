@@ -25,6 +25,8 @@ export class ManagerHost {
   private readonly factory: ManagerFactory
   private running: { role: ManagerRole, epoch: number } | null = null
   private ready = false
+  private lastError: string | null = null
+  private retryTimer: NodeJS.Timeout | null = null
   private chain = Promise.resolve()
   private unsubscribe: (() => void) | null = null
 
@@ -43,9 +45,13 @@ export class ManagerHost {
   /** Stop following and stop the manager role if it runs. */
   async stop (): Promise<void> {
     this.unsubscribe?.()
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.chain = this.chain.then(async () => { await this.stopRole() })
     await this.chain
   }
+
+  /** Why the manager role is not running although this agent was elected, if it failed to start. */
+  get startError (): string | null { return this.lastError }
 
   /** The running manager's routes, or null when this agent is not (yet) serving as manager. */
   localRoutes (): Map<string, ApiHandler> | null {
@@ -63,10 +69,15 @@ export class ManagerHost {
         try {
           await role.start()
           this.ready = true
+          this.lastError = null
           this.logger.info({ epoch: m.epoch }, 'manager role started')
         } catch (err) {
-          this.logger.error({ err }, 'manager role failed to start')
+          this.lastError = (err as Error).message
+          this.logger.error({ err }, 'manager role failed to start; retrying in 5 s')
           this.running = null
+          // Still elected: try again rather than leave the cluster with a manager that serves nothing.
+          this.retryTimer = setTimeout(() => { this.retryTimer = null; this.reconcile() }, 5000)
+          this.retryTimer.unref()
         }
       }
     }).catch(err => { this.logger.error({ err }, 'manager host transition failed') })

@@ -13,6 +13,7 @@ import {
   decodeProbeRequest, decodeProbeResponse, decodeSync, encodeWire,
   type SyncMessage
 } from '../../protocol/membership-wire.js'
+import { closeStream } from '../libp2p/close-stream.js'
 import type { ProbeTransport } from './prober.js'
 
 /** What the transport needs from membership to answer push-pull. */
@@ -74,7 +75,7 @@ export class SwimTransport implements ProbeTransport {
       const lp = lpStream(stream, { maxDataLength: MAX_SYNC_BYTES })
       await lp.write(encodeWire(this.c.localState()), { signal: deadline })
       const reply = decodeSync((await lp.read({ signal: deadline })).subarray())
-      await stream.close({ signal: deadline }).catch(() => {})
+      await closeStream(stream, deadline)
       if (!reply.ok) {
         this.c.onBadInput(peerId, SYNC_PROTOCOL, reply.reason)
         return false
@@ -96,7 +97,7 @@ export class SwimTransport implements ProbeTransport {
       const lp = lpStream(stream, { maxDataLength: MAX_PROBE_BYTES })
       await lp.write(encodeWire(req), { signal: deadline })
       const res = decodeProbeResponse((await lp.read({ signal: deadline })).subarray())
-      await stream.close({ signal: deadline }).catch(() => {})
+      await closeStream(stream, deadline)
       if (!res.ok) {
         this.c.onBadInput(peerId, SWIM_PROTOCOL, res.reason)
         return 'timeout'
@@ -124,7 +125,7 @@ export class SwimTransport implements ProbeTransport {
         answer = ok ? 'ack' : 'nack'
       }
       await lp.write(encodeWire({ t: answer, seq: req.value.seq }), { signal: deadline })
-      await stream.close({ signal: deadline }).catch(() => {})
+      await closeStream(stream, deadline)
     } catch (err) {
       stream.abort(err as Error)
     }
@@ -141,7 +142,7 @@ export class SwimTransport implements ProbeTransport {
         return
       }
       await lp.write(encodeWire(this.c.localState()), { signal: deadline })
-      await stream.close({ signal: deadline }).catch(() => {})
+      await closeStream(stream, deadline)
       await this.c.mergeRemoteState(from, msg.value)
     } catch (err) {
       stream.abort(err as Error)

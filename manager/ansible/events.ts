@@ -255,6 +255,7 @@ export class ResultCollector {
       return { ...base, outcome: 'ok' }
     }
     const reason: HostFailureReason = end === 'completed' || end === 'error' ? 'runner-error' : end
-    return { ...base, outcome: 'failed', reason, message: `run ${end === 'completed' ? 'ended without stats' : end}` }
+    const message = reason === 'runner-error' ? 'the run failed before this host finished; see the run message' : `the run was stopped (${reason}) before this host finished`
+    return { ...base, outcome: 'failed', reason, message }
   }
 }

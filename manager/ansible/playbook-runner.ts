@@ -183,7 +183,8 @@ export class AnsibleRunner implements PlaybookRunner {
       if (killer !== undefined) await killer
       const exitCode = typeof done.exitCode === 'number' ? done.exitCode : null
       const status: RunEnd = endReason ?? (collector.hasStats ? 'completed' : 'error')
-      const result = finish(status, exitCode, status === 'error' ? diagnostics.toString() : undefined)
+      const failure = done.failed ? String((done as { shortMessage?: string }).shortMessage ?? '') : ''
+      const result = finish(status, exitCode, status === 'error' ? (diagnostics.toString() || failure || `ansible-runner exited ${String(exitCode)} without a result`) : undefined)
       log.info({
         status, exitCode, durationMs: result.durationMs,
         hosts: result.hosts.map(h => ({ name: h.name, outcome: h.outcome, reason: h.reason, changed: h.changed }))

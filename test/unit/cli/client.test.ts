@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ClusterdError } from '../../../protocol/errors.js'
-import { ApiClient } from '../../../cli/client.js'
+import { ApiClient, routePath } from '../../../cli/client.js'
 import { ExitError } from '../../../cli/errors.js'
 import { MEMBERS, TOKEN, startFixture, type Fixture } from './fixtures.js'
 
@@ -110,6 +110,12 @@ describe('ApiClient', () => {
     } finally {
       await s.close()
     }
+  })
+
+  it('fills route parameters percent-encoded and leaves out unset query values', () => {
+    assert.equal(routePath('/v1/jobs/:id/events', { id: 'a/b c' }, { follow: 1, after: undefined }), '/v1/jobs/a%2Fb%20c/events?follow=1')
+    assert.equal(routePath('/v1/jobs', {}, { status: undefined }), '/v1/jobs')
+    assert.throws(() => routePath('/v1/nodes/:name'), /no value for :name/)
   })
 
   it('rejects an address that is neither a path nor an http(s) URL', () => {

@@ -1,0 +1,85 @@
+/**
+ * What the benchmark needs from a membership system under test, so clusterd and Serf go
+ * through the very same measurement code: start an agent on a host (joining a seed), know
+ * when it was spawned and when it listened, read its view, read its status-change log, stop it.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
+import type { TestHost } from '../../test/harness/hosts.js'
+
+/** A member's status in one agent's view, by member name. */
+export type View = Map<string, string>
+
+/** A status change an agent logged about a member (its own log, so none is missed between polls). */
+export interface LoggedChange {
+  /** Monotonic time (performance.now()) the line was read. */
+  at: number
+  member: string
+  to: string
+}
+
+/** One running agent of the system under test. */
+export interface BenchAgent {
+  /** Node name (= the host's name). */
+  readonly name: string
+  readonly host: TestHost
+  /** Pid of the agent process itself (for /proc). */
+  readonly pid: number
+  /** Monotonic time of the spawn. */
+  readonly spawnedAt: number
+  /** Monotonic time its "listening" log line was read, or null so far. */
+  readonly readyAt: number | null
+  /** Status changes it logged, oldest first. */
+  readonly changes: readonly LoggedChange[]
+  /** Its current view, or null while it does not answer. */
+  view: (signal?: AbortSignal) => Promise<View | null>
+  /** Kills it (SIGKILL) and waits for the exit. */
+  kill: () => Promise<void>
+  /** Its recent output, for error messages. */
+  tail: () => string
+}
+
+/** A membership system under test. */
+export interface BenchSystem {
+  /** `clusterd` or `serf`. */
+  readonly id: string
+  /** Spawns an agent on `host`; `seed` null makes it the first node. Returns at once (no wait for readiness). */
+  start: (host: TestHost, seed: TestHost | null) => Promise<BenchAgent>
+  /** Releases what the system set up for the run (temp dirs). Agents are killed by the caller. */
+  close: () => Promise<void>
+}
+
+/** Common bookkeeping of one agent process: readiness and status changes parsed from its output. */
+export class AgentOutput {
+  readyAt: number | null = null
+  readonly changes: LoggedChange[] = []
+  private text = ''
+  private partial = ''
+
+  /**
+   * `ready` recognises the "listening" line; `change` turns a line into a status change.
+   */
+  constructor (proc: ChildProcess, private readonly parse: { ready: (line: string) => boolean, change: (line: string) => { member: string, to: string } | null }) {
+    const onData = (b: Buffer): void => {
+      const at = performance.now()
+      const s = this.partial + b.toString('utf8')
+      const lines = s.split('\n')
+      this.partial = lines.pop() ?? ''
+      for (const line of lines) this.line(line, at)
+    }
+    proc.stdout?.on('data', onData)
+    proc.stderr?.on('data', onData)
+  }
+
+  private line (line: string, at: number): void {
+    this.text = (this.text + line + '\n').slice(-20_000)
+    if (this.readyAt === null && this.parse.ready(line)) this.readyAt = at
+    const c = this.parse.change(line)
+    if (c !== null) this.changes.push({ at, ...c })
+  }
+
+  /** The last ~20 KB of output. */
+  tail (): string {
+    return this.text
+  }
+}
