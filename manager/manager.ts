@@ -6,6 +6,7 @@
  * next start), close the store.
  */
 
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { ManagerFactory, ManagerRole } from '../agent/election/manager-host.js'
@@ -87,6 +88,7 @@ export class Manager implements ManagerRole {
 
   /** @inheritdoc */
   async start (): Promise<void> {
+    await mkdir(join(this.deps.dataDir, 'runs'), { recursive: true, mode: 0o700 })
     await this.store.start()
     try {
       await this.jobs.start()

@@ -183,6 +183,10 @@ class PskMessageStream extends AbstractMessageStream {
   }
 
   override async close (options?: AbortOptions): Promise<void> {
+    // bytes queued here while the inner stream needed a drain would be lost if it closed now
+    if (this.writeBuffer.byteLength > 0 && this.status === 'open') {
+      await settled(this, 'idle', options?.signal)
+    }
     await this.inner.close(options)
   }
 
@@ -205,6 +209,29 @@ class PskMessageStream extends AbstractMessageStream {
   override sendResume (): void {
     this.inner.resume()
   }
+}
+
+/**
+ * Resolves on `event` or when the stream closes (nothing left to wait for), rejects if the
+ * signal aborts; removes its listeners either way.
+ */
+async function settled (stream: AbstractMessageStream, event: 'idle', signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      stream.removeEventListener(event, done)
+      stream.removeEventListener('close', done)
+      signal?.removeEventListener('abort', aborted)
+      resolve()
+    }
+    const aborted = (): void => {
+      done()
+      reject(signal?.reason)
+    }
+    stream.addEventListener(event, done)
+    stream.addEventListener('close', done)
+    signal?.addEventListener('abort', aborted)
+  })
 }
 
 function deriveAuthKey (psk: Uint8Array): Buffer {

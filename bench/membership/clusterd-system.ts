@@ -4,7 +4,7 @@
  * come from each agent's unix-socket API; "listening" is the agent's `agent started` log line
  * (its gossip listener, membership and API are all up by then).
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { makeSecret, PORT, REPO, startAgentOn } from '../../test/harness/agent-process.js'
@@ -23,6 +23,7 @@ function json (line: string): Record<string, unknown> | null {
 
 /** Creates the clusterd system: one cluster secret and one socket dir for the run. */
 export async function clusterdSystem (env: Record<string, string> = {}): Promise<BenchSystem> {
+  await mkdir(join(REPO, '.tmp'), { recursive: true })
   const dir = await mkdtemp(join(REPO, '.tmp', 'bench-membership-'))
   const secretFile = await makeSecret(dir)
   const socketDir = join(dir, 'sock')

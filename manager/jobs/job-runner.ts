@@ -252,7 +252,21 @@ export class JobRunner implements JobService {
         const id = this.queue.shift() as string
         const controller = new AbortController()
         const done = this.run(id, controller.signal)
-          .catch(err => { this.c.logger.error({ err, job: id }, 'job run failed unexpectedly') })
+          .catch(async err => {
+            // A bug or an environment failure (disk full, missing directory) must not leave the
+            // job running and its nodes stuck: fail what is not finished, with the reason.
+            this.c.logger.error({ err, job: id }, 'job run failed unexpectedly')
+            if (controller.signal.aborted && controller.signal.reason === STOP) return
+            const job = await this.c.store.getJob(id)
+            if (job !== undefined && !isTerminalJobStatus(job.status)) {
+              for (const n of job.nodes) {
+                const p = job.perNode[n]
+                if (p !== undefined && !isFinal(p.outcome)) setOutcome(p, 'failed', `manager error: ${(err as Error).message}`)
+              }
+              await this.finish(job, {})
+            }
+          })
+          .catch(err => { this.c.logger.error({ err, job: id }, 'could not record the failure of a job') })
           .finally(() => { this.running.delete(id); this.pump() })
         this.running.set(id, { controller, done })
       }

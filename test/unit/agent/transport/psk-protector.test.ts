@@ -72,6 +72,20 @@ describe('pskProtector', () => {
     assert.equal(new Set(ciphertexts.map(c => c.toString('hex'))).size, 4)
   })
 
+  it('delivers everything sent before close even when the connection applied backpressure', async () => {
+    const psk = generateSecret()
+    const [rawOut, rawIn] = multiaddrConnectionPair({ capacity: 1 })
+    const [out, inb] = await Promise.all([protector(psk).protect(rawOut), protector(psk).protect(rawIn)])
+    const received = collect(inb)
+    const chunks = Array.from({ length: 20 }, (_, i) => Buffer.alloc(1000, i))
+    for (const chunk of chunks) out.send(chunk)
+    assert.ok(out.writeBufferLength > 0, 'the test needs bytes still queued in the protected stream')
+    await out.close()
+    await until(() => received.bytes().byteLength >= 20_000 || inb.status !== 'open', 'delivery or close')
+    await until(() => received.bytes().byteLength >= 20_000, 'all bytes', 1_000).catch(() => {})
+    assert.deepEqual(received.bytes(), Buffer.concat(chunks))
+  })
+
   it('refuses a peer holding a different secret on both ends, and drops the connection', async () => {
     const [rawOut, rawIn] = multiaddrConnectionPair()
     const results = await Promise.allSettled([

@@ -1,0 +1,131 @@
+/**
+ * Benchmark: clusterd membership against HashiCorp Serf on the same real test hosts.
+ *
+ *   npm run bench:membership -- [--hosts 8[,5,16]] [--rounds 5] [--idle-seconds 30]
+ *                               [--late 3] [--systems clusterd,serf] [--poll-ms 50]
+ *   npm run bench:membership -- --soak MINUTES [--hosts 8] [--load-nice -5]
+ *
+ * Per host count: one host set (N hosts + the late joiners), then for each system in turn
+ * (clusterd first): form the cluster, an idle window, link-cut rounds, late joiners, kill
+ * everything. `--soak` runs only the loaded false-positive soak (clusterd; `--systems` to add
+ * serf). Progress goes to stderr; stdout gets one JSON line per host count, then markdown.
+ */
+import { parseArgs } from 'node:util'
+import { TestHosts } from '../../test/harness/hosts.js'
+import { clusterdSystem } from './clusterd-system.js'
+import { converge, failureRounds, idleWindow, lateJoins, type PhaseOptions } from './measure.js'
+import { machineInfo, markdownSoak, markdownTable, type SystemResult } from './report.js'
+import { serfSystem } from './serf-system.js'
+import { soak, type SoakResult } from './soak.js'
+import type { BenchAgent, BenchSystem } from './system.js'
+
+const { values } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    'idle-seconds': { type: 'string', default: '30' },
+    late: { type: 'string', default: '3' },
+    systems: { type: 'string' },
+    'poll-ms': { type: 'string', default: '50' },
+    soak: { type: 'string' },
+    'load-nice': { type: 'string', default: '-5' },
+    prefix: { type: 'string', default: 'bm' }
+  }
+})
+
+const num = (name: string, raw: string | undefined, lo: number, hi: number): number => {
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < lo || n > hi) throw new RangeError(`--${name} must be a number in ${lo}..${hi}, got ${String(raw)}`)
+  return n
+}
+const hostCounts = (values.hosts ?? '8').split(',').map(h => num('hosts', h, 3, 100))
+const rounds = num('rounds', values.rounds, 1, 50)
+const idleMs = num('idle-seconds', values['idle-seconds'], 1, 3600) * 1000
+const lateCount = num('late', values.late, 0, 10)
+const pollMs = num('poll-ms', values['poll-ms'], 10, 5000)
+const soakMinutes = values.soak === undefined ? 0 : num('soak', values.soak, 0.1, 120)
+const loadNice = num('load-nice', values['load-nice'], -20, 19)
+const systems = (values.systems ?? (soakMinutes > 0 ? 'clusterd' : 'clusterd,serf')).split(',')
+for (const s of systems) if (s !== 'clusterd' && s !== 'serf') throw new RangeError(`unknown system '${s}'`)
+
+const PHASE: PhaseOptions = { pollMs, convergeTimeoutMs: 120_000, failTimeoutMs: 60_000, recoverTimeoutMs: 180_000 }
+
+const started = Date.now()
+/** Progress on stderr (this is the program's own CLI output, not library logging). */
+function say (msg: string): void {
+  process.stderr.write(`[bench:membership +${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}\n`)
+}
+
+async function makeSystem (id: string): Promise<BenchSystem> {
+  return id === 'clusterd' ? await clusterdSystem() : serfSystem()
+}
+
+async function killAll (agents: readonly BenchAgent[]): Promise<void> {
+  await Promise.allSettled(agents.map(async a => { await a.kill() }))
+}
+
+async function benchOne (system: BenchSystem, hosts: TestHosts, n: number): Promise<SystemResult> {
+  const agents: BenchAgent[] = []
+  try {
+    say(`${system.id}: forming ${n} agents`)
+    const formed = await converge(system, hosts.hosts.slice(0, n), PHASE)
+    agents.push(...formed.agents)
+    say(`${system.id}: all see all ${Math.round(formed.result.fromJoinersSpawnMs)} ms after the joiners' spawn; idle window ${idleMs / 1000} s`)
+    const idle = await idleWindow(agents, idleMs)
+    say(`${system.id}: idle RSS median ${idle.rssMedianMB?.toFixed(1)} MB, CPU median ${idle.cpuMedianPct?.toFixed(2)}%; ${rounds} link-cut rounds`)
+    const failure = await failureRounds(agents, rounds, PHASE)
+    say(`${system.id}: all-failed per round ${failure.map(f => f.allFailedMs === null ? 'timeout' : Math.round(f.allFailedMs)).join(', ')} ms; late joiners`)
+    const late = await lateJoins(system, agents, hosts.hosts.slice(n, n + lateCount), hosts.hosts[0] as NonNullable<(typeof hosts.hosts)[0]>, PHASE)
+    say(`${system.id}: late joiners spawn->sees all ${late.map(l => Math.round(l.spawnToSeesAllMs)).join(', ')} ms`)
+    return { system: system.id, converge: formed.result, idle, failure, late }
+  } finally {
+    await killAll(agents)
+    await system.close()
+  }
+}
+
+async function soakOne (system: BenchSystem, hosts: TestHosts, n: number): Promise<SoakResult> {
+  const agents: BenchAgent[] = []
+  try {
+    say(`${system.id}: forming ${n} agents for a ${soakMinutes} min soak`)
+    const formed = await converge(system, hosts.hosts.slice(0, n), PHASE)
+    agents.push(...formed.agents)
+    say(`${system.id}: loading every CPU (nice ${loadNice}) and polling every ${Math.max(pollMs, 250)} ms`)
+    const r = await soak(agents, { minutes: soakMinutes, nice: loadNice, pollMs: Math.max(pollMs, 250) })
+    say(`${system.id}: soak saw ${r.polledTransitions} polled and ${r.loggedTransitions} logged suspect/failed transitions`)
+    return r
+  } finally {
+    await killAll(agents)
+    await system.close()
+  }
+}
+
+async function main (): Promise<void> {
+  const machine = machineInfo()
+  say(`machine: ${JSON.stringify(machine)}`)
+  const markdown: string[] = []
+  for (const n of hostCounts) {
+    const hosts = await TestHosts.create({ count: soakMinutes > 0 ? n : n + lateCount, prefix: values.prefix })
+    try {
+      if (soakMinutes > 0) {
+        const soaks: Record<string, SoakResult> = {}
+        for (const id of systems) soaks[id] = await soakOne(await makeSystem(id), hosts, n)
+        process.stdout.write(JSON.stringify({ bench: 'membership', mode: 'soak', hosts: n, machine, soak: soaks }) + '\n')
+        for (const s of Object.values(soaks)) markdown.push(`### ${n} hosts, soak\n\n${markdownSoak(s)}\n`)
+      } else {
+        const results: SystemResult[] = []
+        for (const id of systems) results.push(await benchOne(await makeSystem(id), hosts, n))
+        process.stdout.write(JSON.stringify({ bench: 'membership', hosts: n, rounds, pollMs, machine, results }) + '\n')
+        markdown.push(`### ${n} hosts\n\n${markdownTable(n, results)}\n`)
+      }
+    } finally {
+      await hosts.destroy()
+    }
+  }
+  process.stdout.write('\n' + markdown.join('\n'))
+}
+
+main().catch(err => {
+  process.stderr.write(`bench:membership failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})
