@@ -58,8 +58,8 @@ export class PskMismatchError extends Error {
 /** A factory for libp2p's `connectionProtector` option. */
 export function pskProtector (init: PskProtectorInit): (components: PskProtectorComponents) => ConnectionProtector {
   // validate at configuration time, not at the first connection
-  const keys = deriveAuthKey(init.psk)
-  return (components) => new PskConnectionProtector(components, { ...init, authKey: keys })
+  const authKey = deriveAuthKey(init.psk)
+  return (components) => new PskConnectionProtector(components, { ...init, authKey })
 }
 
 interface PskConnectionProtectorInit extends PskProtectorInit {
@@ -218,16 +218,13 @@ class PskMessageStream extends AbstractMessageStream {
 async function settled (stream: AbstractMessageStream, event: 'idle', signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted()
   await new Promise<void>((resolve, reject) => {
-    const done = (): void => {
+    const cleanUp = (): void => {
       stream.removeEventListener(event, done)
       stream.removeEventListener('close', done)
       signal?.removeEventListener('abort', aborted)
-      resolve()
     }
-    const aborted = (): void => {
-      done()
-      reject(signal?.reason)
-    }
+    const done = (): void => { cleanUp(); resolve() }
+    const aborted = (): void => { cleanUp(); reject(signal?.reason) }
     stream.addEventListener(event, done)
     stream.addEventListener('close', done)
     signal?.addEventListener('abort', aborted)

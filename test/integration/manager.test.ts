@@ -205,10 +205,9 @@ describe('manager on real hosts', () => {
     const fresh = await hosts.addHost()
     const a = await startAgent(fresh, { labels: { tier: 'auto' } })
     await waitFor(async () => (await node(fresh.name))?.state === 'commissioned' ? true : undefined,
-      { timeoutMs: 120_000, intervalMs: 500, message: `auto-commission did not commission ${fresh.name}:\n${agent(0).output.slice(-3000)}` })
+      { timeoutMs: 120_000, intervalMs: 500, message: `auto-commission did not commission ${fresh.name}:\nmanager:\n${agent(0).output.slice(-3000)}\nnew node:\n${a.output.slice(-3000)}` })
     const events = await api().client.request<LifecycleEvent[]>('GET', `/v1/events?node=${fresh.name}`)
     assert.ok(events.some(e => e.type === 'commission-requested' && e.actor === 'auto-commission' && e.jobId !== null))
     assert.notEqual(await fresh.readFile('/etc/clusterd-worker/worker.conf'), null)
-    void a
   })
 })

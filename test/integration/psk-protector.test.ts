@@ -124,7 +124,7 @@ function memoryMb (): { rss: number, heap: number, at?: number } {
   return { rss: Math.round(rss / 1048576), heap: Math.round(heapUsed / 1048576) }
 }
 
-// a crash inside a socket 'data' handler shows up here before it kills the process
+// a handshake failure that escapes its caller (nobody awaiting it) would land here
 const unhandled: unknown[] = []
 process.on('unhandledRejection', (reason) => { unhandled.push(reason) })
 
@@ -229,7 +229,7 @@ describe('psk protector on real libp2p nodes', () => {
     }
   })
 
-  it(`bounded memory over ${CHURN_CYCLES} connect/disconnect cycles while gossip keeps flowing`, { timeout: 120_000 }, async (t) => {
+  it(`bounded memory over ${CHURN_CYCLES} connect/disconnect cycles while gossip keeps flowing`, { timeout: 180_000 }, async (t) => {
     await b.dial(addr(a))
     await untilSubscribed(a, b)
     let cycles = 0
