@@ -17,6 +17,8 @@ export interface PhaseOptions {
   convergeTimeoutMs: number
   failTimeoutMs: number
   recoverTimeoutMs: number
+  /** Quiet time after a recovery before the next cut, so one round's gossip does not leak into the next. */
+  settleMs: number
 }
 
 /** Median and max of a set of samples (ms unless named otherwise). */
@@ -129,8 +131,28 @@ export interface FailureRound {
   recoveredMs: number | null
 }
 
+/** The rounds, and the agents' CPU while they ran (the poller's load on them included). */
+export interface FailurePhase {
+  rounds: FailureRound[]
+  /** Median agent CPU over the whole phase (polling every agent every pollMs), % of one core. */
+  agentCpuMedianPct: number | null
+}
+
 /** Cuts the link of one non-seed host per round (rotating), times detection and recovery. */
-export async function failureRounds (agents: readonly BenchAgent[], rounds: number, opts: PhaseOptions): Promise<FailureRound[]> {
+export async function failureRounds (agents: readonly BenchAgent[], rounds: number, opts: PhaseOptions): Promise<FailurePhase> {
+  const t0 = performance.now()
+  const cpu0 = agents.map(a => cpuSeconds(a.pid))
+  const out = await cutRounds(agents, rounds, opts)
+  const dt = (performance.now() - t0) / 1000
+  const cpu = agents.flatMap((a, i) => {
+    const before = cpu0[i]
+    const after = cpuSeconds(a.pid)
+    return before == null || after === null ? [] : [(after - before) / dt * 100]
+  })
+  return { rounds: out, agentCpuMedianPct: median(cpu) }
+}
+
+async function cutRounds (agents: readonly BenchAgent[], rounds: number, opts: PhaseOptions): Promise<FailureRound[]> {
   const names = agents.map(a => a.name)
   const out: FailureRound[] = []
   for (let r = 0; r < rounds; r++) {
@@ -140,6 +162,7 @@ export async function failureRounds (agents: readonly BenchAgent[], rounds: numb
     const pre = await pollViews(agents, (a, v) => { views.set(a.name, v) }, () => agents.every(a => allAlive(views.get(a.name), names)),
       { intervalMs: opts.pollMs, timeoutMs: opts.recoverTimeoutMs })
     if (!pre.done) throw new Error(`round ${r}: the cluster is not whole before the cut`)
+    await delay(opts.settleMs) // quiet time between rounds, not a wait for state (that was the poll above)
     const t0 = performance.now()
     await victim.host.cutLink()
     const notAlive = new Map<string, number>()

@@ -2,7 +2,7 @@
  * Benchmark: clusterd membership against HashiCorp Serf on the same real test hosts.
  *
  *   npm run bench:membership -- [--hosts 8[,5,16]] [--rounds 5] [--idle-seconds 30]
- *                               [--late 3] [--systems clusterd,serf] [--poll-ms 50]
+ *                               [--late 3] [--systems clusterd,serf] [--poll-ms 50] [--settle-seconds 5]
  *   npm run bench:membership -- --soak MINUTES [--hosts 8] [--load-nice -5]
  *
  * Per host count: one host set (N hosts + the late joiners), then for each system in turn
@@ -10,6 +10,7 @@
  * everything. `--soak` runs only the loaded false-positive soak (clusterd; `--systems` to add
  * serf). Progress goes to stderr; stdout gets one JSON line per host count, then markdown.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { TestHosts } from '../../test/harness/hosts.js'
 import { clusterdSystem } from './clusterd-system.js'
@@ -29,7 +30,8 @@ const { values } = parseArgs({
     'poll-ms': { type: 'string', default: '50' },
     soak: { type: 'string' },
     'load-nice': { type: 'string', default: '-5' },
-    prefix: { type: 'string', default: 'bm' }
+    prefix: { type: 'string', default: 'bm' },
+    'settle-seconds': { type: 'string', default: '5' }
   }
 })
 
@@ -48,7 +50,7 @@ const loadNice = num('load-nice', values['load-nice'], -20, 19)
 const systems = (values.systems ?? (soakMinutes > 0 ? 'clusterd' : 'clusterd,serf')).split(',')
 for (const s of systems) if (s !== 'clusterd' && s !== 'serf') throw new RangeError(`unknown system '${s}'`)
 
-const PHASE: PhaseOptions = { pollMs, convergeTimeoutMs: 120_000, failTimeoutMs: 60_000, recoverTimeoutMs: 180_000 }
+const PHASE: PhaseOptions = { pollMs, convergeTimeoutMs: 120_000, failTimeoutMs: 60_000, recoverTimeoutMs: 180_000, settleMs: num('settle-seconds', values['settle-seconds'], 0, 600) * 1000 }
 
 const started = Date.now()
 /** Progress on stderr (this is the program's own CLI output, not library logging). */
@@ -74,7 +76,8 @@ async function benchOne (system: BenchSystem, hosts: TestHosts, n: number): Prom
     const idle = await idleWindow(agents, idleMs)
     say(`${system.id}: idle RSS median ${idle.rssMedianMB?.toFixed(1)} MB, CPU median ${idle.cpuMedianPct?.toFixed(2)}%; ${rounds} link-cut rounds`)
     const failure = await failureRounds(agents, rounds, PHASE)
-    say(`${system.id}: all-failed per round ${failure.map(f => f.allFailedMs === null ? 'timeout' : Math.round(f.allFailedMs)).join(', ')} ms; late joiners`)
+    say(`${system.id}: all-failed per round ${failure.rounds.map(f => f.allFailedMs === null ? 'timeout' : Math.round(f.allFailedMs)).join(', ')} ms; late joiners`)
+    await delay(PHASE.settleMs) // quiet time after the last recovery, as between rounds
     const late = await lateJoins(system, agents, hosts.hosts.slice(n, n + lateCount), hosts.hosts[0] as NonNullable<(typeof hosts.hosts)[0]>, PHASE)
     say(`${system.id}: late joiners spawn->sees all ${late.map(l => Math.round(l.spawnToSeesAllMs)).join(', ')} ms`)
     return { system: system.id, converge: formed.result, idle, failure, late }
