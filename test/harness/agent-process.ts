@@ -6,7 +6,7 @@
  */
 
 import type { ChildProcess } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../../cli/client.js'
@@ -98,6 +98,16 @@ export class AgentProcess {
 
   /** Resolves with the exit code when the process exits. */
   async exit (): Promise<number | null> { return await this.exited }
+}
+
+/**
+ * A fresh directory for one test's secrets and sockets, inside the repository (visible from
+ * every test host, unlike /tmp, which each host has privately) and git-ignored.
+ */
+export async function testDir (prefix: string): Promise<string> {
+  const base = join(REPO, '.tmp')
+  await mkdir(base, { recursive: true, mode: 0o700 })
+  return await mkdtemp(join(base, `${prefix}-`))
 }
 
 /** Write a fresh cluster secret (0600) into `dir`. */

@@ -8,11 +8,11 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, REPO, makeSecret, startAgentOn } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, PORT, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
 import { run } from '../harness/proc.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
@@ -56,7 +56,7 @@ describe('manager on real hosts', () => {
   before(async () => {
     // Host 6 stays without an agent until the auto-commission test: the node that joins later.
     hosts = await TestHosts.create({ count: 6, prefix: 'mg' })
-    dir = await mkdtemp(join(REPO, '.tmp', 'it-manager-'))
+    dir = await testDir('it-manager')
     secret = await makeSecret(dir)
     sshKey = join(dir, 'manager_ed25519')
     await run(['/usr/bin/ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'clusterd-manager', '-f', sshKey])
@@ -103,6 +103,16 @@ describe('manager on real hosts', () => {
     }
     assert.equal(JSON.parse(await h(3).readFile('/etc/clusterd/node.json') ?? '{}').name, h(3).name)
     assert.deepEqual((await node(h(1).name))?.roles, ['worker'])
+    assert.equal((await node(h(3).name))?.state, 'commissioned')
+  })
+
+  it('re-running a playbook changes nothing: a second upgrade of the same node reports zero changes', async () => {
+    const first = await finished((await submit('/v1/upgrade', { nodes: [h(3).name] })).id)
+    assert.equal(first.status, 'succeeded')
+    assert.ok((first.perNode[h(3).name]?.changed ?? 0) > 0, 'the first upgrade records the version')
+    const second = await finished((await submit('/v1/upgrade', { nodes: [h(3).name] })).id)
+    assert.equal(second.status, 'succeeded')
+    assert.equal(second.perNode[h(3).name]?.changed, 0, 'an idempotent re-run changes nothing')
     assert.equal((await node(h(3).name))?.state, 'commissioned')
   })
 

@@ -5,14 +5,14 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { TestHosts } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, makeSecret, PORT, REPO, startAgentOn } from '../harness/agent-process.js'
+import { AgentProcess, makeSecret, PORT, startAgentOn, testDir } from '../harness/agent-process.js'
 import { createClusterNode } from '../../agent/libp2p/create-node.js'
 import { readSecretFile } from '../../agent/transport/secret.js'
 import { MEMBERSHIP_TOPIC } from '../../protocol/membership-wire.js'
@@ -29,7 +29,7 @@ describe('membership on real hosts', () => {
 
   before(async () => {
     hosts = await TestHosts.create({ count: 6, prefix: 'mb' })
-    dir = await mkdtemp(join(REPO, '.tmp', 'it-membership-'))
+    dir = await testDir('it-membership')
     secret = await makeSecret(dir)
   })
 
