@@ -8,15 +8,15 @@
 import type { ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../../cli/client.js'
 import type { Member } from '../../protocol/members.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import { formatSecretFile, generateSecret } from '../../agent/transport/secret.js'
+import { REPO_ROOT } from './constants.js'
 import type { TestHost } from './hosts.js'
 
-/** Repository root (dist/test/harness -> ../../..). */
-export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
+/** Repository root (bound into every test host at the same path). */
+export const REPO = REPO_ROOT
 /** Node.js 22 of the project. */
 export const NODE = join(REPO, 'node_modules/.bin/node')
 /** The agent launcher. */

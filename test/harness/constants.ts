@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 /**
  * Defaults and fixed paths of the test-host harness. Facts behind them are in
  * /work/shared/notes/test-hosts-and-ansible.md.
@@ -5,6 +8,22 @@
 
 /** Root of all harness state; one dir per prefix and slot. Outside /root and never bind-mounted. */
 export const STATE_ROOT = '/var/tmp/clusterd-test'
+
+/**
+ * The repository root: the nearest directory above this file with clusterd's package.json.
+ * Each host binds it at the same path, so agents run from it wherever the checkout lives
+ * (a CI clone under /tmp or /root would otherwise be hidden by the host's private mounts).
+ */
+export const REPO_ROOT: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (dir !== dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'clusterd') return dir
+    } catch { /* not here */ }
+    dir = dirname(dir)
+  }
+  throw new Error('test harness: cannot find the clusterd repository root above ' + fileURLToPath(import.meta.url))
+})()
 
 /** Slot reservations (`mkdir` is the atomic lock): one dir per live set, global across prefixes. */
 export const SLOTS_DIR = `${STATE_ROOT}/.slots`

@@ -8,7 +8,7 @@ import { once } from 'node:events'
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { appendFile, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { BIN, HOST_BASE_ENV, KILL_TIMEOUT_MS, OVERLAY_DIRS, PIDFILE_DIR, READY_TIMEOUT_MS, SSH_VERIFY_TIMEOUT_MS, STATE_ROOT, TMPFS_DIRS } from './constants.js'
+import { BIN, HOST_BASE_ENV, REPO_ROOT, KILL_TIMEOUT_MS, OVERLAY_DIRS, PIDFILE_DIR, READY_TIMEOUT_MS, SSH_VERIFY_TIMEOUT_MS, STATE_ROOT, TMPFS_DIRS } from './constants.js'
 import { killSockets, setLink, type SetNames } from './net.js'
 import { waitFor } from './poll.js'
 import { delay, killAll, netnsInode, pidsInNetns, processStartTime, run } from './proc.js'
@@ -70,10 +70,12 @@ export interface TestHostInit {
 }
 
 // A constant script; every variable part comes in as a positional argument, never spliced in.
-// $1 hostname, $2 upper root, $3 work root, $4 /root source, $5 harness state root (hidden).
+// $1 hostname, $2 upper root, $3 work root, $4 /root source, $5 harness state root (hidden),
+// $6 the repository (bound back at its own path last, whatever the mounts above cover).
 const BOOT_SCRIPT = [
   'set -e',
   'hostname "$1"',
+  'mount --bind "$6" /mnt',
   ...OVERLAY_DIRS.filter(d => d !== '/var').map(d =>
     `mount -t overlay overlay -o "lowerdir=${d},upperdir=$2${d},workdir=$3${d}" ${d}`),
   'mount --bind "$4" /root',
@@ -84,6 +86,7 @@ const BOOT_SCRIPT = [
   'umount -R -l /run/netns 2>/dev/null || true',
   // Hide every set's upper dirs (other hosts' files) from this host.
   'mount -t tmpfs -o mode=700 tmpfs "$5"',
+  'mkdir -p "$6" && mount --bind /mnt "$6" && umount -l /mnt',
   `exec ${BIN.sshd} -D -f /etc/ssh/sshd_config -E /var/log/sshd.log`
 ].join('\n')
 
@@ -189,7 +192,7 @@ export class TestHost {
       child = spawn(BIN.ip, [
         'netns', 'exec', this.name,
         BIN.unshare, '--mount', '--uts', '--propagation', 'private',
-        BIN.sh, '-c', BOOT_SCRIPT, 'boot', this.hostname, `${this.stateDir}/upper`, `${this.stateDir}/work`, this.rootHome, STATE_ROOT
+        BIN.sh, '-c', BOOT_SCRIPT, 'boot', this.hostname, `${this.stateDir}/upper`, `${this.stateDir}/work`, this.rootHome, STATE_ROOT, REPO_ROOT
       ], {
         stdio: ['ignore', logFd, logFd],
         env: { ...HOST_BASE_ENV },
