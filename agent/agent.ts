@@ -6,6 +6,7 @@
 
 import { mkdir } from 'node:fs/promises'
 import os from 'node:os'
+import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { AGENT_VERSION } from './version.js'
 import type { AgentConfig, HostPort } from './config/agent-config.js'
@@ -17,6 +18,10 @@ import { Election } from './election/election.js'
 import { ManagerGateway, routeKey } from './election/manager-gateway.js'
 import { ManagerHost } from './election/manager-host.js'
 import { createManagerFactory } from '../manager/manager.js'
+import { ManagerStore } from '../manager/store/index.js'
+import { REPLICA_STATUS_ROUTE, type ReplicaStatus } from '../protocol/replication-wire.js'
+import { Replica } from './replica/replica.js'
+import { ReplicaRevisions } from './replica/revision-gossip.js'
 import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { ClusterdError } from '../protocol/errors.js'
 import { Membership } from './membership/membership.js'
@@ -93,19 +98,46 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     await membership.start()
     stack.push(async () => { await membership.stop() })
 
+    // Replication: an eligible agent holds a replica of the manager store while it is not the
+    // manager, and failover prefers the eligible agent with the highest replica revision.
+    let replica: Replica | null = null
+    let managerHost: ManagerHost | null = null
+    const revisions = new ReplicaRevisions({
+      pubsub: node.services.pubsub,
+      logger: logger.child({ component: 'replica-revisions' }),
+      revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0
+    }, { peerId: node.peerId.toString(), announce: config.managerEligible })
+    revisions.start()
+    stack.push(async () => { revisions.stop() })
+
     const election = new Election({
       pubsub: node.services.pubsub,
       logger: logger.child({ component: 'election' }),
       members: () => membership.members(),
-      epochs: counterStore(config.dataDir, 'epoch')
+      epochs: counterStore(config.dataDir, 'epoch'),
+      rank: revisions.rank
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible })
     membership.onChange(() => { election.poke() })
     await election.start()
     stack.push(async () => { await election.stop() })
 
-    const managerHost = new ManagerHost({
+    if (config.managerEligible) {
+      const replicaLogger = logger.child({ component: 'replica' })
+      const r = new Replica({
+        libp2p: node,
+        election,
+        logger: replicaLogger,
+        openStore: () => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') })
+      })
+      await r.start()
+      replica = r
+      stack.push(async () => { await r.stop() })
+    }
+
+    const host = new ManagerHost({
       election,
       logger: logger.child({ component: 'manager-host' }),
+      ...(replica !== null ? { handover: { release: async () => { await replica?.close() }, reclaim: async () => { await replica?.open() } } } : {}),
       factory: createManagerFactory({
         dataDir: config.dataDir,
         logger: logger.child({ component: 'manager' }),
@@ -113,13 +145,15 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         self: { name: config.nodeName, peerId: node.peerId.toString() },
         playbookDir: config.playbookDir,
         sshKeyPath: config.sshKeyFile,
-        cluster: 'clusterd'
+        cluster: 'clusterd',
+        libp2p: node
       })
     })
-    managerHost.start()
-    stack.push(async () => { await managerHost.stop() })
+    managerHost = host
+    host.start()
+    stack.push(async () => { await host.stop() })
 
-    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => managerHost.localRoutes(), startError: () => managerHost.startError })
+    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => host.localRoutes(), startError: () => host.startError })
     await gateway.start()
     stack.push(async () => { await gateway.stop() })
 
@@ -134,6 +168,11 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       const m = election.manager()
       if (m === null) throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'no manager is elected yet; an election may be in progress, retry shortly')
       return m
+    })
+    api.route(REPLICA_STATUS_ROUTE.method, REPLICA_STATUS_ROUTE.pattern, async (): Promise<ReplicaStatus> => {
+      const managerRevision = host.localRevision()
+      if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
+      return replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
     })
     for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))
     await api.start()

@@ -8,6 +8,7 @@
 
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { Libp2p } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { ManagerFactory, ManagerRole } from '../agent/election/manager-host.js'
 import { routeKey } from '../agent/election/manager-gateway.js'
@@ -23,6 +24,7 @@ import { JobRunner, type NodeTarget } from './jobs/job-runner.js'
 import { loadRoleConfig } from './roles/role-config.js'
 import { precheck } from './ssh/precheck.js'
 import { SshConnector } from './ssh/remote-shell.js'
+import { Replicator } from './replication/replicator.js'
 import { ManagerStore } from './store/index.js'
 
 /** What the agent hands the manager. */
@@ -40,6 +42,8 @@ export interface ManagerDeps {
   sshKeyPath: string
   /** Cluster name injected into playbooks. */
   cluster: string
+  /** When given, every committed write is replicated to the eligible agents before it is acknowledged. */
+  libp2p?: Pick<Libp2p, 'dialProtocol'>
 }
 
 /** Address and pinned host keys of a node, from its signed membership record. */
@@ -58,6 +62,7 @@ export class Manager implements ManagerRole {
   private readonly deps: ManagerDeps
   private readonly epoch: number
   private readonly store: ManagerStore
+  private readonly replicator: Replicator | null
   private readonly jobs: JobRunner
   private readonly discovery: NodeDiscovery
   private readonly routeMap: Map<string, ApiHandler>
@@ -66,7 +71,20 @@ export class Manager implements ManagerRole {
     this.deps = deps
     this.epoch = epoch
     const logger = deps.logger.child({ epoch })
-    this.store = new ManagerStore({ logger }, { path: join(deps.dataDir, 'manager') })
+    this.replicator = deps.libp2p === undefined
+      ? null
+      : new Replicator({
+        libp2p: deps.libp2p,
+        logger: logger.child({ component: 'replicator' }),
+        members: () => deps.membership.members(),
+        snapshot: async () => await this.store.exportAll(),
+        revision: () => this.store.revision
+      }, { selfPeerId: deps.self.peerId, epoch })
+    const replicator = this.replicator
+    this.store = new ManagerStore({
+      logger,
+      ...(replicator !== null ? { afterCommit: async batch => { await replicator.replicate(batch) } } : {})
+    }, { path: join(deps.dataDir, 'manager') })
     const ssh = new SshConnector({ logger }, { privateKeyPath: deps.sshKeyPath })
     this.jobs = new JobRunner({
       store: this.store,
@@ -90,6 +108,7 @@ export class Manager implements ManagerRole {
   async start (): Promise<void> {
     await mkdir(join(this.deps.dataDir, 'runs'), { recursive: true, mode: 0o700 })
     await this.store.start()
+    this.replicator?.start()
     try {
       await this.jobs.start()
       await this.discovery.start()
@@ -103,12 +122,19 @@ export class Manager implements ManagerRole {
   async stop (): Promise<void> {
     await this.discovery.stop()
     await this.jobs.stop()
+    // After the jobs: their last writes are still replicated.
+    await this.replicator?.stop()
     await this.store.stop()
   }
 
   /** @inheritdoc */
   routes (): Map<string, ApiHandler> {
     return this.routeMap
+  }
+
+  /** @inheritdoc */
+  revision (): number {
+    return this.store.revision
   }
 
   /** Commission a newly discovered node when the policy is on and its labels match. */

@@ -13,6 +13,17 @@ export interface ManagerRole {
   start: () => Promise<void>
   stop: () => Promise<void>
   routes: () => Map<string, ApiHandler>
+  /** Revision of the manager's store, when it has one. */
+  revision?: () => number
+}
+
+/**
+ * Hand-over of the manager store directory: the replica closes it before the role opens it
+ * and reopens it once the role has stopped (or failed to start).
+ */
+export interface StoreHandover {
+  release: () => Promise<void>
+  reclaim: () => Promise<void>
 }
 
 /** Builds a manager for one epoch. */
@@ -29,11 +40,19 @@ export class ManagerHost {
   private retryTimer: NodeJS.Timeout | null = null
   private chain = Promise.resolve()
   private unsubscribe: (() => void) | null = null
+  private readonly handover: StoreHandover | undefined
+  private stopping = false
 
-  constructor (components: { election: Election, logger: Logger, factory: ManagerFactory }) {
+  constructor (components: { election: Election, logger: Logger, factory: ManagerFactory, handover?: StoreHandover }) {
     this.election = components.election
     this.logger = components.logger
     this.factory = components.factory
+    this.handover = components.handover
+  }
+
+  /** Revision of the running manager's store, or null when no role runs here. */
+  localRevision (): number | null {
+    return this.ready && this.running !== null ? this.running.role.revision?.() ?? null : null
   }
 
   /** Follow the election. */
@@ -44,6 +63,7 @@ export class ManagerHost {
 
   /** Stop following and stop the manager role if it runs. */
   async stop (): Promise<void> {
+    this.stopping = true
     this.unsubscribe?.()
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.chain = this.chain.then(async () => { await this.stopRole() })
@@ -67,6 +87,7 @@ export class ManagerHost {
         const role = this.factory({ epoch: m.epoch })
         this.running = { role, epoch: m.epoch }
         try {
+          await this.handover?.release()
           await role.start()
           this.ready = true
           this.lastError = null
@@ -75,6 +96,7 @@ export class ManagerHost {
           this.lastError = (err as Error).message
           this.logger.error({ err }, 'manager role failed to start; retrying in 5 s')
           this.running = null
+          await this.reclaim()
           // Still elected: try again rather than leave the cluster with a manager that serves nothing.
           this.retryTimer = setTimeout(() => { this.retryTimer = null; this.reconcile() }, 5000)
           this.retryTimer.unref()
@@ -90,5 +112,11 @@ export class ManagerHost {
     this.running = null
     await role.stop().catch(err => { this.logger.error({ err }, 'manager role failed to stop cleanly') })
     this.logger.info({ epoch }, 'manager role stopped')
+    await this.reclaim()
+  }
+
+  private async reclaim (): Promise<void> {
+    if (this.stopping) return // the agent is shutting down: nothing to hand back to
+    await this.handover?.reclaim().catch(err => { this.logger.error({ err }, 'could not reopen the replica store') })
   }
 }

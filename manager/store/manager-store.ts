@@ -13,11 +13,13 @@ import { ClusterdError } from '../../protocol/errors.js'
 import { JOB_KINDS, JOB_STATUSES, type JobEvent, type JobRecord } from '../../protocol/jobs.js'
 import { isTransitionalState, type LifecycleEvent, type LifecycleEventType, type LifecycleState, type NodeRecord } from '../../protocol/nodes.js'
 import { decide, stateOf, type NodeMachineEvent, type NodeMachineEventType } from '../lifecycle/node-machine.js'
+import type { ReplicationBatch } from '../../protocol/replication-wire.js'
 import { Committer, type BatchOp } from './committer.js'
 import { DEFAULT_LIST_LIMIT, PREFIX } from './constants.js'
 import { META_KEYS, assertName, configKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, range, rangeAfter } from './keys.js'
 import { buildRecord, encodeNode, type NodeEntry } from './node-entry.js'
 import { openDb, writeMarker, type StoreDb } from './open-db.js'
+import { checkReplicated } from './replicated.js'
 import { guardIterator, guardRead, loadState, parseStored, readValues, validateImport } from './restore.js'
 import { SerialQueue } from './serial-queue.js'
 import type { DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
@@ -27,6 +29,12 @@ export interface ManagerStoreComponents {
   logger: Logger
   /** Clock for record and event times; a test swaps in a fake one. */
   now?: () => Date
+  /**
+   * Called with each durable write's raw ops, in revision order (the replicator). The write is
+   * acknowledged to its caller only once this settles; a rejection is logged, never surfaced
+   * (the write is already durable here).
+   */
+  afterCommit?: (batch: ReplicationBatch) => Promise<void>
 }
 
 /** Settings of the store. */
@@ -54,6 +62,7 @@ export class ManagerStore {
   private readonly log: Logger
   private readonly now: () => Date
   private readonly path: string
+  private readonly afterCommit: ((batch: ReplicationBatch) => Promise<void>) | undefined
   private readonly queue = new SerialQueue()
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
   private db: StoreDb | null = null
@@ -74,6 +83,7 @@ export class ManagerStore {
     this.log = components.logger.child({ component: 'manager-store' })
     this.now = components.now ?? (() => new Date())
     this.path = init.path
+    this.afterCommit = components.afterCommit
   }
 
   /** Revision of the durable state; bumped by every write, never reused. */
@@ -339,6 +349,36 @@ export class ManagerStore {
     })
   }
 
+  /**
+   * Replica mode: write a batch the manager committed, iff it directly follows this store's
+   * revision (`batch.revision === revision + 1`); otherwise write nothing and report a gap
+   * (the manager then sends a snapshot for `importAll`). The batch is validated first.
+   */
+  async applyReplicated (batch: ReplicationBatch): Promise<{ ok: true, revision: number } | { gap: true, revision: number }> {
+    const db = this.assertStarted()
+    const { ops, changes } = checkReplicated(batch)
+    return await this.queue.run(async () => {
+      await this.committer?.barrier()
+      if (batch.revision !== this.committedRevision + 1) return { gap: true, revision: this.committedRevision }
+      try {
+        await db.batch(ops, { sync: true })
+      } catch (err: any) {
+        throw new ClusterdError('CLUSTERD_ERR_STORE_UNAVAILABLE', `manager store write failed (${err?.message ?? err})`, { path: this.path })
+      }
+      for (const entry of changes.nodes) {
+        this.nodes.set(entry.record.name, entry)
+        this.committedNodes.set(entry.record.name, entry.record)
+      }
+      for (const { key, value } of changes.config) {
+        if (value === undefined) this.committedConfig.delete(key); else this.committedConfig.set(key, value)
+      }
+      if (changes.gseq !== null) this.gseq = changes.gseq
+      this.jobSeq.clear() // job event counters may have moved; re-read on demand
+      this.stagedRevision = this.committedRevision = batch.revision
+      return { ok: true, revision: batch.revision }
+    })
+  }
+
   // ---- internals -------------------------------------------------------------------------
 
   private assertStarted (): StoreDb {
@@ -391,12 +431,23 @@ export class ManagerStore {
   private stage<T> (ops: BatchOp[], onCommit: (() => void) | undefined, result: T): Staged<T> {
     const revision = ++this.stagedRevision
     ops.push({ type: 'put', key: META_KEYS.revision, value: String(revision) }, { type: 'put', key: META_KEYS.gseq, value: String(this.gseq) })
+    let replicated: Promise<void> = Promise.resolve()
     const durable = this.committerOrThrow().add(ops, () => {
       onCommit?.()
       this.committedRevision = revision
-    })
+      // Started here, in commit order, so the observer sees revisions strictly in sequence.
+      if (this.afterCommit !== undefined) replicated = this.notifyCommit({ revision, ops })
+    }).then(async () => { await replicated })
     durable.catch(() => {}) // awaited by write(); this only keeps a failure from being reported as unhandled first
     return { result, durable }
+  }
+
+  private async notifyCommit (batch: ReplicationBatch): Promise<void> {
+    try {
+      await this.afterCommit?.(batch)
+    } catch (err) {
+      this.log.warn({ err, revision: batch.revision }, 'after-commit hook failed; the write stays durable here')
+    }
   }
 
   private committerOrThrow (): Committer {

@@ -1,0 +1,176 @@
+/**
+ * Agent side of replication. While this agent is not the manager it owns the manager store
+ * directory (`<data-dir>/manager`) as a replica: it applies the batches and snapshots the
+ * manager pushes on `/clusterd/replicate/1.0.0`, so a failover to this agent starts from the
+ * acknowledged state. The ManagerHost closes the replica before the manager role opens the
+ * same directory and reopens it after the role stops.
+ *
+ * Only the current manager may write: a request must come from the peer the election names as
+ * manager, with its epoch. Batches are accepted only after a snapshot from that same epoch,
+ * so a replica never appends a new manager's batches to an old manager's divergent history.
+ */
+
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { Logger } from 'pino'
+import type { ManagerInfo } from '../../protocol/manager-wire.js'
+import {
+  MAX_REPLICATION_FRAME_BYTES, REPLICATE_PROTOCOL, decodeReplicationRequest, encodeReplicationMessage,
+  type ReplicaStatus, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
+} from '../../protocol/replication-wire.js'
+import { closeStream } from '../libp2p/close-stream.js'
+
+/** What the replica needs of a store (ManagerStore in replica use). */
+export interface ReplicaStore {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  readonly revision: number
+  applyReplicated: (batch: ReplicationBatch) => Promise<{ ok: true, revision: number } | { gap: true, revision: number }>
+  importAll: (entries: SnapshotEntry[]) => Promise<{ revision: number }>
+}
+
+/** Collaborators of the replica. */
+export interface ReplicaComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
+  election: { manager: () => ManagerInfo | null }
+  logger: Logger
+  /** A new store on the replica directory (one per open). */
+  openStore: () => ReplicaStore
+}
+
+/** Settings of the replica. */
+export interface ReplicaInit {
+  /** How long a request from a newer epoch waits for this agent's election to learn of it. */
+  electionWaitMs?: number
+  /** Deadline for reading one request frame. */
+  readTimeoutMs?: number
+}
+
+/** Holds the replica store while this agent is not the manager. */
+export class Replica {
+  private readonly c: ReplicaComponents
+  private readonly init: Required<ReplicaInit>
+  private store: ReplicaStore | null = null
+  private lastRevision = 0
+  private syncedEpoch = 0
+  private chain: Promise<unknown> = Promise.resolve()
+
+  constructor (components: ReplicaComponents, init: ReplicaInit = {}) {
+    this.c = components
+    this.init = { electionWaitMs: 2000, readTimeoutMs: 30_000, ...init }
+  }
+
+  /** Open the store and serve replication requests. */
+  async start (): Promise<void> {
+    await this.open()
+    await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 64 })
+  }
+
+  /** Stop serving and close the store. */
+  async stop (): Promise<void> {
+    await this.c.libp2p.unhandle(REPLICATE_PROTOCOL)
+    await this.close()
+  }
+
+  /** Open (or reopen) the replica store; no-op when open. */
+  async open (): Promise<void> {
+    await this.serially(async () => {
+      if (this.store !== null) return
+      const store = this.c.openStore()
+      await store.start()
+      this.store = store
+      this.lastRevision = store.revision
+      // Whatever is on disk may come from another lineage: accept batches only after a snapshot.
+      this.syncedEpoch = 0
+      this.c.logger.info({ revision: store.revision }, 'replica open')
+    })
+  }
+
+  /** Close the store (hand the directory to the manager role); waits for an apply in flight. */
+  async close (): Promise<void> {
+    await this.serially(async () => {
+      const store = this.store
+      if (store === null) return
+      this.store = null
+      this.lastRevision = store.revision
+      await store.stop()
+      this.c.logger.info({ revision: this.lastRevision }, 'replica closed')
+    })
+  }
+
+  /** Revision of the replica (the last known one while closed). */
+  get revision (): number {
+    return this.store?.revision ?? this.lastRevision
+  }
+
+  /** Role, revision and synced epoch, for `GET /v1/replica` (role is `closed` while the store is handed over). */
+  status (): ReplicaStatus {
+    return { role: this.store === null ? 'closed' : 'replica', revision: this.revision, syncedEpoch: this.syncedEpoch }
+  }
+
+  private async serially<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn)
+    this.chain = run.catch(() => {})
+    return await run
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const from = connection.remotePeer.toString()
+    const lp = lpStream(stream, { maxDataLength: MAX_REPLICATION_FRAME_BYTES })
+    try {
+      const decoded = decodeReplicationRequest((await lp.read({ signal: AbortSignal.timeout(this.init.readTimeoutMs) })).subarray())
+      let reply: ReplicationReply
+      if (!decoded.ok) {
+        this.c.logger.warn({ peer: from, reason: decoded.reason }, 'rejected a malformed replication request')
+        reply = { t: 'refused', reason: `malformed request: ${decoded.reason}` }
+      } else {
+        reply = await this.handle(from, decoded.value)
+      }
+      await lp.write(encodeReplicationMessage(reply), { signal: AbortSignal.timeout(5000) })
+      await closeStream(stream)
+    } catch (err) {
+      this.c.logger.debug({ peer: from, err: (err as Error).message }, 'replication stream failed')
+      stream.abort(err as Error)
+    }
+  }
+
+  private async handle (from: string, req: ReplicationRequest): Promise<ReplicationReply> {
+    const manager = await this.managerFor(req.epoch)
+    if (manager === null || manager.peerId !== from || manager.epoch !== req.epoch || manager.local) {
+      this.c.logger.warn({ peer: from, epoch: req.epoch, manager: manager?.peerId ?? null, managerEpoch: manager?.epoch ?? null },
+        'rejected replication from a peer that is not the current manager')
+      return { t: 'refused', reason: 'not the current manager and epoch' }
+    }
+    return await this.serially(async () => {
+      const store = this.store
+      if (store === null) return { t: 'refused', reason: 'no replica open here (this agent is taking or holding the manager role)' }
+      try {
+        if (req.t === 'snapshot') {
+          const { revision } = await store.importAll(req.entries)
+          this.syncedEpoch = req.epoch
+          this.c.logger.info({ revision, epoch: req.epoch }, 'replica took a snapshot')
+          return { t: 'ack', revision }
+        }
+        if (this.syncedEpoch !== req.epoch) return { t: 'gap', revision: store.revision }
+        // Already held (a snapshot overtook this batch): nothing to write.
+        if (req.batch.revision <= store.revision) return { t: 'ack', revision: store.revision }
+        const r = await store.applyReplicated(req.batch)
+        return 'gap' in r ? { t: 'gap', revision: r.revision } : { t: 'ack', revision: r.revision }
+      } catch (err) {
+        this.c.logger.warn({ err: (err as Error).message, request: req.t }, 'replication request not applied')
+        return { t: 'refused', reason: (err as Error).message }
+      }
+    })
+  }
+
+  /** The election's manager; waits briefly when the request is from an epoch this agent has not heard of yet. */
+  private async managerFor (epoch: number): Promise<ManagerInfo | null> {
+    const deadline = Date.now() + this.init.electionWaitMs
+    let m = this.c.election.manager()
+    while ((m === null || m.epoch < epoch) && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      m = this.c.election.manager()
+    }
+    return m
+  }
+}

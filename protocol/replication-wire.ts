@@ -1,0 +1,146 @@
+/**
+ * Replication wire contract: the manager pushes every committed store batch (or, when a
+ * replica lags, a full snapshot) to the manager-eligible agents on a direct stream; each
+ * replica answers with its revision. Replicas gossip their revision so the election can
+ * prefer the most up-to-date one.
+ */
+
+/** Direct-stream protocol: one request frame (manager → replica), one reply frame back. */
+export const REPLICATE_PROTOCOL = '/clusterd/replicate/1.0.0'
+/** Gossipsub topic on which eligible agents announce their replica revision. */
+export const REPLICA_TOPIC = 'clusterd/replica/1'
+/** Largest replication frame (a full snapshot travels in one frame). */
+export const MAX_REPLICATION_FRAME_BYTES = 64 * 1024 * 1024
+/** Largest replica announcement, in bytes. */
+export const MAX_ANNOUNCEMENT_BYTES = 1024
+/** Local API route reporting this agent's replication role and revision. */
+export const REPLICA_STATUS_ROUTE = { method: 'GET', pattern: '/v1/replica' } as const
+
+/** One raw store operation: keys and values are the store's own strings (values are JSON text). */
+export type ReplicationOp = { type: 'put', key: string, value: string } | { type: 'del', key: string }
+
+/** Everything one durable store write changed, at the revision it produced. */
+export interface ReplicationBatch {
+  revision: number
+  ops: ReplicationOp[]
+}
+
+/** One key/value of a full snapshot (values are parsed JSON). */
+export interface SnapshotEntry {
+  key: string
+  value: unknown
+}
+
+/** Manager → replica. `epoch` is the sender's manager epoch; replicas check it against the election. */
+export type ReplicationRequest =
+  | { t: 'batch', epoch: number, batch: ReplicationBatch }
+  | { t: 'snapshot', epoch: number, revision: number, entries: SnapshotEntry[] }
+
+/** Replica → manager. */
+export type ReplicationReply =
+  /** The replica durably holds everything up to `revision`. */
+  | { t: 'ack', revision: number }
+  /** The batch does not follow the replica's state (`revision`): send a snapshot. */
+  | { t: 'gap', revision: number }
+  /** Not accepted (not from the current manager, not a replica now, invalid data). */
+  | { t: 'refused', reason: string }
+
+/** "My replica is at `revision`", gossiped periodically by every eligible agent. */
+export interface ReplicaAnnouncement {
+  t: 'replica'
+  peerId: string
+  revision: number
+}
+
+/** Response of `GET /v1/replica`. */
+export interface ReplicaStatus {
+  /** `manager` when this agent runs the manager role, `replica` when it holds a replica, else `closed`. */
+  role: 'manager' | 'replica' | 'closed'
+  /** Revision of the store this agent holds (the manager's own store on the manager). */
+  revision: number
+  /** Epoch of the manager this replica last took a snapshot from (0: none yet). */
+  syncedEpoch: number
+}
+
+/** A decode result; decoders never throw. */
+export type Decoded<T> = { ok: true, value: T } | { ok: false, reason: string }
+
+const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
+const MAX_KEY_LENGTH = 1024
+
+function parse (bytes: Uint8Array, max: number): Decoded<Record<string, unknown>> {
+  if (bytes.byteLength > max) return { ok: false, reason: `message of ${bytes.byteLength} bytes is too large` }
+  let v: unknown
+  try { v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) } catch { return { ok: false, reason: 'message is not UTF-8 JSON' } }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'message is not an object' }
+  return { ok: true, value: v as Record<string, unknown> }
+}
+
+const isRevision = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+const isEpoch = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1
+const isKey = (k: unknown): k is string => typeof k === 'string' && k.length > 0 && k.length <= MAX_KEY_LENGTH
+
+/** Check a batch's shape (not its meaning: the store checks keys and values). */
+export function checkBatch (v: unknown): Decoded<ReplicationBatch> {
+  if (typeof v !== 'object' || v === null) return { ok: false, reason: 'batch is not an object' }
+  const b = v as Record<string, unknown>
+  if (!isRevision(b.revision) || b.revision < 1) return { ok: false, reason: 'batch.revision is not a positive integer' }
+  if (!Array.isArray(b.ops)) return { ok: false, reason: 'batch.ops is not an array' }
+  const ops: ReplicationOp[] = []
+  for (const op of b.ops as unknown[]) {
+    const o = op as Record<string, unknown> | null
+    if (typeof o !== 'object' || o === null || !isKey(o.key)) return { ok: false, reason: 'batch op has no valid key' }
+    if (o.type === 'put' && typeof o.value === 'string') ops.push({ type: 'put', key: o.key, value: o.value })
+    else if (o.type === 'del') ops.push({ type: 'del', key: o.key })
+    else return { ok: false, reason: `batch op on ${o.key} is neither a put with a string value nor a del` }
+  }
+  return { ok: true, value: { revision: b.revision, ops } }
+}
+
+/** Decode a manager → replica frame. */
+export function decodeReplicationRequest (bytes: Uint8Array): Decoded<ReplicationRequest> {
+  const p = parse(bytes, MAX_REPLICATION_FRAME_BYTES)
+  if (!p.ok) return p
+  const m = p.value
+  if (!isEpoch(m.epoch)) return { ok: false, reason: 'epoch is not a positive integer' }
+  if (m.t === 'batch') {
+    const batch = checkBatch(m.batch)
+    return batch.ok ? { ok: true, value: { t: 'batch', epoch: m.epoch, batch: batch.value } } : batch
+  }
+  if (m.t === 'snapshot') {
+    if (!isRevision(m.revision)) return { ok: false, reason: 'snapshot.revision is not a non-negative integer' }
+    if (!Array.isArray(m.entries)) return { ok: false, reason: 'snapshot.entries is not an array' }
+    for (const e of m.entries as unknown[]) {
+      const entry = e as Record<string, unknown> | null
+      if (typeof entry !== 'object' || entry === null || !isKey(entry.key) || !('value' in entry)) return { ok: false, reason: 'snapshot entry malformed' }
+    }
+    return { ok: true, value: { t: 'snapshot', epoch: m.epoch, revision: m.revision, entries: m.entries as SnapshotEntry[] } }
+  }
+  return { ok: false, reason: 'unknown request type' }
+}
+
+/** Decode a replica → manager frame. */
+export function decodeReplicationReply (bytes: Uint8Array): Decoded<ReplicationReply> {
+  const p = parse(bytes, 4096)
+  if (!p.ok) return p
+  const m = p.value
+  if ((m.t === 'ack' || m.t === 'gap') && isRevision(m.revision)) return { ok: true, value: { t: m.t, revision: m.revision } }
+  if (m.t === 'refused' && typeof m.reason === 'string') return { ok: true, value: { t: 'refused', reason: m.reason.slice(0, 500) } }
+  return { ok: false, reason: 'malformed reply' }
+}
+
+/** Decode a replica announcement. */
+export function decodeReplicaAnnouncement (bytes: Uint8Array): Decoded<ReplicaAnnouncement> {
+  const p = parse(bytes, MAX_ANNOUNCEMENT_BYTES)
+  if (!p.ok) return p
+  const m = p.value
+  if (m.t !== 'replica') return { ok: false, reason: 'not a replica announcement' }
+  if (typeof m.peerId !== 'string' || !PEER_ID.test(m.peerId)) return { ok: false, reason: 'peerId malformed' }
+  if (!isRevision(m.revision)) return { ok: false, reason: 'revision is not a non-negative integer' }
+  return { ok: true, value: { t: 'replica', peerId: m.peerId, revision: m.revision } }
+}
+
+/** Encode any replication message as a JSON frame. */
+export function encodeReplicationMessage (msg: ReplicationRequest | ReplicationReply | ReplicaAnnouncement): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(msg))
+}
