@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 /**
  * Defaults and limits for `clusterd agent` flags and the YAML config file. Every default the
@@ -44,8 +46,15 @@ export const DNS_NAME_PATTERN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9
 /** Linux `sun_path` holds 108 bytes including the terminating NUL. */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107
 
-/** Default playbook directory: the `playbooks/` shipped beside the compiled code (dist/agent/config -> repo root). */
-export const DEFAULT_PLAYBOOK_DIR = fileURLToPath(new URL('../../../playbooks', import.meta.url))
+/** Default playbook directory: the `playbooks/` of the installation (the nearest directory above the compiled code that has one). */
+export const DEFAULT_PLAYBOOK_DIR: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 8 && dir !== dirname(dir); i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'playbooks'))) return join(dir, 'playbooks')
+    dir = dirname(dir)
+  }
+  return fileURLToPath(new URL('../../../playbooks', import.meta.url))
+})()
 
 /** Default manager SSH private key (a cluster secret created by bootstrap.sh). */
 export const DEFAULT_SSH_KEY_FILE = '/etc/clusterd/manager_ed25519'

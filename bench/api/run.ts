@@ -117,8 +117,13 @@ try {
   await waitFor(async () => (await forwarder.client.request<NodeRecord[]>('GET', '/v1/nodes')).length >= nodeCount ? true : undefined,
     { timeoutMs: READY_TIMEOUT_MS, intervalMs: 250, message: `the second agent forwarding to the manager:\n${forwarder.output.slice(-2000)}` })
   // Both agents present: the manager has discovered them too.
-  const records = (await manager.client.request<NodeRecord[]>('GET', '/v1/nodes')).length
-  say(`forwarding agent ready; ${records} records listed`)
+  const listed = await manager.client.request<NodeRecord[]>('GET', '/v1/nodes')
+  const records = listed.length
+  // The pre-written records have no agent behind them: a manager that reconciled them with
+  // membership would list them unreachable.
+  const members = new Set((await manager.client.members()).map(m => m.name))
+  const reachableWithoutMember = listed.filter(n => n.reachable && !members.has(n.name)).length
+  say(`forwarding agent ready; ${records} records listed, ${members.size} members, ${reachableWithoutMember} records reachable without a member`)
 
   const quiet = await waitQuiet(QUIET_BUSY_FRACTION, QUIET_MAX_WAIT_MS, agents.map(a => a.proc.pid as number))
   say(`other processes kept the CPUs ${quiet.busy * 100}% busy (waited ${quiet.waitedMs} ms for a quiet moment)`)
@@ -143,6 +148,8 @@ try {
     loadavg1AtEnd: machineInfo().loadavg1,
     store: populated,
     records,
+    members: members.size,
+    reachableWithoutMember,
     responseBytes: direct.bytes,
     managerReadyMs,
     apiDirect: direct.latency,

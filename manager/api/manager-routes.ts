@@ -6,6 +6,7 @@
 import type { ApiHandler, ApiRequest } from '../../agent/api/router.js'
 import { ApiReply } from '../../agent/api/respond.js'
 import { MANAGER_ROUTES, type ManagerRouteName, CONFIG_KEYS, type ConfigKey } from '../../protocol/api-routes.js'
+import { MAX_VAR_VALUE_LENGTH, VAR_NAME_PATTERN } from '../../protocol/manager-api.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { JOB_STATUSES, isTerminalJobStatus, type JobStatus } from '../../protocol/jobs.js'
 import type { Member } from '../../protocol/members.js'
@@ -22,7 +23,6 @@ export interface ManagerRoutesComponents {
 }
 
 const MAX_NODES_PER_REQUEST = 1000
-const VAR_KEY = /^[a-z_][a-z0-9_]{0,63}$/i
 
 function invalid (message: string): ClusterdError {
   return new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', message)
@@ -60,8 +60,8 @@ function varMap (v: unknown): Record<string, string> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('vars must be an object of string values')
   const out: Record<string, string> = {}
   for (const [k, val] of Object.entries(v)) {
-    if (!VAR_KEY.test(k)) throw invalid(`variable name ${JSON.stringify(k)} is invalid (letters, digits, _; not starting with a digit)`)
-    if (typeof val !== 'string' || val.length > 4096) throw invalid(`variable ${k} must be a string of at most 4096 characters`)
+    if (!VAR_NAME_PATTERN.test(k)) throw invalid(`variable name ${JSON.stringify(k)} is invalid (letters, digits, _; not starting with a digit)`)
+    if (typeof val !== 'string' || val.length > MAX_VAR_VALUE_LENGTH) throw invalid(`variable ${k} must be a string of at most ${MAX_VAR_VALUE_LENGTH} characters`)
     out[k] = val
   }
   return out

@@ -280,7 +280,7 @@ export class JobRunner implements JobService {
     const controller = new AbortController()
     const timer = setTimeout(() => { controller.abort(TIMEOUT) }, Math.max(0, Date.parse(job.timeoutAt) - Date.now()))
     const runSignal = AbortSignal.any([signal, controller.signal])
-    const events = new EventBuffer(this.c.store, id, () => { this.notify(id) })
+    const events = new EventBuffer(this.c.store, id, () => { this.notify(id) }, log)
     try {
       job.status = 'running'
       job.startedAt ??= new Date().toISOString()
@@ -376,7 +376,7 @@ export class JobRunner implements JobService {
       case 'stats': events.push({ kind: 'stats', data: e.hosts }); break
       default: break
     }
-    events.touch(() => { void this.save(job) })
+    events.touch(async () => { await this.save(job) })
   }
 
   /** Final outcome: per-node lifecycle transitions, then the job's status. */
@@ -421,20 +421,25 @@ class EventBuffer {
   private saveTimer: NodeJS.Timeout | null = null
   private writing: Promise<unknown> = Promise.resolve()
 
-  constructor (private readonly store: ManagerStore, private readonly jobId: string, private readonly onFlush: () => void) {}
+  constructor (private readonly store: ManagerStore, private readonly jobId: string, private readonly onFlush: () => void, private readonly log: Logger) {}
 
   push (e: NewJobEvent): void {
     this.items.push(e)
     this.timer ??= setTimeout(() => { void this.flush() }, 200)
   }
 
-  /** Debounced extra work (saving per-node progress) alongside event flushes. */
-  touch (fn: () => void): void {
-    this.saveTimer ??= setTimeout(() => { this.saveTimer = null; fn() }, 500)
+  /** Debounced extra work (saving per-node progress) alongside event flushes; errors are logged, not thrown. */
+  touch (fn: () => Promise<void>): void {
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = null
+      this.writing = this.writing.then(fn).catch(err => { this.log.warn({ err, job: this.jobId }, 'saving job progress failed') })
+    }, 500)
   }
 
+  /** Write what is buffered. A pending debounced save is dropped: the caller saves the job itself. */
   async flush (): Promise<void> {
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
+    if (this.saveTimer !== null) { clearTimeout(this.saveTimer); this.saveTimer = null }
     const batch = this.items
     this.items = []
     if (batch.length > 0) this.writing = this.writing.then(async () => await this.store.appendJobEvents(this.jobId, batch))

@@ -3,7 +3,8 @@
  * is `JobRunner` (job-runner.ts); this interface keeps routes testable with a fake.
  */
 
-import type { JobEvent, JobKind, JobRecord } from '../../protocol/jobs.js'
+import type { JobKind, JobRecord } from '../../protocol/jobs.js'
+import type { JobFeedItem } from '../../protocol/manager-api.js'
 import type { LifecycleActor } from '../../protocol/nodes.js'
 
 /** A request to run an operation on nodes. */
@@ -17,8 +18,7 @@ export interface JobRequest {
   actor: LifecycleActor
 }
 
-/** Item of a job's live feed: a progress event or the job record after a change. */
-export type JobFeedItem = { type: 'event', event: JobEvent } | { type: 'job', job: JobRecord }
+export type { JobFeedItem }
 
 /** Creates, runs, cancels and reports jobs. */
 export interface JobService {

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ClusterdError } from '../../../../protocol/errors.js'
 import { parseAgentConfig, type AgentFlags } from '../../../../agent/config/parse-agent-config.js'
+import { DEFAULT_PLAYBOOK_DIR } from '../../../../agent/config/constants.js'
 
 const HOST = { hostname: 'Node-1.example', cwd: '/srv/work' }
 
@@ -46,6 +47,8 @@ describe('parseAgentConfig', () => {
       apiSocket: '/run/clusterd/clusterd.sock',
       apiTcp: null,
       managerEligible: true,
+      playbookDir: DEFAULT_PLAYBOOK_DIR,
+      sshKeyFile: '/etc/clusterd/manager_ed25519',
       logLevel: 'info'
     })
   })
@@ -63,6 +66,8 @@ describe('parseAgentConfig', () => {
       apiListen: '127.0.0.1:0',
       apiTokenFile: 'token',
       managerEligible: 'false',
+      playbookDir: 'my-playbooks',
+      sshKeyFile: '/k/manager',
       logLevel: 'debug'
     })
     assert.deepEqual(config, {
@@ -76,6 +81,8 @@ describe('parseAgentConfig', () => {
       apiSocket: '/tmp/c.sock',
       apiTcp: { listen: { host: '127.0.0.1', port: 0 }, tokenFile: '/srv/work/token' },
       managerEligible: false,
+      playbookDir: '/srv/work/my-playbooks',
+      sshKeyFile: '/k/manager',
       logLevel: 'debug'
     })
   })

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { JobRunner, type JobRunnerComponents } from '../../../../manager/jobs/job-runner.js'
 import { ManagerStore } from '../../../../manager/store/index.js'
 import { loadRoleConfig } from '../../../../manager/roles/role-config.js'
+import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
 import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
 import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
 import type { PrecheckResult } from '../../../../manager/ssh/precheck.js'
@@ -16,7 +16,7 @@ import { waitFor } from '../../../harness/poll.js'
 
 // Pure job-runner logic with a real LevelDB store and the shipped roles.yaml; the Ansible and
 // SSH edges are fakes here (they are proven against real hosts in test/integration).
-const PLAYBOOKS = fileURLToPath(new URL('../../../../../playbooks', import.meta.url))
+const PLAYBOOKS = shippedPlaybookDir()
 const logger = pino({ level: 'silent' })
 
 class FakePlaybooks {

@@ -1,0 +1,105 @@
+// Manager failover keeps acknowledged state: three manager-eligible agents on real hosts, the
+// elected manager replicating its LevelDB store to the others. The manager's agent is
+// SIGKILLed; a new manager (higher epoch) must serve every config write and node acknowledged
+// before the kill, and the killed agent, restarted, must rejoin as a replica and catch up.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { TestHosts, type TestHost } from '../harness/hosts.js'
+import { waitFor } from '../harness/poll.js'
+import { AgentProcess, PORT, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+import { run } from '../harness/proc.js'
+import type { ManagerInfo } from '../../protocol/manager-wire.js'
+import type { NodeRecord } from '../../protocol/nodes.js'
+import type { ReplicaStatus } from '../../protocol/replication-wire.js'
+
+describe('manager state replication and failover on real hosts', () => {
+  let hosts: TestHosts
+  let dir: string
+  let secret: string
+  let sshKey: string
+  const agents = new Map<string, AgentProcess>()
+  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
+
+  const startAgent = async (host: TestHost): Promise<AgentProcess> => {
+    const a = await startAgentOn(host, {
+      secretFile: secret,
+      socketDir: join(dir, 'sock'),
+      join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
+      eligible: true,
+      sshKeyFile: sshKey
+    })
+    agents.set(host.name, a)
+    return a
+  }
+  const running = (): AgentProcess[] => [...agents.values()].filter(a => a.proc.exitCode === null && a.proc.signalCode === null)
+  const replicaStatus = async (a: AgentProcess): Promise<ReplicaStatus> => await a.client.request<ReplicaStatus>('GET', '/v1/replica')
+  /** The manager every running agent agrees on. */
+  const agreedManager = async (): Promise<ManagerInfo | undefined> => {
+    const views = await Promise.all(running().map(async a => await a.manager()))
+    const first = views[0]
+    if (first == null || views.some(v => v?.peerId !== first.peerId || v.epoch !== first.epoch)) return undefined
+    return first
+  }
+  const managerAgent = (m: ManagerInfo): AgentProcess => agents.get(m.name) as AgentProcess
+
+  before(async () => {
+    hosts = await TestHosts.create({ count: 3, prefix: 'rp' })
+    dir = await testDir('it-replication')
+    secret = await makeSecret(dir)
+    sshKey = join(dir, 'manager_ed25519')
+    await run(['/usr/bin/ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'clusterd-manager', '-f', sshKey])
+    const pub = (await readFile(`${sshKey}.pub`, 'utf8')).trim()
+    for (const host of hosts.hosts) await host.authorizeKey(pub)
+    for (const host of hosts.hosts) await startAgent(host)
+    await waitFor(agreedManager, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
+  })
+
+  after(async () => {
+    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
+    await hosts?.destroy()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('every acknowledged write survives repeated SIGKILLs of the manager; the killed agent returns as a caught-up replica', async () => {
+    for (let cycle = 1; cycle <= 3; cycle++) {
+      const m = await waitFor(agreedManager, { timeoutMs: 30_000, message: `cycle ${cycle}: agreed manager` })
+      const survivor = running().find(a => a.host.name !== m.name) as AgentProcess
+      // The manager role serves (it may still be starting) and has discovered every node.
+      await waitFor(async () => (await survivor.client.request<NodeRecord[]>('GET', '/v1/nodes')).length === 3 ? true : undefined,
+        { timeoutMs: 30_000, message: `cycle ${cycle}: three nodes discovered` })
+      // Acknowledged writes, sent through a non-manager agent (forwarded to the manager).
+      await survivor.client.request('PUT', '/v1/config/job-timeout', { value: String(900 + cycle) })
+      await survivor.client.request('PUT', '/v1/config/max-parallel-jobs', { value: String(1 + cycle) })
+      await survivor.client.request('PUT', '/v1/config/vars', { value: { cycle: String(cycle) } })
+      const config = await survivor.client.request<Record<string, unknown>>('GET', '/v1/config')
+      assert.equal(config['job-timeout'], 900 + cycle)
+      const nodeNames = (await survivor.client.request<NodeRecord[]>('GET', '/v1/nodes')).map(n => n.name).sort()
+
+      const killed = managerAgent(m)
+      await killed.stop('SIGKILL')
+      const next = await waitFor(async () => {
+        const v = await agreedManager()
+        return v !== undefined && v.epoch > m.epoch && v.name !== m.name ? v : undefined
+      }, { timeoutMs: 60_000, message: `cycle ${cycle}: a new manager after killing ${m.name} (epoch ${m.epoch})` })
+
+      // Through a surviving agent: the new manager serves everything acknowledged before the kill.
+      const reader = running().find(a => a.host.name !== next.name) ?? managerAgent(next)
+      const after = await waitFor(async () => await reader.client.request<Record<string, unknown>>('GET', '/v1/config'),
+        { timeoutMs: 20_000, message: `cycle ${cycle}: config from the new manager` })
+      assert.deepEqual(after, config, `cycle ${cycle}: config after failover to ${next.name} (epoch ${next.epoch})`)
+      const nodesAfter = (await reader.client.request<NodeRecord[]>('GET', '/v1/nodes')).map(n => n.name).sort()
+      assert.deepEqual(nodesAfter, nodeNames, `cycle ${cycle}: nodes after failover`)
+
+      // The killed agent comes back: a replica (not the manager) that catches up with the manager.
+      const back = await startAgent(killed.host)
+      await waitFor(async () => {
+        const [mine, theirs] = await Promise.all([replicaStatus(back), replicaStatus(managerAgent(next))])
+        return mine.role === 'replica' && theirs.role === 'manager' && mine.revision === theirs.revision && mine.syncedEpoch === next.epoch ? true : undefined
+      }, { timeoutMs: 60_000, intervalMs: 250, message: `cycle ${cycle}: ${killed.host.name} caught up as a replica:\n${back.output.slice(-3000)}` })
+      assert.equal((await back.manager())?.name, next.name, 'the returning agent did not depose the manager')
+    }
+  })
+})
