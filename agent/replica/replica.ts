@@ -60,9 +60,13 @@ export class Replica {
     this.init = { electionWaitMs: 2000, readTimeoutMs: 30_000, ...init }
   }
 
-  /** Open the store and serve replication requests. */
+  /**
+   * Open the store and serve replication requests. A store that cannot be opened (damaged,
+   * locked) does not stop the agent: the replica stays closed and refuses requests, and the
+   * manager role reports the same error should this agent be elected.
+   */
   async start (): Promise<void> {
-    await this.open()
+    await this.open().catch(err => { this.c.logger.error({ err }, 'replica store cannot be opened; this agent holds no replica') })
     await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 64 })
   }
 

@@ -18,7 +18,8 @@ import { converge, failureRounds, idleWindow, lateJoins, type PhaseOptions } fro
 import { machineInfo, markdownSoak, markdownTable, type SystemResult } from './report.js'
 import { serfSystem } from './serf-system.js'
 import { soak, type SoakResult } from './soak.js'
-import type { BenchAgent, BenchSystem } from './system.js'
+import type { BenchAgent, BenchSystem, View } from './system.js'
+import { allAlive, pollViews } from './poll-views.js'
 
 const { values } = parseArgs({
   options: {
@@ -93,6 +94,13 @@ async function soakOne (system: BenchSystem, hosts: TestHosts, n: number): Promi
     say(`${system.id}: forming ${n} agents for a ${soakMinutes} min soak`)
     const formed = await converge(system, hosts.hosts.slice(0, n), PHASE)
     agents.push(...formed.agents)
+    // Start-up of N agents on few cores leaves suspicions behind: let them settle, then demand a whole view again.
+    await delay(PHASE.settleMs)
+    const names = agents.map(a => a.name)
+    const views = new Map<string, View>()
+    const whole = await pollViews(agents, (a, v) => { views.set(a.name, v) }, () => agents.every(a => allAlive(views.get(a.name), names)),
+      { intervalMs: pollMs, timeoutMs: PHASE.recoverTimeoutMs })
+    if (!whole.done) throw new Error(`${system.id}: the cluster is not whole before the soak`)
     say(`${system.id}: loading every CPU (nice ${loadNice}) and polling every ${Math.max(pollMs, 250)} ms`)
     const r = await soak(agents, { minutes: soakMinutes, nice: loadNice, pollMs: Math.max(pollMs, 250) })
     say(`${system.id}: soak saw ${r.polledTransitions} polled and ${r.loggedTransitions} logged suspect/failed transitions`)

@@ -27,7 +27,9 @@ describe('manager state replication and failover on real hosts', () => {
     const a = await startAgentOn(host, {
       secretFile: secret,
       socketDir: join(dir, 'sock'),
-      join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
+      // Every other host is a seed: a restarted agent must reach the cluster within the election's
+      // settle time, else it claims on its own (a known limitation, see docs/architecture.md).
+      join: hosts.hosts.filter(x => x !== host).map(x => `${x.address}:${PORT}`),
       eligible: true,
       sshKeyFile: sshKey
     })
@@ -63,7 +65,7 @@ describe('manager state replication and failover on real hosts', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('every acknowledged write survives repeated SIGKILLs of the manager; the killed agent returns as a caught-up replica', async () => {
+  it('every acknowledged write survives repeated SIGKILLs of the manager; the killed agent returns as a caught-up replica', async (t) => {
     for (let cycle = 1; cycle <= 3; cycle++) {
       const m = await waitFor(agreedManager, { timeoutMs: 30_000, message: `cycle ${cycle}: agreed manager` })
       const survivor = running().find(a => a.host.name !== m.name) as AgentProcess
@@ -79,6 +81,7 @@ describe('manager state replication and failover on real hosts', () => {
       const nodeNames = (await survivor.client.request<NodeRecord[]>('GET', '/v1/nodes')).map(n => n.name).sort()
 
       const killed = managerAgent(m)
+      t.diagnostic(`cycle ${cycle}: killing manager ${m.name} (epoch ${m.epoch})`)
       await killed.stop('SIGKILL')
       const next = await waitFor(async () => {
         const v = await agreedManager()
@@ -95,10 +98,15 @@ describe('manager state replication and failover on real hosts', () => {
 
       // The killed agent comes back: a replica (not the manager) that catches up with the manager.
       const back = await startAgent(killed.host)
+      let last: unknown
       await waitFor(async () => {
         const [mine, theirs] = await Promise.all([replicaStatus(back), replicaStatus(managerAgent(next))])
+        last = { mine, theirs }
         return mine.role === 'replica' && theirs.role === 'manager' && mine.revision === theirs.revision && mine.syncedEpoch === next.epoch ? true : undefined
-      }, { timeoutMs: 60_000, intervalMs: 250, message: `cycle ${cycle}: ${killed.host.name} caught up as a replica:\n${back.output.slice(-3000)}` })
+      }, { timeoutMs: 60_000, intervalMs: 250 }).catch(err => {
+        throw new Error(`cycle ${cycle}: ${killed.host.name} did not catch up as a replica (${JSON.stringify(last)}): ${(err as Error).message}\n` +
+          `returning agent:\n${back.output.slice(-3000)}\nmanager:\n${managerAgent(next).output.slice(-3000)}`)
+      })
       assert.equal((await back.manager())?.name, next.name, 'the returning agent did not depose the manager')
     }
   })
