@@ -116,7 +116,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       members: () => membership.members(),
       epochs: counterStore(config.dataDir, 'epoch'),
       rank: revisions.rank
-    }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible })
+    }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
     membership.onChange(() => { election.poke() })
     await election.start()
     stack.push(async () => { await election.stop() })

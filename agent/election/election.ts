@@ -40,6 +40,15 @@ export interface ElectionInit {
    * so a joining or restarted agent never deposes a healthy manager.
    */
   settleMs?: number
+  /**
+   * An agent that has seeds but has not reached any other member may not claim for this long
+   * after start: a restarted agent that cannot reach its cluster yet must not elect itself
+   * with a stale state (and possibly an epoch equal to the one the others moved to). After it,
+   * a lone agent does claim: the manager stays available as long as one node is up.
+   */
+  isolatedSettleMs?: number
+  /** Whether the agent was started with seeds to join (a first node has none). */
+  hasSeeds?: boolean
 }
 
 /** Called when the manager changes. `self` is true when this agent is the new manager. */
@@ -66,7 +75,7 @@ export class Election {
 
   constructor (components: ElectionComponents, init: ElectionInit) {
     this.c = components
-    this.init = { heartbeatMs: 1000, settleMs: 3000, ...init }
+    this.init = { heartbeatMs: 1000, settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, ...init }
   }
 
   /** Subscribe to claims and start evaluating. */
@@ -165,7 +174,10 @@ export class Election {
       this.current = null
       this.emit(null, prev)
     }
-    if (!this.init.eligible || Date.now() - this.startedAt < this.init.settleMs) return
+    const age = Date.now() - this.startedAt
+    if (!this.init.eligible || age < this.init.settleMs) return
+    const isolated = !members.some(m => m.peerId !== this.init.peerId && m.status === 'alive')
+    if (isolated && this.init.hasSeeds && age < this.init.isolatedSettleMs) return
     const candidates = members.filter(m => m.status === 'alive' && m.managerEligible).sort(this.c.rank ?? byPeerId)
     if (candidates[0]?.peerId !== this.init.peerId) return
     const claim: ManagerClaim = { t: 'claim', epoch: this.highestEpoch + 1, peerId: this.init.peerId, name: this.init.name, since: new Date().toISOString() }
