@@ -6,10 +6,14 @@
 export const MEMBERSHIP_DEFAULTS = {
   /** One probe round starts at most this often (scaled by the awareness multiplier). */
   probeIntervalMs: 500,
-  /** Direct ping deadline (scaled by the awareness multiplier). */
-  probeTimeoutMs: 300,
+  /**
+   * Direct ping deadline (scaled by the awareness multiplier). A probe is a new stream: yamux
+   * open, protocol negotiation and the ping, several scheduling delays on each side, so on a
+   * loaded machine 300 ms gave false suspicions (docs/benchmarks.md, soak).
+   */
+  probeTimeoutMs: 500,
   /** How long indirect probes (ping-req through k others) may take after the direct one failed. */
-  indirectTimeoutMs: 500,
+  indirectTimeoutMs: 800,
   /** Number of members asked to probe a target indirectly. */
   indirectChecks: 3,
   /** Lifeguard suspicion: base multiplier of log10(n) * probe interval. */

@@ -43,6 +43,8 @@ export interface ApplyResult {
   change?: StatusChange
   /** Our own incarnation must be raised to at least this and re-announced (refutation). */
   refute?: number
+  /** The claim was a new, independent confirmation of an existing suspicion (Lifeguard). */
+  confirmed?: boolean
 }
 
 const NOTHING: ApplyResult = { changed: false }
@@ -140,7 +142,7 @@ export class MemberTable {
       if (s === null || accuser === s.accuser || s.confirmations.has(accuser)) return NOTHING
       s.confirmations.add(accuser)
       s.deadline = s.startedAt + suspicionTimeout(this.bounds(), s.confirmations.size)
-      return NOTHING
+      return { changed: false, confirmed: true }
     }
     cur.status = 'suspect'
     cur.inc = inc

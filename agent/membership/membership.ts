@@ -246,12 +246,16 @@ export class Membership {
     if (result.change !== undefined) this.emit(result.change)
   }
 
-  /** Our probes failed: suspect the member and tell everyone. */
+  /**
+   * Our probes failed: suspect the member and tell everyone. If it is already suspect, our
+   * failed probe is an independent confirmation (as memberlist's suspectNode does): gossip it
+   * too, so every member's Lifeguard suspicion timer shortens toward its minimum.
+   */
   private async suspect (entry: MemberEntry): Promise<void> {
-    if (entry.status !== 'alive') return
+    if (entry.status !== 'alive' && entry.status !== 'suspect') return
     const now = Date.now()
     const result = this.table.applySuspect(entry.record.peerId, entry.inc, this.table.self, now)
-    if (!result.changed) return
+    if (!result.changed && result.confirmed !== true) return
     await this.publish({ t: 'suspect', peer: entry.record.peerId, inc: entry.inc, from: this.table.self })
     if (result.change !== undefined) this.emit(result.change)
   }

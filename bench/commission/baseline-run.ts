@@ -19,6 +19,7 @@ import { CLUSTERD_VERSION } from '../../protocol/version.js'
 import { TestHosts, type TestHost } from '../../test/harness/hosts.js'
 import { run } from '../../test/harness/proc.js'
 import { waitQuiet } from './machine-load.js'
+import { childCpuSeconds } from './proc-cpu.js'
 import { ANSIBLE_PLAYBOOK_PATH, BASELINE_FORKS, BASELINE_PREFIX, CLUSTER_NAME, ROLES, RUN_TIMEOUT_MS } from './constants.js'
 
 /** Options of one baseline run. */
@@ -40,6 +41,8 @@ export interface BaselineRunResult {
   exitCode: number | null
   /** Hosts whose worker config was written (must equal `hosts`). */
   configured: number
+  /** CPU seconds of the ansible-playbook tree (forks and ssh clients included). */
+  ansibleCpuS: number
   /** CPU fraction other processes used just before the run, and how long we waited for it. */
   busyBefore: number
   quietWaitMs: number
@@ -104,13 +107,15 @@ export async function baselineRun (opts: BaselineRunOptions): Promise<BaselineRu
     const argv = [ANSIBLE_PLAYBOOK_PATH, '-f', String(BASELINE_FORKS), '-i', join(dir, 'hosts.yml'), ...plan.playbooks]
     opts.say(`baseline: ${argv.join(' ')}`)
     const quiet = await waitQuiet(opts.quiet.threshold, opts.quiet.maxWaitMs)
+    const cpu0 = childCpuSeconds('self')
     const t0 = performance.now()
     const r = await run(argv, { env, timeoutMs: RUN_TIMEOUT_MS })
     const wallMs = performance.now() - t0
+    const ansibleCpuS = Math.round((childCpuSeconds('self') - cpu0) * 100) / 100
     if (r.code !== 0) opts.say(`baseline: ansible-playbook exited ${String(r.code)}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`)
     let configured = 0
     for (const h of set.hosts) if ((await h.readFile('/etc/clusterd-worker/worker.conf')) !== null) configured++
-    return { hosts: opts.hosts, wallMs, exitCode: r.code, configured, busyBefore: quiet.busy, quietWaitMs: quiet.waitedMs }
+    return { hosts: opts.hosts, wallMs, exitCode: r.code, configured, ansibleCpuS, busyBefore: quiet.busy, quietWaitMs: quiet.waitedMs }
   } finally {
     await set.destroy()
     await rm(dir, { recursive: true, force: true })

@@ -18,7 +18,7 @@ import { waitFor } from '../../test/harness/poll.js'
 import { delay } from '../../test/harness/proc.js'
 import { CLUSTERD_PREFIX, FORM_TIMEOUT_MS, JOB_POLL_MS, ROLES, RUN_TIMEOUT_MS } from './constants.js'
 import { waitQuiet } from './machine-load.js'
-import { cpuSeconds } from './proc-cpu.js'
+import { childCpuSeconds, cpuSeconds } from './proc-cpu.js'
 
 /** Options of one clusterd run. */
 export interface ClusterdRunOptions {
@@ -51,8 +51,11 @@ export interface ClusterdRunResult {
   status: string
   /** Nodes whose worker config was written (must equal `hosts`). */
   configured: number
-  /** CPU seconds the manager agent and the other agents used while the job ran (excluding Ansible). */
-  cpu: { managerAgentS: number, otherAgentsS: number }
+  /**
+   * CPU seconds while the job ran: the manager agent and the other agents themselves, and the
+   * ansible-runner tree the manager ran (its waited-for children).
+   */
+  cpu: { managerAgentS: number, otherAgentsS: number, ansibleS: number }
   /** CPU fraction other processes used just before the request, and how long we waited for it. */
   busyBefore: number
   quietWaitMs: number
@@ -108,6 +111,7 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
     const pids = agents.map(a => a.proc.pid as number)
     const quiet = await waitQuiet(opts.quiet.threshold, opts.quiet.maxWaitMs, pids)
     const cpuBefore = pids.map(cpuSeconds)
+    const ansibleBefore = childCpuSeconds(pids[0] as number)
     const t0 = Date.now()
     const submitted = await api.request<JobRecord>('POST', '/v1/commission', { nodes: names, roles: [...ROLES] })
     const job = await waitFor(async () => {
@@ -116,6 +120,7 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
     }, { timeoutMs: RUN_TIMEOUT_MS, intervalMs: JOB_POLL_MS, message: `job ${submitted.id} finishing` })
     const observedMs = Date.now() - t0
     const cpuAfter = pids.map(cpuSeconds)
+    const ansibleS = childCpuSeconds(pids[0] as number) - ansibleBefore
     const used = cpuAfter.map((c, i) => c - (cpuBefore[i] ?? 0))
 
     const lines = logLines(manager.output)
@@ -140,7 +145,8 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
       configured,
       cpu: {
         managerAgentS: Math.round((used[0] ?? 0) * 100) / 100,
-        otherAgentsS: Math.round(used.slice(1).reduce((a, b) => a + b, 0) * 100) / 100
+        otherAgentsS: Math.round(used.slice(1).reduce((a, b) => a + b, 0) * 100) / 100,
+        ansibleS: Math.round(ansibleS * 100) / 100
       },
       busyBefore: quiet.busy,
       quietWaitMs: quiet.waitedMs

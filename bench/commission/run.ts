@@ -66,6 +66,8 @@ interface HostCountResult {
   /** median clusterd runner portion / median baseline: what Ansible under ansible-runner costs. */
   runnerRatio: number | null
   meetsTarget: boolean | null
+  /** Median CPU seconds of the Ansible tree: clusterd's ansible-runner vs plain ansible-playbook. */
+  medianAnsibleCpuS: { clusterd: number | null, baseline: number | null }
 }
 
 const dir = await testDir('bench-commission-key')
@@ -91,7 +93,7 @@ try {
         } else {
           say(`N=${n} round ${r + 1}/${rounds}: baseline`)
           const res = await baselineRun({ hosts: n, playbookDir, sshKey, quiet, say })
-          say(`baseline: exit ${String(res.exitCode)} in ${Math.round(res.wallMs)} ms (busy before ${res.busyBefore}, configured ${res.configured}/${n})`)
+          say(`baseline: exit ${String(res.exitCode)} in ${Math.round(res.wallMs)} ms (busy before ${res.busyBefore}, ansible CPU ${res.ansibleCpuS} s, configured ${res.configured}/${n})`)
           base.push({ ...res, wallMs: Math.round(res.wallMs) })
         }
       }
@@ -107,7 +109,8 @@ try {
       hosts: n, rounds, forks: BASELINE_FORKS, clusterd: cd, baseline: base,
       medianClusterdMs: r0(mc), medianRunnerMs: r0(mr), medianBaselineMs: r0(mb),
       ratio, runnerRatio,
-      meetsTarget: ratio === null ? null : ratio <= TARGET_RATIO
+      meetsTarget: ratio === null ? null : ratio <= TARGET_RATIO,
+      medianAnsibleCpuS: { clusterd: median(okCd.map(c => c.cpu.ansibleS)), baseline: median(okBase.map(b => b.ansibleCpuS)) }
     })
     say(`N=${n}: clusterd median ${String(r0(mc))} ms, baseline median ${String(r0(mb))} ms, ratio ${String(ratio)} (target <= ${TARGET_RATIO})`)
   }

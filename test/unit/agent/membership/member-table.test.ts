@@ -68,9 +68,10 @@ describe('MemberTable SWIM merge rules', () => {
     const first = t.get('a')?.suspicion?.deadline ?? 0
     t.applySuspect('a', 1, 'b', 0) // the accuser again: no confirmation
     assert.equal(t.get('a')?.suspicion?.deadline, first)
-    t.applySuspect('a', 1, 'c', 0)
+    assert.equal(t.applySuspect('a', 1, 'c', 0).confirmed, true, 'a new accuser is an independent confirmation')
     const second = t.get('a')?.suspicion?.deadline ?? 0
     assert.ok(second < first, `${second} < ${first}`)
+    assert.equal(t.applySuspect('a', 1, 'c', 0).confirmed, undefined, 'the same confirmer counts once')
   })
 
   it('asks to refute a suspicion or death claim about itself with a higher incarnation', () => {
