@@ -10,13 +10,14 @@
  */
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { ApiClient } from '../../cli/client.js'
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import { type AgentProcess, PORT, makeSecret, startAgentOn, testDir } from '../../test/harness/agent-process.js'
 import { TestHosts, type TestHost } from '../../test/harness/hosts.js'
 import { waitFor } from '../../test/harness/poll.js'
 import { delay } from '../../test/harness/proc.js'
-import { CLUSTERD_PREFIX, FORM_TIMEOUT_MS, JOB_POLL_MS, ROLES, RUN_TIMEOUT_MS } from './constants.js'
+import { CLUSTERD_PREFIX, FORM_TIMEOUT_MS, JOB_POLL_MS, ROLES, RUN_TIMEOUT_MS, SUBMIT_TIMEOUT_MS } from './constants.js'
 import { waitQuiet } from './machine-load.js'
 import { childCpuSeconds, cpuSeconds } from './proc-cpu.js'
 
@@ -40,6 +41,8 @@ export interface ClusterdRunResult {
   requestToFinishedMs: number
   /** From just before the POST to the poll that saw the job finished (adds up to one poll interval). */
   observedMs: number
+  /** The POST itself: until the manager answered with the queued job. */
+  postMs: number
   /** Job `createdAt` to `startedAt`: queueing inside the manager. */
   queuedMs: number | null
   /** Job `startedAt` to the runner starting: role config, pre-checks (ssh to each node). */
@@ -48,6 +51,10 @@ export interface ClusterdRunResult {
   runnerMs: number | null
   /** Runner end to job `finishedAt`: lifecycle transitions and job record written. */
   finishMs: number | null
+  /** Part of finishMs: the runner's cleanup (closing ssh masters, removing the run dir). */
+  runnerCleanupMs: number | null
+  /** Part of finishMs: per-node lifecycle transitions, job events and the job record. */
+  recordMs: number | null
   status: string
   /** Nodes whose worker config was written (must equal `hosts`). */
   configured: number
@@ -97,6 +104,7 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
     }
     const manager = agents[0] as AgentProcess
     const api = manager.client
+    const submitClient = new ApiClient({ addr: manager.socket, timeoutMs: SUBMIT_TIMEOUT_MS })
     await waitFor(async () => (await manager.manager())?.name === seed.name ? true : undefined,
       { timeoutMs: FORM_TIMEOUT_MS, intervalMs: 250, message: `${seed.name} becoming manager:\n${manager.output.slice(-2000)}` })
     const names = targets.map(t => t.name)
@@ -113,7 +121,9 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
     const cpuBefore = pids.map(cpuSeconds)
     const ansibleBefore = childCpuSeconds(pids[0] as number)
     const t0 = Date.now()
-    const submitted = await api.request<JobRecord>('POST', '/v1/commission', { nodes: names, roles: [...ROLES] })
+    // A long deadline and no retry: a retried POST would submit the job twice.
+    const submitted = await submitClient.request<JobRecord>('POST', '/v1/commission', { nodes: names, roles: [...ROLES] })
+    const postMs = Date.now() - t0
     const job = await waitFor(async () => {
       const j = await api.request<JobRecord>('GET', `/v1/jobs/${encodeURIComponent(submitted.id)}`)
       return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
@@ -126,6 +136,8 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
     const lines = logLines(manager.output)
     const start = lines.find(l => l.msg === 'playbook run starting')
     const end = lines.find(l => l.msg === 'playbook run finished')
+    // Logged by the job runner once AnsibleRunner.run returned (after its cleanup).
+    const returned = lines.find(l => l.msg === 'playbook run ended')
     const iso = (t: number | undefined): string | null => t === undefined ? null : new Date(t).toISOString()
     if (job.status !== 'succeeded') {
       const events = await api.request<JobEvent[]>('GET', `/v1/jobs/${encodeURIComponent(job.id)}/events`)
@@ -137,10 +149,13 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
       hosts: opts.hosts,
       requestToFinishedMs: job.finishedAt === null ? observedMs : Date.parse(job.finishedAt) - t0,
       observedMs,
+      postMs,
       queuedMs: ms(job.createdAt, job.startedAt),
       precheckMs: ms(job.startedAt, iso(start?.time)),
       runnerMs: end?.durationMs ?? null,
       finishMs: ms(iso(end?.time), job.finishedAt),
+      runnerCleanupMs: ms(iso(end?.time), iso(returned?.time)),
+      recordMs: ms(iso(returned?.time), job.finishedAt),
       status: job.status,
       configured,
       cpu: {

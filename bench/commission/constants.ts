@@ -29,6 +29,9 @@ export const JOB_POLL_MS = 100
 export const FORM_TIMEOUT_MS = 180_000
 export const RUN_TIMEOUT_MS = 15 * 60_000
 
+/** Deadline of the commission POST (the agent harness client gives up after 5 s; a loaded manager can take longer). */
+export const SUBMIT_TIMEOUT_MS = 60_000
+
 /** Before each measured run: wait (at most this long) until other work keeps the CPUs below this. */
 export const QUIET_BUSY_FRACTION = 0.25
 export const QUIET_MAX_WAIT_MS = 5 * 60_000

@@ -88,7 +88,7 @@ try {
         if (side === 'clusterd') {
           say(`N=${n} round ${r + 1}/${rounds}: clusterd`)
           const res = await clusterdRun({ hosts: n, playbookDir, sshKey, settleMs, quiet, say })
-          say(`clusterd: ${res.status} in ${res.requestToFinishedMs} ms (busy before ${res.busyBefore}, runner ${String(res.runnerMs)} ms, precheck ${String(res.precheckMs)} ms, configured ${res.configured}/${n}, agents CPU ${JSON.stringify(res.cpu)})`)
+          say(`clusterd: ${res.status} in ${res.requestToFinishedMs} ms (busy before ${res.busyBefore}, POST ${res.postMs} ms, runner ${String(res.runnerMs)} ms, precheck ${String(res.precheckMs)} ms, finish ${String(res.finishMs)} ms (cleanup ${String(res.runnerCleanupMs)}, record ${String(res.recordMs)}), configured ${res.configured}/${n}, agents CPU ${JSON.stringify(res.cpu)})`)
           cd.push(res)
         } else {
           say(`N=${n} round ${r + 1}/${rounds}: baseline`)
