@@ -381,7 +381,9 @@ export class JobRunner implements JobService {
 
   /** Final outcome: per-node lifecycle transitions, then the job's status. */
   private async finish (job: JobRecord, how: { cancelled?: string }, events?: EventBuffer): Promise<void> {
-    for (const name of job.nodes) {
+    // All nodes at once: the store's serial queue keeps each node's order and lets concurrent
+    // writes share one disk sync (20 sequential synced transitions took seconds under load).
+    await Promise.all(job.nodes.map(async name => {
       const p = job.perNode[name] as JobNodeProgress
       if (how.cancelled !== undefined && !isFinal(p.outcome)) setOutcome(p, 'cancelled', how.cancelled)
       else if (!isFinal(p.outcome)) setOutcome(p, 'failed', 'the node was not run (no result from ansible-runner)')
@@ -392,7 +394,7 @@ export class JobRunner implements JobService {
           : { type: 'JOB_FAILED', jobId: job.id, reason: p.message ?? 'failed' }
       await this.c.store.applyTransition(name, command, { actor: 'job-runner' })
       if (this.busy.get(name) === job.id) this.busy.delete(name)
-    }
+    }))
     const failed = job.nodes.filter(n => job.perNode[n]?.outcome !== 'ok')
     job.status = how.cancelled !== undefined ? 'cancelled' : failed.length > 0 ? 'failed' : 'succeeded'
     job.reason = how.cancelled ?? (failed.length > 0 ? `${failed.length} of ${job.nodes.length} node(s) failed: ${failed.map(n => `${n} (${job.perNode[n]?.message ?? 'failed'})`).join('; ')}` : null)
