@@ -67,7 +67,9 @@ export async function soak (agents: readonly BenchAgent[], opts: SoakOptions): P
   try {
     for (let i = 0; i < loaders; i++) {
       // `yes` into /dev/null is a pure CPU burner; `timeout` bounds it even if this process dies.
-      procs.push(spawn('/usr/bin/nice', ['-n', String(opts.nice), '/usr/bin/timeout', '--signal=KILL', String(boundS), '/usr/bin/yes'], { stdio: 'ignore' }))
+      // Own process group (detached): `timeout` forks `yes`, and killing only `timeout` would
+      // orphan the burner; the group kill below ends both.
+      procs.push(spawn('/usr/bin/nice', ['-n', String(opts.nice), '/usr/bin/timeout', '--signal=KILL', String(boundS), '/usr/bin/yes'], { stdio: 'ignore', detached: true }))
     }
     const end = t0 + windowMs
     const outcome = await pollViews(agents, (a, v, at) => {
@@ -84,7 +86,11 @@ export async function soak (agents: readonly BenchAgent[], opts: SoakOptions): P
     }, () => performance.now() >= end, { intervalMs: opts.pollMs, timeoutMs: windowMs + 60_000 })
     polls = outcome.rounds
   } finally {
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
+    for (const p of procs) {
+      if (p.pid !== undefined) {
+        try { process.kill(-p.pid, 'SIGKILL') } catch { /* group already gone */ }
+      }
+    }
     await Promise.all(procs.map(async p => { if (p.exitCode === null && p.signalCode === null) await once(p, 'exit') }))
   }
   const dt = (performance.now() - t0) / 1000

@@ -38,7 +38,16 @@ export class NodeDiscovery {
   /** Reconcile every current member, then follow changes. */
   async start (): Promise<void> {
     this.unsubscribe = this.c.onMemberChange(member => { this.enqueue(member) })
-    for (const m of this.c.members()) this.enqueue(m)
+    const members = this.c.members()
+    for (const m of members) this.enqueue(m)
+    // Records restored from the store (or a replica) may name nodes that membership no longer
+    // sees at all: they are not reachable, whatever the previous manager last wrote.
+    const present = new Set(members.map(m => m.name))
+    this.chain = this.chain.then(async () => {
+      for (const node of await this.c.store.listNodes()) {
+        if (!present.has(node.name) && node.reachable) await this.c.store.setReachable(node.name, false)
+      }
+    }).catch(err => { this.c.logger.error({ err }, 'reachability reconciliation failed') })
     await this.chain
   }
 

@@ -1,0 +1,49 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { NodeDiscovery } from '../../../../manager/discovery/node-discovery.js'
+import { ManagerStore } from '../../../../manager/store/index.js'
+import type { Member } from '../../../../protocol/members.js'
+
+const logger = pino({ level: 'silent' })
+const member = (name: string, status: Member['status']): Member => ({
+  name, peerId: `peer-${name}`, addresses: [], status, incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: new Date(0).toISOString()
+})
+
+describe('NodeDiscovery', () => {
+  it('creates discovered records for new members, tracks reachability, and marks restored records of absent nodes unreachable', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'discovery-'))
+    const store = new ManagerStore({ logger }, { path: join(dir, 'db') })
+    await store.start()
+    try {
+      // A record left by an earlier manager: reachable then, absent from membership now.
+      await store.upsertNode({ name: 'gone', peerId: 'peer-gone', reachable: true })
+      const discovered: string[] = []
+      let listener: ((m: Member) => void) | undefined
+      const members = [member('a', 'alive'), member('b', 'suspect'), member('left-early', 'left')]
+      const discovery = new NodeDiscovery({
+        store,
+        logger,
+        members: () => members,
+        onMemberChange: l => { listener = l; return () => { listener = undefined } },
+        onDiscovered: r => { discovered.push(r.name) }
+      })
+      await discovery.start()
+      assert.deepEqual(discovered.sort(), ['a', 'b'], 'a member that left before the manager saw it gets no record')
+      assert.equal((await store.getNode('a'))?.state, 'discovered')
+      assert.equal((await store.getNode('b'))?.reachable, true, 'suspect still counts as reachable')
+      assert.equal((await store.getNode('gone'))?.reachable, false)
+      assert.equal(await store.getNode('left-early'), undefined)
+      listener?.(member('a', 'failed'))
+      await discovery.stop()
+      assert.equal((await store.getNode('a'))?.reachable, false)
+      assert.equal((await store.getNode('a'))?.state, 'discovered', 'reachability is not a lifecycle change')
+    } finally {
+      await store.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
