@@ -60,7 +60,6 @@ export function targetOf (members: Member[], node: NodeRecord): NodeTarget | { u
 /** The manager role for one epoch. */
 export class Manager implements ManagerRole {
   private readonly deps: ManagerDeps
-  private readonly epoch: number
   private readonly store: ManagerStore
   private readonly replicator: Replicator | null
   private readonly jobs: JobRunner
@@ -69,7 +68,6 @@ export class Manager implements ManagerRole {
 
   constructor (deps: ManagerDeps, epoch: number) {
     this.deps = deps
-    this.epoch = epoch
     const logger = deps.logger.child({ epoch })
     this.replicator = deps.libp2p === undefined
       ? null

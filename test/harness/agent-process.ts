@@ -6,13 +6,14 @@
  */
 
 import type { ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ApiClient } from '../../cli/client.js'
 import type { Member } from '../../protocol/members.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import { formatSecretFile, generateSecret } from '../../agent/transport/secret.js'
 import { REPO_ROOT } from './constants.js'
+import { runOk } from './proc.js'
 import type { TestHost } from './hosts.js'
 
 /** Repository root (bound into every test host at the same path). */
@@ -108,6 +109,18 @@ export async function testDir (prefix: string): Promise<string> {
   const base = join(REPO, '.tmp')
   await mkdir(base, { recursive: true, mode: 0o700 })
   return await mkdtemp(join(base, `${prefix}-`))
+}
+
+/**
+ * Create the manager's SSH key pair in `dir` (as bootstrap.sh does) and authorize its public
+ * key for root on every host. Returns the private key path.
+ */
+export async function makeManagerKey (dir: string, hosts: readonly TestHost[]): Promise<string> {
+  const key = join(dir, 'manager_ed25519')
+  await runOk(['/usr/bin/ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'clusterd-manager', '-f', key])
+  const pub = (await readFile(`${key}.pub`, 'utf8')).trim()
+  for (const host of hosts) await host.authorizeKey(pub)
+  return key
 }
 
 /** Write a fresh cluster secret (0600) into `dir`. */

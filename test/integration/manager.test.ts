@@ -8,11 +8,11 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
 import { run } from '../harness/proc.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
@@ -58,10 +58,7 @@ describe('manager on real hosts', () => {
     hosts = await TestHosts.create({ count: 6, prefix: 'mg' })
     dir = await testDir('it-manager')
     secret = await makeSecret(dir)
-    sshKey = join(dir, 'manager_ed25519')
-    await run(['/usr/bin/ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'clusterd-manager', '-f', sshKey])
-    const pub = (await readFile(`${sshKey}.pub`, 'utf8')).trim()
-    for (const host of hosts.hosts) await host.authorizeKey(pub)
+    sshKey = await makeManagerKey(dir, hosts.hosts)
     for (const host of hosts.hosts.slice(0, 5)) await startAgent(host)
     for (const a of agents.values()) {
       await waitFor(async () => (await a.manager())?.name === h(0).name ? true : undefined,

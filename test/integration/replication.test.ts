@@ -5,12 +5,11 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, PORT, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
-import { run } from '../harness/proc.js'
+import { AgentProcess, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
@@ -21,7 +20,6 @@ describe('manager state replication and failover on real hosts', () => {
   let secret: string
   let sshKey: string
   const agents = new Map<string, AgentProcess>()
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
 
   const startAgent = async (host: TestHost): Promise<AgentProcess> => {
     const a = await startAgentOn(host, {
@@ -51,10 +49,7 @@ describe('manager state replication and failover on real hosts', () => {
     hosts = await TestHosts.create({ count: 3, prefix: 'rp' })
     dir = await testDir('it-replication')
     secret = await makeSecret(dir)
-    sshKey = join(dir, 'manager_ed25519')
-    await run(['/usr/bin/ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'clusterd-manager', '-f', sshKey])
-    const pub = (await readFile(`${sshKey}.pub`, 'utf8')).trim()
-    for (const host of hosts.hosts) await host.authorizeKey(pub)
+    sshKey = await makeManagerKey(dir, hosts.hosts)
     for (const host of hosts.hosts) await startAgent(host)
     await waitFor(agreedManager, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
   })
