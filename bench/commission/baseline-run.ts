@@ -10,8 +10,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { CONTROL_PERSIST_S, DEFAULT_CONNECT_TIMEOUT_S, PYTHON_INTERPRETER, RUNNER_PATH_ENV } from '../../manager/ansible/constants.js'
+import { DEFAULT_CONNECT_TIMEOUT_S, PYTHON_INTERPRETER, RUNNER_PATH_ENV } from '../../manager/ansible/constants.js'
 import { buildInventory } from '../../manager/ansible/inventory.js'
+import { strictSshArgs } from '../../manager/ansible/playbook-runner.js'
 import { planFor, type PlanTarget } from '../../manager/roles/plan.js'
 import { loadRoleConfig } from '../../manager/roles/role-config.js'
 import type { HostKey } from '../../protocol/members.js'
@@ -57,14 +58,7 @@ export function hostKeyOf (host: TestHost): HostKey {
 
 /** The environment AnsibleRunner gives ansible-runner, for plain ansible-playbook. */
 export function baselineEnv (dir: string, knownHosts: string, controlPathDir: string): Record<string, string> {
-  const sshArgs = [
-    '-o', 'ControlMaster=auto', '-o', `ControlPersist=${CONTROL_PERSIST_S}s`,
-    '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'CheckHostIP=no', '-o', 'UpdateHostKeys=no',
-    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
-    '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no',
-    '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3'
-  ].join(' ')
+  const sshArgs = strictSshArgs(knownHosts)
   return {
     PATH: RUNNER_PATH_ENV,
     HOME: join(dir, 'home'),

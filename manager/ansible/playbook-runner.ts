@@ -49,6 +49,22 @@ export interface PlaybookResult {
   message?: string
 }
 
+/**
+ * The ssh options of every Ansible run: strict checking against our own known_hosts only,
+ * key auth only, a control master per host. Shared with the benchmark baseline so the two
+ * compare like with like.
+ */
+export function strictSshArgs (knownHostsPath: string): string {
+  return [
+    '-o', 'ControlMaster=auto', '-o', `ControlPersist=${CONTROL_PERSIST_S}s`,
+    '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHostsPath}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'CheckHostIP=no', '-o', 'UpdateHostKeys=no',
+    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
+    '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no',
+    '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3'
+  ].join(' ')
+}
+
 /** Runs playbook plans; implementations report expected failures as values, never throw them. */
 export interface PlaybookRunner {
   run: (plan: PlaybookPlan, options?: RunOptions) => Promise<PlaybookResult>
@@ -223,14 +239,7 @@ export class AnsibleRunner implements PlaybookRunner {
 
   /** The runner's whole environment: nothing inherited from the manager process. */
   private env (paths: RunPaths): Record<string, string> {
-    const sshArgs = [
-      '-o', 'ControlMaster=auto', '-o', `ControlPersist=${CONTROL_PERSIST_S}s`,
-      '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${paths.knownHosts}`,
-      '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'CheckHostIP=no', '-o', 'UpdateHostKeys=no',
-      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
-      '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no',
-      '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3'
-    ].join(' ')
+    const sshArgs = strictSshArgs(paths.knownHosts)
     return {
       PATH: RUNNER_PATH_ENV,
       HOME: paths.home,

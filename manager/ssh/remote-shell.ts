@@ -121,6 +121,9 @@ export class SshConnector {
           return !rejected
         }
       } as any)
+      // node-ssh listens for connection errors only while connecting: a reset that arrives
+      // later (e.g. while closing) would otherwise be an uncaught exception in the agent.
+      ssh.connection?.on('error', (err: Error) => { this.log.debug({ node: target.name, err: err.message }, 'ssh connection error after connect') })
     } catch (err: any) {
       ssh.dispose()
       // Re-read: the abort listener may have fired while we awaited.
