@@ -15,6 +15,7 @@ import { routeKey } from '../agent/election/manager-gateway.js'
 import type { ApiHandler } from '../agent/api/router.js'
 import type { Member } from '../protocol/members.js'
 import type { NodeRecord } from '../protocol/nodes.js'
+import type { SnapshotEntry } from '../protocol/replication-wire.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { AnsibleRunner } from './ansible/playbook-runner.js'
 import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission } from './api/config-values.js'
@@ -65,10 +66,14 @@ export class Manager implements ManagerRole {
   private readonly jobs: JobRunner
   private readonly discovery: NodeDiscovery
   private readonly routeMap: Map<string, ApiHandler>
+  private readonly log: Logger
+  private stopping = false
+  private mergeChain: Promise<void> = Promise.resolve()
 
   constructor (deps: ManagerDeps, epoch: number) {
     this.deps = deps
     const logger = deps.logger.child({ epoch })
+    this.log = logger
     this.replicator = deps.libp2p === undefined
       ? null
       : new Replicator({
@@ -76,7 +81,8 @@ export class Manager implements ManagerRole {
         logger: logger.child({ component: 'replicator' }),
         members: () => deps.membership.members(),
         snapshot: async () => await this.store.exportAll(),
-        revision: () => this.store.revision
+        revision: () => this.store.revision,
+        merge: async (entries, from) => { await this.merge(entries, from) }
       }, { selfPeerId: deps.self.peerId, epoch })
     const replicator = this.replicator
     this.store = new ManagerStore({
@@ -118,6 +124,8 @@ export class Manager implements ManagerRole {
 
   /** @inheritdoc */
   async stop (): Promise<void> {
+    this.stopping = true
+    await this.mergeChain
     await this.discovery.stop()
     await this.jobs.stop()
     // After the jobs: their last writes are still replicated.
@@ -133,6 +141,33 @@ export class Manager implements ManagerRole {
   /** @inheritdoc */
   revision (): number {
     return this.store.revision
+  }
+
+  /**
+   * Merge a replica's state from another lineage (see manager/store/merge.ts), then let the
+   * parts that act on the store catch up: discovery re-derives reachability of merged nodes, and
+   * the job runner restarts to resume merged jobs that are not finished (its restart resumes
+   * running jobs from their last finished node).
+   */
+  private async merge (entries: SnapshotEntry[], from: string): Promise<void> {
+    const run = this.mergeChain.then(async () => {
+      if (this.stopping) throw new Error('the manager is stopping')
+      const report = await this.store.mergeForeign(entries)
+      const changed = report.nodesAdded.length + report.nodesTakenOver.length + report.lifecycleEvents +
+        report.jobsAdded.length + report.jobsUpdated.length + report.jobEvents + report.config.length
+      if (changed === 0) return
+      this.log.warn({ from, ...report }, 'merged changes from another lineage (a healed partition or a deposed manager)')
+      if (report.nodesAdded.length + report.nodesTakenOver.length > 0) {
+        await this.discovery.stop()
+        await this.discovery.start()
+      }
+      if (report.activeJobs.length > 0) {
+        await this.jobs.stop()
+        await this.jobs.start()
+      }
+    })
+    this.mergeChain = run.catch(() => {})
+    await run
   }
 
   /** Commission a newly discovered node when the policy is on and its labels match. */

@@ -75,12 +75,14 @@ export type LifecycleEventType =
   | 'job-failed'
   | 'job-cancelled'
   | 'vars-set'
+  /** A partition healed: the other side's events were appended and this state was kept (see docs/architecture.md). */
+  | 'reconciled'
 
 /**
  * Who caused a lifecycle event. The named values are the ones the manager uses; other
  * strings are allowed so a new source needs no protocol change.
  */
-export type LifecycleActor = 'operator' | 'auto-commission' | 'manager-restart' | 'job-runner' | 'membership' | (string & {})
+export type LifecycleActor = 'operator' | 'auto-commission' | 'manager-restart' | 'job-runner' | 'membership' | 'partition-merge' | (string & {})
 
 /** One entry of a node's append-only lifecycle log (`clusterctl events`). */
 export interface LifecycleEvent {

@@ -35,6 +35,8 @@ export interface SnapshotEntry {
 export type ReplicationRequest =
   | { t: 'batch', epoch: number, batch: ReplicationBatch }
   | { t: 'snapshot', epoch: number, revision: number, entries: SnapshotEntry[] }
+  /** "Send me your state": the manager merges it before it replaces the replica's (partition heal). */
+  | { t: 'pull', epoch: number }
 
 /** Replica → manager. */
 export type ReplicationReply =
@@ -44,6 +46,11 @@ export type ReplicationReply =
   | { t: 'gap', revision: number }
   /** Not accepted (not from the current manager, not a replica now, invalid data). */
   | { t: 'refused', reason: string }
+  /**
+   * Answer to `pull`: the replica's whole state, or no entries when it already follows this
+   * manager's epoch (`syncedEpoch` equals the request's epoch: nothing of another lineage).
+   */
+  | { t: 'export', syncedEpoch: number, revision: number, entries: SnapshotEntry[] }
 
 /** "My replica is at `revision`", gossiped periodically by every eligible agent. */
 export interface ReplicaAnnouncement {
@@ -97,6 +104,15 @@ export function checkBatch (v: unknown): Decoded<ReplicationBatch> {
   return { ok: true, value: { revision: b.revision, ops } }
 }
 
+function checkEntries (v: unknown): Decoded<SnapshotEntry[]> {
+  if (!Array.isArray(v)) return { ok: false, reason: 'entries is not an array' }
+  for (const e of v as unknown[]) {
+    const entry = e as Record<string, unknown> | null
+    if (typeof entry !== 'object' || entry === null || !isKey(entry.key) || !('value' in entry)) return { ok: false, reason: 'snapshot entry malformed' }
+  }
+  return { ok: true, value: v as SnapshotEntry[] }
+}
+
 /** Decode a manager → replica frame. */
 export function decodeReplicationRequest (bytes: Uint8Array): Decoded<ReplicationRequest> {
   const p = parse(bytes, MAX_REPLICATION_FRAME_BYTES)
@@ -109,21 +125,24 @@ export function decodeReplicationRequest (bytes: Uint8Array): Decoded<Replicatio
   }
   if (m.t === 'snapshot') {
     if (!isRevision(m.revision)) return { ok: false, reason: 'snapshot.revision is not a non-negative integer' }
-    if (!Array.isArray(m.entries)) return { ok: false, reason: 'snapshot.entries is not an array' }
-    for (const e of m.entries as unknown[]) {
-      const entry = e as Record<string, unknown> | null
-      if (typeof entry !== 'object' || entry === null || !isKey(entry.key) || !('value' in entry)) return { ok: false, reason: 'snapshot entry malformed' }
-    }
-    return { ok: true, value: { t: 'snapshot', epoch: m.epoch, revision: m.revision, entries: m.entries as SnapshotEntry[] } }
+    const entries = checkEntries(m.entries)
+    return entries.ok ? { ok: true, value: { t: 'snapshot', epoch: m.epoch, revision: m.revision, entries: entries.value } } : entries
   }
+  if (m.t === 'pull') return { ok: true, value: { t: 'pull', epoch: m.epoch } }
   return { ok: false, reason: 'unknown request type' }
 }
 
 /** Decode a replica → manager frame. */
 export function decodeReplicationReply (bytes: Uint8Array): Decoded<ReplicationReply> {
-  const p = parse(bytes, 4096)
+  const p = parse(bytes, MAX_REPLICATION_FRAME_BYTES)
   if (!p.ok) return p
   const m = p.value
+  if (m.t === 'export') {
+    if (!isRevision(m.revision) || !isRevision(m.syncedEpoch)) return { ok: false, reason: 'export revision or syncedEpoch malformed' }
+    const entries = checkEntries(m.entries)
+    return entries.ok ? { ok: true, value: { t: 'export', syncedEpoch: m.syncedEpoch, revision: m.revision, entries: entries.value } } : entries
+  }
+  if (bytes.byteLength > 4096) return { ok: false, reason: `reply of ${bytes.byteLength} bytes is too large` }
   if ((m.t === 'ack' || m.t === 'gap') && isRevision(m.revision)) return { ok: true, value: { t: m.t, revision: m.revision } }
   if (m.t === 'refused' && typeof m.reason === 'string') return { ok: true, value: { t: 'refused', reason: m.reason.slice(0, 500) } }
   return { ok: false, reason: 'malformed reply' }

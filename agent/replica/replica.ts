@@ -5,8 +5,9 @@
  * acknowledged state. The ManagerHost closes the replica before the manager role opens the
  * same directory and reopens it after the role stops.
  *
- * Only the current manager may write: a request must come from the peer the election names as
- * manager, with its epoch. Batches are accepted only after a snapshot from that same epoch,
+ * Only the current manager may write or pull: a request must come from the peer the election
+ * names as manager, with its epoch. A new manager pulls a replica's state before its first
+ * snapshot replaces it, and merges what it lacks (a healed partition loses no write). Batches are accepted only after a snapshot from that same epoch,
  * so a replica never appends a new manager's batches to an old manager's divergent history.
  */
 
@@ -27,6 +28,7 @@ export interface ReplicaStore {
   readonly revision: number
   applyReplicated: (batch: ReplicationBatch) => Promise<{ ok: true, revision: number } | { gap: true, revision: number }>
   importAll: (entries: SnapshotEntry[]) => Promise<{ revision: number }>
+  exportAll: () => Promise<SnapshotEntry[]>
 }
 
 /** Collaborators of the replica. */
@@ -149,6 +151,12 @@ export class Replica {
       const store = this.store
       if (store === null) return { t: 'refused', reason: 'no replica open here (this agent is taking or holding the manager role)' }
       try {
+        if (req.t === 'pull') {
+          // Nothing of another lineage here once we follow this epoch; else the whole state, to merge.
+          const entries = this.syncedEpoch === req.epoch ? [] : await store.exportAll()
+          this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, entries: entries.length }, 'replica state pulled by the manager')
+          return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries }
+        }
         if (req.t === 'snapshot') {
           const { revision } = await store.importAll(req.entries)
           this.syncedEpoch = req.epoch

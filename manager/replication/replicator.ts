@@ -1,11 +1,16 @@
 /**
  * Manager side of replication. Every committed store batch goes to every alive
  * manager-eligible member on `/clusterd/replicate/1.0.0`; the write is acknowledged as soon as
- * ONE replica acks it (or after ACK_TIMEOUT_MS without one, or at once when no other eligible
- * member is alive: availability over durability, a documented trade-off). Sends to one replica
- * are strictly ordered. A replica that reports a gap, has never synced in this epoch, or fell
- * behind after a failed send gets a full snapshot instead; a periodic sweep snapshots replicas
- * that are behind even when nothing is written (a restarted agent catches up).
+ * ONE replica acks it, or once every such replica has failed or refused it (each send has its
+ * own deadline), or at once when no other eligible member is alive: availability with one node
+ * up, a documented trade-off. Sends to one replica are strictly ordered. A replica that reports
+ * a gap, has never synced in this epoch, or fell behind after a failed send gets a full
+ * snapshot instead; a periodic sweep snapshots replicas that are behind even when nothing is
+ * written (a restarted agent catches up).
+ *
+ * Before the first snapshot of an epoch replaces a replica's state, the replicator pulls that
+ * state and has the manager merge whatever it lacks (the old manager's side of a healed
+ * partition, writes a deposed manager acknowledged alone): no acknowledged write is replaced.
  */
 
 import type { Libp2p } from '@libp2p/interface'
@@ -31,6 +36,8 @@ export interface ReplicatorComponents {
   snapshot: () => Promise<SnapshotEntry[]>
   /** The manager store's durable revision. */
   revision: () => number
+  /** Merge another lineage's state (a replica's export) into the manager store (`ManagerStore.mergeForeign`). */
+  merge: (entries: SnapshotEntry[], from: string) => Promise<void>
 }
 
 /** Settings of the replicator. */
@@ -53,6 +60,8 @@ interface Target {
   /** Tail of the replica's ordered send chain. */
   tail: Promise<unknown>
   pending: number
+  /** Its state was pulled and merged in this epoch, so a snapshot may replace it. */
+  reconciled: boolean
 }
 
 /** Pushes committed batches to the replicas. */
@@ -93,11 +102,9 @@ export class Replicator {
       const finish = (acked: boolean): void => {
         if (done) return
         done = true
-        clearTimeout(timer)
-        if (!acked) this.c.logger.warn({ revision: batch.revision, replicas: targets.length }, 'write acknowledged without a replica ack')
+        if (!acked) this.c.logger.warn({ revision: batch.revision, replicas: targets.length }, 'write acknowledged without a replica ack (every replica failed or refused it)')
         resolve()
       }
-      const timer = setTimeout(() => { finish(false) }, this.init.ackTimeoutMs)
       for (const t of targets) {
         void this.enqueue(t, async () => await this.deliver(t, batch)).then(ok => {
           left--
@@ -122,7 +129,7 @@ export class Replicator {
     return alive.map(m => {
       let t = this.targets.get(m.peerId)
       if (t === undefined) {
-        t = { peerId: m.peerId, acked: -1, retryAt: 0, tail: Promise.resolve(), pending: 0 }
+        t = { peerId: m.peerId, acked: -1, retryAt: 0, tail: Promise.resolve(), pending: 0, reconciled: false }
         this.targets.set(m.peerId, t)
       }
       return t
@@ -162,9 +169,10 @@ export class Replicator {
     return false
   }
 
-  /** Send a full snapshot; returns the revision `t` now holds (-1 if unknown). */
+  /** Send a full snapshot (after merging `t`'s state, once per epoch); returns the revision `t` now holds (-1 if unknown). */
   private async sync (t: Target): Promise<number> {
     if (Date.now() < t.retryAt || this.lifetime.signal.aborted) return t.acked
+    if (!t.reconciled && !await this.reconcile(t)) return t.acked
     const entries = await this.c.snapshot()
     const rev = entries.find(e => e.key === META_KEYS.revision)?.value
     const revision = typeof rev === 'number' ? rev : 0
@@ -174,6 +182,27 @@ export class Replicator {
       this.c.logger.info({ peer: t.peerId, revision: reply.revision, entries: entries.length }, 'replica synced by snapshot')
     }
     return t.acked
+  }
+
+  /** Pull `t`'s state and merge it into the manager's; false (retry later) when that fails. */
+  private async reconcile (t: Target): Promise<boolean> {
+    const reply = await this.send(t, { t: 'pull', epoch: this.init.epoch }, this.init.snapshotTimeoutMs)
+    if (reply?.t !== 'export') {
+      if (reply !== null) this.c.logger.warn({ peer: t.peerId, reply: reply.t }, 'replica answered a pull with something else')
+      return false
+    }
+    if (reply.entries.length > 0) {
+      try {
+        await this.c.merge(reply.entries, t.peerId)
+      } catch (err) {
+        // Never replace a state we could not merge: the replica keeps it and we retry later.
+        this.c.logger.error({ err, peer: t.peerId }, 'merging a replica\'s state failed; it is not replaced')
+        t.retryAt = Date.now() + this.init.retryAfterMs
+        return false
+      }
+    }
+    t.reconciled = true
+    return true
   }
 
   /** One request/reply exchange; null (and the replica marked unknown for a while) on any failure. */

@@ -21,7 +21,9 @@ export const PREFIX = {
   /** Job progress events by job id and seq. */
   jobEvent: 'je',
   /** Manager configuration values by key. */
-  config: 'c'
+  config: 'c',
+  /** When each config key was last written or deleted (for merging two lineages). */
+  configMeta: 'cm'
 } as const
 
 /** Digits a sequence number is zero-padded to in a key, so keys sort numerically. */

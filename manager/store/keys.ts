@@ -33,6 +33,8 @@ export const jobKey = (id: string): string => `${PREFIX.job}!${id}`
 export const jobEventKey = (id: string, seq: number): string => `${PREFIX.jobEvent}!${id}!${pad(seq)}`
 /** Key of a config value. */
 export const configKey = (key: string): string => `${PREFIX.config}!${key}`
+/** Key of a config key's write time (see merge.ts). */
+export const configMetaKey = (key: string): string => `${PREFIX.configMeta}!${key}`
 
 /** Iterator bounds covering every key that starts with `prefix + '!'`. */
 export function range (prefix: string): { gt: string, lt: string } {

@@ -16,7 +16,8 @@ import { decide, stateOf, type NodeMachineEvent, type NodeMachineEventType } fro
 import type { ReplicationBatch } from '../../protocol/replication-wire.js'
 import { Committer, type BatchOp } from './committer.js'
 import { DEFAULT_LIST_LIMIT, PREFIX } from './constants.js'
-import { META_KEYS, assertName, configKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, range, rangeAfter } from './keys.js'
+import { META_KEYS, assertName, configKey, configMetaKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, range, rangeAfter } from './keys.js'
+import { planMerge, type ConfigMeta, type MergeReport } from './merge.js'
 import { buildRecord, encodeNode, type NodeEntry } from './node-entry.js'
 import { openDb, writeMarker, type StoreDb } from './open-db.js'
 import { checkReplicated } from './replicated.js'
@@ -304,8 +305,12 @@ export class ManagerStore {
     }
     const text = value === undefined ? undefined : JSON.stringify(value)
     const copy = text === undefined ? undefined : JSON.parse(text)
+    const meta: ConfigMeta = { at: this.now().toISOString(), ...(text === undefined ? { deleted: true } : {}) }
     await this.write(() => this.stage(
-      [text === undefined ? { type: 'del', key: configKey(key) } : { type: 'put', key: configKey(key), value: text }],
+      [
+        text === undefined ? { type: 'del', key: configKey(key) } : { type: 'put', key: configKey(key), value: text },
+        { type: 'put', key: configMetaKey(key), value: JSON.stringify(meta) }
+      ],
       () => { if (copy === undefined) this.committedConfig.delete(key); else this.committedConfig.set(key, copy) },
       undefined
     ))
@@ -346,6 +351,36 @@ export class ManagerStore {
       await writeMarker(this.path, this.committedRevision, this.now().toISOString())
       this.log.info({ revision: this.committedRevision, entries: entries.length }, 'manager store state imported')
       return { revision: this.committedRevision }
+    })
+  }
+
+  /**
+   * Bring every change of another lineage's store (`entries`, its `exportAll`) that this store
+   * lacks into it, in one write (merge.ts has the rules). The foreign state is validated
+   * first; on a validation error nothing changes. Returns what was merged.
+   */
+  async mergeForeign (entries: StoreEntry[]): Promise<MergeReport> {
+    const db = this.assertStarted()
+    validateImport(entries)
+    return await this.write(async () => {
+      await this.committer?.barrier()
+      const local: StoreEntry[] = []
+      for await (const [key, raw] of guardIterator(this.path, db.iterator())) local.push({ key, value: parseStored(key, raw) })
+      const plan = planMerge(local, entries, this.gseq)
+      if (plan.ops.length === 0) return this.noWrite(plan.report)
+      for (const entry of plan.nodes) this.nodes.set(entry.record.name, entry)
+      this.gseq = plan.gseq
+      this.jobSeq.clear() // job event counters moved; re-read on demand
+      const records = plan.nodes.map(e => e.record)
+      // Not handed to afterCommit: the replicator calls this while it reconciles a replica, and
+      // replicas pick the merge up from the snapshot that follows (the sweep sends it to any
+      // replica left behind); the merged changes stay on their source until that snapshot.
+      return this.stage(plan.ops, () => {
+        for (const r of records) this.committedNodes.set(r.name, r)
+        for (const { key, value } of plan.config) {
+          if (value === undefined) this.committedConfig.delete(key); else this.committedConfig.set(key, value)
+        }
+      }, plan.report, { replicate: false })
     })
   }
 
@@ -428,7 +463,7 @@ export class ManagerStore {
   }
 
   /** Add the revision (and global event seq) to `ops` and hand them to the committer. */
-  private stage<T> (ops: BatchOp[], onCommit: (() => void) | undefined, result: T): Staged<T> {
+  private stage<T> (ops: BatchOp[], onCommit: (() => void) | undefined, result: T, options: { replicate: boolean } = { replicate: true }): Staged<T> {
     const revision = ++this.stagedRevision
     ops.push({ type: 'put', key: META_KEYS.revision, value: String(revision) }, { type: 'put', key: META_KEYS.gseq, value: String(this.gseq) })
     let replicated: Promise<void> = Promise.resolve()
@@ -436,7 +471,7 @@ export class ManagerStore {
       onCommit?.()
       this.committedRevision = revision
       // Started here, in commit order, so the observer sees revisions strictly in sequence.
-      if (this.afterCommit !== undefined) replicated = this.notifyCommit({ revision, ops })
+      if (this.afterCommit !== undefined && options.replicate) replicated = this.notifyCommit({ revision, ops })
     }).then(async () => { await replicated })
     durable.catch(() => {}) // awaited by write(); this only keeps a failure from being reported as unhandled first
     return { result, durable }
