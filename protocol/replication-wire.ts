@@ -48,7 +48,7 @@ export type ReplicationReply =
   | { t: 'refused', reason: string }
   /**
    * Answer to `pull`: the replica's whole state, or no entries when it already follows this
-   * manager's epoch (`syncedEpoch` equals the request's epoch: nothing of another lineage).
+   * manager (the same epoch and peer sent its last snapshot: nothing of another lineage).
    */
   | { t: 'export', syncedEpoch: number, revision: number, entries: SnapshotEntry[] }
 

@@ -55,6 +55,8 @@ export class Replica {
   private store: ReplicaStore | null = null
   private lastRevision = 0
   private syncedEpoch = 0
+  /** Peer whose snapshot this replica follows (two managers may hold the same epoch across a partition). */
+  private syncedFrom: string | null = null
   private chain: Promise<unknown> = Promise.resolve()
 
   constructor (components: ReplicaComponents, init: ReplicaInit = {}) {
@@ -88,6 +90,7 @@ export class Replica {
       this.lastRevision = store.revision
       // Whatever is on disk may come from another lineage: accept batches only after a snapshot.
       this.syncedEpoch = 0
+      this.syncedFrom = null
       this.c.logger.info({ revision: store.revision }, 'replica open')
     })
   }
@@ -148,22 +151,24 @@ export class Replica {
       return { t: 'refused', reason: 'not the current manager and epoch' }
     }
     return await this.serially(async () => {
+      const following = this.syncedEpoch === req.epoch && this.syncedFrom === from
       const store = this.store
       if (store === null) return { t: 'refused', reason: 'no replica open here (this agent is taking or holding the manager role)' }
       try {
         if (req.t === 'pull') {
           // Nothing of another lineage here once we follow this epoch; else the whole state, to merge.
-          const entries = this.syncedEpoch === req.epoch ? [] : await store.exportAll()
+          const entries = following ? [] : await store.exportAll()
           this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, entries: entries.length }, 'replica state pulled by the manager')
           return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries }
         }
         if (req.t === 'snapshot') {
           const { revision } = await store.importAll(req.entries)
           this.syncedEpoch = req.epoch
+          this.syncedFrom = from
           this.c.logger.info({ revision, epoch: req.epoch }, 'replica took a snapshot')
           return { t: 'ack', revision }
         }
-        if (this.syncedEpoch !== req.epoch) return { t: 'gap', revision: store.revision }
+        if (!following) return { t: 'gap', revision: store.revision }
         // Already held (a snapshot overtook this batch): nothing to write.
         if (req.batch.revision <= store.revision) return { t: 'ack', revision: store.revision }
         const r = await store.applyReplicated(req.batch)
