@@ -20,6 +20,7 @@ import { AnsibleRunner } from './ansible/playbook-runner.js'
 import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission } from './api/config-values.js'
 import { managerRouteMap, managerRoutes } from './api/manager-routes.js'
 import { NodeDiscovery } from './discovery/node-discovery.js'
+import { onReturnPolicy, returnJob } from './returns/on-return.js'
 import { JobRunner, type NodeTarget } from './jobs/job-runner.js'
 import { loadRoleConfig } from './roles/role-config.js'
 import { precheck } from './ssh/precheck.js'
@@ -97,7 +98,8 @@ export class Manager implements ManagerRole {
       logger: logger.child({ component: 'discovery' }),
       members: () => deps.membership.members(),
       onMemberChange: listener => deps.membership.onChange((_change, member) => { listener(member) }),
-      onDiscovered: (record, member) => { void this.autoCommission(record, member) }
+      onDiscovered: (record, member) => { void this.autoCommission(record, member) },
+      onReturned: record => { void this.onReturn(record) }
     })
     this.routeMap = managerRouteMap(managerRoutes({ store: this.store, jobs: this.jobs, members: () => deps.membership.members() }), routeKey)
   }
@@ -145,6 +147,19 @@ export class Manager implements ManagerRole {
       this.deps.logger.info({ node: record.name, job: job.id, roles: policy.roles }, 'auto-commissioning a new node')
     } catch (err) {
       this.deps.logger.warn({ node: record.name, err: (err as Error).message }, 'auto-commission refused')
+    }
+  }
+
+  /** Apply the on-return policy to a commissioned node that came back. */
+  private async onReturn (record: NodeRecord): Promise<void> {
+    try {
+      const kind = returnJob(onReturnPolicy(await this.store.getConfig('on-return')))
+      if (kind === null) return
+      const job = await this.jobs.submit({ kind, nodes: [record.name], roles: [], vars: {}, actor: 'on-return' })
+      this.deps.logger.info({ node: record.name, job: job.id, kind }, 'on-return job started')
+    } catch (err) {
+      // Typically the node is already in a job (e.g. an upgrade): that job decides its state.
+      this.deps.logger.warn({ node: record.name, err: (err as Error).message }, 'on-return job refused')
     }
   }
 }

@@ -36,6 +36,11 @@ export interface JobNodeProgress {
   failed: number
   /** Failure or unreachable message, when there is one. */
   message?: string
+  /**
+   * Verify jobs only, once the check ran: tasks that would change the node (check mode).
+   * `changed: 0` means no drift.
+   */
+  drift?: { changed: number, tasks: string[] }
 }
 
 /** One job as recorded by the manager (`clusterctl jobs -o json`). */

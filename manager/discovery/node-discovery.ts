@@ -2,12 +2,14 @@
  * Feeds membership into the manager's records: a member seen for the first time becomes a
  * `discovered` node (a lifecycle event), and every status change updates the separate
  * `reachable` field (not a lifecycle event). New nodes are handed to the auto-commission
- * policy.
+ * policy. A commissioned node that comes back (reachable again, or a new boot or agent start
+ * in its facts) gets a `returned` event and is handed to the on-return policy.
  */
 
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
+import { detectReturn } from '../returns/on-return.js'
 import type { ManagerStore } from '../store/index.js'
 
 /** What discovery reads and writes. */
@@ -18,6 +20,8 @@ export interface NodeDiscoveryComponents {
   onMemberChange: (listener: (member: Member) => void) => () => void
   /** Called once for each node that discovery created. */
   onDiscovered: (record: NodeRecord, member: Member) => void
+  /** Called once per return of a commissioned node, after its `returned` event is durable. */
+  onReturned?: (record: NodeRecord, reason: string) => void
 }
 
 /** True when membership says the member can be reached now. */
@@ -67,10 +71,23 @@ export class NodeDiscovery {
     // A member that left before the manager ever saw it is not worth a record.
     const known = await this.c.store.getNode(m.name)
     if (known === undefined && (m.status === 'left' || m.status === 'failed')) return
-    const res = await this.c.store.upsertNode({ name: m.name, peerId: m.peerId, reachable: isReachable(m) })
+    const boot = m.facts?.boot
+    const returned = detectReturn(known, { reachable: isReachable(m), boot: boot ?? null })
+    const res = await this.c.store.upsertNode({
+      name: m.name,
+      peerId: m.peerId,
+      reachable: isReachable(m),
+      // A member without a boot (older agent, no facts yet) keeps the recorded one.
+      ...(boot !== undefined ? { boot } : {}),
+      ...(returned !== null ? { returned } : {})
+    })
     if (res.created) {
       this.c.logger.info({ node: m.name, peer: m.peerId }, 'node discovered')
       this.c.onDiscovered(res.record, m)
+    }
+    if (returned !== null) {
+      this.c.logger.info({ node: m.name, reason: returned }, 'node returned')
+      this.c.onReturned?.(res.record, returned)
     }
   }
 }
