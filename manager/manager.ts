@@ -2,8 +2,8 @@
  * Composition root of the manager role: the only place in manager/ that picks concrete
  * classes. The agent builds one Manager per won election (epoch) and stops it when deposed.
  * Start: open the store, resume jobs, reconcile membership into node records, apply the
- * auto-commission policy to new nodes. Stop: stop discovery, stop jobs (they resume on the
- * next start), close the store.
+ * auto-commission policy to new nodes and the on-return policy to nodes that come back.
+ * Stop: stop discovery, stop jobs (they resume on the next start), close the store.
  */
 
 import { mkdir } from 'node:fs/promises'
