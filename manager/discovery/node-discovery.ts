@@ -34,6 +34,11 @@ export class NodeDiscovery {
   private readonly c: NodeDiscoveryComponents
   private unsubscribe: (() => void) | null = null
   private chain = Promise.resolve()
+  /**
+   * Nodes marked unreachable only because this manager's membership view did not show them
+   * at start (it may still be filling in). Their reappearance is a return only with a new boot.
+   */
+  private readonly unseenAtStart = new Set<string>()
 
   constructor (components: NodeDiscoveryComponents) {
     this.c = components
@@ -49,7 +54,10 @@ export class NodeDiscovery {
     const present = new Set(members.map(m => m.name))
     this.chain = this.chain.then(async () => {
       for (const node of await this.c.store.listNodes()) {
-        if (!present.has(node.name) && node.reachable) await this.c.store.setReachable(node.name, false)
+        if (!present.has(node.name) && node.reachable) {
+          await this.c.store.setReachable(node.name, false)
+          this.unseenAtStart.add(node.name)
+        }
       }
     }).catch(err => { this.c.logger.error({ err }, 'reachability reconciliation failed') })
     await this.chain
@@ -72,7 +80,8 @@ export class NodeDiscovery {
     const known = await this.c.store.getNode(m.name)
     if (known === undefined && (m.status === 'left' || m.status === 'failed')) return
     const boot = m.facts?.boot
-    const returned = detectReturn(known, { reachable: isReachable(m), boot: boot ?? null })
+    const returned = detectReturn(known, { reachable: isReachable(m), boot: boot ?? null }, { unreachableWasSeen: !this.unseenAtStart.has(m.name) })
+    this.unseenAtStart.delete(m.name)
     const res = await this.c.store.upsertNode({
       name: m.name,
       peerId: m.peerId,

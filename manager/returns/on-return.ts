@@ -19,12 +19,22 @@ export interface SeenNode {
 /** Job kinds the on-return policy can start. */
 export type ReturnJobKind = 'verify' | 'reconfigure'
 
+/** How far to trust the recorded reachability. */
+export interface DetectOptions {
+  /**
+   * False when the record says unreachable only because a starting manager did not see the
+   * node yet (not because membership saw it fail): a failover must not make every node
+   * "return". Such a node returns only with a new boot. Default true.
+   */
+  unreachableWasSeen?: boolean
+}
+
 /**
  * Why `known` has returned, given what membership shows now; null when it has not (not
  * commissioned, not reachable now, or nothing changed). Unknown boots never count: a
  * record or agent from before boot ids existed is a baseline, not a return.
  */
-export function detectReturn (known: Pick<NodeRecord, 'state' | 'reachable' | 'boot'> | undefined, seen: SeenNode): string | null {
+export function detectReturn (known: Pick<NodeRecord, 'state' | 'reachable' | 'boot'> | undefined, seen: SeenNode, options: DetectOptions = {}): string | null {
   if (known === undefined || known.state !== 'commissioned' || !seen.reachable) return null
   const before = known.boot
   const now = seen.boot
@@ -32,7 +42,7 @@ export function detectReturn (known: Pick<NodeRecord, 'state' | 'reachable' | 'b
     if (before.id !== '' && now.id !== '' && before.id !== now.id) return 'the node rebooted (new boot id)'
     if (before.agentStartedAt !== now.agentStartedAt) return `the agent restarted (started ${now.agentStartedAt})`
   }
-  if (!known.reachable) return 'the node is reachable again after being unreachable'
+  if (!known.reachable && options.unreachableWasSeen !== false) return 'the node is reachable again after being unreachable'
   return null
 }
 

@@ -23,6 +23,11 @@ describe('detectReturn: when a commissioned node counts as back', () => {
     assert.match(detectReturn(known({ reachable: false, boot: null }), { reachable: true, boot: null }) ?? '', /reachable again/)
   })
 
+  it('unreachable only in a starting manager\'s eyes: a return needs a new boot (no cluster-wide "return" on failover)', () => {
+    assert.equal(detectReturn(known({ reachable: false }), { reachable: true, boot: BOOT }, { unreachableWasSeen: false }), null)
+    assert.match(detectReturn(known({ reachable: false }), { reachable: true, boot: { ...BOOT, agentStartedAt: 'later' } }, { unreachableWasSeen: false }) ?? '', /agent restarted/)
+  })
+
   it('nothing changed, still unreachable, or not commissioned: no return', () => {
     assert.equal(detectReturn(known(), { reachable: true, boot: BOOT }), null)
     assert.equal(detectReturn(known({ reachable: false }), { reachable: false, boot: { ...BOOT, agentStartedAt: 'later' } }), null)

@@ -86,6 +86,27 @@ describe('nodes that return (discovery + store)', () => {
     assert.match(returned[0]?.[1] ?? '', /reachable again/)
   })
 
+  it('a new manager that does not see a node yet does not make it return; a restart meanwhile does', async () => {
+    await discovery.stop()
+    // The next manager starts with a view that lacks both nodes (membership still filling in).
+    discovery = new NodeDiscovery({
+      store,
+      logger,
+      members: () => [],
+      onMemberChange: l => { listener = l; return () => { listener = undefined } },
+      onDiscovered: () => {},
+      onReturned: (r, why) => { returned.push([r.name, why]) }
+    })
+    await discovery.start()
+    assert.equal((await store.getNode('a'))?.reachable, false)
+    await see(member('a', 'alive', boot('t0')))
+    assert.equal((await store.getNode('a'))?.reachable, true)
+    assert.equal(await returns('a'), 0, 'same boot: it never went away')
+    await see(member('a', 'failed', boot('t0')))
+    await see(member('a', 'alive', boot('t0')))
+    assert.equal(await returns('a'), 1, 'a failure seen by membership then alive is a return')
+  })
+
   it('a node that is not commissioned records its new boot but does not return', async () => {
     await see(member('d', 'alive', boot('t5', 'boot-2')))
     assert.deepEqual((await store.getNode('d'))?.boot, boot('t5', 'boot-2'))
