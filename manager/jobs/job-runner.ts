@@ -21,7 +21,7 @@ import type { RoleConfig } from '../roles/role-config.js'
 import type { PrecheckResult } from '../ssh/precheck.js'
 import type { ManagerStore, NewJobEvent, NodeCommand } from '../store/index.js'
 import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
-import { driftOf, isMaintenanceKind, maintenanceNote } from './maintenance.js'
+import { describeDrift, driftOf, isMaintenanceKind, maintenanceNote } from './maintenance.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
 export interface NodeTarget { address: string, port?: number, hostKeys: HostKey[] }
@@ -341,7 +341,7 @@ export class JobRunner implements JobService {
             p.ok = h.ok
             p.changed = h.changed
             if (h.outcome === 'ok' && job.kind === 'verify') p.drift = driftOf(h)
-            if (h.outcome === 'ok') setOutcome(p, 'ok')
+            if (h.outcome === 'ok') setOutcome(p, 'ok', p.drift !== undefined ? describeDrift(p.drift) : undefined)
             else setOutcome(p, h.outcome === 'unreachable' ? 'unreachable' : 'failed', describeFailure(h.reason, h.failedTask, h.message))
           }
           if (result.status === 'error') {

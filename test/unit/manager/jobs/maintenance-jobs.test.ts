@@ -87,6 +87,7 @@ describe('verify and reconfigure jobs', () => {
     assert.deepEqual(run?.plan.playbooks.map(p => p.split('/').at(-1)), ['base.yml', 'worker.yml'])
     assert.deepEqual(done.perNode.a?.drift, { changed: 1, tasks: ['Worker config is rendered'] })
     assert.deepEqual(done.perNode.b?.drift, { changed: 0, tasks: [] })
+    assert.equal(done.perNode.a?.message, 'drift: 1 task(s) would change: Worker config is rendered', 'job show and --wait print it')
     const a = await store.getNode('a')
     assert.equal(a?.state, 'commissioned')
     assert.deepEqual([a?.drift?.jobId, a?.drift?.changed, a?.drift?.tasks], [job.id, 1, ['Worker config is rendered']])
