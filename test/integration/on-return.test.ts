@@ -87,6 +87,7 @@ describe('nodes that return (on-return policy) on real hosts', () => {
   it('a freshly commissioned node verifies clean: the shipped playbooks pass check mode with 0 changes', async () => {
     const out = await ctlOk(['verify', h(1).name, '--wait'])
     assert.match(out, /verify of/)
+    assert.match(out, /no drift: the node matches its roles/, 'the --wait summary says what the check found')
     const n = await node(h(1).name)
     assert.equal(n.state, 'commissioned')
     assert.equal(n.drift?.changed, 0, `expected no drift, got ${JSON.stringify(n.drift)}`)
