@@ -6,7 +6,7 @@
 
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { LOCAL_ROUTES, MANAGER_ROUTES, type CommissionRequest, type DecommissionRequest, type UpgradeRequest } from '../protocol/api-routes.js'
+import { LOCAL_ROUTES, MANAGER_ROUTES, type CommissionRequest, type DecommissionRequest, type MaintenanceRequest, type UpgradeRequest } from '../protocol/api-routes.js'
 import { ClusterdError, isErrorCode } from '../protocol/errors.js'
 import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
 import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
@@ -139,6 +139,18 @@ export class ApiClient {
   /** `POST /v1/upgrade`: create an upgrade job (202). */
   async upgrade (body: UpgradeRequest, options: CallOptions = {}): Promise<JobRecord> {
     const r = MANAGER_ROUTES.upgrade
+    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+  }
+
+  /** `POST /v1/verify`: create a verify job, Ansible check mode reporting drift (202). */
+  async verify (body: MaintenanceRequest, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.verify
+    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+  }
+
+  /** `POST /v1/reconfigure`: create a reconfigure job re-applying the nodes' roles (202). */
+  async reconfigure (body: MaintenanceRequest, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.reconfigure
     return await this.request<JobRecord>(r.method, r.pattern, body, options)
   }
 

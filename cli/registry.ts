@@ -22,6 +22,7 @@ import { members, type MembersOptions } from './commands/members.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
 import { nodes, type NodesOptions } from './commands/nodes.js'
 import { upgrade, type UpgradeOptions } from './commands/upgrade.js'
+import { reconfigure, verify, type MaintenanceOptions } from './commands/verify.js'
 import type { CommandContext } from './context.js'
 
 /** What a command produces: text to print, or (for `--follow`, `--wait`) text to print as it arrives. */
@@ -113,6 +114,28 @@ export const COMMANDS: readonly CommandSpec[] = [
         .addOption(waitOption())
     },
     run: async (client, opts, args, ctx) => await upgrade(client, args, opts as UpgradeOptions, ctx)
+  },
+  {
+    verb: 'verify',
+    summary: 'Check commissioned nodes against their roles in Ansible check mode; record drift, change nothing (a verify job)',
+    read: false,
+    configure: cmd => {
+      cmd.argument('[names...]', 'nodes to verify')
+        .addOption(new Option('--all', 'verify every commissioned node'))
+        .addOption(waitOption())
+    },
+    run: async (client, opts, args, ctx) => await verify(client, args, opts as MaintenanceOptions, ctx)
+  },
+  {
+    verb: 'reconfigure',
+    summary: "Re-apply commissioned nodes' roles, undoing drift (a reconfigure job)",
+    read: false,
+    configure: cmd => {
+      cmd.argument('[names...]', 'nodes to reconfigure')
+        .addOption(new Option('--all', 'reconfigure every commissioned node'))
+        .addOption(waitOption())
+    },
+    run: async (client, opts, args, ctx) => await reconfigure(client, args, opts as MaintenanceOptions, ctx)
   },
   {
     verb: 'jobs',

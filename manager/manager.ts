@@ -2,8 +2,8 @@
  * Composition root of the manager role: the only place in manager/ that picks concrete
  * classes. The agent builds one Manager per won election (epoch) and stops it when deposed.
  * Start: open the store, resume jobs, reconcile membership into node records, apply the
- * auto-commission policy to new nodes. Stop: stop discovery, stop jobs (they resume on the
- * next start), close the store.
+ * auto-commission policy to new nodes and the on-return policy to nodes that come back.
+ * Stop: stop discovery, stop jobs (they resume on the next start), close the store.
  */
 
 import { mkdir } from 'node:fs/promises'
@@ -21,6 +21,7 @@ import { AnsibleRunner } from './ansible/playbook-runner.js'
 import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission } from './api/config-values.js'
 import { managerRouteMap, managerRoutes } from './api/manager-routes.js'
 import { NodeDiscovery } from './discovery/node-discovery.js'
+import { onReturnPolicy, returnJob } from './returns/on-return.js'
 import { JobRunner, type NodeTarget } from './jobs/job-runner.js'
 import { loadRoleConfig } from './roles/role-config.js'
 import { precheck } from './ssh/precheck.js'
@@ -103,7 +104,8 @@ export class Manager implements ManagerRole {
       logger: logger.child({ component: 'discovery' }),
       members: () => deps.membership.members(),
       onMemberChange: listener => deps.membership.onChange((_change, member) => { listener(member) }),
-      onDiscovered: (record, member) => { void this.autoCommission(record, member) }
+      onDiscovered: (record, member) => { void this.autoCommission(record, member) },
+      onReturned: record => { void this.onReturn(record) }
     })
     this.routeMap = managerRouteMap(managerRoutes({ store: this.store, jobs: this.jobs, members: () => deps.membership.members() }), routeKey)
   }
@@ -180,6 +182,19 @@ export class Manager implements ManagerRole {
       this.deps.logger.info({ node: record.name, job: job.id, roles: policy.roles }, 'auto-commissioning a new node')
     } catch (err) {
       this.deps.logger.warn({ node: record.name, err: (err as Error).message }, 'auto-commission refused')
+    }
+  }
+
+  /** Apply the on-return policy to a commissioned node that came back. */
+  private async onReturn (record: NodeRecord): Promise<void> {
+    try {
+      const kind = returnJob(onReturnPolicy(await this.store.getConfig('on-return')))
+      if (kind === null) return
+      const job = await this.jobs.submit({ kind, nodes: [record.name], roles: [], vars: {}, actor: 'on-return' })
+      this.deps.logger.info({ node: record.name, job: job.id, kind }, 'on-return job started')
+    } catch (err) {
+      // Typically the node is already in a job (e.g. an upgrade): that job decides its state.
+      this.deps.logger.warn({ node: record.name, err: (err as Error).message }, 'on-return job refused')
     }
   }
 }

@@ -16,6 +16,8 @@ export const MANAGER_ROUTES = {
   commission: { method: 'POST', pattern: '/v1/commission' },
   decommission: { method: 'POST', pattern: '/v1/decommission' },
   upgrade: { method: 'POST', pattern: '/v1/upgrade' },
+  verify: { method: 'POST', pattern: '/v1/verify' },
+  reconfigure: { method: 'POST', pattern: '/v1/reconfigure' },
   listJobs: { method: 'GET', pattern: '/v1/jobs' },
   showJob: { method: 'GET', pattern: '/v1/jobs/:id' },
   jobEvents: { method: 'GET', pattern: '/v1/jobs/:id/events' },
@@ -49,6 +51,16 @@ export interface UpgradeRequest {
   /** Upgrade every commissioned node (nodes must then be empty). */
   all?: boolean
   vars?: Record<string, string>
+}
+
+/**
+ * Body of `POST /v1/verify` (check the nodes' roles in Ansible check mode and record drift)
+ * and `POST /v1/reconfigure` (re-apply the nodes' roles). Nodes must be commissioned.
+ */
+export interface MaintenanceRequest {
+  nodes: string[]
+  /** Every commissioned node (nodes must then be empty). */
+  all?: boolean
 }
 
 /** Body of `PUT /v1/config/:key`. */

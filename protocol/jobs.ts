@@ -34,8 +34,13 @@ export interface JobNodeProgress {
   ok: number
   changed: number
   failed: number
-  /** Failure or unreachable message, when there is one. */
+  /** Failure or unreachable message, when there is one; for a verify job, what the check found. */
   message?: string
+  /**
+   * Verify jobs only, once the check ran: tasks that would change the node (check mode).
+   * `changed: 0` means no drift.
+   */
+  drift?: { changed: number, tasks: string[] }
 }
 
 /** One job as recorded by the manager (`clusterctl jobs -o json`). */

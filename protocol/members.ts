@@ -26,6 +26,20 @@ export interface NodeFacts {
   disks: Array<{ mount: string, sizeBytes: number, freeBytes: number }>
   agentVersion: string
   sshHostKeys: HostKey[]
+  /**
+   * Which boot of the node and which start of its agent signed this record. A change of
+   * either tells the manager the node came back (reboot or agent restart) even when the
+   * failure detector never marked it failed. Absent in records of older agents.
+   */
+  boot?: NodeBoot
+}
+
+/** Identity of one run of a node's agent: the kernel boot and the agent process start. */
+export interface NodeBoot {
+  /** `/proc/sys/kernel/random/boot_id`: changes on every reboot ('' when unreadable). */
+  id: string
+  /** ISO-8601 time the agent process started: changes on every agent restart. */
+  agentStartedAt: string
 }
 
 /** One member as listed by `GET /v1/members` and `clusterctl members -o json`. */

@@ -143,6 +143,7 @@ function checkFacts (v: unknown): WireResult<NodeFacts | null> {
   if (!isObject(v.os) || !str(v.os.platform) || !str(v.os.release) || !str(v.os.distro)) return fail('facts.os is malformed')
   if (!Array.isArray(v.disks) || v.disks.length > 64 || !v.disks.every(d => isObject(d) && str(d.mount, 1024) && num(d.sizeBytes) && num(d.freeBytes))) return fail('facts.disks is malformed')
   if (!checkHostKeys(v.sshHostKeys)) return fail('facts.sshHostKeys is malformed')
+  if (v.boot !== undefined && !(isObject(v.boot) && str(v.boot.id, 64) && str(v.boot.agentStartedAt, 64))) return fail('facts.boot is malformed')
   return { ok: true, value: v as unknown as NodeFacts }
 }
 

@@ -3,6 +3,8 @@
  * `GET /v1/nodes` (`clusterctl nodes -o json`) and `GET /v1/events` (`clusterctl events`).
  */
 
+import type { NodeBoot } from './members.js'
+
 /** Every lifecycle state a node can be in, in display order. */
 export const LIFECYCLE_STATES = [
   'discovered',
@@ -63,6 +65,25 @@ export interface NodeRecord {
   discoveredAt: string
   /** ISO-8601 time of the last change to the record. */
   updatedAt: string
+  /**
+   * Boot and agent start last seen in the node's signed facts; a change means the node came
+   * back (see docs/architecture.md, "Nodes that return"). Null until an agent reports one.
+   */
+  boot: NodeBoot | null
+  /** Result of the newest `verify` job that checked the node; null when never checked or re-applied since. */
+  drift: NodeDrift | null
+}
+
+/** What a check-mode run (`verify` job) found on a node. */
+export interface NodeDrift {
+  /** ISO-8601 time the check finished. */
+  checkedAt: string
+  /** The verify job that checked. */
+  jobId: string
+  /** How many tasks would change something: 0 means the node matches its roles. */
+  changed: number
+  /** Names of the tasks that would change something, in run order. */
+  tasks: string[]
 }
 
 /** What happened in a lifecycle event. */
@@ -77,6 +98,19 @@ export type LifecycleEventType =
   | 'vars-set'
   /** A partition healed: the other side's events were appended and this state was kept (see docs/architecture.md). */
   | 'reconciled'
+  /** A commissioned node came back (reachable again, rebooted or agent restarted); no state change. */
+  | 'returned'
+  /** A verify (check-mode) or reconfigure job was started for the node; no state change. */
+  | 'verify-requested'
+  | 'reconfigure-requested'
+  /** A verify job checked the node; `drift` says what would change. */
+  | 'drift-checked'
+  /** A verify job could not check the node (unreachable, task failed, cancelled). */
+  | 'verify-failed'
+  /** A reconfigure job re-applied the node's roles; drift is cleared. */
+  | 'reconfigured'
+  /** A reconfigure job failed; the node stays commissioned and keeps its drift. */
+  | 'reconfigure-failed'
 
 /**
  * Who caused a lifecycle event. The named values are the ones the manager uses; other
@@ -107,6 +141,8 @@ export interface LifecycleEvent {
   roles?: string[]
   /** Variables set, on commission-requested and vars-set events. */
   vars?: Record<string, string>
+  /** What the check found, on drift-checked events. */
+  drift?: NodeDrift
 }
 
 /** Response of `GET /v1/nodes`. */

@@ -7,7 +7,7 @@
 import { readdir, readFile, statfs } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
-import type { HostKey, NodeFacts } from '../../protocol/members.js'
+import type { HostKey, NodeBoot, NodeFacts } from '../../protocol/members.js'
 
 /** Where facts come from; overridable for tests and unusual hosts. */
 export interface FactsInit {
@@ -15,7 +15,12 @@ export interface FactsInit {
   sshDir?: string
   /** Agent version string. */
   agentVersion: string
+  /** File holding the kernel's boot id. Default `/proc/sys/kernel/random/boot_id`. */
+  bootIdPath?: string
 }
+
+// When this process started: fixed for the life of the agent, new on every restart.
+const AGENT_STARTED_AT = new Date(Math.floor(performance.timeOrigin)).toISOString()
 
 const REAL_FS = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'zfs', 'vfat', 'f2fs', 'overlay', 'tmpfs'])
 const SKIP_MOUNT_PREFIXES = ['/proc', '/sys', '/dev', '/run', '/snap']
@@ -88,6 +93,15 @@ function addresses (): string[] {
   return out.slice(0, 32)
 }
 
+/** This boot of the node and this start of the agent (see NodeFacts.boot). */
+export async function nodeBoot (bootIdPath = '/proc/sys/kernel/random/boot_id'): Promise<NodeBoot> {
+  let id = ''
+  try {
+    id = (await readFile(bootIdPath, 'utf8')).trim().slice(0, 64)
+  } catch { /* no procfs: the agent start time still tells restarts apart */ }
+  return { id, agentStartedAt: AGENT_STARTED_AT }
+}
+
 /** Collect this node's facts. */
 export async function collectFacts (init: FactsInit): Promise<NodeFacts> {
   return {
@@ -100,6 +114,7 @@ export async function collectFacts (init: FactsInit): Promise<NodeFacts> {
     memoryBytes: os.totalmem(),
     disks: await disks(),
     agentVersion: init.agentVersion,
-    sshHostKeys: await hostKeys(init.sshDir ?? '/etc/ssh')
+    sshHostKeys: await hostKeys(init.sshDir ?? '/etc/ssh'),
+    boot: await nodeBoot(init.bootIdPath)
   }
 }

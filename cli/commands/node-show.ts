@@ -2,6 +2,7 @@
 
 import type { NodeFacts } from '../../protocol/members.js'
 import type { NodeDetail } from '../../protocol/manager-api.js'
+import type { NodeRecord } from '../../protocol/nodes.js'
 import { nodeNames } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import { formatAge, formatOutput, orDash, renderFields, renderTable, type OutputFormat } from '../output.js'
@@ -54,6 +55,7 @@ function table (d: NodeDetail, now: Date): string {
     ['LAST-JOB', orDash(n.lastJob)],
     ['REASON', orDash(n.reason)],
     ['VARS', orDash(vars)],
+    ['DRIFT', driftText(n.drift, now)],
     ['DISCOVERED', n.discoveredAt]
   ])
   out += '\nFacts:\n'
@@ -61,6 +63,13 @@ function table (d: NodeDetail, now: Date): string {
   out += '\nRecent events:\n'
   out += d.events.length === 0 ? '  (none)\n' : indent(renderTable(EVENT_COLUMNS, [...d.events].sort((a, b) => a.gseq - b.gseq)))
   return out
+}
+
+/** The newest verify result in one line: `-` when never checked. */
+export function driftText (drift: NodeRecord['drift'] | undefined, now: Date): string {
+  if (drift == null) return '-'
+  const when = `checked ${formatAge(drift.checkedAt, now)} by ${drift.jobId}`
+  return drift.changed === 0 ? `none (${when})` : `${drift.changed} task(s) would change: ${drift.tasks.join(', ')} (${when})`
 }
 
 function indent (text: string): string {

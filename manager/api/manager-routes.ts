@@ -93,6 +93,22 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
     return job
   }
 
+  /** Verify or reconfigure: named nodes, or every commissioned node with `all`. */
+  const maintenance = async (kind: 'verify' | 'reconfigure', body: unknown): Promise<ApiReply> => {
+    const o = asObject(body)
+    onlyKeys(o, ['nodes', 'all'])
+    let nodes = nodeList(o.nodes)
+    if (o.all === true) {
+      if (nodes.length > 0) throw invalid('give node names or all, not both')
+      nodes = (await c.store.listNodes()).filter(n => n.state === 'commissioned').map(n => n.name)
+      if (nodes.length === 0) throw invalid('no node is commissioned')
+    } else if (o.all !== undefined && o.all !== false) {
+      throw invalid('all must be a boolean')
+    }
+    if (nodes.length === 0) throw invalid(`name at least one node to ${kind} (or use all)`)
+    return new ApiReply(202, await c.jobs.submit({ kind, nodes, roles: [], vars: {}, actor: 'operator' }))
+  }
+
   return {
     listNodes: async () => await c.store.listNodes(),
 
@@ -141,6 +157,10 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
       if (nodes.length === 0) throw invalid('name at least one node to upgrade (or use all)')
       return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator' }))
     },
+
+    verify: async ({ body }) => await maintenance('verify', body),
+
+    reconfigure: async ({ body }) => await maintenance('reconfigure', body),
 
     listJobs: async ({ query }) => {
       const status = query.status

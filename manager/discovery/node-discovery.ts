@@ -2,12 +2,14 @@
  * Feeds membership into the manager's records: a member seen for the first time becomes a
  * `discovered` node (a lifecycle event), and every status change updates the separate
  * `reachable` field (not a lifecycle event). New nodes are handed to the auto-commission
- * policy.
+ * policy. A commissioned node that comes back (reachable again, or a new boot or agent start
+ * in its facts) gets a `returned` event and is handed to the on-return policy.
  */
 
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
+import { detectReturn } from '../returns/on-return.js'
 import type { ManagerStore } from '../store/index.js'
 
 /** What discovery reads and writes. */
@@ -18,6 +20,8 @@ export interface NodeDiscoveryComponents {
   onMemberChange: (listener: (member: Member) => void) => () => void
   /** Called once for each node that discovery created. */
   onDiscovered: (record: NodeRecord, member: Member) => void
+  /** Called once per return of a commissioned node, after its `returned` event is durable. */
+  onReturned?: (record: NodeRecord, reason: string) => void
 }
 
 /** True when membership says the member can be reached now. */
@@ -30,6 +34,11 @@ export class NodeDiscovery {
   private readonly c: NodeDiscoveryComponents
   private unsubscribe: (() => void) | null = null
   private chain = Promise.resolve()
+  /**
+   * Nodes marked unreachable only because this manager's membership view did not show them
+   * at start (it may still be filling in). Their reappearance is a return only with a new boot.
+   */
+  private readonly unseenAtStart = new Set<string>()
 
   constructor (components: NodeDiscoveryComponents) {
     this.c = components
@@ -45,7 +54,10 @@ export class NodeDiscovery {
     const present = new Set(members.map(m => m.name))
     this.chain = this.chain.then(async () => {
       for (const node of await this.c.store.listNodes()) {
-        if (!present.has(node.name) && node.reachable) await this.c.store.setReachable(node.name, false)
+        if (!present.has(node.name) && node.reachable) {
+          await this.c.store.setReachable(node.name, false)
+          this.unseenAtStart.add(node.name)
+        }
       }
     }).catch(err => { this.c.logger.error({ err }, 'reachability reconciliation failed') })
     await this.chain
@@ -67,10 +79,24 @@ export class NodeDiscovery {
     // A member that left before the manager ever saw it is not worth a record.
     const known = await this.c.store.getNode(m.name)
     if (known === undefined && (m.status === 'left' || m.status === 'failed')) return
-    const res = await this.c.store.upsertNode({ name: m.name, peerId: m.peerId, reachable: isReachable(m) })
+    const boot = m.facts?.boot
+    const returned = detectReturn(known, { reachable: isReachable(m), boot: boot ?? null }, { unreachableWasSeen: !this.unseenAtStart.has(m.name) })
+    this.unseenAtStart.delete(m.name)
+    const res = await this.c.store.upsertNode({
+      name: m.name,
+      peerId: m.peerId,
+      reachable: isReachable(m),
+      // A member without a boot (older agent, no facts yet) keeps the recorded one.
+      ...(boot !== undefined ? { boot } : {}),
+      ...(returned !== null ? { returned } : {})
+    })
     if (res.created) {
       this.c.logger.info({ node: m.name, peer: m.peerId }, 'node discovered')
       this.c.onDiscovered(res.record, m)
+    }
+    if (returned !== null) {
+      this.c.logger.info({ node: m.name, reason: returned }, 'node returned')
+      this.c.onReturned?.(res.record, returned)
     }
   }
 }

@@ -21,6 +21,7 @@ import type { RoleConfig } from '../roles/role-config.js'
 import type { PrecheckResult } from '../ssh/precheck.js'
 import type { ManagerStore, NewJobEvent, NodeCommand } from '../store/index.js'
 import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
+import { describeDrift, driftOf, isMaintenanceKind, maintenanceNote } from './maintenance.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
 export interface NodeTarget { address: string, port?: number, hostKeys: HostKey[] }
@@ -197,7 +198,13 @@ export class JobRunner implements JobService {
     const command = (node: NodeRecord): NodeCommand => req.kind === 'commission'
       ? { type: 'COMMISSION', jobId: id, roles: req.roles, vars: req.vars }
       : { type: req.kind === 'upgrade' ? 'UPGRADE' : 'DECOMMISSION', jobId: id }
+    // Verify and reconfigure keep the node commissioned: no machine transition, only notes.
+    const maintenance = isMaintenanceKind(req.kind)
     for (const node of records) {
+      if (maintenance) {
+        if (node.state !== 'commissioned') throw new ClusterdError('CLUSTERD_ERR_INVALID_TRANSITION', `cannot ${req.kind} a node that is ${node.state}; allowed from: commissioned`)
+        continue
+      }
       const preview = await this.c.store.preview(node.name, command(node))
       if (!preview.ok) throw new ClusterdError(preview.code, preview.message)
     }
@@ -228,6 +235,11 @@ export class JobRunner implements JobService {
     }
     await this.c.store.putJob(job)
     for (const node of records) {
+      if (isMaintenanceKind(req.kind)) {
+        await this.c.store.noteNode(node.name, { type: `${req.kind}-requested`, actor: req.actor, jobId: id })
+        this.busy.set(node.name, id)
+        continue
+      }
       const res = await this.c.store.applyTransition(node.name, command(node), { actor: req.actor })
       if (!res.ok) {
         // Cannot happen while submissions are serialized; recorded rather than thrown so the job stays consistent.
@@ -313,12 +325,13 @@ export class JobRunner implements JobService {
       })
       await this.save(job)
       if (targets.length > 0 && !runSignal.aborted) {
-        const plan = planFor(roleConfig, job.kind as 'commission' | 'upgrade' | 'decommission', targets, {
+        const plan = planFor(roleConfig, job.kind, targets, {
           cluster: this.init.cluster, vars: { cluster: await this.clusterVars(), request: job.vars }
         })
         const result = await this.c.playbooks.run(plan, {
           signal: runSignal,
-          onEvent: e => { this.onPlaybookEvent(job, e, events) }
+          onEvent: e => { this.onPlaybookEvent(job, e, events) },
+          check: job.kind === 'verify'
         })
         log.info({ status: result.status, durationMs: result.durationMs }, 'playbook run ended')
         if (!runSignal.aborted) {
@@ -327,7 +340,8 @@ export class JobRunner implements JobService {
             if (p === undefined) continue
             p.ok = h.ok
             p.changed = h.changed
-            if (h.outcome === 'ok') setOutcome(p, 'ok')
+            if (h.outcome === 'ok' && job.kind === 'verify') p.drift = driftOf(h)
+            if (h.outcome === 'ok') setOutcome(p, 'ok', p.drift !== undefined ? describeDrift(p.drift) : undefined)
             else setOutcome(p, h.outcome === 'unreachable' ? 'unreachable' : 'failed', describeFailure(h.reason, h.failedTask, h.message))
           }
           if (result.status === 'error') {
@@ -392,7 +406,8 @@ export class JobRunner implements JobService {
         : p.outcome === 'cancelled'
           ? { type: 'JOB_CANCELLED', jobId: job.id, reason: p.message ?? 'cancelled' }
           : { type: 'JOB_FAILED', jobId: job.id, reason: p.message ?? 'failed' }
-      await this.c.store.applyTransition(name, command, { actor: 'job-runner' })
+      if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, maintenanceNote(job.kind, job.id, p, new Date().toISOString()))
+      else await this.c.store.applyTransition(name, command, { actor: 'job-runner' })
       if (this.busy.get(name) === job.id) this.busy.delete(name)
     }))
     const failed = job.nodes.filter(n => job.perNode[n]?.outcome !== 'ok')

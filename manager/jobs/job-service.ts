@@ -9,9 +9,9 @@ import type { LifecycleActor } from '../../protocol/nodes.js'
 
 /** A request to run an operation on nodes. */
 export interface JobRequest {
-  kind: Extract<JobKind, 'commission' | 'decommission' | 'upgrade'>
+  kind: JobKind
   nodes: string[]
-  /** Roles (commission only; upgrade and decommission use the nodes' recorded roles). */
+  /** Roles (commission only; the other kinds use the nodes' recorded roles). */
   roles: string[]
   /** Request-level variables (highest precedence). */
   vars: Record<string, string>

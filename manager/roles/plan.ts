@@ -10,8 +10,16 @@ import type { PlaybookSet, RoleConfig, RoleDefinition } from './role-config.js'
 import { isRoleName, varsProblems } from './names.js'
 import type { VarValue, Vars } from './names.js'
 
-/** What a plan does to its nodes. */
-export type PlanKind = 'commission' | 'decommission' | 'upgrade'
+/**
+ * What a plan does to its nodes. `verify` and `reconfigure` run the same role playbooks as
+ * `commission` with the node's recorded roles (verify in check mode, chosen by the runner).
+ */
+export type PlanKind = 'commission' | 'decommission' | 'upgrade' | 'verify' | 'reconfigure'
+
+/** True for kinds that run the roles' playbooks rather than a playbook set of their own. */
+function byRoles (kind: PlanKind): kind is 'commission' | 'verify' | 'reconfigure' {
+  return kind === 'commission' || kind === 'verify' || kind === 'reconfigure'
+}
 
 /** A node to run against, as the manager knows it from membership and its own records. */
 export interface PlanTarget {
@@ -97,7 +105,7 @@ export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget
   for (const t of targets) {
     const roles = resolveRoles(config, kind, t)
     for (const r of roles) used.add(r.name)
-    const kindSet: PlaybookSet | undefined = kind === 'commission' ? undefined : config[kind]
+    const kindSet: PlaybookSet | undefined = byRoles(kind) ? undefined : config[kind]
     const vars: Vars = {
       ...config.vars,
       ...options.vars?.cluster,
@@ -127,7 +135,7 @@ export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget
     })
   }
 
-  const playbooks = kind === 'commission'
+  const playbooks = byRoles(kind)
     ? config.roles.filter(r => used.has(r.name)).flatMap(r => r.playbooks)
     : config[kind].playbooks
   return { kind, cluster: options.cluster, playbooks: [...new Set(playbooks)], hosts }

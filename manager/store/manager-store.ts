@@ -23,7 +23,7 @@ import { openDb, writeMarker, type StoreDb } from './open-db.js'
 import { checkReplicated } from './replicated.js'
 import { guardIterator, guardRead, loadState, parseStored, readValues, validateImport } from './restore.js'
 import { SerialQueue } from './serial-queue.js'
-import type { DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
+import type { DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, NodeNote, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
 
 /** Collaborators of the store. */
 export interface ManagerStoreComponents {
@@ -175,17 +175,38 @@ export class ManagerStore {
       const at = this.now().toISOString()
       const entry = this.nodes.get(node.name)
       if (entry !== undefined) {
-        if (entry.record.peerId === node.peerId && entry.record.reachable === node.reachable) {
+        const boot = node.boot === undefined ? entry.record.boot : node.boot
+        if (entry.record.peerId === node.peerId && entry.record.reachable === node.reachable &&
+          JSON.stringify(entry.record.boot) === JSON.stringify(boot) && node.returned === undefined) {
           return this.noWrite({ record: clone(entry.record), created: false, event: null })
         }
-        const record: NodeRecord = { ...entry.record, peerId: node.peerId, reachable: node.reachable, updatedAt: at }
-        return this.stageNode({ ...entry, record }, [], { record: clone(record), created: false, event: null })
+        const record: NodeRecord = { ...entry.record, peerId: node.peerId, reachable: node.reachable, boot, updatedAt: at }
+        // A return is recorded in the same batch as the reachability that shows it.
+        const event = node.returned === undefined ? null : this.makeNote(entry, { type: 'returned', reason: node.returned, actor: meta.actor }, at)
+        return this.stageNode({ ...entry, record, lastSeq: event?.seq ?? entry.lastSeq }, event === null ? [] : [event], { record: clone(record), created: false, event })
       }
       const decision = decide(null, { type: 'DISCOVERED', at })
       if (!decision.ok || !decision.changed) throw new Error(`node machine refused DISCOVERED for a new node: ${JSON.stringify(decision)}`)
-      const record = buildRecord({ name: node.name, peerId: node.peerId, reachable: node.reachable, discoveredAt: at }, decision.snapshot, at)
+      const record = buildRecord({ name: node.name, peerId: node.peerId, reachable: node.reachable, discoveredAt: at, boot: node.boot ?? null }, decision.snapshot, at)
       const event = this.makeEvent(node.name, 1, ++this.gseq, { type: 'DISCOVERED' }, null, decision.to, at, meta)
       return this.stageNode({ record, snapshot: decision.snapshot, lastSeq: 1 }, [event], { record: clone(record), created: true, event })
+    })
+  }
+
+  /**
+   * Append a lifecycle event that changes no state (a return, a verify or reconfigure
+   * outcome) and, when `note.drift` is given, set the node's drift, in one batch. Undefined
+   * for an unknown node.
+   */
+  async noteNode (name: string, note: NodeNote): Promise<NodeRecord | undefined> {
+    this.assertStarted()
+    return await this.write<NodeRecord | undefined>(() => {
+      const entry = this.nodes.get(name)
+      if (entry === undefined) return this.noWrite(undefined)
+      const at = this.now().toISOString()
+      const event = this.makeNote(entry, note, at)
+      const record: NodeRecord = { ...entry.record, ...(note.drift !== undefined ? { drift: note.drift } : {}), updatedAt: at }
+      return this.stageNode({ ...entry, record, lastSeq: event.seq }, [event], clone(record))
     })
   }
 
@@ -488,6 +509,25 @@ export class ManagerStore {
   private committerOrThrow (): Committer {
     if (this.committer === null) throw new ClusterdError('CLUSTERD_ERR_UNAVAILABLE', 'manager store is not started')
     return this.committer
+  }
+
+  /** A lifecycle event that records something without a transition (from = to = current state). */
+  private makeNote (entry: NodeEntry, note: NodeNote, at: string): LifecycleEvent {
+    const state = stateOf(entry.snapshot)
+    const event: LifecycleEvent = {
+      seq: entry.lastSeq + 1,
+      gseq: ++this.gseq,
+      node: entry.record.name,
+      at,
+      type: note.type,
+      from: state,
+      to: state,
+      reason: note.reason ?? null,
+      jobId: note.jobId ?? null,
+      actor: note.actor
+    }
+    if (note.drift != null) event.drift = clone(note.drift)
+    return event
   }
 
   private makeEvent (node: string, seq: number, gseq: number, command: { type: NodeMachineEventType }, from: LifecycleState | null, to: LifecycleState, at: string, meta: TransitionMeta): LifecycleEvent {

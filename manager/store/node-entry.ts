@@ -5,7 +5,8 @@
  */
 import { createActor } from 'xstate'
 import { ClusterdError } from '../../protocol/errors.js'
-import { isLifecycleState, type NodeRecord } from '../../protocol/nodes.js'
+import type { NodeBoot } from '../../protocol/members.js'
+import { isLifecycleState, type NodeDrift, type NodeRecord } from '../../protocol/nodes.js'
 import { MACHINE_VERSION, nodeMachine, resolveNodeState, stateOf, type NodeContext, type NodeSnapshot } from '../lifecycle/node-machine.js'
 
 /** A node entry as stored under `n!<name>`. */
@@ -31,6 +32,9 @@ export interface NodeFacts {
   peerId: string
   reachable: boolean
   discoveredAt: string
+  /** Kept across transitions; null (or absent) until known. */
+  boot?: NodeBoot | null
+  drift?: NodeDrift | null
 }
 
 /** The API record for a node: machine state + context plus the facts kept beside it. */
@@ -48,7 +52,9 @@ export function buildRecord (facts: NodeFacts, snapshot: NodeSnapshot, updatedAt
     reason: ctx.reason,
     since: ctx.since,
     discoveredAt: facts.discoveredAt,
-    updatedAt
+    updatedAt,
+    boot: facts.boot ?? null,
+    drift: facts.drift ?? null
   }
 }
 
@@ -78,6 +84,9 @@ export function decodeNode (key: string, name: string, raw: unknown): NodeEntry 
   }
   if (typeof lastSeq !== 'number' || !Number.isInteger(lastSeq) || lastSeq < 1) throw bad('no valid lastSeq')
   checkRecord(record, name, bad)
+  // Records written before these fields existed.
+  record.boot ??= null
+  record.drift ??= null
 
   let snapshot: NodeSnapshot
   if (machineVersion === MACHINE_VERSION) {
@@ -125,6 +134,8 @@ function checkRecord (record: unknown, name: string, bad: (why: string) => Clust
   if (typeof r.reachable !== 'boolean') throw bad('record lacks reachable')
   if (!isStrArray(r.roles) || !isStrMap(r.vars)) throw bad('record roles or vars malformed')
   if (!isStrOrNull(r.currentJob) || !isStrOrNull(r.lastJob) || !isStrOrNull(r.reason)) throw bad('record job fields malformed')
+  if (r.boot != null && !(typeof r.boot === 'object' && isStr((r.boot as NodeBoot).id) && isStr((r.boot as NodeBoot).agentStartedAt))) throw bad('record boot malformed')
+  if (r.drift != null && !(typeof r.drift === 'object' && isStrArray((r.drift as NodeDrift).tasks) && typeof (r.drift as NodeDrift).changed === 'number')) throw bad('record drift malformed')
 }
 
 function checkContext (context: unknown, bad: (why: string) => ClusterdError): void {

@@ -1,6 +1,7 @@
 /** Argument and result types of the manager store's public API. */
 import type { JobEvent, JobStatus } from '../../protocol/jobs.js'
-import type { LifecycleActor, LifecycleEvent, LifecycleState, NodeRecord, TransitionalState } from '../../protocol/nodes.js'
+import type { NodeBoot } from '../../protocol/members.js'
+import type { LifecycleActor, LifecycleEvent, LifecycleEventType, LifecycleState, NodeDrift, NodeRecord, TransitionalState } from '../../protocol/nodes.js'
 import type { NodeMachineEvent, NodeMachineEventType } from '../lifecycle/node-machine.js'
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
@@ -41,6 +42,23 @@ export interface DiscoveredNode {
   name: string
   peerId: string
   reachable: boolean
+  /** Boot and agent start from the node's facts; undefined keeps the recorded one. */
+  boot?: NodeBoot | null
+  /** Set when discovery decided the node returned: a `returned` event with this reason. */
+  returned?: string
+}
+
+/** Lifecycle event types that record something without a transition. */
+export type NoteEventType = Extract<LifecycleEventType, 'returned' | 'verify-requested' | 'reconfigure-requested' | 'drift-checked' | 'verify-failed' | 'reconfigured' | 'reconfigure-failed'>
+
+/** A no-transition lifecycle event for `noteNode`. */
+export interface NodeNote {
+  type: NoteEventType
+  actor: LifecycleActor
+  reason?: string | null
+  jobId?: string | null
+  /** New drift for the node record (null clears it); undefined leaves it unchanged. */
+  drift?: NodeDrift | null
 }
 
 /** Outcome of `upsertNode`. */

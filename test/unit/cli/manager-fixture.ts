@@ -43,7 +43,9 @@ export const NODES: NodeRecord[] = [
     reason: 'task Install packages failed',
     since: '2026-11-22T10:03:00.000Z',
     discoveredAt: '2026-11-22T09:00:00.000Z',
-    updatedAt: '2026-11-22T10:03:00.000Z'
+    updatedAt: '2026-11-22T10:03:00.000Z',
+    boot: null,
+    drift: null
   },
   {
     name: 'db1',
@@ -57,7 +59,9 @@ export const NODES: NodeRecord[] = [
     reason: null,
     since: '2026-11-22T10:00:00.000Z',
     discoveredAt: '2026-11-22T09:00:00.000Z',
-    updatedAt: '2026-11-22T10:00:00.000Z'
+    updatedAt: '2026-11-22T10:00:00.000Z',
+    boot: { id: '6f1c0d5e-1b7a-4c1e-9a57-2b0f3d4c5e6f', agentStartedAt: '2026-11-22T09:59:00.000Z' },
+    drift: { checkedAt: '2026-11-22T10:01:00.000Z', jobId: 'j-20261122-3', changed: 1, tasks: ['Worker config is rendered'] }
   }
 ]
 
@@ -225,6 +229,8 @@ export async function startManagerFixture (): Promise<ManagerFixture> {
     commission: create('commission'),
     decommission: create('decommission'),
     upgrade: create('upgrade'),
+    verify: create('verify'),
+    reconfigure: create('reconfigure'),
     listJobs: async () => [FAILED_JOB],
     showJob: async ({ params }) => jobNamed(params.id),
     jobEvents: async ({ params, query }) => {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ApiClient } from '../../../../cli/client.js'
-import { formatBytes, nodeShow } from '../../../../cli/commands/node-show.js'
+import { driftText, formatBytes, nodeShow } from '../../../../cli/commands/node-show.js'
 import { ExitError } from '../../../../cli/errors.js'
 import { DB1, startManagerFixture, type ManagerFixture } from '../manager-fixture.js'
 
@@ -27,6 +27,7 @@ describe('clusterctl node show', () => {
       'LAST-JOB:     j-20261122-1',
       'REASON:       -',
       'VARS:         disk=/dev/vdb',
+      'DRIFT:        1 task(s) would change: Worker config is rendered (checked 4m ago by j-20261122-3)',
       'DISCOVERED:   2026-11-22T09:00:00.000Z',
       '',
       'Facts:',
@@ -51,6 +52,11 @@ describe('clusterctl node show', () => {
   it('prints {node, member, facts, events} as json, and asks for the name percent-encoded', async () => {
     assert.deepEqual(JSON.parse(await nodeShow(client, 'db1', { output: 'json', now })), DB1)
     assert.deepEqual(fx.requestsTo('showNode').at(-1)?.params, { name: 'db1' })
+  })
+
+  it('shows a clean check as none and a never-checked node as -', () => {
+    assert.equal(driftText(null, now), '-')
+    assert.equal(driftText({ checkedAt: '2026-11-22T10:04:00.000Z', jobId: 'j-1', changed: 0, tasks: [] }, now), 'none (checked 1m ago by j-1)')
   })
 
   it('refuses a malformed name before asking', async () => {

@@ -1,0 +1,136 @@
+import { describe, it, beforeEach, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { JobRunner } from '../../../../manager/jobs/job-runner.js'
+import { ManagerStore } from '../../../../manager/store/index.js'
+import { loadRoleConfig } from '../../../../manager/roles/role-config.js'
+import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
+import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
+import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
+import type { JobRecord } from '../../../../protocol/jobs.js'
+import { waitFor } from '../../../harness/poll.js'
+
+// Verify and reconfigure jobs through the real job runner and a real LevelDB store; the
+// Ansible edge is a fake that reports, per host, the tasks that (would) change.
+const logger = pino({ level: 'silent' })
+
+class FakePlaybooks {
+  runs: Array<{ plan: PlaybookPlan, check: boolean }> = []
+  changes = new Map<string, string[]>()
+  failHosts = new Set<string>()
+  async run (plan: PlaybookPlan, options: RunOptions = {}): Promise<PlaybookResult> {
+    this.runs.push({ plan, check: options.check === true })
+    return {
+      ident: 'x', status: 'completed', check: options.check === true, exitCode: 0, durationMs: 1,
+      hosts: plan.hosts.map(h => {
+        const tasks = this.changes.get(h.name) ?? []
+        return this.failHosts.has(h.name)
+          ? { name: h.name, alias: h.name, outcome: 'failed' as const, reason: 'task-failed' as const, changed: 0, ok: 1, failedTask: 'Worker user exists', message: 'boom', changes: [] }
+          : { name: h.name, alias: h.name, outcome: 'ok' as const, changed: tasks.length, ok: 9, changes: tasks.map(task => ({ task })) }
+      })
+    }
+  }
+}
+
+describe('verify and reconfigure jobs', () => {
+  let dir: string
+  let store: ManagerStore
+  let playbooks: FakePlaybooks
+  let runner: JobRunner
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'maint-'))
+    store = new ManagerStore({ logger }, { path: join(dir, 'db') })
+    await store.start()
+    for (const n of ['a', 'b', 'fresh']) await store.upsertNode({ name: n, peerId: `peer-${n}`, reachable: true })
+    for (const n of ['a', 'b']) {
+      await store.applyTransition(n, { type: 'COMMISSION', jobId: `j-${n}`, roles: ['worker'], vars: {} }, { actor: 'operator' })
+      await store.applyTransition(n, { type: 'JOB_SUCCEEDED', jobId: `j-${n}` }, { actor: 'job-runner' })
+    }
+    playbooks = new FakePlaybooks()
+    runner = new JobRunner({
+      store,
+      logger,
+      playbooks,
+      precheck: async () => ({ ok: true }),
+      roles: async () => await loadRoleConfig(shippedPlaybookDir()),
+      target: () => ({ address: '10.0.0.1', hostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' }] })
+    }, { epoch: 1, cluster: 'test', baseVars: { agent_version: '0.1.0' } })
+    await runner.start()
+  })
+
+  afterEach(async () => {
+    await runner.stop()
+    await store.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const finished = async (id: string): Promise<JobRecord> => await waitFor(async () => {
+    const j = await store.getJob(id)
+    return j !== undefined && ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
+  }, { timeoutMs: 5000, message: `job ${id} did not finish` })
+  const types = async (node: string): Promise<string[]> => (await store.listEvents({ node })).map(e => e.type)
+
+  it('verify runs the nodes\' role playbooks in check mode, records drift per node, and leaves them commissioned', async () => {
+    playbooks.changes.set('a', ['Worker config is rendered'])
+    const job = await runner.submit({ kind: 'verify', nodes: ['a', 'b'], roles: [], vars: {}, actor: 'on-return' })
+    assert.equal((await store.getNode('a'))?.state, 'commissioned', 'no transitional state for a check')
+    const done = await finished(job.id)
+    assert.equal(done.status, 'succeeded', 'drift is a finding, not a failure')
+    const run = playbooks.runs[0]
+    assert.equal(run?.check, true)
+    assert.equal(run?.plan.kind, 'verify')
+    assert.deepEqual(run?.plan.hosts.map(h => h.roles), [['base', 'worker'], ['base', 'worker']])
+    assert.deepEqual(run?.plan.playbooks.map(p => p.split('/').at(-1)), ['base.yml', 'worker.yml'])
+    assert.deepEqual(done.perNode.a?.drift, { changed: 1, tasks: ['Worker config is rendered'] })
+    assert.deepEqual(done.perNode.b?.drift, { changed: 0, tasks: [] })
+    assert.equal(done.perNode.a?.message, 'drift: 1 task(s) would change: Worker config is rendered', 'job show and --wait print it')
+    const a = await store.getNode('a')
+    assert.equal(a?.state, 'commissioned')
+    assert.deepEqual([a?.drift?.jobId, a?.drift?.changed, a?.drift?.tasks], [job.id, 1, ['Worker config is rendered']])
+    assert.equal((await store.getNode('b'))?.drift?.changed, 0)
+    assert.deepEqual((await types('a')).slice(-2), ['verify-requested', 'drift-checked'])
+  })
+
+  it('reconfigure re-applies (not check mode) and clears drift; a node in a job is refused', async () => {
+    playbooks.changes.set('a', ['Worker config is rendered'])
+    await finished((await runner.submit({ kind: 'verify', nodes: ['a'], roles: [], vars: {}, actor: 'operator' })).id)
+    const job = await runner.submit({ kind: 'reconfigure', nodes: ['a'], roles: [], vars: {}, actor: 'operator' })
+    await assert.rejects(runner.submit({ kind: 'verify', nodes: ['a'], roles: [], vars: {}, actor: 'operator' }), (err: any) => err.code === 'CLUSTERD_ERR_NODE_BUSY')
+    const done = await finished(job.id)
+    assert.equal(done.status, 'succeeded')
+    assert.equal(playbooks.runs.at(-1)?.check, false)
+    assert.equal(done.perNode.a?.drift, undefined)
+    assert.equal((await store.getNode('a'))?.drift, null)
+    assert.equal((await store.getNode('a'))?.state, 'commissioned')
+    assert.deepEqual((await types('a')).slice(-2), ['reconfigure-requested', 'reconfigured'])
+  })
+
+  it('a failed reconfigure fails the job, keeps the node commissioned with its drift, and says why', async () => {
+    playbooks.changes.set('b', ['Worker config is rendered'])
+    await finished((await runner.submit({ kind: 'verify', nodes: ['b'], roles: [], vars: {}, actor: 'operator' })).id)
+    playbooks.failHosts.add('b')
+    const done = await finished((await runner.submit({ kind: 'reconfigure', nodes: ['b'], roles: [], vars: {}, actor: 'operator' })).id)
+    assert.equal(done.status, 'failed')
+    const b = await store.getNode('b')
+    assert.equal(b?.state, 'commissioned')
+    assert.equal(b?.drift?.changed, 1)
+    const last = (await store.listEvents({ node: 'b' })).at(-1)
+    assert.equal(last?.type, 'reconfigure-failed')
+    assert.match(last?.reason ?? '', /Worker user exists/)
+  })
+
+  it('refuses nodes that are not commissioned and writes nothing', async () => {
+    const eventsBefore = await store.listEvents({ limit: 1000 })
+    for (const kind of ['verify', 'reconfigure'] as const) {
+      await assert.rejects(runner.submit({ kind, nodes: ['a', 'fresh'], roles: [], vars: {}, actor: 'operator' }),
+        (err: any) => err.code === 'CLUSTERD_ERR_INVALID_TRANSITION' && new RegExp(`cannot ${kind} a node that is discovered`).test(err.message))
+    }
+    assert.deepEqual(await store.listEvents({ limit: 1000 }), eventsBefore)
+    assert.deepEqual(await store.listJobs(), [])
+    assert.equal(playbooks.runs.length, 0)
+  })
+})
