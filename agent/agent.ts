@@ -21,6 +21,9 @@ import { createManagerFactory } from '../manager/manager.js'
 import { ManagerStore } from '../manager/store/index.js'
 import { REPLICA_STATUS_ROUTE, type ReplicaStatus } from '../protocol/replication-wire.js'
 import { Replica } from './replica/replica.js'
+import { LeaseKeeper } from './fencing/lease-keeper.js'
+import { LEASE_FILE_NAME } from './fencing/lease-file.js'
+import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../protocol/fencing-wire.js'
 import { ReplicaRevisions } from './replica/revision-gossip.js'
 import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { ClusterdError } from '../protocol/errors.js'
@@ -121,6 +124,12 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     await election.start()
     stack.push(async () => { await election.stop() })
 
+    // Fencing: this node's lease, granted to one manager epoch at a time (agent/fencing).
+    const keeper = new LeaseKeeper({ libp2p: node, election, logger: logger.child({ component: 'lease-keeper' }) },
+      { nodeName: config.nodeName, leaseFile: join(config.dataDir, LEASE_FILE_NAME) })
+    await keeper.start()
+    stack.push(async () => { await keeper.stop() })
+
     if (config.managerEligible) {
       const replicaLogger = logger.child({ component: 'replica' })
       const r = new Replica({
@@ -146,7 +155,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         playbookDir: config.playbookDir,
         sshKeyPath: config.sshKeyFile,
         cluster: 'clusterd',
-        libp2p: node
+        libp2p: node,
+        fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) }
       })
     })
     managerHost = host
@@ -174,6 +184,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
       return replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
     })
+    api.route(LEASE_STATUS_ROUTE.method, LEASE_STATUS_ROUTE.pattern, async (): Promise<LeaseStatus> => keeper.leaseStatus())
     for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))
     await api.start()
     stack.push(async () => { await api.stop() })

@@ -32,7 +32,7 @@ export function waitOptions (ctx: CommandContext): WaitOptions {
 }
 
 /** Event kinds worth a line in non-terminal output; the rest show up in the counts. */
-const LINE_KINDS: ReadonlySet<JobEventKind> = new Set(['status', 'precheck', 'task-start', 'task-changed', 'task-failed', 'unreachable', 'log'])
+const LINE_KINDS: ReadonlySet<JobEventKind> = new Set(['status', 'lease', 'precheck', 'task-start', 'task-changed', 'task-failed', 'unreachable', 'log'])
 
 /** ANSI: cursor to the start of the line `n` lines up, then clear to the end of the screen. */
 function rewind (lines: number): string {

@@ -8,7 +8,7 @@
 
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { ManagerFactory, ManagerRole } from '../agent/election/manager-host.js'
 import { routeKey } from '../agent/election/manager-gateway.js'
@@ -16,6 +16,7 @@ import type { ApiHandler } from '../agent/api/router.js'
 import type { Member } from '../protocol/members.js'
 import type { NodeRecord } from '../protocol/nodes.js'
 import type { SnapshotEntry } from '../protocol/replication-wire.js'
+import type { LeaseReply, LeaseRequest } from '../protocol/fencing-wire.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { AnsibleRunner } from './ansible/playbook-runner.js'
 import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission } from './api/config-values.js'
@@ -23,6 +24,10 @@ import { managerRouteMap, managerRoutes } from './api/manager-routes.js'
 import { NodeDiscovery } from './discovery/node-discovery.js'
 import { onReturnPolicy, returnJob } from './returns/on-return.js'
 import { JobRunner, type NodeTarget } from './jobs/job-runner.js'
+import { claimSigner } from './fencing/claim-signer.js'
+import { libp2pLeaseTransport } from './fencing/lease-transport.js'
+import { NodeLeases } from './fencing/node-leases.js'
+import { shippedPlaybookDir } from './roles/shipped.js'
 import { loadRoleConfig } from './roles/role-config.js'
 import { precheck } from './ssh/precheck.js'
 import { SshConnector } from './ssh/remote-shell.js'
@@ -46,6 +51,11 @@ export interface ManagerDeps {
   cluster: string
   /** When given, every committed write is replicated to the eligible agents before it is acknowledged. */
   libp2p?: Pick<Libp2p, 'dialProtocol'>
+  /**
+   * Fencing (with `libp2p`): the agent's key signs lease claims, and its own lease keeper answers
+   * for this node. Without it jobs run without node leases.
+   */
+  fencing?: { privateKey: Pick<PrivateKey, 'sign'>, local: (req: LeaseRequest) => Promise<LeaseReply> }
 }
 
 /** Address and pinned host keys of a node, from its signed membership record. */
@@ -91,13 +101,21 @@ export class Manager implements ManagerRole {
       ...(replicator !== null ? { afterCommit: async batch => { await replicator.replicate(batch) } } : {})
     }, { path: join(deps.dataDir, 'manager') })
     const ssh = new SshConnector({ logger }, { privateKeyPath: deps.sshKeyPath })
+    const fencing = deps.fencing === undefined || deps.libp2p === undefined
+      ? undefined
+      : new NodeLeases({
+        transport: libp2pLeaseTransport({ libp2p: deps.libp2p, selfPeerId: deps.self.peerId, local: deps.fencing.local }),
+        sign: claimSigner(deps.fencing.privateKey),
+        logger: logger.child({ component: 'node-leases' })
+      }, { epoch, selfPeerId: deps.self.peerId, checkPlaybook: join(shippedPlaybookDir(), 'lease-check.yml') })
     this.jobs = new JobRunner({
       store: this.store,
       logger: logger.child({ component: 'jobs' }),
       playbooks: new AnsibleRunner({ logger }, { privateKeyPath: deps.sshKeyPath, workDir: join(deps.dataDir, 'runs') }),
       precheck: async (target, signal) => await precheck(ssh, target, { signal }),
       roles: async () => await loadRoleConfig(deps.playbookDir),
-      target: node => targetOf(deps.membership.members(), node)
+      target: node => targetOf(deps.membership.members(), node),
+      ...(fencing !== undefined ? { fencing } : {})
     }, { epoch, cluster: deps.cluster, baseVars: { agent_version: CLUSTERD_VERSION } })
     this.discovery = new NodeDiscovery({
       store: this.store,

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   CLUSTERD_ERR_UNAVAILABLE: { status: 503, exit: 6, summary: 'The agent cannot be reached or is shutting down.' },
   CLUSTERD_ERR_PLAYBOOK_CONFIG: { status: 400, exit: 2, summary: 'The playbook directory or role definition fails validation.' },
   CLUSTERD_ERR_ADDRESS_IN_USE: { status: 409, exit: 5, summary: 'Another process already listens on the address or socket the agent was told to use.' },
+  CLUSTERD_ERR_STALE_EPOCH: { status: 409, exit: 5, summary: 'The node has seen a newer manager epoch and refuses work from this (stale) manager.' },
+  CLUSTERD_ERR_LEASE_BUSY: { status: 409, exit: 5, summary: 'The node is leased to another manager (or another epoch) whose lease has not expired.' },
+  CLUSTERD_ERR_LEASE_LOST: { status: 409, exit: 5, summary: 'The manager lost its lease on the node during the work (not renewed in time, or refused at renewal); the work on that node was stopped.' },
+  CLUSTERD_ERR_LEASE_REFUSED: { status: 409, exit: 5, summary: 'The node agent refused or could not answer the lease request (bad claim, wrong node or peer, agent unreachable).' },
   CLUSTERD_ERR_INTERNAL: { status: 500, exit: 70, summary: 'An unexpected internal error; see the agent log.' },
   CLUSTERD_ERR_STORE_UNAVAILABLE: { status: 503, exit: 6, summary: 'The manager database cannot be opened: held by another process, missing permissions or an I/O error.' },
   CLUSTERD_ERR_STORE_CORRUPT: { status: 500, exit: 70, summary: 'The manager database is damaged, has lost acknowledged writes or was written by a newer version; restore it from a replica or backup.' }

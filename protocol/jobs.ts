@@ -67,6 +67,8 @@ export interface JobRecord {
 
 /** Kinds of job progress event. */
 export type JobEventKind =
+  /** The node's lease (fencing): granted, refused or lost. */
+  | 'lease'
   | 'precheck'
   | 'task-start'
   | 'task-ok'

@@ -106,6 +106,20 @@ export class Election {
   /** Highest manager epoch this agent has seen (the node's fencing token). */
   get epoch (): number { return this.highestEpoch }
 
+  /**
+   * Raise the highest epoch seen to `epoch` (a lease request from a newer manager that this
+   * agent has not heard claim yet); resolves once it is persisted. Lower epochs are ignored.
+   */
+  async observeEpoch (epoch: number): Promise<void> {
+    const run = this.evaluating.then(async () => {
+      if (epoch <= this.highestEpoch) return
+      this.highestEpoch = epoch
+      await this.c.epochs.save(epoch)
+    })
+    this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'persisting an observed epoch failed') })
+    await run
+  }
+
   /** True when this agent is the manager. */
   get isManager (): boolean { return this.current?.peerId === this.init.peerId }
 

@@ -16,6 +16,7 @@ import type { NodeRecord } from '../../protocol/nodes.js'
 import type { HostKey } from '../../protocol/members.js'
 import type { PlaybookEvent } from '../ansible/events.js'
 import type { PlaybookRunner } from '../ansible/playbook-runner.js'
+import type { HeldLease, JobFencing } from '../fencing/node-leases.js'
 import { planFor, type PlanTarget } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import type { PrecheckResult } from '../ssh/precheck.js'
@@ -36,6 +37,11 @@ export interface JobRunnerComponents {
   roles: () => Promise<RoleConfig>
   /** Target of a node, or a reason why the manager cannot reach it. */
   target: (node: NodeRecord) => NodeTarget | { unavailable: string }
+  /**
+   * Node leases (fencing): a node is worked on only under a lease from its own agent for this
+   * manager's epoch. Without it, jobs run unfenced (unit tests, tools).
+   */
+  fencing?: JobFencing
 }
 
 /** Settings of the job runner. */
@@ -293,6 +299,9 @@ export class JobRunner implements JobService {
     const timer = setTimeout(() => { controller.abort(TIMEOUT) }, Math.max(0, Date.parse(job.timeoutAt) - Date.now()))
     const runSignal = AbortSignal.any([signal, controller.signal])
     const events = new EventBuffer(this.c.store, id, () => { this.notify(id) }, log)
+    // Node leases held by this run; all are released when it ends, whatever the outcome.
+    const leases = new Map<string, HeldLease>()
+    const dropLease = async (name: string): Promise<void> => { const l = leases.get(name); leases.delete(name); await l?.release() }
     try {
       job.status = 'running'
       job.startedAt ??= new Date().toISOString()
@@ -311,12 +320,35 @@ export class JobRunner implements JobService {
           return
         }
         progress.outcome = 'running'
+        let nodeSignal = runSignal
+        if (this.c.fencing !== undefined) {
+          // The lease comes first: not even the pre-check touches a node leased to another manager.
+          progress.step = 'lease'
+          const got = await this.c.fencing.acquire({ name, peerId: node.peerId }, runSignal)
+          if (got.ok) leases.set(name, got.lease)
+          if (runSignal.aborted) return
+          if (!got.ok) {
+            setOutcome(progress, got.unreachable ? 'unreachable' : 'failed', `lease not granted (${got.code}): ${got.message}`)
+            events.push({ kind: 'lease', node: name, message: progress.message ?? '', data: { code: got.code } })
+            return
+          }
+          events.push({ kind: 'lease', node: name, message: `lease ${got.lease.leaseId} granted for epoch ${got.lease.epoch} in ${got.lease.acquireMs} ms`, data: { leaseId: got.lease.leaseId, acquireMs: got.lease.acquireMs } })
+          nodeSignal = AbortSignal.any([runSignal, got.lease.signal])
+        }
         progress.step = 'precheck'
-        const res = await this.c.precheck({ name, ...t }, runSignal)
+        const res = await this.c.precheck({ name, ...t }, nodeSignal)
         if (runSignal.aborted) return
+        const lost = leases.get(name)?.signal
+        if (lost?.aborted === true) {
+          setOutcome(progress, 'failed', String(lost.reason))
+          events.push({ kind: 'lease', node: name, message: progress.message ?? '' })
+          await dropLease(name)
+          return
+        }
         if (!res.ok) {
           setOutcome(progress, res.reason === 'unreachable' ? 'unreachable' : 'failed', `pre-check failed (${res.reason}): ${res.message}`)
           events.push({ kind: 'precheck', node: name, message: progress.message ?? '', data: { reason: res.reason } })
+          await dropLease(name)
           return
         }
         events.push({ kind: 'precheck', node: name, message: 'ok' })
@@ -325,16 +357,30 @@ export class JobRunner implements JobService {
       })
       await this.save(job)
       if (targets.length > 0 && !runSignal.aborted) {
-        const plan = planFor(roleConfig, job.kind, targets, {
+        const unfenced = planFor(roleConfig, job.kind, targets, {
           cluster: this.init.cluster, vars: { cluster: await this.clusterVars(), request: job.vars }
         })
+        const fencing = this.c.fencing
+        const plan = fencing === undefined ? unfenced : fencing.guard(unfenced, leases)
+        // One ansible-runner process serves every node of the job, so a lost lease stops the
+        // whole run; each node's outcome says which lease was lost.
+        const leaseLost = leases.size > 0 ? AbortSignal.any([...leases.values()].map(l => l.signal)) : undefined
         const result = await this.c.playbooks.run(plan, {
-          signal: runSignal,
+          signal: leaseLost === undefined ? runSignal : AbortSignal.any([runSignal, leaseLost]),
           onEvent: e => { this.onPlaybookEvent(job, e, events) },
           check: job.kind === 'verify'
         })
         log.info({ status: result.status, durationMs: result.durationMs }, 'playbook run ended')
-        if (!runSignal.aborted) {
+        if (!runSignal.aborted && leaseLost?.aborted === true) {
+          const losers = [...leases.values()].filter(l => l.signal.aborted)
+          for (const t of targets) {
+            const p = job.perNode[t.name] as JobNodeProgress
+            const own = leases.get(t.name)?.signal
+            if (own?.aborted === true) setOutcome(p, 'failed', String(own.reason))
+            else setOutcome(p, 'failed', `stopped: the run was aborted because ${losers.map(l => l.node).join(', ')} lost its lease (CLUSTERD_ERR_LEASE_LOST); run the operation again`)
+            events.push({ kind: 'lease', node: t.name, message: p.message ?? '' })
+          }
+        } else if (!runSignal.aborted) {
           for (const h of result.hosts) {
             const p = job.perNode[h.name]
             if (p === undefined) continue
@@ -364,6 +410,7 @@ export class JobRunner implements JobService {
       else await this.finish(job, {}, events)
     } finally {
       clearTimeout(timer)
+      await Promise.all([...leases.values()].map(async l => await l.release()))
       await events.flush()
     }
   }

@@ -1,0 +1,61 @@
+/**
+ * The node's lease on disk: `<data-dir>/lease.json`, mode 0600, written atomically (temporary
+ * file, fsync, rename, fsync of the directory), so a restarted agent honours a lease it granted
+ * before it stopped, and a playbook's lease check reads either the old or the new lease, never
+ * half of one. Content: `{"version":1,"lease":{epoch,holder,leaseId,grantedAt,expiresAt}|null}`.
+ */
+
+import { randomBytes } from 'node:crypto'
+import { open, readFile, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { checkLease, type Lease } from '../../protocol/fencing-wire.js'
+
+/** File name of the lease file in the data dir. */
+export const LEASE_FILE_NAME = 'lease.json'
+const MAX_FILE_BYTES = 4096
+
+/** What reading the lease file found. */
+export type LeaseFileContent =
+  | { ok: true, lease: Lease | null }
+  /** The file exists but cannot be used (damaged, unreadable): the caller must assume a lease may be held. */
+  | { ok: false, reason: string }
+
+/** Read the lease file; a missing file is "no lease". Never throws. */
+export async function readLeaseFile (path: string): Promise<LeaseFileContent> {
+  let text: string
+  try {
+    const buf = await readFile(path)
+    if (buf.byteLength > MAX_FILE_BYTES) return { ok: false, reason: `${path} is ${buf.byteLength} bytes, larger than a lease` }
+    text = buf.toString('utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, lease: null }
+    return { ok: false, reason: `${path} cannot be read: ${(err as Error).message}` }
+  }
+  let v: unknown
+  try { v = JSON.parse(text) } catch { return { ok: false, reason: `${path} is not JSON` } }
+  if (typeof v !== 'object' || v === null || (v as { version?: unknown }).version !== 1) return { ok: false, reason: `${path} is not a version 1 lease file` }
+  const lease = (v as { lease?: unknown }).lease
+  if (lease === null) return { ok: true, lease: null }
+  const checked = checkLease(lease)
+  return checked.ok ? { ok: true, lease: checked.value } : { ok: false, reason: `${path}: ${checked.reason}` }
+}
+
+/** Replace the lease file atomically with `lease` (null: no lease). */
+export async function writeLeaseFile (path: string, lease: Lease | null): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}`)
+  const fh = await open(tmp, 'wx', 0o600)
+  try {
+    await fh.writeFile(JSON.stringify({ version: 1, lease }) + '\n')
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  try {
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
+  const dir = await open(dirname(path), 'r')
+  try { await dir.sync() } finally { await dir.close() }
+}

@@ -1,0 +1,155 @@
+/**
+ * Serves `/clusterd/lease/1.0.0` on a node: checks that a lease request comes from the peer
+ * its claim names (the stream's authenticated remote peer and the claim's signature), applies
+ * the lease rules (lease-rules.ts) one request at a time, persists a raised epoch (through the
+ * election) and the lease file before it answers, and reports the lease on `GET /v1/lease`.
+ */
+
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import type { Logger } from 'pino'
+import type { ManagerInfo } from '../../protocol/manager-wire.js'
+import {
+  LEASE_PROTOCOL, LEASE_TTL_MS, MAX_LEASE_FRAME_BYTES, claimBytes, decodeLeaseRequest, encodeLeaseMessage,
+  type LeaseReply, type LeaseRequest, type LeaseStatus
+} from '../../protocol/fencing-wire.js'
+import { closeStream } from '../libp2p/close-stream.js'
+import { applyClaim, isLive, type LeaseState } from './lease-rules.js'
+import { readLeaseFile, writeLeaseFile } from './lease-file.js'
+
+/** Collaborators of the lease keeper. */
+export interface LeaseKeeperComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
+  /** The node's election: its persisted highest epoch is the fencing token. */
+  election: { readonly epoch: number, manager: () => ManagerInfo | null, observeEpoch: (epoch: number) => Promise<void> }
+  logger: Logger
+  /** Clock (ms); tests pass a fake one. */
+  now?: () => number
+}
+
+/** Settings of the lease keeper. */
+export interface LeaseKeeperInit {
+  nodeName: string
+  /** Absolute path of the lease file (`<data-dir>/lease.json`). */
+  leaseFile: string
+  ttlMs?: number
+  /** Deadline for reading one request frame. */
+  readTimeoutMs?: number
+}
+
+/** Grants, renews and releases the node's lease. */
+export class LeaseKeeper {
+  private readonly c: LeaseKeeperComponents
+  private readonly init: Required<LeaseKeeperInit>
+  private readonly now: () => number
+  private state: LeaseState = { highestEpoch: 0, lease: null }
+  private chain: Promise<unknown> = Promise.resolve()
+  private status: 'stopped' | 'started' = 'stopped'
+
+  constructor (components: LeaseKeeperComponents, init: LeaseKeeperInit) {
+    this.c = components
+    this.init = { ttlMs: LEASE_TTL_MS, readTimeoutMs: 5000, ...init }
+    this.now = components.now ?? Date.now
+  }
+
+  /** Load the lease file and serve the protocol. */
+  async start (): Promise<void> {
+    if (this.status === 'started') return
+    const loaded = await readLeaseFile(this.init.leaseFile)
+    if (loaded.ok) {
+      this.state = { highestEpoch: this.c.election.epoch, lease: loaded.lease }
+      if (isLive(loaded.lease, this.now())) this.c.logger.info({ lease: loaded.lease }, 'a lease granted before this start is still live; it is honoured')
+    } else {
+      this.state = { highestEpoch: this.c.election.epoch, lease: null, quarantineUntil: this.now() + this.init.ttlMs }
+      this.c.logger.error({ reason: loaded.reason }, 'the lease file is unusable; no lease is granted for one lease TTL')
+    }
+    await this.c.libp2p.handle(LEASE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 32 })
+    this.status = 'started'
+  }
+
+  /** Stop serving (the lease file stays: a lease outlives the agent process). */
+  async stop (): Promise<void> {
+    if (this.status !== 'started') return
+    this.status = 'stopped'
+    await this.c.libp2p.unhandle(LEASE_PROTOCOL)
+    await this.chain
+  }
+
+  /** The lease on record, for `GET /v1/lease`. */
+  leaseStatus (): LeaseStatus {
+    const l = this.state.lease
+    return {
+      highestEpoch: Math.max(this.state.highestEpoch, this.c.election.epoch),
+      lease: l === null ? null : { ...l, live: isLive(l, this.now()) },
+      leaseFile: this.init.leaseFile
+    }
+  }
+
+  /**
+   * Answer one request from `remotePeer` (the authenticated peer of the stream; for the manager
+   * on this same agent, its own peer id). Never throws: failures become refusals.
+   */
+  async handle (req: LeaseRequest, remotePeer: string): Promise<LeaseReply> {
+    const claim = req.claim
+    const refused = (reason: string): LeaseReply => ({ t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason, highestEpoch: this.state.highestEpoch })
+    if (claim.holder !== remotePeer) return refused(`the claim names holder ${claim.holder} but was sent by ${remotePeer}`)
+    let valid = false
+    try {
+      const key = peerIdFromString(claim.holder).publicKey
+      valid = key !== undefined && await key.verify(claimBytes(claim), Buffer.from(req.sig, 'base64'))
+    } catch {}
+    if (!valid) return refused('the claim signature does not verify against the holder peer id')
+    return await this.serially(async () => {
+      // The election may have heard of a newer manager by gossip since the last request.
+      const base: LeaseState = { ...this.state, highestEpoch: Math.max(this.state.highestEpoch, this.c.election.epoch) }
+      const step = applyClaim(base, claim, {
+        now: this.now(),
+        nodeName: this.init.nodeName,
+        ttlMs: this.init.ttlMs,
+        managerOf: epoch => { const m = this.c.election.manager(); return m !== null && m.epoch === epoch ? m.peerId : undefined }
+      })
+      try {
+        if (step.raisedEpoch !== null) await this.c.election.observeEpoch(step.raisedEpoch)
+        if (step.leaseChanged) await writeLeaseFile(this.init.leaseFile, step.next.lease)
+      } catch (err) {
+        this.c.logger.error({ err }, 'cannot persist a lease decision; refusing')
+        return refused(`the node cannot persist the lease: ${(err as Error).message}`)
+      }
+      this.state = step.next
+      const d = step.decision
+      const log = { op: claim.op, epoch: claim.epoch, holder: claim.holder, leaseId: claim.leaseId }
+      if (d.t === 'refused') this.c.logger.warn({ ...log, code: d.code, reason: d.reason }, 'lease request refused')
+      else if (claim.op !== 'renew') this.c.logger.info({ ...log, expiresAt: d.t === 'granted' ? d.lease.expiresAt : undefined }, d.t === 'granted' ? 'lease granted' : 'lease released')
+      if (d.t === 'granted') return { t: 'granted', lease: d.lease, leaseFile: this.init.leaseFile }
+      if (d.t === 'released') return d
+      return { ...d, highestEpoch: this.state.highestEpoch }
+    })
+  }
+
+  private async serially<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn)
+    this.chain = run.catch(() => {})
+    return await run
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const from = connection.remotePeer.toString()
+    const lp = lpStream(stream, { maxDataLength: MAX_LEASE_FRAME_BYTES })
+    try {
+      const decoded = decodeLeaseRequest((await lp.read({ signal: AbortSignal.timeout(this.init.readTimeoutMs) })).subarray())
+      let reply: LeaseReply
+      if (!decoded.ok) {
+        this.c.logger.warn({ peer: from, reason: decoded.reason }, 'rejected a malformed lease request')
+        reply = { t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason: `malformed request: ${decoded.reason}`, highestEpoch: this.state.highestEpoch }
+      } else {
+        reply = await this.handle(decoded.value, from)
+      }
+      await lp.write(encodeLeaseMessage(reply), { signal: AbortSignal.timeout(5000) })
+      await closeStream(stream)
+    } catch (err) {
+      this.c.logger.debug({ peer: from, err: (err as Error).message }, 'lease stream failed')
+      stream.abort(err as Error)
+    }
+  }
+}
