@@ -163,7 +163,6 @@ export class NodeLeases implements JobFencing {
       if (fenceTimer !== null) clearTimeout(fenceTimer)
       const left = confirmedSentAt + this.init.selfFenceMs - performance.now()
       fenceTimer = setTimeout(() => { lose(`no renewal confirmed by the node's agent for ${this.init.selfFenceMs / 1000} s`) }, Math.max(0, left))
-      fenceTimer.unref()
     }
     const renew = async (): Promise<void> => {
       if (ended) return
@@ -173,16 +172,16 @@ export class NodeLeases implements JobFencing {
       if (reply.t === 'granted') {
         confirmedSentAt = sentAt
         armFence()
-        renewTimer = setTimeout(() => { void renew() }, this.init.renewMs).unref()
+        renewTimer = setTimeout(() => { void renew() }, this.init.renewMs)
       } else if (reply.t === 'refused') {
         lose(`renewal refused (${reply.code}): ${reply.reason}`)
       } else {
         log.debug({ reason: reply.t === 'error' ? reply.message : reply.t }, 'lease renewal failed; retrying')
-        renewTimer = setTimeout(() => { void renew() }, 1000).unref()
+        renewTimer = setTimeout(() => { void renew() }, 1000)
       }
     }
     armFence()
-    renewTimer = setTimeout(() => { void renew() }, this.init.renewMs).unref()
+    renewTimer = setTimeout(() => { void renew() }, this.init.renewMs)
     return {
       node: node.name,
       leaseId,

@@ -1,0 +1,155 @@
+import { describe, it, beforeEach, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { JobRunner } from '../../../../manager/jobs/job-runner.js'
+import { ManagerStore } from '../../../../manager/store/index.js'
+import { loadRoleConfig } from '../../../../manager/roles/role-config.js'
+import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
+import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
+import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
+import { withLeaseCheck } from '../../../../manager/fencing/lease-plan.js'
+import type { HeldLease, JobFencing, LeaseAcquisition } from '../../../../manager/fencing/node-leases.js'
+import type { LeaseRefusalCode } from '../../../../protocol/fencing-wire.js'
+import { waitFor } from '../../../harness/poll.js'
+
+// The job runner with a fake fencing collaborator: the lease comes before the pre-check, a
+// refused lease fails only that node with the code, a lost lease stops the run, and every lease
+// is released when the run ends.
+const PLAYBOOKS = shippedPlaybookDir()
+const CHECK = join(PLAYBOOKS, 'lease-check.yml')
+const logger = pino({ level: 'silent' })
+
+class FakeFencing implements JobFencing {
+  log: string[] = []
+  refuse = new Map<string, LeaseRefusalCode>()
+  held = new Map<string, { lost: AbortController, released: boolean }>()
+  async acquire (node: { name: string, peerId: string }): Promise<LeaseAcquisition> {
+    this.log.push(`lease ${node.name}`)
+    const code = this.refuse.get(node.name)
+    if (code !== undefined) return { ok: false, code, message: 'the node said no', unreachable: false }
+    const lost = new AbortController()
+    const entry = { lost, released: false }
+    this.held.set(node.name, entry)
+    const lease: HeldLease = {
+      node: node.name, leaseId: 'ab'.repeat(16), epoch: 1, leaseFile: '/var/lib/clusterd/lease.json', signal: lost.signal, acquireMs: 1,
+      release: async () => { entry.released = true; this.log.push(`release ${node.name}`) }
+    }
+    return { ok: true, lease }
+  }
+
+  guard (plan: PlaybookPlan, leases: ReadonlyMap<string, HeldLease>): PlaybookPlan { return withLeaseCheck(plan, leases, CHECK) }
+}
+
+class HoldingPlaybooks {
+  runs: PlaybookPlan[] = []
+  hold = false
+  started = false
+  async run (plan: PlaybookPlan, options: RunOptions = {}): Promise<PlaybookResult> {
+    this.runs.push(plan)
+    this.started = true
+    if (this.hold) await new Promise(resolve => options.signal?.addEventListener('abort', resolve, { once: true }))
+    const cancelled = options.signal?.aborted === true
+    return {
+      ident: 'x', status: cancelled ? 'cancelled' : 'completed', check: false, exitCode: cancelled ? null : 0, durationMs: 1,
+      hosts: plan.hosts.map(h => cancelled
+        ? { name: h.name, alias: h.name, outcome: 'failed', reason: 'cancelled', changed: 0, ok: 0, changes: [] }
+        : { name: h.name, alias: h.name, outcome: 'ok', changed: 0, ok: 1, changes: [] })
+    } as unknown as PlaybookResult
+  }
+}
+
+describe('JobRunner with node leases (fencing)', () => {
+  let dir: string
+  let store: ManagerStore
+  let playbooks: HoldingPlaybooks
+  let fencing: FakeFencing
+  let prechecked: string[]
+  let runner: JobRunner
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'jobs-fence-'))
+    store = new ManagerStore({ logger }, { path: join(dir, 'db') })
+    await store.start()
+    for (const n of ['a', 'b']) await store.upsertNode({ name: n, peerId: `peer-${n}`, reachable: true })
+    playbooks = new HoldingPlaybooks()
+    fencing = new FakeFencing()
+    prechecked = []
+    runner = new JobRunner({
+      store,
+      logger,
+      playbooks,
+      precheck: async t => { prechecked.push(t.name); fencing.log.push(`precheck ${t.name}`); return { ok: true } },
+      roles: async () => await loadRoleConfig(PLAYBOOKS),
+      target: () => ({ address: '10.0.0.1', hostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' }] }),
+      fencing
+    }, { epoch: 1, cluster: 'test', baseVars: { agent_version: '0.1.0' } })
+    await runner.start()
+  })
+
+  afterEach(async () => {
+    await runner.stop()
+    await store.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const finished = async (id: string): Promise<NonNullable<Awaited<ReturnType<ManagerStore['getJob']>>>> =>
+    await waitFor(async () => {
+      const j = await store.getJob(id)
+      return j !== undefined && ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
+    }, { timeoutMs: 5000, message: `job ${id} did not finish` })
+
+  it('takes the lease before the pre-check, runs the lease check before every playbook, and releases the lease at the end', async () => {
+    const job = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })
+    const done = await finished(job.id)
+    assert.equal(done.status, 'succeeded', done.reason ?? '')
+    assert.deepEqual(fencing.log, ['lease a', 'precheck a', 'release a'])
+    const plan = playbooks.runs[0] as PlaybookPlan
+    assert.deepEqual(plan.playbooks, [CHECK, join(PLAYBOOKS, 'base.yml'), CHECK, join(PLAYBOOKS, 'worker.yml')])
+    assert.equal(plan.hosts[0]?.vars.clusterd_lease_id, 'ab'.repeat(16))
+    assert.equal(plan.hosts[0]?.vars.clusterd_epoch, '1')
+    const events = await store.listJobEvents(job.id)
+    assert.ok(events.some(e => e.kind === 'lease' && e.node === 'a' && /granted for epoch 1/.test(e.message ?? '')))
+  })
+
+  it('a refused lease fails only that node, naming the code, without pre-check or playbook; the node is not left busy', async () => {
+    fencing.refuse.set('b', 'CLUSTERD_ERR_STALE_EPOCH')
+    const job = await runner.submit({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
+    const done = await finished(job.id)
+    assert.equal(done.status, 'failed')
+    assert.equal(done.perNode.a?.outcome, 'ok')
+    assert.equal(done.perNode.b?.outcome, 'failed')
+    assert.match(done.perNode.b?.message ?? '', /lease not granted \(CLUSTERD_ERR_STALE_EPOCH\)/)
+    assert.deepEqual(prechecked, ['a'])
+    assert.deepEqual(playbooks.runs[0]?.hosts.map(h => h.name), ['a'])
+    assert.equal((await store.getNode('b'))?.state, 'commission-failed')
+    fencing.refuse.clear()
+    const retry = await runner.submit({ kind: 'commission', nodes: ['b'], roles: ['worker'], vars: {}, actor: 'operator' })
+    assert.equal((await finished(retry.id)).status, 'succeeded')
+  })
+
+  it('a lease lost during the playbook run stops the run and fails the node with CLUSTERD_ERR_LEASE_LOST', async () => {
+    playbooks.hold = true
+    const job = await runner.submit({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
+    await waitFor(() => playbooks.started, { timeoutMs: 5000, message: 'the run never started' })
+    fencing.held.get('a')?.lost.abort('CLUSTERD_ERR_LEASE_LOST: renewal refused (CLUSTERD_ERR_STALE_EPOCH): newer manager')
+    const done = await finished(job.id)
+    assert.equal(done.status, 'failed')
+    assert.match(done.perNode.a?.message ?? '', /^CLUSTERD_ERR_LEASE_LOST: renewal refused/)
+    assert.match(done.perNode.b?.message ?? '', /a lost its lease \(CLUSTERD_ERR_LEASE_LOST\)/)
+    assert.equal(fencing.held.get('a')?.released, true)
+    assert.equal(fencing.held.get('b')?.released, true)
+    assert.equal((await store.getNode('a'))?.state, 'commission-failed')
+  })
+
+  it('verify jobs are fenced too (the lease check runs in the check-mode run)', async () => {
+    const c = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })
+    await finished(c.id)
+    const v = await runner.submit({ kind: 'verify', nodes: ['a'], roles: [], vars: {}, actor: 'operator' })
+    assert.equal((await finished(v.id)).status, 'succeeded')
+    assert.equal(playbooks.runs[1]?.playbooks[0], CHECK)
+    assert.deepEqual(fencing.log.slice(-3), ['lease a', 'precheck a', 'release a'])
+  })
+})
