@@ -1,0 +1,302 @@
+// Fencing at the node, on real hosts: separate agent processes on network-namespace hosts with
+// their own sshd, a manager running real ansible-runner over real SSH, and a second "manager" in
+// the test process (a libp2p node with the cluster secret and its own key, using the manager's
+// own NodeLeases code) for the epochs the cluster does not elect by itself.
+//
+// fc0: first manager (eligible). fc1: the worker every job targets (not eligible). fc2: eligible
+// standby that takes over after fc0 is killed. A `slow` test role (copied playbook dir) records
+// when it starts and finishes on fc1 and sleeps for as long as /srv/slow-seconds on fc1 says.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { pino } from 'pino'
+import { parse, stringify } from 'yaml'
+import { createClusterNode, type ClusterNode } from '../../agent/libp2p/create-node.js'
+import { readSecretFile } from '../../agent/transport/secret.js'
+import { AnsibleRunner } from '../../manager/ansible/playbook-runner.js'
+import { claimSigner } from '../../manager/fencing/claim-signer.js'
+import { withLeaseCheck } from '../../manager/fencing/lease-plan.js'
+import { libp2pLeaseTransport } from '../../manager/fencing/lease-transport.js'
+import { NodeLeases, type HeldLease } from '../../manager/fencing/node-leases.js'
+import { planFor } from '../../manager/roles/plan.js'
+import { loadRoleConfig } from '../../manager/roles/role-config.js'
+import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
+import { LEASE_TTL_MS, type LeaseStatus } from '../../protocol/fencing-wire.js'
+import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
+import type { HostKey } from '../../protocol/members.js'
+import { TestHosts, type TestHost } from '../harness/hosts.js'
+import { waitFor } from '../harness/poll.js'
+import { AgentProcess, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+
+const logger = pino({ level: process.env.CLUSTERD_TEST_LOG ?? 'silent' })
+const LEASE_FILE = '/var/lib/clusterd/lease.json'
+const SLOW1 = `- name: slow
+  hosts: role_slow
+  gather_facts: false
+  tasks:
+    - name: Slow role started
+      ansible.builtin.lineinfile:
+        path: /srv/slow-started
+        line: "lease {{ clusterd_lease_id | default('none') }}"
+        create: true
+    - name: Slow step
+      ansible.builtin.command:
+        argv: [/bin/sh, -c, 'sleep "$(cat /srv/slow-seconds 2>/dev/null || echo 1)"']
+      changed_when: false
+`
+const SLOW2 = `- name: slow marker
+  hosts: role_slow
+  gather_facts: false
+  tasks:
+    - name: Slow role finished
+      ansible.builtin.lineinfile:
+        path: /srv/slow-done
+        line: "epoch {{ clusterd_epoch | default('none') }} lease {{ clusterd_lease_id | default('none') }}"
+        create: true
+`
+
+describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
+  let hosts: TestHosts
+  let dir: string
+  let secret: string
+  let sshKey: string
+  let playbookDir: string
+  const agents = new Map<string, AgentProcess>()
+  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
+  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  /** The agent whose API the test uses (any agent forwards manager routes). */
+  let api: AgentProcess
+  const measured: Record<string, number | string> = {}
+  /** The lease the test-process manager holds on fc1 after the higher-epoch test. */
+  let heldByOutsider: HeldLease | null = null
+
+  const startAgent = async (i: number): Promise<AgentProcess> => {
+    const a = await startAgentOn(h(i), {
+      secretFile: secret,
+      socketDir: join(dir, 'sock'),
+      join: i === 0 ? [] : [`${h(0).address}:${PORT}`],
+      eligible: i !== 1,
+      sshKeyFile: sshKey,
+      playbookDir
+    })
+    agents.set(h(i).name, a)
+    return a
+  }
+  const lease = async (i: number): Promise<LeaseStatus> => await agent(i).client.request<LeaseStatus>('GET', '/v1/lease')
+  const job = async (id: string): Promise<JobRecord> => await api.client.request<JobRecord>('GET', `/v1/jobs/${id}`)
+  const jobEvents = async (id: string): Promise<JobEvent[]> => await api.client.request<JobEvent[]>('GET', `/v1/jobs/${id}/events`)
+  const finished = async (id: string, timeoutMs = 120_000): Promise<JobRecord> => await waitFor(async () => {
+    const j = await job(id).catch(() => undefined)
+    return j !== undefined && ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
+  }, { timeoutMs, intervalMs: 250, message: `job ${id} did not finish:\n${api.output.slice(-3000)}` })
+  const setSlow = async (seconds: number): Promise<void> => {
+    const r = await h(1).exec(['/bin/sh', '-c', `echo ${seconds} > /srv/slow-seconds`])
+    assert.equal(r.code, 0, r.stderr)
+  }
+  const managerPeer = async (i: number): Promise<{ peerId: string, epoch: number }> => await waitFor(async () => {
+    const m = await agent(1).manager()
+    return m !== null && m.name === h(i).name ? { peerId: m.peerId, epoch: m.epoch } : undefined
+  }, { timeoutMs: 90_000, intervalMs: 250, message: `${h(i).name} never became manager` })
+
+  /** A second "manager" in the test process: its own key, the cluster secret, chosen epochs. */
+  let outsider: ClusterNode | null = null
+  let outsiderKey: PrivateKey
+  const outsiderLeases = (epoch: number): NodeLeases => new NodeLeases({
+    transport: libp2pLeaseTransport({ libp2p: outsider as ClusterNode, selfPeerId: peerIdFromPrivateKey(outsiderKey).toString() }),
+    sign: claimSigner(outsiderKey),
+    logger
+  }, { epoch, selfPeerId: peerIdFromPrivateKey(outsiderKey).toString(), checkPlaybook: join(shippedPlaybookDir(), 'lease-check.yml') })
+  const fc1Peer = async (): Promise<string> => {
+    const m = (await agent(1).members())?.find(x => x.name === h(1).name)
+    assert.ok(m !== undefined, 'fc1 is not in its own member list')
+    return m.peerId
+  }
+
+  before(async () => {
+    hosts = await TestHosts.create({ count: 3, prefix: 'fc' })
+    dir = await testDir('it-fencing')
+    secret = await makeSecret(dir)
+    sshKey = await makeManagerKey(dir, hosts.hosts)
+    playbookDir = join(dir, 'playbooks')
+    await cp(shippedPlaybookDir(), playbookDir, { recursive: true })
+    const roles = parse(await readFile(join(playbookDir, 'roles.yaml'), 'utf8'))
+    roles.roles.slow = { description: 'test role: records start and end, sleeps', playbooks: ['slow1.yml', 'slow2.yml'] }
+    await writeFile(join(playbookDir, 'roles.yaml'), stringify(roles))
+    await writeFile(join(playbookDir, 'slow1.yml'), SLOW1)
+    await writeFile(join(playbookDir, 'slow2.yml'), SLOW2)
+    // fc0 first, so it is the first manager; fc2 is an eligible standby holding a replica.
+    await startAgent(0)
+    await waitFor(async () => (await agent(0).manager())?.name === h(0).name ? true : undefined,
+      { timeoutMs: 60_000, message: `fc0 did not become manager:\n${agent(0).output.slice(-2000)}` })
+    await startAgent(1)
+    await startAgent(2)
+    api = agent(2)
+    await managerPeer(0)
+    await waitFor(async () => {
+      const nodes = await api.client.request<Array<{ name: string }>>('GET', '/v1/nodes').catch(() => [])
+      return nodes.some(n => n.name === h(1).name) ? true : undefined
+    }, { timeoutMs: 30_000, message: 'fc1 was never discovered' })
+    outsiderKey = await generateKeyPair('Ed25519')
+    outsider = await createClusterNode({ privateKey: outsiderKey, psk: await readSecretFile(secret), listen: `/ip4/${hosts.names.bridgeAddress}/tcp/0`, announce: [] })
+  })
+
+  after(async () => {
+    console.error(`# fencing measurements: ${JSON.stringify(measured)}`)
+    try { await outsider?.stop() } catch {}
+    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
+    await hosts?.destroy()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('a commission holds the node lease for the manager epoch during the job and releases it at the end', async () => {
+    const m = await managerPeer(0)
+    await setSlow(3)
+    const submitted = await api.client.request<JobRecord>('POST', '/v1/commission', { nodes: [h(1).name], roles: ['slow'] })
+    const held = await waitFor(async () => {
+      const s = await lease(1)
+      return s.lease?.live === true ? s : undefined
+    }, { timeoutMs: 30_000, intervalMs: 100, message: 'fc1 never showed a live lease during the commission' })
+    assert.equal(held.lease?.holder, m.peerId)
+    assert.equal(held.lease?.epoch, m.epoch)
+    assert.equal(held.highestEpoch, m.epoch)
+    assert.equal(held.leaseFile, LEASE_FILE)
+    const onDisk = JSON.parse(await h(1).readFile(LEASE_FILE) ?? 'null')
+    assert.equal(onDisk?.lease?.leaseId, held.lease?.leaseId, 'the lease file holds the granted lease')
+    const done = await finished(submitted.id)
+    assert.equal(done.status, 'succeeded', done.reason ?? '')
+    assert.match(await h(1).readFile('/srv/slow-done') ?? '', new RegExp(`epoch ${m.epoch} lease ${held.lease?.leaseId}`))
+    // Released when the work on the node ended, not left to expire.
+    const released = await waitFor(async () => { const s = await lease(1); return s.lease === null ? s : undefined },
+      { timeoutMs: 5000, intervalMs: 100, message: 'the lease was not released after the job' })
+    assert.equal(released.highestEpoch, m.epoch)
+    const grant = (await jobEvents(submitted.id)).find(e => e.kind === 'lease' && e.node === h(1).name)
+    assert.ok(grant !== undefined, 'the job logs the lease grant')
+    measured.acquireMs = (grant.data as { acquireMs: number }).acquireMs
+  })
+
+  it('kill -9 of the manager mid-job: the node lease expires, the new manager resumes the job under its own lease, and the orphaned run stops at its next lease check', async () => {
+    const old = await managerPeer(0)
+    await setSlow(20)
+    const submitted = await api.client.request<JobRecord>('POST', '/v1/reconfigure', { nodes: [h(1).name] })
+    // Kill once the node's work is inside the slow step under the old manager's lease.
+    const oldLease = await waitFor(async () => {
+      const s = await lease(1)
+      const started = await h(1).readFile('/srv/slow-started') ?? ''
+      return s.lease?.live === true && started.includes(`lease ${s.lease.leaseId}`) ? s.lease : undefined
+    }, { timeoutMs: 60_000, intervalMs: 100, message: 'the reconfigure never reached the slow step' })
+    assert.equal(oldLease.holder, old.peerId)
+    const killedAt = Date.now()
+    await agent(0).stop('SIGKILL')
+
+    const fresh = await managerPeer(2)
+    assert.ok(fresh.epoch > old.epoch, `new epoch ${fresh.epoch} is not above ${old.epoch}`)
+    measured.electedAfterKillMs = Date.now() - killedAt
+    const newLease = await waitFor(async () => {
+      const s = await lease(1)
+      return s.lease?.live === true && s.lease.holder === fresh.peerId ? s.lease : undefined
+    }, { timeoutMs: 60_000, intervalMs: 100, message: 'the new manager never got the node lease' })
+    assert.equal(newLease.epoch, fresh.epoch)
+    // Never two holders: the new lease starts only after the old one had expired.
+    const lastOldExpiry = oldLease.expiresAt
+    assert.ok(newLease.grantedAt >= killedAt, 'granted before the kill?')
+    measured.newLeaseAfterKillMs = newLease.grantedAt - killedAt
+    measured.newLeaseAfterOldExpiryMs = newLease.grantedAt - lastOldExpiry
+    assert.ok(newLease.grantedAt - killedAt <= LEASE_TTL_MS + 15_000, `the new lease came ${newLease.grantedAt - killedAt} ms after the kill`)
+
+    const done = await finished(submitted.id, 180_000)
+    assert.equal(done.status, 'succeeded', done.reason ?? '')
+    const marks = await h(1).readFile('/srv/slow-done') ?? ''
+    assert.match(marks, new RegExp(`epoch ${fresh.epoch} lease ${newLease.leaseId}`), 'the resumed job ran under the new lease')
+    assert.doesNotMatch(marks, new RegExp(oldLease.leaseId), 'the orphaned run of the dead manager wrote after its lease ended')
+    // The dead manager's ansible-runner (detached) was still running on fc0; it got as far as its
+    // next lease check and stopped there.
+    const orphan = await waitFor(async () => {
+      const r = await h(0).exec(['/bin/sh', '-c', 'cat /var/lib/clusterd/runs/clusterd-run-*/artifacts/*/stdout 2>/dev/null'])
+      return r.stdout.includes('PLAY RECAP') ? r.stdout : undefined
+    }, { timeoutMs: 60_000, intervalMs: 500, message: 'the orphaned ansible-runner of the killed manager never finished' })
+    assert.match(orphan, /TASK \[clusterd lease check[^\n]*\]\s*\*+\s*fatal: /, `the orphan did not fail a lease check:\n${orphan.slice(-3000)}`)
+    assert.match(orphan, /not to this run|expired/)
+  })
+
+  it('a manager with a higher epoch is refused while the current lease is live, takes the lease after it is released, and the older manager self-fences its job', async () => {
+    const cur = await managerPeer(2)
+    await setSlow(30)
+    const submitted = await api.client.request<JobRecord>('POST', '/v1/reconfigure', { nodes: [h(1).name] })
+    const live = await waitFor(async () => {
+      const s = await lease(1)
+      return s.lease?.live === true && s.lease.holder === cur.peerId ? s.lease : undefined
+    }, { timeoutMs: 60_000, intervalMs: 100, message: 'the current manager never took the lease' })
+    const node = outsider as ClusterNode
+    await node.dial(multiaddr(`/ip4/${h(1).address}/tcp/${PORT}/p2p/${await fc1Peer()}`))
+    const higher = cur.epoch + 5
+    // One raw acquire: busy, with the time the current lease has left.
+    const transport = libp2pLeaseTransport({ libp2p: node, selfPeerId: peerIdFromPrivateKey(outsiderKey).toString() })
+    const first = await transport(await fc1Peer(), await claimSigner(outsiderKey)({
+      op: 'acquire', epoch: higher, holder: peerIdFromPrivateKey(outsiderKey).toString(), node: h(1).name, leaseId: 'ee'.repeat(16), at: Date.now()
+    }), AbortSignal.timeout(5000))
+    assert.equal(first.t, 'refused', JSON.stringify(first))
+    assert.equal(first.t === 'refused' && first.code, 'CLUSTERD_ERR_LEASE_BUSY')
+    assert.ok(first.t === 'refused' && (first.retryAfterMs ?? 0) > 0)
+    assert.equal((await lease(1)).lease?.leaseId, live.leaseId, 'the busy request did not take the lease')
+    assert.equal((await lease(1)).highestEpoch, higher, 'the node remembers the higher epoch at once')
+
+    const asked = Date.now()
+    const got = await outsiderLeases(higher).acquire({ name: h(1).name, peerId: await fc1Peer() }, AbortSignal.timeout(60_000))
+    assert.ok(got.ok, JSON.stringify(got))
+    measured.higherEpochWaitMs = Date.now() - asked
+    const s = await lease(1)
+    assert.equal(s.lease?.holder, peerIdFromPrivateKey(outsiderKey).toString())
+    assert.equal(s.lease?.epoch, higher)
+
+    // The current manager's renewal was refused as stale: its job stopped the node's work.
+    const done = await finished(submitted.id)
+    assert.equal(done.status, 'failed')
+    assert.match(done.perNode[h(1).name]?.message ?? '', /CLUSTERD_ERR_LEASE_LOST: renewal refused \(CLUSTERD_ERR_STALE_EPOCH\)/)
+    heldByOutsider = got.lease
+  })
+
+  it('an acquire with a stale epoch is refused with CLUSTERD_ERR_STALE_EPOCH', async () => {
+    const status = await lease(1)
+    const got = await outsiderLeases(status.highestEpoch - 1).acquire({ name: h(1).name, peerId: await fc1Peer() }, AbortSignal.timeout(20_000))
+    assert.equal(got.ok, false)
+    assert.equal(!got.ok && got.code, 'CLUSTERD_ERR_STALE_EPOCH')
+    // And a job of the cluster's manager, now stale on fc1, fails that node naming the code; nothing stays busy.
+    const submitted = await api.client.request<JobRecord>('POST', '/v1/reconfigure', { nodes: [h(1).name] })
+    const done = await finished(submitted.id)
+    assert.equal(done.status, 'failed')
+    assert.match(done.perNode[h(1).name]?.message ?? '', /lease not granted \(CLUSTERD_ERR_STALE_EPOCH\)/)
+    const nodes = await api.client.request<Array<{ name: string, currentJob: string | null }>>('GET', '/v1/nodes')
+    assert.equal(nodes.find(n => n.name === h(1).name)?.currentJob ?? null, null)
+  })
+
+  it('a playbook run whose lease does not match the node lease file fails at the lease check before touching anything', async () => {
+    const held = heldByOutsider
+    assert.ok(held !== null, 'the previous test left no lease')
+    await setSlow(1)
+    const config = await loadRoleConfig(playbookDir)
+    const [type, key] = h(1).hostKeyPublic.trim().split(/\s+/)
+    const hostKey: HostKey = { type: type ?? '', key: key ?? '' }
+    const plan = planFor(config, 'commission', [{ name: h(1).name, address: h(1).address, hostKeys: [hostKey], roles: ['slow'] }], { cluster: 'itest' })
+    const runner = new AnsibleRunner({ logger }, { privateKeyPath: sshKey, workDir: dir, connectTimeoutS: 5 })
+    const before = await h(1).readFile('/srv/slow-started')
+    const check = join(shippedPlaybookDir(), 'lease-check.yml')
+    const wrong = await runner.run(withLeaseCheck(plan, new Map([[h(1).name, { leaseId: 'ab'.repeat(16), epoch: held.epoch, leaseFile: LEASE_FILE }]]), check))
+    const r = wrong.hosts.find(x => x.name === h(1).name)
+    assert.equal(r?.outcome, 'failed', JSON.stringify(wrong))
+    assert.match(r?.failedTask ?? '', /clusterd lease check/)
+    assert.match(r?.message ?? '', /not to this run/)
+    assert.equal(await h(1).readFile('/srv/slow-started'), before, 'a role task ran although the lease check failed')
+    // Control: the same run with the lease the node really holds passes the check and runs the role.
+    const right = await runner.run(withLeaseCheck(plan, new Map([[h(1).name, { leaseId: held.leaseId, epoch: held.epoch, leaseFile: held.leaseFile }]]), check))
+    assert.equal(right.hosts.find(x => x.name === h(1).name)?.outcome, 'ok', JSON.stringify(right))
+    assert.match(await h(1).readFile('/srv/slow-started') ?? '', new RegExp(`lease ${held.leaseId}`))
+    await held.release()
+    assert.equal((await lease(1)).lease, null)
+  })
+})
