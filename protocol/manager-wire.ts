@@ -3,6 +3,8 @@
  * `GET /v1/manager`.
  */
 
+import { NODE_NAME_PATTERN } from './membership-wire.js'
+
 /** Gossipsub topic carrying manager claims. */
 export const MANAGER_TOPIC = 'clusterd/manager/1'
 /** Direct-stream protocol on which agents forward API requests to the manager. */
@@ -35,12 +37,12 @@ export function decodeClaim (bytes: Uint8Array): { ok: true, value: ManagerClaim
   if (bytes.byteLength > MAX_CLAIM_BYTES) return { ok: false, reason: `claim of ${bytes.byteLength} bytes is too large` }
   let v: unknown
   try { v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) } catch { return { ok: false, reason: 'claim is not UTF-8 JSON' } }
-  if (typeof v !== 'object' || v === null) return { ok: false, reason: 'claim is not an object' }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'claim is not an object' }
   const c = v as Record<string, unknown>
   if (c.t !== 'claim') return { ok: false, reason: 'not a claim' }
   if (typeof c.epoch !== 'number' || !Number.isSafeInteger(c.epoch) || c.epoch < 1) return { ok: false, reason: 'claim.epoch is not a positive integer' }
   if (typeof c.peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(c.peerId)) return { ok: false, reason: 'claim.peerId malformed' }
-  if (typeof c.name !== 'string' || c.name.length > 64) return { ok: false, reason: 'claim.name malformed' }
+  if (typeof c.name !== 'string' || !NODE_NAME_PATTERN.test(c.name)) return { ok: false, reason: 'claim.name is not a valid node name' }
   if (typeof c.since !== 'string' || Number.isNaN(Date.parse(c.since))) return { ok: false, reason: 'claim.since is not a time' }
   return { ok: true, value: { t: 'claim', epoch: c.epoch, peerId: c.peerId, name: c.name, since: c.since } }
 }
