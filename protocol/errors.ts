@@ -28,7 +28,9 @@ export const ERROR_CODES = {
   CLUSTERD_ERR_LEASE_REFUSED: { status: 409, exit: 5, summary: 'The node agent refused or could not answer the lease request (bad claim, wrong node or peer, agent unreachable).' },
   CLUSTERD_ERR_INTERNAL: { status: 500, exit: 70, summary: 'An unexpected internal error; see the agent log.' },
   CLUSTERD_ERR_STORE_UNAVAILABLE: { status: 503, exit: 6, summary: 'The manager database cannot be opened: held by another process, missing permissions or an I/O error.' },
-  CLUSTERD_ERR_STORE_CORRUPT: { status: 500, exit: 70, summary: 'The manager database is damaged, has lost acknowledged writes or was written by a newer version; restore it from a replica or backup.' }
+  CLUSTERD_ERR_STORE_CORRUPT: { status: 500, exit: 70, summary: 'The manager database is damaged, has lost acknowledged writes or was written by a newer version; restore it from a replica or backup.' },
+  CLUSTERD_ERR_REQUEST_TIMEOUT: { status: 408, exit: 6, summary: 'The client did not send the whole API request in time; the connection was closed.' },
+  CLUSTERD_ERR_STORE_FULL: { status: 507, exit: 6, summary: 'The manager database could not write because its disk is full; the change was not made, reads still work.' }
 } as const
 
 /** A stable error code. */

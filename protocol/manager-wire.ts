@@ -3,6 +3,9 @@
  * `GET /v1/manager`.
  */
 
+import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
+import { NODE_NAME_PATTERN } from './membership-wire.js'
+
 /** Gossipsub topic carrying manager claims. */
 export const MANAGER_TOPIC = 'clusterd/manager/1'
 /** Direct-stream protocol on which agents forward API requests to the manager. */
@@ -35,12 +38,47 @@ export function decodeClaim (bytes: Uint8Array): { ok: true, value: ManagerClaim
   if (bytes.byteLength > MAX_CLAIM_BYTES) return { ok: false, reason: `claim of ${bytes.byteLength} bytes is too large` }
   let v: unknown
   try { v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) } catch { return { ok: false, reason: 'claim is not UTF-8 JSON' } }
-  if (typeof v !== 'object' || v === null) return { ok: false, reason: 'claim is not an object' }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'claim is not an object' }
   const c = v as Record<string, unknown>
   if (c.t !== 'claim') return { ok: false, reason: 'not a claim' }
   if (typeof c.epoch !== 'number' || !Number.isSafeInteger(c.epoch) || c.epoch < 1) return { ok: false, reason: 'claim.epoch is not a positive integer' }
   if (typeof c.peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(c.peerId)) return { ok: false, reason: 'claim.peerId malformed' }
-  if (typeof c.name !== 'string' || c.name.length > 64) return { ok: false, reason: 'claim.name malformed' }
+  if (typeof c.name !== 'string' || !NODE_NAME_PATTERN.test(c.name)) return { ok: false, reason: 'claim.name is not a valid node name' }
   if (typeof c.since !== 'string' || Number.isNaN(Date.parse(c.since))) return { ok: false, reason: 'claim.since is not a time' }
   return { ok: true, value: { t: 'claim', epoch: c.epoch, peerId: c.peerId, name: c.name, since: c.since } }
+}
+
+/** Largest forwarded API frame, in bytes (an API body is at most 1 MiB). */
+export const MAX_FORWARD_FRAME_BYTES = 4 * 1024 * 1024
+
+/** Agent → manager on FORWARD_PROTOCOL: one API call, already routed by the forwarding agent. */
+export interface ForwardRequest {
+  /** Route key, `METHOD /pattern` (e.g. `GET /v1/nodes/:name`). */
+  key: string
+  params: Record<string, string>
+  query: Record<string, string>
+  body: unknown
+}
+
+function stringMap (v: unknown): v is Record<string, string> {
+  if (v === undefined) return true
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const entries = Object.entries(v)
+  return entries.length <= 64 && entries.every(([k, x]) => k.length <= 256 && typeof x === 'string' && x.length <= 8192)
+}
+
+/**
+ * Decode a forwarded API call; never throws. The manager's route handlers validate the
+ * meaning; this makes sure they get the types the local API would give them.
+ */
+export function decodeForwardRequest (bytes: Uint8Array): { ok: true, value: ForwardRequest } | { ok: false, reason: string } {
+  if (bytes.byteLength > MAX_FORWARD_FRAME_BYTES) return { ok: false, reason: `forwarded request of ${bytes.byteLength} bytes is too large` }
+  let v: unknown
+  try { v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) } catch { return { ok: false, reason: 'forwarded request is not UTF-8 JSON' } }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'forwarded request is not an object' }
+  const r = v as Record<string, unknown>
+  if (typeof r.key !== 'string' || !/^[A-Z]{3,7} \/[A-Za-z0-9/:_-]{1,120}$/.test(r.key)) return { ok: false, reason: 'forwarded request has no valid route key' }
+  if (!stringMap(r.params) || !stringMap(r.query)) return { ok: false, reason: 'forwarded params and query must be maps of strings' }
+  if (exceedsJsonDepth(r.body)) return { ok: false, reason: `forwarded body nests deeper than ${MAX_JSON_DEPTH} levels` }
+  return { ok: true, value: { key: r.key, params: { ...(r.params ?? {}) }, query: { ...(r.query ?? {}) }, body: r.body } }
 }

@@ -4,6 +4,7 @@
  * value so a caller can drop and log a hostile or malformed message and keep running.
  */
 
+import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
 import type { HostKey, NodeFacts } from './members.js'
 
 /** Gossipsub topic carrying membership messages. */
@@ -112,11 +113,13 @@ function isPeerId (v: unknown): v is string {
 
 function parseJson (bytes: Uint8Array, max: number): WireResult<unknown> {
   if (bytes.byteLength > max) return fail(`message of ${bytes.byteLength} bytes exceeds ${max}`)
+  let value: unknown
   try {
-    return { ok: true, value: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) }
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (err) {
     return fail(`not UTF-8 JSON: ${(err as Error).message}`)
   }
+  return exceedsJsonDepth(value) ? fail(`message nests deeper than ${MAX_JSON_DEPTH} levels`) : { ok: true, value }
 }
 
 function checkSignedRecord (v: unknown): WireResult<SignedRecord> {
@@ -149,9 +152,11 @@ function checkFacts (v: unknown): WireResult<NodeFacts | null> {
 
 /** Validate the JSON payload of a signed record (the signature is checked by the caller). */
 export function decodeRecordPayload (payload: string): WireResult<NodeRecord> {
+  if (payload.length > MAX_GOSSIP_BYTES) return fail(`record payload of ${payload.length} characters exceeds ${MAX_GOSSIP_BYTES}`)
   let v: unknown
   try { v = JSON.parse(payload) } catch { return fail('record payload is not JSON') }
   if (!isObject(v)) return fail('record is not an object')
+  if (exceedsJsonDepth(v)) return fail(`record nests deeper than ${MAX_JSON_DEPTH} levels`)
   if (v.v !== 1) return fail(`unsupported record version ${String(v.v)}`)
   if (typeof v.name !== 'string' || !NODE_NAME_PATTERN.test(v.name)) return fail('record.name is not a valid node name')
   if (!isPeerId(v.peerId)) return fail('record.peerId is malformed')

@@ -5,6 +5,8 @@
  * prefer the most up-to-date one.
  */
 
+import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
+
 /** Direct-stream protocol: one request frame (manager → replica), one reply frame back. */
 export const REPLICATE_PROTOCOL = '/clusterd/replicate/1.0.0'
 /** Gossipsub topic on which eligible agents announce their replica revision. */
@@ -80,6 +82,7 @@ function parse (bytes: Uint8Array, max: number): Decoded<Record<string, unknown>
   let v: unknown
   try { v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) } catch { return { ok: false, reason: 'message is not UTF-8 JSON' } }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'message is not an object' }
+  if (exceedsJsonDepth(v)) return { ok: false, reason: `message nests deeper than ${MAX_JSON_DEPTH} levels` }
   return { ok: true, value: v as Record<string, unknown> }
 }
 

@@ -9,6 +9,7 @@ import { chmod } from 'node:fs/promises'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { ClusterdError } from '../../protocol/errors.js'
 import { checkBearer } from './bearer-auth.js'
@@ -160,11 +161,38 @@ export class ApiServer {
     const server = createServer({
       requestTimeout: this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       headersTimeout: Math.min(DEFAULT_HEADERS_TIMEOUT_MS, this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
-      keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS
+      keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      // How often request and header deadlines are checked (Node's default, 30 s, would let a
+      // stalled client hold its connection for up to twice the request timeout).
+      connectionsCheckingInterval: Math.min(1000, this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)
     }, (req, res) => {
       this.handle(req, res, requireToken).catch(err => { this.log.error({ err }, 'API request handling failed') })
     })
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => { this.clientError(err, socket) })
     return server
+  }
+
+  /**
+   * A request the HTTP parser refused or that timed out (a slow or stalled client): answer with
+   * a JSON error like every other failure when nothing was answered yet, then close.
+   */
+  private clientError (err: NodeJS.ErrnoException, socket: Duplex): void {
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    this.log.debug({ code: err.code, reason: err.message }, timeout ? 'API client too slow; closing' : 'API client sent a malformed request')
+    const answered = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true
+    if (err.code === 'ECONNRESET' || answered || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const error = timeout
+      ? new ClusterdError('CLUSTERD_ERR_REQUEST_TIMEOUT', 'the request was not received in time')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new ClusterdError('CLUSTERD_ERR_PAYLOAD_TOO_LARGE', 'request headers are too large')
+        : new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `malformed HTTP request (${err.code ?? 'parse error'})`)
+    const body = JSON.stringify(error.toBody()) + '\n'
+    const reason = timeout ? 'Request Timeout' : error.status === 413 ? 'Payload Too Large' : 'Bad Request'
+    socket.end(`HTTP/1.1 ${error.status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse, requireToken: boolean): Promise<void> {

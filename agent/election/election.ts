@@ -146,9 +146,16 @@ export class Election {
       this.c.logger.warn({ peer: from, claimant: claim.value.peerId }, 'dropped a manager claim not signed by its claimant')
       return TopicValidatorResult.Reject
     }
+    // Only a known, manager-eligible member may claim, under the name its signed record gives.
+    // An unknown claimant is ignored, not rejected: a joiner may hear a claim before the
+    // claimant's record, and gossipsub would penalise the honest relay; the claim is repeated.
     const member = this.c.members().find(m => m.peerId === claim.value.peerId)
-    if (member !== undefined && !member.managerEligible) {
-      this.c.logger.warn({ peer: from }, 'dropped a manager claim from an ineligible member')
+    if (member === undefined) {
+      this.c.logger.warn({ peer: from, claimant: claim.value.peerId }, 'ignored a manager claim from a peer that is not a known member')
+      return TopicValidatorResult.Ignore
+    }
+    if (!member.managerEligible || member.name !== claim.value.name) {
+      this.c.logger.warn({ peer: from, claimant: claim.value.peerId, eligible: member.managerEligible }, 'dropped a manager claim from an ineligible member or under another name')
       return TopicValidatorResult.Reject
     }
     return TopicValidatorResult.Accept

@@ -11,14 +11,14 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import { ClusterdError, isErrorCode, type ErrorBody } from '../../protocol/errors.js'
-import { FORWARD_PROTOCOL } from '../../protocol/manager-wire.js'
+import { FORWARD_PROTOCOL, MAX_FORWARD_FRAME_BYTES, decodeForwardRequest, type ForwardRequest } from '../../protocol/manager-wire.js'
 import type { ApiRequest, ApiHandler } from '../api/router.js'
 import { ApiReply, isAsyncIterable } from '../api/respond.js'
 import { closeStream } from '../libp2p/close-stream.js'
 import type { Election } from './election.js'
 
 /** Largest forwarded frame. */
-const MAX_FRAME_BYTES = 4 * 1024 * 1024
+const MAX_FRAME_BYTES = MAX_FORWARD_FRAME_BYTES
 /** How long a request waits for an election before failing. */
 const ELECTION_WAIT_MS = 10_000
 /** Deadline of a forwarded non-streaming request. */
@@ -40,7 +40,6 @@ export interface ManagerGatewayComponents {
   startError?: () => string | null
 }
 
-type ForwardRequest = { key: string, params: Record<string, string>, query: Record<string, string>, body: unknown }
 type Frame =
   | { k: 'value', status: number, body: unknown }
   | { k: 'error', error: ErrorBody['error'] }
@@ -165,9 +164,11 @@ export class ManagerGateway {
     try {
       let req: ForwardRequest
       try {
-        req = dec((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray()) as ForwardRequest
-        if (typeof req?.key !== 'string') throw new Error('no route key')
+        const decoded = decodeForwardRequest((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+        if (!decoded.ok) throw new Error(decoded.reason)
+        req = decoded.value
       } catch (err) {
+        this.c.logger.warn({ reason: (err as Error).message }, 'refused a malformed forwarded request')
         await send({ k: 'error', error: { code: 'CLUSTERD_ERR_INVALID_ARGUMENT', message: `malformed forwarded request: ${(err as Error).message}` } })
         return
       }
@@ -179,7 +180,7 @@ export class ManagerGateway {
       }
       let result: unknown
       try {
-        result = await handler({ params: req.params ?? {}, query: req.query ?? {}, body: req.body, signal: lifetime.signal })
+        result = await handler({ params: req.params, query: req.query, body: req.body, signal: lifetime.signal })
       } catch (err) {
         const e = err instanceof ClusterdError ? err : new ClusterdError('CLUSTERD_ERR_INTERNAL', 'internal error on the manager; see its log')
         if (!(err instanceof ClusterdError)) this.c.logger.error({ err, route: req.key }, 'forwarded request failed')

@@ -67,10 +67,11 @@ function varMap (v: unknown): Record<string, string> {
   return out
 }
 
+/** A query integer: digits only (no sign, spaces, exponent, hex or empty string), 0..max. */
 function positiveInt (v: string | undefined, name: string, fallback: number, max: number): number {
   if (v === undefined) return fallback
-  const n = Number(v)
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw invalid(`${name} must be an integer from 0 to ${max}`)
+  const n = /^\d{1,16}$/.test(v) ? Number(v) : NaN
+  if (!Number.isSafeInteger(n) || n > max) throw invalid(`${name} must be an integer from 0 to ${max} (digits only)`)
   return n
 }
 
