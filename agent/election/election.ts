@@ -2,8 +2,8 @@
  * Manager election on top of membership. A manager stays manager while membership sees it
  * alive or suspect and its claims keep arriving (no flapping when a node with a "better" rank
  * joins). It is replaced when membership sees it failed or left, or when its claims (re-announced
- * every second) have been silent for `silenceMs` (6 s): a powered-off manager is replaced before
- * SWIM declares it dead. When there is none, every eligible agent computes the same winner from
+ * every second) have been silent for `silenceMs` (6 s), or for `suspectSilenceMs` (2.5 s) while
+ * membership suspects it: a powered-off manager is replaced before SWIM declares it dead. When there is none, every eligible agent computes the same winner from
  * its membership view (rank function: by default the lowest peer id; the HA layer ranks by
  * replica freshness), and the winner claims epoch = highest epoch it has seen + 1 with its
  * replica revision and gossips the claim. Competing claims are settled by `claimSupersedes`:
@@ -62,6 +62,14 @@ export interface ElectionInit {
    * Several heartbeats, so a late gossip message or a short stall does not depose a manager.
    */
   silenceMs?: number
+  /**
+   * The same for a manager membership already suspects (its probes fail): two and a half
+   * heartbeats. Both signs together are what a dead or powered-off host looks like, minutes of
+   * SWIM's suspicion timeout earlier than its `failed`.
+   */
+  suspectSilenceMs?: number
+  /** How often the manager is checked (its claims' silence); the claim goes out every heartbeat. */
+  evaluateMs?: number
 }
 
 /** Called when the manager changes. `self` is true when this agent is the new manager. */
@@ -77,6 +85,7 @@ export class Election {
   private highestEpoch = 0
   private timer: NodeJS.Timeout | null = null
   private startedAt = 0
+  private lastPublished = 0
   /** When the current manager's claim last arrived (our own clock). */
   private lastHeard = 0
   /** Managers replaced because their claims went silent: not candidates until they speak again. */
@@ -93,7 +102,7 @@ export class Election {
 
   constructor (components: ElectionComponents, init: ElectionInit) {
     this.c = components
-    this.init = { heartbeatMs: 1000, settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, silenceMs: 6000, ...init }
+    this.init = { heartbeatMs: 1000, settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, silenceMs: 6000, suspectSilenceMs: 2500, evaluateMs: 250, ...init }
     this.now = components.now ?? Date.now
   }
 
@@ -104,7 +113,7 @@ export class Election {
     this.c.pubsub.topicValidators.set(MANAGER_TOPIC, (peer, msg) => this.validate(peer.toString(), msg))
     this.c.pubsub.addEventListener('message', this.onMessage)
     this.c.pubsub.subscribe(MANAGER_TOPIC)
-    this.timer = setInterval(() => { this.serially(async () => { await this.tick() }) }, this.init.heartbeatMs)
+    this.timer = setInterval(() => { this.serially(async () => { await this.tick() }) }, Math.min(this.init.evaluateMs, this.init.heartbeatMs))
     this.timer.unref()
   }
 
@@ -165,7 +174,7 @@ export class Election {
 
   private async tick (): Promise<void> {
     await this.evaluate()
-    if (this.isManager && this.current !== null) await this.publish(this.current)
+    if (this.isManager && this.current !== null && this.now() - this.lastPublished >= this.init.heartbeatMs) await this.publish(this.current)
   }
 
   private async onClaim (claim: ManagerClaim): Promise<void> {
@@ -199,7 +208,8 @@ export class Election {
       const listed = m !== undefined && (m.status === 'alive' || m.status === 'suspect')
       const silentMs = this.now() - this.lastHeard
       const self = cur.peerId === this.init.peerId
-      if (listed && (self || silentMs < this.init.silenceMs)) return
+      const limit = m?.status === 'suspect' ? this.init.suspectSilenceMs : this.init.silenceMs
+      if (listed && (self || silentMs < limit)) return
       if (listed) {
         this.silent.add(cur.peerId)
         this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m.status, silentMs }, 'manager claims went silent; electing a new one')
@@ -242,6 +252,7 @@ export class Election {
   }
 
   private async publish (claim: ManagerClaim): Promise<void> {
+    this.lastPublished = this.now()
     try {
       await this.c.pubsub.publish(MANAGER_TOPIC, new TextEncoder().encode(JSON.stringify(claim)))
     } catch (err) {

@@ -134,12 +134,19 @@ export class FaultCluster {
     return await a.client.request<ReplicaStatus>('GET', '/v1/replica')
   }
 
-  /** Waits until the agent of `name` holds a replica synced with `manager`'s epoch at its revision. */
-  async waitForReplica (name: string, manager: ManagerInfo, timeoutMs = 60_000): Promise<void> {
+  /**
+   * Waits until the agent of `name` holds a replica synced in `manager`'s epoch, at most `lag`
+   * revisions behind the manager (0: the same revision; allow some while writes go on).
+   */
+  async waitForReplica (name: string, manager: ManagerInfo, timeoutMs = 60_000, lag = 0): Promise<void> {
+    let last: unknown
     await waitFor(async () => {
       const [mine, theirs] = await Promise.all([this.replicaStatus(this.agent(name)), this.replicaStatus(this.agent(manager.name))])
-      return mine.role === 'replica' && theirs.role === 'manager' && mine.syncedEpoch === manager.epoch && mine.revision === theirs.revision ? true : undefined
-    }, { timeoutMs, intervalMs: 250, message: `${name} caught up as a replica of ${manager.name}` })
+      last = { mine, theirs }
+      return mine.role === 'replica' && theirs.role === 'manager' && mine.syncedEpoch === manager.epoch && theirs.revision - mine.revision <= lag ? true : undefined
+    }, { timeoutMs, intervalMs: 250 }).catch(err => {
+      throw new Error(`${name} did not catch up as a replica of ${manager.name} (epoch ${manager.epoch}): ${JSON.stringify(last)}: ${(err as Error).message}`)
+    })
   }
 
   /** kill -9 the agent of `name`; resolves once it is gone. */

@@ -52,7 +52,7 @@ async function election (self: string, members: () => Member[], revision = 0): P
     epochs: { load: async () => saved, save: async (n) => { saved = n } },
     revision: () => revision,
     now: () => clock.t
-  }, { peerId: self, name: self.slice(-4), eligible: true, heartbeatMs: 1e9, settleMs: 0 })
+  }, { peerId: self, name: self.slice(-4), eligible: true, heartbeatMs: 1e9, evaluateMs: 1e9, settleMs: 0 })
   await e.start()
   return { e, clock, ps }
 }
@@ -131,6 +131,29 @@ describe('election', () => {
     const next = await waitFor(() => e.isManager ? e.manager() : null, { timeoutMs: 2000, message: 'B takes over after 6 s of silence' })
     assert.equal(next?.epoch, 5)
     assert.equal(ps.published.at(-1)?.revision, 5)
+    await e.stop()
+  })
+
+  it('replaces a suspect manager after 2.5 s of silence', async () => {
+    const members = [m(A), m(B)]
+    const { e, clock, ps } = await election(B, () => members)
+    ps.deliver(claim(A, 2, 0))
+    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
+    members[0] = m(A, 'suspect')
+    clock.t += 2400
+    e.poke()
+    await new Promise(resolve => setTimeout(resolve, 20))
+    assert.equal(e.manager()?.peerId, A, 'suspect and 2.4 s silent: not yet')
+    ps.deliver(claim(A, 2, 0)) // a heartbeat arrives: a suspect manager that still speaks stays
+    await new Promise(resolve => setTimeout(resolve, 20))
+    clock.t += 2400
+    e.poke()
+    await new Promise(resolve => setTimeout(resolve, 20))
+    assert.equal(e.manager()?.peerId, A)
+    clock.t += 200
+    e.poke()
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over from the silent suspect' })
+    assert.equal(e.epoch, 3)
     await e.stop()
   })
 
