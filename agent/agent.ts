@@ -118,7 +118,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       logger: logger.child({ component: 'election' }),
       members: () => membership.members(),
       epochs: counterStore(config.dataDir, 'epoch'),
-      rank: revisions.rank
+      rank: revisions.rank,
+      revision: () => revisions.revisionOf(node.peerId.toString()) ?? 0
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
     membership.onChange(() => { election.poke() })
     await election.start()

@@ -21,6 +21,11 @@ export interface ManagerClaim {
   name: string
   /** ISO time the claimant became manager for this epoch. */
   since: string
+  /**
+   * The claimant's replica revision when it claimed (how up to date the state it serves is).
+   * Breaks ties between claims of equal epoch before the peer id does; 0 when absent (older agents).
+   */
+  revision: number
 }
 
 /** Response of `GET /v1/manager` and `clusterctl manager -o json`. */
@@ -31,6 +36,17 @@ export interface ManagerInfo {
   since: string
   /** Whether the agent answering is the manager itself. */
   local: boolean
+}
+
+/**
+ * True when claim `a` supersedes claim `b`: the one rule every place where claims compete uses.
+ * A higher epoch wins; at equal epochs the higher revision (fresher state) wins, then the lower
+ * peer id. Equal epoch, revision and peer id is the same claim: it does not supersede itself.
+ */
+export function claimSupersedes (a: Pick<ManagerClaim, 'epoch' | 'revision' | 'peerId'>, b: Pick<ManagerClaim, 'epoch' | 'revision' | 'peerId'>): boolean {
+  if (a.epoch !== b.epoch) return a.epoch > b.epoch
+  if (a.revision !== b.revision) return a.revision > b.revision
+  return a.peerId < b.peerId
 }
 
 /** Decode a claim; never throws. */
@@ -45,7 +61,9 @@ export function decodeClaim (bytes: Uint8Array): { ok: true, value: ManagerClaim
   if (typeof c.peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(c.peerId)) return { ok: false, reason: 'claim.peerId malformed' }
   if (typeof c.name !== 'string' || !NODE_NAME_PATTERN.test(c.name)) return { ok: false, reason: 'claim.name is not a valid node name' }
   if (typeof c.since !== 'string' || Number.isNaN(Date.parse(c.since))) return { ok: false, reason: 'claim.since is not a time' }
-  return { ok: true, value: { t: 'claim', epoch: c.epoch, peerId: c.peerId, name: c.name, since: c.since } }
+  const revision = c.revision ?? 0
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) return { ok: false, reason: 'claim.revision is not a non-negative integer' }
+  return { ok: true, value: { t: 'claim', epoch: c.epoch, peerId: c.peerId, name: c.name, since: c.since, revision } }
 }
 
 /** Largest forwarded API frame, in bytes (an API body is at most 1 MiB). */

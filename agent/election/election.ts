@@ -1,10 +1,13 @@
 /**
  * Manager election on top of membership. A manager stays manager while membership sees it
- * alive or suspect (no flapping when a node with a "better" rank joins). When there is none,
- * every eligible agent computes the same winner from its membership view (rank function:
- * by default the lowest peer id; the HA layer ranks by replica freshness), and the winner
- * claims epoch = highest epoch it has seen + 1 and gossips the claim. A higher epoch always
- * wins; equal epochs are broken by the lower peer id. Every agent persists the highest epoch
+ * alive or suspect and its claims keep arriving (no flapping when a node with a "better" rank
+ * joins). It is replaced when membership sees it failed or left, or when its claims (re-announced
+ * every second) have been silent for `silenceMs` (6 s), or for `suspectSilenceMs` (2.5 s) while
+ * membership suspects it: a powered-off manager is replaced before SWIM declares it dead. When there is none, every eligible agent computes the same winner from
+ * its membership view (rank function: by default the lowest peer id; the HA layer ranks by
+ * replica freshness), and the winner claims epoch = highest epoch it has seen + 1 with its
+ * replica revision and gossips the claim. Competing claims are settled by `claimSupersedes`:
+ * higher epoch, then higher revision, then lower peer id. Every agent persists the highest epoch
  * it has seen: it is the fencing token that nodes check before work.
  */
 
@@ -12,7 +15,7 @@ import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
-import { MANAGER_TOPIC, decodeClaim, type ManagerClaim, type ManagerInfo } from '../../protocol/manager-wire.js'
+import { MANAGER_TOPIC, claimSupersedes, decodeClaim, type ManagerClaim, type ManagerInfo } from '../../protocol/manager-wire.js'
 
 /** Collaborators of the election. */
 export interface ElectionComponents {
@@ -26,6 +29,10 @@ export interface ElectionComponents {
    * Orders candidates: negative when `a` should be preferred over `b`. Default: lower peer id.
    */
   rank?: (a: Member, b: Member) => number
+  /** This agent's replica revision, carried in its claims (default 0). */
+  revision?: () => number
+  /** Clock (ms since the epoch); tests pass a fake one. */
+  now?: () => number
 }
 
 /** Who we are. */
@@ -49,6 +56,20 @@ export interface ElectionInit {
   isolatedSettleMs?: number
   /** Whether the agent was started with seeds to join (a first node has none). */
   hasSeeds?: boolean
+  /**
+   * A manager whose claims have not arrived for this long is replaced even while membership
+   * still shows it alive or suspect (a powered-off host takes SWIM longer to declare dead).
+   * Several heartbeats, so a late gossip message or a short stall does not depose a manager.
+   */
+  silenceMs?: number
+  /**
+   * The same for a manager membership already suspects (its probes fail): two and a half
+   * heartbeats. Both signs together are what a dead or powered-off host looks like, minutes of
+   * SWIM's suspicion timeout earlier than its `failed`.
+   */
+  suspectSilenceMs?: number
+  /** How often the manager is checked (its claims' silence); the claim goes out every heartbeat. */
+  evaluateMs?: number
 }
 
 /** Called when the manager changes. `self` is true when this agent is the new manager. */
@@ -64,6 +85,12 @@ export class Election {
   private highestEpoch = 0
   private timer: NodeJS.Timeout | null = null
   private startedAt = 0
+  private lastPublished = 0
+  /** When the current manager's claim last arrived (our own clock). */
+  private lastHeard = 0
+  /** Managers replaced because their claims went silent: not candidates until they speak again. */
+  private readonly silent = new Set<string>()
+  private readonly now: () => number
   private readonly listeners = new Set<ManagerChangeListener>()
   private evaluating = Promise.resolve()
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
@@ -75,17 +102,18 @@ export class Election {
 
   constructor (components: ElectionComponents, init: ElectionInit) {
     this.c = components
-    this.init = { heartbeatMs: 1000, settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, ...init }
+    this.init = { heartbeatMs: 1000, settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, silenceMs: 6000, suspectSilenceMs: 2500, evaluateMs: 250, ...init }
+    this.now = components.now ?? Date.now
   }
 
   /** Subscribe to claims and start evaluating. */
   async start (): Promise<void> {
     this.highestEpoch = await this.c.epochs.load()
-    this.startedAt = Date.now()
+    this.startedAt = this.now()
     this.c.pubsub.topicValidators.set(MANAGER_TOPIC, (peer, msg) => this.validate(peer.toString(), msg))
     this.c.pubsub.addEventListener('message', this.onMessage)
     this.c.pubsub.subscribe(MANAGER_TOPIC)
-    this.timer = setInterval(() => { this.serially(async () => { await this.tick() }) }, this.init.heartbeatMs)
+    this.timer = setInterval(() => { this.serially(async () => { await this.tick() }) }, Math.min(this.init.evaluateMs, this.init.heartbeatMs))
     this.timer.unref()
   }
 
@@ -167,15 +195,18 @@ export class Election {
 
   private async tick (): Promise<void> {
     await this.evaluate()
-    if (this.isManager && this.current !== null) await this.publish(this.current)
+    if (this.isManager && this.current !== null && this.now() - this.lastPublished >= this.init.heartbeatMs) await this.publish(this.current)
   }
 
   private async onClaim (claim: ManagerClaim): Promise<void> {
+    // A manager we took for gone speaks again: it may be a candidate again.
+    this.silent.delete(claim.peerId)
     const cur = this.current
-    if (cur !== null && claim.epoch === cur.epoch && claim.peerId === cur.peerId) return
-    const wins = cur === null
-      ? claim.epoch >= this.highestEpoch
-      : claim.epoch > cur.epoch || (claim.epoch === cur.epoch && claim.peerId < cur.peerId)
+    if (cur !== null && claim.epoch === cur.epoch && claim.peerId === cur.peerId) {
+      this.lastHeard = this.now()
+      return
+    }
+    const wins = cur === null ? claim.epoch >= this.highestEpoch : claimSupersedes(claim, cur)
     if (!wins) {
       // A stale manager is still talking: remind it (and everyone) of the current claim.
       if (this.isManager && cur !== null) await this.publish(cur)
@@ -186,22 +217,44 @@ export class Election {
 
   private async evaluate (): Promise<void> {
     const members = this.c.members()
+    // A silent manager that membership has since declared failed or left is no longer special:
+    // when it comes back (a new incarnation) it is an ordinary candidate again.
+    for (const id of this.silent) {
+      const m = members.find(x => x.peerId === id)
+      if (m === undefined || (m.status !== 'alive' && m.status !== 'suspect')) this.silent.delete(id)
+    }
     const cur = this.current
     if (cur !== null) {
       const m = members.find(x => x.peerId === cur.peerId)
-      if (m !== undefined && (m.status === 'alive' || m.status === 'suspect')) return
-      this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m?.status ?? 'unknown' }, 'manager is gone; electing a new one')
+      const listed = m !== undefined && (m.status === 'alive' || m.status === 'suspect')
+      const silentMs = this.now() - this.lastHeard
+      const self = cur.peerId === this.init.peerId
+      const limit = m?.status === 'suspect' ? this.init.suspectSilenceMs : this.init.silenceMs
+      if (listed && (self || silentMs < limit)) return
+      if (listed) {
+        this.silent.add(cur.peerId)
+        this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m.status, silentMs }, 'manager claims went silent; electing a new one')
+      } else {
+        this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m?.status ?? 'unknown' }, 'manager is gone; electing a new one')
+      }
       const prev = this.manager()
       this.current = null
       this.emit(null, prev)
     }
-    const age = Date.now() - this.startedAt
+    const age = this.now() - this.startedAt
     if (!this.init.eligible || age < this.init.settleMs) return
     const isolated = !members.some(m => m.peerId !== this.init.peerId && m.status === 'alive')
     if (isolated && this.init.hasSeeds && age < this.init.isolatedSettleMs) return
-    const candidates = members.filter(m => m.status === 'alive' && m.managerEligible).sort(this.c.rank ?? byPeerId)
+    const candidates = members.filter(m => m.status === 'alive' && m.managerEligible && !this.silent.has(m.peerId)).sort(this.c.rank ?? byPeerId)
     if (candidates[0]?.peerId !== this.init.peerId) return
-    const claim: ManagerClaim = { t: 'claim', epoch: this.highestEpoch + 1, peerId: this.init.peerId, name: this.init.name, since: new Date().toISOString() }
+    const claim: ManagerClaim = {
+      t: 'claim',
+      epoch: this.highestEpoch + 1,
+      peerId: this.init.peerId,
+      name: this.init.name,
+      since: new Date(this.now()).toISOString(),
+      revision: this.c.revision?.() ?? 0
+    }
     await this.adopt(claim)
     await this.publish(claim)
   }
@@ -213,11 +266,14 @@ export class Election {
       await this.c.epochs.save(claim.epoch)
     }
     this.current = claim
-    this.c.logger.info({ manager: claim.name, peer: claim.peerId, epoch: claim.epoch, self: claim.peerId === this.init.peerId }, 'manager elected')
+    this.lastHeard = this.now()
+    this.silent.delete(claim.peerId)
+    this.c.logger.info({ manager: claim.name, peer: claim.peerId, epoch: claim.epoch, revision: claim.revision, self: claim.peerId === this.init.peerId }, 'manager elected')
     this.emit(this.manager(), prev)
   }
 
   private async publish (claim: ManagerClaim): Promise<void> {
+    this.lastPublished = this.now()
     try {
       await this.c.pubsub.publish(MANAGER_TOPIC, new TextEncoder().encode(JSON.stringify(claim)))
     } catch (err) {

@@ -1,9 +1,15 @@
 /**
  * Any agent answers manager API calls: it runs them locally when it is the manager and
- * otherwise forwards them over a libp2p stream to the elected manager. Requests never hang:
- * with no manager they wait a bounded time for an election, then fail with
- * CLUSTERD_ERR_NO_MANAGER; a manager that dies mid-request gives a clear retryable error.
- * Streaming results (NDJSON: job logs --follow, --wait progress) are forwarded frame by frame.
+ * otherwise forwards them over a libp2p stream to the elected manager. Requests never hang.
+ * During a failover a request waits for a manager (up to 10 s after the election last moved,
+ * 25 s in all) and is retried on the new manager when it was not delivered to the old one (dial
+ * failed, the role was not serving yet). A forward in flight is abandoned as soon as the election
+ * names another manager. A request that may have reached the old manager is retried only when it
+ * is idempotent (GET, PUT, DELETE); a POST (a job submission, a cancel) then fails with
+ * CLUSTERD_ERR_MANAGER_CHANGED, because it may or may not have been applied: the caller checks
+ * (`clusterctl jobs`) before submitting again. With no manager at the deadline:
+ * CLUSTERD_ERR_NO_MANAGER. Streaming results (NDJSON: job logs --follow, --wait progress) are
+ * forwarded frame by frame; a broken stream is not retried here (the CLI resumes it).
  */
 
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -11,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import { ClusterdError, isErrorCode, type ErrorBody } from '../../protocol/errors.js'
-import { FORWARD_PROTOCOL, MAX_FORWARD_FRAME_BYTES, decodeForwardRequest, type ForwardRequest } from '../../protocol/manager-wire.js'
+import { FORWARD_PROTOCOL, MAX_FORWARD_FRAME_BYTES, decodeForwardRequest, type ForwardRequest, type ManagerInfo } from '../../protocol/manager-wire.js'
 import type { ApiRequest, ApiHandler } from '../api/router.js'
 import { ApiReply, isAsyncIterable } from '../api/respond.js'
 import { closeStream } from '../libp2p/close-stream.js'
@@ -19,8 +25,12 @@ import type { Election } from './election.js'
 
 /** Largest forwarded frame. */
 const MAX_FRAME_BYTES = MAX_FORWARD_FRAME_BYTES
-/** How long a request waits for an election before failing. */
+/** How long a request waits for a (new) manager before failing; renewed when the election moves. */
 const ELECTION_WAIT_MS = 10_000
+/** The gateway gives up after this long in all, before clusterctl's default 30 s timeout. */
+const GATEWAY_MAX_MS = 25_000
+/** Pause between attempts while the election has not moved. */
+const RETRY_PAUSE_MS = 200
 /** Deadline of a forwarded non-streaming request. */
 const FORWARD_TIMEOUT_MS = 60_000
 
@@ -33,7 +43,7 @@ export type LocalRoutes = () => Map<string, ApiHandler> | null
 /** Collaborators. */
 export interface ManagerGatewayComponents {
   libp2p: Libp2p
-  election: Election
+  election: Pick<Election, 'manager' | 'onChange'>
   logger: Logger
   localRoutes: LocalRoutes
   /** Why the local manager role is not running, when it failed to start. */
@@ -46,6 +56,16 @@ type Frame =
   | { k: 'stream' }
   | { k: 'item', item: unknown }
   | { k: 'end' }
+
+/**
+ * A forward that failed without an answer from the manager. `delivered` is false only when the
+ * request certainly did not reach a handler (dial failed, or the manager said it is not serving).
+ */
+class ForwardFailure extends Error {
+  constructor (readonly error: ClusterdError, readonly delivered: boolean) {
+    super(error.message)
+  }
+}
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
 const dec = (b: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(b))
@@ -76,15 +96,41 @@ export class ManagerGateway {
     return async (req) => await this.call(key, req)
   }
 
-  /** Run route `key` on the manager. */
+  /** Run route `key` on the manager, waiting for and retrying across a failover (see the header). */
   async call (key: string, req: ApiRequest): Promise<unknown> {
-    const manager = await this.waitForManager(req.signal)
-    if (manager.local) {
-      const handler = this.c.localRoutes()?.get(key)
-      if (handler === undefined) throw this.notServing()
-      return await handler(req)
+    const idempotent = !key.startsWith('POST ')
+    const started = Date.now()
+    const giveUpAt = started + GATEWAY_MAX_MS
+    let deadline = started + ELECTION_WAIT_MS
+    let last: ClusterdError | null = null
+    let tried: { peerId: string, epoch: number } | null = null
+    while (true) {
+      const manager = await this.waitForManager(req.signal, Math.min(deadline, giveUpAt), last)
+      if (tried !== null && (manager.peerId !== tried.peerId || manager.epoch !== tried.epoch)) {
+        // The election moved on: the new manager gets a full wait of its own.
+        deadline = Math.max(deadline, Date.now() + ELECTION_WAIT_MS)
+      }
+      tried = { peerId: manager.peerId, epoch: manager.epoch }
+      if (manager.local) {
+        const handler = this.c.localRoutes()?.get(key)
+        if (handler !== undefined) return await handler(req)
+        last = this.notServing()
+      } else {
+        try {
+          return await this.forward(manager, { key, params: req.params, query: req.query, body: req.body }, req.signal)
+        } catch (err) {
+          if (!(err instanceof ForwardFailure)) throw err
+          if (err.delivered && !idempotent) {
+            throw new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED', `${err.message}; the request may or may not have been applied, so it was not sent again: check (e.g. clusterctl jobs) before retrying`)
+          }
+          last = err.error
+        }
+      }
+      const now = Date.now()
+      if (now >= Math.min(deadline, giveUpAt) || req.signal.aborted) throw last
+      this.c.logger.debug({ route: key, manager: manager.name, why: last.message }, 'manager request not served; retrying')
+      await this.electionMoves(manager, req.signal, Math.min(deadline, giveUpAt, now + RETRY_PAUSE_MS))
     }
-    return await this.forward(manager.peerId, manager.name, { key, params: req.params, query: req.query, body: req.body }, req.signal)
   }
 
   private notServing (): ClusterdError {
@@ -96,35 +142,62 @@ export class ManagerGateway {
       : `the manager role on ${m.name} failed to start: ${why} (it retries every 5 s; see its log)`)
   }
 
-  private async waitForManager (signal: AbortSignal): Promise<{ peerId: string, name: string, local: boolean }> {
-    const deadline = Date.now() + ELECTION_WAIT_MS
+  /** The elected manager; waits until `deadline` while there is none. */
+  private async waitForManager (signal: AbortSignal, deadline: number, last: ClusterdError | null): Promise<ManagerInfo> {
+    const waitedFrom = Date.now()
     while (true) {
       const m = this.c.election.manager()
       if (m !== null) return m
       if (Date.now() >= deadline || signal.aborted) {
-        throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', `no manager is elected (waited ${ELECTION_WAIT_MS / 1000} s); an election may be in progress, retry shortly`)
+        throw last ?? new ClusterdError('CLUSTERD_ERR_NO_MANAGER', `no manager is elected (waited ${Math.round((Date.now() - waitedFrom) / 100) / 10} s); an election may be in progress, retry shortly`)
       }
-      await new Promise(resolve => setTimeout(resolve, 100))
+      await new Promise(resolve => setTimeout(resolve, 50))
     }
   }
 
-  private async forward (peerId: string, name: string, req: ForwardRequest, clientSignal: AbortSignal): Promise<unknown> {
-    const signal = AbortSignal.any([clientSignal, AbortSignal.timeout(FORWARD_TIMEOUT_MS)])
+  /** Resolves when the election names another manager than `m`, or at `until`. */
+  private async electionMoves (m: ManagerInfo, signal: AbortSignal, until: number): Promise<void> {
+    await new Promise<void>(resolve => {
+      const done = (): void => { clearTimeout(timer); off(); signal.removeEventListener('abort', done); resolve() }
+      const timer = setTimeout(done, Math.max(0, until - Date.now()))
+      const off = this.c.election.onChange(info => { if (info === null || info.peerId !== m.peerId || info.epoch !== m.epoch) done() })
+      signal.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  private async forward (manager: ManagerInfo, req: ForwardRequest, clientSignal: AbortSignal): Promise<unknown> {
+    const { peerId, name } = manager
+    // Abandon the forward as soon as the election moves on: a dead manager's connection may
+    // not fail for a long time (a powered-off host sends no reset).
+    const moved = new AbortController()
+    const off = this.c.election.onChange(info => {
+      if (info === null || info.peerId !== peerId || info.epoch !== manager.epoch) moved.abort(new Error(`the election moved on from ${name} (epoch ${manager.epoch})`))
+    })
+    const signal = AbortSignal.any([clientSignal, moved.signal, AbortSignal.timeout(FORWARD_TIMEOUT_MS)])
+    const reason = (err: unknown): string => moved.signal.aborted ? (moved.signal.reason as Error).message : (err as Error).message
     let stream: Stream
     try {
       stream = await this.c.libp2p.dialProtocol(peerIdFromString(peerId), FORWARD_PROTOCOL, { signal })
     } catch (err) {
-      throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', `cannot reach the manager ${name}: ${(err as Error).message}; a failover may be in progress, retry shortly`)
+      off()
+      if (clientSignal.aborted) throw err
+      throw new ForwardFailure(new ClusterdError('CLUSTERD_ERR_NO_MANAGER', `cannot reach the manager ${name}: ${reason(err)}; a failover may be in progress, retry shortly`), false)
     }
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
     const unreachable = (err: unknown): ClusterdError =>
-      new ClusterdError('CLUSTERD_ERR_NO_MANAGER', `lost the manager ${name} during the request: ${(err as Error).message}; retry (the manager may have changed)`)
+      new ClusterdError('CLUSTERD_ERR_NO_MANAGER', `lost the manager ${name} during the request: ${reason(err)}; retry (the manager may have changed)`)
+    let written = false
     try {
+      written = true
       await lp.write(enc(req), { signal })
       const first = dec((await lp.read({ signal })).subarray()) as Frame
+      off()
       if (first.k === 'error') {
         await closeStream(stream)
-        throw new ClusterdError(isErrorCode(first.error.code) ? first.error.code : 'CLUSTERD_ERR_INTERNAL', first.error.message, first.error.details)
+        const e = new ClusterdError(isErrorCode(first.error.code) ? first.error.code : 'CLUSTERD_ERR_INTERNAL', first.error.message, first.error.details)
+        // The manager's "not serving" answers come before any handler ran: safe to retry anywhere.
+        if (e.code === 'CLUSTERD_ERR_NO_MANAGER') throw new ForwardFailure(e, false)
+        throw e
       }
       if (first.k === 'value') {
         await closeStream(stream)
@@ -133,9 +206,11 @@ export class ManagerGateway {
       // A stream: keep reading items until end, for as long as the client listens.
       return this.items(stream, lp, clientSignal, unreachable)
     } catch (err) {
-      if (err instanceof ClusterdError) throw err
+      off()
+      if (err instanceof ClusterdError || err instanceof ForwardFailure) throw err
       stream.abort(err as Error)
-      throw unreachable(err)
+      if (clientSignal.aborted) throw err
+      throw new ForwardFailure(unreachable(err), written)
     }
   }
 

@@ -52,7 +52,7 @@ function signed (claim: unknown, from: string): Message {
 }
 
 function claim (peerId: string, name: string, epoch = 5): ManagerClaim {
-  return { t: 'claim', epoch, peerId, name, since: new Date().toISOString() }
+  return { t: 'claim', epoch, peerId, name, since: new Date().toISOString(), revision: 0 }
 }
 
 describe('manager claim validation', () => {
