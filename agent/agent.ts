@@ -21,6 +21,7 @@ import { createManagerFactory } from '../manager/manager.js'
 import { ManagerStore } from '../manager/store/index.js'
 import { REPLICA_STATUS_ROUTE, type ReplicaStatus } from '../protocol/replication-wire.js'
 import { Replica } from './replica/replica.js'
+import { StoreRecovery, awaitingSnapshotError } from './replica/store-recovery.js'
 import { ReplicaRevisions } from './replica/revision-gossip.js'
 import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { ClusterdError } from '../protocol/errors.js'
@@ -102,10 +103,15 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     // manager, and failover prefers the eligible agent with the highest replica revision.
     let replica: Replica | null = null
     let managerHost: ManagerHost | null = null
+    // A damaged store is moved aside and refilled from the manager; until then this agent
+    // must not become manager (store-recovery.ts).
+    const recovery = new StoreRecovery({ logger: logger.child({ component: 'store-recovery' }) }, { dataDir: config.dataDir })
+    await recovery.load()
     const revisions = new ReplicaRevisions({
       pubsub: node.services.pubsub,
       logger: logger.child({ component: 'replica-revisions' }),
-      revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0
+      revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0,
+      awaitingSnapshot: () => recovery.awaitingSnapshot
     }, { peerId: node.peerId.toString(), announce: config.managerEligible })
     revisions.start()
     stack.push(async () => { revisions.stop() })
@@ -113,7 +119,10 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     const election = new Election({
       pubsub: node.services.pubsub,
       logger: logger.child({ component: 'election' }),
-      members: () => membership.members(),
+      // While the store awaits a snapshot this agent counts itself ineligible (it never claims).
+      members: () => recovery.awaitingSnapshot
+        ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
+        : membership.members(),
       epochs: counterStore(config.dataDir, 'epoch'),
       rank: revisions.rank
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
@@ -127,27 +136,32 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         libp2p: node,
         election,
         logger: replicaLogger,
-        openStore: () => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') })
+        openStore: recovery.wrap(() => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') }))
       })
       await r.start()
       replica = r
       stack.push(async () => { await r.stop() })
     }
 
+    const managerFactory = createManagerFactory({
+      dataDir: config.dataDir,
+      logger: logger.child({ component: 'manager' }),
+      membership,
+      self: { name: config.nodeName, peerId: node.peerId.toString() },
+      playbookDir: config.playbookDir,
+      sshKeyPath: config.sshKeyFile,
+      cluster: 'clusterd',
+      libp2p: node
+    })
     const host = new ManagerHost({
       election,
       logger: logger.child({ component: 'manager-host' }),
       ...(replica !== null ? { handover: { release: async () => { await replica?.close() }, reclaim: async () => { await replica?.open() } } } : {}),
-      factory: createManagerFactory({
-        dataDir: config.dataDir,
-        logger: logger.child({ component: 'manager' }),
-        membership,
-        self: { name: config.nodeName, peerId: node.peerId.toString() },
-        playbookDir: config.playbookDir,
-        sshKeyPath: config.sshKeyFile,
-        cluster: 'clusterd',
-        libp2p: node
-      })
+      factory: ctx => {
+        const role = managerFactory(ctx)
+        const state = recovery.state
+        return state === null ? role : { ...role, start: async () => { throw awaitingSnapshotError(state) } }
+      }
     })
     managerHost = host
     host.start()
@@ -172,7 +186,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     api.route(REPLICA_STATUS_ROUTE.method, REPLICA_STATUS_ROUTE.pattern, async (): Promise<ReplicaStatus> => {
       const managerRevision = host.localRevision()
       if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
-      return replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
+      const status = replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
+      return recovery.awaitingSnapshot ? { ...status, awaitingSnapshot: true } : status
     })
     for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))
     await api.start()
