@@ -18,6 +18,7 @@ import { ERROR_CODES, isErrorCode } from '../../protocol/errors.js'
 import { MANAGER_ROUTES } from '../../protocol/api-routes.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
+import type { ReplicaStatus } from '../../protocol/replication-wire.js'
 
 const SEED = fuzzSeed(7122026)
 const API_PORT = 7947
@@ -240,5 +241,68 @@ describe('hostile input on real hosts', () => {
     await lone3.client.request('PUT', '/v1/config/max-parallel-jobs', { value: '3' })
     assert.equal((await lone3.client.request<Record<string, unknown>>('GET', '/v1/config'))['max-parallel-jobs'], 3)
     await lone3.stop()
+  })
+
+  it('a corrupt replica store is moved aside and refilled from the manager; a lone corrupt node refuses the manager role until store recover --accept-empty', async () => {
+    await h(3).exec(['umount', '/var/lib/clusterd'])
+    const replicaStatus = async (a: AgentProcess): Promise<ReplicaStatus | undefined> => {
+      try { return await a.client.request<ReplicaStatus>('GET', '/v1/replica') } catch { return undefined }
+    }
+    const managerRevision = async (): Promise<number> => (await a1.client.request<ReplicaStatus>('GET', '/v1/replica')).revision
+    const startReplica = async (): Promise<AgentProcess> => {
+      const a = await startAgentOn(h(3), { secretFile: secret, socketDir: join(dir, 'sock-replica'), join: [`${h(1).address}:${PORT}`], sshKeyFile: sshKey })
+      agents.push(a)
+      return a
+    }
+    const synced = async (a: AgentProcess): Promise<ReplicaStatus | undefined> => {
+      const st = await replicaStatus(a)
+      return st !== undefined && st.role === 'replica' && st.syncedEpoch > 0 && st.awaitingSnapshot === undefined && st.revision === await managerRevision() ? st : undefined
+    }
+    let r3 = await startReplica()
+    await waitFor(async () => await synced(r3), { timeoutMs: 60_000, message: 'h3 holds a synced replica' })
+    await a1.client.request('PUT', '/v1/config/job-timeout', { value: '4321' })
+    await waitFor(async () => await synced(r3), { timeoutMs: 30_000, message: 'h3 took the write' })
+    const corrupt = async (): Promise<void> => {
+      const r = await h(3).exec(['sh', '-c', 'echo MANIFEST-999999 > /var/lib/clusterd/manager/CURRENT'])
+      assert.equal(r.code, 0, r.stderr)
+    }
+
+    // Damage the replica's store while its agent is down, then start it again.
+    assert.equal(await r3.stop(), 0)
+    await corrupt()
+    r3 = await startReplica()
+    await waitFor(async () => /manager store is damaged: moved it aside/.test(r3.output) ? true : undefined, { timeoutMs: 30_000, message: 'the agent reports the damage' })
+    const listing = await h(3).exec(['ls', '/var/lib/clusterd'])
+    assert.match(listing.stdout, /manager\.damaged-/)
+    // The manager's snapshot refills it; the marker goes away.
+    await waitFor(async () => await synced(r3), { timeoutMs: 60_000, message: 'the damaged replica is refilled from the manager' })
+    assert.doesNotMatch((await h(3).exec(['ls', '/var/lib/clusterd'])).stdout, /awaiting-snapshot/)
+    assert.equal((await a1.manager())?.name, h(1).name, 'the manager did not change')
+
+    // A lone node with a damaged store: no replica anywhere, so it must not become manager.
+    assert.equal(await r3.stop(), 0)
+    await corrupt()
+    const lone = await makeSecret(dir, 'lone-secret-2')
+    const startLone = async (): Promise<AgentProcess> => {
+      const a = await startAgentOn(h(3), { secretFile: lone, socketDir: join(dir, 'sock-lone2') })
+      agents.push(a)
+      return a
+    }
+    let l3 = await startLone()
+    await waitFor(async () => (await replicaStatus(l3))?.awaitingSnapshot === true ? true : undefined, { timeoutMs: 30_000, message: 'the lone store awaits a snapshot' })
+    // Well past the 3 s settle time: still no manager, and the API says why it waits.
+    const until = Date.now() + 8000
+    while (Date.now() < until) {
+      assert.equal(await l3.manager(), null, 'a node whose store awaits a snapshot became manager')
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    assert.equal(await l3.stop(), 0)
+    const recover = await h(3).exec([NODE, CLUSTERD, 'store', 'recover', '--data-dir', '/var/lib/clusterd', '--accept-empty'], { timeoutMs: 30_000 })
+    assert.equal(recover.code, 0, recover.stderr)
+    assert.match(recover.stdout, /no longer awaits a snapshot/)
+    l3 = await startLone()
+    await waitFor(async () => (await l3.manager())?.local === true ? true : undefined, { timeoutMs: 60_000, message: 'the lone node becomes manager after --accept-empty' })
+    assert.equal((await replicaStatus(l3))?.awaitingSnapshot, undefined)
+    await l3.stop()
   })
 })
