@@ -21,7 +21,7 @@ import { createManagerFactory } from '../manager/manager.js'
 import { ManagerStore } from '../manager/store/index.js'
 import { REPLICA_STATUS_ROUTE, type ReplicaStatus } from '../protocol/replication-wire.js'
 import { Replica } from './replica/replica.js'
-import { StoreRecovery, awaitingSnapshotError } from './replica/store-recovery.js'
+import { StoreRecovery, refuseWhileAwaiting } from './replica/store-recovery.js'
 import { ReplicaRevisions } from './replica/revision-gossip.js'
 import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { ClusterdError } from '../protocol/errors.js'
@@ -143,25 +143,20 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       stack.push(async () => { await r.stop() })
     }
 
-    const managerFactory = createManagerFactory({
-      dataDir: config.dataDir,
-      logger: logger.child({ component: 'manager' }),
-      membership,
-      self: { name: config.nodeName, peerId: node.peerId.toString() },
-      playbookDir: config.playbookDir,
-      sshKeyPath: config.sshKeyFile,
-      cluster: 'clusterd',
-      libp2p: node
-    })
     const host = new ManagerHost({
       election,
       logger: logger.child({ component: 'manager-host' }),
       ...(replica !== null ? { handover: { release: async () => { await replica?.close() }, reclaim: async () => { await replica?.open() } } } : {}),
-      factory: ctx => {
-        const role = managerFactory(ctx)
-        const state = recovery.state
-        return state === null ? role : { ...role, start: async () => { throw awaitingSnapshotError(state) } }
-      }
+      factory: refuseWhileAwaiting(recovery, createManagerFactory({
+        dataDir: config.dataDir,
+        logger: logger.child({ component: 'manager' }),
+        membership,
+        self: { name: config.nodeName, peerId: node.peerId.toString() },
+        playbookDir: config.playbookDir,
+        sshKeyPath: config.sshKeyFile,
+        cluster: 'clusterd',
+        libp2p: node
+      }))
     })
     managerHost = host
     host.start()

@@ -16,6 +16,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { ClusterdError } from '../../protocol/errors.js'
+import type { ManagerFactory } from '../election/manager-host.js'
 import type { ReplicationBatch, SnapshotEntry } from '../../protocol/replication-wire.js'
 
 /** Name of the store directory under the data directory. */
@@ -177,4 +178,20 @@ class RecoveringStore implements RecoverableStore {
 export function awaitingSnapshotError (state: AwaitingSnapshot): ClusterdError {
   return new ClusterdError('CLUSTERD_ERR_STORE_CORRUPT',
     `the manager store was damaged (${state.reason}) and awaits a snapshot from a replica; this agent does not take the manager role until then (\`clusterd store recover --accept-empty\` accepts an empty store on a lone node)`)
+}
+
+/**
+ * A manager factory that, while the store awaits a snapshot, builds a role that refuses to start
+ * (the manager host reports why and retries) instead of opening the empty store as manager.
+ */
+export function refuseWhileAwaiting (recovery: StoreRecovery, factory: ManagerFactory): ManagerFactory {
+  return ctx => {
+    const state = recovery.state
+    if (state === null) return factory(ctx)
+    return {
+      start: async () => { throw awaitingSnapshotError(state) },
+      stop: async () => {},
+      routes: () => new Map()
+    }
+  }
 }

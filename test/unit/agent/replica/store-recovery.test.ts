@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { pino } from 'pino'
 import { recoverStore } from '../../../../agent/replica/recover-command.js'
-import { AWAITING_SNAPSHOT_MARKER, DAMAGED_PREFIX, StoreRecovery, type RecoverableStore } from '../../../../agent/replica/store-recovery.js'
+import { AWAITING_SNAPSHOT_MARKER, DAMAGED_PREFIX, StoreRecovery, refuseWhileAwaiting, type RecoverableStore } from '../../../../agent/replica/store-recovery.js'
 import { ManagerStore } from '../../../../manager/store/index.js'
 import { isDiskFull, writeFailure } from '../../../../manager/store/open-db.js'
 import { ClusterdError } from '../../../../protocol/errors.js'
@@ -121,6 +121,19 @@ describe('store recovery: a damaged manager store is moved aside and awaits a sn
     const accepted = await recoverStore(logger, { dataDir, acceptEmpty: true })
     assert.match(accepted.join('\n'), /no longer awaits a snapshot.*lost/s)
     assert.ok(!(await readdir(dataDir)).includes(AWAITING_SNAPSHOT_MARKER))
+  })
+
+  it('the manager role refuses to start while the store awaits a snapshot, and is built normally after', async () => {
+    let built = 0
+    const factory = refuseWhileAwaiting(recovery, () => { built++; return { start: async () => {}, stop: async () => {}, routes: () => new Map() } })
+    await recovery.moveAside('test damage')
+    const refusing = factory({ epoch: 3 })
+    await assert.rejects(refusing.start(), (err: unknown) => err instanceof ClusterdError && err.code === 'CLUSTERD_ERR_STORE_CORRUPT' && /awaits a snapshot/.test(err.message))
+    await refusing.stop()
+    assert.equal(built, 0, 'no manager was built on the empty store')
+    await recovery.clear('test')
+    await factory({ epoch: 4 }).start()
+    assert.equal(built, 1)
   })
 
   it('passes exportAll and mergeForeign through to the store', async () => {
