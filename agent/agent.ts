@@ -24,6 +24,7 @@ import { Replica } from './replica/replica.js'
 import { LeaseKeeper } from './fencing/lease-keeper.js'
 import { LEASE_FILE_NAME } from './fencing/lease-file.js'
 import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../protocol/fencing-wire.js'
+import { StoreRecovery, refuseWhileAwaiting } from './replica/store-recovery.js'
 import { ReplicaRevisions } from './replica/revision-gossip.js'
 import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { ClusterdError } from '../protocol/errors.js'
@@ -105,10 +106,15 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     // manager, and failover prefers the eligible agent with the highest replica revision.
     let replica: Replica | null = null
     let managerHost: ManagerHost | null = null
+    // A damaged store is moved aside and refilled from the manager; until then this agent
+    // must not become manager (store-recovery.ts).
+    const recovery = new StoreRecovery({ logger: logger.child({ component: 'store-recovery' }) }, { dataDir: config.dataDir })
+    await recovery.load()
     const revisions = new ReplicaRevisions({
       pubsub: node.services.pubsub,
       logger: logger.child({ component: 'replica-revisions' }),
-      revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0
+      revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0,
+      awaitingSnapshot: () => recovery.awaitingSnapshot
     }, { peerId: node.peerId.toString(), announce: config.managerEligible })
     revisions.start()
     stack.push(async () => { revisions.stop() })
@@ -116,7 +122,10 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     const election = new Election({
       pubsub: node.services.pubsub,
       logger: logger.child({ component: 'election' }),
-      members: () => membership.members(),
+      // While the store awaits a snapshot this agent counts itself ineligible (it never claims).
+      members: () => recovery.awaitingSnapshot
+        ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
+        : membership.members(),
       epochs: counterStore(config.dataDir, 'epoch'),
       rank: revisions.rank,
       revision: () => revisions.revisionOf(node.peerId.toString()) ?? 0
@@ -137,7 +146,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         libp2p: node,
         election,
         logger: replicaLogger,
-        openStore: () => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') })
+        openStore: recovery.wrap(() => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') }))
       })
       await r.start()
       replica = r
@@ -148,7 +157,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       election,
       logger: logger.child({ component: 'manager-host' }),
       ...(replica !== null ? { handover: { release: async () => { await replica?.close() }, reclaim: async () => { await replica?.open() } } } : {}),
-      factory: createManagerFactory({
+      factory: refuseWhileAwaiting(recovery, createManagerFactory({
         dataDir: config.dataDir,
         logger: logger.child({ component: 'manager' }),
         membership,
@@ -158,7 +167,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         cluster: 'clusterd',
         libp2p: node,
         fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) }
-      })
+      }))
     })
     managerHost = host
     host.start()
@@ -183,7 +192,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     api.route(REPLICA_STATUS_ROUTE.method, REPLICA_STATUS_ROUTE.pattern, async (): Promise<ReplicaStatus> => {
       const managerRevision = host.localRevision()
       if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
-      return replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
+      const status = replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
+      return recovery.awaitingSnapshot ? { ...status, awaitingSnapshot: true } : status
     })
     api.route(LEASE_STATUS_ROUTE.method, LEASE_STATUS_ROUTE.pattern, async (): Promise<LeaseStatus> => keeper.leaseStatus())
     for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))

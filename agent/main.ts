@@ -2,6 +2,7 @@
  * clusterd entry point (bin/clusterd.js imports the compiled file):
  *   clusterd agent [flags]       run the agent until SIGTERM/SIGINT
  *   clusterd keygen FILE [--force]  write a new cluster secret (mode 0600)
+ *   clusterd store recover [--data-dir D] [--accept-empty]   repair a damaged manager store
  *   clusterd version
  * Errors end as one line on stderr: a ClusterdError as `clusterd: <message> (<CODE>)` with
  * its exit code, usage errors with exit 2, anything else exit 70; stack traces only with
@@ -65,6 +66,18 @@ function buildProgram (): Command {
     .action(async (file: string, opts: { force?: boolean }) => {
       await writeSecretFile(file, { force: opts.force === true })
       process.stdout.write(`wrote a new cluster secret to ${file}\n`)
+    })
+
+  const store = program.command('store').description('Inspect and repair the manager store')
+  store.command('recover')
+    .description('Recover a damaged manager store (run with the agent stopped): move it aside and take a snapshot from a replica on the next start')
+    .addOption(new Option('--data-dir <dir>', `state directory (default ${DEFAULT_DATA_DIR})`))
+    .option('--accept-empty', 'a lone node without any replica: start with an empty store, accepting the loss')
+    .action(async (opts: { dataDir?: string, acceptEmpty?: boolean }) => {
+      const { pino } = await import('pino')
+      const { recoverStore } = await import('./replica/recover-command.js')
+      const lines = await recoverStore(pino({ level: 'silent' }), { dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, acceptEmpty: opts.acceptEmpty === true })
+      process.stdout.write(lines.join('\n') + '\n')
     })
 
   program.command('version')

@@ -59,6 +59,8 @@ export interface ReplicaAnnouncement {
   t: 'replica'
   peerId: string
   revision: number
+  /** The author's store awaits a snapshot after damage: rank it last, it will not claim. */
+  awaiting?: true
 }
 
 /** Response of `GET /v1/replica`. */
@@ -69,6 +71,11 @@ export interface ReplicaStatus {
   revision: number
   /** Epoch of the manager this replica last took a snapshot from (0: none yet). */
   syncedEpoch: number
+  /**
+   * True when this agent's store was found damaged, moved aside and waits for a snapshot
+   * (the agent refuses the manager role until then); absent otherwise.
+   */
+  awaitingSnapshot?: true
 }
 
 /** A decode result; decoders never throw. */
@@ -159,7 +166,8 @@ export function decodeReplicaAnnouncement (bytes: Uint8Array): Decoded<ReplicaAn
   if (m.t !== 'replica') return { ok: false, reason: 'not a replica announcement' }
   if (typeof m.peerId !== 'string' || !PEER_ID.test(m.peerId)) return { ok: false, reason: 'peerId malformed' }
   if (!isRevision(m.revision)) return { ok: false, reason: 'revision is not a non-negative integer' }
-  return { ok: true, value: { t: 'replica', peerId: m.peerId, revision: m.revision } }
+  if (m.awaiting !== undefined && m.awaiting !== true) return { ok: false, reason: 'awaiting must be true when present' }
+  return { ok: true, value: { t: 'replica', peerId: m.peerId, revision: m.revision, ...(m.awaiting === true ? { awaiting: true } : {}) } }
 }
 
 /** Encode any replication message as a JSON frame. */

@@ -17,6 +17,8 @@ export interface ReplicaRevisionsComponents {
   logger: Logger
   /** This agent's replica revision. */
   revision: () => number
+  /** Whether this agent's store awaits a snapshot after damage (store-recovery.ts). */
+  awaitingSnapshot?: () => boolean
 }
 
 /** Settings. */
@@ -32,12 +34,17 @@ export class ReplicaRevisions {
   private readonly c: ReplicaRevisionsComponents
   private readonly init: Required<ReplicaRevisionsInit>
   private readonly known = new Map<string, number>()
+  /** Peers whose store awaits a snapshot: ranked below every other candidate. */
+  private readonly awaiting = new Set<string>()
   private timer: NodeJS.Timeout | null = null
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
     const msg = evt.detail
     if (msg.topic !== REPLICA_TOPIC || msg.type !== 'signed') return
     const a = decodeReplicaAnnouncement(msg.data)
-    if (a.ok) this.known.set(a.value.peerId, a.value.revision)
+    if (!a.ok) return
+    this.known.set(a.value.peerId, a.value.revision)
+    if (a.value.awaiting === true) this.awaiting.add(a.value.peerId)
+    else this.awaiting.delete(a.value.peerId)
   }
 
   constructor (components: ReplicaRevisionsComponents, init: ReplicaRevisionsInit) {
@@ -70,10 +77,15 @@ export class ReplicaRevisions {
     return peerId === this.init.peerId ? this.c.revision() : this.known.get(peerId)
   }
 
-  /** Election order: highest replica revision first, then lowest peer id. */
+  /** Whether `peerId` announced (or, for ourselves, has) a store awaiting a snapshot. */
+  isAwaiting (peerId: string): boolean {
+    return peerId === this.init.peerId ? this.c.awaitingSnapshot?.() === true : this.awaiting.has(peerId)
+  }
+
+  /** Election order: highest replica revision first (a store awaiting a snapshot last), then lowest peer id. */
   readonly rank = (a: Member, b: Member): number => {
-    const ra = this.revisionOf(a.peerId) ?? -1
-    const rb = this.revisionOf(b.peerId) ?? -1
+    const ra = this.isAwaiting(a.peerId) ? -2 : this.revisionOf(a.peerId) ?? -1
+    const rb = this.isAwaiting(b.peerId) ? -2 : this.revisionOf(b.peerId) ?? -1
     if (ra !== rb) return rb - ra
     return a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0
   }
@@ -95,7 +107,8 @@ export class ReplicaRevisions {
 
   private async announce (): Promise<void> {
     try {
-      await this.c.pubsub.publish(REPLICA_TOPIC, encodeReplicationMessage({ t: 'replica', peerId: this.init.peerId, revision: this.c.revision() }))
+      const awaiting = this.c.awaitingSnapshot?.() === true ? { awaiting: true as const } : {}
+      await this.c.pubsub.publish(REPLICA_TOPIC, encodeReplicationMessage({ t: 'replica', peerId: this.init.peerId, revision: this.c.revision(), ...awaiting }))
     } catch (err) {
       this.c.logger.debug({ err: (err as Error).message }, 'replica announcement failed')
     }

@@ -19,7 +19,7 @@ import { DEFAULT_LIST_LIMIT, PREFIX } from './constants.js'
 import { META_KEYS, assertName, configKey, configMetaKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, range, rangeAfter } from './keys.js'
 import { planMerge, type ConfigMeta, type MergeReport } from './merge.js'
 import { buildRecord, encodeNode, type NodeEntry } from './node-entry.js'
-import { openDb, writeMarker, type StoreDb } from './open-db.js'
+import { openDb, writeFailure, writeMarker, type StoreDb } from './open-db.js'
 import { checkReplicated } from './replicated.js'
 import { guardIterator, guardRead, loadState, parseStored, readValues, validateImport } from './restore.js'
 import { SerialQueue } from './serial-queue.js'
@@ -104,8 +104,8 @@ export class ManagerStore {
         try {
           await db.batch(ops, { sync: true })
         } catch (err: any) {
-          this.log.error({ err }, 'store write failed; refusing writes until restart')
-          throw new ClusterdError('CLUSTERD_ERR_STORE_UNAVAILABLE', `manager store write failed (${err?.message ?? err}); restart the manager`, { path: this.path })
+          this.log.error({ err }, 'store write failed; refusing writes until restart (reads go on)')
+          throw writeFailure(err, this.path)
         }
       })
       await writeMarker(this.path, this.committedRevision, this.now().toISOString())
@@ -419,7 +419,7 @@ export class ManagerStore {
       try {
         await db.batch(ops, { sync: true })
       } catch (err: any) {
-        throw new ClusterdError('CLUSTERD_ERR_STORE_UNAVAILABLE', `manager store write failed (${err?.message ?? err})`, { path: this.path })
+        throw writeFailure(err, this.path)
       }
       for (const entry of changes.nodes) {
         this.nodes.set(entry.record.name, entry)

@@ -34,6 +34,26 @@ export async function openDb (path: string): Promise<StoreDb> {
   return db
 }
 
+/** True when a LevelDB or file-system error says the disk (or its quota) is full. */
+export function isDiskFull (err: unknown): boolean {
+  const e = err as { code?: unknown, message?: unknown, cause?: unknown } | null
+  const text = `${String(e?.code ?? '')} ${String(e?.message ?? '')} ${String((e?.cause as { message?: unknown } | undefined)?.message ?? '')}`
+  return /ENOSPC|EDQUOT|No space left on device|Disk quota exceeded/i.test(text)
+}
+
+/**
+ * The error a failed durable write becomes. Nothing of the failed batch was acknowledged; the
+ * store refuses later writes (its in-memory view is ahead of the disk) and keeps serving reads.
+ */
+export function writeFailure (err: unknown, path: string): ClusterdError {
+  const detail = (err as Error | null)?.message ?? String(err)
+  if (isDiskFull(err)) {
+    return new ClusterdError('CLUSTERD_ERR_STORE_FULL',
+      `manager store ${path}: disk full (${detail}); the change was not made and nothing acknowledged is lost. Free space, then restart the agent on this node (a replica takes over meanwhile)`, { path })
+  }
+  return new ClusterdError('CLUSTERD_ERR_STORE_UNAVAILABLE', `manager store write failed (${detail}); restart the manager`, { path })
+}
+
 /** Contents of the revision marker. */
 export interface RevisionMarker {
   revision: number

@@ -53,4 +53,20 @@ describe('replica revisions and election ranking', () => {
     assert.equal(r.revisionOf(A), undefined)
     r.stop()
   })
+
+  it('ranks a store awaiting a snapshot below everyone, its own included, until it announces it no longer waits', () => {
+    const { pubsub, deliver } = fakePubsub()
+    let awaiting = true
+    const r = new ReplicaRevisions({ pubsub, logger: pino({ level: 'silent' }), revision: () => 0, awaitingSnapshot: () => awaiting }, { peerId: A, announce: false })
+    r.start()
+    assert.equal(deliver(B, { t: 'replica', peerId: B, revision: 0, awaiting: true }), TopicValidatorResult.Accept)
+    assert.equal(deliver(C, { t: 'replica', peerId: C, revision: 0 }), TopicValidatorResult.Accept)
+    // A would win on peer id at equal revisions; awaiting, it and B go last.
+    assert.deepEqual([m(A), m(B), m(C)].sort(r.rank).map(x => x.peerId), [C, A, B])
+    awaiting = false
+    deliver(B, { t: 'replica', peerId: B, revision: 0 })
+    assert.deepEqual([m(C), m(B), m(A)].sort(r.rank).map(x => x.peerId), [A, B, C])
+    assert.equal(deliver(B, { t: 'replica', peerId: B, revision: 0, awaiting: 'yes' }), TopicValidatorResult.Reject)
+    r.stop()
+  })
 })
