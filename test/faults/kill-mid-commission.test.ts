@@ -8,6 +8,7 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import { isTerminalJobStatus } from '../../protocol/jobs.js'
@@ -16,7 +17,7 @@ import { waitFor } from '../harness/poll.js'
 import { delay } from '../harness/proc.js'
 import { FaultCluster } from './cluster.js'
 import { leftoverActivity, overlaps, recordedActivity, runsDirOf } from './playbook-runs.js'
-import { faultRounds, writeResult } from './results.js'
+import { RESULTS_DIR, faultRounds, writeResult } from './results.js'
 
 const ELIGIBLE = 3
 const TARGETS = 5
@@ -72,13 +73,14 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
   })
 
   after(async () => {
+    await c?.saveLogs(join(RESULTS_DIR, 'logs', 'kill-mid-commission')).catch(() => {})
     await writeResult('kill-mid-commission', started, { rounds: results.length, results })
     await c?.destroy()
   })
 
   for (let r = 1; r <= rounds; r++) {
     it(`round ${r}: every node ends commissioned or failed with a reason, none stuck, none touched by two managers`, async () => {
-      const m = await c.waitForManager()
+      const m = await c.waitForStable()
       const via = c.running().find(a => c.isEligible(a.host.name) && a.host.name !== m.name) as AgentProcess
       const submitted = await via.client.request<JobRecord>('POST', '/v1/commission', { nodes: targets, roles: ['worker'] })
       // In the middle: once Ansible is at work on the nodes, plus a delay that moves each round.
