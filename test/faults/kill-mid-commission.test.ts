@@ -63,6 +63,25 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
     }, { timeoutMs, intervalMs: 500 }).catch(err => { throw new Error(`job ${id} or its nodes did not settle: ${JSON.stringify(last)}: ${(err as Error).message}`) })
   }
 
+  /**
+   * Every target in a state that accepts COMMISSION (each round on its own: a failed round's job
+   * is waited for, and what it commissioned is decommissioned).
+   */
+  const prepare = async (): Promise<void> => {
+    let last: unknown
+    const idle = async (): Promise<NodeRecord[]> => await waitFor(async () => {
+      const ns = (await nodes()).filter(n => targets.includes(n.name))
+      last = ns.map(n => `${n.name}:${n.state}:${String(n.currentJob)}`)
+      return ns.length === TARGETS && ns.every(n => SETTLED.includes(n.state) && n.currentJob == null) ? ns : undefined
+    }, { timeoutMs: 300_000, intervalMs: 500 }).catch(err => { throw new Error(`targets not idle before the round: ${JSON.stringify(last)}: ${(err as Error).message}`) })
+    const ns = await idle()
+    const toClean = ns.filter(n => n.state === 'commissioned' || n.state === 'commission-failed').map(n => n.name)
+    if (toClean.length === 0) return
+    const d = await api().client.request<JobRecord>('POST', '/v1/decommission', { nodes: toClean })
+    const { ns: after } = await settle(d.id, 300_000)
+    for (const n of after) assert.ok(n.state === 'decommissioned' || n.state === 'discovered', `${n.name} after the clean-up decommission: ${n.state}`)
+  }
+
   before(async () => {
     c = await FaultCluster.create({ prefix: 'ftk', count: ELIGIBLE + TARGETS, eligible: i => i < ELIGIBLE })
     targets = c.hosts.slice(ELIGIBLE).map(h => h.name)
@@ -80,6 +99,7 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
 
   for (let r = 1; r <= rounds; r++) {
     it(`round ${r}: every node ends commissioned or failed with a reason, none stuck, none touched by two managers`, async () => {
+      await prepare()
       const m = await c.waitForStable()
       const via = c.running().find(a => c.isEligible(a.host.name) && a.host.name !== m.name) as AgentProcess
       const submitted = await via.client.request<JobRecord>('POST', '/v1/commission', { nodes: targets, roles: ['worker'] })
@@ -117,13 +137,6 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
       })
       assert.deepEqual(found, [], `nodes touched by two managers at once (the killed manager's runner went on): ${JSON.stringify(found)}`)
 
-      // Back to a state that accepts COMMISSION for the next round.
-      const toClean = ns.filter(n => n.state === 'commissioned' || n.state === 'commission-failed').map(n => n.name)
-      if (r < rounds && toClean.length > 0) {
-        const d = await api().client.request<JobRecord>('POST', '/v1/decommission', { nodes: toClean })
-        const { ns: after } = await settle(d.id, 240_000)
-        for (const n of after) assert.equal(n.state, 'decommissioned', `${n.name} after the clean-up decommission`)
-      }
     })
   }
 })
