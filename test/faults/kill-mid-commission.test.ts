@@ -9,6 +9,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
+import { ApiClient } from '../../cli/client.js'
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import { isTerminalJobStatus } from '../../protocol/jobs.js'
@@ -48,9 +49,12 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
   let c: FaultCluster
   let targets: string[]
 
+  // Forwarded requests wait for a manager up to 25 s during a failover: more than the 5 s of
+  // the harness's default client.
+  const client = (a: AgentProcess): ApiClient => new ApiClient({ addr: a.socket, timeoutMs: 30_000 })
   const api = (): AgentProcess => c.running().find(a => c.isEligible(a.host.name)) as AgentProcess
-  const nodes = async (via: AgentProcess = api()): Promise<NodeRecord[]> => await via.client.request<NodeRecord[]>('GET', '/v1/nodes')
-  const job = async (id: string, via: AgentProcess = api()): Promise<JobRecord> => await via.client.request<JobRecord>('GET', `/v1/jobs/${id}`)
+  const nodes = async (via: AgentProcess = api()): Promise<NodeRecord[]> => await client(via).request<NodeRecord[]>('GET', '/v1/nodes')
+  const job = async (id: string, via: AgentProcess = api()): Promise<JobRecord> => await client(via).request<JobRecord>('GET', `/v1/jobs/${id}`)
 
   /** Every target settled (no transitional state) and the job finished. */
   const settle = async (id: string, timeoutMs: number): Promise<{ j: JobRecord, ns: NodeRecord[] }> => {
@@ -77,7 +81,7 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
     const ns = await idle()
     const toClean = ns.filter(n => n.state === 'commissioned' || n.state === 'commission-failed').map(n => n.name)
     if (toClean.length === 0) return
-    const d = await api().client.request<JobRecord>('POST', '/v1/decommission', { nodes: toClean })
+    const d = await client(api()).request<JobRecord>('POST', '/v1/decommission', { nodes: toClean })
     const { ns: after } = await settle(d.id, 300_000)
     for (const n of after) assert.ok(n.state === 'decommissioned' || n.state === 'discovered', `${n.name} after the clean-up decommission: ${n.state}`)
   }
@@ -88,7 +92,7 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
     await waitFor(async () => (await nodes()).filter(n => targets.includes(n.name) && n.reachable && n.boot != null).length === TARGETS ? true : undefined,
       { timeoutMs: 60_000, intervalMs: 250, message: 'every target discovered' })
     // No on-return jobs when a killed agent comes back: they would compete with the commissions.
-    await api().client.request('PUT', '/v1/config/on-return', { value: 'none' })
+    await client(api()).request('PUT', '/v1/config/on-return', { value: 'none' })
   })
 
   after(async () => {
@@ -102,9 +106,9 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
       await prepare()
       const m = await c.waitForStable()
       const via = c.running().find(a => c.isEligible(a.host.name) && a.host.name !== m.name) as AgentProcess
-      const submitted = await via.client.request<JobRecord>('POST', '/v1/commission', { nodes: targets, roles: ['worker'] })
+      const submitted = await client(via).request<JobRecord>('POST', '/v1/commission', { nodes: targets, roles: ['worker'] })
       // In the middle: once Ansible is at work on the nodes, plus a delay that moves each round.
-      await waitFor(async () => (await via.client.request<JobEvent[]>('GET', `/v1/jobs/${submitted.id}/events`)).some(e => e.kind.startsWith('task-')) ? true : undefined,
+      await waitFor(async () => (await client(via).request<JobEvent[]>('GET', `/v1/jobs/${submitted.id}/events`)).some(e => e.kind.startsWith('task-')) ? true : undefined,
         { timeoutMs: 60_000, intervalMs: 100, message: 'the commission reaching its playbook tasks' })
       await delay((r * 700) % 3000)
       const tKill = Date.now()
@@ -123,7 +127,7 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
       }
 
       // Two managers on one node at once? The dead one's leftover runs against the next one's events.
-      const events = await api().client.request<JobEvent[]>('GET', `/v1/jobs/${submitted.id}/events`)
+      const events = await client(api()).request<JobEvent[]>('GET', `/v1/jobs/${submitted.id}/events`)
       const dead = await leftoverActivity(runsDirOf(c.host(m.name)))
       const nextActivity = recordedActivity(events, tKill)
       const found = overlaps(dead, nextActivity)
