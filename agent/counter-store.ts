@@ -13,9 +13,16 @@ export interface CounterStore {
   save: (value: number) => Promise<void>
 }
 
-/** Load/save a non-negative integer in `<dataDir>/<name>`; a missing or unreadable file reads as 0. */
+/**
+ * Load/save a non-negative integer in `<dataDir>/<name>`; a missing or unreadable file reads as 0.
+ * Saves run one at a time (concurrent ones shared one temporary file: the second rename failed
+ * with ENOENT, found by the fault-injection suite under load), and a save never replaces a
+ * higher value saved before it: the counter only grows.
+ */
 export function counterStore (dataDir: string, name: string): CounterStore {
   const path = join(dataDir, name)
+  let chain: Promise<void> = Promise.resolve()
+  let saved = -1
   return {
     load: async () => {
       try {
@@ -26,9 +33,15 @@ export function counterStore (dataDir: string, name: string): CounterStore {
       }
     },
     save: async (value: number) => {
-      const tmp = `${path}.tmp`
-      await writeFile(tmp, String(value), { mode: 0o600 })
-      await rename(tmp, path)
+      const run = chain.then(async () => {
+        if (value <= saved) return
+        const tmp = `${path}.tmp`
+        await writeFile(tmp, String(value), { mode: 0o600 })
+        await rename(tmp, path)
+        saved = value
+      })
+      chain = run.catch(() => {})
+      await run
     }
   }
 }

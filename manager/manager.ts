@@ -80,6 +80,8 @@ export class Manager implements ManagerRole {
   private readonly log: Logger
   private stopping = false
   private mergeChain: Promise<void> = Promise.resolve()
+  /** Resolves once start() has started (or failed to start) the job runner and discovery. */
+  private started: Promise<void> = Promise.resolve()
 
   constructor (deps: ManagerDeps, epoch: number) {
     this.deps = deps
@@ -132,14 +134,19 @@ export class Manager implements ManagerRole {
   async start (): Promise<void> {
     await mkdir(join(this.deps.dataDir, 'runs'), { recursive: true, mode: 0o700 })
     await this.store.start()
+    // The replicator may merge a replica's state while the rest starts: its catch-up waits for this.
+    let started!: () => void
+    this.started = new Promise(resolve => { started = resolve })
     this.replicator?.start()
     try {
       await this.jobs.start()
       await this.discovery.start()
     } catch (err) {
+      started()
       await this.stop()
       throw err
     }
+    started()
   }
 
   /** @inheritdoc */
@@ -168,26 +175,35 @@ export class Manager implements ManagerRole {
    * parts that act on the store catch up: discovery re-derives reachability of merged nodes, and
    * the job runner restarts to resume merged jobs that are not finished (its restart resumes
    * running jobs from their last finished node).
+   *
+   * Resolves once the merge is durable; the catch-up runs after it, not awaited here. The
+   * replicator calls this from the replica's send chain, and stopping the job runner waits for
+   * its jobs' last writes, whose replication may wait for that very chain: awaiting the restart
+   * here deadlocked the manager (found by the fault-injection suite, kill -9 mid-commission).
    */
   private async merge (entries: SnapshotEntry[], from: string): Promise<void> {
     const run = this.mergeChain.then(async () => {
       if (this.stopping) throw new Error('the manager is stopping')
-      const report = await this.store.mergeForeign(entries)
-      const changed = report.nodesAdded.length + report.nodesTakenOver.length + report.lifecycleEvents +
-        report.jobsAdded.length + report.jobsUpdated.length + report.jobEvents + report.config.length
-      if (changed === 0) return
-      this.log.warn({ from, ...report }, 'merged changes from another lineage (a healed partition or a deposed manager)')
+      return await this.store.mergeForeign(entries)
+    })
+    this.mergeChain = run.then(() => {}, () => {})
+    const report = await run
+    const changed = report.nodesAdded.length + report.nodesTakenOver.length + report.lifecycleEvents +
+      report.jobsAdded.length + report.jobsUpdated.length + report.jobEvents + report.config.length
+    if (changed === 0) return
+    this.log.warn({ from, ...report }, 'merged changes from another lineage (a healed partition or a deposed manager)')
+    this.mergeChain = this.mergeChain.then(async () => {
+      await this.started
+      if (this.stopping) return
       if (report.nodesAdded.length + report.nodesTakenOver.length > 0) {
         await this.discovery.stop()
         await this.discovery.start()
       }
-      if (report.activeJobs.length > 0) {
+      if (report.activeJobs.length > 0 && !this.stopping) {
         await this.jobs.stop()
         await this.jobs.start()
       }
-    })
-    this.mergeChain = run.catch(() => {})
-    await run
+    }).catch(err => { this.log.error({ err }, 'catching up after a merge failed') })
   }
 
   /** Commission a newly discovered node when the policy is on and its labels match. */

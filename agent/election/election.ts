@@ -70,6 +70,12 @@ export interface ElectionInit {
   suspectSilenceMs?: number
   /** How often the manager is checked (its claims' silence); the claim goes out every heartbeat. */
   evaluateMs?: number
+  /**
+   * After this agent's own event loop stalled (two evaluations further apart than `evaluateMs`
+   * + this), silence is not judged for this long: claims that arrived during the stall are still
+   * queued behind the timer that noticed it. Without it an overloaded agent deposed live managers.
+   */
+  stallGraceMs?: number
 }
 
 /** Called when the manager changes. `self` is true when this agent is the new manager. */
@@ -86,6 +92,9 @@ export class Election {
   private timer: NodeJS.Timeout | null = null
   private startedAt = 0
   private lastPublished = 0
+  private lastEvaluated = 0
+  /** Silence is not judged before this time (see `stallGraceMs`). */
+  private judgeSilenceFrom = 0
   /** When the current manager's claim last arrived (our own clock). */
   private lastHeard = 0
   /** Managers replaced because their claims went silent: not candidates until they speak again. */
@@ -102,7 +111,7 @@ export class Election {
 
   constructor (components: ElectionComponents, init: ElectionInit) {
     this.c = components
-    this.init = { heartbeatMs: 1000, settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, silenceMs: 6000, suspectSilenceMs: 2500, evaluateMs: 250, ...init }
+    this.init = { heartbeatMs: 1000, settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, silenceMs: 6000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, ...init }
     this.now = components.now ?? Date.now
   }
 
@@ -217,6 +226,12 @@ export class Election {
 
   private async evaluate (): Promise<void> {
     const members = this.c.members()
+    const now = this.now()
+    if (this.lastEvaluated > 0 && now - this.lastEvaluated > this.init.evaluateMs + this.init.stallGraceMs) {
+      this.judgeSilenceFrom = now + this.init.stallGraceMs
+      this.c.logger.info({ stalledMs: now - this.lastEvaluated }, 'this agent stalled; not judging manager silence for a moment')
+    }
+    this.lastEvaluated = now
     // A silent manager that membership has since declared failed or left is no longer special:
     // when it comes back (a new incarnation) it is an ordinary candidate again.
     for (const id of this.silent) {
@@ -230,7 +245,7 @@ export class Election {
       const silentMs = this.now() - this.lastHeard
       const self = cur.peerId === this.init.peerId
       const limit = m?.status === 'suspect' ? this.init.suspectSilenceMs : this.init.silenceMs
-      if (listed && (self || silentMs < limit)) return
+      if (listed && (self || silentMs < limit || now < this.judgeSilenceFrom)) return
       if (listed) {
         this.silent.add(cur.peerId)
         this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m.status, silentMs }, 'manager claims went silent; electing a new one')

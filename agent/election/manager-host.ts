@@ -88,6 +88,14 @@ export class ManagerHost {
         this.running = { role, epoch: m.epoch }
         try {
           await this.handover?.release()
+          // The election may have moved on while the replica closed: a role for a lost epoch
+          // would only slow everyone down (its writes wait for replicas that follow another).
+          const still = this.election.manager()
+          if (still === null || !still.local || still.epoch !== m.epoch) {
+            this.running = null
+            await this.reclaim()
+            return
+          }
           await role.start()
           this.ready = true
           this.lastError = null

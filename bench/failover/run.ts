@@ -123,7 +123,7 @@ async function failoverRound (c: FaultCluster, writer: AckedWriter, hosts: numbe
   else await c.powerOn(m.name)
   state.victim = null
   if (next !== null) {
-    await c.waitForReplica(m.name, next, 90_000).catch(err => { say(`${m.name} did not catch up: ${(err as Error).message}`) })
+    await c.waitForReplica(m.name, next, 90_000, 50).catch(err => { say(`${m.name} did not catch up: ${(err as Error).message}`) })
   }
   return f
 }

@@ -273,8 +273,9 @@ export class JobRunner implements JobService {
           .catch(async err => {
             // A bug or an environment failure (disk full, missing directory) must not leave the
             // job running and its nodes stuck: fail what is not finished, with the reason.
-            this.c.logger.error({ err, job: id }, 'job run failed unexpectedly')
+            // Stopping the manager aborts what is in flight (an ssh pre-check, say): not a failure.
             if (controller.signal.aborted && controller.signal.reason === STOP) return
+            this.c.logger.error({ err, job: id }, 'job run failed unexpectedly')
             const job = await this.c.store.getJob(id)
             if (job !== undefined && !isTerminalJobStatus(job.status)) {
               for (const n of job.nodes) {

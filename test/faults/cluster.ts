@@ -5,7 +5,7 @@
  * power off (link cut first, so no reset reaches anyone, then every process of the host killed)
  * and power on (link back, host booted over the same disk, agent started again).
  */
-import { rm } from 'node:fs/promises'
+import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
@@ -29,6 +29,8 @@ export interface FaultClusterInit {
 export class FaultCluster {
   /** Agents by host name (the latest process started on each host). */
   readonly agents = new Map<string, AgentProcess>()
+  /** Output of earlier agent processes per host (the last 200 kB of each). */
+  private readonly logs = new Map<string, string>()
   private readonly eligible: (index0: number) => boolean
 
   private constructor (
@@ -51,7 +53,7 @@ export class FaultCluster {
       const sshKey = await makeManagerKey(dir, set.hosts)
       const c = new FaultCluster(set, dir, secret, sshKey, init)
       for (const h of set.hosts) await c.startAgent(h)
-      await c.waitForManager({ timeoutMs: 120_000 })
+      await c.waitForStable()
       return c
     } catch (err) {
       await set.destroy().catch(() => {})
@@ -85,6 +87,8 @@ export class FaultCluster {
   /** Start (or restart) the agent of `host`, with its data dir kept. */
   async startAgent (host: TestHost): Promise<AgentProcess> {
     const i = this.set.hosts.indexOf(host)
+    const old = this.agents.get(host.name)
+    if (old !== undefined) this.logs.set(host.name, (this.logs.get(host.name) ?? '') + old.output + `\n----- agent restarted at ${new Date().toISOString()} -----\n`)
     const a = await startAgentOn(host, {
       secretFile: this.secret,
       socketDir: join(this.dir, 'sock'),
@@ -118,6 +122,28 @@ export class FaultCluster {
       if (opts.after !== undefined && (m.epoch <= opts.after.epoch || m.peerId === opts.after.peerId)) return undefined
       return m
     }, { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 100, message: `agents agreeing on a manager${opts.after !== undefined ? ` after ${opts.after.name} (epoch ${opts.after.epoch})` : ''}` })
+  }
+
+  /**
+   * Waits for a settled cluster: one manager all agree on, every eligible agent a replica synced
+   * with it, and still the same manager afterwards (agents started together elect more than once).
+   */
+  async waitForStable (timeoutMs = 180_000): Promise<ManagerInfo> {
+    const deadline = Date.now() + timeoutMs
+    while (true) {
+      const left = (): number => Math.max(1000, deadline - Date.now())
+      const m = await this.waitForManager({ timeoutMs: left() })
+      try {
+        for (const a of this.running()) {
+          if (a.host.name !== m.name && this.isEligible(a.host.name)) await this.waitForReplica(a.host.name, m, Math.min(left(), 30_000), 0)
+        }
+        const again = await this.agreedManager()
+        if (again?.peerId === m.peerId && again.epoch === m.epoch) return m
+      } catch (err) {
+        if (Date.now() >= deadline) throw err
+      }
+      if (Date.now() >= deadline) throw new Error('the cluster did not settle on one manager')
+    }
   }
 
   /** Waits until the manager serves and lists `count` nodes. */
@@ -171,6 +197,13 @@ export class FaultCluster {
     await h.restoreLink()
     await h.powerOn()
     return await this.startAgent(h)
+  }
+
+  /** Write every agent's recent output (and of agents that died) to `<dir>/<host>.log`. */
+  async saveLogs (dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true })
+    for (const [name, text] of this.logs) await writeFile(join(dir, `${name}.log`), text)
+    for (const [name, a] of this.agents) await appendFile(join(dir, `${name}.log`), a.output)
   }
 
   /** Stop every agent and remove the hosts and files. */

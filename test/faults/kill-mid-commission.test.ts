@@ -8,6 +8,8 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { ApiClient } from '../../cli/client.js'
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import { isTerminalJobStatus } from '../../protocol/jobs.js'
@@ -16,7 +18,7 @@ import { waitFor } from '../harness/poll.js'
 import { delay } from '../harness/proc.js'
 import { FaultCluster } from './cluster.js'
 import { leftoverActivity, overlaps, recordedActivity, runsDirOf } from './playbook-runs.js'
-import { faultRounds, writeResult } from './results.js'
+import { RESULTS_DIR, faultRounds, writeResult } from './results.js'
 
 const ELIGIBLE = 3
 const TARGETS = 5
@@ -47,9 +49,12 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
   let c: FaultCluster
   let targets: string[]
 
+  // Forwarded requests wait for a manager up to 25 s during a failover: more than the 5 s of
+  // the harness's default client.
+  const client = (a: AgentProcess): ApiClient => new ApiClient({ addr: a.socket, timeoutMs: 30_000 })
   const api = (): AgentProcess => c.running().find(a => c.isEligible(a.host.name)) as AgentProcess
-  const nodes = async (via: AgentProcess = api()): Promise<NodeRecord[]> => await via.client.request<NodeRecord[]>('GET', '/v1/nodes')
-  const job = async (id: string, via: AgentProcess = api()): Promise<JobRecord> => await via.client.request<JobRecord>('GET', `/v1/jobs/${id}`)
+  const nodes = async (via: AgentProcess = api()): Promise<NodeRecord[]> => await client(via).request<NodeRecord[]>('GET', '/v1/nodes')
+  const job = async (id: string, via: AgentProcess = api()): Promise<JobRecord> => await client(via).request<JobRecord>('GET', `/v1/jobs/${id}`)
 
   /** Every target settled (no transitional state) and the job finished. */
   const settle = async (id: string, timeoutMs: number): Promise<{ j: JobRecord, ns: NodeRecord[] }> => {
@@ -62,27 +67,48 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
     }, { timeoutMs, intervalMs: 500 }).catch(err => { throw new Error(`job ${id} or its nodes did not settle: ${JSON.stringify(last)}: ${(err as Error).message}`) })
   }
 
+  /**
+   * Every target in a state that accepts COMMISSION (each round on its own: a failed round's job
+   * is waited for, and what it commissioned is decommissioned).
+   */
+  const prepare = async (): Promise<void> => {
+    let last: unknown
+    const idle = async (): Promise<NodeRecord[]> => await waitFor(async () => {
+      const ns = (await nodes()).filter(n => targets.includes(n.name))
+      last = ns.map(n => `${n.name}:${n.state}:${String(n.currentJob)}`)
+      return ns.length === TARGETS && ns.every(n => SETTLED.includes(n.state) && n.currentJob == null) ? ns : undefined
+    }, { timeoutMs: 300_000, intervalMs: 500 }).catch(err => { throw new Error(`targets not idle before the round: ${JSON.stringify(last)}: ${(err as Error).message}`) })
+    const ns = await idle()
+    const toClean = ns.filter(n => n.state === 'commissioned' || n.state === 'commission-failed').map(n => n.name)
+    if (toClean.length === 0) return
+    const d = await client(api()).request<JobRecord>('POST', '/v1/decommission', { nodes: toClean })
+    const { ns: after } = await settle(d.id, 300_000)
+    for (const n of after) assert.ok(n.state === 'decommissioned' || n.state === 'discovered', `${n.name} after the clean-up decommission: ${n.state}`)
+  }
+
   before(async () => {
     c = await FaultCluster.create({ prefix: 'ftk', count: ELIGIBLE + TARGETS, eligible: i => i < ELIGIBLE })
     targets = c.hosts.slice(ELIGIBLE).map(h => h.name)
     await waitFor(async () => (await nodes()).filter(n => targets.includes(n.name) && n.reachable && n.boot != null).length === TARGETS ? true : undefined,
       { timeoutMs: 60_000, intervalMs: 250, message: 'every target discovered' })
     // No on-return jobs when a killed agent comes back: they would compete with the commissions.
-    await api().client.request('PUT', '/v1/config/on-return', { value: 'none' })
+    await client(api()).request('PUT', '/v1/config/on-return', { value: 'none' })
   })
 
   after(async () => {
+    await c?.saveLogs(join(RESULTS_DIR, 'logs', 'kill-mid-commission')).catch(() => {})
     await writeResult('kill-mid-commission', started, { rounds: results.length, results })
     await c?.destroy()
   })
 
   for (let r = 1; r <= rounds; r++) {
     it(`round ${r}: every node ends commissioned or failed with a reason, none stuck, none touched by two managers`, async () => {
-      const m = await c.waitForManager()
+      await prepare()
+      const m = await c.waitForStable()
       const via = c.running().find(a => c.isEligible(a.host.name) && a.host.name !== m.name) as AgentProcess
-      const submitted = await via.client.request<JobRecord>('POST', '/v1/commission', { nodes: targets, roles: ['worker'] })
+      const submitted = await client(via).request<JobRecord>('POST', '/v1/commission', { nodes: targets, roles: ['worker'] })
       // In the middle: once Ansible is at work on the nodes, plus a delay that moves each round.
-      await waitFor(async () => (await via.client.request<JobEvent[]>('GET', `/v1/jobs/${submitted.id}/events`)).some(e => e.kind.startsWith('task-')) ? true : undefined,
+      await waitFor(async () => (await client(via).request<JobEvent[]>('GET', `/v1/jobs/${submitted.id}/events`)).some(e => e.kind.startsWith('task-')) ? true : undefined,
         { timeoutMs: 60_000, intervalMs: 100, message: 'the commission reaching its playbook tasks' })
       await delay((r * 700) % 3000)
       const tKill = Date.now()
@@ -101,7 +127,7 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
       }
 
       // Two managers on one node at once? The dead one's leftover runs against the next one's events.
-      const events = await api().client.request<JobEvent[]>('GET', `/v1/jobs/${submitted.id}/events`)
+      const events = await client(api()).request<JobEvent[]>('GET', `/v1/jobs/${submitted.id}/events`)
       const dead = await leftoverActivity(runsDirOf(c.host(m.name)))
       const nextActivity = recordedActivity(events, tKill)
       const found = overlaps(dead, nextActivity)
@@ -115,13 +141,6 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
       })
       assert.deepEqual(found, [], `nodes touched by two managers at once (the killed manager's runner went on): ${JSON.stringify(found)}`)
 
-      // Back to a state that accepts COMMISSION for the next round.
-      const toClean = ns.filter(n => n.state === 'commissioned' || n.state === 'commission-failed').map(n => n.name)
-      if (r < rounds && toClean.length > 0) {
-        const d = await api().client.request<JobRecord>('POST', '/v1/decommission', { nodes: toClean })
-        const { ns: after } = await settle(d.id, 240_000)
-        for (const n of after) assert.equal(n.state, 'decommissioned', `${n.name} after the clean-up decommission`)
-      }
     })
   }
 })

@@ -6,13 +6,14 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { AgentProcess } from '../harness/agent-process.js'
 import { waitFor } from '../harness/poll.js'
 import { AckedWriter, JOB_TIMEOUT_KEY, varsKey } from './acked-writes.js'
 import { FaultCluster } from './cluster.js'
 import { Partition } from './partition.js'
-import { writeResult } from './results.js'
+import { RESULTS_DIR, writeResult } from './results.js'
 
 const HOSTS = 6
 /** How long both sides write while split, once each side has its manager. */
@@ -29,12 +30,13 @@ describe('fault injection: partition the manager from half the cluster, then hea
   })
 
   after(async () => {
+    await c?.saveLogs(join(RESULTS_DIR, 'logs', 'partition')).catch(() => {})
     await writeResult('partition', started, result)
     await c?.destroy()
   })
 
   it('both sides keep a working manager; after the heal one manager remains with every acknowledged write of both sides', async () => {
-    const m = await c.waitForManager()
+    const m = await c.waitForStable()
     const sideA = [c.host(m.name), ...c.hosts.filter(h => h.name !== m.name).slice(0, HOSTS / 2 - 1)]
     const sideB = c.hosts.filter(h => !sideA.includes(h))
     const agentsOf = (side: typeof sideA): AgentProcess[] => side.map(h => c.agent(h.name))

@@ -6,12 +6,13 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 import type { AgentProcess } from '../harness/agent-process.js'
 import { waitFor } from '../harness/poll.js'
 import { FaultCluster } from './cluster.js'
-import { writeResult } from './results.js'
+import { RESULTS_DIR, writeResult } from './results.js'
 
 describe('fault injection: power a commissioned node off and on', () => {
   const started = Date.now()
@@ -37,6 +38,7 @@ describe('fault injection: power a commissioned node off and on', () => {
   })
 
   after(async () => {
+    await c?.saveLogs(join(RESULTS_DIR, 'logs', 'power-cycle')).catch(() => {})
     await writeResult('power-cycle', started, result)
     await c?.destroy()
   })

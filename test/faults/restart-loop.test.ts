@@ -6,11 +6,12 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import type { AgentProcess } from '../harness/agent-process.js'
 import { waitFor } from '../harness/poll.js'
 import { AckedWriter } from './acked-writes.js'
 import { FaultCluster } from './cluster.js'
-import { faultRounds, writeResult } from './results.js'
+import { RESULTS_DIR, faultRounds, writeResult } from './results.js'
 
 const HOSTS = 4
 
@@ -26,6 +27,7 @@ describe('fault injection: agent restart loop', () => {
   })
 
   after(async () => {
+    await c?.saveLogs(join(RESULTS_DIR, 'logs', 'restart-loop')).catch(() => {})
     await writeResult('restart-loop', started, result)
     await c?.destroy()
   })
@@ -54,7 +56,7 @@ describe('fault injection: agent restart loop', () => {
   }
 
   it('the cluster converges after a non-manager agent and then the manager agent restart in a loop, losing no acknowledged write', async () => {
-    const m0 = await c.waitForManager()
+    const m0 = await c.waitForStable()
     const other = c.hosts.find(h => h.name !== m0.name)?.name as string
     const writer = new AckedWriter(() => c.running().find(a => a.host.name !== other && a.host.name !== m0.name) as AgentProcess | undefined, undefined, 1, 100)
     writer.start()
@@ -65,7 +67,7 @@ describe('fault injection: agent restart loop', () => {
       await loop(mBefore.name, loops)
       const afterManager = await converge()
       await writer.stop()
-      const m = await c.waitForManager()
+      const m = await c.waitForStable()
       const reader = c.agent(m.name)
       const check = await writer.check(reader)
       Object.assign(result, {

@@ -41,7 +41,7 @@ function fakePubsub (): { pubsub: GossipSub, published: ManagerClaim[], deliver:
 }
 
 /** An election of `self` with a fake clock; only `poke()` and delivered claims drive it. */
-async function election (self: string, members: () => Member[], revision = 0): Promise<{ e: Election, clock: { t: number }, ps: ReturnType<typeof fakePubsub> }> {
+async function election (self: string, members: () => Member[], revision = 0, overrides: { evaluateMs?: number } = {}): Promise<{ e: Election, clock: { t: number }, ps: ReturnType<typeof fakePubsub> }> {
   const ps = fakePubsub()
   const clock = { t: 1_000_000 }
   let saved = 0
@@ -52,9 +52,20 @@ async function election (self: string, members: () => Member[], revision = 0): P
     epochs: { load: async () => saved, save: async (n) => { saved = n } },
     revision: () => revision,
     now: () => clock.t
-  }, { peerId: self, name: self.slice(-4), eligible: true, heartbeatMs: 1e9, evaluateMs: 1e9, settleMs: 0 })
+  }, { peerId: self, name: self.slice(-4), eligible: true, heartbeatMs: 1e9, evaluateMs: 1e9, settleMs: 0, ...overrides })
   await e.start()
   return { e, clock, ps }
+}
+
+/** Advance the fake clock by `ms` in 250 ms evaluation ticks, as the real timer would. */
+async function advance (e: Election, clock: { t: number }, ms: number, onTick?: () => void): Promise<void> {
+  for (let left = ms; left > 0; left -= 250) {
+    clock.t += Math.min(250, left)
+    onTick?.()
+    e.poke()
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  await new Promise(resolve => setTimeout(resolve, 10))
 }
 
 describe('claimSupersedes', () => {
@@ -154,6 +165,26 @@ describe('election', () => {
     e.poke()
     await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over from the silent suspect' })
     assert.equal(e.epoch, 3)
+    await e.stop()
+  })
+
+  it('does not judge silence right after its own event loop stalled: the claims are still queued', async () => {
+    const { e, clock, ps } = await election(B, () => [m(A), m(B)], 0, { evaluateMs: 250 })
+    ps.deliver(claim(A, 4, 0))
+    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
+    let ticks = 0
+    await advance(e, clock, 3000, () => { if (++ticks % 4 === 0) ps.deliver(claim(A, 4, 0)) })
+    // A 7 s stall of this agent: the first evaluation after it sees 7 s of silence.
+    clock.t += 7000
+    e.poke()
+    await advance(e, clock, 750)
+    assert.equal(e.manager()?.peerId, A, 'not deposed by our own stall')
+    ps.deliver(claim(A, 4, 0)) // the claim that was queued during the stall
+    await advance(e, clock, 3000, () => { if (++ticks % 4 === 0) ps.deliver(claim(A, 4, 0)) })
+    assert.equal(e.manager()?.peerId, A)
+    // Real silence, evaluated on time, still replaces it.
+    await advance(e, clock, 6500)
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over after real silence' })
     await e.stop()
   })
 
