@@ -1,8 +1,11 @@
 /**
- * The node's lease on disk: `<data-dir>/lease.json`, mode 0600, written atomically (temporary
- * file, fsync, rename, fsync of the directory), so a restarted agent honours a lease it granted
- * before it stopped, and a playbook's lease check reads either the old or the new lease, never
- * half of one. Content: `{"version":1,"lease":{epoch,holder,leaseId,grantedAt,expiresAt}|null}`.
+ * The node's lease on disk: `<data-dir>/lease.json`, mode 0600, replaced atomically (temporary
+ * file, rename), so a playbook's lease check reads either the old or the new lease, never half of
+ * one, and a restarted agent honours a lease it granted before it stopped. A new grant is
+ * durable (fsync of the file and the directory) before the node answers; a renewal or release
+ * need not be, because a restarted agent honours any recorded lease for a full TTL from its start
+ * (see lease-keeper.ts), and fsyncs on a busy disk took seconds, longer than a renewal may.
+ * Content: `{"version":1,"lease":{epoch,holder,leaseId,grantedAt,expiresAt}|null}`.
  */
 
 import { randomBytes } from 'node:crypto'
@@ -40,13 +43,14 @@ export async function readLeaseFile (path: string): Promise<LeaseFileContent> {
   return checked.ok ? { ok: true, lease: checked.value } : { ok: false, reason: `${path}: ${checked.reason}` }
 }
 
-/** Replace the lease file atomically with `lease` (null: no lease). */
-export async function writeLeaseFile (path: string, lease: Lease | null): Promise<void> {
+/** Replace the lease file atomically with `lease` (null: no lease); `durable`: synced to disk before it resolves. */
+export async function writeLeaseFile (path: string, lease: Lease | null, options: { durable?: boolean } = {}): Promise<void> {
+  const durable = options.durable ?? true
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}`)
   const fh = await open(tmp, 'wx', 0o600)
   try {
     await fh.writeFile(JSON.stringify({ version: 1, lease }) + '\n')
-    await fh.sync()
+    if (durable) await fh.sync()
   } finally {
     await fh.close()
   }
@@ -56,6 +60,7 @@ export async function writeLeaseFile (path: string, lease: Lease | null): Promis
     await rm(tmp, { force: true })
     throw err
   }
+  if (!durable) return
   const dir = await open(dirname(path), 'r')
   try { await dir.sync() } finally { await dir.close() }
 }

@@ -130,8 +130,8 @@ export class NodeLeases implements JobFencing {
     }
   }
 
-  private async send (op: LeaseOp, node: { name: string, peerId: string }, leaseId: string, signal?: AbortSignal): Promise<LeaseExchange> {
-    const timeout = AbortSignal.timeout(this.init.requestTimeoutMs)
+  private async send (op: LeaseOp, node: { name: string, peerId: string }, leaseId: string, signal?: AbortSignal, timeoutMs = this.init.requestTimeoutMs): Promise<LeaseExchange> {
+    const timeout = AbortSignal.timeout(timeoutMs)
     const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
     try {
       const req = await this.c.sign({ op, epoch: this.init.epoch, holder: this.init.selfPeerId, node: node.name, leaseId, at: Date.now() })
@@ -164,20 +164,24 @@ export class NodeLeases implements JobFencing {
       const left = confirmedSentAt + this.init.selfFenceMs - performance.now()
       fenceTimer = setTimeout(() => { lose(`no renewal confirmed by the node's agent for ${this.init.selfFenceMs / 1000} s`) }, Math.max(0, left))
     }
+    // One renewal in flight at a time, on a fixed cadence from the send times. A slow answer (a
+    // loaded node) is waited for until the self-fence deadline rather than cut off and retried:
+    // it still counts from when it was sent.
     const renew = async (): Promise<void> => {
       if (ended) return
       const sentAt = performance.now()
-      const reply = await this.send('renew', node, leaseId)
+      const budget = Math.max(500, confirmedSentAt + this.init.selfFenceMs - sentAt)
+      const reply = await this.send('renew', node, leaseId, undefined, budget)
       if (ended) return
       if (reply.t === 'granted') {
-        confirmedSentAt = sentAt
+        confirmedSentAt = Math.max(confirmedSentAt, sentAt)
         armFence()
-        renewTimer = setTimeout(() => { void renew() }, this.init.renewMs)
+        renewTimer = setTimeout(() => { void renew() }, Math.max(0, sentAt + this.init.renewMs - performance.now()))
       } else if (reply.t === 'refused') {
         lose(`renewal refused (${reply.code}): ${reply.reason}`)
       } else {
-        log.debug({ reason: reply.t === 'error' ? reply.message : reply.t }, 'lease renewal failed; retrying')
-        renewTimer = setTimeout(() => { void renew() }, 1000)
+        log.warn({ reason: reply.t === 'error' ? reply.message : reply.t, sinceConfirmedMs: Math.round(performance.now() - confirmedSentAt) }, 'lease renewal failed; retrying')
+        renewTimer = setTimeout(() => { void renew() }, 250)
       }
     }
     armFence()
