@@ -131,9 +131,10 @@ export class NodeLeases implements JobFencing {
   }
 
   private async send (op: LeaseOp, node: { name: string, peerId: string }, leaseId: string, signal?: AbortSignal, timeoutMs = this.init.requestTimeoutMs): Promise<LeaseExchange> {
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
     try {
+      // AbortSignal.timeout throws on a non-integer delay.
+      const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))
+      const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
       const req = await this.c.sign({ op, epoch: this.init.epoch, holder: this.init.selfPeerId, node: node.name, leaseId, at: Date.now() })
       return await this.c.transport(node.peerId, req, s)
     } catch (err) {
@@ -164,6 +165,8 @@ export class NodeLeases implements JobFencing {
       const left = confirmedSentAt + this.init.selfFenceMs - performance.now()
       fenceTimer = setTimeout(() => { lose(`no renewal confirmed by the node's agent for ${this.init.selfFenceMs / 1000} s`) }, Math.max(0, left))
     }
+    // A bug in a renewal must not end the process; it loses the lease instead.
+    const onBug = (err: unknown): void => { log.error({ err }, 'lease renewal failed unexpectedly'); lose(`renewal failed: ${(err as Error).message}`) }
     // One renewal in flight at a time, on a fixed cadence from the send times. A slow answer (a
     // loaded node) is waited for until the self-fence deadline rather than cut off and retried:
     // it still counts from when it was sent.
@@ -176,16 +179,16 @@ export class NodeLeases implements JobFencing {
       if (reply.t === 'granted') {
         confirmedSentAt = Math.max(confirmedSentAt, sentAt)
         armFence()
-        renewTimer = setTimeout(() => { void renew() }, Math.max(0, sentAt + this.init.renewMs - performance.now()))
+        renewTimer = setTimeout(() => { renew().catch(onBug) }, Math.max(0, sentAt + this.init.renewMs - performance.now()))
       } else if (reply.t === 'refused') {
         lose(`renewal refused (${reply.code}): ${reply.reason}`)
       } else {
         log.warn({ reason: reply.t === 'error' ? reply.message : reply.t, sinceConfirmedMs: Math.round(performance.now() - confirmedSentAt) }, 'lease renewal failed; retrying')
-        renewTimer = setTimeout(() => { void renew() }, 250)
+        renewTimer = setTimeout(() => { renew().catch(onBug) }, 250)
       }
     }
     armFence()
-    renewTimer = setTimeout(() => { void renew() }, this.init.renewMs)
+    renewTimer = setTimeout(() => { renew().catch(onBug) }, this.init.renewMs)
     return {
       node: node.name,
       leaseId,
