@@ -167,28 +167,43 @@ export class NodeLeases implements JobFencing {
     }
     // A bug in a renewal must not end the process; it loses the lease instead.
     const onBug = (err: unknown): void => { log.error({ err }, 'lease renewal failed unexpectedly'); lose(`renewal failed: ${(err as Error).message}`) }
-    // One renewal in flight at a time, on a fixed cadence from the send times. A slow answer (a
-    // loaded node) is waited for until the self-fence deadline rather than cut off and retried:
-    // it still counts from when it was sent.
-    const renew = async (): Promise<void> => {
+    // Renewals go out on a fixed cadence from their send times. An attempt that gets no answer
+    // within `retryMs` is not cut off (it may still be answered, and counts from when it was
+    // sent) but another attempt goes out beside it: a stuck stream or connection does not use up
+    // the self-fence budget. Every attempt waits at most until the self-fence deadline.
+    const retryMs = Math.min(2000, this.init.renewMs)
+    let inFlight = 0
+    const attempt = async (): Promise<void> => {
       if (ended) return
       const sentAt = performance.now()
       const budget = Math.max(500, confirmedSentAt + this.init.selfFenceMs - sentAt)
-      const reply = await this.send('renew', node, leaseId, undefined, budget)
-      if (ended) return
+      inFlight++
+      const retry = setTimeout(() => { if (!ended && inFlight < 4) attempt().catch(onBug) }, retryMs)
+      let reply: LeaseExchange
+      try {
+        reply = await this.send('renew', node, leaseId, undefined, budget)
+      } finally {
+        inFlight--
+      }
+      const tookMs = Math.round(performance.now() - sentAt)
+      if (ended) { clearTimeout(retry); return }
       if (reply.t === 'granted') {
-        confirmedSentAt = Math.max(confirmedSentAt, sentAt)
+        clearTimeout(retry)
+        if (sentAt <= confirmedSentAt) return
+        confirmedSentAt = sentAt
         armFence()
-        renewTimer = setTimeout(() => { renew().catch(onBug) }, Math.max(0, sentAt + this.init.renewMs - performance.now()))
+        if (tookMs > 2000) log.warn({ tookMs }, 'lease renewal was slow')
+        if (renewTimer !== null) clearTimeout(renewTimer)
+        renewTimer = setTimeout(() => { attempt().catch(onBug) }, Math.max(0, sentAt + this.init.renewMs - performance.now()))
       } else if (reply.t === 'refused') {
+        clearTimeout(retry)
         lose(`renewal refused (${reply.code}): ${reply.reason}`)
       } else {
-        log.warn({ reason: reply.t === 'error' ? reply.message : reply.t, sinceConfirmedMs: Math.round(performance.now() - confirmedSentAt) }, 'lease renewal failed; retrying')
-        renewTimer = setTimeout(() => { renew().catch(onBug) }, 250)
+        log.warn({ reason: reply.t === 'error' ? reply.message : reply.t, tookMs, sinceConfirmedMs: Math.round(performance.now() - confirmedSentAt) }, 'lease renewal failed; retrying')
       }
     }
     armFence()
-    renewTimer = setTimeout(() => { renew().catch(onBug) }, this.init.renewMs)
+    renewTimer = setTimeout(() => { attempt().catch(onBug) }, this.init.renewMs)
     return {
       node: node.name,
       leaseId,
