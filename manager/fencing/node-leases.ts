@@ -200,6 +200,8 @@ export class NodeLeases implements JobFencing {
         lose(`renewal refused (${reply.code}): ${reply.reason}`)
       } else {
         log.warn({ reason: reply.t === 'error' ? reply.message : reply.t, tookMs, sinceConfirmedMs: Math.round(performance.now() - confirmedSentAt) }, 'lease renewal failed; retrying')
+        // Its own retry may have been skipped (too many in flight then): keep one going.
+        if (inFlight === 0 && tookMs >= retryMs) setTimeout(() => { attempt().catch(onBug) }, 250)
       }
     }
     armFence()
