@@ -16,7 +16,7 @@ import {
 } from '../../protocol/fencing-wire.js'
 import { closeStream } from '../libp2p/close-stream.js'
 import { applyClaim, isLive, type LeaseState } from './lease-rules.js'
-import { readLeaseFile, writeLeaseFile } from './lease-file.js'
+import { LeaseFileWriter, readLeaseFile } from './lease-file.js'
 
 /** Collaborators of the lease keeper. */
 export interface LeaseKeeperComponents {
@@ -45,12 +45,14 @@ export class LeaseKeeper {
   private readonly now: () => number
   private state: LeaseState = { highestEpoch: 0, lease: null }
   private chain: Promise<unknown> = Promise.resolve()
+  private readonly writer: LeaseFileWriter
   private status: 'stopped' | 'started' = 'stopped'
 
   constructor (components: LeaseKeeperComponents, init: LeaseKeeperInit) {
     this.c = components
     this.init = { ttlMs: LEASE_TTL_MS, readTimeoutMs: 5000, ...init }
     this.now = components.now ?? Date.now
+    this.writer = new LeaseFileWriter(this.init.leaseFile)
   }
 
   /** Load the lease file and serve the protocol. */
@@ -58,8 +60,17 @@ export class LeaseKeeper {
     if (this.status === 'started') return
     const loaded = await readLeaseFile(this.init.leaseFile)
     if (loaded.ok) {
-      this.state = { highestEpoch: this.c.election.epoch, lease: loaded.lease }
-      if (isLive(loaded.lease, this.now())) this.c.logger.info({ lease: loaded.lease }, 'a lease granted before this start is still live; it is honoured')
+      // Renewals are not synced to disk, so the recorded expiry may be older than the one the
+      // holder was given. Its holder stops working 12 s after its last confirmed renewal, sent
+      // before this agent stopped: honouring any recorded lease for a full TTL from this start
+      // outlasts that.
+      const now = this.now()
+      const lease = loaded.lease === null ? null : { ...loaded.lease, expiresAt: Math.max(loaded.lease.expiresAt, now + this.init.ttlMs) }
+      this.state = { highestEpoch: this.c.election.epoch, lease }
+      if (lease !== null) {
+        await this.writer.write(lease, true)
+        this.c.logger.info({ lease }, 'a lease recorded before this start is honoured for one TTL (or its recorded expiry, if later)')
+      }
     } else {
       this.state = { highestEpoch: this.c.election.epoch, lease: null, quarantineUntil: this.now() + this.init.ttlMs }
       this.c.logger.error({ reason: loaded.reason }, 'the lease file is unusable; no lease is granted for one lease TTL')
@@ -74,6 +85,7 @@ export class LeaseKeeper {
     this.status = 'stopped'
     await this.c.libp2p.unhandle(LEASE_PROTOCOL)
     await this.chain
+    await this.writer.idle()
   }
 
   /** The lease on record, for `GET /v1/lease`. */
@@ -109,14 +121,23 @@ export class LeaseKeeper {
         ttlMs: this.init.ttlMs,
         managerOf: epoch => { const m = this.c.election.manager(); return m !== null && m.epoch === epoch ? m.peerId : undefined }
       })
+      const started = Date.now()
       try {
         if (step.raisedEpoch !== null) await this.c.election.observeEpoch(step.raisedEpoch)
-        if (step.leaseChanged) await writeLeaseFile(this.init.leaseFile, step.next.lease)
+        // Only a new grant must be on disk before the answer; renewals and releases are written
+        // behind it (see lease-file.ts).
+        const prev = this.state.lease
+        const next = step.next.lease
+        const newGrant = next !== null && (prev === null || prev.holder !== next.holder || prev.leaseId !== next.leaseId || prev.epoch !== next.epoch)
+        if (step.leaseChanged && newGrant) await this.writer.write(next, true)
+        else if (step.leaseChanged) this.writer.write(next, false).catch(err => { this.c.logger.warn({ err }, 'writing the lease file failed') })
       } catch (err) {
         this.c.logger.error({ err }, 'cannot persist a lease decision; refusing')
         return refused(`the node cannot persist the lease: ${(err as Error).message}`)
       }
       this.state = step.next
+      const persistMs = Date.now() - started
+      if (persistMs > 1000) this.c.logger.warn({ op: claim.op, persistMs }, 'persisting a lease decision was slow')
       const d = step.decision
       const log = { op: claim.op, epoch: claim.epoch, holder: claim.holder, leaseId: claim.leaseId }
       if (d.t === 'refused') this.c.logger.warn({ ...log, code: d.code, reason: d.reason }, 'lease request refused')

@@ -130,10 +130,11 @@ export class NodeLeases implements JobFencing {
     }
   }
 
-  private async send (op: LeaseOp, node: { name: string, peerId: string }, leaseId: string, signal?: AbortSignal): Promise<LeaseExchange> {
-    const timeout = AbortSignal.timeout(this.init.requestTimeoutMs)
-    const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+  private async send (op: LeaseOp, node: { name: string, peerId: string }, leaseId: string, signal?: AbortSignal, timeoutMs = this.init.requestTimeoutMs): Promise<LeaseExchange> {
     try {
+      // AbortSignal.timeout throws on a non-integer delay.
+      const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))
+      const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
       const req = await this.c.sign({ op, epoch: this.init.epoch, holder: this.init.selfPeerId, node: node.name, leaseId, at: Date.now() })
       return await this.c.transport(node.peerId, req, s)
     } catch (err) {
@@ -164,24 +165,47 @@ export class NodeLeases implements JobFencing {
       const left = confirmedSentAt + this.init.selfFenceMs - performance.now()
       fenceTimer = setTimeout(() => { lose(`no renewal confirmed by the node's agent for ${this.init.selfFenceMs / 1000} s`) }, Math.max(0, left))
     }
-    const renew = async (): Promise<void> => {
+    // A bug in a renewal must not end the process; it loses the lease instead.
+    const onBug = (err: unknown): void => { log.error({ err }, 'lease renewal failed unexpectedly'); lose(`renewal failed: ${(err as Error).message}`) }
+    // Renewals go out on a fixed cadence from their send times. An attempt that gets no answer
+    // within `retryMs` is not cut off (it may still be answered, and counts from when it was
+    // sent) but another attempt goes out beside it: a stuck stream or connection does not use up
+    // the self-fence budget. Every attempt waits at most until the self-fence deadline.
+    const retryMs = Math.min(2000, this.init.renewMs)
+    let inFlight = 0
+    const attempt = async (): Promise<void> => {
       if (ended) return
       const sentAt = performance.now()
-      const reply = await this.send('renew', node, leaseId)
-      if (ended) return
+      const budget = Math.max(500, confirmedSentAt + this.init.selfFenceMs - sentAt)
+      inFlight++
+      const retry = setTimeout(() => { if (!ended && inFlight < 4) attempt().catch(onBug) }, retryMs)
+      let reply: LeaseExchange
+      try {
+        reply = await this.send('renew', node, leaseId, undefined, budget)
+      } finally {
+        inFlight--
+      }
+      const tookMs = Math.round(performance.now() - sentAt)
+      if (ended) { clearTimeout(retry); return }
       if (reply.t === 'granted') {
+        clearTimeout(retry)
+        if (sentAt <= confirmedSentAt) return
         confirmedSentAt = sentAt
         armFence()
-        renewTimer = setTimeout(() => { void renew() }, this.init.renewMs)
+        if (tookMs > 2000) log.warn({ tookMs }, 'lease renewal was slow')
+        if (renewTimer !== null) clearTimeout(renewTimer)
+        renewTimer = setTimeout(() => { attempt().catch(onBug) }, Math.max(0, sentAt + this.init.renewMs - performance.now()))
       } else if (reply.t === 'refused') {
+        clearTimeout(retry)
         lose(`renewal refused (${reply.code}): ${reply.reason}`)
       } else {
-        log.debug({ reason: reply.t === 'error' ? reply.message : reply.t }, 'lease renewal failed; retrying')
-        renewTimer = setTimeout(() => { void renew() }, 1000)
+        log.warn({ reason: reply.t === 'error' ? reply.message : reply.t, tookMs, sinceConfirmedMs: Math.round(performance.now() - confirmedSentAt) }, 'lease renewal failed; retrying')
+        // Its own retry may have been skipped (too many in flight then): keep one going.
+        if (inFlight === 0 && tookMs >= retryMs) setTimeout(() => { attempt().catch(onBug) }, 250)
       }
     }
     armFence()
-    renewTimer = setTimeout(() => { void renew() }, this.init.renewMs)
+    renewTimer = setTimeout(() => { attempt().catch(onBug) }, this.init.renewMs)
     return {
       node: node.name,
       leaseId,

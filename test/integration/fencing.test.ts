@@ -229,7 +229,8 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     // first; what it did is in its artifacts.
     await waitFor(() => ansibleOn(h(0)).length === 0, { timeoutMs: 60_000, intervalMs: 500, message: 'the orphaned ansible-runner of the killed manager is still running' })
     const orphan = await h(0).exec(['/bin/sh', '-c', 'cat /var/lib/clusterd/runs/clusterd-run-*/artifacts/*/stdout 2>/dev/null; ls -R /var/lib/clusterd/runs 2>/dev/null | head -50'])
-    measured.orphan = /TASK \[clusterd lease check[^\n]*\]\s*\*+\s*fatal: /.test(orphan.stdout) ? 'stopped at a lease check' : 'ended without reaching a lease check'
+    // The artifacts hold one JSON event per line (-j).
+    measured.orphan = /"event": "runner_on_failed"[^\n]*"task": "clusterd lease check/.test(orphan.stdout) ? 'stopped at a lease check' : 'ended without reaching a lease check'
     console.error(`# orphaned run of the killed manager:\n${orphan.stdout.slice(-4000)}`)
   })
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { readLeaseFile, writeLeaseFile } from '../../../../agent/fencing/lease-file.js'
+import { LeaseFileWriter, readLeaseFile, writeLeaseFile } from '../../../../agent/fencing/lease-file.js'
 
 const lease = { epoch: 4, holder: '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', leaseId: 'c'.repeat(32), grantedAt: 1000, expiresAt: 16000 }
 
@@ -32,5 +32,14 @@ describe('lease file', () => {
       const r = await readLeaseFile(path)
       assert.equal(r.ok, false, content.slice(0, 40))
     }
+  })
+
+  it('the writer never overlaps writes, keeps only the latest content and resolves every caller', async () => {
+    const w = new LeaseFileWriter(path)
+    const writes = [w.write(lease, true), w.write({ ...lease, expiresAt: 17000 }, false), w.write({ ...lease, expiresAt: 18000 }, false), w.write(null, false), w.write({ ...lease, expiresAt: 19000 }, false)]
+    await Promise.all(writes)
+    await w.idle()
+    assert.deepEqual(await readLeaseFile(path), { ok: true, lease: { ...lease, expiresAt: 19000 } })
+    assert.deepEqual(await readdir(dir), ['lease.json'])
   })
 })

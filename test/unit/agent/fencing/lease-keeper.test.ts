@@ -90,6 +90,20 @@ describe('LeaseKeeper', () => {
     assert.equal(r.t === 'refused' && r.code, 'CLUSTERD_ERR_STALE_EPOCH')
   })
 
+  it('a restarted keeper honours a recorded lease for a full TTL from its start, even past its recorded expiry (renewals are not synced)', async () => {
+    assert.equal((await ask(a, 'acquire', 3, '1'.repeat(32))).t, 'granted')
+    await keeper.stop()
+    now += 14_000
+    keeper = make()
+    await keeper.start()
+    assert.equal(keeper.leaseStatus().lease?.expiresAt, now + 15_000)
+    const r = await ask(b, 'acquire', 3, '2'.repeat(32))
+    assert.equal(r.t === 'refused' && r.code, 'CLUSTERD_ERR_LEASE_BUSY')
+    assert.equal((await ask(a, 'renew', 3, '1'.repeat(32))).t, 'granted', 'its holder can go on renewing it')
+    const file = await readLeaseFile(join(dir, 'lease.json'))
+    assert.equal(file.ok && file.lease?.expiresAt, now + 15_000)
+  })
+
   it('a restarted keeper honours the lease it granted before (lease file), until it expires', async () => {
     assert.equal((await ask(a, 'acquire', 3, '1'.repeat(32))).t, 'granted')
     await keeper.stop()

@@ -17,10 +17,11 @@ import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
 import { waitFor } from '../../../harness/poll.js'
 
 // The manager's side against a real LeaseKeeper through an in-memory transport, on short
-// timings (TTL 600 ms, renew 150 ms, self-fence 450 ms) so expiry and self-fencing happen fast.
+// timings (TTL 1.5 s, renew 150 ms, self-fence 1.15 s) so expiry and self-fencing happen fast.
 const logger = pino({ level: 'silent' })
-const TTL = 600
-const timing: Partial<NodeLeasesInit> = { renewMs: 150, selfFenceMs: 450, busyWaitMs: 3000, unreachableWaitMs: 500, requestTimeoutMs: 300 }
+const TTL = 1500
+// selfFenceMs is not a multiple of anything on purpose: renewal budgets become fractional times.
+const timing: Partial<NodeLeasesInit> = { renewMs: 150, selfFenceMs: 1150, busyWaitMs: 3000, unreachableWaitMs: 500, requestTimeoutMs: 300 }
 
 describe('NodeLeases', () => {
   let dir: string
@@ -65,7 +66,9 @@ describe('NodeLeases', () => {
     await new Promise(resolve => setTimeout(resolve, 3 * TTL))
     assert.equal(got.lease.signal.aborted, false)
     assert.equal(keeper.leaseStatus().lease?.live, true)
-    assert.ok(sent.filter(s => s === 'renew@1').length >= 5, sent.join(' '))
+    // On cadence: at least half of the renewals due in that time reached the node (none failed locally).
+    const due = Math.floor(3 * TTL / (timing.renewMs as number))
+    assert.ok(sent.filter(s => s === 'renew@1').length >= due / 2, `${sent.filter(s => s === 'renew@1').length} of ${due} renewals sent`)
     await got.lease.release()
     assert.equal(keeper.leaseStatus().lease, null)
   })
