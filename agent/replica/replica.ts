@@ -65,9 +65,10 @@ export class Replica {
   }
 
   /**
-   * Open the store and serve replication requests. A store that cannot be opened (damaged,
-   * locked) does not stop the agent: the replica stays closed and refuses requests, and the
-   * manager role reports the same error should this agent be elected.
+   * Open the store and serve replication requests. A store that cannot be opened does not stop
+   * the agent: a damaged one is moved aside by the store recovery wrapped around `openStore`
+   * (agent/replica/store-recovery.ts) and refilled by the next snapshot; one that is locked or
+   * unreadable leaves the replica closed, refusing requests.
    */
   async start (): Promise<void> {
     await this.open().catch(err => { this.c.logger.error({ err }, 'replica store cannot be opened; this agent holds no replica') })
