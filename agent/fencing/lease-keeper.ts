@@ -5,16 +5,15 @@
  * election) and the lease file before it answers, and reports the lease on `GET /v1/lease`.
  */
 
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import {
   LEASE_PROTOCOL, LEASE_TTL_MS, MAX_LEASE_FRAME_BYTES, claimBytes, decodeLeaseRequest, encodeLeaseMessage,
   type LeaseReply, type LeaseRequest, type LeaseStatus
 } from '../../protocol/fencing-wire.js'
-import { closeStream } from '../libp2p/close-stream.js'
+import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
 import { applyClaim, isLive, type LeaseState } from './lease-rules.js'
 import { LeaseFileWriter, readLeaseFile } from './lease-file.js'
 
@@ -75,7 +74,7 @@ export class LeaseKeeper {
       this.state = { highestEpoch: this.c.election.epoch, lease: null, quarantineUntil: this.now() + this.init.ttlMs }
       this.c.logger.error({ reason: loaded.reason }, 'the lease file is unusable; no lease is granted for one lease TTL')
     }
-    await this.c.libp2p.handle(LEASE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 32 })
+    await this.c.libp2p.handle(LEASE_PROTOCOL, (stream, connection) => { void serveOneFrame(this.protocol, stream, connection, this.c.logger) }, { maxInboundStreams: 32 })
     this.status = 'started'
   }
 
@@ -154,23 +153,15 @@ export class LeaseKeeper {
     return await run
   }
 
-  private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const from = connection.remotePeer.toString()
-    const lp = lpStream(stream, { maxDataLength: MAX_LEASE_FRAME_BYTES })
-    try {
-      const decoded = decodeLeaseRequest((await lp.read({ signal: AbortSignal.timeout(this.init.readTimeoutMs) })).subarray())
-      let reply: LeaseReply
-      if (!decoded.ok) {
-        this.c.logger.warn({ peer: from, reason: decoded.reason }, 'rejected a malformed lease request')
-        reply = { t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason: `malformed request: ${decoded.reason}`, highestEpoch: this.state.highestEpoch }
-      } else {
-        reply = await this.handle(decoded.value, from)
-      }
-      await lp.write(encodeLeaseMessage(reply), { signal: AbortSignal.timeout(5000) })
-      await closeStream(stream)
-    } catch (err) {
-      this.c.logger.debug({ peer: from, err: (err as Error).message }, 'lease stream failed')
-      stream.abort(err as Error)
+  private get protocol (): OneFrameProtocol<LeaseRequest, LeaseReply> {
+    return {
+      name: 'lease',
+      maxFrameBytes: MAX_LEASE_FRAME_BYTES,
+      readTimeoutMs: this.init.readTimeoutMs,
+      decode: decodeLeaseRequest,
+      encode: encodeLeaseMessage,
+      malformed: reason => ({ t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason, highestEpoch: this.state.highestEpoch }),
+      handle: async (req, from) => await this.handle(req, from)
     }
   }
 }

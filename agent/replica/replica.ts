@@ -11,15 +11,14 @@
  * so a replica never appends a new manager's batches to an old manager's divergent history.
  */
 
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
+import type { Libp2p } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import {
   MAX_REPLICATION_FRAME_BYTES, REPLICATE_PROTOCOL, decodeReplicationRequest, encodeReplicationMessage,
   type ReplicaStatus, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
-import { closeStream } from '../libp2p/close-stream.js'
+import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
 
 /** What the replica needs of a store (ManagerStore in replica use). */
 export interface ReplicaStore {
@@ -72,7 +71,7 @@ export class Replica {
    */
   async start (): Promise<void> {
     await this.open().catch(err => { this.c.logger.error({ err }, 'replica store cannot be opened; this agent holds no replica') })
-    await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 64 })
+    await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void serveOneFrame(this.protocol, stream, connection, this.c.logger) }, { maxInboundStreams: 64 })
   }
 
   /** Stop serving and close the store. */
@@ -124,23 +123,15 @@ export class Replica {
     return await run
   }
 
-  private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const from = connection.remotePeer.toString()
-    const lp = lpStream(stream, { maxDataLength: MAX_REPLICATION_FRAME_BYTES })
-    try {
-      const decoded = decodeReplicationRequest((await lp.read({ signal: AbortSignal.timeout(this.init.readTimeoutMs) })).subarray())
-      let reply: ReplicationReply
-      if (!decoded.ok) {
-        this.c.logger.warn({ peer: from, reason: decoded.reason }, 'rejected a malformed replication request')
-        reply = { t: 'refused', reason: `malformed request: ${decoded.reason}` }
-      } else {
-        reply = await this.handle(from, decoded.value)
-      }
-      await lp.write(encodeReplicationMessage(reply), { signal: AbortSignal.timeout(5000) })
-      await closeStream(stream)
-    } catch (err) {
-      this.c.logger.debug({ peer: from, err: (err as Error).message }, 'replication stream failed')
-      stream.abort(err as Error)
+  private get protocol (): OneFrameProtocol<ReplicationRequest, ReplicationReply> {
+    return {
+      name: 'replication',
+      maxFrameBytes: MAX_REPLICATION_FRAME_BYTES,
+      readTimeoutMs: this.init.readTimeoutMs,
+      decode: decodeReplicationRequest,
+      encode: encodeReplicationMessage,
+      malformed: reason => ({ t: 'refused', reason }),
+      handle: async (req, from) => await this.handle(from, req)
     }
   }
 

@@ -6,6 +6,16 @@
 /** The ansible-runner executable (Debian python3-ansible-runner). */
 export const ANSIBLE_RUNNER_PATH = '/usr/bin/ansible-runner'
 
+/** coreutils `nice`, which execs the runner at a lower CPU priority (same pid). */
+export const NICE_PATH = '/usr/bin/nice'
+
+/**
+ * Niceness of a playbook run (ansible-runner, ansible-playbook and their forks). The manager's
+ * agent keeps its heartbeats (membership probes, manager claims, lease renewals, replication)
+ * on time while its own playbook runs load the CPU: a starved agent looks dead to the cluster.
+ */
+export const RUNNER_NICENESS = 10
+
 /** The ssh client Ansible and the control-master cleanup use. */
 export const SSH_PATH = '/usr/bin/ssh'
 

@@ -16,7 +16,7 @@ import { stringify } from 'yaml'
 import type { PlaybookPlan } from '../roles/plan.js'
 import {
   ANSIBLE_RUNNER_PATH, CONTROL_PERSIST_S, DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_FORKS,
-  DEFAULT_RUN_TIMEOUT_MS, DIAGNOSTIC_TAIL_BYTES, KILL_GRACE_MS, PYTHON_INTERPRETER, RUNNER_PATH_ENV, SAFE_PATH
+  DEFAULT_RUN_TIMEOUT_MS, DIAGNOSTIC_TAIL_BYTES, KILL_GRACE_MS, NICE_PATH, PYTHON_INTERPRETER, RUNNER_NICENESS, RUNNER_PATH_ENV, SAFE_PATH
 } from './constants.js'
 import { parseEventLine, ResultCollector } from './events.js'
 import type { HostResult, PlaybookEvent, RunEnd } from './events.js'
@@ -152,7 +152,7 @@ export class AnsibleRunner implements PlaybookRunner {
       options.signal?.addEventListener('abort', onAbort, { once: true })
       const timer = setTimeout(() => { endReason ??= 'timeout'; stop.abort() }, options.timeoutMs ?? this.init.timeoutMs)
 
-      const child = execa(this.init.runnerPath, args, {
+      const child = execa(NICE_PATH, ['-n', String(RUNNER_NICENESS), this.init.runnerPath, ...args], {
         cwd: dir,
         extendEnv: false,
         env: this.env(paths),

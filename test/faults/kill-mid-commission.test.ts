@@ -78,12 +78,18 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
       last = ns.map(n => `${n.name}:${n.state}:${String(n.currentJob)}`)
       return ns.length === TARGETS && ns.every(n => SETTLED.includes(n.state) && n.currentJob == null) ? ns : undefined
     }, { timeoutMs: 300_000, intervalMs: 500 }).catch(err => { throw new Error(`targets not idle before the round: ${JSON.stringify(last)}: ${(err as Error).message}`) })
-    const ns = await idle()
-    const toClean = ns.filter(n => n.state === 'commissioned' || n.state === 'commission-failed').map(n => n.name)
-    if (toClean.length === 0) return
-    const d = await client(api()).request<JobRecord>('POST', '/v1/decommission', { nodes: toClean })
-    const { ns: after } = await settle(d.id, 300_000)
-    for (const n of after) assert.ok(n.state === 'decommissioned' || n.state === 'discovered', `${n.name} after the clean-up decommission: ${n.state}`)
+    // The clean-up is scaffolding, not the scenario: a decommission that failed (say a lease lost
+    // to a false failover on this shared machine) is run again, at most three times.
+    for (let attempt = 1; ; attempt++) {
+      const ns = await idle()
+      const toClean = ns.filter(n => ['commissioned', 'commission-failed', 'decommission-failed'].includes(n.state)).map(n => n.name)
+      if (toClean.length === 0) return
+      const d = await client(api()).request<JobRecord>('POST', '/v1/decommission', { nodes: toClean })
+      const { ns: after } = await settle(d.id, 300_000)
+      const left = after.filter(n => n.state !== 'decommissioned' && n.state !== 'discovered')
+      if (left.length === 0) return
+      assert.ok(attempt < 3, `after ${attempt} clean-up decommissions: ${left.map(n => `${n.name}:${n.state}`).join(', ')}`)
+    }
   }
 
   before(async () => {

@@ -87,7 +87,10 @@ const BOOT_SCRIPT = [
   // Hide every set's upper dirs (other hosts' files) from this host.
   'mount -t tmpfs -o mode=700 tmpfs "$5"',
   'mkdir -p "$6" && mount --bind /mnt "$6" && umount -l /mnt',
-  `exec ${BIN.sshd} -D -f /etc/ssh/sshd_config -E /var/log/sshd.log`
+  // Nice 10: what sshd runs (the remote side of Ansible's tasks) is this host's own work, which on
+  // real hosts has its own CPUs; here every host shares the machine's, and it must not starve the
+  // other hosts' agents (their heartbeats) any more than it would on separate machines.
+  `exec nice -n 10 ${BIN.sshd} -D -f /etc/ssh/sshd_config -E /var/log/sshd.log`
 ].join('\n')
 
 /** A host of a `TestHosts` set. Create through `TestHosts`, not directly. */
