@@ -61,12 +61,16 @@ describe('supervise.sh', () => {
     running = supervise(dir, [], ['sh', '-c', 'echo run >> "$0"; exit 3', runs])
     await poll('the second failure', () => existsSync(runs) && lines(readFileSync(runs, 'utf8')).length >= 2)
     assert.match(running.output(), /"the agent exited with status 3 after \d+s; restarting in 1s"/)
-    await poll('the second backoff', () => running?.output().includes('restarting in 2s') === true)
+    await poll('the third failure', () => lines(readFileSync(runs, 'utf8')).length >= 3)
+    assert.match(running.output(), /restarting in 2s/)
+    // The third backoff is 4 s: long enough that a loaded machine's poll still lands inside it,
+    // and a stop well under it shows the SIGTERM did not wait for the backoff to end.
+    await poll('the third backoff', () => running?.output().includes('restarting in 4s') === true)
     assert.equal(readFileSync(join(dir, 'sup.pid'), 'utf8').trim(), String(running.proc.pid))
     const t0 = Date.now()
     running.proc.kill('SIGTERM')
     assert.equal(await running.exited, 0)
-    assert.ok(Date.now() - t0 < 1000, `stopped during the 2 s backoff in ${Date.now() - t0} ms`)
+    assert.ok(Date.now() - t0 < 2000, `stopped during the 4 s backoff in ${Date.now() - t0} ms`)
     assert.match(running.output(), /stopped during the restart backoff/)
     assert.equal(existsSync(join(dir, 'sup.pid')), false, 'pid file removed')
   })
@@ -80,8 +84,11 @@ describe('supervise.sh', () => {
 
   it('forwards SIGTERM to the command and reports its own exit status', async () => {
     const marker = join(dir, 'term')
-    running = supervise(dir, [], ['bash', '-c', 'trap \'kill $!; echo got-term > "$0"; exit 0\' TERM; sleep 30 & wait', marker])
+    const ready = join(dir, 'trap-ready')
+    // The command says when its trap is set: a SIGTERM before that would kill it untrapped.
+    running = supervise(dir, [], ['bash', '-c', 'trap \'kill $!; echo got-term > "$0"; exit 0\' TERM; : > "$1"; sleep 30 & wait', marker, ready])
     await poll('the child pid file', () => existsSync(join(dir, 'child.pid')))
+    await poll('the child\'s trap', () => existsSync(ready))
     running.proc.kill('SIGTERM')
     assert.equal(await running.exited, 0)
     assert.equal(await readFile(marker, 'utf8'), 'got-term\n')
