@@ -18,6 +18,7 @@ import type { Logger } from 'pino'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { ManagerFactory } from '../election/manager-host.js'
 import type { ReplicationBatch, SnapshotEntry } from '../../protocol/replication-wire.js'
+import type { ReplicaStore } from './replica.js'
 
 /** Name of the store directory under the data directory. */
 export const STORE_DIR_NAME = 'manager'
@@ -35,13 +36,7 @@ export interface AwaitingSnapshot {
 }
 
 /** A store as the replica and the manager role use it; every method passes through. */
-export interface RecoverableStore {
-  start: () => Promise<void>
-  stop: () => Promise<void>
-  readonly revision: number
-  applyReplicated: (batch: ReplicationBatch) => Promise<{ ok: true, revision: number } | { gap: true, revision: number }>
-  importAll: (entries: SnapshotEntry[]) => Promise<{ revision: number }>
-  exportAll: () => Promise<SnapshotEntry[]>
+export interface RecoverableStore extends ReplicaStore {
   mergeForeign?: (entries: SnapshotEntry[]) => Promise<unknown>
 }
 

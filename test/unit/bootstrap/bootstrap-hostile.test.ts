@@ -6,75 +6,12 @@
  */
 
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-
-const BUILD_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-function findRepo (): string {
-  let dir = BUILD_ROOT
-  while (!existsSync(join(dir, 'bootstrap.sh'))) {
-    const up = dirname(dir)
-    if (up === dir) throw new Error(`bootstrap.sh not found above ${BUILD_ROOT}`)
-    dir = up
-  }
-  return dir
-}
-const SCRIPT = join(findRepo(), 'bootstrap.sh')
-
-interface Run { code: number, stdout: string, stderr: string }
-
-function nodeEnv (dir: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    CLUSTERD_ETC: join(dir, 'etc'),
-    CLUSTERD_RUN: join(dir, 'run'),
-    CLUSTERD_LOG_DIR: join(dir, 'log'),
-    CLUSTERD_SSH_DIR: join(dir, 'ssh'),
-    CLUSTERD_DATA_DIR: join(dir, 'data'),
-    CLUSTERD_INIT: 'supervise',
-    CLUSTERD_WAIT_SECONDS: '60',
-    CLUSTERD_NODE_BIN: process.execPath,
-    CLUSTERD_JS: join(BUILD_ROOT, 'agent', 'main.js'),
-    CLUSTERCTL_JS: join(BUILD_ROOT, 'cli', 'main.js'),
-    CLUSTERD_ALLOW_NON_ROOT: '1',
-    ...extra
-  }
-}
-
-async function bootstrap (dir: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return await new Promise(resolve => {
-    execFile(SCRIPT, args, { env: nodeEnv(dir, env), cwd: tmpdir(), timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr })
-    })
-  })
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
-    })
-  })
-}
-
-function readPid (file: string): number | null {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : null
-  } catch {
-    return null
-  }
-}
+import { bootstrap, freePort, readPid } from './bootstrap-run.js'
 
 describe('bootstrap.sh with hostile arguments', () => {
   let dir: string

@@ -5,64 +5,17 @@
  * with a graceful leave.
  */
 
-import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Member } from '../../../protocol/members.js'
+import { bootstrap, freePort, readPid, type Run } from './bootstrap-run.js'
 
-/** The compiled tree this test runs from (dist/ or a private build dir). */
-const BUILD_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const CLUSTERD_JS = join(BUILD_ROOT, 'agent', 'main.js')
-const CLUSTERCTL_JS = join(BUILD_ROOT, 'cli', 'main.js')
-
-/** The repository: the nearest ancestor of the build tree holding bootstrap.sh. */
-function findRepo (): string {
-  let dir = BUILD_ROOT
-  while (!existsSync(join(dir, 'bootstrap.sh'))) {
-    const up = dirname(dir)
-    if (up === dir) throw new Error(`bootstrap.sh not found above ${BUILD_ROOT}`)
-    dir = up
-  }
-  return dir
-}
-const SCRIPT = join(findRepo(), 'bootstrap.sh')
 const SECRET_NAMES = ['secret', 'manager_ed25519', 'manager_ed25519.pub', 'api-token']
-
-interface Run { code: number, stdout: string, stderr: string }
-
-/** The environment that keeps one bootstrap "node" inside `dir`. */
-function nodeEnv (dir: string): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    CLUSTERD_ETC: join(dir, 'etc'),
-    CLUSTERD_RUN: join(dir, 'run'),
-    CLUSTERD_LOG_DIR: join(dir, 'log'),
-    CLUSTERD_SSH_DIR: join(dir, 'ssh'),
-    CLUSTERD_DATA_DIR: join(dir, 'data'),
-    CLUSTERD_INIT: 'supervise',
-    CLUSTERD_WAIT_SECONDS: '60',
-    CLUSTERD_NODE_BIN: process.execPath,
-    CLUSTERD_JS,
-    CLUSTERCTL_JS,
-    CLUSTERD_ALLOW_NON_ROOT: '1'
-  }
-}
-
-async function bootstrap (dir: string, args: string[]): Promise<Run> {
-  return await new Promise(resolve => {
-    execFile(SCRIPT, args, { env: nodeEnv(dir), cwd: tmpdir(), timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr })
-    })
-  })
-}
 
 /** Alive = /proc/PID exists and is not a zombie (PID 1 here reaps orphans late). */
 function alive (pid: number): boolean {
@@ -72,15 +25,6 @@ function alive (pid: number): boolean {
     return state !== 'Z' && state !== 'X'
   } catch {
     return false
-  }
-}
-
-function readPid (file: string): number | null {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : null
-  } catch {
-    return null
   }
 }
 
@@ -111,17 +55,6 @@ async function apiGet (socketPath: string, path: string): Promise<unknown> {
 
 async function members (dir: string): Promise<Member[]> {
   return await apiGet(join(dir, 'run', 'clusterd.sock'), '/v1/members') as Member[]
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
-    })
-  })
 }
 
 async function mode (path: string): Promise<number> {

@@ -1,0 +1,80 @@
+/**
+ * Running bootstrap.sh as a real process with every path pointed into a temporary directory:
+ * shared by the bootstrap tests.
+ */
+
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The compiled tree the tests run from (dist/ or a private build dir). */
+const BUILD_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+
+/** The repository: the nearest ancestor of the build tree holding bootstrap.sh. */
+function findRepo (): string {
+  let dir = BUILD_ROOT
+  while (!existsSync(join(dir, 'bootstrap.sh'))) {
+    const up = dirname(dir)
+    if (up === dir) throw new Error(`bootstrap.sh not found above ${BUILD_ROOT}`)
+    dir = up
+  }
+  return dir
+}
+
+export const SCRIPT = join(findRepo(), 'bootstrap.sh')
+
+export interface Run { code: number, stdout: string, stderr: string }
+
+/** The environment that keeps one bootstrap "node" inside `dir`, plus `extra` overrides. */
+export function nodeEnv (dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    CLUSTERD_ETC: join(dir, 'etc'),
+    CLUSTERD_RUN: join(dir, 'run'),
+    CLUSTERD_LOG_DIR: join(dir, 'log'),
+    CLUSTERD_SSH_DIR: join(dir, 'ssh'),
+    CLUSTERD_DATA_DIR: join(dir, 'data'),
+    CLUSTERD_INIT: 'supervise',
+    CLUSTERD_WAIT_SECONDS: '60',
+    CLUSTERD_NODE_BIN: process.execPath,
+    CLUSTERD_JS: join(BUILD_ROOT, 'agent', 'main.js'),
+    CLUSTERCTL_JS: join(BUILD_ROOT, 'cli', 'main.js'),
+    CLUSTERD_ALLOW_NON_ROOT: '1',
+    ...extra
+  }
+}
+
+/** Run bootstrap.sh for the node in `dir`; never rejects. */
+export async function bootstrap (dir: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return await new Promise(resolve => {
+    execFile(SCRIPT, args, { env: nodeEnv(dir, env), cwd: tmpdir(), timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr })
+    })
+  })
+}
+
+/** A TCP port free on loopback right now. */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
+    })
+  })
+}
+
+/** The pid in a pid file, or null. */
+export function readPid (file: string): number | null {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim())
+    return Number.isInteger(pid) && pid > 0 ? pid : null
+  } catch {
+    return null
+  }
+}
