@@ -199,7 +199,9 @@ export class Manager implements ManagerRole {
         await this.discovery.stop()
         await this.discovery.start()
       }
-      if (report.activeJobs.length > 0 && !this.stopping) {
+      // Also when a job this runner has taken up was finished on the other side: the restart
+      // stops its run and drops its nodes (the runner never rewrites a finished job).
+      if ((report.activeJobs.length > 0 || this.jobs.involves(report.jobsUpdated)) && !this.stopping) {
         await this.jobs.stop()
         await this.jobs.start()
       }

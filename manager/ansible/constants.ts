@@ -10,6 +10,26 @@ export const ANSIBLE_RUNNER_PATH = '/usr/bin/ansible-runner'
 export const NICE_PATH = '/usr/bin/nice'
 
 /**
+ * util-linux `setpriv`, which sets the runner's parent-death signal and execs it (same pid):
+ * when the agent dies (kill -9, OOM, crash), the kernel sends the runner `PARENT_DEATH_SIGNAL`
+ * and ansible-runner cancels its playbook. Without it the runner is orphaned and goes on
+ * working on nodes while the next manager takes them over (found by the fault suite).
+ */
+export const SETPRIV_PATH = '/usr/bin/setpriv'
+
+/**
+ * SIGTERM, not SIGKILL: ansible-runner handles SIGTERM by killing ansible-playbook's process
+ * group (a new session under pexpect); a SIGKILLed runner leaves the playbook running.
+ */
+export const PARENT_DEATH_SIGNAL = 'SIGTERM'
+
+/**
+ * ansible-runner's `pexpect_timeout` (seconds): how often it looks at its cancel flag, so how
+ * long a cancelled or orphaned run goes on before its playbook is killed (its default is 5).
+ */
+export const RUNNER_POLL_S = 1
+
+/**
  * Niceness of a playbook run (ansible-runner, ansible-playbook and their forks). The manager's
  * agent keeps its heartbeats (membership probes, manager claims, lease renewals, replication)
  * on time while its own playbook runs load the CPU: a starved agent looks dead to the cluster.

@@ -16,7 +16,7 @@ import { stringify } from 'yaml'
 import type { PlaybookPlan } from '../roles/plan.js'
 import {
   ANSIBLE_RUNNER_PATH, CONTROL_PERSIST_S, DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_FORKS,
-  DEFAULT_RUN_TIMEOUT_MS, DIAGNOSTIC_TAIL_BYTES, KILL_GRACE_MS, NICE_PATH, PYTHON_INTERPRETER, RUNNER_NICENESS, RUNNER_PATH_ENV, SAFE_PATH
+  DEFAULT_RUN_TIMEOUT_MS, DIAGNOSTIC_TAIL_BYTES, KILL_GRACE_MS, NICE_PATH, PARENT_DEATH_SIGNAL, PYTHON_INTERPRETER, RUNNER_NICENESS, RUNNER_PATH_ENV, RUNNER_POLL_S, SAFE_PATH, SETPRIV_PATH
 } from './constants.js'
 import { parseEventLine, ResultCollector } from './events.js'
 import type { HostResult, PlaybookEvent, RunEnd } from './events.js'
@@ -152,7 +152,8 @@ export class AnsibleRunner implements PlaybookRunner {
       options.signal?.addEventListener('abort', onAbort, { once: true })
       const timer = setTimeout(() => { endReason ??= 'timeout'; stop.abort() }, options.timeoutMs ?? this.init.timeoutMs)
 
-      const child = execa(NICE_PATH, ['-n', String(RUNNER_NICENESS), this.init.runnerPath, ...args], {
+      // setpriv → nice → ansible-runner, each exec'ing the next: one process that dies with us.
+      const child = execa(SETPRIV_PATH, ['--pdeathsig', PARENT_DEATH_SIGNAL, '--', NICE_PATH, '-n', String(RUNNER_NICENESS), this.init.runnerPath, ...args], {
         cwd: dir,
         extendEnv: false,
         env: this.env(paths),
@@ -222,9 +223,11 @@ export class AnsibleRunner implements PlaybookRunner {
       config: join(dir, 'ansible.cfg')
     }
     await Promise.all([
-      mkdir(join(dir, 'project')), mkdir(join(dir, 'inventory')),
+      mkdir(join(dir, 'project')), mkdir(join(dir, 'inventory')), mkdir(join(dir, 'env')),
       mkdir(paths.home, { mode: 0o700 }), mkdir(paths.controlPath, { mode: 0o700 })
     ])
+    // The runner's own settings: how often it checks for cancellation (see RUNNER_POLL_S).
+    await writeFile(join(dir, 'env', 'settings'), stringify({ pexpect_timeout: RUNNER_POLL_S }))
     // One ansible-playbook run for the whole plan: a host that fails a play is dropped from
     // the later ones, and the ~0.5 s startup is paid once.
     const site = plan.playbooks.map(p => ({ 'ansible.builtin.import_playbook': p }))

@@ -117,6 +117,9 @@ export class JobRunner implements JobService {
     for (const r of this.running.values()) r.controller.abort(STOP)
     await Promise.allSettled([...this.running.values()].map(async r => await r.done))
     await this.submitChain.catch(() => {})
+    // start() rebuilds both from the store, which may have changed meanwhile (a merge).
+    this.queue.length = 0
+    this.busy.clear()
     this.status = 'stopped'
   }
 
@@ -195,7 +198,7 @@ export class JobRunner implements JobService {
     for (const name of req.nodes) {
       const node = await this.c.store.getNode(name)
       if (node === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${name}`)
-      const inJob = this.busy.get(name) ?? node.currentJob
+      const inJob = await this.busyWith(name) ?? node.currentJob
       if (inJob !== undefined && inJob !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_BUSY', `node ${name} is already in job ${inJob}; wait for it or cancel it`)
       records.push(node)
     }
@@ -268,6 +271,7 @@ export class JobRunner implements JobService {
       const max = numberConfig(await this.c.store.getConfig('max-parallel-jobs'), this.init.defaultMaxParallel)
       while (this.running.size < max && this.queue.length > 0 && this.status === 'started') {
         const id = this.queue.shift() as string
+        if (this.running.has(id)) continue
         const controller = new AbortController()
         const done = this.run(id, controller.signal)
           .catch(async err => {
@@ -468,7 +472,36 @@ export class JobRunner implements JobService {
     this.c.logger.info({ job: job.id, status: job.status, reason: job.reason }, 'job finished')
   }
 
+  /**
+   * The job `name` is busy with, if that job has not finished. A merge from another lineage
+   * (a deposed manager's last writes) can finish a job this runner had taken up: its entry here
+   * is then stale and must not refuse new work.
+   */
+  private async busyWith (name: string): Promise<string | undefined> {
+    const id = this.busy.get(name)
+    if (id === undefined) return undefined
+    const job = await this.c.store.getJob(id)
+    if (job !== undefined && !isTerminalJobStatus(job.status)) return id
+    this.busy.delete(name)
+    return undefined
+  }
+
+  /** Whether this runner is running, or holds nodes for, any of the jobs `ids`. */
+  involves (ids: readonly string[]): boolean {
+    const mine = new Set([...this.running.keys(), ...this.busy.values()])
+    return ids.some(id => mine.has(id))
+  }
+
+  /**
+   * Writes this runner's copy of `job`, unless the stored job has finished meanwhile (a merge
+   * brought its end from another lineage): a finished job is never reopened or rewritten.
+   */
   private async save (job: JobRecord): Promise<void> {
+    const stored = await this.c.store.getJob(job.id)
+    if (stored !== undefined && isTerminalJobStatus(stored.status) && stored.finishedAt !== job.finishedAt) {
+      this.c.logger.warn({ job: job.id, stored: stored.status, ours: job.status }, 'not rewriting a job another manager finished')
+      return
+    }
     await this.c.store.putJob(job)
     this.notify(job.id)
   }

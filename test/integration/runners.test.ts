@@ -174,6 +174,42 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
     assert.deepEqual(await readdir(workDir), [], 'the private data dir is removed')
   })
 
+  it('a run outlives no manager: when its process is killed (kill -9), the playbook stops', async () => {
+    // Task one runs for a while; task two would mark the host. The manager dies during task one.
+    const project = await mkdtemp(join(tmpdir(), 'rn-orphan-'))
+    const playbook = join(project, 'orphan.yml')
+    const marker = `/tmp/clusterd-orphan-${Date.now()}`
+    await writeFile(playbook, [
+      '- hosts: all',
+      '  gather_facts: false',
+      '  tasks:',
+      '    - ansible.builtin.command: sleep 8',
+      `    - ansible.builtin.file: { path: ${marker}, state: touch }`
+    ].join('\n') + '\n')
+    const plan = { ...planFor(config, 'commission', [target(0, ['worker'])], { cluster: 'itest' }), playbooks: [playbook] }
+    const child = execa(process.execPath, [join(import.meta.dirname, 'orphan-run-child.js'), JSON.stringify({ privateKeyPath: hosts.clientKeyPath, workDir, plan })], { reject: false, buffer: false })
+    try {
+      const started = new Promise<void>((resolve, reject) => {
+        child.stdout?.setEncoding('utf8')
+        child.stdout?.on('data', (s: string) => { if (s.includes('started')) resolve() })
+        void child.then(r => { reject(new Error(`the child ended before the playbook started: ${String(r.exitCode)}`)) })
+      })
+      await started
+      assert.ok((await processesMentioning(workDir)).length > 0, 'the run is under way')
+      child.kill('SIGKILL')
+      await child
+      // The runner is orphaned now; it must cancel its playbook, not finish it.
+      await waitFor(async () => (await processesMentioning(workDir)).length === 0 ? true : undefined,
+        { timeoutMs: 6000, intervalMs: 100, message: 'the orphaned run still has processes' })
+      assert.equal(await exists(0, marker), false, 'the orphaned playbook went on to its next task')
+    } finally {
+      child.kill('SIGKILL')
+      await rm(project, { recursive: true, force: true })
+      // The dead child could not remove its run dir.
+      for (const d of await readdir(workDir)) await rm(join(workDir, d), { recursive: true, force: true })
+    }
+  })
+
   it('a run past its deadline is killed and reports timeout', async () => {
     const started = Date.now()
     const r = await run('commission', [target(0, ['worker'])], { timeoutMs: 300 })

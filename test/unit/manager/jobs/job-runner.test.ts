@@ -166,6 +166,29 @@ describe('JobRunner', () => {
     assert.ok((await store.listJobEvents(job.id)).some(e => e.kind === 'status' && /restarted/.test(e.message ?? '')))
   })
 
+  it('a job another manager finished (merged in) is not rewritten, and its nodes take new work', async () => {
+    playbooks.hold = new Promise(() => {})
+    const job = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })
+    await waitFor(async () => (await store.getJob(job.id))?.status === 'running' ? true : undefined, { timeoutMs: 3000, message: 'job runs' })
+    // What a merge from the other lineage brings: the job finished there, the node commissioned.
+    const theirs = { ...(await store.getJob(job.id))!, status: 'failed' as const, reason: 'ended by the other manager', finishedAt: new Date().toISOString() }
+    await store.putJob(theirs)
+    assert.ok((await store.applyTransition('a', { type: 'JOB_SUCCEEDED', jobId: job.id }, { actor: 'partition-merge' })).ok)
+    assert.equal(runner.involves([job.id]), true)
+    assert.equal(runner.involves(['j-other']), false)
+    // The manager restarts its runner after such a merge: the interrupted run leaves the job as merged.
+    await runner.stop()
+    await runner.start()
+    const stored = await store.getJob(job.id)
+    assert.equal(stored?.status, 'failed')
+    assert.equal(stored?.reason, 'ended by the other manager')
+    assert.equal(runner.involves([job.id]), false)
+    playbooks.hold = null
+    const next = await runner.submit({ kind: 'decommission', nodes: ['a'], roles: [], vars: {}, actor: 'operator' })
+    assert.equal((await finished(next.id)).status, 'succeeded')
+    assert.equal((await store.getJob(job.id))?.reason, 'ended by the other manager', 'the finished job is never reopened')
+  })
+
   it('fails a node whose target is unknown with the reason', async () => {
     const job = await runner.submit({ kind: 'commission', nodes: ['ghost'], roles: ['worker'], vars: {}, actor: 'operator' })
     const done = await finished(job.id)
