@@ -1,9 +1,10 @@
 /**
- * Manager election on top of membership. A manager stays manager while membership sees it
- * alive or suspect and its claims keep arriving (no flapping when a node with a "better" rank
- * joins). It is replaced when membership sees it failed or left, or when its claims (re-announced
- * every second) have been silent for `silenceMs` (6 s), or for `suspectSilenceMs` (2.5 s) while
- * membership suspects it: a powered-off manager is replaced before SWIM declares it dead. When there is none, every eligible agent computes the same winner from
+ * Manager election on top of membership. A manager stays manager while its claims keep arriving
+ * (no flapping when a node with a "better" rank joins). It is replaced when membership sees it
+ * leave, or when its claims (re-announced every second) have been silent for `silenceMs` (6 s),
+ * or for `suspectSilenceMs` (2.5 s) while membership suspects it or has declared it failed: a
+ * powered-off manager is replaced before SWIM declares it dead, and a live manager that a
+ * starved SWIM declares failed is not replaced while its claims still arrive. When there is none, every eligible agent computes the same winner from
  * its membership view (rank function: by default the lowest peer id; the HA layer ranks by
  * replica freshness), and the winner claims epoch = highest epoch it has seen + 1 with its
  * replica revision and gossips the claim. Competing claims are settled by `claimSupersedes`:
@@ -244,8 +245,14 @@ export class Election {
       const listed = m !== undefined && (m.status === 'alive' || m.status === 'suspect')
       const silentMs = this.now() - this.lastHeard
       const self = cur.peerId === this.init.peerId
-      const limit = m?.status === 'suspect' ? this.init.suspectSilenceMs : this.init.silenceMs
-      if (listed && (self || silentMs < limit || now < this.judgeSilenceFrom)) return
+      // A manager that left (or that membership forgot) goes at once. One membership declares
+      // failed goes once its claims are silent too, as a suspect one does: its signed claims are
+      // direct evidence it lives, SWIM's verdict is indirect, and on a starved machine SWIM
+      // declares live members failed (they refute a moment later); deposing on that alone
+      // restarted the jobs of a healthy manager (the fault suite, kill -9 mid-commission).
+      const failed = m?.status === 'failed'
+      const limit = failed || m?.status === 'suspect' ? this.init.suspectSilenceMs : this.init.silenceMs
+      if ((listed || failed) && (self || silentMs < limit || now < this.judgeSilenceFrom)) return
       if (listed) {
         this.silent.add(cur.peerId)
         this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m.status, silentMs }, 'manager claims went silent; electing a new one')

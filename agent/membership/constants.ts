@@ -24,6 +24,13 @@ export const MEMBERSHIP_DEFAULTS = {
   suspicionMaxMult: 4,
   /** Lifeguard local health: the probe timeout and interval are scaled by (score + 1). */
   awarenessMax: 8,
+  /**
+   * This agent's own event loop counts as stalled when a timer fires this much later than
+   * asked. Time it stalled does not count against others: a probe that timed out during a
+   * stall accuses nobody, and suspicion deadlines move out by the stall (a refutation that
+   * arrived meanwhile is still queued behind the timer that would declare the death).
+   */
+  stallGraceMs: 250,
   /** Push-pull full-state exchange with one random member, this often. */
   syncIntervalMs: 10_000,
   /** Connectivity loop: how often it looks for members and seeds to (re)dial. */

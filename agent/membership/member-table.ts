@@ -193,6 +193,14 @@ export class MemberTable {
     return expired
   }
 
+  /**
+   * Move every running suspicion's deadline `ms` later: this agent was stalled that long and
+   * could not have heard a refutation.
+   */
+  postponeSuspicions (ms: number): void {
+    for (const e of this.entries.values()) if (e.suspicion !== null) e.suspicion.deadline += ms
+  }
+
   /** Our whole view for a push-pull exchange. */
   syncEntries (): SyncEntry[] {
     return this.all().map(e => ({ rec: e.signed, status: e.status, inc: e.inc }))

@@ -25,6 +25,9 @@ import { signRecord, verifyRecord } from './node-record.js'
 import { Prober } from './prober.js'
 import { SwimTransport } from './swim-transport.js'
 
+/** Suspicion deadlines are checked this often. */
+const TICK_MS = 100
+
 /** Collaborators of the membership service. */
 export interface MembershipComponents {
   libp2p: Libp2p<{ pubsub: GossipSub }>
@@ -62,6 +65,8 @@ export class Membership {
   private readonly connectivity: Connectivity
   private readonly listeners = new Set<MemberChangeListener>()
   private readonly timers: NodeJS.Timeout[] = []
+  /** When the deadline check last ran (to notice this agent's own stalls). */
+  private lastTick = 0
   private readonly badInputLogAt = new Map<string, number>()
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
   private facts: NodeFacts | null = null
@@ -123,7 +128,7 @@ export class Membership {
     this.connectivity.start()
     this.connectivity.pass(this.background.signal)
     this.prober.start()
-    this.timers.push(setInterval(() => { this.tick() }, 100))
+    this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
     this.timers.push(setInterval(() => { void this.syncWithRandomMember() }, this.timing.syncIntervalMs))
     this.timers.push(setInterval(() => { void this.refreshFacts() }, this.timing.factsRefreshMs))
     for (const t of this.timers) t.unref()
@@ -261,7 +266,14 @@ export class Membership {
   }
 
   private tick (): void {
-    for (const change of this.table.tick(Date.now())) {
+    const now = Date.now()
+    const late = this.lastTick === 0 ? 0 : now - this.lastTick - TICK_MS
+    this.lastTick = now
+    if (late > this.timing.stallGraceMs) {
+      this.table.postponeSuspicions(late)
+      this.c.logger.debug({ stalledMs: late }, 'this agent stalled; suspicion deadlines moved out')
+    }
+    for (const change of this.table.tick(now)) {
       void this.publish({ t: 'dead', peer: change.peerId, inc: change.inc, from: this.table.self })
       this.emit(change)
     }

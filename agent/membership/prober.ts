@@ -28,6 +28,8 @@ export interface ProberComponents {
   onAlive: (peerId: string) => void
   /** Called when direct and indirect probes all failed. */
   onUnreachable: (entry: MemberEntry) => void
+  /** Clock (ms); tests pass a fake one. */
+  now?: () => number
 }
 
 /** Probe timing. */
@@ -36,6 +38,8 @@ export interface ProberInit {
   probeTimeoutMs: number
   indirectTimeoutMs: number
   indirectChecks: number
+  /** A probe that ended this much later than its deadlines allow ran through a stall of ours. */
+  stallGraceMs: number
 }
 
 /** Runs probe rounds until stopped. */
@@ -45,10 +49,12 @@ export class Prober {
   private order: string[] = []
   private controller: AbortController | null = null
   private loop: Promise<void> | null = null
+  private readonly now: () => number
 
   constructor (components: ProberComponents, init: ProberInit) {
     this.c = components
     this.init = init
+    this.now = components.now ?? Date.now
   }
 
   /** Start probe rounds. */
@@ -98,6 +104,7 @@ export class Prober {
   /** One SWIM probe of one member. */
   async probe (target: MemberEntry, signal: AbortSignal): Promise<void> {
     const id = target.record.peerId
+    const started = this.now()
     const timeout = this.c.awareness.scale(this.init.probeTimeoutMs)
     if (await this.c.transport.ping(id, timeout, signal)) {
       this.c.awareness.apply(-1)
@@ -121,6 +128,14 @@ export class Prober {
     }
     // Lifeguard: a helper that neither acked nor nacked hints that we are the slow one.
     const nacks = results.filter(r => r === 'nack').length
+    // Our own event loop stalled during the probe: the answers may be queued behind the timers
+    // that gave up on them. Inconclusive; we are the slow one, and accuse nobody.
+    const tookMs = this.now() - started
+    if (tookMs > timeout + indirectTimeout + this.init.stallGraceMs) {
+      this.c.awareness.apply(1)
+      this.c.logger.debug({ peer: id, tookMs }, 'probe ran through a stall of this agent; not suspecting')
+      return
+    }
     this.c.awareness.apply(helpers.length - nacks > 0 ? 1 : 0)
     this.c.onUnreachable(target)
   }

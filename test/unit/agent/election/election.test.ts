@@ -168,6 +168,42 @@ describe('election', () => {
     await e.stop()
   })
 
+  it('keeps a manager membership declares failed while its claims still arrive; replaces it after 2.5 s of silence, or at once when it left', async () => {
+    const members = [m(A), m(B), m(C)]
+    const { e, clock, ps } = await election(B, () => members)
+    ps.deliver(claim(A, 2, 0))
+    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
+    // A starved SWIM declares the live manager failed; its claims keep coming.
+    members[0] = m(A, 'failed')
+    for (let i = 0; i < 8; i++) {
+      clock.t += 1000
+      ps.deliver(claim(A, 2, 0))
+      e.poke()
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+    assert.equal(e.manager()?.peerId, A, 'failed in SWIM but speaking: still the manager')
+    assert.equal(e.epoch, 2)
+    clock.t += 2400
+    e.poke()
+    await new Promise(resolve => setTimeout(resolve, 20))
+    assert.equal(e.manager()?.peerId, A, 'failed and 2.4 s silent: not yet')
+    clock.t += 200
+    e.poke()
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over from the failed, silent manager' })
+    assert.equal(e.epoch, 3)
+    await e.stop()
+
+    // A manager that left is replaced without waiting for silence.
+    const members2 = [m(A), m(B)]
+    const second = await election(B, () => members2)
+    second.ps.deliver(claim(A, 5, 0))
+    await waitFor(() => second.e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
+    members2[0] = m(A, 'left')
+    second.e.poke()
+    await waitFor(() => second.e.isManager, { timeoutMs: 2000, message: 'B takes over from a manager that left' })
+    await second.e.stop()
+  })
+
   it('does not judge silence right after its own event loop stalled: the claims are still queued', async () => {
     const { e, clock, ps } = await election(B, () => [m(A), m(B)], 0, { evaluateMs: 250 })
     ps.deliver(claim(A, 4, 0))
