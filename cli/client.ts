@@ -8,6 +8,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https'
 import { LOCAL_ROUTES, MANAGER_ROUTES, type CommissionRequest, type DecommissionRequest, type MaintenanceRequest, type UpgradeRequest } from '../protocol/api-routes.js'
 import { ClusterdError, isErrorCode } from '../protocol/errors.js'
+import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../protocol/fencing-wire.js'
 import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
 import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
 import type { ManagerInfo } from '../protocol/manager-wire.js'
@@ -110,6 +111,11 @@ export class ApiClient {
   /** `GET /v1/manager`: the elected manager as this agent sees it. */
   async manager (options: CallOptions = {}): Promise<ManagerInfo> {
     return await this.request<ManagerInfo>(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, undefined, options)
+  }
+
+  /** `GET /v1/lease`: this node's highest manager epoch seen and the lease on record. */
+  async lease (options: CallOptions = {}): Promise<LeaseStatus> {
+    return await this.request<LeaseStatus>(LEASE_STATUS_ROUTE.method, LEASE_STATUS_ROUTE.pattern, undefined, options)
   }
 
   /** `GET /v1/nodes`: every node's lifecycle record. */

@@ -17,6 +17,7 @@ import { jobCancel } from './commands/job-cancel.js'
 import { jobLogs, type JobLogsOptions } from './commands/job-logs.js'
 import { jobShow, type JobShowOptions } from './commands/job-show.js'
 import { jobs, type JobsOptions } from './commands/jobs.js'
+import { lease, type LeaseOptions } from './commands/lease.js'
 import { manager, type ManagerOptions } from './commands/manager.js'
 import { members, type MembersOptions } from './commands/members.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
@@ -64,6 +65,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Show the elected manager',
     read: true,
     run: async (client, opts) => await manager(client, opts as unknown as ManagerOptions)
+  },
+  {
+    verb: 'lease',
+    summary: "Show this node's fencing state: highest manager epoch seen, the lease on record",
+    read: true,
+    run: async (client, opts) => await lease(client, opts as unknown as LeaseOptions)
   },
   {
     verb: 'nodes',

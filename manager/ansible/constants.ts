@@ -10,18 +10,16 @@ export const ANSIBLE_RUNNER_PATH = '/usr/bin/ansible-runner'
 export const NICE_PATH = '/usr/bin/nice'
 
 /**
- * util-linux `setpriv`, which sets the runner's parent-death signal and execs it (same pid):
- * when the agent dies (kill -9, OOM, crash), the kernel sends the runner `PARENT_DEATH_SIGNAL`
- * and ansible-runner cancels its playbook. Without it the runner is orphaned and goes on
- * working on nodes while the next manager takes them over (found by the fault suite).
+ * The run guard (`run-guard.py`, next to this module's source) runs ansible-runner as its child
+ * so that no part of a playbook run outlives the agent: the kernel signals the guard when the
+ * agent dies (kill -9, crash, OOM), and the guard, subreaper of the whole run, kills it all.
+ * Without it the runner is orphaned, and ansible-playbook (its own session under pexpect)
+ * worked on nodes for 20-30 s after the kill, next to the next manager (the fault suite).
  */
-export const SETPRIV_PATH = '/usr/bin/setpriv'
+export const RUN_GUARD_FILE = 'manager/ansible/run-guard.py'
 
-/**
- * SIGTERM, not SIGKILL: ansible-runner handles SIGTERM by killing ansible-playbook's process
- * group (a new session under pexpect); a SIGKILLed runner leaves the playbook running.
- */
-export const PARENT_DEATH_SIGNAL = 'SIGTERM'
+/** The local interpreter of the run guard (Debian's, as ansible-runner's). */
+export const GUARD_PYTHON = '/usr/bin/python3'
 
 /**
  * ansible-runner's `pexpect_timeout` (seconds): how often it looks at its cancel flag, so how

@@ -14,9 +14,10 @@ import { execa } from 'execa'
 import type { Logger } from 'pino'
 import { stringify } from 'yaml'
 import type { PlaybookPlan } from '../roles/plan.js'
+import { packageRoot } from '../roles/shipped.js'
 import {
   ANSIBLE_RUNNER_PATH, CONTROL_PERSIST_S, DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_FORKS,
-  DEFAULT_RUN_TIMEOUT_MS, DIAGNOSTIC_TAIL_BYTES, KILL_GRACE_MS, NICE_PATH, PARENT_DEATH_SIGNAL, PYTHON_INTERPRETER, RUNNER_NICENESS, RUNNER_PATH_ENV, RUNNER_POLL_S, SAFE_PATH, SETPRIV_PATH
+  DEFAULT_RUN_TIMEOUT_MS, DIAGNOSTIC_TAIL_BYTES, KILL_GRACE_MS, GUARD_PYTHON, NICE_PATH, PYTHON_INTERPRETER, RUN_GUARD_FILE, RUNNER_NICENESS, RUNNER_PATH_ENV, RUNNER_POLL_S, SAFE_PATH
 } from './constants.js'
 import { parseEventLine, ResultCollector } from './events.js'
 import type { HostResult, PlaybookEvent, RunEnd } from './events.js'
@@ -81,6 +82,8 @@ export interface AnsibleRunnerInit {
   privateKeyPath: string
   /** ansible-runner executable, by absolute path. */
   runnerPath?: string
+  /** The run guard script (default: the package's `manager/ansible/run-guard.py`). */
+  guardPath?: string
   /** Parent of the per-run private data dirs; must be a plain path (no spaces). */
   workDir?: string
   forks?: number
@@ -108,6 +111,7 @@ export class AnsibleRunner implements PlaybookRunner {
     this.log = components.logger.child({ component: 'ansible-runner' })
     this.init = {
       runnerPath: ANSIBLE_RUNNER_PATH,
+      guardPath: join(packageRoot(), RUN_GUARD_FILE),
       workDir: tmpdir(),
       forks: DEFAULT_FORKS,
       timeoutMs: DEFAULT_RUN_TIMEOUT_MS,
@@ -152,8 +156,8 @@ export class AnsibleRunner implements PlaybookRunner {
       options.signal?.addEventListener('abort', onAbort, { once: true })
       const timer = setTimeout(() => { endReason ??= 'timeout'; stop.abort() }, options.timeoutMs ?? this.init.timeoutMs)
 
-      // setpriv → nice → ansible-runner, each exec'ing the next: one process that dies with us.
-      const child = execa(SETPRIV_PATH, ['--pdeathsig', PARENT_DEATH_SIGNAL, '--', NICE_PATH, '-n', String(RUNNER_NICENESS), this.init.runnerPath, ...args], {
+      // guard → nice → ansible-runner (nice exec's the runner): nothing of it outlives us.
+      const child = execa(GUARD_PYTHON, [this.init.guardPath, NICE_PATH, '-n', String(RUNNER_NICENESS), this.init.runnerPath, ...args], {
         cwd: dir,
         extendEnv: false,
         env: this.env(paths),

@@ -37,8 +37,10 @@ interface Round {
   job: string
   jobStatus: string
   nodes: Record<string, { state: string, reason: string | null }>
-  /** Events the dead manager's runner wrote after the kill (it should die with its agent). */
+  /** Nodes the dead manager's runner wrote events for after the kill (it dies with its agent). */
   orphanEventsAfterKill: number
+  /** Kill → the dead manager's runner's last event, when it wrote any after the kill. */
+  orphanLastAfterKillMs: number | null
   overlaps: Array<{ node: string, deadLast: string, nextFirst: string }>
 }
 
@@ -138,11 +140,13 @@ describe('fault injection: kill -9 the manager mid-commission', () => {
       const nextActivity = recordedActivity(events, tKill)
       const found = overlaps(dead, nextActivity)
       const orphan = [...dead.values()].reduce((s, a) => s + (a.last > tKill ? 1 : 0), 0)
+      const orphanLast = Math.max(...[...dead.values()].map(a => a.last))
       results.push({
         round: r, killed: m.name, killedAfterMs, newManager: next.name, epoch: next.epoch, failoverMs, settledMs,
         job: j.id, jobStatus: j.status,
         nodes: Object.fromEntries(ns.map(n => [n.name, { state: n.state, reason: n.reason }])),
         orphanEventsAfterKill: orphan,
+        orphanLastAfterKillMs: orphanLast > tKill ? orphanLast - tKill : null,
         overlaps: found.map(o => ({ node: o.node, deadLast: new Date(o.deadLast).toISOString(), nextFirst: new Date(o.nextFirst).toISOString() }))
       })
       assert.deepEqual(found, [], `nodes touched by two managers at once (the killed manager's runner went on): ${JSON.stringify(found)}`)

@@ -175,7 +175,9 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
   })
 
   it('a run outlives no manager: when its process is killed (kill -9), the playbook stops', async () => {
-    // Task one runs for a while; task two would mark the host. The manager dies during task one.
+    // Task one runs for a while and reports every second (async polls: output on the runner's
+    // stdout, which is what breaks ansible-runner once the manager's end of the pipe is gone);
+    // task two would mark the host. The manager dies during task one.
     const project = await mkdtemp(join(tmpdir(), 'rn-orphan-'))
     const playbook = join(project, 'orphan.yml')
     const marker = `/tmp/clusterd-orphan-${Date.now()}`
@@ -184,6 +186,8 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
       '  gather_facts: false',
       '  tasks:',
       '    - ansible.builtin.command: sleep 8',
+      '      async: 30',
+      '      poll: 1',
       `    - ansible.builtin.file: { path: ${marker}, state: touch }`
     ].join('\n') + '\n')
     const plan = { ...planFor(config, 'commission', [target(0, ['worker'])], { cluster: 'itest' }), playbooks: [playbook] }

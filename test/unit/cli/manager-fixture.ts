@@ -12,6 +12,7 @@
 import { ApiReply } from '../../../agent/api/respond.js'
 import type { ApiHandler, ApiRequest } from '../../../agent/api/server.js'
 import { MANAGER_ROUTES, LOCAL_ROUTES } from '../../../protocol/api-routes.js'
+import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../../../protocol/fencing-wire.js'
 import { ClusterdError } from '../../../protocol/errors.js'
 import type { JobEvent, JobKind, JobRecord } from '../../../protocol/jobs.js'
 import type { JobFeedItem, NodeDetail } from '../../../protocol/manager-api.js'
@@ -27,6 +28,13 @@ export const MANAGER: ManagerInfo = {
   epoch: 4,
   since: '2026-11-22T09:00:00.000Z',
   local: true
+}
+
+/** This node's fencing state as `GET /v1/lease` reports it: a live lease of epoch 4. */
+export const LEASE: LeaseStatus = {
+  highestEpoch: 4,
+  lease: { epoch: 4, holder: '12D3KooWA', leaseId: '0123456789abcdef0123456789abcdef', grantedAt: Date.parse('2026-11-22T09:59:55.000Z'), expiresAt: Date.parse('2026-11-22T10:00:10.000Z'), live: true },
+  leaseFile: '/var/lib/clusterd/lease.json'
 }
 
 /** Two nodes, deliberately not in name order. */
@@ -277,6 +285,7 @@ export async function startManagerFixture (): Promise<ManagerFixture> {
     fx.server.route(r.method, r.pattern, record(requests, name, r.method, handlers[name as keyof typeof MANAGER_ROUTES]))
   }
   fx.server.route(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, record(requests, 'manager', 'GET', async () => MANAGER))
+  fx.server.route(LEASE_STATUS_ROUTE.method, LEASE_STATUS_ROUTE.pattern, record(requests, 'lease', 'GET', async () => LEASE))
   return { ...fx, requests, requestsTo: route => requests.filter(r => r.route === route) }
 }
 

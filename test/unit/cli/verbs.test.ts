@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { parse as parseYaml } from 'yaml'
-import { DB1, EVENTS, FAILED_JOB, MANAGER, NODES, startManagerFixture, type ManagerFixture } from './manager-fixture.js'
+import { DB1, EVENTS, FAILED_JOB, LEASE, MANAGER, NODES, startManagerFixture, type ManagerFixture } from './manager-fixture.js'
 
 const MAIN = fileURLToPath(new URL('../../../cli/main.js', import.meta.url))
 
@@ -43,6 +43,13 @@ describe('clusterctl manager verbs (process)', () => {
 
   before(async () => { fx = await startManagerFixture() })
   after(async () => { await fx.close() })
+
+  it('lease: the local agent\'s fencing state as fields, json and yaml', async () => {
+    const [table, json] = await Promise.all([clusterctl('lease'), clusterctl('lease', '-o', 'json')])
+    assert.match(ok(table).stdout, /^highest epoch: +4\n/)
+    assert.match(table.stdout, /holder: +12D3KooWA\n/)
+    assert.deepEqual(JSON.parse(ok(json).stdout), LEASE)
+  })
 
   it('reads: manager, nodes, node show, jobs, job show, job logs, events, config get: table, json, yaml', async () => {
     const [managerJson, nodesTable, nodesJson, nodesYaml, nodeTable, nodeJson, jobsJson, jobTable, logs, follow, eventsJson, configYaml, configKey] = await Promise.all([
