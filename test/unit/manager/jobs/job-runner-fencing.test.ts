@@ -1,12 +1,8 @@
 import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pino } from 'pino'
 import { JobRunner } from '../../../../manager/jobs/job-runner.js'
-import { ManagerStore } from '../../../../manager/store/index.js'
-import { loadRoleConfig } from '../../../../manager/roles/role-config.js'
+import type { ManagerStore } from '../../../../manager/store/index.js'
 import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
 import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
 import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
@@ -14,13 +10,13 @@ import { withLeaseCheck } from '../../../../manager/fencing/lease-plan.js'
 import type { HeldLease, JobFencing, LeaseAcquisition } from '../../../../manager/fencing/node-leases.js'
 import type { LeaseRefusalCode } from '../../../../protocol/fencing-wire.js'
 import { waitFor } from '../../../harness/poll.js'
+import { RUNNER_INIT, finishedJob, jobComponents, openJobStore } from './job-fixture.js'
 
 // The job runner with a fake fencing collaborator: the lease comes before the pre-check, a
 // refused lease fails only that node with the code, a lost lease stops the run, and every lease
 // is released when the run ends.
 const PLAYBOOKS = shippedPlaybookDir()
 const CHECK = join(PLAYBOOKS, 'lease-check.yml')
-const logger = pino({ level: 'silent' })
 
 class FakeFencing implements JobFencing {
   log: string[] = []
@@ -62,44 +58,31 @@ class HoldingPlaybooks {
 }
 
 describe('JobRunner with node leases (fencing)', () => {
-  let dir: string
   let store: ManagerStore
+  let close: () => Promise<void>
   let playbooks: HoldingPlaybooks
   let fencing: FakeFencing
   let prechecked: string[]
   let runner: JobRunner
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'jobs-fence-'))
-    store = new ManagerStore({ logger }, { path: join(dir, 'db') })
-    await store.start()
-    for (const n of ['a', 'b']) await store.upsertNode({ name: n, peerId: `peer-${n}`, reachable: true })
+    ({ store, close } = await openJobStore('jobs-fence', ['a', 'b']))
     playbooks = new HoldingPlaybooks()
     fencing = new FakeFencing()
     prechecked = []
-    runner = new JobRunner({
-      store,
-      logger,
-      playbooks,
+    runner = new JobRunner(jobComponents(store, playbooks, {
       precheck: async t => { prechecked.push(t.name); fencing.log.push(`precheck ${t.name}`); return { ok: true } },
-      roles: async () => await loadRoleConfig(PLAYBOOKS),
-      target: () => ({ address: '10.0.0.1', hostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' }] }),
       fencing
-    }, { epoch: 1, cluster: 'test', baseVars: { agent_version: '0.1.0' } })
+    }), RUNNER_INIT)
     await runner.start()
   })
 
   afterEach(async () => {
     await runner.stop()
-    await store.stop()
-    await rm(dir, { recursive: true, force: true })
+    await close()
   })
 
-  const finished = async (id: string): Promise<NonNullable<Awaited<ReturnType<ManagerStore['getJob']>>>> =>
-    await waitFor(async () => {
-      const j = await store.getJob(id)
-      return j !== undefined && ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
-    }, { timeoutMs: 5000, message: `job ${id} did not finish` })
+  const finished = async (id: string): ReturnType<typeof finishedJob> => await finishedJob(store, id)
 
   it('takes the lease before the pre-check, runs the lease check before every playbook, and releases the lease at the end', async () => {
     const job = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })

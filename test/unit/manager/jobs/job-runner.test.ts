@@ -1,23 +1,16 @@
 import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
 import { JobRunner, type JobRunnerComponents } from '../../../../manager/jobs/job-runner.js'
-import { ManagerStore } from '../../../../manager/store/index.js'
-import { loadRoleConfig } from '../../../../manager/roles/role-config.js'
-import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
+import type { ManagerStore } from '../../../../manager/store/index.js'
 import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
 import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
 import type { PrecheckResult } from '../../../../manager/ssh/precheck.js'
 import { ClusterdError } from '../../../../protocol/errors.js'
 import { waitFor } from '../../../harness/poll.js'
+import { HOST_KEY, RUNNER_INIT, finishedJob, jobComponents, openJobStore } from './job-fixture.js'
 
 // Pure job-runner logic with a real LevelDB store and the shipped roles.yaml; the Ansible and
 // SSH edges are fakes here (they are proven against real hosts in test/integration).
-const PLAYBOOKS = shippedPlaybookDir()
-const logger = pino({ level: 'silent' })
 
 class FakePlaybooks {
   runs: PlaybookPlan[] = []
@@ -40,43 +33,31 @@ class FakePlaybooks {
 }
 
 describe('JobRunner', () => {
-  let dir: string
   let store: ManagerStore
+  let close: () => Promise<void>
   let playbooks: FakePlaybooks
   let prechecks: Map<string, PrecheckResult>
   let runner: JobRunner
 
-  const components = (): JobRunnerComponents => ({
-    store,
-    logger,
-    playbooks,
+  const components = (): JobRunnerComponents => jobComponents(store, playbooks, {
     precheck: async t => prechecks.get(t.name) ?? { ok: true },
-    roles: async () => await loadRoleConfig(PLAYBOOKS),
-    target: n => n.name === 'ghost' ? { unavailable: 'no facts' } : { address: '10.0.0.1', hostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' }] }
+    target: n => n.name === 'ghost' ? { unavailable: 'no facts' } : { address: '10.0.0.1', hostKeys: [HOST_KEY] }
   })
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'jobs-'))
-    store = new ManagerStore({ logger }, { path: join(dir, 'db') })
-    await store.start()
-    for (const n of ['a', 'b', 'c', 'ghost']) await store.upsertNode({ name: n, peerId: `peer-${n}`, reachable: true })
+    ({ store, close } = await openJobStore('jobs', ['a', 'b', 'c', 'ghost']))
     playbooks = new FakePlaybooks()
     prechecks = new Map()
-    runner = new JobRunner(components(), { epoch: 1, cluster: 'test', baseVars: { agent_version: '0.1.0' } })
+    runner = new JobRunner(components(), RUNNER_INIT)
     await runner.start()
   })
 
   afterEach(async () => {
     await runner.stop()
-    await store.stop()
-    await rm(dir, { recursive: true, force: true })
+    await close()
   })
 
-  const finished = async (id: string): Promise<NonNullable<Awaited<ReturnType<ManagerStore['getJob']>>>> =>
-    await waitFor(async () => {
-      const j = await store.getJob(id)
-      return j !== undefined && ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
-    }, { timeoutMs: 5000, message: `job ${id} did not finish` })
+  const finished = async (id: string): ReturnType<typeof finishedJob> => await finishedJob(store, id)
 
   it('commissions nodes: job succeeds, nodes become commissioned with their roles', async () => {
     const job = await runner.submit({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
@@ -158,7 +139,7 @@ describe('JobRunner', () => {
     assert.equal((await store.getJob(job.id))?.status, 'running', 'left running for the next manager')
     assert.equal((await store.getNode('a'))?.state, 'commissioning')
     playbooks.hold = null
-    runner = new JobRunner(components(), { epoch: 2, cluster: 'test', baseVars: { agent_version: '0.1.0' } })
+    runner = new JobRunner(components(), { ...RUNNER_INIT, epoch: 2 })
     await runner.start()
     const done = await finished(job.id)
     assert.equal(done.status, 'succeeded')

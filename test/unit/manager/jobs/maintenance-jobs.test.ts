@@ -1,21 +1,14 @@
 import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
 import { JobRunner } from '../../../../manager/jobs/job-runner.js'
-import { ManagerStore } from '../../../../manager/store/index.js'
-import { loadRoleConfig } from '../../../../manager/roles/role-config.js'
-import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
+import type { ManagerStore } from '../../../../manager/store/index.js'
 import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
 import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
 import type { JobRecord } from '../../../../protocol/jobs.js'
-import { waitFor } from '../../../harness/poll.js'
+import { RUNNER_INIT, finishedJob, jobComponents, openJobStore } from './job-fixture.js'
 
 // Verify and reconfigure jobs through the real job runner and a real LevelDB store; the
 // Ansible edge is a fake that reports, per host, the tasks that (would) change.
-const logger = pino({ level: 'silent' })
 
 class FakePlaybooks {
   runs: Array<{ plan: PlaybookPlan, check: boolean }> = []
@@ -36,42 +29,28 @@ class FakePlaybooks {
 }
 
 describe('verify and reconfigure jobs', () => {
-  let dir: string
   let store: ManagerStore
+  let close: () => Promise<void>
   let playbooks: FakePlaybooks
   let runner: JobRunner
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'maint-'))
-    store = new ManagerStore({ logger }, { path: join(dir, 'db') })
-    await store.start()
-    for (const n of ['a', 'b', 'fresh']) await store.upsertNode({ name: n, peerId: `peer-${n}`, reachable: true })
+    ({ store, close } = await openJobStore('maint', ['a', 'b', 'fresh']))
     for (const n of ['a', 'b']) {
       await store.applyTransition(n, { type: 'COMMISSION', jobId: `j-${n}`, roles: ['worker'], vars: {} }, { actor: 'operator' })
       await store.applyTransition(n, { type: 'JOB_SUCCEEDED', jobId: `j-${n}` }, { actor: 'job-runner' })
     }
     playbooks = new FakePlaybooks()
-    runner = new JobRunner({
-      store,
-      logger,
-      playbooks,
-      precheck: async () => ({ ok: true }),
-      roles: async () => await loadRoleConfig(shippedPlaybookDir()),
-      target: () => ({ address: '10.0.0.1', hostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' }] })
-    }, { epoch: 1, cluster: 'test', baseVars: { agent_version: '0.1.0' } })
+    runner = new JobRunner(jobComponents(store, playbooks), RUNNER_INIT)
     await runner.start()
   })
 
   afterEach(async () => {
     await runner.stop()
-    await store.stop()
-    await rm(dir, { recursive: true, force: true })
+    await close()
   })
 
-  const finished = async (id: string): Promise<JobRecord> => await waitFor(async () => {
-    const j = await store.getJob(id)
-    return j !== undefined && ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
-  }, { timeoutMs: 5000, message: `job ${id} did not finish` })
+  const finished = async (id: string): Promise<JobRecord> => await finishedJob(store, id)
   const types = async (node: string): Promise<string[]> => (await store.listEvents({ node })).map(e => e.type)
 
   it('verify runs the nodes\' role playbooks in check mode, records drift per node, and leaves them commissioned', async () => {
