@@ -250,9 +250,9 @@ export class Election {
       // direct evidence it lives, SWIM's verdict is indirect, and on a starved machine SWIM
       // declares live members failed (they refute a moment later); deposing on that alone
       // restarted the jobs of a healthy manager (the fault suite, kill -9 mid-commission).
-      const failed = m?.status === 'failed'
-      const limit = failed || m?.status === 'suspect' ? this.init.suspectSilenceMs : this.init.silenceMs
-      if ((listed || failed) && (self || silentMs < limit || now < this.judgeSilenceFrom)) return
+      const present = m !== undefined && m.status !== 'left'
+      const limit = m?.status === 'alive' ? this.init.silenceMs : this.init.suspectSilenceMs
+      if (present && (self || silentMs < limit || now < this.judgeSilenceFrom)) return
       if (listed) {
         this.silent.add(cur.peerId)
         this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m.status, silentMs }, 'manager claims went silent; electing a new one')

@@ -7,8 +7,9 @@ The agent starts this guard, which starts COMMAND and waits for it. The guard is
 - told by the kernel when the agent dies (parent-death signal SIGTERM, set before anything
   runs; if the agent is already gone by then, nothing is started);
 - the subreaper of everything COMMAND starts: ansible-playbook runs in its own session under
-  pexpect and would be orphaned to init when ansible-runner dies (which it does when the agent's
-  end of its stdout pipe closes), so it stays a descendant of the guard whatever dies first.
+  pexpect and would be orphaned to init when ansible-runner dies without taking it down (seen
+  in the fault suite after a kill -9 of the agent), so it stays a descendant of the guard
+  whatever dies first.
 
 On SIGTERM (the agent died, or the agent stops the run) the guard sends SIGTERM to every
 descendant, then SIGKILL to what is left after a short grace, and exits 143. Otherwise it exits

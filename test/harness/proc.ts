@@ -100,6 +100,25 @@ export function processStartTime (pid: number): string | null {
   return rest[19] ?? null
 }
 
+/**
+ * Live processes whose command line (arguments joined by spaces) satisfies `match`; zombies
+ * have an empty command line and are not listed.
+ */
+export function processesWhere (match: (cmdline: string) => boolean): number[] {
+  const found: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let cmd: string
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+    } catch {
+      continue
+    }
+    if (cmd !== '' && match(cmd.replaceAll('\0', ' ').trimEnd())) found.push(Number(entry))
+  }
+  return found
+}
+
 /** The inode identifying the network namespace pinned at /run/netns/NAME, or null. */
 export function netnsInode (name: string): number | null {
   try {

@@ -21,6 +21,7 @@ import { SshConnector } from '../../manager/ssh/remote-shell.js'
 import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
 import { TestHosts } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
+import { processesWhere } from '../harness/proc.js'
 
 const logger = pino({ level: 'silent' })
 
@@ -170,7 +171,7 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
     assert.ok(r.hosts.every(x => x.outcome !== 'ok'))
     assert.ok(latency < 5000, `resolved ${latency} ms after abort`)
     // No process may still reference the run's private dir (runner, ansible-playbook, ssh masters).
-    await waitFor(async () => (await processesMentioning(workDir)).length === 0, { timeoutMs: 5000, message: 'run processes left behind' })
+    await waitFor(async () => processesWhere(cmd => cmd.includes(workDir)).length === 0, { timeoutMs: 5000, message: 'run processes left behind' })
     assert.deepEqual(await readdir(workDir), [], 'the private data dir is removed')
   })
 
@@ -199,11 +200,11 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
         void child.then(r => { reject(new Error(`the child ended before the playbook started: ${String(r.exitCode)}`)) })
       })
       await started
-      assert.ok((await processesMentioning(workDir)).length > 0, 'the run is under way')
+      assert.ok(processesWhere(cmd => cmd.includes(workDir)).length > 0, 'the run is under way')
       child.kill('SIGKILL')
       await child
       // The runner is orphaned now; it must cancel its playbook, not finish it.
-      await waitFor(async () => (await processesMentioning(workDir)).length === 0 ? true : undefined,
+      await waitFor(async () => processesWhere(cmd => cmd.includes(workDir)).length === 0 ? true : undefined,
         { timeoutMs: 6000, intervalMs: 100, message: 'the orphaned run still has processes' })
       assert.equal(await exists(0, marker), false, 'the orphaned playbook went on to its next task')
     } finally {
@@ -220,7 +221,7 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
     assert.equal(r.status, 'timeout')
     assert.deepEqual(r.hosts.map(x => [x.outcome, x.reason]), [['failed', 'timeout']])
     assert.ok(Date.now() - started < 5000)
-    await waitFor(async () => (await processesMentioning(workDir)).length === 0, { timeoutMs: 5000, message: 'run processes left behind' })
+    await waitFor(async () => processesWhere(cmd => cmd.includes(workDir)).length === 0, { timeoutMs: 5000, message: 'run processes left behind' })
   })
 
   describe('precheck and RemoteShell', () => {
@@ -306,16 +307,3 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
     })
   })
 })
-
-/** Live processes whose command line mentions `text` (zombies have none). */
-async function processesMentioning (text: string): Promise<number[]> {
-  const found: number[] = []
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const cmd = (await readFile(`/proc/${name}/cmdline`, 'utf8')).replaceAll('\0', ' ')
-      if (cmd.includes(text)) found.push(Number(name))
-    } catch {}
-  }
-  return found
-}

@@ -6,26 +6,14 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { GUARD_PYTHON, RUN_GUARD_FILE } from '../../../../manager/ansible/constants.js'
 import { packageRoot } from '../../../../manager/roles/shipped.js'
 import { waitFor } from '../../../harness/poll.js'
+import { processesWhere } from '../../../harness/proc.js'
 
 const GUARD = join(packageRoot(), RUN_GUARD_FILE)
-
-/** Pids whose command line is exactly one of `argvs` (each joined by spaces). */
-async function processesRunning (...argvs: string[]): Promise<number[]> {
-  const found: number[] = []
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      if (argvs.includes((await readFile(`/proc/${name}/cmdline`, 'utf8')).replaceAll('\0', ' ').trimEnd())) found.push(Number(name))
-    } catch {}
-  }
-  return found
-}
 
 describe('run guard', () => {
   it('kills everything it started, also a process in its own session, when its parent is killed', async () => {
@@ -33,14 +21,14 @@ describe('run guard', () => {
     // The "agent": a process that starts the guard and is then killed with -9.
     const script = `require('node:child_process').spawn(${JSON.stringify(GUARD_PYTHON)}, ${JSON.stringify([GUARD, '/bin/sh', '-c', `setsid sleep ${tag}1 & exec sleep ${tag}2`])}, { stdio: 'ignore' }); setInterval(() => {}, 1000)`
     const agent = spawn(process.execPath, ['-e', script], { stdio: 'ignore' })
-    const sleeps = async (): Promise<number[]> => await processesRunning(`sleep ${tag}1`, `sleep ${tag}2`)
+    const sleeps = (): number[] => processesWhere(cmd => cmd === `sleep ${tag}1` || cmd === `sleep ${tag}2`)
     try {
-      await waitFor(async () => (await sleeps()).length === 2 ? true : undefined, { timeoutMs: 10_000, intervalMs: 50, message: 'both sleeps started' })
+      await waitFor(async () => sleeps().length === 2 ? true : undefined, { timeoutMs: 10_000, intervalMs: 50, message: 'both sleeps started' })
       agent.kill('SIGKILL')
-      await waitFor(async () => (await sleeps()).length === 0 ? true : undefined, { timeoutMs: 5000, intervalMs: 50, message: 'the run outlived its agent' })
+      await waitFor(async () => sleeps().length === 0 ? true : undefined, { timeoutMs: 5000, intervalMs: 50, message: 'the run outlived its agent' })
     } finally {
       agent.kill('SIGKILL')
-      for (const pid of await sleeps()) process.kill(pid, 'SIGKILL')
+      for (const pid of sleeps()) process.kill(pid, 'SIGKILL')
     }
   })
 
