@@ -294,7 +294,7 @@ describe('datagram channel, across two processes', () => {
     assert.equal(replayer.captured.length, 0, 'the peer answered a replay')
     assert.equal(Object.values(stats.dropped).reduce((s, n) => s + n, 0), 3)
 
-    child.stdin.write('exit\n')
+    child.stdin.end('exit\n')
     const [code] = await once(child, 'exit') as [number | null]
     assert.equal(code, 0)
   })

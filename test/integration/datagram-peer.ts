@@ -27,3 +27,4 @@ for await (const line of lines) {
 }
 lines.close()
 await channel.stop()
+process.stdin.destroy()
