@@ -177,6 +177,7 @@ export class DatagramChannel {
     // the counter is never reset: a restarted channel keeps its sender id and key, and a
     // (key, nonce) pair must never repeat
     this.socket = socket
+    this.receiver.refuseBefore(this.clock())
     this.status = 'started'
     this.logger.debug({ address: this.address() }, 'datagram channel listening')
   }
