@@ -6,6 +6,7 @@
 // `clusterd agent` itself) becomes its own chunk and is only read when that import runs.
 // Usage: node scripts/bundle.js   (run from anywhere; writes into the repository's dist/)
 import { rm, writeFile } from 'node:fs/promises'
+import { builtinModules } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -16,6 +17,26 @@ const outdir = join(root, 'dist', 'bundle')
 // Packages with native addons stay outside the bundle (their .node files are found relative
 // to their own package directory) and load from node_modules at run time.
 const external = ['classic-level', 'ssh2']
+
+// An ESM `import ... from 'node:http'` makes Node evaluate every export of the built-in,
+// lazy ones included: for node:http that loads undici (its fetch/WebSocket exports), about
+// 25 ms and 10 MB per process; node:fs, node:util and node:process pull in streams and more.
+// require() leaves them lazy. So every import of a built-in becomes a require() of it (through
+// a one-line CommonJS module; esbuild's interop reads a property only when the code uses it).
+const builtins = new Set(builtinModules)
+const builtinsViaRequire = {
+  name: 'builtins-via-require',
+  setup (b) {
+    b.onResolve({ filter: /^(node:)?[a-z_][a-z0-9_/]*$/ }, args => {
+      const name = args.path.replace(/^node:/, '')
+      if (!builtins.has(name)) return undefined
+      const id = `node:${name}`
+      if (args.namespace === 'builtin' || args.kind === 'require-call') return { path: id, external: true }
+      return { path: id, namespace: 'builtin' }
+    })
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, args => ({ contents: `module.exports = require(${JSON.stringify(args.path)})`, loader: 'js' }))
+  }
+}
 
 await rm(outdir, { recursive: true, force: true })
 const result = await build({
@@ -29,6 +50,7 @@ const result = await build({
   platform: 'node',
   target: 'node22',
   external,
+  plugins: [builtinsViaRequire],
   sourcemap: 'linked',
   sourcesContent: false,
   metafile: true,
