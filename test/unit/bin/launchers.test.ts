@@ -91,4 +91,13 @@ describe('launchers and bundles', () => {
     const everywhere = Object.values(meta.outputs).flatMap(o => Object.keys(o.inputs))
     assert.ok(everywhere.includes('manager/manager.ts') && everywhere.some(i => i.startsWith('node_modules/execa/')), 'the manager code is bundled, in a chunk of its own')
   })
+
+  it('loading the bundled agent code does not load undici: built-ins are required, not imported as ESM', async () => {
+    const meta = JSON.parse(await readFile(META, 'utf8')) as Meta
+    const agentChunk = Object.keys(meta.outputs).find(f => meta.outputs[f]?.inputs['agent/agent.ts'] !== undefined) as string
+    const probe = `await import(${JSON.stringify(join(REPO, agentChunk))}); process.stdout.write(JSON.stringify(process.moduleLoadList.filter(m => m.includes('undici'))))`
+    const r = await run(['--input-type=module', '-e', probe], { HOME: dir })
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(JSON.parse(r.stdout), [])
+  })
 })
