@@ -404,8 +404,8 @@ install_deps () {
   fi
   [ -x "$NODE_BIN" ] || die "Node.js 22 is missing at $NODE_BIN: run $REPO/scripts/install-deps.sh (or drop --no-install)"
   [ -f "$CLUSTERD_JS" ] && [ -f "$CLUSTERCTL_JS" ] || die "clusterd is not installed at $CLUSTERD_JS: run $REPO/scripts/install-deps.sh (or drop --no-install)"
-  # bin/*.js load the compiled code from dist/.
-  if [ "$CLUSTERD_JS" = "$REPO/bin/clusterd.js" ] && [ ! -f "$REPO/dist/agent/main.js" ]; then
+  # bin/*.js run the bundles `npm run build` writes to dist/bundle/.
+  if [ "$CLUSTERD_JS" = "$REPO/bin/clusterd.js" ] && [ ! -f "$REPO/dist/bundle/clusterd.js" ]; then
     die "clusterd is not built ($REPO/dist is missing): run $REPO/scripts/install-deps.sh (or drop --no-install)"
   fi
   command -v ssh-keygen > /dev/null || die "ssh-keygen is missing: install openssh-client (or drop --no-install)"

@@ -17,7 +17,7 @@ import { counterStore } from './counter-store.js'
 import { Election } from './election/election.js'
 import { ManagerGateway, routeKey } from './election/manager-gateway.js'
 import { ManagerHost } from './election/manager-host.js'
-import { createManagerFactory } from '../manager/manager.js'
+import { lazyManagerFactory } from './lazy-manager.js'
 import { ManagerStore } from '../manager/store/index.js'
 import { REPLICA_STATUS_ROUTE, type ReplicaStatus } from '../protocol/replication-wire.js'
 import { Replica } from './replica/replica.js'
@@ -157,7 +157,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       election,
       logger: logger.child({ component: 'manager-host' }),
       ...(replica !== null ? { handover: { release: async () => { await replica?.close() }, reclaim: async () => { await replica?.open() } } } : {}),
-      factory: refuseWhileAwaiting(recovery, createManagerFactory({
+      // The manager's code is imported only when this agent is elected (lazy-manager.ts).
+      factory: refuseWhileAwaiting(recovery, lazyManagerFactory(async () => (await import('../manager/manager.js')).createManagerFactory({
         dataDir: config.dataDir,
         logger: logger.child({ component: 'manager' }),
         membership,
@@ -167,7 +168,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         cluster: 'clusterd',
         libp2p: node,
         fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) }
-      }))
+      })))
     })
     managerHost = host
     host.start()

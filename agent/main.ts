@@ -9,6 +9,7 @@
  * CLUSTERD_DEBUG=1.
  */
 
+import { flushCompileCache } from 'node:module'
 import { Command, CommanderError, Option } from 'commander'
 import { ClusterdError } from '../protocol/errors.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
@@ -56,6 +57,8 @@ function buildProgram (): Command {
       const config = parseAgentConfig(flags, process.env)
       // Loaded only here: keygen and version must not pay for libp2p's start-up.
       const { runAgent } = await import('./agent.js')
+      // Node writes its compile cache (bin/compile-cache.js) at exit; an agent runs for months.
+      flushCompileCache()
       await runAgent(config)
     })
 

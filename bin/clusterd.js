@@ -1,3 +1,7 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled agent entry point lives in dist/ (npm run build).
-import '../dist/agent/main.js'
+// Launcher of the agent: Node's compile cache on, then the bundle `npm run build` made in
+// dist/bundle/ (imported after the cache is on, so the cache covers it).
+import { enableCompileCache } from './compile-cache.js'
+
+enableCompileCache()
+await import('../dist/bundle/clusterd.js')

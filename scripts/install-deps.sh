@@ -5,7 +5,7 @@
 #   - Node.js: any `npm` to bootstrap with (Debian's if none is present); the project then
 #     brings its own Node.js 22 as the npm package `node` (node_modules/.bin/node), because
 #     libp2p 3 needs Node 22 and Debian ships older releases;
-#   - npm dependencies (npm ci) and the TypeScript build (dist/).
+#   - npm dependencies (npm ci) and the build (dist/: tsc, then the bundles in dist/bundle/).
 # Usage: scripts/install-deps.sh [--dev]     (run as root)
 set -euo pipefail
 
