@@ -1,5 +1,6 @@
 // Fault injection: a worker agent killed (-9) and started again, many times, each time waiting
-// for the new process to say it started and for the manager to see the worker alive again.
+// for the new process to say it started, for the manager to see the worker alive again, and for
+// the manager's node record to carry the new agent start (what the on-return policy acts on).
 // CI once saw a restarted agent print nothing for 60 s and never rejoin (issue 11, item 7);
 // when a round hangs, this records where the process is (its threads' kernel wait channels,
 // its open files and a Node diagnostic report) before failing.
@@ -10,6 +11,7 @@ import { readdir, readFile, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { waitFor } from '../harness/poll.js'
 import type { AgentProcess } from '../harness/agent-process.js'
+import type { NodeRecord } from '../../protocol/nodes.js'
 import { FaultCluster } from './cluster.js'
 import { RESULTS_DIR, faultRounds, writeResult } from './results.js'
 
@@ -35,7 +37,7 @@ describe('fault injection: worker agent kill -9 and restart', () => {
   const started = Date.now()
   const rounds = faultRounds(20)
   let c: FaultCluster
-  const result: { rounds: number, startMs: number[], rejoinMs: number[], hung?: string } = { rounds: 0, startMs: [], rejoinMs: [] }
+  const result: { rounds: number, startMs: number[], rejoinMs: number[], noticedMs: number[], hung?: string } = { rounds: 0, startMs: [], rejoinMs: [], noticedMs: [] }
 
   before(async () => {
     c = await FaultCluster.create({
@@ -75,6 +77,17 @@ describe('fault injection: worker agent kill -9 and restart', () => {
         (await a.members())?.find(m => m.name === manager)?.status === 'alive' ? true : undefined, { timeoutMs: 30_000, intervalMs: 100 })
         .catch(async () => await fail('did not rejoin within 30 s'))
       result.rejoinMs.push(Date.now() - t0)
+      // The manager's record of the node must learn the new agent start (what the on-return
+      // policy acts on), also when the restart was quicker than the failure detector.
+      const started = (await a.members())?.find(m => m.name === worker)?.facts?.boot?.agentStartedAt
+      let recorded: unknown
+      await waitFor(async () => {
+        const nodes = await c.agent(manager).client.request<NodeRecord[]>('GET', '/v1/nodes')
+        recorded = nodes.find(n => n.name === worker)?.boot?.agentStartedAt
+        return started !== undefined && recorded === started ? true : undefined
+      }, { timeoutMs: 30_000, intervalMs: 100 })
+        .catch(async () => await fail(`the manager's record kept agent start ${String(recorded)}, the new agent started ${String(started)}`))
+      result.noticedMs.push(Date.now() - t0)
       result.rounds = i + 1
     }
   })
