@@ -35,6 +35,7 @@ import { ApiServer } from './api/server.js'
 import { readApiToken } from './api/bearer-auth.js'
 import { registerMemberRoutes } from './routes/member-routes.js'
 import { readSecretFile } from './transport/secret.js'
+import { StartupWatch, startupDeadlineFromEnv } from './startup-watch.js'
 
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_DEADLINE_MS = 10_000
@@ -67,13 +68,15 @@ function timingFromEnv (): Partial<MembershipTiming> {
   return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'number' && v > 0))
 }
 
-/** Start every part of the agent; a failed start stops what did start. */
-export async function startAgent (config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+/** Start every part of the agent; a failed start stops what did start. `watch` hears of each step. */
+export async function startAgent (config: AgentConfig, logger: Logger, watch?: Pick<StartupWatch, 'begin'>): Promise<RunningAgent> {
+  watch?.begin('secret and identity')
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
   const psk = await readSecretFile(config.secretFile)
   const privateKey = await loadOrCreateIdentity(config.dataDir)
   const advertise = resolveAdvertise(config.listen, config.advertise)
   const advertiseAddr = hostPortToMultiaddr(advertise)
+  watch?.begin('libp2p listen')
   const node = await createClusterNode({
     privateKey,
     psk,
@@ -85,6 +88,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     for (const fn of stack.reverse()) await fn().catch(err => logger.error({ err }, 'stop step failed'))
   }
   try {
+    watch?.begin('membership (facts, incarnation)')
     const membership = new Membership({
       libp2p: node,
       privateKey,
@@ -108,6 +112,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     let managerHost: ManagerHost | null = null
     // A damaged store is moved aside and refilled from the manager; until then this agent
     // must not become manager (store-recovery.ts).
+    watch?.begin('election')
     const recovery = new StoreRecovery({ logger: logger.child({ component: 'store-recovery' }) }, { dataDir: config.dataDir })
     await recovery.load()
     const revisions = new ReplicaRevisions({
@@ -134,12 +139,14 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     await election.start()
     stack.push(async () => { await election.stop() })
 
+    watch?.begin('lease keeper')
     // Fencing: this node's lease, granted to one manager epoch at a time (agent/fencing).
     const keeper = new LeaseKeeper({ libp2p: node, election, logger: logger.child({ component: 'lease-keeper' }) },
       { nodeName: config.nodeName, leaseFile: join(config.dataDir, LEASE_FILE_NAME) })
     await keeper.start()
     stack.push(async () => { await keeper.stop() })
 
+    watch?.begin('replica store')
     if (config.managerEligible) {
       const replicaLogger = logger.child({ component: 'replica' })
       const r = new Replica({
@@ -153,6 +160,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       stack.push(async () => { await r.stop() })
     }
 
+    watch?.begin('manager host and gateway')
     const host = new ManagerHost({
       election,
       logger: logger.child({ component: 'manager-host' }),
@@ -178,6 +186,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     await gateway.start()
     stack.push(async () => { await gateway.stop() })
 
+    watch?.begin('API socket')
     const api = new ApiServer({ logger: logger.child({ component: 'api' }) }, {
       socketPath: config.apiSocket,
       ...(config.apiTcp !== null
@@ -214,7 +223,10 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
  */
 export async function runAgent (config: AgentConfig): Promise<void> {
   const logger = pino({ level: config.logLevel, base: { node: config.nodeName } })
-  const agent = await startAgent(config, logger)
+  // A start that hangs fails loudly at the deadline, naming its step (startup-watch.ts).
+  logger.info({ version: AGENT_VERSION, pid: process.pid }, 'agent starting')
+  const watch = new StartupWatch({ logger: logger.child({ component: 'startup' }) }, { deadlineMs: startupDeadlineFromEnv() })
+  const agent = await startAgent(config, logger, watch).finally(() => { watch.done() })
   await new Promise<void>(resolve => {
     const onSignal = (signal: string): void => {
       logger.info({ signal }, 'leaving the cluster')

@@ -40,6 +40,7 @@ export interface StatusChange { peerId: string, name: string, from: EntryStatus 
 export interface ApplyResult {
   /** The view changed (a new member, a new record, a new status). */
   changed: boolean
+  /** For listeners: a new member, a new status, or a newer record of a member (`from === to`). */
   change?: StatusChange
   /** Our own incarnation must be raised to at least this and re-announced (refutation). */
   refute?: number
@@ -129,7 +130,11 @@ export class MemberTable {
     if (status === 'alive') cur.lastSeen = now
     if (from !== status) cur.statusSince = now
     cur.status = status
-    return { changed: true, ...(from !== status ? { change: { peerId: id, name: record.name, from, to: status, inc: cur.inc } } : {}) }
+    // A newer record is news for listeners even when the status stays (from === to): an agent
+    // restarted faster than the failure detector, or refreshed facts. The manager reads the
+    // node's boot (which run of its agent) from the record; reporting status changes only left
+    // a quick restart unnoticed (the on-return CI failure, issue 11 item 7).
+    return { changed: true, change: { peerId: id, name: record.name, from, to: status, inc: cur.inc } }
   }
 
   /** Merge a suspicion claim by `accuser` about `peerId` at incarnation `inc`. */

@@ -50,7 +50,7 @@ export interface MembershipInit {
   timing?: Partial<MembershipTiming>
 }
 
-/** Listener of member status changes. */
+/** Listener of member changes (a status change, or a newer record of a member: `from === to`). */
 export type MemberChangeListener = (change: StatusChange, member: Member) => void
 
 /** The membership service of one agent. */
@@ -172,7 +172,7 @@ export class Membership {
   /** Our own peer id. */
   get peerId (): string { return this.table.self }
 
-  /** Be told about every status change (alive, suspect, failed, left). */
+  /** Be told about every member change (alive, suspect, failed, left, or a newer record). */
   onChange (listener: MemberChangeListener): () => void {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }
@@ -330,7 +330,9 @@ export class Membership {
   private emit (change: StatusChange): void {
     const entry = this.table.get(change.peerId)
     if (entry === undefined) return
-    this.c.logger.info({ member: change.name, peer: change.peerId, from: change.from, to: change.to, incarnation: change.inc }, 'member status changed')
+    const fields = { member: change.name, peer: change.peerId, from: change.from, to: change.to, incarnation: change.inc }
+    if (change.from === change.to) this.c.logger.debug(fields, 'member record renewed')
+    else this.c.logger.info(fields, 'member status changed')
     const member = toMember(entry)
     for (const l of this.listeners) {
       try { l(change, member) } catch (err) { this.c.logger.error({ err }, 'member listener failed') }

@@ -104,7 +104,7 @@ try {
   agents.push(manager)
   const t0 = performance.now()
   await waitFor(async () => (await manager.client.request<ManagerInfo>('GET', '/v1/manager'))?.name === 'bench' ? true : undefined,
-    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 100, message: `the agent becoming manager:\n${manager.output.slice(-2000)}` })
+    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 100, message: () => `the agent becoming manager:\n${manager.output.slice(-2000)}` })
   await waitFor(async () => (await manager.client.request<NodeRecord[]>('GET', '/v1/nodes')).length >= nodeCount ? true : undefined,
     { timeoutMs: READY_TIMEOUT_MS, intervalMs: 100, message: 'the manager listing every record' })
   const managerReadyMs = Math.round(performance.now() - t0)
@@ -115,7 +115,7 @@ try {
   const forwarder = await LoopbackAgent.start({ name: 'bench-fwd', dataDir: fwdDir, secretFile, socket: join(dir, 'f.sock'), eligible: false, sshKeyFile: sshKey, join: [`127.0.0.1:${manager.port}`] })
   agents.push(forwarder)
   await waitFor(async () => (await forwarder.client.request<NodeRecord[]>('GET', '/v1/nodes')).length >= nodeCount ? true : undefined,
-    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 250, message: `the second agent forwarding to the manager:\n${forwarder.output.slice(-2000)}` })
+    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 250, message: () => `the second agent forwarding to the manager:\n${forwarder.output.slice(-2000)}` })
   // Both agents present: the manager has discovered them too.
   const listed = await manager.client.request<NodeRecord[]>('GET', '/v1/nodes')
   const records = listed.length

@@ -106,7 +106,7 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
     const api = manager.client
     const submitClient = new ApiClient({ addr: manager.socket, timeoutMs: SUBMIT_TIMEOUT_MS })
     await waitFor(async () => (await manager.manager())?.name === seed.name ? true : undefined,
-      { timeoutMs: FORM_TIMEOUT_MS, intervalMs: 250, message: `${seed.name} becoming manager:\n${manager.output.slice(-2000)}` })
+      { timeoutMs: FORM_TIMEOUT_MS, intervalMs: 250, message: () => `${seed.name} becoming manager:\n${manager.output.slice(-2000)}` })
     const names = targets.map(t => t.name)
     await waitFor(async () => {
       const nodes = await api.request<NodeRecord[]>('GET', '/v1/nodes')

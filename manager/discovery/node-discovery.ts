@@ -22,6 +22,8 @@ export interface NodeDiscoveryComponents {
   onDiscovered: (record: NodeRecord, member: Member) => void
   /** Called once per return of a commissioned node, after its `returned` event is durable. */
   onReturned?: (record: NodeRecord, reason: string) => void
+  /** Clock (ms) for outage lengths; a test swaps in a fake one. */
+  now?: () => number
 }
 
 /** True when membership says the member can be reached now. */
@@ -39,9 +41,13 @@ export class NodeDiscovery {
    * at start (it may still be filling in). Their reappearance is a return only with a new boot.
    */
   private readonly unseenAtStart = new Set<string>()
+  /** When this manager saw each unreachable node go: a short outage is a flap, not a return. */
+  private readonly unreachableSince = new Map<string, number>()
+  private readonly now: () => number
 
   constructor (components: NodeDiscoveryComponents) {
     this.c = components
+    this.now = components.now ?? Date.now
   }
 
   /** Reconcile every current member, then follow changes. */
@@ -80,12 +86,22 @@ export class NodeDiscovery {
     const known = await this.c.store.getNode(m.name)
     if (known === undefined && (m.status === 'left' || m.status === 'failed')) return
     const boot = m.facts?.boot
-    const returned = detectReturn(known, { reachable: isReachable(m), boot: boot ?? null }, { unreachableWasSeen: !this.unseenAtStart.has(m.name) })
+    const reachable = isReachable(m)
+    const since = this.unreachableSince.get(m.name)
+    if (known?.reachable === true && !reachable) this.unreachableSince.set(m.name, this.now())
+    if (reachable) this.unreachableSince.delete(m.name)
+    const returned = detectReturn(known, { reachable, boot: boot ?? null }, {
+      unreachableWasSeen: !this.unseenAtStart.has(m.name),
+      ...(reachable && since !== undefined ? { outageMs: this.now() - since } : {})
+    })
+    if (known?.state === 'commissioned' && !known.reachable && reachable && returned === null && since !== undefined) {
+      this.c.logger.info({ node: m.name, outageMs: this.now() - since }, 'node reachable again after a short outage (a flap, not a return)')
+    }
     this.unseenAtStart.delete(m.name)
     const res = await this.c.store.upsertNode({
       name: m.name,
       peerId: m.peerId,
-      reachable: isReachable(m),
+      reachable,
       // A member without a boot (older agent, no facts yet) keeps the recorded one.
       ...(boot !== undefined ? { boot } : {}),
       ...(returned !== null ? { returned } : {})

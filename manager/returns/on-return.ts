@@ -16,6 +16,15 @@ export interface SeenNode {
   boot: NodeBoot | null
 }
 
+/**
+ * An outage shorter than this is a flap, not a return: a live node that membership falsely
+ * declared failed (SWIM under CPU starvation, a stale death claim from a member that was cut
+ * off) is refuted within seconds, and starting a verify job for it each time made the node busy
+ * for an operator's next request (the manager suite's CLUSTERD_ERR_NODE_BUSY in CI). A reboot
+ * or agent restart is still a return however short, by its boot.
+ */
+export const RETURN_MIN_OUTAGE_MS = 10_000
+
 /** Job kinds the on-return policy can start. */
 export type ReturnJobKind = 'verify' | 'reconfigure'
 
@@ -27,11 +36,18 @@ export interface DetectOptions {
    * "return". Such a node returns only with a new boot. Default true.
    */
   unreachableWasSeen?: boolean
+  /**
+   * How long the node was unreachable, when this manager saw it go (undefined: unknown, e.g. it
+   * was already unreachable when this manager started). Below `minOutageMs` it is a flap.
+   */
+  outageMs?: number
+  /** Default RETURN_MIN_OUTAGE_MS. */
+  minOutageMs?: number
 }
 
 /**
  * Why `known` has returned, given what membership shows now; null when it has not (not
- * commissioned, not reachable now, or nothing changed). Unknown boots never count: a
+ * commissioned, not reachable now, nothing changed, or only a flap shorter than `minOutageMs`). Unknown boots never count: a
  * record or agent from before boot ids existed is a baseline, not a return.
  */
 export function detectReturn (known: Pick<NodeRecord, 'state' | 'reachable' | 'boot'> | undefined, seen: SeenNode, options: DetectOptions = {}): string | null {
@@ -42,7 +58,10 @@ export function detectReturn (known: Pick<NodeRecord, 'state' | 'reachable' | 'b
     if (before.id !== '' && now.id !== '' && before.id !== now.id) return 'the node rebooted (new boot id)'
     if (before.agentStartedAt !== now.agentStartedAt) return `the agent restarted (started ${now.agentStartedAt})`
   }
-  if (!known.reachable && options.unreachableWasSeen !== false) return 'the node is reachable again after being unreachable'
+  if (!known.reachable && options.unreachableWasSeen !== false) {
+    if (options.outageMs !== undefined && options.outageMs < (options.minOutageMs ?? RETURN_MIN_OUTAGE_MS)) return null
+    return 'the node is reachable again after being unreachable'
+  }
   return null
 }
 

@@ -6,7 +6,7 @@
  */
 
 import type { ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ApiClient } from '../../cli/client.js'
 import type { Member } from '../../protocol/members.js'
@@ -152,4 +152,18 @@ export async function startAgentOn (host: TestHost, opts: AgentOptions): Promise
   ]
   const proc = host.spawn([NODE, ...args], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...opts.env } })
   return new AgentProcess(host, proc, socket)
+}
+
+/**
+ * Keep what each agent printed (oldest process first) in `.tmp/it-logs/<suite>/<host>.log`
+ * (git-ignored), replacing the previous run's: an intermittent failure can then be read after the run, not only in the
+ * assertion message.
+ */
+export async function saveAgentLogs (suite: string, agents: Iterable<AgentProcess>): Promise<void> {
+  const dir = join(REPO, '.tmp', 'it-logs', suite)
+  await rm(dir, { recursive: true, force: true })
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  for (const a of agents) {
+    await writeFile(join(dir, `${a.host.name}.log`), `----- pid ${String(a.proc.pid)} exit ${String(a.proc.exitCode)} signal ${String(a.proc.signalCode)}\n${a.output}\n`, { flag: 'a' })
+  }
 }

@@ -9,8 +9,13 @@ export interface WaitForOptions {
   timeoutMs?: number
   /** Pause between attempts (default 50 ms). */
   intervalMs?: number
-  /** What was awaited, for the timeout error. */
-  message?: string
+  /**
+   * What was awaited, for the timeout error. A function is called at the deadline: use one when
+   * the message shows state (a process's output, its exit code), which a string would capture
+   * when the wait began. (A string built from an agent's output at the start of the wait showed
+   * an agent that "printed nothing" in CI: it had not printed anything yet when the wait began.)
+   */
+  message?: string | (() => string)
   /** Stops waiting early (rejects with the signal's reason). */
   signal?: AbortSignal
 }
@@ -70,7 +75,7 @@ export async function waitFor<T> (fn: () => T | Promise<T>, opts: WaitForOptions
       opts.signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
-  const what = opts.message ?? 'condition'
+  const what = (typeof opts.message === 'function' ? opts.message() : opts.message) ?? 'condition'
   const last = lastError === undefined
     ? `last value: ${inspect(lastValue, { depth: 3, breakLength: Infinity })}`
     : `last error: ${lastError instanceof Error ? lastError.message : inspect(lastError)}`

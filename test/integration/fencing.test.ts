@@ -96,7 +96,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
   const finished = async (id: string, timeoutMs = 120_000): Promise<JobRecord> => await waitFor(async () => {
     const j = await job(id).catch(() => undefined)
     return j !== undefined && ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
-  }, { timeoutMs, intervalMs: 250, message: `job ${id} did not finish:\n${api.output.slice(-3000)}` })
+  }, { timeoutMs, intervalMs: 250, message: () => `job ${id} did not finish:\n${api.output.slice(-3000)}` })
   const setSlow = async (seconds: number): Promise<void> => {
     const r = await h(1).exec(['/bin/sh', '-c', `echo ${seconds} > /srv/slow-seconds`])
     assert.equal(r.code, 0, r.stderr)
@@ -142,7 +142,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     // fc0 first, so it is the first manager; fc2 is an eligible standby holding a replica.
     await startAgent(0)
     await waitFor(async () => (await agent(0).manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: `fc0 did not become manager:\n${agent(0).output.slice(-2000)}` })
+      { timeoutMs: 60_000, message: () => `fc0 did not become manager:\n${agent(0).output.slice(-2000)}` })
     await startAgent(1)
     await startAgent(2)
     api = agent(2)
@@ -150,7 +150,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     await waitFor(async () => {
       const nodes = await api.client.request<Array<{ name: string }>>('GET', '/v1/nodes').catch(() => [])
       return nodes.some(n => n.name === h(1).name) ? true : undefined
-    }, { timeoutMs: 60_000, intervalMs: 250, message: `fc1 was never discovered:\n${agent(0).output.slice(-3000)}\n--- fc1:\n${agent(1).output.slice(-2000)}` })
+    }, { timeoutMs: 60_000, intervalMs: 250, message: () => `fc1 was never discovered:\n${agent(0).output.slice(-3000)}\n--- fc1:\n${agent(1).output.slice(-2000)}` })
     outsiderKey = await generateKeyPair('Ed25519')
     outsider = await createClusterNode({ privateKey: outsiderKey, psk: await readSecretFile(secret), listen: `/ip4/${hosts.names.bridgeAddress}/tcp/0`, announce: [] })
   })

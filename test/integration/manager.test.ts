@@ -12,7 +12,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
 import { run } from '../harness/proc.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
@@ -23,6 +23,8 @@ describe('manager on real hosts', () => {
   let secret: string
   let sshKey: string
   const agents = new Map<string, AgentProcess>()
+  /** Agents replaced by a restart, for the logs kept after the run. */
+  const retired: AgentProcess[] = []
   const h = (i: number): TestHost => hosts.hosts[i] as TestHost
   const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
   /** A non-manager agent: every manager request below is forwarded. */
@@ -37,6 +39,8 @@ describe('manager on real hosts', () => {
       sshKeyFile: sshKey,
       ...(extra.labels !== undefined ? { labels: extra.labels } : {})
     })
+    const old = agents.get(host.name)
+    if (old !== undefined) retired.push(old)
     agents.set(host.name, a)
     return a
   }
@@ -48,7 +52,13 @@ describe('manager on real hosts', () => {
     const j = await job(id)
     return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined
   }, { timeoutMs, intervalMs: 250, message: `job ${id} did not finish` })
-  const submit = async (path: string, body: unknown): Promise<JobRecord> => await api().client.request<JobRecord>('POST', path, body)
+  /** Submit a job; a refusal names the jobs and the nodes' states, so a busy node says why. */
+  const submit = async (path: string, body: unknown): Promise<JobRecord> => await api().client.request<JobRecord>('POST', path, body).catch(async (err: Error) => {
+    const jobs = await api().client.request<JobRecord[]>('GET', '/v1/jobs').catch(() => [])
+    const summary = jobs.map(j => `${j.id} ${j.kind} ${j.status} [${j.nodes.join(',')}] ${j.createdAt}-${String(j.finishedAt)}`).join('\n')
+    const recs = (await nodes().catch(() => [])).map(n => `${n.name} ${n.state} job=${String(n.currentJob)} reachable=${String(n.reachable)}`).join('\n')
+    throw new Error(`${path} refused: ${err.message}\njobs:\n${summary}\nnodes:\n${recs}`, { cause: err })
+  })
   /** Run the real clusterctl inside a host, against that host's agent. */
   const clusterctl = async (i: number, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
     await h(i).exec([NODE, CLUSTERCTL, '--addr', agent(i).socket, ...args], { timeoutMs: 180_000 })
@@ -62,13 +72,14 @@ describe('manager on real hosts', () => {
     for (const host of hosts.hosts.slice(0, 5)) await startAgent(host)
     for (const a of agents.values()) {
       await waitFor(async () => (await a.manager())?.name === h(0).name ? true : undefined,
-        { timeoutMs: 60_000, message: `${a.host.name} never learned the manager:\n${a.output.slice(-2000)}` })
+        { timeoutMs: 60_000, message: () => `${a.host.name} never learned the manager:\n${a.output.slice(-2000)}` })
     }
     await waitFor(async () => (await nodes()).length === 5 ? true : undefined, { timeoutMs: 30_000, message: 'five nodes discovered' })
   })
 
   after(async () => {
     await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
+    await saveAgentLogs('manager', [...retired, ...agents.values()]).catch(() => {})
     await hosts?.destroy()
     await rm(dir, { recursive: true, force: true })
   })
@@ -100,7 +111,14 @@ describe('manager on real hosts', () => {
     }
     assert.equal(JSON.parse(await h(3).readFile('/etc/clusterd/node.json') ?? '{}').name, h(3).name)
     assert.deepEqual((await node(h(1).name))?.roles, ['worker'])
-    assert.equal((await node(h(3).name))?.state, 'commissioned')
+    // Each node of a finished job ends commissioned and free: no job left on its record, and a
+    // new operation on it is not refused as busy (CI once saw mg0-h3 still "in" this job).
+    for (const i of [1, 2, 3]) {
+      const rec = await node(h(i).name)
+      const history = async (): Promise<string> => JSON.stringify(await api().client.request('GET', `/v1/events?node=${h(i).name}`))
+      assert.equal(rec?.state, 'commissioned', `${h(i).name}: ${JSON.stringify(rec)}\n${await history()}`)
+      assert.equal(rec?.currentJob, null, `${h(i).name} still in job ${String(rec?.currentJob)}\n${await history()}`)
+    }
   })
 
   it('re-running a playbook changes nothing: a second upgrade of the same node reports zero changes', async () => {
@@ -174,7 +192,7 @@ describe('manager on real hosts', () => {
     const rec = await node(h(2).name)
     assert.equal(rec?.state, 'decommissioned')
     const events = await api().client.request<LifecycleEvent[]>('GET', `/v1/events?node=${h(2).name}`)
-    assert.deepEqual(events.map(e => e.to), ['discovered', 'commissioning', 'commissioned', 'decommissioning', 'decommissioned'])
+    assert.deepEqual(events.map(e => e.to), ['discovered', 'commissioning', 'commissioned', 'decommissioning', 'decommissioned'], JSON.stringify(events))
     assert.equal(events.at(-1)?.jobId, j.id)
   })
 
@@ -213,7 +231,7 @@ describe('manager on real hosts', () => {
     const fresh = h(5)
     const a = await startAgent(fresh, { labels: { tier: 'auto' } })
     await waitFor(async () => (await node(fresh.name))?.state === 'commissioned' ? true : undefined,
-      { timeoutMs: 120_000, intervalMs: 500, message: `auto-commission did not commission ${fresh.name}:\nmanager:\n${agent(0).output.slice(-3000)}\nnew node (pid ${String(a.proc.pid)}, exit ${String(a.proc.exitCode)}):\n${a.output.slice(-3000)}` })
+      { timeoutMs: 120_000, intervalMs: 500, message: () => `auto-commission did not commission ${fresh.name}:\nmanager:\n${agent(0).output.slice(-3000)}\nnew node (pid ${String(a.proc.pid)}, exit ${String(a.proc.exitCode)}):\n${a.output.slice(-3000)}` })
     const events = await api().client.request<LifecycleEvent[]>('GET', `/v1/events?node=${fresh.name}`)
     assert.ok(events.some(e => e.type === 'commission-requested' && e.actor === 'auto-commission' && e.jobId !== null))
     assert.notEqual(await fresh.readFile('/etc/clusterd-worker/worker.conf'), null)

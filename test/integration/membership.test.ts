@@ -52,7 +52,7 @@ describe('membership on real hosts', () => {
     for (let i = 0; i < 5; i++) await start(i)
     for (const a of agents) {
       await waitFor(async () => JSON.stringify(await alive(a)) === JSON.stringify(names()) ? true : undefined,
-        { timeoutMs: 30_000, message: `${a.host.name} did not see all five alive:\n${a.output.slice(-3000)}` })
+        { timeoutMs: 30_000, message: () => `${a.host.name} did not see all five alive:\n${a.output.slice(-3000)}` })
     }
     const members = await agents[1]?.members() ?? []
     const seed = members.find(m => m.name === hosts.hosts[0]?.name)
@@ -93,7 +93,7 @@ describe('membership on real hosts', () => {
     const before = (await agents[0]?.members())?.find(m => m.name === name)
     const again = await start(3)
     await waitFor(async () => (await agents[0]?.statusOf(name)) === 'alive' ? true : undefined,
-      { timeoutMs: 30_000, message: `${name} did not come back alive:\n${again.output.slice(-2000)}` })
+      { timeoutMs: 30_000, message: () => `${name} did not come back alive:\n${again.output.slice(-2000)}` })
     const after = (await agents[0]?.members())?.find(m => m.name === name)
     assert.equal(after?.peerId, before?.peerId)
     assert.ok((after?.incarnation ?? 0) > (before?.incarnation ?? 0), 'the new incarnation supersedes the left record')
@@ -133,7 +133,7 @@ describe('membership on real hosts', () => {
       ]
       for (const b of bad) await rogue.services.pubsub.publish(MEMBERSHIP_TOPIC, b).catch(() => {})
       await waitFor(() => /dropped a malformed or unverifiable membership message/.test(seed.output) ? true : undefined,
-        { timeoutMs: 10_000, message: `no drop logged:\n${seed.output.slice(-2000)}` })
+        { timeoutMs: 10_000, message: () => `no drop logged:\n${seed.output.slice(-2000)}` })
       assert.equal(seed.proc.exitCode, null, 'the agent is still running')
       assert.deepEqual(await alive(seed), names(), 'its view is intact')
     } finally {

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 
@@ -24,6 +24,8 @@ describe('nodes that return (on-return policy) on real hosts', () => {
   let secret: string
   let sshKey: string
   const agents = new Map<string, AgentProcess>()
+  /** Agents replaced by a restart, for the logs kept after the run. */
+  const retired: AgentProcess[] = []
   const h = (i: number): TestHost => hosts.hosts[i] as TestHost
   const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
   const api = (): AgentProcess => agent(0)
@@ -36,6 +38,8 @@ describe('nodes that return (on-return policy) on real hosts', () => {
       eligible: host === h(0),
       sshKeyFile: sshKey
     })
+    const old = agents.get(host.name)
+    if (old !== undefined) retired.push(old)
     agents.set(host.name, a)
     return a
   }
@@ -53,11 +57,11 @@ describe('nodes that return (on-return policy) on real hosts', () => {
   const restartWorker = async (): Promise<LifecycleEvent> => {
     const before = (await events(h(1).name)).filter(e => e.type === 'returned').length
     await agent(1).stop('SIGKILL')
-    await startAgent(h(1))
+    const a = await startAgent(h(1))
     return await waitFor(async () => {
       const returned = (await events(h(1).name)).filter(e => e.type === 'returned')
       return returned.length > before ? returned.at(-1) : undefined
-    }, { timeoutMs: 60_000, intervalMs: 250, message: `the manager never noticed ${h(1).name} return:\n${agent(1).output.slice(-2000)}` })
+    }, { timeoutMs: 60_000, intervalMs: 250, message: () => `the manager never noticed ${h(1).name} return (new agent pid ${String(a.proc.pid)}, exit ${String(a.proc.exitCode)}, signal ${String(a.proc.signalCode)}):\n${a.output.slice(-2000)}` })
   }
   /** The job the on-return policy started after `returned`, once it finished. */
   const returnJob = async (returned: LifecycleEvent, kind: string): Promise<JobRecord> => await waitFor(async () => {
@@ -72,7 +76,7 @@ describe('nodes that return (on-return policy) on real hosts', () => {
     sshKey = await makeManagerKey(dir, hosts.hosts)
     for (const host of hosts.hosts) await startAgent(host)
     await waitFor(async () => (await agent(1).manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: `no manager elected:\n${agent(0).output.slice(-2000)}` })
+      { timeoutMs: 60_000, message: () => `no manager elected:\n${agent(0).output.slice(-2000)}` })
     await waitFor(async () => (await node(h(1).name).catch(() => undefined))?.boot != null ? true : undefined,
       { timeoutMs: 30_000, message: 'the worker was discovered with its boot fact' })
     await ctlOk(['commission', h(1).name, '--role', 'worker', '--wait'])
@@ -80,6 +84,7 @@ describe('nodes that return (on-return policy) on real hosts', () => {
 
   after(async () => {
     await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
+    await saveAgentLogs('on-return', [...retired, ...agents.values()]).catch(() => {})
     await hosts?.destroy()
     await rm(dir, { recursive: true, force: true })
   })

@@ -35,6 +35,17 @@ describe('MemberTable SWIM merge rules', () => {
     assert.equal(t.get('a')?.inc, 5)
   })
 
+  it('reports a newer record of a live member as a change with the same status (a restart faster than failure detection)', () => {
+    // The manager learns which run of a node's agent is up from the record's facts: a restart
+    // that no probe noticed must still reach it (CI: the on-return suite's worker never "returned").
+    const t = table()
+    t.applyRecord(...rec('a', 3), 0)
+    const r = t.applyRecord(...rec('a', 4), 10)
+    assert.equal(r.changed, true)
+    assert.deepEqual(r.change, { peerId: 'a', name: 'n-a', from: 'alive', to: 'alive', inc: 4 })
+    assert.equal(t.get('a')?.inc, 4)
+  })
+
   it('marks a member suspect, ignores stale suspicion, and lets a higher incarnation refute it', () => {
     const t = table()
     t.applyRecord(...rec('a', 3), 0)

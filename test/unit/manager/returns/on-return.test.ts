@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import type { NodeBoot } from '../../../../protocol/members.js'
 import type { LifecycleState } from '../../../../protocol/nodes.js'
 import { validateConfigValue } from '../../../../manager/api/config-values.js'
-import { detectReturn, onReturnPolicy, returnJob } from '../../../../manager/returns/on-return.js'
+import { RETURN_MIN_OUTAGE_MS, detectReturn, onReturnPolicy, returnJob } from '../../../../manager/returns/on-return.js'
 
 const BOOT: NodeBoot = { id: 'b-1', agentStartedAt: '2026-11-22T10:00:00.000Z' }
 const known = (over: { state?: LifecycleState, reachable?: boolean, boot?: NodeBoot | null } = {}): { state: LifecycleState, reachable: boolean, boot: NodeBoot | null } =>
@@ -21,6 +21,13 @@ describe('detectReturn: when a commissioned node counts as back', () => {
   it('reachable again after failed/left counts, with or without a boot', () => {
     assert.match(detectReturn(known({ reachable: false }), { reachable: true, boot: BOOT }) ?? '', /reachable again/)
     assert.match(detectReturn(known({ reachable: false, boot: null }), { reachable: true, boot: null }) ?? '', /reachable again/)
+  })
+
+  it('an outage shorter than the minimum is a flap, not a return; unknown or long outages count', () => {
+    assert.equal(detectReturn(known({ reachable: false }), { reachable: true, boot: BOOT }, { outageMs: RETURN_MIN_OUTAGE_MS - 1 }), null)
+    assert.match(detectReturn(known({ reachable: false }), { reachable: true, boot: BOOT }, { outageMs: RETURN_MIN_OUTAGE_MS }) ?? '', /reachable again/)
+    assert.equal(detectReturn(known({ reachable: false }), { reachable: true, boot: BOOT }, { outageMs: 4_000, minOutageMs: 5_000 }), null)
+    assert.match(detectReturn(known({ reachable: false }), { reachable: true, boot: { ...BOOT, agentStartedAt: 'later' } }, { outageMs: 1 }) ?? '', /agent restarted/)
   })
 
   it('unreachable only in a starting manager\'s eyes: a return needs a new boot (no cluster-wide "return" on failover)', () => {

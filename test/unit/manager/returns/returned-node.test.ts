@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { NodeDiscovery } from '../../../../manager/discovery/node-discovery.js'
+import { RETURN_MIN_OUTAGE_MS } from '../../../../manager/returns/on-return.js'
 import { ManagerStore } from '../../../../manager/store/index.js'
 import type { Member, NodeBoot } from '../../../../protocol/members.js'
 import type { NodeRecord } from '../../../../protocol/nodes.js'
@@ -26,6 +27,8 @@ describe('nodes that return (discovery + store)', () => {
   let discovery: NodeDiscovery
   let listener: ((m: Member) => void) | undefined
   let returned: Array<[string, string]>
+  /** Discovery's clock (ms): outages are timed with it. */
+  let clock = 0
   const see = async (m: Member): Promise<void> => {
     listener?.(m)
     // Discovery applies changes one by one on its own chain: waiting for the chain makes the
@@ -44,9 +47,11 @@ describe('nodes that return (discovery + store)', () => {
     store = new ManagerStore({ logger }, { path: join(dir, 'db') })
     await store.start()
     returned = []
+    clock = 0
     discovery = new NodeDiscovery({
       store,
       logger,
+      now: () => clock,
       members: () => [member('a', 'alive', boot('t0')), member('d', 'alive', boot('t0'))],
       onMemberChange: l => { listener = l; return () => { listener = undefined } },
       onDiscovered: () => {},
@@ -80,10 +85,27 @@ describe('nodes that return (discovery + store)', () => {
     await see(member('a', 'failed', boot('t0')))
     assert.equal((await store.getNode('a'))?.reachable, false)
     assert.equal(await returns('a'), 0)
+    clock += RETURN_MIN_OUTAGE_MS
     await see(member('a', 'alive', boot('t0')))
     await see(member('a', 'alive', boot('t0')))
     assert.equal(await returns('a'), 1)
     assert.match(returned[0]?.[1] ?? '', /reachable again/)
+  })
+
+  it('a failed verdict refuted within seconds is a flap: reachable again, no return, no job (CI: NODE_BUSY)', async () => {
+    // SWIM under load declares live members failed and they refute at once; each used to start
+    // an on-return verify job, and the node was busy for the operator's next request.
+    await see(member('a', 'failed', boot('t0')))
+    clock += 2_000
+    await see(member('a', 'alive', boot('t0')))
+    assert.equal((await store.getNode('a'))?.reachable, true)
+    assert.equal(await returns('a'), 0)
+    assert.deepEqual(returned, [])
+    // A restart during a short outage still is a return, by its boot.
+    await see(member('a', 'failed', boot('t0')))
+    clock += 2_000
+    await see(member('a', 'alive', boot('t1')))
+    assert.deepEqual(returned, [['a', 'the agent restarted (started t1)']])
   })
 
   it('a new manager that does not see a node yet does not make it return; a restart meanwhile does', async () => {
@@ -92,6 +114,7 @@ describe('nodes that return (discovery + store)', () => {
     discovery = new NodeDiscovery({
       store,
       logger,
+      now: () => clock,
       members: () => [],
       onMemberChange: l => { listener = l; return () => { listener = undefined } },
       onDiscovered: () => {},
@@ -103,6 +126,7 @@ describe('nodes that return (discovery + store)', () => {
     assert.equal((await store.getNode('a'))?.reachable, true)
     assert.equal(await returns('a'), 0, 'same boot: it never went away')
     await see(member('a', 'failed', boot('t0')))
+    clock += RETURN_MIN_OUTAGE_MS
     await see(member('a', 'alive', boot('t0')))
     assert.equal(await returns('a'), 1, 'a failure seen by membership then alive is a return')
   })
