@@ -19,7 +19,7 @@ import type { SnapshotEntry } from '../protocol/replication-wire.js'
 import type { LeaseReply, LeaseRequest } from '../protocol/fencing-wire.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { AnsibleRunner } from './ansible/playbook-runner.js'
-import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission } from './api/config-values.js'
+import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission, retentionPolicy } from './api/config-values.js'
 import { managerRouteMap, managerRoutes } from './api/manager-routes.js'
 import { NodeDiscovery } from './discovery/node-discovery.js'
 import { onReturnPolicy, returnJob } from './returns/on-return.js'
@@ -32,6 +32,7 @@ import { loadRoleConfig } from './roles/role-config.js'
 import { precheck } from './ssh/precheck.js'
 import { SshConnector } from './ssh/remote-shell.js'
 import { Replicator } from './replication/replicator.js'
+import { Pruner, type PrunerInit } from './retention/pruner.js'
 import { ManagerStore } from './store/index.js'
 
 /** What the agent hands the manager. */
@@ -56,6 +57,8 @@ export interface ManagerDeps {
    * for this node. Without it jobs run without node leases.
    */
   fencing?: { privateKey: Pick<PrivateKey, 'sign'>, local: (req: LeaseRequest) => Promise<LeaseReply> }
+  /** Timing of retention passes (tests shorten it); the policy itself is the `retention.*` config. */
+  retention?: PrunerInit
 }
 
 /** Address and pinned host keys of a node, from its signed membership record. */
@@ -76,6 +79,7 @@ export class Manager implements ManagerRole {
   private readonly replicator: Replicator | null
   private readonly jobs: JobRunner
   private readonly discovery: NodeDiscovery
+  private readonly pruner: Pruner
   private readonly routeMap: Map<string, ApiHandler>
   private readonly log: Logger
   private stopping = false
@@ -127,6 +131,11 @@ export class Manager implements ManagerRole {
       onDiscovered: (record, member) => { void this.autoCommission(record, member) },
       onReturned: record => { void this.onReturn(record) }
     })
+    this.pruner = new Pruner({
+      store: this.store,
+      logger: logger.child({ component: 'retention' }),
+      policy: async () => { const all = await this.store.allConfig(); return retentionPolicy(key => all[key]) }
+    }, deps.retention)
     this.routeMap = managerRouteMap(managerRoutes({ store: this.store, jobs: this.jobs, members: () => deps.membership.members() }), routeKey)
   }
 
@@ -141,6 +150,7 @@ export class Manager implements ManagerRole {
     try {
       await this.jobs.start()
       await this.discovery.start()
+      this.pruner.start()
     } catch (err) {
       started()
       await this.stop()
@@ -153,6 +163,7 @@ export class Manager implements ManagerRole {
   async stop (): Promise<void> {
     this.stopping = true
     await this.mergeChain
+    await this.pruner.stop()
     await this.discovery.stop()
     await this.jobs.stop()
     // After the jobs: their last writes are still replicated.

@@ -21,6 +21,7 @@ import { planMerge, type ConfigMeta, type MergeReport } from './merge.js'
 import { buildRecord, encodeNode, type NodeEntry } from './node-entry.js'
 import { openDb, writeFailure, writeMarker, type StoreDb } from './open-db.js'
 import { checkReplicated } from './replicated.js'
+import { DEFAULT_PRUNE_LIMITS, planPrune, type PruneCursor, type PruneLimits, type RetentionPolicy } from './retention.js'
 import { guardIterator, guardRead, loadState, parseStored, readValues, validateImport } from './restore.js'
 import { SerialQueue } from './serial-queue.js'
 import type { DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, NodeNote, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
@@ -341,6 +342,28 @@ export class ManagerStore {
   async allConfig (): Promise<Record<string, unknown>> {
     this.assertStarted()
     return Object.fromEntries([...this.committedConfig.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => [k, clone(v)]))
+  }
+
+  // ---- retention -------------------------------------------------------------------------
+
+  /**
+   * One bounded pruning step (retention.ts): delete at most `limits.maxOps` keys of finished
+   * jobs and old lifecycle events in one ordinary write, replicated like any other, so
+   * replicas forget the same history. Returns how many keys went and where the pass goes on
+   * (null: the pass is complete).
+   */
+  async pruneStep (policy: RetentionPolicy, cursor: PruneCursor = { afterNode: '' }, limits: PruneLimits = DEFAULT_PRUNE_LIMITS): Promise<{ deleted: number, jobs: string[], next: PruneCursor | null }> {
+    const db = this.assertStarted()
+    return await this.write(async () => {
+      // Plan against the disk with nothing staged ahead of it: what we read is what we delete.
+      await this.committer?.barrier()
+      const lastSeq = new Map([...this.nodes].map(([name, e]) => [name, e.lastSeq]))
+      const plan = await planPrune(db, this.path, lastSeq, policy, cursor, this.now().getTime(), limits)
+      const result = { deleted: plan.ops.length, jobs: plan.jobsDeleted, next: plan.next }
+      if (plan.ops.length === 0) return this.noWrite(result)
+      for (const id of plan.jobsDeleted) this.jobSeq.delete(id)
+      return this.stage(plan.ops, undefined, result)
+    })
   }
 
   // ---- replication -----------------------------------------------------------------------
