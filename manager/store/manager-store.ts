@@ -236,6 +236,37 @@ export class ManagerStore {
     return [...this.committedNodes.values()].sort((a, b) => a.name < b.name ? -1 : 1).map(clone)
   }
 
+  /** How many nodes the store knows. */
+  get nodeCount (): number {
+    return this.committedNodes.size
+  }
+
+  /**
+   * One page of node records in name order: at most `limit` names after `after` ('' = from
+   * the first), and the `after` of the next page (null on the last). Copies only the page.
+   */
+  async pageNodes (options: { after?: string, limit: number }): Promise<{ items: NodeRecord[], next: string | null }> {
+    this.assertStarted()
+    const after = options.after ?? ''
+    const names = this.sortedNames()
+    let lo = 0
+    let hi = names.length
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if ((names[mid] as string) <= after) lo = mid + 1; else hi = mid }
+    const page = names.slice(lo, lo + options.limit)
+    const items = page.map(n => clone(this.committedNodes.get(n) as NodeRecord))
+    return { items, next: lo + page.length < names.length && page.length > 0 ? page.at(-1) as string : null }
+  }
+
+  private namesCache: { size: number, names: string[] } | null = null
+
+  /** Node names sorted; nodes are never deleted, so the cache is stale exactly when the count moved. */
+  private sortedNames (): string[] {
+    if (this.namesCache?.size !== this.committedNodes.size) {
+      this.namesCache = { size: this.committedNodes.size, names: [...this.committedNodes.keys()].sort() }
+    }
+    return this.namesCache.names
+  }
+
   /** Nodes with a job in flight (commissioning, upgrading, decommissioning), to resume or fail after a restart. */
   async listInFlight (): Promise<InFlightNode[]> {
     const out: InFlightNode[] = []
@@ -593,6 +624,7 @@ export class ManagerStore {
     const state = await loadState(db, this.path, { checkMarker: this.status === 'starting' })
     this.nodes = state.nodes
     this.committedNodes = new Map([...state.nodes].map(([name, e]) => [name, e.record]))
+    this.namesCache = null
     this.committedConfig = state.config
     this.stagedRevision = this.committedRevision = state.revision
     this.gseq = state.gseq
