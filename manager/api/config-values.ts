@@ -54,6 +54,12 @@ function wholeNumber (value: unknown): number {
   return typeof n === 'number' && Number.isSafeInteger(n) ? n : NaN
 }
 
+/** `replication.acks` from its stored value (the default when unset or no longer valid). */
+export function replicationAcks (raw: unknown): number {
+  if (raw === undefined) return DEFAULT_REPLICATION_ACKS
+  try { return validateConfigValue('replication.acks', raw) as number } catch { return DEFAULT_REPLICATION_ACKS }
+}
+
 /** The retention policy from the stored config values (a stored value that no longer validates falls back to its default). */
 export function retentionPolicy (get: (key: ConfigKey) => unknown): RetentionPolicy {
   const pick = (key: ConfigKey, fallback: number): number => {

@@ -61,7 +61,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
   })
 
   it('replicates every write before acknowledging it; the replica directory then opens as a manager store with the same state', async () => {
-    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, snapshot: async () => await store.exportAll(), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3 })
+    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, openSnapshot: async n => await store.openSnapshot(n), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3 })
     const store = managerStore(dirs[0]?.path as string, () => replicator)
     await store.start()
     replicator.start()
@@ -90,7 +90,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
   })
 
   it('a replica that missed writes catches up by the periodic snapshot, without any new write', async () => {
-    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, snapshot: async () => await store.exportAll(), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3, ackTimeoutMs: 300, syncIntervalMs: 200 })
+    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, openSnapshot: async n => await store.openSnapshot(n), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3, ackTimeoutMs: 300, syncIntervalMs: 200 })
     const store = managerStore(dirs[0]?.path as string, () => replicator)
     await store.start()
     await replica.close()
@@ -107,7 +107,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
 
   it('with no other eligible member alive, a write is acknowledged at once', async () => {
     const alone = [member(a), { ...member(b), status: 'failed' as const }]
-    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => alone, snapshot: async () => await store.exportAll(), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3, ackTimeoutMs: 5000 })
+    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => alone, openSnapshot: async n => await store.openSnapshot(n), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3, ackTimeoutMs: 5000 })
     const store = managerStore(dirs[0]?.path as string, () => replicator)
     await store.start()
     const started = Date.now()
@@ -121,7 +121,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
     const before = replica.revision
     const rogueMembers = [member(b)]
     for (const [node, epoch] of [[c, 3], [a, 2]] as const) {
-      const replicator: Replicator = new Replicator({ libp2p: node, logger: silent, members: () => rogueMembers, snapshot: async () => await store.exportAll(), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: node.peerId.toString(), epoch, ackTimeoutMs: 1000 })
+      const replicator: Replicator = new Replicator({ libp2p: node, logger: silent, members: () => rogueMembers, openSnapshot: async n => await store.openSnapshot(n), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: node.peerId.toString(), epoch, ackTimeoutMs: 1000 })
       const store = managerStore(dirs[2]?.path as string, () => replicator)
       await store.start()
       await store.setConfig('rogue', 1)
@@ -135,7 +135,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
   it('a new manager pulls a replica that followed another lineage and merges it before its snapshot replaces it (partition heal)', async () => {
     // Side A: the epoch-3 manager on `a` writes; its replica `b` holds every write.
     managerInfo = { name: 'a', peerId: a.peerId.toString(), epoch: 3, since: new Date().toISOString(), local: false }
-    const oldReplicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, snapshot: async () => await oldStore.exportAll(), revision: () => oldStore.revision, merge: async entries => { await oldStore.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3 })
+    const oldReplicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, openSnapshot: async n => await oldStore.openSnapshot(n), revision: () => oldStore.revision, merge: async entries => { await oldStore.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3 })
     const oldStore = managerStore(dirs[0]?.path as string, () => oldReplicator)
     await oldStore.start()
     oldReplicator.start()
@@ -149,7 +149,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
     const dir = await tempDir()
     dirs.push(dir)
     const newMembers = [member(a, false), member(b), { ...member(c), managerEligible: true }]
-    const newReplicator: Replicator = new Replicator({ libp2p: c, logger: silent, members: () => newMembers, snapshot: async () => await newStore.exportAll(), revision: () => newStore.revision, merge: async entries => { await newStore.mergeForeign(entries) } }, { selfPeerId: c.peerId.toString(), epoch: 4, syncIntervalMs: 200 })
+    const newReplicator: Replicator = new Replicator({ libp2p: c, logger: silent, members: () => newMembers, openSnapshot: async n => await newStore.openSnapshot(n), revision: () => newStore.revision, merge: async entries => { await newStore.mergeForeign(entries) } }, { selfPeerId: c.peerId.toString(), epoch: 4, syncIntervalMs: 200 })
     const newStore = managerStore(dir.path, () => newReplicator)
     await newStore.start()
     await newStore.upsertNode({ name: 'side-b-node', peerId: 'pb', reachable: true })
