@@ -68,6 +68,8 @@ export interface ReplicaInit {
   electionWaitMs?: number
   /** Deadline for reading one request frame. */
   readTimeoutMs?: number
+  /** Target size of one chunk of this replica's state sent to a pulling manager. */
+  chunkBytes?: number
 }
 
 /** Holds the replica store while this agent is not the manager. */
@@ -86,7 +88,7 @@ export class Replica {
 
   constructor (components: ReplicaComponents, init: ReplicaInit = {}) {
     this.c = components
-    this.init = { electionWaitMs: 2000, readTimeoutMs: 30_000, ...init }
+    this.init = { electionWaitMs: 2000, readTimeoutMs: 30_000, chunkBytes: SNAPSHOT_CHUNK_BYTES, ...init }
   }
 
   /**
@@ -212,7 +214,7 @@ export class Replica {
       this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, following, sameLineage }, 'replica holds nothing the manager lacks; pull answered empty')
       return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries: [], next: null }
     }
-    const { entries, next } = await store.exportRange(req.after ?? '', SNAPSHOT_CHUNK_BYTES)
+    const { entries, next } = await store.exportRange(req.after ?? '', this.init.chunkBytes)
     this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, entries: entries.length, more: next !== null }, 'replica state pulled by the manager (one chunk)')
     return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries, next }
   }

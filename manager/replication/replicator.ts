@@ -9,7 +9,8 @@
  * alone, as before (a documented trade-off: availability with one node up).
  *
  * Every other alive eligible member is brought up to date in the background, at most
- * `maxInFlight` at a time: from a bounded in-memory log of recent batches (a `delta` frame of
+ * `maxInFlight` at a time and each at most once per `catchUpIntervalMs` (writes in between
+ * travel together): from a bounded in-memory log of recent batches (a `delta` frame of
  * consecutive batches) when it is only a little behind, else by a snapshot sent as a stream of
  * chunks of about 1 MiB. Sends to one replica are strictly ordered.
  *
@@ -72,6 +73,11 @@ export interface ReplicatorInit {
   retryAfterMs?: number
   /** Most replicas being caught up at once. */
   maxInFlight?: number
+  /**
+   * Least time between two background catch-ups of one replica: writes arriving meanwhile go
+   * out together as one delta, so the background cost per write falls as the write rate rises.
+   */
+  catchUpIntervalMs?: number
   /** Extra replicas a write tries when some of the first ones fail. */
   extraTries?: number
   /** Target size of a snapshot chunk, pulled chunk and delta frame. */
@@ -93,6 +99,8 @@ interface Target {
   pending: number
   /** Its state was pulled (and merged) in this epoch, so a snapshot may replace it. */
   reconciled: boolean
+  /** When its last background catch-up ended. */
+  caughtUpAt: number
 }
 
 /** Counters, for logs, tests and the benchmark. */
@@ -128,6 +136,7 @@ export class Replicator {
       syncIntervalMs: SYNC_INTERVAL_MS,
       retryAfterMs: RETRY_AFTER_MS,
       maxInFlight: 4,
+      catchUpIntervalMs: 1000,
       extraTries: 4,
       chunkBytes: SNAPSHOT_CHUNK_BYTES,
       logBatches: 4096,
@@ -210,7 +219,7 @@ export class Replicator {
     return alive.map(m => {
       let t = this.targets.get(m.peerId)
       if (t === undefined) {
-        t = { peerId: m.peerId, acked: -1, retryAt: 0, tail: Promise.resolve(), pending: 0, reconciled: false }
+        t = { peerId: m.peerId, acked: -1, retryAt: 0, tail: Promise.resolve(), pending: 0, reconciled: false, caughtUpAt: 0 }
         this.targets.set(m.peerId, t)
       }
       return t
@@ -225,10 +234,11 @@ export class Replicator {
     const now = Date.now()
     for (let i = 0; i < targets.length && this.catchingUp < this.init.maxInFlight; i++) {
       const t = targets[(this.sweepFrom + i) % targets.length] as Target
-      if (t.pending > 0 || t.acked >= revision || now < t.retryAt) continue
+      if (t.pending > 0 || t.acked >= revision || now < t.retryAt || now - t.caughtUpAt < this.init.catchUpIntervalMs) continue
       this.sweepFrom = (this.sweepFrom + i + 1) % targets.length
       this.catchingUp++
       void this.enqueue(t, async () => await this.catchUp(t)).finally(() => {
+        t.caughtUpAt = Date.now()
         this.catchingUp--
         setImmediate(() => { this.sweep() })
       })
