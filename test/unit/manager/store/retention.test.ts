@@ -8,6 +8,7 @@ import { parseDurationS, retentionPolicy, validateConfigValue } from '../../../.
 import type { ReplicationBatch } from '../../../../protocol/replication-wire.js'
 import { ClusterdError } from '../../../../protocol/errors.js'
 import { job, tempDir } from './fixture.js'
+import { waitFor } from '../../../harness/poll.js'
 
 const silent = pino({ level: 'silent' })
 const DAY = 86_400_000
@@ -158,12 +159,10 @@ describe('retention (real LevelDB)', () => {
     let max = 10
     const pruner = new Pruner({ store, logger: silent, policy: async () => policy({ eventsMaxPerNode: max }) }, { firstPassMs: 0, intervalMs: 20 })
     pruner.start()
-    const deadline = Date.now() + 5000
-    while ((await store.listEvents({ node: 'a' })).length !== 10 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
-    assert.equal((await store.listEvents({ node: 'a' })).length, 10)
+    const count = async (n: number): Promise<true | undefined> => (await store.listEvents({ node: 'a' })).length === n ? true : undefined
+    await waitFor(async () => await count(10), { timeoutMs: 5000, message: 'first pass kept 10 events' })
     max = 2
-    while ((await store.listEvents({ node: 'a' })).length !== 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
-    assert.equal((await store.listEvents({ node: 'a' })).length, 2)
+    await waitFor(async () => await count(2), { timeoutMs: 5000, message: 'a later pass read the new policy' })
     await pruner.stop()
     await store.stop()
   })
