@@ -13,7 +13,7 @@ import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
 import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
 import type { ManagerInfo } from '../protocol/manager-wire.js'
 import type { Member } from '../protocol/members.js'
-import type { LifecycleEvent, NodeRecord } from '../protocol/nodes.js'
+import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type LifecycleEvent, type NodeRecord, type NodesPage } from '../protocol/nodes.js'
 import { DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
 import { ExitError, unreachableError, usageError } from './errors.js'
 
@@ -118,10 +118,29 @@ export class ApiClient {
     return await this.request<LeaseStatus>(LEASE_STATUS_ROUTE.method, LEASE_STATUS_ROUTE.pattern, undefined, options)
   }
 
-  /** `GET /v1/nodes`: every node's lifecycle record. */
-  async nodes (options: CallOptions = {}): Promise<NodeRecord[]> {
+  /** `GET /v1/nodes?limit=N&after=NAME`: one page of node records in name order. */
+  async nodesPage (page: { limit: number, after?: string }, options: CallOptions = {}): Promise<NodesPage> {
     const r = MANAGER_ROUTES.listNodes
-    return await this.request<NodeRecord[]>(r.method, r.pattern, undefined, options)
+    return await this.request<NodesPage>(r.method, routePath(r.pattern, {}, { limit: page.limit, after: page.after }), undefined, options)
+  }
+
+  /**
+   * Every node's lifecycle record, by name, fetched page by page (`pageSize` each); at most
+   * `max` records when given.
+   */
+  async nodes (options: CallOptions & { pageSize?: number, max?: number } = {}): Promise<NodeRecord[]> {
+    const out: NodeRecord[] = []
+    let after: string | undefined
+    const max = options.max ?? Number.POSITIVE_INFINITY
+    // Bounded: each page moves `after` strictly forward through a finite set of names.
+    for (;;) {
+      const limit = Math.min(options.pageSize ?? DEFAULT_NODES_PAGE, MAX_NODES_PAGE, max - out.length)
+      if (limit <= 0) return out
+      const page = await this.nodesPage({ limit, ...(after !== undefined ? { after } : {}) }, options)
+      out.push(...page.items)
+      if (page.next === null || (after !== undefined && page.next <= after)) return out
+      after = page.next
+    }
   }
 
   /** `GET /v1/nodes/:name`: one node's record, membership entry, facts and recent events. */

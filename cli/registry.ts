@@ -76,6 +76,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     verb: 'nodes',
     summary: 'List every node with its lifecycle state',
     read: true,
+    configure: cmd => {
+      cmd.addOption(new Option('--limit <n>', 'at most this many nodes (the first by name)'))
+        .addOption(new Option('--page-size <n>', 'nodes fetched per request (default 500, at most 5000)'))
+    },
     run: async (client, opts) => await nodes(client, opts as unknown as NodesOptions)
   },
   {

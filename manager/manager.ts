@@ -15,11 +15,11 @@ import { routeKey } from '../agent/election/manager-gateway.js'
 import type { ApiHandler } from '../agent/api/router.js'
 import type { Member } from '../protocol/members.js'
 import type { NodeRecord } from '../protocol/nodes.js'
-import type { SnapshotEntry } from '../protocol/replication-wire.js'
+import type { Lineage, SnapshotEntry } from '../protocol/replication-wire.js'
 import type { LeaseReply, LeaseRequest } from '../protocol/fencing-wire.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { AnsibleRunner } from './ansible/playbook-runner.js'
-import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission } from './api/config-values.js'
+import { CONFIG_DEFAULTS, matchesSelector, parseAutoCommission, replicationAcks, retentionPolicy } from './api/config-values.js'
 import { managerRouteMap, managerRoutes } from './api/manager-routes.js'
 import { NodeDiscovery } from './discovery/node-discovery.js'
 import { onReturnPolicy, returnJob } from './returns/on-return.js'
@@ -31,7 +31,8 @@ import { shippedPlaybookDir } from './roles/shipped.js'
 import { loadRoleConfig } from './roles/role-config.js'
 import { precheck } from './ssh/precheck.js'
 import { SshConnector } from './ssh/remote-shell.js'
-import { Replicator } from './replication/replicator.js'
+import { Replicator, type ReplicatorInit } from './replication/replicator.js'
+import { Pruner, type PrunerInit } from './retention/pruner.js'
 import { ManagerStore } from './store/index.js'
 
 /** What the agent hands the manager. */
@@ -56,6 +57,10 @@ export interface ManagerDeps {
    * for this node. Without it jobs run without node leases.
    */
   fencing?: { privateKey: Pick<PrivateKey, 'sign'>, local: (req: LeaseRequest) => Promise<LeaseReply> }
+  /** Replicator settings (tests and benchmarks shorten timings); acks come from `replication.acks`. */
+  replication?: Omit<ReplicatorInit, 'selfPeerId' | 'epoch'>
+  /** Timing of retention passes (tests shorten it); the policy itself is the `retention.*` config. */
+  retention?: PrunerInit
 }
 
 /** Address and pinned host keys of a node, from its signed membership record. */
@@ -76,8 +81,12 @@ export class Manager implements ManagerRole {
   private readonly replicator: Replicator | null
   private readonly jobs: JobRunner
   private readonly discovery: NodeDiscovery
+  private readonly pruner: Pruner
   private readonly routeMap: Map<string, ApiHandler>
   private readonly log: Logger
+  private readonly epoch: number
+  /** The lineage and revision this store had when the role started (what replicas of it need not send). */
+  private base: (Lineage & { revision: number }) | null = null
   private stopping = false
   private mergeChain: Promise<void> = Promise.resolve()
   /** Resolves once start() has started (or failed to start) the job runner and discovery. */
@@ -85,6 +94,7 @@ export class Manager implements ManagerRole {
 
   constructor (deps: ManagerDeps, epoch: number) {
     this.deps = deps
+    this.epoch = epoch
     const logger = deps.logger.child({ epoch })
     this.log = logger
     this.replicator = deps.libp2p === undefined
@@ -93,10 +103,12 @@ export class Manager implements ManagerRole {
         libp2p: deps.libp2p,
         logger: logger.child({ component: 'replicator' }),
         members: () => deps.membership.members(),
-        snapshot: async () => await this.store.exportAll(),
+        openSnapshot: async maxBytes => await this.store.openSnapshot(maxBytes),
         revision: () => this.store.revision,
-        merge: async (entries, from) => { await this.merge(entries, from) }
-      }, { selfPeerId: deps.self.peerId, epoch })
+        merge: async (entries, from) => { await this.merge(entries, from) },
+        acks: () => replicationAcks(this.store.peekConfig('replication.acks')),
+        base: () => this.base
+      }, { selfPeerId: deps.self.peerId, epoch, ...deps.replication })
     const replicator = this.replicator
     this.store = new ManagerStore({
       logger,
@@ -127,6 +139,11 @@ export class Manager implements ManagerRole {
       onDiscovered: (record, member) => { void this.autoCommission(record, member) },
       onReturned: record => { void this.onReturn(record) }
     })
+    this.pruner = new Pruner({
+      store: this.store,
+      logger: logger.child({ component: 'retention' }),
+      policy: async () => { const all = await this.store.allConfig(); return retentionPolicy(key => all[key]) }
+    }, deps.retention)
     this.routeMap = managerRouteMap(managerRoutes({ store: this.store, jobs: this.jobs, members: () => deps.membership.members() }), routeKey)
   }
 
@@ -134,6 +151,11 @@ export class Manager implements ManagerRole {
   async start (): Promise<void> {
     await mkdir(join(this.deps.dataDir, 'runs'), { recursive: true, mode: 0o700 })
     await this.store.start()
+    // From here on the store's history is this manager's: replicas of the lineage it followed
+    // up to now, and not ahead of it, hold a prefix of it.
+    const lineage = await this.store.lineage()
+    this.base = lineage === null ? null : { ...lineage, revision: this.store.revision }
+    await this.store.setLineage({ epoch: this.epoch, peerId: this.deps.self.peerId })
     // The replicator may merge a replica's state while the rest starts: its catch-up waits for this.
     let started!: () => void
     this.started = new Promise(resolve => { started = resolve })
@@ -141,6 +163,7 @@ export class Manager implements ManagerRole {
     try {
       await this.jobs.start()
       await this.discovery.start()
+      this.pruner.start()
     } catch (err) {
       started()
       await this.stop()
@@ -153,6 +176,7 @@ export class Manager implements ManagerRole {
   async stop (): Promise<void> {
     this.stopping = true
     await this.mergeChain
+    await this.pruner.stop()
     await this.discovery.stop()
     await this.jobs.stop()
     // After the jobs: their last writes are still replicated.

@@ -74,7 +74,12 @@ export const CONFIG_KEYS = {
   'on-return': 'What to do when a commissioned node comes back: verify | reconfigure | none.',
   'job-timeout': 'Default job timeout in seconds.',
   'max-parallel-jobs': 'How many jobs may run at once (on disjoint nodes).',
-  vars: 'Cluster-level Ansible variables (lowest precedence): {"name": "value"}.'
+  vars: 'Cluster-level Ansible variables (lowest precedence): {"name": "value"}.',
+  'retention.jobs.max-count': 'Finished jobs kept (newest first); older ones are pruned with their events. Default 1000.',
+  'retention.jobs.max-age': 'Finished jobs older than this are pruned: seconds, or a duration like 30d, 12h, 90m. Default 30d.',
+  'retention.events.max-per-node': 'Lifecycle events kept per node (its newest is always kept). Default 100.',
+  'retention.events.max-age': 'Lifecycle events older than this are pruned (each node keeps its newest): seconds or 90d, 12h... Default 90d.',
+  'replication.acks': 'Replicas that must persist a write before it is acknowledged (fewer when fewer are up; alone when none is reachable). Default 2.'
 } as const
 
 /** A cluster configuration key. */

@@ -145,8 +145,27 @@ export interface LifecycleEvent {
   drift?: NodeDrift
 }
 
-/** Response of `GET /v1/nodes`. */
+/**
+ * Response of `GET /v1/nodes` without paging parameters: every node record by name (at most
+ * `MAX_UNPAGED_NODES`; a larger fleet must page). Kept for clients written before paging.
+ */
 export type NodesResponse = NodeRecord[]
+
+/**
+ * Response of `GET /v1/nodes?limit=N[&after=NAME]`: one page of node records in name order.
+ * `next` is the `after` value of the next page; null on the last page.
+ */
+export interface NodesPage {
+  items: NodeRecord[]
+  next: string | null
+}
+
+/** Page size of `GET /v1/nodes?after=NAME` without `limit`. */
+export const DEFAULT_NODES_PAGE = 500
+/** Largest `limit` of `GET /v1/nodes`. */
+export const MAX_NODES_PAGE = 5000
+/** Most records `GET /v1/nodes` returns without paging parameters (beyond it the answer is CLUSTERD_ERR_INVALID_ARGUMENT: page). */
+export const MAX_UNPAGED_NODES = 10_000
 
 /** Response of `GET /v1/events`. */
 export type LifecycleEventsResponse = LifecycleEvent[]

@@ -33,12 +33,39 @@ export interface SnapshotEntry {
   value: unknown
 }
 
+/**
+ * Largest replication frame, either way. Snapshots and exports travel as a stream of chunks
+ * of about `SNAPSHOT_CHUNK_BYTES` each (a chunk holds at least one entry, so one very large
+ * value may make a frame bigger than a chunk, never bigger than this).
+ */
+export const REPLICATION_FRAME_MAX_BYTES = 8 * 1024 * 1024
+/** Target size of one snapshot or export chunk (JSON bytes of its entries). */
+export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024
+
+/** Which manager's history a store follows: the epoch and peer of the manager whose snapshot it took. */
+export interface Lineage {
+  epoch: number
+  peerId: string
+}
+
 /** Manager → replica. `epoch` is the sender's manager epoch; replicas check it against the election. */
 export type ReplicationRequest =
   | { t: 'batch', epoch: number, batch: ReplicationBatch }
-  | { t: 'snapshot', epoch: number, revision: number, entries: SnapshotEntry[] }
-  /** "Send me your state": the manager merges it before it replaces the replica's (partition heal). */
-  | { t: 'pull', epoch: number }
+  /** Consecutive batches in one frame: catching up a replica that is a little behind. */
+  | { t: 'delta', epoch: number, batches: ReplicationBatch[] }
+  /**
+   * One chunk of a snapshot: chunks `seq` 0, 1, ... of transfer `id` carry the state at
+   * `revision` in key order; the replica validates each, and replaces its state only when the
+   * chunk with `done` arrives whole (an interrupted transfer leaves the old state).
+   */
+  | { t: 'chunk', epoch: number, id: string, seq: number, revision: number, entries: SnapshotEntry[], done: boolean }
+  /**
+   * "Send me your state, keys after `after`": the manager merges it before it replaces the
+   * replica's (partition heal). `base` is the lineage and revision the manager's own store
+   * started from: a replica of that lineage at or below that revision holds nothing the manager
+   * lacks and answers with no entries.
+   */
+  | { t: 'pull', epoch: number, after?: string, base?: Lineage & { revision: number } }
 
 /** Replica → manager. */
 export type ReplicationReply =
@@ -48,11 +75,14 @@ export type ReplicationReply =
   | { t: 'gap', revision: number }
   /** Not accepted (not from the current manager, not a replica now, invalid data). */
   | { t: 'refused', reason: string }
+  /** A snapshot chunk other than the last was validated and staged. */
+  | { t: 'received', id: string, seq: number }
   /**
-   * Answer to `pull`: the replica's whole state, or no entries when it already follows this
-   * manager (the same epoch and peer sent its last snapshot: nothing of another lineage).
+   * Answer to `pull`: one chunk of the replica's state (keys after the pull's `after`, in key
+   * order; `next` is the `after` of the next chunk, null on the last), or no entries when it
+   * holds nothing the manager lacks (it follows this manager, or the manager's base lineage).
    */
-  | { t: 'export', syncedEpoch: number, revision: number, entries: SnapshotEntry[] }
+  | { t: 'export', syncedEpoch: number, revision: number, entries: SnapshotEntry[], next: string | null }
 
 /** "My replica is at `revision`", gossiped periodically by every eligible agent. */
 export interface ReplicaAnnouncement {
@@ -83,6 +113,7 @@ export type Decoded<T> = { ok: true, value: T } | { ok: false, reason: string }
 
 const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
 const MAX_KEY_LENGTH = 1024
+const TRANSFER_ID = /^[A-Za-z0-9_-]{1,64}$/
 
 function parse (bytes: Uint8Array, max: number): Decoded<Record<string, unknown>> {
   if (bytes.byteLength > max) return { ok: false, reason: `message of ${bytes.byteLength} bytes is too large` }
@@ -125,7 +156,7 @@ function checkEntries (v: unknown): Decoded<SnapshotEntry[]> {
 
 /** Decode a manager → replica frame. */
 export function decodeReplicationRequest (bytes: Uint8Array): Decoded<ReplicationRequest> {
-  const p = parse(bytes, MAX_REPLICATION_FRAME_BYTES)
+  const p = parse(bytes, REPLICATION_FRAME_MAX_BYTES)
   if (!p.ok) return p
   const m = p.value
   if (!isEpoch(m.epoch)) return { ok: false, reason: 'epoch is not a positive integer' }
@@ -133,29 +164,81 @@ export function decodeReplicationRequest (bytes: Uint8Array): Decoded<Replicatio
     const batch = checkBatch(m.batch)
     return batch.ok ? { ok: true, value: { t: 'batch', epoch: m.epoch, batch: batch.value } } : batch
   }
-  if (m.t === 'snapshot') {
-    if (!isRevision(m.revision)) return { ok: false, reason: 'snapshot.revision is not a non-negative integer' }
-    const entries = checkEntries(m.entries)
-    return entries.ok ? { ok: true, value: { t: 'snapshot', epoch: m.epoch, revision: m.revision, entries: entries.value } } : entries
+  if (m.t === 'delta') {
+    if (!Array.isArray(m.batches) || m.batches.length === 0) return { ok: false, reason: 'delta.batches is not a non-empty array' }
+    const batches: ReplicationBatch[] = []
+    for (const b of m.batches as unknown[]) {
+      const batch = checkBatch(b)
+      if (!batch.ok) return batch
+      const prev = batches.at(-1)
+      if (prev !== undefined && batch.value.revision !== prev.revision + 1) return { ok: false, reason: 'delta batches are not consecutive' }
+      batches.push(batch.value)
+    }
+    return { ok: true, value: { t: 'delta', epoch: m.epoch, batches } }
   }
-  if (m.t === 'pull') return { ok: true, value: { t: 'pull', epoch: m.epoch } }
+  if (m.t === 'chunk') {
+    if (!isRevision(m.revision)) return { ok: false, reason: 'chunk.revision is not a non-negative integer' }
+    if (typeof m.id !== 'string' || !TRANSFER_ID.test(m.id)) return { ok: false, reason: 'chunk.id malformed' }
+    if (!isRevision(m.seq)) return { ok: false, reason: 'chunk.seq is not a non-negative integer' }
+    if (typeof m.done !== 'boolean') return { ok: false, reason: 'chunk.done is not a boolean' }
+    const entries = checkEntries(m.entries)
+    return entries.ok ? { ok: true, value: { t: 'chunk', epoch: m.epoch, id: m.id, seq: m.seq, revision: m.revision, entries: entries.value, done: m.done } } : entries
+  }
+  if (m.t === 'pull') {
+    if (m.after !== undefined && !isKey(m.after)) return { ok: false, reason: 'pull.after malformed' }
+    let base: (Lineage & { revision: number }) | undefined
+    if (m.base !== undefined) {
+      const b = m.base as Record<string, unknown> | null
+      if (typeof b !== 'object' || b === null || !isEpoch(b.epoch) || typeof b.peerId !== 'string' || !PEER_ID.test(b.peerId) || !isRevision(b.revision)) {
+        return { ok: false, reason: 'pull.base malformed' }
+      }
+      base = { epoch: b.epoch, peerId: b.peerId, revision: b.revision }
+    }
+    return { ok: true, value: { t: 'pull', epoch: m.epoch, ...(m.after !== undefined ? { after: m.after } : {}), ...(base !== undefined ? { base } : {}) } }
+  }
   return { ok: false, reason: 'unknown request type' }
 }
 
 /** Decode a replica → manager frame. */
 export function decodeReplicationReply (bytes: Uint8Array): Decoded<ReplicationReply> {
-  const p = parse(bytes, MAX_REPLICATION_FRAME_BYTES)
+  const p = parse(bytes, REPLICATION_FRAME_MAX_BYTES)
   if (!p.ok) return p
   const m = p.value
   if (m.t === 'export') {
     if (!isRevision(m.revision) || !isRevision(m.syncedEpoch)) return { ok: false, reason: 'export revision or syncedEpoch malformed' }
+    if (m.next !== null && !isKey(m.next)) return { ok: false, reason: 'export.next malformed' }
     const entries = checkEntries(m.entries)
-    return entries.ok ? { ok: true, value: { t: 'export', syncedEpoch: m.syncedEpoch, revision: m.revision, entries: entries.value } } : entries
+    return entries.ok ? { ok: true, value: { t: 'export', syncedEpoch: m.syncedEpoch, revision: m.revision, entries: entries.value, next: m.next } } : entries
   }
   if (bytes.byteLength > 4096) return { ok: false, reason: `reply of ${bytes.byteLength} bytes is too large` }
   if ((m.t === 'ack' || m.t === 'gap') && isRevision(m.revision)) return { ok: true, value: { t: m.t, revision: m.revision } }
+  if (m.t === 'received' && typeof m.id === 'string' && TRANSFER_ID.test(m.id) && isRevision(m.seq)) return { ok: true, value: { t: 'received', id: m.id, seq: m.seq } }
   if (m.t === 'refused' && typeof m.reason === 'string') return { ok: true, value: { t: 'refused', reason: m.reason.slice(0, 500) } }
   return { ok: false, reason: 'malformed reply' }
+}
+
+/** Split key-ordered entries into chunks of about `maxBytes` JSON bytes (at least one entry each). */
+export function chunkEntries (entries: SnapshotEntry[], maxBytes: number = SNAPSHOT_CHUNK_BYTES): SnapshotEntry[][] {
+  const chunks: SnapshotEntry[][] = []
+  let current: SnapshotEntry[] = []
+  let size = 0
+  for (const e of entries) {
+    const bytes = entryBytes(e)
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current)
+      current = []
+      size = 0
+    }
+    current.push(e)
+    size += bytes
+  }
+  if (current.length > 0 || chunks.length === 0) chunks.push(current)
+  return chunks
+}
+
+/** Approximate JSON size of one entry in a frame. */
+export function entryBytes (e: SnapshotEntry): number {
+  return e.key.length + (JSON.stringify(e.value)?.length ?? 4) + 20
 }
 
 /** Decode a replica announcement. */

@@ -7,16 +7,19 @@
  *
  * Only the current manager may write or pull: a request must come from the peer the election
  * names as manager, with its epoch. A new manager pulls a replica's state before its first
- * snapshot replaces it, and merges what it lacks (a healed partition loses no write). Batches are accepted only after a snapshot from that same epoch,
- * so a replica never appends a new manager's batches to an old manager's divergent history.
+ * snapshot replaces it, and merges what it lacks (a healed partition loses no write); a replica
+ * of the lineage the new manager's own store came from, and not ahead of it, holds nothing to
+ * merge and answers the pull empty. Snapshots and pulls travel in chunks of about 1 MiB.
+ * Batches are accepted only after a snapshot from that same epoch, so a replica never appends
+ * a new manager's batches to an old manager's divergent history.
  */
 
 import type { Libp2p } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import {
-  MAX_REPLICATION_FRAME_BYTES, REPLICATE_PROTOCOL, decodeReplicationRequest, encodeReplicationMessage,
-  type ReplicaStatus, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
+  REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES, SNAPSHOT_CHUNK_BYTES, decodeReplicationRequest, encodeReplicationMessage, entryBytes,
+  type Lineage, type ReplicaStatus, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
 import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
 
@@ -28,7 +31,27 @@ export interface ReplicaStore {
   applyReplicated: (batch: ReplicationBatch) => Promise<{ ok: true, revision: number } | { gap: true, revision: number }>
   importAll: (entries: SnapshotEntry[]) => Promise<{ revision: number }>
   exportAll: () => Promise<SnapshotEntry[]>
+  /** Entries after `after`, about `maxBytes` of them, and where the next range starts. */
+  exportRange: (after: string, maxBytes: number) => Promise<{ entries: SnapshotEntry[], next: string | null }>
+  /** The lineage sidecar (manager/store/lineage.ts). */
+  lineage: () => Promise<Lineage | null>
+  setLineage: (lineage: Lineage | null) => Promise<void>
 }
+
+/** A snapshot being received chunk by chunk; applied only once its last chunk arrived. */
+interface Staging {
+  id: string
+  from: string
+  epoch: number
+  revision: number
+  nextSeq: number
+  entries: SnapshotEntry[]
+  bytes: number
+  lastKey: string
+}
+
+/** Most bytes of snapshot chunks one replica stages before refusing the transfer. */
+const MAX_STAGED_BYTES = 1024 * 1024 * 1024
 
 /** Collaborators of the replica. */
 export interface ReplicaComponents {
@@ -45,6 +68,8 @@ export interface ReplicaInit {
   electionWaitMs?: number
   /** Deadline for reading one request frame. */
   readTimeoutMs?: number
+  /** Target size of one chunk of this replica's state sent to a pulling manager. */
+  chunkBytes?: number
 }
 
 /** Holds the replica store while this agent is not the manager. */
@@ -56,11 +81,14 @@ export class Replica {
   private syncedEpoch = 0
   /** Peer whose snapshot this replica follows (two managers may hold the same epoch across a partition). */
   private syncedFrom: string | null = null
+  /** The lineage on disk (null: unknown), as read at open and written after each snapshot. */
+  private diskLineage: Lineage | null = null
+  private staging: Staging | null = null
   private chain: Promise<unknown> = Promise.resolve()
 
   constructor (components: ReplicaComponents, init: ReplicaInit = {}) {
     this.c = components
-    this.init = { electionWaitMs: 2000, readTimeoutMs: 30_000, ...init }
+    this.init = { electionWaitMs: 2000, readTimeoutMs: 30_000, chunkBytes: SNAPSHOT_CHUNK_BYTES, ...init }
   }
 
   /**
@@ -88,10 +116,13 @@ export class Replica {
       await store.start()
       this.store = store
       this.lastRevision = store.revision
-      // Whatever is on disk may come from another lineage: accept batches only after a snapshot.
-      this.syncedEpoch = 0
-      this.syncedFrom = null
-      this.c.logger.info({ revision: store.revision }, 'replica open')
+      // What is on disk follows the lineage its sidecar names (written only after a whole
+      // snapshot): batches of that manager continue it; without a sidecar, a snapshot comes first.
+      this.staging = null
+      this.diskLineage = await store.lineage().catch(() => null)
+      this.syncedEpoch = this.diskLineage?.epoch ?? 0
+      this.syncedFrom = this.diskLineage?.peerId ?? null
+      this.c.logger.info({ revision: store.revision, lineage: this.diskLineage }, 'replica open')
     })
   }
 
@@ -101,6 +132,7 @@ export class Replica {
       const store = this.store
       if (store === null) return
       this.store = null
+      this.staging = null
       this.lastRevision = store.revision
       await store.stop()
       this.c.logger.info({ revision: this.lastRevision }, 'replica closed')
@@ -126,7 +158,7 @@ export class Replica {
   private get protocol (): OneFrameProtocol<ReplicationRequest, ReplicationReply> {
     return {
       name: 'replication',
-      maxFrameBytes: MAX_REPLICATION_FRAME_BYTES,
+      maxFrameBytes: REPLICATION_FRAME_MAX_BYTES,
       readTimeoutMs: this.init.readTimeoutMs,
       decode: decodeReplicationRequest,
       encode: encodeReplicationMessage,
@@ -147,29 +179,85 @@ export class Replica {
       const store = this.store
       if (store === null) return { t: 'refused', reason: 'no replica open here (this agent is taking or holding the manager role)' }
       try {
-        if (req.t === 'pull') {
-          // Nothing of another lineage here once we follow this epoch; else the whole state, to merge.
-          const entries = following ? [] : await store.exportAll()
-          this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, entries: entries.length }, 'replica state pulled by the manager')
-          return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries }
-        }
-        if (req.t === 'snapshot') {
-          const { revision } = await store.importAll(req.entries)
-          this.syncedEpoch = req.epoch
-          this.syncedFrom = from
-          this.c.logger.info({ revision, epoch: req.epoch }, 'replica took a snapshot')
-          return { t: 'ack', revision }
-        }
+        if (req.t === 'pull') return await this.pull(store, from, req, following)
+        if (req.t === 'chunk') return await this.chunk(store, from, req)
         if (!following) return { t: 'gap', revision: store.revision }
-        // Already held (a snapshot overtook this batch): nothing to write.
-        if (req.batch.revision <= store.revision) return { t: 'ack', revision: store.revision }
-        const r = await store.applyReplicated(req.batch)
-        return 'gap' in r ? { t: 'gap', revision: r.revision } : { t: 'ack', revision: r.revision }
+        for (const batch of req.t === 'batch' ? [req.batch] : req.batches) {
+          // Already held (a snapshot overtook this batch): nothing to write.
+          if (batch.revision <= store.revision) continue
+          const r = await store.applyReplicated(batch)
+          if ('gap' in r) return { t: 'gap', revision: r.revision }
+        }
+        return { t: 'ack', revision: store.revision }
       } catch (err) {
         this.c.logger.warn({ err: (err as Error).message, request: req.t }, 'replication request not applied')
         return { t: 'refused', reason: (err as Error).message }
       }
     })
+  }
+
+  /** One chunk of this replica's state, or none when it holds nothing the manager lacks. */
+  private async pull (store: ReplicaStore, from: string, req: Extract<ReplicationRequest, { t: 'pull' }>, following: boolean): Promise<ReplicationReply> {
+    const base = req.base
+    const sameLineage = base !== undefined && this.diskLineage !== null && this.diskLineage.epoch === base.epoch &&
+      this.diskLineage.peerId === base.peerId && store.revision <= base.revision
+    if (!following && sameLineage) {
+      // Our state is the manager's own at our revision (its store followed the same history at
+      // least that far): follow it from here, so its batches continue our state.
+      const lineage = { epoch: req.epoch, peerId: from }
+      await store.setLineage(lineage)
+      this.diskLineage = lineage
+      this.syncedEpoch = req.epoch
+      this.syncedFrom = from
+    }
+    if (following || sameLineage) {
+      this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, following, sameLineage }, 'replica holds nothing the manager lacks; pull answered empty')
+      return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries: [], next: null }
+    }
+    const { entries, next } = await store.exportRange(req.after ?? '', this.init.chunkBytes)
+    this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, entries: entries.length, more: next !== null }, 'replica state pulled by the manager (one chunk)')
+    return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries, next }
+  }
+
+  /**
+   * Stage one snapshot chunk; on the last one replace the state. Chunks must come in order
+   * from one transfer (chunk 0 starts a new one and drops any unfinished one); keys must keep
+   * ascending. Nothing is written until the last chunk: an interrupted transfer leaves the
+   * old state, and the whole snapshot is validated again by `importAll` before it replaces it.
+   */
+  private async chunk (store: ReplicaStore, from: string, req: Extract<ReplicationRequest, { t: 'chunk' }>): Promise<ReplicationReply> {
+    if (req.seq === 0) this.staging = { id: req.id, from, epoch: req.epoch, revision: req.revision, nextSeq: 0, entries: [], bytes: 0, lastKey: '' }
+    const st = this.staging
+    if (st === null || st.id !== req.id || st.from !== from || st.epoch !== req.epoch || st.nextSeq !== req.seq || st.revision !== req.revision) {
+      return { t: 'refused', reason: `snapshot chunk ${req.seq} of ${req.id} does not continue the transfer in progress; start over` }
+    }
+    for (const e of req.entries) {
+      if (e.key <= st.lastKey) {
+        this.staging = null
+        return { t: 'refused', reason: `snapshot chunk ${req.seq}: keys not in ascending order at ${JSON.stringify(e.key)}` }
+      }
+      st.lastKey = e.key
+      st.bytes += entryBytes(e)
+      st.entries.push(e)
+    }
+    if (st.bytes > MAX_STAGED_BYTES) {
+      this.staging = null
+      return { t: 'refused', reason: `snapshot larger than ${MAX_STAGED_BYTES} bytes` }
+    }
+    st.nextSeq++
+    if (!req.done) return { t: 'received', id: req.id, seq: req.seq }
+    this.staging = null
+    // Unknown while the state is replaced: a crash in between must not claim the new lineage for old data.
+    await store.setLineage(null)
+    this.diskLineage = null
+    const { revision } = await store.importAll(st.entries)
+    this.syncedEpoch = req.epoch
+    this.syncedFrom = from
+    const lineage = { epoch: req.epoch, peerId: from }
+    await store.setLineage(lineage)
+    this.diskLineage = lineage
+    this.c.logger.info({ revision, epoch: req.epoch, chunks: req.seq + 1, entries: st.entries.length }, 'replica took a snapshot')
+    return { t: 'ack', revision }
   }
 
   /** The election's manager; waits briefly when the request is from an epoch this agent has not heard of yet. */

@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { ManagerFactory } from '../election/manager-host.js'
-import type { ReplicationBatch, SnapshotEntry } from '../../protocol/replication-wire.js'
+import type { Lineage, ReplicationBatch, SnapshotEntry } from '../../protocol/replication-wire.js'
 import type { ReplicaStore } from './replica.js'
 
 /** Name of the store directory under the data directory. */
@@ -162,6 +162,14 @@ class RecoveringStore implements RecoverableStore {
   }
 
   async exportAll (): Promise<SnapshotEntry[]> { return await this.inner.exportAll() }
+
+  async exportRange (after: string, maxBytes: number): Promise<{ entries: SnapshotEntry[], next: string | null }> {
+    return await this.inner.exportRange(after, maxBytes)
+  }
+
+  async lineage (): Promise<Lineage | null> { return await this.inner.lineage() }
+
+  async setLineage (lineage: Lineage | null): Promise<void> { await this.inner.setLineage(lineage) }
 
   async mergeForeign (entries: SnapshotEntry[]): Promise<unknown> {
     if (this.inner.mergeForeign === undefined) throw new ClusterdError('CLUSTERD_ERR_INTERNAL', 'the wrapped store cannot merge')

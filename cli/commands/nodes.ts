@@ -1,12 +1,20 @@
-/** `clusterctl nodes`: every node's lifecycle record (`GET /v1/nodes`). */
+/**
+ * `clusterctl nodes`: every node's lifecycle record (`GET /v1/nodes`, followed page by page in
+ * name order; `--limit N` stops after N records, `--page-size` sets the page).
+ */
 
-import type { NodeRecord } from '../../protocol/nodes.js'
+import { MAX_NODES_PAGE, type NodeRecord } from '../../protocol/nodes.js'
+import { positiveInt } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import { formatAge, formatOutput, orDash, renderTable, type Column, type OutputFormat } from '../output.js'
 
 /** Options of `clusterctl nodes`. */
 export interface NodesOptions {
   output: OutputFormat
+  /** At most this many records (text from the flag). */
+  limit?: string
+  /** Records per request (text from the flag). */
+  pageSize?: string
   /** Clock for SINCE; tests pin it. Default: now. */
   now?: Date
 }
@@ -24,6 +32,8 @@ function columns (now: Date): Array<Column<NodeRecord>> {
 
 /** Fetch the nodes and format them; table rows are sorted by name. */
 export async function nodes (client: ApiClient, opts: NodesOptions): Promise<string> {
-  const list = await client.nodes()
+  const max = opts.limit === undefined ? undefined : positiveInt('--limit', opts.limit, Number.MAX_SAFE_INTEGER)
+  const pageSize = opts.pageSize === undefined ? undefined : positiveInt('--page-size', opts.pageSize, MAX_NODES_PAGE)
+  const list = await client.nodes({ ...(max !== undefined ? { max } : {}), ...(pageSize !== undefined ? { pageSize } : {}) })
   return formatOutput(opts.output, list, () => renderTable(columns(opts.now ?? new Date()), [...list].sort((a, b) => a.name.localeCompare(b.name))))
 }

@@ -7,6 +7,8 @@
 import type { ConfigKey } from '../../protocol/api-routes.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../protocol/membership-wire.js'
+import { DEFAULT_REPLICATION_ACKS } from '../replication/constants.js'
+import { DEFAULT_RETENTION, type RetentionPolicy } from '../store/retention.js'
 
 /** Stored auto-commission policy. */
 export interface AutoCommissionPolicy {
@@ -25,7 +27,52 @@ export const CONFIG_DEFAULTS = {
   'on-return': 'verify' as OnReturnPolicy,
   'job-timeout': 1800,
   'max-parallel-jobs': 4,
-  vars: {} as Record<string, string>
+  vars: {} as Record<string, string>,
+  'retention.jobs.max-count': DEFAULT_RETENTION.jobsMaxCount,
+  'retention.jobs.max-age': DEFAULT_RETENTION.jobsMaxAgeS,
+  'retention.events.max-per-node': DEFAULT_RETENTION.eventsMaxPerNode,
+  'retention.events.max-age': DEFAULT_RETENTION.eventsMaxAgeS,
+  'replication.acks': DEFAULT_REPLICATION_ACKS
+}
+
+/** Largest `replication.acks`. */
+export const MAX_REPLICATION_ACKS = 16
+
+const DURATION = /^(\d{1,9})([smhd]?)$/
+const UNIT_S: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }
+
+/** Parse a duration (`3600`, `90m`, `12h`, `30d`) into seconds; NaN when malformed. */
+export function parseDurationS (value: unknown): number {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : NaN
+  const m = typeof value === 'string' ? DURATION.exec(value.trim()) : null
+  return m === null ? NaN : Number(m[1]) * (UNIT_S[m[2] as string] as number)
+}
+
+/** A whole number from a config value (number or digits); NaN otherwise. */
+function wholeNumber (value: unknown): number {
+  const n = typeof value === 'string' && /^\d{1,16}$/.test(value.trim()) ? Number(value.trim()) : value
+  return typeof n === 'number' && Number.isSafeInteger(n) ? n : NaN
+}
+
+/** `replication.acks` from its stored value (the default when unset or no longer valid). */
+export function replicationAcks (raw: unknown): number {
+  if (raw === undefined) return DEFAULT_REPLICATION_ACKS
+  try { return validateConfigValue('replication.acks', raw) as number } catch { return DEFAULT_REPLICATION_ACKS }
+}
+
+/** The retention policy from the stored config values (a stored value that no longer validates falls back to its default). */
+export function retentionPolicy (get: (key: ConfigKey) => unknown): RetentionPolicy {
+  const pick = (key: ConfigKey, fallback: number): number => {
+    const raw = get(key)
+    if (raw === undefined) return fallback
+    try { return validateConfigValue(key, raw) as number } catch { return fallback }
+  }
+  return {
+    jobsMaxCount: pick('retention.jobs.max-count', DEFAULT_RETENTION.jobsMaxCount),
+    jobsMaxAgeS: pick('retention.jobs.max-age', DEFAULT_RETENTION.jobsMaxAgeS),
+    eventsMaxPerNode: pick('retention.events.max-per-node', DEFAULT_RETENTION.eventsMaxPerNode),
+    eventsMaxAgeS: pick('retention.events.max-age', DEFAULT_RETENTION.eventsMaxAgeS)
+  }
 }
 
 const ROLE = /^[a-z][a-z0-9_]{0,31}$/
@@ -83,6 +130,23 @@ export function validateConfigValue (key: ConfigKey, value: unknown): unknown {
       const n = typeof value === 'string' ? Number(value) : value
       const max = key === 'job-timeout' ? 86_400 : 64
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > max) throw invalid(key, `expected a whole number from 1 to ${max}`)
+      return n
+    }
+    case 'retention.jobs.max-count':
+    case 'retention.events.max-per-node': {
+      const n = wholeNumber(value)
+      if (!(n >= 1 && n <= 10_000_000)) throw invalid(key, 'expected a whole number from 1 to 10000000')
+      return n
+    }
+    case 'retention.jobs.max-age':
+    case 'retention.events.max-age': {
+      const n = parseDurationS(value)
+      if (!(n >= 60 && n <= 3650 * 86_400)) throw invalid(key, 'expected a duration from 60 s to 3650 d: seconds, or a number with s, m, h or d (e.g. 30d, 12h)')
+      return n
+    }
+    case 'replication.acks': {
+      const n = wholeNumber(value)
+      if (!(n >= 1 && n <= MAX_REPLICATION_ACKS)) throw invalid(key, `expected a whole number from 1 to ${MAX_REPLICATION_ACKS}`)
       return n
     }
     case 'vars': {

@@ -11,6 +11,7 @@ import { ClusterdError } from '../../protocol/errors.js'
 import { JOB_STATUSES, isTerminalJobStatus, type JobStatus } from '../../protocol/jobs.js'
 import type { Member } from '../../protocol/members.js'
 import { NODE_NAME_PATTERN } from '../../protocol/membership-wire.js'
+import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type NodesPage } from '../../protocol/nodes.js'
 import type { JobService } from '../jobs/job-service.js'
 import type { ManagerStore } from '../store/index.js'
 import { validateConfigValue } from './config-values.js'
@@ -111,7 +112,20 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
   }
 
   return {
-    listNodes: async () => await c.store.listNodes(),
+    listNodes: async ({ query }) => {
+      if (query.limit === undefined && query.after === undefined) {
+        // The unpaged form of clients written before paging; bounded, a larger fleet must page.
+        if (c.store.nodeCount > MAX_UNPAGED_NODES) {
+          throw invalid(`${c.store.nodeCount} nodes are more than ${MAX_UNPAGED_NODES} in one answer; page with ?limit=N&after=NAME (clusterctl nodes does)`)
+        }
+        return await c.store.listNodes()
+      }
+      const limit = positiveInt(query.limit, 'limit', DEFAULT_NODES_PAGE, MAX_NODES_PAGE)
+      if (limit < 1) throw invalid(`limit must be an integer from 1 to ${MAX_NODES_PAGE} (digits only)`)
+      if (query.after !== undefined && query.after !== '' && !NODE_NAME_PATTERN.test(query.after)) throw invalid('after is not a valid node name')
+      const page: NodesPage = await c.store.pageNodes({ after: query.after ?? '', limit })
+      return page
+    },
 
     showNode: async ({ params }) => {
       const node = await nodeNamed(params.name ?? '')

@@ -8,3 +8,5 @@ export const SNAPSHOT_TIMEOUT_MS = 15_000
 export const SYNC_INTERVAL_MS = 1000
 /** After a failed send, how long a replica is skipped (writes do not wait for it). */
 export const RETRY_AFTER_MS = 2000
+/** Replicas that must persist a write before it is acknowledged (config `replication.acks`). */
+export const DEFAULT_REPLICATION_ACKS = 2

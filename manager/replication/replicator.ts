@@ -1,30 +1,46 @@
 /**
- * Manager side of replication. Every committed store batch goes to every alive
- * manager-eligible member on `/clusterd/replicate/1.0.0`; the write is acknowledged as soon as
- * ONE replica acks it, or once every such replica has failed or refused it (each send has its
- * own deadline), or at once when no other eligible member is alive: availability with one node
- * up, a documented trade-off. Sends to one replica are strictly ordered. A replica that reports
- * a gap, has never synced in this epoch, or fell behind after a failed send gets a full
- * snapshot instead; a periodic sweep snapshots replicas that are behind even when nothing is
- * written (a restarted agent catches up).
+ * Manager side of replication, with a cost per write that does not grow with the cluster.
+ *
+ * A committed batch goes to `replication.acks` replicas (default 2; fewer when fewer eligible
+ * members are alive), preferring the ones that already hold the previous revision, so the
+ * same few replicas take the writes. The write is acknowledged once that many have persisted
+ * it; a replica that fails or refuses is replaced by the next candidate, at most a few extra
+ * tries; when none of them acks (no replica reachable at all) the write is acknowledged
+ * alone, as before (a documented trade-off: availability with one node up).
+ *
+ * Every other alive eligible member is brought up to date in the background, at most
+ * `maxInFlight` at a time and each at most once per `catchUpIntervalMs` (writes in between
+ * travel together): from a bounded in-memory log of recent batches (a `delta` frame of
+ * consecutive batches) when it is only a little behind, else by a snapshot sent as a stream of
+ * chunks of about 1 MiB. Sends to one replica are strictly ordered.
  *
  * Before the first snapshot of an epoch replaces a replica's state, the replicator pulls that
- * state and has the manager merge whatever it lacks (the old manager's side of a healed
- * partition, writes a deposed manager acknowledged alone): no acknowledged write is replaced.
+ * state (in chunks) and has the manager merge whatever it lacks (the old manager's side of a
+ * healed partition, writes a deposed manager acknowledged alone): no acknowledged write is
+ * replaced. The pull carries this manager's base lineage (the manager whose history its own
+ * store followed, and the revision it had reached): a replica of that lineage that is not
+ * ahead holds nothing to merge, answers empty and follows this manager from its revision on.
  */
 
+import { randomBytes } from 'node:crypto'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
 import {
-  MAX_REPLICATION_FRAME_BYTES, REPLICATE_PROTOCOL, decodeReplicationReply, encodeReplicationMessage,
-  type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
+  REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES, SNAPSHOT_CHUNK_BYTES, decodeReplicationReply, encodeReplicationMessage,
+  type Lineage, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
 import { closeStream } from '../../agent/libp2p/close-stream.js'
-import { META_KEYS } from '../store/keys.js'
-import { ACK_TIMEOUT_MS, RETRY_AFTER_MS, SNAPSHOT_TIMEOUT_MS, SYNC_INTERVAL_MS } from './constants.js'
+import { ACK_TIMEOUT_MS, DEFAULT_REPLICATION_ACKS, RETRY_AFTER_MS, SNAPSHOT_TIMEOUT_MS, SYNC_INTERVAL_MS } from './constants.js'
+import { BatchLog } from './batch-log.js'
+
+/** A consistent snapshot of the manager store, read chunk by chunk (`ManagerStore.openSnapshot`). */
+export interface StoreSnapshot {
+  revision: number
+  chunks: AsyncGenerator<SnapshotEntry[]>
+}
 
 /** Collaborators of the replicator. */
 export interface ReplicatorComponents {
@@ -32,36 +48,72 @@ export interface ReplicatorComponents {
   logger: Logger
   /** Current membership view. */
   members: () => Member[]
-  /** The manager store's full durable state (`ManagerStore.exportAll`). */
-  snapshot: () => Promise<SnapshotEntry[]>
+  /** Open a snapshot of the manager store in chunks of about `maxBytes`. */
+  openSnapshot: (maxBytes: number) => Promise<StoreSnapshot>
   /** The manager store's durable revision. */
   revision: () => number
   /** Merge another lineage's state (a replica's export) into the manager store (`ManagerStore.mergeForeign`). */
   merge: (entries: SnapshotEntry[], from: string) => Promise<void>
+  /** Replicas that must persist a write before it is acknowledged (config `replication.acks`). */
+  acks?: () => number
+  /** The lineage and revision this manager's store started from (null: unknown; every replica is pulled). */
+  base?: () => (Lineage & { revision: number }) | null
 }
 
 /** Settings of the replicator. */
 export interface ReplicatorInit {
   selfPeerId: string
   epoch: number
+  /** Deadline of one batch or delta exchange. */
   ackTimeoutMs?: number
+  /** Deadline of one snapshot or pull chunk exchange. */
   snapshotTimeoutMs?: number
+  /** How often replicas that are behind are looked for. */
   syncIntervalMs?: number
   retryAfterMs?: number
+  /** Most replicas being caught up at once. */
+  maxInFlight?: number
+  /**
+   * Least time between two background catch-ups of one replica: writes arriving meanwhile go
+   * out together as one delta, so the background cost per write falls as the write rate rises.
+   */
+  catchUpIntervalMs?: number
+  /** Extra replicas a write tries when some of the first ones fail. */
+  extraTries?: number
+  /** Target size of a snapshot chunk, pulled chunk and delta frame. */
+  chunkBytes?: number
+  /** Bounds of the recent-batch log. */
+  logBatches?: number
+  logBytes?: number
 }
 
 /** What the manager knows about one replica. */
 interface Target {
   peerId: string
-  /** Highest revision the replica acked in this epoch; -1 = unknown (snapshot first). */
+  /** Highest revision the replica holds in this manager's history; -1 = unknown (snapshot first). */
   acked: number
   /** Skip the replica until then after a failed send. */
   retryAt: number
   /** Tail of the replica's ordered send chain. */
   tail: Promise<unknown>
   pending: number
-  /** Its state was pulled and merged in this epoch, so a snapshot may replace it. */
+  /** Its state was pulled (and merged) in this epoch, so a snapshot may replace it. */
   reconciled: boolean
+  /** When its last background catch-up ended. */
+  caughtUpAt: number
+}
+
+/** Counters, for logs, tests and the benchmark. */
+export interface ReplicatorStats {
+  /** Frames sent on the write path (batches a write waited for). */
+  writeSends: number
+  /** Frames sent in the background (deltas). */
+  deltaSends: number
+  snapshots: number
+  snapshotChunks: number
+  pullChunks: number
+  /** Writes acknowledged with fewer replica acks than asked for (0 = alone). */
+  underReplicated: number
 }
 
 /** Pushes committed batches to the replicas. */
@@ -70,11 +122,28 @@ export class Replicator {
   private readonly init: Required<ReplicatorInit>
   private readonly targets = new Map<string, Target>()
   private readonly lifetime = new AbortController()
+  private readonly log: BatchLog
   private timer: NodeJS.Timeout | null = null
+  private catchingUp = 0
+  private sweepFrom = 0
+  private readonly counters: ReplicatorStats = { writeSends: 0, deltaSends: 0, snapshots: 0, snapshotChunks: 0, pullChunks: 0, underReplicated: 0 }
 
   constructor (components: ReplicatorComponents, init: ReplicatorInit) {
     this.c = components
-    this.init = { ackTimeoutMs: ACK_TIMEOUT_MS, snapshotTimeoutMs: SNAPSHOT_TIMEOUT_MS, syncIntervalMs: SYNC_INTERVAL_MS, retryAfterMs: RETRY_AFTER_MS, ...init }
+    this.init = {
+      ackTimeoutMs: ACK_TIMEOUT_MS,
+      snapshotTimeoutMs: SNAPSHOT_TIMEOUT_MS,
+      syncIntervalMs: SYNC_INTERVAL_MS,
+      retryAfterMs: RETRY_AFTER_MS,
+      maxInFlight: 4,
+      catchUpIntervalMs: 1000,
+      extraTries: 4,
+      chunkBytes: SNAPSHOT_CHUNK_BYTES,
+      logBatches: 4096,
+      logBytes: 16 * 1024 * 1024,
+      ...init
+    }
+    this.log = new BatchLog({ maxBatches: this.init.logBatches, maxBytes: this.init.logBytes })
   }
 
   /** Start the catch-up sweep. */
@@ -92,55 +161,87 @@ export class Replicator {
     await Promise.allSettled([...this.targets.values()].map(async t => await t.tail))
   }
 
-  /** Replicate one committed batch; resolves once one replica holds it, or per the rules above. */
+  /** Replicate one committed batch; resolves once `acks` replicas hold it, or per the rules above. */
   async replicate (batch: ReplicationBatch): Promise<void> {
+    this.log.add(batch)
     const targets = this.currentTargets()
     if (targets.length === 0) return
-    await new Promise<void>(resolve => {
-      let left = targets.length
+    const want = Math.min(Math.max(1, Math.floor(this.c.acks?.() ?? DEFAULT_REPLICATION_ACKS)), targets.length)
+    const now = Date.now()
+    const rank = (t: Target): number => t.retryAt > now ? 3 : t.acked === batch.revision - 1 ? 0 : t.acked >= 0 ? 1 : 2
+    const ordered = [...targets].sort((a, b) => rank(a) - rank(b) || (a.peerId < b.peerId ? -1 : 1))
+    const cap = Math.min(ordered.length, want + this.init.extraTries)
+    const acked = await new Promise<number>(resolve => {
+      let acks = 0
+      let inFlight = 0
+      let next = 0
       let done = false
-      const finish = (acked: boolean): void => {
-        if (done) return
-        done = true
-        if (!acked) this.c.logger.warn({ revision: batch.revision, replicas: targets.length }, 'write acknowledged without a replica ack (every replica failed or refused it)')
-        resolve()
+      const launch = (): void => {
+        while (!done && inFlight < want - acks && next < cap) {
+          const t = ordered[next++] as Target
+          inFlight++
+          void this.enqueue(t, async () => await this.deliver(t, batch)).then(ok => {
+            inFlight--
+            if (ok) acks++
+            if (acks >= want) { done = true; resolve(acks); return }
+            launch()
+            if (inFlight === 0 && !done) { done = true; resolve(acks) }
+          })
+        }
       }
-      for (const t of targets) {
-        void this.enqueue(t, async () => await this.deliver(t, batch)).then(ok => {
-          left--
-          if (ok) finish(true)
-          else if (left === 0) finish(false)
-        })
-      }
+      launch()
     })
+    if (acked < want) {
+      this.counters.underReplicated++
+      if (acked === 0) this.c.logger.warn({ revision: batch.revision, replicas: targets.length }, 'write acknowledged without a replica ack (every replica tried failed or refused it)')
+      else this.c.logger.debug({ revision: batch.revision, acked, want }, 'write acknowledged by fewer replicas than asked for')
+    }
+    // The others catch up in the background.
+    this.sweep()
   }
 
-  /** Replicas' acked revisions (for logs and tests). */
+  /** Replicas' revisions as far as known (for logs and tests). */
   acked (): Record<string, number> {
     return Object.fromEntries([...this.targets.values()].map(t => [t.peerId, t.acked]))
+  }
+
+  /** Counters since start. */
+  stats (): ReplicatorStats {
+    return { ...this.counters }
   }
 
   /** Alive eligible members other than us, with their state (created on first sight, pruned when gone). */
   private currentTargets (): Target[] {
     const alive = this.c.members().filter(m => m.status === 'alive' && m.managerEligible && m.peerId !== this.init.selfPeerId)
     const ids = new Set(alive.map(m => m.peerId))
-    // A replica that left or failed starts over (snapshot first) when it comes back.
+    // A replica that left or failed starts over (pulled, then caught up) when it comes back.
     for (const id of this.targets.keys()) if (!ids.has(id)) this.targets.delete(id)
     return alive.map(m => {
       let t = this.targets.get(m.peerId)
       if (t === undefined) {
-        t = { peerId: m.peerId, acked: -1, retryAt: 0, tail: Promise.resolve(), pending: 0, reconciled: false }
+        t = { peerId: m.peerId, acked: -1, retryAt: 0, tail: Promise.resolve(), pending: 0, reconciled: false, caughtUpAt: 0 }
         this.targets.set(m.peerId, t)
       }
       return t
     })
   }
 
+  /** Start catching up replicas that are behind, up to `maxInFlight` at once, round-robin. */
   private sweep (): void {
     if (this.lifetime.signal.aborted) return
     const revision = this.c.revision()
-    for (const t of this.currentTargets()) {
-      if (t.pending === 0 && t.acked !== revision && Date.now() >= t.retryAt) void this.enqueue(t, async () => await this.sync(t))
+    const targets = this.currentTargets()
+    const now = Date.now()
+    for (let i = 0; i < targets.length && this.catchingUp < this.init.maxInFlight; i++) {
+      const t = targets[(this.sweepFrom + i) % targets.length] as Target
+      if (t.pending > 0 || t.acked >= revision || now < t.retryAt || now - t.caughtUpAt < this.init.catchUpIntervalMs) continue
+      this.sweepFrom = (this.sweepFrom + i + 1) % targets.length
+      this.catchingUp++
+      void this.enqueue(t, async () => await this.catchUp(t)).finally(() => {
+        t.caughtUpAt = Date.now()
+        this.catchingUp--
+        setImmediate(() => { this.sweep() })
+      })
     }
   }
 
@@ -155,82 +256,154 @@ export class Replicator {
     return await run
   }
 
-  /** Get `batch` to `t`; true once `t` holds it. */
+  /** Get `batch` to `t` on the write path; true once `t` holds it. */
   private async deliver (t: Target, batch: ReplicationBatch): Promise<boolean> {
     if (t.acked >= batch.revision) return true
     if (Date.now() < t.retryAt || this.lifetime.signal.aborted) return false
-    if (t.acked !== batch.revision - 1) return await this.sync(t) >= batch.revision
+    if (t.acked !== batch.revision - 1) return await this.catchUp(t) >= batch.revision
+    this.counters.writeSends++
     const reply = await this.send(t, { t: 'batch', epoch: this.init.epoch, batch }, this.init.ackTimeoutMs)
     if (reply?.t === 'ack') {
       t.acked = reply.revision
       return reply.revision >= batch.revision
     }
-    if (reply?.t === 'gap') return await this.sync(t) >= batch.revision
+    if (reply?.t === 'gap') {
+      t.acked = -1
+      return await this.catchUp(t) >= batch.revision
+    }
     return false
   }
 
-  /** Send a full snapshot (after merging `t`'s state, once per epoch); returns the revision `t` now holds (-1 if unknown). */
-  private async sync (t: Target): Promise<number> {
-    if (Date.now() < t.retryAt || this.lifetime.signal.aborted) return t.acked
+  /**
+   * Bring `t` up to the current revision: reconcile first (once per epoch), then deltas from the
+   * log while it covers what `t` lacks, else a chunked snapshot. Returns the revision `t` holds.
+   */
+  private async catchUp (t: Target): Promise<number> {
     if (!t.reconciled && !await this.reconcile(t)) return t.acked
-    const entries = await this.c.snapshot()
-    const rev = entries.find(e => e.key === META_KEYS.revision)?.value
-    const revision = typeof rev === 'number' ? rev : 0
-    const reply = await this.send(t, { t: 'snapshot', epoch: this.init.epoch, revision, entries }, this.init.snapshotTimeoutMs)
-    if (reply?.t === 'ack') {
-      t.acked = reply.revision
-      this.c.logger.info({ peer: t.peerId, revision: reply.revision, entries: entries.length }, 'replica synced by snapshot')
+    // Bounded: each round either moves `t` forward or ends; writes arriving meanwhile wait for the next sweep.
+    for (let round = 0; round < 8; round++) {
+      if (Date.now() < t.retryAt || this.lifetime.signal.aborted || t.acked >= this.c.revision()) break
+      const batches = t.acked >= 0 ? this.log.since(t.acked + 1, this.init.chunkBytes) : null
+      if (batches === null) {
+        await this.snapshot(t)
+        continue
+      }
+      if (batches.length === 0) break
+      this.counters.deltaSends++
+      const reply = await this.send(t, batches.length === 1 ? { t: 'batch', epoch: this.init.epoch, batch: batches[0] as ReplicationBatch } : { t: 'delta', epoch: this.init.epoch, batches }, this.init.ackTimeoutMs)
+      if (reply?.t === 'ack') t.acked = reply.revision
+      else if (reply?.t === 'gap') t.acked = -1
+      else break
     }
     return t.acked
   }
 
-  /** Pull `t`'s state and merge it into the manager's; false (retry later) when that fails. */
-  private async reconcile (t: Target): Promise<boolean> {
-    const reply = await this.send(t, { t: 'pull', epoch: this.init.epoch }, this.init.snapshotTimeoutMs)
-    if (reply?.t !== 'export') {
-      if (reply !== null) this.c.logger.warn({ peer: t.peerId, reply: reply.t }, 'replica answered a pull with something else')
-      return false
+  /** Send a whole snapshot as a stream of chunks; `t.acked` becomes its revision once the last chunk is acked. */
+  private async snapshot (t: Target): Promise<void> {
+    const snap = await this.c.openSnapshot(this.init.chunkBytes)
+    const id = randomBytes(9).toString('base64url')
+    let seq = 0
+    let entries = 0
+    try {
+      let current = await snap.chunks.next()
+      while (current.done !== true) {
+        const ahead = await snap.chunks.next()
+        const done = ahead.done === true
+        const chunk = current.value
+        entries += chunk.length
+        this.counters.snapshotChunks++
+        const reply = await this.send(t, { t: 'chunk', epoch: this.init.epoch, id, seq, revision: snap.revision, entries: chunk, done }, this.init.snapshotTimeoutMs)
+        if (done) {
+          if (reply?.t === 'ack') {
+            t.acked = reply.revision
+            this.counters.snapshots++
+            this.c.logger.info({ peer: t.peerId, revision: reply.revision, entries, chunks: seq + 1 }, 'replica synced by snapshot')
+          } else if (reply !== null) {
+            this.fail(t, 'chunk', `last snapshot chunk answered with ${reply.t}`)
+          }
+          return
+        }
+        if (reply?.t !== 'received' || reply.id !== id || reply.seq !== seq) {
+          if (reply !== null) this.fail(t, 'chunk', `snapshot chunk ${seq} answered with ${reply.t}`)
+          return
+        }
+        seq++
+        current = ahead
+      }
+    } finally {
+      await snap.chunks.return(undefined)
     }
-    if (reply.entries.length > 0) {
-      try {
-        await this.c.merge(reply.entries, t.peerId)
-      } catch (err) {
-        // Never replace a state we could not merge: the replica keeps it and we retry later.
-        this.c.logger.error({ err, peer: t.peerId }, 'merging a replica\'s state failed; it is not replaced')
-        t.retryAt = Date.now() + this.init.retryAfterMs
+  }
+
+  /** Pull `t`'s state chunk by chunk and merge it into the manager's; false (retry later) when that fails. */
+  private async reconcile (t: Target): Promise<boolean> {
+    const base = this.c.base?.() ?? null
+    const entries: SnapshotEntry[] = []
+    let after: string | undefined
+    let revision = -1
+    // Bounded by the replica's key count: `after` moves strictly forward.
+    for (;;) {
+      const reply = await this.send(t, { t: 'pull', epoch: this.init.epoch, ...(after !== undefined ? { after } : {}), ...(base !== null ? { base } : {}) }, this.init.snapshotTimeoutMs)
+      if (reply?.t !== 'export') {
+        if (reply !== null) this.fail(t, 'pull', `answered with ${reply.t}`)
         return false
       }
+      this.counters.pullChunks++
+      entries.push(...reply.entries)
+      revision = reply.revision
+      if (reply.next === null) break
+      if (after !== undefined && reply.next <= after) {
+        this.fail(t, 'pull', 'export did not move forward')
+        return false
+      }
+      after = reply.next
+    }
+    if (entries.length === 0) {
+      // It follows this manager already, or holds a prefix of its base lineage: it is at `revision` of our history.
+      t.acked = revision
+      t.reconciled = true
+      return true
+    }
+    try {
+      await this.c.merge(entries, t.peerId)
+    } catch (err) {
+      // Never replace a state we could not merge: the replica keeps it and we retry later.
+      this.c.logger.error({ err, peer: t.peerId }, 'merging a replica\'s state failed; it is not replaced')
+      t.retryAt = Date.now() + this.init.retryAfterMs
+      return false
     }
     t.reconciled = true
+    t.acked = -1
     return true
+  }
+
+  private fail (t: Target, request: string, why: string): null {
+    t.acked = -1
+    t.retryAt = Date.now() + this.init.retryAfterMs
+    this.c.logger.warn({ peer: t.peerId, request, why }, 'replication to a replica failed')
+    return null
   }
 
   /** One request/reply exchange; null (and the replica marked unknown for a while) on any failure. */
   private async send (t: Target, req: ReplicationRequest, timeoutMs: number): Promise<ReplicationReply | null> {
     const signal = AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(timeoutMs)])
-    const fail = (why: string): null => {
-      t.acked = -1
-      t.retryAt = Date.now() + this.init.retryAfterMs
-      this.c.logger.warn({ peer: t.peerId, request: req.t, why }, 'replication to a replica failed')
-      return null
-    }
     let stream
     try {
       stream = await this.c.libp2p.dialProtocol(peerIdFromString(t.peerId), REPLICATE_PROTOCOL, { signal })
     } catch (err) {
-      return fail(`dial: ${(err as Error).message}`)
+      return this.fail(t, req.t, `dial: ${(err as Error).message}`)
     }
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_REPLICATION_FRAME_BYTES })
+      const lp = lpStream(stream, { maxDataLength: REPLICATION_FRAME_MAX_BYTES })
       await lp.write(encodeReplicationMessage(req), { signal })
       const reply = decodeReplicationReply((await lp.read({ signal })).subarray())
       await closeStream(stream)
-      if (!reply.ok) return fail(`malformed reply: ${reply.reason}`)
-      if (reply.value.t === 'refused') return fail(`refused: ${reply.value.reason}`)
+      if (!reply.ok) return this.fail(t, req.t, `malformed reply: ${reply.reason}`)
+      if (reply.value.t === 'refused') return this.fail(t, req.t, `refused: ${reply.value.reason}`)
       return reply.value
     } catch (err) {
       stream.abort(err as Error)
-      return fail((err as Error).message)
+      return this.fail(t, req.t, (err as Error).message)
     }
   }
 }

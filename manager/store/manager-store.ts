@@ -13,7 +13,7 @@ import { ClusterdError } from '../../protocol/errors.js'
 import { JOB_KINDS, JOB_STATUSES, type JobEvent, type JobRecord } from '../../protocol/jobs.js'
 import { isTransitionalState, type LifecycleEvent, type LifecycleEventType, type LifecycleState, type NodeRecord } from '../../protocol/nodes.js'
 import { decide, stateOf, type NodeMachineEvent, type NodeMachineEventType } from '../lifecycle/node-machine.js'
-import type { ReplicationBatch } from '../../protocol/replication-wire.js'
+import type { Lineage, ReplicationBatch } from '../../protocol/replication-wire.js'
 import { Committer, type BatchOp } from './committer.js'
 import { DEFAULT_LIST_LIMIT, PREFIX } from './constants.js'
 import { META_KEYS, assertName, configKey, configMetaKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, range, rangeAfter } from './keys.js'
@@ -21,6 +21,8 @@ import { planMerge, type ConfigMeta, type MergeReport } from './merge.js'
 import { buildRecord, encodeNode, type NodeEntry } from './node-entry.js'
 import { openDb, writeFailure, writeMarker, type StoreDb } from './open-db.js'
 import { checkReplicated } from './replicated.js'
+import { readLineage, writeLineage } from './lineage.js'
+import { DEFAULT_PRUNE_LIMITS, planPrune, type PruneCursor, type PruneLimits, type RetentionPolicy } from './retention.js'
 import { guardIterator, guardRead, loadState, parseStored, readValues, validateImport } from './restore.js'
 import { SerialQueue } from './serial-queue.js'
 import type { DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, NodeNote, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
@@ -235,6 +237,37 @@ export class ManagerStore {
     return [...this.committedNodes.values()].sort((a, b) => a.name < b.name ? -1 : 1).map(clone)
   }
 
+  /** How many nodes the store knows. */
+  get nodeCount (): number {
+    return this.committedNodes.size
+  }
+
+  /**
+   * One page of node records in name order: at most `limit` names after `after` ('' = from
+   * the first), and the `after` of the next page (null on the last). Copies only the page.
+   */
+  async pageNodes (options: { after?: string, limit: number }): Promise<{ items: NodeRecord[], next: string | null }> {
+    this.assertStarted()
+    const after = options.after ?? ''
+    const names = this.sortedNames()
+    let lo = 0
+    let hi = names.length
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if ((names[mid] as string) <= after) lo = mid + 1; else hi = mid }
+    const page = names.slice(lo, lo + options.limit)
+    const items = page.map(n => clone(this.committedNodes.get(n) as NodeRecord))
+    return { items, next: lo + page.length < names.length && page.length > 0 ? page.at(-1) as string : null }
+  }
+
+  private namesCache: { size: number, names: string[] } | null = null
+
+  /** Node names sorted; nodes are never deleted, so the cache is stale exactly when the count moved. */
+  private sortedNames (): string[] {
+    if (this.namesCache?.size !== this.committedNodes.size) {
+      this.namesCache = { size: this.committedNodes.size, names: [...this.committedNodes.keys()].sort() }
+    }
+    return this.namesCache.names
+  }
+
   /** Nodes with a job in flight (commissioning, upgrading, decommissioning), to resume or fail after a restart. */
   async listInFlight (): Promise<InFlightNode[]> {
     const out: InFlightNode[] = []
@@ -318,6 +351,11 @@ export class ManagerStore {
     return value === undefined ? undefined : clone(value)
   }
 
+  /** A durable config value without copying (callers must not modify it); for hot paths that cannot await. */
+  peekConfig (key: string): unknown {
+    return this.committedConfig.get(key)
+  }
+
   /** Set a config value (any JSON data); `undefined` deletes the key. */
   async setConfig (key: string, value: unknown): Promise<void> {
     this.assertStarted()
@@ -343,6 +381,28 @@ export class ManagerStore {
     return Object.fromEntries([...this.committedConfig.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => [k, clone(v)]))
   }
 
+  // ---- retention -------------------------------------------------------------------------
+
+  /**
+   * One bounded pruning step (retention.ts): delete at most `limits.maxOps` keys of finished
+   * jobs and old lifecycle events in one ordinary write, replicated like any other, so
+   * replicas forget the same history. Returns how many keys went and where the pass goes on
+   * (null: the pass is complete).
+   */
+  async pruneStep (policy: RetentionPolicy, cursor: PruneCursor = { afterNode: '' }, limits: PruneLimits = DEFAULT_PRUNE_LIMITS): Promise<{ deleted: number, jobs: string[], next: PruneCursor | null }> {
+    const db = this.assertStarted()
+    return await this.write(async () => {
+      // Plan against the disk with nothing staged ahead of it: what we read is what we delete.
+      await this.committer?.barrier()
+      const lastSeq = new Map([...this.nodes].map(([name, e]) => [name, e.lastSeq]))
+      const plan = await planPrune(db, this.path, lastSeq, policy, cursor, this.now().getTime(), limits)
+      const result = { deleted: plan.ops.length, jobs: plan.jobsDeleted, next: plan.next }
+      if (plan.ops.length === 0) return this.noWrite(result)
+      for (const id of plan.jobsDeleted) this.jobSeq.delete(id)
+      return this.stage(plan.ops, undefined, result)
+    })
+  }
+
   // ---- replication -----------------------------------------------------------------------
 
   /** The whole durable state as key-ordered entries (includes `m!revision`). */
@@ -354,6 +414,72 @@ export class ManagerStore {
       for await (const [key, raw] of guardIterator(this.path, db.iterator())) out.push({ key, value: parseStored(key, raw) })
       return out
     })
+  }
+
+  /**
+   * A consistent snapshot of the durable state, read in chunks of about `maxBytes` (JSON bytes):
+   * one LevelDB iterator taken once everything staged is durable, so later writes do not show
+   * up in it, and the memory it holds is one chunk, not the store. `revision` is the snapshot's.
+   */
+  async openSnapshot (maxBytes: number): Promise<{ revision: number, chunks: AsyncGenerator<StoreEntry[]> }> {
+    const db = this.assertStarted()
+    const { revision, iterator } = await this.queue.run(async () => {
+      await this.committer?.barrier()
+      return { revision: this.committedRevision, iterator: db.iterator() }
+    })
+    const path = this.path
+    async function * chunks (): AsyncGenerator<StoreEntry[]> {
+      let chunk: StoreEntry[] = []
+      let size = 0
+      try {
+        for await (const [key, raw] of guardIterator(path, iterator)) {
+          chunk.push({ key, value: parseStored(key, raw) })
+          size += key.length + raw.length + 20
+          if (size >= maxBytes) {
+            yield chunk
+            chunk = []
+            size = 0
+          }
+        }
+        yield chunk
+      } finally {
+        await iterator.close().catch(() => {})
+      }
+    }
+    return { revision, chunks: chunks() }
+  }
+
+  /**
+   * Entries with keys after `after` ('' = from the first), about `maxBytes` of them, and the
+   * `after` of the next range (null: none left). Used to hand a replica's state to a manager
+   * in chunks; consistent across calls as long as nothing writes in between (a replica's
+   * store changes only by the manager that is pulling it).
+   */
+  async exportRange (after: string, maxBytes: number): Promise<{ entries: StoreEntry[], next: string | null }> {
+    const db = this.assertStarted()
+    return await this.queue.run(async () => {
+      await this.committer?.barrier()
+      const entries: StoreEntry[] = []
+      let size = 0
+      for await (const [key, raw] of guardIterator(this.path, db.iterator(after === '' ? {} : { gt: after }))) {
+        if (size >= maxBytes) return { entries, next: entries.at(-1)?.key ?? null }
+        entries.push({ key, value: parseStored(key, raw) })
+        size += key.length + raw.length + 20
+      }
+      return { entries, next: null }
+    })
+  }
+
+  /** The lineage this store's history follows (lineage.ts), null when unknown. */
+  async lineage (): Promise<Lineage | null> {
+    this.assertStarted()
+    return await readLineage(this.path)
+  }
+
+  /** Record (or, with null, forget) the lineage this store's history follows. */
+  async setLineage (lineage: Lineage | null): Promise<void> {
+    this.assertStarted()
+    await writeLineage(this.path, lineage)
   }
 
   /**
@@ -570,6 +696,7 @@ export class ManagerStore {
     const state = await loadState(db, this.path, { checkMarker: this.status === 'starting' })
     this.nodes = state.nodes
     this.committedNodes = new Map([...state.nodes].map(([name, e]) => [name, e.record]))
+    this.namesCache = null
     this.committedConfig = state.config
     this.stagedRevision = this.committedRevision = state.revision
     this.gseq = state.gseq

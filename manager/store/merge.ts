@@ -7,7 +7,8 @@
  * Rules (docs/architecture.md, "Partitions and reconciliation"):
  * - Lifecycle events and job events are append-only histories: the union is kept. An event is
  *   the same on both sides when everything but its sequence numbers is equal; a foreign-only
- *   event is appended after ours with new sequence numbers.
+ *   event is appended after ours with new sequence numbers. When retention pruned our log of a
+ *   node, their events older than our oldest kept one are not brought back.
  * - A node's current state (record + machine snapshot) comes from the side whose newest
  *   lifecycle event is later (ties keep ours). Fencing leases mean only one side can have run
  *   jobs on a node, so this is the side that actually operated it. `reachable` stays ours
@@ -124,7 +125,11 @@ export function planMerge (local: StoreEntry[], foreign: StoreEntry[], gseq: num
     const our = ours.nodes.get(name)
     const ourEvents = ours.nodeEvents.get(name) ?? []
     const known = new Set(ourEvents.map(identity))
-    const fresh = (theirs.nodeEvents.get(name) ?? []).filter(e => !known.has(identity(e)))
+    // Our log may have been pruned (retention.ts): their copies of events older than the oldest
+    // we keep are history we chose to forget, not news.
+    const ourFirst = ourEvents[0]
+    const prunedBefore = ourFirst !== undefined && ourFirst.seq > 1 ? ourFirst.at : ''
+    const fresh = (theirs.nodeEvents.get(name) ?? []).filter(e => !known.has(identity(e)) && e.at >= prunedBefore)
     if (our !== undefined && fresh.length === 0) continue
     let seq = our?.lastSeq ?? 0
     for (const e of fresh) {

@@ -17,6 +17,8 @@ export interface ViewChanges {
   gseq: number | null
 }
 
+const DELETABLE = [PREFIX.config, PREFIX.event, PREFIX.nodeEvent, PREFIX.job, PREFIX.jobEvent].map(p => `${p}!`)
+
 const DATA_PREFIXES = Object.values(PREFIX).filter(p => p !== PREFIX.meta).map(p => `${p}!`)
 
 /**
@@ -47,9 +49,10 @@ export function checkReplicated (batch: ReplicationBatch): { ops: BatchOp[], cha
       }
       if (op.key.startsWith(`${PREFIX.config}!`)) changes.config.push({ key: stripPrefix(op.key, PREFIX.config), value })
     } else {
-      // Only config values are ever deleted by the manager; deleting a node or an event would break the log's invariants.
-      if (!op.key.startsWith(`${PREFIX.config}!`)) throw bad(`deleting ${op.key} is not allowed`)
-      changes.config.push({ key: stripPrefix(op.key, PREFIX.config), value: undefined })
+      // The manager deletes config values, and history that retention prunes (finished jobs and
+      // their events, old lifecycle events); never a node entry or store metadata.
+      if (!DELETABLE.some(p => op.key.startsWith(p))) throw bad(`deleting ${op.key} is not allowed`)
+      if (op.key.startsWith(`${PREFIX.config}!`)) changes.config.push({ key: stripPrefix(op.key, PREFIX.config), value: undefined })
     }
     ops.push(op)
   }

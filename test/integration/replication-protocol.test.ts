@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { pino } from 'pino'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
 import { createClusterNode, type ClusterNode } from '../../agent/libp2p/create-node.js'
 import { Replica } from '../../agent/replica/replica.js'
 import { generateSecret } from '../../agent/transport/secret.js'
@@ -14,6 +16,7 @@ import { Replicator } from '../../manager/replication/replicator.js'
 import { ManagerStore } from '../../manager/store/index.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { Member } from '../../protocol/members.js'
+import { REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES } from '../../protocol/replication-wire.js'
 import { waitFor } from '../harness/poll.js'
 import { tempDir } from '../unit/manager/store/fixture.js'
 
@@ -61,7 +64,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
   })
 
   it('replicates every write before acknowledging it; the replica directory then opens as a manager store with the same state', async () => {
-    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, snapshot: async () => await store.exportAll(), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3 })
+    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, openSnapshot: async n => await store.openSnapshot(n), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3 })
     const store = managerStore(dirs[0]?.path as string, () => replicator)
     await store.start()
     replicator.start()
@@ -90,7 +93,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
   })
 
   it('a replica that missed writes catches up by the periodic snapshot, without any new write', async () => {
-    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, snapshot: async () => await store.exportAll(), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3, ackTimeoutMs: 300, syncIntervalMs: 200 })
+    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, openSnapshot: async n => await store.openSnapshot(n), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3, ackTimeoutMs: 300, syncIntervalMs: 200 })
     const store = managerStore(dirs[0]?.path as string, () => replicator)
     await store.start()
     await replica.close()
@@ -107,7 +110,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
 
   it('with no other eligible member alive, a write is acknowledged at once', async () => {
     const alone = [member(a), { ...member(b), status: 'failed' as const }]
-    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => alone, snapshot: async () => await store.exportAll(), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3, ackTimeoutMs: 5000 })
+    const replicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => alone, openSnapshot: async n => await store.openSnapshot(n), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3, ackTimeoutMs: 5000 })
     const store = managerStore(dirs[0]?.path as string, () => replicator)
     await store.start()
     const started = Date.now()
@@ -121,7 +124,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
     const before = replica.revision
     const rogueMembers = [member(b)]
     for (const [node, epoch] of [[c, 3], [a, 2]] as const) {
-      const replicator: Replicator = new Replicator({ libp2p: node, logger: silent, members: () => rogueMembers, snapshot: async () => await store.exportAll(), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: node.peerId.toString(), epoch, ackTimeoutMs: 1000 })
+      const replicator: Replicator = new Replicator({ libp2p: node, logger: silent, members: () => rogueMembers, openSnapshot: async n => await store.openSnapshot(n), revision: () => store.revision, merge: async entries => { await store.mergeForeign(entries) } }, { selfPeerId: node.peerId.toString(), epoch, ackTimeoutMs: 1000 })
       const store = managerStore(dirs[2]?.path as string, () => replicator)
       await store.start()
       await store.setConfig('rogue', 1)
@@ -135,7 +138,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
   it('a new manager pulls a replica that followed another lineage and merges it before its snapshot replaces it (partition heal)', async () => {
     // Side A: the epoch-3 manager on `a` writes; its replica `b` holds every write.
     managerInfo = { name: 'a', peerId: a.peerId.toString(), epoch: 3, since: new Date().toISOString(), local: false }
-    const oldReplicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, snapshot: async () => await oldStore.exportAll(), revision: () => oldStore.revision, merge: async entries => { await oldStore.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3 })
+    const oldReplicator: Replicator = new Replicator({ libp2p: a, logger: silent, members: () => members, openSnapshot: async n => await oldStore.openSnapshot(n), revision: () => oldStore.revision, merge: async entries => { await oldStore.mergeForeign(entries) } }, { selfPeerId: a.peerId.toString(), epoch: 3 })
     const oldStore = managerStore(dirs[0]?.path as string, () => oldReplicator)
     await oldStore.start()
     oldReplicator.start()
@@ -149,7 +152,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
     const dir = await tempDir()
     dirs.push(dir)
     const newMembers = [member(a, false), member(b), { ...member(c), managerEligible: true }]
-    const newReplicator: Replicator = new Replicator({ libp2p: c, logger: silent, members: () => newMembers, snapshot: async () => await newStore.exportAll(), revision: () => newStore.revision, merge: async entries => { await newStore.mergeForeign(entries) } }, { selfPeerId: c.peerId.toString(), epoch: 4, syncIntervalMs: 200 })
+    const newReplicator: Replicator = new Replicator({ libp2p: c, logger: silent, members: () => newMembers, openSnapshot: async n => await newStore.openSnapshot(n), revision: () => newStore.revision, merge: async entries => { await newStore.mergeForeign(entries) } }, { selfPeerId: c.peerId.toString(), epoch: 4, syncIntervalMs: 200 })
     const newStore = managerStore(dir.path, () => newReplicator)
     await newStore.start()
     await newStore.upsertNode({ name: 'side-b-node', peerId: 'pb', reachable: true })
@@ -174,5 +177,190 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
     await held.stop()
     await replica.open()
     await newStore.stop()
+  })
+})
+
+describe('replication at fleet size: chunks, k acks, background catch-up, lineage (real libp2p, real LevelDB)', () => {
+  const psk = generateSecret()
+  const EPOCH = 3
+  let nodes: ClusterNode[] // [0] the manager, [1..4] replicas
+  let dirs: Array<Awaited<ReturnType<typeof tempDir>>>
+  let managerInfo: ManagerInfo | null
+  let replicas: Replica[]
+  let logs: string[][]
+  let members: Member[]
+  let store: ManagerStore
+  let replicator: Replicator
+
+  const newNode = async (): Promise<ClusterNode> => await createClusterNode({ privateKey: await generateKeyPair('Ed25519'), psk, listen: '/ip4/127.0.0.1/tcp/0', announce: [] })
+  const peer = (i: number): string => (nodes[i] as ClusterNode).peerId.toString()
+  const revisions = (): number[] => replicas.map(r => r.revision)
+  const newReplicator = (i: number, epoch: number, s: () => ManagerStore, init: Partial<ConstructorParameters<typeof Replicator>[1]> = {}, base?: () => ({ epoch: number, peerId: string, revision: number } | null)): Replicator =>
+    new Replicator({
+      libp2p: nodes[i] as ClusterNode,
+      logger: silent,
+      members: () => members.filter(m => m.peerId !== peer(i)),
+      openSnapshot: async n => await s().openSnapshot(n),
+      revision: () => s().revision,
+      merge: async entries => { await s().mergeForeign(entries) },
+      ...(base !== undefined ? { base } : {})
+    }, { selfPeerId: peer(i), epoch, syncIntervalMs: 200, ...init })
+
+  /** Send one raw request from node `i` to replica `j` and read the reply (what a replicator does, by hand). */
+  const sendRaw = async (i: number, j: number, req: unknown): Promise<unknown> => {
+    const stream = await (nodes[i] as ClusterNode).dialProtocol(peerIdFromString(peer(j)), REPLICATE_PROTOCOL)
+    const lp = lpStream(stream, { maxDataLength: REPLICATION_FRAME_MAX_BYTES })
+    await lp.write(new TextEncoder().encode(JSON.stringify(req)))
+    const reply = JSON.parse(new TextDecoder().decode((await lp.read()).subarray())) as unknown
+    await stream.close()
+    return reply
+  }
+
+  before(async () => {
+    nodes = []
+    for (let i = 0; i < 5; i++) nodes.push(await newNode())
+    for (let i = 1; i < 5; i++) await (nodes[0] as ClusterNode).dial((nodes[i] as ClusterNode).getMultiaddrs())
+    for (let i = 2; i < 5; i++) await (nodes[1] as ClusterNode).dial((nodes[i] as ClusterNode).getMultiaddrs())
+    dirs = []
+    for (let i = 0; i < 6; i++) dirs.push(await tempDir())
+    managerInfo = { name: 'm', peerId: peer(0), epoch: EPOCH, since: new Date().toISOString(), local: false }
+    replicas = []
+    logs = []
+    for (let i = 1; i < 5; i++) {
+      const log: string[] = []
+      logs.push(log)
+      const path = dirs[i]?.path as string
+      const r = new Replica({ libp2p: nodes[i] as ClusterNode, election: { manager: () => managerInfo }, logger: pino({ level: 'info' }, { write: (line: string) => { log.push(line) } }), openStore: () => new ManagerStore({ logger: silent }, { path }) }, { electionWaitMs: 200, chunkBytes: 16 * 1024 })
+      await r.start()
+      replicas.push(r)
+    }
+    members = nodes.map(n => member(n))
+    store = new ManagerStore({ logger: silent, afterCommit: async batch => { await replicator.replicate(batch) } }, { path: dirs[0]?.path as string })
+  })
+
+  after(async () => {
+    await replicator?.stop()
+    await store.stop()
+    for (const r of replicas) await r.stop()
+    await Promise.allSettled(nodes.map(async n => { await n.stop() }))
+    for (const d of dirs) await d.cleanup()
+  })
+
+  it('a snapshot larger than the chunk size arrives whole in several frames', async () => {
+    // Written before any replica is known: the replicas only get it as a snapshot.
+    const known = members
+    members = []
+    replicator = newReplicator(0, EPOCH, () => store, { chunkBytes: 16 * 1024 })
+    await store.start()
+    await store.setLineage({ epoch: EPOCH, peerId: peer(0) })
+    await Promise.all(Array.from({ length: 300 }, async (_, i) => { await store.upsertNode({ name: `node-${String(i).padStart(4, '0')}`, peerId: `p${i}`, reachable: true }) }))
+    members = known
+    replicator.start()
+    // The manager counts a snapshot when the last chunk's ack arrives, just after the replica applied it.
+    await waitFor(() => revisions().every(r => r === store.revision) && replicator.stats().snapshots === 4 ? true : undefined, { timeoutMs: 20_000, message: 'every replica took the snapshot' })
+    const stats = replicator.stats()
+    assert.ok(stats.snapshotChunks >= 4 * 5, `several chunks each (${stats.snapshotChunks} for 4 replicas)`)
+    const took = logs[0]?.map(l => JSON.parse(l) as { msg: string, chunks?: number }).find(l => l.msg === 'replica took a snapshot')
+    assert.ok((took?.chunks ?? 0) >= 5, `the replica assembled ${took?.chunks ?? 0} chunks`)
+    await (replicas[0] as Replica).close()
+    const copy = new ManagerStore({ logger: silent }, { path: dirs[1]?.path as string })
+    await copy.start()
+    assert.deepEqual(await copy.exportAll(), await store.exportAll())
+    await copy.stop()
+    await (replicas[0] as Replica).open()
+  })
+
+  it('an interrupted or out-of-order snapshot transfer leaves the replica\'s state as it was', async () => {
+    await replicator.stop()
+    const before = (replicas[1] as Replica).revision
+    assert.deepEqual(await sendRaw(0, 2, { t: 'chunk', epoch: EPOCH, id: 'cut', seq: 0, revision: 999, entries: [{ key: 'c!zz', value: 1 }], done: false }), { t: 'received', id: 'cut', seq: 0 })
+    const skipped = await sendRaw(0, 2, { t: 'chunk', epoch: EPOCH, id: 'cut', seq: 2, revision: 999, entries: [], done: true }) as { t: string }
+    assert.equal(skipped.t, 'refused')
+    const foreign = await sendRaw(0, 2, { t: 'chunk', epoch: EPOCH, id: 'other', seq: 1, revision: 999, entries: [], done: true }) as { t: string }
+    assert.equal(foreign.t, 'refused', 'a chunk of a transfer that never started')
+    assert.equal((replicas[1] as Replica).revision, before)
+    assert.equal((replicas[1] as Replica).status().syncedEpoch, EPOCH)
+    replicator = newReplicator(0, EPOCH, () => store)
+    replicator.start()
+  })
+
+  it('a write is acknowledged once 2 replicas (replication.acks) hold it; the others catch up by deltas in the background', async () => {
+    await store.setConfig('warm-up', 1)
+    await waitFor(() => revisions().every(r => r === store.revision) ? true : undefined, { timeoutMs: 10_000, message: 'all replicas in step' })
+    const start = replicator.stats()
+    const writes = 30
+    for (let i = 0; i < writes; i++) {
+      await store.setConfig(`w${i}`, i)
+      const holding = revisions().filter(r => r >= store.revision).length
+      assert.ok(holding >= 2, `write ${i} acknowledged when ${holding} replicas held it`)
+    }
+    const stats = replicator.stats()
+    assert.ok(stats.writeSends - start.writeSends <= 2 * writes, `write path sent ${stats.writeSends - start.writeSends} frames for ${writes} writes to 4 replicas`)
+    await waitFor(() => revisions().every(r => r === store.revision) ? true : undefined, { timeoutMs: 10_000, message: 'the other replicas caught up' })
+    const background = replicator.stats().deltaSends - start.deltaSends
+    assert.ok(background > 0, 'catch-up used deltas')
+    assert.ok(background < writes, `writes between two catch-ups of a replica travel together (${background} background frames for ${writes} writes x 2 replicas)`)
+    assert.equal(replicator.stats().snapshots, start.snapshots, 'and no snapshot')
+    assert.equal(stats.underReplicated, start.underReplicated)
+  })
+
+  it('pruning goes through replication: every replica forgets the same history', async () => {
+    for (let i = 0; i < 12; i++) await store.noteNode('node-0001', { type: 'drift-checked', actor: 'operator', reason: `check ${i}` })
+    let cursor: { afterNode: string } | null = { afterNode: '' }
+    for (let i = 0; cursor !== null && i < 100; i++) cursor = (await store.pruneStep({ jobsMaxCount: 10, jobsMaxAgeS: 86_400, eventsMaxPerNode: 3, eventsMaxAgeS: 86_400 }, cursor)).next
+    assert.equal((await store.listEvents({ node: 'node-0001' })).length, 3)
+    await waitFor(() => revisions().every(r => r === store.revision) ? true : undefined, { timeoutMs: 10_000, message: 'replicas caught up with the pruning' })
+    await (replicas[3] as Replica).close()
+    const copy = new ManagerStore({ logger: silent }, { path: dirs[4]?.path as string })
+    await copy.start()
+    assert.deepEqual(await copy.exportAll(), await store.exportAll())
+    assert.equal((await copy.listEvents({ node: 'node-0001' })).length, 3)
+    await copy.stop()
+    await (replicas[3] as Replica).open() // its lineage sidecar lets it follow again without a snapshot
+  })
+
+  it('a new epoch neither pulls nor snapshots replicas of its own lineage that are not ahead (failover to replica 1)', async () => {
+    await waitFor(() => revisions().every(r => r === store.revision) ? true : undefined, { timeoutMs: 10_000, message: 'replicas in step' })
+    await replicator.stop()
+    await store.stop()
+    // Failover: node 1's replica becomes the epoch-4 manager store, as the agent's ManagerHost does.
+    await (replicas[0] as Replica).stop()
+    const promoted = new ManagerStore({ logger: silent, afterCommit: async batch => { await next.replicate(batch) } }, { path: dirs[1]?.path as string })
+    await promoted.start()
+    const lineage = await promoted.lineage()
+    assert.deepEqual(lineage, { epoch: EPOCH, peerId: peer(0) })
+    const base = { ...(lineage as { epoch: number, peerId: string }), revision: promoted.revision }
+    await promoted.setLineage({ epoch: EPOCH + 1, peerId: peer(1) })
+    members = nodes.slice(1).map(n => member(n))
+    managerInfo = { name: 'r1', peerId: peer(1), epoch: EPOCH + 1, since: new Date().toISOString(), local: false }
+    const next: Replicator = newReplicator(1, EPOCH + 1, () => promoted, {}, () => base)
+    next.start()
+    await promoted.setConfig('after-failover', true)
+    const others = replicas.slice(1)
+    await waitFor(() => others.every(r => r.revision === promoted.revision) ? true : undefined, { timeoutMs: 10_000, message: 'replicas follow the new manager' })
+    const stats = next.stats()
+    assert.equal(stats.snapshots, 0, 'no snapshot')
+    assert.equal(stats.pullChunks, 3, 'one empty pull answer per replica')
+    for (const log of logs.slice(1)) assert.ok(log.some(l => /holds nothing the manager lacks/.test(l)))
+    await next.stop()
+    await promoted.stop()
+  })
+
+  it('a manager with a store of unknown lineage pulls each replica\'s state in chunks and merges it whole', async () => {
+    // Epoch 6 on node 0 with a fresh store (no lineage): every replica may hold writes it lacks.
+    const fresh = new ManagerStore({ logger: silent, afterCommit: async batch => { await pulling.replicate(batch) } }, { path: dirs[5]?.path as string })
+    await fresh.start()
+    members = [member(nodes[0] as ClusterNode), ...nodes.slice(2).map(n => member(n))]
+    managerInfo = { name: 'm', peerId: peer(0), epoch: EPOCH + 3, since: new Date().toISOString(), local: false }
+    const pulling: Replicator = newReplicator(0, EPOCH + 3, () => fresh, {}, () => null)
+    pulling.start()
+    const others = replicas.slice(1)
+    await waitFor(() => others.every(r => r.revision === fresh.revision && r.status().syncedEpoch === EPOCH + 3) ? true : undefined, { timeoutMs: 20_000, message: 'replicas merged and re-synced' })
+    const stats = pulling.stats()
+    assert.ok(stats.pullChunks >= 3 * 4, `each replica's state came in several chunks (${stats.pullChunks})`)
+    assert.equal((await fresh.listNodes()).length, 300, 'every node of the replicas was merged')
+    assert.equal(await fresh.getConfig('after-failover'), true)
+    await pulling.stop()
+    await fresh.stop()
   })
 })

@@ -11,7 +11,7 @@ import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
 import { AgentProcess, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
-import type { NodeRecord } from '../../protocol/nodes.js'
+import type { NodeRecord, NodesPage } from '../../protocol/nodes.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
 
 describe('manager state replication and failover on real hosts', () => {
@@ -67,12 +67,25 @@ describe('manager state replication and failover on real hosts', () => {
       // The manager role serves (it may still be starting) and has discovered every node.
       await waitFor(async () => (await survivor.client.request<NodeRecord[]>('GET', '/v1/nodes')).length === 3 ? true : undefined,
         { timeoutMs: 30_000, message: `cycle ${cycle}: three nodes discovered` })
+      if (cycle === 1) {
+        const names = (await survivor.client.request<NodeRecord[]>('GET', '/v1/nodes')).map(n => n.name).sort()
+        // Paging through a forwarding agent: pages in name order, `next` leads to the end.
+        const first = await survivor.client.request<NodesPage>('GET', '/v1/nodes?limit=2')
+        assert.deepEqual(first.items.map(n => n.name), names.slice(0, 2))
+        assert.equal(first.next, names[1])
+        const rest = await survivor.client.request<NodesPage>('GET', `/v1/nodes?limit=2&after=${encodeURIComponent(first.next ?? '')}`)
+        assert.deepEqual({ names: rest.items.map(n => n.name), next: rest.next }, { names: names.slice(2), next: null })
+        // Retention and the ack count are cluster config, replicated like any write.
+        await survivor.client.request('PUT', '/v1/config/retention.events.max-per-node', { value: '50' })
+        await survivor.client.request('PUT', '/v1/config/replication.acks', { value: '1' })
+      }
       // Acknowledged writes, sent through a non-manager agent (forwarded to the manager).
       await survivor.client.request('PUT', '/v1/config/job-timeout', { value: String(900 + cycle) })
       await survivor.client.request('PUT', '/v1/config/max-parallel-jobs', { value: String(1 + cycle) })
       await survivor.client.request('PUT', '/v1/config/vars', { value: { cycle: String(cycle) } })
       const config = await survivor.client.request<Record<string, unknown>>('GET', '/v1/config')
       assert.equal(config['job-timeout'], 900 + cycle)
+      assert.equal(config['replication.acks'], 1)
       const nodeNames = (await survivor.client.request<NodeRecord[]>('GET', '/v1/nodes')).map(n => n.name).sort()
 
       const killed = managerAgent(m)

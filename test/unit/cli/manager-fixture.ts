@@ -209,7 +209,8 @@ function record (requests: Recorded[], route: string, method: string, handler: A
 }
 
 /** Start the fake manager. */
-export async function startManagerFixture (): Promise<ManagerFixture> {
+export async function startManagerFixture (options: { extraNodes?: NodeRecord[] } = {}): Promise<ManagerFixture> {
+  const extraNodes = options.extraNodes ?? []
   const fx = await startFixture()
   const requests: Recorded[] = []
   const jobs = new Map<string, JobRecord>([[FAILED_JOB.id, FAILED_JOB]])
@@ -229,7 +230,15 @@ export async function startManagerFixture (): Promise<ManagerFixture> {
     return job
   }
   const handlers: Record<keyof typeof MANAGER_ROUTES, ApiHandler> = {
-    listNodes: async () => NODES,
+    listNodes: async ({ query }) => {
+      // The manager's paging contract (manager-routes.ts): a bare array without parameters, else
+      // one page and the `after` of the next; the order is the fixture's own (the manager's is by name).
+      const all = [...NODES, ...extraNodes]
+      if (query.limit === undefined && query.after === undefined) return all
+      const rest = all.slice(query.after === undefined ? 0 : all.findIndex(n => n.name === query.after) + 1)
+      const items = rest.slice(0, Number(query.limit ?? 500))
+      return { items, next: items.length < rest.length ? items.at(-1)?.name ?? null : null }
+    },
     showNode: async ({ params }) => {
       if (params.name !== 'db1') throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
       return DB1

@@ -7,7 +7,7 @@ import {
 } from '../../../protocol/membership-wire.js'
 import { MAX_CLAIM_BYTES, MAX_FORWARD_FRAME_BYTES, decodeClaim, decodeForwardRequest } from '../../../protocol/manager-wire.js'
 import {
-  MAX_ANNOUNCEMENT_BYTES, MAX_REPLICATION_FRAME_BYTES, checkBatch, decodeReplicaAnnouncement, decodeReplicationReply,
+  MAX_ANNOUNCEMENT_BYTES, REPLICATION_FRAME_MAX_BYTES, checkBatch, decodeReplicaAnnouncement, decodeReplicationReply,
   decodeReplicationRequest
 } from '../../../protocol/replication-wire.js'
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from '../../../protocol/json-limits.js'
@@ -40,18 +40,20 @@ const decoders: Decoder[] = [
   {
     name: 'decodeReplicationRequest',
     decode: decodeReplicationRequest,
-    max: MAX_REPLICATION_FRAME_BYTES,
+    max: REPLICATION_FRAME_MAX_BYTES,
     valid: [
       { t: 'batch', epoch: 2, batch: { revision: 5, ops: [{ type: 'put', key: 'c!vars', value: '{}' }, { type: 'del', key: 'c!x' }] } },
-      { t: 'snapshot', epoch: 2, revision: 5, entries: [{ key: 'm!revision', value: 5 }] },
-      { t: 'pull', epoch: 2 }
+      { t: 'chunk', epoch: 2, id: 'x1', seq: 0, revision: 5, entries: [{ key: 'm!revision', value: 5 }], done: true },
+      { t: 'delta', epoch: 2, batches: [{ revision: 5, ops: [] }, { revision: 6, ops: [{ type: 'del', key: 'e!1' }] }] },
+      { t: 'pull', epoch: 2 },
+      { t: 'pull', epoch: 2, after: 'j!x', base: { epoch: 1, peerId: PEER, revision: 4 } }
     ]
   },
   {
     name: 'decodeReplicationReply',
     decode: decodeReplicationReply,
-    max: MAX_REPLICATION_FRAME_BYTES,
-    valid: [{ t: 'ack', revision: 4 }, { t: 'gap', revision: 1 }, { t: 'refused', reason: 'no' }, { t: 'export', syncedEpoch: 1, revision: 3, entries: [] }]
+    max: REPLICATION_FRAME_MAX_BYTES,
+    valid: [{ t: 'ack', revision: 4 }, { t: 'gap', revision: 1 }, { t: 'refused', reason: 'no' }, { t: 'export', syncedEpoch: 1, revision: 3, entries: [], next: null }, { t: 'export', syncedEpoch: 1, revision: 3, entries: [{ key: 'c!a', value: 1 }], next: 'c!a' }, { t: 'received', id: 'x1', seq: 3 }]
   },
   { name: 'decodeReplicaAnnouncement', decode: decodeReplicaAnnouncement, max: MAX_ANNOUNCEMENT_BYTES, valid: [{ t: 'replica', peerId: PEER, revision: 9 }] },
   { name: 'checkBatch', decode: b => { try { return checkBatch(JSON.parse(Buffer.from(b).toString('utf8'))) } catch { return { ok: false, reason: 'not JSON (harness)' } } }, max: Infinity, valid: [{ revision: 1, ops: [] }] }

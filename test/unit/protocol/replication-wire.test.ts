@@ -1,20 +1,37 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  type ReplicationRequest, MAX_REPLICATION_FRAME_BYTES, decodeReplicaAnnouncement, decodeReplicationReply, decodeReplicationRequest, encodeReplicationMessage
+  type ReplicationReply, type ReplicationRequest, REPLICATION_FRAME_MAX_BYTES, chunkEntries, entryBytes, decodeReplicaAnnouncement, decodeReplicationReply, decodeReplicationRequest, encodeReplicationMessage
 } from '../../../protocol/replication-wire.js'
 
 const PEER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
 const reasonOf = (r: { ok: boolean, reason?: string }): string => r.ok ? '' : r.reason ?? ''
 
+describe('chunkEntries', () => {
+  it('splits key-ordered entries into chunks of about maxBytes, at least one entry each, losing nothing', () => {
+    const entries = Array.from({ length: 100 }, (_, i) => ({ key: `c!k${String(i).padStart(3, '0')}`, value: 'x'.repeat(i === 50 ? 5000 : 80) }))
+    const chunks = chunkEntries(entries, 1000)
+    assert.deepEqual(chunks.flat(), entries)
+    assert.ok(chunks.length > 5)
+    for (const c of chunks) assert.ok(c.length >= 1 && (c.length === 1 || c.reduce((n, e) => n + entryBytes(e), 0) <= 1000))
+    assert.deepEqual(chunkEntries([], 1000), [[]], 'an empty state is one empty chunk')
+  })
+})
+
 describe('replication wire decoders', () => {
   it('round-trips every message kind', () => {
     const batch: ReplicationRequest = { t: 'batch', epoch: 2, batch: { revision: 7, ops: [{ type: 'put', key: 'c!a', value: '1' }, { type: 'del', key: 'c!b' }] } }
     assert.deepEqual(decodeReplicationRequest(encodeReplicationMessage(batch)), { ok: true, value: batch })
-    const snap: ReplicationRequest = { t: 'snapshot', epoch: 2, revision: 7, entries: [{ key: 'm!format', value: 1 }] }
-    assert.deepEqual(decodeReplicationRequest(encodeReplicationMessage(snap)), { ok: true, value: snap })
-    for (const reply of [{ t: 'ack', revision: 3 }, { t: 'gap', revision: 0 }, { t: 'refused', reason: 'no' }] as const) {
+    const requests: ReplicationRequest[] = [
+      { t: 'chunk', epoch: 2, id: 'abc', seq: 3, revision: 7, entries: [{ key: 'm!format', value: 1 }], done: false },
+      { t: 'delta', epoch: 2, batches: [{ revision: 7, ops: [] }, { revision: 8, ops: [{ type: 'put', key: 'c!a', value: '1' }] }] },
+      { t: 'pull', epoch: 2 },
+      { t: 'pull', epoch: 2, after: 'c!a', base: { epoch: 1, peerId: PEER, revision: 6 } }
+    ]
+    for (const req of requests) assert.deepEqual(decodeReplicationRequest(encodeReplicationMessage(req)), { ok: true, value: req })
+    for (const reply of [{ t: 'ack', revision: 3 }, { t: 'gap', revision: 0 }, { t: 'refused', reason: 'no' }, { t: 'received', id: 'abc', seq: 2 },
+      { t: 'export', syncedEpoch: 1, revision: 4, entries: [{ key: 'c!a', value: 1 }], next: 'c!a' }, { t: 'export', syncedEpoch: 0, revision: 0, entries: [], next: null }] as ReplicationReply[]) {
       assert.deepEqual(decodeReplicationReply(encodeReplicationMessage(reply)), { ok: true, value: reply })
     }
     const ann = { t: 'replica', peerId: PEER, revision: 12 } as const
@@ -35,8 +52,14 @@ describe('replication wire decoders', () => {
       [{ t: 'batch', epoch: 1, batch: { revision: 1, ops: [{ type: 'put', key: 'c!a', value: 1 }] } }, /string value/],
       [{ t: 'batch', epoch: 1, batch: { revision: 1, ops: [{ type: 'drop', key: 'c!a' }] } }, /neither/],
       [{ t: 'batch', epoch: 1, batch: { revision: 1, ops: [{ type: 'del', key: '' }] } }, /key/],
-      [{ t: 'snapshot', epoch: 1, revision: -1, entries: [] }, /revision/],
-      [{ t: 'snapshot', epoch: 1, revision: 1, entries: [{ key: 'a' }] }, /entry/],
+      [{ t: 'snapshot', epoch: 1, revision: 1, entries: [] }, /unknown/],
+      [{ t: 'chunk', epoch: 1, id: 'x', seq: 0, revision: -1, entries: [], done: true }, /revision/],
+      [{ t: 'chunk', epoch: 1, id: 'x', seq: 0, revision: 1, entries: [{ key: 'a' }], done: true }, /entry/],
+      [{ t: 'chunk', epoch: 1, id: '../x', seq: 0, revision: 1, entries: [], done: true }, /id/],
+      [{ t: 'chunk', epoch: 1, id: 'x', seq: 0, revision: 1, entries: [] }, /done/],
+      [{ t: 'delta', epoch: 1, batches: [] }, /non-empty/],
+      [{ t: 'delta', epoch: 1, batches: [{ revision: 2, ops: [] }, { revision: 4, ops: [] }] }, /consecutive/],
+      [{ t: 'pull', epoch: 1, base: { epoch: 1, peerId: 'nope', revision: 1 } }, /base/],
       [{ t: 'other', epoch: 1 }, /unknown/],
       [[1, 2], /not an object/]
     ]
@@ -46,12 +69,14 @@ describe('replication wire decoders', () => {
       assert.match(reasonOf(r), pattern)
     }
     assert.match(reasonOf(decodeReplicationRequest(new Uint8Array([0xff, 0xfe]))), /UTF-8 JSON/)
-    assert.match(reasonOf(decodeReplicationRequest(new Uint8Array(MAX_REPLICATION_FRAME_BYTES + 1))), /too large/)
+    assert.match(reasonOf(decodeReplicationRequest(new Uint8Array(REPLICATION_FRAME_MAX_BYTES + 1))), /too large/)
   })
 
   it('rejects malformed replies and announcements', () => {
     assert.equal(decodeReplicationReply(enc({ t: 'ack', revision: 1.5 })).ok, false)
     assert.equal(decodeReplicationReply(enc({ t: 'refused' })).ok, false)
+    assert.equal(decodeReplicationReply(enc({ t: 'export', syncedEpoch: 1, revision: 1, entries: [] })).ok, false, 'export without next')
+    assert.equal(decodeReplicationReply(enc({ t: 'received', id: 'x', seq: -1 })).ok, false)
     assert.equal(decodeReplicaAnnouncement(enc({ t: 'replica', peerId: 'not-a-peer', revision: 1 })).ok, false)
     assert.equal(decodeReplicaAnnouncement(enc({ t: 'replica', peerId: PEER, revision: -1 })).ok, false)
     assert.equal(decodeReplicaAnnouncement(enc({ t: 'claim', peerId: PEER, revision: 1 })).ok, false)

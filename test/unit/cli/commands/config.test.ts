@@ -16,12 +16,17 @@ describe('clusterctl config', () => {
 
   it('get: every known key in the table, unset ones marked; json is the map the manager sent', async () => {
     assert.equal(await configGet(client, undefined, { output: 'table' }), [
-      'KEY                 VALUE',
-      'auto-commission     (not set)',
-      'on-return           reconfigure',
-      'job-timeout         (not set)',
-      'max-parallel-jobs   (not set)',
-      'vars                {"ntp_server":"10.0.0.9"}',
+      'KEY                             VALUE',
+      'auto-commission                 (not set)',
+      'on-return                       reconfigure',
+      'job-timeout                     (not set)',
+      'max-parallel-jobs               (not set)',
+      'vars                            {"ntp_server":"10.0.0.9"}',
+      'retention.jobs.max-count        (not set)',
+      'retention.jobs.max-age          (not set)',
+      'retention.events.max-per-node   (not set)',
+      'retention.events.max-age        (not set)',
+      'replication.acks                (not set)',
       ''
     ].join('\n'))
     assert.deepEqual(JSON.parse(await configGet(client, undefined, { output: 'json' })), { 'on-return': 'reconfigure', vars: { ntp_server: '10.0.0.9' } })
@@ -43,7 +48,7 @@ describe('clusterctl config', () => {
   it('refuses an unknown key locally, listing the known ones', async () => {
     const before = fx.requests.length
     await assert.rejects(configSet(client, 'colour', 'blue'), (err: unknown) => err instanceof ExitError && err.exitCode === 2 &&
-      err.message === 'unknown config key "colour"; known keys: auto-commission, on-return, job-timeout, max-parallel-jobs, vars')
+      err.message === 'unknown config key "colour"; known keys: auto-commission, on-return, job-timeout, max-parallel-jobs, vars, retention.jobs.max-count, retention.jobs.max-age, retention.events.max-per-node, retention.events.max-age, replication.acks')
     assert.equal(fx.requests.length, before)
   })
 })

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { ApiClient } from '../../../../cli/client.js'
 import { nodes } from '../../../../cli/commands/nodes.js'
 import { NODES, startManagerFixture, type ManagerFixture } from '../manager-fixture.js'
+import type { NodeRecord } from '../../../../protocol/nodes.js'
 
 describe('clusterctl nodes', () => {
   let fx: ManagerFixture
@@ -24,8 +25,40 @@ describe('clusterctl nodes', () => {
     ].join('\n'))
   })
 
-  it('prints the NodeRecords exactly as json and yaml', async () => {
+  it('prints the NodeRecords exactly as json and yaml (one array, as before paging)', async () => {
     assert.deepEqual(JSON.parse(await nodes(client, { output: 'json', now })), NODES)
     assert.deepEqual(parseYaml(await nodes(client, { output: 'yaml', now })), NODES)
+    assert.deepEqual(fx.requestsTo('listNodes').at(-1)?.query, { limit: '500' }, 'asks for a page')
+  })
+
+  it('refuses a bad --limit or --page-size locally', async () => {
+    await assert.rejects(nodes(client, { output: 'json', limit: '0' }), /--limit/)
+    await assert.rejects(nodes(client, { output: 'json', pageSize: '5001' }), /--page-size/)
+  })
+})
+
+describe('clusterctl nodes on a large fleet', () => {
+  let fx: ManagerFixture
+  let client: ApiClient
+  const many: NodeRecord[] = Array.from({ length: 1203 }, (_, i) => ({ ...(NODES[0] as NodeRecord), name: `n${String(i).padStart(5, '0')}` }))
+  before(async () => {
+    fx = await startManagerFixture({ extraNodes: many })
+    client = new ApiClient({ addr: fx.socketPath })
+  })
+  after(async () => { await fx.close() })
+
+  it('follows the pages to the end, in the order served', async () => {
+    const before = fx.requestsTo('listNodes').length
+    const list = JSON.parse(await nodes(client, { output: 'json', pageSize: '100' })) as NodeRecord[]
+    assert.equal(list.length, 1205)
+    assert.deepEqual(list.map(n => n.name), [...NODES, ...many].map(n => n.name))
+    const calls = fx.requestsTo('listNodes').slice(before)
+    assert.equal(calls.length, 13, '1205 records in pages of 100')
+    assert.deepEqual(calls[1]?.query, { limit: '100', after: 'n00097' })
+  })
+
+  it('--limit stops after N records', async () => {
+    const list = JSON.parse(await nodes(client, { output: 'json', limit: '250', pageSize: '100' })) as NodeRecord[]
+    assert.deepEqual(list.map(n => n.name), [...NODES, ...many].slice(0, 250).map(n => n.name))
   })
 })

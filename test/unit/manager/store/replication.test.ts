@@ -160,7 +160,8 @@ describe('ManagerStore replication hooks and replica mode (real LevelDB)', () =>
       { revision: 1, ops: [{ type: 'put', key: 'm!format', value: '9' }] },
       { revision: 1, ops: [{ type: 'put', key: 'c!k', value: 'not json' }] },
       { revision: 1, ops: [{ type: 'put', key: 'n!x', value: '{"record":{}}' }] },
-      { revision: 1, ops: [{ type: 'del', key: 'e!000000000000001' }] }
+      { revision: 1, ops: [{ type: 'del', key: 'n!x' }] },
+      { revision: 1, ops: [{ type: 'del', key: 'm!gseq' }] }
     ]
     for (const b of bad) {
       await assert.rejects(replica.applyReplicated(b), (err: unknown) => err instanceof ClusterdError && err.code === 'CLUSTERD_ERR_INVALID_ARGUMENT')
