@@ -111,7 +111,9 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     const recovery = new StoreRecovery({ logger: logger.child({ component: 'store-recovery' }) }, { dataDir: config.dataDir })
     await recovery.load()
     const revisions = new ReplicaRevisions({
-      pubsub: node.services.pubsub,
+      broadcasts: membership,
+      privateKey,
+      isMember: peerId => membership.members().some(m => m.peerId === peerId),
       logger: logger.child({ component: 'replica-revisions' }),
       revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0,
       awaitingSnapshot: () => recovery.awaitingSnapshot
@@ -120,7 +122,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     stack.push(async () => { revisions.stop() })
 
     const election = new Election({
-      pubsub: node.services.pubsub,
+      broadcasts: membership,
+      privateKey,
       logger: logger.child({ component: 'election' }),
       // While the store awaits a snapshot this agent counts itself ineligible (it never claims).
       members: () => recovery.awaitingSnapshot

@@ -64,6 +64,10 @@ export type ClaimKind = 'suspect' | 'dead'
 export type GossipMessage =
   | { t: 'record', rec: SignedRecord }
   | { t: ClaimKind, peer: string, inc: number, from: string }
+  | { t: 'user' } & UserEntry
+
+/** An application broadcast (manager claim, replica revision): opaque base64 data, latest version per key wins. */
+export interface UserEntry { key: string, data: string, version: number }
 
 /** Probe messages on SWIM_PROTOCOL (one request, one response per stream). */
 export type ProbeRequest =
@@ -85,6 +89,8 @@ export interface SyncEntry {
 export interface SyncMessage {
   t: 'sync'
   entries: SyncEntry[]
+  /** The latest application broadcast per key. */
+  user?: UserEntry[]
 }
 
 /** Why a wire message was refused. */
@@ -189,7 +195,18 @@ export function decodeGossip (bytes: Uint8Array): WireResult<GossipMessage> {
     if (!isIncarnation(v.inc)) return fail(`${v.t}: inc is not a safe non-negative integer`)
     return { ok: true, value: { t: v.t, peer: v.peer, inc: v.inc, from: v.from } }
   }
+  if (v.t === 'user') {
+    const u = checkUserEntry(v)
+    return u.ok ? { ok: true, value: { t: 'user', ...u.value } } : u
+  }
   return fail(`unknown message type ${JSON.stringify(v.t)}`)
+}
+
+function checkUserEntry (v: Record<string, unknown>): WireResult<UserEntry> {
+  if (typeof v.key !== 'string' || v.key.length > 128) return fail('user.key is not a short string')
+  if (typeof v.data !== 'string' || v.data.length > 8192 || !/^[A-Za-z0-9+/=]*$/.test(v.data)) return fail('user.data is not base64 of allowed size')
+  if (typeof v.version !== 'number' || !Number.isInteger(v.version) || v.version < 0 || v.version >= 2 ** 32) return fail('user.version out of range')
+  return { ok: true, value: { key: v.key, data: v.data, version: v.version } }
 }
 
 /** Decode a probe request. */
@@ -229,7 +246,16 @@ export function decodeSync (bytes: Uint8Array): WireResult<SyncMessage> {
     if (!isIncarnation(e.inc)) return fail('sync entry inc malformed')
     entries.push({ rec: rec.value, status: e.status, inc: e.inc })
   }
-  return { ok: true, value: { t: 'sync', entries } }
+  const user: UserEntry[] = []
+  if (v.user !== undefined) {
+    if (!Array.isArray(v.user) || v.user.length > 20_000) return fail('sync user entries malformed')
+    for (const u of v.user) {
+      const e = isObject(u) ? checkUserEntry(u) : fail('sync user entry malformed')
+      if (!e.ok) return e
+      user.push(e.value)
+    }
+  }
+  return { ok: true, value: { t: 'sync', entries, user } }
 }
 
 /** Encode any wire message as UTF-8 JSON. */

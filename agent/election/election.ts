@@ -1,26 +1,32 @@
 /**
- * Manager election on top of membership. A manager stays manager while its claims keep arriving
- * (no flapping when a node with a "better" rank joins). It is replaced when membership sees it
- * leave, or when its claims (re-announced every second) have been silent for `silenceMs` (6 s),
- * or for `suspectSilenceMs` (2.5 s) while membership suspects it or has declared it failed: a
- * powered-off manager is replaced before SWIM declares it dead, and a live manager that a
- * starved SWIM declares failed is not replaced while its claims still arrive. When there is none, every eligible agent computes the same winner from
- * its membership view (rank function: by default the lowest peer id; the HA layer ranks by
- * replica freshness), and the winner claims epoch = highest epoch it has seen + 1 with its
- * replica revision and gossips the claim. Competing claims are settled by `claimSupersedes`:
- * higher epoch, then higher revision, then lower peer id. Every agent persists the highest epoch
- * it has seen: it is the fencing token that nodes check before work.
+ * Manager election on top of membership. A manager stays manager while membership keeps it
+ * (no flapping when a node with a "better" rank joins). It is replaced when membership says it
+ * left or failed, or when membership has suspected it for `suspectSilenceMs` (2.5 s) without a
+ * refutation: a powered-off manager is replaced before SWIM declares it dead. When there is
+ * none, every eligible agent computes the same winner from its membership view (rank function:
+ * by default the lowest peer id; the HA layer ranks by replica freshness), and the winner claims
+ * epoch = highest epoch it has seen + 1 with its replica revision. The claim is signed by its
+ * claimant and broadcast ONCE per epoch through membership dissemination (key `mgr/<peerId>`,
+ * version = epoch): the broadcast queue and push-pull spread it, a joiner learns it from its
+ * join push-pull. There is no periodic re-announce (it was O(N) traffic per agent). Competing
+ * claims are settled by `claimSupersedes`: higher epoch, then higher revision, then lower peer
+ * id. Every agent persists the highest epoch it has seen: it is the fencing token that nodes
+ * check before work.
  */
 
-import type { GossipSub, Message } from '@libp2p/gossipsub'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
-import { MANAGER_TOPIC, claimSupersedes, decodeClaim, type ManagerClaim, type ManagerInfo } from '../../protocol/manager-wire.js'
+import { MANAGER_KEY_PREFIX, MAX_EPOCH_JUMP, claimSupersedes, decodeClaim, type ManagerClaim, type ManagerInfo } from '../../protocol/manager-wire.js'
+import { openEnvelope, sealEnvelope, verifiedBy } from '../identity/signed-envelope.js'
+import type { UserBroadcasts } from '../membership/user-broadcasts.js'
 
 /** Collaborators of the election. */
 export interface ElectionComponents {
-  pubsub: GossipSub
+  /** Membership dissemination for claims. */
+  broadcasts: UserBroadcasts
+  /** This agent's key: its claims are signed with it. */
+  privateKey: PrivateKey
   logger: Logger
   /** Current membership view, self included. */
   members: () => Member[]
@@ -41,11 +47,9 @@ export interface ElectionInit {
   peerId: string
   name: string
   eligible: boolean
-  /** How often the manager re-announces its claim, and the evaluation period. */
-  heartbeatMs?: number
   /**
-   * After start, wait this long before claiming: enough to hear a sitting manager's heartbeat,
-   * so a joining or restarted agent never deposes a healthy manager.
+   * After start, wait this long before claiming: enough for the join push-pull to bring a
+   * sitting manager's claim, so a joining or restarted agent never deposes a healthy manager.
    */
   settleMs?: number
   /**
@@ -58,23 +62,16 @@ export interface ElectionInit {
   /** Whether the agent was started with seeds to join (a first node has none). */
   hasSeeds?: boolean
   /**
-   * A manager whose claims have not arrived for this long is replaced even while membership
-   * still shows it alive or suspect (a powered-off host takes SWIM longer to declare dead).
-   * Several heartbeats, so a late gossip message or a short stall does not depose a manager.
-   */
-  silenceMs?: number
-  /**
-   * The same for a manager membership already suspects (its probes fail): two and a half
-   * heartbeats. Both signs together are what a dead or powered-off host looks like, minutes of
-   * SWIM's suspicion timeout earlier than its `failed`.
+   * A manager membership has suspected this long without a refutation is replaced, before
+   * SWIM's suspicion timeout declares it failed.
    */
   suspectSilenceMs?: number
-  /** How often the manager is checked (its claims' silence); the claim goes out every heartbeat. */
+  /** How often the manager is checked. */
   evaluateMs?: number
   /**
    * After this agent's own event loop stalled (two evaluations further apart than `evaluateMs`
-   * + this), silence is not judged for this long: claims that arrived during the stall are still
-   * queued behind the timer that noticed it. Without it an overloaded agent deposed live managers.
+   * + this), suspicion is not judged for this long: a refutation that arrived during the stall
+   * is still queued behind the timer that noticed it.
    */
   stallGraceMs?: number
 }
@@ -92,38 +89,34 @@ export class Election {
   private highestEpoch = 0
   private timer: NodeJS.Timeout | null = null
   private startedAt = 0
-  private lastPublished = 0
   private lastEvaluated = 0
-  /** Silence is not judged before this time (see `stallGraceMs`). */
-  private judgeSilenceFrom = 0
-  /** When the current manager's claim last arrived (our own clock). */
-  private lastHeard = 0
-  /** Managers replaced because their claims went silent: not candidates until they speak again. */
-  private readonly silent = new Set<string>()
+  /** Suspicion is not judged before this time (see `stallGraceMs`). */
+  private judgeFrom = 0
+  /** Since when (our clock) membership has shown the current manager suspect; 0 when not. */
+  private suspectSince = 0
   private readonly now: () => number
   private readonly listeners = new Set<ManagerChangeListener>()
   private evaluating = Promise.resolve()
-  private readonly onMessage = (evt: CustomEvent<Message>): void => {
-    const msg = evt.detail
-    if (msg.topic !== MANAGER_TOPIC || msg.type !== 'signed') return
-    const claim = decodeClaim(msg.data)
-    if (claim.ok) this.serially(async () => { await this.onClaim(claim.value) })
-  }
+  private unhandle: (() => void) | null = null
 
   constructor (components: ElectionComponents, init: ElectionInit) {
     this.c = components
-    this.init = { heartbeatMs: 1000, settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, silenceMs: 6000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, ...init }
+    this.init = { settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, ...init }
     this.now = components.now ?? Date.now
   }
 
-  /** Subscribe to claims and start evaluating. */
+  /** Take claims from membership and start evaluating. */
   async start (): Promise<void> {
     this.highestEpoch = await this.c.epochs.load()
     this.startedAt = this.now()
-    this.c.pubsub.topicValidators.set(MANAGER_TOPIC, (peer, msg) => this.validate(peer.toString(), msg))
-    this.c.pubsub.addEventListener('message', this.onMessage)
-    this.c.pubsub.subscribe(MANAGER_TOPIC)
-    this.timer = setInterval(() => { this.serially(async () => { await this.tick() }) }, Math.min(this.init.evaluateMs, this.init.heartbeatMs))
+    this.unhandle = this.c.broadcasts.handle(MANAGER_KEY_PREFIX, {
+      validate: (key, data, version) => this.validate(key, data, version),
+      deliver: (_key, data) => {
+        const claim = this.decode(data)
+        if (claim !== null) this.serially(async () => { await this.onClaim(claim) })
+      }
+    })
+    this.timer = setInterval(() => { this.serially(async () => { await this.evaluate() }) }, this.init.evaluateMs)
     this.timer.unref()
   }
 
@@ -131,8 +124,8 @@ export class Election {
   async stop (): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-    this.c.pubsub.removeEventListener('message', this.onMessage)
-    this.c.pubsub.topicValidators.delete(MANAGER_TOPIC)
+    this.unhandle?.()
+    this.unhandle = null
     await this.evaluating
   }
 
@@ -172,113 +165,85 @@ export class Election {
     return () => { this.listeners.delete(listener) }
   }
 
-  private validate (from: string, msg: Message): TopicValidatorResult {
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject
-    const claim = decodeClaim(msg.data)
-    if (!claim.ok) {
-      this.c.logger.warn({ peer: from, reason: claim.reason }, 'dropped a malformed manager claim')
-      return TopicValidatorResult.Reject
-    }
-    // Only the claimant itself may announce its claim; relays keep the author's signature.
-    if (claim.value.peerId !== msg.from.toString()) {
-      this.c.logger.warn({ peer: from, claimant: claim.value.peerId }, 'dropped a manager claim not signed by its claimant')
-      return TopicValidatorResult.Reject
-    }
-    // Only a known, manager-eligible member may claim, under the name its signed record gives.
-    // An unknown claimant is ignored, not rejected: a joiner may hear a claim before the
-    // claimant's record, and gossipsub would penalise the honest relay; the claim is repeated.
-    const member = this.c.members().find(m => m.peerId === claim.value.peerId)
-    if (member === undefined) {
-      this.c.logger.warn({ peer: from, claimant: claim.value.peerId }, 'ignored a manager claim from a peer that is not a known member')
-      return TopicValidatorResult.Ignore
-    }
-    if (!member.managerEligible || member.name !== claim.value.name) {
-      this.c.logger.warn({ peer: from, claimant: claim.value.peerId, eligible: member.managerEligible }, 'dropped a manager claim from an ineligible member or under another name')
-      return TopicValidatorResult.Reject
-    }
-    return TopicValidatorResult.Accept
+  /**
+   * Check a claim before membership stores or relays it: signed by its claimant, the key and
+   * version name the claimant and epoch, the claimant is a known manager-eligible member under
+   * the name its signed record gives, and the epoch is not absurdly far ahead. Null when valid.
+   */
+  validate (key: string, data: Uint8Array, version: number): string | null {
+    const env = openEnvelope(data)
+    if (env === null) return 'manager claim is too short to be signed'
+    const claim = decodeClaim(env.payload)
+    if (!claim.ok) return `malformed manager claim: ${claim.reason}`
+    const c = claim.value
+    if (key !== `${MANAGER_KEY_PREFIX}${c.peerId}` || version !== c.epoch) return `manager claim of ${c.peerId} epoch ${c.epoch} under key ${key} version ${version}`
+    if (!verifiedBy(c.peerId, env.payload, env.sig)) return `manager claim not signed by its claimant ${c.peerId}`
+    const member = this.c.members().find(m => m.peerId === c.peerId)
+    if (member === undefined) return `manager claim from ${c.peerId}, not a known member`
+    if (!member.managerEligible || member.name !== c.name) return `manager claim from ${c.peerId}: ineligible or under another name`
+    if (c.epoch > this.highestEpoch + MAX_EPOCH_JUMP) return `manager claim epoch ${c.epoch} is more than ${MAX_EPOCH_JUMP} above ${this.highestEpoch}`
+    return null
+  }
+
+  private decode (data: Uint8Array): ManagerClaim | null {
+    const env = openEnvelope(data)
+    if (env === null) return null
+    const claim = decodeClaim(env.payload)
+    return claim.ok ? claim.value : null
   }
 
   private serially (fn: () => Promise<void>): void {
     this.evaluating = this.evaluating.then(fn).catch(err => { this.c.logger.error({ err }, 'election step failed') })
   }
 
-  private async tick (): Promise<void> {
-    await this.evaluate()
-    if (this.isManager && this.current !== null && this.now() - this.lastPublished >= this.init.heartbeatMs) await this.publish(this.current)
-  }
-
   private async onClaim (claim: ManagerClaim): Promise<void> {
-    // A manager we took for gone speaks again: it may be a candidate again.
-    this.silent.delete(claim.peerId)
     const cur = this.current
-    if (cur !== null && claim.epoch === cur.epoch && claim.peerId === cur.peerId) {
-      this.lastHeard = this.now()
-      return
-    }
+    if (cur !== null && claim.epoch === cur.epoch && claim.peerId === cur.peerId) return
     const wins = cur === null ? claim.epoch >= this.highestEpoch : claimSupersedes(claim, cur)
-    if (!wins) {
-      // A stale manager is still talking: remind it (and everyone) of the current claim.
-      if (this.isManager && cur !== null) await this.publish(cur)
-      return
-    }
-    await this.adopt(claim)
+    if (wins) await this.adopt(claim)
   }
 
   private async evaluate (): Promise<void> {
     const members = this.c.members()
     const now = this.now()
     if (this.lastEvaluated > 0 && now - this.lastEvaluated > this.init.evaluateMs + this.init.stallGraceMs) {
-      this.judgeSilenceFrom = now + this.init.stallGraceMs
-      this.c.logger.info({ stalledMs: now - this.lastEvaluated }, 'this agent stalled; not judging manager silence for a moment')
+      this.judgeFrom = now + this.init.stallGraceMs
+      this.c.logger.info({ stalledMs: now - this.lastEvaluated }, 'this agent stalled; not judging the manager for a moment')
     }
     this.lastEvaluated = now
-    // A silent manager that membership has since declared failed or left is no longer special:
-    // when it comes back (a new incarnation) it is an ordinary candidate again.
-    for (const id of this.silent) {
-      const m = members.find(x => x.peerId === id)
-      if (m === undefined || (m.status !== 'alive' && m.status !== 'suspect')) this.silent.delete(id)
-    }
     const cur = this.current
     if (cur !== null) {
       const m = members.find(x => x.peerId === cur.peerId)
-      const listed = m !== undefined && (m.status === 'alive' || m.status === 'suspect')
-      const silentMs = this.now() - this.lastHeard
-      const self = cur.peerId === this.init.peerId
-      // A manager that left (or that membership forgot) goes at once. One membership declares
-      // failed goes once its claims are silent too, as a suspect one does: its signed claims are
-      // direct evidence it lives, SWIM's verdict is indirect, and on a starved machine SWIM
-      // declares live members failed (they refute a moment later); deposing on that alone
-      // restarted the jobs of a healthy manager (the fault suite, kill -9 mid-commission).
-      const present = m !== undefined && m.status !== 'left'
-      const limit = m?.status === 'alive' ? this.init.silenceMs : this.init.suspectSilenceMs
-      if (present && (self || silentMs < limit || now < this.judgeSilenceFrom)) return
-      if (listed) {
-        this.silent.add(cur.peerId)
-        this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m.status, silentMs }, 'manager claims went silent; electing a new one')
+      if (m?.status === 'suspect') {
+        if (this.suspectSince === 0) this.suspectSince = now
       } else {
-        this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m?.status ?? 'unknown' }, 'manager is gone; electing a new one')
+        this.suspectSince = 0
       }
+      if (cur.peerId === this.init.peerId && m?.status !== 'left') return
+      if (m !== undefined && m.status === 'alive') return
+      if (m?.status === 'suspect' && (now - this.suspectSince < this.init.suspectSilenceMs || now < this.judgeFrom)) return
+      this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m?.status ?? 'unknown' }, 'manager is gone; electing a new one')
       const prev = this.manager()
       this.current = null
+      this.suspectSince = 0
       this.emit(null, prev)
     }
-    const age = this.now() - this.startedAt
+    const age = now - this.startedAt
     if (!this.init.eligible || age < this.init.settleMs) return
     const isolated = !members.some(m => m.peerId !== this.init.peerId && m.status === 'alive')
     if (isolated && this.init.hasSeeds && age < this.init.isolatedSettleMs) return
-    const candidates = members.filter(m => m.status === 'alive' && m.managerEligible && !this.silent.has(m.peerId)).sort(this.c.rank ?? byPeerId)
+    const candidates = members.filter(m => m.status === 'alive' && m.managerEligible).sort(this.c.rank ?? byPeerId)
     if (candidates[0]?.peerId !== this.init.peerId) return
     const claim: ManagerClaim = {
       t: 'claim',
       epoch: this.highestEpoch + 1,
       peerId: this.init.peerId,
       name: this.init.name,
-      since: new Date(this.now()).toISOString(),
+      since: new Date(now).toISOString(),
       revision: this.c.revision?.() ?? 0
     }
     await this.adopt(claim)
-    await this.publish(claim)
+    this.publish(claim)
   }
 
   private async adopt (claim: ManagerClaim): Promise<void> {
@@ -288,18 +253,17 @@ export class Election {
       await this.c.epochs.save(claim.epoch)
     }
     this.current = claim
-    this.lastHeard = this.now()
-    this.silent.delete(claim.peerId)
+    this.suspectSince = 0
     this.c.logger.info({ manager: claim.name, peer: claim.peerId, epoch: claim.epoch, revision: claim.revision, self: claim.peerId === this.init.peerId }, 'manager elected')
     this.emit(this.manager(), prev)
   }
 
-  private async publish (claim: ManagerClaim): Promise<void> {
-    this.lastPublished = this.now()
+  private publish (claim: ManagerClaim): void {
     try {
-      await this.c.pubsub.publish(MANAGER_TOPIC, new TextEncoder().encode(JSON.stringify(claim)))
+      const data = sealEnvelope(this.c.privateKey, new TextEncoder().encode(JSON.stringify(claim)))
+      this.c.broadcasts.broadcast(`${MANAGER_KEY_PREFIX}${claim.peerId}`, data, claim.epoch)
     } catch (err) {
-      this.c.logger.debug({ err: (err as Error).message }, 'claim publish failed')
+      this.c.logger.warn({ err: (err as Error).message }, 'claim broadcast failed')
     }
   }
 

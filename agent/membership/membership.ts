@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import type { Member, NodeFacts } from '../../protocol/members.js'
 import {
   MEMBERSHIP_TOPIC, decodeGossip, encodeWire,
-  type GossipMessage, type NodeRecord, type SyncMessage
+  type GossipMessage, type NodeRecord, type SyncMessage, type UserEntry
 } from '../../protocol/membership-wire.js'
 import type { HostPort } from '../config/agent-config.js'
 import { Awareness } from './awareness.js'
@@ -24,6 +24,7 @@ import { MemberTable, type ApplyResult, type MemberEntry, type StatusChange } fr
 import { signRecord, verifyRecord } from './node-record.js'
 import { Prober } from './prober.js'
 import { SwimTransport } from './swim-transport.js'
+import { BroadcastRouter, type BroadcastHandler, type UserBroadcasts } from './user-broadcasts.js'
 
 /** Suspicion deadlines are checked this often. */
 const TICK_MS = 100
@@ -54,7 +55,7 @@ export interface MembershipInit {
 export type MemberChangeListener = (change: StatusChange, member: Member) => void
 
 /** The membership service of one agent. */
-export class Membership {
+export class Membership implements UserBroadcasts {
   private readonly c: MembershipComponents
   private readonly init: MembershipInit
   private readonly timing: MembershipTiming
@@ -64,6 +65,9 @@ export class Membership {
   private readonly prober: Prober
   private readonly connectivity: Connectivity
   private readonly listeners = new Set<MemberChangeListener>()
+  private readonly router = new BroadcastRouter()
+  /** Latest application broadcast per key (validated), for push-pull. */
+  private readonly user = new Map<string, UserEntry>()
   private readonly timers: NodeJS.Timeout[] = []
   /** When the deadline check last ran (to notice this agent's own stalls). */
   private lastTick = 0
@@ -93,7 +97,7 @@ export class Membership {
     this.transport = new SwimTransport({
       libp2p: components.libp2p,
       logger: components.logger,
-      localState: () => ({ t: 'sync', entries: this.table.syncEntries() }),
+      localState: () => ({ t: 'sync', entries: this.table.syncEntries(), user: [...this.user.values()] }),
       mergeRemoteState: async (from, msg) => { await this.mergeRemoteState(from, msg) },
       onBadInput: (from, protocol, reason) => { this.badInput(from, protocol, reason) }
     })
@@ -178,6 +182,32 @@ export class Membership {
     return () => { this.listeners.delete(listener) }
   }
 
+  /** @inheritdoc */
+  broadcast (key: string, data: Uint8Array, version: number): void {
+    const entry: UserEntry = { key, data: Buffer.from(data).toString('base64'), version }
+    this.user.set(key, entry)
+    void this.publish({ t: 'user', ...entry })
+  }
+
+  /** @inheritdoc */
+  handle (prefix: string, handler: BroadcastHandler): () => void {
+    return this.router.handle(prefix, handler)
+  }
+
+  /** Take a received application broadcast when it is newer than what we hold and valid. */
+  private acceptUser (from: string, e: UserEntry): void {
+    const cur = this.user.get(e.key)
+    if (cur !== undefined && cur.version >= e.version) return
+    const data = Buffer.from(e.data, 'base64')
+    const bad = this.router.validate(e.key, data, e.version)
+    if (bad !== null) {
+      this.badInput(from, 'user', bad)
+      return
+    }
+    this.user.set(e.key, e)
+    this.router.deliver(e.key, data, e.version)
+  }
+
   /** Gossipsub validator: decode, check the sender, verify signatures; bad input is rejected and logged. */
   private async validate (from: string, msg: Message): Promise<TopicValidatorResult> {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject
@@ -193,6 +223,8 @@ export class Membership {
         this.badInput(from, MEMBERSHIP_TOPIC, rec.reason)
         return TopicValidatorResult.Reject
       }
+    } else if (m.t === 'user') {
+      return TopicValidatorResult.Accept
     } else if (m.from !== msg.from.toString()) {
       // A claim must come from its author; gossipsub has verified msg.from's signature.
       this.badInput(from, MEMBERSHIP_TOPIC, `${m.t} claim names ${m.from} but was signed by ${msg.from.toString()}`)
@@ -211,6 +243,8 @@ export class Membership {
     if (m.t === 'record') {
       const rec = await verifyRecord(m.rec)
       if (rec.ok) await this.applied(this.table.applyRecord(rec.value, m.rec, now), rec.value)
+    } else if (m.t === 'user') {
+      this.acceptUser(author, m)
     } else if (m.t === 'suspect') {
       await this.applied(this.table.applySuspect(m.peer, m.inc, m.from, now))
     } else {
@@ -232,6 +266,7 @@ export class Membership {
         await this.applied(result, rec.value, result.changed ? { t: 'record', rec: entry.rec } : undefined)
       }
     }
+    for (const u of msg.user ?? []) this.acceptUser(from, u)
   }
 
   /** Act on what applying a message asks for: refute, remember addresses, tell listeners. */
