@@ -12,7 +12,9 @@ import { AGENT_VERSION } from './version.js'
 import type { AgentConfig, HostPort } from './config/agent-config.js'
 import { collectFacts } from './facts/collect-facts.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
-import { createClusterNode, type ClusterNode } from './libp2p/create-node.js'
+import { createClusterNode, hostPortToMultiaddr, type ClusterNode } from './libp2p/create-node.js'
+import { IdleConnections } from './libp2p/idle-connections.js'
+import { DatagramChannel } from './transport/datagram-channel.js'
 import { counterStore } from './counter-store.js'
 import { Election } from './election/election.js'
 import { ManagerGateway, routeKey } from './election/manager-gateway.js'
@@ -30,7 +32,7 @@ import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { ClusterdError } from '../protocol/errors.js'
 import { Membership } from './membership/membership.js'
 import type { MembershipTiming } from './membership/constants.js'
-import { hostPortToMultiaddr } from './membership/connectivity.js'
+import type { SwimTiming } from './membership/core/types.js'
 import { ApiServer } from './api/server.js'
 import { readApiToken } from './api/bearer-auth.js'
 import { registerMemberRoutes } from './routes/member-routes.js'
@@ -58,8 +60,12 @@ export function resolveAdvertise (listen: HostPort, advertise: HostPort | null):
   return { host: '127.0.0.1', port: listen.port }
 }
 
-/** Membership timing overrides from the environment, for tests and benchmarks (CLUSTERD_TIMING='{"probeIntervalMs":200}'). */
-function timingFromEnv (): Partial<MembershipTiming> {
+/**
+ * Membership timing overrides from the environment, for tests and benchmarks
+ * (CLUSTERD_TIMING='{"probeIntervalMs":200,"idleConnectionMs":5000}'): core knobs, wrapper
+ * knobs and the idle-connection timeout share one flat object.
+ */
+function timingFromEnv (): Partial<SwimTiming> & Partial<MembershipTiming> & { idleConnectionMs?: number } {
   const raw = process.env.CLUSTERD_TIMING
   if (raw === undefined || raw === '') return {}
   const parsed: unknown = JSON.parse(raw)
@@ -85,19 +91,26 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     for (const fn of stack.reverse()) await fn().catch(err => logger.error({ err }, 'stop step failed'))
   }
   try {
+    const timing = timingFromEnv()
+    // SWIM datagrams: UDP on the same host and port as the libp2p TCP listener (like Serf).
+    const datagrams = new DatagramChannel({ logger: logger.child({ component: 'datagrams' }) }, { secret: psk, host: config.listen.host, port: config.listen.port })
+    await datagrams.start()
+    stack.push(async () => { await datagrams.stop() })
     const membership = new Membership({
       libp2p: node,
       privateKey,
       logger: logger.child({ component: 'membership' }),
+      datagrams,
       collectFacts: async () => await collectFacts({ agentVersion: AGENT_VERSION }),
       incarnations: counterStore(config.dataDir, 'incarnation')
     }, {
       nodeName: config.nodeName,
       labels: config.labels,
       managerEligible: config.managerEligible,
-      advertise: [advertiseAddr],
+      advertise,
       seeds: config.join,
-      timing: timingFromEnv()
+      swim: timing,
+      timing
     })
     await membership.start()
     stack.push(async () => { await membership.stop() })
@@ -136,6 +149,15 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     membership.onChange(() => { election.poke() })
     await election.start()
     stack.push(async () => { await election.stop() })
+
+    // Bounded connections: close the ones idle ~30 s, except to the manager.
+    const idle = new IdleConnections({
+      libp2p: node,
+      logger: logger.child({ component: 'connections' }),
+      keep: () => { const m = election.manager(); return m === null ? [] : [m.peerId] }
+    }, timing.idleConnectionMs !== undefined ? { idleMs: timing.idleConnectionMs } : {})
+    idle.start()
+    stack.push(async () => { idle.stop() })
 
     // Fencing: this node's lease, granted to one manager epoch at a time (agent/fencing).
     const keeper = new LeaseKeeper({ libp2p: node, election, logger: logger.child({ component: 'lease-keeper' }) },
