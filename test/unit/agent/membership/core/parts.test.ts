@@ -6,7 +6,8 @@ import { ProbeOrder } from '../../../../../agent/membership/core/probe-order.js'
 import { confirm, newSuspicion, suspicionBounds, suspicionTimeout } from '../../../../../agent/membership/core/suspicion.js'
 import { pushPullInterval } from '../../../../../agent/membership/core/push-pull.js'
 import { Awareness } from '../../../../../agent/membership/core/awareness.js'
-import type { Broadcast } from '../../../../../agent/membership/core/types.js'
+import { Code, MemberTable } from '../../../../../agent/membership/core/member-table.js'
+import type { AliveInfo, Broadcast } from '../../../../../agent/membership/core/types.js'
 
 const user = (key: string, version = 1): Broadcast => ({ t: 'user', key, version, data: new Uint8Array(0) })
 
@@ -106,5 +107,37 @@ describe('probe order and push-pull scale', () => {
     a.apply(100)
     assert.equal(a.health, 7)
     assert.equal(a.scale(500), 4000)
+  })
+})
+
+describe('compact member table', () => {
+  it('agrees with a Map model through 20,000 random adds and removes (hash deletes shift back, slots are reused)', () => {
+    const r = new Prng(77)
+    const t = new MemberTable(2)
+    const model = new Map<string, number>()
+    const info = (id: string): AliveInfo => ({ id, name: 'n', incarnation: 0, addr: { host: 'h', port: 1 }, eligible: false, record: new Uint8Array(0), left: false })
+    for (let i = 0; i < 20_000; i++) {
+      const id = `p${r.int(3000)}`
+      const have = model.has(id)
+      if (!have) model.set(id, t.add(info(id), r.chance(0.5) ? Code.Alive : Code.Failed, i))
+      else if (r.chance(0.5)) { t.remove(model.get(id) as number); model.delete(id) }
+      if (i % 500 === 0) {
+        for (let k = 0; k < 3000; k++) assert.equal(t.slot(`p${k}`), model.get(`p${k}`) ?? -1, `p${k} at step ${i}`)
+      }
+    }
+    assert.equal(t.count, model.size)
+    const slots = new Set(model.values())
+    assert.equal(slots.size, model.size, 'no two members share a slot')
+    assert.ok(t.capacity < 3000 * 2, `capacity ${t.capacity} grew past what was ever stored`)
+  })
+
+  it('keeps status change times to 100 ms and counts live members', () => {
+    const t = new MemberTable()
+    const a = t.add({ id: 'a', name: 'a', incarnation: 0, addr: { host: 'h', port: 1 }, eligible: false, record: new Uint8Array(0), left: false }, Code.Alive, 1_000_000)
+    t.setCode(a, Code.Suspect, 1_002_345)
+    assert.equal(t.lastChange(a), 1_002_300)
+    assert.equal(t.live, 1)
+    t.setCode(a, Code.Failed, 1_003_000)
+    assert.equal(t.live, 0)
   })
 })
