@@ -143,8 +143,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
         : membership.members(),
       epochs: counterStore(config.dataDir, 'epoch'),
-      rank: revisions.rank,
-      revision: () => revisions.revisionOf(node.peerId.toString()) ?? 0
+      revisions
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
     membership.onChange(() => { election.poke() })
     await election.start()

@@ -1,25 +1,23 @@
 /**
- * Manager election on top of membership. A manager stays manager while membership keeps it
- * (no flapping when a node with a "better" rank joins). It is replaced when membership says it
- * left or failed, or when membership has suspected it for `suspectSilenceMs` (2.5 s) without a
- * refutation: a powered-off manager is replaced before SWIM declares it dead. When there is
- * none, every eligible agent computes the same winner from its membership view (rank function:
- * by default the lowest peer id; the HA layer ranks by replica freshness), and the winner claims
- * epoch = highest epoch it has seen + 1 with its replica revision. The claim is signed by its
- * claimant and broadcast ONCE per epoch through membership dissemination (key `mgr/<peerId>`,
- * version = epoch): the broadcast queue and push-pull spread it, a joiner learns it from its
- * join push-pull. There is no periodic re-announce (it was O(N) traffic per agent). Competing
- * claims are settled by `claimSupersedes`: higher epoch, then higher revision, then lower peer
- * id. Every agent persists the highest epoch it has seen: it is the fencing token that nodes
- * check before work.
+ * Manager election on top of membership: a thin wrapper around the pure election core
+ * (election-core.ts, which holds the rules and is what the simulator drives). The wrapper
+ * feeds it the membership view (status changes of members, with this agent's clock), replica
+ * revisions, verified claims and ticks every 250 ms; it signs the claims the core asks for and
+ * broadcasts them ONCE through membership (key `mgr/<peerId>`, version = epoch: the broadcast
+ * queue and push-pull spread them, a joiner learns them in its join push-pull), persists the
+ * highest epoch before acting on it (the fencing token nodes check before work), and tells
+ * listeners when the manager changes. A received claim is checked before membership stores or
+ * relays it: signed by its claimant, a known manager-eligible member under its own name, key
+ * and version naming claimant and epoch, the epoch not absurdly far ahead.
  */
 
 import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
-import { MANAGER_KEY_PREFIX, MAX_EPOCH_JUMP, claimSupersedes, decodeClaim, type ManagerClaim, type ManagerInfo } from '../../protocol/manager-wire.js'
+import { MANAGER_KEY_PREFIX, MAX_EPOCH_JUMP, decodeClaim, type ManagerClaim, type ManagerInfo } from '../../protocol/manager-wire.js'
 import { openEnvelope, sealEnvelope, verifiedBy } from '../identity/signed-envelope.js'
 import type { UserBroadcasts } from '../membership/user-broadcasts.js'
+import { ElectionCore, type ElectionClaim, type ElectionOutput } from './election-core.js'
 
 /** Collaborators of the election. */
 export interface ElectionComponents {
@@ -28,16 +26,12 @@ export interface ElectionComponents {
   /** This agent's key: its claims are signed with it. */
   privateKey: PrivateKey
   logger: Logger
-  /** Current membership view, self included. */
+  /** Current membership view, self included (self listed ineligible while it must not claim). */
   members: () => Member[]
   /** Durable highest-epoch-seen. */
   epochs: { load: () => Promise<number>, save: (epoch: number) => Promise<void> }
-  /**
-   * Orders candidates: negative when `a` should be preferred over `b`. Default: lower peer id.
-   */
-  rank?: (a: Member, b: Member) => number
-  /** This agent's replica revision, carried in its claims (default 0). */
-  revision?: () => number
+  /** Replica revisions (ours live): the core ranks candidates by them. Default: all unknown, ours 0. */
+  revisions?: { revisionOf: (peerId: string) => number | undefined, isAwaiting: (peerId: string) => boolean }
   /** Clock (ms since the epoch); tests pass a fake one. */
   now?: () => number
 }
@@ -47,53 +41,31 @@ export interface ElectionInit {
   peerId: string
   name: string
   eligible: boolean
-  /**
-   * After start, wait this long before claiming: enough for the join push-pull to bring a
-   * sitting manager's claim, so a joining or restarted agent never deposes a healthy manager.
-   */
+  /** After start, wait this long before claiming (enough for the join push-pull to bring a sitting manager's claim). */
   settleMs?: number
-  /**
-   * An agent that has seeds but has not reached any other member may not claim for this long
-   * after start: a restarted agent that cannot reach its cluster yet must not elect itself
-   * with a stale state (and possibly an epoch equal to the one the others moved to). After it,
-   * a lone agent does claim: the manager stays available as long as one node is up.
-   */
+  /** A node with seeds that knows no other member waits this long before claiming alone. */
   isolatedSettleMs?: number
   /** Whether the agent was started with seeds to join (a first node has none). */
   hasSeeds?: boolean
-  /**
-   * A manager membership has suspected this long without a refutation is replaced, before
-   * SWIM's suspicion timeout declares it failed.
-   */
+  /** A manager membership has suspected this long without a refutation is replaced. */
   suspectSilenceMs?: number
-  /** How often the manager is checked. */
+  /** How often the election is evaluated. */
   evaluateMs?: number
-  /**
-   * After this agent's own event loop stalled (two evaluations further apart than `evaluateMs`
-   * + this), suspicion is not judged for this long: a refutation that arrived during the stall
-   * is still queued behind the timer that noticed it.
-   */
+  /** After this agent's own stall, suspicion of the manager is not judged for this long. */
   stallGraceMs?: number
 }
 
 /** Called when the manager changes. `self` is true when this agent is the new manager. */
 export type ManagerChangeListener = (info: ManagerInfo | null, previous: ManagerInfo | null) => void
 
-const byPeerId = (a: Member, b: Member): number => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0
-
 /** Tracks who the manager is and claims the role when this agent wins. */
 export class Election {
   private readonly c: ElectionComponents
-  private readonly init: Required<ElectionInit>
-  private current: ManagerClaim | null = null
-  private highestEpoch = 0
+  private readonly init: ElectionInit & { evaluateMs: number }
+  private core: ElectionCore | null = null
+  /** What the core was last told about each member: status and eligibility. */
+  private readonly fed = new Map<string, { status: Member['status'], eligible: boolean }>()
   private timer: NodeJS.Timeout | null = null
-  private startedAt = 0
-  private lastEvaluated = 0
-  /** Suspicion is not judged before this time (see `stallGraceMs`). */
-  private judgeFrom = 0
-  /** Since when (our clock) membership has shown the current manager suspect; 0 when not. */
-  private suspectSince = 0
   private readonly now: () => number
   private readonly listeners = new Set<ManagerChangeListener>()
   private evaluating = Promise.resolve()
@@ -101,14 +73,29 @@ export class Election {
 
   constructor (components: ElectionComponents, init: ElectionInit) {
     this.c = components
-    this.init = { settleMs: 3000, isolatedSettleMs: 30_000, hasSeeds: false, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, ...init }
+    this.init = { evaluateMs: 250, ...init }
     this.now = components.now ?? Date.now
   }
 
   /** Take claims from membership and start evaluating. */
   async start (): Promise<void> {
-    this.highestEpoch = await this.c.epochs.load()
-    this.startedAt = this.now()
+    const highestEpoch = await this.c.epochs.load()
+    const { peerId, name, eligible, hasSeeds, settleMs, isolatedSettleMs, suspectSilenceMs, evaluateMs, stallGraceMs } = this.init
+    this.core = new ElectionCore({
+      selfId: peerId,
+      name,
+      eligible,
+      hasSeeds: hasSeeds ?? false,
+      highestEpoch,
+      selfRevision: () => ({ revision: this.c.revisions?.revisionOf(peerId) ?? 0, awaiting: this.c.revisions?.isAwaiting(peerId) ?? false }),
+      evaluateMs,
+      ...(settleMs !== undefined ? { settleMs } : {}),
+      ...(isolatedSettleMs !== undefined ? { isolatedSettleMs } : {}),
+      ...(suspectSilenceMs !== undefined ? { suspectSilenceMs } : {}),
+      ...(stallGraceMs !== undefined ? { stallGraceMs } : {}),
+      maxEpochJump: MAX_EPOCH_JUMP
+    })
+    this.core.start(this.now())
     this.unhandle = this.c.broadcasts.handle(MANAGER_KEY_PREFIX, {
       validate: (key, data, version) => this.validate(key, data, version),
       deliver: (_key, data) => {
@@ -116,7 +103,7 @@ export class Election {
         if (claim !== null) this.serially(async () => { await this.onClaim(claim) })
       }
     })
-    this.timer = setInterval(() => { this.serially(async () => { await this.evaluate() }) }, this.init.evaluateMs)
+    this.timer = setInterval(() => { this.poke() }, this.init.evaluateMs)
     this.timer.unref()
   }
 
@@ -131,11 +118,12 @@ export class Election {
 
   /** The manager as this agent knows it, or null while there is none. */
   manager (): ManagerInfo | null {
-    return this.current === null ? null : this.toInfo(this.current)
+    const m = this.core?.manager() ?? null
+    return m === null ? null : this.toInfo(m)
   }
 
   /** Highest manager epoch this agent has seen (the node's fencing token). */
-  get epoch (): number { return this.highestEpoch }
+  get epoch (): number { return this.core?.epoch ?? 0 }
 
   /**
    * Raise the highest epoch seen to `epoch` (a lease request from a newer manager that this
@@ -143,16 +131,14 @@ export class Election {
    */
   async observeEpoch (epoch: number): Promise<void> {
     const run = this.evaluating.then(async () => {
-      if (epoch <= this.highestEpoch) return
-      this.highestEpoch = epoch
-      await this.c.epochs.save(epoch)
+      if (this.core !== null) await this.apply(this.core.observeEpoch(epoch))
     })
     this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'persisting an observed epoch failed') })
     await run
   }
 
   /** True when this agent is the manager. */
-  get isManager (): boolean { return this.current?.peerId === this.init.peerId }
+  get isManager (): boolean { return this.core?.isManager ?? false }
 
   /** Re-evaluate now (membership changed). */
   poke (): void {
@@ -181,7 +167,7 @@ export class Election {
     const member = this.c.members().find(m => m.peerId === c.peerId)
     if (member === undefined) return `manager claim from ${c.peerId}, not a known member`
     if (!member.managerEligible || member.name !== c.name) return `manager claim from ${c.peerId}: ineligible or under another name`
-    if (c.epoch > this.highestEpoch + MAX_EPOCH_JUMP) return `manager claim epoch ${c.epoch} is more than ${MAX_EPOCH_JUMP} above ${this.highestEpoch}`
+    if (c.epoch > this.epoch + MAX_EPOCH_JUMP) return `manager claim epoch ${c.epoch} is more than ${MAX_EPOCH_JUMP} above ${this.epoch}`
     return null
   }
 
@@ -197,68 +183,64 @@ export class Election {
   }
 
   private async onClaim (claim: ManagerClaim): Promise<void> {
-    const cur = this.current
-    if (cur !== null && claim.epoch === cur.epoch && claim.peerId === cur.peerId) return
-    const wins = cur === null ? claim.epoch >= this.highestEpoch : claimSupersedes(claim, cur)
-    if (wins) await this.adopt(claim)
+    if (this.core === null) return
+    this.feedMembers()
+    const at = Date.parse(claim.since)
+    await this.apply(this.core.claim({ epoch: claim.epoch, peerId: claim.peerId, name: claim.name, revision: claim.revision, at: Number.isFinite(at) ? at : 0 }))
   }
 
   private async evaluate (): Promise<void> {
-    const members = this.c.members()
+    if (this.core === null) return
+    const live = this.feedMembers()
+    await this.apply(this.core.tick(this.now(), live))
+  }
+
+  /** Tell the core what changed in the membership view since last time; returns the live count. */
+  private feedMembers (): number {
+    const core = this.core
+    if (core === null) return 0
     const now = this.now()
-    if (this.lastEvaluated > 0 && now - this.lastEvaluated > this.init.evaluateMs + this.init.stallGraceMs) {
-      this.judgeFrom = now + this.init.stallGraceMs
-      this.c.logger.info({ stalledMs: now - this.lastEvaluated }, 'this agent stalled; not judging the manager for a moment')
-    }
-    this.lastEvaluated = now
-    const cur = this.current
-    if (cur !== null) {
-      const m = members.find(x => x.peerId === cur.peerId)
-      if (m?.status === 'suspect') {
-        if (this.suspectSince === 0) this.suspectSince = now
-      } else {
-        this.suspectSince = 0
+    const seen = new Set<string>()
+    let live = 0
+    for (const m of this.c.members()) {
+      seen.add(m.peerId)
+      if (m.status === 'alive' || m.status === 'suspect') live++
+      if (m.managerEligible && this.c.revisions !== undefined && m.peerId !== this.init.peerId) {
+        const revision = this.c.revisions.revisionOf(m.peerId)
+        if (revision !== undefined) core.revision({ peerId: m.peerId, revision, awaiting: this.c.revisions.isAwaiting(m.peerId) })
       }
-      if (cur.peerId === this.init.peerId && m?.status !== 'left') return
-      if (m !== undefined && m.status === 'alive') return
-      if (m?.status === 'suspect' && (now - this.suspectSince < this.init.suspectSilenceMs || now < this.judgeFrom)) return
-      this.c.logger.info({ manager: cur.name, epoch: cur.epoch, status: m?.status ?? 'unknown' }, 'manager is gone; electing a new one')
-      const prev = this.manager()
-      this.current = null
-      this.suspectSince = 0
-      this.emit(null, prev)
+      const prev = this.fed.get(m.peerId)
+      if (prev !== undefined && prev.status === m.status && prev.eligible === m.managerEligible) continue
+      this.fed.set(m.peerId, { status: m.status, eligible: m.managerEligible })
+      core.member({ id: m.peerId, status: m.status, eligible: m.managerEligible, lastChange: now })
     }
-    const age = now - this.startedAt
-    if (!this.init.eligible || age < this.init.settleMs) return
-    const isolated = !members.some(m => m.peerId !== this.init.peerId && m.status === 'alive')
-    if (isolated && this.init.hasSeeds && age < this.init.isolatedSettleMs) return
-    const candidates = members.filter(m => m.status === 'alive' && m.managerEligible).sort(this.c.rank ?? byPeerId)
-    if (candidates[0]?.peerId !== this.init.peerId) return
-    const claim: ManagerClaim = {
-      t: 'claim',
-      epoch: this.highestEpoch + 1,
-      peerId: this.init.peerId,
-      name: this.init.name,
-      since: new Date(now).toISOString(),
-      revision: this.c.revision?.() ?? 0
+    for (const [id, prev] of this.fed) {
+      if (seen.has(id)) continue
+      // Forgotten by membership: no longer a candidate, and gone if it was the manager.
+      this.fed.delete(id)
+      core.member({ id, status: prev.status, eligible: false, lastChange: now })
     }
-    await this.adopt(claim)
-    this.publish(claim)
+    return live
   }
 
-  private async adopt (claim: ManagerClaim): Promise<void> {
-    const prev = this.manager()
-    if (claim.epoch > this.highestEpoch) {
-      this.highestEpoch = claim.epoch
-      await this.c.epochs.save(claim.epoch)
+  /** Persist a raised epoch before acting on it, then broadcast our claim and tell listeners. */
+  private async apply (out: ElectionOutput): Promise<void> {
+    if (out.persistEpoch !== null) await this.c.epochs.save(out.persistEpoch)
+    for (const claim of out.claims) this.publish(claim)
+    for (const ch of out.changes) {
+      const info = ch.manager === null ? null : this.toInfo(ch.manager)
+      const prev = ch.previous === null ? null : this.toInfo(ch.previous)
+      if (ch.manager !== null) {
+        this.c.logger.info({ manager: ch.manager.name, peer: ch.manager.peerId, epoch: ch.manager.epoch, revision: ch.manager.revision, self: info?.local }, 'manager elected')
+      } else if (ch.previous !== null) {
+        this.c.logger.info({ manager: ch.previous.name, epoch: ch.previous.epoch }, 'manager is gone; electing a new one')
+      }
+      this.emit(info, prev)
     }
-    this.current = claim
-    this.suspectSince = 0
-    this.c.logger.info({ manager: claim.name, peer: claim.peerId, epoch: claim.epoch, revision: claim.revision, self: claim.peerId === this.init.peerId }, 'manager elected')
-    this.emit(this.manager(), prev)
   }
 
-  private publish (claim: ManagerClaim): void {
+  private publish (c: ElectionClaim): void {
+    const claim: ManagerClaim = { t: 'claim', epoch: c.epoch, peerId: c.peerId, name: c.name, since: new Date(c.at).toISOString(), revision: c.revision }
     try {
       const data = sealEnvelope(this.c.privateKey, new TextEncoder().encode(JSON.stringify(claim)))
       this.c.broadcasts.broadcast(`${MANAGER_KEY_PREFIX}${claim.peerId}`, data, claim.epoch)
@@ -267,8 +249,8 @@ export class Election {
     }
   }
 
-  private toInfo (c: ManagerClaim): ManagerInfo {
-    return { name: c.name, peerId: c.peerId, epoch: c.epoch, since: c.since, local: c.peerId === this.init.peerId }
+  private toInfo (c: ElectionClaim): ManagerInfo {
+    return { name: c.name, peerId: c.peerId, epoch: c.epoch, since: new Date(c.at).toISOString(), local: c.peerId === this.init.peerId }
   }
 
   private emit (info: ManagerInfo | null, prev: ManagerInfo | null): void {

@@ -29,7 +29,7 @@ async function election (self: TestPeer, members: () => Member[], revision = 0, 
     logger: pino({ level: 'silent' }),
     members,
     epochs: { load: async () => saved, save: async (n) => { saved = n } },
-    revision: () => revision,
+    revisions: { revisionOf: id => id === self.id ? revision : undefined, isAwaiting: () => false },
     now: () => clock.t
   }, { peerId: self.id, name: name(self.id), eligible: true, evaluateMs: 1e9, settleMs: 0, ...overrides })
   await e.start()
@@ -184,6 +184,30 @@ describe('election', () => {
     members[0] = m(A, 'suspect')
     await advance(e, clock, 3000)
     await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over after a real suspicion' })
+    await e.stop()
+  })
+
+  it('ranks candidates by replica revision before peer id; a store awaiting a snapshot goes last', async () => {
+    const b = new FakeBroadcasts()
+    const clock = { t: 1_000_000 }
+    const revisions = new Map<string, number>([[A.id, 5], [B.id, 9]])
+    const awaiting = new Set<string>()
+    const e = new Election({
+      broadcasts: b,
+      privateKey: A.key,
+      logger: pino({ level: 'silent' }),
+      members: () => [m(A), m(B)],
+      epochs: { load: async () => 0, save: async () => {} },
+      revisions: { revisionOf: id => revisions.get(id), isAwaiting: id => awaiting.has(id) },
+      now: () => clock.t
+    }, { peerId: A.id, name: name(A.id), eligible: true, evaluateMs: 1e9, settleMs: 0 })
+    await e.start()
+    e.poke()
+    await settle()
+    assert.equal(e.isManager, false, 'B has the fresher replica: A (lower peer id, older replica) does not claim')
+    awaiting.add(B.id)
+    e.poke()
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'A claims once B awaits a snapshot' })
     await e.stop()
   })
 
