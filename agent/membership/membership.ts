@@ -27,6 +27,11 @@ import { SyncStream } from './sync-stream.js'
 import { BroadcastRouter, type BroadcastHandler, type UserBroadcasts } from './user-broadcasts.js'
 import { VerifiedRecords, endpointMultiaddr } from './verified-records.js'
 
+/** A broadcast no newer than one already held (dropped quietly: the core would ignore it). */
+const STALE = 'stale'
+/** Where a push-pull peer whose address we do not know "sent" deferred broadcasts from (unused by the core for gossip). */
+const NO_ENDPOINT: Endpoint = { host: '0.0.0.0', port: 0 }
+
 /** The datagram channel as membership uses it (agent/transport/datagram-channel.ts). */
 export interface DatagramPort {
   send: (to: Endpoint, payload: Uint8Array) => void
@@ -235,14 +240,19 @@ export class Membership implements UserBroadcasts {
       this.perform(core.onSyncFailed(r.to, this.now()))
       return
     }
-    this.perform(core.onSyncReply(this.screenSync(r.id ?? `${r.to.host}:${r.to.port}`, reply.value), this.now()))
+    const deferred: UserBroadcast[] = []
+    const from = r.id ?? `${r.to.host}:${r.to.port}`
+    this.perform(core.onSyncReply(this.screenSync(from, reply.value, deferred), this.now()))
+    this.retryDeferred(from, r.to, reply.value.from, deferred)
   }
 
   private answerSync (from: string, state: SyncState): SyncState | null {
     const core = this.core
     if (core === null || this.status !== 'started') return null
-    const { reply, out } = core.onSyncRequest(this.screenSync(from, state), this.now())
+    const deferred: UserBroadcast[] = []
+    const { reply, out } = core.onSyncRequest(this.screenSync(from, state, deferred), this.now())
     this.perform(out)
+    this.retryDeferred(from, state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
     return reply
   }
 
@@ -326,8 +336,9 @@ export class Membership implements UserBroadcasts {
     const msg = d.value
     if (msg.from === this.selfId) return
     this.lastHeard.set(msg.from, this.now())
+    const deferred: UserBroadcast[] = []
     if ('gossip' in msg && msg.gossip.length > 0) {
-      const gossip = this.screenGossip(msg.from, msg.gossip)
+      const gossip = this.screenGossip(msg.from, msg.gossip, deferred)
       if (gossip !== msg.gossip) (msg as { gossip: Broadcast[] }).gossip = gossip
     }
     try {
@@ -335,26 +346,50 @@ export class Membership implements UserBroadcasts {
     } catch (err) {
       this.c.logger.error({ err }, 'membership core refused a datagram')
     }
+    this.retryDeferred(msg.from, from, msg.from, deferred)
   }
 
-  /** The broadcasts worth handing to the core; the same array when all are. */
-  private screenGossip (from: string, gossip: Broadcast[]): Broadcast[] {
+  /**
+   * A broadcast can be refused only because the member it names arrived in the same message
+   * (a claim right after its claimant's record, a joiner's whole state): after the core took the
+   * rest, check the refused ones again and hand the ones now valid in as gossip. What still
+   * fails is dropped and logged.
+   */
+  private retryDeferred (from: string, endpoint: Endpoint, sender: string | null, deferred: UserBroadcast[]): void {
+    const core = this.core
+    if (deferred.length === 0 || core === null || this.status !== 'started') return
+    const ok: Broadcast[] = []
+    for (const u of deferred) {
+      const reason = this.checkUser(u)
+      if (reason === null) ok.push({ t: 'user', ...u })
+      else if (reason !== STALE) this.refuseUser(from, reason)
+    }
+    if (ok.length === 0 || sender === null || sender === this.selfId) return
+    try {
+      this.perform(core.receive(endpoint, { t: 'gossip', from: sender, gossip: ok }, this.now()))
+    } catch (err) {
+      this.c.logger.error({ err }, 'membership core refused deferred broadcasts')
+    }
+  }
+
+  /** The broadcasts worth handing to the core now; the same array when all are. */
+  private screenGossip (from: string, gossip: Broadcast[], deferred: UserBroadcast[]): Broadcast[] {
     let kept: Broadcast[] | null = null
     for (let i = 0; i < gossip.length; i++) {
       const b = gossip[i] as Broadcast
-      const ok = b.t === 'alive' ? this.acceptInfo(from, b.info) : b.t === 'user' ? this.acceptUser(from, b) : true
+      const ok = b.t === 'alive' ? this.acceptInfo(from, b.info) : b.t === 'user' ? this.acceptUser(b, deferred) : true
       if (!ok && kept === null) kept = gossip.slice(0, i)
       else if (ok && kept !== null) kept.push(b)
     }
     return kept ?? gossip
   }
 
-  private screenSync (from: string, state: SyncState): SyncState {
+  private screenSync (from: string, state: SyncState, deferred: UserBroadcast[]): SyncState {
     return {
       from: state.from,
       join: state.join,
       members: state.members.filter(m => this.acceptInfo(from, m.info)),
-      user: state.user.filter(u => this.acceptUser(from, u))
+      user: state.user.filter(u => this.acceptUser(u, deferred))
     }
   }
 
@@ -367,14 +402,24 @@ export class Membership implements UserBroadcasts {
     return false
   }
 
-  private acceptUser (from: string, u: UserBroadcast): boolean {
-    const known = this.userVersions.get(u.key)
-    if (known !== undefined && u.version <= known) return false // stale: the core would ignore it anyway
-    const bad = this.router.validate(u.key, u.data, u.version)
-    if (bad === null) return true
-    this.counters.refusedBroadcasts++
-    this.badInput(from, 'broadcast', bad)
+  /** True when the core may take `u` now; a refused one goes to `deferred` for a second look. */
+  private acceptUser (u: UserBroadcast, deferred: UserBroadcast[]): boolean {
+    const reason = this.checkUser(u)
+    if (reason === null) return true
+    if (reason !== STALE) deferred.push(u)
     return false
+  }
+
+  /** Null when valid and newer than what we hold; STALE when not newer; else why it is invalid. */
+  private checkUser (u: UserBroadcast): string | null {
+    const known = this.userVersions.get(u.key)
+    if (known !== undefined && u.version <= known) return STALE // the core would ignore it anyway
+    return this.router.validate(u.key, u.data, u.version)
+  }
+
+  private refuseUser (from: string, reason: string): void {
+    this.counters.refusedBroadcasts++
+    this.badInput(from, 'broadcast', reason)
   }
 
   // ---- self ----
