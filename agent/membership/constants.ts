@@ -17,19 +17,28 @@ export const AGENT_SWIM_TIMING: Partial<SwimTiming> = {
   joinRetryMs: 2000
 }
 
-/** What the wrapper around the core schedules. */
-export const MEMBERSHIP_DEFAULTS = {
+/** What the wrapper around the core schedules (ms). */
+export interface MembershipTiming {
   /** The core is ticked at its next deadline, and at least this often (cheap: nothing due, nothing done). */
-  maxTickGapMs: 500,
+  maxTickGapMs: number
   /** Deadline of one push-pull exchange over a stream. */
-  syncTimeoutMs: 5_000,
+  syncTimeoutMs: number
   /** Facts are re-collected this often; a change re-signs and re-announces the record. */
-  factsRefreshMs: 5 * 60 * 1000,
+  factsRefreshMs: number
   /** How long a graceful leave waits for its announcement to reach a few peers. */
-  leaveTimeoutMs: 2_000,
+  leaveTimeoutMs: number
   /** Members a leave is pushed to over a stream (reliable, beside the core's datagrams). */
-  leavePushPeers: 2
-} as const
+  leavePushPeers: number
+  /** After (re)joining, push-pull a random live member this long after, each (membership.ts, watchJoin). */
+  settlePushPullsMs: readonly number[]
+}
 
-/** Wrapper timing; every field optional, defaults above. */
-export type MembershipTiming = { -readonly [K in keyof typeof MEMBERSHIP_DEFAULTS]: number }
+/** Defaults of the wrapper's timing. */
+export const MEMBERSHIP_DEFAULTS: Readonly<MembershipTiming> = {
+  maxTickGapMs: 500,
+  syncTimeoutMs: 5_000,
+  factsRefreshMs: 5 * 60 * 1000,
+  leaveTimeoutMs: 2_000,
+  leavePushPeers: 2,
+  settlePushPullsMs: [1000, 4000]
+}
