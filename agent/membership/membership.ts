@@ -451,7 +451,10 @@ export class Membership implements UserBroadcasts {
 
   private refuseUser (from: string, reason: string): void {
     this.counters.refusedBroadcasts++
-    this.badInput(from, 'broadcast', reason)
+    // A broadcast about a member we have not heard of yet is an ordering race (its record comes
+    // in another datagram, and the broadcast is retransmitted), not hostile input: no warning.
+    if (reason.includes('not a known member')) this.c.logger.debug({ peer: from, reason }, 'broadcast about an unknown member dropped for now')
+    else this.badInput(from, 'broadcast', reason)
   }
 
   // ---- self ----
