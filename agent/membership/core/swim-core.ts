@@ -217,6 +217,9 @@ export class SwimCore implements MembershipCore {
   /** Counters since construction. */
   stats (): SwimStats { return { ...this.counters } }
 
+  /** Broadcasts still queued for piggybacking. */
+  pending (): number { return this.state.queue.length }
+
   /** Lifeguard health score (0 healthy). */
   health (): number { return this.awareness.health }
 
