@@ -246,4 +246,21 @@ describe('SwimCore in a small network on a fake clock', () => {
     assert.ok(net.need('n1').core.pending() > 0)
     net.runUntilTrue(() => net.need('n1').core.pending() === 0, 30_000, 'queue drained')
   })
+
+  it('relays a ping-req to a known member at its known address, and to an unknown one without gossip', () => {
+    const net = new TestNet(34)
+    const ids = cluster(net, 3)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    net.act('n0', (core, now) => core.refreshSelf(now)) // something to piggyback
+    const victim = { host: '192.0.2.7', port: 9 }
+    const known = n0.core.receive(net.need('n1').addr, { t: 'ping-req', seq: 1, from: 'n1', target: 'n2', targetAddr: victim, gossip: [] }, net.now)
+    assert.deepEqual(known.send.map(s => s.to), [net.need('n2').addr])
+    const unknown = n0.core.receive(net.need('n1').addr, { t: 'ping-req', seq: 2, from: 'n1', target: 'stranger', targetAddr: victim, gossip: [] }, net.now)
+    assert.equal(unknown.send.length, 1)
+    assert.deepEqual(unknown.send[0]?.to, victim)
+    const msg = unknown.send[0]?.msg
+    assert.ok(msg !== undefined && msg.t === 'ping' && msg.gossip.length === 0, 'no gossip toward an unknown address')
+    assert.ok(n0.core.pending() > 0, 'there was gossip to send')
+  })
 })
