@@ -283,4 +283,20 @@ describe('SwimCore in a small network on a fake clock', () => {
     net.runUntilTrue(() => allSee(net, ['n2'], 'alive'), 30_000, 'n2 alive again everywhere')
     assert.ok(net.need('n2').core.stats().refutations >= 1)
   })
+
+  it('a node joining a large cluster spreads its first periodic push-pull over the N-scaled interval', () => {
+    const net = new TestNet(36)
+    cluster(net, 40, 10)
+    net.run(10_000)
+    const joiners: string[] = []
+    for (let i = 0; i < 20; i++) joiners.push(net.add(`j${i}`, { seeds: ['n0'] }).id)
+    for (const id of joiners) net.start(id)
+    const t0 = net.now
+    net.run(70_000)
+    // 40+ members: interval 30 s x (ceil(log2 N - log2 32) + 1) = 60 s, not the base 30 s.
+    const firsts = joiners.map(id => net.need(id).syncs.find(s => s.id !== null)?.at ?? Infinity)
+    const late = firsts.filter(at => at - t0 > 30_000).length
+    assert.ok(late >= 4, `only ${late} of 20 first push-pulls fell after the base interval`)
+    assert.ok(firsts.every(at => at - t0 <= 61_000), 'every joiner push-pulled within one scaled interval')
+  })
 })
