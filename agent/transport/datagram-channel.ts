@@ -58,17 +58,19 @@ export interface DatagramChannelInit {
   warnIntervalMs?: number
   /** SO_RCVBUF in bytes, if the OS default is too small for bursts. */
   receiveBufferBytes?: number
-  /** How long stop() waits for sends still in the kernel's hands (default 1 s). */
+  /** How long stop() waits for queued sends (default 1 s). */
   drainTimeoutMs?: number
 }
 
 /** Counters of a {@link DatagramChannel}, since start. */
 export interface DatagramChannelStats {
-  /** Datagrams handed to the kernel, and their sealed bytes. */
+  /** Datagrams handed to the socket, and their sealed bytes. */
   sent: number
   sentBytes: number
-  /** Sends the kernel refused (unreachable network, bad address, buffer full). */
+  /** Sends that failed (bad destination, failed address lookup, unreachable network). */
   sendErrors: number
+  /** Other errors the socket reported (logged, never thrown). */
+  socketErrors: number
   /** Authentic datagrams delivered, and their sealed bytes. */
   received: number
   receivedBytes: number
@@ -115,8 +117,6 @@ export class DatagramChannel {
   private socket: Socket | null = null
   private handler: DatagramHandler | null = null
   private counter = 0
-  private inFlight = 0
-  private drained: (() => void) | null = null
   private readonly warned = new Map<string, WarnState>()
   private readonly counts = newCounts()
 
@@ -172,7 +172,7 @@ export class DatagramChannel {
       throw new ClusterdError('CLUSTERD_ERR_INVALID_CONFIG', `cannot bind the membership UDP socket ${host}:${port}: ${(err as Error).message}`)
     }
     // after bind an 'error' is a failed send or receive: log it, never let it crash the agent
-    socket.on('error', err => { this.warn('socket', { err }, 'datagram socket error') })
+    socket.on('error', err => { this.onSocketError(err) })
     socket.on('message', (msg, rinfo) => { this.onMessage(msg, rinfo.address, rinfo.port) })
     // the counter is never reset: a restarted channel keeps its sender id and key, and a
     // (key, nonce) pair must never repeat
@@ -187,13 +187,11 @@ export class DatagramChannel {
     if (this.status === 'starting') throw new Error('datagram channel is starting')
     this.status = 'stopping'
     const socket = this.socket
-    if (this.inFlight > 0) {
-      // a leave announcement sent just before stop should reach the wire
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, this.init.drainTimeoutMs ?? 1_000)
-        this.drained = () => { clearTimeout(timer); resolve() }
-      })
-      this.drained = null
+    // a leave announcement sent just before stop should reach the wire: wait (bounded) for
+    // sends the kernel could not take at once
+    const deadline = Date.now() + (this.init.drainTimeoutMs ?? 1_000)
+    while (socket !== null && socket.getSendQueueCount() > 0 && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 5))
     }
     if (socket !== null) await new Promise<void>(resolve => { socket.close(() => { resolve() }) })
     this.socket = null
@@ -229,24 +227,28 @@ export class DatagramChannel {
       return
     }
     const parts = sealDatagram(this.key, { senderId: this.senderId, counter: this.counter++, timestamp: this.clock() }, payload)
-    const bytes = payload.byteLength + DGRAM_OVERHEAD
-    this.inFlight++
-    socket.send(parts, to.port, to.host, err => {
-      this.inFlight--
-      if (err != null) {
-        this.counts.sendErrors++
-        this.warn('send', { to: `${to.host}:${to.port}`, err: err.message }, 'datagram send failed')
-      } else {
-        this.counts.sent++
-        this.counts.sentBytes += bytes
-      }
-      if (this.inFlight === 0) this.drained?.()
-    })
+    // no callback: libuv then sends at once when it can (no request object, no callback
+    // turn of the event loop); a failure surfaces as the socket's 'error' event
+    socket.send(parts, to.port, to.host)
+    this.counts.sent++
+    this.counts.sentBytes += payload.byteLength + DGRAM_OVERHEAD
   }
 
   /** A snapshot of the counters. */
   stats (): DatagramChannelStats {
     return { ...this.counts, dropped: { ...this.counts.dropped }, senders: this.receiver.senderCount }
+  }
+
+  private onSocketError (err: NodeJS.ErrnoException): void {
+    // without a send callback, a failed send (or its address lookup) is reported here
+    const during = err.syscall ?? 'socket'
+    if (during === 'send' || during === 'getaddrinfo') {
+      this.counts.sendErrors++
+      this.warn('send', { err: err.message }, 'datagram send failed')
+    } else {
+      this.counts.socketErrors++
+      this.warn('socket', { err: err.message }, 'datagram socket error')
+    }
   }
 
   private onMessage (msg: Buffer, host: string, port: number): void {
@@ -286,5 +288,5 @@ export class DatagramChannel {
 function newCounts (): Omit<DatagramChannelStats, 'senders'> {
   const dropped = {} as Record<DropReason, number>
   for (const reason of DROP_REASONS) dropped[reason] = 0
-  return { sent: 0, sentBytes: 0, sendErrors: 0, received: 0, receivedBytes: 0, dropped, handlerErrors: 0 }
+  return { sent: 0, sentBytes: 0, sendErrors: 0, socketErrors: 0, received: 0, receivedBytes: 0, dropped, handlerErrors: 0 }
 }
