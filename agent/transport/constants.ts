@@ -82,8 +82,8 @@ export const DGRAM_MAX_AGE_MS = 60_000
 
 /**
  * Senders a receiver keeps replay state for. A sender's state is only dropped once all it
- * sent is stale, so the bound is on senders heard from within DGRAM_MAX_AGE_MS (~300 bytes
- * each); a new sender beyond it is refused until older ones go stale.
+ * sent is stale, so the bound is on senders heard from within DGRAM_MAX_AGE_MS (~600 bytes
+ * each, ~10 MB at the bound); a new sender beyond it is refused until older ones go stale.
  */
 export const DGRAM_MAX_SENDERS = 16_384
 

@@ -117,6 +117,7 @@ export class DatagramChannel {
   private socket: Socket | null = null
   private handler: DatagramHandler | null = null
   private counter = 0
+  private stopping: Promise<void> | null = null
   private readonly warned = new Map<string, WarnState>()
   private readonly counts = newCounts()
 
@@ -177,14 +178,20 @@ export class DatagramChannel {
     // the counter is never reset: a restarted channel keeps its sender id and key, and a
     // (key, nonce) pair must never repeat
     this.socket = socket
+    this.receiver.refuseBefore(this.clock())
     this.status = 'started'
     this.logger.debug({ address: this.address() }, 'datagram channel listening')
   }
 
-  /** Waits (bounded) for sends still in flight, then closes the socket. Idempotent. */
+  /** Waits (bounded) for queued sends, then closes the socket. Idempotent; concurrent calls share one stop. */
   async stop (): Promise<void> {
-    if (this.status === 'stopped' || this.status === 'stopping') return
+    if (this.status === 'stopped') return
     if (this.status === 'starting') throw new Error('datagram channel is starting')
+    this.stopping ??= this.close().finally(() => { this.stopping = null })
+    await this.stopping
+  }
+
+  private async close (): Promise<void> {
     this.status = 'stopping'
     const socket = this.socket
     // a leave announcement sent just before stop should reach the wire: wait (bounded) for
@@ -212,7 +219,8 @@ export class DatagramChannel {
   }
 
   /**
-   * Seals and sends `payload` to `to`, best effort. Throws a {@link DatagramTooLargeError} for
+   * Seals and sends `payload` to `to`, best effort. Give `to.host` as an IP address: a name
+   * costs a resolver lookup per datagram. Throws a {@link DatagramTooLargeError} for
    * a payload over the limit and an Error when the channel is not started (both are bugs in
    * the caller); a send the network refuses is counted and logged, not thrown, since
    * addresses come from peers.

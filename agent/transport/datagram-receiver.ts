@@ -11,6 +11,11 @@
  * the map is full of senders that are not yet stale, a new sender is refused (`senderLimit`)
  * rather than forgetting a fresh one; only secret holders can create state, so only they can
  * fill it.
+ *
+ * A restarted process has no replay state at all, so the receiver also has a floor: nothing
+ * sealed before it started ({@link DatagramReceiver.refuseBefore}) is accepted. A datagram
+ * captured on its way to this host's previous process is refused; the price is that a sender
+ * whose clock is behind ours by d is not heard for the first d after our start (logged).
  */
 
 import {
@@ -83,6 +88,7 @@ export class DatagramReceiver {
   private readonly maxSenders: number
   /** Sender id (latin1) -> state, least recently accepted first. */
   private readonly senders = new Map<string, SenderState>()
+  private floor = -Infinity
 
   constructor (init: DatagramReceiverInit) {
     // derive once so a bad secret fails here, not at the first datagram
@@ -98,6 +104,11 @@ export class DatagramReceiver {
   /** Senders currently holding replay state. */
   get senderCount (): number {
     return this.senders.size
+  }
+
+  /** Refuses, from now on, every datagram stamped before `timestamp` (the process start). */
+  refuseBefore (timestamp: number): void {
+    this.floor = timestamp
   }
 
   /** Checks one received datagram at receiver wall-clock time `now` (ms). Never throws. */
@@ -121,6 +132,9 @@ export class DatagramReceiver {
     if (skew < -this.maxAgeMs || skew > this.maxAgeMs) {
       const direction = skew < 0 ? 'behind (or a delayed replay)' : 'ahead'
       return { ok: false, reason: 'stale', detail: `timestamp ${Math.round(Math.abs(skew) / 1000)} s ${direction} this clock, beyond ${this.maxAgeMs / 1000} s: check NTP on both hosts` }
+    }
+    if (timestamp < this.floor) {
+      return { ok: false, reason: 'stale', detail: `sealed ${this.floor - timestamp} ms before this agent started: a replay of a datagram to its previous run, or the sender's clock is behind (check NTP)` }
     }
     if (d.senderKey === this.ownSenderKey) {
       return { ok: false, reason: 'reflected', detail: 'a datagram this process sealed came back to it' }

@@ -193,6 +193,27 @@ describe('datagram channel, two channels in one process', () => {
     assert.equal(b.inbox.length, 0)
   })
 
+  it('refuses, after a restart on the same port, a replay of a datagram captured before it', async () => {
+    const a = await channelOn()
+    const b = await channelOn()
+    const raw = await rawSocket()
+    a.channel.send(raw.addr, Buffer.from('ping before restart'))
+    await waitFor(() => raw.captured.length === 1, { message: 'the captured datagram' })
+    const capturedAt = Date.now()
+    const port = b.addr.port
+    await b.channel.stop()
+    // a new process on the same port: no replay state at all
+    // the capture is stamped at or before capturedAt; start the new receiver strictly later
+    await waitFor(() => Date.now() > capturedAt, { message: 'the clock past the capture', intervalMs: 1 })
+    const b2 = await channelOn({ port })
+    await rawSend(raw.socket, raw.captured[0] as Buffer, b2.addr)
+    await dropped(b2.channel, 'stale', 1)
+    assert.ok(b2.logs.some(l => /before this agent started/.test(String(l.detail))))
+    a.channel.send(b2.addr, Buffer.from('ping after restart'))
+    await waitFor(() => b2.inbox.length === 1, { message: 'a fresh datagram after the restart' })
+    assert.equal(b2.inbox[0]?.text, 'ping after restart')
+  })
+
   it('survives a throwing handler and an unusable destination', async () => {
     const a = await channelOn()
     const b = await channelOn()
@@ -221,8 +242,9 @@ describe('datagram channel, two channels in one process', () => {
     const b = await channelOn()
     a.channel.send(b.addr, Buffer.from('before restart'))
     await waitFor(() => b.inbox.length === 1, { message: 'before restart' })
+    await Promise.all([a.channel.stop(), a.channel.stop()])
     await a.channel.stop()
-    await a.channel.stop()
+    assert.throws(() => a.channel.address(), /not started/)
     assert.throws(() => a.channel.send(b.addr, Buffer.from('x')), /stopped/)
     await a.channel.start()
     a.channel.send(b.addr, Buffer.from('after restart'))

@@ -56,6 +56,16 @@ describe('datagram receiver', () => {
     assert.ok(!future.ok && future.reason === 'stale' && /61 s ahead/.test(future.detail))
   })
 
+  it('refuses anything sealed before it started: replays aimed at its previous run', () => {
+    const rx = new DatagramReceiver({ secret })
+    const a = sender()
+    const beforeRestart = a.seal('old ping', T0 - 1)
+    rx.refuseBefore(T0)
+    const r = rx.receive(beforeRestart, T0 + 10)
+    assert.ok(!r.ok && r.reason === 'stale' && /before this agent started/.test(r.detail))
+    assert.equal(reason(rx.receive(a.seal('new ping', T0), T0 + 10)), 'ok:new ping')
+  })
+
   it('refuses its own datagrams sent back to it', () => {
     const a = sender()
     const rx = new DatagramReceiver({ secret, ownSenderId: a.id })
