@@ -12,7 +12,9 @@ import { AGENT_VERSION } from './version.js'
 import type { AgentConfig, HostPort } from './config/agent-config.js'
 import { collectFacts } from './facts/collect-facts.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
-import { createClusterNode, type ClusterNode } from './libp2p/create-node.js'
+import { createClusterNode, hostPortToMultiaddr, type ClusterNode } from './libp2p/create-node.js'
+import { IdleConnections } from './libp2p/idle-connections.js'
+import { DatagramChannel } from './transport/datagram-channel.js'
 import { counterStore } from './counter-store.js'
 import { Election } from './election/election.js'
 import { ManagerGateway, routeKey } from './election/manager-gateway.js'
@@ -30,7 +32,7 @@ import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { ClusterdError } from '../protocol/errors.js'
 import { Membership } from './membership/membership.js'
 import type { MembershipTiming } from './membership/constants.js'
-import { hostPortToMultiaddr } from './membership/connectivity.js'
+import type { SwimTiming } from './membership/core/types.js'
 import { ApiServer } from './api/server.js'
 import { readApiToken } from './api/bearer-auth.js'
 import { registerMemberRoutes } from './routes/member-routes.js'
@@ -59,8 +61,12 @@ export function resolveAdvertise (listen: HostPort, advertise: HostPort | null):
   return { host: '127.0.0.1', port: listen.port }
 }
 
-/** Membership timing overrides from the environment, for tests and benchmarks (CLUSTERD_TIMING='{"probeIntervalMs":200}'). */
-function timingFromEnv (): Partial<MembershipTiming> {
+/**
+ * Membership timing overrides from the environment, for tests and benchmarks
+ * (CLUSTERD_TIMING='{"probeIntervalMs":200,"idleConnectionMs":5000}'): core knobs, wrapper
+ * knobs and the idle-connection timeout share one flat object.
+ */
+function timingFromEnv (): Partial<SwimTiming> & Partial<MembershipTiming> & { idleConnectionMs?: number } {
   const raw = process.env.CLUSTERD_TIMING
   if (raw === undefined || raw === '') return {}
   const parsed: unknown = JSON.parse(raw)
@@ -88,20 +94,28 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     for (const fn of stack.reverse()) await fn().catch(err => logger.error({ err }, 'stop step failed'))
   }
   try {
+    watch?.begin('datagram channel')
+    const timing = timingFromEnv()
+    // SWIM datagrams: UDP on the same host and port as the libp2p TCP listener (like Serf).
+    const datagrams = new DatagramChannel({ logger: logger.child({ component: 'datagrams' }) }, { secret: psk, host: config.listen.host, port: config.listen.port })
+    await datagrams.start()
+    stack.push(async () => { await datagrams.stop() })
     watch?.begin('membership (facts, incarnation)')
     const membership = new Membership({
       libp2p: node,
       privateKey,
       logger: logger.child({ component: 'membership' }),
+      datagrams,
       collectFacts: async () => await collectFacts({ agentVersion: AGENT_VERSION }),
       incarnations: counterStore(config.dataDir, 'incarnation')
     }, {
       nodeName: config.nodeName,
       labels: config.labels,
       managerEligible: config.managerEligible,
-      advertise: [advertiseAddr],
+      advertise,
       seeds: config.join,
-      timing: timingFromEnv()
+      swim: timing,
+      timing
     })
     await membership.start()
     stack.push(async () => { await membership.stop() })
@@ -116,7 +130,9 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     const recovery = new StoreRecovery({ logger: logger.child({ component: 'store-recovery' }) }, { dataDir: config.dataDir })
     await recovery.load()
     const revisions = new ReplicaRevisions({
-      pubsub: node.services.pubsub,
+      broadcasts: membership,
+      privateKey,
+      isMember: peerId => membership.members().some(m => m.peerId === peerId),
       logger: logger.child({ component: 'replica-revisions' }),
       revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0,
       awaitingSnapshot: () => recovery.awaitingSnapshot
@@ -125,19 +141,28 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     stack.push(async () => { revisions.stop() })
 
     const election = new Election({
-      pubsub: node.services.pubsub,
+      broadcasts: membership,
+      privateKey,
       logger: logger.child({ component: 'election' }),
       // While the store awaits a snapshot this agent counts itself ineligible (it never claims).
       members: () => recovery.awaitingSnapshot
         ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
         : membership.members(),
       epochs: counterStore(config.dataDir, 'epoch'),
-      rank: revisions.rank,
-      revision: () => revisions.revisionOf(node.peerId.toString()) ?? 0
+      revisions
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
     membership.onChange(() => { election.poke() })
     await election.start()
     stack.push(async () => { await election.stop() })
+
+    // Bounded connections: close the ones idle ~30 s, except to the manager.
+    const idle = new IdleConnections({
+      libp2p: node,
+      logger: logger.child({ component: 'connections' }),
+      keep: () => { const m = election.manager(); return m === null ? [] : [m.peerId] }
+    }, timing.idleConnectionMs !== undefined ? { idleMs: timing.idleConnectionMs } : {})
+    idle.start()
+    stack.push(async () => { idle.stop() })
 
     watch?.begin('lease keeper')
     // Fencing: this node's lease, granted to one manager epoch at a time (agent/fencing).

@@ -6,14 +6,19 @@
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
 import { NODE_NAME_PATTERN } from './membership-wire.js'
 
-/** Gossipsub topic carrying manager claims. */
-export const MANAGER_TOPIC = 'clusterd/manager/1'
+/**
+ * Membership broadcast key prefix of manager claims: `mgr/<claimant peer id>`, version = epoch.
+ * The data is the claimant's signed envelope (agent/identity/signed-envelope.ts) of the claim JSON.
+ */
+export const MANAGER_KEY_PREFIX = 'mgr/'
+/** A claim whose epoch is more than this above the highest one known is refused (a hostile peer must not burn the epoch space). */
+export const MAX_EPOCH_JUMP = 1024
 /** Direct-stream protocol on which agents forward API requests to the manager. */
 export const FORWARD_PROTOCOL = '/clusterd/api-forward/1.0.0'
 /** Largest manager claim accepted, in bytes. */
 export const MAX_CLAIM_BYTES = 4096
 
-/** "I am the manager for `epoch`", published by the manager at election and periodically. */
+/** "I am the manager for `epoch`", broadcast once by the manager when it claims. */
 export interface ManagerClaim {
   t: 'claim'
   epoch: number
@@ -57,7 +62,7 @@ export function decodeClaim (bytes: Uint8Array): { ok: true, value: ManagerClaim
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'claim is not an object' }
   const c = v as Record<string, unknown>
   if (c.t !== 'claim') return { ok: false, reason: 'not a claim' }
-  if (typeof c.epoch !== 'number' || !Number.isSafeInteger(c.epoch) || c.epoch < 1) return { ok: false, reason: 'claim.epoch is not a positive integer' }
+  if (typeof c.epoch !== 'number' || !Number.isSafeInteger(c.epoch) || c.epoch < 1 || c.epoch >= 2 ** 32) return { ok: false, reason: 'claim.epoch is not an integer in [1, 2^32)' }
   if (typeof c.peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(c.peerId)) return { ok: false, reason: 'claim.peerId malformed' }
   if (typeof c.name !== 'string' || !NODE_NAME_PATTERN.test(c.name)) return { ok: false, reason: 'claim.name is not a valid node name' }
   if (typeof c.since !== 'string' || Number.isNaN(Date.parse(c.since))) return { ok: false, reason: 'claim.since is not a time' }

@@ -1,25 +1,15 @@
 /**
- * Membership wire contract: the gossip topic, the direct-stream protocols and the schema of
- * every membership message. Decoders never throw on bad input: they return a `WireError`
- * value so a caller can drop and log a hostile or malformed message and keep running.
+ * Membership wire contract: the signed node record every member publishes about itself, and
+ * the name and label rules. The SWIM datagrams and push-pull states that carry records are
+ * protocol/swim-wire.ts. Decoders never throw on bad input: they return a `WireError` value
+ * so a caller can drop and log a hostile or malformed message and keep running.
  */
 
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
 import type { HostKey, NodeFacts } from './members.js'
 
-/** Gossipsub topic carrying membership messages. */
-export const MEMBERSHIP_TOPIC = 'clusterd/membership/1'
-/** Direct-stream protocol for SWIM probes (ping, ping-req). */
-export const SWIM_PROTOCOL = '/clusterd/swim/1.0.0'
-/** Direct-stream protocol for push-pull state exchange. */
-export const SYNC_PROTOCOL = '/clusterd/sync/1.0.0'
-
-/** Largest membership gossip message accepted, in bytes. */
-export const MAX_GOSSIP_BYTES = 64 * 1024
-/** Largest probe message accepted, in bytes. */
-export const MAX_PROBE_BYTES = 1024
-/** Largest push-pull state message accepted, in bytes (a few thousand members). */
-export const MAX_SYNC_BYTES = 16 * 1024 * 1024
+/** Largest signed record payload accepted, in characters. */
+export const MAX_RECORD_BYTES = 56 * 1024
 
 /** Node names: DNS-label-like, so they are safe in inventories, file names and logs. */
 export const NODE_NAME_PATTERN = /^[a-z0-9]([a-z0-9.-]{0,62})$/i
@@ -50,43 +40,6 @@ export interface NodeRecord {
   signedAt: number
 }
 
-/** A record with its signature: `payload` is the UTF-8 JSON of a NodeRecord. */
-export interface SignedRecord {
-  payload: string
-  /** base64 Ed25519 signature of the payload bytes by the record's peer id key. */
-  sig: string
-}
-
-/** A member's status as claimed in gossip about someone else. */
-export type ClaimKind = 'suspect' | 'dead'
-
-/** Gossip messages on MEMBERSHIP_TOPIC. */
-export type GossipMessage =
-  | { t: 'record', rec: SignedRecord }
-  | { t: ClaimKind, peer: string, inc: number, from: string }
-
-/** Probe messages on SWIM_PROTOCOL (one request, one response per stream). */
-export type ProbeRequest =
-  | { t: 'ping', seq: number }
-  | { t: 'ping-req', seq: number, target: string, timeoutMs: number }
-export type ProbeResponse =
-  | { t: 'ack', seq: number }
-  | { t: 'nack', seq: number }
-
-/** One member's entry in a push-pull exchange. */
-export interface SyncEntry {
-  rec: SignedRecord
-  /** The sender's view: alive, suspect or dead (failed), with the claim's incarnation. */
-  status: 'alive' | 'suspect' | 'dead' | 'left'
-  inc: number
-}
-
-/** Push-pull message: the sender's whole view. */
-export interface SyncMessage {
-  t: 'sync'
-  entries: SyncEntry[]
-}
-
 /** Why a wire message was refused. */
 export interface WireError { ok: false, reason: string }
 /** A decoded, validated message. */
@@ -95,7 +48,8 @@ export interface WireOk<T> { ok: true, value: T }
 export type WireResult<T> = WireOk<T> | WireError
 
 const PEER_ID_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
-const MAX_INCARNATION = Number.MAX_SAFE_INTEGER
+/** Incarnations are u32 (the core and the datagram codec carry them as such). */
+const MAX_INCARNATION = 2 ** 32 - 1
 
 function fail (reason: string): WireError { return { ok: false, reason } }
 
@@ -109,24 +63,6 @@ function isIncarnation (v: unknown): v is number {
 
 function isPeerId (v: unknown): v is string {
   return typeof v === 'string' && PEER_ID_PATTERN.test(v)
-}
-
-function parseJson (bytes: Uint8Array, max: number): WireResult<unknown> {
-  if (bytes.byteLength > max) return fail(`message of ${bytes.byteLength} bytes exceeds ${max}`)
-  let value: unknown
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
-  } catch (err) {
-    return fail(`not UTF-8 JSON: ${(err as Error).message}`)
-  }
-  return exceedsJsonDepth(value) ? fail(`message nests deeper than ${MAX_JSON_DEPTH} levels`) : { ok: true, value }
-}
-
-function checkSignedRecord (v: unknown): WireResult<SignedRecord> {
-  if (!isObject(v)) return fail('rec is not an object')
-  if (typeof v.payload !== 'string' || v.payload.length > MAX_GOSSIP_BYTES) return fail('rec.payload is not a string of allowed size')
-  if (typeof v.sig !== 'string' || !/^[A-Za-z0-9+/=]{40,200}$/.test(v.sig)) return fail('rec.sig is not base64')
-  return { ok: true, value: { payload: v.payload, sig: v.sig } }
 }
 
 function checkHostKeys (v: unknown): v is HostKey[] {
@@ -152,7 +88,7 @@ function checkFacts (v: unknown): WireResult<NodeFacts | null> {
 
 /** Validate the JSON payload of a signed record (the signature is checked by the caller). */
 export function decodeRecordPayload (payload: string): WireResult<NodeRecord> {
-  if (payload.length > MAX_GOSSIP_BYTES) return fail(`record payload of ${payload.length} characters exceeds ${MAX_GOSSIP_BYTES}`)
+  if (payload.length > MAX_RECORD_BYTES) return fail(`record payload of ${payload.length} characters exceeds ${MAX_RECORD_BYTES}`)
   let v: unknown
   try { v = JSON.parse(payload) } catch { return fail('record payload is not JSON') }
   if (!isObject(v)) return fail('record is not an object')
@@ -160,7 +96,7 @@ export function decodeRecordPayload (payload: string): WireResult<NodeRecord> {
   if (v.v !== 1) return fail(`unsupported record version ${String(v.v)}`)
   if (typeof v.name !== 'string' || !NODE_NAME_PATTERN.test(v.name)) return fail('record.name is not a valid node name')
   if (!isPeerId(v.peerId)) return fail('record.peerId is malformed')
-  if (!isIncarnation(v.incarnation)) return fail('record.incarnation is not a safe non-negative integer')
+  if (!isIncarnation(v.incarnation)) return fail('record.incarnation is not an integer in [0, 2^32)')
   if (v.state !== 'alive' && v.state !== 'left') return fail('record.state must be alive or left')
   if (!Array.isArray(v.addrs) || v.addrs.length > 16 || !v.addrs.every(a => typeof a === 'string' && /^\/ip[46]\/[0-9a-f.:]+\/tcp\/\d{1,5}$/i.test(a))) return fail('record.addrs is malformed')
   if (!isObject(v.labels) || Object.keys(v.labels).length > 64) return fail('record.labels is malformed')
@@ -172,67 +108,4 @@ export function decodeRecordPayload (payload: string): WireResult<NodeRecord> {
   const facts = checkFacts(v.facts)
   if (!facts.ok) return facts
   return { ok: true, value: v as unknown as NodeRecord }
-}
-
-/** Decode and validate one gossip message (not its signatures). */
-export function decodeGossip (bytes: Uint8Array): WireResult<GossipMessage> {
-  const parsed = parseJson(bytes, MAX_GOSSIP_BYTES)
-  if (!parsed.ok) return parsed
-  const v = parsed.value
-  if (!isObject(v)) return fail('message is not an object')
-  if (v.t === 'record') {
-    const rec = checkSignedRecord(v.rec)
-    return rec.ok ? { ok: true, value: { t: 'record', rec: rec.value } } : rec
-  }
-  if (v.t === 'suspect' || v.t === 'dead') {
-    if (!isPeerId(v.peer) || !isPeerId(v.from)) return fail(`${v.t}: peer/from malformed`)
-    if (!isIncarnation(v.inc)) return fail(`${v.t}: inc is not a safe non-negative integer`)
-    return { ok: true, value: { t: v.t, peer: v.peer, inc: v.inc, from: v.from } }
-  }
-  return fail(`unknown message type ${JSON.stringify(v.t)}`)
-}
-
-/** Decode a probe request. */
-export function decodeProbeRequest (bytes: Uint8Array): WireResult<ProbeRequest> {
-  const parsed = parseJson(bytes, MAX_PROBE_BYTES)
-  if (!parsed.ok) return parsed
-  const v = parsed.value
-  if (!isObject(v) || !isIncarnation(v.seq)) return fail('probe request malformed')
-  if (v.t === 'ping') return { ok: true, value: { t: 'ping', seq: v.seq } }
-  if (v.t === 'ping-req' && isPeerId(v.target) && typeof v.timeoutMs === 'number' && v.timeoutMs > 0 && v.timeoutMs <= 10_000) {
-    return { ok: true, value: { t: 'ping-req', seq: v.seq, target: v.target, timeoutMs: v.timeoutMs } }
-  }
-  return fail('probe request malformed')
-}
-
-/** Decode a probe response. */
-export function decodeProbeResponse (bytes: Uint8Array): WireResult<ProbeResponse> {
-  const parsed = parseJson(bytes, MAX_PROBE_BYTES)
-  if (!parsed.ok) return parsed
-  const v = parsed.value
-  if (!isObject(v) || !isIncarnation(v.seq) || (v.t !== 'ack' && v.t !== 'nack')) return fail('probe response malformed')
-  return { ok: true, value: { t: v.t, seq: v.seq } }
-}
-
-/** Decode a push-pull message. */
-export function decodeSync (bytes: Uint8Array): WireResult<SyncMessage> {
-  const parsed = parseJson(bytes, MAX_SYNC_BYTES)
-  if (!parsed.ok) return parsed
-  const v = parsed.value
-  if (!isObject(v) || v.t !== 'sync' || !Array.isArray(v.entries) || v.entries.length > 10_000) return fail('sync message malformed')
-  const entries: SyncEntry[] = []
-  for (const e of v.entries) {
-    if (!isObject(e)) return fail('sync entry malformed')
-    const rec = checkSignedRecord(e.rec)
-    if (!rec.ok) return rec
-    if (e.status !== 'alive' && e.status !== 'suspect' && e.status !== 'dead' && e.status !== 'left') return fail('sync entry status malformed')
-    if (!isIncarnation(e.inc)) return fail('sync entry inc malformed')
-    entries.push({ rec: rec.value, status: e.status, inc: e.inc })
-  }
-  return { ok: true, value: { t: 'sync', entries } }
-}
-
-/** Encode any wire message as UTF-8 JSON. */
-export function encodeWire (msg: GossipMessage | ProbeRequest | ProbeResponse | SyncMessage): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(msg))
 }

@@ -1,7 +1,7 @@
 /**
  * Replication wire contract: the manager pushes every committed store batch (or, when a
  * replica lags, a full snapshot) to the manager-eligible agents on a direct stream; each
- * replica answers with its revision. Replicas gossip their revision so the election can
+ * replica answers with its revision. Replicas broadcast their revision (when it changes) so the election can
  * prefer the most up-to-date one.
  */
 
@@ -9,8 +9,11 @@ import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
 
 /** Direct-stream protocol: one request frame (manager → replica), one reply frame back. */
 export const REPLICATE_PROTOCOL = '/clusterd/replicate/1.0.0'
-/** Gossipsub topic on which eligible agents announce their replica revision. */
-export const REPLICA_TOPIC = 'clusterd/replica/1'
+/**
+ * Membership broadcast key prefix of replica revision announcements: `rev/<author peer id>`.
+ * The data is the author's signed envelope (agent/identity/signed-envelope.ts) of the JSON.
+ */
+export const REPLICA_KEY_PREFIX = 'rev/'
 /** Largest replication frame (a full snapshot travels in one frame). */
 export const MAX_REPLICATION_FRAME_BYTES = 64 * 1024 * 1024
 /** Largest replica announcement, in bytes. */
@@ -84,7 +87,7 @@ export type ReplicationReply =
    */
   | { t: 'export', syncedEpoch: number, revision: number, entries: SnapshotEntry[], next: string | null }
 
-/** "My replica is at `revision`", gossiped periodically by every eligible agent. */
+/** "My replica is at `revision`", broadcast by every eligible agent when it changes. */
 export interface ReplicaAnnouncement {
   t: 'replica'
   peerId: string

@@ -1,18 +1,18 @@
 /**
  * The agent's libp2p node: TCP, the cluster-secret protector (so strangers cannot even finish
- * a handshake), noise, yamux, identify, ping and gossipsub. Failure detection is ours (SWIM),
- * so libp2p's own connection monitor only cleans up dead connections slowly.
+ * a handshake), noise and yamux, and nothing else. Membership travels as datagrams
+ * (agent/transport/datagram-channel.ts) and dissemination rides on them, so there is no
+ * pub/sub, and streams are opened on demand (push-pull, manager forwarding, replication,
+ * leases) over connections that agent/libp2p/idle-connections.ts closes when idle. Failure
+ * detection is SWIM's: libp2p's connection monitor is off (it would ping every connection),
+ * and yamux's keep-alive notices a dead connection that is kept open.
  */
 
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { MAX_GOSSIP_BYTES } from '../../protocol/membership-wire.js'
 import { pskProtector } from '../transport/psk-protector.js'
 
 /** Settings of the libp2p node. */
@@ -25,8 +25,14 @@ export interface NodeInit {
   announce: string[]
 }
 
-/** A started libp2p node with gossipsub as `services.pubsub`. */
-export type ClusterNode = Libp2p<{ pubsub: GossipSub, identify: unknown, ping: unknown }>
+/** A started libp2p node. */
+export type ClusterNode = Libp2p
+
+/** Turn host:port into a TCP multiaddr. */
+export function hostPortToMultiaddr (hp: { host: string, port: number }): string {
+  const proto = hp.host.includes(':') ? 'ip6' : /^\d+\.\d+\.\d+\.\d+$/.test(hp.host) ? 'ip4' : 'dns'
+  return `/${proto}/${hp.host}/tcp/${hp.port}`
+}
 
 /** Create and start the agent's libp2p node. */
 export async function createClusterNode (init: NodeInit): Promise<ClusterNode> {
@@ -38,19 +44,6 @@ export async function createClusterNode (init: NodeInit): Promise<ClusterNode> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: 1024, inboundConnectionThreshold: 100 },
-    connectionMonitor: { pingInterval: 10_000 },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      pubsub: gossipsub({
-        allowPublishToZeroTopicPeers: true,
-        emitSelf: false,
-        floodPublish: true,
-        maxInboundDataLength: MAX_GOSSIP_BYTES * 2,
-        // Every member holds the cluster secret; co-located agents (tests, containers)
-        // must not be scored down for sharing an IP.
-        scoreParams: { IPColocationFactorWeight: 0 }
-      })
-    }
-  }) as unknown as ClusterNode
+    connectionMonitor: { enabled: false }
+  })
 }

@@ -1,51 +1,44 @@
 /**
- * Timing defaults of the membership protocol (SWIM with Lifeguard refinements). All in ms.
- * Tuned for a LAN cluster of up to a few dozen nodes; see docs/architecture.md for the
- * reasoning and docs/benchmarks.md for what they give.
+ * Timing of the agent's membership: the core's knobs (agent/membership/core/constants.ts has
+ * memberlist-like defaults; the agent probes twice as often with the suspicion rules it had,
+ * so a cut link is declared in a few seconds) plus what the wrapper itself schedules. All ms.
  */
-export const MEMBERSHIP_DEFAULTS = {
-  /** One probe round starts at most this often (scaled by the awareness multiplier). */
-  probeIntervalMs: 500,
-  /**
-   * Direct ping deadline (scaled by the awareness multiplier). A probe is a new stream: yamux
-   * open, protocol negotiation and the ping, several scheduling delays on each side, so on a
-   * loaded machine 300 ms gave false suspicions (docs/benchmarks.md, soak).
-   */
-  probeTimeoutMs: 500,
-  /** How long indirect probes (ping-req through k others) may take after the direct one failed. */
-  indirectTimeoutMs: 800,
-  /** Number of members asked to probe a target indirectly. */
-  indirectChecks: 3,
-  /** Lifeguard suspicion: base multiplier of log10(n) * probe interval. */
-  suspicionMult: 2,
-  /** Lifeguard suspicion floor, whatever the cluster size. */
-  suspicionMinMs: 1200,
-  /** Lifeguard suspicion ceiling = min * this, shrinking with independent confirmations. */
-  suspicionMaxMult: 4,
-  /** Lifeguard local health: the probe timeout and interval are scaled by (score + 1). */
-  awarenessMax: 8,
-  /**
-   * This agent's own event loop counts as stalled when a timer fires this much later than
-   * asked. Time it stalled does not count against others: a probe that timed out during a
-   * stall accuses nobody, and suspicion deadlines move out by the stall (a refutation that
-   * arrived meanwhile is still queued behind the timer that would declare the death).
-   */
-  stallGraceMs: 250,
-  /** Push-pull full-state exchange with one random member, this often. */
-  syncIntervalMs: 10_000,
-  /** Connectivity loop: how often it looks for members and seeds to (re)dial. */
-  dialIntervalMs: 500,
-  /** Backoff cap between redials of one address. */
-  dialBackoffMaxMs: 5_000,
-  /** Deadline of one dial attempt. */
-  dialTimeoutMs: 2_000,
-  /** Failed and left members are forgotten after this long. */
-  reapAfterMs: 24 * 60 * 60 * 1000,
-  /** Facts are re-collected this often; a change re-signs and re-announces the record. */
-  factsRefreshMs: 5 * 60 * 1000,
-  /** How long a graceful leave waits for its announcement to reach a peer. */
-  leaveTimeoutMs: 2_000
-} as const
 
-/** Membership timing options; every field optional, defaults above. */
-export type MembershipTiming = { -readonly [K in keyof typeof MEMBERSHIP_DEFAULTS]: number }
+import type { SwimTiming } from './core/types.js'
+
+/** Core timing the agent uses instead of the core's defaults. */
+export const AGENT_SWIM_TIMING: Partial<SwimTiming> = {
+  probeIntervalMs: 500,
+  probeTimeoutMs: 500,
+  indirectTimeoutMs: 500,
+  suspicionMult: 2,
+  suspicionMinMs: 1200,
+  suspicionMaxMult: 4,
+  joinRetryMs: 2000
+}
+
+/** What the wrapper around the core schedules (ms). */
+export interface MembershipTiming {
+  /** The core is ticked at its next deadline, and at least this often (cheap: nothing due, nothing done). */
+  maxTickGapMs: number
+  /** Deadline of one push-pull exchange over a stream. */
+  syncTimeoutMs: number
+  /** Facts are re-collected this often; a change re-signs and re-announces the record. */
+  factsRefreshMs: number
+  /** How long a graceful leave waits for its announcement to reach a few peers. */
+  leaveTimeoutMs: number
+  /** Members a leave is pushed to over a stream (reliable, beside the core's datagrams). */
+  leavePushPeers: number
+  /** After (re)joining, push-pull a random live member this long after, each (membership.ts, watchJoin). */
+  settlePushPullsMs: readonly number[]
+}
+
+/** Defaults of the wrapper's timing. */
+export const MEMBERSHIP_DEFAULTS: Readonly<MembershipTiming> = {
+  maxTickGapMs: 500,
+  syncTimeoutMs: 5_000,
+  factsRefreshMs: 5 * 60 * 1000,
+  leaveTimeoutMs: 2_000,
+  leavePushPeers: 2,
+  settlePushPullsMs: [1000, 4000]
+}

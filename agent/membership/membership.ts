@@ -1,42 +1,55 @@
 /**
- * Cluster membership: SWIM failure detection (prober.ts) over libp2p streams, dissemination
- * over gossipsub, push-pull anti-entropy (swim-transport.ts), reconnection (connectivity.ts),
- * and the merge rules (member-table.ts). Every member converges on one view, including about
- * members it has no direct connection to, because records are signed by their subject and
- * relayed by anyone.
+ * Cluster membership: the pure SWIM core (agent/membership/core) driven by real clocks, its
+ * datagrams through the authenticated UDP channel (codec protocol/swim-wire.ts), its push-pull
+ * over an on-demand libp2p stream (sync-stream.ts). This wrapper owns everything the core must
+ * not do: signing this node's record, verifying every received record BEFORE the core sees it
+ * (verified-records.ts), validating application broadcasts (user-broadcasts.ts) before the core
+ * stores or relays them, persisting the incarnation, re-collecting facts, telling libp2p where
+ * members listen, and the graceful leave. Per-agent work is flat in N: one probe per period,
+ * updates piggybacked with a retransmit limit near log N, a rare push-pull.
  */
 
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { Member, NodeFacts } from '../../protocol/members.js'
-import {
-  MEMBERSHIP_TOPIC, decodeGossip, encodeWire,
-  type GossipMessage, type NodeRecord, type SyncMessage
-} from '../../protocol/membership-wire.js'
+import type { NodeRecord } from '../../protocol/membership-wire.js'
+import { MAX_SYNC_BYTES, decodeDatagram, decodeSyncState, encodeDatagram, encodeSyncState } from '../../protocol/swim-wire.js'
 import type { HostPort } from '../config/agent-config.js'
-import { Awareness } from './awareness.js'
-import { Connectivity } from './connectivity.js'
-import { MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
-import { MemberTable, type ApplyResult, type MemberEntry, type StatusChange } from './member-table.js'
-import { signRecord, verifyRecord } from './node-record.js'
-import { Prober } from './prober.js'
-import { SwimTransport } from './swim-transport.js'
+import { SwimCore } from './core/swim-core.js'
+import type {
+  AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MemberStatus, MembershipCore, MemberView, Output, SwimTiming, SyncRequest, SyncState, UserBroadcast
+} from './core/types.js'
+import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
+import { signRecord } from './node-record.js'
+import { SyncStream } from './sync-stream.js'
+import { BroadcastRouter, type BroadcastHandler, type UserBroadcasts } from './user-broadcasts.js'
+import { VerifiedRecords, endpointMultiaddr } from './verified-records.js'
 
-/** Suspicion deadlines are checked this often. */
-const TICK_MS = 100
+/** A broadcast no newer than one already held (dropped quietly: the core would ignore it). */
+const STALE = 'stale'
+/** Where a push-pull peer whose address we do not know "sent" deferred broadcasts from (unused by the core for gossip). */
+const NO_ENDPOINT: Endpoint = { host: '0.0.0.0', port: 0 }
+
+/** The datagram channel as membership uses it (agent/transport/datagram-channel.ts). */
+export interface DatagramPort {
+  send: (to: Endpoint, payload: Uint8Array) => void
+  onDatagram: (handler: (from: Endpoint, payload: Uint8Array) => void) => () => void
+}
 
 /** Collaborators of the membership service. */
 export interface MembershipComponents {
-  libp2p: Libp2p<{ pubsub: GossipSub }>
+  libp2p: Libp2p
   privateKey: PrivateKey
   logger: Logger
+  datagrams: DatagramPort
   /** Collects this node's facts (hostname, OS, host keys, ...). */
   collectFacts: () => Promise<NodeFacts>
   /** Durable incarnation counter, so a restarted agent's news supersedes its old records. */
   incarnations: { load: () => Promise<number>, save: (inc: number) => Promise<void> }
+  /** Clock (ms); default Date.now. */
+  now?: () => number
 }
 
 /** Settings of the membership service. */
@@ -44,245 +57,433 @@ export interface MembershipInit {
   nodeName: string
   labels: Record<string, string>
   managerEligible: boolean
-  /** Multiaddrs others should dial, without /p2p. */
-  advertise: string[]
+  /** Where others reach this agent: its UDP datagrams and its libp2p TCP listener. */
+  advertise: HostPort
   seeds: HostPort[]
+  /** Core timing over the agent's defaults. */
+  swim?: Partial<SwimTiming>
   timing?: Partial<MembershipTiming>
 }
 
-/** Listener of member changes (a status change, or a newer record of a member: `from === to`). */
+/** A member status change, for listeners. `to` uses the API's words (`failed`, not `dead`). */
+export interface StatusChange { peerId: string, name: string, from: MemberStatus | null, to: MemberStatus, inc: number }
+
+/** Listener of member changes (a status change or a new record of the member). */
 export type MemberChangeListener = (change: StatusChange, member: Member) => void
 
 /** The membership service of one agent. */
-export class Membership {
+export class Membership implements UserBroadcasts {
   private readonly c: MembershipComponents
   private readonly init: MembershipInit
   private readonly timing: MembershipTiming
-  private readonly table: MemberTable
-  private readonly awareness: Awareness
-  private readonly transport: SwimTransport
-  private readonly prober: Prober
-  private readonly connectivity: Connectivity
+  private readonly selfId: string
+  private readonly records = new VerifiedRecords()
+  private readonly router = new BroadcastRouter()
+  /** Highest version seen per user key: staler copies are dropped before any verification. */
+  private readonly userVersions = new Map<string, number>()
+  /** Latest user broadcast per key (ours and validated ones), for joins built here. */
+  private readonly userLatest = new Map<string, UserBroadcast>()
+  /** When a datagram last came from each member (its own clock). */
+  private readonly lastHeard = new Map<string, number>()
   private readonly listeners = new Set<MemberChangeListener>()
-  private readonly timers: NodeJS.Timeout[] = []
-  /** When the deadline check last ran (to notice this agent's own stalls). */
-  private lastTick = 0
   private readonly badInputLogAt = new Map<string, number>()
-  private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
+  private readonly sync: SyncStream
+  private core: MembershipCore | null = null
   private facts: NodeFacts | null = null
+  private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
+  /** Whether the core knew no other live member at the last look (see watchJoin). */
+  private alone = true
+  private tickTimer: NodeJS.Timeout | null = null
+  private tickAt = Infinity
+  private readonly timers: NodeJS.Timeout[] = []
+  private unlisten: (() => void) | null = null
+  private readonly inFlight = new Set<Promise<void>>()
+  private persisting = Promise.resolve()
   private readonly background = new AbortController()
-  private readonly onConnectionOpen = (evt: CustomEvent): void => {
-    const conn = evt.detail as { direction: string, remotePeer: { toString: () => string } }
-    // The dialer runs push-pull at once: this is how a joining node learns the cluster and
-    // the cluster learns it, without waiting for gossipsub's mesh to form.
-    if (conn.direction === 'outbound') void this.transport.sync(conn.remotePeer.toString(), 5_000, this.background.signal)
-  }
-
-  private readonly onMessage = (evt: CustomEvent<Message>): void => {
-    const msg = evt.detail
-    if (msg.topic !== MEMBERSHIP_TOPIC || msg.type !== 'signed') return
-    void this.handleGossip(msg.from.toString(), msg.data).catch(err => this.c.logger.error({ err }, 'gossip handler failed'))
-  }
+  private readonly now: () => number
+  /** Counters for logs and tests. */
+  readonly counters = { badDatagrams: 0, refusedRecords: 0, refusedBroadcasts: 0, syncs: 0, syncFailures: 0 }
 
   constructor (components: MembershipComponents, init: MembershipInit) {
     this.c = components
     this.init = init
     this.timing = { ...MEMBERSHIP_DEFAULTS, ...init.timing }
-    this.table = new MemberTable({ selfPeerId: components.libp2p.peerId.toString(), timing: this.timing })
-    this.awareness = new Awareness({ max: this.timing.awarenessMax })
-    this.transport = new SwimTransport({
+    this.selfId = components.libp2p.peerId.toString()
+    this.now = components.now ?? Date.now
+    this.sync = new SyncStream({
       libp2p: components.libp2p,
       logger: components.logger,
-      localState: () => ({ t: 'sync', entries: this.table.syncEntries() }),
-      mergeRemoteState: async (from, msg) => { await this.mergeRemoteState(from, msg) },
-      onBadInput: (from, protocol, reason) => { this.badInput(from, protocol, reason) }
-    })
-    this.prober = new Prober({
-      logger: components.logger,
-      transport: this.transport,
-      awareness: this.awareness,
-      probeable: () => this.table.probeable(),
-      onAlive: peerId => { this.table.touch(peerId, Date.now()) },
-      onUnreachable: entry => { void this.suspect(entry) }
-    }, this.timing)
-    this.connectivity = new Connectivity({
-      libp2p: components.libp2p,
-      logger: components.logger,
-      members: () => this.table.all().filter(e => e.record.peerId !== this.table.self)
-    }, { ...this.timing, seeds: init.seeds, selfAddrs: init.advertise })
+      codec: { encode: encodeSyncState, decode: decodeSyncState },
+      answer: (from, state) => this.answerSync(from, state),
+      onBadInput: (from, reason) => { this.badInput(from, 'sync', reason) }
+    }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs })
   }
 
-  /** Subscribe, announce ourselves, start probing and dialing. */
+  /** Sign our record, start the core, serve push-pull, take datagrams, join the seeds. */
   async start (): Promise<void> {
     if (this.status !== 'stopped') throw new Error(`membership is ${this.status}`)
     this.status = 'starting'
-    const pubsub = this.c.libp2p.services.pubsub
     this.facts = await this.c.collectFacts()
-    const inc = (await this.c.incarnations.load()) + 1
-    await this.announceSelf(inc, 'alive')
-    pubsub.topicValidators.set(MEMBERSHIP_TOPIC, async (peer, msg) => await this.validate(peer.toString(), msg))
-    pubsub.addEventListener('message', this.onMessage)
-    pubsub.subscribe(MEMBERSHIP_TOPIC)
-    await this.transport.start()
-    this.c.libp2p.addEventListener('connection:open', this.onConnectionOpen)
-    this.connectivity.start()
-    this.connectivity.pass(this.background.signal)
-    this.prober.start()
-    this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
-    this.timers.push(setInterval(() => { void this.syncWithRandomMember() }, this.timing.syncIntervalMs))
+    const incarnation = await this.c.incarnations.load()
+    const self = this.init.advertise
+    const seeds = this.init.seeds.filter(s => !(s.host === self.host && s.port === self.port))
+    this.core = new SwimCore({
+      selfId: this.selfId,
+      selfInfo: (inc, left) => this.selfInfo(inc, left),
+      incarnation,
+      seeds,
+      timing: { ...AGENT_SWIM_TIMING, ...this.init.swim }
+    }, Math.random)
+    await this.sync.start()
+    this.unlisten = this.c.datagrams.onDatagram((from, payload) => { this.onDatagram(from, payload) })
+    this.status = 'started'
+    this.perform(this.core.start(this.now()))
     this.timers.push(setInterval(() => { void this.refreshFacts() }, this.timing.factsRefreshMs))
     for (const t of this.timers) t.unref()
-    this.status = 'started'
   }
 
   /**
-   * Graceful leave, then stop: sign a `left` record, publish it and push it directly to a few
-   * peers (bounded by leaveTimeoutMs) so the cluster shows `left`, not `failed`.
+   * Graceful leave, then stop: the core announces a signed `left` (datagrams to a few
+   * members), and the leave is also pushed over streams to a few live members, bounded by
+   * leaveTimeoutMs, so the cluster shows `left`, not `failed`.
    */
   async stop (): Promise<void> {
-    if (this.status !== 'started') return
+    if (this.status !== 'started' || this.core === null) return
     this.status = 'stopping'
     for (const t of this.timers) clearInterval(t)
     this.timers.length = 0
-    await this.prober.stop()
-    await this.connectivity.stop()
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer)
+    this.tickTimer = null
+    const core = this.core
     try {
-      const self = this.table.selfEntry
-      await this.announceSelf((self?.inc ?? 0) + 1, 'left')
-      const peers = this.table.probeable().filter(e => e.status === 'alive').slice(0, 3)
+      this.perform(core.leave(this.now()))
+      const peers = core.members().filter(m => m.id !== this.selfId && m.status === 'alive')
+      const picks = shuffle(peers).slice(0, this.timing.leavePushPeers)
       const deadline = AbortSignal.timeout(this.timing.leaveTimeoutMs)
-      await Promise.all(peers.map(async p => await this.transport.sync(p.record.peerId, this.timing.leaveTimeoutMs, deadline)))
+      await Promise.all(picks.map(async p => await this.sync.exchange(p.info.addr, p.id, this.stateForSync(false), deadline)))
     } catch (err) {
       this.c.logger.warn({ err }, 'leave announcement incomplete')
     }
     this.background.abort()
-    this.c.libp2p.removeEventListener('connection:open', this.onConnectionOpen)
-    const pubsub = this.c.libp2p.services.pubsub
-    pubsub.removeEventListener('message', this.onMessage)
-    pubsub.topicValidators.delete(MEMBERSHIP_TOPIC)
-    await this.transport.stop().catch(() => {})
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise(resolve => setTimeout(resolve, this.timing.leaveTimeoutMs).unref())])
+    this.unlisten?.()
+    this.unlisten = null
+    await this.sync.stop()
+    await this.persisting
     this.status = 'stopped'
   }
 
   /** The current view in API form, sorted by name. */
   members (): Member[] {
-    return this.table.all().map(e => toMember(e)).sort((a, b) => a.name.localeCompare(b.name))
+    const core = this.core
+    if (core === null) return []
+    const out: Member[] = []
+    for (const v of core.members()) {
+      const m = this.toMember(v)
+      if (m !== null) out.push(m)
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name))
   }
 
   /** Our own peer id. */
-  get peerId (): string { return this.table.self }
+  get peerId (): string { return this.selfId }
 
-  /** Be told about every member change (alive, suspect, failed, left, or a newer record). */
+  /** Be told about every member change (alive, suspect, failed, left, or a new record). */
   onChange (listener: MemberChangeListener): () => void {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }
   }
 
-  /** Gossipsub validator: decode, check the sender, verify signatures; bad input is rejected and logged. */
-  private async validate (from: string, msg: Message): Promise<TopicValidatorResult> {
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject
-    const decoded = decodeGossip(msg.data)
-    if (!decoded.ok) {
-      this.badInput(from, MEMBERSHIP_TOPIC, decoded.reason)
-      return TopicValidatorResult.Reject
-    }
-    const m = decoded.value
-    if (m.t === 'record') {
-      const rec = await verifyRecord(m.rec)
-      if (!rec.ok) {
-        this.badInput(from, MEMBERSHIP_TOPIC, rec.reason)
-        return TopicValidatorResult.Reject
-      }
-    } else if (m.from !== msg.from.toString()) {
-      // A claim must come from its author; gossipsub has verified msg.from's signature.
-      this.badInput(from, MEMBERSHIP_TOPIC, `${m.t} claim names ${m.from} but was signed by ${msg.from.toString()}`)
-      return TopicValidatorResult.Reject
-    }
-    return TopicValidatorResult.Accept
+  /** Core counters plus the wrapper's, for logs, tests and benchmarks. */
+  stats (): Record<string, number> {
+    return { ...(this.core?.stats() ?? {}), ...this.counters, ...prefixed('records', this.records.stats) }
   }
 
-  private async handleGossip (author: string, data: Uint8Array): Promise<void> {
-    if (this.status !== 'started' && this.status !== 'stopping') return
-    const decoded = decodeGossip(data)
-    if (!decoded.ok) return
-    const m = decoded.value
-    const now = Date.now()
-    this.table.touch(author, now)
-    if (m.t === 'record') {
-      const rec = await verifyRecord(m.rec)
-      if (rec.ok) await this.applied(this.table.applyRecord(rec.value, m.rec, now), rec.value)
-    } else if (m.t === 'suspect') {
-      await this.applied(this.table.applySuspect(m.peer, m.inc, m.from, now))
-    } else {
-      await this.applied(this.table.applyDead(m.peer, m.inc, now))
-    }
+  /** @inheritdoc */
+  broadcast (key: string, data: Uint8Array, version: number): void {
+    const core = this.core
+    if (core === null || this.status !== 'started') return
+    this.userVersions.set(key, Math.max(version, this.userVersions.get(key) ?? 0))
+    this.userLatest.set(key, { key, data, version })
+    this.perform(core.broadcast(key, data, version, this.now()))
   }
 
-  private async mergeRemoteState (from: string, msg: SyncMessage): Promise<void> {
-    const now = Date.now()
-    this.table.touch(from, now)
-    for (const entry of msg.entries) {
-      const rec = await verifyRecord(entry.rec)
-      if (!rec.ok) {
-        this.badInput(from, 'sync', rec.reason)
-        continue
-      }
-      for (const result of this.table.applySyncEntry(rec.value, entry, from, now)) {
-        // A record we learned by push-pull is news others may lack too: relay it on gossip.
-        await this.applied(result, rec.value, result.changed ? { t: 'record', rec: entry.rec } : undefined)
-      }
-    }
+  /** @inheritdoc */
+  handle (prefix: string, handler: BroadcastHandler): () => void {
+    return this.router.handle(prefix, handler)
   }
 
-  /** Act on what applying a message asks for: refute, remember addresses, tell listeners. */
-  private async applied (result: ApplyResult, record?: NodeRecord, relay?: GossipMessage): Promise<void> {
-    if (result.refute !== undefined) {
-      this.awareness.apply(1)
-      this.c.logger.info({ incarnation: result.refute }, 'refuting a claim that this node is suspect, failed or stale')
-      await this.announceSelf(result.refute, 'alive')
-      return
-    }
-    if (record !== undefined && result.changed && record.peerId !== this.table.self) {
-      await this.c.libp2p.peerStore.merge(peerIdFromString(record.peerId), {
-        multiaddrs: record.addrs.map(a => multiaddr(a))
-      }).catch(err => this.c.logger.debug({ err }, 'peer store merge failed'))
-    }
-    if (relay !== undefined) await this.publish(relay)
-    if (result.change !== undefined) this.emit(result.change)
+  // ---- the core's effects ----
+
+  /** Perform a core output: send datagrams, run push-pulls, act on events, reschedule. */
+  private perform (out: Output): void {
+    for (const s of out.send) this.sendDatagram(s.to, s.msg)
+    for (const r of out.syncs) this.track(this.runSync(r))
+    for (const e of out.events) this.onEvent(e)
+    this.watchJoin()
+    this.reschedule()
   }
 
   /**
-   * Our probes failed: suspect the member and tell everyone. If it is already suspect, our
-   * failed probe is an independent confirmation (as memberlist's suspectNode does): gossip it
-   * too, so every member's Lifeguard suspicion timer shortens toward its minimum.
+   * Right after this agent (re)joins, push-pull a random live member a few times (1 s and 4 s
+   * later). Members that joined at the same moment learn about each other only through relays
+   * of their `alive`, and in a small or fast-growing cluster those relays are spent on members
+   * that already know (measured: with 8 nodes joining at once the core alone took up to 15 s,
+   * waiting for the 30 s push-pull); two early exchanges close the gap in seconds.
    */
-  private async suspect (entry: MemberEntry): Promise<void> {
-    if (entry.status !== 'alive' && entry.status !== 'suspect') return
-    const now = Date.now()
-    const result = this.table.applySuspect(entry.record.peerId, entry.inc, this.table.self, now)
-    if (!result.changed && result.confirmed !== true) return
-    await this.publish({ t: 'suspect', peer: entry.record.peerId, inc: entry.inc, from: this.table.self })
-    if (result.change !== undefined) this.emit(result.change)
-  }
-
-  private tick (): void {
-    const now = Date.now()
-    const late = this.lastTick === 0 ? 0 : now - this.lastTick - TICK_MS
-    this.lastTick = now
-    if (late > this.timing.stallGraceMs) {
-      this.table.postponeSuspicions(late)
-      this.c.logger.debug({ stalledMs: late }, 'this agent stalled; suspicion deadlines moved out')
-    }
-    for (const change of this.table.tick(now)) {
-      void this.publish({ t: 'dead', peer: change.peerId, inc: change.inc, from: this.table.self })
-      this.emit(change)
+  private watchJoin (): void {
+    const core = this.core
+    if (core === null || this.status !== 'started') return
+    const alone = core.size() <= 1
+    if (alone === this.alone) return
+    this.alone = alone
+    if (alone) return
+    for (const ms of this.timing.settlePushPullsMs) {
+      const t = setTimeout(() => { this.pushPullRandom() }, ms)
+      t.unref()
+      this.timers.push(t)
     }
   }
 
-  private async syncWithRandomMember (): Promise<void> {
-    const alive = this.table.probeable().filter(e => e.status === 'alive')
-    const pick = alive[Math.floor(Math.random() * alive.length)]
-    if (pick !== undefined) await this.transport.sync(pick.record.peerId, 5_000, this.background.signal)
+  private pushPullRandom (): void {
+    const core = this.core
+    if (core === null || this.status !== 'started') return
+    const live = core.members().filter(m => m.id !== this.selfId && m.status === 'alive')
+    const pick = live[Math.floor(Math.random() * live.length)]
+    if (pick !== undefined) this.track(this.runSync({ t: 'sync', to: pick.info.addr, id: pick.id, state: this.stateForSync(false) }))
+  }
+
+  private sendDatagram (to: Endpoint, msg: Datagram): void {
+    try {
+      this.c.datagrams.send(to, encodeDatagram(msg))
+    } catch (err) {
+      this.c.logger.debug({ to, err: (err as Error).message }, 'datagram not sent')
+    }
+  }
+
+  private async runSync (r: SyncRequest): Promise<void> {
+    this.counters.syncs++
+    const reply = await this.sync.exchange(r.to, r.id, r.state, this.background.signal)
+    const core = this.core
+    if (core === null || this.status !== 'started') return
+    if (!reply.ok) {
+      this.counters.syncFailures++
+      this.c.logger.debug({ to: r.to, reason: reply.reason }, 'push-pull failed')
+      this.perform(core.onSyncFailed(r.to, this.now()))
+      return
+    }
+    const deferred: UserBroadcast[] = []
+    const from = r.id ?? `${r.to.host}:${r.to.port}`
+    this.perform(core.onSyncReply(this.screenSync(from, reply.value, deferred), this.now()))
+    this.retryDeferred(from, r.to, reply.value.from, deferred)
+  }
+
+  private answerSync (from: string, state: SyncState): SyncState | null {
+    const core = this.core
+    if (core === null || this.status !== 'started') return null
+    const deferred: UserBroadcast[] = []
+    const { reply, out } = core.onSyncRequest(this.screenSync(from, state, deferred), this.now())
+    this.perform(out)
+    this.retryDeferred(from, state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
+    return reply
+  }
+
+  private onEvent (e: CoreEvent): void {
+    switch (e.t) {
+      case 'member': this.onMemberEvent(e); break
+      case 'user':
+        this.userVersions.set(e.key, Math.max(e.version, this.userVersions.get(e.key) ?? 0))
+        this.userLatest.set(e.key, { key: e.key, data: e.data, version: e.version })
+        try { this.router.deliver(e.key, e.data, e.version) } catch (err) { this.c.logger.error({ err, key: e.key }, 'broadcast consumer failed') }
+        break
+      case 'incarnation': {
+        const value = e.value
+        this.persisting = this.persisting.then(async () => { await this.c.incarnations.save(value) })
+          .catch(err => { this.c.logger.error({ err }, 'persisting the incarnation failed') })
+        break
+      }
+      case 'stall':
+        this.c.logger.debug({ stalledMs: e.ms }, 'this agent stalled; its probes accuse nobody and suspicion deadlines moved out')
+        break
+    }
+  }
+
+  private onMemberEvent (e: Extract<CoreEvent, { t: 'member' }>): void {
+    if (e.id !== this.selfId && e.status === 'alive') this.lastHeard.set(e.id, this.now())
+    if (e.id !== this.selfId && (e.previous === null || e.status === 'alive')) {
+      // Manager RPC, replication and leases dial by peer id: libp2p must know where it listens.
+      this.c.libp2p.peerStore.merge(peerIdFromString(e.id), { multiaddrs: [multiaddr(endpointMultiaddr(e.info.addr))] })
+        .catch(err => { this.c.logger.debug({ err: (err as Error).message }, 'peer store merge failed') })
+    }
+    const view = this.core?.member(e.id)
+    const member = view === undefined ? null : this.toMember(view)
+    if (member === null) return
+    const change: StatusChange = { peerId: e.id, name: e.info.name, from: e.previous, to: e.status, inc: e.info.incarnation }
+    if (e.previous !== e.status) {
+      this.c.logger.info({ member: change.name, peer: change.peerId, from: change.from, to: change.to, incarnation: change.inc }, 'member status changed')
+    }
+    for (const l of this.listeners) {
+      try { l(change, member) } catch (err) { this.c.logger.error({ err }, 'member listener failed') }
+    }
+  }
+
+  // ---- time ----
+
+  private reschedule (): void {
+    const core = this.core
+    if (core === null || this.status !== 'started') return
+    const now = this.now()
+    const due = Math.min(core.nextDeadline(), now + this.timing.maxTickGapMs)
+    if (this.tickTimer !== null && due >= this.tickAt) return
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer)
+    this.tickAt = due
+    this.tickTimer = setTimeout(() => { this.onTick() }, Math.max(0, due - now))
+    this.tickTimer.unref()
+  }
+
+  private onTick (): void {
+    this.tickTimer = null
+    this.tickAt = Infinity
+    const core = this.core
+    if (core === null || this.status !== 'started') return
+    try {
+      this.perform(core.tick(this.now()))
+    } catch (err) {
+      this.c.logger.error({ err }, 'membership tick failed')
+      this.reschedule()
+    }
+  }
+
+  // ---- input: everything is checked before the core sees it ----
+
+  private onDatagram (from: Endpoint, payload: Uint8Array): void {
+    const core = this.core
+    if (core === null || this.status !== 'started') return
+    const d = decodeDatagram(payload)
+    if (!d.ok) {
+      this.counters.badDatagrams++
+      this.badInput(`${from.host}:${from.port}`, 'datagram', d.reason)
+      return
+    }
+    const msg = d.value
+    if (msg.from === this.selfId) return
+    this.lastHeard.set(msg.from, this.now())
+    const deferred: UserBroadcast[] = []
+    if ('gossip' in msg && msg.gossip.length > 0) {
+      const gossip = this.screenGossip(msg.from, msg.gossip, deferred)
+      if (gossip !== msg.gossip) (msg as { gossip: Broadcast[] }).gossip = gossip
+    }
+    try {
+      this.perform(core.receive(from, msg, this.now()))
+    } catch (err) {
+      this.c.logger.error({ err }, 'membership core refused a datagram')
+    }
+    this.retryDeferred(msg.from, from, msg.from, deferred)
+  }
+
+  /**
+   * A broadcast can be refused only because the member it names arrived in the same message
+   * (a claim right after its claimant's record, a joiner's whole state): after the core took the
+   * rest, check the refused ones again and hand the ones now valid in as gossip. What still
+   * fails is dropped and logged.
+   */
+  private retryDeferred (from: string, endpoint: Endpoint, sender: string | null, deferred: UserBroadcast[]): void {
+    const core = this.core
+    if (deferred.length === 0 || core === null || this.status !== 'started') return
+    const ok: Broadcast[] = []
+    for (const u of deferred) {
+      const reason = this.checkUser(u)
+      if (reason === null) ok.push({ t: 'user', ...u })
+      else if (reason !== STALE) this.refuseUser(from, reason)
+    }
+    if (ok.length === 0 || sender === null || sender === this.selfId) return
+    try {
+      this.perform(core.receive(endpoint, { t: 'gossip', from: sender, gossip: ok }, this.now()))
+    } catch (err) {
+      this.c.logger.error({ err }, 'membership core refused deferred broadcasts')
+    }
+  }
+
+  /** The broadcasts worth handing to the core now; the same array when all are. */
+  private screenGossip (from: string, gossip: Broadcast[], deferred: UserBroadcast[]): Broadcast[] {
+    let kept: Broadcast[] | null = null
+    for (let i = 0; i < gossip.length; i++) {
+      const b = gossip[i] as Broadcast
+      const ok = b.t === 'alive' ? this.acceptInfo(from, b.info) : b.t === 'user' ? this.acceptUser(b, deferred) : true
+      if (!ok && kept === null) kept = gossip.slice(0, i)
+      else if (ok && kept !== null) kept.push(b)
+    }
+    return kept ?? gossip
+  }
+
+  private screenSync (from: string, state: SyncState, deferred: UserBroadcast[]): SyncState {
+    return {
+      from: state.from,
+      join: state.join,
+      members: state.members.filter(m => this.acceptInfo(from, m.info)),
+      user: state.user.filter(u => this.acceptUser(u, deferred))
+    }
+  }
+
+  private acceptInfo (from: string, info: AliveInfo): boolean {
+    if (info.id === this.selfId) return true // the core refutes what others say about us
+    const r = this.records.check(info)
+    if (r.ok) return true
+    this.counters.refusedRecords++
+    this.badInput(from, 'record', r.reason)
+    return false
+  }
+
+  /** True when the core may take `u` now; a refused one goes to `deferred` for a second look. */
+  private acceptUser (u: UserBroadcast, deferred: UserBroadcast[]): boolean {
+    const reason = this.checkUser(u)
+    if (reason === null) return true
+    if (reason !== STALE) deferred.push(u)
+    return false
+  }
+
+  /** Null when valid and newer than what we hold; STALE when not newer; else why it is invalid. */
+  private checkUser (u: UserBroadcast): string | null {
+    const known = this.userVersions.get(u.key)
+    if (known !== undefined && u.version <= known) return STALE // the core would ignore it anyway
+    return this.router.validate(u.key, u.data, u.version)
+  }
+
+  private refuseUser (from: string, reason: string): void {
+    this.counters.refusedBroadcasts++
+    // A broadcast about a member we have not heard of yet is an ordering race (its record comes
+    // in another datagram, and the broadcast is retransmitted), not hostile input: no warning.
+    if (reason.includes('not a known member')) this.c.logger.debug({ peer: from, reason }, 'broadcast about an unknown member dropped for now')
+    else this.badInput(from, 'broadcast', reason)
+  }
+
+  // ---- self ----
+
+  /** Build and sign this node's AliveInfo (the core calls it synchronously). */
+  private selfInfo (incarnation: number, left: boolean): AliveInfo {
+    const record: NodeRecord = {
+      v: 1,
+      name: this.init.nodeName,
+      peerId: this.selfId,
+      incarnation,
+      state: left ? 'left' : 'alive',
+      addrs: [endpointMultiaddr(this.init.advertise)],
+      labels: this.init.labels,
+      managerEligible: this.init.managerEligible,
+      facts: this.facts,
+      signedAt: this.now()
+    }
+    const info: AliveInfo = {
+      id: this.selfId,
+      name: this.init.nodeName,
+      incarnation,
+      addr: { host: this.init.advertise.host, port: this.init.advertise.port },
+      eligible: this.init.managerEligible,
+      record: signRecord(record, this.c.privateKey),
+      left
+    }
+    this.records.remember(info, record)
+    return info
   }
 
   private async refreshFacts (): Promise<void> {
@@ -290,76 +491,63 @@ export class Membership {
       const facts = await this.c.collectFacts()
       if (JSON.stringify(facts) === JSON.stringify(this.facts)) return
       this.facts = facts
-      await this.announceSelf((this.table.selfEntry?.inc ?? 0) + 1, 'alive')
+      if (this.core !== null && this.status === 'started') this.perform(this.core.refreshSelf(this.now()))
     } catch (err) {
       this.c.logger.warn({ err }, 'facts refresh failed')
     }
   }
 
-  /** Sign a new self record at `inc`, persist the incarnation, and publish it. */
-  private async announceSelf (inc: number, state: 'alive' | 'left'): Promise<void> {
-    const record: NodeRecord = {
-      v: 1,
-      name: this.init.nodeName,
-      peerId: this.table.self,
-      incarnation: inc,
-      state,
-      addrs: this.init.advertise,
-      labels: this.init.labels,
-      managerEligible: this.init.managerEligible,
-      facts: this.facts,
-      signedAt: Date.now()
-    }
-    await this.c.incarnations.save(inc)
-    const signed = await signRecord(record, this.c.privateKey)
-    const prev = this.table.selfEntry?.status
-    this.table.setSelf(record, signed, Date.now())
-    await this.publish({ t: 'record', rec: signed })
-    const to = state === 'left' ? 'left' : 'alive'
-    if (prev !== to) this.emit({ peerId: this.table.self, name: record.name, from: prev ?? null, to, inc })
+  /** Our whole view (a leave pushes it over streams). */
+  private stateForSync (join: boolean): SyncState {
+    const members = (this.core?.members() ?? []).map(v => ({ info: v.info, status: v.status, incarnation: v.incarnation }))
+    return { from: this.selfId, members, user: [...this.userLatest.values()], join }
   }
 
-  private async publish (msg: GossipMessage): Promise<void> {
-    try {
-      await this.c.libp2p.services.pubsub.publish(MEMBERSHIP_TOPIC, encodeWire(msg))
-    } catch (err) {
-      this.c.logger.debug({ err: (err as Error).message }, 'gossip publish failed')
+  private track (p: Promise<void>): void {
+    const q = p.catch(err => { this.c.logger.error({ err }, 'push-pull handling failed') }).finally(() => { this.inFlight.delete(q) })
+    this.inFlight.add(q)
+  }
+
+  private toMember (v: MemberView): Member | null {
+    const record = this.records.get(v.id)
+    if (record === undefined) return null
+    const heard = this.lastHeard.get(v.id) ?? 0
+    const lastSeen = v.id === this.selfId ? this.now() : v.status === 'alive' ? Math.max(heard, v.lastChange) : heard > 0 ? heard : v.lastChange
+    return {
+      name: v.name,
+      peerId: v.id,
+      addresses: record.addrs,
+      status: v.status,
+      incarnation: v.incarnation,
+      labels: record.labels,
+      facts: record.facts,
+      managerEligible: record.managerEligible,
+      lastSeen: new Date(lastSeen).toISOString()
     }
   }
 
-  private emit (change: StatusChange): void {
-    const entry = this.table.get(change.peerId)
-    if (entry === undefined) return
-    const fields = { member: change.name, peer: change.peerId, from: change.from, to: change.to, incarnation: change.inc }
-    if (change.from === change.to) this.c.logger.debug(fields, 'member record renewed')
-    else this.c.logger.info(fields, 'member status changed')
-    const member = toMember(entry)
-    for (const l of this.listeners) {
-      try { l(change, member) } catch (err) { this.c.logger.error({ err }, 'member listener failed') }
-    }
-  }
-
-  /** Log bad input at most once per peer and protocol per 10 s: hostile peers must not flood the log. */
-  private badInput (from: string, protocol: string, reason: string): void {
-    const key = `${from}|${protocol}`
-    const now = Date.now()
+  /** Log bad input at most once per source and kind per 10 s: hostile peers must not flood the log. */
+  private badInput (from: string, kind: string, reason: string): void {
+    const key = `${from}|${kind}`
+    const now = this.now()
     if ((this.badInputLogAt.get(key) ?? 0) > now - 10_000) return
+    if (this.badInputLogAt.size > 1024) this.badInputLogAt.clear()
     this.badInputLogAt.set(key, now)
-    this.c.logger.warn({ peer: from, protocol, reason }, 'dropped a malformed or unverifiable membership message')
+    this.c.logger.warn({ peer: from, kind, reason }, 'dropped a malformed or unverifiable membership message')
   }
 }
 
-/** API form of a table entry. */
-export function toMember (e: MemberEntry): Member {
-  return {
-    name: e.record.name,
-    peerId: e.record.peerId,
-    addresses: e.record.addrs,
-    status: e.status === 'dead' ? 'failed' : e.status,
-    incarnation: e.inc,
-    labels: e.record.labels,
-    facts: e.record.facts,
-    managerEligible: e.record.managerEligible,
-    lastSeen: new Date(e.lastSeen).toISOString()
+function prefixed (prefix: string, o: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [`${prefix}.${k}`, v]))
+}
+
+function shuffle<T> (items: T[]): T[] {
+  const a = [...items]
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const t = a[i] as T
+    a[i] = a[j] as T
+    a[j] = t
   }
+  return a
 }

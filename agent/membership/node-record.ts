@@ -2,31 +2,32 @@
  * Signed node records: a node signs what it says about itself (name, addresses, labels,
  * facts, incarnation, alive/left) with its libp2p Ed25519 key. Anyone can relay the record
  * and anyone can verify it against the peer id, so facts such as SSH host keys are
- * authenticated end to end, not just hop by hop.
+ * authenticated end to end, not just hop by hop. On the wire a record is a signed envelope
+ * (64-byte signature || UTF-8 JSON of the NodeRecord): the opaque `record` of an AliveInfo.
  */
 
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { decodeRecordPayload, type NodeRecord, type SignedRecord, type WireResult } from '../../protocol/membership-wire.js'
+import { decodeRecordPayload, type NodeRecord, type WireResult } from '../../protocol/membership-wire.js'
+import { openEnvelope, sealEnvelope, verifiedBy } from '../identity/signed-envelope.js'
 
-/** Sign a record with the node's private key. */
-export async function signRecord (record: NodeRecord, key: PrivateKey): Promise<SignedRecord> {
-  const payload = JSON.stringify(record)
-  const sig = await key.sign(new TextEncoder().encode(payload))
-  return { payload, sig: Buffer.from(sig).toString('base64') }
+/** Sign a record with the node's private key (synchronous: Ed25519 in node:crypto). */
+export function signRecord (record: NodeRecord, key: PrivateKey): Uint8Array {
+  return sealEnvelope(key, new TextEncoder().encode(JSON.stringify(record)))
 }
 
-/** Decode a signed record and verify its signature against the peer id it names. */
-export async function verifyRecord (signed: SignedRecord): Promise<WireResult<NodeRecord>> {
-  const decoded = decodeRecordPayload(signed.payload)
-  if (!decoded.ok) return decoded
-  let publicKey
+/** Decode a signed record and verify its signature against the peer id it names. Never throws. */
+export function verifyRecord (bytes: Uint8Array): WireResult<NodeRecord> {
+  const env = openEnvelope(bytes)
+  if (env === null) return { ok: false, reason: 'record is too short to be signed' }
+  let payload: string
   try {
-    publicKey = peerIdFromString(decoded.value.peerId).publicKey
+    payload = new TextDecoder('utf-8', { fatal: true }).decode(env.payload)
   } catch {
-    return { ok: false, reason: 'record.peerId cannot be parsed' }
+    return { ok: false, reason: 'record payload is not UTF-8' }
   }
-  if (publicKey === undefined) return { ok: false, reason: 'record.peerId does not embed a public key' }
-  const valid = await publicKey.verify(new TextEncoder().encode(signed.payload), Buffer.from(signed.sig, 'base64'))
-  return valid ? decoded : { ok: false, reason: `bad signature on the record of ${decoded.value.peerId}` }
+  const decoded = decodeRecordPayload(payload)
+  if (!decoded.ok) return decoded
+  return verifiedBy(decoded.value.peerId, env.payload, env.sig)
+    ? decoded
+    : { ok: false, reason: `bad signature on the record of ${decoded.value.peerId}` }
 }

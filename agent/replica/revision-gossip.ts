@@ -1,24 +1,33 @@
 /**
- * Replica revisions on gossip: every eligible agent announces its replica's revision each
- * second on `clusterd/replica/1` and remembers everyone else's. The election ranks failover
- * candidates with `rank`: highest revision first, then lowest peer id, so the most up-to-date
- * eligible agent becomes the next manager.
+ * Replica revisions as membership broadcasts: an eligible agent announces its replica's
+ * revision (signed, key `rev/<peerId>`) only when it changed, at most every `minIntervalMs`
+ * (2 s), and remembers the latest announcement of everyone else. Membership dissemination and
+ * push-pull carry the latest per agent, so an idle cluster sends nothing. The election ranks
+ * failover candidates with `rank`: highest revision first, then lowest peer id, so the most
+ * up-to-date eligible agent becomes the next manager.
  */
 
-import type { GossipSub, Message } from '@libp2p/gossipsub'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
-import { REPLICA_TOPIC, decodeReplicaAnnouncement, encodeReplicationMessage } from '../../protocol/replication-wire.js'
+import { REPLICA_KEY_PREFIX, decodeReplicaAnnouncement, encodeReplicationMessage } from '../../protocol/replication-wire.js'
+import { openEnvelope, sealEnvelope, verifiedBy } from '../identity/signed-envelope.js'
+import type { UserBroadcasts } from '../membership/user-broadcasts.js'
 
 /** Collaborators. */
 export interface ReplicaRevisionsComponents {
-  pubsub: GossipSub
+  broadcasts: UserBroadcasts
+  /** Signs our announcements. */
+  privateKey: PrivateKey
   logger: Logger
   /** This agent's replica revision. */
   revision: () => number
   /** Whether this agent's store awaits a snapshot after damage (store-recovery.ts). */
   awaitingSnapshot?: () => boolean
+  /** Whether `peerId` is a known member (announcements of strangers are dropped). Default: all known. */
+  isMember?: (peerId: string) => boolean
+  /** Clock (ms); tests pass a fake one. */
+  now?: () => number
 }
 
 /** Settings. */
@@ -26,7 +35,10 @@ export interface ReplicaRevisionsInit {
   peerId: string
   /** Announce our own revision (only manager-eligible agents do). */
   announce: boolean
-  intervalMs?: number
+  /** Announce a changed revision at most this often. */
+  minIntervalMs?: number
+  /** How often the revision is checked for a change (cheap: nothing is sent unless it changed). */
+  checkMs?: number
 }
 
 /** Collects replica revisions and ranks election candidates by them. */
@@ -37,30 +49,27 @@ export class ReplicaRevisions {
   /** Peers whose store awaits a snapshot: ranked below every other candidate. */
   private readonly awaiting = new Set<string>()
   private timer: NodeJS.Timeout | null = null
-  private readonly onMessage = (evt: CustomEvent<Message>): void => {
-    const msg = evt.detail
-    if (msg.topic !== REPLICA_TOPIC || msg.type !== 'signed') return
-    const a = decodeReplicaAnnouncement(msg.data)
-    if (!a.ok) return
-    this.known.set(a.value.peerId, a.value.revision)
-    if (a.value.awaiting === true) this.awaiting.add(a.value.peerId)
-    else this.awaiting.delete(a.value.peerId)
-  }
+  private unhandle: (() => void) | null = null
+  /** What we last announced (null: nothing yet), when, and under which version. */
+  private last: { revision: number, awaiting: boolean, at: number, version: number } | null = null
+  private readonly now: () => number
 
   constructor (components: ReplicaRevisionsComponents, init: ReplicaRevisionsInit) {
     this.c = components
-    this.init = { intervalMs: 1000, ...init }
+    this.init = { minIntervalMs: 2000, checkMs: 500, ...init }
+    this.now = components.now ?? Date.now
   }
 
-  /** Subscribe and start announcing. */
+  /** Take announcements from membership and start announcing our own changes. */
   start (): void {
-    this.c.pubsub.topicValidators.set(REPLICA_TOPIC, (peer, msg) => this.validate(peer.toString(), msg))
-    this.c.pubsub.addEventListener('message', this.onMessage)
-    this.c.pubsub.subscribe(REPLICA_TOPIC)
+    this.unhandle = this.c.broadcasts.handle(REPLICA_KEY_PREFIX, {
+      validate: (key, data) => this.validate(key, data),
+      deliver: (_key, data) => { this.deliver(data) }
+    })
     if (this.init.announce) {
-      this.timer = setInterval(() => { void this.announce() }, this.init.intervalMs)
+      this.timer = setInterval(() => { this.maybeAnnounce() }, this.init.checkMs)
       this.timer.unref()
-      void this.announce()
+      this.maybeAnnounce()
     }
   }
 
@@ -68,8 +77,8 @@ export class ReplicaRevisions {
   stop (): void {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-    this.c.pubsub.removeEventListener('message', this.onMessage)
-    this.c.pubsub.topicValidators.delete(REPLICA_TOPIC)
+    this.unhandle?.()
+    this.unhandle = null
   }
 
   /** Last known revision of `peerId` (our own is live); undefined if never heard. */
@@ -90,27 +99,44 @@ export class ReplicaRevisions {
     return a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0
   }
 
-  private validate (from: string, msg: Message): TopicValidatorResult {
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject
-    const a = decodeReplicaAnnouncement(msg.data)
-    if (!a.ok) {
-      this.c.logger.warn({ peer: from, reason: a.reason }, 'dropped a malformed replica announcement')
-      return TopicValidatorResult.Reject
-    }
-    // Only an agent may announce its own revision; relays keep the author's signature.
-    if (a.value.peerId !== msg.from.toString()) {
-      this.c.logger.warn({ peer: from, claimed: a.value.peerId }, 'dropped a replica announcement not signed by its author')
-      return TopicValidatorResult.Reject
-    }
-    return TopicValidatorResult.Accept
+  /** Null when `data` is a well-formed announcement signed by the agent its key names. */
+  validate (key: string, data: Uint8Array): string | null {
+    const env = openEnvelope(data)
+    if (env === null) return 'replica announcement is too short to be signed'
+    const a = decodeReplicaAnnouncement(env.payload)
+    if (!a.ok) return `malformed replica announcement: ${a.reason}`
+    if (key !== `${REPLICA_KEY_PREFIX}${a.value.peerId}`) return `replica announcement of ${a.value.peerId} under key ${key}`
+    if (!verifiedBy(a.value.peerId, env.payload, env.sig)) return `replica announcement not signed by its author ${a.value.peerId}`
+    if (this.c.isMember !== undefined && !this.c.isMember(a.value.peerId)) return `replica announcement of ${a.value.peerId}, not a known member`
+    return null
   }
 
-  private async announce (): Promise<void> {
+  private deliver (data: Uint8Array): void {
+    const env = openEnvelope(data)
+    const a = env === null ? null : decodeReplicaAnnouncement(env.payload)
+    if (a === null || !a.ok || a.value.peerId === this.init.peerId) return
+    this.known.set(a.value.peerId, a.value.revision)
+    if (a.value.awaiting === true) this.awaiting.add(a.value.peerId)
+    else this.awaiting.delete(a.value.peerId)
+  }
+
+  /** Announce when the revision or the awaiting flag changed and the last announcement is old enough. */
+  private maybeAnnounce (): void {
+    const revision = this.c.revision()
+    const awaiting = this.c.awaitingSnapshot?.() === true
+    const now = this.now()
+    const last = this.last
+    if (last !== null && last.revision === revision && last.awaiting === awaiting) return
+    if (last !== null && now - last.at < this.init.minIntervalMs) return
+    // Versions must rise across restarts too (others keep the latest per key): seconds since
+    // the Unix epoch fit in 32 bits until 2106, and the rate limit keeps them distinct.
+    const version = Math.max((last?.version ?? 0) + 1, Math.floor(now / 1000))
     try {
-      const awaiting = this.c.awaitingSnapshot?.() === true ? { awaiting: true as const } : {}
-      await this.c.pubsub.publish(REPLICA_TOPIC, encodeReplicationMessage({ t: 'replica', peerId: this.init.peerId, revision: this.c.revision(), ...awaiting }))
+      const body = encodeReplicationMessage({ t: 'replica', peerId: this.init.peerId, revision, ...(awaiting ? { awaiting: true as const } : {}) })
+      this.c.broadcasts.broadcast(`${REPLICA_KEY_PREFIX}${this.init.peerId}`, sealEnvelope(this.c.privateKey, body), version)
+      this.last = { revision, awaiting, at: now, version }
     } catch (err) {
-      this.c.logger.debug({ err: (err as Error).message }, 'replica announcement failed')
+      this.c.logger.warn({ err: (err as Error).message }, 'replica announcement failed')
     }
   }
 }

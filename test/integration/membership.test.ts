@@ -1,7 +1,7 @@
 // Membership on real hosts: separate agent processes, each in its own network namespace with
 // its own sshd, talking over a real bridge. Proves joining, failure detection, rejoin after a
-// healed link, graceful leave, persistent identity, the cluster secret, a late seed, and
-// hostile gossip.
+// healed link, graceful leave, persistent identity, the cluster secret (for streams and for
+// datagrams), bounded connections, a late seed, and hostile datagrams and push-pull.
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,12 +10,28 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { lpStream } from '@libp2p/utils'
+import { pino } from 'pino'
 import { TestHosts } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
 import { AgentProcess, makeSecret, PORT, startAgentOn, testDir } from '../harness/agent-process.js'
 import { createClusterNode } from '../../agent/libp2p/create-node.js'
 import { readSecretFile } from '../../agent/transport/secret.js'
-import { MEMBERSHIP_TOPIC } from '../../protocol/membership-wire.js'
+import { DatagramChannel } from '../../agent/transport/datagram-channel.js'
+import { SYNC_PROTOCOL_V2 } from '../../agent/membership/sync-stream.js'
+import { encodeDatagram } from '../../protocol/swim-wire.js'
+
+/** Established TCP connections of the agent's libp2p listener/dialer on its host (libp2p connections). */
+const connections = async (a: AgentProcess): Promise<number> => {
+  const r = await a.host.exec(['/usr/bin/ss', '-tnH', 'state', 'established', `( sport = :${PORT} or dport = :${PORT} )`])
+  return r.stdout.split('\n').filter(l => l.trim() !== '').length
+}
+
+/** CLUSTERD_TIMING of this suite: idle connections close after 5 s instead of 30 s, so the bound shows quickly. */
+const TIMING = JSON.stringify({ idleConnectionMs: 5000 })
+
+/** What `a` logged since `mark` (its output length then; once the 200 kB buffer rolls over, its recent part). */
+const since = (a: AgentProcess, mark: number): string => a.output.length < 200_000 ? a.output.slice(mark) : a.output.slice(-50_000)
 
 const alive = async (a: AgentProcess): Promise<string[]> =>
   ((await a.members()) ?? []).filter(m => m.status === 'alive').map(m => m.name).sort()
@@ -42,7 +58,7 @@ describe('membership on real hosts', () => {
   const start = async (i: number, opts: Partial<Parameters<typeof startAgentOn>[1]> = {}): Promise<AgentProcess> => {
     const seed = hosts.hosts[0]
     const a = await startAgentOn(hosts.hosts[i] as NonNullable<typeof seed>, {
-      secretFile: secret, socketDir: join(dir, 'sock'), join: i === 0 ? [] : [`${seed?.address}:${PORT}`], ...opts
+      secretFile: secret, socketDir: join(dir, 'sock'), join: i === 0 ? [] : [`${seed?.address}:${PORT}`], env: { CLUSTERD_TIMING: TIMING }, ...opts
     })
     agents[i] = a
     return a
@@ -62,6 +78,17 @@ describe('membership on real hosts', () => {
     assert.equal(`${seed.facts?.sshHostKeys[0]?.type} ${seed.facts?.sshHostKeys[0]?.key}`, hosts.hosts[0]?.hostKeyPublic.split(' ').slice(0, 2).join(' '))
     assert.ok(seed.incarnation >= 1)
     assert.match(seed.lastSeen, /^\d{4}-\d\d-\d\dT/)
+  })
+
+  it('an idle agent holds a bounded number of libp2p connections, not one per member', async () => {
+    // Joining opened connections (push-pull); once idle they close, except to the manager.
+    for (const a of agents.slice(0, 5)) {
+      await waitFor(async () => (await connections(a)) <= 2 ? true : undefined,
+        { timeoutMs: 30_000, message: `${a.host.name} still holds ${await connections(a)} connections` })
+    }
+    const counts = await Promise.all(agents.slice(0, 5).map(async a => await connections(a)))
+    assert.ok(counts.every(n => n <= 2), `connections per agent: ${counts.join(', ')}`)
+    for (const a of agents.slice(0, 5)) assert.deepEqual(await alive(a), names(), 'membership is intact without the connections')
   })
 
   it('a cut link makes every survivor mark the node failed, and a restored link brings it back alive', async () => {
@@ -117,27 +144,54 @@ describe('membership on real hosts', () => {
     await stranger.stop('SIGKILL')
   })
 
-  it('a malformed or oversized gossip message from a peer with the secret is dropped and logged; the agent keeps running', async () => {
-    const psk = await readSecretFile(secret)
-    const rogue = await createClusterNode({ privateKey: await generateKeyPair('Ed25519'), psk, listen: '/ip4/127.0.0.1/tcp/0', announce: [] })
+  it('datagrams sealed with another secret are dropped and counted, and change nothing', async () => {
+    const seed = agents[0] as AgentProcess
+    const stranger = new DatagramChannel({ logger: pino({ level: 'silent' }) }, { secret: new Uint8Array(32).fill(7), host: '0.0.0.0', port: 0 })
+    await stranger.start()
     try {
-      const seed = agents[0] as AgentProcess
-      await rogue.dial(multiaddr(`/ip4/${seed.host.address}/tcp/${PORT}`))
-      rogue.services.pubsub.subscribe(MEMBERSHIP_TOPIC)
-      await waitFor(() => rogue.services.pubsub.getSubscribers(MEMBERSHIP_TOPIC).length > 0 ? true : undefined, { timeoutMs: 10_000, message: 'rogue sees no subscriber' })
-      const bad = [
-        new TextEncoder().encode('{not json'),
-        new TextEncoder().encode(JSON.stringify({ t: 'dead', peer: 'x', inc: -1, from: 'y' })),
-        new TextEncoder().encode(JSON.stringify({ t: 'record', rec: { payload: '{"v":1}', sig: 'A'.repeat(88) } })),
-        new Uint8Array(200 * 1024).fill(65)
-      ]
-      for (const b of bad) await rogue.services.pubsub.publish(MEMBERSHIP_TOPIC, b).catch(() => {})
-      await waitFor(() => /dropped a malformed or unverifiable membership message/.test(seed.output) ? true : undefined,
-        { timeoutMs: 10_000, message: () => `no drop logged:\n${seed.output.slice(-2000)}` })
-      assert.equal(seed.proc.exitCode, null, 'the agent is still running')
+      const fakeId = (await agents[1]?.members())?.find(m => m.name === hosts.hosts[1]?.name)?.peerId as string
+      // A stranger claiming to be a member, accusing another one: it must not even be read.
+      const ping = encodeDatagram({ t: 'ping', seq: 1, from: fakeId, target: 'x', gossip: [{ t: 'dead', id: fakeId, incarnation: 1, from: fakeId }] })
+      const mark = seed.output.length
+      for (let i = 0; i < 20; i++) stranger.send({ host: seed.host.address, port: PORT }, ping)
+      await waitFor(() => /"reason":"auth".*datagram dropped|datagram dropped.*"reason":"auth"/.test(since(seed, mark)) ? true : undefined,
+        { timeoutMs: 10_000, message: `no auth drop logged:\n${seed.output.slice(-2000)}` })
       assert.deepEqual(await alive(seed), names(), 'its view is intact')
     } finally {
+      await stranger.stop()
+    }
+  })
+
+  it('malformed or unverifiable datagrams and push-pull states from a peer with the secret are dropped and logged; the agent keeps running', async () => {
+    const psk = await readSecretFile(secret)
+    const seed = agents[0] as AgentProcess
+    const rogueDgram = new DatagramChannel({ logger: pino({ level: 'silent' }) }, { secret: psk, host: '0.0.0.0', port: 0 })
+    await rogueDgram.start()
+    const rogue = await createClusterNode({ privateKey: await generateKeyPair('Ed25519'), psk, listen: '/ip4/127.0.0.1/tcp/0', announce: [] })
+    try {
+      const to = { host: seed.host.address, port: PORT }
+      const victim = (await seed.members())?.find(m => m.name === hosts.hosts[1]?.name)
+      assert.ok(victim !== undefined)
+      const mark = seed.output.length
+      rogueDgram.send(to, new TextEncoder().encode('{not a datagram'))
+      rogueDgram.send(to, new Uint8Array(2000).fill(65))
+      // A forged record: the victim's id and a higher incarnation, signed by nobody.
+      rogueDgram.send(to, encodeDatagram({
+        t: 'gossip',
+        from: victim.peerId,
+        gossip: [{ t: 'alive', info: { id: victim.peerId, name: victim.name, incarnation: victim.incarnation + 5, addr: { host: '10.9.9.9', port: 1 }, eligible: true, record: new Uint8Array(100).fill(1), left: true } }]
+      }))
+      const stream = await rogue.dialProtocol(multiaddr(`/ip4/${seed.host.address}/tcp/${PORT}`), SYNC_PROTOCOL_V2)
+      await lpStream(stream).write(new TextEncoder().encode('{"not":"a sync state"}'))
+      for (const kind of ['datagram', 'record', 'sync']) {
+        await waitFor(() => new RegExp(`"kind":"${kind}".*dropped a malformed or unverifiable membership message`).test(since(seed, mark)) ? true : undefined,
+          { timeoutMs: 10_000, message: `no ${kind} drop logged:\n${since(seed, mark).slice(-2000)}` })
+      }
+      assert.equal(seed.proc.exitCode, null, 'the agent is still running')
+      assert.deepEqual(await alive(seed), names(), 'its view is intact: the forged leave was not taken')
+    } finally {
       await rogue.stop()
+      await rogueDgram.stop()
     }
   })
 

@@ -1,89 +1,73 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { pino } from 'pino'
 import { Election } from '../../../../agent/election/election.js'
-import { MANAGER_TOPIC, type ManagerClaim } from '../../../../protocol/manager-wire.js'
+import { MANAGER_KEY_PREFIX, type ManagerClaim } from '../../../../protocol/manager-wire.js'
 import type { Member } from '../../../../protocol/members.js'
-
-const SELF = '12D3KooWSe1fSe1fSe1fSe1fSe1fSe1fSe1fSe1fSe1fSe1fSe1f'
-const GOOD = '12D3KooWGoodGoodGoodGoodGoodGoodGoodGoodGoodGoodGood'
-const STRANGER = '12D3KooWStrangerStrangerStrangerStrangerStrangerStr'
-const WORKER = '12D3KooWWorkerWorkerWorkerWorkerWorkerWorkerWorker1'
+import { FakeBroadcasts, peers, signedJson, type TestPeer } from '../fake-broadcasts.js'
 
 function member (peerId: string, name: string, managerEligible: boolean): Member {
   return { name, peerId, addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, managerEligible, lastSeen: new Date().toISOString() }
-}
-
-type Validator = (peer: { toString: () => string }, msg: Message) => TopicValidatorResult
-
-/** An Election over a fake pubsub that only records its topic validator and listeners. */
-async function electionWith (members: Member[]): Promise<{ validate: Validator, election: Election, deliver: (claim: ManagerClaim, from: string) => Promise<void> }> {
-  const validators = new Map<string, Validator>()
-  const listeners: Array<(evt: CustomEvent<Message>) => void> = []
-  const pubsub = {
-    topicValidators: validators,
-    addEventListener: (_: string, fn: (evt: CustomEvent<Message>) => void) => { listeners.push(fn) },
-    removeEventListener: () => {},
-    subscribe: () => {},
-    publish: async () => ({ recipients: [] })
-  } as unknown as GossipSub
-  const election = new Election({
-    pubsub,
-    logger: pino({ level: 'silent' }),
-    members: () => members,
-    epochs: { load: async () => 0, save: async () => {} }
-  }, { peerId: SELF, name: 'self', eligible: false, heartbeatMs: 60_000 })
-  await election.start()
-  const validate = validators.get(MANAGER_TOPIC)
-  assert.ok(validate !== undefined)
-  const deliver = async (claim: ManagerClaim, from: string): Promise<void> => {
-    const msg = signed(claim, from)
-    // gossipsub only emits messages its validator accepted
-    if (validate({ toString: () => from }, msg) !== TopicValidatorResult.Accept) return
-    for (const l of listeners) l(new CustomEvent('message', { detail: msg }))
-    await new Promise(resolve => setImmediate(resolve))
-  }
-  return { validate, election, deliver }
-}
-
-function signed (claim: unknown, from: string): Message {
-  return { type: 'signed', topic: MANAGER_TOPIC, from: { toString: () => from }, data: new TextEncoder().encode(JSON.stringify(claim)) } as unknown as Message
 }
 
 function claim (peerId: string, name: string, epoch = 5): ManagerClaim {
   return { t: 'claim', epoch, peerId, name, since: new Date().toISOString(), revision: 0 }
 }
 
-describe('manager claim validation', () => {
-  const members = [member(SELF, 'self', false), member(GOOD, 'good', true), member(WORKER, 'worker', false)]
+/** An ineligible Election over fake broadcasts, with self, good (eligible) and worker (not) as members. */
+async function setup (): Promise<{ election: Election, b: FakeBroadcasts, self: TestPeer, good: TestPeer, worker: TestPeer, stranger: TestPeer }> {
+  const [self, good, worker, stranger] = await peers(4) as [TestPeer, TestPeer, TestPeer, TestPeer]
+  const members = [member(self.id, 'self', false), member(good.id, 'good', true), member(worker.id, 'worker', false)]
+  const b = new FakeBroadcasts()
+  const election = new Election({
+    broadcasts: b,
+    privateKey: self.key,
+    logger: pino({ level: 'silent' }),
+    members: () => members,
+    epochs: { load: async () => 0, save: async () => {} }
+  }, { peerId: self.id, name: 'self', eligible: false })
+  await election.start()
+  return { election, b, self, good, worker, stranger }
+}
 
+const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 10)) }
+
+describe('manager claim validation', () => {
   it('accepts a claim from a known, eligible member signed by itself under its own name', async () => {
-    const { validate, election } = await electionWith(members)
-    assert.equal(validate({ toString: () => GOOD }, signed(claim(GOOD, 'good'), GOOD)), TopicValidatorResult.Accept)
+    const { election, b, good } = await setup()
+    assert.equal(b.deliver(MANAGER_KEY_PREFIX + good.id, signedJson(good, claim(good.id, 'good')), 5), null)
+    await settle()
+    assert.equal(election.manager()?.peerId, good.id)
     await election.stop()
   })
 
-  it('ignores a claim from a peer that is not a member (the takeover bug), so it never becomes manager', async () => {
-    const { validate, election, deliver } = await electionWith(members)
-    assert.equal(validate({ toString: () => STRANGER }, signed(claim(STRANGER, 'good', 99), STRANGER)), TopicValidatorResult.Ignore)
-    await deliver(claim(STRANGER, 'stranger', 99), STRANGER)
+  it('drops a claim from a peer that is not a member (the takeover bug), so it never becomes manager', async () => {
+    const { election, b, good, stranger } = await setup()
+    assert.match(b.deliver(MANAGER_KEY_PREFIX + stranger.id, signedJson(stranger, claim(stranger.id, 'good', 99)), 99) ?? '', /not a known member/)
+    await settle()
     assert.equal(election.manager(), null)
     assert.equal(election.epoch, 0)
-    await deliver(claim(GOOD, 'good', 3), GOOD)
-    assert.equal(election.manager()?.peerId, GOOD)
+    assert.equal(b.deliver(MANAGER_KEY_PREFIX + good.id, signedJson(good, claim(good.id, 'good', 3)), 3), null)
+    await settle()
+    assert.equal(election.manager()?.peerId, good.id)
     await election.stop()
   })
 
-  it('rejects claims from ineligible members, under another name, or not signed by the claimant', async () => {
-    const { validate, election } = await electionWith(members)
-    const peer = { toString: () => GOOD }
-    assert.equal(validate(peer, signed(claim(WORKER, 'worker'), WORKER)), TopicValidatorResult.Reject)
-    assert.equal(validate(peer, signed(claim(GOOD, 'worker'), GOOD)), TopicValidatorResult.Reject)
-    assert.equal(validate(peer, signed(claim(GOOD, 'good'), WORKER)), TopicValidatorResult.Reject)
-    assert.equal(validate(peer, { ...signed(claim(GOOD, 'good'), GOOD), type: 'unsigned' } as unknown as Message), TopicValidatorResult.Reject)
-    assert.equal(validate(peer, signed(claim(GOOD, '$(touch /tmp/x)'), GOOD)), TopicValidatorResult.Reject)
-    assert.equal(validate(peer, signed({ t: 'claim', epoch: 'x' }, GOOD)), TopicValidatorResult.Reject)
+  it('rejects claims from ineligible members, under another name, not signed by the claimant, or malformed', async () => {
+    const { election, b, good, worker } = await setup()
+    const k = MANAGER_KEY_PREFIX + good.id
+    assert.match(b.deliver(MANAGER_KEY_PREFIX + worker.id, signedJson(worker, claim(worker.id, 'worker')), 5) ?? '', /ineligible/)
+    assert.match(b.deliver(k, signedJson(good, claim(good.id, 'worker')), 5) ?? '', /another name/)
+    assert.match(b.deliver(k, signedJson(worker, claim(good.id, 'good')), 5) ?? '', /not signed by its claimant/)
+    assert.match(b.deliver(k, new TextEncoder().encode(JSON.stringify(claim(good.id, 'good'))), 5) ?? '', /not signed|malformed|too short/)
+    assert.match(b.deliver(k, signedJson(good, claim(good.id, '$(touch /tmp/x)')), 5) ?? '', /malformed/)
+    assert.match(b.deliver(k, signedJson(good, { t: 'claim', epoch: 'x' }), 5) ?? '', /malformed/)
+    assert.match(b.deliver(k, signedJson(good, claim(good.id, 'good', 5)), 6) ?? '', /version/, 'the version must be the epoch')
+    assert.match(b.deliver(MANAGER_KEY_PREFIX + worker.id, signedJson(good, claim(good.id, 'good', 5)), 5) ?? '', /under key/, 'the key must name the claimant')
+    assert.match(b.deliver(k, signedJson(good, claim(good.id, 'good', 2000)), 2000) ?? '', /more than 1024/, 'an epoch far ahead would burn the epoch space')
+    await settle()
+    assert.equal(election.manager(), null)
+    assert.equal(election.epoch, 0)
     await election.stop()
   })
 })

@@ -1,72 +1,68 @@
-import { describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import type { GossipSub } from '@libp2p/gossipsub'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { Election } from '../../../../agent/election/election.js'
 import type { Member } from '../../../../protocol/members.js'
-import { MANAGER_TOPIC, claimSupersedes, decodeClaim, type ManagerClaim } from '../../../../protocol/manager-wire.js'
+import { MANAGER_KEY_PREFIX, claimSupersedes, decodeClaim, type ManagerClaim } from '../../../../protocol/manager-wire.js'
+import { openEnvelope } from '../../../../agent/identity/signed-envelope.js'
 import { waitFor } from '../../../harness/poll.js'
-
-const A = '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
-const B = '12D3KooWBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'
-const C = '12D3KooWCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC'
+import { FakeBroadcasts, peers, signedJson, type TestPeer } from '../fake-broadcasts.js'
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
-const m = (peerId: string, status: Member['status'] = 'alive'): Member =>
-  ({ name: peerId.slice(-4), peerId, addresses: [], status, incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: '' })
-const claim = (peerId: string, epoch: number, revision: number): ManagerClaim =>
-  ({ t: 'claim', epoch, peerId, name: peerId.slice(-4), since: new Date(0).toISOString(), revision })
+// A < B < C by peer id (peers() sorts them).
+let A: TestPeer, B: TestPeer, C: TestPeer
+const all = (): TestPeer[] => [A, B, C]
+const name = (id: string): string => `n${all().findIndex(p => p.id === id)}`
+const m = (p: TestPeer, status: Member['status'] = 'alive'): Member =>
+  ({ name: name(p.id), peerId: p.id, addresses: [], status, incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: '' })
+const claim = (p: TestPeer, epoch: number, revision: number): ManagerClaim =>
+  ({ t: 'claim', epoch, peerId: p.id, name: name(p.id), since: new Date(0).toISOString(), revision })
 
-/** Just enough of gossipsub: claims delivered through the validator, publishes recorded. */
-function fakePubsub (): { pubsub: GossipSub, published: ManagerClaim[], deliver: (c: ManagerClaim) => TopicValidatorResult } {
-  const target = new EventTarget()
-  const topicValidators = new Map<string, (peer: unknown, msg: unknown) => TopicValidatorResult>()
-  const published: ManagerClaim[] = []
-  const pubsub = Object.assign(target, {
-    topicValidators,
-    subscribe: () => {},
-    publish: async (_topic: string, data: Uint8Array) => { published.push(JSON.parse(new TextDecoder().decode(data)) as ManagerClaim); return { recipients: [] } }
-  }) as unknown as GossipSub
-  return {
-    pubsub,
-    published,
-    deliver: c => {
-      const msg = { type: 'signed', topic: MANAGER_TOPIC, from: { toString: () => c.peerId }, data: enc(c) }
-      const verdict = (topicValidators.get(MANAGER_TOPIC) as (p: unknown, msg: unknown) => TopicValidatorResult)({ toString: () => c.peerId }, msg)
-      if (verdict === TopicValidatorResult.Accept) target.dispatchEvent(new CustomEvent('message', { detail: msg }))
-      return verdict
-    }
-  }
-}
-
-/** An election of `self` with a fake clock; only `poke()` and delivered claims drive it. */
-async function election (self: string, members: () => Member[], revision = 0, overrides: { evaluateMs?: number } = {}): Promise<{ e: Election, clock: { t: number }, ps: ReturnType<typeof fakePubsub> }> {
-  const ps = fakePubsub()
+/** An election of `self` with a fake clock over fake broadcasts; only `poke()` and delivered claims drive it. */
+async function election (self: TestPeer, members: () => Member[], revision = 0, overrides: { evaluateMs?: number } = {}): Promise<{ e: Election, clock: { t: number }, b: FakeBroadcasts, deliver: (c: ManagerClaim) => string | null, published: () => ManagerClaim[] }> {
+  const b = new FakeBroadcasts()
   const clock = { t: 1_000_000 }
   let saved = 0
   const e = new Election({
-    pubsub: ps.pubsub,
+    broadcasts: b,
+    privateKey: self.key,
     logger: pino({ level: 'silent' }),
     members,
     epochs: { load: async () => saved, save: async (n) => { saved = n } },
-    revision: () => revision,
+    revisions: { revisionOf: id => id === self.id ? revision : undefined, isAwaiting: () => false },
     now: () => clock.t
-  }, { peerId: self, name: self.slice(-4), eligible: true, heartbeatMs: 1e9, evaluateMs: 1e9, settleMs: 0, ...overrides })
+  }, { peerId: self.id, name: name(self.id), eligible: true, evaluateMs: 1e9, settleMs: 0, ...overrides })
   await e.start()
-  return { e, clock, ps }
+  const byId = (id: string): TestPeer => all().find(p => p.id === id) as TestPeer
+  return {
+    e,
+    clock,
+    b,
+    deliver: c => b.deliver(MANAGER_KEY_PREFIX + c.peerId, signedJson(byId(c.peerId), c), c.epoch),
+    published: () => b.sent.map(s => {
+      const env = openEnvelope(s.data)
+      const d = env === null ? null : decodeClaim(env.payload)
+      assert.ok(d?.ok === true)
+      assert.equal(s.key, MANAGER_KEY_PREFIX + d.value.peerId)
+      assert.equal(s.version, d.value.epoch)
+      return d.value
+    })
+  }
 }
 
+const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 20)) }
+
 /** Advance the fake clock by `ms` in 250 ms evaluation ticks, as the real timer would. */
-async function advance (e: Election, clock: { t: number }, ms: number, onTick?: () => void): Promise<void> {
+async function advance (e: Election, clock: { t: number }, ms: number): Promise<void> {
   for (let left = ms; left > 0; left -= 250) {
     clock.t += Math.min(250, left)
-    onTick?.()
     e.poke()
     await new Promise(resolve => setImmediate(resolve))
   }
-  await new Promise(resolve => setTimeout(resolve, 10))
+  await settle()
 }
+
+before(async () => { [A, B, C] = await peers(3) as [TestPeer, TestPeer, TestPeer] })
 
 describe('claimSupersedes', () => {
   it('a higher epoch wins whatever the revision; at equal epochs the higher revision, then the lower peer id', () => {
@@ -79,7 +75,7 @@ describe('claimSupersedes', () => {
     assert.equal(claimSupersedes(claim(A, 5, 10), claim(A, 5, 10)), false, 'a claim does not supersede itself')
   })
 
-  it('decodes the revision, defaulting to 0 for claims without one, and rejects a bad one', () => {
+  it('decodes the revision, defaulting to 0 for claims without one, and rejects a bad one or an epoch past 2^32', () => {
     const { revision: _r, ...old } = claim(A, 3, 0)
     const d = decodeClaim(enc(old))
     assert.ok(d.ok)
@@ -89,152 +85,145 @@ describe('claimSupersedes', () => {
     assert.equal(withRev.value.revision, 42)
     assert.equal(decodeClaim(enc({ ...claim(A, 3, 0), revision: -1 })).ok, false)
     assert.equal(decodeClaim(enc({ ...claim(A, 3, 0), revision: 1.5 })).ok, false)
+    assert.equal(decodeClaim(enc({ ...claim(A, 2 ** 32, 0) })).ok, false)
   })
 })
 
 describe('election', () => {
   it('at an equal epoch adopts the claim with the higher revision, then the lower peer id, and never goes back', async () => {
-    const { e, ps } = await election(C, () => [m(A), m(B), m(C)])
-    ps.deliver(claim(B, 3, 10))
-    await waitFor(() => e.manager()?.peerId === B, { timeoutMs: 2000, message: 'B adopted' })
-    ps.deliver(claim(C, 3, 12))
-    await waitFor(() => e.manager()?.peerId === C, { timeoutMs: 2000, message: 'C (higher revision) adopted' })
-    ps.deliver(claim(A, 3, 12))
-    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A (same revision, lower peer id) adopted' })
-    ps.deliver(claim(B, 3, 11))
-    ps.deliver(claim(B, 2, 99))
-    // Claims are handled in order: once this later one is in, the two before were judged.
-    ps.deliver(claim(A, 3, 12))
-    await new Promise(resolve => setTimeout(resolve, 20))
-    assert.equal(e.manager()?.peerId, A, 'a lower revision or a lower epoch does not win')
+    const { e, deliver } = await election(C, () => [m(A), m(B), m(C)])
+    deliver(claim(B, 3, 10))
+    await waitFor(() => e.manager()?.peerId === B.id, { timeoutMs: 2000, message: 'B adopted' })
+    deliver(claim(C, 3, 12))
+    await waitFor(() => e.manager()?.peerId === C.id, { timeoutMs: 2000, message: 'C (higher revision) adopted' })
+    deliver(claim(A, 3, 12))
+    await waitFor(() => e.manager()?.peerId === A.id, { timeoutMs: 2000, message: 'A (same revision, lower peer id) adopted' })
+    deliver(claim(B, 3, 11))
+    deliver(claim(B, 2, 99))
+    await settle()
+    assert.equal(e.manager()?.peerId, A.id, 'a lower revision or a lower epoch does not win')
     assert.equal(e.epoch, 3)
     await e.stop()
   })
 
-  it('claims with its own revision when it wins', async () => {
-    const { e, ps } = await election(A, () => [m(A), m(B)], 17)
+  it('claims with its own revision when it wins, signed, once per epoch', async () => {
+    const { e, clock, published } = await election(A, () => [m(A), m(B)], 17)
     e.poke()
     await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'A claims' })
-    const published = await waitFor(() => ps.published[0], { timeoutMs: 2000, message: 'the claim is published' })
-    assert.equal(published.epoch, 1)
-    assert.equal(published.revision, 17)
+    await advance(e, clock, 10_000)
+    assert.equal(published().length, 1, 'no periodic re-announce')
+    assert.equal(published()[0]?.epoch, 1)
+    assert.equal(published()[0]?.revision, 17)
     await e.stop()
   })
 
-  it('replaces a manager whose claims were silent for 6 s although membership still lists it alive, and not before', async () => {
-    // A ranks first (lowest peer id): only the silence rule lets B take over while A is listed.
-    const { e, clock, ps } = await election(B, () => [m(A), m(B)], 5)
-    ps.deliver(claim(A, 4, 9))
-    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
-    for (let s = 1; s <= 10; s++) {
-      clock.t += 1000
-      ps.deliver(claim(A, 4, 9)) // heartbeats keep it
-      e.poke()
-    }
-    await new Promise(resolve => setTimeout(resolve, 20))
-    assert.equal(e.manager()?.peerId, A, 'a manager that keeps announcing stays')
-    clock.t += 5900
-    e.poke()
-    await new Promise(resolve => setTimeout(resolve, 20))
-    assert.equal(e.manager()?.peerId, A, '5.9 s of silence is not enough')
-    clock.t += 200
-    e.poke()
-    const next = await waitFor(() => e.isManager ? e.manager() : null, { timeoutMs: 2000, message: 'B takes over after 6 s of silence' })
-    assert.equal(next?.epoch, 5)
-    assert.equal(ps.published.at(-1)?.revision, 5)
+  it('keeps a manager membership lists alive, however long it is silent', async () => {
+    const { e, clock, deliver } = await election(B, () => [m(A), m(B)], 5)
+    deliver(claim(A, 4, 9))
+    await waitFor(() => e.manager()?.peerId === A.id, { timeoutMs: 2000, message: 'A adopted' })
+    await advance(e, clock, 60_000)
+    assert.equal(e.manager()?.peerId, A.id)
+    assert.equal(e.isManager, false)
     await e.stop()
   })
 
-  it('replaces a suspect manager after 2.5 s of silence', async () => {
+  it('replaces a manager suspect for 2.5 s without refutation, and not one that refuted in time', async () => {
     const members = [m(A), m(B)]
-    const { e, clock, ps } = await election(B, () => members)
-    ps.deliver(claim(A, 2, 0))
-    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
+    const { e, clock, deliver, published } = await election(B, () => members, 5)
+    deliver(claim(A, 2, 0))
+    await waitFor(() => e.manager()?.peerId === A.id, { timeoutMs: 2000, message: 'A adopted' })
     members[0] = m(A, 'suspect')
-    clock.t += 2400
-    e.poke()
-    await new Promise(resolve => setTimeout(resolve, 20))
-    assert.equal(e.manager()?.peerId, A, 'suspect and 2.4 s silent: not yet')
-    ps.deliver(claim(A, 2, 0)) // a heartbeat arrives: a suspect manager that still speaks stays
-    await new Promise(resolve => setTimeout(resolve, 20))
-    clock.t += 2400
-    e.poke()
-    await new Promise(resolve => setTimeout(resolve, 20))
-    assert.equal(e.manager()?.peerId, A)
-    clock.t += 200
-    e.poke()
-    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over from the silent suspect' })
+    await advance(e, clock, 2000)
+    assert.equal(e.manager()?.peerId, A.id, 'suspect for 2 s: not yet')
+    members[0] = m(A) // refuted
+    await advance(e, clock, 500)
+    members[0] = m(A, 'suspect')
+    await advance(e, clock, 2250)
+    assert.equal(e.manager()?.peerId, A.id, 'the suspicion clock restarted with the refutation')
+    members[0] = m(A, 'suspect')
+    await advance(e, clock, 500)
+    // Suspect, so not a candidate: B wins the ranking and claims.
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over from the unrefuted suspect' })
     assert.equal(e.epoch, 3)
+    assert.equal(published().at(-1)?.revision, 5)
     await e.stop()
   })
 
-  it('keeps a manager membership declares failed while its claims still arrive; replaces it after 2.5 s of silence, or at once when it left', async () => {
-    const members = [m(A), m(B), m(C)]
-    const { e, clock, ps } = await election(B, () => members)
-    ps.deliver(claim(A, 2, 0))
-    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
-    // A starved SWIM declares the live manager failed; its claims keep coming.
-    members[0] = m(A, 'failed')
-    for (let i = 0; i < 8; i++) {
-      clock.t += 1000
-      ps.deliver(claim(A, 2, 0))
+  it('replaces a manager membership declares failed or left at once', async () => {
+    for (const status of ['failed', 'left'] as const) {
+      const members = [m(A), m(B)]
+      const { e, deliver } = await election(B, () => members)
+      deliver(claim(A, 5, 0))
+      await waitFor(() => e.manager()?.peerId === A.id, { timeoutMs: 2000, message: 'A adopted' })
+      members[0] = m(A, status)
       e.poke()
-      await new Promise(resolve => setTimeout(resolve, 5))
+      await waitFor(() => e.isManager, { timeoutMs: 2000, message: `B takes over from a manager that is ${status}` })
+      assert.equal(e.epoch, 6)
+      await e.stop()
     }
-    assert.equal(e.manager()?.peerId, A, 'failed in SWIM but speaking: still the manager')
-    assert.equal(e.epoch, 2)
-    clock.t += 2400
-    e.poke()
-    await new Promise(resolve => setTimeout(resolve, 20))
-    assert.equal(e.manager()?.peerId, A, 'failed and 2.4 s silent: not yet')
-    clock.t += 200
-    e.poke()
-    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over from the failed, silent manager' })
-    assert.equal(e.epoch, 3)
-    await e.stop()
-
-    // A manager that left is replaced without waiting for silence.
-    const members2 = [m(A), m(B)]
-    const second = await election(B, () => members2)
-    second.ps.deliver(claim(A, 5, 0))
-    await waitFor(() => second.e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
-    members2[0] = m(A, 'left')
-    second.e.poke()
-    await waitFor(() => second.e.isManager, { timeoutMs: 2000, message: 'B takes over from a manager that left' })
-    await second.e.stop()
   })
 
-  it('does not judge silence right after its own event loop stalled: the claims are still queued', async () => {
-    const { e, clock, ps } = await election(B, () => [m(A), m(B)], 0, { evaluateMs: 250 })
-    ps.deliver(claim(A, 4, 0))
-    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
-    let ticks = 0
-    await advance(e, clock, 3000, () => { if (++ticks % 4 === 0) ps.deliver(claim(A, 4, 0)) })
-    // A 7 s stall of this agent: the first evaluation after it sees 7 s of silence.
+  it('does not judge a suspect manager right after its own event loop stalled', async () => {
+    const members = [m(A), m(B)]
+    const { e, clock, deliver } = await election(B, () => members, 0, { evaluateMs: 250 })
+    deliver(claim(A, 4, 0))
+    await waitFor(() => e.manager()?.peerId === A.id, { timeoutMs: 2000, message: 'A adopted' })
+    await advance(e, clock, 1000)
+    members[0] = m(A, 'suspect')
+    e.poke()
+    await settle()
+    // A 7 s stall of this agent: the first evaluation after it sees a 7 s old suspicion.
     clock.t += 7000
     e.poke()
     await advance(e, clock, 750)
-    assert.equal(e.manager()?.peerId, A, 'not deposed by our own stall')
-    ps.deliver(claim(A, 4, 0)) // the claim that was queued during the stall
-    await advance(e, clock, 3000, () => { if (++ticks % 4 === 0) ps.deliver(claim(A, 4, 0)) })
-    assert.equal(e.manager()?.peerId, A)
-    // Real silence, evaluated on time, still replaces it.
-    await advance(e, clock, 6500)
-    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over after real silence' })
+    assert.equal(e.manager()?.peerId, A.id, 'not deposed by our own stall')
+    members[0] = m(A) // the refutation that was queued during the stall
+    await advance(e, clock, 3000)
+    assert.equal(e.manager()?.peerId, A.id)
+    // A real, unrefuted suspicion evaluated on time still replaces it.
+    members[0] = m(A, 'suspect')
+    await advance(e, clock, 3000)
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over after a real suspicion' })
     await e.stop()
   })
 
-  it('a silently replaced manager that speaks again does not win back with its old epoch', async () => {
-    const { e, clock, ps } = await election(B, () => [m(A), m(B)])
-    ps.deliver(claim(A, 1, 0))
-    await waitFor(() => e.manager()?.peerId === A, { timeoutMs: 2000, message: 'A adopted' })
-    clock.t += 7000
+  it('ranks candidates by replica revision before peer id; a store awaiting a snapshot goes last', async () => {
+    const b = new FakeBroadcasts()
+    const clock = { t: 1_000_000 }
+    const revisions = new Map<string, number>([[A.id, 5], [B.id, 9]])
+    const awaiting = new Set<string>()
+    const e = new Election({
+      broadcasts: b,
+      privateKey: A.key,
+      logger: pino({ level: 'silent' }),
+      members: () => [m(A), m(B)],
+      epochs: { load: async () => 0, save: async () => {} },
+      revisions: { revisionOf: id => revisions.get(id), isAwaiting: id => awaiting.has(id) },
+      now: () => clock.t
+    }, { peerId: A.id, name: name(A.id), eligible: true, evaluateMs: 1e9, settleMs: 0 })
+    await e.start()
+    e.poke()
+    await settle()
+    assert.equal(e.isManager, false, 'B has the fresher replica: A (lower peer id, older replica) does not claim')
+    awaiting.add(B.id)
+    e.poke()
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'A claims once B awaits a snapshot' })
+    await e.stop()
+  })
+
+  it('a replaced manager that comes back does not win back with its old epoch', async () => {
+    const members = [m(A), m(B)]
+    const { e, deliver } = await election(B, () => members)
+    deliver(claim(A, 1, 0))
+    await waitFor(() => e.manager()?.peerId === A.id, { timeoutMs: 2000, message: 'A adopted' })
+    members[0] = m(A, 'failed')
     e.poke()
     await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B takes over' })
-    ps.deliver(claim(A, 1, 0))
-    ps.deliver(claim(B, 2, 0)) // our own claim relayed back: judged after A's
-    await new Promise(resolve => setTimeout(resolve, 20))
-    assert.equal(e.manager()?.peerId, B, 'the old epoch does not win back')
+    members[0] = m(A)
+    deliver(claim(A, 1, 0))
+    e.poke()
+    await settle()
+    assert.equal(e.manager()?.peerId, B.id, 'the old epoch does not win back, and a manager stays while listed alive')
     assert.equal(e.epoch, 2)
     await e.stop()
   })

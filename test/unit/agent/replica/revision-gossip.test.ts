@@ -1,72 +1,98 @@
-import { describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import type { GossipSub } from '@libp2p/gossipsub'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { ReplicaRevisions } from '../../../../agent/replica/revision-gossip.js'
 import type { Member } from '../../../../protocol/members.js'
-import { REPLICA_TOPIC, encodeReplicationMessage } from '../../../../protocol/replication-wire.js'
+import { REPLICA_KEY_PREFIX, decodeReplicaAnnouncement } from '../../../../protocol/replication-wire.js'
+import { openEnvelope } from '../../../../agent/identity/signed-envelope.js'
+import { FakeBroadcasts, peers, signedJson, type TestPeer } from '../fake-broadcasts.js'
 
-const A = '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
-const B = '12D3KooWBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'
-const C = '12D3KooWCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC'
+// A < B < C by peer id.
+let A: TestPeer, B: TestPeer, C: TestPeer
+before(async () => { [A, B, C] = await peers(3) as [TestPeer, TestPeer, TestPeer] })
 
-/** Just enough of gossipsub to deliver messages to the validator and listener (pure-logic test). */
-function fakePubsub (): { pubsub: GossipSub, deliver: (from: string, body: unknown) => TopicValidatorResult } {
-  const target = new EventTarget()
-  const topicValidators = new Map<string, (peer: unknown, msg: unknown) => TopicValidatorResult>()
-  const pubsub = Object.assign(target, { topicValidators, subscribe: () => {}, publish: async () => ({ recipients: [] }) }) as unknown as GossipSub
-  return {
-    pubsub,
-    deliver: (from, body) => {
-      const msg = { type: 'signed', topic: REPLICA_TOPIC, from: { toString: () => from }, data: encodeReplicationMessage(body as never) }
-      const verdict = (topicValidators.get(REPLICA_TOPIC) as (p: unknown, m: unknown) => TopicValidatorResult)({ toString: () => from }, msg)
-      if (verdict === TopicValidatorResult.Accept) target.dispatchEvent(new CustomEvent('message', { detail: msg }))
-      return verdict
-    }
-  }
+const m = (p: TestPeer): Member => ({ name: p.id.slice(-4), peerId: p.id, addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: '' })
+const ids = (ms: Member[]): string[] => ms.map(x => x.peerId)
+
+/** Hand `body`, signed by `author`, in under the key of `keyOf` (default: the author). */
+function announce (b: FakeBroadcasts, author: TestPeer, body: unknown, version = 1, keyOf: TestPeer = author): string | null {
+  return b.deliver(REPLICA_KEY_PREFIX + keyOf.id, signedJson(author, body), version)
 }
 
-const m = (peerId: string): Member => ({ name: peerId.slice(-4), peerId, addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: '' })
+function revisions (self: TestPeer, b: FakeBroadcasts, over: Partial<ConstructorParameters<typeof ReplicaRevisions>[0]> = {}, announceOwn = false): ReplicaRevisions {
+  return new ReplicaRevisions({ broadcasts: b, privateKey: self.key, logger: pino({ level: 'silent' }), revision: () => 0, ...over }, { peerId: self.id, announce: announceOwn })
+}
 
 describe('replica revisions and election ranking', () => {
   it('ranks the highest announced revision first, then the lowest peer id; unheard members last', () => {
-    const { pubsub, deliver } = fakePubsub()
+    const b = new FakeBroadcasts()
     let own = 5
-    const r = new ReplicaRevisions({ pubsub, logger: pino({ level: 'silent' }), revision: () => own }, { peerId: C, announce: false })
+    const r = revisions(C, b, { revision: () => own })
     r.start()
-    assert.deepEqual([m(A), m(B), m(C)].sort(r.rank).map(x => x.peerId), [C, A, B], 'only our own revision is known')
-    assert.equal(deliver(A, { t: 'replica', peerId: A, revision: 7 }), TopicValidatorResult.Accept)
-    assert.equal(deliver(B, { t: 'replica', peerId: B, revision: 7 }), TopicValidatorResult.Accept)
-    assert.deepEqual([m(C), m(B), m(A)].sort(r.rank).map(x => x.peerId), [A, B, C])
+    assert.deepEqual(ids([m(A), m(B), m(C)].sort(r.rank)), [C.id, A.id, B.id], 'only our own revision is known')
+    assert.equal(announce(b, A, { t: 'replica', peerId: A.id, revision: 7 }), null)
+    assert.equal(announce(b, B, { t: 'replica', peerId: B.id, revision: 7 }), null)
+    assert.deepEqual(ids([m(C), m(B), m(A)].sort(r.rank)), [A.id, B.id, C.id])
     own = 9
-    assert.deepEqual([m(A), m(B), m(C)].sort(r.rank).map(x => x.peerId), [C, A, B], 'our own revision is live')
+    assert.deepEqual(ids([m(A), m(B), m(C)].sort(r.rank)), [C.id, A.id, B.id], 'our own revision is live')
     r.stop()
   })
 
-  it('rejects announcements not signed by their author, and malformed ones', () => {
-    const { pubsub, deliver } = fakePubsub()
-    const r = new ReplicaRevisions({ pubsub, logger: pino({ level: 'silent' }), revision: () => 0 }, { peerId: C, announce: false })
+  it('rejects announcements not signed by their author, under another key, from strangers, and malformed ones', () => {
+    const b = new FakeBroadcasts()
+    const r = revisions(C, b, { isMember: id => id !== B.id })
     r.start()
-    assert.equal(deliver(B, { t: 'replica', peerId: A, revision: 100 }), TopicValidatorResult.Reject)
-    assert.equal(deliver(A, { t: 'replica', peerId: A, revision: -3 }), TopicValidatorResult.Reject)
-    assert.equal(r.revisionOf(A), undefined)
+    assert.match(announce(b, B, { t: 'replica', peerId: A.id, revision: 100 }, 1, A) ?? '', /not signed by its author/)
+    assert.match(announce(b, A, { t: 'replica', peerId: A.id, revision: 100 }, 1, B) ?? '', /under key/)
+    assert.match(announce(b, A, { t: 'replica', peerId: A.id, revision: -3 }) ?? '', /malformed/)
+    assert.match(announce(b, B, { t: 'replica', peerId: B.id, revision: 3 }) ?? '', /not a known member/)
+    assert.equal(r.revisionOf(A.id), undefined)
+    assert.equal(r.revisionOf(B.id), undefined)
     r.stop()
   })
 
   it('ranks a store awaiting a snapshot below everyone, its own included, until it announces it no longer waits', () => {
-    const { pubsub, deliver } = fakePubsub()
+    const b = new FakeBroadcasts()
     let awaiting = true
-    const r = new ReplicaRevisions({ pubsub, logger: pino({ level: 'silent' }), revision: () => 0, awaitingSnapshot: () => awaiting }, { peerId: A, announce: false })
+    const r = revisions(A, b, { awaitingSnapshot: () => awaiting })
     r.start()
-    assert.equal(deliver(B, { t: 'replica', peerId: B, revision: 0, awaiting: true }), TopicValidatorResult.Accept)
-    assert.equal(deliver(C, { t: 'replica', peerId: C, revision: 0 }), TopicValidatorResult.Accept)
+    assert.equal(announce(b, B, { t: 'replica', peerId: B.id, revision: 0, awaiting: true }), null)
+    assert.equal(announce(b, C, { t: 'replica', peerId: C.id, revision: 0 }), null)
     // A would win on peer id at equal revisions; awaiting, it and B go last.
-    assert.deepEqual([m(A), m(B), m(C)].sort(r.rank).map(x => x.peerId), [C, A, B])
+    assert.deepEqual(ids([m(A), m(B), m(C)].sort(r.rank)), [C.id, A.id, B.id])
     awaiting = false
-    deliver(B, { t: 'replica', peerId: B, revision: 0 })
-    assert.deepEqual([m(C), m(B), m(A)].sort(r.rank).map(x => x.peerId), [A, B, C])
-    assert.equal(deliver(B, { t: 'replica', peerId: B, revision: 0, awaiting: 'yes' }), TopicValidatorResult.Reject)
+    announce(b, B, { t: 'replica', peerId: B.id, revision: 0 }, 2)
+    assert.deepEqual(ids([m(C), m(B), m(A)].sort(r.rank)), [A.id, B.id, C.id])
+    assert.match(announce(b, B, { t: 'replica', peerId: B.id, revision: 0, awaiting: 'yes' }, 3) ?? '', /malformed/)
+    r.stop()
+  })
+
+  it('announces only when the revision changed, at most every 2 s, with rising versions', () => {
+    const b = new FakeBroadcasts()
+    const clock = { t: 1_700_000_000_000 }
+    let own = 1
+    const r = revisions(A, b, { revision: () => own, now: () => clock.t }, true)
+    r.start()
+    const tick = (ms: number): void => { clock.t += ms; (r as unknown as { maybeAnnounce: () => void }).maybeAnnounce() }
+    assert.equal(b.sent.length, 1, 'announced at start')
+    for (let i = 0; i < 20; i++) tick(500)
+    assert.equal(b.sent.length, 1, 'an unchanged revision is not announced again')
+    own = 2
+    tick(500)
+    assert.equal(b.sent.length, 2)
+    own = 3
+    tick(500)
+    tick(500)
+    assert.equal(b.sent.length, 2, 'not within 2 s of the last announcement')
+    tick(1000)
+    assert.equal(b.sent.length, 3)
+    const versions = b.sent.map(s => s.version)
+    assert.ok(versions.every((v, i) => i === 0 || v > (versions[i - 1] as number)), `versions rise: ${versions.join(',')}`)
+    const last = b.sent.at(-1)
+    const env = last === undefined ? null : openEnvelope(last.data)
+    const a = env === null ? null : decodeReplicaAnnouncement(env.payload)
+    assert.equal(a?.ok === true ? a.value.revision : null, 3)
+    assert.equal(last?.key, REPLICA_KEY_PREFIX + A.id)
     r.stop()
   })
 })

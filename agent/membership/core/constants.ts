@@ -1,0 +1,36 @@
+/**
+ * Defaults of the membership core: memberlist's DefaultLANConfig adjusted to what the agent
+ * had (see docs/architecture.md, "Membership core (sans-I/O)"). All times in ms.
+ */
+
+import type { SwimTiming } from './types.js'
+
+/** Timing and size defaults; `SwimInit.timing` overrides any of them. */
+export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectTimeoutMs: 500,
+  indirectChecks: 3,
+  suspicionMult: 4,
+  suspicionMinMs: 1000,
+  suspicionMaxMult: 6,
+  retransmitMult: 4,
+  pushPullIntervalMs: 30_000,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  awarenessMax: 8,
+  stallGraceMs: 250,
+  reapAfterMs: 24 * 60 * 60 * 1000,
+  datagramBudget: 1400,
+  maxDatagramBytes: 60 * 1024,
+  leaveFanout: 3,
+  joinRetryMs: 5000
+}
+
+/** Largest incarnation, epoch, seq or version (exclusive): every such number is a u32. */
+export const U32_LIMIT = 2 ** 32
+
+/** True when `n` is an integer in [0, 2^32). */
+export function isU32 (n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < U32_LIMIT
+}

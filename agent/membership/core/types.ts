@@ -1,0 +1,231 @@
+/**
+ * The contract of the sans-I/O membership core (SWIM + Lifeguard + piggybacked dissemination),
+ * shared by the core itself, the deterministic simulator (`sim/`) and the agent's wrapper.
+ * Types only. Everything here is plain data: no clocks, no sockets, no closures captured per
+ * member. Time is `now` in ms passed in by the caller; randomness is an injected `rng`.
+ */
+
+/** A member's identity: its libp2p peer id string. */
+export type MemberId = string
+
+/**
+ * One address per member, used for BOTH its UDP datagrams and its TCP (libp2p) listener
+ * (same port, as Serf does).
+ */
+export interface Endpoint { host: string, port: number }
+
+/**
+ * What a member says about itself. The wrapper has verified `record` (the signed node record)
+ * before the core sees an AliveInfo, so the core trusts every field; `record` is opaque here.
+ * Treat as immutable: the simulator shares one object between all nodes.
+ */
+export interface AliveInfo {
+  id: MemberId
+  name: string
+  /** In [0, 2^32). Only the member itself issues a new one (it signs the record). */
+  incarnation: number
+  addr: Endpoint
+  /** May become manager. */
+  eligible: boolean
+  /** Opaque signed record bytes (the agent's NodeRecord); the simulator puts a few bytes. */
+  record: Uint8Array
+  /** A graceful leave: signed by the member itself, so it cannot be forged. */
+  left: boolean
+}
+
+/** Status of a member as this node sees it (`failed` = SWIM's dead). */
+export type MemberStatus = 'alive' | 'suspect' | 'failed' | 'left'
+
+/** An application broadcast: opaque bytes under a key; a higher version supersedes. */
+export interface UserBroadcast {
+  /** Short ASCII key, e.g. `claim` or `rev/<peer id>`; at most MAX_USER_KEY_BYTES (swim-wire). */
+  key: string
+  data: Uint8Array
+  /** In [0, 2^32); a higher version for the same key supersedes a lower one. */
+  version: number
+}
+
+/**
+ * A piggybacked update. `suspect`/`dead` carry the incarnation of the subject's signed info
+ * they accuse (never higher: such a claim is refused). A leave is an `alive` with `left: true`.
+ */
+export type Broadcast =
+  | { t: 'alive', info: AliveInfo }
+  | { t: 'suspect', id: MemberId, incarnation: number, from: MemberId }
+  | { t: 'dead', id: MemberId, incarnation: number, from: MemberId }
+  | ({ t: 'user' } & UserBroadcast)
+
+/**
+ * A datagram between two cores. `seq` is in [0, 2^32), chosen by the sender of the request.
+ * `ping.target` is the id the sender means to reach (an endpoint reused by another member
+ * does not ack for it). A ping-req helper pings `target` at `targetAddr` itself and relays
+ * `ack` (target answered) or `nack` (it did not, but the helper is fine: Lifeguard) back to
+ * the requester under the requester's `seq`. `gossip` carries broadcasts only (no probe): it
+ * is sent by the optional gossip timer and by a leaving node.
+ */
+export type Datagram =
+  | { t: 'ping', seq: number, from: MemberId, target: MemberId, gossip: Broadcast[] }
+  | { t: 'ack', seq: number, from: MemberId, gossip: Broadcast[] }
+  | { t: 'ping-req', seq: number, from: MemberId, target: MemberId, targetAddr: Endpoint, gossip: Broadcast[] }
+  | { t: 'nack', seq: number, from: MemberId }
+  | { t: 'gossip', from: MemberId, gossip: Broadcast[] }
+
+/** One member in a push-pull exchange; `incarnation` is the one its status is about. */
+export interface SyncMember {
+  info: AliveInfo
+  status: MemberStatus
+  incarnation: number
+}
+
+/** A node's whole state for push-pull (anti-entropy) and join. */
+export interface SyncState {
+  /** Sender's id (null never on the wire from a started core; kept for symmetry with seeds). */
+  from: MemberId | null
+  members: SyncMember[]
+  /** Latest version of every user broadcast key. */
+  user: UserBroadcast[]
+  /** True when the sender is joining (seeds): the responder replies in full. */
+  join: boolean
+}
+
+/**
+ * Ask the wrapper to run a push-pull exchange with `to` (a seed's `id` is unknown: null).
+ * Remote side: `core.onSyncRequest(state, now)`; back home: `onSyncReply` or `onSyncFailed`.
+ */
+export interface SyncRequest {
+  t: 'sync'
+  to: Endpoint
+  id: MemberId | null
+  state: SyncState
+}
+
+/** A datagram to send. */
+export interface Send { to: Endpoint, msg: Datagram }
+
+/** Something the application wants to know. */
+export type CoreEvent =
+  /** A member appeared (`previous` null) or changed status. */
+  | { t: 'member', id: MemberId, status: MemberStatus, previous: MemberStatus | null, info: AliveInfo }
+  /** A new user broadcast (a key's version seen for the first time); `from` = who relayed it. */
+  | ({ t: 'user', from?: MemberId } & UserBroadcast)
+  /** Own incarnation changed: persist it before the next start. */
+  | { t: 'incarnation', value: number }
+  /** This node's own tick came `ms` late: it judged itself stalled (not others). */
+  | { t: 'stall', ms: number }
+
+/** What every core call returns: effects for the wrapper to perform, in order. */
+export interface Output {
+  send: Send[]
+  syncs: SyncRequest[]
+  events: CoreEvent[]
+}
+
+/** A read-only view of one member. */
+export interface MemberView {
+  id: MemberId
+  name: string
+  status: MemberStatus
+  incarnation: number
+  info: AliveInfo
+  /** When this node last saw the member's status change (its own clock, ms). */
+  lastChange: number
+}
+
+/** Timing and size knobs (all ms unless stated); defaults in core/constants.ts. */
+export interface SwimTiming {
+  /** One probe starts at most this often (scaled by awareness). */
+  probeIntervalMs: number
+  /** Direct ping deadline (scaled by awareness). */
+  probeTimeoutMs: number
+  /** After the direct ping failed, how long ping-req answers may take (scaled by awareness). */
+  indirectTimeoutMs: number
+  /** Helpers asked per indirect probe. */
+  indirectChecks: number
+  /** Lifeguard suspicion minimum = mult * log10(max(N,1)) * probe interval (floored). */
+  suspicionMult: number
+  /** Suspicion minimum floor whatever N is. */
+  suspicionMinMs: number
+  /** Suspicion maximum = minimum * this; confirmations shrink toward the minimum. */
+  suspicionMaxMult: number
+  /** Broadcast retransmit limit = mult * ceil(log10(N + 1)). */
+  retransmitMult: number
+  /** Base push-pull interval (scaled up above 32 members, as memberlist's pushPullScale). */
+  pushPullIntervalMs: number
+  /** Extra gossip-only datagrams while broadcasts are pending (0 = piggyback only). */
+  gossipIntervalMs: number
+  /** Members per gossip round. */
+  gossipNodes: number
+  /** Lifeguard local health score ceiling. */
+  awarenessMax: number
+  /** A tick this much later than the deadline it asked for is this node's own stall. */
+  stallGraceMs: number
+  /** Failed and left members are forgotten after this long. */
+  reapAfterMs: number
+  /** Byte budget of one datagram (piggyback packing). */
+  datagramBudget: number
+  /** Hard maximum of one datagram (an oversized alive is sent alone up to this). */
+  maxDatagramBytes: number
+  /** Members told directly (gossip datagram) when this node leaves. */
+  leaveFanout: number
+  /** While this node knows no other live member, it push-pulls its seeds this often. */
+  joinRetryMs: number
+}
+
+/** Construction parameters of a SwimCore. */
+export interface SwimInit {
+  selfId: MemberId
+  /**
+   * Build (and, in the agent, sign) this node's AliveInfo at an incarnation. Synchronous: the
+   * agent signs with its Ed25519 key in-process; the simulator builds a small fake.
+   */
+  selfInfo: (incarnation: number, left: boolean) => AliveInfo
+  /** Persisted incarnation of the previous run (the core starts at this + 1). */
+  incarnation: number
+  /** Join targets (their ids unknown). */
+  seeds: Endpoint[]
+  timing?: Partial<SwimTiming>
+}
+
+/** Random source in [0, 1) (deterministic in the simulator). */
+export type Rng = () => number
+
+/** Counters of a core since start. */
+export interface SwimStats {
+  probes: number
+  acks: number
+  nacks: number
+  indirectProbes: number
+  suspicions: number
+  refutations: number
+  deaths: number
+  broadcastsQueued: number
+  broadcastsSent: number
+  syncs: number
+  /** Claims or values refused as out of bounds (incarnation above the signed one, etc.). */
+  refused: number
+  /** Datagrams/broadcasts ignored (stale, unknown subject, not for us). */
+  ignored: number
+  /** Own stalls detected. */
+  stalls: number
+}
+
+/** The surface of the core (implemented by SwimCore in swim-core.ts). */
+export interface MembershipCore {
+  start: (now: number) => Output
+  receive: (from: Endpoint, msg: Datagram, now: number) => Output
+  onSyncRequest: (state: SyncState, now: number) => { reply: SyncState, out: Output }
+  onSyncReply: (state: SyncState, now: number) => Output
+  onSyncFailed: (to: Endpoint, now: number) => Output
+  tick: (now: number) => Output
+  nextDeadline: () => number
+  refreshSelf: (now: number) => Output
+  broadcast: (key: string, data: Uint8Array, version: number, now: number) => Output
+  leave: (now: number) => Output
+  members: () => MemberView[]
+  member: (id: MemberId) => MemberView | undefined
+  /** Members not failed or left, self included (SWIM's N). */
+  size: () => number
+  stats: () => SwimStats
+  /** Broadcasts still queued for piggybacking (a leaving node may wait for 0, with a deadline). */
+  pending: () => number
+}

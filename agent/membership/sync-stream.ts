@@ -1,0 +1,109 @@
+/**
+ * Push-pull over an on-demand libp2p stream (`/clusterd/sync/2.0.0`): the initiator writes its
+ * state, the responder answers with its own, both as one length-prefixed frame of bounded size,
+ * every read and write under a deadline. A join is a push-pull to a seed by host:port (its peer
+ * id unknown: libp2p learns it in the handshake); the PSK protector keeps strangers out. The
+ * connection it opens is not kept: the idle-connection closer ends it (agent/libp2p).
+ */
+
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
+import type { WireResult } from '../../protocol/membership-wire.js'
+import { closeStream } from '../libp2p/close-stream.js'
+import type { Endpoint, SyncState } from './core/types.js'
+import { endpointMultiaddr } from './verified-records.js'
+
+/** Direct-stream protocol of the push-pull exchange. */
+export const SYNC_PROTOCOL_V2 = '/clusterd/sync/2.0.0'
+
+/** How states travel (protocol/swim-wire.ts). */
+export interface SyncCodec {
+  encode: (state: SyncState) => Uint8Array
+  decode: (bytes: Uint8Array) => WireResult<SyncState>
+}
+
+/** Collaborators. */
+export interface SyncStreamComponents {
+  libp2p: Libp2p
+  logger: Logger
+  codec: SyncCodec
+  /** Answer a peer's state with ours (the core merges theirs); null refuses. */
+  answer: (from: string, state: SyncState) => SyncState | null
+  /** A peer sent something that did not decode. */
+  onBadInput: (from: string, reason: string) => void
+}
+
+/** Settings. */
+export interface SyncStreamInit {
+  /** Largest state frame, in bytes. */
+  maxBytes: number
+  /** Deadline of one whole exchange. */
+  timeoutMs: number
+}
+
+/** Push-pull client and server. */
+export class SyncStream {
+  private readonly c: SyncStreamComponents
+  private readonly init: SyncStreamInit
+
+  constructor (components: SyncStreamComponents, init: SyncStreamInit) {
+    this.c = components
+    this.init = init
+  }
+
+  /** Serve the protocol. */
+  async start (): Promise<void> {
+    await this.c.libp2p.handle(SYNC_PROTOCOL_V2, (stream, connection) => {
+      void this.serve(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
+  }
+
+  /** Stop serving. */
+  async stop (): Promise<void> {
+    await this.c.libp2p.unhandle(SYNC_PROTOCOL_V2).catch(() => {})
+  }
+
+  /** Exchange states with the member at `to` (peer id `id` when known); the reply, or why not. */
+  async exchange (to: Endpoint, id: string | null, state: SyncState, signal?: AbortSignal): Promise<WireResult<SyncState>> {
+    const deadline = signal === undefined ? AbortSignal.timeout(this.init.timeoutMs) : AbortSignal.any([signal, AbortSignal.timeout(this.init.timeoutMs)])
+    let stream: Stream | undefined
+    try {
+      const ma = multiaddr(endpointMultiaddr(to) + (id !== null ? `/p2p/${id}` : ''))
+      stream = await this.c.libp2p.dialProtocol(ma, SYNC_PROTOCOL_V2, { signal: deadline })
+      const lp = lpStream(stream, { maxDataLength: this.init.maxBytes })
+      await lp.write(this.c.codec.encode(state), { signal: deadline })
+      const reply = this.c.codec.decode((await lp.read({ signal: deadline })).subarray())
+      await closeStream(stream, deadline)
+      if (!reply.ok) this.c.onBadInput(id ?? `${to.host}:${to.port}`, reply.reason)
+      return reply
+    } catch (err) {
+      stream?.abort(err as Error)
+      return { ok: false, reason: (err as Error).message }
+    }
+  }
+
+  private async serve (stream: Stream, from: string): Promise<void> {
+    const deadline = AbortSignal.timeout(this.init.timeoutMs)
+    try {
+      const lp = lpStream(stream, { maxDataLength: this.init.maxBytes })
+      const req = this.c.codec.decode((await lp.read({ signal: deadline })).subarray())
+      if (!req.ok) {
+        this.c.onBadInput(from, req.reason)
+        stream.abort(new Error('malformed sync state'))
+        return
+      }
+      const reply = this.c.answer(from, req.value)
+      if (reply === null) {
+        stream.abort(new Error('sync refused'))
+        return
+      }
+      await lp.write(this.c.codec.encode(reply), { signal: deadline })
+      await closeStream(stream, deadline)
+    } catch (err) {
+      this.c.logger.debug({ peer: from, err: (err as Error).message }, 'push-pull stream failed')
+      stream.abort(err as Error)
+    }
+  }
+}
