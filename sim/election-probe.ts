@@ -20,6 +20,13 @@ export class ElectionProbe<M, S> {
   started (_i: number): void {}
   /** Node `i` crashed. */
   crashed (_i: number): void {}
+  /** Forget what the warm-up counted. */
+  resetCounts (): void {
+    this.elections = 0
+    this.violations = 0
+    this.managerless = 0
+  }
+
   /** Invariant tick. */
   check (_now: number): void {}
 }

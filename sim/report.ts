@@ -50,6 +50,8 @@ export function toJson (r: ScenarioResult): Record<string, unknown> {
     msgsOutPerNodeS: fix(r.msgsOutPerNodeS),
     bytesOutPerNodeS: fix(r.bytesOutPerNodeS),
     bytesInPerNodeS: fix(r.bytesInPerNodeS),
+    syncsPerNodeS: { mean: Math.round(r.syncsPerNodeS.mean * 1e6) / 1e6, max: Math.round(r.syncsPerNodeS.max * 1e6) / 1e6 },
+    syncBytesPerNodeS: fix(r.syncBytesPerNodeS),
     elections: r.elections,
     electionsPerHour: round(r.electionsPerHour),
     managerViolations: r.managerViolations,
@@ -63,7 +65,7 @@ export function toJson (r: ScenarioResult): Record<string, unknown> {
 export function toText (rs: ScenarioResult[]): string {
   const cols = ['scenario', 'nodes', 'virt s', 'join med/p99/max s', 'fail med/p99/max s', 'rejoin med/p99/max s',
     'partition detect/heal s', 'all see all', 'false susp', 'false deaths (+after disruption)',
-    'msgs out/node/s mean/max', 'bytes out/node/s mean/max', 'bytes in/node/s mean/max', 'elections (/h)', 'mgr violations', 'events']
+    'datagrams out/node/s mean/max', 'datagram bytes out/node/s mean/max', 'datagram bytes in/node/s mean/max', 'push-pulls/node/min mean/max', 'push-pull bytes/node/s mean/max', 'elections (/h)', 'mgr violations', 'events']
   const rows = rs.map(r => [
     r.scenario, String(r.nodes), String(r.durationS),
     durations(r.joinMs), durations(r.failMs), durations(r.rejoinMs),
@@ -75,6 +77,8 @@ export function toText (rs: ScenarioResult[]): string {
     `${r.msgsOutPerNodeS.mean.toFixed(2)}/${r.msgsOutPerNodeS.max.toFixed(2)}`,
     `${Math.round(r.bytesOutPerNodeS.mean)}/${Math.round(r.bytesOutPerNodeS.max)}`,
     `${Math.round(r.bytesInPerNodeS.mean)}/${Math.round(r.bytesInPerNodeS.max)}`,
+    `${(r.syncsPerNodeS.mean * 60).toFixed(3)}/${(r.syncsPerNodeS.max * 60).toFixed(3)}`,
+    `${Math.round(r.syncBytesPerNodeS.mean)}/${Math.round(r.syncBytesPerNodeS.max)}`,
     `${r.elections} (${r.electionsPerHour.toFixed(1)})`,
     `${r.managerViolations} (no mgr: ${r.managerlessChecks})`,
     String(r.events)
@@ -90,9 +94,9 @@ export function toText (rs: ScenarioResult[]): string {
 
 /** A markdown table (for docs/benchmarks.md). */
 export function toMarkdown (rs: ScenarioResult[]): string {
-  const head = '| scenario | nodes | join med/p99/max s | fail med/p99/max s | rejoin med/p99/max s | false susp. | false deaths | msgs out/node/s mean (max) | bytes out/node/s mean (max) | elections | mgr violations |'
-  const sep = '|' + '---|'.repeat(11)
-  const rows = rs.map(r => `| ${r.scenario} | ${r.nodes} | ${durations(r.joinMs)} | ${durations(r.failMs)} | ${durations(r.rejoinMs)} | ${r.falseSuspicions} | ${r.falseDeaths} (+${r.falseDeathsAfterDisruption}) | ${r.msgsOutPerNodeS.mean.toFixed(2)} (${r.msgsOutPerNodeS.max.toFixed(2)}) | ${Math.round(r.bytesOutPerNodeS.mean)} (${Math.round(r.bytesOutPerNodeS.max)}) | ${r.elections} | ${r.managerViolations} |`)
+  const head = '| scenario | nodes | join med/p99/max s | fail med/p99/max s | rejoin med/p99/max s | false susp. | false deaths | datagrams out/node/s mean (max) | datagram bytes out/node/s mean (max) | push-pull bytes/node/s mean (max) | elections | mgr violations |'
+  const sep = '|' + '---|'.repeat(12)
+  const rows = rs.map(r => `| ${r.scenario} | ${r.nodes} | ${durations(r.joinMs)} | ${durations(r.failMs)} | ${durations(r.rejoinMs)} | ${r.falseSuspicions} | ${r.falseDeaths} (+${r.falseDeathsAfterDisruption}) | ${r.msgsOutPerNodeS.mean.toFixed(2)} (${r.msgsOutPerNodeS.max.toFixed(2)}) | ${Math.round(r.bytesOutPerNodeS.mean)} (${Math.round(r.bytesOutPerNodeS.max)}) | ${Math.round(r.syncBytesPerNodeS.mean)} (${Math.round(r.syncBytesPerNodeS.max)}) | ${r.elections} | ${r.managerViolations} |`)
   return [head, sep, ...rows].join('\n')
 }
 

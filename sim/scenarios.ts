@@ -53,6 +53,9 @@ export interface ScenarioResult {
   msgsOutPerNodeS: { mean: number, max: number }
   bytesOutPerNodeS: { mean: number, max: number }
   bytesInPerNodeS: { mean: number, max: number }
+  /** Push-pull: exchanges started and bytes moved (sent + received) per node per second. */
+  syncsPerNodeS: { mean: number, max: number }
+  syncBytesPerNodeS: { mean: number, max: number }
   elections: number
   electionsPerHour: number
   /** Invariant checks where a connected component had more than one settled manager. */
@@ -66,8 +69,13 @@ const DEFAULT_DURATION_S: Record<ScenarioName, number> = {
   join: 30, crash: 60, partition: 120, stall: 120, restart: 90, 'mass-join': 60, churn: 120, form: 60
 }
 
-/** Virtual time at which the scenario's fault happens. */
-const FAULT_AT_MS = 5_000
+/**
+ * A booted cluster first runs this long unmeasured: at start every node announces itself
+ * once (its own alive, already known to all), and a long-running cluster has no such burst.
+ */
+const WARMUP_MS = 10_000
+/** Virtual time at which the scenario's fault happens (after the warm-up). */
+const FAULT_AT_MS = WARMUP_MS + 5_000
 /** How long a partition lasts, a node stays frozen, a crashed node stays down. */
 const PARTITION_MS = 30_000
 const STALL_MS = 60_000
@@ -75,7 +83,9 @@ const RESTART_AFTER_MS = 30_000
 
 /** Runs one scenario with a factory of cores. */
 export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory: (capacity: number) => SimNodeFactory<M, S>): ScenarioResult {
-  const durationMs = (p.durationS ?? DEFAULT_DURATION_S[name]) * 1000
+  const measuredMs = (p.durationS ?? DEFAULT_DURATION_S[name]) * 1000
+  const warmup = name === 'form' ? 0 : WARMUP_MS
+  const durationMs = warmup + measuredMs
   const n = p.nodes
   const joiners = name === 'join' ? 1 : name === 'mass-join' ? Math.max(1, Math.floor(n / 10)) : name === 'churn' ? Math.ceil(durationMs / 1000) : 0
   const capacity = n + joiners
@@ -85,9 +95,10 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
   const rng = new Prng(p.seed, 0x5ce)
   const checkEvery = p.checkEveryMs ?? 100
   const res: ScenarioResult = {
-    scenario: name, nodes: n, durationS: durationMs / 1000, joinMs: [], failMs: [], rejoinMs: [], convergedAtEnd: false,
+    scenario: name, nodes: n, durationS: measuredMs / 1000, joinMs: [], failMs: [], rejoinMs: [], convergedAtEnd: false,
     falseSuspicions: 0, falseDeaths: 0, falseDeathsAfterDisruption: 0,
     msgsOutPerNodeS: { mean: 0, max: 0 }, bytesOutPerNodeS: { mean: 0, max: 0 }, bytesInPerNodeS: { mean: 0, max: 0 },
+    syncsPerNodeS: { mean: 0, max: 0 }, syncBytesPerNodeS: { mean: 0, max: 0 },
     elections: 0, electionsPerHour: 0, managerViolations: 0, managerlessChecks: 0, events: 0
   }
   /** Nodes that ran for the whole run (for per-node traffic). */
@@ -134,6 +145,10 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
   metrics.booted(0, n)
   election.booted(0, n)
   whole.fill(1, 0, n)
+  world.at(warmup, () => {
+    for (const v of Object.values(world.traffic)) (v as Float64Array).fill(0)
+    election.resetCounts()
+  })
 
   switch (name) {
     case 'join':
@@ -217,13 +232,15 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     res.falseSuspicions = metrics.verdicts.suspicions
     res.falseDeaths = metrics.verdicts.deaths
     res.falseDeathsAfterDisruption = metrics.verdicts.deathsAfterDisruption
-    const secs = durationMs / 1000
+    const secs = measuredMs / 1000
     const tr = world.traffic
     res.msgsOutPerNodeS = perNode(tr.msgsOut, whole, secs)
     res.bytesOutPerNodeS = perNode(tr.bytesOut, whole, secs)
     res.bytesInPerNodeS = perNode(tr.bytesIn, whole, secs)
+    res.syncsPerNodeS = perNode(tr.syncsOut, whole, secs)
+    res.syncBytesPerNodeS = perNode(tr.syncBytes, whole, secs)
     res.elections = election.elections
-    res.electionsPerHour = election.elections / (durationMs / 3_600_000)
+    res.electionsPerHour = election.elections / (measuredMs / 3_600_000)
     res.managerViolations = election.violations
     res.managerlessChecks = election.managerless
     res.events = world.processed

@@ -45,10 +45,15 @@ export type EventObserver = (node: number, ev: SimEvent, now: number) => void
 
 /** Per-node traffic counters (datagrams and push-pull bytes). */
 export interface Traffic {
+  /** Datagrams sent and their encoded bytes. */
   msgsOut: Float64Array
   bytesOut: Float64Array
+  /** Datagrams received and their bytes. */
   msgsIn: Float64Array
   bytesIn: Float64Array
+  /** Push-pull exchanges this node started, and push-pull bytes sent + received (both ways). */
+  syncsOut: Float64Array
+  syncBytes: Float64Array
 }
 
 interface PendingSync { node: number, gen: number, to: SimEndpoint }
@@ -92,14 +97,24 @@ export class World<M, S> {
     this.nextTick = new Float64Array(n).fill(Infinity)
     this.incarnation = new Float64Array(n)
     this.traffic = {
-      msgsOut: new Float64Array(n), bytesOut: new Float64Array(n), msgsIn: new Float64Array(n), bytesIn: new Float64Array(n)
+      msgsOut: new Float64Array(n),
+      bytesOut: new Float64Array(n),
+      msgsIn: new Float64Array(n),
+      bytesIn: new Float64Array(n),
+      syncsOut: new Float64Array(n),
+      syncBytes: new Float64Array(n)
     }
     for (let i = 0; i < n; i++) {
-      const ep = { host: `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`, port: 7946 }
+      const ep = World.endpointOf(i)
       this.endpoints.push(ep)
       this.hostIndex.set(ep.host, i)
       this.cores.push(null)
     }
+  }
+
+  /** The address of node `i` (one per node; the same after a restart). */
+  static endpointOf (i: number): SimEndpoint {
+    return { host: `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`, port: 7946 }
   }
 
   /** Registers an observer of every core event. */
@@ -145,8 +160,11 @@ export class World<M, S> {
       cores.push(c)
     }
     this.count = first + n
+    // Start first (a core merges state only once started), then load the views, then carry
+    // out what the starts asked for, with timers computed on the full views.
+    const outs = cores.map(c => c.start(this.now))
     this.factory.preload?.(cores, this.now)
-    for (let i = first; i < first + n; i++) this.apply(i, this.cores[i]!.start(this.now))
+    for (let i = first; i < first + n; i++) this.apply(i, outs[i - first]!)
   }
 
   /** Starts node `i` (a new joiner or a restart) with its persisted incarnation, joining via `seeds`. */
@@ -240,8 +258,8 @@ export class World<M, S> {
         if (p === undefined) return
         const { reply, out } = core.onSyncRequest(e.a as S, this.now)
         const bytes = this.factory.syncBytes(reply)
-        this.traffic.bytesOut[i]! += bytes
-        this.traffic.bytesIn[p.node]! += bytes
+        this.traffic.syncBytes[i]! += bytes
+        this.traffic.syncBytes[p.node]! += bytes
         this.apply(i, out)
         const d = this.net.streamDelay(i, e.from)
         if (d >= 0) this.queue.push(this.now + d, new Ev(K_SYNC_REPLY, e.from, i, p.gen, reply, sid))
@@ -292,7 +310,8 @@ export class World<M, S> {
       const g = this.gen[i]!
       this.pending.set(sid, { node: i, gen: g, to: s.to })
       const bytes = this.factory.syncBytes(s.state)
-      tr.bytesOut[i]! += bytes
+      tr.syncsOut[i]!++
+      tr.syncBytes[i]! += bytes
       const to = this.hostIndex.get(s.to.host)
       // Past the timeout the requester gives up whatever happens.
       this.queue.push(now + this.syncTimeoutMs, new Ev(K_SYNC_FAIL, i, -1, g, null, sid))
@@ -302,7 +321,7 @@ export class World<M, S> {
       }
       const d = this.net.streamDelay(i, to)
       if (d < 0) continue
-      tr.bytesIn[to]! += bytes
+      tr.syncBytes[to]! += bytes
       this.queue.push(now + d, new Ev(K_SYNC_REQ, to, i, g, s.state, sid))
     }
     if (out.events.length > 0) {

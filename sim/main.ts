@@ -1,0 +1,97 @@
+/**
+ * `npm run sim -- --nodes 10000 --seed 7 --scenario crash [--loss 0.01] [--delay-ms 1]
+ * [--jitter-ms 2] [--duration-s 60] [--json] [--markdown]`: runs simulator scenarios on the
+ * real membership core and prints a deterministic report. Wall time and heap go on their own
+ * last line (stderr with --json), the only part that differs between two runs of one seed.
+ */
+
+import { parseArgs } from 'node:util'
+import { performance } from 'node:perf_hooks'
+import { SCENARIOS, runScenario, type ScenarioName, type ScenarioResult, type SimParams } from './scenarios.js'
+import { swimFactory } from './swim-factory.js'
+import { toJson, toMarkdown, toText } from './report.js'
+import { World } from './world.js'
+
+const USAGE = `usage: npm run sim -- --nodes N --seed S --scenario ${[...SCENARIOS, 'all'].join('|')}
+       [--loss 0.01] [--delay-ms 1] [--jitter-ms 2] [--duration-s S] [--record-bytes 600] [--json | --markdown]`
+
+/** Runs one scenario on real cores (exported for the tests). */
+export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: number }): ScenarioResult {
+  return runScenario(name, p, (capacity) => swimFactory({
+    seed: p.seed,
+    capacity,
+    endpoint: World.endpointOf,
+    ...(p.recordBytes !== undefined ? { recordBytes: p.recordBytes } : {})
+  }))
+}
+
+function num (v: string | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt
+  const n = Number(v)
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${v}`)
+  return n
+}
+
+function main (): void {
+  const { values } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: '1000' },
+      seed: { type: 'string', default: '7' },
+      scenario: { type: 'string', default: 'all' },
+      loss: { type: 'string' },
+      'delay-ms': { type: 'string' },
+      'jitter-ms': { type: 'string' },
+      'duration-s': { type: 'string' },
+      'record-bytes': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      markdown: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false }
+    }
+  })
+  if (values.help) { process.stdout.write(USAGE + '\n'); return }
+  const scenario = values.scenario!
+  const names: ScenarioName[] = scenario === 'all'
+    ? SCENARIOS.filter(s => s !== 'form')
+    : (SCENARIOS as readonly string[]).includes(scenario) ? [scenario as ScenarioName] : []
+  if (names.length === 0) throw new Error(`unknown scenario ${scenario}\n${USAGE}`)
+  const nodes = Math.floor(num(values.nodes, 1000, 'nodes'))
+  if (nodes < 2) throw new Error('--nodes must be at least 2')
+  const p: SimParams & { recordBytes?: number } = {
+    nodes,
+    seed: Math.floor(num(values.seed, 7, 'seed')) >>> 0,
+    loss: num(values.loss, 0.01, 'loss'),
+    delayMs: num(values['delay-ms'], 1, 'delay-ms'),
+    jitterMs: num(values['jitter-ms'], 2, 'jitter-ms'),
+    durationS: values['duration-s'] !== undefined ? num(values['duration-s'], 60, 'duration-s') : undefined,
+    ...(values['record-bytes'] !== undefined ? { recordBytes: num(values['record-bytes'], 600, 'record-bytes') } : {})
+  }
+  if (p.loss > 1) throw new Error('--loss is a probability in [0, 1]')
+  const t0 = performance.now()
+  const results: ScenarioResult[] = []
+  let heapPeak = 0
+  for (const name of names) {
+    results.push(simulate(name, p))
+    heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed)
+  }
+  const wallS = (performance.now() - t0) / 1000
+  const events = results.reduce((s, r) => s + r.events, 0)
+  const runLine = `wall ${wallS.toFixed(1)} s, heap used ${(heapPeak / 2 ** 20).toFixed(0)} MiB, ${Math.round(events / wallS)} events/s (not part of the deterministic report)`
+  const header = `seed ${p.seed}, loss ${p.loss}, delay ${p.delayMs} ms + jitter ${p.jitterMs} ms`
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ params: p, results: results.map(toJson) }, null, 2) + '\n')
+    process.stderr.write(runLine + '\n')
+  } else if (values.markdown) {
+    process.stdout.write(`${header}\n\n${toMarkdown(results)}\n\n${runLine}\n`)
+  } else {
+    process.stdout.write(`${header}\n\n${toText(results)}\n${runLine}\n`)
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    main()
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`)
+    process.exitCode = 2
+  }
+}
