@@ -23,7 +23,8 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   reapAfterMs: 24 * 60 * 60 * 1000,
   datagramBudget: 1400,
   maxDatagramBytes: 60 * 1024,
-  leaveFanout: 3
+  leaveFanout: 3,
+  joinRetryMs: 5000
 }
 
 /** Largest incarnation, epoch, seq or version (exclusive): every such number is a u32. */

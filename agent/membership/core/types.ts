@@ -167,6 +167,8 @@ export interface SwimTiming {
   maxDatagramBytes: number
   /** Members told directly (gossip datagram) when this node leaves. */
   leaveFanout: number
+  /** While this node knows no other live member, it push-pulls its seeds this often. */
+  joinRetryMs: number
 }
 
 /** Construction parameters of a SwimCore. */

@@ -1,0 +1,293 @@
+/**
+ * The member view with SWIM's merge rules (as memberlist applies them, plus bounded numbers):
+ * alive/suspect/dead claims, refutation of claims about self, Lifeguard suspicions with
+ * confirmations, application broadcasts, push-pull merge, and the broadcast queue that
+ * re-disseminates whatever was news. Pure: every effect goes into the `Output` passed in.
+ *
+ * Bounded numbers: a member's status incarnation is always its signed info's. A suspect or
+ * dead claim above it is refused (only the subject can sign a higher one), below it is stale.
+ * A claim about self above our own incarnation is refused too, so no peer can make us jump
+ * our incarnation toward 2^32; only our own signed info (seen again after a lost restart
+ * counter) may raise it.
+ */
+
+import { aliveInfoSize, broadcastSize } from '../../../protocol/swim-wire.js'
+import { Awareness } from './awareness.js'
+import { BroadcastQueue } from './broadcast-queue.js'
+import { U32_LIMIT } from './constants.js'
+import { Code, MemberTable, isLive, statusName } from './member-table.js'
+import { judgeSyncMember, worthAdding } from './push-pull.js'
+import { confirm, newSuspicion, suspicionBounds, type Suspicion } from './suspicion.js'
+import type {
+  AliveInfo, Broadcast, MemberId, MemberView, Output, SwimStats, SwimTiming, SyncMember, SyncState, UserBroadcast
+} from './types.js'
+
+/** Most distinct user broadcast keys kept (a bound against a flood of keys). */
+export const MAX_USER_KEYS = 65_536
+
+/** Queue key of broadcasts about a member (alive, suspect and dead supersede each other). */
+export function memberKey (id: MemberId): string { return 'm:' + id }
+/** Queue key of a user broadcast. */
+export function userKey (key: string): string { return 'u:' + key }
+
+/** A fresh, empty output. */
+export function emptyOutput (): Output { return { send: [], syncs: [], events: [] } }
+
+/** Zeroed counters. */
+export function zeroStats (): SwimStats {
+  return { probes: 0, acks: 0, nacks: 0, indirectProbes: 0, suspicions: 0, refutations: 0, deaths: 0, broadcastsQueued: 0, broadcastsSent: 0, syncs: 0, refused: 0, ignored: 0, stalls: 0 }
+}
+
+/** Collaborators of the member state. */
+export interface MemberStateComponents {
+  timing: SwimTiming
+  stats: SwimStats
+  awareness: Awareness
+  selfInfo: (incarnation: number, left: boolean) => AliveInfo
+}
+
+/** The view, its merge rules and the dissemination queue. */
+export class MemberState {
+  readonly table = new MemberTable()
+  readonly queue = new BroadcastQueue()
+  /** Running suspicions by slot: state exists only for suspects. */
+  readonly suspicions = new Map<number, Suspicion>()
+  private readonly user = new Map<string, UserBroadcast>()
+  private readonly c: MemberStateComponents
+  private self: AliveInfo
+  private selfSlot = -1
+
+  constructor (components: MemberStateComponents, readonly selfId: MemberId, incarnation: number) {
+    this.c = components
+    this.self = components.selfInfo(incarnation, false)
+  }
+
+  /** Our own current info. */
+  get selfInfo (): AliveInfo { return this.self }
+  /** Our own incarnation. */
+  get incarnation (): number { return this.self.incarnation }
+  /** True once we left. */
+  get left (): boolean { return this.self.left }
+  /** Our own slot. */
+  get slotOfSelf (): number { return this.selfSlot }
+
+  /** Put ourselves in the view and announce us. */
+  start (now: number, out: Output): void {
+    this.selfSlot = this.table.add(this.self, Code.Alive, now)
+    out.events.push({ t: 'incarnation', value: this.self.incarnation })
+    out.events.push({ t: 'member', id: this.selfId, status: 'alive', previous: null, info: this.self })
+    this.enqueue(memberKey(this.selfId), { t: 'alive', info: this.self })
+  }
+
+  /** Sign a new self info at a higher incarnation (refutation, changed facts, leave). */
+  bumpSelf (at: number, left: boolean, now: number, out: Output): boolean {
+    if (at >= U32_LIMIT) { this.c.stats.refused++; return false }
+    const prev = this.self.left ? 'left' : 'alive'
+    this.self = this.c.selfInfo(at, left)
+    this.table.setInfo(this.selfSlot, this.self)
+    this.table.setCode(this.selfSlot, left ? Code.Left : Code.Alive, now)
+    out.events.push({ t: 'incarnation', value: at })
+    out.events.push({ t: 'member', id: this.selfId, status: left ? 'left' : 'alive', previous: prev, info: this.self })
+    this.enqueue(memberKey(this.selfId), { t: 'alive', info: this.self })
+    return true
+  }
+
+  /** Somebody claims we are suspect/dead/stale at `inc`: outdo it (Lifeguard: we may be the slow one). */
+  private refute (inc: number, now: number, out: Output): void {
+    if (this.self.left) return
+    if (this.bumpSelf(Math.max(inc, this.self.incarnation) + 1, false, now, out)) {
+      this.c.stats.refutations++
+      this.c.awareness.apply(1)
+    }
+  }
+
+  /** Merge a (verified) alive info; `relay` queues it for re-dissemination when it was news. */
+  applyAlive (info: AliveInfo, relay: boolean, now: number, out: Output): void {
+    if (info.id === this.selfId) {
+      if (this.self.left) return
+      if (info.incarnation > this.self.incarnation || (info.incarnation === this.self.incarnation && !sameInfo(info, this.self))) {
+        this.refute(info.incarnation, now, out)
+      }
+      return
+    }
+    const slot = this.table.slot(info.id)
+    if (slot < 0) {
+      const code = info.left ? Code.Left : Code.Alive
+      this.table.add(info, code, now)
+      out.events.push({ t: 'member', id: info.id, status: statusName(code), previous: null, info })
+      if (relay) this.enqueue(memberKey(info.id), { t: 'alive', info })
+      return
+    }
+    const cur = this.table.info(slot)
+    if (info.incarnation <= cur.incarnation) return
+    const prev = this.table.code(slot)
+    const code = info.left ? Code.Left : Code.Alive
+    this.table.setInfo(slot, info)
+    this.table.setCode(slot, code, now)
+    this.suspicions.delete(slot)
+    // status === previous: the member re-signed its info (facts, eligibility) without a status change.
+    out.events.push({ t: 'member', id: info.id, status: statusName(code), previous: statusName(prev), info })
+    if (relay) this.enqueue(memberKey(info.id), { t: 'alive', info })
+  }
+
+  /**
+   * Merge a suspicion by `from` at `inc`. Returns the slot's suspicion state change:
+   * 'new' (now suspect), 'confirmed' (an independent confirmation), or 'none'.
+   */
+  applySuspect (id: MemberId, inc: number, from: MemberId, now: number, out: Output): 'new' | 'confirmed' | 'none' {
+    const slot = this.claimSlot(id, inc, now, out)
+    if (slot < 0) return 'none'
+    const code = this.table.code(slot)
+    const b: Broadcast = { t: 'suspect', id, incarnation: inc, from }
+    if (code === Code.Suspect) {
+      const s = this.suspicions.get(slot)
+      if (s === undefined || !confirm(s, from)) return 'none'
+      this.enqueue(memberKey(id), b)
+      return 'confirmed'
+    }
+    if (code !== Code.Alive) return 'none'
+    const bounds = suspicionBounds({ ...this.c.timing, members: this.table.live })
+    this.suspicions.set(slot, newSuspicion(from, bounds, now))
+    this.table.setCode(slot, Code.Suspect, now)
+    this.c.stats.suspicions++
+    out.events.push({ t: 'member', id, status: 'suspect', previous: 'alive', info: this.table.info(slot) })
+    this.enqueue(memberKey(id), b)
+    return 'new'
+  }
+
+  /** Merge a death claim by `from` at `inc`. */
+  applyDead (id: MemberId, inc: number, from: MemberId, now: number, out: Output): void {
+    const slot = this.claimSlot(id, inc, now, out)
+    if (slot < 0) return
+    const code = this.table.code(slot)
+    if (!isLive(code)) return
+    this.declareFailed(slot, from, now, out)
+  }
+
+  /** Mark a live member failed and tell everyone. */
+  declareFailed (slot: number, from: MemberId, now: number, out: Output): void {
+    const info = this.table.info(slot)
+    const prev = this.table.code(slot)
+    this.suspicions.delete(slot)
+    this.table.setCode(slot, Code.Failed, now)
+    this.c.stats.deaths++
+    out.events.push({ t: 'member', id: info.id, status: 'failed', previous: statusName(prev), info })
+    this.enqueue(memberKey(info.id), { t: 'dead', id: info.id, incarnation: info.incarnation, from })
+  }
+
+  /**
+   * Common part of suspect/dead claims: refute one about us, refuse one above the signed
+   * incarnation, ignore stale ones and unknown subjects. The slot to act on, or -1.
+   */
+  private claimSlot (id: MemberId, inc: number, now: number, out: Output): number {
+    if (id === this.selfId) {
+      if (inc > this.self.incarnation) this.c.stats.refused++
+      else if (inc === this.self.incarnation) this.refute(inc, now, out)
+      return -1
+    }
+    const slot = this.table.slot(id)
+    if (slot < 0) { this.c.stats.ignored++; return -1 }
+    const signed = this.table.info(slot).incarnation
+    if (inc > signed) { this.c.stats.refused++; return -1 }
+    if (inc < signed) return -1
+    return slot
+  }
+
+  /** Merge an application broadcast; a new key or a higher version is delivered once. */
+  applyUser (u: UserBroadcast, relay: boolean, from: MemberId | undefined, out: Output): boolean {
+    const cur = this.user.get(u.key)
+    if (cur !== undefined && u.version <= cur.version) return false
+    if (cur === undefined && this.user.size >= MAX_USER_KEYS) { this.c.stats.refused++; return false }
+    const value: UserBroadcast = { key: u.key, data: u.data, version: u.version }
+    this.user.set(u.key, value)
+    out.events.push(from === undefined ? { t: 'user', ...value } : { t: 'user', from, ...value })
+    if (relay) this.enqueue(userKey(u.key), { t: 'user', ...value })
+    return true
+  }
+
+  /** Apply a datagram's piggybacked broadcasts from member `from`. */
+  applyGossip (gossip: Broadcast[], from: MemberId, now: number, out: Output): void {
+    for (const b of gossip) {
+      switch (b.t) {
+        case 'alive': this.applyAlive(b.info, true, now, out); break
+        case 'suspect': this.applySuspect(b.id, b.incarnation, b.from, now, out); break
+        case 'dead': this.applyDead(b.id, b.incarnation, b.from, now, out); break
+        case 'user': this.applyUser(b, true, from, out); break
+      }
+    }
+  }
+
+  /**
+   * Merge a peer's push-pull state. What was news to us (a newer incarnation of a member we
+   * knew, the sender's own info, a newer version of a user key) is re-disseminated; what we
+   * merely had not heard yet (a joiner learning the cluster) is not, or a join of one node
+   * would queue N broadcasts on it.
+   */
+  merge (state: SyncState, now: number, out: Output): void {
+    this.c.stats.syncs++
+    const from = state.from
+    for (const m of state.members) this.mergeMember(m, from, now, out)
+    for (const u of state.user) this.applyUser(u, this.user.has(u.key), from ?? undefined, out)
+  }
+
+  private mergeMember (m: SyncMember, from: MemberId | null, now: number, out: Output): void {
+    const verdict = judgeSyncMember(m)
+    if (verdict === 'refuse') { this.c.stats.refused++; return }
+    const id = m.info.id
+    if (id === this.selfId) {
+      this.applyAlive(m.info, false, now, out)
+      if (verdict === 'suspect' && m.incarnation === this.self.incarnation) this.refute(m.incarnation, now, out)
+      return
+    }
+    const known = this.table.slot(id) >= 0
+    if (!known && !worthAdding(m.status, m.info.left)) return
+    this.applyAlive(m.info, known || id === from, now, out)
+    if (verdict === 'suspect' && from !== null && from !== id) this.applySuspect(id, m.incarnation, from, now, out)
+  }
+
+  /** Our whole state for push-pull. */
+  localState (join: boolean): SyncState {
+    const members: SyncMember[] = []
+    const t = this.table
+    for (let slot = 0; slot < t.capacity; slot++) {
+      const code = t.code(slot)
+      if (code === Code.Free) continue
+      const info = t.info(slot)
+      members.push({ info, status: statusName(code), incarnation: info.incarnation })
+    }
+    return { from: this.selfId, members, user: [...this.user.values()], join }
+  }
+
+  /** Read-only view of one slot. */
+  view (slot: number): MemberView {
+    const info = this.table.info(slot)
+    return { id: info.id, name: info.name, status: statusName(this.table.code(slot)), incarnation: info.incarnation, info, lastChange: this.table.lastChange(slot) }
+  }
+
+  /** Forget failed and left members older than `reapAfterMs`. */
+  reap (now: number): void {
+    const t = this.table
+    for (let slot = 0; slot < t.capacity; slot++) {
+      const code = t.code(slot)
+      if ((code !== Code.Failed && code !== Code.Left) || slot === this.selfSlot) continue
+      if (now - t.lastChange(slot) <= this.c.timing.reapAfterMs) continue
+      this.queue.drop(memberKey(t.info(slot).id))
+      t.remove(slot)
+    }
+  }
+
+  /** Queue a broadcast for piggybacking. */
+  enqueue (key: string, b: Broadcast): void {
+    this.queue.push(key, b, broadcastSize(b))
+    this.c.stats.broadcastsQueued++
+  }
+}
+
+/** Whether two infos say the same (our own echoed back vs a forged or stale variant). */
+function sameInfo (a: AliveInfo, b: AliveInfo): boolean {
+  if (a === b) return true
+  if (a.left !== b.left || a.eligible !== b.eligible || a.name !== b.name || a.addr.host !== b.addr.host || a.addr.port !== b.addr.port) return false
+  if (a.record.byteLength !== b.record.byteLength || aliveInfoSize(a) !== aliveInfoSize(b)) return false
+  for (let i = 0; i < a.record.byteLength; i++) if (a.record[i] !== b.record[i]) return false
+  return true
+}

@@ -1,0 +1,413 @@
+/**
+ * SwimCore: the sans-I/O membership protocol of one node. SWIM failure detection (one probe
+ * per interval: direct ping, then ping-req through k helpers who answer ack or Lifeguard's
+ * nack), Lifeguard local health and dynamic suspicion, dissemination piggybacked on every
+ * datagram (transmit-limited queue), optional gossip-only datagrams while updates are
+ * pending, push-pull anti-entropy and join. No clocks, sockets or timers: the wrapper feeds
+ * datagrams, push-pull results and ticks with `now`, and performs the returned Output.
+ *
+ * Own stalls: every call compares `now` with the deadline the core last asked for; a call
+ * more than `stallGraceMs` late means THIS node was stalled (its answers may be queued behind
+ * the timer that noticed), so a probe that ran through it accuses nobody (awareness rises
+ * instead) and running suspicions move out by the stall.
+ */
+
+import { broadcastSize, datagramHeaderSize } from '../../../protocol/swim-wire.js'
+import { Awareness } from './awareness.js'
+import { retransmitLimit } from './broadcast-queue.js'
+import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
+import { MemberState, emptyOutput, zeroStats } from './member-state.js'
+import { Code, isLive } from './member-table.js'
+import { ProbeOrder } from './probe-order.js'
+import { pushPullInterval } from './push-pull.js'
+import type {
+  Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
+  SwimTiming, SyncState
+} from './types.js'
+
+/** The probe in flight. */
+interface Probe {
+  seq: number
+  id: MemberId
+  phase: 'direct' | 'indirect'
+  deadline: number
+  /** Helpers asked (each owes us an ack or a nack). */
+  expectedNacks: number
+  nacks: number
+  /** This node stalled while the probe ran: its verdict accuses nobody. */
+  stalled: boolean
+}
+
+/** A ping we send on behalf of a ping-req requester. */
+interface Relay { to: Endpoint, seq: number, deadline: number }
+
+/** Most ping-req relays in flight (a bound against a flood of ping-reqs). */
+const MAX_RELAYS = 256
+/** How often failed and left members are checked for reaping (at most). */
+const REAP_CHECK_MS = 60_000
+
+/** The membership core of one node. */
+export class SwimCore implements MembershipCore {
+  private readonly t: SwimTiming
+  private readonly init: SwimInit
+  private readonly rng: Rng
+  private readonly counters: SwimStats = zeroStats()
+  private readonly awareness: Awareness
+  private readonly state: MemberState
+  private readonly order: ProbeOrder
+  private readonly relays = new Map<number, Relay>()
+  private readonly seeds: Endpoint[]
+  private probe: Probe | null = null
+  private seqNo: number
+  private started = false
+  /** Deadline asked for after the last call: a later call means we stalled. */
+  private asked = Infinity
+  private nextProbeAt = 0
+  private nextPushPullAt = 0
+  private nextGossipAt = 0
+  private nextReapAt = 0
+  private nextJoinAt = Infinity
+
+  constructor (init: SwimInit, rng: Rng) {
+    this.init = init
+    this.rng = rng
+    this.t = { ...SWIM_DEFAULTS, ...init.timing }
+    this.awareness = new Awareness(this.t.awarenessMax)
+    this.order = new ProbeOrder(rng)
+    this.seqNo = Math.floor(rng() * U32_LIMIT)
+    const start = Math.min(U32_LIMIT - 1, Math.max(0, Math.floor(init.incarnation)) + 1)
+    this.state = new MemberState({ timing: this.t, stats: this.counters, awareness: this.awareness, selfInfo: init.selfInfo }, init.selfId, start)
+    const own = this.state.selfInfo.addr
+    this.seeds = init.seeds.filter(s => s.host !== own.host || s.port !== own.port)
+  }
+
+  /** Announce ourselves, schedule the timers, and push-pull the seeds (join). */
+  start (now: number): Output {
+    const out = emptyOutput()
+    if (this.started) return out
+    this.started = true
+    this.state.start(now, out)
+    this.nextProbeAt = now + this.rng() * this.t.probeIntervalMs
+    this.nextPushPullAt = now + this.rng() * this.t.pushPullIntervalMs
+    this.nextGossipAt = now + this.t.gossipIntervalMs
+    this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
+    this.joinSeeds(now, out)
+    return this.finish(now, out)
+  }
+
+  /** Handle one decoded datagram that arrived from `from` (its source endpoint). */
+  receive (from: Endpoint, msg: Datagram, now: number): Output {
+    const out = this.begin(now)
+    if (!this.started || msg.from === this.init.selfId) { this.counters.ignored++; return this.finish(now, out) }
+    if (msg.t !== 'nack') this.state.applyGossip(msg.gossip, msg.from, now, out)
+    switch (msg.t) {
+      case 'ping': this.onPing(from, msg, out); break
+      case 'ack': this.onAck(msg.seq, out); break
+      case 'nack': this.onNack(msg.seq); break
+      case 'ping-req': this.onPingReq(from, msg, now, out); break
+      case 'gossip': break
+    }
+    return this.finish(now, out)
+  }
+
+  /** The remote side of a push-pull: merge the requester's state, reply with ours. */
+  onSyncRequest (state: SyncState, now: number): { reply: SyncState, out: Output } {
+    const out = this.begin(now)
+    if (this.started) this.state.merge(state, now, out)
+    return { reply: this.state.localState(false), out: this.finish(now, out) }
+  }
+
+  /** Our push-pull came back. */
+  onSyncReply (state: SyncState, now: number): Output {
+    const out = this.begin(now)
+    if (this.started) this.state.merge(state, now, out)
+    return this.finish(now, out)
+  }
+
+  /** Our push-pull to `to` failed (a join is retried while we know no other member). */
+  onSyncFailed (_to: Endpoint, now: number): Output {
+    return this.finish(now, this.begin(now))
+  }
+
+  /** Run whatever is due. */
+  tick (now: number): Output {
+    const out = this.begin(now)
+    if (!this.started) return out
+    for (const [slot, s] of this.state.suspicions) {
+      if (s.deadline <= now) this.state.declareFailed(slot, this.init.selfId, now, out)
+    }
+    for (const [seq, r] of this.relays) {
+      if (r.deadline > now) continue
+      this.relays.delete(seq)
+      out.send.push({ to: r.to, msg: { t: 'nack', seq: r.seq, from: this.init.selfId } })
+    }
+    if (this.probe !== null && now >= this.probe.deadline) this.probeTimedOut(now, out)
+    if (this.probe === null && now >= this.nextProbeAt && !this.state.left) this.startProbe(now, out)
+    if (now >= this.nextGossipAt) {
+      if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) this.gossipRound(this.t.gossipNodes, out)
+      this.nextGossipAt = now + Math.max(1, this.t.gossipIntervalMs)
+    }
+    if (now >= this.nextPushPullAt) {
+      this.pushPull(out)
+      this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live)
+    }
+    if (now >= this.nextJoinAt) this.joinSeeds(now, out)
+    if (now >= this.nextReapAt) {
+      this.state.reap(now)
+      this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
+    }
+    return this.finish(now, out)
+  }
+
+  /** The earliest time `tick` has something to do. */
+  nextDeadline (): number {
+    if (!this.started) return Infinity
+    let d = Math.min(this.nextPushPullAt, this.nextReapAt, this.nextJoinAt)
+    if (this.probe !== null) d = Math.min(d, this.probe.deadline)
+    else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
+    if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
+    for (const s of this.state.suspicions.values()) d = Math.min(d, s.deadline)
+    for (const r of this.relays.values()) d = Math.min(d, r.deadline)
+    return d
+  }
+
+  /** Our facts changed: sign and announce a new incarnation. */
+  refreshSelf (now: number): Output {
+    const out = this.begin(now)
+    if (this.started && !this.state.left) this.state.bumpSelf(this.state.incarnation + 1, false, now, out)
+    return this.finish(now, out)
+  }
+
+  /** Disseminate an application broadcast (a higher version supersedes). */
+  broadcast (key: string, data: Uint8Array, version: number, now: number): Output {
+    const out = this.begin(now)
+    if (this.started) this.state.applyUser({ key, data, version }, true, undefined, out)
+    // Our own broadcast is not news to us: drop the echo event.
+    out.events = out.events.filter(e => !(e.t === 'user' && e.key === key && e.from === undefined))
+    return this.finish(now, out)
+  }
+
+  /** Leave gracefully: sign a `left` info, tell a few members directly, stop probing. */
+  leave (now: number): Output {
+    const out = this.begin(now)
+    if (!this.started || this.state.left) return this.finish(now, out)
+    this.state.bumpSelf(this.state.incarnation + 1, true, now, out)
+    this.probe = null
+    this.gossipRound(this.t.leaveFanout, out)
+    return this.finish(now, out)
+  }
+
+  /** Every known member, self included. */
+  members (): MemberView[] {
+    const out: MemberView[] = []
+    const t = this.state.table
+    for (let slot = 0; slot < t.capacity; slot++) if (t.code(slot) !== Code.Free) out.push(this.state.view(slot))
+    return out
+  }
+
+  /** One member, or undefined. */
+  member (id: MemberId): MemberView | undefined {
+    const slot = this.state.table.slot(id)
+    return slot < 0 ? undefined : this.state.view(slot)
+  }
+
+  /** Live members (alive or suspect), self included. */
+  size (): number { return this.state.table.live }
+
+  /** Counters since construction. */
+  stats (): SwimStats { return { ...this.counters } }
+
+  /** Lifeguard health score (0 healthy). */
+  health (): number { return this.awareness.health }
+
+  /** Our current incarnation. */
+  get incarnation (): number { return this.state.incarnation }
+
+  // ---- probing ----
+
+  private startProbe (now: number, out: Output): void {
+    const t = this.state.table
+    const self = this.state.slotOfSelf
+    const slot = this.order.next(t.capacity, s => s !== self && isLive(t.code(s)))
+    this.nextProbeAt = now + this.awareness.scale(this.t.probeIntervalMs)
+    if (slot < 0) return
+    const info = t.info(slot)
+    const seq = this.nextSeq()
+    this.probe = { seq, id: info.id, phase: 'direct', deadline: now + this.awareness.scale(this.t.probeTimeoutMs), expectedNacks: 0, nacks: 0, stalled: false }
+    this.counters.probes++
+    this.sendWithGossip(info.addr, { t: 'ping', seq, from: this.init.selfId, target: info.id, gossip: [] }, out)
+  }
+
+  private probeTimedOut (now: number, out: Output): void {
+    const p = this.probe as Probe
+    const slot = this.state.table.slot(p.id)
+    if (slot < 0 || !isLive(this.state.table.code(slot))) { this.probe = null; return }
+    const info = this.state.table.info(slot)
+    if (p.phase === 'direct') {
+      const self = this.state.slotOfSelf
+      const helpers = this.randomSlots(this.t.indirectChecks, s => s !== self && s !== slot && this.state.table.code(s) === Code.Alive)
+      for (const h of helpers) {
+        const msg: Datagram = { t: 'ping-req', seq: p.seq, from: this.init.selfId, target: p.id, targetAddr: info.addr, gossip: [] }
+        this.sendWithGossip(this.state.table.info(h).addr, msg, out)
+      }
+      // One more direct try alongside (memberlist's TCP fallback; here a second datagram).
+      this.sendWithGossip(info.addr, { t: 'ping', seq: p.seq, from: this.init.selfId, target: p.id, gossip: [] }, out)
+      if (helpers.length > 0) this.counters.indirectProbes++
+      p.phase = 'indirect'
+      p.expectedNacks = helpers.length
+      p.deadline = now + this.awareness.scale(this.t.indirectTimeoutMs)
+      return
+    }
+    this.probe = null
+    if (p.stalled) {
+      // We were the slow one: the answers may be queued behind the timer that fired late.
+      this.awareness.apply(1)
+      return
+    }
+    // Lifeguard: helpers that neither acked nor nacked hint that our own network is the problem.
+    this.awareness.apply(p.expectedNacks > 0 ? p.expectedNacks - p.nacks : 1)
+    this.state.applySuspect(p.id, info.incarnation, this.init.selfId, now, out)
+  }
+
+  private onPing (from: Endpoint, msg: Extract<Datagram, { t: 'ping' }>, out: Output): void {
+    if (msg.target !== this.init.selfId) { this.counters.ignored++; return }
+    // A member we hold failed is talking to us: tell it, so it refutes and rejoins everyone's view.
+    const slot = this.state.table.slot(msg.from)
+    const extra: Broadcast[] = []
+    if (slot >= 0 && this.state.table.code(slot) === Code.Failed) {
+      const info = this.state.table.info(slot)
+      extra.push({ t: 'dead', id: info.id, incarnation: info.incarnation, from: this.init.selfId })
+    }
+    this.sendWithGossip(from, { t: 'ack', seq: msg.seq, from: this.init.selfId, gossip: extra }, out)
+  }
+
+  private onAck (seq: number, out: Output): void {
+    const relay = this.relays.get(seq)
+    if (relay !== undefined) {
+      this.relays.delete(seq)
+      this.sendWithGossip(relay.to, { t: 'ack', seq: relay.seq, from: this.init.selfId, gossip: [] }, out)
+      return
+    }
+    const p = this.probe
+    if (p === null || p.seq !== seq) { this.counters.ignored++; return }
+    this.counters.acks++
+    if (p.phase === 'direct') this.awareness.apply(-1)
+    this.probe = null
+  }
+
+  private onNack (seq: number): void {
+    const p = this.probe
+    if (p === null || p.seq !== seq || p.phase !== 'indirect' || p.nacks >= p.expectedNacks) { this.counters.ignored++; return }
+    this.counters.nacks++
+    p.nacks++
+  }
+
+  private onPingReq (from: Endpoint, msg: Extract<Datagram, { t: 'ping-req' }>, now: number, out: Output): void {
+    if (msg.target === this.init.selfId) {
+      this.sendWithGossip(from, { t: 'ack', seq: msg.seq, from: this.init.selfId, gossip: [] }, out)
+      return
+    }
+    if (this.relays.size >= MAX_RELAYS) { this.counters.ignored++; return }
+    const seq = this.nextSeq()
+    // The nack must reach the requester before its indirect deadline: 80 % of the probe timeout.
+    this.relays.set(seq, { to: from, seq: msg.seq, deadline: now + 0.8 * this.t.probeTimeoutMs })
+    this.sendWithGossip(msg.targetAddr, { t: 'ping', seq, from: this.init.selfId, target: msg.target, gossip: [] }, out)
+  }
+
+  // ---- dissemination, push-pull, join ----
+
+  /** Fill a datagram's gossip from the queue (after any `extra` already in it) and send it. */
+  private sendWithGossip (to: Endpoint, msg: Datagram, out: Output): void {
+    if (msg.t !== 'nack') {
+      let used = datagramHeaderSize(msg)
+      for (const b of msg.gossip) used += broadcastSize(b)
+      const limit = retransmitLimit(this.t.retransmitMult, this.state.table.live)
+      const hardMax = msg.gossip.length > 0 ? 0 : this.t.maxDatagramBytes - used
+      const taken = this.state.queue.take(this.t.datagramBudget - used, hardMax, limit)
+      this.counters.broadcastsSent += taken.length
+      if (taken.length > 0) msg.gossip = msg.gossip.length > 0 ? [...msg.gossip, ...taken] : taken
+    }
+    out.send.push({ to, msg })
+  }
+
+  private gossipRound (fanout: number, out: Output): void {
+    const self = this.state.slotOfSelf
+    const targets = this.randomSlots(fanout, s => s !== self && isLive(this.state.table.code(s)))
+    for (const slot of targets) {
+      if (this.state.queue.length === 0) break
+      this.sendWithGossip(this.state.table.info(slot).addr, { t: 'gossip', from: this.init.selfId, gossip: [] }, out)
+    }
+  }
+
+  private pushPull (out: Output): void {
+    const t = this.state.table
+    const self = this.state.slotOfSelf
+    const alive = this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
+    if (alive !== undefined) {
+      const info = t.info(alive)
+      out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
+    }
+    // Serf's reconnect: now and then try a failed member, so partitions heal once the network does.
+    const failed = t.count - t.live
+    if (failed > 0 && this.rng() < Math.min(1, failed / Math.max(1, t.live))) {
+      const f = this.randomSlots(1, s => t.code(s) === Code.Failed)[0]
+      if (f !== undefined) {
+        const info = t.info(f)
+        out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
+      }
+    }
+  }
+
+  /** Push-pull every seed while we know no other live member; retried every joinRetryMs. */
+  private joinSeeds (now: number, out: Output): void {
+    if (this.seeds.length === 0 || this.state.table.live > 1 || this.state.left) {
+      this.nextJoinAt = this.seeds.length === 0 ? Infinity : now + this.t.joinRetryMs
+      return
+    }
+    const state = this.state.localState(true)
+    for (const to of this.seeds) out.syncs.push({ t: 'sync', to, id: null, state })
+    this.nextJoinAt = now + this.t.joinRetryMs
+  }
+
+  // ---- helpers ----
+
+  /** Up to `k` distinct slots accepted by `accept`, chosen at random (a linear fallback fills up). */
+  private randomSlots (k: number, accept: (slot: number) => boolean): number[] {
+    const cap = this.state.table.capacity
+    const out: number[] = []
+    if (k <= 0 || cap === 0) return out
+    for (let tries = 0; tries < 4 * k && out.length < k; tries++) {
+      const s = Math.floor(this.rng() * cap)
+      if (accept(s) && !out.includes(s)) out.push(s)
+    }
+    const off = Math.floor(this.rng() * cap)
+    for (let i = 0; i < cap && out.length < k; i++) {
+      const s = (off + i) % cap
+      if (accept(s) && !out.includes(s)) out.push(s)
+    }
+    return out
+  }
+
+  private nextSeq (): number {
+    this.seqNo = (this.seqNo + 1) % U32_LIMIT
+    return this.seqNo
+  }
+
+  /** Notice our own stall before handling a call. */
+  private begin (now: number): Output {
+    const out = emptyOutput()
+    if (this.started && now - this.asked > this.t.stallGraceMs) {
+      const ms = now - this.asked
+      this.counters.stalls++
+      out.events.push({ t: 'stall', ms })
+      for (const s of this.state.suspicions.values()) { s.start += ms; s.deadline += ms }
+      if (this.probe !== null) this.probe.stalled = true
+    }
+    return out
+  }
+
+  private finish (now: number, out: Output): Output {
+    this.asked = Math.max(now, this.nextDeadline())
+    return out
+  }
+}

@@ -1,0 +1,215 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { TestNet, allSee, cluster } from './test-net.js'
+
+describe('SwimCore in a small network on a fake clock', () => {
+  it('joins by push-pull with a seed and every member learns every other, including members it never synced with', () => {
+    const net = new TestNet(11)
+    const ids = cluster(net, 6)
+    // n5 pushed-pulled only n0; the others learn it from its piggybacked alive.
+    const took = net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    assert.ok(took < 20_000)
+    for (const id of ids) assert.equal(net.need(id).core.size(), 6, `${id} size`)
+    // A joiner first merged the seed's state: it knew the others before any of them pinged it.
+    assert.ok(net.need('n5').events.some(e => e.t === 'member' && e.id === 'n1' && e.previous === null))
+  })
+
+  it('detects a crashed member, disseminates the verdict and suspects nobody else', () => {
+    const net = new TestNet(12)
+    const ids = cluster(net, 6)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    net.crash('n3')
+    const others = ids.filter(i => i !== 'n3')
+    net.runUntilTrue(() => allSee(net, ['n3'], 'failed', others), 60_000, 'n3 failed everywhere')
+    for (const v of others) {
+      for (const id of others) assert.equal(net.status(v, id), 'alive', `${v} sees ${id}`)
+      assert.equal(net.need(v).core.stats().refutations, 0, `${v} had to refute`)
+    }
+    // Disseminated: each survivor reported the verdict exactly once (no flapping).
+    for (const v of others) {
+      assert.equal(net.need(v).events.filter(e => e.t === 'member' && e.id === 'n3' && e.status === 'failed').length, 1, v)
+    }
+  })
+
+  it('refutes a false suspicion: the suspect bumps its incarnation and stays alive everywhere', () => {
+    const net = new TestNet(13)
+    const ids = cluster(net, 5)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const inc = net.need('n2').core.incarnation
+    // n1 (wrongly) accuses n2 to n3.
+    net.act('n3', (core, now) => core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'suspect', id: 'n2', incarnation: inc, from: 'n1' }] }, now))
+    assert.equal(net.status('n3', 'n2'), 'suspect')
+    net.runUntilTrue(() => ids.every(v => net.need(v).core.member('n2')?.incarnation === inc + 1), 20_000, 'refutation everywhere')
+    net.run(60_000)
+    assert.ok(allSee(net, ['n2'], 'alive'))
+    assert.equal(net.need('n2').core.stats().refutations, 1)
+    assert.ok(net.need('n2').events.some(e => e.t === 'incarnation' && e.value === inc + 1), 'incarnation to persist')
+  })
+
+  it('probes through helpers when a direct link is cut, and a helper nacks for a dead target', () => {
+    const net = new TestNet(14, { suspicionMult: 4 })
+    const ids = cluster(net, 5)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    net.cutLink('n1', 'n2')
+    net.run(30_000)
+    // n1 cannot reach n2 directly, yet helpers' relayed acks keep it alive in n1's view.
+    assert.equal(net.status('n1', 'n2'), 'alive')
+    assert.equal(net.status('n2', 'n1'), 'alive')
+    assert.ok(net.need('n1').core.stats().indirectProbes > 0)
+    assert.equal(net.need('n1').core.stats().suspicions, 0)
+    // Now n4 dies: helpers answer n1's ping-reqs with nacks, so n1 does not blame itself.
+    net.cutLink('n1', 'n2', false)
+    net.crash('n4')
+    net.runUntilTrue(() => (net.need('n1').core.stats().nacks ?? 0) > 0, 30_000, 'a nack at n1')
+    assert.equal(net.need('n1').core.health(), 0, 'nacks arrived, so n1 keeps a healthy score')
+  })
+
+  it('a node whose indirect probes get neither ack nor nack raises its own awareness', () => {
+    const net = new TestNet(15)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    for (const other of ['n1', 'n2', 'n3']) net.cutLink('n0', other)
+    net.runUntilTrue(() => net.need('n0').core.health() > 0, 10_000, 'n0 health score rises')
+  })
+
+  it('does not accuse anyone for a probe that ran through its own stall', () => {
+    const net = new TestNet(16)
+    const ids = cluster(net, 2)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    // n1 dies; catch n0 right after it pinged n1 and stall n0 through that probe.
+    net.crash('n1')
+    const before = n0.sent.length
+    net.runUntilTrue(() => n0.sent.slice(before).some(m => m.t === 'ping'), 5_000, 'n0 pings')
+    net.stall('n0', 3_000)
+    net.run(3_000 + 1_200)
+    assert.ok(n0.core.stats().stalls >= 1, 'stall noticed')
+    assert.ok(n0.events.some(e => e.t === 'stall' && e.ms >= 2_000))
+    assert.equal(n0.core.stats().suspicions, 0, 'the stalled probe accused nobody')
+    assert.ok(n0.core.health() > 0, 'it blamed itself instead')
+    // A probe after the stall is a fair one: n1 is really gone.
+    net.runUntilTrue(() => net.status('n0', 'n1') === 'suspect', 10_000, 'n1 suspected after the stall')
+  })
+
+  it('moves suspicion deadlines out by its own stall, so a refutation queued meanwhile still wins', () => {
+    const net = new TestNet(17, { suspicionMult: 4, suspicionMinMs: 1000 })
+    const ids = cluster(net, 3)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const inc = net.need('n2').core.incarnation
+    // n0 alone hears a suspicion of n2, then stalls well past its deadline.
+    net.cutLink('n0', 'n1')
+    net.act('n0', (core, now) => core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'suspect', id: 'n2', incarnation: inc, from: 'n1' }] }, now))
+    assert.equal(net.status('n0', 'n2'), 'suspect')
+    // n2's refutation reaches n0 during the stall (sent to n0 directly).
+    net.act('n2', (core, now) => core.receive(net.need('n0').addr, { t: 'gossip', from: 'n0', gossip: [{ t: 'suspect', id: 'n2', incarnation: inc, from: 'n1' }] }, now))
+    net.stall('n0', 60_000)
+    net.run(61_000)
+    assert.equal(net.status('n0', 'n2'), 'alive')
+    assert.equal(net.need('n0').core.member('n2')?.incarnation, inc + 1)
+    assert.equal(net.need('n0').core.stats().deaths, 0, 'n0 declared nobody failed at wake-up')
+  })
+
+  it('refuses claims above the subject\'s signed incarnation, about others and about itself', () => {
+    const net = new TestNet(18)
+    const ids = cluster(net, 3)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    const incN2 = n0.core.member('n2')?.incarnation ?? 0
+    const incSelf = n0.core.incarnation
+    net.act('n0', (core, now) => core.receive(net.need('n1').addr, {
+      t: 'gossip',
+      from: 'n1',
+      gossip: [
+        { t: 'dead', id: 'n2', incarnation: incN2 + 1, from: 'n1' },
+        { t: 'suspect', id: 'n2', incarnation: 2 ** 32 - 1, from: 'n1' },
+        { t: 'dead', id: 'n0', incarnation: 2 ** 32 - 1, from: 'n1' },
+        { t: 'suspect', id: 'n0', incarnation: incSelf + 5, from: 'n1' }
+      ]
+    }, now))
+    assert.equal(net.status('n0', 'n2'), 'alive')
+    assert.equal(n0.core.incarnation, incSelf, 'no refutation jump toward 2^32')
+    assert.equal(n0.core.stats().refused, 4)
+    // Push-pull: a status incarnation above the info's own is refused as well.
+    const info = n0.core.member('n2')?.info
+    assert.ok(info !== undefined)
+    const { out } = n0.core.onSyncRequest({ from: 'n1', members: [{ info, status: 'failed', incarnation: info.incarnation + 1 }], user: [], join: false }, net.now)
+    assert.equal(out.events.length, 0)
+    assert.equal(net.status('n0', 'n2'), 'alive')
+    assert.equal(n0.core.stats().refused, 5)
+  })
+
+  it('takes a remote failed from push-pull only as a suspicion', () => {
+    const net = new TestNet(19)
+    const ids = cluster(net, 3)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    const info = n0.core.member('n2')?.info
+    assert.ok(info !== undefined)
+    n0.core.onSyncRequest({ from: 'n1', members: [{ info, status: 'failed', incarnation: info.incarnation }], user: [], join: false }, net.now)
+    assert.equal(net.status('n0', 'n2'), 'suspect')
+  })
+
+  it('disseminates a leave: everyone shows left (not failed) and stops probing the leaver', () => {
+    const net = new TestNet(20)
+    const ids = cluster(net, 6)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    net.act('n4', (core, now) => core.leave(now))
+    const took = net.runUntilTrue(() => allSee(net, ['n4'], 'left'), 10_000, 'left everywhere')
+    assert.ok(took <= 2_000, `leave took ${took} ms`)
+    const mark = ids.map(i => net.need(i).sent.length)
+    net.crash('n4')
+    net.run(60_000)
+    assert.ok(allSee(net, ['n4'], 'left'))
+    ids.forEach((id, i) => {
+      if (id === 'n4') return
+      assert.equal(net.need(id).core.stats().suspicions, 0, `${id} suspected someone`)
+      const pinged = net.need(id).sent.slice(mark[i]).filter(m => (m.t === 'ping' || m.t === 'ping-req') && m.target === 'n4')
+      assert.equal(pinged.length, 0, `${id} still probes the leaver`)
+    })
+  })
+
+  it('delivers a user broadcast once per node, supersedes by version, and a joiner learns it by push-pull', () => {
+    const net = new TestNet(21)
+    const ids = cluster(net, 5)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const data = new TextEncoder().encode('claim-1')
+    net.act('n1', (core, now) => core.broadcast('claim', data, 1, now))
+    const got = (id: string, v: number): number => net.need(id).events.filter(e => e.t === 'user' && e.key === 'claim' && e.version === v).length
+    net.runUntilTrue(() => ids.filter(i => i !== 'n1').every(i => got(i, 1) === 1), 10_000, 'v1 everywhere')
+    net.act('n2', (core, now) => core.broadcast('claim', new TextEncoder().encode('claim-2'), 2, now))
+    net.runUntilTrue(() => ids.filter(i => i !== 'n2').every(i => got(i, 2) === 1), 10_000, 'v2 everywhere')
+    net.run(30_000)
+    for (const id of ids) assert.ok(got(id, 1) <= 1 && got(id, 2) <= 1, `${id} got a version twice`)
+    assert.equal(got('n1', 1), 0, 'the author does not hear its own broadcast back')
+    net.add('late', { seeds: ['n0'] })
+    net.start('late')
+    net.run(1_000)
+    assert.equal(got('late', 2), 1)
+    assert.equal(got('late', 1), 0)
+  })
+
+  it('keeps every datagram within the budget, sending an oversized alive alone', () => {
+    const net = new TestNet(22)
+    const ids = cluster(net, 6)
+    net.add('big', { seeds: ['n0'], recordBytes: 3000 })
+    net.start('big')
+    net.runUntilTrue(() => allSee(net, [...ids, 'big'], 'alive'), 30_000, 'big known everywhere')
+    assert.ok(net.maxPacked <= 1400, `packed datagram of ${net.maxPacked} bytes`)
+    assert.ok(net.maxDatagram > 3000 && net.maxDatagram <= 60 * 1024, `largest ${net.maxDatagram}`)
+  })
+
+  it('retransmits a broadcast a bounded number of times (about log N per node)', () => {
+    const net = new TestNet(23, { gossipIntervalMs: 200 })
+    const ids = cluster(net, 12)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 30_000, 'full view')
+    net.run(120_000)
+    const count = (): number => ids.reduce((n, id) => n + net.need(id).sent.filter(m => m.t !== 'nack' && m.gossip.some(b => b.t === 'user' && b.key === 'k')).length, 0)
+    net.act('n3', (core, now) => core.broadcast('k', new Uint8Array([1]), 1, now))
+    net.run(120_000)
+    const limit = 4 * Math.ceil(Math.log10(12 + 1))
+    const sends = count()
+    // Each node sends it at most `limit` times (some get it after the first send, none twice new).
+    assert.ok(sends <= ids.length * limit, `${sends} sends > ${ids.length} x ${limit}`)
+    assert.ok(sends >= limit, `only ${sends} sends`)
+  })
+})
