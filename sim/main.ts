@@ -17,9 +17,10 @@ const USAGE = `usage: npm run sim -- --nodes N --seed S --scenario ${[...SCENARI
 
 /** Runs one scenario on real cores (exported for the tests). */
 export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: number }): ScenarioResult {
-  return runScenario(name, p, (capacity) => swimFactory({
+  return runScenario(name, p, (capacity, booted) => swimFactory({
     seed: p.seed,
     capacity,
+    booted,
     endpoint: World.endpointOf,
     ...(p.recordBytes !== undefined ? { recordBytes: p.recordBytes } : {})
   }))

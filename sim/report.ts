@@ -52,6 +52,8 @@ export function toJson (r: ScenarioResult): Record<string, unknown> {
     bytesInPerNodeS: fix(r.bytesInPerNodeS),
     syncsPerNodeS: { mean: Math.round(r.syncsPerNodeS.mean * 1e6) / 1e6, max: Math.round(r.syncsPerNodeS.max * 1e6) / 1e6 },
     syncBytesPerNodeS: fix(r.syncBytesPerNodeS),
+    syncBytesPerExchange: Math.round(r.syncBytesPerExchange),
+    syncBytesSteadyPerNodeS: Math.round(r.syncBytesSteadyPerNodeS),
     elections: r.elections,
     electionsPerHour: round(r.electionsPerHour),
     managerViolations: r.managerViolations,
@@ -65,7 +67,7 @@ export function toJson (r: ScenarioResult): Record<string, unknown> {
 export function toText (rs: ScenarioResult[]): string {
   const cols = ['scenario', 'nodes', 'virt s', 'join med/p99/max s', 'fail med/p99/max s', 'rejoin med/p99/max s',
     'partition detect/heal s', 'all see all', 'false susp', 'false deaths (+after disruption)',
-    'datagrams out/node/s mean/max', 'datagram bytes out/node/s mean/max', 'datagram bytes in/node/s mean/max', 'push-pulls/node/min mean/max', 'push-pull bytes/node/s mean/max', 'elections (/h)', 'mgr violations', 'events']
+    'datagrams out/node/s mean/max', 'datagram bytes out/node/s mean/max', 'datagram bytes in/node/s mean/max', 'push-pulls/node/min mean/max', 'push-pull bytes/node/s mean/max', 'push-pull bytes/exchange, steady/node/s', 'elections (/h)', 'mgr violations', 'events']
   const rows = rs.map(r => [
     r.scenario, String(r.nodes), String(r.durationS),
     durations(r.joinMs), durations(r.failMs), durations(r.rejoinMs),
@@ -79,6 +81,7 @@ export function toText (rs: ScenarioResult[]): string {
     `${Math.round(r.bytesInPerNodeS.mean)}/${Math.round(r.bytesInPerNodeS.max)}`,
     `${(r.syncsPerNodeS.mean * 60).toFixed(3)}/${(r.syncsPerNodeS.max * 60).toFixed(3)}`,
     `${Math.round(r.syncBytesPerNodeS.mean)}/${Math.round(r.syncBytesPerNodeS.max)}`,
+    `${Math.round(r.syncBytesPerExchange)}, ${Math.round(r.syncBytesSteadyPerNodeS)}`,
     `${r.elections} (${r.electionsPerHour.toFixed(1)})`,
     `${r.managerViolations} (no mgr: ${r.managerlessChecks})`,
     String(r.events)
@@ -94,9 +97,9 @@ export function toText (rs: ScenarioResult[]): string {
 
 /** A markdown table (for docs/benchmarks.md). */
 export function toMarkdown (rs: ScenarioResult[]): string {
-  const head = '| scenario | nodes | join med/p99/max s | fail med/p99/max s | rejoin med/p99/max s | false susp. | false deaths | datagrams out/node/s mean (max) | datagram bytes out/node/s mean (max) | push-pull bytes/node/s mean (max) | elections | mgr violations |'
+  const head = '| scenario | nodes | join med/p99/max s | fail med/p99/max s | rejoin med/p99/max s | false susp. | false deaths | datagrams out/node/s mean (max) | datagram bytes out/node/s mean (max) | push-pull bytes/node/s measured mean (max), steady | elections | mgr violations |'
   const sep = '|' + '---|'.repeat(12)
-  const rows = rs.map(r => `| ${r.scenario} | ${r.nodes} | ${durations(r.joinMs)} | ${durations(r.failMs)} | ${durations(r.rejoinMs)} | ${r.falseSuspicions} | ${r.falseDeaths} (+${r.falseDeathsAfterDisruption}) | ${r.msgsOutPerNodeS.mean.toFixed(2)} (${r.msgsOutPerNodeS.max.toFixed(2)}) | ${Math.round(r.bytesOutPerNodeS.mean)} (${Math.round(r.bytesOutPerNodeS.max)}) | ${Math.round(r.syncBytesPerNodeS.mean)} (${Math.round(r.syncBytesPerNodeS.max)}) | ${r.elections} | ${r.managerViolations} |`)
+  const rows = rs.map(r => `| ${r.scenario} | ${r.nodes} | ${durations(r.joinMs)} | ${durations(r.failMs)} | ${durations(r.rejoinMs)} | ${r.falseSuspicions} | ${r.falseDeaths} (+${r.falseDeathsAfterDisruption}) | ${r.msgsOutPerNodeS.mean.toFixed(2)} (${r.msgsOutPerNodeS.max.toFixed(2)}) | ${Math.round(r.bytesOutPerNodeS.mean)} (${Math.round(r.bytesOutPerNodeS.max)}) | ${Math.round(r.syncBytesPerNodeS.mean)} (${Math.round(r.syncBytesPerNodeS.max)}), ${Math.round(r.syncBytesSteadyPerNodeS)} | ${r.elections} | ${r.managerViolations} |`)
   return [head, sep, ...rows].join('\n')
 }
 

@@ -56,6 +56,13 @@ export interface ScenarioResult {
   /** Push-pull: exchanges started and bytes moved (sent + received) per node per second. */
   syncsPerNodeS: { mean: number, max: number }
   syncBytesPerNodeS: { mean: number, max: number }
+  /** Mean bytes of one push-pull exchange (request + reply). */
+  syncBytesPerExchange: number
+  /**
+   * Push-pull bytes per node per second in a long-running cluster: every node starts one
+   * exchange and answers one (on average) per N-scaled interval.
+   */
+  syncBytesSteadyPerNodeS: number
   elections: number
   electionsPerHour: number
   /** Invariant checks where a connected component had more than one settled manager. */
@@ -82,14 +89,14 @@ const STALL_MS = 60_000
 const RESTART_AFTER_MS = 30_000
 
 /** Runs one scenario with a factory of cores. */
-export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory: (capacity: number) => SimNodeFactory<M, S>): ScenarioResult {
+export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory: (capacity: number, booted: number) => SimNodeFactory<M, S>): ScenarioResult {
   const measuredMs = (p.durationS ?? DEFAULT_DURATION_S[name]) * 1000
   const warmup = name === 'form' ? 0 : WARMUP_MS
   const durationMs = warmup + measuredMs
   const n = p.nodes
   const joiners = name === 'join' ? 1 : name === 'mass-join' ? Math.max(1, Math.floor(n / 10)) : name === 'churn' ? Math.ceil(durationMs / 1000) : 0
   const capacity = n + joiners
-  const factory = makeFactory(capacity)
+  const factory = makeFactory(capacity, name === 'form' ? 0 : n)
   const world = new World<M, S>({ seed: p.seed, capacity, loss: p.loss, delayMs: p.delayMs, jitterMs: p.jitterMs }, factory)
   const metrics = new Metrics(world, capacity)
   const rng = new Prng(p.seed, 0x5ce)
@@ -98,7 +105,7 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     scenario: name, nodes: n, durationS: measuredMs / 1000, joinMs: [], failMs: [], rejoinMs: [], convergedAtEnd: false,
     falseSuspicions: 0, falseDeaths: 0, falseDeathsAfterDisruption: 0,
     msgsOutPerNodeS: { mean: 0, max: 0 }, bytesOutPerNodeS: { mean: 0, max: 0 }, bytesInPerNodeS: { mean: 0, max: 0 },
-    syncsPerNodeS: { mean: 0, max: 0 }, syncBytesPerNodeS: { mean: 0, max: 0 },
+    syncsPerNodeS: { mean: 0, max: 0 }, syncBytesPerNodeS: { mean: 0, max: 0 }, syncBytesPerExchange: 0, syncBytesSteadyPerNodeS: 0,
     elections: 0, electionsPerHour: 0, managerViolations: 0, managerlessChecks: 0, events: 0
   }
   /** Nodes that ran for the whole run (for per-node traffic). */
@@ -239,6 +246,12 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     res.bytesInPerNodeS = perNode(tr.bytesIn, whole, secs)
     res.syncsPerNodeS = perNode(tr.syncsOut, whole, secs)
     res.syncBytesPerNodeS = perNode(tr.syncBytes, whole, secs)
+    let exchanges = 0
+    let moved = 0
+    for (let i = 0; i < capacity; i++) { exchanges += tr.syncsOut[i]!; moved += tr.syncBytes[i]! / 2 }
+    res.syncBytesPerExchange = exchanges > 0 ? moved / exchanges : 0
+    const interval = factory.pushPullIntervalMs?.(n)
+    res.syncBytesSteadyPerNodeS = interval !== undefined ? 2 * res.syncBytesPerExchange / (interval / 1000) : 0
     res.elections = election.elections
     res.electionsPerHour = election.elections / (measuredMs / 3_600_000)
     res.managerViolations = election.violations

@@ -41,14 +41,19 @@ export interface SimCore<M, S> {
 
 /** Builds the core of node `index` (a fresh process: start, join or restart). */
 export interface SimNodeFactory<M, S> {
-  /** Creates a node's core; `seeds` are the endpoints it joins through (empty = preloaded view). */
-  create: (index: number, incarnation: number, seeds: SimEndpoint[]) => SimCore<M, S>
+  /**
+   * Creates a node's core; `seeds` are the endpoints it joins through. `booted` = one of the
+   * initial nodes whose view will be preloaded (`preload`), as in a long-running cluster.
+   */
+  create: (index: number, incarnation: number, seeds: SimEndpoint[], booted?: boolean) => SimCore<M, S>
   /** Gives every initial node a full, converged view without simulating the formation. */
   preload?: (cores: Array<SimCore<M, S>>, now: number) => void
   /** Encoded size of a datagram (the real codec in the real factory). */
   datagramBytes: (msg: M) => number
   /** Encoded size of a push-pull state. */
   syncBytes: (state: S) => number
+  /** The periodic push-pull interval at N members (for the steady-state traffic figure). */
+  pushPullIntervalMs?: (n: number) => number
   /** Peer id of node `index` (member events name members by id). */
   idOf: (index: number) => string
 }

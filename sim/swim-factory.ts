@@ -8,6 +8,8 @@
 
 import { SwimCore } from '../agent/membership/core/swim-core.js'
 import type { AliveInfo, Datagram, Endpoint, SwimTiming, SyncMember, SyncState } from '../agent/membership/core/types.js'
+import { SWIM_DEFAULTS } from '../agent/membership/core/constants.js'
+import { pushPullInterval } from '../agent/membership/core/push-pull.js'
 import { datagramSize, syncStateSize } from '../protocol/swim-wire.js'
 import { Prng } from './prng.js'
 import type { SimCore, SimNodeFactory } from './sim-types.js'
@@ -37,6 +39,8 @@ export interface SwimFactoryInit {
   /** Which nodes may become manager (default: all, as the agent's default). */
   eligible?: (i: number) => boolean
   timing?: Partial<SwimTiming>
+  /** Number of initial (booted, preloaded) nodes. */
+  booted?: number
 }
 
 /** A SimNodeFactory driving real SwimCores. */
@@ -58,14 +62,25 @@ export function swimFactory (init: SwimFactoryInit): SimNodeFactory<Datagram, Sy
   return {
     info,
     idOf: (i) => ids[i]!,
-    create: (i, incarnation, seeds): SimCore<Datagram, SyncState> => {
+    create: (i, incarnation, seeds, booted = false): SimCore<Datagram, SyncState> => {
       const rng = new Prng(init.seed, 0x10000 + i * 64 + (gens[i]!++ % 64))
+      let timing = init.timing
+      if (booted) {
+        // A core schedules its first push-pull at random within the BASE interval (as
+        // memberlist does), which after a fresh boot of N nodes means a burst of N full-state
+        // exchanges in the first 30 s. A long-running cluster has them spread over the
+        // N-scaled interval instead, so a booted node gets that as its base: its first
+        // exchange falls uniformly in one steady-state period (the next would come later than
+        // any scenario runs).
+        const base = init.timing?.pushPullIntervalMs ?? SWIM_DEFAULTS.pushPullIntervalMs
+        timing = { ...init.timing, pushPullIntervalMs: pushPullInterval(base, init.booted ?? init.capacity) }
+      }
       const core = new SwimCore({
         selfId: ids[i]!,
         selfInfo: (inc, left) => info(i, inc, left),
         incarnation,
         seeds,
-        ...(init.timing !== undefined ? { timing: init.timing } : {})
+        ...(timing !== undefined ? { timing } : {})
       }, () => rng.next())
       return core as unknown as SimCore<Datagram, SyncState>
     },
@@ -80,6 +95,7 @@ export function swimFactory (init: SwimFactoryInit): SimNodeFactory<Datagram, Sy
       const state: SyncState = { from: null, members, user: [], join: false }
       for (const c of cores) c.onSyncReply(state, now)
     },
+    pushPullIntervalMs: (n) => pushPullInterval(init.timing?.pushPullIntervalMs ?? SWIM_DEFAULTS.pushPullIntervalMs, n),
     datagramBytes: (m) => datagramSize(m),
     syncBytes: (s) => syncStateSize(s)
   }

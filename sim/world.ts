@@ -154,7 +154,7 @@ export class World<M, S> {
     const first = this.count
     const cores: Array<SimCore<M, S>> = []
     for (let i = first; i < first + n; i++) {
-      const c = this.factory.create(i, 0, [])
+      const c = this.factory.create(i, 0, [], true)
       this.cores[i] = c
       this.up[i] = 1
       cores.push(c)
