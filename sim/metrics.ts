@@ -13,7 +13,12 @@ import type { World } from './world.js'
 /** What a tracker waits for. */
 export type TrackKind = 'join' | 'fail' | 'rejoin'
 
-/** Time from a cause until every live node observed its consequence. */
+/**
+ * Time from a cause until every live node observed its consequence. `seen[i]` = observer i
+ * holds the subject alive (join, rejoin: done when all live observers do) or holds it alive
+ * or suspect (fail: done when none does; an observer that never knew the subject, e.g. a
+ * joiner that learned the cluster after the verdict, holds nothing).
+ */
 interface Tracker {
   kind: TrackKind
   subject: number
@@ -21,6 +26,8 @@ interface Tracker {
   seen: Uint8Array
   count: number
   doneAt: number
+  /** The subject came back before every node marked it failed: no verdict to time. */
+  cancelled: boolean
 }
 
 /** Counters of verdicts against live nodes. */
@@ -75,7 +82,8 @@ export class Metrics<M, S> {
     this.upCount++
     this.disruptedAt[i] = now
     for (const t of this.trackers) {
-      if (t.doneAt >= 0) continue
+      if (t.doneAt >= 0 || t.cancelled) continue
+      if (t.subject === i && t.kind === 'fail') { t.cancelled = true; continue }
       if (t.seen[i] === 1) { t.seen[i] = 0; t.count-- }
       this.settle(t, now)
     }
@@ -85,7 +93,7 @@ export class Metrics<M, S> {
   crashed (i: number, now: number): void {
     this.upCount--
     for (const t of this.trackers) {
-      if (t.doneAt >= 0) continue
+      if (t.doneAt >= 0 || t.cancelled) continue
       if (t.seen[i] === 1) { t.seen[i] = 0; t.count-- }
       this.settle(t, now)
     }
@@ -102,10 +110,10 @@ export class Metrics<M, S> {
    */
   track (kind: TrackKind, subject: number, now: number): void {
     const seen = new Uint8Array(this.aliveView.length)
-    const t: Tracker = { kind, subject, start: now, seen, count: 0, doneAt: -1 }
+    const t: Tracker = { kind, subject, start: now, seen, count: 0, doneAt: -1, cancelled: false }
     const id = this.world.idOf(subject)
     if (kind !== 'join') {
-      // Observers that already hold the awaited status count from the start.
+      // Observers that already hold the subject so count from the start.
       for (let i = 0; i < this.world.count; i++) {
         if (i === subject || this.world.up[i] !== 1) continue
         const st = this.world.core(i)!.member(id)?.status
@@ -119,9 +127,12 @@ export class Metrics<M, S> {
     this.settle(t, now)
   }
 
-  /** Completion times (ms after the cause) of the finished trackers of a kind; unfinished as NaN. */
+  /**
+   * Completion times (ms after the cause) of the trackers of a kind; unfinished as NaN;
+   * cancelled ones (a crashed node restarted before all marked it failed) left out.
+   */
   durations (kind: TrackKind): number[] {
-    return this.trackers.filter(t => t.kind === kind).map(t => t.doneAt >= 0 ? t.doneAt - t.start : NaN)
+    return this.trackers.filter(t => t.kind === kind && !t.cancelled).map(t => t.doneAt >= 0 ? t.doneAt - t.start : NaN)
   }
 
   /** True when every up node's view holds exactly as many live members as there are up nodes. */
@@ -159,12 +170,16 @@ export class Metrics<M, S> {
     const list = this.bySubject.get(s)
     if (list === undefined) return
     for (const t of list) {
-      if (t.doneAt >= 0) continue
+      if (t.doneAt >= 0 || t.cancelled) continue
       const m = matches(t.kind, e.status)
-      if (m && t.seen[node] === 0) { t.seen[node] = 1; t.count++; this.settle(t, now) } else if (!m && t.seen[node] === 1 && t.kind !== 'fail') {
+      if (m && t.seen[node] === 0) {
+        t.seen[node] = 1
+        t.count++
+      } else if (!m && t.seen[node] === 1) {
         t.seen[node] = 0
         t.count--
       }
+      this.settle(t, now)
     }
   }
 
@@ -182,11 +197,16 @@ export class Metrics<M, S> {
   }
 
   private settle (t: Tracker, now: number): void {
+    if (t.kind === 'fail') {
+      if (t.count === 0) t.doneAt = now
+      return
+    }
     const others = this.upCount - (this.world.up[t.subject] === 1 ? 1 : 0)
     if (t.count >= others) t.doneAt = now
   }
 }
 
+/** Whether an observer's status of the subject is what `seen` records for this kind. */
 function matches (kind: TrackKind, status: string): boolean {
-  return kind === 'fail' ? status === 'failed' || status === 'left' : status === 'alive'
+  return kind === 'fail' ? status === 'alive' || status === 'suspect' : status === 'alive'
 }

@@ -209,10 +209,11 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
       break
     }
     case 'churn': {
-      // Every second: one crash, one restart of a node down for 20 s or more, one join.
+      // Every second until 30 s before the end: one crash, one restart of a node down for 20 s
+      // or more, one join.
       const down: Array<{ i: number, at: number }> = []
       let next = n
-      world.every(FAULT_AT_MS, 1000, durationMs - 20_000, () => {
+      world.every(FAULT_AT_MS, 1000, durationMs - 30_000, () => {
         const x = randomUp(n)
         crash(x)
         down.push({ i: x, at: world.now })
