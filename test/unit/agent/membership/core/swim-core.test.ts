@@ -60,7 +60,9 @@ describe('SwimCore in a small network on a fake clock', () => {
     // Now n4 dies: helpers answer n1's ping-reqs with nacks, so n1 does not blame itself.
     net.cutLink('n1', 'n2', false)
     net.crash('n4')
-    net.runUntilTrue(() => (net.need('n1').core.stats().nacks ?? 0) > 0, 30_000, 'a nack at n1')
+    net.runUntilTrue(() => net.need('n1').core.stats().nacks > 0, 30_000, 'a nack at n1')
+    // Past that probe's indirect deadline, when its awareness verdict is applied.
+    net.run(600)
     assert.equal(net.need('n1').core.health(), 0, 'nacks arrived, so n1 keeps a healthy score')
   })
 
@@ -211,5 +213,15 @@ describe('SwimCore in a small network on a fake clock', () => {
     // Each node sends it at most `limit` times (some get it after the first send, none twice new).
     assert.ok(sends <= ids.length * limit, `${sends} sends > ${ids.length} x ${limit}`)
     assert.ok(sends >= limit, `only ${sends} sends`)
+  })
+
+  it('heals a partition: both sides declared each other failed, and all are alive again after the network heals', () => {
+    const net = new TestNet(24, { pushPullIntervalMs: 5_000 })
+    const ids = cluster(net, 5)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    for (const a of ['n0', 'n1', 'n2']) for (const b of ['n3', 'n4']) net.cutLink(a, b)
+    net.runUntilTrue(() => allSee(net, ['n3', 'n4'], 'failed', ['n0', 'n1', 'n2']) && allSee(net, ['n0', 'n1', 'n2'], 'failed', ['n3', 'n4']), 120_000, 'both sides see the other failed')
+    for (const a of ['n0', 'n1', 'n2']) for (const b of ['n3', 'n4']) net.cutLink(a, b, false)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 120_000, 'healed')
   })
 })
