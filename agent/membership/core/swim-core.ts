@@ -217,6 +217,9 @@ export class SwimCore implements MembershipCore {
   /** Counters since construction. */
   stats (): SwimStats { return { ...this.counters } }
 
+  /** Broadcasts still queued for piggybacking. */
+  pending (): number { return this.state.queue.length }
+
   /** Lifeguard health score (0 healthy). */
   health (): number { return this.awareness.health }
 
@@ -311,7 +314,16 @@ export class SwimCore implements MembershipCore {
     const seq = this.nextSeq()
     // The nack must reach the requester before its indirect deadline: 80 % of the probe timeout.
     this.relays.set(seq, { to: from, seq: msg.seq, deadline: now + 0.8 * this.t.probeTimeoutMs })
-    this.sendWithGossip(msg.targetAddr, { t: 'ping', seq, from: this.init.selfId, target: msg.target, gossip: [] }, out)
+    const ping: Datagram = { t: 'ping', seq, from: this.init.selfId, target: msg.target, gossip: [] }
+    const slot = this.state.table.slot(msg.target)
+    if (slot >= 0) {
+      // A member we know: ping it where it says it is, not where the requester says.
+      this.sendWithGossip(this.state.table.info(slot).addr, ping, out)
+    } else {
+      // Unknown to us (a joiner we have not heard of yet): a bare ping, so a ping-req cannot
+      // turn us into an amplifier of gossip toward an arbitrary address.
+      out.send.push({ to: msg.targetAddr, msg: ping })
+    }
   }
 
   // ---- dissemination, push-pull, join ----

@@ -226,4 +226,6 @@ export interface MembershipCore {
   /** Members not failed or left, self included (SWIM's N). */
   size: () => number
   stats: () => SwimStats
+  /** Broadcasts still queued for piggybacking (a leaving node may wait for 0, with a deadline). */
+  pending: () => number
 }

@@ -224,4 +224,43 @@ describe('SwimCore in a small network on a fake clock', () => {
     for (const a of ['n0', 'n1', 'n2']) for (const b of ['n3', 'n4']) net.cutLink(a, b, false)
     net.runUntilTrue(() => allSee(net, ids, 'alive'), 120_000, 'healed')
   })
+
+  it('is deterministic: the same seed and inputs give the same datagrams and events', () => {
+    const trace = (seed: number): string => {
+      const net = new TestNet(seed)
+      const ids = cluster(net, 5)
+      net.run(5_000)
+      net.crash('n2')
+      net.run(30_000)
+      return JSON.stringify(ids.map(id => [net.need(id).sent.length, net.need(id).events.map(e => e.t === 'member' ? `${e.id}:${e.status}` : e.t)]))
+    }
+    assert.equal(trace(31), trace(31))
+    assert.notEqual(trace(31), trace(32), 'the seed matters (or the trace sees nothing)')
+  })
+
+  it('a leaving node drains its queue: pending() reaches 0 while it keeps ticking', () => {
+    const net = new TestNet(33)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    net.act('n1', (core, now) => core.leave(now))
+    assert.ok(net.need('n1').core.pending() > 0)
+    net.runUntilTrue(() => net.need('n1').core.pending() === 0, 30_000, 'queue drained')
+  })
+
+  it('relays a ping-req to a known member at its known address, and to an unknown one without gossip', () => {
+    const net = new TestNet(34)
+    const ids = cluster(net, 3)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    net.act('n0', (core, now) => core.refreshSelf(now)) // something to piggyback
+    const victim = { host: '192.0.2.7', port: 9 }
+    const known = n0.core.receive(net.need('n1').addr, { t: 'ping-req', seq: 1, from: 'n1', target: 'n2', targetAddr: victim, gossip: [] }, net.now)
+    assert.deepEqual(known.send.map(s => s.to), [net.need('n2').addr])
+    const unknown = n0.core.receive(net.need('n1').addr, { t: 'ping-req', seq: 2, from: 'n1', target: 'stranger', targetAddr: victim, gossip: [] }, net.now)
+    assert.equal(unknown.send.length, 1)
+    assert.deepEqual(unknown.send[0]?.to, victim)
+    const msg = unknown.send[0]?.msg
+    assert.ok(msg !== undefined && msg.t === 'ping' && msg.gossip.length === 0, 'no gossip toward an unknown address')
+    assert.ok(n0.core.pending() > 0, 'there was gossip to send')
+  })
 })

@@ -1,0 +1,203 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { ElectionCore, type ElectionClaim, type ElectionOutput } from '../../../../agent/election/election-core.js'
+import type { MemberStatus } from '../../../../agent/membership/core/types.js'
+
+/**
+ * A few election cores sharing one membership view (set by the test) and an instant claim
+ * broadcast, on a fake clock ticked every 250 ms.
+ */
+class Net {
+  now = 1_000_000
+  readonly cores = new Map<string, ElectionCore>()
+  readonly revision = new Map<string, number>()
+  readonly claimsSent: ElectionClaim[] = []
+  readonly persisted = new Map<string, number>()
+  readonly view = new Map<string, { status: MemberStatus, lastChange: number }>()
+
+  add (id: string, opts: { hasSeeds?: boolean, eligible?: boolean, highestEpoch?: number } = {}): ElectionCore {
+    const core = new ElectionCore({ selfId: id, name: id, eligible: opts.eligible ?? true, hasSeeds: opts.hasSeeds ?? true, highestEpoch: opts.highestEpoch ?? 0, selfRevision: () => ({ revision: this.revision.get(id) ?? 0, awaiting: false }) })
+    this.cores.set(id, core)
+    this.view.set(id, { status: 'alive', lastChange: this.now })
+    core.start(this.now)
+    // Everyone learns of the new member, and the newcomer of everyone (push-pull), claims included.
+    for (const c of this.cores.values()) this.feedView(c)
+    for (const [other, c] of this.cores) {
+      if (other === id) continue
+      const m = c.manager()
+      if (m !== null) this.handle(id, core.claim(m))
+      // Replica revisions are broadcasts: both sides know each other's by settle time.
+      core.revision({ peerId: other, revision: this.revision.get(other) ?? 0, awaiting: false })
+      c.revision({ peerId: id, revision: this.revision.get(id) ?? 0, awaiting: false })
+    }
+    return core
+  }
+
+  setStatus (id: string, status: MemberStatus): void {
+    this.view.set(id, { status, lastChange: this.now })
+    for (const c of this.cores.values()) this.feedView(c)
+  }
+
+  feedView (c: ElectionCore): void {
+    for (const [id, v] of this.view) c.member({ id, status: v.status, eligible: true, lastChange: v.lastChange })
+  }
+
+  live (): number { return [...this.view.values()].filter(v => v.status === 'alive' || v.status === 'suspect').length }
+
+  handle (id: string, out: ElectionOutput): void {
+    if (out.persistEpoch !== null) this.persisted.set(id, out.persistEpoch)
+    for (const claim of out.claims) {
+      this.claimsSent.push(claim)
+      for (const [other, c] of this.cores) {
+        if (other !== id && this.view.get(other)?.status !== 'failed') this.handle(other, c.claim(claim))
+      }
+    }
+  }
+
+  run (ms: number, down: Set<string> = new Set()): void {
+    const end = this.now + ms
+    while (this.now < end) {
+      this.now += 250
+      for (const [id, c] of this.cores) if (!down.has(id)) this.handle(id, c.tick(this.now, this.live()))
+    }
+  }
+
+  managers (): Array<string | undefined> { return [...this.cores.values()].map(c => c.manager()?.peerId) }
+}
+
+describe('ElectionCore', () => {
+  it('a lone first node claims epoch 1 after the settle time, not before, once', () => {
+    const net = new Net()
+    const a = net.add('a', { hasSeeds: false })
+    net.run(2_750)
+    assert.equal(a.manager(), null)
+    net.run(500)
+    assert.equal(a.manager()?.peerId, 'a')
+    assert.equal(a.epoch, 1)
+    assert.equal(net.persisted.get('a'), 1)
+    net.run(60_000)
+    assert.equal(net.claimsSent.length, 1, 'no periodic re-announcement')
+  })
+
+  it('the lowest peer id wins among equals; a higher replica revision beats a lower id', () => {
+    const net = new Net()
+    for (const id of ['c', 'b', 'a']) net.add(id)
+    net.run(3_500)
+    assert.deepEqual(net.managers(), ['a', 'a', 'a'])
+    const net2 = new Net()
+    net2.revision.set('c', 9)
+    for (const id of ['c', 'b', 'a']) net2.add(id)
+    net2.run(3_500)
+    assert.deepEqual(net2.managers(), ['c', 'c', 'c'])
+    assert.equal(net2.claimsSent.length, 1)
+  })
+
+  it('keeps a sitting manager when a better-ranked node joins', () => {
+    const net = new Net()
+    net.add('m')
+    net.add('z')
+    net.run(3_500)
+    assert.deepEqual(net.managers(), ['m', 'm'])
+    net.add('a')
+    net.run(10_000)
+    assert.deepEqual(net.managers(), ['m', 'm', 'm'])
+    assert.equal(net.claimsSent.length, 1)
+  })
+
+  it('replaces a failed manager at once with epoch + 1, and a left one too', () => {
+    const net = new Net()
+    for (const id of ['a', 'b', 'c', 'd']) net.add(id)
+    net.run(3_500)
+    net.setStatus('a', 'failed')
+    net.run(250, new Set(['a']))
+    assert.equal(net.cores.get('b')?.manager()?.peerId, 'b')
+    assert.equal(net.cores.get('c')?.manager()?.epoch, 2)
+    net.setStatus('b', 'left')
+    net.run(250, new Set(['a', 'b']))
+    assert.equal(net.cores.get('d')?.manager()?.peerId, 'c')
+    assert.equal(net.cores.get('c')?.manager()?.peerId, 'c')
+    assert.equal(net.cores.get('c')?.epoch, 3)
+  })
+
+  it('replaces a suspect manager only after it stayed suspect for suspectSilenceMs without refutation', () => {
+    const net = new Net()
+    for (const id of ['a', 'b', 'c']) net.add(id)
+    net.run(3_500)
+    net.setStatus('a', 'suspect')
+    net.run(2_000)
+    assert.deepEqual(net.managers(), ['a', 'a', 'a'])
+    net.setStatus('a', 'alive') // refuted
+    net.run(5_000)
+    assert.deepEqual(net.managers(), ['a', 'a', 'a'])
+    net.setStatus('a', 'suspect')
+    net.run(2_750, new Set(['a']))
+    assert.equal(net.cores.get('b')?.manager()?.peerId, 'b')
+    assert.equal(net.cores.get('c')?.manager()?.peerId, 'b')
+  })
+
+  it('after its own stall, does not judge a suspect manager for stallGraceMs', () => {
+    const net = new Net()
+    for (const id of ['a', 'b']) net.add(id)
+    net.run(3_500)
+    const b = net.cores.get('b')
+    assert.ok(b !== undefined)
+    net.setStatus('a', 'suspect')
+    // b's ticks stop for 5 s (its own stall); at wake-up a has been suspect long enough.
+    net.now += 5_000
+    const out = b.tick(net.now, 2)
+    assert.equal(out.changes.length, 0)
+    assert.equal(b.manager()?.peerId, 'a')
+    net.now += 500
+    assert.equal(b.tick(net.now, 2).changes.length, 0, 'still inside the grace')
+    net.now += 600
+    assert.equal(b.tick(net.now, 2).changes[0]?.previous?.peerId, 'a', 'judged after the grace')
+  })
+
+  it('a node with seeds that knows nobody waits isolatedSettleMs before claiming', () => {
+    const net = new Net()
+    const a = net.add('a', { hasSeeds: true })
+    net.run(29_000)
+    assert.equal(a.manager(), null)
+    net.run(1_250)
+    assert.equal(a.manager()?.peerId, 'a')
+  })
+
+  it('refuses claims and epochs above 2^32 or more than 1,024 above the highest known, and persists accepted ones', () => {
+    const core = new ElectionCore({ selfId: 'x', name: 'x', eligible: false, hasSeeds: true, highestEpoch: 10, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    core.start(0)
+    core.member({ id: 'm', status: 'alive', eligible: true, lastChange: 0 })
+    const claim = (epoch: number): ElectionClaim => ({ epoch, peerId: 'm', name: 'm', revision: 0, at: 0 })
+    assert.equal(core.claim(claim(10 + 1025)).changes.length, 0)
+    assert.equal(core.claim(claim(2 ** 32)).changes.length, 0)
+    assert.equal(core.observeEpoch(2 ** 40).persistEpoch, null)
+    assert.equal(core.refused, 3)
+    assert.equal(core.epoch, 10)
+    const out = core.claim(claim(10 + 1024))
+    assert.equal(out.persistEpoch, 1034)
+    assert.equal(core.manager()?.epoch, 1034)
+    assert.equal(core.claim(claim(9)).changes.length, 0, 'a stale claim does not win')
+    assert.equal(core.observeEpoch(1040).persistEpoch, 1040)
+  })
+
+  it('settles competing claims of the same epoch by revision, then lower peer id', () => {
+    const core = new ElectionCore({ selfId: 'x', name: 'x', eligible: false, hasSeeds: true, highestEpoch: 4, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    core.start(0)
+    core.claim({ epoch: 5, peerId: 'b', name: 'b', revision: 3, at: 0 })
+    core.claim({ epoch: 5, peerId: 'a', name: 'a', revision: 3, at: 0 })
+    assert.equal(core.manager()?.peerId, 'a')
+    core.claim({ epoch: 5, peerId: 'c', name: 'c', revision: 4, at: 0 })
+    assert.equal(core.manager()?.peerId, 'c')
+    core.claim({ epoch: 5, peerId: 'a', name: 'a', revision: 3, at: 0 })
+    assert.equal(core.manager()?.peerId, 'c')
+  })
+
+  it('an ineligible node never claims', () => {
+    const net = new Net()
+    const a = net.add('a', { eligible: false, hasSeeds: false })
+    net.view.set('a', { status: 'alive', lastChange: net.now })
+    a.member({ id: 'a', status: 'alive', eligible: false, lastChange: net.now })
+    net.run(60_000)
+    assert.equal(a.manager(), null)
+    assert.equal(net.claimsSent.length, 0)
+  })
+})

@@ -1,0 +1,143 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { Prng } from '../../../../harness/fuzz.js'
+import { BroadcastQueue, retransmitLimit } from '../../../../../agent/membership/core/broadcast-queue.js'
+import { ProbeOrder } from '../../../../../agent/membership/core/probe-order.js'
+import { confirm, newSuspicion, suspicionBounds, suspicionTimeout } from '../../../../../agent/membership/core/suspicion.js'
+import { pushPullInterval } from '../../../../../agent/membership/core/push-pull.js'
+import { Awareness } from '../../../../../agent/membership/core/awareness.js'
+import { Code, MemberTable } from '../../../../../agent/membership/core/member-table.js'
+import type { AliveInfo, Broadcast } from '../../../../../agent/membership/core/types.js'
+
+const user = (key: string, version = 1): Broadcast => ({ t: 'user', key, version, data: new Uint8Array(0) })
+
+describe('broadcast queue', () => {
+  it('retransmit limit is mult * ceil(log10(N + 1))', () => {
+    assert.equal(retransmitLimit(4, 1), 4)
+    assert.equal(retransmitLimit(4, 9), 4)
+    assert.equal(retransmitLimit(4, 10), 8)
+    assert.equal(retransmitLimit(4, 10_000), 20)
+  })
+
+  it('sends a broadcast exactly `limit` times, then drops it', () => {
+    const q = new BroadcastQueue()
+    q.push('k', user('k'), 10)
+    let sent = 0
+    for (let i = 0; i < 50; i++) sent += q.take(1400, 60_000, 7).length
+    assert.equal(sent, 7)
+    assert.equal(q.length, 0)
+  })
+
+  it('a newer broadcast about the same key replaces the older one, with a fresh count', () => {
+    const q = new BroadcastQueue()
+    q.push('k', user('k', 1), 10)
+    q.take(1400, 60_000, 3)
+    q.push('k', user('k', 2), 10)
+    const got = [0, 1, 2, 3].flatMap(() => q.take(1400, 60_000, 3))
+    assert.deepEqual(got.map(b => b.t === 'user' ? b.version : -1), [2, 2, 2])
+  })
+
+  it('sends fewest-transmits first and packs within the budget', () => {
+    const q = new BroadcastQueue()
+    q.push('old', user('old'), 600)
+    q.take(1400, 60_000, 10)
+    q.push('a', user('a'), 600)
+    q.push('b', user('b'), 600)
+    const first = q.take(1400, 60_000, 10)
+    assert.deepEqual(first.map(b => b.t === 'user' ? b.key : ''), ['a', 'b'], 'new ones before the once-sent one; 3 x 600 > 1400')
+  })
+
+  it('sends one oversized broadcast alone, never with others', () => {
+    const q = new BroadcastQueue()
+    q.push('big', user('big'), 3000)
+    q.push('small', user('small'), 10)
+    // Best candidate first (fewest transmits, oldest): the big one, and then nothing else.
+    assert.deepEqual(q.take(1400, 60_000, 10).map(b => b.t === 'user' ? b.key : ''), ['big'])
+    assert.deepEqual(q.take(1400, 60_000, 10).map(b => b.t === 'user' ? b.key : ''), ['small'])
+    assert.equal(q.take(1400, 0, 10).filter(b => b.t === 'user' && b.key === 'big').length, 0, 'not when no oversize is allowed')
+  })
+})
+
+describe('Lifeguard suspicion', () => {
+  it('min = mult * log10(N) * interval (floored), max = maxMult * min', () => {
+    const b = suspicionBounds({ members: 10_000, probeIntervalMs: 1000, suspicionMult: 4, suspicionMinMs: 1000, suspicionMaxMult: 6 })
+    assert.equal(b.minMs, 16_000)
+    assert.equal(b.maxMs, 96_000)
+    assert.equal(b.expected, 2)
+    assert.equal(suspicionBounds({ members: 1, probeIntervalMs: 1000, suspicionMult: 4, suspicionMinMs: 1000, suspicionMaxMult: 6 }).minMs, 1000)
+  })
+
+  it('shrinks logarithmically with independent confirmations, down to min', () => {
+    const b = suspicionBounds({ members: 100, probeIntervalMs: 1000, suspicionMult: 5, suspicionMinMs: 1000, suspicionMaxMult: 6 })
+    const t = [0, 1, 2, 3, 4].map(c => suspicionTimeout(b, c))
+    assert.equal(t[0], b.maxMs)
+    assert.equal(t[3], b.minMs)
+    assert.equal(t[4], b.minMs)
+    // log: the first confirmation takes off more than the second.
+    assert.ok((t[0] as number) - (t[1] as number) > (t[1] as number) - (t[2] as number))
+    const s = newSuspicion('x', b, 0)
+    assert.equal(confirm(s, 'x'), false, 'the accuser does not confirm itself')
+    assert.equal(confirm(s, 'y'), true)
+    assert.equal(confirm(s, 'y'), false, 'nor twice')
+    assert.equal(s.deadline, t[1])
+  })
+})
+
+describe('probe order and push-pull scale', () => {
+  it('visits every accepted slot exactly once per pass, in a shuffled order', () => {
+    const r = new Prng(5)
+    const order = new ProbeOrder(() => r.next())
+    const seen: number[] = []
+    for (let i = 0; i < 90; i++) seen.push(order.next(100, s => s % 10 !== 0))
+    assert.equal(new Set(seen).size, 90)
+    assert.notDeepEqual(seen.slice(0, 10), [1, 2, 3, 4, 5, 6, 7, 8, 9, 11])
+    assert.equal(order.next(100, () => false), -1)
+  })
+
+  it('scales the push-pull interval above 32 members', () => {
+    assert.equal(pushPullInterval(30_000, 32), 30_000)
+    assert.equal(pushPullInterval(30_000, 64), 60_000)
+    assert.equal(pushPullInterval(30_000, 10_000), 300_000)
+  })
+
+  it('awareness clamps to [0, max - 1] and scales timeouts by score + 1', () => {
+    const a = new Awareness(8)
+    a.apply(-3)
+    assert.equal(a.health, 0)
+    a.apply(100)
+    assert.equal(a.health, 7)
+    assert.equal(a.scale(500), 4000)
+  })
+})
+
+describe('compact member table', () => {
+  it('agrees with a Map model through 20,000 random adds and removes (hash deletes shift back, slots are reused)', () => {
+    const r = new Prng(77)
+    const t = new MemberTable(2)
+    const model = new Map<string, number>()
+    const info = (id: string): AliveInfo => ({ id, name: 'n', incarnation: 0, addr: { host: 'h', port: 1 }, eligible: false, record: new Uint8Array(0), left: false })
+    for (let i = 0; i < 20_000; i++) {
+      const id = `p${r.int(3000)}`
+      const have = model.has(id)
+      if (!have) model.set(id, t.add(info(id), r.chance(0.5) ? Code.Alive : Code.Failed, i))
+      else if (r.chance(0.5)) { t.remove(model.get(id) as number); model.delete(id) }
+      if (i % 500 === 0) {
+        for (let k = 0; k < 3000; k++) assert.equal(t.slot(`p${k}`), model.get(`p${k}`) ?? -1, `p${k} at step ${i}`)
+      }
+    }
+    assert.equal(t.count, model.size)
+    const slots = new Set(model.values())
+    assert.equal(slots.size, model.size, 'no two members share a slot')
+    assert.ok(t.capacity < 3000 * 2, `capacity ${t.capacity} grew past what was ever stored`)
+  })
+
+  it('keeps status change times to 100 ms and counts live members', () => {
+    const t = new MemberTable()
+    const a = t.add({ id: 'a', name: 'a', incarnation: 0, addr: { host: 'h', port: 1 }, eligible: false, record: new Uint8Array(0), left: false }, Code.Alive, 1_000_000)
+    t.setCode(a, Code.Suspect, 1_002_345)
+    assert.equal(t.lastChange(a), 1_002_300)
+    assert.equal(t.live, 1)
+    t.setCode(a, Code.Failed, 1_003_000)
+    assert.equal(t.live, 0)
+  })
+})
