@@ -13,7 +13,7 @@ import { toJson, toMarkdown, toText } from './report.js'
 import { World } from './world.js'
 
 const USAGE = `usage: npm run sim -- --nodes N --seed S --scenario ${[...SCENARIOS, 'all'].join('|')}
-       [--loss 0.01] [--delay-ms 1] [--jitter-ms 2] [--duration-s S] [--record-bytes 600] [--json | --markdown]`
+       [--loss 0.01] [--delay-ms 1] [--jitter-ms 2] [--duration-s S] [--record-bytes 600] [--eligible 5] [--json | --markdown]`
 
 /** Runs one scenario on real cores (exported for the tests). */
 export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: number }): ScenarioResult {
@@ -21,6 +21,7 @@ export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: num
     seed: p.seed,
     capacity,
     booted,
+    eligibleCount: p.eligible ?? 5,
     endpoint: World.endpointOf,
     ...(p.recordBytes !== undefined ? { recordBytes: p.recordBytes } : {})
   }))
@@ -44,6 +45,7 @@ function main (): void {
       'jitter-ms': { type: 'string' },
       'duration-s': { type: 'string' },
       'record-bytes': { type: 'string' },
+      eligible: { type: 'string' },
       json: { type: 'boolean', default: false },
       markdown: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
@@ -64,6 +66,7 @@ function main (): void {
     delayMs: num(values['delay-ms'], 1, 'delay-ms'),
     jitterMs: num(values['jitter-ms'], 2, 'jitter-ms'),
     durationS: values['duration-s'] !== undefined ? num(values['duration-s'], 60, 'duration-s') : undefined,
+    eligible: Math.floor(num(values.eligible, 5, 'eligible')),
     ...(values['record-bytes'] !== undefined ? { recordBytes: num(values['record-bytes'], 600, 'record-bytes') } : {})
   }
   if (p.loss > 1) throw new Error('--loss is a probability in [0, 1]')

@@ -57,6 +57,7 @@ export function toJson (r: ScenarioResult): Record<string, unknown> {
     elections: r.elections,
     electionsPerHour: round(r.electionsPerHour),
     managerViolations: r.managerViolations,
+    maxDualManagerMs: Math.round(r.maxDualManagerMs),
     managerlessChecks: r.managerlessChecks,
     events: r.events
   })
@@ -83,7 +84,7 @@ export function toText (rs: ScenarioResult[]): string {
     `${Math.round(r.syncBytesPerNodeS.mean)}/${Math.round(r.syncBytesPerNodeS.max)}`,
     `${Math.round(r.syncBytesPerExchange)}, ${Math.round(r.syncBytesSteadyPerNodeS)}`,
     `${r.elections} (${r.electionsPerHour.toFixed(1)})`,
-    `${r.managerViolations} (no mgr: ${r.managerlessChecks})`,
+    `${r.managerViolations} (longest 2+ managers ${secs(r.maxDualManagerMs)} s; no manager: ${r.managerlessChecks})`,
     String(r.events)
   ])
   // One "field: value" block per scenario reads better than a 16-column table in a terminal.

@@ -26,6 +26,8 @@ export interface SimParams {
   durationS?: number | undefined
   /** How often invariants are checked (virtual ms). */
   checkEveryMs?: number
+  /** Manager-eligible nodes (the first ones); default 5. */
+  eligible?: number
 }
 
 /** Measurements of one scenario run (all deterministic). */
@@ -67,6 +69,8 @@ export interface ScenarioResult {
   electionsPerHour: number
   /** Invariant checks where a connected component had more than one settled manager. */
   managerViolations: number
+  /** Longest time some component had two or more managers (ms, settling included). */
+  maxDualManagerMs: number
   /** Checks where some component had no manager although it held an eligible node. */
   managerlessChecks: number
   events: number
@@ -106,15 +110,17 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     falseSuspicions: 0, falseDeaths: 0, falseDeathsAfterDisruption: 0,
     msgsOutPerNodeS: { mean: 0, max: 0 }, bytesOutPerNodeS: { mean: 0, max: 0 }, bytesInPerNodeS: { mean: 0, max: 0 },
     syncsPerNodeS: { mean: 0, max: 0 }, syncBytesPerNodeS: { mean: 0, max: 0 }, syncBytesPerExchange: 0, syncBytesSteadyPerNodeS: 0,
-    elections: 0, electionsPerHour: 0, managerViolations: 0, managerlessChecks: 0, events: 0
+    elections: 0, electionsPerHour: 0, managerViolations: 0, maxDualManagerMs: 0, managerlessChecks: 0, events: 0
   }
   /** Nodes that ran for the whole run (for per-node traffic). */
   const whole = new Uint8Array(capacity)
-  const election = new ElectionProbe(world, metrics, capacity)
+  const eligibleCount = p.eligible ?? 5
+  const election = new ElectionProbe(world, metrics, capacity, { eligible: (i) => i < eligibleCount })
   const start = (i: number, seeds: number[]): void => {
+    // The election core first: it must see its own membership core's first events.
+    election.started(i, seeds.length > 0)
     world.startNode(i, seeds)
     metrics.started(i, world.now)
-    election.started(i)
   }
   const crash = (i: number): void => {
     world.crash(i)
@@ -129,6 +135,9 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     }
     return 0
   }
+
+  world.every(checkEvery, checkEvery, durationMs, () => { election.check(world.now) })
+  world.every(election.tickMs, election.tickMs, durationMs, () => { election.sweep(world.now) })
 
   if (name === 'form') {
     // Nodes start one every 10 ms, each joining through a random node already started.
@@ -148,9 +157,12 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     return finish()
   }
 
-  world.bootConverged(n)
+  const user = election.bootClaim(n)
+  world.bootConverged(n, user)
   metrics.booted(0, n)
-  election.booted(0, n)
+  election.booted(0, n, user)
+  // The crash, stall and restart victim is the sitting manager: its fault also exercises an election.
+  const victim = (): number => election.bootManager >= 0 && world.responsive(election.bootManager) ? election.bootManager : randomUp(n)
   whole.fill(1, 0, n)
   world.at(warmup, () => {
     for (const v of Object.values(world.traffic)) (v as Float64Array).fill(0)
@@ -168,11 +180,11 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
       })
       break
     case 'crash':
-      world.at(FAULT_AT_MS, () => { const x = randomUp(n); crash(x); metrics.track('fail', x, world.now) })
+      world.at(FAULT_AT_MS, () => { const x = victim(); crash(x); metrics.track('fail', x, world.now) })
       break
     case 'stall':
       world.at(FAULT_AT_MS, () => {
-        const x = randomUp(n)
+        const x = victim()
         world.stall(x, STALL_MS)
         metrics.track('fail', x, world.now)
         world.at(world.now + STALL_MS, () => { metrics.disrupted(x, world.now); metrics.track('rejoin', x, world.now) })
@@ -180,7 +192,7 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
       break
     case 'restart':
       world.at(FAULT_AT_MS, () => {
-        const x = randomUp(n)
+        const x = victim()
         crash(x)
         metrics.track('fail', x, world.now)
         world.at(world.now + RESTART_AFTER_MS, () => { start(x, [randomUp(n)]); metrics.track('rejoin', x, world.now) })
@@ -224,7 +236,6 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
       break
     }
   }
-  world.every(checkEvery, checkEvery, durationMs, () => { election.check(world.now) })
   run()
   return finish()
 
@@ -256,6 +267,7 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     res.elections = election.elections
     res.electionsPerHour = election.elections / (measuredMs / 3_600_000)
     res.managerViolations = election.violations
+    res.maxDualManagerMs = election.maxDualMs
     res.managerlessChecks = election.managerless
     res.events = world.processed
     return res

@@ -37,6 +37,8 @@ export interface SimCore<M, S> {
   member: (id: string) => { status: string } | undefined
   /** Members not failed or left, self included. */
   size: () => number
+  /** Disseminate an application broadcast (manager claims); absent in engine stand-ins. */
+  broadcast?: (key: string, data: Uint8Array, version: number, now: number) => SimOutput<M, S>
 }
 
 /** Builds the core of node `index` (a fresh process: start, join or restart). */
@@ -46,8 +48,11 @@ export interface SimNodeFactory<M, S> {
    * initial nodes whose view will be preloaded (`preload`), as in a long-running cluster.
    */
   create: (index: number, incarnation: number, seeds: SimEndpoint[], booted?: boolean) => SimCore<M, S>
-  /** Gives every initial node a full, converged view without simulating the formation. */
-  preload?: (cores: Array<SimCore<M, S>>, now: number) => void
+  /**
+   * Gives every initial node a full, converged view without simulating the formation, plus
+   * the latest application broadcasts (`user`: the sitting manager's claim).
+   */
+  preload?: (cores: Array<SimCore<M, S>>, now: number, user: Array<{ key: string, data: Uint8Array, version: number }>) => void
   /** Encoded size of a datagram (the real codec in the real factory). */
   datagramBytes: (msg: M) => number
   /** Encoded size of a push-pull state. */

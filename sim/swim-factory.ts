@@ -36,8 +36,10 @@ export interface SwimFactoryInit {
   endpoint: (i: number) => Endpoint
   /** Bytes of the opaque signed record in each AliveInfo (the agent's record is a few hundred). */
   recordBytes?: number
-  /** Which nodes may become manager (default: all, as the agent's default). */
+  /** Which nodes may become manager (default: the first `eligibleCount`). */
   eligible?: (i: number) => boolean
+  /** Number of manager-eligible nodes, the first ones (default: all). */
+  eligibleCount?: number
   timing?: Partial<SwimTiming>
   /** Number of initial (booted, preloaded) nodes. */
   booted?: number
@@ -48,7 +50,7 @@ export function swimFactory (init: SwimFactoryInit): SimNodeFactory<Datagram, Sy
   const ids: string[] = []
   for (let i = 0; i < init.capacity; i++) ids.push(simPeerId(i))
   const record = new Uint8Array(init.recordBytes ?? 600).fill(0x5a)
-  const eligible = init.eligible ?? (() => true)
+  const eligible = init.eligible ?? ((i: number) => i < (init.eligibleCount ?? Infinity))
   // Latest info per node; older ones are kept by whoever still holds them.
   const infos: Array<AliveInfo | undefined> = new Array(init.capacity)
   const gens = new Int32Array(init.capacity)
@@ -84,7 +86,7 @@ export function swimFactory (init: SwimFactoryInit): SimNodeFactory<Datagram, Sy
       }, () => rng.next())
       return core as unknown as SimCore<Datagram, SyncState>
     },
-    preload: (cores, now) => {
+    preload: (cores, now, user) => {
       // Every booted node holds every booted node alive at the incarnation it will announce
       // when it starts (persisted 0 + 1): the converged state after a quiet formation.
       const members: SyncMember[] = []
@@ -92,7 +94,7 @@ export function swimFactory (init: SwimFactoryInit): SimNodeFactory<Datagram, Sy
         const v = info(i, 1, false)
         members.push({ info: v, status: 'alive', incarnation: 1 })
       }
-      const state: SyncState = { from: null, members, user: [], join: false }
+      const state: SyncState = { from: null, members, user, join: false }
       for (const c of cores) c.onSyncReply(state, now)
     },
     pushPullIntervalMs: (n) => pushPullInterval(init.timing?.pushPullIntervalMs ?? SWIM_DEFAULTS.pushPullIntervalMs, n),

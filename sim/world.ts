@@ -150,7 +150,7 @@ export class World<M, S> {
   /**
    * Creates `n` nodes with full, converged views (no formation simulated) and starts them.
    */
-  bootConverged (n: number): void {
+  bootConverged (n: number, user: Array<{ key: string, data: Uint8Array, version: number }> = []): void {
     const first = this.count
     const cores: Array<SimCore<M, S>> = []
     for (let i = first; i < first + n; i++) {
@@ -163,7 +163,7 @@ export class World<M, S> {
     // Start first (a core merges state only once started), then load the views, then carry
     // out what the starts asked for, with timers computed on the full views.
     const outs = cores.map(c => c.start(this.now))
-    this.factory.preload?.(cores, this.now)
+    this.factory.preload?.(cores, this.now, user)
     for (let i = first; i < first + n; i++) this.apply(i, outs[i - first]!)
   }
 
@@ -287,6 +287,11 @@ export class World<M, S> {
     const p = this.pending.get(sid)
     if (p === undefined) return
     this.queue.push(at, new Ev(K_SYNC_FAIL, p.node, -1, p.gen, null, sid))
+  }
+
+  /** Carries out what node `i`'s core returned from a call made outside the world (a broadcast). */
+  perform (i: number, out: SimOutput<M, S>): void {
+    this.apply(i, out)
   }
 
   /** Carries out what a core asked for: datagrams, push-pulls, events, its next timer. */

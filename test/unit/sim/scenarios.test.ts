@@ -27,6 +27,19 @@ describe('membership simulator on the real core', () => {
     assert.equal(r.convergedAtEnd, true)
     // Flat per-node cost: one probe round a second plus piggybacked gossip.
     assert.ok(r.msgsOutPerNodeS.mean < 6, `datagrams/node/s ${r.msgsOutPerNodeS.mean}`)
+    // The victim was the sitting manager: exactly one election replaced it.
+    assert.equal(r.elections, 1)
+    assert.equal(r.managerViolations, 0)
+    assert.equal(r.managerlessChecks, 0)
+  })
+
+  it('a partition and its heal never leave two settled managers in one component', () => {
+    const r = simulate('partition', { ...LAN, nodes: 200, durationS: 90 })
+    // The side without the manager elected its own (so the check had two managers to catch) ...
+    assert.ok(r.elections >= 1, 'no election in the side without a manager')
+    // ... and no component kept two managers past the settle grace, before or after the heal.
+    assert.equal(r.managerViolations, 0, `two managers for up to ${r.maxDualManagerMs} ms`)
+    assert.equal(r.managerlessChecks, 0)
   })
 
   it('a node frozen for 60 s is marked failed by its peers and rejoins within 5 s of waking, accusing nobody', () => {
