@@ -12,7 +12,7 @@ import { swimFactory } from './swim-factory.js'
 import { toJson, toMarkdown, toText } from './report.js'
 import { World } from './world.js'
 
-const USAGE = `usage: npm run sim -- --nodes N --seed S --scenario ${[...SCENARIOS, 'all'].join('|')}
+const USAGE = `usage: npm run sim -- --nodes N --seed S --scenario ${[...SCENARIOS, 'all'].join('|')}[,...]
        [--loss 0.01] [--delay-ms 1] [--jitter-ms 2] [--duration-s S] [--record-bytes 600] [--eligible 5] [--json | --markdown]`
 
 /** Runs one scenario on real cores (exported for the tests). */
@@ -53,10 +53,12 @@ function main (): void {
   })
   if (values.help) { process.stdout.write(USAGE + '\n'); return }
   const scenario = values.scenario!
-  const names: ScenarioName[] = scenario === 'all'
-    ? SCENARIOS.filter(s => s !== 'form')
-    : (SCENARIOS as readonly string[]).includes(scenario) ? [scenario as ScenarioName] : []
-  if (names.length === 0) throw new Error(`unknown scenario ${scenario}\n${USAGE}`)
+  const names: ScenarioName[] = []
+  for (const s of scenario.split(',')) {
+    if (s === 'all') names.push(...SCENARIOS.filter(x => x !== 'form'))
+    else if ((SCENARIOS as readonly string[]).includes(s)) names.push(s as ScenarioName)
+    else throw new Error(`unknown scenario ${s}\n${USAGE}`)
+  }
   const nodes = Math.floor(num(values.nodes, 1000, 'nodes'))
   if (nodes < 2) throw new Error('--nodes must be at least 2')
   const p: SimParams & { recordBytes?: number } = {
