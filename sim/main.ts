@@ -11,20 +11,35 @@ import { SCENARIOS, runScenario, type ScenarioName, type ScenarioResult, type Si
 import { swimFactory } from './swim-factory.js'
 import { toJson, toMarkdown, toText } from './report.js'
 import { World } from './world.js'
+import { SWIM_DEFAULTS } from '../agent/membership/core/constants.js'
+import type { SwimTiming } from '../agent/membership/core/types.js'
 
 const USAGE = `usage: npm run sim -- --nodes N --seed S --scenario ${[...SCENARIOS, 'all'].join('|')}[,...]
-       [--loss 0.01] [--delay-ms 1] [--jitter-ms 2] [--duration-s S] [--record-bytes 600] [--eligible 5] [--json | --markdown]`
+       [--loss 0.01] [--delay-ms 1] [--jitter-ms 2] [--duration-s S] [--record-bytes 600] [--eligible 5] [--timing probeIntervalMs=500,suspicionMult=2,...]
+       [--json | --markdown]`
 
 /** Runs one scenario on real cores (exported for the tests). */
-export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: number }): ScenarioResult {
+export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: number, timing?: Partial<SwimTiming> }): ScenarioResult {
   return runScenario(name, p, (capacity, booted) => swimFactory({
     seed: p.seed,
     capacity,
     booted,
     eligibleCount: p.eligible ?? 5,
+    ...(p.timing !== undefined ? { timing: p.timing } : {}),
     endpoint: World.endpointOf,
     ...(p.recordBytes !== undefined ? { recordBytes: p.recordBytes } : {})
   }))
+}
+
+/** `key=value,...` over the core's SwimTiming knobs (numbers only). */
+function parseTiming (spec: string): Partial<SwimTiming> {
+  const t: Record<string, number> = {}
+  for (const kv of spec.split(',')) {
+    const [k, v] = kv.split('=')
+    if (k === undefined || v === undefined || !(k in SWIM_DEFAULTS)) throw new Error(`--timing: unknown knob in ${kv} (knobs: ${Object.keys(SWIM_DEFAULTS).join(', ')})`)
+    t[k] = num(v, 0, `timing ${k}`)
+  }
+  return t as Partial<SwimTiming>
 }
 
 function num (v: string | undefined, dflt: number, name: string): number {
@@ -46,6 +61,7 @@ function main (): void {
       'duration-s': { type: 'string' },
       'record-bytes': { type: 'string' },
       eligible: { type: 'string' },
+      timing: { type: 'string' },
       json: { type: 'boolean', default: false },
       markdown: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
@@ -61,7 +77,7 @@ function main (): void {
   }
   const nodes = Math.floor(num(values.nodes, 1000, 'nodes'))
   if (nodes < 2) throw new Error('--nodes must be at least 2')
-  const p: SimParams & { recordBytes?: number } = {
+  const p: SimParams & { recordBytes?: number, timing?: Partial<SwimTiming> } = {
     nodes,
     seed: Math.floor(num(values.seed, 7, 'seed')) >>> 0,
     loss: num(values.loss, 0.01, 'loss'),
@@ -72,6 +88,7 @@ function main (): void {
     ...(values['record-bytes'] !== undefined ? { recordBytes: num(values['record-bytes'], 600, 'record-bytes') } : {})
   }
   if (p.loss > 1) throw new Error('--loss is a probability in [0, 1]')
+  if (values.timing !== undefined) p.timing = parseTiming(values.timing)
   const t0 = performance.now()
   const results: ScenarioResult[] = []
   let heapPeak = 0
@@ -82,7 +99,8 @@ function main (): void {
   const wallS = (performance.now() - t0) / 1000
   const events = results.reduce((s, r) => s + r.events, 0)
   const runLine = `wall ${wallS.toFixed(1)} s, heap used ${(heapPeak / 2 ** 20).toFixed(0)} MiB, ${Math.round(events / wallS)} events/s (not part of the deterministic report)`
-  const header = `seed ${p.seed}, loss ${p.loss}, delay ${p.delayMs} ms + jitter ${p.jitterMs} ms`
+  const header = `seed ${p.seed}, loss ${p.loss}, delay ${p.delayMs} ms + jitter ${p.jitterMs} ms, record ${p.recordBytes ?? 600} B, ${p.eligible} eligible` +
+    (p.timing !== undefined ? `, timing ${JSON.stringify(p.timing)}` : '')
   if (values.json) {
     process.stdout.write(JSON.stringify({ params: p, results: results.map(toJson) }, null, 2) + '\n')
     process.stderr.write(runLine + '\n')
