@@ -60,6 +60,8 @@ export class SwimCore implements MembershipCore {
   private probe: Probe | null = null
   private seqNo: number
   private started = false
+  /** A push-pull of ours has succeeded (join done). */
+  private joined = false
   /** Deadline asked for after the last call: a later call means we stalled. */
   private asked = Infinity
   private nextProbeAt = 0
@@ -120,7 +122,15 @@ export class SwimCore implements MembershipCore {
   /** Our push-pull came back. */
   onSyncReply (state: SyncState, now: number): Output {
     const out = this.begin(now)
-    if (this.started) this.state.merge(state, now, out)
+    if (!this.started) return this.finish(now, out)
+    this.state.merge(state, now, out)
+    if (!this.joined) {
+      // Now that N is known, put our first periodic push-pull at random within the N-scaled
+      // interval: a whole cluster restarted at once must not all exchange full state within
+      // the first base interval.
+      this.joined = true
+      this.nextPushPullAt = now + this.rng() * pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live)
+    }
     return this.finish(now, out)
   }
 

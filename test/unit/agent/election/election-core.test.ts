@@ -200,4 +200,15 @@ describe('ElectionCore', () => {
     assert.equal(a.manager(), null)
     assert.equal(net.claimsSent.length, 0)
   })
+
+  it('never deposes itself, whatever its own view says of it', () => {
+    const net = new Net()
+    const a = net.add('a', { hasSeeds: false })
+    net.run(3_500)
+    assert.equal(a.manager()?.peerId, 'a')
+    a.member({ id: 'a', status: 'suspect', eligible: true, lastChange: net.now - 10_000 })
+    net.run(5_000)
+    assert.equal(a.manager()?.peerId, 'a')
+    assert.equal(a.epoch, 1)
+  })
 })

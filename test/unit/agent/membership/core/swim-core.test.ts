@@ -263,4 +263,40 @@ describe('SwimCore in a small network on a fake clock', () => {
     assert.ok(msg !== undefined && msg.t === 'ping' && msg.gossip.length === 0, 'no gossip toward an unknown address')
     assert.ok(n0.core.pending() > 0, 'there was gossip to send')
   })
+
+  it('a member that stalled past its own death learns it from the first ack and rejoins (no push-pull needed)', () => {
+    const net = new TestNet(35, { pushPullIntervalMs: 1e9 })
+    const ids = cluster(net, 3)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    // Stalled for long, and (as a full socket buffer would) everything sent to it meanwhile is lost.
+    net.stall('n2', 200_000)
+    net.cutLink('n0', 'n2')
+    net.cutLink('n1', 'n2')
+    net.runUntilTrue(() => allSee(net, ['n2'], 'failed', ['n0', 'n1']), 120_000, 'n2 failed at n0 and n1')
+    // Long enough for the dead broadcasts to be spent.
+    net.run(60_000)
+    assert.equal(net.need('n0').core.pending() + net.need('n1').core.pending(), 0)
+    net.runUntil(net.need('n2').stalledUntil + 1)
+    net.cutLink('n0', 'n2', false)
+    net.cutLink('n1', 'n2', false)
+    assert.equal(net.need('n2').core.stats().refutations, 0, 'nothing told n2 yet')
+    net.runUntilTrue(() => allSee(net, ['n2'], 'alive'), 30_000, 'n2 alive again everywhere')
+    assert.ok(net.need('n2').core.stats().refutations >= 1)
+  })
+
+  it('a node joining a large cluster spreads its first periodic push-pull over the N-scaled interval', () => {
+    const net = new TestNet(36)
+    cluster(net, 40, 10)
+    net.run(10_000)
+    const joiners: string[] = []
+    for (let i = 0; i < 20; i++) joiners.push(net.add(`j${i}`, { seeds: ['n0'] }).id)
+    for (const id of joiners) net.start(id)
+    const t0 = net.now
+    net.run(70_000)
+    // 40+ members: interval 30 s x (ceil(log2 N - log2 32) + 1) = 60 s, not the base 30 s.
+    const firsts = joiners.map(id => net.need(id).syncs.find(s => s.id !== null)?.at ?? Infinity)
+    const late = firsts.filter(at => at - t0 > 30_000).length
+    assert.ok(late >= 4, `only ${late} of 20 first push-pulls fell after the base interval`)
+    assert.ok(firsts.every(at => at - t0 <= 61_000), 'every joiner push-pulled within one scaled interval')
+  })
 })

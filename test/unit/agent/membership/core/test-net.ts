@@ -21,6 +21,8 @@ export interface TestNode {
   core: SwimCore
   events: CoreEvent[]
   sent: Datagram[]
+  /** Push-pulls this node started: when, and with whom (null = a seed). */
+  syncs: Array<{ at: number, id: string | null }>
   down: boolean
   stalledUntil: number
   tickToken: number
@@ -64,7 +66,7 @@ export class TestNet {
     })
     const seeds = (opts.seeds ?? []).map(s => this.need(s).addr)
     const core = new SwimCore({ selfId: id, selfInfo, incarnation: opts.incarnation ?? 0, seeds, timing: { ...this.timing, ...opts.timing } }, () => this.rng.next())
-    const node: TestNode = { id, addr, core, events: [], sent: [], down: false, stalledUntil: 0, tickToken: 0, recordBytes }
+    const node: TestNode = { id, addr, core, events: [], sent: [], syncs: [], down: false, stalledUntil: 0, tickToken: 0, recordBytes }
     this.nodes.set(id, node)
     this.byAddr.set(key(addr), node)
     return node
@@ -140,7 +142,7 @@ export class TestNet {
   private apply (n: TestNode, out: Output): void {
     n.events.push(...out.events)
     for (const s of out.send) this.deliver(n, s.to, s.msg)
-    for (const s of out.syncs) this.sync(n, s.to, s.state)
+    for (const s of out.syncs) { n.syncs.push({ at: this.now, id: s.id }); this.sync(n, s.to, s.state) }
     this.schedule(n)
   }
 
