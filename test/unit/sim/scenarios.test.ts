@@ -2,7 +2,6 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { simulate } from '../../../sim/main.js'
 import { toJson } from '../../../sim/report.js'
-import type { ScenarioResult } from '../../../sim/scenarios.js'
 
 // Small simulator runs on the real membership core. Thresholds are the properties the issue
 // asks for (with margin over what the runs show), not copies of one run's output.
@@ -72,5 +71,3 @@ describe('membership simulator on the real core', () => {
     assert.notEqual(a, run(12))
   })
 })
-
-export type { ScenarioResult }
