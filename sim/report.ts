@@ -1,0 +1,124 @@
+/**
+ * Formats scenario results as a text table or JSON. Only deterministic figures go in here;
+ * wall time and heap are printed apart (stderr with --json) so the same seed gives the same
+ * bytes.
+ */
+
+import type { ScenarioResult } from './scenarios.js'
+
+/** Nearest-rank percentile of durations; unfinished (NaN) sort last as Infinity. */
+export function percentile (xs: number[], p: number): number {
+  if (xs.length === 0) return NaN
+  const v = xs.map(x => Number.isNaN(x) ? Infinity : x).sort((a, b) => a - b)
+  const k = Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))
+  return v[k]!
+}
+
+/** Summary of a list of durations: count, unfinished, median, p99, max (ms). */
+export interface DurationSummary { n: number, unfinished: number, median: number | null, p99: number | null, max: number | null }
+
+/** Summarises durations in ms (null = none finished at that rank). */
+export function summarise (xs: number[]): DurationSummary {
+  const fin = (x: number): number | null => Number.isFinite(x) ? Math.round(x) : null
+  return {
+    n: xs.length,
+    unfinished: xs.filter(x => Number.isNaN(x)).length,
+    median: fin(percentile(xs, 0.5)),
+    p99: fin(percentile(xs, 0.99)),
+    max: fin(percentile(xs, 1))
+  }
+}
+
+/** A result in the JSON shape (durations summarised). */
+export function toJson (r: ScenarioResult): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    scenario: r.scenario,
+    nodes: r.nodes,
+    durationS: r.durationS,
+    join: summarise(r.joinMs),
+    fail: summarise(r.failMs),
+    rejoin: summarise(r.rejoinMs)
+  }
+  if (r.partitionDetectMs !== undefined) out.partitionDetectMs = round(r.partitionDetectMs)
+  if (r.healMs !== undefined) out.healMs = round(r.healMs)
+  if (r.formMs !== undefined) out.formMs = round(r.formMs)
+  Object.assign(out, {
+    convergedAtEnd: r.convergedAtEnd,
+    falseSuspicions: r.falseSuspicions,
+    falseDeaths: r.falseDeaths,
+    falseDeathsAfterDisruption: r.falseDeathsAfterDisruption,
+    msgsOutPerNodeS: fix(r.msgsOutPerNodeS),
+    bytesOutPerNodeS: fix(r.bytesOutPerNodeS),
+    bytesInPerNodeS: fix(r.bytesInPerNodeS),
+    syncsPerNodeS: { mean: Math.round(r.syncsPerNodeS.mean * 1e6) / 1e6, max: Math.round(r.syncsPerNodeS.max * 1e6) / 1e6 },
+    syncBytesPerNodeS: fix(r.syncBytesPerNodeS),
+    syncBytesPerExchange: Math.round(r.syncBytesPerExchange),
+    syncBytesSteadyPerNodeS: Math.round(r.syncBytesSteadyPerNodeS),
+    elections: r.elections,
+    electionsPerHour: round(r.electionsPerHour),
+    managerViolations: r.managerViolations,
+    maxDualManagerMs: Math.round(r.maxDualManagerMs),
+    managerlessChecks: r.managerlessChecks,
+    events: r.events
+  })
+  return out
+}
+
+/** A text table: one row per scenario. */
+export function toText (rs: ScenarioResult[]): string {
+  const cols = ['scenario', 'nodes', 'virt s', 'join med/p99/max s', 'fail med/p99/max s', 'rejoin med/p99/max s',
+    'partition detect/heal s', 'all see all', 'false susp', 'false deaths (+after disruption)',
+    'datagrams out/node/s mean/max', 'datagram bytes out/node/s mean/max', 'datagram bytes in/node/s mean/max', 'push-pulls/node/min mean/max', 'push-pull bytes/node/s mean/max', 'push-pull bytes/exchange, steady/node/s', 'elections (/h)', 'mgr violations', 'events']
+  const rows = rs.map(r => [
+    r.scenario, String(r.nodes), String(r.durationS),
+    durations(r.joinMs), durations(r.failMs), durations(r.rejoinMs),
+    r.partitionDetectMs !== undefined || r.healMs !== undefined || r.scenario === 'partition'
+      ? `${secs(r.partitionDetectMs)}/${secs(r.healMs)}`
+      : r.formMs !== undefined ? `form ${secs(r.formMs)}` : '-',
+    r.convergedAtEnd ? 'yes' : 'no',
+    String(r.falseSuspicions), `${r.falseDeaths} (+${r.falseDeathsAfterDisruption})`,
+    `${r.msgsOutPerNodeS.mean.toFixed(2)}/${r.msgsOutPerNodeS.max.toFixed(2)}`,
+    `${Math.round(r.bytesOutPerNodeS.mean)}/${Math.round(r.bytesOutPerNodeS.max)}`,
+    `${Math.round(r.bytesInPerNodeS.mean)}/${Math.round(r.bytesInPerNodeS.max)}`,
+    `${(r.syncsPerNodeS.mean * 60).toFixed(3)}/${(r.syncsPerNodeS.max * 60).toFixed(3)}`,
+    `${Math.round(r.syncBytesPerNodeS.mean)}/${Math.round(r.syncBytesPerNodeS.max)}`,
+    `${Math.round(r.syncBytesPerExchange)}, ${Math.round(r.syncBytesSteadyPerNodeS)}`,
+    `${r.elections} (${r.electionsPerHour.toFixed(1)})`,
+    `${r.managerViolations} (longest 2+ managers ${secs(r.maxDualManagerMs)} s; no manager: ${r.managerlessChecks})`,
+    String(r.events)
+  ])
+  // One "field: value" block per scenario reads better than a 16-column table in a terminal.
+  const lines: string[] = []
+  for (const row of rows) {
+    for (let c = 0; c < cols.length; c++) lines.push(`${cols[c]!.padEnd(34)} ${row[c]!}`)
+    lines.push('')
+  }
+  return lines.join('\n')
+}
+
+/** A markdown table (for docs/benchmarks.md). */
+export function toMarkdown (rs: ScenarioResult[]): string {
+  const head = '| scenario | nodes | join med/p99/max s | fail med/p99/max s | rejoin med/p99/max s | false susp. | false deaths | datagrams out/node/s mean (max) | datagram bytes out/node/s mean (max) | push-pull bytes/node/s measured mean (max), steady | elections | mgr violations |'
+  const sep = '|' + '---|'.repeat(12)
+  const rows = rs.map(r => `| ${r.scenario} | ${r.nodes} | ${durations(r.joinMs)} | ${durations(r.failMs)} | ${durations(r.rejoinMs)} | ${r.falseSuspicions} | ${r.falseDeaths} (+${r.falseDeathsAfterDisruption}) | ${r.msgsOutPerNodeS.mean.toFixed(2)} (${r.msgsOutPerNodeS.max.toFixed(2)}) | ${Math.round(r.bytesOutPerNodeS.mean)} (${Math.round(r.bytesOutPerNodeS.max)}) | ${Math.round(r.syncBytesPerNodeS.mean)} (${Math.round(r.syncBytesPerNodeS.max)}), ${Math.round(r.syncBytesSteadyPerNodeS)} | ${r.elections} | ${r.managerViolations} |`)
+  return [head, sep, ...rows].join('\n')
+}
+
+function durations (xs: number[]): string {
+  if (xs.length === 0) return '-'
+  const s = summarise(xs)
+  const u = s.unfinished > 0 ? ` (${s.unfinished}/${s.n} never)` : s.n > 1 ? ` (n=${s.n})` : ''
+  return `${secs(s.median ?? undefined)}/${secs(s.p99 ?? undefined)}/${secs(s.max ?? undefined)}${u}`
+}
+
+function secs (ms: number | undefined): string {
+  return ms === undefined || !Number.isFinite(ms) ? 'never' : (ms / 1000).toFixed(2)
+}
+
+function round (x: number): number {
+  return Math.round(x * 1000) / 1000
+}
+
+function fix (v: { mean: number, max: number }): { mean: number, max: number } {
+  return { mean: round(v.mean), max: round(v.max) }
+}
