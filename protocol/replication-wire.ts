@@ -14,8 +14,6 @@ export const REPLICATE_PROTOCOL = '/clusterd/replicate/1.0.0'
  * The data is the author's signed envelope (agent/identity/signed-envelope.ts) of the JSON.
  */
 export const REPLICA_KEY_PREFIX = 'rev/'
-/** Largest replication frame (a full snapshot travels in one frame). */
-export const MAX_REPLICATION_FRAME_BYTES = 64 * 1024 * 1024
 /** Largest replica announcement, in bytes. */
 export const MAX_ANNOUNCEMENT_BYTES = 1024
 /** Local API route reporting this agent's replication role and revision. */
