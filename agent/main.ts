@@ -77,7 +77,9 @@ function buildProgram (): Command {
     .addOption(new Option('--data-dir <dir>', `state directory (default ${DEFAULT_DATA_DIR})`))
     .option('--accept-empty', 'a lone node without any replica: start with an empty store, accepting the loss')
     .action(async (opts: { dataDir?: string, acceptEmpty?: boolean }) => {
-      const { pino } = await import('pino')
+      // `default`, not the named export: the bundle gives a dynamically imported CommonJS
+      // module only its default export (the named one is undefined there).
+      const { default: pino } = await import('pino')
       const { recoverStore } = await import('./replica/recover-command.js')
       const lines = await recoverStore(pino({ level: 'silent' }), { dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, acceptEmpty: opts.acceptEmpty === true })
       process.stdout.write(lines.join('\n') + '\n')
