@@ -101,6 +101,17 @@ export class MemberState {
     }
   }
 
+  /**
+   * A claim about an incarnation we already refuted: its maker missed our refutation (gossip
+   * is retransmit-limited), so spread our current info again, without a new incarnation.
+   * Only when the queue no longer carries it, so a stream of stale claims costs one entry.
+   */
+  private reannounce (): void {
+    const key = memberKey(this.selfId)
+    if (this.queue.get(key) !== undefined) return
+    this.enqueue(key, { t: 'alive', info: this.self })
+  }
+
   /** Merge a (verified) alive info; `relay` queues it for re-dissemination when it was news. */
   applyAlive (info: AliveInfo, relay: boolean, now: number, out: Output): void {
     if (info.id === this.selfId) {
@@ -135,7 +146,7 @@ export class MemberState {
    * 'new' (now suspect), 'confirmed' (an independent confirmation), or 'none'.
    */
   applySuspect (id: MemberId, inc: number, from: MemberId, now: number, out: Output): 'new' | 'confirmed' | 'none' {
-    const slot = this.claimSlot(id, inc, now, out)
+    const slot = this.claimSlot(id, inc, from, now, out)
     if (slot < 0) return 'none'
     const code = this.table.code(slot)
     const b: Broadcast = { t: 'suspect', id, incarnation: inc, from }
@@ -157,7 +168,7 @@ export class MemberState {
 
   /** Merge a death claim by `from` at `inc`. */
   applyDead (id: MemberId, inc: number, from: MemberId, now: number, out: Output): void {
-    const slot = this.claimSlot(id, inc, now, out)
+    const slot = this.claimSlot(id, inc, from, now, out)
     if (slot < 0) return
     const code = this.table.code(slot)
     if (!isLive(code)) return
@@ -178,15 +189,26 @@ export class MemberState {
   /**
    * Common part of suspect/dead claims: refute one about us, refuse one above the signed
    * incarnation, ignore stale ones and unknown subjects. The slot to act on, or -1.
+   *
+   * A claim about a third party made by an accuser we hold failed or left is ignored: that
+   * accuser was cut off from us, so its verdicts are evidence of a partition, not of the
+   * subject's death (after a heal, the other side's queued `dead` claims would otherwise
+   * kill live members of our own side). A claim about us is refuted whoever made it: the
+   * accuser's side must learn we are alive.
    */
-  private claimSlot (id: MemberId, inc: number, now: number, out: Output): number {
+  private claimSlot (id: MemberId, inc: number, from: MemberId, now: number, out: Output): number {
     if (id === this.selfId) {
       if (inc > this.self.incarnation) this.c.stats.refused++
       else if (inc === this.self.incarnation) this.refute(inc, now, out)
+      else if (!this.self.left) this.reannounce()
       return -1
     }
     const slot = this.table.slot(id)
     if (slot < 0) { this.c.stats.ignored++; return -1 }
+    if (from !== this.selfId) {
+      const accuser = this.table.slot(from)
+      if (accuser >= 0 && !isLive(this.table.code(accuser))) { this.c.stats.ignored++; return -1 }
+    }
     const signed = this.table.info(slot).incarnation
     if (inc > signed) { this.c.stats.refused++; return -1 }
     if (inc < signed) return -1
@@ -239,10 +261,21 @@ export class MemberState {
       if (verdict === 'suspect' && m.incarnation === this.self.incarnation) this.refute(m.incarnation, now, out)
       return
     }
-    const known = this.table.slot(id) >= 0
+    const slot = this.table.slot(id)
+    const known = slot >= 0
     if (!known && !worthAdding(m.status, m.info.left)) return
     this.applyAlive(m.info, known || id === from, now, out)
-    if (verdict === 'suspect' && from !== null && from !== id) this.applySuspect(id, m.incarnation, from, now, out)
+    // A remote verdict only confirms a suspicion we already hold. Against a member we hold
+    // alive it is not evidence of anything we can check: after a partition heals, every
+    // push-pull carries the other side's verdicts about all of our side, and taking them as
+    // suspicions would have every member of both sides refute at once, the refutations
+    // starve in the broadcast queues and the suspicion timeouts kill live members. The
+    // member learns of the verdict itself (it is in the push-pull it makes, and a member we
+    // hold failed that pings us gets a `dead` back) and refutes; a death that gossip missed
+    // is found by our own probes.
+    if (verdict === 'suspect' && from !== null && from !== id && known && this.table.code(slot) === Code.Suspect) {
+      this.applySuspect(id, m.incarnation, from, now, out)
+    }
   }
 
   /** Our whole state for push-pull. */

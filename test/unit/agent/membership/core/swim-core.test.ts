@@ -140,15 +140,64 @@ describe('SwimCore in a small network on a fake clock', () => {
     assert.equal(n0.core.stats().refused, 5)
   })
 
-  it('takes a remote failed from push-pull only as a suspicion', () => {
+  it('takes a remote failed from push-pull only as a confirmation of its own suspicion, never as a verdict', () => {
     const net = new TestNet(19)
-    const ids = cluster(net, 3)
+    const ids = cluster(net, 4)
     net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
     const n0 = net.need('n0')
     const info = n0.core.member('n2')?.info
     assert.ok(info !== undefined)
-    n0.core.onSyncRequest({ from: 'n1', members: [{ info, status: 'failed', incarnation: info.incarnation }], user: [], join: false }, net.now)
+    const failedN2 = { from: 'n1', members: [{ info, status: 'failed' as const, incarnation: info.incarnation }], user: [], join: false }
+    // Held alive: the remote verdict is not evidence we can check (after a partition heals,
+    // every push-pull carries the other side's verdicts about all of ours).
+    n0.core.onSyncRequest(failedN2, net.now)
+    assert.equal(net.status('n0', 'n2'), 'alive')
+    assert.equal(n0.core.stats().suspicions, 0)
+    // Held suspect: the remote verdict confirms it, and it never becomes a death by itself.
+    n0.core.receive(net.need('n3').addr, { t: 'gossip', from: 'n3', gossip: [{ t: 'suspect', id: 'n2', incarnation: info.incarnation, from: 'n3' }] }, net.now)
     assert.equal(net.status('n0', 'n2'), 'suspect')
+    n0.core.onSyncRequest(failedN2, net.now)
+    assert.equal(net.status('n0', 'n2'), 'suspect')
+    // About ourselves: refuted with a new incarnation.
+    const self = n0.core.member('n0')?.info
+    assert.ok(self !== undefined)
+    n0.core.onSyncRequest({ from: 'n1', members: [{ info: self, status: 'failed', incarnation: self.incarnation }], user: [], join: false }, net.now)
+    assert.equal(n0.core.incarnation, self.incarnation + 1)
+  })
+
+  it('ignores suspect and dead claims made by an accuser it holds failed (the other side of a partition)', () => {
+    const net = new TestNet(23)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    const inc = (id: string): number => n0.core.member(id)?.incarnation ?? -1
+    const from = net.need('n1').addr
+    n0.core.receive(from, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n3', incarnation: inc('n3'), from: 'n1' }] }, net.now)
+    assert.equal(net.status('n0', 'n3'), 'failed')
+    // n3 was cut off from us: its verdicts about n2, relayed by n1, are not taken.
+    n0.core.receive(from, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n2', incarnation: inc('n2'), from: 'n3' }] }, net.now)
+    n0.core.receive(from, { t: 'gossip', from: 'n1', gossip: [{ t: 'suspect', id: 'n2', incarnation: inc('n2'), from: 'n3' }] }, net.now)
+    assert.equal(net.status('n0', 'n2'), 'alive')
+    // The same claim by an accuser we hold alive is taken.
+    n0.core.receive(from, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n2', incarnation: inc('n2'), from: 'n1' }] }, net.now)
+    assert.equal(net.status('n0', 'n2'), 'failed')
+  })
+
+  it('re-announces its current info when a claim about an incarnation it already refuted arrives', () => {
+    const net = new TestNet(29)
+    const ids = cluster(net, 3)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    net.run(30_000)
+    const n0 = net.need('n0')
+    const old = n0.core.incarnation
+    n0.core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n0', incarnation: old, from: 'n1' }] }, net.now)
+    assert.equal(n0.core.incarnation, old + 1)
+    net.run(30_000)
+    assert.equal(n0.core.pending(), 0)
+    // A stale claim (the maker missed the refutation): no new incarnation, but our info again.
+    n0.core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n0', incarnation: old, from: 'n2' }] }, net.now)
+    assert.equal(n0.core.incarnation, old + 1)
+    assert.equal(n0.core.pending(), 1)
   })
 
   it('disseminates a leave: everyone shows left (not failed) and stops probing the leaver', () => {
