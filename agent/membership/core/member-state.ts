@@ -243,13 +243,15 @@ export class MemberState {
    * Merge a peer's push-pull state. What was news to us (a newer incarnation of a member we
    * knew, the sender's own info, a newer version of a user key) is re-disseminated; what we
    * merely had not heard yet (a joiner learning the cluster) is not, or a join of one node
-   * would queue N broadcasts on it.
+   * would queue N broadcasts on it. `joining`: this merge is our own join, so a user key new
+   * to us is not news to the cluster; otherwise it is (a claim made on the other side of a
+   * partition that just healed must reach our whole side, not wait for each one's push-pull).
    */
-  merge (state: SyncState, now: number, out: Output): void {
+  merge (state: SyncState, joining: boolean, now: number, out: Output): void {
     this.c.stats.syncs++
     const from = state.from
     for (const m of state.members) this.mergeMember(m, from, now, out)
-    for (const u of state.user) this.applyUser(u, this.user.has(u.key), from ?? undefined, out)
+    for (const u of state.user) this.applyUser(u, !joining || this.user.has(u.key), from ?? undefined, out)
   }
 
   private mergeMember (m: SyncMember, from: MemberId | null, now: number, out: Output): void {

@@ -115,7 +115,7 @@ export class SwimCore implements MembershipCore {
   /** The remote side of a push-pull: merge the requester's state, reply with ours. */
   onSyncRequest (state: SyncState, now: number): { reply: SyncState, out: Output } {
     const out = this.begin(now)
-    if (this.started) this.state.merge(state, now, out)
+    if (this.started) this.state.merge(state, !this.joined && this.state.table.live <= 1, now, out)
     return { reply: this.state.localState(false), out: this.finish(now, out) }
   }
 
@@ -123,7 +123,7 @@ export class SwimCore implements MembershipCore {
   onSyncReply (state: SyncState, now: number): Output {
     const out = this.begin(now)
     if (!this.started) return this.finish(now, out)
-    this.state.merge(state, now, out)
+    this.state.merge(state, !this.joined, now, out)
     if (!this.joined) {
       // Now that N is known, put our first periodic push-pull at random within the N-scaled
       // interval: a whole cluster restarted at once must not all exchange full state within

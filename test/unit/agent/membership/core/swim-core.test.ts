@@ -239,6 +239,25 @@ describe('SwimCore in a small network on a fake clock', () => {
     assert.equal(got('late', 1), 0)
   })
 
+  it('re-disseminates a user key first learned by push-pull (a claim from across a healed partition), but not on its own join', () => {
+    const net = new TestNet(31)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    net.run(30_000)
+    const n0 = net.need('n0')
+    assert.equal(n0.core.pending(), 0)
+    const claim = { key: 'mgr/other-side', data: new Uint8Array([2]), version: 2 }
+    n0.core.onSyncRequest({ from: 'n1', members: [], user: [claim], join: false }, net.now)
+    assert.equal(n0.core.pending(), 1, 'a claim new to a joined node must spread to its side')
+    // A joiner learns the cluster's keys without queueing one broadcast per key.
+    net.add('late', { seeds: ['n0'] })
+    net.start('late')
+    net.run(1_000)
+    const late = net.need('late')
+    assert.ok(late.events.some(e => e.t === 'user' && e.key === 'mgr/other-side'))
+    assert.ok(late.sent.every(m => m.t === 'nack' || m.gossip.every(b => b.t !== 'user')), 'the joiner re-disseminated what it learned by joining')
+  })
+
   it('keeps every datagram within the budget, sending an oversized alive alone', () => {
     const net = new TestNet(22)
     const ids = cluster(net, 6)
