@@ -24,6 +24,8 @@ import type {
 
 /** Most distinct user broadcast keys kept (a bound against a flood of keys). */
 export const MAX_USER_KEYS = 65_536
+/** Most stale accusers answered directly per call (the rest get our info by gossip). */
+export const MAX_STALE_ACCUSERS = 8
 
 /** Queue key of broadcasts about a member (alive, suspect and dead supersede each other). */
 export function memberKey (id: MemberId): string { return 'm:' + id }
@@ -53,6 +55,8 @@ export class MemberState {
   /** Running suspicions by slot: state exists only for suspects. */
   readonly suspicions = new Map<number, Suspicion>()
   private readonly user = new Map<string, UserBroadcast>()
+  /** Makers of stale claims about us since the caller last drained this (see `reannounce`). */
+  readonly staleAccusers: MemberId[] = []
   private readonly c: MemberStateComponents
   private self: AliveInfo
   private selfSlot = -1
@@ -103,10 +107,13 @@ export class MemberState {
 
   /**
    * A claim about an incarnation we already refuted: its maker missed our refutation (gossip
-   * is retransmit-limited), so spread our current info again, without a new incarnation.
-   * Only when the queue no longer carries it, so a stream of stale claims costs one entry.
+   * is retransmit-limited, or we refuted inside a partition it was cut off from), so spread
+   * our current info again, without a new incarnation (only when the queue no longer carries
+   * it, so a stream of stale claims costs one entry), and note the maker for the caller to
+   * send it our info directly.
    */
-  private reannounce (): void {
+  private reannounce (accuser: MemberId): void {
+    if (accuser !== this.selfId && !this.staleAccusers.includes(accuser) && this.staleAccusers.length < MAX_STALE_ACCUSERS) this.staleAccusers.push(accuser)
     const key = memberKey(this.selfId)
     if (this.queue.get(key) !== undefined) return
     this.enqueue(key, { t: 'alive', info: this.self })
@@ -200,7 +207,7 @@ export class MemberState {
     if (id === this.selfId) {
       if (inc > this.self.incarnation) this.c.stats.refused++
       else if (inc === this.self.incarnation) this.refute(inc, now, out)
-      else if (!this.self.left) this.reannounce()
+      else if (!this.self.left) this.reannounce(from)
       return -1
     }
     const slot = this.table.slot(id)

@@ -102,6 +102,7 @@ export class SwimCore implements MembershipCore {
     const out = this.begin(now)
     if (!this.started || msg.from === this.init.selfId) { this.counters.ignored++; return this.finish(now, out) }
     if (msg.t !== 'nack') this.state.applyGossip(msg.gossip, msg.from, now, out)
+    if (msg.t !== 'ping') this.tellFailed(from, msg.from, out)
     switch (msg.t) {
       case 'ping': this.onPing(from, msg, out); break
       case 'ack': this.onAck(msg.seq, out); break
@@ -428,7 +429,32 @@ export class SwimCore implements MembershipCore {
     return out
   }
 
+  /**
+   * A member we hold failed is talking to us: tell it (one small datagram per datagram it
+   * sends, no amplification), so it refutes, or re-announces a refutation we missed. Without
+   * this, a pair left disagreeing after a partition heals waits for a push-pull.
+   */
+  private tellFailed (to: Endpoint, id: MemberId, out: Output): void {
+    const slot = this.state.table.slot(id)
+    if (slot < 0 || this.state.table.code(slot) !== Code.Failed) return
+    const info = this.state.table.info(slot)
+    out.send.push({ to, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'dead', id, incarnation: info.incarnation, from: this.init.selfId }] } })
+  }
+
+  /** Send our current info straight to whoever made a stale claim about us (see MemberState.reannounce). */
+  private answerStaleClaims (out: Output): void {
+    const accusers = this.state.staleAccusers
+    if (accusers.length === 0) return
+    for (const id of accusers) {
+      const slot = this.state.table.slot(id)
+      if (slot < 0) continue
+      out.send.push({ to: this.state.table.info(slot).addr, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'alive', info: this.state.selfInfo }] } })
+    }
+    accusers.length = 0
+  }
+
   private finish (now: number, out: Output): Output {
+    this.answerStaleClaims(out)
     this.asked = Math.max(now, this.nextDeadline())
     return out
   }

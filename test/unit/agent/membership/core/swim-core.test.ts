@@ -194,10 +194,26 @@ describe('SwimCore in a small network on a fake clock', () => {
     assert.equal(n0.core.incarnation, old + 1)
     net.run(30_000)
     assert.equal(n0.core.pending(), 0)
-    // A stale claim (the maker missed the refutation): no new incarnation, but our info again.
-    n0.core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n0', incarnation: old, from: 'n2' }] }, net.now)
+    // A stale claim (the maker missed the refutation): no new incarnation, but our info again,
+    // by gossip and straight to the maker.
+    const out = n0.core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n0', incarnation: old, from: 'n2' }] }, net.now)
     assert.equal(n0.core.incarnation, old + 1)
     assert.equal(n0.core.pending(), 1)
+    const direct = out.send.filter(s => s.to.host === net.need('n2').addr.host && s.msg.t === 'gossip' && s.msg.gossip.some(b => b.t === 'alive' && b.info.id === 'n0' && b.info.incarnation === old + 1))
+    assert.equal(direct.length, 1)
+  })
+
+  it('tells a member it holds failed that talks to it (so a pair left disagreeing after a heal does not wait for push-pull)', () => {
+    const net = new TestNet(37)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    const inc = n0.core.member('n3')?.incarnation ?? -1
+    n0.core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n3', incarnation: inc, from: 'n1' }] }, net.now)
+    assert.equal(net.status('n0', 'n3'), 'failed')
+    const out = n0.core.receive(net.need('n3').addr, { t: 'gossip', from: 'n3', gossip: [] }, net.now)
+    const told = out.send.filter(s => s.to.host === net.need('n3').addr.host && s.msg.t === 'gossip' && s.msg.gossip.some(b => b.t === 'dead' && b.id === 'n3' && b.incarnation === inc))
+    assert.equal(told.length, 1)
   })
 
   it('disseminates a leave: everyone shows left (not failed) and stops probing the leaver', () => {
