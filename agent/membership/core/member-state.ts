@@ -55,6 +55,11 @@ export class MemberState {
   /** Running suspicions by slot: state exists only for suspects. */
   readonly suspicions = new Map<number, Suspicion>()
   private readonly user = new Map<string, UserBroadcast>()
+  /**
+   * Somebody held us failed (we stalled, or were cut off): what we hold may be stale too (a
+   * manager claim made meanwhile is no longer gossiped), so the caller resyncs by push-pull.
+   */
+  declaredDead = false
   /** Makers of stale claims about us since the caller last drained this (see `reannounce`). */
   readonly staleAccusers: MemberId[] = []
   private readonly c: MemberStateComponents
@@ -175,6 +180,7 @@ export class MemberState {
 
   /** Merge a death claim by `from` at `inc`. */
   applyDead (id: MemberId, inc: number, from: MemberId, now: number, out: Output): void {
+    if (id === this.selfId && inc <= this.self.incarnation && !this.self.left) this.declaredDead = true
     const slot = this.claimSlot(id, inc, from, now, out)
     if (slot < 0) return
     const code = this.table.code(slot)
@@ -267,6 +273,7 @@ export class MemberState {
     const id = m.info.id
     if (id === this.selfId) {
       this.applyAlive(m.info, false, now, out)
+      if (m.status === 'failed' && m.incarnation <= this.self.incarnation && !this.self.left) this.declaredDead = true
       if (verdict === 'suspect' && m.incarnation === this.self.incarnation) this.refute(m.incarnation, now, out)
       return
     }

@@ -69,6 +69,8 @@ export class SwimCore implements MembershipCore {
   private nextGossipAt = 0
   private nextReapAt = 0
   private nextJoinAt = Infinity
+  /** Earliest next catch-up push-pull after we were held failed. */
+  private nextResyncAt = 0
 
   constructor (init: SwimInit, rng: Rng) {
     this.init = init
@@ -362,7 +364,7 @@ export class SwimCore implements MembershipCore {
     }
   }
 
-  private pushPull (out: Output): void {
+  private pushPull (out: Output, reconnect = true): void {
     const t = this.state.table
     const self = this.state.slotOfSelf
     const alive = this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
@@ -372,7 +374,7 @@ export class SwimCore implements MembershipCore {
     }
     // Serf's reconnect: now and then try a failed member, so partitions heal once the network does.
     const failed = t.count - t.live
-    if (failed > 0 && this.rng() < Math.min(1, failed / Math.max(1, t.live))) {
+    if (reconnect && failed > 0 && this.rng() < Math.min(1, failed / Math.max(1, t.live))) {
       const f = this.randomSlots(1, s => t.code(s) === Code.Failed)[0]
       if (f !== undefined) {
         const info = t.info(f)
@@ -455,6 +457,15 @@ export class SwimCore implements MembershipCore {
 
   private finish (now: number, out: Output): Output {
     this.answerStaleClaims(out)
+    if (this.state.declaredDead) {
+      // We were held failed: catch up by one push-pull now (at most one per base interval),
+      // instead of waiting up to an N-scaled interval for what changed while we were away.
+      this.state.declaredDead = false
+      if (now >= this.nextResyncAt) {
+        this.nextResyncAt = now + this.t.pushPullIntervalMs
+        this.pushPull(out, false)
+      }
+    }
     this.asked = Math.max(now, this.nextDeadline())
     return out
   }

@@ -203,6 +203,18 @@ describe('SwimCore in a small network on a fake clock', () => {
     assert.equal(direct.length, 1)
   })
 
+  it('catches up by one push-pull when it learns it was held failed (at most one per base interval)', () => {
+    const net = new TestNet(41)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    const dead = (): Parameters<typeof n0.core.receive>[1] => ({ t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n0', incarnation: n0.core.incarnation, from: 'n1' }] })
+    const first = n0.core.receive(net.need('n1').addr, dead(), net.now)
+    assert.equal(first.syncs.length, 1)
+    const again = n0.core.receive(net.need('n1').addr, dead(), net.now + 1)
+    assert.equal(again.syncs.length, 0)
+  })
+
   it('tells a member it holds failed that talks to it (so a pair left disagreeing after a heal does not wait for push-pull)', () => {
     const net = new TestNet(37)
     const ids = cluster(net, 4)
