@@ -47,7 +47,7 @@ describe('SwimCore in a small network on a fake clock', () => {
   })
 
   it('probes through helpers when a direct link is cut, and a helper nacks for a dead target', () => {
-    const net = new TestNet(14, { suspicionMult: 4 })
+    const net = new TestNet(14, { suspicionMult: 4, probeIntervalMs: 1000, probeTimeoutMs: 500, indirectTimeoutMs: 500 })
     const ids = cluster(net, 5)
     net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
     net.cutLink('n1', 'n2')
