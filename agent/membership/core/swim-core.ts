@@ -19,7 +19,7 @@ import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
 import { MemberState, emptyOutput, zeroStats } from './member-state.js'
 import { Code, isLive } from './member-table.js'
 import { ProbeOrder } from './probe-order.js'
-import { pushPullInterval } from './push-pull.js'
+import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
   SwimTiming, SyncState
@@ -69,6 +69,7 @@ export class SwimCore implements MembershipCore {
   private nextGossipAt = 0
   private nextReapAt = 0
   private nextJoinAt = Infinity
+  private nextReconnectAt = 0
   /** Earliest next catch-up push-pull after we were held failed. */
   private nextResyncAt = 0
 
@@ -93,6 +94,7 @@ export class SwimCore implements MembershipCore {
     this.state.start(now, out)
     this.nextProbeAt = now + this.rng() * this.t.probeIntervalMs
     this.nextPushPullAt = now + this.rng() * this.t.pushPullIntervalMs
+    this.nextReconnectAt = now + this.rng() * this.t.pushPullIntervalMs
     this.nextGossipAt = now + this.t.gossipIntervalMs
     this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
     this.joinSeeds(now, out)
@@ -164,6 +166,10 @@ export class SwimCore implements MembershipCore {
       this.pushPull(out)
       this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live)
     }
+    if (now >= this.nextReconnectAt) {
+      this.reconnect(out)
+      this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
+    }
     if (now >= this.nextJoinAt) this.joinSeeds(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
@@ -175,7 +181,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReapAt, this.nextJoinAt)
+    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.nextJoinAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -364,7 +370,7 @@ export class SwimCore implements MembershipCore {
     }
   }
 
-  private pushPull (out: Output, reconnect = true): void {
+  private pushPull (out: Output): void {
     const t = this.state.table
     const self = this.state.slotOfSelf
     const alive = this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
@@ -372,9 +378,13 @@ export class SwimCore implements MembershipCore {
       const info = t.info(alive)
       out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
     }
-    // Serf's reconnect: now and then try a failed member, so partitions heal once the network does.
+  }
+
+  /** Serf's reconnect: now and then try a failed member, so partitions heal once the network does. */
+  private reconnect (out: Output): void {
+    const t = this.state.table
     const failed = t.count - t.live
-    if (reconnect && failed > 0 && this.rng() < Math.min(1, failed / Math.max(1, t.live))) {
+    if (failed > 0 && this.rng() < Math.min(1, failed / Math.max(1, t.live))) {
       const f = this.randomSlots(1, s => t.code(s) === Code.Failed)[0]
       if (f !== undefined) {
         const info = t.info(f)
@@ -463,7 +473,7 @@ export class SwimCore implements MembershipCore {
       this.state.declaredDead = false
       if (now >= this.nextResyncAt) {
         this.nextResyncAt = now + this.t.pushPullIntervalMs
-        this.pushPull(out, false)
+        this.pushPull(out)
       }
     }
     this.asked = Math.max(now, this.nextDeadline())
