@@ -24,6 +24,8 @@ import type {
 
 /** Most distinct user broadcast keys kept (a bound against a flood of keys). */
 export const MAX_USER_KEYS = 65_536
+/** Most stale accusers answered directly per call (the rest get our info by gossip). */
+export const MAX_STALE_ACCUSERS = 8
 
 /** Queue key of broadcasts about a member (alive, suspect and dead supersede each other). */
 export function memberKey (id: MemberId): string { return 'm:' + id }
@@ -53,6 +55,13 @@ export class MemberState {
   /** Running suspicions by slot: state exists only for suspects. */
   readonly suspicions = new Map<number, Suspicion>()
   private readonly user = new Map<string, UserBroadcast>()
+  /**
+   * Somebody held us failed (we stalled, or were cut off): what we hold may be stale too (a
+   * manager claim made meanwhile is no longer gossiped), so the caller resyncs by push-pull.
+   */
+  declaredDead = false
+  /** Makers of stale claims about us since the caller last drained this (see `reannounce`). */
+  readonly staleAccusers: MemberId[] = []
   private readonly c: MemberStateComponents
   private self: AliveInfo
   private selfSlot = -1
@@ -101,6 +110,20 @@ export class MemberState {
     }
   }
 
+  /**
+   * A claim about an incarnation we already refuted: its maker missed our refutation (gossip
+   * is retransmit-limited, or we refuted inside a partition it was cut off from), so spread
+   * our current info again, without a new incarnation (only when the queue no longer carries
+   * it, so a stream of stale claims costs one entry), and note the maker for the caller to
+   * send it our info directly.
+   */
+  private reannounce (accuser: MemberId): void {
+    if (accuser !== this.selfId && !this.staleAccusers.includes(accuser) && this.staleAccusers.length < MAX_STALE_ACCUSERS) this.staleAccusers.push(accuser)
+    const key = memberKey(this.selfId)
+    if (this.queue.get(key) !== undefined) return
+    this.enqueue(key, { t: 'alive', info: this.self })
+  }
+
   /** Merge a (verified) alive info; `relay` queues it for re-dissemination when it was news. */
   applyAlive (info: AliveInfo, relay: boolean, now: number, out: Output): void {
     if (info.id === this.selfId) {
@@ -135,7 +158,7 @@ export class MemberState {
    * 'new' (now suspect), 'confirmed' (an independent confirmation), or 'none'.
    */
   applySuspect (id: MemberId, inc: number, from: MemberId, now: number, out: Output): 'new' | 'confirmed' | 'none' {
-    const slot = this.claimSlot(id, inc, now, out)
+    const slot = this.claimSlot(id, inc, from, now, out)
     if (slot < 0) return 'none'
     const code = this.table.code(slot)
     const b: Broadcast = { t: 'suspect', id, incarnation: inc, from }
@@ -157,7 +180,8 @@ export class MemberState {
 
   /** Merge a death claim by `from` at `inc`. */
   applyDead (id: MemberId, inc: number, from: MemberId, now: number, out: Output): void {
-    const slot = this.claimSlot(id, inc, now, out)
+    if (id === this.selfId && inc <= this.self.incarnation && !this.self.left) this.declaredDead = true
+    const slot = this.claimSlot(id, inc, from, now, out)
     if (slot < 0) return
     const code = this.table.code(slot)
     if (!isLive(code)) return
@@ -178,15 +202,26 @@ export class MemberState {
   /**
    * Common part of suspect/dead claims: refute one about us, refuse one above the signed
    * incarnation, ignore stale ones and unknown subjects. The slot to act on, or -1.
+   *
+   * A claim about a third party made by an accuser we hold failed or left is ignored: that
+   * accuser was cut off from us, so its verdicts are evidence of a partition, not of the
+   * subject's death (after a heal, the other side's queued `dead` claims would otherwise
+   * kill live members of our own side). A claim about us is refuted whoever made it: the
+   * accuser's side must learn we are alive.
    */
-  private claimSlot (id: MemberId, inc: number, now: number, out: Output): number {
+  private claimSlot (id: MemberId, inc: number, from: MemberId, now: number, out: Output): number {
     if (id === this.selfId) {
       if (inc > this.self.incarnation) this.c.stats.refused++
       else if (inc === this.self.incarnation) this.refute(inc, now, out)
+      else if (!this.self.left) this.reannounce(from)
       return -1
     }
     const slot = this.table.slot(id)
     if (slot < 0) { this.c.stats.ignored++; return -1 }
+    if (from !== this.selfId) {
+      const accuser = this.table.slot(from)
+      if (accuser >= 0 && !isLive(this.table.code(accuser))) { this.c.stats.ignored++; return -1 }
+    }
     const signed = this.table.info(slot).incarnation
     if (inc > signed) { this.c.stats.refused++; return -1 }
     if (inc < signed) return -1
@@ -221,13 +256,15 @@ export class MemberState {
    * Merge a peer's push-pull state. What was news to us (a newer incarnation of a member we
    * knew, the sender's own info, a newer version of a user key) is re-disseminated; what we
    * merely had not heard yet (a joiner learning the cluster) is not, or a join of one node
-   * would queue N broadcasts on it.
+   * would queue N broadcasts on it. `joining`: this merge is our own join, so a user key new
+   * to us is not news to the cluster; otherwise it is (a claim made on the other side of a
+   * partition that just healed must reach our whole side, not wait for each one's push-pull).
    */
-  merge (state: SyncState, now: number, out: Output): void {
+  merge (state: SyncState, joining: boolean, now: number, out: Output): void {
     this.c.stats.syncs++
     const from = state.from
     for (const m of state.members) this.mergeMember(m, from, now, out)
-    for (const u of state.user) this.applyUser(u, this.user.has(u.key), from ?? undefined, out)
+    for (const u of state.user) this.applyUser(u, !joining || this.user.has(u.key), from ?? undefined, out)
   }
 
   private mergeMember (m: SyncMember, from: MemberId | null, now: number, out: Output): void {
@@ -236,13 +273,25 @@ export class MemberState {
     const id = m.info.id
     if (id === this.selfId) {
       this.applyAlive(m.info, false, now, out)
+      if (m.status === 'failed' && m.incarnation <= this.self.incarnation && !this.self.left) this.declaredDead = true
       if (verdict === 'suspect' && m.incarnation === this.self.incarnation) this.refute(m.incarnation, now, out)
       return
     }
-    const known = this.table.slot(id) >= 0
+    const slot = this.table.slot(id)
+    const known = slot >= 0
     if (!known && !worthAdding(m.status, m.info.left)) return
     this.applyAlive(m.info, known || id === from, now, out)
-    if (verdict === 'suspect' && from !== null && from !== id) this.applySuspect(id, m.incarnation, from, now, out)
+    // A remote verdict only confirms a suspicion we already hold. Against a member we hold
+    // alive it is not evidence of anything we can check: after a partition heals, every
+    // push-pull carries the other side's verdicts about all of our side, and taking them as
+    // suspicions would have every member of both sides refute at once, the refutations
+    // starve in the broadcast queues and the suspicion timeouts kill live members. The
+    // member learns of the verdict itself (it is in the push-pull it makes, and a member we
+    // hold failed that pings us gets a `dead` back) and refutes; a death that gossip missed
+    // is found by our own probes.
+    if (verdict === 'suspect' && from !== null && from !== id && known && this.table.code(slot) === Code.Suspect) {
+      this.applySuspect(id, m.incarnation, from, now, out)
+    }
   }
 
   /** Our whole state for push-pull. */

@@ -1,7 +1,7 @@
 /**
  * Push-pull (anti-entropy) helpers: how often a node exchanges its whole state, scaled with
- * the cluster size so the total push-pull traffic stays flat per node (memberlist's
- * pushPullScale: above 32 members the interval grows with log2 N), and how one remote
+ * the cluster size so the push-pull traffic stays flat per node (above 32 members the
+ * interval grows with N, at least as memberlist's log2 N pushPullScale), and how one remote
  * member entry is judged before it is merged.
  */
 
@@ -10,11 +10,28 @@ import type { MemberStatus, SyncMember } from './types.js'
 /** Members up to which the push-pull interval is not scaled. */
 export const PUSH_PULL_SCALE_THRESHOLD = 32
 
-/** Push-pull interval for `n` live members. */
+/**
+ * Push-pull interval for `n` live members: memberlist's log2 scale, but at least linear in
+ * `n` above the threshold. A full-state exchange grows with N, so only an interval growing
+ * with N keeps each node's push-pull bytes flat (~2 x 32 members' state per base interval:
+ * about 3 KB/s with 600-byte records at any N, instead of 91 KB/s at 10,000 with log2
+ * scaling). The cluster as a whole still runs one exchange per base interval / 32 (about
+ * one a second), so anti-entropy (a user key new to a node is re-disseminated), the
+ * reconnect to failed members and the catch-up of a node that was held failed keep working.
+ */
 export function pushPullInterval (baseMs: number, n: number): number {
   if (n <= PUSH_PULL_SCALE_THRESHOLD) return baseMs
-  const mult = Math.ceil(Math.log2(n) - Math.log2(PUSH_PULL_SCALE_THRESHOLD)) + 1
-  return baseMs * mult
+  return Math.round(Math.max(reconnectInterval(baseMs, n), baseMs * n / PUSH_PULL_SCALE_THRESHOLD))
+}
+
+/**
+ * How often a node considers a push-pull with one member it holds failed (Serf's reconnect;
+ * taken with probability failed/live, so a crash costs little): memberlist's log2 scale, on
+ * its own timer, so that a healed partition is found within about a base interval.
+ */
+export function reconnectInterval (baseMs: number, n: number): number {
+  if (n <= PUSH_PULL_SCALE_THRESHOLD) return baseMs
+  return baseMs * (Math.ceil(Math.log2(n) - Math.log2(PUSH_PULL_SCALE_THRESHOLD)) + 1)
 }
 
 /** What to do with one remote entry of a push-pull state. */

@@ -19,7 +19,7 @@ import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
 import { MemberState, emptyOutput, zeroStats } from './member-state.js'
 import { Code, isLive } from './member-table.js'
 import { ProbeOrder } from './probe-order.js'
-import { pushPullInterval } from './push-pull.js'
+import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
   SwimTiming, SyncState
@@ -69,6 +69,9 @@ export class SwimCore implements MembershipCore {
   private nextGossipAt = 0
   private nextReapAt = 0
   private nextJoinAt = Infinity
+  private nextReconnectAt = 0
+  /** Earliest next catch-up push-pull after we were held failed. */
+  private nextResyncAt = 0
 
   constructor (init: SwimInit, rng: Rng) {
     this.init = init
@@ -91,6 +94,7 @@ export class SwimCore implements MembershipCore {
     this.state.start(now, out)
     this.nextProbeAt = now + this.rng() * this.t.probeIntervalMs
     this.nextPushPullAt = now + this.rng() * this.t.pushPullIntervalMs
+    this.nextReconnectAt = now + this.rng() * this.t.pushPullIntervalMs
     this.nextGossipAt = now + this.t.gossipIntervalMs
     this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
     this.joinSeeds(now, out)
@@ -102,6 +106,7 @@ export class SwimCore implements MembershipCore {
     const out = this.begin(now)
     if (!this.started || msg.from === this.init.selfId) { this.counters.ignored++; return this.finish(now, out) }
     if (msg.t !== 'nack') this.state.applyGossip(msg.gossip, msg.from, now, out)
+    if (msg.t !== 'ping') this.tellFailed(from, msg.from, out)
     switch (msg.t) {
       case 'ping': this.onPing(from, msg, out); break
       case 'ack': this.onAck(msg.seq, out); break
@@ -115,7 +120,7 @@ export class SwimCore implements MembershipCore {
   /** The remote side of a push-pull: merge the requester's state, reply with ours. */
   onSyncRequest (state: SyncState, now: number): { reply: SyncState, out: Output } {
     const out = this.begin(now)
-    if (this.started) this.state.merge(state, now, out)
+    if (this.started) this.state.merge(state, !this.joined && this.state.table.live <= 1, now, out)
     return { reply: this.state.localState(false), out: this.finish(now, out) }
   }
 
@@ -123,7 +128,7 @@ export class SwimCore implements MembershipCore {
   onSyncReply (state: SyncState, now: number): Output {
     const out = this.begin(now)
     if (!this.started) return this.finish(now, out)
-    this.state.merge(state, now, out)
+    this.state.merge(state, !this.joined, now, out)
     if (!this.joined) {
       // Now that N is known, put our first periodic push-pull at random within the N-scaled
       // interval: a whole cluster restarted at once must not all exchange full state within
@@ -161,6 +166,10 @@ export class SwimCore implements MembershipCore {
       this.pushPull(out)
       this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live)
     }
+    if (now >= this.nextReconnectAt) {
+      this.reconnect(out)
+      this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
+    }
     if (now >= this.nextJoinAt) this.joinSeeds(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
@@ -172,7 +181,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReapAt, this.nextJoinAt)
+    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.nextJoinAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -369,7 +378,11 @@ export class SwimCore implements MembershipCore {
       const info = t.info(alive)
       out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
     }
-    // Serf's reconnect: now and then try a failed member, so partitions heal once the network does.
+  }
+
+  /** Serf's reconnect: now and then try a failed member, so partitions heal once the network does. */
+  private reconnect (out: Output): void {
+    const t = this.state.table
     const failed = t.count - t.live
     if (failed > 0 && this.rng() < Math.min(1, failed / Math.max(1, t.live))) {
       const f = this.randomSlots(1, s => t.code(s) === Code.Failed)[0]
@@ -428,7 +441,41 @@ export class SwimCore implements MembershipCore {
     return out
   }
 
+  /**
+   * A member we hold failed is talking to us: tell it (one small datagram per datagram it
+   * sends, no amplification), so it refutes, or re-announces a refutation we missed. Without
+   * this, a pair left disagreeing after a partition heals waits for a push-pull.
+   */
+  private tellFailed (to: Endpoint, id: MemberId, out: Output): void {
+    const slot = this.state.table.slot(id)
+    if (slot < 0 || this.state.table.code(slot) !== Code.Failed) return
+    const info = this.state.table.info(slot)
+    out.send.push({ to, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'dead', id, incarnation: info.incarnation, from: this.init.selfId }] } })
+  }
+
+  /** Send our current info straight to whoever made a stale claim about us (see MemberState.reannounce). */
+  private answerStaleClaims (out: Output): void {
+    const accusers = this.state.staleAccusers
+    if (accusers.length === 0) return
+    for (const id of accusers) {
+      const slot = this.state.table.slot(id)
+      if (slot < 0) continue
+      out.send.push({ to: this.state.table.info(slot).addr, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'alive', info: this.state.selfInfo }] } })
+    }
+    accusers.length = 0
+  }
+
   private finish (now: number, out: Output): Output {
+    this.answerStaleClaims(out)
+    if (this.state.declaredDead) {
+      // We were held failed: catch up by one push-pull now (at most one per base interval),
+      // instead of waiting up to an N-scaled interval for what changed while we were away.
+      this.state.declaredDead = false
+      if (now >= this.nextResyncAt) {
+        this.nextResyncAt = now + this.t.pushPullIntervalMs
+        this.pushPull(out)
+      }
+    }
     this.asked = Math.max(now, this.nextDeadline())
     return out
   }

@@ -41,6 +41,19 @@ describe('membership simulator on the real core', () => {
     assert.equal(r.managerlessChecks, 0)
   })
 
+  for (const seed of [7, 11]) {
+    it(`a partition heal (100 nodes, seed ${seed}) kills no live node, reconverges, and never leaves two managers`, () => {
+      const r = simulate('partition', { ...LAN, seed, nodes: 100 })
+      // The other side's verdicts, queued or carried by push-pull, must not kill reachable nodes.
+      assert.equal(r.falseDeaths, 0, 'false deaths more than 30 s after the heal')
+      assert.equal(r.falseDeathsAfterDisruption, 0, 'false deaths within 30 s of the heal')
+      assert.ok(r.healMs !== undefined && r.healMs <= 60_000, `all see all ${r.healMs ?? 'never'} ms after the heal`)
+      assert.equal(r.convergedAtEnd, true)
+      assert.equal(r.managerViolations, 0, `two managers for up to ${r.maxDualManagerMs} ms`)
+      assert.equal(r.managerlessChecks, 0)
+    })
+  }
+
   it('a node frozen for 60 s is marked failed by its peers and rejoins within 5 s of waking, accusing nobody', () => {
     const r = simulate('stall', { ...LAN, nodes: 300 })
     assert.ok(finite(r.failMs), 'peers never all marked the frozen node failed')

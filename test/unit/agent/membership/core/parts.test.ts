@@ -97,7 +97,10 @@ describe('probe order and push-pull scale', () => {
   it('scales the push-pull interval above 32 members', () => {
     assert.equal(pushPullInterval(30_000, 32), 30_000)
     assert.equal(pushPullInterval(30_000, 64), 60_000)
-    assert.equal(pushPullInterval(30_000, 10_000), 300_000)
+    assert.equal(pushPullInterval(30_000, 100), 93_750)
+    // Linear above the threshold: per-node push-pull bytes (state ~ N per exchange) stay flat.
+    assert.equal(pushPullInterval(30_000, 10_000), 9_375_000)
+    assert.equal(pushPullInterval(30_000, 1_000) * 10, pushPullInterval(30_000, 10_000))
   })
 
   it('awareness clamps to [0, max - 1] and scales timeouts by score + 1', () => {

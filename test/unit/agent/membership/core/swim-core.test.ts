@@ -47,7 +47,7 @@ describe('SwimCore in a small network on a fake clock', () => {
   })
 
   it('probes through helpers when a direct link is cut, and a helper nacks for a dead target', () => {
-    const net = new TestNet(14, { suspicionMult: 4 })
+    const net = new TestNet(14, { suspicionMult: 4, probeIntervalMs: 1000, probeTimeoutMs: 500, indirectTimeoutMs: 500 })
     const ids = cluster(net, 5)
     net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
     net.cutLink('n1', 'n2')
@@ -140,15 +140,92 @@ describe('SwimCore in a small network on a fake clock', () => {
     assert.equal(n0.core.stats().refused, 5)
   })
 
-  it('takes a remote failed from push-pull only as a suspicion', () => {
+  it('takes a remote failed from push-pull only as a confirmation of its own suspicion, never as a verdict', () => {
     const net = new TestNet(19)
-    const ids = cluster(net, 3)
+    const ids = cluster(net, 4)
     net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
     const n0 = net.need('n0')
     const info = n0.core.member('n2')?.info
     assert.ok(info !== undefined)
-    n0.core.onSyncRequest({ from: 'n1', members: [{ info, status: 'failed', incarnation: info.incarnation }], user: [], join: false }, net.now)
+    const failedN2 = { from: 'n1', members: [{ info, status: 'failed' as const, incarnation: info.incarnation }], user: [], join: false }
+    // Held alive: the remote verdict is not evidence we can check (after a partition heals,
+    // every push-pull carries the other side's verdicts about all of ours).
+    n0.core.onSyncRequest(failedN2, net.now)
+    assert.equal(net.status('n0', 'n2'), 'alive')
+    assert.equal(n0.core.stats().suspicions, 0)
+    // Held suspect: the remote verdict confirms it, and it never becomes a death by itself.
+    n0.core.receive(net.need('n3').addr, { t: 'gossip', from: 'n3', gossip: [{ t: 'suspect', id: 'n2', incarnation: info.incarnation, from: 'n3' }] }, net.now)
     assert.equal(net.status('n0', 'n2'), 'suspect')
+    n0.core.onSyncRequest(failedN2, net.now)
+    assert.equal(net.status('n0', 'n2'), 'suspect')
+    // About ourselves: refuted with a new incarnation.
+    const self = n0.core.member('n0')?.info
+    assert.ok(self !== undefined)
+    n0.core.onSyncRequest({ from: 'n1', members: [{ info: self, status: 'failed', incarnation: self.incarnation }], user: [], join: false }, net.now)
+    assert.equal(n0.core.incarnation, self.incarnation + 1)
+  })
+
+  it('ignores suspect and dead claims made by an accuser it holds failed (the other side of a partition)', () => {
+    const net = new TestNet(23)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    const inc = (id: string): number => n0.core.member(id)?.incarnation ?? -1
+    const from = net.need('n1').addr
+    n0.core.receive(from, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n3', incarnation: inc('n3'), from: 'n1' }] }, net.now)
+    assert.equal(net.status('n0', 'n3'), 'failed')
+    // n3 was cut off from us: its verdicts about n2, relayed by n1, are not taken.
+    n0.core.receive(from, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n2', incarnation: inc('n2'), from: 'n3' }] }, net.now)
+    n0.core.receive(from, { t: 'gossip', from: 'n1', gossip: [{ t: 'suspect', id: 'n2', incarnation: inc('n2'), from: 'n3' }] }, net.now)
+    assert.equal(net.status('n0', 'n2'), 'alive')
+    // The same claim by an accuser we hold alive is taken.
+    n0.core.receive(from, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n2', incarnation: inc('n2'), from: 'n1' }] }, net.now)
+    assert.equal(net.status('n0', 'n2'), 'failed')
+  })
+
+  it('re-announces its current info when a claim about an incarnation it already refuted arrives', () => {
+    const net = new TestNet(29)
+    const ids = cluster(net, 3)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    net.run(30_000)
+    const n0 = net.need('n0')
+    const old = n0.core.incarnation
+    n0.core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n0', incarnation: old, from: 'n1' }] }, net.now)
+    assert.equal(n0.core.incarnation, old + 1)
+    net.run(30_000)
+    assert.equal(n0.core.pending(), 0)
+    // A stale claim (the maker missed the refutation): no new incarnation, but our info again,
+    // by gossip and straight to the maker.
+    const out = n0.core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n0', incarnation: old, from: 'n2' }] }, net.now)
+    assert.equal(n0.core.incarnation, old + 1)
+    assert.equal(n0.core.pending(), 1)
+    const direct = out.send.filter(s => s.to.host === net.need('n2').addr.host && s.msg.t === 'gossip' && s.msg.gossip.some(b => b.t === 'alive' && b.info.id === 'n0' && b.info.incarnation === old + 1))
+    assert.equal(direct.length, 1)
+  })
+
+  it('catches up by one push-pull when it learns it was held failed (at most one per base interval)', () => {
+    const net = new TestNet(41)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    const dead = (): Parameters<typeof n0.core.receive>[1] => ({ t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n0', incarnation: n0.core.incarnation, from: 'n1' }] })
+    const first = n0.core.receive(net.need('n1').addr, dead(), net.now)
+    assert.equal(first.syncs.length, 1)
+    const again = n0.core.receive(net.need('n1').addr, dead(), net.now + 1)
+    assert.equal(again.syncs.length, 0)
+  })
+
+  it('tells a member it holds failed that talks to it (so a pair left disagreeing after a heal does not wait for push-pull)', () => {
+    const net = new TestNet(37)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    const n0 = net.need('n0')
+    const inc = n0.core.member('n3')?.incarnation ?? -1
+    n0.core.receive(net.need('n1').addr, { t: 'gossip', from: 'n1', gossip: [{ t: 'dead', id: 'n3', incarnation: inc, from: 'n1' }] }, net.now)
+    assert.equal(net.status('n0', 'n3'), 'failed')
+    const out = n0.core.receive(net.need('n3').addr, { t: 'gossip', from: 'n3', gossip: [] }, net.now)
+    const told = out.send.filter(s => s.to.host === net.need('n3').addr.host && s.msg.t === 'gossip' && s.msg.gossip.some(b => b.t === 'dead' && b.id === 'n3' && b.incarnation === inc))
+    assert.equal(told.length, 1)
   })
 
   it('disseminates a leave: everyone shows left (not failed) and stops probing the leaver', () => {
@@ -188,6 +265,25 @@ describe('SwimCore in a small network on a fake clock', () => {
     net.run(1_000)
     assert.equal(got('late', 2), 1)
     assert.equal(got('late', 1), 0)
+  })
+
+  it('re-disseminates a user key first learned by push-pull (a claim from across a healed partition), but not on its own join', () => {
+    const net = new TestNet(31)
+    const ids = cluster(net, 4)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'full view')
+    net.run(30_000)
+    const n0 = net.need('n0')
+    assert.equal(n0.core.pending(), 0)
+    const claim = { key: 'mgr/other-side', data: new Uint8Array([2]), version: 2 }
+    n0.core.onSyncRequest({ from: 'n1', members: [], user: [claim], join: false }, net.now)
+    assert.equal(n0.core.pending(), 1, 'a claim new to a joined node must spread to its side')
+    // A joiner learns the cluster's keys without queueing one broadcast per key.
+    net.add('late', { seeds: ['n0'] })
+    net.start('late')
+    net.run(1_000)
+    const late = net.need('late')
+    assert.ok(late.events.some(e => e.t === 'user' && e.key === 'mgr/other-side'))
+    assert.ok(late.sent.every(m => m.t === 'nack' || m.gossip.every(b => b.t !== 'user')), 'the joiner re-disseminated what it learned by joining')
   })
 
   it('keeps every datagram within the budget, sending an oversized alive alone', () => {
