@@ -8,7 +8,7 @@ import type { SwimTiming } from './types.js'
 /** Timing and size defaults; `SwimInit.timing` overrides any of them. */
 export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   // Faster than memberlist's LAN 1 s / 500 ms / mult 4 so that all of 10,000 nodes mark a
-  // crash failed within 5 s (the simulator: 4.70 s at 10,000, 3.25 s at 1,000, 0 false
+  // crash failed within 5 s (the simulator: 4.67 s at 10,000, 3.31 s at 1,000, 0 false
   // verdicts at 1 % loss; docs/benchmarks.md). With mult < 3 Lifeguard's confirmations do
   // not stretch the timeout (suspicion = min). The agent may set 500 ms timeouts.
   probeIntervalMs: 500,
