@@ -34,7 +34,14 @@ const MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 const CHURN_CYCLES = 6_000
 const CHURN_WARMUP_CYCLES = 300
 const GOSSIP_EVERY_CYCLES = 100
-const MAX_RSS_GROWTH_MB = 150
+/**
+ * RSS may grow over the second half of the churn by at most this. Not from the warm-up: the
+ * allocator and V8 commit memory during the first few thousand connections and then hold it
+ * (measured: +50-60 MB by cycle 3,000, then +2-9 MB to 6,000, heap and external flat; under
+ * CI load the plateau was +173 MB and failed a whole-run limit of 150). A leak per write or per
+ * connection, as pnet's, keeps growing through the second half.
+ */
+const MAX_RSS_GROWTH_SECOND_HALF_MB = 50
 const MAX_HEAP_GROWTH_MB = 60
 
 /** A node with the messages it received. */
@@ -132,10 +139,10 @@ async function churn (psk: Uint8Array, target: Multiaddr, cycles: number, onProg
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-function memoryMb (): { rss: number, heap: number, at?: number } {
+function memoryMb (): { rss: number, heap: number, external: number, at?: number } {
   gc()
-  const { rss, heapUsed } = process.memoryUsage()
-  return { rss: Math.round(rss / 1048576), heap: Math.round(heapUsed / 1048576) }
+  const { rss, heapUsed, external } = process.memoryUsage()
+  return { rss: Math.round(rss / 1048576), heap: Math.round(heapUsed / 1048576), external: Math.round(external / 1048576) }
 }
 
 // a handshake failure that escapes its caller (nobody awaiting it) would land here
@@ -248,11 +255,13 @@ describe('psk protector on real libp2p nodes', () => {
     await untilSubscribed(a, b)
     let cycles = 0
     let baseline = memoryMb()
+    let middle = memoryMb()
     const started = Date.now()
 
     const churner = churn(psk, addr(a), CHURN_CYCLES, (done) => {
       cycles = done
       if (baseline.at === undefined && cycles >= CHURN_WARMUP_CYCLES) baseline = { ...memoryMb(), at: cycles }
+      if (middle.at === undefined && cycles >= CHURN_CYCLES / 2) middle = { ...memoryMb(), at: cycles }
     })
     // the long-lived a<->b connection must keep working as connections come and go: with
     // pnet its old cipher slots are the ones whose writes blow up the shared memory
@@ -282,11 +291,11 @@ describe('psk protector on real libp2p nodes', () => {
     const seconds = (Date.now() - started) / 1000
     const end = memoryMb()
     t.diagnostic(`${cycles} cycles in ${seconds.toFixed(1)} s (${Math.round(cycles / seconds)}/s), ${rounds} gossip rounds; ` +
-      `after ${baseline.at} warm-up cycles rss ${baseline.rss} MB heap ${baseline.heap} MB, at end rss ${end.rss} MB heap ${end.heap} MB`)
+      `after ${baseline.at} warm-up cycles rss ${baseline.rss} MB heap ${baseline.heap} MB external ${baseline.external} MB, after ${middle.at} rss ${middle.rss} MB heap ${middle.heap} MB external ${middle.external} MB, at end rss ${end.rss} MB heap ${end.heap} MB external ${end.external} MB`)
 
     assert.equal(cycles, CHURN_CYCLES)
     assert.ok(rounds > 0, 'no gossip round completed during churn')
-    assert.ok(end.rss - baseline.rss < MAX_RSS_GROWTH_MB, `rss grew ${end.rss - baseline.rss} MB`)
+    assert.ok(end.rss - middle.rss < MAX_RSS_GROWTH_SECOND_HALF_MB, `rss grew ${end.rss - middle.rss} MB over the second half of the churn`)
     assert.ok(end.heap - baseline.heap < MAX_HEAP_GROWTH_MB, `heap grew ${end.heap - baseline.heap} MB`)
     await publish(a, 'after-churn')
     await until(() => inboxB.includes('after-churn'), 'gossip after churn')
