@@ -4,7 +4,7 @@
  * replication and leases, opened on demand by whoever needs one. This closes a connection
  * that has carried no stream for `idleMs` (~30 s), except to the peers `keep` names (the
  * elected manager: every agent forwards to it and renews leases with it). An idle connection
- * costs CPU (keep-alives) and ~0.36 MB (notes/membership-scale.md); a fresh one costs one
+ * costs CPU (keep-alives) and ~0.36 MB (measured, docs/benchmarks.md "Membership"); a fresh one costs one
  * handshake when next needed.
  */
 

@@ -4,7 +4,7 @@
  * listener (Serf's 7946/tcp + 7946/udp), every datagram sealed with ChaCha20-Poly1305 under a
  * key derived from the cluster secret (datagram-seal.ts), checked for freshness and replays on
  * arrival (datagram-receiver.ts). A datagram costs tens of microseconds of CPU where a new
- * libp2p stream costs about a millisecond (notes/membership-scale.md).
+ * libp2p stream costs about a millisecond (docs/benchmarks.md, "Datagram channel").
  *
  * What it guarantees: a delivered payload was sealed by a holder of the cluster secret, within
  * maxAgeMs of this host's clock, and is delivered at most once. What it does not: the source
