@@ -218,7 +218,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         ? { tcp: { host: config.apiTcp.listen.host, port: config.apiTcp.listen.port, token: await readApiToken(config.apiTcp.tokenFile) } }
         : {})
     })
-    registerMemberRoutes(api, { members: () => membership.members() })
+    registerMemberRoutes(api, { members: () => membership.members(), membersWithFacts: async signal => await membership.membersWithFacts(signal) })
     api.route(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, async () => {
       const m = election.manager()
       if (m === null) throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'no manager is elected yet; an election may be in progress, retry shortly')

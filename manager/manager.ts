@@ -42,6 +42,8 @@ export interface ManagerDeps {
   membership: {
     members: () => Member[]
     onChange: (listener: (change: unknown, member: Member) => void) => () => void
+    /** Keep every member's facts fetched until the returned function is called (agent/membership/member-facts.ts). */
+    watchFacts?: () => () => void
   }
   self: { name: string, peerId: string }
   /** Directory holding roles.yaml and the playbooks. */
@@ -69,7 +71,8 @@ export function targetOf (members: Member[], node: NodeRecord): NodeTarget | { u
   if (m === undefined) return { unavailable: 'the node is not in the membership view' }
   const ip = m.addresses.map(a => /^\/ip[46]\/([^/]+)\//.exec(a)?.[1]).find(x => x !== undefined)
   if (ip === undefined) return { unavailable: 'the node advertises no IP address' }
-  const keys = m.facts?.sshHostKeys ?? []
+  if (m.facts === null) return { unavailable: 'the node\'s facts (SSH host keys) have not been fetched from it yet; retry shortly' }
+  const keys = m.facts.sshHostKeys
   if (keys.length === 0) return { unavailable: 'the node reported no SSH host key, so none can be pinned (is sshd installed on it?)' }
   return { address: ip, hostKeys: keys }
 }
@@ -136,6 +139,7 @@ export class Manager implements ManagerRole {
       logger: logger.child({ component: 'discovery' }),
       members: () => deps.membership.members(),
       onMemberChange: listener => deps.membership.onChange((_change, member) => { listener(member) }),
+      ...(deps.membership.watchFacts !== undefined ? { watchFacts: deps.membership.watchFacts.bind(deps.membership) } : {}),
       onDiscovered: (record, member) => { void this.autoCommission(record, member) },
       onReturned: record => { void this.onReturn(record) }
     })

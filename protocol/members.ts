@@ -14,7 +14,10 @@ export interface HostKey {
   key: string
 }
 
-/** Facts a node reports about itself; they travel with its signed membership record. */
+/**
+ * Facts a node reports about itself. Its signed membership record carries only their digest;
+ * the facts are fetched from the node on demand and checked against it.
+ */
 export interface NodeFacts {
   hostname: string
   addresses: string[]
@@ -51,7 +54,13 @@ export interface Member {
   status: MemberStatus
   incarnation: number
   labels: Record<string, string>
+  /**
+   * The member's facts, or null when it reports none or this agent has not fetched them
+   * (`GET /v1/members?facts=cached` does not fetch).
+   */
   facts: NodeFacts | null
+  /** The member's boot and agent start, from its signed record (null when it reports none). */
+  boot: NodeBoot | null
   managerEligible: boolean
   /** ISO-8601 time this agent last heard from or about the member being alive. */
   lastSeen: string

@@ -1,15 +1,27 @@
 /**
- * Membership wire contract: the signed node record every member publishes about itself, and
- * the name and label rules. The SWIM datagrams and push-pull states that carry records are
- * protocol/swim-wire.ts. Decoders never throw on bad input: they return a `WireError` value
- * so a caller can drop and log a hostile or malformed message and keep running.
+ * Membership wire contract: the small signed node record every member gossips about itself,
+ * the facts it serves on demand (`/clusterd/facts/1.0.0`), and the name and label rules. The
+ * SWIM datagrams and push-pull states that carry records are protocol/swim-wire.ts. Decoders
+ * never throw on bad input: they return a `WireError` value so a caller can drop and log a
+ * hostile or malformed message and keep running.
+ *
+ * The record holds only what membership and election need plus a digest of the facts (a few
+ * hundred bytes, so several `alive` updates share one datagram); the facts (SSH host keys,
+ * disks, ...; about 1 KB) are fetched from the node by whoever needs them and checked against
+ * the digest, so they stay authenticated end to end by the record's signature.
  */
 
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
-import type { HostKey, NodeFacts } from './members.js'
+import type { HostKey, NodeBoot, NodeFacts } from './members.js'
 
 /** Largest signed record payload accepted, in characters. */
-export const MAX_RECORD_BYTES = 56 * 1024
+export const MAX_RECORD_BYTES = 16 * 1024
+/** Largest facts document accepted (JSON bytes) on the facts stream. */
+export const MAX_FACTS_BYTES = 64 * 1024
+/** Record wire version; records of another version are refused (no mixed-version clusters). */
+export const RECORD_VERSION = 2
+/** A facts digest: base64url SHA-256 of the facts' exact JSON bytes (43 characters). */
+export const FACTS_DIGEST_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
 /** Node names: DNS-label-like, so they are safe in inventories, file names and logs. */
 export const NODE_NAME_PATTERN = /^[a-z0-9]([a-z0-9.-]{0,62})$/i
@@ -26,7 +38,7 @@ export type RecordState = 'alive' | 'left'
 
 /** What a node says about itself; signed by its libp2p key. */
 export interface NodeRecord {
-  v: 1
+  v: 2
   name: string
   peerId: string
   incarnation: number
@@ -35,7 +47,11 @@ export interface NodeRecord {
   addrs: string[]
   labels: Record<string, string>
   managerEligible: boolean
-  facts: NodeFacts | null
+  agentVersion: string
+  /** This boot and agent start (small, and the manager needs it with every change: see NodeBoot). */
+  boot: NodeBoot | null
+  /** Digest of the facts the node serves (FACTS_DIGEST_PATTERN); null while it has none. */
+  facts: string | null
   /** Milliseconds since epoch when the record was signed (informational). */
   signedAt: number
 }
@@ -71,8 +87,11 @@ function checkHostKeys (v: unknown): v is HostKey[] {
     typeof k.key === 'string' && /^[A-Za-z0-9+/=]{16,4096}$/.test(k.key))
 }
 
-function checkFacts (v: unknown): WireResult<NodeFacts | null> {
-  if (v === null) return { ok: true, value: null }
+function isBoot (v: unknown): v is NodeBoot {
+  return isObject(v) && typeof v.id === 'string' && v.id.length <= 64 && typeof v.agentStartedAt === 'string' && v.agentStartedAt.length <= 64
+}
+
+function checkFacts (v: unknown): WireResult<NodeFacts> {
   if (!isObject(v)) return fail('facts is not an object')
   const str = (x: unknown, max = 256): boolean => typeof x === 'string' && x.length <= max
   const num = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x >= 0
@@ -82,8 +101,21 @@ function checkFacts (v: unknown): WireResult<NodeFacts | null> {
   if (!isObject(v.os) || !str(v.os.platform) || !str(v.os.release) || !str(v.os.distro)) return fail('facts.os is malformed')
   if (!Array.isArray(v.disks) || v.disks.length > 64 || !v.disks.every(d => isObject(d) && str(d.mount, 1024) && num(d.sizeBytes) && num(d.freeBytes))) return fail('facts.disks is malformed')
   if (!checkHostKeys(v.sshHostKeys)) return fail('facts.sshHostKeys is malformed')
-  if (v.boot !== undefined && !(isObject(v.boot) && str(v.boot.id, 64) && str(v.boot.agentStartedAt, 64))) return fail('facts.boot is malformed')
+  if (v.boot !== undefined && !isBoot(v.boot)) return fail('facts.boot is malformed')
   return { ok: true, value: v as unknown as NodeFacts }
+}
+
+/** Validate a facts document fetched from a node (its digest is checked by the caller). */
+export function decodeFacts (bytes: Uint8Array): WireResult<NodeFacts> {
+  if (bytes.byteLength > MAX_FACTS_BYTES) return fail(`facts of ${bytes.byteLength} bytes exceed ${MAX_FACTS_BYTES}`)
+  let v: unknown
+  try {
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    return fail('facts are not UTF-8 JSON')
+  }
+  if (exceedsJsonDepth(v)) return fail(`facts nest deeper than ${MAX_JSON_DEPTH} levels`)
+  return checkFacts(v)
 }
 
 /** Validate the JSON payload of a signed record (the signature is checked by the caller). */
@@ -93,7 +125,7 @@ export function decodeRecordPayload (payload: string): WireResult<NodeRecord> {
   try { v = JSON.parse(payload) } catch { return fail('record payload is not JSON') }
   if (!isObject(v)) return fail('record is not an object')
   if (exceedsJsonDepth(v)) return fail(`record nests deeper than ${MAX_JSON_DEPTH} levels`)
-  if (v.v !== 1) return fail(`unsupported record version ${String(v.v)}`)
+  if (v.v !== RECORD_VERSION) return fail(`unsupported record version ${typeof v.v === 'number' ? v.v : typeof v.v}`)
   if (typeof v.name !== 'string' || !NODE_NAME_PATTERN.test(v.name)) return fail('record.name is not a valid node name')
   if (!isPeerId(v.peerId)) return fail('record.peerId is malformed')
   if (!isIncarnation(v.incarnation)) return fail('record.incarnation is not an integer in [0, 2^32)')
@@ -105,7 +137,8 @@ export function decodeRecordPayload (payload: string): WireResult<NodeRecord> {
   }
   if (typeof v.managerEligible !== 'boolean') return fail('record.managerEligible is not a boolean')
   if (typeof v.signedAt !== 'number' || !Number.isFinite(v.signedAt)) return fail('record.signedAt is not a number')
-  const facts = checkFacts(v.facts)
-  if (!facts.ok) return facts
+  if (typeof v.agentVersion !== 'string' || v.agentVersion.length > 64) return fail('record.agentVersion is malformed')
+  if (v.boot !== null && !isBoot(v.boot)) return fail('record.boot is malformed')
+  if (v.facts !== null && !(typeof v.facts === 'string' && FACTS_DIGEST_PATTERN.test(v.facts))) return fail('record.facts is not a facts digest')
   return { ok: true, value: v as unknown as NodeRecord }
 }

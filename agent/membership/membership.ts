@@ -14,14 +14,16 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { Member, NodeFacts } from '../../protocol/members.js'
-import type { NodeRecord } from '../../protocol/membership-wire.js'
+import { RECORD_VERSION, type NodeRecord } from '../../protocol/membership-wire.js'
 import { MAX_SYNC_BYTES, decodeDatagram, decodeSyncState, encodeDatagram, encodeSyncState } from '../../protocol/swim-wire.js'
 import type { HostPort } from '../config/agent-config.js'
+import { FactsStream, encodeFacts, type EncodedFacts } from '../facts/facts-stream.js'
 import { SwimCore } from './core/swim-core.js'
 import type {
   AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MemberStatus, MembershipCore, MemberView, Output, SwimTiming, SyncRequest, SyncState, UserBroadcast
 } from './core/types.js'
 import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
+import { MemberFacts } from './member-facts.js'
 import { signRecord } from './node-record.js'
 import { SyncStream } from './sync-stream.js'
 import { BroadcastRouter, type BroadcastHandler, type UserBroadcasts } from './user-broadcasts.js'
@@ -90,6 +92,9 @@ export class Membership implements UserBroadcasts {
   private readonly sync: SyncStream
   private core: MembershipCore | null = null
   private facts: NodeFacts | null = null
+  private factsEncoded: EncodedFacts | null = null
+  private readonly factsStream: FactsStream
+  private readonly memberFacts: MemberFacts
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
   /** Whether the core knew no other live member at the last look (see watchJoin). */
   private alone = true
@@ -117,6 +122,13 @@ export class Membership implements UserBroadcasts {
       answer: (from, state) => this.answerSync(from, state),
       onBadInput: (from, reason) => { this.badInput(from, 'sync', reason) }
     }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs })
+    this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.factsEncoded })
+    this.memberFacts = new MemberFacts({
+      fetch: async (id, addr, digest, signal) => await this.factsStream.fetch(id, addr, digest, signal),
+      logger: components.logger,
+      onFetched: id => { this.emitChange(id) },
+      currentDigest: id => this.records.get(id)?.facts ?? null
+    })
   }
 
   /** Sign our record, start the core, serve push-pull, take datagrams, join the seeds. */
@@ -124,6 +136,7 @@ export class Membership implements UserBroadcasts {
     if (this.status !== 'stopped') throw new Error(`membership is ${this.status}`)
     this.status = 'starting'
     this.facts = await this.c.collectFacts()
+    this.factsEncoded = encodeFacts(this.facts)
     const incarnation = await this.c.incarnations.load()
     const self = this.init.advertise
     const seeds = this.init.seeds.filter(s => !(s.host === self.host && s.port === self.port))
@@ -135,6 +148,7 @@ export class Membership implements UserBroadcasts {
       timing: { ...AGENT_SWIM_TIMING, ...this.init.swim }
     }, Math.random)
     await this.sync.start()
+    await this.factsStream.start()
     this.unlisten = this.c.datagrams.onDatagram((from, payload) => { this.onDatagram(from, payload) })
     this.status = 'started'
     this.perform(this.core.start(this.now()))
@@ -168,6 +182,8 @@ export class Membership implements UserBroadcasts {
     await Promise.race([Promise.allSettled([...this.inFlight]), new Promise(resolve => setTimeout(resolve, this.timing.leaveTimeoutMs).unref())])
     this.unlisten?.()
     this.unlisten = null
+    this.memberFacts.stop()
+    await this.factsStream.stop()
     await this.sync.stop()
     await this.persisting
     this.status = 'stopped'
@@ -185,6 +201,31 @@ export class Membership implements UserBroadcasts {
     return out.sort((a, b) => a.name.localeCompare(b.name))
   }
 
+  /**
+   * The view with every reachable member's facts fetched (those not cached are fetched now, a
+   * few at a time, until `signal` fires; a member whose fetch fails shows `facts: null`).
+   */
+  async membersWithFacts (signal: AbortSignal): Promise<Member[]> {
+    const wanted = []
+    for (const v of this.core?.members() ?? []) {
+      const digest = this.records.get(v.id)?.facts ?? null
+      if (v.id !== this.selfId && digest !== null && (v.status === 'alive' || v.status === 'suspect')) wanted.push({ id: v.id, addr: endpointMultiaddr(v.info.addr), digest })
+    }
+    await this.memberFacts.load(wanted, signal)
+    return this.members()
+  }
+
+  /**
+   * Keep every member's facts fetched (the manager's discovery and SSH targets read them
+   * synchronously) until the returned function is called; members whose facts arrive are
+   * reported to onChange listeners again.
+   */
+  watchFacts (): () => void {
+    const unwatch = this.memberFacts.watch()
+    for (const v of this.core?.members() ?? []) if (v.status === 'alive') this.noticeFacts(v.id, v.info.addr)
+    return unwatch
+  }
+
   /** Our own peer id. */
   get peerId (): string { return this.selfId }
 
@@ -196,7 +237,13 @@ export class Membership implements UserBroadcasts {
 
   /** Core counters plus the wrapper's, for logs, tests and benchmarks. */
   stats (): Record<string, number> {
-    return { ...(this.core?.stats() ?? {}), ...this.counters, ...prefixed('records', this.records.stats) }
+    return {
+      ...(this.core?.stats() ?? {}),
+      ...this.counters,
+      ...prefixed('records', this.records.stats),
+      ...prefixed('facts', this.factsStream.stats),
+      ...prefixed('factsCache', this.memberFacts.stats)
+    }
   }
 
   /** @inheritdoc */
@@ -315,6 +362,7 @@ export class Membership implements UserBroadcasts {
       this.c.libp2p.peerStore.merge(peerIdFromString(e.id), { multiaddrs: [multiaddr(endpointMultiaddr(e.info.addr))] })
         .catch(err => { this.c.logger.debug({ err: (err as Error).message }, 'peer store merge failed') })
     }
+    if (e.id !== this.selfId && e.status === 'alive') this.noticeFacts(e.id, e.info.addr)
     const view = this.core?.member(e.id)
     const member = view === undefined ? null : this.toMember(view)
     if (member === null) return
@@ -322,6 +370,23 @@ export class Membership implements UserBroadcasts {
     if (e.previous !== e.status) {
       this.c.logger.info({ member: change.name, peer: change.peerId, from: change.from, to: change.to, incarnation: change.inc }, 'member status changed')
     }
+    for (const l of this.listeners) {
+      try { l(change, member) } catch (err) { this.c.logger.error({ err }, 'member listener failed') }
+    }
+  }
+
+  /** The member's record names facts we may not hold: fetch them if someone watches. */
+  private noticeFacts (id: string, addr: Endpoint): void {
+    const digest = this.records.get(id)?.facts ?? null
+    if (digest !== null) this.memberFacts.noticed({ id, addr: endpointMultiaddr(addr), digest })
+  }
+
+  /** Tell listeners about `id` again (its facts arrived), its status unchanged. */
+  private emitChange (id: string): void {
+    const view = this.core?.member(id)
+    const member = view === undefined ? null : this.toMember(view)
+    if (view === undefined || member === null) return
+    const change: StatusChange = { peerId: id, name: view.name, from: view.status, to: view.status, inc: view.incarnation }
     for (const l of this.listeners) {
       try { l(change, member) } catch (err) { this.c.logger.error({ err }, 'member listener failed') }
     }
@@ -462,7 +527,7 @@ export class Membership implements UserBroadcasts {
   /** Build and sign this node's AliveInfo (the core calls it synchronously). */
   private selfInfo (incarnation: number, left: boolean): AliveInfo {
     const record: NodeRecord = {
-      v: 1,
+      v: RECORD_VERSION,
       name: this.init.nodeName,
       peerId: this.selfId,
       incarnation,
@@ -470,7 +535,9 @@ export class Membership implements UserBroadcasts {
       addrs: [endpointMultiaddr(this.init.advertise)],
       labels: this.init.labels,
       managerEligible: this.init.managerEligible,
-      facts: this.facts,
+      agentVersion: this.facts?.agentVersion ?? '',
+      boot: this.facts?.boot ?? null,
+      facts: this.factsEncoded?.digest ?? null,
       signedAt: this.now()
     }
     const info: AliveInfo = {
@@ -489,8 +556,10 @@ export class Membership implements UserBroadcasts {
   private async refreshFacts (): Promise<void> {
     try {
       const facts = await this.c.collectFacts()
-      if (JSON.stringify(facts) === JSON.stringify(this.facts)) return
+      const encoded = encodeFacts(facts)
+      if (encoded.digest === this.factsEncoded?.digest) return
       this.facts = facts
+      this.factsEncoded = encoded
       if (this.core !== null && this.status === 'started') this.perform(this.core.refreshSelf(this.now()))
     } catch (err) {
       this.c.logger.warn({ err }, 'facts refresh failed')
@@ -520,7 +589,8 @@ export class Membership implements UserBroadcasts {
       status: v.status,
       incarnation: v.incarnation,
       labels: record.labels,
-      facts: record.facts,
+      facts: v.id === this.selfId ? this.facts : this.memberFacts.get(v.id, record.facts),
+      boot: record.boot,
       managerEligible: record.managerEligible,
       lastSeen: new Date(lastSeen).toISOString()
     }

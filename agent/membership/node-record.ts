@@ -1,8 +1,9 @@
 /**
  * Signed node records: a node signs what it says about itself (name, addresses, labels,
- * facts, incarnation, alive/left) with its libp2p Ed25519 key. Anyone can relay the record
- * and anyone can verify it against the peer id, so facts such as SSH host keys are
- * authenticated end to end, not just hop by hop. On the wire a record is a signed envelope
+ * eligibility, boot, the digest of its facts, incarnation, alive/left) with its libp2p Ed25519
+ * key. Anyone can relay the record and anyone can verify it against the peer id; facts such as
+ * SSH host keys, fetched separately, must match the digest, so they are authenticated end to
+ * end, not just hop by hop. On the wire a record is a signed envelope
  * (64-byte signature || UTF-8 JSON of the NodeRecord): the opaque `record` of an AliveInfo.
  */
 

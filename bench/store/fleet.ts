@@ -99,7 +99,7 @@ async function newNode (): Promise<ClusterNode> {
 }
 
 function member (node: ClusterNode): Member {
-  return { name: node.peerId.toString().slice(-6), peerId: node.peerId.toString(), addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: new Date().toISOString() }
+  return { name: node.peerId.toString().slice(-6), peerId: node.peerId.toString(), addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, boot: null, managerEligible: true, lastSeen: new Date().toISOString() }
 }
 
 /** A manager node and `count` replica nodes, each replica on its own LevelDB. */

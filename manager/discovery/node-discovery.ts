@@ -3,7 +3,11 @@
  * `discovered` node (a lifecycle event), and every status change updates the separate
  * `reachable` field (not a lifecycle event). New nodes are handed to the auto-commission
  * policy. A commissioned node that comes back (reachable again, or a new boot or agent start
- * in its facts) gets a `returned` event and is handed to the on-return policy.
+ * in its signed record) gets a `returned` event and is handed to the on-return policy.
+ *
+ * Facts (SSH host keys, ...) are not gossiped: while discovery runs it asks membership to keep
+ * every member's facts fetched (`watchFacts`), and a new node is recorded only once its facts
+ * are here, so the auto-commission job it may start can pin the node's host keys.
  */
 
 import type { Logger } from 'pino'
@@ -18,6 +22,8 @@ export interface NodeDiscoveryComponents {
   logger: Logger
   members: () => Member[]
   onMemberChange: (listener: (member: Member) => void) => () => void
+  /** Keep members' facts fetched while discovery runs; returns the stop function. */
+  watchFacts?: () => () => void
   /** Called once for each node that discovery created. */
   onDiscovered: (record: NodeRecord, member: Member) => void
   /** Called once per return of a commissioned node, after its `returned` event is durable. */
@@ -35,6 +41,7 @@ export function isReachable (m: Member): boolean {
 export class NodeDiscovery {
   private readonly c: NodeDiscoveryComponents
   private unsubscribe: (() => void) | null = null
+  private unwatchFacts: (() => void) | null = null
   private chain = Promise.resolve()
   /**
    * Nodes marked unreachable only because this manager's membership view did not show them
@@ -53,6 +60,7 @@ export class NodeDiscovery {
   /** Reconcile every current member, then follow changes. */
   async start (): Promise<void> {
     this.unsubscribe = this.c.onMemberChange(member => { this.enqueue(member) })
+    this.unwatchFacts = this.c.watchFacts?.() ?? null
     const members = this.c.members()
     for (const m of members) this.enqueue(m)
     // Records restored from the store (or a replica) may name nodes that membership no longer
@@ -73,6 +81,8 @@ export class NodeDiscovery {
   async stop (): Promise<void> {
     this.unsubscribe?.()
     this.unsubscribe = null
+    this.unwatchFacts?.()
+    this.unwatchFacts = null
     await this.chain
   }
 
@@ -85,8 +95,10 @@ export class NodeDiscovery {
     // A member that left before the manager ever saw it is not worth a record.
     const known = await this.c.store.getNode(m.name)
     if (known === undefined && (m.status === 'left' || m.status === 'failed')) return
-    const boot = m.facts?.boot
     const reachable = isReachable(m)
+    // A new node waits for its facts (membership reports it again when they arrive).
+    if (known === undefined && reachable && m.facts === null && this.unwatchFacts !== null) return
+    const boot = m.boot ?? m.facts?.boot
     const since = this.unreachableSince.get(m.name)
     if (known?.reachable === true && !reachable) this.unreachableSince.set(m.name, this.now())
     if (reachable) this.unreachableSince.delete(m.name)

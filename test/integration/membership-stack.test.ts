@@ -64,11 +64,14 @@ describe('membership stack in one process (real libp2p and datagrams on loopback
     }
   })
 
-  it('every agent sees every other alive, with its signed facts', async () => {
+  it('every agent sees every other alive, and fetches a member\'s facts on demand', async () => {
     await waitFor(() => agents.every(a => a.m.members().filter(x => x.status === 'alive').length === N) ? true : undefined,
       { timeoutMs: 15_000, message: 'not all see all' })
-    const view = agents[1]?.m.members().find(x => x.name === 'n0')
+    // The gossiped record carries a digest of the facts, not the facts: they are fetched on demand.
+    assert.equal(agents[1]?.m.members().find(x => x.name === 'n0')?.facts, null)
+    const view = (await agents[1]?.m.membersWithFacts(AbortSignal.timeout(5_000)))?.find(x => x.name === 'n0')
     assert.equal(view?.facts?.hostname, 'h')
+    assert.equal(agents[1]?.m.members().find(x => x.name === 'n0')?.facts?.hostname, 'h', 'fetched facts are cached')
     assert.deepEqual(view?.addresses, [`/ip4/127.0.0.1/tcp/${Number(agents[0]?.node.getMultiaddrs()[0]?.getComponents().find(c => c.name === 'tcp')?.value)}`])
   })
 

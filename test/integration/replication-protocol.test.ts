@@ -23,7 +23,7 @@ import { tempDir } from '../unit/manager/store/fixture.js'
 const silent = pino({ level: 'silent' })
 
 function member (node: ClusterNode, eligible = true): Member {
-  return { name: node.peerId.toString().slice(-6), peerId: node.peerId.toString(), addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, managerEligible: eligible, lastSeen: new Date().toISOString() }
+  return { name: node.peerId.toString().slice(-6), peerId: node.peerId.toString(), addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, boot: null, managerEligible: eligible, lastSeen: new Date().toISOString() }
 }
 
 describe('replication protocol (real libp2p, real LevelDB)', () => {

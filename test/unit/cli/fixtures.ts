@@ -16,7 +16,7 @@ export const MEMBERS: Member[] = [
     status: 'suspect',
     incarnation: 12,
     labels: { tier: 'web', rack: 'r2' },
-    facts: null,
+    facts: null, boot: null,
     managerEligible: false,
     lastSeen: '2026-11-22T10:00:00.000Z'
   },
@@ -27,7 +27,7 @@ export const MEMBERS: Member[] = [
     status: 'alive',
     incarnation: 3,
     labels: {},
-    facts: null,
+    facts: null, boot: null,
     managerEligible: true,
     lastSeen: '2026-11-22T10:04:55.000Z'
   }

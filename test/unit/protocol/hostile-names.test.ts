@@ -47,7 +47,7 @@ describe('hostile names, labels and variables', () => {
   })
 
   it('refuses them in the name and labels of a signed membership record', () => {
-    const record = { v: 1, name: 'n1', peerId: PEER, incarnation: 1, state: 'alive', addrs: [], labels: {}, managerEligible: true, facts: null, signedAt: 1 }
+    const record = { v: 2, name: 'n1', peerId: PEER, incarnation: 1, state: 'alive', addrs: [], labels: {}, managerEligible: true, agentVersion: '0.1.0', boot: null, facts: null, signedAt: 1 }
     assert.equal(decodeRecordPayload(JSON.stringify(record)).ok, true)
     for (const p of [...payloads(), ...HOSTILE_STRINGS.filter(s => s !== '' && !/^[a-z0-9]/i.test(s))]) {
       assert.equal(decodeRecordPayload(JSON.stringify({ ...record, name: p })).ok, false, `name ${JSON.stringify(p)}`)

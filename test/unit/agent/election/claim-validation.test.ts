@@ -7,7 +7,7 @@ import type { Member } from '../../../../protocol/members.js'
 import { FakeBroadcasts, peers, signedJson, type TestPeer } from '../fake-broadcasts.js'
 
 function member (peerId: string, name: string, managerEligible: boolean): Member {
-  return { name, peerId, addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, managerEligible, lastSeen: new Date().toISOString() }
+  return { name, peerId, addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, boot: null, managerEligible, lastSeen: new Date().toISOString() }
 }
 
 function claim (peerId: string, name: string, epoch = 5): ManagerClaim {

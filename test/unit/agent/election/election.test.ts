@@ -14,7 +14,7 @@ let A: TestPeer, B: TestPeer, C: TestPeer
 const all = (): TestPeer[] => [A, B, C]
 const name = (id: string): string => `n${all().findIndex(p => p.id === id)}`
 const m = (p: TestPeer, status: Member['status'] = 'alive'): Member =>
-  ({ name: name(p.id), peerId: p.id, addresses: [], status, incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: '' })
+  ({ name: name(p.id), peerId: p.id, addresses: [], status, incarnation: 1, labels: {}, facts: null, boot: null, managerEligible: true, lastSeen: '' })
 const claim = (p: TestPeer, epoch: number, revision: number): ManagerClaim =>
   ({ t: 'claim', epoch, peerId: p.id, name: name(p.id), since: new Date(0).toISOString(), revision })
 

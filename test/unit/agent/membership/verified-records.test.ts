@@ -11,7 +11,7 @@ before(async () => { [A, B] = await peers(2) as [TestPeer, TestPeer] })
 
 const addr = { host: '10.0.0.1', port: 7946 }
 function record (p: TestPeer, incarnation: number, over: Partial<NodeRecord> = {}): NodeRecord {
-  return { v: 1, name: 'node-a', peerId: p.id, incarnation, state: 'alive', addrs: [endpointMultiaddr(addr)], labels: {}, managerEligible: true, facts: null, signedAt: 0, ...over }
+  return { v: 2, name: 'node-a', peerId: p.id, incarnation, state: 'alive', addrs: [endpointMultiaddr(addr)], labels: {}, managerEligible: true, agentVersion: '0.1.0', boot: null, facts: null, signedAt: 0, ...over }
 }
 function info (p: TestPeer, r: NodeRecord, signer: TestPeer = p, over: Partial<AliveInfo> = {}): AliveInfo {
   return { id: r.peerId, name: r.name, incarnation: r.incarnation, addr, eligible: r.managerEligible, record: signRecord(r, signer.key), left: r.state === 'left', ...over }

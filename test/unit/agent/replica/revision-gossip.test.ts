@@ -11,7 +11,7 @@ import { FakeBroadcasts, peers, signedJson, type TestPeer } from '../fake-broadc
 let A: TestPeer, B: TestPeer, C: TestPeer
 before(async () => { [A, B, C] = await peers(3) as [TestPeer, TestPeer, TestPeer] })
 
-const m = (p: TestPeer): Member => ({ name: p.id.slice(-4), peerId: p.id, addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: '' })
+const m = (p: TestPeer): Member => ({ name: p.id.slice(-4), peerId: p.id, addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, boot: null, managerEligible: true, lastSeen: '' })
 const ids = (ms: Member[]): string[] => ms.map(x => x.peerId)
 
 /** Hand `body`, signed by `author`, in under the key of `keyOf` (default: the author). */

@@ -10,7 +10,7 @@ import type { Member } from '../../../../protocol/members.js'
 
 const logger = pino({ level: 'silent' })
 const member = (name: string, status: Member['status']): Member => ({
-  name, peerId: `peer-${name}`, addresses: [], status, incarnation: 1, labels: {}, facts: null, managerEligible: true, lastSeen: new Date(0).toISOString()
+  name, peerId: `peer-${name}`, addresses: [], status, incarnation: 1, labels: {}, facts: null, boot: null, managerEligible: true, lastSeen: new Date(0).toISOString()
 })
 
 describe('NodeDiscovery', () => {

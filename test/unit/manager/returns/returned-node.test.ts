@@ -18,6 +18,7 @@ const FACTS = { hostname: 'x', addresses: [], os: { platform: 'linux', release: 
 const boot = (start: string, id = 'boot-1'): NodeBoot => ({ id, agentStartedAt: start })
 const member = (name: string, status: Member['status'], b?: NodeBoot): Member => ({
   name, peerId: `peer-${name}`, addresses: [], status, incarnation: 1, labels: {}, managerEligible: false, lastSeen: new Date(0).toISOString(),
+  boot: b ?? null,
   facts: b === undefined ? null : { ...FACTS, boot: b }
 })
 
