@@ -103,9 +103,13 @@ export class ApiClient {
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
   }
 
-  /** `GET /v1/members`: every member this agent knows. */
-  async members (options: CallOptions = {}): Promise<Member[]> {
-    return await this.request<Member[]>('GET', '/v1/members', undefined, options)
+  /**
+   * `GET /v1/members`: every member this agent knows, with their facts fetched from them
+   * (`facts: 'cached'`: only the facts the agent already holds, answered at once).
+   */
+  async members (options: CallOptions & { facts?: 'cached' | 'fetch' } = {}): Promise<Member[]> {
+    const path = options.facts === 'cached' ? '/v1/members?facts=cached' : '/v1/members'
+    return await this.request<Member[]>('GET', path, undefined, options.signal !== undefined ? { signal: options.signal } : {})
   }
 
   /** `GET /v1/manager`: the elected manager as this agent sees it. */

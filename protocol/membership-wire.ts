@@ -20,8 +20,11 @@ export const MAX_RECORD_BYTES = 16 * 1024
 export const MAX_FACTS_BYTES = 64 * 1024
 /** Record wire version; records of another version are refused (no mixed-version clusters). */
 export const RECORD_VERSION = 2
-/** A facts digest: base64url SHA-256 of the facts' exact JSON bytes (43 characters). */
-export const FACTS_DIGEST_PATTERN = /^[A-Za-z0-9_-]{43}$/
+/**
+ * A facts digest: base64url of the first 16 bytes of the SHA-256 of the facts' exact JSON
+ * bytes (22 characters). 128 bits keep a relay from finding other facts with the same digest.
+ */
+export const FACTS_DIGEST_PATTERN = /^[A-Za-z0-9_-]{22}$/
 
 /** Node names: DNS-label-like, so they are safe in inventories, file names and logs. */
 export const NODE_NAME_PATTERN = /^[a-z0-9]([a-z0-9.-]{0,62})$/i
@@ -36,7 +39,7 @@ export const LABEL_VALUE_PATTERN = /^[a-z0-9._:@/+=-]{0,128}$/i
  */
 export type RecordState = 'alive' | 'left'
 
-/** What a node says about itself; signed by its libp2p key. */
+/** What a node says about itself; signed by its libp2p key (on the wire: encodeRecordPayload). */
 export interface NodeRecord {
   v: 2
   name: string
@@ -52,8 +55,6 @@ export interface NodeRecord {
   boot: NodeBoot | null
   /** Digest of the facts the node serves (FACTS_DIGEST_PATTERN); null while it has none. */
   facts: string | null
-  /** Milliseconds since epoch when the record was signed (informational). */
-  signedAt: number
 }
 
 /** Why a wire message was refused. */
@@ -118,27 +119,72 @@ export function decodeFacts (bytes: Uint8Array): WireResult<NodeFacts> {
   return checkFacts(v)
 }
 
-/** Validate the JSON payload of a signed record (the signature is checked by the caller). */
-export function decodeRecordPayload (payload: string): WireResult<NodeRecord> {
+/**
+ * The record's JSON payload as signed and gossiped: short keys, and no peer id (the signature
+ * binds the record to its author's key, and so to the id it travels under). About 220 bytes
+ * for a typical node where the long-keyed form with facts was ~1,850 (docs/architecture.md).
+ */
+interface RecordWire {
+  v: number
+  n: string
+  i: number
+  s: RecordState
+  a: string[]
+  l: Record<string, string>
+  e: boolean
+  av: string
+  b: [string, string] | null
+  f: string | null
+}
+
+/** Encode a record's signed payload (the peer id is not part of it). */
+export function encodeRecordPayload (r: Omit<NodeRecord, 'peerId'>): string {
+  const w: RecordWire = {
+    v: r.v, n: r.name, i: r.incarnation, s: r.state, a: r.addrs, l: r.labels, e: r.managerEligible, av: r.agentVersion,
+    b: r.boot === null ? null : [r.boot.id, r.boot.agentStartedAt], f: r.facts
+  }
+  return JSON.stringify(w)
+}
+
+/**
+ * Validate the JSON payload of a signed record that travels under `peerId` (the signature is
+ * checked by the caller, against that id).
+ */
+export function decodeRecordPayload (payload: string, peerId: string): WireResult<NodeRecord> {
   if (payload.length > MAX_RECORD_BYTES) return fail(`record payload of ${payload.length} characters exceeds ${MAX_RECORD_BYTES}`)
+  if (!isPeerId(peerId)) return fail('record peer id is malformed')
   let v: unknown
   try { v = JSON.parse(payload) } catch { return fail('record payload is not JSON') }
   if (!isObject(v)) return fail('record is not an object')
   if (exceedsJsonDepth(v)) return fail(`record nests deeper than ${MAX_JSON_DEPTH} levels`)
   if (v.v !== RECORD_VERSION) return fail(`unsupported record version ${typeof v.v === 'number' ? v.v : typeof v.v}`)
-  if (typeof v.name !== 'string' || !NODE_NAME_PATTERN.test(v.name)) return fail('record.name is not a valid node name')
-  if (!isPeerId(v.peerId)) return fail('record.peerId is malformed')
-  if (!isIncarnation(v.incarnation)) return fail('record.incarnation is not an integer in [0, 2^32)')
-  if (v.state !== 'alive' && v.state !== 'left') return fail('record.state must be alive or left')
-  if (!Array.isArray(v.addrs) || v.addrs.length > 16 || !v.addrs.every(a => typeof a === 'string' && /^\/ip[46]\/[0-9a-f.:]+\/tcp\/\d{1,5}$/i.test(a))) return fail('record.addrs is malformed')
-  if (!isObject(v.labels) || Object.keys(v.labels).length > 64) return fail('record.labels is malformed')
-  for (const [k, val] of Object.entries(v.labels)) {
-    if (!LABEL_KEY_PATTERN.test(k) || typeof val !== 'string' || !LABEL_VALUE_PATTERN.test(val)) return fail(`record.labels has an invalid label ${JSON.stringify(k)}`)
+  if (typeof v.n !== 'string' || !NODE_NAME_PATTERN.test(v.n)) return fail('record name is not a valid node name')
+  if (!isIncarnation(v.i)) return fail('record incarnation is not an integer in [0, 2^32)')
+  if (v.s !== 'alive' && v.s !== 'left') return fail('record state must be alive or left')
+  if (!Array.isArray(v.a) || v.a.length > 16 || !v.a.every(a => typeof a === 'string' && /^\/ip[46]\/[0-9a-f.:]+\/tcp\/\d{1,5}$/i.test(a))) return fail('record addresses are malformed')
+  if (!isObject(v.l) || Object.keys(v.l).length > 64) return fail('record labels are malformed')
+  for (const [k, val] of Object.entries(v.l)) {
+    if (!LABEL_KEY_PATTERN.test(k) || typeof val !== 'string' || !LABEL_VALUE_PATTERN.test(val)) return fail(`record labels have an invalid label ${JSON.stringify(k)}`)
   }
-  if (typeof v.managerEligible !== 'boolean') return fail('record.managerEligible is not a boolean')
-  if (typeof v.signedAt !== 'number' || !Number.isFinite(v.signedAt)) return fail('record.signedAt is not a number')
-  if (typeof v.agentVersion !== 'string' || v.agentVersion.length > 64) return fail('record.agentVersion is malformed')
-  if (v.boot !== null && !isBoot(v.boot)) return fail('record.boot is malformed')
-  if (v.facts !== null && !(typeof v.facts === 'string' && FACTS_DIGEST_PATTERN.test(v.facts))) return fail('record.facts is not a facts digest')
-  return { ok: true, value: v as unknown as NodeRecord }
+  if (typeof v.e !== 'boolean') return fail('record eligibility is not a boolean')
+  if (typeof v.av !== 'string' || v.av.length > 64) return fail('record agent version is malformed')
+  const b = v.b
+  if (b !== null && !(Array.isArray(b) && b.length === 2 && isBoot({ id: b[0], agentStartedAt: b[1] }))) return fail('record boot is malformed')
+  if (v.f !== null && !(typeof v.f === 'string' && FACTS_DIGEST_PATTERN.test(v.f))) return fail('record facts digest is malformed')
+  return {
+    ok: true,
+    value: {
+      v: RECORD_VERSION,
+      name: v.n,
+      peerId,
+      incarnation: v.i,
+      state: v.s,
+      addrs: v.a as string[],
+      labels: v.l as Record<string, string>,
+      managerEligible: v.e,
+      agentVersion: v.av,
+      boot: b === null ? null : { id: b[0] as string, agentStartedAt: b[1] as string },
+      facts: v.f as string | null
+    }
+  }
 }

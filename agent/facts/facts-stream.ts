@@ -19,9 +19,9 @@ import { closeStream } from '../libp2p/close-stream.js'
 /** Direct-stream protocol of the facts fetch. */
 export const FACTS_PROTOCOL = '/clusterd/facts/1.0.0'
 
-/** The digest a record names for these exact facts bytes: base64url SHA-256. */
+/** The digest a record names for these exact facts bytes (FACTS_DIGEST_PATTERN). */
 export function factsDigest (bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('base64url')
+  return createHash('sha256').update(bytes).digest().subarray(0, 16).toString('base64url')
 }
 
 /** Facts as served: the exact bytes (their digest goes into the signed record). */

@@ -32,6 +32,10 @@ export interface MemberFactsInit {
   retries?: number
   /** First retry delay, doubled each time. Default 1 s. */
   retryMs?: number
+  /** After a failed fetch, `load` does not ask that member again for this long. Default 5 s. */
+  failedHoldMs?: number
+  /** Clock (ms). Default Date.now. */
+  now?: () => number
 }
 
 /** The facts cache of one agent. */
@@ -40,6 +44,10 @@ export class MemberFacts {
   private readonly concurrency: number
   private readonly retries: number
   private readonly retryMs: number
+  private readonly failedHoldMs: number
+  private readonly now: () => number
+  /** Recent failures by member: a poller of an unreachable member must not wait on it every time. */
+  private readonly failedAt = new Map<string, { digest: string, at: number }>()
   private readonly cache = new Map<string, { digest: string, facts: NodeFacts }>()
   private readonly inFlight = new Map<string, { digest: string, done: Promise<void> }>()
   private readonly queue: Array<() => void> = []
@@ -55,6 +63,8 @@ export class MemberFacts {
     this.concurrency = init.concurrency ?? 4
     this.retries = init.retries ?? 5
     this.retryMs = init.retryMs ?? 1000
+    this.failedHoldMs = init.failedHoldMs ?? 5000
+    this.now = init.now ?? Date.now
   }
 
   /** The cached facts of `id` if they are the ones `digest` names. */
@@ -81,8 +91,13 @@ export class MemberFacts {
 
   /** Fetch whichever of `wanted` are not cached, and wait (bounded by `signal`). */
   async load (wanted: FactsWanted[], signal: AbortSignal): Promise<void> {
-    const pending = wanted.filter(w => this.get(w.id, w.digest) === null).map(async w => { await this.ensure(w, 0) })
-    this.stats.hits += wanted.length - pending.length
+    const now = this.now()
+    const missing = wanted.filter(w => this.get(w.id, w.digest) === null)
+    this.stats.hits += wanted.length - missing.length
+    const pending = missing.filter(w => {
+      const f = this.failedAt.get(w.id)
+      return f === undefined || f.digest !== w.digest || now - f.at >= this.failedHoldMs
+    }).map(async w => { await this.ensure(w, 0) })
     if (pending.length === 0) return
     const aborted = new Promise<void>(resolve => {
       if (signal.aborted) resolve()
@@ -94,6 +109,7 @@ export class MemberFacts {
   /** Forget members not in `keep`. */
   retain (keep: Set<string>): void {
     for (const id of this.cache.keys()) if (!keep.has(id)) this.cache.delete(id)
+    for (const id of this.failedAt.keys()) if (!keep.has(id)) this.failedAt.delete(id)
   }
 
   /** Stop fetching; pending background retries are dropped. */
@@ -122,10 +138,12 @@ export class MemberFacts {
       const r = await this.c.fetch(w.id, w.addr, w.digest, this.stopped.signal)
       if (r.ok) {
         this.cache.set(w.id, { digest: w.digest, facts: r.value })
+        this.failedAt.delete(w.id)
         if (this.c.currentDigest(w.id) === w.digest) this.c.onFetched(w.id)
         return
       }
       this.stats.failures++
+      this.failedAt.set(w.id, { digest: w.digest, at: this.now() })
       this.c.logger.debug({ peer: w.id, reason: r.reason }, 'facts fetch failed')
     } finally {
       this.release()

@@ -537,8 +537,7 @@ export class Membership implements UserBroadcasts {
       managerEligible: this.init.managerEligible,
       agentVersion: this.facts?.agentVersion ?? '',
       boot: this.facts?.boot ?? null,
-      facts: this.factsEncoded?.digest ?? null,
-      signedAt: this.now()
+      facts: this.factsEncoded?.digest ?? null
     }
     const info: AliveInfo = {
       id: this.selfId,

@@ -8,16 +8,16 @@
  */
 
 import type { PrivateKey } from '@libp2p/interface'
-import { decodeRecordPayload, type NodeRecord, type WireResult } from '../../protocol/membership-wire.js'
+import { decodeRecordPayload, encodeRecordPayload, type NodeRecord, type WireResult } from '../../protocol/membership-wire.js'
 import { openEnvelope, sealEnvelope, verifiedBy } from '../identity/signed-envelope.js'
 
 /** Sign a record with the node's private key (synchronous: Ed25519 in node:crypto). */
 export function signRecord (record: NodeRecord, key: PrivateKey): Uint8Array {
-  return sealEnvelope(key, new TextEncoder().encode(JSON.stringify(record)))
+  return sealEnvelope(key, new TextEncoder().encode(encodeRecordPayload(record)))
 }
 
-/** Decode a signed record and verify its signature against the peer id it names. Never throws. */
-export function verifyRecord (bytes: Uint8Array): WireResult<NodeRecord> {
+/** Decode a signed record travelling under `peerId` and verify its signature against that id. Never throws. */
+export function verifyRecord (bytes: Uint8Array, peerId: string): WireResult<NodeRecord> {
   const env = openEnvelope(bytes)
   if (env === null) return { ok: false, reason: 'record is too short to be signed' }
   let payload: string
@@ -26,7 +26,7 @@ export function verifyRecord (bytes: Uint8Array): WireResult<NodeRecord> {
   } catch {
     return { ok: false, reason: 'record payload is not UTF-8' }
   }
-  const decoded = decodeRecordPayload(payload)
+  const decoded = decodeRecordPayload(payload, peerId)
   if (!decoded.ok) return decoded
   return verifiedBy(decoded.value.peerId, env.payload, env.sig)
     ? decoded

@@ -38,7 +38,7 @@ export class VerifiedRecords {
       this.stats.cached++
       return { ok: true, value: cached.record }
     }
-    const rec = verifyRecord(info.record)
+    const rec = verifyRecord(info.record, info.id)
     if (!rec.ok) return this.refuse(rec.reason)
     const bad = mismatch(info, rec.value)
     if (bad !== null) return this.refuse(bad)

@@ -79,7 +79,7 @@ describe('fault injection: worker agent kill -9 and restart', () => {
       result.rejoinMs.push(Date.now() - t0)
       // The manager's record of the node must learn the new agent start (what the on-return
       // policy acts on), also when the restart was quicker than the failure detector.
-      const started = (await a.members())?.find(m => m.name === worker)?.facts?.boot?.agentStartedAt
+      const started = (await a.members())?.find(m => m.name === worker)?.boot?.agentStartedAt
       let recorded: unknown
       await waitFor(async () => {
         const nodes = await c.agent(manager).client.request<NodeRecord[]>('GET', '/v1/nodes')

@@ -62,10 +62,13 @@ export class AgentProcess {
     this.exited = new Promise(resolve => { proc.once('exit', code => { resolve(code) }) })
   }
 
-  /** This agent's view of the members, or null while its API is not answering. */
-  async members (): Promise<Member[] | null> {
+  /**
+   * This agent's view of the members, or null while its API is not answering. Facts only as
+   * the agent holds them (`'fetch'` to have it fetch them from the members).
+   */
+  async members (facts: 'cached' | 'fetch' = 'cached'): Promise<Member[] | null> {
     try {
-      return await this.client.members()
+      return await this.client.members({ facts })
     } catch {
       return null
     }

@@ -70,7 +70,7 @@ describe('membership on real hosts', () => {
       await waitFor(async () => JSON.stringify(await alive(a)) === JSON.stringify(names()) ? true : undefined,
         { timeoutMs: 30_000, message: () => `${a.host.name} did not see all five alive:\n${a.output.slice(-3000)}` })
     }
-    const members = await agents[1]?.members() ?? []
+    const members = await agents[1]?.members('fetch') ?? []
     const seed = members.find(m => m.name === hosts.hosts[0]?.name)
     assert.ok(seed !== undefined)
     assert.equal(seed.facts?.hostname, hosts.hosts[0]?.hostname)

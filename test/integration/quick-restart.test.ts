@@ -39,7 +39,7 @@ describe('an agent restart faster than the failure detector', () => {
   const record = async (name: string): Promise<NodeRecord | undefined> =>
     (await manager().client.request<NodeRecord[]>('GET', '/v1/nodes')).find(n => n.name === name)
   const ownStart = async (a: AgentProcess): Promise<string | undefined> =>
-    (await a.members())?.find(m => m.name === a.host.name)?.facts?.boot?.agentStartedAt
+    (await a.members())?.find(m => m.name === a.host.name)?.boot?.agentStartedAt
 
   before(async () => {
     hosts = await TestHosts.create({ count: 2, prefix: 'qr' })

@@ -19,13 +19,13 @@ const facts = {
   cpus: 2, memoryBytes: 1e9, disks: [{ mount: '/', sizeBytes: 1e10, freeBytes: 1e9 }], agentVersion: '0.1.0',
   sshHostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIGq' }], boot: { id: 'b', agentStartedAt: '2026-01-01T00:00:00Z' }
 }
-const record = { v: 2, name: 'n1', peerId: PEER, incarnation: 3, state: 'alive', addrs: ['/ip4/10.0.0.1/tcp/7946'], labels: { zone: 'a' }, managerEligible: true, agentVersion: '0.1.0', boot: facts.boot, facts: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', signedAt: 1 }
+const record = { v: 2, n: 'n1', i: 3, s: 'alive', a: ['/ip4/10.0.0.1/tcp/7946'], l: { zone: 'a' }, e: true, av: '0.1.0', b: ['b', '2026-01-01T00:00:00Z'], f: 'AAAAAAAAAAAAAAAAAAAAAA' }
 
 type Result = { ok: true, value: unknown } | { ok: false, reason: string }
 interface Decoder { name: string, decode: (b: Uint8Array) => Result, valid: Array<Record<string, unknown>>, max: number }
 
 const decoders: Decoder[] = [
-  { name: 'decodeRecordPayload', decode: b => decodeRecordPayload(Buffer.from(b).toString('utf8')), max: MAX_RECORD_BYTES, valid: [record] },
+  { name: 'decodeRecordPayload', decode: b => decodeRecordPayload(Buffer.from(b).toString('utf8'), PEER), max: MAX_RECORD_BYTES, valid: [record] },
   { name: 'decodeFacts', decode: decodeFacts, max: MAX_FACTS_BYTES, valid: [facts] },
   { name: 'decodeClaim', decode: decodeClaim, max: MAX_CLAIM_BYTES, valid: [{ t: 'claim', epoch: 3, peerId: PEER, name: 'n1', since: '2026-01-01T00:00:00Z' }] },
   { name: 'decodeForwardRequest', decode: decodeForwardRequest, max: MAX_FORWARD_FRAME_BYTES, valid: [{ key: 'GET /v1/nodes/:name', params: { name: 'n1' }, query: {}, body: null }, { key: 'POST /v1/commission', params: {}, query: {}, body: { nodes: ['n1'], roles: ['worker'] } }] },

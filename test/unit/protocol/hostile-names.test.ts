@@ -13,7 +13,7 @@ import { parseAgentConfig } from '../../../agent/config/parse-agent-config.js'
 import { buildInventory } from '../../../manager/ansible/inventory.js'
 import { quoteArgv } from '../../../manager/ssh/quote.js'
 import { ClusterdError } from '../../../protocol/errors.js'
-import { decodeRecordPayload } from '../../../protocol/membership-wire.js'
+import { decodeRecordPayload, encodeRecordPayload, type NodeRecord, type WireResult } from '../../../protocol/membership-wire.js'
 import { HOSTILE_STRINGS } from '../../harness/fuzz.js'
 
 const PEER = '12D3KooWAbcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTU'
@@ -47,13 +47,14 @@ describe('hostile names, labels and variables', () => {
   })
 
   it('refuses them in the name and labels of a signed membership record', () => {
-    const record = { v: 2, name: 'n1', peerId: PEER, incarnation: 1, state: 'alive', addrs: [], labels: {}, managerEligible: true, agentVersion: '0.1.0', boot: null, facts: null, signedAt: 1 }
-    assert.equal(decodeRecordPayload(JSON.stringify(record)).ok, true)
+    const record: NodeRecord = { v: 2, name: 'n1', peerId: PEER, incarnation: 1, state: 'alive', addrs: [], labels: {}, managerEligible: true, agentVersion: '0.1.0', boot: null, facts: null }
+    const decode = (r: NodeRecord): WireResult<NodeRecord> => decodeRecordPayload(encodeRecordPayload(r), PEER)
+    assert.equal(decode(record).ok, true)
     for (const p of [...payloads(), ...HOSTILE_STRINGS.filter(s => s !== '' && !/^[a-z0-9]/i.test(s))]) {
-      assert.equal(decodeRecordPayload(JSON.stringify({ ...record, name: p })).ok, false, `name ${JSON.stringify(p)}`)
+      assert.equal(decode({ ...record, name: p }).ok, false, `name ${JSON.stringify(p)}`)
       // Label values may hold `-`, `/`, `=`, `.` (not shell syntax); anything else is refused.
-      if (/[^a-z0-9._:@/+=-]/i.test(p)) assert.equal(decodeRecordPayload(JSON.stringify({ ...record, labels: { zone: p } })).ok, false, `label ${JSON.stringify(p)}`)
-      assert.equal(decodeRecordPayload(JSON.stringify({ ...record, labels: { [p]: 'a' } })).ok, false, `label key ${JSON.stringify(p)}`)
+      if (/[^a-z0-9._:@/+=-]/i.test(p)) assert.equal(decode({ ...record, labels: { zone: p } }).ok, false, `label ${JSON.stringify(p)}`)
+      assert.equal(decode({ ...record, labels: { [p]: 'a' } }).ok, false, `label key ${JSON.stringify(p)}`)
     }
   })
 

@@ -2,57 +2,62 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createHash } from 'node:crypto'
-import { decodeFacts, decodeRecordPayload, MAX_FACTS_BYTES, MAX_RECORD_BYTES } from '../../../protocol/membership-wire.js'
+import { decodeFacts, decodeRecordPayload, encodeRecordPayload, MAX_FACTS_BYTES, MAX_RECORD_BYTES, type NodeRecord } from '../../../protocol/membership-wire.js'
 
 const PEER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
 
-function validRecord (): Record<string, unknown> {
-  return { v: 2, name: 'node-1', peerId: PEER, incarnation: 3, state: 'alive', addrs: ['/ip4/10.0.0.1/tcp/7946'], labels: { zone: 'a' }, managerEligible: true, agentVersion: '0.1.0', boot: { id: 'b-1', agentStartedAt: '2026-12-06T07:00:00.000Z' }, facts: DIGEST, signedAt: 1 }
+function validRecord (): NodeRecord {
+  return { v: 2, name: 'node-1', peerId: PEER, incarnation: 3, state: 'alive', addrs: ['/ip4/10.0.0.1/tcp/7946'], labels: { zone: 'a' }, managerEligible: true, agentVersion: '0.1.0', boot: { id: '8c1e0b7e-5e0f-4b1a-9a3e-2f4d2c1b0a99', agentStartedAt: '2026-12-06T07:00:00.000Z' }, facts: DIGEST }
 }
+/** The record's wire object (short keys), for patches the typed encoder would not produce. */
+const wire = (): Record<string, unknown> => JSON.parse(encodeRecordPayload(validRecord())) as Record<string, unknown>
 
 const FACTS = {
   hostname: 'n1', addresses: ['10.0.0.1'], os: { platform: 'linux', release: '6.1', distro: 'debian' }, kernel: '6.1', arch: 'x64',
   cpus: 2, memoryBytes: 1e9, disks: [{ mount: '/', sizeBytes: 1e10, freeBytes: 1e9 }], agentVersion: '0.1.0',
   sshHostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIGq' }], boot: { id: 'b', agentStartedAt: '2026-01-01T00:00:00Z' }
 }
-const DIGEST = createHash('sha256').update(JSON.stringify(FACTS)).digest('base64url')
+const DIGEST = createHash('sha256').update(JSON.stringify(FACTS)).digest().subarray(0, 16).toString('base64url')
 
 describe('membership record decoder', () => {
   it('accepts a well-formed record', () => {
-    assert.equal(decodeRecordPayload(JSON.stringify(validRecord())).ok, true)
+    const r = decodeRecordPayload(encodeRecordPayload(validRecord()), PEER)
+    assert.deepEqual(r.ok ? r.value : r.reason, validRecord(), 'round trip')
   })
 
   it('accepts a record without facts or boot yet, and is small enough to share a datagram', () => {
-    assert.equal(decodeRecordPayload(JSON.stringify({ ...validRecord(), facts: null, boot: null })).ok, true)
-    // The point of the small record: several alive updates per 1,400-byte datagram (signature: 64 bytes more).
-    assert.ok(JSON.stringify(validRecord()).length < 400, `record of ${JSON.stringify(validRecord()).length} characters`)
+    assert.equal(decodeRecordPayload(encodeRecordPayload({ ...validRecord(), facts: null, boot: null }), PEER).ok, true)
+    // The point of the small record: three alive updates per 1,400-byte datagram (with the signature and the id beside it).
+    const size = encodeRecordPayload(validRecord()).length
+    assert.ok(size < 260, `record of ${size} characters`)
   })
 
   it('refuses an oversized record with a reason instead of parsing it', () => {
-    const r = decodeRecordPayload(JSON.stringify({ ...validRecord(), pad: 'x'.repeat(MAX_RECORD_BYTES) }))
+    const r = decodeRecordPayload(JSON.stringify({ ...wire(), pad: 'x'.repeat(MAX_RECORD_BYTES) }), PEER)
     assert.equal(r.ok, false)
     assert.match(r.ok ? '' : r.reason, /exceeds/)
   })
 
   it('refuses records with hostile names, labels, incarnations and addresses', () => {
     const bad: Array<Record<string, unknown>> = [
-      { name: 'a;rm -rf /' }, { name: '$(reboot)' }, { name: '' }, { labels: { 'k': 'v;`id`' } },
-      { labels: { 'bad key': 'v' } }, { incarnation: -1 }, { incarnation: 1.5 }, { incarnation: 2 ** 60 }, { incarnation: 2 ** 32 },
-      { addrs: ['/ip4/1.2.3.4/tcp/1/p2p/x'] }, { state: 'dead' }, { v: 1 }, { v: 3 }, { peerId: 'not a peer' },
-      { facts: { hostname: 1 } }, { facts: FACTS }, { facts: 'short' }, { facts: DIGEST + 'x' }, { managerEligible: 'yes' },
-      { agentVersion: 1 }, { agentVersion: 'x'.repeat(65) }, { boot: { id: 1 } }, { boot: 'b' }, { boot: { id: 'x'.repeat(65), agentStartedAt: '' } }
+      { n: 'a;rm -rf /' }, { n: '$(reboot)' }, { n: '' }, { l: { 'k': 'v;`id`' } },
+      { l: { 'bad key': 'v' } }, { i: -1 }, { i: 1.5 }, { i: 2 ** 60 }, { i: 2 ** 32 },
+      { a: ['/ip4/1.2.3.4/tcp/1/p2p/x'] }, { s: 'dead' }, { v: 1 }, { v: 3 }, { v: { toString: 1 } },
+      { f: { hostname: 1 } }, { f: FACTS }, { f: 'short' }, { f: DIGEST + 'x' }, { e: 'yes' },
+      { av: 1 }, { av: 'x'.repeat(65) }, { b: { id: 1 } }, { b: 'b' }, { b: ['x'.repeat(65), ''] }, { b: ['a'] }, { b: [1, 2] }
     ]
     for (const patch of bad) {
-      const r = decodeRecordPayload(JSON.stringify({ ...validRecord(), ...patch }))
+      const r = decodeRecordPayload(JSON.stringify({ ...wire(), ...patch }), PEER)
       assert.equal(r.ok, false, `should refuse ${JSON.stringify(patch)}`)
     }
+    assert.equal(decodeRecordPayload(encodeRecordPayload(validRecord()), 'not a peer').ok, false)
   })
 
   it('never throws on thousands of random and mutated inputs', () => {
-    const seed = new TextEncoder().encode(JSON.stringify(validRecord()))
+    const seed = new TextEncoder().encode(encodeRecordPayload(validRecord()))
     for (let i = 0; i < 5000; i++) {
       const input = i % 2 === 0 ? randomBytes(i % 300) : Uint8Array.from(seed, b => (Math.random() < 0.02 ? randomBytes(1)[0] as number : b))
-      const r = decodeRecordPayload(new TextDecoder().decode(input))
+      const r = decodeRecordPayload(new TextDecoder().decode(input), PEER)
       assert.equal(typeof r.ok, 'boolean')
     }
   })

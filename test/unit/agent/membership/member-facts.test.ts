@@ -12,7 +12,9 @@ const facts = (hostname: string): NodeFacts => ({
 })
 
 /** A fake network: each member serves the facts named by its digest, or fails while `down`. */
-function setup (init: { retryMs?: number } = {}): { mf: MemberFacts, calls: string[], down: Set<string>, digests: Map<string, string>, fetched: string[], release: () => void, hold: () => void } {
+interface Setup { mf: MemberFacts, calls: string[], down: Set<string>, digests: Map<string, string>, fetched: string[], release: () => void, hold: () => void, clock: number }
+
+function setup (init: { retryMs?: number } = {}): Setup {
   const calls: string[] = []
   const down = new Set<string>()
   const digests = new Map<string, string>()
@@ -29,8 +31,13 @@ function setup (init: { retryMs?: number } = {}): { mf: MemberFacts, calls: stri
     onFetched: id => { fetched.push(id) },
     currentDigest: id => digests.get(id) ?? null
   }
-  const mf = new MemberFacts(c, { concurrency: 2, retries: 3, retryMs: init.retryMs ?? 10 })
-  return { mf, calls, down, digests, fetched, hold: () => { gate = new Promise(resolve => { open = resolve }) }, release: () => { gate = null; open() } }
+  const t: Setup = {
+    mf: null as unknown as MemberFacts, calls, down, digests, fetched, clock: 1000,
+    hold: () => { gate = new Promise(resolve => { open = resolve }) },
+    release: () => { gate = null; open() }
+  }
+  t.mf = new MemberFacts(c, { concurrency: 2, retries: 3, retryMs: init.retryMs ?? 10, now: () => t.clock })
+  return t
 }
 
 describe('member facts cache (fetched on demand, keyed by digest)', () => {
@@ -57,6 +64,12 @@ describe('member facts cache (fetched on demand, keyed by digest)', () => {
     t.down.add('b')
     await t.mf.load([{ id: 'b', addr: '/x', digest: 'd1' }], AbortSignal.timeout(5000))
     assert.equal(t.mf.get('b', 'd1'), null)
+    await t.mf.load([{ id: 'b', addr: '/x', digest: 'd1' }], AbortSignal.timeout(5000))
+    assert.equal(t.calls.filter(c => c.startsWith('b@')).length, 1, 'a recent failure is not asked again at once')
+    t.down.delete('b')
+    t.clock += 5000
+    await t.mf.load([{ id: 'b', addr: '/x', digest: 'd1' }], AbortSignal.timeout(5000))
+    assert.notEqual(t.mf.get('b', 'd1'), null, 'asked again after the hold')
     t.hold()
     const started = Date.now()
     // A ref'd timer (AbortSignal.timeout's is unref'd and the held fetch keeps nothing alive).

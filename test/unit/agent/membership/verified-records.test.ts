@@ -11,7 +11,7 @@ before(async () => { [A, B] = await peers(2) as [TestPeer, TestPeer] })
 
 const addr = { host: '10.0.0.1', port: 7946 }
 function record (p: TestPeer, incarnation: number, over: Partial<NodeRecord> = {}): NodeRecord {
-  return { v: 2, name: 'node-a', peerId: p.id, incarnation, state: 'alive', addrs: [endpointMultiaddr(addr)], labels: {}, managerEligible: true, agentVersion: '0.1.0', boot: null, facts: null, signedAt: 0, ...over }
+  return { v: 2, name: 'node-a', peerId: p.id, incarnation, state: 'alive', addrs: [endpointMultiaddr(addr)], labels: {}, managerEligible: true, agentVersion: '0.1.0', boot: null, facts: null, ...over }
 }
 function info (p: TestPeer, r: NodeRecord, signer: TestPeer = p, over: Partial<AliveInfo> = {}): AliveInfo {
   return { id: r.peerId, name: r.name, incarnation: r.incarnation, addr, eligible: r.managerEligible, record: signRecord(r, signer.key), left: r.state === 'left', ...over }
@@ -20,13 +20,14 @@ function info (p: TestPeer, r: NodeRecord, signer: TestPeer = p, over: Partial<A
 describe('signed records', () => {
   it('verify against the peer id they name, and refuse a signature by anyone else or altered bytes', () => {
     const good = signRecord(record(A, 1), A.key)
-    assert.equal(verifyRecord(good).ok, true)
-    assert.match((verifyRecord(signRecord(record(A, 1), B.key)) as { reason: string }).reason, /bad signature/)
+    assert.equal(verifyRecord(good, A.id).ok, true)
+    assert.match((verifyRecord(signRecord(record(A, 1), B.key), A.id) as { reason: string }).reason, /bad signature/)
     const altered = Uint8Array.from(good)
     altered[altered.length - 3] = (altered[altered.length - 3] ?? 0) ^ 1
-    assert.equal(verifyRecord(altered).ok, false)
-    assert.equal(verifyRecord(new Uint8Array(10)).ok, false)
-    assert.equal(verifyRecord(new Uint8Array(200)).ok, false)
+    assert.equal(verifyRecord(altered, A.id).ok, false)
+    assert.equal(verifyRecord(new Uint8Array(10), A.id).ok, false)
+    assert.equal(verifyRecord(new Uint8Array(200), A.id).ok, false)
+    assert.match((verifyRecord(good, B.id) as { reason: string }).reason, /bad signature/, 'a record is bound to its author: it cannot travel under another id')
   })
 })
 
