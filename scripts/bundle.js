@@ -53,6 +53,8 @@ const result = await build({
   plugins: [builtinsViaRequire],
   sourcemap: 'linked',
   sourcesContent: false,
+  minifyWhitespace: true,
+  legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
   // CommonJS dependencies call require() for Node built-ins, which ESM output lacks.
