@@ -46,4 +46,35 @@ describe('NodeDiscovery', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('keeps members\' facts fetched while it runs, and records a new node only once its facts are here', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'discovery-'))
+    const store = new ManagerStore({ logger }, { path: join(dir, 'db') })
+    await store.start()
+    try {
+      const discovered: string[] = []
+      let listener: ((m: Member) => void) | undefined
+      let watching = 0
+      const facts = { hostname: 'c', addresses: [], os: { platform: 'linux', release: '6', distro: 'd' }, kernel: 'k', arch: 'x64', cpus: 1, memoryBytes: 1, disks: [], agentVersion: '0', sshHostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIGq' }] }
+      const discovery = new NodeDiscovery({
+        store,
+        logger,
+        members: () => [member('c', 'alive')],
+        onMemberChange: l => { listener = l; return () => { listener = undefined } },
+        watchFacts: () => { watching++; return () => { watching-- } },
+        onDiscovered: r => { discovered.push(r.name) }
+      })
+      await discovery.start()
+      assert.equal(watching, 1)
+      assert.equal(await store.getNode('c'), undefined, 'no record before the facts (an auto-commission could not pin its host keys)')
+      listener?.({ ...member('c', 'alive'), facts, boot: { id: 'b1', agentStartedAt: '2026-12-06T07:00:00.000Z' } })
+      await discovery.stop()
+      assert.equal(watching, 0, 'stopping discovery stops the watch')
+      assert.deepEqual(discovered, ['c'])
+      assert.deepEqual((await store.getNode('c'))?.boot, { id: 'b1', agentStartedAt: '2026-12-06T07:00:00.000Z' }, 'the boot comes from the signed record')
+    } finally {
+      await store.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })
