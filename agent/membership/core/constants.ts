@@ -20,6 +20,12 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   suspicionMaxMult: 6,
   retransmitMult: 4,
   pushPullIntervalMs: 30_000,
+  // News learned by push-pull is re-disseminated (as memberlist does), at most this much per
+  // merge, and a (re)joined node push-pulls again after 1, 2, 4, 8 s while its view still grows
+  // (docs/architecture.md, "Membership core (sans-I/O)": simultaneous joiners).
+  pushPullRelayMax: 16,
+  settleIntervalMs: 1000,
+  settleRounds: 4,
   gossipIntervalMs: 200,
   gossipNodes: 3,
   awarenessMax: 8,
