@@ -26,6 +26,8 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   pushPullRelayMax: 16,
   settleIntervalMs: 1000,
   settleRounds: 4,
+  // Stale partition-era claims arrive up to ~50 s after a heal at 1,000 nodes (the simulator).
+  revivedQuietMs: 60_000,
   gossipIntervalMs: 200,
   gossipNodes: 3,
   awarenessMax: 8,

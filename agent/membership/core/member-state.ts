@@ -26,6 +26,8 @@ import type {
 export const MAX_USER_KEYS = 65_536
 /** Most stale accusers answered directly per call (the rest get our info by gossip). */
 export const MAX_STALE_ACCUSERS = 8
+/** Most members remembered as recently revived (a bound; beyond it new ones are not quieted). */
+export const MAX_REVIVED = 65_536
 
 /** Queue key of broadcasts about a member (alive, suspect and dead supersede each other). */
 export function memberKey (id: MemberId): string { return 'm:' + id }
@@ -64,6 +66,8 @@ export class MemberState {
   readonly staleAccusers: MemberId[] = []
   /** Members added to the view since start (the caller tells whether the view still grows). */
   added = 0
+  /** When members we held failed came back (see `revivedQuietMs`); pruned as they age. */
+  private readonly revived = new Map<MemberId, number>()
   private readonly c: MemberStateComponents
   private self: AliveInfo
   private selfSlot = -1
@@ -151,6 +155,7 @@ export class MemberState {
     if (info.incarnation <= cur.incarnation) return false
     const prev = this.table.code(slot)
     const code = info.left ? Code.Left : Code.Alive
+    if (prev === Code.Failed && code === Code.Alive) this.noteRevived(info.id, now)
     this.table.setInfo(slot, info)
     this.table.setCode(slot, code, now)
     this.suspicions.delete(slot)
@@ -213,8 +218,14 @@ export class MemberState {
    * A claim about a third party made by an accuser we hold failed or left is ignored: that
    * accuser was cut off from us, so its verdicts are evidence of a partition, not of the
    * subject's death (after a heal, the other side's queued `dead` claims would otherwise
-   * kill live members of our own side). A claim about us is refuted whoever made it: the
-   * accuser's side must learn we are alive.
+   * kill live members of our own side). The same holds for `revivedQuietMs` after such an
+   * accuser came back: its partition-era claims are relayed for tens of seconds after the
+   * heal, faster than the refutations of their subjects (small claims against ~650-byte
+   * records, every member refuting at once), and taking them killed reachable members (the
+   * simulator's partition heal at 1,000 nodes: 102 false deaths more than 30 s after the heal,
+   * thousands within). A real death it reports meanwhile is found by our own side's probes
+   * (each member is probed about twice a second cluster-wide). A claim about us is refuted
+   * whoever made it: the accuser's side must learn we are alive.
    */
   private claimSlot (id: MemberId, inc: number, from: MemberId, now: number, out: Output): number {
     if (id === this.selfId) {
@@ -228,6 +239,7 @@ export class MemberState {
     if (from !== this.selfId) {
       const accuser = this.table.slot(from)
       if (accuser >= 0 && !isLive(this.table.code(accuser))) { this.c.stats.ignored++; return -1 }
+      if (this.revived.size > 0 && this.recentlyRevived(from, now)) { this.c.stats.ignored++; return -1 }
     }
     const signed = this.table.info(slot).incarnation
     if (inc > signed) { this.c.stats.refused++; return -1 }
@@ -332,8 +344,36 @@ export class MemberState {
     return { id: info.id, name: info.name, status: statusName(this.table.code(slot)), incarnation: info.incarnation, info, lastChange: this.table.lastChange(slot) }
   }
 
+  /** A member we held failed came back: quiet its claims for `revivedQuietMs` (bounded map). */
+  private noteRevived (id: MemberId, now: number): void {
+    const quiet = this.c.timing.revivedQuietMs
+    if (quiet <= 0) return
+    if (this.revived.size >= MAX_REVIVED) this.pruneRevived(now)
+    if (this.revived.size >= MAX_REVIVED) return
+    this.revived.delete(id)
+    this.revived.set(id, now)
+  }
+
+  /** Whether `id` came back from failed within `revivedQuietMs` (forgets it once it did not). */
+  private recentlyRevived (id: MemberId, now: number): boolean {
+    const at = this.revived.get(id)
+    if (at === undefined) return false
+    if (now - at < this.c.timing.revivedQuietMs) return true
+    this.revived.delete(id)
+    return false
+  }
+
+  /** Drop revived entries older than `revivedQuietMs` (insertion order is time order). */
+  pruneRevived (now: number): void {
+    for (const [id, at] of this.revived) {
+      if (now - at < this.c.timing.revivedQuietMs) break
+      this.revived.delete(id)
+    }
+  }
+
   /** Forget failed and left members older than `reapAfterMs`. */
   reap (now: number): void {
+    this.pruneRevived(now)
     const t = this.table
     for (let slot = 0; slot < t.capacity; slot++) {
       const code = t.code(slot)

@@ -165,6 +165,13 @@ export interface SwimTiming {
   settleIntervalMs: number
   /** Most such settle exchanges after one (re)join. */
   settleRounds: number
+  /**
+   * After a member we held failed comes back (a new incarnation), its suspect and dead claims
+   * about others are ignored this long, as while it was failed: after a partition heals, the
+   * claims it made about our side while cut off are still being relayed, and would kill
+   * members whose refutation has not reached us yet (0 = off).
+   */
+  revivedQuietMs: number
   /** Extra gossip-only datagrams while broadcasts are pending (0 = piggyback only). */
   gossipIntervalMs: number
   /** Members per gossip round. */
