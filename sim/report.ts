@@ -100,8 +100,18 @@ export function toText (rs: ScenarioResult[]): string {
 export function toMarkdown (rs: ScenarioResult[]): string {
   const head = '| scenario | nodes | join med/p99/max s | fail med/p99/max s | rejoin med/p99/max s | false susp. | false deaths | datagrams out/node/s mean (max) | datagram bytes out/node/s mean (max) | push-pull bytes/node/s measured mean (max), steady | elections | mgr violations |'
   const sep = '|' + '---|'.repeat(12)
-  const rows = rs.map(r => `| ${r.scenario} | ${r.nodes} | ${durations(r.joinMs)} | ${durations(r.failMs)} | ${durations(r.rejoinMs)} | ${r.falseSuspicions} | ${r.falseDeaths} (+${r.falseDeathsAfterDisruption}) | ${r.msgsOutPerNodeS.mean.toFixed(2)} (${r.msgsOutPerNodeS.max.toFixed(2)}) | ${Math.round(r.bytesOutPerNodeS.mean)} (${Math.round(r.bytesOutPerNodeS.max)}) | ${Math.round(r.syncBytesPerNodeS.mean)} (${Math.round(r.syncBytesPerNodeS.max)}), ${Math.round(r.syncBytesSteadyPerNodeS)} | ${r.elections} | ${r.managerViolations} |`)
+  const rows = rs.map(r => `| ${r.scenario} | ${r.nodes} | ${joinCell(r)} | ${durations(r.failMs)} | ${rejoinCell(r)} | ${r.falseSuspicions} | ${r.falseDeaths} (+${r.falseDeathsAfterDisruption}) | ${r.msgsOutPerNodeS.mean.toFixed(2)} (${r.msgsOutPerNodeS.max.toFixed(2)}) | ${Math.round(r.bytesOutPerNodeS.mean)} (${Math.round(r.bytesOutPerNodeS.max)}) | ${Math.round(r.syncBytesPerNodeS.mean)} (${Math.round(r.syncBytesPerNodeS.max)}), ${Math.round(r.syncBytesSteadyPerNodeS)} | ${r.elections} | ${r.managerViolations} |`)
   return [head, sep, ...rows].join('\n')
+}
+
+/** The join column; `form` shows when all saw all, from the first node's start. */
+function joinCell (r: ScenarioResult): string {
+  return r.scenario === 'form' ? `all see all ${secs(r.formMs)}` : durations(r.joinMs)
+}
+
+/** The rejoin column; `partition` shows when all saw all again, from the heal. */
+function rejoinCell (r: ScenarioResult): string {
+  return r.scenario === 'partition' ? `heal: all see all ${secs(r.healMs)}` : durations(r.rejoinMs)
 }
 
 function durations (xs: number[]): string {

@@ -20,6 +20,14 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   suspicionMaxMult: 6,
   retransmitMult: 4,
   pushPullIntervalMs: 30_000,
+  // News learned by push-pull is re-disseminated (as memberlist does), at most this much per
+  // merge, and a (re)joined node push-pulls again after 1, 2, 4, 8 s while its view still grows
+  // (docs/architecture.md, "Membership core (sans-I/O)": simultaneous joiners).
+  pushPullRelayMax: 16,
+  settleIntervalMs: 1000,
+  settleRounds: 4,
+  // Stale partition-era claims arrive up to ~50 s after a heal at 1,000 nodes (the simulator).
+  revivedQuietMs: 60_000,
   gossipIntervalMs: 200,
   gossipNodes: 3,
   awarenessMax: 8,

@@ -26,6 +26,8 @@ import type {
 export const MAX_USER_KEYS = 65_536
 /** Most stale accusers answered directly per call (the rest get our info by gossip). */
 export const MAX_STALE_ACCUSERS = 8
+/** Most members remembered as recently revived (a bound; beyond it new ones are not quieted). */
+export const MAX_REVIVED = 65_536
 
 /** Queue key of broadcasts about a member (alive, suspect and dead supersede each other). */
 export function memberKey (id: MemberId): string { return 'm:' + id }
@@ -37,7 +39,7 @@ export function emptyOutput (): Output { return { send: [], syncs: [], events: [
 
 /** Zeroed counters. */
 export function zeroStats (): SwimStats {
-  return { probes: 0, acks: 0, nacks: 0, indirectProbes: 0, suspicions: 0, refutations: 0, deaths: 0, broadcastsQueued: 0, broadcastsSent: 0, syncs: 0, refused: 0, ignored: 0, stalls: 0 }
+  return { probes: 0, acks: 0, nacks: 0, indirectProbes: 0, suspicions: 0, refutations: 0, deaths: 0, broadcastsQueued: 0, broadcastsSent: 0, syncs: 0, settles: 0, refused: 0, ignored: 0, stalls: 0 }
 }
 
 /** Collaborators of the member state. */
@@ -62,6 +64,10 @@ export class MemberState {
   declaredDead = false
   /** Makers of stale claims about us since the caller last drained this (see `reannounce`). */
   readonly staleAccusers: MemberId[] = []
+  /** Members added to the view since start (the caller tells whether the view still grows). */
+  added = 0
+  /** When members we held failed came back (see `revivedQuietMs`); pruned as they age. */
+  private readonly revived = new Map<MemberId, number>()
   private readonly c: MemberStateComponents
   private self: AliveInfo
   private selfSlot = -1
@@ -124,33 +130,39 @@ export class MemberState {
     this.enqueue(key, { t: 'alive', info: this.self })
   }
 
-  /** Merge a (verified) alive info; `relay` queues it for re-dissemination when it was news. */
-  applyAlive (info: AliveInfo, relay: boolean, now: number, out: Output): void {
+  /**
+   * Merge a (verified) alive info; `relay` queues it for re-dissemination when it was news.
+   * Returns whether it was news (a member we did not know, or a newer incarnation).
+   */
+  applyAlive (info: AliveInfo, relay: boolean, now: number, out: Output): boolean {
     if (info.id === this.selfId) {
-      if (this.self.left) return
+      if (this.self.left) return false
       if (info.incarnation > this.self.incarnation || (info.incarnation === this.self.incarnation && !sameInfo(info, this.self))) {
         this.refute(info.incarnation, now, out)
       }
-      return
+      return false
     }
     const slot = this.table.slot(info.id)
     if (slot < 0) {
       const code = info.left ? Code.Left : Code.Alive
       this.table.add(info, code, now)
+      this.added++
       out.events.push({ t: 'member', id: info.id, status: statusName(code), previous: null, info })
       if (relay) this.enqueue(memberKey(info.id), { t: 'alive', info })
-      return
+      return true
     }
     const cur = this.table.info(slot)
-    if (info.incarnation <= cur.incarnation) return
+    if (info.incarnation <= cur.incarnation) return false
     const prev = this.table.code(slot)
     const code = info.left ? Code.Left : Code.Alive
+    if (prev === Code.Failed && code === Code.Alive) this.noteRevived(info.id, now)
     this.table.setInfo(slot, info)
     this.table.setCode(slot, code, now)
     this.suspicions.delete(slot)
     // status === previous: the member re-signed its info (facts, eligibility) without a status change.
     out.events.push({ t: 'member', id: info.id, status: statusName(code), previous: statusName(prev), info })
     if (relay) this.enqueue(memberKey(info.id), { t: 'alive', info })
+    return true
   }
 
   /**
@@ -206,8 +218,14 @@ export class MemberState {
    * A claim about a third party made by an accuser we hold failed or left is ignored: that
    * accuser was cut off from us, so its verdicts are evidence of a partition, not of the
    * subject's death (after a heal, the other side's queued `dead` claims would otherwise
-   * kill live members of our own side). A claim about us is refuted whoever made it: the
-   * accuser's side must learn we are alive.
+   * kill live members of our own side). The same holds for `revivedQuietMs` after such an
+   * accuser came back: its partition-era claims are relayed for tens of seconds after the
+   * heal, faster than the refutations of their subjects (small claims against ~650-byte
+   * records, every member refuting at once), and taking them killed reachable members (the
+   * simulator's partition heal at 1,000 nodes: 102 false deaths more than 30 s after the heal,
+   * thousands within). A real death it reports meanwhile is found by our own side's probes
+   * (each member is probed about twice a second cluster-wide). A claim about us is refuted
+   * whoever made it: the accuser's side must learn we are alive.
    */
   private claimSlot (id: MemberId, inc: number, from: MemberId, now: number, out: Output): number {
     if (id === this.selfId) {
@@ -221,6 +239,7 @@ export class MemberState {
     if (from !== this.selfId) {
       const accuser = this.table.slot(from)
       if (accuser >= 0 && !isLive(this.table.code(accuser))) { this.c.stats.ignored++; return -1 }
+      if (this.revived.size > 0 && this.recentlyRevived(from, now)) { this.c.stats.ignored++; return -1 }
     }
     const signed = this.table.info(slot).incarnation
     if (inc > signed) { this.c.stats.refused++; return -1 }
@@ -253,34 +272,45 @@ export class MemberState {
   }
 
   /**
-   * Merge a peer's push-pull state. What was news to us (a newer incarnation of a member we
-   * knew, the sender's own info, a newer version of a user key) is re-disseminated; what we
-   * merely had not heard yet (a joiner learning the cluster) is not, or a join of one node
-   * would queue N broadcasts on it. `joining`: this merge is our own join, so a user key new
-   * to us is not news to the cluster; otherwise it is (a claim made on the other side of a
-   * partition that just healed must reach our whole side, not wait for each one's push-pull).
+   * Merge a peer's push-pull state. What is news to us (a member we did not know, a newer
+   * incarnation, a newer version of a user key) is re-disseminated, as memberlist does: when
+   * many nodes join at once, most members learn a joiner from a push-pull (their own join, or
+   * a settle exchange), so relays by gossip receivers alone die out before reaching the
+   * members that joined before it (the test network: 32 simultaneous joiners took 18-20 s).
+   * At most `pushPullRelayMax` member entries per merge are queued, so merging a whole view
+   * (after a partition heals, or a node that was away) adds a bounded burst; the sender's own
+   * info does not count against it. `joining`: this merge is our own join: the cluster's
+   * state is not news to the cluster, so only the sender's info and user keys we already had
+   * are relayed (a join would otherwise queue N broadcasts); otherwise a user key new to us is
+   * news (a claim made on the other side of a partition that just healed must reach our whole
+   * side, not wait for each one's push-pull).
    */
   merge (state: SyncState, joining: boolean, now: number, out: Output): void {
     this.c.stats.syncs++
     const from = state.from
-    for (const m of state.members) this.mergeMember(m, from, now, out)
+    let budget = joining ? 0 : this.c.timing.pushPullRelayMax
+    for (const m of state.members) {
+      if (this.mergeMember(m, from, budget > 0, now, out)) budget--
+    }
     for (const u of state.user) this.applyUser(u, !joining || this.user.has(u.key), from ?? undefined, out)
   }
 
-  private mergeMember (m: SyncMember, from: MemberId | null, now: number, out: Output): void {
+  /** Merge one remote entry; true when it was news relayed under the merge's budget. */
+  private mergeMember (m: SyncMember, from: MemberId | null, mayRelay: boolean, now: number, out: Output): boolean {
     const verdict = judgeSyncMember(m)
-    if (verdict === 'refuse') { this.c.stats.refused++; return }
+    if (verdict === 'refuse') { this.c.stats.refused++; return false }
     const id = m.info.id
     if (id === this.selfId) {
       this.applyAlive(m.info, false, now, out)
       if (m.status === 'failed' && m.incarnation <= this.self.incarnation && !this.self.left) this.declaredDead = true
       if (verdict === 'suspect' && m.incarnation === this.self.incarnation) this.refute(m.incarnation, now, out)
-      return
+      return false
     }
     const slot = this.table.slot(id)
     const known = slot >= 0
-    if (!known && !worthAdding(m.status, m.info.left)) return
-    this.applyAlive(m.info, known || id === from, now, out)
+    if (!known && !worthAdding(m.status, m.info.left)) return false
+    const own = id === from
+    const news = this.applyAlive(m.info, own || mayRelay, now, out)
     // A remote verdict only confirms a suspicion we already hold. Against a member we hold
     // alive it is not evidence of anything we can check: after a partition heals, every
     // push-pull carries the other side's verdicts about all of our side, and taking them as
@@ -289,9 +319,10 @@ export class MemberState {
     // member learns of the verdict itself (it is in the push-pull it makes, and a member we
     // hold failed that pings us gets a `dead` back) and refutes; a death that gossip missed
     // is found by our own probes.
-    if (verdict === 'suspect' && from !== null && from !== id && known && this.table.code(slot) === Code.Suspect) {
+    if (verdict === 'suspect' && from !== null && !own && known && this.table.code(slot) === Code.Suspect) {
       this.applySuspect(id, m.incarnation, from, now, out)
     }
+    return news && !own && mayRelay
   }
 
   /** Our whole state for push-pull. */
@@ -313,8 +344,36 @@ export class MemberState {
     return { id: info.id, name: info.name, status: statusName(this.table.code(slot)), incarnation: info.incarnation, info, lastChange: this.table.lastChange(slot) }
   }
 
+  /** A member we held failed came back: quiet its claims for `revivedQuietMs` (bounded map). */
+  private noteRevived (id: MemberId, now: number): void {
+    const quiet = this.c.timing.revivedQuietMs
+    if (quiet <= 0) return
+    if (this.revived.size >= MAX_REVIVED) this.pruneRevived(now)
+    if (this.revived.size >= MAX_REVIVED) return
+    this.revived.delete(id)
+    this.revived.set(id, now)
+  }
+
+  /** Whether `id` came back from failed within `revivedQuietMs` (forgets it once it did not). */
+  private recentlyRevived (id: MemberId, now: number): boolean {
+    const at = this.revived.get(id)
+    if (at === undefined) return false
+    if (now - at < this.c.timing.revivedQuietMs) return true
+    this.revived.delete(id)
+    return false
+  }
+
+  /** Drop revived entries older than `revivedQuietMs` (insertion order is time order). */
+  pruneRevived (now: number): void {
+    for (const [id, at] of this.revived) {
+      if (now - at < this.c.timing.revivedQuietMs) break
+      this.revived.delete(id)
+    }
+  }
+
   /** Forget failed and left members older than `reapAfterMs`. */
   reap (now: number): void {
+    this.pruneRevived(now)
     const t = this.table
     for (let slot = 0; slot < t.capacity; slot++) {
       const code = t.code(slot)

@@ -72,6 +72,11 @@ export class SwimCore implements MembershipCore {
   private nextReconnectAt = 0
   /** Earliest next catch-up push-pull after we were held failed. */
   private nextResyncAt = 0
+  /** Next settle push-pull after a (re)join (Infinity = none), and how many were made. */
+  private nextSettleAt = Infinity
+  private settleDone = 0
+  /** `state.added` at the join reply or the last settle request: did the view grow since? */
+  private addedAtSettle = 0
 
   constructor (init: SwimInit, rng: Rng) {
     this.init = init
@@ -128,7 +133,14 @@ export class SwimCore implements MembershipCore {
   onSyncReply (state: SyncState, now: number): Output {
     const out = this.begin(now)
     if (!this.started) return this.finish(now, out)
+    // We knew no other live member: this answers our join (or a rejoin after being cut off).
+    const rejoin = this.state.table.live <= 1
     this.state.merge(state, !this.joined, now, out)
+    if (rejoin && this.t.settleIntervalMs > 0 && this.t.settleRounds > 0) {
+      this.addedAtSettle = this.state.added
+      this.settleDone = 0
+      this.nextSettleAt = now + this.t.settleIntervalMs
+    }
     if (!this.joined) {
       // Now that N is known, put our first periodic push-pull at random within the N-scaled
       // interval: a whole cluster restarted at once must not all exchange full state within
@@ -171,6 +183,7 @@ export class SwimCore implements MembershipCore {
       this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
     }
     if (now >= this.nextJoinAt) this.joinSeeds(now, out)
+    if (now >= this.nextSettleAt) this.settle(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
       this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
@@ -181,7 +194,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.nextJoinAt)
+    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.nextJoinAt, this.nextSettleAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -378,6 +391,27 @@ export class SwimCore implements MembershipCore {
       const info = t.info(alive)
       out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
     }
+  }
+
+  /**
+   * A settle exchange after a (re)join: when nodes join at the same time, each one's join
+   * push-pull teaches it only the members its seed knew then, and the others' `alive` relays
+   * are mostly spent on members that learned them by push-pull. So while our view keeps
+   * growing (members added since the join reply or the previous settle request, what that
+   * exchange brought included), push-pull a random live member again, after 1, 2, 4, 8 s
+   * (settleIntervalMs doubling, at most settleRounds). A node joining a cluster alone learns
+   * nothing new in between and makes none.
+   */
+  private settle (now: number, out: Output): void {
+    if (this.state.added === this.addedAtSettle || this.settleDone >= this.t.settleRounds || this.state.left) {
+      this.nextSettleAt = Infinity
+      return
+    }
+    this.settleDone++
+    this.counters.settles++
+    this.addedAtSettle = this.state.added
+    this.pushPull(out)
+    this.nextSettleAt = this.settleDone >= this.t.settleRounds ? Infinity : now + this.t.settleIntervalMs * 2 ** this.settleDone
   }
 
   /** Serf's reconnect: now and then try a failed member, so partitions heal once the network does. */

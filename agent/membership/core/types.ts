@@ -151,6 +151,27 @@ export interface SwimTiming {
   retransmitMult: number
   /** Base push-pull interval (scaled up above 32 members, as memberlist's pushPullScale). */
   pushPullIntervalMs: number
+  /**
+   * Most entries one push-pull merge queues for re-dissemination (news to this node: a member
+   * it did not know, a newer incarnation); the sender's own info is always relayed. Bounds
+   * the burst a merge of a whole view can add to the queue.
+   */
+  pushPullRelayMax: number
+  /**
+   * After a (re)join, push-pull a random live member again this long later, doubling, while
+   * the view keeps growing between exchanges (0 = off): members that joined at the same time
+   * learn each other without waiting for the periodic push-pull.
+   */
+  settleIntervalMs: number
+  /** Most such settle exchanges after one (re)join. */
+  settleRounds: number
+  /**
+   * After a member we held failed comes back (a new incarnation), its suspect and dead claims
+   * about others are ignored this long, as while it was failed: after a partition heals, the
+   * claims it made about our side while cut off are still being relayed, and would kill
+   * members whose refutation has not reached us yet (0 = off).
+   */
+  revivedQuietMs: number
   /** Extra gossip-only datagrams while broadcasts are pending (0 = piggyback only). */
   gossipIntervalMs: number
   /** Members per gossip round. */
@@ -201,6 +222,8 @@ export interface SwimStats {
   broadcastsQueued: number
   broadcastsSent: number
   syncs: number
+  /** Settle push-pulls made after a (re)join while the view still grew. */
+  settles: number
   /** Claims or values refused as out of bounds (incarnation above the signed one, etc.). */
   refused: number
   /** Datagrams/broadcasts ignored (stale, unknown subject, not for us). */

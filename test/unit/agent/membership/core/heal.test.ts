@@ -1,0 +1,59 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { SwimCore } from '../../../../../agent/membership/core/swim-core.js'
+import type { AliveInfo, Broadcast, SwimTiming } from '../../../../../agent/membership/core/types.js'
+import { Prng } from '../../../../harness/fuzz.js'
+
+function info (id: string, incarnation: number): AliveInfo {
+  return { id, name: id, incarnation, addr: { host: `10.1.0.${id.length + id.charCodeAt(id.length - 1) % 200}`, port: 7946 }, eligible: false, record: new Uint8Array(4), left: false }
+}
+
+/** A started core that knows `others` alive at incarnation 1 (merged from a push-pull). */
+function core (others: string[], timing: Partial<SwimTiming> = {}): SwimCore {
+  const rng = new Prng(9)
+  const c = new SwimCore({ selfId: 'me', selfInfo: (inc, left) => ({ ...info('me', inc), left }), incarnation: 0, seeds: [], timing }, () => rng.next())
+  c.start(0)
+  c.onSyncRequest({ from: others[0]!, members: others.map(id => ({ info: info(id, 1), status: 'alive', incarnation: 1 })), user: [], join: false }, 0)
+  return c
+}
+
+function gossip (c: SwimCore, from: string, b: Broadcast, now: number): void {
+  c.receive(info(from, 1).addr, { t: 'gossip', from, gossip: [b] }, now)
+}
+
+describe('SwimCore after a partition heals', () => {
+  it('ignores suspect and dead claims by a member it held failed for revivedQuietMs after it came back', () => {
+    const c = core(['a', 'acc', 'x', 'y'])
+    gossip(c, 'a', { t: 'dead', id: 'acc', incarnation: 1, from: 'a' }, 100)
+    assert.equal(c.member('acc')?.status, 'failed')
+    // The accuser refutes (the heal): alive again at incarnation 2.
+    gossip(c, 'acc', { t: 'alive', info: info('acc', 2) }, 200)
+    assert.equal(c.member('acc')?.status, 'alive')
+    // Its claims made while cut off still arrive, relayed: they kill nobody.
+    gossip(c, 'a', { t: 'dead', id: 'x', incarnation: 1, from: 'acc' }, 300)
+    gossip(c, 'a', { t: 'suspect', id: 'y', incarnation: 1, from: 'acc' }, 400)
+    assert.equal(c.member('x')?.status, 'alive')
+    assert.equal(c.member('y')?.status, 'alive')
+    // Another accuser's claim is taken as ever.
+    gossip(c, 'a', { t: 'suspect', id: 'y', incarnation: 1, from: 'a' }, 500)
+    assert.equal(c.member('y')?.status, 'suspect')
+    // Once the quiet time is over, the revived member's claims count again.
+    gossip(c, 'a', { t: 'dead', id: 'x', incarnation: 1, from: 'acc' }, 200 + 60_000 + 1)
+    assert.equal(c.member('x')?.status, 'failed')
+  })
+
+  it('revivedQuietMs 0 turns the rule off (the claim kills at once)', () => {
+    const c = core(['a', 'acc', 'x'], { revivedQuietMs: 0 })
+    gossip(c, 'a', { t: 'dead', id: 'acc', incarnation: 1, from: 'a' }, 100)
+    gossip(c, 'acc', { t: 'alive', info: info('acc', 2) }, 200)
+    gossip(c, 'a', { t: 'dead', id: 'x', incarnation: 1, from: 'acc' }, 300)
+    assert.equal(c.member('x')?.status, 'failed')
+  })
+
+  it('a member that was never held failed is not quieted by a new incarnation', () => {
+    const c = core(['a', 'acc', 'x'])
+    gossip(c, 'acc', { t: 'alive', info: info('acc', 2) }, 200)
+    gossip(c, 'a', { t: 'dead', id: 'x', incarnation: 1, from: 'acc' }, 300)
+    assert.equal(c.member('x')?.status, 'failed')
+  })
+})
