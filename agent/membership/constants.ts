@@ -29,8 +29,6 @@ export interface MembershipTiming {
   leaveTimeoutMs: number
   /** Members a leave is pushed to over a stream (reliable, beside the core's datagrams). */
   leavePushPeers: number
-  /** After (re)joining, push-pull a random live member this long after, each (membership.ts, watchJoin). */
-  settlePushPullsMs: readonly number[]
 }
 
 /** Defaults of the wrapper's timing. */
@@ -39,6 +37,5 @@ export const MEMBERSHIP_DEFAULTS: Readonly<MembershipTiming> = {
   syncTimeoutMs: 5_000,
   factsRefreshMs: 5 * 60 * 1000,
   leaveTimeoutMs: 2_000,
-  leavePushPeers: 2,
-  settlePushPullsMs: [1000, 4000]
+  leavePushPeers: 2
 }

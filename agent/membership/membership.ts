@@ -96,8 +96,6 @@ export class Membership implements UserBroadcasts {
   private readonly factsStream: FactsStream
   private readonly memberFacts: MemberFacts
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
-  /** Whether the core knew no other live member at the last look (see watchJoin). */
-  private alone = true
   private tickTimer: NodeJS.Timeout | null = null
   private tickAt = Infinity
   private readonly timers: NodeJS.Timeout[] = []
@@ -267,37 +265,7 @@ export class Membership implements UserBroadcasts {
     for (const s of out.send) this.sendDatagram(s.to, s.msg)
     for (const r of out.syncs) this.track(this.runSync(r))
     for (const e of out.events) this.onEvent(e)
-    this.watchJoin()
     this.reschedule()
-  }
-
-  /**
-   * Right after this agent (re)joins, push-pull a random live member a few times (1 s and 4 s
-   * later). Members that joined at the same moment learn about each other only through relays
-   * of their `alive`, and in a small or fast-growing cluster those relays are spent on members
-   * that already know (measured: with 8 nodes joining at once the core alone took up to 15 s,
-   * waiting for the 30 s push-pull); two early exchanges close the gap in seconds.
-   */
-  private watchJoin (): void {
-    const core = this.core
-    if (core === null || this.status !== 'started') return
-    const alone = core.size() <= 1
-    if (alone === this.alone) return
-    this.alone = alone
-    if (alone) return
-    for (const ms of this.timing.settlePushPullsMs) {
-      const t = setTimeout(() => { this.pushPullRandom() }, ms)
-      t.unref()
-      this.timers.push(t)
-    }
-  }
-
-  private pushPullRandom (): void {
-    const core = this.core
-    if (core === null || this.status !== 'started') return
-    const live = core.members().filter(m => m.id !== this.selfId && m.status === 'alive')
-    const pick = live[Math.floor(Math.random() * live.length)]
-    if (pick !== undefined) this.track(this.runSync({ t: 'sync', to: pick.info.addr, id: pick.id, state: this.stateForSync(false) }))
   }
 
   private sendDatagram (to: Endpoint, msg: Datagram): void {
