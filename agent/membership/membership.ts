@@ -23,14 +23,13 @@ import type {
   AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MemberStatus, MembershipCore, MemberView, Output, SwimTiming, SyncRequest, SyncState, UserBroadcast
 } from './core/types.js'
 import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
+import { InputScreen } from './input-screen.js'
 import { MemberFacts } from './member-facts.js'
 import { signRecord } from './node-record.js'
 import { SyncStream } from './sync-stream.js'
 import { BroadcastRouter, type BroadcastHandler, type UserBroadcasts } from './user-broadcasts.js'
 import { VerifiedRecords, endpointMultiaddr } from './verified-records.js'
 
-/** A broadcast no newer than one already held (dropped quietly: the core would ignore it). */
-const STALE = 'stale'
 /** Where a push-pull peer whose address we do not know "sent" deferred broadcasts from (unused by the core for gossip). */
 const NO_ENDPOINT: Endpoint = { host: '0.0.0.0', port: 0 }
 
@@ -88,7 +87,7 @@ export class Membership implements UserBroadcasts {
   /** When a datagram last came from each member (its own clock). */
   private readonly lastHeard = new Map<string, number>()
   private readonly listeners = new Set<MemberChangeListener>()
-  private readonly badInputLogAt = new Map<string, number>()
+  private readonly screen: InputScreen
   private readonly sync: SyncStream
   private core: MembershipCore | null = null
   private facts: NodeFacts | null = null
@@ -113,12 +112,15 @@ export class Membership implements UserBroadcasts {
     this.timing = { ...MEMBERSHIP_DEFAULTS, ...init.timing }
     this.selfId = components.libp2p.peerId.toString()
     this.now = components.now ?? Date.now
+    this.screen = new InputScreen({
+      selfId: this.selfId, records: this.records, router: this.router, userVersions: this.userVersions, logger: components.logger, now: this.now, counters: this.counters
+    })
     this.sync = new SyncStream({
       libp2p: components.libp2p,
       logger: components.logger,
       codec: { encode: encodeSyncState, decode: decodeSyncState },
       answer: (from, state) => this.answerSync(from, state),
-      onBadInput: (from, reason) => { this.badInput(from, 'sync', reason) }
+      onBadInput: (from, reason) => { this.screen.badInput(from, 'sync', reason) }
     }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs })
     this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.factsEncoded })
     this.memberFacts = new MemberFacts({
@@ -289,7 +291,7 @@ export class Membership implements UserBroadcasts {
     }
     const deferred: UserBroadcast[] = []
     const from = r.id ?? `${r.to.host}:${r.to.port}`
-    this.perform(core.onSyncReply(this.screenSync(from, reply.value, deferred), this.now()))
+    this.perform(core.onSyncReply(this.screen.screenSync(from, reply.value, deferred), this.now()))
     this.retryDeferred(from, r.to, reply.value.from, deferred)
   }
 
@@ -297,7 +299,7 @@ export class Membership implements UserBroadcasts {
     const core = this.core
     if (core === null || this.status !== 'started') return null
     const deferred: UserBroadcast[] = []
-    const { reply, out } = core.onSyncRequest(this.screenSync(from, state, deferred), this.now())
+    const { reply, out } = core.onSyncRequest(this.screen.screenSync(from, state, deferred), this.now())
     this.perform(out)
     this.retryDeferred(from, state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
     return reply
@@ -395,7 +397,7 @@ export class Membership implements UserBroadcasts {
     const d = decodeDatagram(payload)
     if (!d.ok) {
       this.counters.badDatagrams++
-      this.badInput(`${from.host}:${from.port}`, 'datagram', d.reason)
+      this.screen.badInput(`${from.host}:${from.port}`, 'datagram', d.reason)
       return
     }
     const msg = d.value
@@ -403,7 +405,7 @@ export class Membership implements UserBroadcasts {
     this.lastHeard.set(msg.from, this.now())
     const deferred: UserBroadcast[] = []
     if ('gossip' in msg && msg.gossip.length > 0) {
-      const gossip = this.screenGossip(msg.from, msg.gossip, deferred)
+      const gossip = this.screen.screenGossip(msg.from, msg.gossip, deferred)
       if (gossip !== msg.gossip) (msg as { gossip: Broadcast[] }).gossip = gossip
     }
     try {
@@ -417,77 +419,18 @@ export class Membership implements UserBroadcasts {
   /**
    * A broadcast can be refused only because the member it names arrived in the same message
    * (a claim right after its claimant's record, a joiner's whole state): after the core took the
-   * rest, check the refused ones again and hand the ones now valid in as gossip. What still
-   * fails is dropped and logged.
+   * rest, check the refused ones again and hand the ones now valid in as gossip.
    */
   private retryDeferred (from: string, endpoint: Endpoint, sender: string | null, deferred: UserBroadcast[]): void {
     const core = this.core
     if (deferred.length === 0 || core === null || this.status !== 'started') return
-    const ok: Broadcast[] = []
-    for (const u of deferred) {
-      const reason = this.checkUser(u)
-      if (reason === null) ok.push({ t: 'user', ...u })
-      else if (reason !== STALE) this.refuseUser(from, reason)
-    }
+    const ok = this.screen.recheck(from, deferred)
     if (ok.length === 0 || sender === null || sender === this.selfId) return
     try {
       this.perform(core.receive(endpoint, { t: 'gossip', from: sender, gossip: ok }, this.now()))
     } catch (err) {
       this.c.logger.error({ err }, 'membership core refused deferred broadcasts')
     }
-  }
-
-  /** The broadcasts worth handing to the core now; the same array when all are. */
-  private screenGossip (from: string, gossip: Broadcast[], deferred: UserBroadcast[]): Broadcast[] {
-    let kept: Broadcast[] | null = null
-    for (let i = 0; i < gossip.length; i++) {
-      const b = gossip[i] as Broadcast
-      const ok = b.t === 'alive' ? this.acceptInfo(from, b.info) : b.t === 'user' ? this.acceptUser(b, deferred) : true
-      if (!ok && kept === null) kept = gossip.slice(0, i)
-      else if (ok && kept !== null) kept.push(b)
-    }
-    return kept ?? gossip
-  }
-
-  private screenSync (from: string, state: SyncState, deferred: UserBroadcast[]): SyncState {
-    return {
-      from: state.from,
-      join: state.join,
-      members: state.members.filter(m => this.acceptInfo(from, m.info)),
-      user: state.user.filter(u => this.acceptUser(u, deferred))
-    }
-  }
-
-  private acceptInfo (from: string, info: AliveInfo): boolean {
-    if (info.id === this.selfId) return true // the core refutes what others say about us
-    const r = this.records.check(info)
-    if (r.ok) return true
-    this.counters.refusedRecords++
-    this.badInput(from, 'record', r.reason)
-    return false
-  }
-
-  /** True when the core may take `u` now; a refused one goes to `deferred` for a second look. */
-  private acceptUser (u: UserBroadcast, deferred: UserBroadcast[]): boolean {
-    const reason = this.checkUser(u)
-    if (reason === null) return true
-    if (reason !== STALE) deferred.push(u)
-    return false
-  }
-
-  /** Null when valid and newer than what we hold; STALE when not newer; else why it is invalid. */
-  private checkUser (u: UserBroadcast): string | null {
-    const known = this.userVersions.get(u.key)
-    if (known !== undefined && u.version <= known) return STALE // the core would ignore it anyway
-    return this.router.validate(u.key, u.data, u.version)
-  }
-
-  private refuseUser (from: string, reason: string): void {
-    this.counters.refusedBroadcasts++
-    // A broadcast about a member we have not heard of yet is an ordering race (its record comes
-    // in another datagram, and the broadcast is retransmitted), not hostile input: no warning.
-    if (reason.includes('not a known member')) this.c.logger.debug({ peer: from, reason }, 'broadcast about an unknown member dropped for now')
-    else this.badInput(from, 'broadcast', reason)
   }
 
   // ---- self ----
@@ -561,16 +504,6 @@ export class Membership implements UserBroadcasts {
       managerEligible: record.managerEligible,
       lastSeen: new Date(lastSeen).toISOString()
     }
-  }
-
-  /** Log bad input at most once per source and kind per 10 s: hostile peers must not flood the log. */
-  private badInput (from: string, kind: string, reason: string): void {
-    const key = `${from}|${kind}`
-    const now = this.now()
-    if ((this.badInputLogAt.get(key) ?? 0) > now - 10_000) return
-    if (this.badInputLogAt.size > 1024) this.badInputLogAt.clear()
-    this.badInputLogAt.set(key, now)
-    this.c.logger.warn({ peer: from, kind, reason }, 'dropped a malformed or unverifiable membership message')
   }
 }
 
