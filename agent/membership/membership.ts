@@ -14,10 +14,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { Member, NodeFacts } from '../../protocol/members.js'
-import { RECORD_VERSION, type NodeRecord } from '../../protocol/membership-wire.js'
 import { MAX_SYNC_BYTES, decodeDatagram, decodeSyncState, encodeDatagram, encodeSyncState } from '../../protocol/swim-wire.js'
 import type { HostPort } from '../config/agent-config.js'
-import { FactsStream, encodeFacts, type EncodedFacts } from '../facts/facts-stream.js'
+import { FactsStream } from '../facts/facts-stream.js'
 import { SwimCore } from './core/swim-core.js'
 import type {
   AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MemberStatus, MembershipCore, MemberView, Output, SwimTiming, SyncRequest, SyncState, UserBroadcast
@@ -25,7 +24,7 @@ import type {
 import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
 import { InputScreen } from './input-screen.js'
 import { MemberFacts } from './member-facts.js'
-import { signRecord } from './node-record.js'
+import { SelfRecord } from './self-record.js'
 import { SyncStream } from './sync-stream.js'
 import { BroadcastRouter, type BroadcastHandler, type UserBroadcasts } from './user-broadcasts.js'
 import { VerifiedRecords, endpointMultiaddr } from './verified-records.js'
@@ -90,8 +89,7 @@ export class Membership implements UserBroadcasts {
   private readonly screen: InputScreen
   private readonly sync: SyncStream
   private core: MembershipCore | null = null
-  private facts: NodeFacts | null = null
-  private factsEncoded: EncodedFacts | null = null
+  private readonly self: SelfRecord
   private readonly factsStream: FactsStream
   private readonly memberFacts: MemberFacts
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
@@ -112,6 +110,7 @@ export class Membership implements UserBroadcasts {
     this.timing = { ...MEMBERSHIP_DEFAULTS, ...init.timing }
     this.selfId = components.libp2p.peerId.toString()
     this.now = components.now ?? Date.now
+    this.self = new SelfRecord(components, { peerId: this.selfId, nodeName: init.nodeName, labels: init.labels, managerEligible: init.managerEligible, advertise: init.advertise })
     this.screen = new InputScreen({
       selfId: this.selfId, records: this.records, router: this.router, userVersions: this.userVersions, logger: components.logger, now: this.now, counters: this.counters
     })
@@ -122,7 +121,7 @@ export class Membership implements UserBroadcasts {
       answer: (from, state) => this.answerSync(from, state),
       onBadInput: (from, reason) => { this.screen.badInput(from, 'sync', reason) }
     }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs })
-    this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.factsEncoded })
+    this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.self.encoded })
     this.memberFacts = new MemberFacts({
       fetch: async (id, addr, digest, signal) => await this.factsStream.fetch(id, addr, digest, signal),
       logger: components.logger,
@@ -135,8 +134,7 @@ export class Membership implements UserBroadcasts {
   async start (): Promise<void> {
     if (this.status !== 'stopped') throw new Error(`membership is ${this.status}`)
     this.status = 'starting'
-    this.facts = await this.c.collectFacts()
-    this.factsEncoded = encodeFacts(this.facts)
+    await this.self.refresh()
     const incarnation = await this.c.incarnations.load()
     const self = this.init.advertise
     const seeds = this.init.seeds.filter(s => !(s.host === self.host && s.port === self.port))
@@ -437,40 +435,15 @@ export class Membership implements UserBroadcasts {
 
   /** Build and sign this node's AliveInfo (the core calls it synchronously). */
   private selfInfo (incarnation: number, left: boolean): AliveInfo {
-    const record: NodeRecord = {
-      v: RECORD_VERSION,
-      name: this.init.nodeName,
-      peerId: this.selfId,
-      incarnation,
-      state: left ? 'left' : 'alive',
-      addrs: [endpointMultiaddr(this.init.advertise)],
-      labels: this.init.labels,
-      managerEligible: this.init.managerEligible,
-      agentVersion: this.facts?.agentVersion ?? '',
-      boot: this.facts?.boot ?? null,
-      facts: this.factsEncoded?.digest ?? null
-    }
-    const info: AliveInfo = {
-      id: this.selfId,
-      name: this.init.nodeName,
-      incarnation,
-      addr: { host: this.init.advertise.host, port: this.init.advertise.port },
-      eligible: this.init.managerEligible,
-      record: signRecord(record, this.c.privateKey),
-      left
-    }
+    const { info, record } = this.self.sign(incarnation, left)
     this.records.remember(info, record)
     return info
   }
 
   private async refreshFacts (): Promise<void> {
     try {
-      const facts = await this.c.collectFacts()
-      const encoded = encodeFacts(facts)
-      if (encoded.digest === this.factsEncoded?.digest) return
-      this.facts = facts
-      this.factsEncoded = encoded
-      if (this.core !== null && this.status === 'started') this.perform(this.core.refreshSelf(this.now()))
+      const changed = await this.self.refresh()
+      if (changed && this.core !== null && this.status === 'started') this.perform(this.core.refreshSelf(this.now()))
     } catch (err) {
       this.c.logger.warn({ err }, 'facts refresh failed')
     }
@@ -499,7 +472,7 @@ export class Membership implements UserBroadcasts {
       status: v.status,
       incarnation: v.incarnation,
       labels: record.labels,
-      facts: v.id === this.selfId ? this.facts : this.memberFacts.get(v.id, record.facts),
+      facts: v.id === this.selfId ? this.self.facts : this.memberFacts.get(v.id, record.facts),
       boot: record.boot,
       managerEligible: record.managerEligible,
       lastSeen: new Date(lastSeen).toISOString()
