@@ -383,12 +383,14 @@ export class SwimCore implements MembershipCore {
     }
   }
 
-  private pushPull (out: Output): void {
+  /** Push-pull a random alive member (`preferFailed`: a member we hold failed, when there is one). */
+  private pushPull (out: Output, preferFailed = false): void {
     const t = this.state.table
     const self = this.state.slotOfSelf
-    const alive = this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
-    if (alive !== undefined) {
-      const info = t.info(alive)
+    const failed = preferFailed && t.count > t.live ? this.randomSlots(1, s => t.code(s) === Code.Failed)[0] : undefined
+    const pick = failed ?? this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
+    if (pick !== undefined) {
+      const info = t.info(pick)
       out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
     }
   }
@@ -499,15 +501,29 @@ export class SwimCore implements MembershipCore {
     accusers.length = 0
   }
 
+  /** Tell members a push-pull peer holds alive, but we hold failed, our verdict (they refute). */
+  private tellUnaware (out: Output): void {
+    const ids = this.state.unawareFailed
+    if (ids.length === 0) return
+    for (const id of ids) {
+      const slot = this.state.table.slot(id)
+      if (slot < 0 || this.state.table.code(slot) !== Code.Failed) continue
+      const info = this.state.table.info(slot)
+      out.send.push({ to: info.addr, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'dead', id, incarnation: info.incarnation, from: this.init.selfId }] } })
+    }
+    ids.length = 0
+  }
+
   private finish (now: number, out: Output): Output {
     this.answerStaleClaims(out)
+    this.tellUnaware(out)
     if (this.state.declaredDead) {
       // We were held failed: catch up by one push-pull now (at most one per base interval),
       // instead of waiting up to an N-scaled interval for what changed while we were away.
       this.state.declaredDead = false
       if (now >= this.nextResyncAt) {
         this.nextResyncAt = now + this.t.pushPullIntervalMs
-        this.pushPull(out)
+        this.pushPull(out, this.t.resyncToFailed > 0)
       }
     }
     this.asked = Math.max(now, this.nextDeadline())
