@@ -71,6 +71,8 @@ export class MemberState {
   readonly unawareFailed: MemberId[] = []
   /** Members added to the view since start (the caller tells whether the view still grows). */
   added = 0
+  /** Members that came back from failed since start (a heal still being learned). */
+  revivals = 0
   /** When members we held failed came back (see `revivedQuietMs`); pruned as they age. */
   private readonly revived = new Map<MemberId, number>()
   private readonly c: MemberStateComponents
@@ -160,7 +162,7 @@ export class MemberState {
     if (info.incarnation <= cur.incarnation) return false
     const prev = this.table.code(slot)
     const code = info.left ? Code.Left : Code.Alive
-    if (prev === Code.Failed && code === Code.Alive) this.noteRevived(info.id, now)
+    if (prev === Code.Failed && code === Code.Alive) { this.revivals++; this.noteRevived(info.id, now) }
     this.table.setInfo(slot, info)
     this.table.setCode(slot, code, now)
     this.suspicions.delete(slot)
