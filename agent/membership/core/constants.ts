@@ -28,6 +28,7 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   settleRounds: 4,
   // Stale partition-era claims arrive up to ~50 s after a heal at 1,000 nodes (the simulator).
   revivedQuietMs: 60_000,
+  resyncToFailed: 1,
   gossipIntervalMs: 200,
   gossipNodes: 3,
   awarenessMax: 8,

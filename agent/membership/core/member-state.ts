@@ -64,8 +64,15 @@ export class MemberState {
   declaredDead = false
   /** Makers of stale claims about us since the caller last drained this (see `reannounce`). */
   readonly staleAccusers: MemberId[] = []
+  /**
+   * Members a push-pull peer holds alive at the very incarnation we hold failed, since the
+   * caller last drained this: they may not know our verdict (see `mergeMember`).
+   */
+  readonly unawareFailed: MemberId[] = []
   /** Members added to the view since start (the caller tells whether the view still grows). */
   added = 0
+  /** Members that came back from failed since start (a heal still being learned). */
+  revivals = 0
   /** When members we held failed came back (see `revivedQuietMs`); pruned as they age. */
   private readonly revived = new Map<MemberId, number>()
   private readonly c: MemberStateComponents
@@ -155,7 +162,7 @@ export class MemberState {
     if (info.incarnation <= cur.incarnation) return false
     const prev = this.table.code(slot)
     const code = info.left ? Code.Left : Code.Alive
-    if (prev === Code.Failed && code === Code.Alive) this.noteRevived(info.id, now)
+    if (prev === Code.Failed && code === Code.Alive) { this.revivals++; this.noteRevived(info.id, now) }
     this.table.setInfo(slot, info)
     this.table.setCode(slot, code, now)
     this.suspicions.delete(slot)
@@ -309,6 +316,13 @@ export class MemberState {
     const slot = this.table.slot(id)
     const known = slot >= 0
     if (!known && !worthAdding(m.status, m.info.left)) return false
+    if (known && m.status === 'alive' && !m.info.left && this.table.code(slot) === Code.Failed &&
+      m.info.incarnation === this.table.info(slot).incarnation && this.unawareFailed.length < MAX_STALE_ACCUSERS) {
+      // The peer holds alive what we hold failed at the same incarnation: our verdict may never
+      // reach the member (after a heal the others ignore our claims for a while, and we no
+      // longer probe or gossip to it), so it would never refute. The caller tells it directly.
+      this.unawareFailed.push(id)
+    }
     const own = id === from
     const news = this.applyAlive(m.info, own || mayRelay, now, out)
     // A remote verdict only confirms a suspicion we already hold. Against a member we hold

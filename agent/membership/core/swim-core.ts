@@ -75,6 +75,8 @@ export class SwimCore implements MembershipCore {
   /** Next settle push-pull after a (re)join (Infinity = none), and how many were made. */
   private nextSettleAt = Infinity
   private settleDone = 0
+  /** The settle rounds follow a heal (we were held failed): exchange across it, see resyncToFailed. */
+  private settleAcross = false
   /** `state.added` at the join reply or the last settle request: did the view grow since? */
   private addedAtSettle = 0
 
@@ -136,11 +138,7 @@ export class SwimCore implements MembershipCore {
     // We knew no other live member: this answers our join (or a rejoin after being cut off).
     const rejoin = this.state.table.live <= 1
     this.state.merge(state, !this.joined, now, out)
-    if (rejoin && this.t.settleIntervalMs > 0 && this.t.settleRounds > 0) {
-      this.addedAtSettle = this.state.added
-      this.settleDone = 0
-      this.nextSettleAt = now + this.t.settleIntervalMs
-    }
+    if (rejoin) this.startSettle(now, false)
     if (!this.joined) {
       // Now that N is known, put our first periodic push-pull at random within the N-scaled
       // interval: a whole cluster restarted at once must not all exchange full state within
@@ -383,12 +381,14 @@ export class SwimCore implements MembershipCore {
     }
   }
 
-  private pushPull (out: Output): void {
+  /** Push-pull a random alive member (`preferFailed`: a member we hold failed, when there is one). */
+  private pushPull (out: Output, preferFailed = false): void {
     const t = this.state.table
     const self = this.state.slotOfSelf
-    const alive = this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
-    if (alive !== undefined) {
-      const info = t.info(alive)
+    const failed = preferFailed && t.count > t.live ? this.randomSlots(1, s => t.code(s) === Code.Failed)[0] : undefined
+    const pick = failed ?? this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
+    if (pick !== undefined) {
+      const info = t.info(pick)
       out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
     }
   }
@@ -403,15 +403,27 @@ export class SwimCore implements MembershipCore {
    * nothing new in between and makes none.
    */
   private settle (now: number, out: Output): void {
-    if (this.state.added === this.addedAtSettle || this.settleDone >= this.t.settleRounds || this.state.left) {
+    if (this.viewGain() === this.addedAtSettle || this.settleDone >= this.t.settleRounds || this.state.left) {
       this.nextSettleAt = Infinity
       return
     }
     this.settleDone++
     this.counters.settles++
-    this.addedAtSettle = this.state.added
-    this.pushPull(out)
+    this.addedAtSettle = this.viewGain()
+    this.pushPull(out, this.settleAcross && this.t.resyncToFailed > 0)
     this.nextSettleAt = this.settleDone >= this.t.settleRounds ? Infinity : now + this.t.settleIntervalMs * 2 ** this.settleDone
+  }
+
+  /** Members added or revived since start: the view still changes while this grows. */
+  private viewGain (): number { return this.state.added + this.state.revivals }
+
+  /** Settle rounds from now (after a join, or after learning we were held failed: `across`). */
+  private startSettle (now: number, across: boolean): void {
+    if (this.t.settleIntervalMs <= 0 || this.t.settleRounds <= 0) return
+    this.addedAtSettle = this.viewGain()
+    this.settleDone = 0
+    this.settleAcross = across
+    this.nextSettleAt = now + this.t.settleIntervalMs
   }
 
   /** Serf's reconnect: now and then try a failed member, so partitions heal once the network does. */
@@ -499,15 +511,32 @@ export class SwimCore implements MembershipCore {
     accusers.length = 0
   }
 
+  /** Tell members a push-pull peer holds alive, but we hold failed, our verdict (they refute). */
+  private tellUnaware (out: Output): void {
+    const ids = this.state.unawareFailed
+    if (ids.length === 0) return
+    for (const id of ids) {
+      const slot = this.state.table.slot(id)
+      if (slot < 0 || this.state.table.code(slot) !== Code.Failed) continue
+      const info = this.state.table.info(slot)
+      out.send.push({ to: info.addr, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'dead', id, incarnation: info.incarnation, from: this.init.selfId }] } })
+    }
+    ids.length = 0
+  }
+
   private finish (now: number, out: Output): Output {
     this.answerStaleClaims(out)
+    this.tellUnaware(out)
     if (this.state.declaredDead) {
       // We were held failed: catch up by one push-pull now (at most one per base interval),
       // instead of waiting up to an N-scaled interval for what changed while we were away.
       this.state.declaredDead = false
       if (now >= this.nextResyncAt) {
         this.nextResyncAt = now + this.t.pushPullIntervalMs
-        this.pushPull(out)
+        this.pushPull(out, this.t.resyncToFailed > 0)
+        // A heal is learned over tens of seconds (each side refutes as it hears of its
+        // verdict): keep exchanging while the view still changes, as after a join.
+        this.startSettle(now, true)
       }
     }
     this.asked = Math.max(now, this.nextDeadline())

@@ -172,6 +172,11 @@ export interface SwimTiming {
    * members whose refutation has not reached us yet (0 = off).
    */
   revivedQuietMs: number
+  /**
+   * 1: the catch-up push-pull of a node that learns it was held failed goes to a member it
+   * holds failed when there is one (across the partition that just healed), 0: to an alive one.
+   */
+  resyncToFailed: number
   /** Extra gossip-only datagrams while broadcasts are pending (0 = piggyback only). */
   gossipIntervalMs: number
   /** Members per gossip round. */
