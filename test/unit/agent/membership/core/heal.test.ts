@@ -50,6 +50,28 @@ describe('SwimCore after a partition heals', () => {
     assert.equal(c.member('x')?.status, 'failed')
   })
 
+  it('tells a member it holds failed, when a push-pull peer holds it alive at the same incarnation (so it refutes)', () => {
+    const c = core(['a', 'y', 'z'])
+    gossip(c, 'a', { t: 'dead', id: 'y', incarnation: 1, from: 'a' }, 100)
+    gossip(c, 'a', { t: 'dead', id: 'z', incarnation: 1, from: 'a' }, 100)
+    // The peer holds y alive at incarnation 1 (it never heard our verdict), z left by signed info.
+    const members = [
+      { info: info('a', 1), status: 'alive' as const, incarnation: 1 },
+      { info: info('y', 1), status: 'alive' as const, incarnation: 1 },
+      { info: { ...info('z', 1), left: true }, status: 'left' as const, incarnation: 1 }
+    ]
+    const { out } = c.onSyncRequest({ from: 'a', members, user: [], join: false }, 200)
+    const told = out.send.filter(s => s.msg.t === 'gossip' && s.msg.gossip.some(b => b.t === 'dead'))
+    assert.equal(told.length, 1)
+    assert.deepEqual(told[0]!.to, info('y', 1).addr)
+    assert.deepEqual(told[0]!.msg.t === 'gossip' ? told[0]!.msg.gossip : [], [{ t: 'dead', id: 'y', incarnation: 1, from: 'me' }])
+    assert.equal(c.member('y')?.status, 'failed', 'the peer\'s alive at the same incarnation does not revive it')
+    // A peer holding a newer incarnation revives it instead, and nobody is told.
+    const newer = c.onSyncRequest({ from: 'a', members: [{ info: info('y', 2), status: 'alive', incarnation: 2 }], user: [], join: false }, 300)
+    assert.equal(newer.out.send.length, 0)
+    assert.equal(c.member('y')?.status, 'alive')
+  })
+
   it('a member that was never held failed is not quieted by a new incarnation', () => {
     const c = core(['a', 'acc', 'x'])
     gossip(c, 'acc', { t: 'alive', info: info('acc', 2) }, 200)
