@@ -77,6 +77,9 @@ export class SwimCore implements MembershipCore {
   private settleDone = 0
   /** The settle rounds follow a heal (we were held failed): exchange across it, see resyncToFailed. */
   private settleAcross = false
+  /** Where our last push-pull to a member we hold failed went (null when none is pending). */
+  private acrossTo: Endpoint | null = null
+  private acrossId: MemberId | null = null
   /** `state.added` at the join reply or the last settle request: did the view grow since? */
   private addedAtSettle = 0
 
@@ -137,6 +140,7 @@ export class SwimCore implements MembershipCore {
     if (!this.started) return this.finish(now, out)
     // We knew no other live member: this answers our join (or a rejoin after being cut off).
     const rejoin = this.state.table.live <= 1
+    if (state.from !== null && state.from === this.acrossId) { this.acrossTo = null; this.acrossId = null }
     this.state.merge(state, !this.joined, now, out)
     if (rejoin) this.startSettle(now, false)
     if (!this.joined) {
@@ -149,9 +153,20 @@ export class SwimCore implements MembershipCore {
     return this.finish(now, out)
   }
 
-  /** Our push-pull to `to` failed (a join is retried while we know no other member). */
-  onSyncFailed (_to: Endpoint, now: number): Output {
-    return this.finish(now, this.begin(now))
+  /**
+   * Our push-pull to `to` failed (a join is retried while we know no other member). When it
+   * went to a member we hold failed (a catch-up across a heal) that really is gone, catch up
+   * with an alive member instead.
+   */
+  onSyncFailed (to: Endpoint, now: number): Output {
+    const out = this.begin(now)
+    const across = this.acrossTo
+    if (this.started && across !== null && across.host === to.host && across.port === to.port) {
+      this.acrossTo = null
+      this.acrossId = null
+      this.pushPull(out)
+    }
+    return this.finish(now, out)
   }
 
   /** Run whatever is due. */
@@ -389,6 +404,7 @@ export class SwimCore implements MembershipCore {
     const pick = failed ?? this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
     if (pick !== undefined) {
       const info = t.info(pick)
+      if (failed !== undefined) { this.acrossTo = info.addr; this.acrossId = info.id }
       out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
     }
   }

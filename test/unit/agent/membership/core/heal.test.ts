@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { SwimCore } from '../../../../../agent/membership/core/swim-core.js'
 import type { AliveInfo, Broadcast, SwimTiming } from '../../../../../agent/membership/core/types.js'
 import { Prng } from '../../../../harness/fuzz.js'
+import { TestNet, allSee, cluster } from './test-net.js'
 
 function info (id: string, incarnation: number): AliveInfo {
   return { id, name: id, incarnation, addr: { host: `10.1.0.${id.length + id.charCodeAt(id.length - 1) % 200}`, port: 7946 }, eligible: false, record: new Uint8Array(4), left: false }
@@ -77,5 +78,26 @@ describe('SwimCore after a partition heals', () => {
     gossip(c, 'acc', { t: 'alive', info: info('acc', 2) }, 200)
     gossip(c, 'a', { t: 'dead', id: 'x', incarnation: 1, from: 'acc' }, 300)
     assert.equal(c.member('x')?.status, 'failed')
+  })
+
+  it('catches up across a heal with a member it holds failed, and with an alive one when that member is really gone', () => {
+    const net = new TestNet(41)
+    const ids = cluster(net, 5)
+    net.runUntilTrue(() => allSee(net, ids, 'alive'), 20_000, 'formed')
+    net.crash('n4')
+    net.runUntilTrue(() => allSee(net, ['n4'], 'failed'), 20_000, 'n4 failed everywhere')
+    net.run(35_000)
+    const n1 = net.need('n1')
+    const before = n1.syncs.length
+    // n1 learns it was held failed (as after a heal): its catch-up goes to the member it holds failed ...
+    const inc = n1.core.incarnation
+    net.act('n1', (core, now) => core.receive(net.need('n2').addr, { t: 'gossip', from: 'n2', gossip: [{ t: 'dead', id: 'n1', incarnation: inc, from: 'n2' }] }, now))
+    const first = n1.syncs.slice(before)
+    assert.deepEqual(first.map(s => s.id), ['n4'])
+    // ... which is really gone: the failed exchange is replaced by one with an alive member at once.
+    net.run(500)
+    const next = n1.syncs.slice(before + 1).map(s => s.id)
+    assert.ok(next.length >= 1 && next[0] !== 'n4' && next[0] !== null, `then: ${JSON.stringify(next)}`)
+    assert.ok(n1.syncs[before + 1]!.at - first[0]!.at <= 200)
   })
 })
