@@ -21,11 +21,13 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   retransmitMult: 4,
   pushPullIntervalMs: 30_000,
   // News learned by push-pull is re-disseminated (as memberlist does), at most this much per
-  // merge, and a (re)joined node push-pulls again after 1, 2, 4, 8 s while its view still grows
-  // (docs/architecture.md, "Membership core (sans-I/O)": simultaneous joiners).
+  // merge, and a (re)joined node, or one that learns it was held failed (a heal), push-pulls
+  // again after 1, 2, 4 ... 32 s while its view still changes (docs/architecture.md,
+  // "Membership core (sans-I/O)"; 6 rounds, not 4: the 1,000-node heal of the simulator
+  // converges in 32 s instead of leaving a few pairs for minutes).
   pushPullRelayMax: 16,
   settleIntervalMs: 1000,
-  settleRounds: 4,
+  settleRounds: 6,
   // Stale partition-era claims arrive up to ~50 s after a heal at 1,000 nodes (the simulator).
   revivedQuietMs: 60_000,
   resyncToFailed: 1,

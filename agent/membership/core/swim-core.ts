@@ -18,8 +18,10 @@ import { retransmitLimit } from './broadcast-queue.js'
 import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
 import { MemberState, emptyOutput, zeroStats } from './member-state.js'
 import { Code, isLive } from './member-table.js'
+import { answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
 import { ProbeOrder } from './probe-order.js'
 import { pushPullInterval, reconnectInterval } from './push-pull.js'
+import { AcrossTarget, SettleRounds } from './settle.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
   SwimTiming, SyncState
@@ -72,13 +74,9 @@ export class SwimCore implements MembershipCore {
   private nextReconnectAt = 0
   /** Earliest next catch-up push-pull after we were held failed. */
   private nextResyncAt = 0
-  /** Next settle push-pull after a (re)join (Infinity = none), and how many were made. */
-  private nextSettleAt = Infinity
-  private settleDone = 0
-  /** The settle rounds follow a heal (we were held failed): exchange across it, see resyncToFailed. */
-  private settleAcross = false
-  /** `state.added` at the join reply or the last settle request: did the view grow since? */
-  private addedAtSettle = 0
+  /** Settle push-pulls after a (re)join or a heal, and a catch-up across a heal in flight. */
+  private readonly settle: SettleRounds
+  private readonly across = new AcrossTarget()
 
   constructor (init: SwimInit, rng: Rng) {
     this.init = init
@@ -86,6 +84,7 @@ export class SwimCore implements MembershipCore {
     this.t = { ...SWIM_DEFAULTS, ...init.timing }
     this.awareness = new Awareness(this.t.awarenessMax)
     this.order = new ProbeOrder(rng)
+    this.settle = new SettleRounds(this.t.settleIntervalMs, this.t.settleRounds)
     this.seqNo = Math.floor(rng() * U32_LIMIT)
     const start = Math.min(U32_LIMIT - 1, Math.max(0, Math.floor(init.incarnation)) + 1)
     this.state = new MemberState({ timing: this.t, stats: this.counters, awareness: this.awareness, selfInfo: init.selfInfo }, init.selfId, start)
@@ -113,7 +112,7 @@ export class SwimCore implements MembershipCore {
     const out = this.begin(now)
     if (!this.started || msg.from === this.init.selfId) { this.counters.ignored++; return this.finish(now, out) }
     if (msg.t !== 'nack') this.state.applyGossip(msg.gossip, msg.from, now, out)
-    if (msg.t !== 'ping') this.tellFailed(from, msg.from, out)
+    if (msg.t !== 'ping') tellFailed(this.state, from, msg.from, out)
     switch (msg.t) {
       case 'ping': this.onPing(from, msg, out); break
       case 'ack': this.onAck(msg.seq, out); break
@@ -137,8 +136,9 @@ export class SwimCore implements MembershipCore {
     if (!this.started) return this.finish(now, out)
     // We knew no other live member: this answers our join (or a rejoin after being cut off).
     const rejoin = this.state.table.live <= 1
+    this.across.replied(state.from)
     this.state.merge(state, !this.joined, now, out)
-    if (rejoin) this.startSettle(now, false)
+    if (rejoin) this.settle.start(now, false, this.viewGain())
     if (!this.joined) {
       // Now that N is known, put our first periodic push-pull at random within the N-scaled
       // interval: a whole cluster restarted at once must not all exchange full state within
@@ -149,9 +149,15 @@ export class SwimCore implements MembershipCore {
     return this.finish(now, out)
   }
 
-  /** Our push-pull to `to` failed (a join is retried while we know no other member). */
-  onSyncFailed (_to: Endpoint, now: number): Output {
-    return this.finish(now, this.begin(now))
+  /**
+   * Our push-pull to `to` failed (a join is retried while we know no other member). When it
+   * went to a member we hold failed (a catch-up across a heal) that really is gone, catch up
+   * with an alive member instead.
+   */
+  onSyncFailed (to: Endpoint, now: number): Output {
+    const out = this.begin(now)
+    if (this.across.failed(to) && this.started) this.pushPull(out)
+    return this.finish(now, out)
   }
 
   /** Run whatever is due. */
@@ -181,7 +187,7 @@ export class SwimCore implements MembershipCore {
       this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
     }
     if (now >= this.nextJoinAt) this.joinSeeds(now, out)
-    if (now >= this.nextSettleAt) this.settle(now, out)
+    if (now >= this.settle.nextAt) this.settleRound(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
       this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
@@ -192,7 +198,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.nextJoinAt, this.nextSettleAt)
+    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.nextJoinAt, this.settle.nextAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -389,42 +395,21 @@ export class SwimCore implements MembershipCore {
     const pick = failed ?? this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
     if (pick !== undefined) {
       const info = t.info(pick)
+      if (failed !== undefined) this.across.set(info.addr, info.id)
       out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
     }
   }
 
-  /**
-   * A settle exchange after a (re)join: when nodes join at the same time, each one's join
-   * push-pull teaches it only the members its seed knew then, and the others' `alive` relays
-   * are mostly spent on members that learned them by push-pull. So while our view keeps
-   * growing (members added since the join reply or the previous settle request, what that
-   * exchange brought included), push-pull a random live member again, after 1, 2, 4, 8 s
-   * (settleIntervalMs doubling, at most settleRounds). A node joining a cluster alone learns
-   * nothing new in between and makes none.
-   */
-  private settle (now: number, out: Output): void {
-    if (this.viewGain() === this.addedAtSettle || this.settleDone >= this.t.settleRounds || this.state.left) {
-      this.nextSettleAt = Infinity
-      return
-    }
-    this.settleDone++
+  /** A settle round is due (settle.ts): push-pull while the view still changes. */
+  private settleRound (now: number, out: Output): void {
+    if (this.state.left) { this.settle.stop(); return }
+    if (!this.settle.step(now, this.viewGain())) return
     this.counters.settles++
-    this.addedAtSettle = this.viewGain()
-    this.pushPull(out, this.settleAcross && this.t.resyncToFailed > 0)
-    this.nextSettleAt = this.settleDone >= this.t.settleRounds ? Infinity : now + this.t.settleIntervalMs * 2 ** this.settleDone
+    this.pushPull(out, this.settle.across && this.t.resyncToFailed > 0)
   }
 
   /** Members added or revived since start: the view still changes while this grows. */
   private viewGain (): number { return this.state.added + this.state.revivals }
-
-  /** Settle rounds from now (after a join, or after learning we were held failed: `across`). */
-  private startSettle (now: number, across: boolean): void {
-    if (this.t.settleIntervalMs <= 0 || this.t.settleRounds <= 0) return
-    this.addedAtSettle = this.viewGain()
-    this.settleDone = 0
-    this.settleAcross = across
-    this.nextSettleAt = now + this.t.settleIntervalMs
-  }
 
   /** Serf's reconnect: now and then try a failed member, so partitions heal once the network does. */
   private reconnect (out: Output): void {
@@ -487,46 +472,9 @@ export class SwimCore implements MembershipCore {
     return out
   }
 
-  /**
-   * A member we hold failed is talking to us: tell it (one small datagram per datagram it
-   * sends, no amplification), so it refutes, or re-announces a refutation we missed. Without
-   * this, a pair left disagreeing after a partition heals waits for a push-pull.
-   */
-  private tellFailed (to: Endpoint, id: MemberId, out: Output): void {
-    const slot = this.state.table.slot(id)
-    if (slot < 0 || this.state.table.code(slot) !== Code.Failed) return
-    const info = this.state.table.info(slot)
-    out.send.push({ to, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'dead', id, incarnation: info.incarnation, from: this.init.selfId }] } })
-  }
-
-  /** Send our current info straight to whoever made a stale claim about us (see MemberState.reannounce). */
-  private answerStaleClaims (out: Output): void {
-    const accusers = this.state.staleAccusers
-    if (accusers.length === 0) return
-    for (const id of accusers) {
-      const slot = this.state.table.slot(id)
-      if (slot < 0) continue
-      out.send.push({ to: this.state.table.info(slot).addr, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'alive', info: this.state.selfInfo }] } })
-    }
-    accusers.length = 0
-  }
-
-  /** Tell members a push-pull peer holds alive, but we hold failed, our verdict (they refute). */
-  private tellUnaware (out: Output): void {
-    const ids = this.state.unawareFailed
-    if (ids.length === 0) return
-    for (const id of ids) {
-      const slot = this.state.table.slot(id)
-      if (slot < 0 || this.state.table.code(slot) !== Code.Failed) continue
-      const info = this.state.table.info(slot)
-      out.send.push({ to: info.addr, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'dead', id, incarnation: info.incarnation, from: this.init.selfId }] } })
-    }
-    ids.length = 0
-  }
-
   private finish (now: number, out: Output): Output {
-    this.answerStaleClaims(out)
-    this.tellUnaware(out)
+    answerStaleClaims(this.state, out)
+    tellUnaware(this.state, out)
     if (this.state.declaredDead) {
       // We were held failed: catch up by one push-pull now (at most one per base interval),
       // instead of waiting up to an N-scaled interval for what changed while we were away.
@@ -536,7 +484,7 @@ export class SwimCore implements MembershipCore {
         this.pushPull(out, this.t.resyncToFailed > 0)
         // A heal is learned over tens of seconds (each side refutes as it hears of its
         // verdict): keep exchanging while the view still changes, as after a join.
-        this.startSettle(now, true)
+        this.settle.start(now, true, this.viewGain())
       }
     }
     this.asked = Math.max(now, this.nextDeadline())

@@ -47,7 +47,8 @@ describe('membership simulator on the real core', () => {
       // The other side's verdicts, queued or carried by push-pull, must not kill reachable nodes.
       assert.equal(r.falseDeaths, 0, 'false deaths more than 30 s after the heal')
       assert.equal(r.falseDeathsAfterDisruption, 0, 'false deaths within 30 s of the heal')
-      assert.ok(r.healMs !== undefined && r.healMs <= 60_000, `all see all ${r.healMs ?? 'never'} ms after the heal`)
+      // Settle push-pulls across the heal: 3.4 s and 7.0 s (52-54 s without them).
+      assert.ok(r.healMs !== undefined && r.healMs <= 20_000, `all see all ${r.healMs ?? 'never'} ms after the heal`)
       assert.equal(r.convergedAtEnd, true)
       assert.equal(r.managerViolations, 0, `two managers for up to ${r.maxDualManagerMs} ms`)
       assert.equal(r.managerlessChecks, 0)

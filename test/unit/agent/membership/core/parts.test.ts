@@ -7,6 +7,7 @@ import { confirm, newSuspicion, suspicionBounds, suspicionTimeout } from '../../
 import { pushPullInterval } from '../../../../../agent/membership/core/push-pull.js'
 import { Awareness } from '../../../../../agent/membership/core/awareness.js'
 import { Code, MemberTable } from '../../../../../agent/membership/core/member-table.js'
+import { AcrossTarget, SettleRounds } from '../../../../../agent/membership/core/settle.js'
 import type { AliveInfo, Broadcast } from '../../../../../agent/membership/core/types.js'
 
 const user = (key: string, version = 1): Broadcast => ({ t: 'user', key, version, data: new Uint8Array(0) })
@@ -142,5 +143,40 @@ describe('compact member table', () => {
     assert.equal(t.live, 1)
     t.setCode(a, Code.Failed, 1_003_000)
     assert.equal(t.live, 0)
+  })
+})
+
+describe('settle rounds', () => {
+  it('are due 1, 2, 4 ... s apart while the view changes, at most `rounds`, and end when it does not', () => {
+    const r = new SettleRounds(1000, 3)
+    assert.equal(r.nextAt, Infinity)
+    r.start(0, false, 10)
+    assert.equal(r.nextAt, 1000)
+    assert.equal(r.step(1000, 12), true)
+    assert.equal(r.nextAt, 3000)
+    assert.equal(r.step(3000, 13), true)
+    assert.equal(r.nextAt, 7000)
+    assert.equal(r.step(7000, 20), true)
+    assert.equal(r.nextAt, Infinity, 'three rounds made')
+    r.start(10_000, true, 20)
+    assert.equal(r.across, true)
+    assert.equal(r.step(11_000, 20), false, 'nothing changed since the start')
+    assert.equal(r.nextAt, Infinity)
+    const off = new SettleRounds(0, 3)
+    off.start(0, false, 0)
+    assert.equal(off.nextAt, Infinity, 'interval 0 turns them off')
+  })
+
+  it('remember the push-pull in flight to a member held failed until it answers or fails', () => {
+    const a = new AcrossTarget()
+    const to = { host: '10.0.0.9', port: 7946 }
+    assert.equal(a.failed(to), false)
+    a.set(to, 'x')
+    assert.equal(a.failed({ host: '10.0.0.8', port: 7946 }), false)
+    assert.equal(a.failed(to), true)
+    assert.equal(a.failed(to), false, 'forgotten once reported')
+    a.set(to, 'x')
+    a.replied('x')
+    assert.equal(a.failed(to), false, 'it answered')
   })
 })

@@ -175,7 +175,8 @@ export class TestNet {
     const target = this.byAddr.get(key(to))
     const bytes = encodeSyncState(state)
     const fail = (): void => { this.apply(from, from.core.onSyncFailed(to, this.now)) }
-    if (target === undefined || this.cut.has(`${from.id}>${target.id}`)) {
+    // A crashed target refuses the connection (its own queued events are skipped while down).
+    if (target === undefined || target.down || this.cut.has(`${from.id}>${target.id}`)) {
       this.push(this.now + 100, 1, from.id, fail)
       return
     }
