@@ -3,6 +3,8 @@
  * link-cut failure rounds, and late joiners. Times are monotonic milliseconds; a view counts
  * when the poller received it (so every figure carries up to one poll interval of slack).
  */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import { waitFor } from '../../test/harness/poll.js'
@@ -44,6 +46,14 @@ export interface ConvergeResult {
   pollerCpuPct: number
 }
 
+/** With BENCH_FAIL_LOGS=DIR, a phase that fails writes every agent's log tail there (DIR/NAME.log). */
+async function keepFailureLogs (agents: readonly BenchAgent[]): Promise<void> {
+  const dir = process.env.BENCH_FAIL_LOGS
+  if (dir === undefined || dir === '') return
+  await mkdir(dir, { recursive: true })
+  await Promise.all(agents.map(async a => { await writeFile(join(dir, `${a.name}.log`), a.tail()) }))
+}
+
 /** Spawns the seed, waits until it listens, spawns the others at once, polls until all see all. */
 export async function converge (system: BenchSystem, hosts: readonly TestHost[], opts: PhaseOptions): Promise<{ agents: BenchAgent[], result: ConvergeResult }> {
   const [seedHost, ...joinHosts] = hosts
@@ -60,13 +70,19 @@ export async function converge (system: BenchSystem, hosts: readonly TestHost[],
   const names = agents.map(a => a.name)
   // firstAlive.get(observer).get(subject): when observer's view first listed subject alive.
   const firstAlive = new Map<string, Map<string, number>>(names.map(n => [n, new Map()]))
+  const lastView = new Map<string, View>()
   const outcome = await pollViews(agents, (a, view, at) => {
+    lastView.set(a.name, view)
     const seen = firstAlive.get(a.name) as Map<string, number>
     for (const n of names) if (!seen.has(n) && view.get(n) === 'alive') seen.set(n, at)
   }, () => [...firstAlive.values()].every(s => s.size === names.length), { intervalMs: opts.pollMs, timeoutMs: opts.convergeTimeoutMs })
   if (!outcome.done) {
     const missing = [...firstAlive].map(([o, s]) => `${o} sees ${s.size}/${names.length}`).join(', ')
-    throw new Error(`${system.id}: ${names.length} agents did not converge in ${opts.convergeTimeoutMs} ms (${missing})`)
+    // Who never saw whom alive, and what its last view said about them (absent, suspect, failed).
+    const detail = [...firstAlive].filter(([, s]) => s.size < names.length)
+      .map(([o, s]) => `${o}: ${names.filter(n => !s.has(n)).map(n => `${n}=${lastView.get(o)?.get(n) ?? 'absent'}`).join(' ')}`).join('; ')
+    await keepFailureLogs(agents)
+    throw new Error(`${system.id}: ${names.length} agents did not converge in ${opts.convergeTimeoutMs} ms (${missing})\nnever seen alive: ${detail}`)
   }
   const seesAll = (o: string): number => Math.max(...(firstAlive.get(o) as Map<string, number>).values())
   const seenByAll = (s: string): number => Math.max(...names.map(o => (firstAlive.get(o) as Map<string, number>).get(s) as number))

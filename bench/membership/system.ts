@@ -72,13 +72,13 @@ export class AgentOutput {
   }
 
   private line (line: string, at: number): void {
-    this.text = (this.text + line + '\n').slice(-20_000)
+    this.text = (this.text + line + '\n').slice(-200_000)
     if (this.readyAt === null && this.parse.ready(line)) this.readyAt = at
     const c = this.parse.change(line)
     if (c !== null) this.changes.push({ at, ...c })
   }
 
-  /** The last ~20 KB of output. */
+  /** The last ~200 KB of output. */
   tail (): string {
     return this.text
   }
