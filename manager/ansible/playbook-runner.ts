@@ -55,8 +55,10 @@ export interface PlaybookResult {
  * key auth only, a control master per host. Shared with the benchmark baseline so the two
  * compare like with like.
  */
-export function strictSshArgs (knownHostsPath: string): string {
+export function strictSshArgs (knownHostsPath: string, certificatePath?: string): string {
   return [
+    // The manager's short-lived user certificate (manager/ssh/cert-issuer.ts), when it has one.
+    ...(certificatePath !== undefined ? ['-o', `CertificateFile=${certificatePath}`] : []),
     '-o', 'ControlMaster=auto', '-o', `ControlPersist=${CONTROL_PERSIST_S}s`,
     '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHostsPath}`,
     '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'CheckHostIP=no', '-o', 'UpdateHostKeys=no',
@@ -80,6 +82,8 @@ export interface AnsibleRunnerComponents {
 export interface AnsibleRunnerInit {
   /** Absolute path of the manager's SSH private key. */
   privateKeyPath: string
+  /** Its OpenSSH user certificate, when nodes trust a CA rather than the key (absolute, plain path). */
+  certificatePath?: string
   /** ansible-runner executable, by absolute path. */
   runnerPath?: string
   /** The run guard script (default: the package's `manager/ansible/run-guard.py`). */
@@ -105,7 +109,7 @@ class Tail {
 /** ansible-runner based {@link PlaybookRunner}. */
 export class AnsibleRunner implements PlaybookRunner {
   private readonly log: Logger
-  private readonly init: Required<Omit<AnsibleRunnerInit, 'workDir'>> & { workDir: string }
+  private readonly init: Required<Omit<AnsibleRunnerInit, 'workDir' | 'certificatePath'>> & { workDir: string, certificatePath?: string }
 
   constructor (components: AnsibleRunnerComponents, init: AnsibleRunnerInit) {
     this.log = components.logger.child({ component: 'ansible-runner' })
@@ -120,6 +124,9 @@ export class AnsibleRunner implements PlaybookRunner {
       ...init
     }
     if (!isAbsolute(this.init.privateKeyPath)) throw new TypeError('privateKeyPath must be absolute')
+    if (this.init.certificatePath !== undefined && !SAFE_PATH.test(this.init.certificatePath)) {
+      throw new TypeError(`certificatePath ${this.init.certificatePath} must be an absolute path ssh options can carry`)
+    }
   }
 
   /** Runs `plan`; resolves with per-host outcomes whatever happens on the hosts. */
@@ -246,7 +253,7 @@ export class AnsibleRunner implements PlaybookRunner {
 
   /** The runner's whole environment: nothing inherited from the manager process. */
   private env (paths: RunPaths): Record<string, string> {
-    const sshArgs = strictSshArgs(paths.knownHosts)
+    const sshArgs = strictSshArgs(paths.knownHosts, this.init.certificatePath)
     return {
       PATH: RUNNER_PATH_ENV,
       HOME: paths.home,
