@@ -24,21 +24,29 @@ a running agent is not started a second time.
 First node (no command, or `init`):
   1. installs what is missing (scripts/install-deps.sh; skip with --no-install);
   2. creates the cluster secrets in /etc/clusterd (directory 0700, files 0600), keeping any
-     that exist: secret (gossip pre-shared key), manager_ed25519 and manager_ed25519.pub (the
-     manager's SSH key), api-token (bearer token for the optional TCP API);
+     that exist: secret (gossip pre-shared key), ssh-ca and ssh-ca.pub (the cluster SSH
+     certificate authority), api-ca.key and api-ca.crt (the CA of the TCP API's TLS
+     certificates), api-token (bearer token for the optional TCP API); with --api-listen also
+     api.key and api.crt (this node's TLS certificate, signed by api-ca.key);
   3. writes /etc/clusterd/clusterd.yaml from the flags (rewritten on every run);
-  4. authorizes manager_ed25519.pub in /root/.ssh/authorized_keys (once);
+  4. makes sshd trust the cluster SSH CA for root (a drop-in in /etc/ssh/sshd_config.d:
+     TrustedUserCAKeys ssh-ca.pub, AuthorizedPrincipalsFile ssh-principals/%u listing
+     clusterd-manager) and reloads sshd: the elected manager logs in with a certificate it
+     signs itself for a few minutes, no key is shared between nodes;
   5. starts clusterd: the systemd unit clusterd.service when systemd runs, else a supervisor
      (scripts/supervise.sh) that restarts the agent when it crashes, with its PID in
      /run/clusterd/supervisor.pid and the log in /var/log/clusterd/clusterd.log;
   6. waits until a manager is elected (this node) and prints how to join more nodes.
 
 join HOST:PORT...:
-  Same steps, but the secrets must already be here: copy /etc/clusterd/{secret,
-  manager_ed25519,manager_ed25519.pub,api-token} from a member (mode 0600; group- or
-  other-readable secrets are refused). HOST:PORT are seed members' gossip addresses
-  (IPv4, [IPv6] or DNS name). Waits until this node is alive in the member list with at
-  least one other member.
+  Same steps, but the secrets must already be here, copied from a member (mode 0600; group-
+  or other-readable secrets are refused). What a node holds depends on its role:
+    manager-eligible (default): secret ssh-ca ssh-ca.pub api-ca.key api-ca.crt api-token
+    --manager-eligible false:   secret ssh-ca.pub api-ca.crt   (a worker; it refuses to start
+                                holding ssh-ca, api-ca.key, api-token or manager_ed25519, and
+                                cannot serve --api-listen)
+  HOST:PORT are seed members' gossip addresses (IPv4, [IPv6] or DNS name). Waits until this
+  node is alive in the member list with at least one other member.
 
 status:  exit 0 when clusterd is running here (then lists members and the manager), 3 when not.
 stop:    SIGTERM to the supervisor (or `systemctl stop clusterd`); waits until the agent
@@ -56,7 +64,9 @@ Flags (first node and join):
   --label KEY=VALUE        operator label, repeatable (e.g. --label rack=r1)
   --data-dir DIR           agent state directory (default /var/lib/clusterd)
   --manager-eligible BOOL  true|false: may this node become manager (default true)
-  --api-listen IP:PORT     also serve the API over TCP, guarded by /etc/clusterd/api-token
+  --api-listen IP:PORT     also serve the API over TCP with TLS (api.crt, from the cluster's
+                           API CA), guarded by /etc/clusterd/api-token; manager-eligible
+                           nodes only
   --no-install             do not run scripts/install-deps.sh (machine already set up)
   -h, --help               this text
 
@@ -66,7 +76,8 @@ Environment (paths default as shown; tests point them into a temporary directory
   CLUSTERD_ETC=/etc/clusterd            secrets and clusterd.yaml
   CLUSTERD_RUN=/run/clusterd            supervisor.pid, agent.pid, clusterd.sock (API socket)
   CLUSTERD_LOG_DIR=/var/log/clusterd    clusterd.log (supervised mode)
-  CLUSTERD_SSH_DIR=/root/.ssh           where authorized_keys gets the manager key
+  CLUSTERD_SSHD_CONFIG_DIR=/etc/ssh/sshd_config.d   where the sshd drop-in is written
+  CLUSTERD_SSHD_BIN=/usr/sbin/sshd      sshd, to check its configuration and find its pid file
   CLUSTERD_DATA_DIR=/var/lib/clusterd   default for --data-dir
   CLUSTERD_SYSTEMD_DIR=/etc/systemd/system   where clusterd.service is written
   CLUSTERD_INIT=auto                    auto|systemd|supervise (auto: systemd when
@@ -133,8 +144,9 @@ REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 ETC=$(abs_path CLUSTERD_ETC "${CLUSTERD_ETC:-/etc/clusterd}")
 RUN_DIR=$(abs_path CLUSTERD_RUN "${CLUSTERD_RUN:-/run/clusterd}")
 LOG_DIR=$(abs_path CLUSTERD_LOG_DIR "${CLUSTERD_LOG_DIR:-/var/log/clusterd}")
-SSH_DIR=$(abs_path CLUSTERD_SSH_DIR "${CLUSTERD_SSH_DIR:-/root/.ssh}")
+SSHD_CONFIG_DIR=$(abs_path CLUSTERD_SSHD_CONFIG_DIR "${CLUSTERD_SSHD_CONFIG_DIR:-/etc/ssh/sshd_config.d}")
 DEFAULT_DATA_DIR=${CLUSTERD_DATA_DIR:-/var/lib/clusterd}
+SSHD_BIN=$(abs_path CLUSTERD_SSHD_BIN "${CLUSTERD_SSHD_BIN:-/usr/sbin/sshd}")
 SYSTEMD_DIR=$(abs_path CLUSTERD_SYSTEMD_DIR "${CLUSTERD_SYSTEMD_DIR:-/etc/systemd/system}")
 NODE_BIN=$(abs_path CLUSTERD_NODE_BIN "${CLUSTERD_NODE_BIN:-$REPO/node_modules/.bin/node}")
 CLUSTERD_JS=$(abs_path CLUSTERD_JS "${CLUSTERD_JS:-$REPO/bin/clusterd.js}")
@@ -144,8 +156,15 @@ WAIT_SECONDS=${CLUSTERD_WAIT_SECONDS:-60}
 
 CONFIG_FILE="$ETC/clusterd.yaml"
 SECRET_FILE="$ETC/secret"
-SSH_KEY_FILE="$ETC/manager_ed25519"
-SSH_PUB_FILE="$ETC/manager_ed25519.pub"
+LEGACY_SSH_KEY_FILE="$ETC/manager_ed25519"
+SSH_CA_FILE="$ETC/ssh-ca"
+SSH_CA_PUB_FILE="$ETC/ssh-ca.pub"
+SSH_PRINCIPALS_DIR="$ETC/ssh-principals"
+SSHD_DROPIN="$SSHD_CONFIG_DIR/clusterd-ca.conf"
+API_CA_KEY_FILE="$ETC/api-ca.key"
+API_CA_CERT_FILE="$ETC/api-ca.crt"
+API_KEY_FILE="$ETC/api.key"
+API_CERT_FILE="$ETC/api.crt"
 API_TOKEN_FILE="$ETC/api-token"
 SUPERVISOR_PID_FILE="$RUN_DIR/supervisor.pid"
 AGENT_PID_FILE="$RUN_DIR/agent.pid"
@@ -153,7 +172,10 @@ API_SOCKET="$RUN_DIR/clusterd.sock"
 LOG_FILE="$LOG_DIR/clusterd.log"
 UNIT_NAME=clusterd.service
 UNIT_FILE="$SYSTEMD_DIR/$UNIT_NAME"
-SECRET_NAMES=(secret manager_ed25519 manager_ed25519.pub api-token)
+# What each kind of node holds (README, "Trust model"). A worker's files open no other node.
+ELIGIBLE_SECRETS=(secret ssh-ca ssh-ca.pub api-ca.key api-ca.crt api-token)
+WORKER_SECRETS=(secret ssh-ca.pub api-ca.crt)
+WORKER_FORBIDDEN=(ssh-ca api-ca.key api-token api.key manager_ed25519)
 
 case "$INIT_MODE" in auto|systemd|supervise) ;; *) usage_error "CLUSTERD_INIT: expected auto, systemd or supervise; got \"$INIT_MODE\"" ;; esac
 [[ $WAIT_SECONDS =~ ^[1-9][0-9]{0,4}$ ]] || usage_error "CLUSTERD_WAIT_SECONDS: expected a number of seconds from 1 to 99999; got \"$WAIT_SECONDS\""
@@ -256,7 +278,7 @@ fi
 
 ensure_root () {
   if [ "$(id -u)" -ne 0 ] && [ "${CLUSTERD_ALLOW_NON_ROOT:-}" != 1 ]; then
-    die "must run as root (it writes $ETC, $SSH_DIR/authorized_keys and starts a system service)"
+    die "must run as root (it writes $ETC, $SSHD_DROPIN and starts a system service)"
   fi
 }
 
@@ -409,6 +431,8 @@ install_deps () {
     die "clusterd is not built ($REPO/dist is missing): run $REPO/scripts/install-deps.sh (or drop --no-install)"
   fi
   command -v ssh-keygen > /dev/null || die "ssh-keygen is missing: install openssh-client (or drop --no-install)"
+  command -v openssl > /dev/null || die "openssl is missing: install openssl (or drop --no-install)"
+  [ -x "$SSHD_BIN" ] || die "sshd is missing at $SSHD_BIN: install openssh-server (or drop --no-install); the manager reaches nodes over SSH"
 }
 
 prepare_etc () {
@@ -424,22 +448,8 @@ create_secrets () {
     "$NODE_BIN" "$CLUSTERD_JS" keygen "$SECRET_FILE" > /dev/null
     say "created the cluster secret $SECRET_FILE"
   fi
-
-  if [ -e "$SSH_KEY_FILE" ]; then
-    check_secret_file "$SSH_KEY_FILE"
-    if [ ! -e "$SSH_PUB_FILE" ]; then
-      ssh-keygen -y -f "$SSH_KEY_FILE" > "$SSH_PUB_FILE.tmp"
-      chmod 0600 "$SSH_PUB_FILE.tmp"; mv -f "$SSH_PUB_FILE.tmp" "$SSH_PUB_FILE"
-      say "re-created $SSH_PUB_FILE from the private key"
-    fi
-    say "keeping the existing manager SSH key $SSH_KEY_FILE"
-  else
-    [ ! -e "$SSH_PUB_FILE" ] || die "$SSH_PUB_FILE exists without its private key $SSH_KEY_FILE: copy the private key too, or remove the .pub file to create a new key pair"
-    ssh-keygen -q -t ed25519 -N '' -C clusterd-manager -f "$SSH_KEY_FILE" > /dev/null
-    chmod 0600 "$SSH_KEY_FILE" "$SSH_PUB_FILE"
-    say "created the manager SSH key $SSH_KEY_FILE"
-  fi
-  check_secret_file "$SSH_PUB_FILE"
+  create_ssh_ca
+  create_api_ca
 
   if [ -e "$API_TOKEN_FILE" ]; then
     check_secret_file "$API_TOKEN_FILE"; say "keeping the existing API token $API_TOKEN_FILE"
@@ -449,28 +459,25 @@ create_secrets () {
     chmod 0600 "$API_TOKEN_FILE"
     say "created the API token $API_TOKEN_FILE"
   fi
-  check_key_pair
+  check_trust_files
 }
 
 require_secrets () {
-  local name missing=()
-  for name in "${SECRET_NAMES[@]}"; do [ -e "$ETC/$name" ] || missing+=("$ETC/$name"); done
+  local name missing=() needed
+  if [ "$manager_eligible" = true ]; then needed=("${ELIGIBLE_SECRETS[@]}"); else needed=("${WORKER_SECRETS[@]}"); fi
+  for name in "${needed[@]}"; do [ -e "$ETC/$name" ] || missing+=("$ETC/$name"); done
   if [ "${#missing[@]}" -gt 0 ]; then
-    die "missing cluster secret ${missing[0]}$([ "${#missing[@]}" -gt 1 ] && printf ' (and %s more)' "$((${#missing[@]} - 1))"): copy ${SECRET_NAMES[*]} from /etc/clusterd on a member into $ETC here, mode 0600 (./bootstrap.sh on the first node printed a tar | ssh command for it)"
+    die "missing cluster secret ${missing[0]}$([ "${#missing[@]}" -gt 1 ] && printf ' (and %s more)' "$((${#missing[@]} - 1))"): a $([ "$manager_eligible" = true ] && echo manager-eligible || echo worker) node needs ${needed[*]} from /etc/clusterd on a member in $ETC here, mode 0600 (./bootstrap.sh on the first node printed a tar | ssh command for it)"
   fi
-  for name in "${SECRET_NAMES[@]}"; do check_secret_file "$ETC/$name"; done
+  if [ "$manager_eligible" = false ]; then
+    # Least privilege: a worker holds nothing that opens or drives another node.
+    for name in "${WORKER_FORBIDDEN[@]}"; do
+      [ ! -e "$ETC/$name" ] || die "$ETC/$name is here, but this node is not manager-eligible: a worker must not hold it (it would open or drive other nodes). Remove it: rm $(printf '%q' "$ETC/$name")"
+    done
+  fi
+  for name in "${needed[@]}"; do check_secret_file "$ETC/$name"; done
   chmod 0700 -- "$ETC"
-  check_key_pair
-}
-
-check_key_pair () {
-  local derived pub d p
-  derived=$(ssh-keygen -y -f "$SSH_KEY_FILE" 2>/dev/null) || die "$SSH_KEY_FILE is not a readable unencrypted SSH private key"
-  pub=$(head -n1 "$SSH_PUB_FILE")
-  read -r -a d <<<"$derived"
-  read -r -a p <<<"$pub"
-  [ "${d[0]:-}" = "${p[0]:-}" ] && [ "${d[1]:-}" = "${p[1]:-}" ] \
-    || die "$SSH_PUB_FILE does not belong to $SSH_KEY_FILE: copy both files from the same member"
+  check_trust_files
 }
 
 resolve_node_name () {
@@ -517,11 +524,14 @@ write_config () {
     fi
     echo "data-dir: $(yaml_quote "$data_dir")"
     echo "secret-file: $(yaml_quote "$SECRET_FILE")"
-    echo "ssh-key-file: $(yaml_quote "$SSH_KEY_FILE")"
+    # Only manager-eligible nodes hold the SSH CA key the elected manager signs itself certificates with.
+    [ "$manager_eligible" = false ] || echo "ssh-ca-key-file: $(yaml_quote "$SSH_CA_FILE")"
     echo "api-socket: $(yaml_quote "$API_SOCKET")"
     if [ -n "$api_listen" ]; then
       echo "api-listen: $(yaml_quote "$api_listen")"
       echo "api-token-file: $(yaml_quote "$API_TOKEN_FILE")"
+      echo "api-tls-cert: $(yaml_quote "$API_CERT_FILE")"
+      echo "api-tls-key: $(yaml_quote "$API_KEY_FILE")"
     fi
     echo "playbook-dir: $(yaml_quote "$REPO/playbooks")"
     echo "manager-eligible: $manager_eligible"
@@ -533,23 +543,6 @@ write_config () {
   write_if_changed "$CONFIG_FILE" 0600 <<<"$content" && changed=1
   if [ "$changed" -eq 1 ]; then say "wrote $CONFIG_FILE"; else say "$CONFIG_FILE is up to date"; fi
   config_changed=$changed
-}
-
-authorize_manager_key () {
-  local pub ak type blob
-  pub=$(head -n1 "$SSH_PUB_FILE")
-  read -r type blob _ <<<"$pub"
-  ak="$SSH_DIR/authorized_keys"
-  if [ ! -d "$SSH_DIR" ]; then mkdir -p -- "$SSH_DIR"; chmod 0700 -- "$SSH_DIR"; fi
-  if [ ! -e "$ak" ]; then : > "$ak"; chmod 0600 -- "$ak"; fi
-  # Any line holding the same key type and blob counts, whatever its options or comment.
-  if awk -v t="$type" -v b="$blob" '{ for (i = 1; i < NF; i++) if ($i == t && $(i + 1) == b) found = 1 } END { exit found ? 0 : 1 }' "$ak"; then
-    say "the manager key is already authorized in $ak"
-    return 0
-  fi
-  if [ -s "$ak" ] && [ -n "$(tail -c1 "$ak")" ]; then printf '\n' >> "$ak"; fi
-  printf '%s\n' "$pub" >> "$ak"
-  say "authorized the manager key in $ak"
 }
 
 start_systemd () {
@@ -661,14 +654,161 @@ print_join_help () {
   etc_q=$(printf '%q' "$ETC")
   cat <<EOF
 
-To add a node: copy the cluster secrets to it (as root; tar keeps their 0600 modes), then run
-the join command there from a checkout of this repository:
+To add a node: copy the cluster files it needs to it (as root; tar keeps their 0600 modes),
+then run the join command there from a checkout of this repository.
 
-  tar -C $etc_q -cf - ${SECRET_NAMES[*]} | ssh root@NEW_NODE 'umask 077 && mkdir -p $etc_q && tar -C $etc_q -xpf -'
+A worker (never manager; holds nothing that opens another node):
+
+  tar -C $etc_q -cf - ${WORKER_SECRETS[*]} | ssh root@NEW_NODE 'umask 077 && mkdir -p $etc_q && tar -C $etc_q -xpf -'
+  ssh root@NEW_NODE 'cd /path/to/clusterd && ./bootstrap.sh join $advertise --manager-eligible false'
+
+A manager-eligible node (holds the cluster CA keys and the API token: give it only to nodes
+you trust like this one):
+
+  tar -C $etc_q -cf - ${ELIGIBLE_SECRETS[*]} | ssh root@NEW_NODE 'umask 077 && mkdir -p $etc_q && tar -C $etc_q -xpf -'
   ssh root@NEW_NODE 'cd /path/to/clusterd && ./bootstrap.sh join $advertise'
 
-(or copy $etc_q/{$(IFS=,; echo "${SECRET_NAMES[*]}")} by any other private means)
+(or copy those files from $etc_q by any other private means)
 EOF
+}
+
+# ---------------------------------------------------------------- trust: SSH CA and API TLS
+# Who holds what (README, "Trust model"): every node trusts the cluster SSH CA for root logins
+# by certificates naming the principal clusterd-manager; only manager-eligible nodes hold the CA
+# keys and the API token, and the elected manager signs itself a certificate valid for a few
+# minutes (manager/ssh/cert-issuer.ts). No private key is shared between nodes.
+
+# Refuses flag combinations that would put a credential on a worker.
+check_role_flags () {
+  if [ "$manager_eligible" = false ] && [ -n "$api_listen" ]; then
+    usage_error "--api-listen: only manager-eligible nodes serve the TCP API (a worker holds neither the API token nor the CA key its TLS certificate needs)"
+  fi
+}
+
+create_ssh_ca () {
+  if [ -e "$SSH_CA_FILE" ]; then
+    check_secret_file "$SSH_CA_FILE"
+    if [ ! -e "$SSH_CA_PUB_FILE" ]; then
+      ssh-keygen -y -f "$SSH_CA_FILE" > "$SSH_CA_PUB_FILE.tmp"
+      chmod 0600 "$SSH_CA_PUB_FILE.tmp"; mv -f "$SSH_CA_PUB_FILE.tmp" "$SSH_CA_PUB_FILE"
+      say "re-created $SSH_CA_PUB_FILE from the CA key"
+    fi
+    say "keeping the existing cluster SSH CA $SSH_CA_FILE"
+  else
+    [ ! -e "$SSH_CA_PUB_FILE" ] || die "$SSH_CA_PUB_FILE exists without its private key $SSH_CA_FILE: copy the CA key too, or remove the .pub file to create a new CA"
+    ssh-keygen -q -t ed25519 -N '' -C clusterd-ssh-ca -f "$SSH_CA_FILE" > /dev/null
+    chmod 0600 "$SSH_CA_FILE" "$SSH_CA_PUB_FILE"
+    say "created the cluster SSH CA $SSH_CA_FILE"
+  fi
+}
+
+create_api_ca () {
+  if [ -e "$API_CA_KEY_FILE" ]; then
+    check_secret_file "$API_CA_KEY_FILE"
+    [ -e "$API_CA_CERT_FILE" ] || die "$API_CA_KEY_FILE exists without its certificate $API_CA_CERT_FILE: copy it too"
+    say "keeping the existing API CA $API_CA_CERT_FILE"
+    return 0
+  fi
+  [ ! -e "$API_CA_CERT_FILE" ] || die "$API_CA_CERT_FILE exists without its key $API_CA_KEY_FILE: copy the key too, or remove the certificate to create a new API CA"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$API_CA_KEY_FILE.tmp" 2> /dev/null || die "openssl could not create the API CA key"
+  chmod 0600 "$API_CA_KEY_FILE.tmp"
+  openssl req -x509 -new -key "$API_CA_KEY_FILE.tmp" -subj "/CN=clusterd API CA" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out "$API_CA_CERT_FILE.tmp" 2> /dev/null || die "openssl could not create the API CA certificate"
+  chmod 0600 "$API_CA_CERT_FILE.tmp"
+  mv -f "$API_CA_KEY_FILE.tmp" "$API_CA_KEY_FILE"; mv -f "$API_CA_CERT_FILE.tmp" "$API_CA_CERT_FILE"
+  say "created the API CA $API_CA_CERT_FILE"
+}
+
+# The public halves are what they claim, and each private half present belongs to its public half.
+check_trust_files () {
+  local derived pub d p
+  pub=$(head -n1 "$SSH_CA_PUB_FILE")
+  ssh-keygen -l -f "$SSH_CA_PUB_FILE" > /dev/null 2>&1 || die "$SSH_CA_PUB_FILE is not an SSH public key"
+  if [ -e "$SSH_CA_FILE" ]; then
+    derived=$(ssh-keygen -y -f "$SSH_CA_FILE" 2>/dev/null) || die "$SSH_CA_FILE is not a readable unencrypted SSH private key"
+    read -r -a d <<<"$derived"
+    read -r -a p <<<"$pub"
+    [ "${d[0]:-}" = "${p[0]:-}" ] && [ "${d[1]:-}" = "${p[1]:-}" ] \
+      || die "$SSH_CA_PUB_FILE does not belong to $SSH_CA_FILE: copy both files from the same member"
+  fi
+  openssl x509 -in "$API_CA_CERT_FILE" -noout 2> /dev/null || die "$API_CA_CERT_FILE is not a PEM certificate"
+  if [ -e "$API_CA_KEY_FILE" ]; then
+    [ "$(openssl x509 -in "$API_CA_CERT_FILE" -noout -pubkey 2>/dev/null)" = "$(openssl pkey -in "$API_CA_KEY_FILE" -pubout 2>/dev/null)" ] \
+      || die "$API_CA_CERT_FILE does not belong to $API_CA_KEY_FILE: copy both files from the same member"
+  fi
+}
+
+# This node's TLS certificate for --api-listen, signed by the API CA: names 127.0.0.1, ::1,
+# localhost, the node name, the advertised address and the listen address. Kept while it is
+# still good (this CA, these names, its key, more than 30 days left).
+issue_api_cert () {
+  local sans listen_ip tmp serial
+  split_host_port "$api_listen"; listen_ip=$hp_host
+  sans="IP:127.0.0.1,IP:::1,DNS:localhost,DNS:$node_name,IP:$advertise_ip"
+  if [ "$listen_ip" != 0.0.0.0 ] && [[ ! $listen_ip =~ ^[0:]+$ ]] && [ "$listen_ip" != "$advertise_ip" ]; then sans+=",IP:$listen_ip"; fi
+  if [ -e "$API_CERT_FILE" ] && [ -e "$API_KEY_FILE" ] \
+    && openssl verify -CAfile "$API_CA_CERT_FILE" "$API_CERT_FILE" > /dev/null 2>&1 \
+    && openssl x509 -in "$API_CERT_FILE" -noout -checkend 2592000 > /dev/null 2>&1 \
+    && openssl x509 -in "$API_CERT_FILE" -noout -checkip "$advertise_ip" 2>/dev/null | grep -q 'does match' \
+    && openssl x509 -in "$API_CERT_FILE" -noout -checkhost "$node_name" 2>/dev/null | grep -q 'does match' \
+    && [ "$(openssl x509 -in "$API_CERT_FILE" -noout -pubkey 2>/dev/null)" = "$(openssl pkey -in "$API_KEY_FILE" -pubout 2>/dev/null)" ]; then
+    check_secret_file "$API_KEY_FILE"
+    say "keeping the API TLS certificate $API_CERT_FILE"
+    return 0
+  fi
+  tmp=$(mktemp -d "$ETC/.api-cert.XXXXXX")
+  serial=$(od -An -vtx1 -N16 /dev/urandom | tr -d ' \n')
+  printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' "$sans" > "$tmp/ext"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/key" 2> /dev/null \
+    && openssl req -new -key "$tmp/key" -subj "/CN=$node_name" -out "$tmp/csr" 2> /dev/null \
+    && openssl x509 -req -in "$tmp/csr" -CA "$API_CA_CERT_FILE" -CAkey "$API_CA_KEY_FILE" -set_serial "0x$serial" \
+         -days 825 -sha256 -extfile "$tmp/ext" -out "$tmp/crt" 2> /dev/null \
+    || { rm -rf -- "$tmp"; die "openssl could not issue the API TLS certificate"; }
+  chmod 0600 "$tmp/key" "$tmp/crt"
+  mv -f "$tmp/key" "$API_KEY_FILE"; mv -f "$tmp/crt" "$API_CERT_FILE"
+  rm -rf -- "$tmp"
+  say "issued the API TLS certificate $API_CERT_FILE ($sans)"
+}
+
+# sshd trusts certificates from the cluster SSH CA for root when they name clusterd-manager.
+trust_cluster_ssh_ca () {
+  local content changed=0 err
+  [[ $ETC =~ ^[A-Za-z0-9/._+-]+$ ]] || die "cannot point sshd at $ETC: use a path of letters, digits and / . _ + -"
+  mkdir -p -- "$SSH_PRINCIPALS_DIR"; chmod 0700 -- "$SSH_PRINCIPALS_DIR"
+  write_if_changed "$SSH_PRINCIPALS_DIR/root" 0600 <<<"clusterd-manager" && changed=1
+  content=$(
+    echo "# Written by clusterd's bootstrap.sh: root logins by certificates of the cluster SSH CA"
+    echo "# that name the principal clusterd-manager (the elected manager's, valid a few minutes)."
+    echo "TrustedUserCAKeys $SSH_CA_PUB_FILE"
+    echo "AuthorizedPrincipalsFile $SSH_PRINCIPALS_DIR/%u"
+  )
+  if [ ! -d "$SSHD_CONFIG_DIR" ]; then mkdir -p -- "$SSHD_CONFIG_DIR"; chmod 0755 -- "$SSHD_CONFIG_DIR"; fi
+  write_if_changed "$SSHD_DROPIN" 0644 <<<"$content" && changed=1
+  if ! err=$("$SSHD_BIN" -t 2>&1); then
+    rm -f -- "$SSHD_DROPIN"
+    die "sshd refuses its configuration with $SSHD_DROPIN (removed it again): $err"
+  fi
+  # Debian's sshd_config includes sshd_config.d/*.conf; a config without that never reads ours.
+  "$SSHD_BIN" -T 2>/dev/null | grep -Fxiq "trustedusercakeys $SSH_CA_PUB_FILE" \
+    || die "sshd does not read $SSHD_DROPIN: add 'Include $SSHD_CONFIG_DIR/*.conf' at the top of its sshd_config, then run this again"
+  if [ "$changed" -eq 1 ]; then say "sshd trusts the cluster SSH CA ($SSHD_DROPIN)"; reload_sshd; else say "sshd already trusts the cluster SSH CA"; fi
+}
+
+reload_sshd () {
+  local unit pidfile pid
+  if [ "$(init_mode)" = systemd ] && command -v systemctl > /dev/null; then
+    for unit in ssh.service sshd.service; do
+      if systemctl is-active --quiet "$unit"; then systemctl reload "$unit"; say "reloaded $unit"; return 0; fi
+    done
+  fi
+  pidfile=$("$SSHD_BIN" -T 2>/dev/null | awk '$1 == "pidfile" { print $2; exit }')
+  if [ -n "$pidfile" ] && pid=$(head -n1 "$pidfile" 2>/dev/null) && [[ $pid =~ ^[1-9][0-9]*$ ]] && proc_alive "$pid"; then
+    kill -HUP "$pid"
+    say "reloaded sshd (pid $pid)"
+  else
+    warn "sshd is not running: start it, or the manager cannot reach this node"
+  fi
 }
 
 # ---------------------------------------------------------------- commands
@@ -677,10 +817,12 @@ cmd_init_or_join () {
   ensure_root
   resolve_node_name
   resolve_addresses
+  check_role_flags
   install_deps
   if [ "$cmd" = join ]; then require_secrets; else create_secrets; fi
   write_config
-  authorize_manager_key
+  [ -z "$api_listen" ] || issue_api_cert
+  trust_cluster_ssh_ca
   start_agent
   if [ "$cmd" = join ]; then
     wait_until "this node to be alive in the member list with at least one other member" check_joined
