@@ -78,6 +78,7 @@ Environment (paths default as shown; tests point them into a temporary directory
   CLUSTERD_LOG_DIR=/var/log/clusterd    clusterd.log (supervised mode)
   CLUSTERD_SSHD_CONFIG_DIR=/etc/ssh/sshd_config.d   where the sshd drop-in is written
   CLUSTERD_SSHD_BIN=/usr/sbin/sshd      sshd, to check its configuration and find its pid file
+  CLUSTERD_SSHD_CONFIG=/etc/ssh/sshd_config   sshd's main configuration (which must include the drop-in)
   CLUSTERD_DATA_DIR=/var/lib/clusterd   default for --data-dir
   CLUSTERD_SYSTEMD_DIR=/etc/systemd/system   where clusterd.service is written
   CLUSTERD_INIT=auto                    auto|systemd|supervise (auto: systemd when
@@ -147,6 +148,7 @@ LOG_DIR=$(abs_path CLUSTERD_LOG_DIR "${CLUSTERD_LOG_DIR:-/var/log/clusterd}")
 SSHD_CONFIG_DIR=$(abs_path CLUSTERD_SSHD_CONFIG_DIR "${CLUSTERD_SSHD_CONFIG_DIR:-/etc/ssh/sshd_config.d}")
 DEFAULT_DATA_DIR=${CLUSTERD_DATA_DIR:-/var/lib/clusterd}
 SSHD_BIN=$(abs_path CLUSTERD_SSHD_BIN "${CLUSTERD_SSHD_BIN:-/usr/sbin/sshd}")
+SSHD_CONFIG=$(abs_path CLUSTERD_SSHD_CONFIG "${CLUSTERD_SSHD_CONFIG:-/etc/ssh/sshd_config}")
 SYSTEMD_DIR=$(abs_path CLUSTERD_SYSTEMD_DIR "${CLUSTERD_SYSTEMD_DIR:-/etc/systemd/system}")
 NODE_BIN=$(abs_path CLUSTERD_NODE_BIN "${CLUSTERD_NODE_BIN:-$REPO/node_modules/.bin/node}")
 CLUSTERD_JS=$(abs_path CLUSTERD_JS "${CLUSTERD_JS:-$REPO/bin/clusterd.js}")
@@ -773,7 +775,7 @@ issue_api_cert () {
 
 # sshd trusts certificates from the cluster SSH CA for root when they name clusterd-manager.
 trust_cluster_ssh_ca () {
-  local content changed=0 err
+  local content changed=0 err effective
   [[ $ETC =~ ^[A-Za-z0-9/._+-]+$ ]] || die "cannot point sshd at $ETC: use a path of letters, digits and / . _ + -"
   mkdir -p -- "$SSH_PRINCIPALS_DIR"; chmod 0700 -- "$SSH_PRINCIPALS_DIR"
   write_if_changed "$SSH_PRINCIPALS_DIR/root" 0600 <<<"clusterd-manager" && changed=1
@@ -785,13 +787,15 @@ trust_cluster_ssh_ca () {
   )
   if [ ! -d "$SSHD_CONFIG_DIR" ]; then mkdir -p -- "$SSHD_CONFIG_DIR"; chmod 0755 -- "$SSHD_CONFIG_DIR"; fi
   write_if_changed "$SSHD_DROPIN" 0644 <<<"$content" && changed=1
-  if ! err=$("$SSHD_BIN" -t 2>&1); then
+  if ! err=$("$SSHD_BIN" -t -f "$SSHD_CONFIG" 2>&1); then
     rm -f -- "$SSHD_DROPIN"
     die "sshd refuses its configuration with $SSHD_DROPIN (removed it again): $err"
   fi
   # Debian's sshd_config includes sshd_config.d/*.conf; a config without that never reads ours.
-  "$SSHD_BIN" -T 2>/dev/null | grep -Fxiq "trustedusercakeys $SSH_CA_PUB_FILE" \
-    || die "sshd does not read $SSHD_DROPIN: add 'Include $SSHD_CONFIG_DIR/*.conf' at the top of its sshd_config, then run this again"
+  # Read whole first: `grep -q` in a pipe would stop sshd with SIGPIPE, a failure under pipefail.
+  effective=$("$SSHD_BIN" -T -f "$SSHD_CONFIG" 2>/dev/null || true)
+  grep -Fxiq "trustedusercakeys $SSH_CA_PUB_FILE" <<<"$effective" \
+    || die "sshd does not read $SSHD_DROPIN: add 'Include $SSHD_CONFIG_DIR/*.conf' at the top of $SSHD_CONFIG, then run this again"
   if [ "$changed" -eq 1 ]; then say "sshd trusts the cluster SSH CA ($SSHD_DROPIN)"; reload_sshd; else say "sshd already trusts the cluster SSH CA"; fi
 }
 
@@ -802,7 +806,7 @@ reload_sshd () {
       if systemctl is-active --quiet "$unit"; then systemctl reload "$unit"; say "reloaded $unit"; return 0; fi
     done
   fi
-  pidfile=$("$SSHD_BIN" -T 2>/dev/null | awk '$1 == "pidfile" { print $2; exit }')
+  pidfile=$("$SSHD_BIN" -T -f "$SSHD_CONFIG" 2>/dev/null | awk '$1 == "pidfile" { print $2 }' || true)
   if [ -n "$pidfile" ] && pid=$(head -n1 "$pidfile" 2>/dev/null) && [[ $pid =~ ^[1-9][0-9]*$ ]] && proc_alive "$pid"; then
     kill -HUP "$pid"
     say "reloaded sshd (pid $pid)"
