@@ -775,10 +775,13 @@ issue_api_cert () {
 
 # sshd trusts certificates from the cluster SSH CA for root when they name clusterd-manager.
 trust_cluster_ssh_ca () {
-  local content changed=0 err effective
+  local content changed=0 err effective principal
   [[ $ETC =~ ^[A-Za-z0-9/._+-]+$ ]] || die "cannot point sshd at $ETC: use a path of letters, digits and / . _ + -"
   mkdir -p -- "$SSH_PRINCIPALS_DIR"; chmod 0700 -- "$SSH_PRINCIPALS_DIR"
-  write_if_changed "$SSH_PRINCIPALS_DIR/root" 0600 <<<"clusterd-manager" && changed=1
+  # With the node gate of fencing (scripts/fence-gate.sh), the principal's line carries its forced command.
+  principal=clusterd-manager
+  if declare -F fence_key_options > /dev/null; then principal="$(fence_key_options) clusterd-manager"; fi
+  write_if_changed "$SSH_PRINCIPALS_DIR/root" 0600 <<<"$principal" && changed=1
   content=$(
     echo "# Written by clusterd's bootstrap.sh: root logins by certificates of the cluster SSH CA"
     echo "# that name the principal clusterd-manager (the elected manager's, valid a few minutes)."
@@ -796,10 +799,10 @@ trust_cluster_ssh_ca () {
   effective=$("$SSHD_BIN" -T -f "$SSHD_CONFIG" 2>/dev/null || true)
   grep -Fxiq "trustedusercakeys $SSH_CA_PUB_FILE" <<<"$effective" \
     || die "sshd does not read $SSHD_DROPIN: add 'Include $SSHD_CONFIG_DIR/*.conf' at the top of $SSHD_CONFIG, then run this again"
-  if [ "$changed" -eq 1 ]; then say "sshd trusts the cluster SSH CA ($SSHD_DROPIN)"; reload_sshd; else say "sshd already trusts the cluster SSH CA"; fi
+  if [ "$changed" -eq 1 ]; then say "sshd trusts the cluster SSH CA ($SSHD_DROPIN)"; reload_sshd_for_ca; else say "sshd already trusts the cluster SSH CA"; fi
 }
 
-reload_sshd () {
+reload_sshd_for_ca () {
   local unit pidfile pid
   if [ "$(init_mode)" = systemd ] && command -v systemctl > /dev/null; then
     for unit in ssh.service sshd.service; do

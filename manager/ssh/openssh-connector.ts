@@ -18,6 +18,10 @@ import { hostKeyProblem, knownHostsLine } from './host-key.js'
 import { quoteArgv } from './quote.js'
 import type { ConnectResult, ExecOptions, ExecResult, RemoteShell, SshTarget } from './remote-shell.js'
 
+/** Session environment names and values that may travel as `SetEnv` (no quoting, no spaces). */
+const SSH_ENV_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
+const SSH_ENV_VALUE = /^[A-Za-z0-9_.:-]{1,200}$/
+
 /** Collaborators of {@link OpenSshConnector}. */
 export interface OpenSshConnectorComponents {
   logger: Logger
@@ -66,6 +70,13 @@ export class OpenSshConnector {
     const dir = await mkdtemp(join(this.init.workDir, 'ssh-'))
     const knownHosts = join(dir, 'known_hosts')
     await writeFile(knownHosts, pinned.map(k => knownHostsLine(alias, k)).join('\n') + '\n', { mode: 0o600 })
+    const setEnv: string[] = []
+    for (const [k, v] of Object.entries(target.env ?? {})) {
+      if (!SSH_ENV_NAME.test(k) || !SSH_ENV_VALUE.test(v)) {
+        return { ok: false, reason: 'unreachable', message: `node ${JSON.stringify(target.name)}: session environment ${JSON.stringify(k)} cannot be sent safely` }
+      }
+      setEnv.push('-o', `SetEnv=${k}=${v}`)
+    }
     const timeoutS = Math.max(1, Math.ceil((this.init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000))
     const base = [
       '-F', '/dev/null',
@@ -77,7 +88,7 @@ export class OpenSshConnector {
       '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'CheckHostIP=no', '-o', 'UpdateHostKeys=no',
       '-o', `HostKeyAlias=${alias}`, '-o', `ConnectTimeout=${timeoutS}`,
       '-o', 'ControlMaster=auto', '-o', `ControlPath=${join(dir, 'cm')}`, '-o', 'ControlPersist=30s',
-      '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-o', 'LogLevel=ERROR',
+      '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-o', 'LogLevel=ERROR', ...setEnv,
       '-l', target.username ?? DEFAULT_SSH_USER, '-p', String(target.port ?? DEFAULT_SSH_PORT)
     ]
     const shell = new OpenSshShell(this.init.sshPath ?? OPENSSH_PATH, base, target.address, dir)
