@@ -95,9 +95,10 @@ describe('manager SSH certificates from the cluster CA on real sshd', { timeout:
 
     // Deposed: a frozen manager may still hold its files; stop() deletes ours, the copy expires.
     const kept = join(dir, 'kept')
+    // Read before copying: a renewal in between gives a copy that lasts longer, never shorter.
+    const keptUntil = issuer.validUntil
     await copyFile(issuer.privateKeyPath, kept)
     await copyFile(issuer.certificatePath, `${kept}-cert.pub`)
-    const keptUntil = issuer.validUntil
     await issuer.stop()
     await assert.rejects(readFile(issuer.privateKeyPath), { code: 'ENOENT' })
     const deposed = connector(kept, `${kept}-cert.pub`)
