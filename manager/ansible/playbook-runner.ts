@@ -124,9 +124,6 @@ export class AnsibleRunner implements PlaybookRunner {
       ...init
     }
     if (!isAbsolute(this.init.privateKeyPath)) throw new TypeError('privateKeyPath must be absolute')
-    if (this.init.certificatePath !== undefined && !SAFE_PATH.test(this.init.certificatePath)) {
-      throw new TypeError(`certificatePath ${this.init.certificatePath} must be an absolute path ssh options can carry`)
-    }
   }
 
   /** Runs `plan`; resolves with per-host outcomes whatever happens on the hosts. */
@@ -147,6 +144,8 @@ export class AnsibleRunner implements PlaybookRunner {
     const log = this.log.child({ ident, kind: plan.kind, check })
     try {
       if (!SAFE_PATH.test(dir)) throw new TypeError(`run dir ${dir} has characters ssh options cannot carry`)
+      const cert = this.init.certificatePath
+      if (cert !== undefined && !SAFE_PATH.test(cert)) throw new TypeError(`certificate path ${cert} has characters ssh options cannot carry`)
       const paths = await this.prepare(dir, plan, inventory)
       const nameOf = new Map(inventory.hosts.map(h => [h.alias, h.name]))
       const args = [
