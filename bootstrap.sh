@@ -76,7 +76,7 @@ Environment (paths default as shown; tests point them into a temporary directory
   CLUSTERD_ETC=/etc/clusterd            secrets and clusterd.yaml
   CLUSTERD_RUN=/run/clusterd            supervisor.pid, agent.pid, clusterd.sock (API socket)
   CLUSTERD_LOG_DIR=/var/log/clusterd    clusterd.log (supervised mode)
-  CLUSTERD_SSHD_CONFIG_DIR=/etc/ssh/sshd_config.d   where the sshd drop-in is written
+  CLUSTERD_SSHD_DROP_IN_DIR=/etc/ssh/sshd_config.d  where the sshd drop-in is written
   CLUSTERD_SSHD_BIN=/usr/sbin/sshd      sshd, to check its configuration and find its pid file
   CLUSTERD_SSHD_CONFIG=/etc/ssh/sshd_config   sshd's main configuration (which must include the drop-in)
   CLUSTERD_DATA_DIR=/var/lib/clusterd   default for --data-dir
@@ -145,7 +145,7 @@ REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 ETC=$(abs_path CLUSTERD_ETC "${CLUSTERD_ETC:-/etc/clusterd}")
 RUN_DIR=$(abs_path CLUSTERD_RUN "${CLUSTERD_RUN:-/run/clusterd}")
 LOG_DIR=$(abs_path CLUSTERD_LOG_DIR "${CLUSTERD_LOG_DIR:-/var/log/clusterd}")
-SSHD_CONFIG_DIR=$(abs_path CLUSTERD_SSHD_CONFIG_DIR "${CLUSTERD_SSHD_CONFIG_DIR:-/etc/ssh/sshd_config.d}")
+SSHD_CONFIG_DIR=$(abs_path CLUSTERD_SSHD_DROP_IN_DIR "${CLUSTERD_SSHD_DROP_IN_DIR:-/etc/ssh/sshd_config.d}")
 DEFAULT_DATA_DIR=${CLUSTERD_DATA_DIR:-/var/lib/clusterd}
 SSHD_BIN=$(abs_path CLUSTERD_SSHD_BIN "${CLUSTERD_SSHD_BIN:-/usr/sbin/sshd}")
 SSHD_CONFIG=$(abs_path CLUSTERD_SSHD_CONFIG "${CLUSTERD_SSHD_CONFIG:-/etc/ssh/sshd_config}")

@@ -55,7 +55,7 @@ export function nodeEnv (dir: string, extra: Record<string, string> = {}): Recor
     CLUSTERD_RUN: join(dir, 'run'),
     CLUSTERD_LOG_DIR: join(dir, 'log'),
     CLUSTERD_SSHD_CONFIG: sshd.config,
-    CLUSTERD_SSHD_CONFIG_DIR: sshd.dropins,
+    CLUSTERD_SSHD_DROP_IN_DIR: sshd.dropins,
     CLUSTERD_DATA_DIR: join(dir, 'data'),
     CLUSTERD_INIT: 'supervise',
     CLUSTERD_WAIT_SECONDS: '60',

@@ -78,7 +78,7 @@ describe('bootstrap.sh command line', () => {
     const run = await bootstrap(dir, ['--help'])
     assert.equal(run.code, 0, run.stderr)
     for (const word of ['join HOST:PORT', 'status', 'stop', '--node-name', '--advertise', '--listen', '--label',
-      '--data-dir', '--no-install', '--manager-eligible', 'CLUSTERD_ETC', 'CLUSTERD_RUN', 'CLUSTERD_LOG_DIR', 'CLUSTERD_SSHD_CONFIG_DIR', 'CLUSTERD_SSHD_CONFIG', 'TrustedUserCAKeys']) {
+      '--data-dir', '--no-install', '--manager-eligible', 'CLUSTERD_ETC', 'CLUSTERD_RUN', 'CLUSTERD_LOG_DIR', 'CLUSTERD_SSHD_DROP_IN_DIR', 'CLUSTERD_SSHD_CONFIG', 'TrustedUserCAKeys']) {
       assert.ok(run.stdout.includes(word), `--help mentions ${word}`)
     }
   })
