@@ -67,8 +67,14 @@ export class SshCertIssuer {
     await rm(this.init.dir, { recursive: true, force: true })
     await mkdir(this.init.dir, { recursive: true, mode: 0o700 })
     await chmod(this.init.dir, 0o700)
-    await this.keygen(['-q', '-t', 'ed25519', '-N', '', '-C', this.keyId(), '-f', this.privateKeyPath])
-    await this.sign()
+    try {
+      await this.keygen(['-q', '-t', 'ed25519', '-N', '', '-C', this.keyId(), '-f', this.privateKeyPath])
+      await this.sign()
+    } catch (err) {
+      // No half-made credential stays behind.
+      await rm(this.init.dir, { recursive: true, force: true })
+      throw err
+    }
     this.timer = setInterval(() => {
       this.renewing = this.renewing.then(async () => {
         if (this.stopped) return
