@@ -87,6 +87,15 @@ describe('manager SSH certificates from the cluster CA on real sshd', { timeout:
     assert.match(cert.stdout, /Critical Options: \(none\)/)
     assert.match(cert.stdout, /Extensions: \n\s+permit-pty\n/)
 
+    // For the report: what a pre-check costs through OpenSSH with the certificate (one handshake, two commands).
+    const times: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now()
+      assert.equal(outcome(await precheck(ssh, target(0))), 'ok')
+      times.push(performance.now() - t0)
+    }
+    console.error(`# precheck over OpenSSH with a certificate: ${times.map(t => t.toFixed(0)).join(', ')} ms`)
+
     // Renewed: still accepted after the first certificate's end.
     const firstEnd = issuer.validUntil
     await waitFor(async () => Date.now() > firstEnd + 1000, { timeoutMs: (VALIDITY_S + 3) * 1000, intervalMs: 200, message: 'the first certificate to expire' })
