@@ -58,7 +58,7 @@ export class SshCertIssuer {
   /** Its current certificate (`ssh -o CertificateFile=`), replaced atomically on renewal. */
   get certificatePath (): string { return join(this.init.dir, 'id_ed25519-cert.pub') }
 
-  /** Wall-clock time (ms) until which the current certificate is valid; 0 before the first. */
+  /** Wall-clock time (ms) before which the current certificate does not expire; 0 before the first. */
   get validUntil (): number { return this.signedUntil }
 
   /** Makes the key pair and the first certificate; throws when the CA key cannot sign. */
@@ -121,7 +121,8 @@ export class SshCertIssuer {
     ])
     await rename(`${next}-cert.pub`, this.certificatePath)
     await rm(`${next}.pub`, { force: true })
-    this.signedUntil = now + this.init.validityS * 1000
+    // ssh-keygen counts whole seconds from its own clock reading, taken after `now`.
+    this.signedUntil = (Math.floor(now / 1000) + this.init.validityS) * 1000
     this.log.debug({ validUntil: new Date(this.signedUntil).toISOString() }, 'signed the manager SSH certificate')
   }
 

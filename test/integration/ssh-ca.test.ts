@@ -111,13 +111,13 @@ describe('manager SSH certificates from the cluster CA on real sshd', { timeout:
     await issuer.stop()
     await assert.rejects(readFile(issuer.privateKeyPath), { code: 'ENOENT' })
     const deposed = connector(kept, `${kept}-cert.pub`)
-    if (Date.now() < keptUntil - 1000) assert.equal(outcome(await precheck(deposed, target(0))), 'ok', 'the copy works until it expires')
+    if (Date.now() < keptUntil - 500) assert.equal(outcome(await precheck(deposed, target(0))), 'ok', 'the copy works until it expires')
     const refused = await waitFor(async () => {
       const r = await precheck(deposed, target(0))
       return r.ok ? undefined : r
     }, { timeoutMs: (VALIDITY_S + 10) * 1000, intervalMs: 250, message: 'the deposed certificate to be refused' })
     assert.equal(refused.ok ? 'ok' : refused.reason, 'auth-failed')
-    assert.ok(Date.now() >= keptUntil - 1000, `refused only at its expiry (${keptUntil - Date.now()} ms early)`)
+    assert.ok(Date.now() >= keptUntil, `refused only at its expiry (${keptUntil - Date.now()} ms early)`)
     const log = await h[0]!.readFile('/var/log/sshd.log') ?? ''
     assert.match(log, /Accepted publickey for root .* ED25519-CERT .* ID clusterd-manager epoch=7 node=mgr-a/)
     assert.match(log, /[Cc]ertificate invalid: expired/)

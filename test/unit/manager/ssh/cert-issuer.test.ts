@@ -40,7 +40,9 @@ describe('SshCertIssuer', () => {
     const caFingerprint = (await execa(KEYGEN, ['-l', '-f', `${ca}.pub`])).stdout.split(' ')[1]
     assert.ok(shown.includes(`Signing CA: ED25519 ${caFingerprint ?? '?'}`), shown)
     // Valid from a minute back (clock skew) to the validity ahead, to the second.
-    assert.ok(issuer.validUntil >= before + 30_000 && issuer.validUntil <= Date.now() + 30_000)
+    assert.ok(issuer.validUntil > before + 29_000 && issuer.validUntil <= Date.now() + 30_000)
+    const until = /Valid: from \S+ to (\S+)/.exec(shown)?.[1]
+    assert.ok(until !== undefined && new Date(until).getTime() >= issuer.validUntil - 1000, `${String(until)} vs ${new Date(issuer.validUntil).toISOString()}`)
 
     const first = await readFile(issuer.certificatePath, 'utf8')
     const firstUntil = issuer.validUntil
