@@ -24,21 +24,29 @@ a running agent is not started a second time.
 First node (no command, or `init`):
   1. installs what is missing (scripts/install-deps.sh; skip with --no-install);
   2. creates the cluster secrets in /etc/clusterd (directory 0700, files 0600), keeping any
-     that exist: secret (gossip pre-shared key), manager_ed25519 and manager_ed25519.pub (the
-     manager's SSH key), api-token (bearer token for the optional TCP API);
+     that exist: secret (gossip pre-shared key), ssh-ca and ssh-ca.pub (the cluster SSH
+     certificate authority), api-ca.key and api-ca.crt (the CA of the TCP API's TLS
+     certificates), api-token (bearer token for the optional TCP API); with --api-listen also
+     api.key and api.crt (this node's TLS certificate, signed by api-ca.key);
   3. writes /etc/clusterd/clusterd.yaml from the flags (rewritten on every run);
-  4. authorizes manager_ed25519.pub in /root/.ssh/authorized_keys (once);
+  4. makes sshd trust the cluster SSH CA for root (a drop-in in /etc/ssh/sshd_config.d:
+     TrustedUserCAKeys ssh-ca.pub, AuthorizedPrincipalsFile ssh-principals/%u listing
+     clusterd-manager) and reloads sshd: the elected manager logs in with a certificate it
+     signs itself for a few minutes, no key is shared between nodes;
   5. starts clusterd: the systemd unit clusterd.service when systemd runs, else a supervisor
      (scripts/supervise.sh) that restarts the agent when it crashes, with its PID in
      /run/clusterd/supervisor.pid and the log in /var/log/clusterd/clusterd.log;
   6. waits until a manager is elected (this node) and prints how to join more nodes.
 
 join HOST:PORT...:
-  Same steps, but the secrets must already be here: copy /etc/clusterd/{secret,
-  manager_ed25519,manager_ed25519.pub,api-token} from a member (mode 0600; group- or
-  other-readable secrets are refused). HOST:PORT are seed members' gossip addresses
-  (IPv4, [IPv6] or DNS name). Waits until this node is alive in the member list with at
-  least one other member.
+  Same steps, but the secrets must already be here, copied from a member (mode 0600; group-
+  or other-readable secrets are refused). What a node holds depends on its role:
+    manager-eligible (default): secret ssh-ca ssh-ca.pub api-ca.key api-ca.crt api-token
+    --manager-eligible false:   secret ssh-ca.pub api-ca.crt   (a worker; it refuses to start
+                                holding ssh-ca, api-ca.key, api-token or manager_ed25519, and
+                                cannot serve --api-listen)
+  HOST:PORT are seed members' gossip addresses (IPv4, [IPv6] or DNS name). Waits until this
+  node is alive in the member list with at least one other member.
 
 status:  exit 0 when clusterd is running here (then lists members and the manager), 3 when not.
 stop:    SIGTERM to the supervisor (or `systemctl stop clusterd`); waits until the agent
@@ -56,7 +64,9 @@ Flags (first node and join):
   --label KEY=VALUE        operator label, repeatable (e.g. --label rack=r1)
   --data-dir DIR           agent state directory (default /var/lib/clusterd)
   --manager-eligible BOOL  true|false: may this node become manager (default true)
-  --api-listen IP:PORT     also serve the API over TCP, guarded by /etc/clusterd/api-token
+  --api-listen IP:PORT     also serve the API over TCP with TLS (api.crt, from the cluster's
+                           API CA), guarded by /etc/clusterd/api-token; manager-eligible
+                           nodes only
   --no-install             do not run scripts/install-deps.sh (machine already set up)
   -h, --help               this text
 
@@ -66,7 +76,9 @@ Environment (paths default as shown; tests point them into a temporary directory
   CLUSTERD_ETC=/etc/clusterd            secrets and clusterd.yaml
   CLUSTERD_RUN=/run/clusterd            supervisor.pid, agent.pid, clusterd.sock (API socket)
   CLUSTERD_LOG_DIR=/var/log/clusterd    clusterd.log (supervised mode)
-  CLUSTERD_SSH_DIR=/root/.ssh           where authorized_keys gets the manager key
+  CLUSTERD_SSHD_DROP_IN_DIR=/etc/ssh/sshd_config.d  where the sshd drop-in is written
+  CLUSTERD_SSHD_BIN=/usr/sbin/sshd      sshd, to check its configuration and find its pid file
+  CLUSTERD_SSHD_CONFIG=/etc/ssh/sshd_config   sshd's main configuration (which must include the drop-in)
   CLUSTERD_DATA_DIR=/var/lib/clusterd   default for --data-dir
   CLUSTERD_SYSTEMD_DIR=/etc/systemd/system   where clusterd.service is written
   CLUSTERD_INIT=auto                    auto|systemd|supervise (auto: systemd when
@@ -133,8 +145,10 @@ REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 ETC=$(abs_path CLUSTERD_ETC "${CLUSTERD_ETC:-/etc/clusterd}")
 RUN_DIR=$(abs_path CLUSTERD_RUN "${CLUSTERD_RUN:-/run/clusterd}")
 LOG_DIR=$(abs_path CLUSTERD_LOG_DIR "${CLUSTERD_LOG_DIR:-/var/log/clusterd}")
-SSH_DIR=$(abs_path CLUSTERD_SSH_DIR "${CLUSTERD_SSH_DIR:-/root/.ssh}")
+SSHD_CONFIG_DIR=$(abs_path CLUSTERD_SSHD_DROP_IN_DIR "${CLUSTERD_SSHD_DROP_IN_DIR:-/etc/ssh/sshd_config.d}")
 DEFAULT_DATA_DIR=${CLUSTERD_DATA_DIR:-/var/lib/clusterd}
+SSHD_BIN=$(abs_path CLUSTERD_SSHD_BIN "${CLUSTERD_SSHD_BIN:-/usr/sbin/sshd}")
+SSHD_CONFIG=$(abs_path CLUSTERD_SSHD_CONFIG "${CLUSTERD_SSHD_CONFIG:-/etc/ssh/sshd_config}")
 SYSTEMD_DIR=$(abs_path CLUSTERD_SYSTEMD_DIR "${CLUSTERD_SYSTEMD_DIR:-/etc/systemd/system}")
 NODE_BIN=$(abs_path CLUSTERD_NODE_BIN "${CLUSTERD_NODE_BIN:-$REPO/node_modules/.bin/node}")
 CLUSTERD_JS=$(abs_path CLUSTERD_JS "${CLUSTERD_JS:-$REPO/bin/clusterd.js}")
@@ -144,8 +158,15 @@ WAIT_SECONDS=${CLUSTERD_WAIT_SECONDS:-60}
 
 CONFIG_FILE="$ETC/clusterd.yaml"
 SECRET_FILE="$ETC/secret"
-SSH_KEY_FILE="$ETC/manager_ed25519"
-SSH_PUB_FILE="$ETC/manager_ed25519.pub"
+LEGACY_SSH_KEY_FILE="$ETC/manager_ed25519"
+SSH_CA_FILE="$ETC/ssh-ca"
+SSH_CA_PUB_FILE="$ETC/ssh-ca.pub"
+SSH_PRINCIPALS_DIR="$ETC/ssh-principals"
+SSHD_DROPIN="$SSHD_CONFIG_DIR/clusterd-ca.conf"
+API_CA_KEY_FILE="$ETC/api-ca.key"
+API_CA_CERT_FILE="$ETC/api-ca.crt"
+API_KEY_FILE="$ETC/api.key"
+API_CERT_FILE="$ETC/api.crt"
 API_TOKEN_FILE="$ETC/api-token"
 SUPERVISOR_PID_FILE="$RUN_DIR/supervisor.pid"
 AGENT_PID_FILE="$RUN_DIR/agent.pid"
@@ -153,12 +174,20 @@ API_SOCKET="$RUN_DIR/clusterd.sock"
 LOG_FILE="$LOG_DIR/clusterd.log"
 UNIT_NAME=clusterd.service
 UNIT_FILE="$SYSTEMD_DIR/$UNIT_NAME"
-SECRET_NAMES=(secret manager_ed25519 manager_ed25519.pub api-token)
+# What each kind of node holds (README, "Trust model"). A worker's files open no other node.
+ELIGIBLE_SECRETS=(secret ssh-ca ssh-ca.pub api-ca.key api-ca.crt api-token)
+WORKER_SECRETS=(secret ssh-ca.pub api-ca.crt)
+WORKER_FORBIDDEN=(ssh-ca api-ca.key api-token api.key manager_ed25519)
 
 case "$INIT_MODE" in auto|systemd|supervise) ;; *) usage_error "CLUSTERD_INIT: expected auto, systemd or supervise; got \"$INIT_MODE\"" ;; esac
 [[ $WAIT_SECONDS =~ ^[1-9][0-9]{0,4}$ ]] || usage_error "CLUSTERD_WAIT_SECONDS: expected a number of seconds from 1 to 99999; got \"$WAIT_SECONDS\""
 # Linux sun_path holds 108 bytes with the NUL.
 [ "${#API_SOCKET}" -le 107 ] || usage_error "CLUSTERD_RUN: the API socket path $API_SOCKET is longer than 107 bytes"
+
+# SSH CA and API TLS: create_ssh_ca, create_api_ca, check_trust_files, issue_api_cert,
+# trust_cluster_ssh_ca, check_role_flags.
+# shellcheck source=scripts/cluster-trust.sh
+. "$REPO/scripts/cluster-trust.sh"
 
 # ---------------------------------------------------------------- command line
 
@@ -256,7 +285,7 @@ fi
 
 ensure_root () {
   if [ "$(id -u)" -ne 0 ] && [ "${CLUSTERD_ALLOW_NON_ROOT:-}" != 1 ]; then
-    die "must run as root (it writes $ETC, $SSH_DIR/authorized_keys and starts a system service)"
+    die "must run as root (it writes $ETC, $SSHD_DROPIN and starts a system service)"
   fi
 }
 
@@ -409,6 +438,8 @@ install_deps () {
     die "clusterd is not built ($REPO/dist is missing): run $REPO/scripts/install-deps.sh (or drop --no-install)"
   fi
   command -v ssh-keygen > /dev/null || die "ssh-keygen is missing: install openssh-client (or drop --no-install)"
+  command -v openssl > /dev/null || die "openssl is missing: install openssl (or drop --no-install)"
+  [ -x "$SSHD_BIN" ] || die "sshd is missing at $SSHD_BIN: install openssh-server (or drop --no-install); the manager reaches nodes over SSH"
 }
 
 prepare_etc () {
@@ -424,22 +455,8 @@ create_secrets () {
     "$NODE_BIN" "$CLUSTERD_JS" keygen "$SECRET_FILE" > /dev/null
     say "created the cluster secret $SECRET_FILE"
   fi
-
-  if [ -e "$SSH_KEY_FILE" ]; then
-    check_secret_file "$SSH_KEY_FILE"
-    if [ ! -e "$SSH_PUB_FILE" ]; then
-      ssh-keygen -y -f "$SSH_KEY_FILE" > "$SSH_PUB_FILE.tmp"
-      chmod 0600 "$SSH_PUB_FILE.tmp"; mv -f "$SSH_PUB_FILE.tmp" "$SSH_PUB_FILE"
-      say "re-created $SSH_PUB_FILE from the private key"
-    fi
-    say "keeping the existing manager SSH key $SSH_KEY_FILE"
-  else
-    [ ! -e "$SSH_PUB_FILE" ] || die "$SSH_PUB_FILE exists without its private key $SSH_KEY_FILE: copy the private key too, or remove the .pub file to create a new key pair"
-    ssh-keygen -q -t ed25519 -N '' -C clusterd-manager -f "$SSH_KEY_FILE" > /dev/null
-    chmod 0600 "$SSH_KEY_FILE" "$SSH_PUB_FILE"
-    say "created the manager SSH key $SSH_KEY_FILE"
-  fi
-  check_secret_file "$SSH_PUB_FILE"
+  create_ssh_ca
+  create_api_ca
 
   if [ -e "$API_TOKEN_FILE" ]; then
     check_secret_file "$API_TOKEN_FILE"; say "keeping the existing API token $API_TOKEN_FILE"
@@ -449,28 +466,25 @@ create_secrets () {
     chmod 0600 "$API_TOKEN_FILE"
     say "created the API token $API_TOKEN_FILE"
   fi
-  check_key_pair
+  check_trust_files
 }
 
 require_secrets () {
-  local name missing=()
-  for name in "${SECRET_NAMES[@]}"; do [ -e "$ETC/$name" ] || missing+=("$ETC/$name"); done
+  local name missing=() needed
+  if [ "$manager_eligible" = true ]; then needed=("${ELIGIBLE_SECRETS[@]}"); else needed=("${WORKER_SECRETS[@]}"); fi
+  for name in "${needed[@]}"; do [ -e "$ETC/$name" ] || missing+=("$ETC/$name"); done
   if [ "${#missing[@]}" -gt 0 ]; then
-    die "missing cluster secret ${missing[0]}$([ "${#missing[@]}" -gt 1 ] && printf ' (and %s more)' "$((${#missing[@]} - 1))"): copy ${SECRET_NAMES[*]} from /etc/clusterd on a member into $ETC here, mode 0600 (./bootstrap.sh on the first node printed a tar | ssh command for it)"
+    die "missing cluster secret ${missing[0]}$([ "${#missing[@]}" -gt 1 ] && printf ' (and %s more)' "$((${#missing[@]} - 1))"): a $([ "$manager_eligible" = true ] && echo manager-eligible || echo worker) node needs ${needed[*]} from /etc/clusterd on a member in $ETC here, mode 0600 (./bootstrap.sh on the first node printed a tar | ssh command for it)"
   fi
-  for name in "${SECRET_NAMES[@]}"; do check_secret_file "$ETC/$name"; done
+  if [ "$manager_eligible" = false ]; then
+    # Least privilege: a worker holds nothing that opens or drives another node.
+    for name in "${WORKER_FORBIDDEN[@]}"; do
+      [ ! -e "$ETC/$name" ] || die "$ETC/$name is here, but this node is not manager-eligible: a worker must not hold it (it would open or drive other nodes). Remove it: rm $(printf '%q' "$ETC/$name")"
+    done
+  fi
+  for name in "${needed[@]}"; do check_secret_file "$ETC/$name"; done
   chmod 0700 -- "$ETC"
-  check_key_pair
-}
-
-check_key_pair () {
-  local derived pub d p
-  derived=$(ssh-keygen -y -f "$SSH_KEY_FILE" 2>/dev/null) || die "$SSH_KEY_FILE is not a readable unencrypted SSH private key"
-  pub=$(head -n1 "$SSH_PUB_FILE")
-  read -r -a d <<<"$derived"
-  read -r -a p <<<"$pub"
-  [ "${d[0]:-}" = "${p[0]:-}" ] && [ "${d[1]:-}" = "${p[1]:-}" ] \
-    || die "$SSH_PUB_FILE does not belong to $SSH_KEY_FILE: copy both files from the same member"
+  check_trust_files
 }
 
 resolve_node_name () {
@@ -517,11 +531,14 @@ write_config () {
     fi
     echo "data-dir: $(yaml_quote "$data_dir")"
     echo "secret-file: $(yaml_quote "$SECRET_FILE")"
-    echo "ssh-key-file: $(yaml_quote "$SSH_KEY_FILE")"
+    # Only manager-eligible nodes hold the SSH CA key the elected manager signs itself certificates with.
+    [ "$manager_eligible" = false ] || echo "ssh-ca-key-file: $(yaml_quote "$SSH_CA_FILE")"
     echo "api-socket: $(yaml_quote "$API_SOCKET")"
     if [ -n "$api_listen" ]; then
       echo "api-listen: $(yaml_quote "$api_listen")"
       echo "api-token-file: $(yaml_quote "$API_TOKEN_FILE")"
+      echo "api-tls-cert: $(yaml_quote "$API_CERT_FILE")"
+      echo "api-tls-key: $(yaml_quote "$API_KEY_FILE")"
     fi
     echo "playbook-dir: $(yaml_quote "$REPO/playbooks")"
     echo "manager-eligible: $manager_eligible"
@@ -533,23 +550,6 @@ write_config () {
   write_if_changed "$CONFIG_FILE" 0600 <<<"$content" && changed=1
   if [ "$changed" -eq 1 ]; then say "wrote $CONFIG_FILE"; else say "$CONFIG_FILE is up to date"; fi
   config_changed=$changed
-}
-
-authorize_manager_key () {
-  local pub ak type blob
-  pub=$(head -n1 "$SSH_PUB_FILE")
-  read -r type blob _ <<<"$pub"
-  ak="$SSH_DIR/authorized_keys"
-  if [ ! -d "$SSH_DIR" ]; then mkdir -p -- "$SSH_DIR"; chmod 0700 -- "$SSH_DIR"; fi
-  if [ ! -e "$ak" ]; then : > "$ak"; chmod 0600 -- "$ak"; fi
-  # Any line holding the same key type and blob counts, whatever its options or comment.
-  if awk -v t="$type" -v b="$blob" '{ for (i = 1; i < NF; i++) if ($i == t && $(i + 1) == b) found = 1 } END { exit found ? 0 : 1 }' "$ak"; then
-    say "the manager key is already authorized in $ak"
-    return 0
-  fi
-  if [ -s "$ak" ] && [ -n "$(tail -c1 "$ak")" ]; then printf '\n' >> "$ak"; fi
-  printf '%s\n' "$pub" >> "$ak"
-  say "authorized the manager key in $ak"
 }
 
 start_systemd () {
@@ -661,13 +661,21 @@ print_join_help () {
   etc_q=$(printf '%q' "$ETC")
   cat <<EOF
 
-To add a node: copy the cluster secrets to it (as root; tar keeps their 0600 modes), then run
-the join command there from a checkout of this repository:
+To add a node: copy the cluster files it needs to it (as root; tar keeps their 0600 modes),
+then run the join command there from a checkout of this repository.
 
-  tar -C $etc_q -cf - ${SECRET_NAMES[*]} | ssh root@NEW_NODE 'umask 077 && mkdir -p $etc_q && tar -C $etc_q -xpf -'
+A worker (never manager; holds nothing that opens another node):
+
+  tar -C $etc_q -cf - ${WORKER_SECRETS[*]} | ssh root@NEW_NODE 'umask 077 && mkdir -p $etc_q && tar -C $etc_q -xpf -'
+  ssh root@NEW_NODE 'cd /path/to/clusterd && ./bootstrap.sh join $advertise --manager-eligible false'
+
+A manager-eligible node (holds the cluster CA keys and the API token: give it only to nodes
+you trust like this one):
+
+  tar -C $etc_q -cf - ${ELIGIBLE_SECRETS[*]} | ssh root@NEW_NODE 'umask 077 && mkdir -p $etc_q && tar -C $etc_q -xpf -'
   ssh root@NEW_NODE 'cd /path/to/clusterd && ./bootstrap.sh join $advertise'
 
-(or copy $etc_q/{$(IFS=,; echo "${SECRET_NAMES[*]}")} by any other private means)
+(or copy those files from $etc_q by any other private means)
 EOF
 }
 
@@ -677,10 +685,12 @@ cmd_init_or_join () {
   ensure_root
   resolve_node_name
   resolve_addresses
+  check_role_flags
   install_deps
   if [ "$cmd" = join ]; then require_secrets; else create_secrets; fi
   write_config
-  authorize_manager_key
+  [ -z "$api_listen" ] || issue_api_cert
+  trust_cluster_ssh_ca
   start_agent
   if [ "$cmd" = join ]; then
     wait_until "this node to be alive in the member list with at least one other member" check_joined

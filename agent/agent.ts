@@ -35,6 +35,7 @@ import type { MembershipTiming } from './membership/constants.js'
 import type { SwimTiming } from './membership/core/types.js'
 import { ApiServer } from './api/server.js'
 import { readApiToken } from './api/bearer-auth.js'
+import { readApiTls } from './api/tls-files.js'
 import { registerMemberRoutes } from './routes/member-routes.js'
 import { readSecretFile } from './transport/secret.js'
 import { StartupWatch, startupDeadlineFromEnv } from './startup-watch.js'
@@ -198,6 +199,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         self: { name: config.nodeName, peerId: node.peerId.toString() },
         playbookDir: config.playbookDir,
         sshKeyPath: config.sshKeyFile,
+        ...(config.sshCaKeyFile !== null ? { sshCaKeyPath: config.sshCaKeyFile } : {}),
         cluster: 'clusterd',
         libp2p: node,
         fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) }
@@ -215,7 +217,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     const api = new ApiServer({ logger: logger.child({ component: 'api' }) }, {
       socketPath: config.apiSocket,
       ...(config.apiTcp !== null
-        ? { tcp: { host: config.apiTcp.listen.host, port: config.apiTcp.listen.port, token: await readApiToken(config.apiTcp.tokenFile) } }
+        ? { tcp: { host: config.apiTcp.listen.host, port: config.apiTcp.listen.port, token: await readApiToken(config.apiTcp.tokenFile), ...(config.apiTcp.tls !== null ? { tls: await readApiTls(config.apiTcp.tls) } : {}) } }
         : {})
     })
     registerMemberRoutes(api, { members: () => membership.members(), membersWithFacts: async signal => await membership.membersWithFacts(signal) })

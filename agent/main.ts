@@ -49,9 +49,12 @@ function buildProgram (): Command {
     .addOption(new Option('--api-socket <path>', `local API unix socket (default ${DEFAULT_API_SOCKET})`))
     .addOption(new Option('--api-listen <host:port>', 'also serve the API over TCP (needs --api-token-file)'))
     .addOption(new Option('--api-token-file <file>', 'bearer token the TCP API requires'))
+    .addOption(new Option('--api-tls-cert <file>', 'TLS certificate of the TCP API (PEM; with --api-tls-key; required off loopback)'))
+    .addOption(new Option('--api-tls-key <file>', 'private key of --api-tls-cert (PEM, mode 0600)'))
     .addOption(new Option('--manager-eligible <bool>', 'whether this node may become manager: true|false (default true)'))
     .addOption(new Option('--playbook-dir <dir>', 'roles.yaml and playbooks the manager runs (default: the shipped playbooks/)'))
-    .addOption(new Option('--ssh-key-file <file>', `the manager's SSH private key (default ${DEFAULT_SSH_KEY_FILE})`))
+    .addOption(new Option('--ssh-key-file <file>', `the manager's SSH private key, when no CA is given (default ${DEFAULT_SSH_KEY_FILE})`))
+    .addOption(new Option('--ssh-ca-key-file <file>', 'cluster SSH CA private key: the elected manager signs itself short-lived certificates with it'))
     .addOption(new Option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_LOG_LEVEL})`))
     .action(async (flags: AgentFlags) => {
       const config = parseAgentConfig(flags, process.env)

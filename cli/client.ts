@@ -14,7 +14,7 @@ import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protoco
 import type { ManagerInfo } from '../protocol/manager-wire.js'
 import type { Member } from '../protocol/members.js'
 import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type LifecycleEvent, type NodeRecord, type NodesPage } from '../protocol/nodes.js'
-import { DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
+import { DEFAULT_CA_FILE, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
 import { ExitError, unreachableError, usageError } from './errors.js'
 
 /** How to reach the agent. */
@@ -25,6 +25,9 @@ export interface ApiClientInit {
   token?: string
   /** Overall deadline per request in ms (for streams: until the response starts). Default 30 s. */
   timeoutMs?: number
+  /** For https://: the only CA the agent's certificate may come from (PEM), and its file for messages. */
+  ca?: Buffer
+  caFile?: string
 }
 
 /** Per-call options. */
@@ -88,11 +91,20 @@ function describeConnectError (err: NodeJS.ErrnoException): string {
   }
 }
 
+/** Node's codes for a server certificate that fails verification (chain, name or dates). */
+const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA', 'ERR_TLS_CERT_ALTNAME_INVALID'
+])
+
 /** Client for the agent's local API. */
 export class ApiClient {
   private readonly target: Target
   private readonly token: string | undefined
   private readonly timeoutMs: number
+  private readonly ca: Buffer | undefined
+  private readonly caFile: string | undefined
   /** The address as given, for messages. */
   readonly addr: string
 
@@ -101,6 +113,8 @@ export class ApiClient {
     this.target = parseAddr(init.addr)
     this.token = init.token
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.ca = init.ca
+    this.caFile = init.caFile
   }
 
   /**
@@ -336,8 +350,10 @@ export class ApiClient {
     } else {
       const url = new URL(this.target.url.pathname.replace(/\/$/, '') + path, this.target.url)
       if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
-      const make = url.protocol === 'https:' ? httpsRequest : httpRequest
-      req = make(url, options)
+      req = url.protocol === 'https:'
+        // rejectUnauthorized is the default; said here because it is the point.
+        ? httpsRequest(url, { ...options, rejectUnauthorized: true, ...(this.ca !== undefined ? { ca: this.ca } : {}) })
+        : httpRequest(url, options)
     }
     return await new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', resolve)
@@ -368,6 +384,10 @@ export class ApiClient {
       return unreachableError(`the agent at ${this.addr} did not answer within ${Math.round(this.timeoutMs / 100) / 10} s`)
     }
     if (err.name === 'AbortError') return err
+    if (typeof err.code === 'string' && TLS_VERIFY_CODES.has(err.code)) {
+      // Not "unreachable": retrying cannot help, the trust configuration is wrong (or the peer is not our agent).
+      return usageError(`the agent at ${this.addr} presented a TLS certificate that ${this.caFile !== undefined ? `the CA in ${this.caFile}` : 'no trusted CA'} does not vouch for (${err.code}: ${err.message}); give the cluster's API CA with --ca-file (${DEFAULT_CA_FILE} on members)`)
+    }
     return unreachableError(`cannot reach the agent at ${this.addr}: ${describeConnectError(err)}`)
   }
 

@@ -9,6 +9,12 @@ export const ADDR_ENV_VAR = 'CLUSTERCTL_ADDR'
 /** Environment variable naming the bearer token file for http(s) addresses. */
 export const TOKEN_FILE_ENV_VAR = 'CLUSTERCTL_TOKEN_FILE'
 
+/** Environment variable naming the CA certificate that https:// agents must present a certificate from. */
+export const CA_FILE_ENV_VAR = 'CLUSTERCTL_CA_FILE'
+
+/** The cluster's API CA certificate bootstrap.sh writes; used for https:// when no CA file is given and it exists. */
+export const DEFAULT_CA_FILE = '/etc/clusterd/api-ca.crt'
+
 /** Environment variable that, set to 1, adds stack traces to internal errors. */
 export const DEBUG_ENV_VAR = 'CLUSTERD_DEBUG'
 

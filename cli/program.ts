@@ -9,13 +9,15 @@
  * stream stays broken); 7 a waited-for job ended with a node not ok; 70 bug.
  */
 
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { Command, CommanderError, Option } from 'commander'
 import { ClusterdError } from '../protocol/errors.js'
+import { isLoopbackHost } from '../protocol/loopback.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { ApiClient } from './client.js'
 import {
-  ADDR_ENV_VAR, DEBUG_ENV_VAR, DEFAULT_ADDR, DEFAULT_COLUMNS, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL,
+  ADDR_ENV_VAR, CA_FILE_ENV_VAR, DEBUG_ENV_VAR, DEFAULT_ADDR, DEFAULT_CA_FILE, DEFAULT_COLUMNS, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL,
   EXIT_USAGE, TOKEN_FILE_ENV_VAR
 } from './constants.js'
 import type { CommandContext } from './context.js'
@@ -40,6 +42,7 @@ export interface CliIo {
 interface GlobalOptions {
   addr?: string
   tokenFile?: string
+  caFile?: string
   timeout?: string
 }
 
@@ -66,7 +69,37 @@ export async function clientFromOptions (opts: GlobalOptions, env: CliIo['env'])
       throw usageError(`--token-file: cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
   }
-  return new ApiClient({ addr, timeoutMs, ...(token !== undefined ? { token } : {}) })
+  const caFile = opts.caFile ?? (env[CA_FILE_ENV_VAR] !== undefined && env[CA_FILE_ENV_VAR] !== '' ? env[CA_FILE_ENV_VAR] : undefined)
+  const tls = await tlsTrust(addr, caFile, token !== undefined)
+  return new ApiClient({ addr, timeoutMs, ...(token !== undefined ? { token } : {}), ...tls })
+}
+
+/**
+ * What an http(s) address is trusted with: https:// verifies the agent against `caFile` (else
+ * the cluster CA at DEFAULT_CA_FILE when present, else the system's CAs); a token is never sent
+ * over plain http:// to anything but a loopback address.
+ */
+async function tlsTrust (addr: string, caFile: string | undefined, sendsToken: boolean): Promise<{ ca?: Buffer, caFile?: string }> {
+  if (!/^https?:\/\//i.test(addr)) return {}
+  let url: URL
+  try {
+    url = new URL(addr)
+  } catch {
+    return {}
+  }
+  if (url.protocol === 'http:') {
+    if (sendsToken && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, '')) && url.hostname !== 'localhost') {
+      throw usageError(`refusing to send the API token in clear to ${url.host} over http://: use https:// (the agent serves TLS off loopback)`)
+    }
+    return {}
+  }
+  const path = caFile ?? (existsSync(DEFAULT_CA_FILE) ? DEFAULT_CA_FILE : undefined)
+  if (path === undefined) return {}
+  try {
+    return { ca: await readFile(path), caFile: path }
+  } catch (err) {
+    throw usageError(`--ca-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
 }
 
 async function emit (result: CommandResult, io: CliIo): Promise<void> {
@@ -84,6 +117,7 @@ export function buildProgram (io: CliIo): Command {
     .version(CLUSTERD_VERSION, '-V, --version', 'print the clusterctl version')
     .addOption(new Option('--addr <addr>', `agent API: a unix socket path or http(s):// URL (env ${ADDR_ENV_VAR}, default ${DEFAULT_ADDR})`))
     .addOption(new Option('--token-file <file>', `bearer token file for http(s) addresses (env ${TOKEN_FILE_ENV_VAR})`))
+    .addOption(new Option('--ca-file <file>', `CA certificate an https:// agent must be signed by (env ${CA_FILE_ENV_VAR}, default ${DEFAULT_CA_FILE} when it exists)`))
     .addOption(new Option('--timeout <seconds>', `give up on a request after this long (default ${DEFAULT_TIMEOUT_MS / 1000})`))
     .exitOverride()
     .configureOutput({

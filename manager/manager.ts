@@ -31,6 +31,8 @@ import { shippedPlaybookDir } from './roles/shipped.js'
 import { loadRoleConfig } from './roles/role-config.js'
 import { precheck } from './ssh/precheck.js'
 import { SshConnector } from './ssh/remote-shell.js'
+import { SshCertIssuer } from './ssh/cert-issuer.js'
+import { OpenSshConnector } from './ssh/openssh-connector.js'
 import { Replicator, type ReplicatorInit } from './replication/replicator.js'
 import { Pruner, type PrunerInit } from './retention/pruner.js'
 import { ManagerStore } from './store/index.js'
@@ -48,8 +50,15 @@ export interface ManagerDeps {
   self: { name: string, peerId: string }
   /** Directory holding roles.yaml and the playbooks. */
   playbookDir: string
-  /** The manager's SSH private key (a cluster secret, mode 0600). */
+  /** The manager's SSH private key (a cluster secret, mode 0600); used only without `sshCaKeyPath`. */
   sshKeyPath: string
+  /**
+   * The cluster SSH CA private key: when given, the manager signs itself a short-lived
+   * certificate for its epoch (manager/ssh/cert-issuer.ts) and logs in with that instead.
+   */
+  sshCaKeyPath?: string
+  /** Certificate lifetime and renewal (tests shorten them). */
+  sshCert?: { validityS?: number, renewMs?: number }
   /** Cluster name injected into playbooks. */
   cluster: string
   /** When given, every committed write is replicated to the eligible agents before it is acknowledged. */
@@ -88,6 +97,7 @@ export class Manager implements ManagerRole {
   private readonly routeMap: Map<string, ApiHandler>
   private readonly log: Logger
   private readonly epoch: number
+  private readonly certs: SshCertIssuer | null
   /** The lineage and revision this store had when the role started (what replicas of it need not send). */
   private base: (Lineage & { revision: number }) | null = null
   private stopping = false
@@ -117,7 +127,16 @@ export class Manager implements ManagerRole {
       logger,
       ...(replicator !== null ? { afterCommit: async batch => { await replicator.replicate(batch) } } : {})
     }, { path: join(deps.dataDir, 'manager') })
-    const ssh = new SshConnector({ logger }, { privateKeyPath: deps.sshKeyPath })
+    this.certs = deps.sshCaKeyPath === undefined
+      ? null
+      : new SshCertIssuer({ logger }, { caKeyPath: deps.sshCaKeyPath, dir: join(deps.dataDir, 'ssh-cert'), epoch, nodeName: deps.self.name, ...deps.sshCert })
+    const certs = this.certs
+    const ssh = certs === null
+      ? new SshConnector({ logger }, { privateKeyPath: deps.sshKeyPath })
+      : new OpenSshConnector({ logger }, { privateKeyPath: certs.privateKeyPath, certificatePath: certs.certificatePath, workDir: join(deps.dataDir, 'runs') })
+    const sshIdentity = certs === null
+      ? { privateKeyPath: deps.sshKeyPath }
+      : { privateKeyPath: certs.privateKeyPath, certificatePath: certs.certificatePath }
     const fencing = deps.fencing === undefined || deps.libp2p === undefined
       ? undefined
       : new NodeLeases({
@@ -128,7 +147,7 @@ export class Manager implements ManagerRole {
     this.jobs = new JobRunner({
       store: this.store,
       logger: logger.child({ component: 'jobs' }),
-      playbooks: new AnsibleRunner({ logger }, { privateKeyPath: deps.sshKeyPath, workDir: join(deps.dataDir, 'runs') }),
+      playbooks: new AnsibleRunner({ logger }, { ...sshIdentity, workDir: join(deps.dataDir, 'runs') }),
       precheck: async (target, signal) => await precheck(ssh, target, { signal }),
       roles: async () => await loadRoleConfig(deps.playbookDir),
       target: node => targetOf(deps.membership.members(), node),
@@ -154,7 +173,14 @@ export class Manager implements ManagerRole {
   /** @inheritdoc */
   async start (): Promise<void> {
     await mkdir(join(this.deps.dataDir, 'runs'), { recursive: true, mode: 0o700 })
-    await this.store.start()
+    // The credential first: a CA key that cannot sign fails the start, not every job.
+    await this.certs?.start()
+    try {
+      await this.store.start()
+    } catch (err) {
+      await this.certs?.stop()
+      throw err
+    }
     // From here on the store's history is this manager's: replicas of the lineage it followed
     // up to now, and not ahead of it, hold a prefix of it.
     const lineage = await this.store.lineage()
@@ -186,6 +212,8 @@ export class Manager implements ManagerRole {
     // After the jobs: their last writes are still replicated.
     await this.replicator?.stop()
     await this.store.stop()
+    // Deposed or leaving: the key goes; a copy of the certificate would expire on its own.
+    await this.certs?.stop()
   }
 
   /** @inheritdoc */

@@ -24,7 +24,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-packages=(openssh-server openssh-client ansible-core python3-ansible-runner iproute2 procps util-linux ca-certificates)
+packages=(openssh-server openssh-client openssl ansible-core python3-ansible-runner iproute2 procps util-linux ca-certificates)
 [ "$dev" -eq 1 ] && packages+=(serf psmisc)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

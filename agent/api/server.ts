@@ -8,6 +8,7 @@
 import { chmod } from 'node:fs/promises'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
@@ -35,8 +36,11 @@ export interface ApiServerComponents {
 export interface ApiServerInit {
   /** Unix socket path; its parent directory is created (0700) when missing. */
   socketPath: string
-  /** Optional TCP listener; `port` 0 picks a free port (see `tcpAddress()`). */
-  tcp?: { host: string, port: number, token: string }
+  /**
+   * Optional TCP listener; `port` 0 picks a free port (see `tcpAddress()`). With `tls` (PEM
+   * certificate chain and key) it serves HTTPS, so the token never crosses a network in clear.
+   */
+  tcp?: { host: string, port: number, token: string, tls?: { cert: string | Buffer, key: string | Buffer } }
   /** Largest request body in bytes. Default 1 MiB. */
   bodyLimitBytes?: number
   /** Time a client has to send a whole request. Default 30 s. */
@@ -158,16 +162,24 @@ export class ApiServer {
   }
 
   private createHttpServer (requireToken: boolean): Server {
-    const server = createServer({
+    const tls = requireToken ? this.init.tcp?.tls : undefined
+    const options = {
       requestTimeout: this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       headersTimeout: Math.min(DEFAULT_HEADERS_TIMEOUT_MS, this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
       keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
       // How often request and header deadlines are checked (Node's default, 30 s, would let a
       // stalled client hold its connection for up to twice the request timeout).
       connectionsCheckingInterval: Math.min(1000, this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)
-    }, (req, res) => {
+    }
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res, requireToken).catch(err => { this.log.error({ err }, 'API request handling failed') })
-    })
+    }
+    // An https.Server is an http.Server underneath (same timeouts, same request handling).
+    const server: Server = tls === undefined
+      ? createServer(options, onRequest)
+      : createHttpsServer({ ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest) as unknown as Server
+    // A failed TLS handshake (a client that does not trust our CA, plain HTTP to the TLS port).
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => { this.log.debug({ code: err.code, reason: err.message }, 'API TLS handshake failed') })
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => { this.clientError(err, socket) })
     return server
   }

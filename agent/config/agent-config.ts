@@ -27,14 +27,22 @@ export interface AgentConfig {
   labels: Record<string, string>
   /** Unix socket for the local API. Default `/run/clusterd/clusterd.sock`. */
   apiSocket: string
-  /** Optional TCP API listener; requests need `Authorization: Bearer <token>` from tokenFile. */
-  apiTcp: { listen: HostPort, tokenFile: string } | null
+  /**
+   * Optional TCP API listener; requests need `Authorization: Bearer <token>` from tokenFile.
+   * Served over TLS with `tls`; without it only on a loopback address.
+   */
+  apiTcp: { listen: HostPort, tokenFile: string, tls: { certFile: string, keyFile: string } | null } | null
   /** Whether this agent may be elected manager. Default true. */
   managerEligible: boolean
   /** Directory with roles.yaml and the playbooks the manager runs. Default: the shipped `playbooks/`. */
   playbookDir: string
   /** The manager's SSH private key (cluster secret). Default `/etc/clusterd/manager_ed25519`. */
   sshKeyFile: string
+  /**
+   * The cluster SSH CA private key (manager-eligible nodes): when set, the elected manager signs
+   * itself short-lived certificates with it instead of using `sshKeyFile`. Default: none.
+   */
+  sshCaKeyFile: string | null
   /** Log level for pino. Default `info`. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 }

@@ -23,6 +23,7 @@ import {
   type HostPortRules, type ParseResult
 } from './parse-values.js'
 import type { AgentConfig, HostPort } from './agent-config.js'
+import { isLoopbackHost } from '../../protocol/loopback.js'
 
 /** Options of `clusterd agent` as commander hands them over (all values still strings). */
 export interface AgentFlags {
@@ -40,6 +41,9 @@ export interface AgentFlags {
   managerEligible?: string
   playbookDir?: string
   sshKeyFile?: string
+  sshCaKeyFile?: string
+  apiTlsCert?: string
+  apiTlsKey?: string
   logLevel?: string
 }
 
@@ -57,7 +61,8 @@ export interface ParseAgentConfigInit {
 /** Every key the config file accepts: the flag names without `--`, except `config`. */
 export const CONFIG_FILE_KEYS = [
   'data-dir', 'listen', 'advertise', 'join', 'secret-file', 'node-name', 'label', 'api-socket',
-  'api-listen', 'api-token-file', 'manager-eligible', 'playbook-dir', 'ssh-key-file', 'log-level'
+  'api-listen', 'api-token-file', 'manager-eligible', 'playbook-dir', 'ssh-key-file', 'log-level',
+  'ssh-ca-key-file', 'api-tls-cert', 'api-tls-key'
 ] as const
 
 type ConfigKey = typeof CONFIG_FILE_KEYS[number]
@@ -165,6 +170,7 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
   const secretFile = path('secret-file', DEFAULT_SECRET_FILE)
   const playbookDir = path('playbook-dir', DEFAULT_PLAYBOOK_DIR)
   const sshKeyFile = path('ssh-key-file', DEFAULT_SSH_KEY_FILE)
+  const sshCaKeyFile = pick('ssh-ca-key-file') === undefined ? null : path('ssh-ca-key-file', '')
 
   const namePicked = pick('node-name')
   let nodeName: string
@@ -195,9 +201,24 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
     if (tokenPicked === undefined) {
       throw fail(pick('api-listen')?.src ?? flagSource('api-listen'), 'the TCP API always requires a bearer token: also give --api-token-file FILE (api-token-file in the config file)')
     }
-    apiTcp = { listen: apiListen, tokenFile: path('api-token-file', '') }
+    const certPicked = pick('api-tls-cert')
+    const keyPicked = pick('api-tls-key')
+    if ((certPicked === undefined) !== (keyPicked === undefined)) {
+      throw fail((certPicked ?? keyPicked)?.src ?? flagSource('api-tls-cert'), 'give both --api-tls-cert FILE and --api-tls-key FILE (api-tls-cert and api-tls-key in the config file)')
+    }
+    const tls = certPicked === undefined ? null : { certFile: path('api-tls-cert', ''), keyFile: path('api-tls-key', '') }
+    // The bearer token must not cross a network in clear: plain HTTP only on loopback.
+    if (tls === null && !isLoopbackHost(apiListen.host)) {
+      throw fail(pick('api-listen')?.src ?? flagSource('api-listen'), `refusing to serve the API over plain HTTP on ${apiListen.host}, which is not a loopback address: give --api-tls-cert FILE and --api-tls-key FILE (bootstrap.sh makes them), or listen on 127.0.0.1`)
+    }
+    apiTcp = { listen: apiListen, tokenFile: path('api-token-file', ''), tls }
   } else if (tokenPicked !== undefined) {
     throw fail(tokenPicked.src, 'is only used with --api-listen HOST:PORT (api-listen in the config file)')
+  } else {
+    for (const key of ['api-tls-cert', 'api-tls-key'] as const) {
+      const p = pick(key)
+      if (p !== undefined) throw fail(p.src, 'is only used with --api-listen HOST:PORT (api-listen in the config file)')
+    }
   }
 
   const eligiblePicked = pick('manager-eligible')
@@ -210,5 +231,6 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
   const levelPicked = str('log-level', DEFAULT_LOG_LEVEL)
   const logLevel = unwrap(parseLogLevel(levelPicked.value), levelPicked.src)
 
-  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, logLevel }
+  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, sshCaKeyFile, logLevel }
 }
+

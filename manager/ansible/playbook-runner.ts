@@ -55,8 +55,10 @@ export interface PlaybookResult {
  * key auth only, a control master per host. Shared with the benchmark baseline so the two
  * compare like with like.
  */
-export function strictSshArgs (knownHostsPath: string): string {
+export function strictSshArgs (knownHostsPath: string, certificatePath?: string): string {
   return [
+    // The manager's short-lived user certificate (manager/ssh/cert-issuer.ts), when it has one.
+    ...(certificatePath !== undefined ? ['-o', `CertificateFile=${certificatePath}`] : []),
     '-o', 'ControlMaster=auto', '-o', `ControlPersist=${CONTROL_PERSIST_S}s`,
     '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHostsPath}`,
     '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'CheckHostIP=no', '-o', 'UpdateHostKeys=no',
@@ -80,6 +82,8 @@ export interface AnsibleRunnerComponents {
 export interface AnsibleRunnerInit {
   /** Absolute path of the manager's SSH private key. */
   privateKeyPath: string
+  /** Its OpenSSH user certificate, when nodes trust a CA rather than the key (absolute, plain path). */
+  certificatePath?: string
   /** ansible-runner executable, by absolute path. */
   runnerPath?: string
   /** The run guard script (default: the package's `manager/ansible/run-guard.py`). */
@@ -105,7 +109,7 @@ class Tail {
 /** ansible-runner based {@link PlaybookRunner}. */
 export class AnsibleRunner implements PlaybookRunner {
   private readonly log: Logger
-  private readonly init: Required<Omit<AnsibleRunnerInit, 'workDir'>> & { workDir: string }
+  private readonly init: Required<Omit<AnsibleRunnerInit, 'workDir' | 'certificatePath'>> & { workDir: string, certificatePath?: string }
 
   constructor (components: AnsibleRunnerComponents, init: AnsibleRunnerInit) {
     this.log = components.logger.child({ component: 'ansible-runner' })
@@ -140,6 +144,8 @@ export class AnsibleRunner implements PlaybookRunner {
     const log = this.log.child({ ident, kind: plan.kind, check })
     try {
       if (!SAFE_PATH.test(dir)) throw new TypeError(`run dir ${dir} has characters ssh options cannot carry`)
+      const cert = this.init.certificatePath
+      if (cert !== undefined && !SAFE_PATH.test(cert)) throw new TypeError(`certificate path ${cert} has characters ssh options cannot carry`)
       const paths = await this.prepare(dir, plan, inventory)
       const nameOf = new Map(inventory.hosts.map(h => [h.alias, h.name]))
       const args = [
@@ -246,7 +252,7 @@ export class AnsibleRunner implements PlaybookRunner {
 
   /** The runner's whole environment: nothing inherited from the manager process. */
   private env (paths: RunPaths): Record<string, string> {
-    const sshArgs = strictSshArgs(paths.knownHosts)
+    const sshArgs = strictSshArgs(paths.knownHosts, this.init.certificatePath)
     return {
       PATH: RUNNER_PATH_ENV,
       HOME: paths.home,

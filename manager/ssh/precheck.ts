@@ -5,6 +5,9 @@
 import { DEFAULT_PYTHON_PATH, PRECHECK_COMMAND_TIMEOUT_MS } from './constants.js'
 import type { SshConnector, SshTarget } from './remote-shell.js'
 
+/** What precheck needs: node-ssh's SshConnector or the certificate-based OpenSshConnector. */
+export type Connector = Pick<SshConnector, 'connect'>
+
 /** Why a precheck failed. */
 export type PrecheckFailure = 'unreachable' | 'host-key-mismatch' | 'auth-failed' | 'not-root' | 'no-python'
 
@@ -19,7 +22,7 @@ export interface PrecheckOptions {
 }
 
 /** Connects with the pinned key and checks `id -u` is 0 and the interpreter is executable. */
-export async function precheck (connector: SshConnector, target: SshTarget, options: PrecheckOptions = {}): Promise<PrecheckResult> {
+export async function precheck (connector: Connector, target: SshTarget, options: PrecheckOptions = {}): Promise<PrecheckResult> {
   const connected = await connector.connect(target, { signal: options.signal })
   if (!connected.ok) return connected
   const shell = connected.shell

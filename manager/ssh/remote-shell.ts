@@ -22,6 +22,8 @@ export interface SshTarget {
   hostKeys: HostKey[]
   /** Remote user; root unless a test says otherwise. */
   username?: string
+  /** Environment sent with every command of the session (the node lease its gate checks; sshd must AcceptEnv it). */
+  env?: Record<string, string>
 }
 
 /** The result of one remote command. */

@@ -28,9 +28,14 @@ export interface SshdConfigInit {
   hostKeyPath: string
 }
 
-/** The host's /etc/ssh/sshd_config (replaces Debian's, so no Include of the machine's drop-ins). */
+/**
+ * The host's /etc/ssh/sshd_config (replaces Debian's, so no Include of the machine's drop-ins),
+ * except clusterd's own drop-ins, which bootstrap.sh writes inside the host as on a real node
+ * (Debian's config includes sshd_config.d/*.conf first, so a drop-in's values win there too).
+ */
 export function sshdConfig (init: SshdConfigInit): string {
   return [
+    'Include /etc/ssh/sshd_config.d/clusterd*.conf',
     `ListenAddress ${init.address}:22`,
     `HostKey ${init.hostKeyPath}`,
     `PidFile ${init.pidFile}`,

@@ -3,8 +3,8 @@
  * shared by the bootstrap tests.
  */
 
-import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { execFile, execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -28,15 +28,34 @@ export const SCRIPT = join(findRepo(), 'bootstrap.sh')
 
 export interface Run { code: number, stdout: string, stderr: string }
 
+/**
+ * A private sshd configuration for the node in `dir` (host key, pid file, the drop-in directory
+ * included like Debian's), so bootstrap.sh's `sshd -t`/`-T` checks run against it and never
+ * touch the machine's /etc/ssh. No sshd runs from it: bootstrap warns that none is running.
+ */
+function privateSshd (dir: string): { config: string, dropins: string } {
+  const root = join(dir, 'sshd')
+  const config = join(root, 'sshd_config')
+  const dropins = join(root, 'sshd_config.d')
+  if (!existsSync(config)) {
+    mkdirSync(dropins, { recursive: true, mode: 0o755 })
+    execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(root, 'host_ed25519')])
+    writeFileSync(config, `Include ${dropins}/*.conf\nHostKey ${join(root, 'host_ed25519')}\nPidFile ${join(root, 'sshd.pid')}\n`)
+  }
+  return { config, dropins }
+}
+
 /** The environment that keeps one bootstrap "node" inside `dir`, plus `extra` overrides. */
 export function nodeEnv (dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  const sshd = privateSshd(dir)
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: dir,
     CLUSTERD_ETC: join(dir, 'etc'),
     CLUSTERD_RUN: join(dir, 'run'),
     CLUSTERD_LOG_DIR: join(dir, 'log'),
-    CLUSTERD_SSH_DIR: join(dir, 'ssh'),
+    CLUSTERD_SSHD_CONFIG: sshd.config,
+    CLUSTERD_SSHD_DROP_IN_DIR: sshd.dropins,
     CLUSTERD_DATA_DIR: join(dir, 'data'),
     CLUSTERD_INIT: 'supervise',
     CLUSTERD_WAIT_SECONDS: '60',

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict'
 import type { Member } from '../../../protocol/members.js'
 import { bootstrap, freePort, readPid, type Run } from './bootstrap-run.js'
 
-const SECRET_NAMES = ['secret', 'manager_ed25519', 'manager_ed25519.pub', 'api-token']
+const SECRET_NAMES = ['secret', 'ssh-ca', 'ssh-ca.pub', 'api-ca.key', 'api-ca.crt', 'api-token']
 
 /** Alive = /proc/PID exists and is not a zombie (PID 1 here reaps orphans late). */
 function alive (pid: number): boolean {
@@ -78,7 +78,7 @@ describe('bootstrap.sh command line', () => {
     const run = await bootstrap(dir, ['--help'])
     assert.equal(run.code, 0, run.stderr)
     for (const word of ['join HOST:PORT', 'status', 'stop', '--node-name', '--advertise', '--listen', '--label',
-      '--data-dir', '--no-install', '--manager-eligible', 'CLUSTERD_ETC', 'CLUSTERD_RUN', 'CLUSTERD_LOG_DIR', 'CLUSTERD_SSH_DIR']) {
+      '--data-dir', '--no-install', '--manager-eligible', 'CLUSTERD_ETC', 'CLUSTERD_RUN', 'CLUSTERD_LOG_DIR', 'CLUSTERD_SSHD_DROP_IN_DIR', 'CLUSTERD_SSHD_CONFIG', 'TrustedUserCAKeys']) {
       assert.ok(run.stdout.includes(word), `--help mentions ${word}`)
     }
   })
@@ -114,7 +114,10 @@ describe('bootstrap.sh command line', () => {
     const run = await bootstrap(dir, ['join', '127.0.0.1:7946', '--no-install', '--node-name', 'n2'])
     assert.equal(run.code, 1)
     assert.match(run.stderr, new RegExp(`missing cluster secret ${join(dir, 'etc', 'secret')}`))
-    assert.match(run.stderr, new RegExp(`copy secret manager_ed25519 manager_ed25519\\.pub api-token from /etc/clusterd on a member into ${join(dir, 'etc')} here, mode 0600`))
+    assert.match(run.stderr, new RegExp(`a manager-eligible node needs secret ssh-ca ssh-ca\\.pub api-ca\\.key api-ca\\.crt api-token from /etc/clusterd on a member in ${join(dir, 'etc')} here, mode 0600`))
+    const worker = await bootstrap(dir, ['join', '127.0.0.1:7946', '--no-install', '--node-name', 'n2', '--manager-eligible', 'false'])
+    assert.equal(worker.code, 1)
+    assert.match(worker.stderr, /a worker node needs secret ssh-ca\.pub api-ca\.crt from/)
     assert.equal(existsSync(join(dir, 'run', 'supervisor.pid')), false, 'no agent was started')
   })
 
@@ -122,10 +125,10 @@ describe('bootstrap.sh command line', () => {
     const etc = join(dir, 'etc')
     await mkdir(etc, { recursive: true, mode: 0o700 })
     for (const name of SECRET_NAMES) await writeFile(join(etc, name), 'x\n', { mode: 0o600 })
-    await chmod(join(etc, 'manager_ed25519'), 0o640)
+    await chmod(join(etc, 'ssh-ca'), 0o640)
     const run = await bootstrap(dir, ['join', '127.0.0.1:7946', '--no-install', '--node-name', 'n2'])
     assert.equal(run.code, 1)
-    assert.match(run.stderr, new RegExp(`${join(etc, 'manager_ed25519')} has mode 640: .*chmod 600`))
+    assert.match(run.stderr, new RegExp(`${join(etc, 'ssh-ca')} has mode 640: .*chmod 600`))
     assert.equal(existsSync(join(dir, 'run', 'supervisor.pid')), false, 'no agent was started')
   })
 })
@@ -155,7 +158,9 @@ describe('bootstrap.sh with a real agent', () => {
     assert.equal(firstRun.code, 0, firstRun.stderr + firstRun.stdout)
     assert.match(firstRun.stdout, new RegExp(`this node \\(first, 127\\.0\\.0\\.1:${port}\\) is the manager`))
     assert.match(firstRun.stdout, new RegExp(`\\./bootstrap\\.sh join 127\\.0\\.0\\.1:${port}`))
-    assert.match(firstRun.stdout, /tar -C .* secret manager_ed25519 manager_ed25519\.pub api-token/)
+    assert.match(firstRun.stdout, /tar -C .* secret ssh-ca\.pub api-ca\.crt \| ssh root@NEW_NODE/)
+    assert.match(firstRun.stdout, /tar -C .* secret ssh-ca ssh-ca\.pub api-ca\.key api-ca\.crt api-token \| ssh root@NEW_NODE/)
+    assert.match(firstRun.stdout, new RegExp(`\\./bootstrap\\.sh join 127\\.0\\.0\\.1:${port} --manager-eligible false`))
     const manager = await apiGet(join(first, 'run', 'clusterd.sock'), '/v1/manager') as { name: string }
     assert.equal(manager.name, 'first')
     const list = await members(first)
@@ -167,19 +172,25 @@ describe('bootstrap.sh with a real agent', () => {
     assert.ok(agent !== null && alive(agent), 'the agent runs')
   })
 
-  it('creates each secret 0600 in a 0700 directory and authorizes the manager key', async () => {
+  it('creates each secret 0600 in a 0700 directory and makes sshd trust the cluster SSH CA', async () => {
     const etc = join(first, 'etc')
     assert.equal(await mode(etc), 0o700)
     for (const name of SECRET_NAMES) assert.equal(await mode(join(etc, name)), 0o600, name)
     assert.match(await readFile(join(etc, 'secret'), 'utf8'), /^\/key\/swarm\/psk\/1\.0\.0\/\n/)
-    const pub = (await readFile(join(etc, 'manager_ed25519.pub'), 'utf8')).trim()
-    assert.match(pub, /^ssh-ed25519 \S+ clusterd-manager$/)
-    assert.equal(await mode(join(first, 'ssh')), 0o700)
-    assert.equal(await mode(join(first, 'ssh', 'authorized_keys')), 0o600)
-    assert.deepEqual((await readFile(join(first, 'ssh', 'authorized_keys'), 'utf8')).split('\n'), [pub, ''])
+    assert.match((await readFile(join(etc, 'ssh-ca.pub'), 'utf8')).trim(), /^ssh-ed25519 \S+ clusterd-ssh-ca$/)
+    assert.match(await readFile(join(etc, 'api-ca.crt'), 'utf8'), /^-----BEGIN CERTIFICATE-----\n/)
+    assert.equal(existsSync(join(etc, 'manager_ed25519')), false, 'no shared manager key')
+    assert.match(await readFile(join(etc, 'ssh-principals', 'root'), 'utf8'), /(^| )clusterd-manager\n$/)
+    const dropin = await readFile(join(first, 'sshd', 'sshd_config.d', 'clusterd-ca.conf'), 'utf8')
+    assert.match(dropin, new RegExp(`^TrustedUserCAKeys ${join(etc, 'ssh-ca.pub')}$`, 'm'))
+    assert.match(dropin, new RegExp(`^AuthorizedPrincipalsFile ${join(etc, 'ssh-principals')}/%u$`, 'm'))
+    assert.match(firstRun.stderr, /sshd is not running: start it/)
+    const config = await readFile(join(etc, 'clusterd.yaml'), 'utf8')
+    assert.match(config, new RegExp(`^ssh-ca-key-file: "${join(etc, 'ssh-ca')}"$`, 'm'))
+    assert.doesNotMatch(config, /ssh-key-file/)
   })
 
-  it('re-running keeps the secrets, authorizes the key once and does not start a second agent', async () => {
+  it('re-running keeps the secrets and the sshd drop-in and does not start a second agent', async () => {
     const etc = join(first, 'etc')
     const before = await Promise.all(SECRET_NAMES.map(async name => await readFile(join(etc, name), 'utf8')))
     const sup = supervisorPid(first)
@@ -190,9 +201,7 @@ describe('bootstrap.sh with a real agent', () => {
     assert.deepEqual(await Promise.all(SECRET_NAMES.map(async name => await readFile(join(etc, name), 'utf8'))), before)
     assert.equal(supervisorPid(first), sup)
     assert.equal(agentPid(first), agent)
-    const pub = before[2]?.trim() ?? ''
-    const lines = (await readFile(join(first, 'ssh', 'authorized_keys'), 'utf8')).split('\n').filter(l => l === pub)
-    assert.equal(lines.length, 1, 'the key is authorized exactly once')
+    assert.match(again.stdout, /sshd already trusts the cluster SSH CA/)
   })
 
   it('the supervisor restarts an agent that crashed', async () => {

@@ -49,6 +49,7 @@ describe('parseAgentConfig', () => {
       managerEligible: true,
       playbookDir: DEFAULT_PLAYBOOK_DIR,
       sshKeyFile: '/etc/clusterd/manager_ed25519',
+      sshCaKeyFile: null,
       logLevel: 'info'
     })
   })
@@ -79,10 +80,11 @@ describe('parseAgentConfig', () => {
       nodeName: 'web1',
       labels: { rack: 'r1', tier: '', 'example.com/zone': 'a_b.c-d' },
       apiSocket: '/tmp/c.sock',
-      apiTcp: { listen: { host: '127.0.0.1', port: 0 }, tokenFile: '/srv/work/token' },
+      apiTcp: { listen: { host: '127.0.0.1', port: 0 }, tokenFile: '/srv/work/token', tls: null },
       managerEligible: false,
       playbookDir: '/srv/work/my-playbooks',
       sshKeyFile: '/k/manager',
+      sshCaKeyFile: null,
       logLevel: 'debug'
     })
   })
@@ -107,7 +109,7 @@ describe('parseAgentConfig', () => {
     assert.deepEqual(fromFile.labels, { rack: '12', tier: 'web' })
     assert.equal(fromFile.managerEligible, false)
     assert.equal(fromFile.logLevel, 'warn')
-    assert.deepEqual(fromFile.apiTcp, { listen: { host: '127.0.0.1', port: 7947 }, tokenFile: join(dir, 'token') })
+    assert.deepEqual(fromFile.apiTcp, { listen: { host: '127.0.0.1', port: 7947 }, tokenFile: join(dir, 'token'), tls: null })
 
     const overridden = parse({ config: file, listen: '10.2.2.2:7001', join: ['10.9.9.9:1'], label: ['zone=z'], managerEligible: 'true', dataDir: 'x' })
     assert.deepEqual(overridden.listen, { host: '10.2.2.2', port: 7001 })
@@ -151,6 +153,11 @@ describe('parseAgentConfig', () => {
       ['log level', { logLevel: 'verbose' }, [/^--log-level: /, /fatal, error, warn, info, debug, trace/]],
       ['api-listen without token file', { apiListen: '127.0.0.1:7947' }, [/^--api-listen: /, /--api-token-file/]],
       ['token file without api-listen', { apiTokenFile: '/t' }, [/^--api-token-file: /, /only used with --api-listen/]],
+      ['plain HTTP API off loopback', { apiListen: '0.0.0.0:7947', apiTokenFile: '/t' }, [/^--api-listen: /, /refusing to serve the API over plain HTTP on 0\.0\.0\.0/, /--api-tls-cert FILE and --api-tls-key FILE/]],
+      ['plain HTTP API on a LAN address', { apiListen: '10.1.2.3:7947', apiTokenFile: '/t' }, [/^--api-listen: /, /plain HTTP on 10\.1\.2\.3, which is not a loopback address/]],
+      ['plain HTTP API on all IPv6 addresses', { apiListen: '[::]:7947', apiTokenFile: '/t' }, [/^--api-listen: /, /plain HTTP/]],
+      ['TLS certificate without its key', { apiListen: '0.0.0.0:7947', apiTokenFile: '/t', apiTlsCert: '/c' }, [/^--api-tls-cert: /, /give both --api-tls-cert FILE and --api-tls-key FILE/]],
+      ['TLS files without api-listen', { apiTlsCert: '/c', apiTlsKey: '/k' }, [/^--api-tls-cert: /, /only used with --api-listen/]],
       ['empty data dir', { dataDir: '' }, [/^--data-dir: /, /expected a path/]],
       ['socket path too long', { apiSocket: '/' + 'x'.repeat(120) }, [/^--api-socket: /, /limited to 107 bytes/]]
     ]
@@ -161,6 +168,14 @@ describe('parseAgentConfig', () => {
     it('a host name that is not a valid node name asks for --node-name', () => {
       rejects(() => parseAgentConfig({}, {}, { hostname: 'my_host' }), 'CLUSTERD_ERR_INVALID_ARGUMENT', /"my_host" is not a valid node name/, /pass --node-name NAME/)
     })
+  })
+
+  it('serves TLS off loopback with a certificate and key, and takes the SSH CA key', () => {
+    const config = parse({ apiListen: '0.0.0.0:7947', apiTokenFile: '/t', apiTlsCert: '/etc/c/api.crt', apiTlsKey: '/etc/c/api.key', sshCaKeyFile: '/etc/c/ssh-ca' })
+    assert.deepEqual(config.apiTcp, { listen: { host: '0.0.0.0', port: 7947 }, tokenFile: '/t', tls: { certFile: '/etc/c/api.crt', keyFile: '/etc/c/api.key' } })
+    assert.equal(config.sshCaKeyFile, '/etc/c/ssh-ca')
+    // Loopback may stay plain: the token never leaves the machine.
+    for (const host of ['127.0.0.1', '127.3.4.5', '[::1]']) assert.equal(parse({ apiListen: `${host}:7947`, apiTokenFile: '/t' }).apiTcp?.tls, null)
   })
 
   describe('config file errors name the file and key', () => {
