@@ -86,6 +86,8 @@ warn () { printf 'bootstrap: warning: %s\n' "$*" >&2; }
 die () { printf 'bootstrap: %s\n' "$*" >&2; exit 1; }
 usage_error () { printf 'bootstrap: %s (try ./bootstrap.sh --help)\n' "$*" >&2; exit 2; }
 
+# The name rules of protocol/names.ts in bash; test/unit/protocol/names.test.ts checks that
+# bash accepts exactly what they accept.
 NODE_NAME_RE='^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$'
 LABEL_KEY_RE='^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$'
 LABEL_VALUE_RE='^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$'

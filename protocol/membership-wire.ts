@@ -5,18 +5,15 @@
  * so a caller can drop and log a hostile or malformed message and keep running.
  */
 
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, NODE_NAME_PATTERN, PEER_ID_PATTERN } from './names.js'
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
 import type { HostKey, NodeFacts } from './members.js'
 
 /** Largest signed record payload accepted, in characters. */
 export const MAX_RECORD_BYTES = 56 * 1024
 
-/** Node names: DNS-label-like, so they are safe in inventories, file names and logs. */
-export const NODE_NAME_PATTERN = /^[a-z0-9]([a-z0-9.-]{0,62})$/i
-/** Label keys: like Kubernetes label names. */
-export const LABEL_KEY_PATTERN = /^[a-z0-9]([a-z0-9._/-]{0,62})$/i
-/** Label values: printable, no shell metacharacters. */
-export const LABEL_VALUE_PATTERN = /^[a-z0-9._:@/+=-]{0,128}$/i
+/** @deprecated import from protocol/names.ts; kept until manager/api/manager-routes.ts does. */
+export { NODE_NAME_PATTERN } from './names.js'
 
 /**
  * The state a node asserts about itself in its signed record. Only the node itself can
@@ -47,7 +44,6 @@ export interface WireOk<T> { ok: true, value: T }
 /** Result of a decoder. */
 export type WireResult<T> = WireOk<T> | WireError
 
-const PEER_ID_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
 /** Incarnations are u32 (the core and the datagram codec carry them as such). */
 const MAX_INCARNATION = 2 ** 32 - 1
 
