@@ -8,6 +8,7 @@ import { ERROR_CODES } from '../protocol/errors.js'
 import { ExitError } from '../protocol/exit-codes.js'
 import { EXIT_USAGE } from './constants.js'
 
+/** Commands import ExitError from here, beside the helpers that make one. */
 export { ExitError }
 
 /** A bad flag value or argument (exit 2). */
