@@ -5,7 +5,7 @@
  * so a caller can drop and log a hostile or malformed message and keep running.
  */
 
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, NODE_NAME_PATTERN, PEER_ID_PATTERN } from './names.js'
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, NODE_NAME_PATTERN, isPeerId } from './names.js'
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
 import type { HostKey, NodeFacts } from './members.js'
 
@@ -55,10 +55,6 @@ function isObject (v: unknown): v is Record<string, unknown> {
 
 function isIncarnation (v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_INCARNATION
-}
-
-function isPeerId (v: unknown): v is string {
-  return typeof v === 'string' && PEER_ID_PATTERN.test(v)
 }
 
 function checkHostKeys (v: unknown): v is HostKey[] {
