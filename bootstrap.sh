@@ -48,7 +48,7 @@ join HOST:PORT...:
   HOST:PORT are seed members' gossip addresses (IPv4, [IPv6] or DNS name). Waits until this
   node is alive in the member list with at least one other member.
 
-status:  exit 0 when clusterd is running here (then lists members and the manager), 3 when not.
+status:  exit 0 when clusterd is running here (then lists members and the manager), 6 when not.
 stop:    SIGTERM to the supervisor (or `systemctl stop clusterd`); waits until the agent
          has left the cluster and exited.
 
@@ -70,7 +70,8 @@ Flags (first node and join):
   --no-install             do not run scripts/install-deps.sh (machine already set up)
   -h, --help               this text
 
-Exit status: 0 done; 1 failed (the message says why); 2 bad usage; 3 `status`: not running.
+Exit status: 0 done; 1 failed (the message says why); 2 bad usage; 6 `status`: not running
+(as clusterctl's 6, the agent cannot be reached; the table is docs/errors.md).
 
 Environment (paths default as shown; tests point them into a temporary directory):
   CLUSTERD_ETC=/etc/clusterd            secrets and clusterd.yaml
@@ -98,6 +99,8 @@ warn () { printf 'bootstrap: warning: %s\n' "$*" >&2; }
 die () { printf 'bootstrap: %s\n' "$*" >&2; exit 1; }
 usage_error () { printf 'bootstrap: %s (try ./bootstrap.sh --help)\n' "$*" >&2; exit 2; }
 
+# The name rules of protocol/names.ts in bash; test/unit/protocol/names.test.ts checks that
+# bash accepts exactly what they accept.
 NODE_NAME_RE='^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$'
 LABEL_KEY_RE='^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$'
 LABEL_VALUE_RE='^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$'
@@ -334,36 +337,8 @@ is_running () {
 
 clusterctl () { "$NODE_BIN" "$CLUSTERCTL_JS" --addr "$API_SOCKET" --timeout 5 "$@"; }
 
-# The `manager` verb is new; older builds have only the API route, which we then call directly.
-manager_verb=""
-has_manager_verb () {
-  local help
-  if [ -z "$manager_verb" ]; then
-    manager_verb=no
-    if help=$(clusterctl --help 2>/dev/null) && grep -Eq '^  manager( |$)' <<<"$help"; then manager_verb=yes; fi
-  fi
-  [ "$manager_verb" = yes ]
-}
-
 # Prints the elected manager as JSON ({name, peerId, epoch, since, local}); fails if none yet.
-manager_json () {
-  if has_manager_verb; then
-    clusterctl manager -o json 2>/dev/null
-  else
-    "$NODE_BIN" -e '
-      const http = require("node:http")
-      const req = http.get({ socketPath: process.argv[1], path: "/v1/manager", timeout: 5000 }, res => {
-        let body = ""
-        res.setEncoding("utf8").on("data", d => { body += d }).on("end", () => {
-          if (res.statusCode !== 200) process.exit(1)
-          process.stdout.write(body)
-        })
-      })
-      req.on("timeout", () => req.destroy(new Error("timeout")))
-      req.on("error", () => process.exit(1))
-    ' -- "$API_SOCKET"
-  fi
-}
+manager_json () { clusterctl manager -o json 2>/dev/null; }
 
 # JSON on stdin -> the field named $1 of the top-level object (empty if missing).
 json_field () {
@@ -718,10 +693,10 @@ cmd_status () {
   local mode pid apid
   mode=$(init_mode)
   if [ "$mode" = systemd ]; then
-    if ! systemctl is-active --quiet "$UNIT_NAME"; then say "clusterd is not running ($UNIT_NAME is inactive)"; exit 3; fi
+    if ! systemctl is-active --quiet "$UNIT_NAME"; then say "clusterd is not running ($UNIT_NAME is inactive)"; exit 6; fi
     say "clusterd is running ($UNIT_NAME)"
   else
-    if ! pid=$(supervisor_pid); then say "clusterd is not running (no live supervisor in $SUPERVISOR_PID_FILE)"; exit 3; fi
+    if ! pid=$(supervisor_pid); then say "clusterd is not running (no live supervisor in $SUPERVISOR_PID_FILE)"; exit 6; fi
     if apid=$(agent_pid); then
       say "clusterd is running (supervisor pid $pid, agent pid $apid, log $LOG_FILE)"
     else
@@ -729,13 +704,7 @@ cmd_status () {
     fi
   fi
   clusterctl members || warn "the agent API at $API_SOCKET did not answer"
-  if has_manager_verb; then
-    clusterctl manager || true
-  elif check_manager; then
-    say "manager: $manager_name"
-  else
-    say "no manager is elected yet"
-  fi
+  clusterctl manager || true
 }
 
 cmd_stop () {

@@ -30,6 +30,7 @@ import { StoreRecovery, refuseWhileAwaiting } from './replica/store-recovery.js'
 import { ReplicaRevisions } from './replica/revision-gossip.js'
 import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { ClusterdError } from '../protocol/errors.js'
+import { EXIT_INTERNAL } from '../protocol/exit-codes.js'
 import { Membership } from './membership/membership.js'
 import type { MembershipTiming } from './membership/constants.js'
 import type { SwimTiming } from './membership/core/types.js'
@@ -261,7 +262,7 @@ export async function runAgent (config: AgentConfig): Promise<void> {
       process.off('SIGINT', onSignal)
       const timer = setTimeout(() => {
         logger.error('graceful stop timed out; exiting')
-        process.exit(1)
+        process.exit(EXIT_INTERNAL)
       }, STOP_DEADLINE_MS)
       timer.unref()
       agent.stop().finally(resolve)

@@ -4,14 +4,14 @@
  *   clusterd keygen FILE [--force]  write a new cluster secret (mode 0600)
  *   clusterd store recover [--data-dir D] [--accept-empty]   repair a damaged manager store
  *   clusterd version
- * Errors end as one line on stderr: a ClusterdError as `clusterd: <message> (<CODE>)` with
- * its exit code, usage errors with exit 2, anything else exit 70; stack traces only with
- * CLUSTERD_DEBUG=1.
+ * Errors end as one line on stderr through protocol/exit-codes.ts (the reporter clusterctl
+ * uses too): a ClusterdError as `clusterd: <message> (<CODE>)` with its exit code, usage
+ * errors with exit 2, anything else exit 70; stack traces only with CLUSTERD_DEBUG=1.
  */
 
 import { flushCompileCache } from 'node:module'
-import { Command, CommanderError, Option } from 'commander'
-import { ClusterdError } from '../protocol/errors.js'
+import { Command, Option } from 'commander'
+import { reportFatal } from '../protocol/exit-codes.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import {
   CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_SSH_KEY_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL,
@@ -19,11 +19,6 @@ import {
 } from './config/constants.js'
 import { parseAgentConfig, type AgentFlags } from './config/parse-agent-config.js'
 import { writeSecretFile } from './transport/secret.js'
-
-/** Exit code for usage errors. */
-const EXIT_USAGE = 2
-/** Exit code for unexpected failures (sysexits EX_SOFTWARE). */
-const EXIT_INTERNAL = 70
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -95,26 +90,8 @@ function buildProgram (): Command {
   return program
 }
 
-function exitCodeFor (err: unknown): number {
-  if (err instanceof CommanderError) {
-    // Commander has printed its message or the help text already.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
-    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : EXIT_USAGE
-    return EXIT_USAGE
-  }
-  const debug = process.env.CLUSTERD_DEBUG === '1'
-  if (err instanceof ClusterdError) {
-    process.stderr.write(`clusterd: ${err.message} (${err.code})\n`)
-    if (debug && err.stack !== undefined) process.stderr.write(err.stack + '\n')
-    return err.exitCode
-  }
-  process.stderr.write(`clusterd: internal error: ${err instanceof Error ? err.message : String(err)}\n`)
-  if (debug && err instanceof Error && err.stack !== undefined) process.stderr.write(err.stack + '\n')
-  return EXIT_INTERNAL
-}
-
 try {
   await buildProgram().parseAsync(process.argv)
 } catch (err) {
-  process.exitCode = exitCodeFor(err)
+  process.exitCode = reportFatal(err, { program: 'clusterd', stderr: text => { process.stderr.write(text) }, debug: process.env.CLUSTERD_DEBUG === '1' })
 }

@@ -1,6 +1,6 @@
 /** Local checks of positional arguments and flag values, so mistakes fail before any request. */
 
-import { NODE_NAME_PATTERN } from '../protocol/membership-wire.js'
+import { NODE_NAME_PATTERN, NODE_NAME_RULE } from '../protocol/names.js'
 import { usageError } from './errors.js'
 
 /** Commander argParser for a repeatable option: collects every value in order. */
@@ -12,7 +12,7 @@ export function collect (value: string, previous: string[] | undefined): string[
 export function nodeNames (names: readonly string[]): string[] {
   const seen = new Set<string>()
   for (const name of names) {
-    if (!NODE_NAME_PATTERN.test(name)) throw usageError(`${JSON.stringify(name)} is not a valid node name (letters, digits, '.', '-'; at most 63 characters)`)
+    if (!NODE_NAME_PATTERN.test(name)) throw usageError(`${JSON.stringify(name)} is not a valid node name (${NODE_NAME_RULE})`)
     if (seen.has(name)) throw usageError(`node ${name} is named twice`)
     seen.add(name)
   }

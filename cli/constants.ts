@@ -24,14 +24,8 @@ export const DEFAULT_TIMEOUT_MS = 30_000
 /** Largest response body the client buffers. */
 export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
-/** Exit code for usage errors (bad flags or arguments), as for CLUSTERD_ERR_INVALID_ARGUMENT. */
-export const EXIT_USAGE = 2
-
-/** Exit code for bugs and unexpected failures (sysexits EX_SOFTWARE). */
-export const EXIT_INTERNAL = 70
-
-/** Exit code of `--wait` when the job ended with any node not `ok` (failed, unreachable, cancelled). */
-export const EXIT_JOB_FAILED = 7
+/** The exit codes clusterctl's own code uses; the one table of exit codes is protocol/exit-codes.ts. */
+export { EXIT_DECLINED, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_USAGE } from '../protocol/exit-codes.js'
 
 /** How long `--wait` and `job logs --follow` keep reconnecting a broken job stream (e.g. manager failover). */
 export const RECONNECT_WINDOW_MS = 60_000
@@ -47,6 +41,3 @@ export const REDRAW_INTERVAL_MS = 100
 
 /** Terminal width assumed when the terminal does not say. */
 export const DEFAULT_COLUMNS = 100
-
-/** Exit code when the operator answers no at a confirmation prompt (nothing was changed). */
-export const EXIT_DECLINED = 1

@@ -1,23 +1,15 @@
-/** Typed exit errors: commands throw these instead of calling process.exit. */
+/**
+ * Typed exit errors: commands throw these instead of calling process.exit. ExitError is a
+ * failure detected on the client side (bad flag, agent unreachable); errors the agent returns
+ * stay ClusterdError. protocol/exit-codes.ts reports both.
+ */
 
 import { ERROR_CODES } from '../protocol/errors.js'
+import { ExitError } from '../protocol/exit-codes.js'
 import { EXIT_USAGE } from './constants.js'
 
-/**
- * A failure detected on the client side (bad flag, agent unreachable). The top-level catch
- * prints `clusterctl: <message>` and exits with `exitCode`. Errors the agent returns stay
- * ClusterdError and are printed with their code.
- */
-export class ExitError extends Error {
-  /** Process exit code. */
-  readonly exitCode: number
-
-  constructor (message: string, exitCode: number) {
-    super(message)
-    this.name = 'ExitError'
-    this.exitCode = exitCode
-  }
-}
+/** Commands import ExitError from here, beside the helpers that make one. */
+export { ExitError }
 
 /** A bad flag value or argument (exit 2). */
 export function usageError (message: string): ExitError {

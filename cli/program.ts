@@ -2,16 +2,15 @@
  * Builds the clusterctl commander program from the registry and runs it. Errors never
  * escape: one catch maps them to a one-line message and an exit code, returned to main.
  *
- * Exit codes: 0 ok; 1 declined at a confirmation prompt; 2 usage (bad flags, arguments,
- * addresses, vars; decommission without --yes and no terminal); for errors the agent returns,
- * the exit code of their code in ERROR_CODES (e.g. 3 unauthorized, 4 not found, 5 conflict,
- * 6 unavailable); 6 when the agent cannot be reached or does not answer in time (or a job's
- * stream stays broken); 7 a waited-for job ended with a node not ok; 70 bug.
+ * Exit codes (protocol/exit-codes.ts, docs/errors.md): 0 ok; 1 declined at a confirmation
+ * prompt; 2 usage; for errors the agent returns, the exit code of their code in ERROR_CODES;
+ * 6 when the agent cannot be reached or does not answer in time; 7 a waited-for job ended with
+ * a node not ok; 70 bug.
  */
 
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { Command, CommanderError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import { ClusterdError } from '../protocol/errors.js'
 import { isLoopbackHost } from '../protocol/loopback.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
@@ -21,7 +20,8 @@ import {
   EXIT_USAGE, TOKEN_FILE_ENV_VAR
 } from './constants.js'
 import type { CommandContext } from './context.js'
-import { ExitError, usageError } from './errors.js'
+import { usageError } from './errors.js'
+import { reportFatal } from '../protocol/exit-codes.js'
 import { outputOption } from './output.js'
 import { COMMANDS, GROUPS, type CommandResult } from './registry.js'
 
@@ -168,22 +168,6 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
 }
 
 function reportError (err: unknown, io: CliIo): number {
-  if (err instanceof CommanderError) {
-    // Commander already printed its message (through outputError) or the help text.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
-    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : EXIT_USAGE
-    return EXIT_USAGE
-  }
-  if (err instanceof ExitError) {
-    io.stderr(`clusterctl: ${err.message}\n`)
-    return err.exitCode
-  }
-  if (err instanceof ClusterdError) {
-    io.stderr(`clusterctl: ${err.message} (${err.code})\n`)
-    return err.exitCode
-  }
-  const debug = io.env[DEBUG_ENV_VAR] === '1'
-  io.stderr(`clusterctl: internal error: ${err instanceof Error ? err.message : String(err)}\n`)
-  if (debug && err instanceof Error && err.stack !== undefined) io.stderr(err.stack + '\n')
-  return EXIT_INTERNAL
+  // Commander printed its own messages through outputError (or the help text) already.
+  return reportFatal(err, { program: 'clusterctl', stderr: io.stderr, debug: io.env[DEBUG_ENV_VAR] === '1' })
 }

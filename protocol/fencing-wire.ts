@@ -8,6 +8,7 @@
  */
 
 import type { ErrorCode } from './errors.js'
+import { PEER_ID_PATTERN as PEER_ID, isNodeName } from './names.js'
 
 /** Direct-stream protocol of lease requests. */
 export const LEASE_PROTOCOL = '/clusterd/lease/1.0.0'
@@ -88,11 +89,9 @@ export interface LeaseStatus {
 /** A decode result; decoders never throw. */
 export type Decoded<T> = { ok: true, value: T } | { ok: false, reason: string }
 
-const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
 const LEASE_ID = /^[a-f0-9]{16,64}$/
 const OPS: ReadonlySet<string> = new Set(['acquire', 'renew', 'release'])
 const REFUSAL_CODES: ReadonlySet<string> = new Set(['CLUSTERD_ERR_STALE_EPOCH', 'CLUSTERD_ERR_LEASE_BUSY', 'CLUSTERD_ERR_LEASE_LOST', 'CLUSTERD_ERR_LEASE_REFUSED'])
-const MAX_NODE_NAME = 255
 const MAX_REASON = 500
 const MAX_PATH = 1024
 
@@ -116,7 +115,7 @@ export function checkClaim (v: unknown): Decoded<LeaseClaim> {
   if (typeof c.op !== 'string' || !OPS.has(c.op)) return { ok: false, reason: 'claim.op is not acquire, renew or release' }
   if (!isEpoch(c.epoch)) return { ok: false, reason: 'claim.epoch is not a positive integer' }
   if (typeof c.holder !== 'string' || !PEER_ID.test(c.holder)) return { ok: false, reason: 'claim.holder is not a peer id' }
-  if (!isText(c.node, MAX_NODE_NAME)) return { ok: false, reason: 'claim.node is not a node name' }
+  if (!isNodeName(c.node)) return { ok: false, reason: 'claim.node is not a node name' }
   if (typeof c.leaseId !== 'string' || !LEASE_ID.test(c.leaseId)) return { ok: false, reason: 'claim.leaseId is not 16-64 lower-case hex digits' }
   if (!isTime(c.at)) return { ok: false, reason: 'claim.at is not a time' }
   return { ok: true, value: { op: c.op as LeaseOp, epoch: c.epoch, holder: c.holder, node: c.node, leaseId: c.leaseId, at: c.at } }

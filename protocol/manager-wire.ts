@@ -4,7 +4,7 @@
  */
 
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
-import { NODE_NAME_PATTERN } from './membership-wire.js'
+import { NODE_NAME_PATTERN, isPeerId } from './names.js'
 
 /**
  * Membership broadcast key prefix of manager claims: `mgr/<claimant peer id>`, version = epoch.
@@ -63,7 +63,7 @@ export function decodeClaim (bytes: Uint8Array): { ok: true, value: ManagerClaim
   const c = v as Record<string, unknown>
   if (c.t !== 'claim') return { ok: false, reason: 'not a claim' }
   if (typeof c.epoch !== 'number' || !Number.isSafeInteger(c.epoch) || c.epoch < 1 || c.epoch >= 2 ** 32) return { ok: false, reason: 'claim.epoch is not an integer in [1, 2^32)' }
-  if (typeof c.peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(c.peerId)) return { ok: false, reason: 'claim.peerId malformed' }
+  if (!isPeerId(c.peerId)) return { ok: false, reason: 'claim.peerId malformed' }
   if (typeof c.name !== 'string' || !NODE_NAME_PATTERN.test(c.name)) return { ok: false, reason: 'claim.name is not a valid node name' }
   if (typeof c.since !== 'string' || Number.isNaN(Date.parse(c.since))) return { ok: false, reason: 'claim.since is not a time' }
   const revision = c.revision ?? 0

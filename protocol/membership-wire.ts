@@ -11,6 +11,7 @@
  * the digest, so they stay authenticated end to end by the record's signature.
  */
 
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, NODE_NAME_PATTERN, isPeerId } from './names.js'
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
 import type { HostKey, NodeBoot, NodeFacts } from './members.js'
 
@@ -26,12 +27,8 @@ export const RECORD_VERSION = 2
  */
 export const FACTS_DIGEST_PATTERN = /^[A-Za-z0-9_-]{22}$/
 
-/** Node names: DNS-label-like, so they are safe in inventories, file names and logs. */
-export const NODE_NAME_PATTERN = /^[a-z0-9]([a-z0-9.-]{0,62})$/i
-/** Label keys: like Kubernetes label names. */
-export const LABEL_KEY_PATTERN = /^[a-z0-9]([a-z0-9._/-]{0,62})$/i
-/** Label values: printable, no shell metacharacters. */
-export const LABEL_VALUE_PATTERN = /^[a-z0-9._:@/+=-]{0,128}$/i
+/** @deprecated import from protocol/names.ts; kept until manager/api/manager-routes.ts does. */
+export { NODE_NAME_PATTERN } from './names.js'
 
 /**
  * The state a node asserts about itself in its signed record. Only the node itself can
@@ -64,7 +61,6 @@ export interface WireOk<T> { ok: true, value: T }
 /** Result of a decoder. */
 export type WireResult<T> = WireOk<T> | WireError
 
-const PEER_ID_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
 /** Incarnations are u32 (the core and the datagram codec carry them as such). */
 const MAX_INCARNATION = 2 ** 32 - 1
 
@@ -76,10 +72,6 @@ function isObject (v: unknown): v is Record<string, unknown> {
 
 function isIncarnation (v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_INCARNATION
-}
-
-function isPeerId (v: unknown): v is string {
-  return typeof v === 'string' && PEER_ID_PATTERN.test(v)
 }
 
 function checkHostKeys (v: unknown): v is HostKey[] {

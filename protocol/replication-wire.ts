@@ -6,6 +6,7 @@
  */
 
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-limits.js'
+import { PEER_ID_PATTERN as PEER_ID } from './names.js'
 
 /** Direct-stream protocol: one request frame (manager → replica), one reply frame back. */
 export const REPLICATE_PROTOCOL = '/clusterd/replicate/1.0.0'
@@ -112,7 +113,6 @@ export interface ReplicaStatus {
 /** A decode result; decoders never throw. */
 export type Decoded<T> = { ok: true, value: T } | { ok: false, reason: string }
 
-const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
 const MAX_KEY_LENGTH = 1024
 const TRANSFER_ID = /^[A-Za-z0-9_-]{1,64}$/
 

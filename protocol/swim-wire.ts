@@ -23,6 +23,7 @@
  * DNS labels, hosts IP literals or DNS names. Nothing is trailing. Decoders never throw.
  */
 
+import { NODE_NAME_PATTERN } from './names.js'
 import type { AliveInfo, Broadcast, Datagram, Endpoint, MemberStatus, SyncMember, SyncState, UserBroadcast } from '../agent/membership/core/types.js'
 
 /** Codec version byte. */
@@ -48,7 +49,6 @@ export const MAX_PAYLOAD_BYTES = MAX_DATAGRAM_BYTES - 512
 const TYPE = { ping: 1, ack: 2, 'ping-req': 3, nack: 4, gossip: 5 } as const
 const KIND = { alive: 1, suspect: 2, dead: 3, user: 4 } as const
 const STATUS: readonly MemberStatus[] = ['alive', 'suspect', 'failed', 'left']
-const NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,62})$/i
 const HOST_RE = /^[A-Za-z0-9.:_-]{1,255}$/
 
 /** Result of a decoder. */
@@ -235,7 +235,7 @@ function readEndpoint (r: Reader, what: string): Endpoint {
 function readInfo (r: Reader): AliveInfo {
   const id = r.str8('info id', MAX_ID_BYTES)
   const name = r.str8('info name', MAX_NAME_BYTES)
-  if (!NAME_RE.test(name)) throw new Bad('info name is not a valid node name')
+  if (!NODE_NAME_PATTERN.test(name)) throw new Bad('info name is not a valid node name')
   const incarnation = r.u32('info incarnation')
   const addr = readEndpoint(r, 'info addr')
   const flags = r.u8('info flags')

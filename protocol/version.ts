@@ -6,6 +6,3 @@
 
 /** The clusterd release version, equal to `version` in package.json. */
 export const CLUSTERD_VERSION = '0.1.0'
-
-/** Major version of the local HTTP API; every route starts with `/v<API_VERSION>/`. */
-export const API_VERSION = 1

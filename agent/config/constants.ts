@@ -27,22 +27,6 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] a
 /** Environment variable naming the config file when `--config` is not given. */
 export const CONFIG_ENV_VAR = 'CLUSTERD_CONFIG'
 
-/**
- * Node names: 1-63 letters, digits, `.` and `-`, starting and ending with a letter or digit.
- * Matched case-insensitively and stored lowercased, as DNS treats host names, so `Web1` and
- * `web1` are the same node.
- */
-export const NODE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/i
-
-/** Label keys: 1-63 letters, digits, `.`, `_`, `-`, `/`, starting and ending with a letter or digit; case-sensitive. */
-export const LABEL_KEY_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/
-
-/** Label values: empty, or 1-63 letters, digits, `.`, `_`, `-`, starting and ending with a letter or digit; case-sensitive. */
-export const LABEL_VALUE_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/
-
-/** One DNS host name (RFC 1123 labels), used for `--advertise` and `--join` hosts. */
-export const DNS_NAME_PATTERN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i
-
 /** Linux `sun_path` holds 108 bytes including the terminating NUL. */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107
 

@@ -4,9 +4,8 @@
  */
 
 import { isIP } from 'node:net'
-import {
-  DNS_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, LOG_LEVELS, NODE_NAME_PATTERN
-} from './constants.js'
+import { DNS_NAME_PATTERN, labelProblem, nodeNameProblem } from '../../protocol/names.js'
+import { LOG_LEVELS } from './constants.js'
 import type { AgentConfig, HostPort } from './agent-config.js'
 
 /** A parsed value, or why it could not be parsed (phrased to follow "<flag>: "). */
@@ -59,23 +58,16 @@ export function parseHostPort (input: string, rules: HostPortRules): ParseResult
   return ok({ host, port: Number(portText) })
 }
 
-/** Parse a node name (see NODE_NAME_PATTERN); returns it lowercased. */
+/** Parse a node name (protocol/names.ts); returns it lowercased. */
 export function parseNodeName (input: string): ParseResult<string> {
-  if (!NODE_NAME_PATTERN.test(input)) {
-    return fail(`expected 1-63 letters, digits, "." or "-", starting and ending with a letter or digit; got ${JSON.stringify(input)}`)
-  }
-  return ok(input.toLowerCase())
+  const problem = nodeNameProblem(input)
+  return problem === undefined ? ok(input.toLowerCase()) : fail(problem)
 }
 
-/** Check one label key and value against LABEL_KEY_PATTERN / LABEL_VALUE_PATTERN. */
+/** Check one label key and value (protocol/names.ts). */
 export function checkLabel (key: string, value: string): ParseResult<[string, string]> {
-  if (!LABEL_KEY_PATTERN.test(key)) {
-    return fail(`label key ${JSON.stringify(key)} is invalid: expected 1-63 letters, digits, ".", "_", "-" or "/", starting and ending with a letter or digit`)
-  }
-  if (!LABEL_VALUE_PATTERN.test(value)) {
-    return fail(`label value ${JSON.stringify(value)} for key ${JSON.stringify(key)} is invalid: expected up to 63 letters, digits, ".", "_" or "-", starting and ending with a letter or digit`)
-  }
-  return ok([key, value])
+  const problem = labelProblem(key, value)
+  return problem === undefined ? ok([key, value]) : fail(problem)
 }
 
 /** Parse `KEY=VALUE` (split at the first `=`; the value may be empty). */

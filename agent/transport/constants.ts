@@ -29,7 +29,7 @@ export const PSK_TAG_LENGTH = 32
 
 /**
  * How long the hello exchange may take. Longer than @libp2p/pnet's 1 s because agents can
- * stall for over a second under load (see notes/libp2p-gossip.md, "Things that bite" #5),
+ * stall for over a second under load (docs/architecture.md, "Transport and the cluster secret"),
  * and a timed-out hello costs a whole reconnect.
  */
 export const PSK_HANDSHAKE_TIMEOUT_MS = 5_000

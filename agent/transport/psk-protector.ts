@@ -7,7 +7,7 @@
  * differs, and why:
  * - The cipher is Node's native streaming ChaCha20 (OpenSSL). pnet 3.0.27's WASM xsalsa20
  *   never frees its per-connection slot and crashes the process after ~5,100 connections
- *   or one large message (notes/libp2p-gossip.md, "Things that bite" #1). A native cipher
+ *   or one large message (docs/architecture.md, "Transport and the cluster secret"). A native cipher
  *   context is released with its JS object.
  * - Each direction's key is HKDF-SHA256(secret, sender nonce || receiver nonce), so the two
  *   directions and every connection get distinct keystreams, from a zero counter.

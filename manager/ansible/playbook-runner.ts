@@ -2,8 +2,8 @@
  * PlaybookRunner: runs a plan's playbooks on its hosts and reports per-host outcomes as
  * values. AnsibleRunner drives ansible-runner with a fresh private data dir, control-path dir
  * and ident per run, a minimal environment, and strict host-key checking against a
- * known_hosts file generated from the pinned keys (see docs in
- * /work/shared/notes/test-hosts-and-ansible.md for the traps each setting avoids).
+ * known_hosts file generated from the pinned keys (docs/ansible.md names the trap each
+ * setting avoids).
  */
 import { randomUUID } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'

@@ -6,7 +6,7 @@
 
 import type { ConfigKey } from '../../protocol/api-routes.js'
 import { ClusterdError } from '../../protocol/errors.js'
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../protocol/membership-wire.js'
+import { ROLE_NAME_PATTERN, labelProblem } from '../../protocol/names.js'
 import { DEFAULT_REPLICATION_ACKS } from '../replication/constants.js'
 import { DEFAULT_RETENTION, type RetentionPolicy } from '../store/retention.js'
 
@@ -75,8 +75,6 @@ export function retentionPolicy (get: (key: ConfigKey) => unknown): RetentionPol
   }
 }
 
-const ROLE = /^[a-z][a-z0-9_]{0,31}$/
-
 function invalid (key: string, message: string): ClusterdError {
   return new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `config ${key}: ${message}`)
 }
@@ -107,12 +105,12 @@ export function parseAutoCommission (value: unknown): AutoCommissionPolicy {
   const enabled = o.enabled === undefined ? true : o.enabled
   if (typeof enabled !== 'boolean') throw invalid('auto-commission', 'enabled must be a boolean')
   const roles = o.roles ?? []
-  if (!Array.isArray(roles) || !roles.every(r => typeof r === 'string' && ROLE.test(r))) throw invalid('auto-commission', `roles must be role names; ${usage}`)
+  if (!Array.isArray(roles) || !roles.every(r => typeof r === 'string' && ROLE_NAME_PATTERN.test(r))) throw invalid('auto-commission', `roles must be role names; ${usage}`)
   if (enabled && roles.length === 0) throw invalid('auto-commission', `name at least one role; ${usage}`)
   const selector = o.selector ?? {}
   if (typeof selector !== 'object' || selector === null || Array.isArray(selector)) throw invalid('auto-commission', 'selector must be an object of label values')
   for (const [k, val] of Object.entries(selector)) {
-    if (!LABEL_KEY_PATTERN.test(k) || typeof val !== 'string' || !LABEL_VALUE_PATTERN.test(val)) throw invalid('auto-commission', `selector label ${JSON.stringify(k)} is invalid`)
+    if (labelProblem(k, val) !== undefined) throw invalid('auto-commission', `selector label ${JSON.stringify(k)} is invalid`)
   }
   return { enabled, roles: [...new Set(roles as string[])], selector: { ...(selector as Record<string, string>) } }
 }

@@ -6,9 +6,6 @@
 /** File name of the role configuration inside the playbook directory. */
 export const ROLE_CONFIG_FILE = 'roles.yaml'
 
-/** A role name: lower-case identifier, becomes the inventory group `role_<name>`. */
-export const ROLE_NAME_PATTERN = /^[a-z][a-z0-9_]{0,31}$/
-
 /** A variable name: lower-case identifier as Jinja and Ansible accept it. */
 export const VAR_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,63}$/
 

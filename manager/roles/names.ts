@@ -2,9 +2,8 @@
  * Validation of role names, variable names and variable values shared by the role
  * configuration loader and the planner.
  */
-import {
-  MAX_VARS_BYTES, RESERVED_VAR_NAMES, RESERVED_VAR_PREFIXES, ROLE_NAME_PATTERN, VAR_NAME_PATTERN
-} from './constants.js'
+import { ROLE_NAME_PATTERN } from '../../protocol/names.js'
+import { MAX_VARS_BYTES, RESERVED_VAR_NAMES, RESERVED_VAR_PREFIXES, VAR_NAME_PATTERN } from './constants.js'
 
 /** A JSON-like variable value as it may appear in roles.yaml, node records or requests. */
 export type VarValue = string | number | boolean | null | VarValue[] | { [key: string]: VarValue }

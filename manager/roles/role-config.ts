@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseDocument } from 'yaml'
 import { ClusterdError } from '../../protocol/errors.js'
+import { ROLE_NAME_PATTERN } from '../../protocol/names.js'
 import {
   ALL_HOSTS_PATTERN, PLAYBOOK_FILE_PATTERN, ROLE_CONFIG_FILE, ROLE_GROUP_PREFIX
 } from './constants.js'
@@ -145,7 +146,7 @@ export async function loadRoleConfig (dir: string, options: LoadRoleConfigOption
   } else {
     for (const [name, value] of Object.entries(raw.roles)) {
       if (!isRoleName(name)) {
-        problems.push(`role name '${name}' must match /^[a-z][a-z0-9_]{0,31}$/`)
+        problems.push(`role name '${name}' must match ${String(ROLE_NAME_PATTERN)}`)
         continue
       }
       const set = readSet(value, `roles.${name}`, ROLE_KEYS, roleGroup(name))

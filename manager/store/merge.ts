@@ -202,8 +202,3 @@ export function planMerge (local: StoreEntry[], foreign: StoreEntry[], gseq: num
 
   return { ops, nodes, config, gseq, report }
 }
-
-/** True when a merge plan writes nothing. */
-export function isEmptyMerge (plan: MergePlan): boolean {
-  return plan.ops.length === 0
-}

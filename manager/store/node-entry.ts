@@ -26,8 +26,8 @@ export interface NodeEntry {
   lastSeq: number
 }
 
-/** Node fields that live outside the machine. */
-export interface NodeFacts {
+/** Node fields that live outside the machine (not a node's own facts: those are protocol/members.ts NodeFacts). */
+export interface NodeFields {
   name: string
   peerId: string
   reachable: boolean
@@ -38,7 +38,7 @@ export interface NodeFacts {
 }
 
 /** The API record for a node: machine state + context plus the facts kept beside it. */
-export function buildRecord (facts: NodeFacts, snapshot: NodeSnapshot, updatedAt: string): NodeRecord {
+export function buildRecord (facts: NodeFields, snapshot: NodeSnapshot, updatedAt: string): NodeRecord {
   const ctx = snapshot.context
   return {
     name: facts.name,

@@ -338,7 +338,7 @@ describe('bootstrap.sh on real hosts: first node, join, commission, re-run, stop
     assert.deepEqual(supervisors(h(5)), [], 'no supervisor left on h5')
     assert.deepEqual(agents(h(5)), [], 'no agent left on h5')
     const status = await bootstrap(h(5), ['status'])
-    assert.equal(status.code, 3, show('bootstrap.sh status on the stopped h5', status))
+    assert.equal(status.code, 6, show('bootstrap.sh status on the stopped h5', status))
     for (const i of [1, 2, 3, 4]) {
       await waitFor(async () => (await ctlJson<Member[]>(h(i), ['members'])).find(m => m.name === h(5).name)?.status === 'left',
         { timeoutMs: 30_000, intervalMs: 500, message: `${h(i).name} to list ${h(5).name} as left` })

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 /**
- * Defaults and fixed paths of the test-host harness. Facts behind them are in
- * /work/shared/notes/test-hosts-and-ansible.md.
+ * Defaults and fixed paths of the test-host harness. Facts behind them are in docs/ansible.md
+ * ("Test hosts").
  */
 
 /** Root of all harness state; one dir per prefix and slot. Outside /root and never bind-mounted. */

@@ -1,6 +1,6 @@
 /**
  * A set of real test hosts on one private bridge and /24: what every integration test and
- * benchmark starts from. See /work/shared/notes/test-hosts-and-ansible.md for the facts.
+ * benchmark starts from. docs/ansible.md ("Test hosts") has the facts behind the design.
  */
 import { mkdirSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'

@@ -1,5 +1,5 @@
 /**
- * Tearing a host set down, in the order that lets the next run start clean (notes: else
+ * Tearing a host set down, in the order that lets the next run start clean (docs/ansible.md: else
  * `RTNETLINK answers: File exists`): close ssh control masters, abort sockets inside, kill every
  * process in the namespaces and wait until they are out, `ip netns del`, delete the root-side
  * veths, then the bridge; files last. An async version for normal use and a synchronous one for

@@ -5,7 +5,7 @@
  * replication do.
  *
  * Besides "same secret connects, others cannot", this file is the regression test for the
- * @libp2p/pnet 3.0.27 crash (notes/libp2p-gossip.md, "Things that bite" #1): its WASM
+ * @libp2p/pnet 3.0.27 crash (docs/architecture.md, "Transport and the cluster secret"): its WASM
  * cipher leaks a slot per connection and, once its memory has grown (one large message, or
  * enough connections), every write from an older connection grows it again until an
  * uncaught RangeError kills the process. Both triggers are exercised here with traffic on

@@ -246,7 +246,7 @@ describe('bootstrap.sh with a real agent', () => {
       (await members(first)).some(m => m.name === 'second' && m.status === 'left') ? true : undefined, 10_000)
     assert.match(await readFile(join(second, 'log', 'clusterd.log'), 'utf8'), /"the agent exited with status 0 after SIGTERM; supervisor exiting"/)
     const status = await bootstrap(second, ['status'])
-    assert.equal(status.code, 3, 'status reports not running')
+    assert.equal(status.code, 6, 'status reports not running')
 
     const stopFirst = await bootstrap(first, ['stop'])
     assert.equal(stopFirst.code, 0, stopFirst.stderr)

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ClusterdError, ERROR_CODES, isErrorCode } from '../../../protocol/errors.js'
+import { EXIT_CODES, EXIT_UNAVAILABLE, EXIT_USAGE, ExitError, reportFatal } from '../../../protocol/exit-codes.js'
+import { SCRIPT } from '../bootstrap/bootstrap-run.js'
 
 // The test runs from the build dir (.tmp/build-x/test/unit/protocol or dist/test/...); the
 // docs live in the source tree. Walk up until docs/errors.md appears next to package.json.
@@ -29,6 +31,47 @@ function parseCodeTable (markdown: string): Map<string, DocRow> {
   }
   return rows
 }
+
+/** The exit codes in the left column of docs/errors.md's "Exit codes" table (a row may list several). */
+function parseExitTable (markdown: string): number[] {
+  const section = markdown.split(/^## /m).find(s => s.startsWith('Exit codes'))
+  assert.ok(section !== undefined, 'docs/errors.md has an "Exit codes" section')
+  const codes = new Set<number>()
+  for (const line of section.split('\n')) {
+    const m = /^\|\s*(\d+(?:\s*,\s*\d+)*)\s*\|/.exec(line)
+    for (const n of m?.[1]?.split(',') ?? []) codes.add(Number(n))
+  }
+  return [...codes].sort((a, b) => a - b)
+}
+
+describe('exit codes', () => {
+  it('docs/errors.md lists exactly the exit codes of protocol/exit-codes.ts, and every error code exits with one of them', async () => {
+    assert.deepEqual(parseExitTable(await readErrorsDoc()), [...EXIT_CODES].sort((a, b) => a - b))
+    for (const [code, e] of Object.entries(ERROR_CODES)) assert.ok(EXIT_CODES.includes(e.exit), `${code} exits ${e.exit}, which is not in the table`)
+  })
+
+  it('bootstrap.sh exits only with 0, 1, 2 and 6 (not running), never 3 (unauthorized)', async () => {
+    const script = await readFile(SCRIPT, 'utf8')
+    const used = [...new Set([...script.matchAll(/\bexit (\d+)\b/g)].map(m => Number(m[1])))].sort((a, b) => a - b)
+    assert.deepEqual(used, [0, 1, 2, EXIT_UNAVAILABLE])
+    for (const n of used) assert.ok(EXIT_CODES.includes(n), String(n))
+  })
+
+  it('one reporter: a line per error with the program name, the code of a ClusterdError, exit 70 for anything else', () => {
+    const report = (err: unknown, debug = false): [number, string] => {
+      let text = ''
+      const code = reportFatal(err, { program: 'prog', stderr: t => { text += t }, debug })
+      return [code, text]
+    }
+    assert.deepEqual(report(new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', 'no node web1')), [4, 'prog: no node web1 (CLUSTERD_ERR_NODE_NOT_FOUND)\n'])
+    assert.deepEqual(report(new ExitError('bad flag', EXIT_USAGE)), [2, 'prog: bad flag\n'])
+    assert.deepEqual(report(new Error('boom')), [70, 'prog: internal error: boom\n'])
+    assert.deepEqual(report('not even an Error'), [70, 'prog: internal error: not even an Error\n'])
+    const [code, text] = report(new Error('boom'), true)
+    assert.equal(code, 70)
+    assert.match(text, /^prog: internal error: boom\nError: boom\n\s+at /, 'the stack only with debug')
+  })
+})
 
 describe('error registry', () => {
   it('docs/errors.md lists exactly the codes of ERROR_CODES with the same HTTP status and exit code', async () => {

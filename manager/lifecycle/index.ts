@@ -1,2 +1,0 @@
-/** The node lifecycle: the pure state machine and its decision helper. */
-export * from './node-machine.js'
