@@ -13,6 +13,7 @@ import type { AgentConfig, HostPort } from './config/agent-config.js'
 import { collectFacts } from './facts/collect-facts.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { createClusterNode, hostPortToMultiaddr, type ClusterNode } from './libp2p/create-node.js'
+import { ConnectionGate } from './libp2p/connection-gate.js'
 import { IdleConnections } from './libp2p/idle-connections.js'
 import { DatagramChannel } from './transport/datagram-channel.js'
 import { counterStore } from './counter-store.js'
@@ -83,12 +84,23 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
   const advertise = resolveAdvertise(config.listen, config.advertise)
   const advertiseAddr = hostPortToMultiaddr(advertise)
   watch?.begin('libp2p listen')
+  // Members and seeds hold connections; other secret holders only to join (connection-gate.ts).
+  // The view exists once membership starts; until then everyone is a joiner.
+  let isMember: (peerId: string) => boolean = () => false
+  const gate: { node: ClusterNode | null } = { node: null }
+  const connectionGate = new ConnectionGate({
+    isMember: peerId => isMember(peerId),
+    connectedPeers: () => (gate.node?.getConnections() ?? []).map(c => c.remotePeer.toString()),
+    logger: logger.child({ component: 'connection-gate' })
+  }, { seedHosts: config.join.map(j => j.host) })
   const node = await createClusterNode({
     privateKey,
     psk,
     listen: hostPortToMultiaddr(config.listen),
-    announce: [advertiseAddr]
+    announce: [advertiseAddr],
+    gater: connectionGate.gater()
   })
+  gate.node = node
   const stack: Array<() => Promise<void>> = [async () => { await node.stop() }]
   const unwind = async (): Promise<void> => {
     for (const fn of stack.reverse()) await fn().catch(err => logger.error({ err }, 'stop step failed'))
@@ -119,6 +131,9 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     })
     await membership.start()
     stack.push(async () => { await membership.stop() })
+    let memberIds: Set<string> | null = null
+    membership.onChange(() => { memberIds = null })
+    isMember = peerId => (memberIds ??= new Set(membership.members().map(m => m.peerId))).has(peerId)
 
     // Replication: an eligible agent holds a replica of the manager store while it is not the
     // manager, and failover prefers the eligible agent with the highest replica revision.
@@ -207,7 +222,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     host.start()
     stack.push(async () => { await host.stop() })
 
-    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => host.localRoutes(), startError: () => host.startError })
+    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => host.localRoutes(), startError: () => host.startError, isMember })
     await gateway.start()
     stack.push(async () => { await gateway.stop() })
 

@@ -50,6 +50,9 @@ interface Staging {
   lastKey: string
 }
 
+/** Replication streams one connection may hold open at once (the manager sends a few at a time). */
+export const REPLICATE_MAX_INBOUND_STREAMS = 8
+
 /** Most bytes of snapshot chunks one replica stages before refusing the transfer. */
 const MAX_STAGED_BYTES = 1024 * 1024 * 1024
 
@@ -99,7 +102,8 @@ export class Replica {
    */
   async start (): Promise<void> {
     await this.open().catch(err => { this.c.logger.error({ err }, 'replica store cannot be opened; this agent holds no replica') })
-    await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void serveOneFrame(this.protocol, stream, connection, this.c.logger) }, { maxInboundStreams: 64 })
+    // One manager sends to a replica, a few requests at a time (agent/libp2p/serve-one-frame.ts).
+    await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void serveOneFrame(this.protocol, stream, connection, this.c.logger) }, { maxInboundStreams: REPLICATE_MAX_INBOUND_STREAMS })
   }
 
   /** Stop serving and close the store. */
@@ -163,8 +167,25 @@ export class Replica {
       decode: decodeReplicationRequest,
       encode: encodeReplicationMessage,
       malformed: reason => ({ t: 'refused', reason }),
+      // Authorise, then read: only the elected manager's frames are read at all.
+      admit: async from => await this.admit(from),
       handle: async (req, from) => await this.handle(from, req)
     }
+  }
+
+  /**
+   * Whether `from` may send a replication frame: it is (or, within the election wait, becomes)
+   * the manager this agent's election names. The epoch inside the frame is checked after.
+   */
+  private async admit (from: string): Promise<string | null> {
+    const deadline = Date.now() + this.init.electionWaitMs
+    let m = this.c.election.manager()
+    while ((m === null || m.peerId !== from) && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      m = this.c.election.manager()
+    }
+    if (m === null || m.peerId !== from || m.local) return 'not the current manager and epoch'
+    return null
   }
 
   private async handle (from: string, req: ReplicationRequest): Promise<ReplicationReply> {
