@@ -20,7 +20,7 @@ import { ClusterdError, isErrorCode, type ErrorBody } from '../../protocol/error
 import { FORWARD_PROTOCOL, MAX_FORWARD_FRAME_BYTES, MAX_FORWARD_REQUEST_BYTES, decodeForwardRequest, type ForwardRequest, type ManagerInfo } from '../../protocol/manager-wire.js'
 import type { ApiRequest, ApiHandler } from '../api/router.js'
 import { ApiReply, isAsyncIterable } from '../api/respond.js'
-import { BoundedFrames, ByteBudget, FrameTooLargeError } from '../libp2p/bounded-frames.js'
+import { BoundedFrames, ByteBudget, FrameBudgetError, FrameTooLargeError } from '../libp2p/bounded-frames.js'
 import { closeStream } from '../libp2p/close-stream.js'
 import { pauseQuietly } from '../libp2p/serve-one-frame.js'
 import type { Election } from './election.js'
@@ -274,9 +274,17 @@ export class ManagerGateway {
         if (!decoded.ok) throw new Error(decoded.reason)
         req = decoded.value
       } catch (err) {
+        // Whatever the refusal, nothing more of this stream is read.
+        pauseQuietly(stream)
+        const why = (err as Error).message
+        if (err instanceof FrameBudgetError) {
+          this.c.logger.warn({ peer: from, reason: why }, 'a forwarded request waited too long for the read budget')
+          await send({ k: 'error', error: { code: 'CLUSTERD_ERR_UNAVAILABLE', message: `the manager is busy reading other requests (${why}); retry shortly` } })
+          return
+        }
         const tooLarge = err instanceof FrameTooLargeError
-        this.c.logger.warn({ peer: from, reason: (err as Error).message }, tooLarge ? 'refused an oversized forwarded request before reading it' : 'refused a malformed forwarded request')
-        await send({ k: 'error', error: { code: tooLarge ? 'CLUSTERD_ERR_PAYLOAD_TOO_LARGE' : 'CLUSTERD_ERR_INVALID_ARGUMENT', message: `malformed forwarded request: ${(err as Error).message}` } })
+        this.c.logger.warn({ peer: from, reason: why }, tooLarge ? 'refused an oversized forwarded request before reading it' : 'refused a malformed forwarded request')
+        await send({ k: 'error', error: { code: tooLarge ? 'CLUSTERD_ERR_PAYLOAD_TOO_LARGE' : 'CLUSTERD_ERR_INVALID_ARGUMENT', message: `malformed forwarded request: ${why}` } })
         return
       }
       const handler = this.c.localRoutes()?.get(req.key)

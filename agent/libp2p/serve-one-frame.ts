@@ -67,8 +67,14 @@ export async function serveOneFrame<Req, Reply> (p: OneFrameProtocol<Req, Reply>
     await frames.write(p.encode(reply), AbortSignal.timeout(5000))
     await closeStream(stream)
   } catch (err) {
-    if (err instanceof FrameTooLargeError) logger.warn({ peer: from, reason: err.message }, `refused an oversized ${p.name} frame before reading it`)
-    else logger.debug({ peer: from, err: (err as Error).message }, `${p.name} stream failed`)
+    if (err instanceof FrameTooLargeError) {
+      // Refused on its declared length: say so, reading nothing more (paused, then reset).
+      pauseQuietly(stream)
+      logger.warn({ peer: from, reason: err.message }, `refused an oversized ${p.name} frame before reading it`)
+      await frames.write(p.encode(p.malformed(err.message)), AbortSignal.timeout(2000)).catch(() => {})
+    } else {
+      logger.debug({ peer: from, err: (err as Error).message }, `${p.name} stream failed`)
+    }
     stream.abort(err as Error)
   }
 }
