@@ -119,7 +119,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       logger: logger.child({ component: 'membership' }),
       datagrams,
       collectFacts: async () => await collectFacts({ agentVersion: AGENT_VERSION }),
-      incarnations: counterStore(config.dataDir, 'incarnation')
+      incarnations: counterStore(config.dataDir, 'incarnation', { onInvalid: reason => { logger.error({ reason }, 'the persisted incarnation is not used') } })
     }, {
       nodeName: config.nodeName,
       labels: config.labels,
@@ -163,7 +163,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       members: () => recovery.awaitingSnapshot
         ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
         : membership.members(),
-      epochs: counterStore(config.dataDir, 'epoch'),
+      epochs: counterStore(config.dataDir, 'epoch', { onInvalid: reason => { logger.error({ reason }, 'the persisted manager epoch is not used') } }),
       revisions
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
     membership.onChange(() => { election.poke() })
