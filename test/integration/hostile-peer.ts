@@ -8,6 +8,11 @@
  * Usage: hostile-peer.js --secret FILE --identity-dir DIR --listen IP --target MULTIADDR
  *   --protocol replicate|forward --streams N --bytes N [--valid-json]
  *
+ * Forge mode (`--forge`): as a member holding the secret, send sealed SWIM gossip datagrams to
+ * `--to host:port,...`: a `dead` claim about `--victim` at incarnation 2^32 - 1, and a manager
+ * claim signed with the identity's key at epoch 2^32 - 1 and at `--epoch-near` (a jump just over
+ * the bound), each several times; prints what it sent.
+ *
  * Raw mode (`--raw-hello`): no libp2p, no secret: read the target's hello on one TCP connection,
  * replay it on `--streams` new ones (silent afterwards, or sending garbage with `--garbage`),
  * and report for each when the agent closed it.
@@ -22,7 +27,12 @@ import { loadOrCreateIdentity } from '../../agent/identity/identity.js'
 import { readSecretFile } from '../../agent/transport/secret.js'
 import { encodeLength } from '../../agent/libp2p/bounded-frames.js'
 import { REPLICATE_PROTOCOL } from '../../protocol/replication-wire.js'
-import { FORWARD_PROTOCOL } from '../../protocol/manager-wire.js'
+import { FORWARD_PROTOCOL, MANAGER_KEY_PREFIX } from '../../protocol/manager-wire.js'
+import { encodeDatagram } from '../../protocol/swim-wire.js'
+import { DatagramChannel } from '../../agent/transport/datagram-channel.js'
+import { sealEnvelope } from '../../agent/identity/signed-envelope.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { pino } from 'pino'
 
 const { values: o } = parseArgs({
   options: {
@@ -36,6 +46,11 @@ const { values: o } = parseArgs({
     'valid-json': { type: 'boolean', default: false },
     'raw-hello': { type: 'boolean', default: false },
     garbage: { type: 'boolean', default: false },
+    forge: { type: 'boolean', default: false },
+    to: { type: 'string' },
+    victim: { type: 'string' },
+    name: { type: 'string' },
+    'epoch-near': { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' }
   }
@@ -180,9 +195,33 @@ async function rawHello (): Promise<void> {
   process.stdout.write(`${JSON.stringify({ results })}\n`)
 }
 
+async function forge (): Promise<void> {
+  const psk = await readSecretFile(o.secret as string)
+  const key = await loadOrCreateIdentity(o['identity-dir'] as string)
+  const self = peerIdFromPrivateKey(key).toString()
+  const channel = new DatagramChannel({ logger: pino({ level: 'silent' }) }, { secret: psk, host: o.listen as string, port: 0 })
+  await channel.start()
+  const to = (o.to as string).split(',').map(hp => { const [host, port] = hp.split(':'); return { host: host as string, port: Number(port) } })
+  const claim = (epoch: number): Uint8Array => sealEnvelope(key, new TextEncoder().encode(JSON.stringify({ t: 'claim', epoch, peerId: self, name: o.name, since: new Date().toISOString(), revision: 0 })))
+  const epochs = [2 ** 32 - 1, Number(o['epoch-near'])]
+  const sent: string[] = []
+  for (let round = 0; round < 10; round++) {
+    for (const dest of to) {
+      channel.send(dest, encodeDatagram({ t: 'gossip', from: self, gossip: [{ t: 'dead', id: o.victim as string, incarnation: 2 ** 32 - 1, from: self }] }))
+      for (const epoch of epochs) {
+        channel.send(dest, encodeDatagram({ t: 'gossip', from: self, gossip: [{ t: 'user', key: `${MANAGER_KEY_PREFIX}${self}`, version: epoch, data: claim(epoch) }] }))
+      }
+    }
+    await new Promise(resolve => setTimeout(resolve, 300))
+  }
+  sent.push(`dead ${o.victim as string} at ${2 ** 32 - 1}`, ...epochs.map(e => `claim epoch ${e}`))
+  await channel.stop()
+  process.stdout.write(`${JSON.stringify({ sent, stats: channel.stats() })}\n`)
+}
+
 // A stream reset can surface as a late rejection inside libp2p: report, do not crash.
 process.on('unhandledRejection', err => { process.stderr.write(`unhandled: ${String(err)}\n`) })
 const watchdog = setTimeout(() => { process.stderr.write('hostile-peer: gave up after 90 s\n'); process.exit(3) }, 90_000)
-await (o['raw-hello'] === true ? rawHello() : flood())
+await (o['raw-hello'] === true ? rawHello() : o.forge === true ? forge() : flood())
 clearTimeout(watchdog)
 process.exit(0)
