@@ -11,7 +11,8 @@
  *   joiner: it needs a connection to push-pull its way in (agent/membership/sync-stream.ts),
  *   and every other protocol refuses a non-member before reading (the forwarder, replication,
  *   leases). Joiners share at most `maxGuests` connections.
- * - A peer holds at most `maxPerPeer` connections (two dialling each other at once make two).
+ * - A peer holds at most `maxPerPeer` connections (two dialling each other at once make two;
+ *   one more leaves room for a reconnect while a dying connection is being closed).
  */
 
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
@@ -62,7 +63,7 @@ export class ConnectionGate {
 
   constructor (components: ConnectionGateComponents, init: ConnectionGateInit = {}) {
     this.c = components
-    this.init = { maxPendingPerHost: 4, maxGuests: 64, maxPerPeer: 2, ...init }
+    this.init = { maxPendingPerHost: 4, maxGuests: 64, maxPerPeer: 3, ...init }
     this.seedHosts = new Set(init.seedHosts ?? [])
   }
 
