@@ -37,6 +37,7 @@ describe('serveOneFrame', () => {
     const served = serveOneFrame(p, server, from('alice'), silent)
     await lpStream(client).write(new TextEncoder().encode('hi'))
     assert.equal(await reply(client), 'alice said hi')
+    await client.close()
     await served
     assert.equal(p.decoded, 1)
   })
@@ -60,6 +61,7 @@ describe('serveOneFrame', () => {
     const served = serveOneFrame(p, server, from('alice'), silent)
     client.send(encodeLength(64 * 1024 * 1024))
     assert.match(await reply(client), /^malformed: frame of 67108864 bytes exceeds the cap of 1024/)
+    client.abort(new Error('done'))
     await served
     assert.equal(p.decoded, 0)
   })
