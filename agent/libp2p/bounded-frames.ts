@@ -5,8 +5,9 @@
  * one at once. Here the varint length is read first and checked against the cap of the kind of
  * message expected, then (optionally) a share of a byte budget common to every stream of a
  * protocol is taken, and only then is the body read, with the byte buffer bounded by the frame.
- * So at most `budget` bytes of frames are being read and parsed at once, however many streams
- * and senders there are (docs/architecture.md, "Authorise, then read").
+ * A stream waiting for room is paused. So at most `budget` bytes of frames are being read and
+ * parsed at once, however many streams and senders there are (docs/architecture.md,
+ * "Authorise, then read").
  */
 
 import type { Stream } from '@libp2p/interface'
@@ -34,6 +35,13 @@ export class ByteBudget {
 
   /** Bytes taken now. */
   get inUse (): number { return this.used }
+
+  /** Take `n` bytes if they are free now and nobody waits; false otherwise. */
+  tryTake (n: number): boolean {
+    if (n > this.capacity || this.waiters.length > 0 || this.used + n > this.capacity) return false
+    this.used += n
+    return true
+  }
 
   /** Take `n` bytes, waiting (FIFO) until they are free or `signal` aborts. */
   async take (n: number, signal: AbortSignal): Promise<void> {
@@ -107,7 +115,7 @@ export interface Frame {
 export class BoundedFrames {
   private readonly bytes: ByteStream<Stream>
 
-  constructor (stream: Stream, maxFrameBytes: number) {
+  constructor (private readonly stream: Stream, maxFrameBytes: number) {
     // The buffer never has to hold more than one frame and its prefix.
     this.bytes = byteStream(stream, { maxBufferSize: maxFrameBytes + MAX_PREFIX_BYTES })
   }
@@ -125,7 +133,15 @@ export class BoundedFrames {
     }
     if (length > opts.maxBytes) throw new FrameTooLargeError(`frame of ${length} bytes exceeds the cap of ${opts.maxBytes}`)
     const budget = opts.budget
-    if (budget !== undefined) await budget.take(length, opts.signal)
+    if (budget !== undefined && !budget.tryTake(length)) {
+      // Waiting for room: take no more of the body meanwhile (no flow-control window granted).
+      pause(this.stream)
+      try {
+        await budget.take(length, opts.signal)
+      } finally {
+        resume(this.stream)
+      }
+    }
     let released = false
     const release = (): void => { if (!released && budget !== undefined) { released = true; budget.release(length) } }
     try {
@@ -145,4 +161,13 @@ export class BoundedFrames {
     out.set(data, prefix.byteLength)
     await this.bytes.write(out, { signal })
   }
+}
+
+/** Stop granting the sender flow-control window; a stream already closing has nothing to pause. */
+function pause (stream: Stream): void {
+  try { stream.pause() } catch {}
+}
+
+function resume (stream: Stream): void {
+  try { stream.resume() } catch {}
 }
