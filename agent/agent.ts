@@ -193,7 +193,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         libp2p: node,
         election,
         logger: replicaLogger,
-        openStore: recovery.wrap(() => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') }))
+        openStore: recovery.wrap(() => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') })),
+        isEligibleMember: peerId => membership.members().some(m => m.peerId === peerId && m.managerEligible)
       })
       await r.start()
       replica = r

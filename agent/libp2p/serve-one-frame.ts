@@ -27,13 +27,19 @@ export interface OneFrameProtocol<Req, Reply> {
   /** The reply to a request that does not decode. */
   malformed: (reason: string) => Reply
   handle: (req: Req, from: string) => Promise<Reply>
-  /** Whether `from` may send this protocol a frame at all, decided before anything is read: null admits, else why not. */
-  admit?: (from: string) => Promise<string | null>
+  /** Whether `from` may send this protocol a frame at all, decided before anything is read. */
+  admit?: (from: string) => Promise<Admission>
   /** The reply to a sender `admit` refused (default: `malformed`). */
   refused?: (reason: string) => Reply
   /** Bytes of request frames of this protocol read at once, across all streams. */
   budget?: ByteBudget
 }
+
+/**
+ * What `admit` decided: refused (why), or admitted, reading the frame within `budget` when given
+ * (a sender trusted less than fully, such as a member that may be a replaced manager).
+ */
+export type Admission = { refused: string } | { budget?: ByteBudget }
 
 /** Serve one exchange on `stream`; never throws. */
 export async function serveOneFrame<Req, Reply> (p: OneFrameProtocol<Req, Reply>, stream: Stream, connection: Connection, logger: Logger): Promise<void> {
@@ -42,16 +48,17 @@ export async function serveOneFrame<Req, Reply> (p: OneFrameProtocol<Req, Reply>
   if (p.admit !== undefined) pauseQuietly(stream)
   const frames = new BoundedFrames(stream, p.maxFrameBytes)
   try {
-    const why = p.admit === undefined ? null : await p.admit(from)
-    if (why !== null) {
-      logger.warn({ peer: from, reason: why }, `refused a ${p.name} stream before reading it`)
-      await frames.write(p.encode((p.refused ?? p.malformed)(why)), AbortSignal.timeout(2000))
+    const admission: Admission = p.admit === undefined ? {} : await p.admit(from)
+    if ('refused' in admission) {
+      logger.warn({ peer: from, reason: admission.refused }, `refused a ${p.name} stream before reading it`)
+      await frames.write(p.encode((p.refused ?? p.malformed)(admission.refused)), AbortSignal.timeout(2000))
       await closeStream(stream)
       return
     }
     if (p.admit !== undefined) stream.resume()
     let reply: Reply
-    const frame = await frames.read({ maxBytes: p.maxFrameBytes, signal: AbortSignal.timeout(p.readTimeoutMs), ...(p.budget !== undefined ? { budget: p.budget } : {}) })
+    const budget = admission.budget ?? p.budget
+    const frame = await frames.read({ maxBytes: p.maxFrameBytes, signal: AbortSignal.timeout(p.readTimeoutMs), ...(budget !== undefined ? { budget } : {}) })
     let decoded: ReturnType<typeof p.decode>
     try {
       decoded = p.decode(frame.bytes)

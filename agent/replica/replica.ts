@@ -21,7 +21,8 @@ import {
   REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES, SNAPSHOT_CHUNK_BYTES, decodeReplicationRequest, encodeReplicationMessage, entryBytes,
   type Lineage, type ReplicaStatus, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
-import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
+import { ByteBudget } from '../libp2p/bounded-frames.js'
+import { serveOneFrame, type Admission, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
 
 /** What the replica needs of a store (ManagerStore in replica use). */
 export interface ReplicaStore {
@@ -63,6 +64,11 @@ export interface ReplicaComponents {
   logger: Logger
   /** A new store on the replica directory (one per open). */
   openStore: () => ReplicaStore
+  /**
+   * Whether a peer is a manager-eligible member (it may have been or become manager): only the
+   * manager and such peers have their replication frames read. Absent: every sender is read.
+   */
+  isEligibleMember?: (peerId: string) => boolean
 }
 
 /** Settings of the replica. */
@@ -88,6 +94,8 @@ export class Replica {
   private diskLineage: Lineage | null = null
   private staging: Staging | null = null
   private chain: Promise<unknown> = Promise.resolve()
+  /** Bytes of frames from senders other than the current manager read at once (one frame). */
+  private readonly otherSenders = new ByteBudget(REPLICATION_FRAME_MAX_BYTES)
 
   constructor (components: ReplicaComponents, init: ReplicaInit = {}) {
     this.c = components
@@ -167,25 +175,24 @@ export class Replica {
       decode: decodeReplicationRequest,
       encode: encodeReplicationMessage,
       malformed: reason => ({ t: 'refused', reason }),
-      // Authorise, then read: only the elected manager's frames are read at all.
+      // Authorise, then read: only the elected manager's frames are read freely.
       admit: async from => await this.admit(from),
       handle: async (req, from) => await this.handle(from, req)
     }
   }
 
   /**
-   * Whether `from` may send a replication frame: it is (or, within the election wait, becomes)
-   * the manager this agent's election names. The epoch inside the frame is checked after.
+   * Whether `from` may send a replication frame, decided before reading it. The manager the
+   * election names is read in full. A manager-eligible member is the only other peer that can
+   * have been (a replaced manager, to be told it is stale) or be about to become manager (a
+   * claim this agent has not heard yet): its frames are read, but within a budget shared by all
+   * such senders. Anyone else is refused unread. The epoch inside the frame is checked after.
    */
-  private async admit (from: string): Promise<string | null> {
-    const deadline = Date.now() + this.init.electionWaitMs
-    let m = this.c.election.manager()
-    while ((m === null || m.peerId !== from) && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 50))
-      m = this.c.election.manager()
-    }
-    if (m === null || m.peerId !== from || m.local) return 'not the current manager and epoch'
-    return null
+  private async admit (from: string): Promise<Admission> {
+    const m = this.c.election.manager()
+    if (m !== null && m.peerId === from && !m.local) return {}
+    if (this.c.isEligibleMember === undefined || this.c.isEligibleMember(from)) return { budget: this.otherSenders }
+    return { refused: 'not the current manager and epoch' }
   }
 
   private async handle (from: string, req: ReplicationRequest): Promise<ReplicationReply> {

@@ -1,6 +1,6 @@
 // Authorise, then read (docs/architecture.md): real agents on real hosts, attacked by a real
 // libp2p peer in another process holding the cluster secret (test/integration/hostile-peer.ts).
-// A member that is not the manager sends replication frames (one of 64 MiB, then 64 streams of
+// A non-eligible member (never a manager) sends replication frames (one of 64 MiB, then 64 streams of
 // 4 MiB of valid JSON): the replica refuses them before reading, at most its stream cap get an
 // answer, the rest are reset, and its peak RSS stays within a tight bound. The forwarder reads
 // members' requests only within its cap and byte budget and refuses non-members unread. A

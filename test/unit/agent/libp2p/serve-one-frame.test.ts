@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream, streamPair } from '@libp2p/utils'
 import { pino } from 'pino'
-import { serveOneFrame, type OneFrameProtocol } from '../../../../agent/libp2p/serve-one-frame.js'
+import { serveOneFrame, type Admission, type OneFrameProtocol } from '../../../../agent/libp2p/serve-one-frame.js'
 import { encodeLength } from '../../../../agent/libp2p/bounded-frames.js'
 
 const silent = pino({ level: 'silent' })
@@ -20,7 +20,7 @@ function protocol (allowed: string, maxFrameBytes = 1024): OneFrameProtocol<stri
     encode: (reply: string) => new TextEncoder().encode(reply),
     malformed: (reason: string) => `malformed: ${reason}`,
     refused: (reason: string) => `refused: ${reason}`,
-    admit: async (peer: string) => peer === allowed ? null : `${peer} may not send this`,
+    admit: async (peer: string): Promise<Admission> => peer === allowed ? {} : { refused: `${peer} may not send this` },
     handle: async (req: string, peer: string) => `${peer} said ${req}`
   }
   return p
