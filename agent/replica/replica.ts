@@ -16,13 +16,14 @@
 
 import type { Libp2p } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import { ByteBudget } from '../libp2p/bounded-frames.js'
+import type { Admission } from '../libp2p/serve-one-frame.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import {
   REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES, SNAPSHOT_CHUNK_BYTES, decodeReplicationRequest, encodeReplicationMessage, entryBytes,
   type Lineage, type ReplicaStatus, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
-import { ByteBudget } from '../libp2p/bounded-frames.js'
-import { serveOneFrame, type Admission, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
+import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
 
 /** What the replica needs of a store (ManagerStore in replica use). */
 export interface ReplicaStore {
