@@ -13,6 +13,7 @@ import type { AgentConfig, HostPort } from './config/agent-config.js'
 import { collectFacts } from './facts/collect-facts.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { createClusterNode, hostPortToMultiaddr, type ClusterNode } from './libp2p/create-node.js'
+import { ConnectionGate } from './libp2p/connection-gate.js'
 import { IdleConnections } from './libp2p/idle-connections.js'
 import { DatagramChannel } from './transport/datagram-channel.js'
 import { counterStore } from './counter-store.js'
@@ -85,12 +86,23 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
   const advertise = resolveAdvertise(config.listen, config.advertise)
   const advertiseAddr = hostPortToMultiaddr(advertise)
   watch?.begin('libp2p listen')
+  // Members and seeds hold connections; other secret holders only to join (connection-gate.ts).
+  // The view exists once membership starts; until then everyone is a joiner.
+  let isMember: (peerId: string) => boolean = () => false
+  const gate: { node: ClusterNode | null } = { node: null }
+  const connectionGate = new ConnectionGate({
+    isMember: peerId => isMember(peerId),
+    connectedPeers: () => (gate.node?.getConnections() ?? []).map(c => c.remotePeer.toString()),
+    logger: logger.child({ component: 'connection-gate' })
+  }, { seedHosts: config.join.map(j => j.host) })
   const node = await createClusterNode({
     privateKey,
     psk,
     listen: hostPortToMultiaddr(config.listen),
-    announce: [advertiseAddr]
+    announce: [advertiseAddr],
+    gater: connectionGate.gater()
   })
+  gate.node = node
   const stack: Array<() => Promise<void>> = [async () => { await node.stop() }]
   const unwind = async (): Promise<void> => {
     for (const fn of stack.reverse()) await fn().catch(err => logger.error({ err }, 'stop step failed'))
@@ -109,7 +121,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       logger: logger.child({ component: 'membership' }),
       datagrams,
       collectFacts: async () => await collectFacts({ agentVersion: AGENT_VERSION }),
-      incarnations: counterStore(config.dataDir, 'incarnation')
+      incarnations: counterStore(config.dataDir, 'incarnation', { onInvalid: reason => { logger.error({ reason }, 'the persisted incarnation is not used') } })
     }, {
       nodeName: config.nodeName,
       labels: config.labels,
@@ -121,6 +133,9 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     })
     await membership.start()
     stack.push(async () => { await membership.stop() })
+    let memberIds: Set<string> | null = null
+    membership.onChange(() => { memberIds = null })
+    isMember = peerId => (memberIds ??= new Set(membership.members().map(m => m.peerId))).has(peerId)
 
     // Replication: an eligible agent holds a replica of the manager store while it is not the
     // manager, and failover prefers the eligible agent with the highest replica revision.
@@ -150,7 +165,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       members: () => recovery.awaitingSnapshot
         ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
         : membership.members(),
-      epochs: counterStore(config.dataDir, 'epoch'),
+      epochs: counterStore(config.dataDir, 'epoch', { onInvalid: reason => { logger.error({ reason }, 'the persisted manager epoch is not used') } }),
       revisions
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
     membership.onChange(() => { election.poke() })
@@ -180,7 +195,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         libp2p: node,
         election,
         logger: replicaLogger,
-        openStore: recovery.wrap(() => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') }))
+        openStore: recovery.wrap(() => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') })),
+        isEligibleMember: peerId => membership.members().some(m => m.peerId === peerId && m.managerEligible)
       })
       await r.start()
       replica = r
@@ -210,7 +226,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     host.start()
     stack.push(async () => { await host.stop() })
 
-    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => host.localRoutes(), startError: () => host.startError })
+    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => host.localRoutes(), startError: () => host.startError, isMember })
     await gateway.start()
     stack.push(async () => { await gateway.stop() })
 

@@ -73,6 +73,11 @@ export function decodeClaim (bytes: Uint8Array): { ok: true, value: ManagerClaim
 
 /** Largest forwarded API frame, in bytes (an API body is at most 1 MiB). */
 export const MAX_FORWARD_FRAME_BYTES = 4 * 1024 * 1024
+/**
+ * Largest forwarded request (agent → manager): an API body (at most 1 MiB) plus route, path
+ * parameters and query (bounded by the HTTP header limit), checked before the frame is read.
+ */
+export const MAX_FORWARD_REQUEST_BYTES = 1024 * 1024 + 256 * 1024
 
 /** Agent → manager on FORWARD_PROTOCOL: one API call, already routed by the forwarding agent. */
 export interface ForwardRequest {

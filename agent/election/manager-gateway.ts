@@ -17,14 +17,20 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import { ClusterdError, isErrorCode, type ErrorBody } from '../../protocol/errors.js'
-import { FORWARD_PROTOCOL, MAX_FORWARD_FRAME_BYTES, decodeForwardRequest, type ForwardRequest, type ManagerInfo } from '../../protocol/manager-wire.js'
+import { FORWARD_PROTOCOL, MAX_FORWARD_FRAME_BYTES, MAX_FORWARD_REQUEST_BYTES, decodeForwardRequest, type ForwardRequest, type ManagerInfo } from '../../protocol/manager-wire.js'
 import type { ApiRequest, ApiHandler } from '../api/router.js'
 import { ApiReply, isAsyncIterable } from '../api/respond.js'
+import { BoundedFrames, ByteBudget, FrameBudgetError, FrameTooLargeError } from '../libp2p/bounded-frames.js'
 import { closeStream } from '../libp2p/close-stream.js'
+import { pauseQuietly } from '../libp2p/serve-one-frame.js'
 import type { Election } from './election.js'
 
-/** Largest forwarded frame. */
+/** Largest forwarded frame (manager replies). */
 const MAX_FRAME_BYTES = MAX_FORWARD_FRAME_BYTES
+/** Forwarded requests one connection may hold open at once (log follows are long-lived). */
+export const FORWARD_MAX_INBOUND_STREAMS = 64
+/** Bytes of forwarded request frames read and parsed at once, across every member and stream. */
+export const FORWARD_READ_BUDGET_BYTES = 8 * 1024 * 1024
 /** How long a request waits for a (new) manager before failing; renewed when the election moves. */
 const ELECTION_WAIT_MS = 10_000
 /** The gateway gives up after this long in all, before clusterctl's default 30 s timeout. */
@@ -48,6 +54,8 @@ export interface ManagerGatewayComponents {
   localRoutes: LocalRoutes
   /** Why the local manager role is not running, when it failed to start. */
   startError?: () => string | null
+  /** Whether a peer is in this agent's membership view: only members' forwarded requests are read. */
+  isMember: (peerId: string) => boolean
 }
 
 type Frame =
@@ -76,6 +84,7 @@ export function routeKey (method: string, pattern: string): string { return `${m
 /** Forwards manager API calls to wherever the manager is. */
 export class ManagerGateway {
   private readonly c: ManagerGatewayComponents
+  private readonly budget = new ByteBudget(FORWARD_READ_BUDGET_BYTES)
 
   constructor (components: ManagerGatewayComponents) {
     this.c = components
@@ -83,7 +92,7 @@ export class ManagerGateway {
 
   /** Serve forwarded requests (only answered while this agent is manager). */
   async start (): Promise<void> {
-    await this.c.libp2p.handle(FORWARD_PROTOCOL, (stream) => { void this.serve(stream) }, { maxInboundStreams: 256 })
+    await this.c.libp2p.handle(FORWARD_PROTOCOL, (stream, connection) => { void this.serve(stream, connection.remotePeer.toString()) }, { maxInboundStreams: FORWARD_MAX_INBOUND_STREAMS })
   }
 
   /** Stop serving. */
@@ -131,6 +140,16 @@ export class ManagerGateway {
       this.c.logger.debug({ route: key, manager: manager.name, why: last.message }, 'manager request not served; retrying')
       await this.electionMoves(manager, req.signal, Math.min(deadline, giveUpAt, now + RETRY_PAUSE_MS))
     }
+  }
+
+  /** Why `from` may not send a forwarded request now (decided before reading it), or null. */
+  private admit (from: string): ClusterdError | null {
+    if (this.c.localRoutes() === null) return this.notServing()
+    if (!this.c.isMember(from)) {
+      // Nothing ran: the forwarder retries (a new member may not be in this view for a moment).
+      return new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'the manager does not know the forwarding agent as a member (yet); retry shortly')
+    }
+    return null
   }
 
   private notServing (): ClusterdError {
@@ -230,21 +249,42 @@ export class ManagerGateway {
     }
   }
 
-  private async serve (stream: Stream): Promise<void> {
+  private async serve (stream: Stream, from: string): Promise<void> {
+    // Authorise, then read: nothing of the frame is read (no flow-control window granted)
+    // until the sender is known to be a member and this agent serves the manager role.
+    pauseQuietly(stream)
     const lifetime = new AbortController()
     stream.addEventListener('close', () => { lifetime.abort() })
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-    const send = async (f: Frame): Promise<void> => { await lp.write(enc(f)) }
+    const frames = new BoundedFrames(stream, MAX_FORWARD_REQUEST_BYTES)
+    const send = async (f: Frame): Promise<void> => { await frames.write(enc(f), lifetime.signal) }
     let failed = false
     try {
       let req: ForwardRequest
+      const refusal = this.admit(from)
+      if (refusal !== null) {
+        this.c.logger.warn({ peer: from, reason: refusal.message }, 'refused a forwarded request before reading it')
+        await send({ k: 'error', error: refusal.toBody().error })
+        return
+      }
+      stream.resume()
       try {
-        const decoded = decodeForwardRequest((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+        const frame = await frames.read({ maxBytes: MAX_FORWARD_REQUEST_BYTES, signal: AbortSignal.timeout(10_000), budget: this.budget })
+        let decoded: ReturnType<typeof decodeForwardRequest>
+        try { decoded = decodeForwardRequest(frame.bytes) } finally { frame.release() }
         if (!decoded.ok) throw new Error(decoded.reason)
         req = decoded.value
       } catch (err) {
-        this.c.logger.warn({ reason: (err as Error).message }, 'refused a malformed forwarded request')
-        await send({ k: 'error', error: { code: 'CLUSTERD_ERR_INVALID_ARGUMENT', message: `malformed forwarded request: ${(err as Error).message}` } })
+        // Whatever the refusal, nothing more of this stream is read.
+        pauseQuietly(stream)
+        const why = (err as Error).message
+        if (err instanceof FrameBudgetError) {
+          this.c.logger.warn({ peer: from, reason: why }, 'a forwarded request waited too long for the read budget')
+          await send({ k: 'error', error: { code: 'CLUSTERD_ERR_UNAVAILABLE', message: `the manager is busy reading other requests (${why}); retry shortly` } })
+          return
+        }
+        const tooLarge = err instanceof FrameTooLargeError
+        this.c.logger.warn({ peer: from, reason: why }, tooLarge ? 'refused an oversized forwarded request before reading it' : 'refused a malformed forwarded request')
+        await send({ k: 'error', error: { code: tooLarge ? 'CLUSTERD_ERR_PAYLOAD_TOO_LARGE' : 'CLUSTERD_ERR_INVALID_ARGUMENT', message: `malformed forwarded request: ${why}` } })
         return
       }
       const handler = this.c.localRoutes()?.get(req.key)

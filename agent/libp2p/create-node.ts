@@ -10,7 +10,7 @@
 
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { pskProtector } from '../transport/psk-protector.js'
@@ -23,7 +23,18 @@ export interface NodeInit {
   listen: string
   /** Announce multiaddrs (others dial these). */
   announce: string[]
+  /** Who may hold an inbound connection (agent/libp2p/connection-gate.ts); none: anyone with the secret. */
+  gater?: ConnectionGater
 }
+
+/**
+ * How long an inbound connection may take to finish its upgrade (secret hello, noise, yamux:
+ * a few round trips, milliseconds on a LAN). libp2p's default is 10 s; a pending upgrade holds
+ * one of `INBOUND_PENDING_MAX` slots, so the shorter this is, the less a stranger can hold.
+ */
+export const INBOUND_UPGRADE_TIMEOUT_MS = 4_000
+/** Inbound upgrades in progress at once (libp2p's default is 10); the gate caps them per host. */
+export const INBOUND_PENDING_MAX = 64
 
 /** A started libp2p node. */
 export type ClusterNode = Libp2p
@@ -43,7 +54,8 @@ export async function createClusterNode (init: NodeInit): Promise<ClusterNode> {
     connectionProtector: pskProtector({ psk: init.psk }),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionManager: { maxConnections: 1024, inboundConnectionThreshold: 100 },
+    connectionManager: { maxConnections: 1024, inboundConnectionThreshold: 100, inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS, maxIncomingPendingConnections: INBOUND_PENDING_MAX },
+    ...(init.gater !== undefined ? { connectionGater: init.gater } : {}),
     connectionMonitor: { enabled: false }
   })
 }

@@ -11,9 +11,13 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { WireResult } from '../../protocol/membership-wire.js'
+import { BoundedFrames, ByteBudget } from '../libp2p/bounded-frames.js'
 import { closeStream } from '../libp2p/close-stream.js'
 import type { Endpoint, SyncState } from './core/types.js'
 import { endpointMultiaddr } from './verified-records.js'
+
+/** Bytes of inbound push-pull states read at once (at least one largest state). */
+const SYNC_READ_BUDGET_BYTES = 16 * 1024 * 1024
 
 /** Direct-stream protocol of the push-pull exchange. */
 export const SYNC_PROTOCOL_V2 = '/clusterd/sync/2.0.0'
@@ -47,17 +51,20 @@ export interface SyncStreamInit {
 export class SyncStream {
   private readonly c: SyncStreamComponents
   private readonly init: SyncStreamInit
+  /** Bytes of inbound states read and decoded at once, across all peers. */
+  private readonly budget: ByteBudget
 
   constructor (components: SyncStreamComponents, init: SyncStreamInit) {
     this.c = components
     this.init = init
+    this.budget = new ByteBudget(Math.max(init.maxBytes, SYNC_READ_BUDGET_BYTES))
   }
 
   /** Serve the protocol. */
   async start (): Promise<void> {
     await this.c.libp2p.handle(SYNC_PROTOCOL_V2, (stream, connection) => {
       void this.serve(stream, connection.remotePeer.toString())
-    }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
+    }, { maxInboundStreams: 4, maxOutboundStreams: 8 })
   }
 
   /** Stop serving. */
@@ -72,7 +79,8 @@ export class SyncStream {
     try {
       const ma = multiaddr(endpointMultiaddr(to) + (id !== null ? `/p2p/${id}` : ''))
       stream = await this.c.libp2p.dialProtocol(ma, SYNC_PROTOCOL_V2, { signal: deadline })
-      const lp = lpStream(stream, { maxDataLength: this.init.maxBytes })
+      // lpStream buffers at most 4 MiB unless told: a state may be up to maxBytes.
+      const lp = lpStream(stream, { maxDataLength: this.init.maxBytes, maxBufferSize: this.init.maxBytes + 8 })
       await lp.write(this.c.codec.encode(state), { signal: deadline })
       const reply = this.c.codec.decode((await lp.read({ signal: deadline })).subarray())
       await closeStream(stream, deadline)
@@ -87,8 +95,12 @@ export class SyncStream {
   private async serve (stream: Stream, from: string): Promise<void> {
     const deadline = AbortSignal.timeout(this.init.timeoutMs)
     try {
-      const lp = lpStream(stream, { maxDataLength: this.init.maxBytes })
-      const req = this.c.codec.decode((await lp.read({ signal: deadline })).subarray())
+      // Any secret holder may push-pull (it is how a node joins): what all of them can make this
+      // agent read at once is bounded by the shared budget (agent/libp2p/bounded-frames.ts).
+      const lp = new BoundedFrames(stream, this.init.maxBytes)
+      const frame = await lp.read({ maxBytes: this.init.maxBytes, signal: deadline, budget: this.budget })
+      let req: WireResult<SyncState>
+      try { req = this.c.codec.decode(frame.bytes) } finally { frame.release() }
       if (!req.ok) {
         this.c.onBadInput(from, req.reason)
         stream.abort(new Error('malformed sync state'))
@@ -99,7 +111,7 @@ export class SyncStream {
         stream.abort(new Error('sync refused'))
         return
       }
-      await lp.write(this.c.codec.encode(reply), { signal: deadline })
+      await lp.write(this.c.codec.encode(reply), deadline)
       await closeStream(stream, deadline)
     } catch (err) {
       this.c.logger.debug({ peer: from, err: (err as Error).message }, 'push-pull stream failed')

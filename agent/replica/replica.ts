@@ -16,6 +16,8 @@
 
 import type { Libp2p } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import { ByteBudget } from '../libp2p/bounded-frames.js'
+import type { Admission } from '../libp2p/serve-one-frame.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import {
   REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES, SNAPSHOT_CHUNK_BYTES, decodeReplicationRequest, encodeReplicationMessage, entryBytes,
@@ -50,6 +52,9 @@ interface Staging {
   lastKey: string
 }
 
+/** Replication streams one connection may hold open at once (the manager sends a few at a time). */
+export const REPLICATE_MAX_INBOUND_STREAMS = 8
+
 /** Most bytes of snapshot chunks one replica stages before refusing the transfer. */
 const MAX_STAGED_BYTES = 1024 * 1024 * 1024
 
@@ -60,6 +65,11 @@ export interface ReplicaComponents {
   logger: Logger
   /** A new store on the replica directory (one per open). */
   openStore: () => ReplicaStore
+  /**
+   * Whether a peer is a manager-eligible member (it may have been or become manager): only the
+   * manager and such peers have their replication frames read. Absent: every sender is read.
+   */
+  isEligibleMember?: (peerId: string) => boolean
 }
 
 /** Settings of the replica. */
@@ -85,6 +95,8 @@ export class Replica {
   private diskLineage: Lineage | null = null
   private staging: Staging | null = null
   private chain: Promise<unknown> = Promise.resolve()
+  /** Bytes of frames from senders other than the current manager read at once (one frame). */
+  private readonly otherSenders = new ByteBudget(REPLICATION_FRAME_MAX_BYTES)
 
   constructor (components: ReplicaComponents, init: ReplicaInit = {}) {
     this.c = components
@@ -99,7 +111,8 @@ export class Replica {
    */
   async start (): Promise<void> {
     await this.open().catch(err => { this.c.logger.error({ err }, 'replica store cannot be opened; this agent holds no replica') })
-    await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void serveOneFrame(this.protocol, stream, connection, this.c.logger) }, { maxInboundStreams: 64 })
+    // One manager sends to a replica, a few requests at a time (agent/libp2p/serve-one-frame.ts).
+    await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void serveOneFrame(this.protocol, stream, connection, this.c.logger) }, { maxInboundStreams: REPLICATE_MAX_INBOUND_STREAMS })
   }
 
   /** Stop serving and close the store. */
@@ -163,8 +176,24 @@ export class Replica {
       decode: decodeReplicationRequest,
       encode: encodeReplicationMessage,
       malformed: reason => ({ t: 'refused', reason }),
+      // Authorise, then read: only the elected manager's frames are read freely.
+      admit: async from => await this.admit(from),
       handle: async (req, from) => await this.handle(from, req)
     }
+  }
+
+  /**
+   * Whether `from` may send a replication frame, decided before reading it. The manager the
+   * election names is read in full. A manager-eligible member is the only other peer that can
+   * have been (a replaced manager, to be told it is stale) or be about to become manager (a
+   * claim this agent has not heard yet): its frames are read, but within a budget shared by all
+   * such senders. Anyone else is refused unread. The epoch inside the frame is checked after.
+   */
+  private async admit (from: string): Promise<Admission> {
+    const m = this.c.election.manager()
+    if (m !== null && m.peerId === from && !m.local) return {}
+    if (this.c.isEligibleMember === undefined || this.c.isEligibleMember(from)) return { budget: this.otherSenders }
+    return { refused: 'not the current manager and epoch' }
   }
 
   private async handle (from: string, req: ReplicationRequest): Promise<ReplicationReply> {

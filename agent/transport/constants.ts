@@ -38,9 +38,11 @@ export const PSK_HANDSHAKE_TIMEOUT_MS = 5_000
  * Labels for HKDF. They version the wire protocol: a peer using a different version
  * derives different keys and is refused as if it held a different secret.
  */
-export const PSK_HKDF_INFO_AUTH = 'clusterd/psk/1 hello-auth'
+export const PSK_HKDF_INFO_AUTH = 'clusterd/psk/2 hello-auth'
 /** HKDF label for the per-direction stream keys. */
-export const PSK_HKDF_INFO_STREAM = 'clusterd/psk/1 stream'
+export const PSK_HKDF_INFO_STREAM = 'clusterd/psk/2 stream'
+/** What each side MACs under its send key to confirm the connection keys (psk/2: the key confirmation). */
+export const PSK_CONFIRM_LABEL = 'clusterd/psk/2 confirm'
 
 /**
  * HKDF label of the datagram channel's per-sender keys. Distinct from the protector's labels,

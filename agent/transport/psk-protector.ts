@@ -13,11 +13,16 @@
  *   directions and every connection get distinct keystreams, from a zero counter.
  * - The hello carries an HMAC tag over the sender's nonce, so a peer holding a different
  *   secret is refused at once with a clear error instead of failing later inside noise
- *   with garbage. (The tag proves nothing on its own: a replayed hello yields no key. Peer
+ *   with garbage. The tag proves nothing on its own: a stranger can replay a hello an agent
+ *   once sent. So each side then sends a key confirmation, an HMAC under its send key (which
+ *   needs the secret and both fresh nonces), and the protector hands the connection on only
+ *   after the remote's confirmation checks: a replayed hello fails there, as soon as the
+ *   replayer sends anything, instead of holding an upgrade slot into noise. (Peer
  *   authentication stays noise's job; this layer only keeps strangers out.)
  *
  * Wire format, both directions at once: nonce (32 bytes) || HMAC-SHA256(auth key, nonce)
- * (32 bytes), then the ChaCha20-XOR-ed stream.
+ * (32 bytes), then HMAC-SHA256(send key, "clusterd/psk/2 confirm") (32 bytes), then the
+ * ChaCha20-XOR-ed stream.
  */
 
 import { createCipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
@@ -26,6 +31,7 @@ import { AbstractMessageStream, byteStream } from '@libp2p/utils'
 import type { SendResult } from '@libp2p/utils'
 import type { AbortOptions, ConnectionProtector, MessageStream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import {
+  PSK_CONFIRM_LABEL,
   PSK_HANDSHAKE_TIMEOUT_MS,
   PSK_HKDF_INFO_AUTH,
   PSK_HKDF_INFO_STREAM,
@@ -96,14 +102,15 @@ class PskConnectionProtector implements ConnectionProtector {
     if (outer?.aborted === true) onOuterAbort()
 
     const bytes = byteStream(connection)
-    let remoteNonce: Buffer
+    let sendKey: Buffer
+    let receiveKey: Buffer
     try {
       const [remoteHello] = await Promise.all([
         bytes.read({ bytes: PSK_NONCE_LENGTH + PSK_TAG_LENGTH, signal: controller.signal }),
         bytes.write(hello, { signal: controller.signal })
       ])
       const received = Buffer.from(remoteHello.subarray())
-      remoteNonce = received.subarray(0, PSK_NONCE_LENGTH)
+      const remoteNonce = received.subarray(0, PSK_NONCE_LENGTH)
       const remoteTag = received.subarray(PSK_NONCE_LENGTH)
       if (!timingSafeEqual(remoteTag, helloTag(this.authKey, remoteNonce))) {
         throw new PskMismatchError('the remote peer does not hold this cluster secret (or does not speak the clusterd protector)')
@@ -111,6 +118,15 @@ class PskConnectionProtector implements ConnectionProtector {
       // an echoed hello would give both directions the same keystream
       if (timingSafeEqual(remoteNonce, localNonce)) {
         throw new PskMismatchError('the remote peer echoed our own hello')
+      }
+      sendKey = streamKey(this.psk, localNonce, remoteNonce)
+      receiveKey = streamKey(this.psk, remoteNonce, localNonce)
+      const [remoteConfirm] = await Promise.all([
+        bytes.read({ bytes: PSK_TAG_LENGTH, signal: controller.signal }),
+        bytes.write(confirmTag(sendKey), { signal: controller.signal })
+      ])
+      if (!timingSafeEqual(Buffer.from(remoteConfirm.subarray()), confirmTag(receiveKey))) {
+        throw new PskMismatchError('the remote peer did not confirm the connection keys (a replayed hello, or not the clusterd protector)')
       }
     } catch (err) {
       const failure = handshakeFailure(err, outer)
@@ -124,10 +140,7 @@ class PskConnectionProtector implements ConnectionProtector {
     }
 
     log('cluster secret handshake complete')
-    return new PskMessageStream(bytes.unwrap(), {
-      sendKey: streamKey(this.psk, localNonce, remoteNonce),
-      receiveKey: streamKey(this.psk, remoteNonce, localNonce)
-    })
+    return new PskMessageStream(bytes.unwrap(), { sendKey, receiveKey })
   }
 }
 
@@ -236,6 +249,11 @@ function deriveAuthKey (psk: Uint8Array): Buffer {
     throw new TypeError(`pskProtector needs the raw ${SECRET_LENGTH}-byte cluster secret, got ${psk instanceof Uint8Array ? `${psk.byteLength} bytes` : typeof psk}`)
   }
   return Buffer.from(hkdfSync('sha256', psk, Buffer.alloc(0), PSK_HKDF_INFO_AUTH, 32))
+}
+
+/** Proof of holding a direction's key: only someone with the secret and both nonces can make it. */
+function confirmTag (key: Buffer): Buffer {
+  return createHmac('sha256', key).update(PSK_CONFIRM_LABEL).digest()
 }
 
 function helloTag (authKey: Buffer, nonce: Buffer): Buffer {

@@ -394,7 +394,8 @@ export class Replicator {
       return this.fail(t, req.t, `dial: ${(err as Error).message}`)
     }
     try {
-      const lp = lpStream(stream, { maxDataLength: REPLICATION_FRAME_MAX_BYTES })
+      // lpStream buffers at most 4 MiB unless told: an export frame may be up to the cap.
+      const lp = lpStream(stream, { maxDataLength: REPLICATION_FRAME_MAX_BYTES, maxBufferSize: REPLICATION_FRAME_MAX_BYTES + 8 })
       await lp.write(encodeReplicationMessage(req), { signal })
       const reply = decodeReplicationReply((await lp.read({ signal })).subarray())
       await closeStream(stream)

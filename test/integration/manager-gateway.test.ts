@@ -69,10 +69,10 @@ describe('manager gateway during a failover (real libp2p)', () => {
     const routes = new Map<string, ApiHandler>([['PUT /v1/config/:key', handler('PUT /v1/config/:key')], ['POST /v1/commission', handler('POST /v1/commission')]])
     const freshElection = new MovableElection()
     freshElection.current = info(fresh, 9, true)
-    freshGateway = new ManagerGateway({ libp2p: fresh, election: freshElection, logger: silent, localRoutes: () => routes })
+    freshGateway = new ManagerGateway({ libp2p: fresh, election: freshElection, logger: silent, localRoutes: () => routes, isMember: peerId => peerId === client.peerId.toString() })
     await freshGateway.start()
     clientElection = new MovableElection()
-    gateway = new ManagerGateway({ libp2p: client, election: clientElection, logger: silent, localRoutes: () => null })
+    gateway = new ManagerGateway({ libp2p: client, election: clientElection, logger: silent, localRoutes: () => null, isMember: () => false })
   })
 
   after(async () => {

@@ -110,6 +110,49 @@ describe('pskProtector', () => {
     })
   })
 
+  it('refuses a replayed hello at the key confirmation, as soon as the replayer sends anything', async () => {
+    // Capture a hello the agent sent on one connection (what a stranger on the path, or one it
+    // dialled, can record), then replay it on a new connection without knowing the secret.
+    const psk = generateSecret()
+    const [capOut, capIn] = multiaddrConnectionPair()
+    const captured = collect(capIn)
+    void protector(psk, 300).protect(capOut).catch(() => {})
+    await until(() => captured.bytes().length >= 64, 'the first hello')
+    const hello = captured.bytes().subarray(0, 64)
+
+    const [rawIn, rawStranger] = multiaddrConnectionPair()
+    const seen = collect(rawStranger)
+    const started = Date.now()
+    const victim = protector(psk, 10_000).protect(rawIn)
+    rawStranger.send(hello)
+    // The victim accepts the hello (its tag is genuine) and sends its confirmation...
+    await until(() => seen.bytes().length >= 96, 'the victim hello and confirmation')
+    // ... and the replayer, who cannot derive the keys, can only guess one.
+    rawStranger.send(Buffer.alloc(32, 7))
+    await assert.rejects(victim, (err: unknown) => {
+      assert.ok(err instanceof PskMismatchError, String(err))
+      assert.match(err.message, /did not confirm the connection keys/)
+      return true
+    })
+    assert.ok(Date.now() - started < 2_000, 'refused at once, not at the timeout')
+    assert.equal(rawIn.status, 'aborted')
+  })
+
+  it('a replayer that stays silent after the hello holds the connection only until the handshake timeout', async () => {
+    const psk = generateSecret()
+    const [capOut, capIn] = multiaddrConnectionPair()
+    const captured = collect(capIn)
+    void protector(psk, 300).protect(capOut).catch(() => {})
+    await until(() => captured.bytes().length >= 64, 'the first hello')
+    const [rawIn, rawStranger] = multiaddrConnectionPair()
+    const started = Date.now()
+    const victim = protector(psk, 300).protect(rawIn)
+    rawStranger.send(captured.bytes().subarray(0, 64))
+    await assert.rejects(victim, (err: unknown) => err instanceof PskHandshakeError && /timed out after 300 ms/.test(err.message))
+    assert.ok(Date.now() - started < 2_000)
+    assert.equal(rawIn.status, 'aborted')
+  })
+
   it('fails cleanly when the peer never answers', async () => {
     const [rawOut] = multiaddrConnectionPair()
     const started = Date.now()
