@@ -35,8 +35,8 @@ DEFAULT_LEASE_FILE = '/var/lib/clusterd/lease.json'
 DEFAULT_LOG = '/var/log/clusterd/gate.log'
 MAX_LEASE_FILE_BYTES = 4096
 MAX_LOGGED_COMMAND = 300
-PRESENTED = re.compile(r'^([0-9]{1,10}):([0-9a-f]{32})$')
-LEASE_ID = re.compile(r'^[0-9a-f]{32}$')
+PRESENTED = re.compile(r'^([0-9]{1,16}):([0-9a-f]{16,64})$')
+LEASE_ID = re.compile(r'^[0-9a-f]{16,64}$')
 SFTP_SERVERS = ('/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/libexec/sftp-server')
 
 
@@ -77,7 +77,7 @@ def decide(presented, lease, file_problem, now_ms):
                 'accept it: AcceptEnv %s in /etc/ssh/sshd_config.d/clusterd-fence.conf)' % (ENV_NAME, ENV_NAME))
     m = PRESENTED.match(presented)
     if m is None:
-        return False, 'malformed', '%s must be EPOCH:LEASE_ID (32 hex digits)' % ENV_NAME
+        return False, 'malformed', '%s must be EPOCH:LEASE_ID (16-64 lower-case hex digits)' % ENV_NAME
     epoch, lease_id = int(m.group(1)), m.group(2)
     if file_problem is not None:
         return False, 'lease-file-unusable', 'the node cannot read its lease: %s' % file_problem
