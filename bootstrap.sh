@@ -27,7 +27,9 @@ First node (no command, or `init`):
      that exist: secret (gossip pre-shared key), manager_ed25519 and manager_ed25519.pub (the
      manager's SSH key), api-token (bearer token for the optional TCP API);
   3. writes /etc/clusterd/clusterd.yaml from the flags (rewritten on every run);
-  4. authorizes manager_ed25519.pub in /root/.ssh/authorized_keys (once);
+  4. installs the node gate (/usr/local/lib/clusterd/clusterd-gate and the sshd drop-in
+     /etc/ssh/sshd_config.d/clusterd-fence.conf, see scripts/fence-gate.sh) and authorizes
+     manager_ed25519.pub in /root/.ssh/authorized_keys with every session through the gate;
   5. starts clusterd: the systemd unit clusterd.service when systemd runs, else a supervisor
      (scripts/supervise.sh) that restarts the agent when it crashes, with its PID in
      /run/clusterd/supervisor.pid and the log in /var/log/clusterd/clusterd.log;
@@ -136,6 +138,11 @@ LOG_DIR=$(abs_path CLUSTERD_LOG_DIR "${CLUSTERD_LOG_DIR:-/var/log/clusterd}")
 SSH_DIR=$(abs_path CLUSTERD_SSH_DIR "${CLUSTERD_SSH_DIR:-/root/.ssh}")
 DEFAULT_DATA_DIR=${CLUSTERD_DATA_DIR:-/var/lib/clusterd}
 SYSTEMD_DIR=$(abs_path CLUSTERD_SYSTEMD_DIR "${CLUSTERD_SYSTEMD_DIR:-/etc/systemd/system}")
+# The node gate of fencing: its paths, install_fence_gate and fence_key_options.
+# shellcheck source=scripts/fence-gate.sh
+. "$REPO/scripts/fence-gate.sh"
+# A bootstrap run from a manager's session must not tag the agent it starts with that session's lease.
+unset CLUSTERD_LEASE
 NODE_BIN=$(abs_path CLUSTERD_NODE_BIN "${CLUSTERD_NODE_BIN:-$REPO/node_modules/.bin/node}")
 CLUSTERD_JS=$(abs_path CLUSTERD_JS "${CLUSTERD_JS:-$REPO/bin/clusterd.js}")
 CLUSTERCTL_JS=$(abs_path CLUSTERCTL_JS "${CLUSTERCTL_JS:-$REPO/bin/clusterctl.js}")
@@ -536,20 +543,23 @@ write_config () {
 }
 
 authorize_manager_key () {
-  local pub ak type blob
+  local pub ak type blob line
   pub=$(head -n1 "$SSH_PUB_FILE")
   read -r type blob _ <<<"$pub"
   ak="$SSH_DIR/authorized_keys"
+  install_fence_gate "$data_dir"
+  line="$(fence_key_options) $pub"
   if [ ! -d "$SSH_DIR" ]; then mkdir -p -- "$SSH_DIR"; chmod 0700 -- "$SSH_DIR"; fi
   if [ ! -e "$ak" ]; then : > "$ak"; chmod 0600 -- "$ak"; fi
-  # Any line holding the same key type and blob counts, whatever its options or comment.
-  if awk -v t="$type" -v b="$blob" '{ for (i = 1; i < NF; i++) if ($i == t && $(i + 1) == b) found = 1 } END { exit found ? 0 : 1 }' "$ak"; then
-    say "the manager key is already authorized in $ak"
+  if grep -qxF -- "$line" "$ak"; then
+    say "the manager key is already authorized (through the node gate) in $ak"
     return 0
   fi
-  if [ -s "$ak" ] && [ -n "$(tail -c1 "$ak")" ]; then printf '\n' >> "$ak"; fi
-  printf '%s\n' "$pub" >> "$ak"
-  say "authorized the manager key in $ak"
+  # Any other line holding the same key type and blob (without the gate, or an older gate
+  # command) is replaced: the key must open nothing but gated sessions.
+  awk -v t="$type" -v b="$blob" '{ for (i = 1; i < NF; i++) if ($i == t && $(i + 1) == b) next; print }' "$ak" \
+    | { cat; printf '%s\n' "$line"; } | write_if_changed "$ak" 0600 || true
+  say "authorized the manager key (through the node gate) in $ak"
 }
 
 start_systemd () {

@@ -7,6 +7,8 @@ every session: each command Ansible runs, each file transfer, each pre-check.
 
 Usage (as a forced command):
   clusterd-gate [--lease-file PATH] [--log PATH]
+Without arguments the paths come from clusterd-gate.json beside the gate (written by bootstrap.sh:
+{"leaseFile": "...", "log": "..."}), else the defaults below; so the forced command is a constant.
 
 The manager presents the lease of its run with each session in CLUSTERD_LEASE=EPOCH:LEASE_ID
 (`ssh -o SetEnv=...`; sshd passes it on because a clusterd drop-in says `AcceptEnv
@@ -108,8 +110,24 @@ def log_line(path, record):
         sys.stderr.write('clusterd-gate: cannot write the log %s: %s\n' % (path, e.strerror))
 
 
-def parse_args(argv):
+def defaults():
+    """The paths from clusterd-gate.json beside this file, if it is there and sane."""
     opts = {'lease_file': DEFAULT_LEASE_FILE, 'log': DEFAULT_LOG}
+    try:
+        with open(os.path.join(os.path.dirname(os.path.realpath(__file__)), 'clusterd-gate.json'), 'rb') as f:
+            conf = json.loads(f.read(4096).decode('utf-8'))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return opts
+    if isinstance(conf, dict):
+        for key, name in (('leaseFile', 'lease_file'), ('log', 'log')):
+            value = conf.get(key)
+            if isinstance(value, str) and value.startswith('/') and '\0' not in value:
+                opts[name] = value
+    return opts
+
+
+def parse_args(argv):
+    opts = defaults()
     i = 0
     while i < len(argv):
         a = argv[i]

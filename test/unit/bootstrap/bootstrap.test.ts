@@ -9,11 +9,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Member } from '../../../protocol/members.js'
-import { bootstrap, freePort, readPid, type Run } from './bootstrap-run.js'
+import { SCRIPT, bootstrap, freePort, readPid, type Run } from './bootstrap-run.js'
 
 const SECRET_NAMES = ['secret', 'manager_ed25519', 'manager_ed25519.pub', 'api-token']
 
@@ -167,7 +167,7 @@ describe('bootstrap.sh with a real agent', () => {
     assert.ok(agent !== null && alive(agent), 'the agent runs')
   })
 
-  it('creates each secret 0600 in a 0700 directory and authorizes the manager key', async () => {
+  it('creates each secret 0600 in a 0700 directory and authorizes the manager key through the node gate', async () => {
     const etc = join(first, 'etc')
     assert.equal(await mode(etc), 0o700)
     for (const name of SECRET_NAMES) assert.equal(await mode(join(etc, name)), 0o600, name)
@@ -176,12 +176,21 @@ describe('bootstrap.sh with a real agent', () => {
     assert.match(pub, /^ssh-ed25519 \S+ clusterd-manager$/)
     assert.equal(await mode(join(first, 'ssh')), 0o700)
     assert.equal(await mode(join(first, 'ssh', 'authorized_keys')), 0o600)
-    assert.deepEqual((await readFile(join(first, 'ssh', 'authorized_keys'), 'utf8')).split('\n'), [pub, ''])
+    const gate = join(first, 'gate', 'clusterd-gate')
+    const options = `command="${gate}",no-port-forwarding,no-agent-forwarding,no-X11-forwarding`
+    assert.deepEqual((await readFile(join(first, 'ssh', 'authorized_keys'), 'utf8')).split('\n'), [`${options} ${pub}`, ''])
+    assert.equal(await mode(gate), 0o755)
+    assert.equal(await readFile(gate, 'utf8'), await readFile(join(dirname(SCRIPT), 'agent', 'fencing', 'clusterd-gate.py'), 'utf8'))
+    assert.deepEqual(JSON.parse(await readFile(`${gate}.json`, 'utf8')), { leaseFile: join(first, 'data', 'lease.json'), log: join(first, 'log', 'gate.log') })
+    assert.match(await readFile(join(first, 'sshd_config.d', 'clusterd-fence.conf'), 'utf8'), /^AcceptEnv CLUSTERD_LEASE$/m)
   })
 
-  it('re-running keeps the secrets, authorizes the key once and does not start a second agent', async () => {
+  it('re-running keeps the secrets, authorizes the key once (an ungated line of it replaced, other keys kept) and does not start a second agent', async () => {
     const etc = join(first, 'etc')
     const before = await Promise.all(SECRET_NAMES.map(async name => await readFile(join(etc, name), 'utf8')))
+    // As an install from before the node gate left it: the key without options, beside another key.
+    const other = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKeyO admin'
+    await writeFile(join(first, 'ssh', 'authorized_keys'), `${other}\n${before[2]?.trim() ?? ''}\n`, { mode: 0o600 })
     const sup = supervisorPid(first)
     const agent = agentPid(first)
     const again = await bootstrap(first, ['--no-install', '--listen', `127.0.0.1:${port}`, '--node-name', 'first', '--label', 'rack=r1'])
@@ -191,8 +200,10 @@ describe('bootstrap.sh with a real agent', () => {
     assert.equal(supervisorPid(first), sup)
     assert.equal(agentPid(first), agent)
     const pub = before[2]?.trim() ?? ''
-    const lines = (await readFile(join(first, 'ssh', 'authorized_keys'), 'utf8')).split('\n').filter(l => l === pub)
+    const lines = (await readFile(join(first, 'ssh', 'authorized_keys'), 'utf8')).split('\n').filter(l => l.endsWith(pub))
     assert.equal(lines.length, 1, 'the key is authorized exactly once')
+    assert.match(lines[0] ?? '', /^command="/)
+    assert.ok((await readFile(join(first, 'ssh', 'authorized_keys'), 'utf8')).startsWith(`${other}\n`), 'another key was dropped')
   })
 
   it('the supervisor restarts an agent that crashed', async () => {

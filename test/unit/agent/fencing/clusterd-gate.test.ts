@@ -3,7 +3,7 @@
 // lease in CLUSTERD_LEASE, the lease file as the node's agent writes it.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -83,6 +83,21 @@ describe('clusterd-gate', () => {
       assert.equal(last?.decision, 'refused')
       assert.match(String(last?.reason), c.reason)
     }
+  })
+
+  it('without arguments, takes its paths from clusterd-gate.json beside it (so the forced command is a constant)', async () => {
+    const l = lease()
+    await writeLeaseFile(leaseFile, l)
+    const installed = join(dir, 'clusterd-gate')
+    await copyFile(GATE, installed)
+    await chmod(installed, 0o755)
+    const otherLog = join(dir, 'other.log')
+    await writeFile(`${installed}.json`, JSON.stringify({ leaseFile, log: otherLog }))
+    const env = { PATH: '/usr/bin:/bin', CLUSTERD_LEASE: gateLeaseTag(l), SSH_ORIGINAL_COMMAND: 'echo ok' }
+    const r = await execa(installed, [], { env, extendEnv: false, reject: false })
+    assert.equal(r.exitCode, 0, String(r.stderr))
+    assert.equal(r.stdout, 'ok')
+    assert.match(await readFile(otherLog, 'utf8'), /"decision":"run"/)
   })
 
   it('refuses an interactive session even with the live lease, and bad arguments with a usage error', async () => {
