@@ -28,8 +28,8 @@ export const GATE_SOURCE = join(REPO_ROOT, 'agent/fencing/clusterd-gate.py')
 export const GATE_PATH = '/usr/local/lib/clusterd/clusterd-gate'
 /** The sshd drop-in that lets a session present its lease (as bootstrap.sh writes it). */
 export const FENCE_DROP_IN = '/etc/ssh/sshd_config.d/clusterd-fence.conf'
-/** Content of {@link FENCE_DROP_IN}. */
-export const FENCE_DROP_IN_TEXT = '# clusterd: a manager presents its node lease with each session (see clusterd-gate)\nAcceptEnv CLUSTERD_LEASE\n'
+/** Content of {@link FENCE_DROP_IN}, byte for byte what bootstrap.sh writes (so it sees nothing to change). */
+export const FENCE_DROP_IN_TEXT = `# clusterd: a manager presents its node lease with each session (see ${GATE_PATH})\nAcceptEnv CLUSTERD_LEASE\n`
 /** The gate's decision log on a host. */
 export const GATE_LOG = '/var/log/clusterd/gate.log'
 
