@@ -329,7 +329,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     const wrong = await runner.run(withLeases(plan, new Map([[h(1).name, { leaseId: 'ab'.repeat(16), epoch: held.epoch }]])))
     const r = wrong.hosts.find(x => x.name === h(1).name)
     assert.notEqual(r?.outcome, 'ok', JSON.stringify(wrong))
-    assert.match(JSON.stringify(r), /clusterd-gate: refused \(other-lease\)/)
+    assert.match(r?.message ?? '', /clusterd-gate: refused \(other-lease\)/, 'the host\'s failure names the gate\'s refusal')
     assert.equal(await h(1).readFile('/srv/slow-started'), before, 'a role task ran although the gate refused its lease')
     const right = await runner.run(withLeases(plan, new Map([[h(1).name, held]])))
     assert.equal(right.hosts.find(x => x.name === h(1).name)?.outcome, 'ok', JSON.stringify(right))
