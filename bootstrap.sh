@@ -33,6 +33,9 @@ First node (no command, or `init`):
      TrustedUserCAKeys ssh-ca.pub, AuthorizedPrincipalsFile ssh-principals/%u listing
      clusterd-manager) and reloads sshd: the elected manager logs in with a certificate it
      signs itself for a few minutes, no key is shared between nodes;
+     before that, installs the node gate (/usr/local/lib/clusterd/clusterd-gate and the sshd
+     drop-in /etc/ssh/sshd_config.d/clusterd-fence.conf, see scripts/fence-gate.sh): every
+     session of a manager certificate runs through it (the principal's forced command);
   5. starts clusterd: the systemd unit clusterd.service when systemd runs, else a supervisor
      (scripts/supervise.sh) that restarts the agent when it crashes, with its PID in
      /run/clusterd/supervisor.pid and the log in /var/log/clusterd/clusterd.log;
@@ -153,6 +156,11 @@ DEFAULT_DATA_DIR=${CLUSTERD_DATA_DIR:-/var/lib/clusterd}
 SSHD_BIN=$(abs_path CLUSTERD_SSHD_BIN "${CLUSTERD_SSHD_BIN:-/usr/sbin/sshd}")
 SSHD_CONFIG=$(abs_path CLUSTERD_SSHD_CONFIG "${CLUSTERD_SSHD_CONFIG:-/etc/ssh/sshd_config}")
 SYSTEMD_DIR=$(abs_path CLUSTERD_SYSTEMD_DIR "${CLUSTERD_SYSTEMD_DIR:-/etc/systemd/system}")
+# The node gate of fencing: its paths, install_fence_gate and fence_key_options.
+# shellcheck source=scripts/fence-gate.sh
+. "$REPO/scripts/fence-gate.sh"
+# A bootstrap run from a manager's session must not tag the agent it starts with that session's lease.
+unset CLUSTERD_LEASE
 NODE_BIN=$(abs_path CLUSTERD_NODE_BIN "${CLUSTERD_NODE_BIN:-$REPO/node_modules/.bin/node}")
 CLUSTERD_JS=$(abs_path CLUSTERD_JS "${CLUSTERD_JS:-$REPO/bin/clusterd.js}")
 CLUSTERCTL_JS=$(abs_path CLUSTERCTL_JS "${CLUSTERCTL_JS:-$REPO/bin/clusterctl.js}")
@@ -665,6 +673,7 @@ cmd_init_or_join () {
   if [ "$cmd" = join ]; then require_secrets; else create_secrets; fi
   write_config
   [ -z "$api_listen" ] || issue_api_cert
+  install_fence_gate "$data_dir"
   trust_cluster_ssh_ca
   start_agent
   if [ "$cmd" = join ]; then

@@ -26,6 +26,7 @@ import { REPLICA_STATUS_ROUTE, type ReplicaStatus } from '../protocol/replicatio
 import { Replica } from './replica/replica.js'
 import { LeaseKeeper } from './fencing/lease-keeper.js'
 import { LEASE_FILE_NAME } from './fencing/lease-file.js'
+import { LeaseSweeper } from './fencing/lease-sweeper.js'
 import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../protocol/fencing-wire.js'
 import { StoreRecovery, refuseWhileAwaiting } from './replica/store-recovery.js'
 import { ReplicaRevisions } from './replica/revision-gossip.js'
@@ -182,8 +183,9 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     stack.push(async () => { idle.stop() })
 
     watch?.begin('lease keeper')
-    // Fencing: this node's lease, granted to one manager epoch at a time (agent/fencing).
-    const keeper = new LeaseKeeper({ libp2p: node, election, logger: logger.child({ component: 'lease-keeper' }) },
+    // Fencing: this node's lease, granted to one manager epoch at a time (agent/fencing); the
+    // sweeper stops what still runs on the node under a lease that ended.
+    const keeper = new LeaseKeeper({ libp2p: node, election, logger: logger.child({ component: 'lease-keeper' }), sweeper: new LeaseSweeper() },
       { nodeName: config.nodeName, leaseFile: join(config.dataDir, LEASE_FILE_NAME) })
     await keeper.start()
     stack.push(async () => { await keeper.stop() })

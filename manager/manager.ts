@@ -27,7 +27,6 @@ import { JobRunner, type NodeTarget } from './jobs/job-runner.js'
 import { claimSigner } from './fencing/claim-signer.js'
 import { libp2pLeaseTransport } from './fencing/lease-transport.js'
 import { NodeLeases } from './fencing/node-leases.js'
-import { shippedPlaybookDir } from './roles/shipped.js'
 import { loadRoleConfig } from './roles/role-config.js'
 import { precheck } from './ssh/precheck.js'
 import { SshConnector } from './ssh/remote-shell.js'
@@ -143,7 +142,7 @@ export class Manager implements ManagerRole {
         transport: libp2pLeaseTransport({ libp2p: deps.libp2p, selfPeerId: deps.self.peerId, local: deps.fencing.local }),
         sign: claimSigner(deps.fencing.privateKey),
         logger: logger.child({ component: 'node-leases' })
-      }, { epoch, selfPeerId: deps.self.peerId, checkPlaybook: join(shippedPlaybookDir(), 'lease-check.yml') })
+      }, { epoch, selfPeerId: deps.self.peerId })
     this.jobs = new JobRunner({
       store: this.store,
       logger: logger.child({ component: 'jobs' }),

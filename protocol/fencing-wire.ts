@@ -181,3 +181,25 @@ export function decodeLeaseReply (bytes: Uint8Array): Decoded<LeaseReply> {
 export function encodeLeaseMessage (msg: LeaseRequest | LeaseReply): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(msg))
 }
+
+/**
+ * The environment variable a manager's SSH session presents its lease in (`ssh -o
+ * SetEnv=CLUSTERD_LEASE=...`), read by the node's gate (`agent/fencing/clusterd-gate.py`, the
+ * forced command of the cluster credential) and inherited by what it runs: the tag by which the
+ * node's agent finds and stops the processes of a lease that ended.
+ */
+export const GATE_LEASE_ENV = 'CLUSTERD_LEASE'
+
+/** Exit status of a session the node's gate refused (EX_NOPERM). */
+export const GATE_REFUSED_EXIT = 77
+
+/** The value a session presents: `EPOCH:LEASE_ID`. */
+export function gateLeaseTag (lease: { epoch: number, leaseId: string }): string {
+  if (!isEpoch(lease.epoch) || !LEASE_ID.test(lease.leaseId)) throw new TypeError('not a lease: epoch must be a positive integer and leaseId 16-64 lower-case hex digits')
+  return `${lease.epoch}:${lease.leaseId}`
+}
+
+/** The SSH session environment that presents `lease` to the node's gate. */
+export function gateEnv (lease: { epoch: number, leaseId: string }): Record<string, string> {
+  return { [GATE_LEASE_ENV]: gateLeaseTag(lease) }
+}

@@ -11,11 +11,15 @@ import type { Logger } from 'pino'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import {
   LEASE_PROTOCOL, LEASE_TTL_MS, MAX_LEASE_FRAME_BYTES, claimBytes, decodeLeaseRequest, encodeLeaseMessage,
-  type LeaseReply, type LeaseRequest, type LeaseStatus
+  gateLeaseTag, type Lease, type LeaseReply, type LeaseRequest, type LeaseStatus
 } from '../../protocol/fencing-wire.js'
 import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
 import { applyClaim, isLive, type LeaseState } from './lease-rules.js'
 import { LeaseFileWriter, readLeaseFile } from './lease-file.js'
+import type { SweepResult } from './lease-sweeper.js'
+
+/** Tags of granted leases remembered for sweeps (a lease's processes are swept when it ends). */
+const MAX_REMEMBERED_TAGS = 256
 
 /** Collaborators of the lease keeper. */
 export interface LeaseKeeperComponents {
@@ -25,6 +29,8 @@ export interface LeaseKeeperComponents {
   logger: Logger
   /** Clock (ms); tests pass a fake one. */
   now?: () => number
+  /** Stops the processes of ended leases (lease-sweeper.ts); none: nothing is stopped. */
+  sweeper?: { sweep: (ended: ReadonlySet<string>, keep: string | null) => Promise<SweepResult> }
 }
 
 /** Settings of the lease keeper. */
@@ -46,6 +52,9 @@ export class LeaseKeeper {
   private chain: Promise<unknown> = Promise.resolve()
   private readonly writer: LeaseFileWriter
   private status: 'stopped' | 'started' = 'stopped'
+  /** Tags (`EPOCH:LEASE_ID`) of the leases this node granted, oldest first. */
+  private readonly granted = new Set<string>()
+  private expiryTimer: NodeJS.Timeout | null = null
 
   constructor (components: LeaseKeeperComponents, init: LeaseKeeperInit) {
     this.c = components
@@ -68,6 +77,7 @@ export class LeaseKeeper {
       this.state = { highestEpoch: this.c.election.epoch, lease }
       if (lease !== null) {
         await this.writer.write(lease, true)
+        this.remember(lease)
         this.c.logger.info({ lease }, 'a lease recorded before this start is honoured for one TTL (or its recorded expiry, if later)')
       }
     } else {
@@ -76,12 +86,15 @@ export class LeaseKeeper {
     }
     await this.c.libp2p.handle(LEASE_PROTOCOL, (stream, connection) => { void serveOneFrame(this.protocol, stream, connection, this.c.logger) }, { maxInboundStreams: 32 })
     this.status = 'started'
+    this.armExpiry()
   }
 
   /** Stop serving (the lease file stays: a lease outlives the agent process). */
   async stop (): Promise<void> {
     if (this.status !== 'started') return
     this.status = 'stopped'
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
+    this.expiryTimer = null
     await this.c.libp2p.unhandle(LEASE_PROTOCOL)
     await this.chain
     await this.writer.idle()
@@ -112,6 +125,10 @@ export class LeaseKeeper {
     } catch {}
     if (!valid) return refused('the claim signature does not verify against the holder peer id')
     return await this.serially(async () => {
+      // No process of an ended lease may outlive it into the next one: with none live, stop
+      // them all before a grant (the lease file already shows no live lease, so the gate lets
+      // no new session of theirs in).
+      if (claim.op === 'acquire' && !isLive(this.state.lease, this.now())) await this.sweep(null, 'before a grant')
       // The election may have heard of a newer manager by gossip since the last request.
       const base: LeaseState = { ...this.state, highestEpoch: Math.max(this.state.highestEpoch, this.c.election.epoch) }
       const step = applyClaim(base, claim, {
@@ -129,12 +146,22 @@ export class LeaseKeeper {
         const next = step.next.lease
         const newGrant = next !== null && (prev === null || prev.holder !== next.holder || prev.leaseId !== next.leaseId || prev.epoch !== next.epoch)
         if (step.leaseChanged && newGrant) await this.writer.write(next, true)
+        // A release must be in the file before the sweep below, or the gate could still let a
+        // session of the released lease in after it.
+        else if (step.leaseChanged && next === null) await this.writer.write(next, false)
         else if (step.leaseChanged) this.writer.write(next, false).catch(err => { this.c.logger.warn({ err }, 'writing the lease file failed') })
       } catch (err) {
         this.c.logger.error({ err }, 'cannot persist a lease decision; refusing')
         return refused(`the node cannot persist the lease: ${(err as Error).message}`)
       }
+      const prevTag = this.liveTag()
       this.state = step.next
+      if (this.state.lease !== null) this.remember(this.state.lease)
+      if (step.leaseChanged) {
+        this.armExpiry()
+        const tag = this.liveTag()
+        if (prevTag !== null && prevTag !== tag) await this.sweep(tag, claim.op === 'release' ? 'after a release' : 'after a new lease')
+      }
       const persistMs = Date.now() - started
       if (persistMs > 1000) this.c.logger.warn({ op: claim.op, persistMs }, 'persisting a lease decision was slow')
       const d = step.decision
@@ -145,6 +172,50 @@ export class LeaseKeeper {
       if (d.t === 'released') return d
       return { ...d, highestEpoch: this.state.highestEpoch }
     })
+  }
+
+  private liveTag (): string | null {
+    const l = this.state.lease
+    return isLive(l, this.now()) ? gateLeaseTag(l) : null
+  }
+
+  private remember (lease: Lease): void {
+    const tag = gateLeaseTag(lease)
+    this.granted.delete(tag)
+    this.granted.add(tag)
+    if (this.granted.size > MAX_REMEMBERED_TAGS) this.granted.delete(this.granted.values().next().value as string)
+  }
+
+  /** Stop the processes of every lease this node granted but `keep`; logged, never throws. */
+  private async sweep (keep: string | null, why: string): Promise<void> {
+    if (this.c.sweeper === undefined || this.granted.size === 0) return
+    try {
+      const r = await this.c.sweeper.sweep(this.granted, keep)
+      if (r.signalled.length === 0) return
+      const tags = [...new Set(r.signalled.map(p => p.tag).filter(t => t !== null))]
+      const log = { why, keep, leases: tags, processes: r.signalled.length, survivors: r.survivors, durationMs: r.durationMs }
+      if (r.survivors.length > 0) this.c.logger.error(log, 'processes of an ended lease survived SIGKILL')
+      else this.c.logger.warn(log, 'terminated the processes of an ended lease')
+    } catch (err) {
+      this.c.logger.error({ err, why }, 'sweeping the processes of ended leases failed')
+    }
+  }
+
+  /** At the lease's expiry (node's clock), stop what runs under it unless it was renewed. */
+  private armExpiry (): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
+    this.expiryTimer = null
+    const l = this.state.lease
+    if (l === null || this.status !== 'started' || this.c.sweeper === undefined) return
+    // A few ms late, so the gate (same clock) also finds it expired by then.
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null
+      this.serially(async () => {
+        if (this.state.lease !== null && !isLive(this.state.lease, this.now())) await this.sweep(null, 'at the lease expiry')
+        else this.armExpiry()
+      }).catch(() => {})
+    }, Math.max(0, l.expiresAt - this.now()) + 5)
+    this.expiryTimer.unref()
   }
 
   private async serially<T> (fn: () => Promise<T>): Promise<T> {

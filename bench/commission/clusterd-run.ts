@@ -90,7 +90,8 @@ export async function clusterdRun (opts: ClusterdRunOptions): Promise<ClusterdRu
   try {
     const secretFile = await makeSecret(dir)
     const pub = (await readFile(`${opts.sshKey}.pub`, 'utf8')).trim()
-    for (const h of set.hosts) await h.authorizeKey(pub)
+    // As bootstrap.sh authorizes it: every session through the node gate.
+    for (const h of set.hosts) await h.authorizeKey(pub, { gated: true })
     const [seed, ...targets] = set.hosts as [TestHost, ...TestHost[]]
     for (const h of set.hosts) {
       agents.push(await startAgentOn(h, {

@@ -81,16 +81,23 @@ function cleanSshMessage (msg: string): string {
   return msg.split(/\r?\n|\r/).map(l => l.replace(/@{3,}/g, '').trim()).filter(l => l.length > 0 && !l.startsWith('@')).join(' ')
 }
 
+/** The node gate's refusal line (agent/fencing/clusterd-gate.py) in a module's stderr, if any. */
+const GATE_REFUSAL = /clusterd-gate: refused \([a-z-]+\): [^\r\n]*/
+
 /** A readable failure message from a module result. */
 function failureMessage (res: Record<string, unknown>): string {
   const parts = [str(res.msg)]
   const stderr = str(res.stderr).trim()
   if (stderr.length > 0) parts.push(stderr)
+  let failed: Record<string, unknown> | undefined
   if (Array.isArray(res.results)) {
     // A loop task only says "One or more items failed"; the item's own message is the news.
-    const failed = res.results.find((r: any) => r?.failed === true) as Record<string, unknown> | undefined
+    failed = res.results.find((r: any) => r?.failed === true) as Record<string, unknown> | undefined
     if (failed !== undefined) parts.push(`item ${JSON.stringify(failed.item ?? null)}: ${str(failed.msg) || str(failed.stderr)}`)
   }
+  // A session the node's gate refused fails as "MODULE FAILURE"; the gate's line says why.
+  const refusal = GATE_REFUSAL.exec(str(res.module_stderr)) ?? GATE_REFUSAL.exec(str(failed?.module_stderr))
+  if (refusal !== null) parts.push(refusal[0])
   return clip(parts.filter(p => p.length > 0).join(': ') || 'task failed')
 }
 

@@ -19,6 +19,9 @@ const SAFE_ALIAS = /^[a-z0-9][a-z0-9.-]{0,62}$/
 /** Names Ansible gives meaning to as host patterns. */
 const RESERVED_ALIASES: ReadonlySet<string> = new Set(['all', 'ungrouped', 'localhost'])
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/
+/** Session environment names and values that may travel in an ssh option string (Ansible shlex-splits it). */
+const SSH_ENV_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
+const SSH_ENV_VALUE = /^[A-Za-z0-9_.:-]{1,200}$/
 
 /** One host of an inventory: the node name and the alias Ansible knows it by. */
 export interface InventoryHost {
@@ -95,12 +98,19 @@ export function buildInventory (plan: PlaybookPlan, options: InventoryOptions): 
       if (p !== undefined) throw invalid(`node ${JSON.stringify(h.name)}: bad pinned host key: ${p}`)
       known.push(knownHostsLine(alias, k))
     }
+    const setEnv: string[] = []
+    for (const [k, v] of Object.entries(h.sshEnv ?? {})) {
+      if (!SSH_ENV_NAME.test(k) || !SSH_ENV_VALUE.test(v)) throw invalid(`node ${JSON.stringify(h.name)}: session environment ${JSON.stringify(k)} cannot be sent safely`)
+      setEnv.push(`-o SetEnv=${k}=${v}`)
+    }
     hosts.push({ alias, name: h.name })
     hostVars[alias] = {
       ansible_host: h.address,
       ...(h.port !== undefined ? { ansible_port: h.port } : {}),
       // The pin is bound to the node, not to whatever address it reports today.
       ansible_ssh_extra_args: `-o HostKeyAlias=${alias}`,
+      // Common args reach every session: commands (ssh), and file transfers (sftp, scp).
+      ...(setEnv.length > 0 ? { ansible_ssh_common_args: setEnv.join(' ') } : {}),
       vars: h.vars
     }
     for (const role of h.roles) {

@@ -15,7 +15,7 @@ import {
 } from '../../protocol/fencing-wire.js'
 import type { PlaybookPlan } from '../roles/plan.js'
 import type { ClaimSigner } from './claim-signer.js'
-import { withLeaseCheck } from './lease-plan.js'
+import { withLeases } from './lease-plan.js'
 import type { LeaseExchange, LeaseTransport } from './lease-transport.js'
 
 /** A lease the manager holds on one node. */
@@ -23,7 +23,7 @@ export interface HeldLease {
   node: string
   leaseId: string
   epoch: number
-  /** Path of the lease file on the node (for the playbooks' lease check). */
+  /** Path of the lease file on the node (what its gate checks sessions against). */
   leaseFile: string
   /** Aborts when the lease is lost; the reason is a string starting with CLUSTERD_ERR_LEASE_LOST. */
   signal: AbortSignal
@@ -43,7 +43,7 @@ export type LeaseAcquisition =
 export interface JobFencing {
   /** Acquire the node's lease, waiting (bounded) while another manager's lease is live. */
   acquire: (node: { name: string, peerId: string }, signal: AbortSignal) => Promise<LeaseAcquisition>
-  /** The plan with the on-node lease check before each of its playbooks. */
+  /** The plan restricted to leased hosts, each host's SSH sessions presenting its lease to the node's gate. */
   guard: (plan: PlaybookPlan, leases: ReadonlyMap<string, HeldLease>) => PlaybookPlan
 }
 
@@ -59,8 +59,6 @@ export interface NodeLeasesInit {
   epoch: number
   /** The manager's peer id (the holder in every claim). */
   selfPeerId: string
-  /** Absolute path of playbooks/lease-check.yml. */
-  checkPlaybook: string
   renewMs?: number
   selfFenceMs?: number
   /** How long an acquisition waits for a busy node (another lease to expire). */
@@ -90,7 +88,7 @@ export class NodeLeases implements JobFencing {
 
   /** @inheritdoc */
   guard (plan: PlaybookPlan, leases: ReadonlyMap<string, HeldLease>): PlaybookPlan {
-    return withLeaseCheck(plan, leases, this.init.checkPlaybook)
+    return withLeases(plan, leases)
   }
 
   /** @inheritdoc */

@@ -17,6 +17,7 @@ import type { HostKey } from '../../protocol/members.js'
 import type { PlaybookEvent } from '../ansible/events.js'
 import type { PlaybookRunner } from '../ansible/playbook-runner.js'
 import type { HeldLease, JobFencing } from '../fencing/node-leases.js'
+import { gateEnv } from '../../protocol/fencing-wire.js'
 import { planFor, type PlanTarget } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import type { PrecheckResult } from '../ssh/precheck.js'
@@ -32,7 +33,8 @@ export interface JobRunnerComponents {
   store: ManagerStore
   logger: Logger
   playbooks: PlaybookRunner
-  precheck: (target: { name: string } & NodeTarget, signal: AbortSignal) => Promise<PrecheckResult>
+  /** `env`: the SSH session environment (the node lease the node's gate checks), when fenced. */
+  precheck: (target: { name: string, env?: Record<string, string> } & NodeTarget, signal: AbortSignal) => Promise<PrecheckResult>
   /** Loads and validates roles.yaml; read per job so operators' edits take effect. */
   roles: () => Promise<RoleConfig>
   /** Target of a node, or a reason why the manager cannot reach it. */
@@ -341,7 +343,8 @@ export class JobRunner implements JobService {
           nodeSignal = AbortSignal.any([runSignal, got.lease.signal])
         }
         progress.step = 'precheck'
-        const res = await this.c.precheck({ name, ...t }, nodeSignal)
+        const held = leases.get(name)
+        const res = await this.c.precheck({ name, ...t, ...(held !== undefined ? { env: gateEnv(held) } : {}) }, nodeSignal)
         if (runSignal.aborted) return
         const lost = leases.get(name)?.signal
         if (lost?.aborted === true) {

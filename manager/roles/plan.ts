@@ -46,6 +46,8 @@ export interface PlannedHost {
   roles: string[]
   /** Layered variables plus the injected `clusterd_*` facts. */
   vars: Vars
+  /** Environment every SSH session to the host sends (the node lease its gate checks; see manager/fencing/lease-plan.ts). */
+  sshEnv?: Record<string, string>
 }
 
 /** Everything a PlaybookRunner needs for one run. */

@@ -144,13 +144,13 @@ export class SshConnector {
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }
-    return { ok: true, shell: new NodeSshShell(ssh) }
+    return { ok: true, shell: new NodeSshShell(ssh, target.env) }
   }
 }
 
 /** RemoteShell over one node-ssh connection. */
 class NodeSshShell implements RemoteShell {
-  constructor (private readonly ssh: NodeSSH) {}
+  constructor (private readonly ssh: NodeSSH, private readonly env: Record<string, string> | undefined) {}
 
   async exec (argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     // sshd ignores "signal" requests and keeps a session open until its command exits, so
@@ -167,12 +167,13 @@ class NodeSshShell implements RemoteShell {
     let killing: Promise<unknown> | undefined
     const kill = (): void => {
       if (!cancelled || pid === undefined || killing !== undefined) return
-      killing = this.ssh.execCommand(`pkill -KILL -P ${pid}; kill -KILL ${pid}`).catch(() => undefined)
+      killing = this.ssh.execCommand(`pkill -KILL -P ${pid}; kill -KILL ${pid}`, this.execOptions()).catch(() => undefined)
     }
     const onAbort = (): void => { cancelled = true; kill() }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const r = await this.ssh.execCommand(command, {
+        ...this.execOptions(),
         noTrim: true,
         ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
         onStdout: (chunk) => {
@@ -193,6 +194,10 @@ class NodeSshShell implements RemoteShell {
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }
+  }
+
+  private execOptions (): { execOptions?: { env: Record<string, string> } } {
+    return this.env === undefined ? {} : { execOptions: { env: this.env } }
   }
 
   async put (localPath: string, remotePath: string, options: { signal?: AbortSignal } = {}): Promise<void> {

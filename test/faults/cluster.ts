@@ -23,6 +23,8 @@ export interface FaultClusterInit {
   eligible?: (index0: number) => boolean
   /** Extra environment of every agent. */
   env?: Record<string, string>
+  /** The agents' playbook dir (default: the shipped one). */
+  playbookDir?: string
 }
 
 /** Hosts, agents and faults. */
@@ -95,7 +97,8 @@ export class FaultCluster {
       join: this.set.hosts.filter(x => x !== host).map(x => `${x.address}:${PORT}`),
       eligible: this.eligible(i),
       sshKeyFile: this.sshKey,
-      ...(this.init.env !== undefined ? { env: this.init.env } : {})
+      ...(this.init.env !== undefined ? { env: this.init.env } : {}),
+      ...(this.init.playbookDir !== undefined ? { playbookDir: this.init.playbookDir } : {})
     })
     this.agents.set(host.name, a)
     return a

@@ -116,13 +116,14 @@ export async function testDir (prefix: string): Promise<string> {
 
 /**
  * Create the manager's SSH key pair in `dir` (as bootstrap.sh does) and authorize its public
- * key for root on every host. Returns the private key path.
+ * key for root on every host, through the node gate (every session must present the node's
+ * live lease). Returns the private key path.
  */
 export async function makeManagerKey (dir: string, hosts: readonly TestHost[]): Promise<string> {
   const key = join(dir, 'manager_ed25519')
   await runOk(['/usr/bin/ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'clusterd-manager', '-f', key])
   const pub = (await readFile(`${key}.pub`, 'utf8')).trim()
-  for (const host of hosts) await host.authorizeKey(pub)
+  for (const host of hosts) await host.authorizeKey(pub, { gated: true })
   return key
 }
 

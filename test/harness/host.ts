@@ -12,7 +12,7 @@ import { BIN, HOST_BASE_ENV, REPO_ROOT, KILL_TIMEOUT_MS, OVERLAY_DIRS, PIDFILE_D
 import { killSockets, setLink, type SetNames } from './net.js'
 import { waitFor } from './poll.js'
 import { delay, killAll, netnsInode, pidsInNetns, processStartTime, run } from './proc.js'
-import { generateKey, sshArgv, sshdConfig, type SshClientInit } from './sshd.js'
+import { FENCE_DROP_IN, FENCE_DROP_IN_TEXT, GATE_PATH, GATE_SOURCE, gateKeyOptions, generateKey, sshArgv, sshdConfig, type SshClientInit } from './sshd.js'
 
 /** Result of a command run inside a host; `code` is null when it died by a signal. */
 export interface HostExecResult {
@@ -178,6 +178,12 @@ export class TestHost {
       pidFile: this.pidFile,
       hostKeyPath: '/etc/ssh/ssh_host_ed25519_key'
     }))
+    // The node gate and its sshd drop-in, as bootstrap.sh installs them on every node.
+    await mkdir(`${etc}/ssh/sshd_config.d`, { recursive: true })
+    await writeFile(`${this.stateDir}/upper${FENCE_DROP_IN}`, FENCE_DROP_IN_TEXT)
+    const gate = `${this.stateDir}/upper${GATE_PATH}`
+    await mkdir(gate.slice(0, gate.lastIndexOf('/')), { recursive: true })
+    await writeFile(gate, await readFile(GATE_SOURCE), { mode: 0o755 })
     await writeFile(`${etc}/hostname`, this.name + '\n')
     const hosts = readFileSync('/etc/hosts', 'utf8')
     await writeFile(`${etc}/hosts`, `${hosts.trimEnd()}\n${this.address} ${this.name}\n`)
@@ -321,9 +327,13 @@ export class TestHost {
     return `/proc/${this.sshdPid}/root${path}`
   }
 
-  /** Appends a public key line to the host's /root/.ssh/authorized_keys. */
-  async authorizeKey (publicKeyLine: string): Promise<void> {
-    await appendFile(`${this.rootHome}/.ssh/authorized_keys`, publicKeyLine.trim() + '\n', { mode: 0o600 })
+  /**
+   * Appends a public key line to the host's /root/.ssh/authorized_keys; `gated`: with the options
+   * bootstrap.sh gives the cluster's manager key (every session through the node gate).
+   */
+  async authorizeKey (publicKeyLine: string, options: { gated?: boolean } = {}): Promise<void> {
+    const line = options.gated === true ? `${gateKeyOptions()} ${publicKeyLine.trim()}` : publicKeyLine.trim()
+    await appendFile(`${this.rootHome}/.ssh/authorized_keys`, line + '\n', { mode: 0o600 })
   }
 
   /**

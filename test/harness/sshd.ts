@@ -3,7 +3,8 @@
  * here and known_hosts is written from them: no keyscan, no accept-any.
  */
 import { readFile, rm } from 'node:fs/promises'
-import { BIN, SSH_CONNECT_TIMEOUT_S } from './constants.js'
+import { join } from 'node:path'
+import { BIN, REPO_ROOT, SSH_CONNECT_TIMEOUT_S } from './constants.js'
 import { runOk } from './proc.js'
 
 /** Generates an unencrypted ed25519 key pair at `path` (+ `.pub`); returns the public key line. */
@@ -19,6 +20,25 @@ export function keyWithoutComment (publicKeyLine: string): string {
   const [type, blob] = publicKeyLine.trim().split(/\s+/)
   if (type == null || blob == null) throw new Error(`not a public key line: ${publicKeyLine}`)
   return `${type} ${blob}`
+}
+
+/** The node gate in the repository (installed on each host as bootstrap.sh installs it on a node). */
+export const GATE_SOURCE = join(REPO_ROOT, 'agent/fencing/clusterd-gate.py')
+/** Where the gate is installed on a host (as bootstrap.sh does). */
+export const GATE_PATH = '/usr/local/lib/clusterd/clusterd-gate'
+/** The sshd drop-in that lets a session present its lease (as bootstrap.sh writes it). */
+export const FENCE_DROP_IN = '/etc/ssh/sshd_config.d/clusterd-fence.conf'
+/** Content of {@link FENCE_DROP_IN}, byte for byte what bootstrap.sh writes (so it sees nothing to change). */
+export const FENCE_DROP_IN_TEXT = `# clusterd: a manager presents its node lease with each session (see ${GATE_PATH})\nAcceptEnv CLUSTERD_LEASE\n`
+/** The gate's decision log on a host. */
+export const GATE_LOG = '/var/log/clusterd/gate.log'
+
+/**
+ * authorized_keys options of the cluster's manager key: every session runs through the gate,
+ * and the key opens no forwarding (as bootstrap.sh writes them).
+ */
+export function gateKeyOptions (leaseFile = '/var/lib/clusterd/lease.json'): string {
+  return `command="${GATE_PATH} --lease-file ${leaseFile} --log ${GATE_LOG}",no-port-forwarding,no-agent-forwarding,no-X11-forwarding`
 }
 
 /** What one host's sshd needs to know. */
@@ -55,6 +75,8 @@ export function sshdConfig (init: SshdConfigInit): string {
     'PrintLastLog no',
     'X11Forwarding no',
     'LogLevel INFO',
+    // Only clusterd's own drop-in: the machine's others would change the hosts' sshd.
+    `Include ${FENCE_DROP_IN}`,
     ''
   ].join('\n')
 }

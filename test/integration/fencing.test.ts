@@ -12,6 +12,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { cp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -22,18 +23,20 @@ import { createClusterNode, type ClusterNode } from '../../agent/libp2p/create-n
 import { readSecretFile } from '../../agent/transport/secret.js'
 import { AnsibleRunner } from '../../manager/ansible/playbook-runner.js'
 import { claimSigner } from '../../manager/fencing/claim-signer.js'
-import { withLeaseCheck } from '../../manager/fencing/lease-plan.js'
+import { withLeases } from '../../manager/fencing/lease-plan.js'
 import { libp2pLeaseTransport } from '../../manager/fencing/lease-transport.js'
 import { NodeLeases, type HeldLease } from '../../manager/fencing/node-leases.js'
 import { planFor } from '../../manager/roles/plan.js'
 import { loadRoleConfig } from '../../manager/roles/role-config.js'
 import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
-import { LEASE_TTL_MS, type LeaseStatus } from '../../protocol/fencing-wire.js'
+import { GATE_LEASE_ENV, GATE_REFUSED_EXIT, LEASE_TTL_MS, gateLeaseTag, type LeaseStatus } from '../../protocol/fencing-wire.js'
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { HostKey } from '../../protocol/members.js'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { netnsInode, pidsInNetns } from '../harness/proc.js'
+import { netnsInode, pidsInNetns, run } from '../harness/proc.js'
+import { BIN } from '../harness/constants.js'
+import { GATE_LOG, sshOptions } from '../harness/sshd.js'
 import { AgentProcess, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
 
 const logger = pino({ level: process.env.CLUSTERD_TEST_LOG ?? 'silent' })
@@ -113,7 +116,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     transport: libp2pLeaseTransport({ libp2p: outsider as ClusterNode, selfPeerId: peerIdFromPrivateKey(outsiderKey).toString() }),
     sign: claimSigner(outsiderKey),
     logger
-  }, { epoch, selfPeerId: peerIdFromPrivateKey(outsiderKey).toString(), checkPlaybook: join(shippedPlaybookDir(), 'lease-check.yml') })
+  }, { epoch, selfPeerId: peerIdFromPrivateKey(outsiderKey).toString() })
   /** Ansible processes running on a host (its network namespace). */
   const ansibleOn = (host: TestHost): number[] => {
     const ino = netnsInode(host.name)
@@ -189,7 +192,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     measured.acquireMs = (grant.data as { acquireMs: number }).acquireMs
   })
 
-  it('kill -9 of the manager mid-job: the node lease expires, the new manager resumes the job under its own lease, and the orphaned run stops at its next lease check', async () => {
+  it('kill -9 of the manager mid-job: the node lease expires, the new manager resumes the job under its own lease, and the orphaned run gets nothing past the node gate', async () => {
     const old = await managerPeer(0)
     await setSlow(20)
     const submitted = await api.client.request<JobRecord>('POST', '/v1/reconfigure', { nodes: [h(1).name] })
@@ -230,7 +233,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     await waitFor(() => ansibleOn(h(0)).length === 0, { timeoutMs: 60_000, intervalMs: 500, message: 'the orphaned ansible-runner of the killed manager is still running' })
     const orphan = await h(0).exec(['/bin/sh', '-c', 'cat /var/lib/clusterd/runs/clusterd-run-*/artifacts/*/stdout 2>/dev/null; ls -R /var/lib/clusterd/runs 2>/dev/null | head -50'])
     // The artifacts hold one JSON event per line (-j).
-    measured.orphan = /"event": "runner_on_failed"[^\n]*"task": "clusterd lease check/.test(orphan.stdout) ? 'stopped at a lease check' : 'ended without reaching a lease check'
+    measured.orphan = /clusterd-gate: refused/.test(orphan.stdout) ? 'refused by the node gate' : 'ended without reaching the node'
     console.error(`# orphaned run of the killed manager:\n${orphan.stdout.slice(-4000)}`)
   })
 
@@ -285,9 +288,37 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     assert.equal(nodes.find(n => n.name === h(1).name)?.currentJob ?? null, null)
   })
 
-  it('a playbook run whose lease does not match the node lease file fails at the lease check before touching anything', async () => {
+  /** An ssh session with the manager's key to fc1, presenting `lease` (none: no SetEnv). */
+  const gatedSsh = async (command: string, lease?: string): Promise<{ code: number | null, stdout: string, stderr: string }> =>
+    await run([BIN.ssh, ...sshOptions({ clientKeyPath: sshKey, knownHostsPath: hosts.knownHostsPath }),
+      ...(lease !== undefined ? ['-o', `SetEnv=${GATE_LEASE_ENV}=${lease}`] : []), `root@${h(1).address}`, '--', command], { timeoutMs: 20_000 })
+  const gateLog = async (): Promise<Array<{ t: number, decision: string, reason: string, lease: string, command: string }>> =>
+    (await h(1).readFile(GATE_LOG) ?? '').split('\n').filter(l => l.length > 0).map(l => JSON.parse(l))
+
+  it('the node gate refuses a session without a lease, with a stale or another lease (exit 77, logged) and runs one with the live lease', async () => {
     const held = heldByOutsider
     assert.ok(held !== null, 'the previous test left no lease')
+    const live = gateLeaseTag(held)
+    const cases: Array<[string | undefined, string]> = [
+      [undefined, 'no-lease-presented'],
+      [`${held.epoch - 1}:${held.leaseId}`, 'stale-epoch'],
+      [`${held.epoch}:${'cd'.repeat(16)}`, 'other-lease'],
+      ['1:not-hex', 'malformed']
+    ]
+    for (const [lease, reason] of cases) {
+      const r = await gatedSsh('touch /srv/gate-bypassed', lease)
+      assert.equal(r.code, GATE_REFUSED_EXIT, `${String(lease)}: ${r.stderr}`)
+      assert.match(r.stderr, new RegExp(`clusterd-gate: refused \\(${reason}\\)`))
+    }
+    assert.equal(await h(1).readFile('/srv/gate-bypassed'), null, 'a refused session ran its command')
+    const ok = await gatedSsh('echo "$CLUSTERD_LEASE"', live)
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.equal(ok.stdout.trim(), live, 'the command runs tagged with its lease')
+    const log = await gateLog()
+    assert.deepEqual(log.slice(-5).map(e => e.reason), ['no-lease-presented', 'stale-epoch', 'other-lease', 'malformed', 'live'])
+    assert.deepEqual(log.slice(-5).map(e => e.decision), ['refused', 'refused', 'refused', 'refused', 'run'])
+
+    // A whole playbook run presenting a wrong lease touches nothing; with the live one it runs.
     await setSlow(1)
     const config = await loadRoleConfig(playbookDir)
     const [type, key] = h(1).hostKeyPublic.trim().split(/\s+/)
@@ -295,39 +326,65 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     const plan = planFor(config, 'commission', [{ name: h(1).name, address: h(1).address, hostKeys: [hostKey], roles: ['slow'] }], { cluster: 'itest' })
     const runner = new AnsibleRunner({ logger }, { privateKeyPath: sshKey, workDir: dir, connectTimeoutS: 5 })
     const before = await h(1).readFile('/srv/slow-started')
-    const check = join(shippedPlaybookDir(), 'lease-check.yml')
-    const wrong = await runner.run(withLeaseCheck(plan, new Map([[h(1).name, { leaseId: 'ab'.repeat(16), epoch: held.epoch, leaseFile: LEASE_FILE }]]), check))
+    const wrong = await runner.run(withLeases(plan, new Map([[h(1).name, { leaseId: 'ab'.repeat(16), epoch: held.epoch }]])))
     const r = wrong.hosts.find(x => x.name === h(1).name)
-    assert.equal(r?.outcome, 'failed', JSON.stringify(wrong))
-    assert.match(r?.failedTask ?? '', /clusterd lease check/)
-    assert.match(r?.message ?? '', /not to this run/)
-    assert.equal(await h(1).readFile('/srv/slow-started'), before, 'a role task ran although the lease check failed')
-    // Control: the same run with the lease the node really holds passes the check and runs the role.
-    const right = await runner.run(withLeaseCheck(plan, new Map([[h(1).name, { leaseId: held.leaseId, epoch: held.epoch, leaseFile: held.leaseFile }]]), check))
+    assert.notEqual(r?.outcome, 'ok', JSON.stringify(wrong))
+    assert.match(r?.message ?? '', /clusterd-gate: refused \(other-lease\)/, 'the host\'s failure names the gate\'s refusal')
+    assert.equal(await h(1).readFile('/srv/slow-started'), before, 'a role task ran although the gate refused its lease')
+    const right = await runner.run(withLeases(plan, new Map([[h(1).name, held]])))
     assert.equal(right.hosts.find(x => x.name === h(1).name)?.outcome, 'ok', JSON.stringify(right))
     assert.match(await h(1).readFile('/srv/slow-started') ?? '', new RegExp(`lease ${held.leaseId}`))
     await held.release()
     assert.equal((await lease(1)).lease, null)
   })
 
-  it('a run that outlives its lease (as an orphan of a dead manager would) stops at its next lease check', async () => {
+  it('when a lease ends (released, or expired with its holder silent) the node terminates what still runs under it, and the run gets no further command in', async () => {
     const config = await loadRoleConfig(playbookDir)
     const [type, key] = h(1).hostKeyPublic.trim().split(/\s+/)
     const plan = planFor(config, 'commission', [{ name: h(1).name, address: h(1).address, hostKeys: [{ type: type ?? '', key: key ?? '' }], roles: ['slow'] }], { cluster: 'itest' })
     const runner = new AnsibleRunner({ logger }, { privateKeyPath: sshKey, workDir: dir, connectTimeoutS: 5 })
-    const got = await outsiderLeases((await lease(1)).highestEpoch).acquire({ name: h(1).name, peerId: await fc1Peer() }, AbortSignal.timeout(20_000))
-    assert.ok(got.ok, JSON.stringify(got))
-    await setSlow(6)
-    const running = runner.run(withLeaseCheck(plan, new Map([[h(1).name, got.lease]]), join(shippedPlaybookDir(), 'lease-check.yml')))
-    await waitFor(async () => (await h(1).readFile('/srv/slow-started') ?? '').includes(`lease ${got.lease.leaseId}`) ? true : undefined,
-      { timeoutMs: 60_000, intervalMs: 100, message: 'the run never reached the slow step' })
-    // The lease ends while the run is inside the slow step.
-    await got.lease.release()
-    const result = await running
-    const r = result.hosts.find(x => x.name === h(1).name)
-    assert.equal(r?.outcome, 'failed', JSON.stringify(result))
-    assert.match(r?.failedTask ?? '', /clusterd lease check/)
-    assert.match(r?.message ?? '', /holds no lease/)
-    assert.doesNotMatch(await h(1).readFile('/srv/slow-done') ?? '', new RegExp(got.lease.leaseId), 'the play after the lease ended ran')
+    const sleeping = async (tag: string): Promise<boolean> => (await h(1).exec(['/bin/sh', '-c', `grep -lz '^${GATE_LEASE_ENV}=${tag}$' /proc/[0-9]*/environ 2>/dev/null | wc -l`])).stdout.trim() !== '0'
+    const outsiderPeer = peerIdFromPrivateKey(outsiderKey).toString()
+    for (const end of ['release', 'expiry'] as const) {
+      const epoch = (await lease(1)).highestEpoch
+      // release: a holder that renews and then gives the lease back. expiry: one raw acquire and
+      // no renewal, as from a holder frozen right after it (the node's clock ends it in 15 s).
+      let held: { epoch: number, leaseId: string, release?: () => Promise<void> }
+      if (end === 'release') {
+        const got = await outsiderLeases(epoch).acquire({ name: h(1).name, peerId: await fc1Peer() }, AbortSignal.timeout(20_000))
+        assert.ok(got.ok, JSON.stringify(got))
+        held = got.lease
+      } else {
+        const transport = libp2pLeaseTransport({ libp2p: outsider as ClusterNode, selfPeerId: outsiderPeer })
+        const reply = await transport(await fc1Peer(), await claimSigner(outsiderKey)({
+          op: 'acquire', epoch, holder: outsiderPeer, node: h(1).name, leaseId: randomBytes(16).toString('hex'), at: Date.now()
+        }), AbortSignal.timeout(5000))
+        assert.equal(reply.t, 'granted', JSON.stringify(reply))
+        held = reply.t === 'granted' ? reply.lease : { epoch: 0, leaseId: '' }
+      }
+      const tag = gateLeaseTag(held)
+      await setSlow(60)
+      const t0 = Date.now()
+      const running = runner.run(withLeases(plan, new Map([[h(1).name, held]])))
+      await waitFor(async () => (await h(1).readFile('/srv/slow-started') ?? '').includes(`lease ${held.leaseId}`) && await sleeping(tag) ? true : undefined,
+        { timeoutMs: 60_000, intervalMs: 100, message: 'the run never reached the slow step' })
+      let endedAt: number
+      if (held.release !== undefined) {
+        endedAt = Date.now()
+        await held.release()
+      } else {
+        endedAt = (await lease(1)).lease?.expiresAt ?? Date.now()
+      }
+      const result = await running
+      const tookMs = Date.now() - t0
+      const r = result.hosts.find(x => x.name === h(1).name)
+      assert.notEqual(r?.outcome, 'ok', JSON.stringify(result))
+      assert.ok(tookMs < 50_000, `the 60 s step was not cut short (${tookMs} ms)`)
+      assert.equal(await sleeping(tag), false, 'a process of the ended lease still runs on the node')
+      assert.doesNotMatch(await h(1).readFile('/srv/slow-done') ?? '', new RegExp(held.leaseId), 'the play after the lease ended ran')
+      const after = (await gateLog()).filter(e => e.lease === tag && e.t >= endedAt)
+      assert.deepEqual(after.filter(e => e.decision === 'run'), [], `commands of the ended lease ran after it ended: ${JSON.stringify(after)}`)
+      measured[`sweep-${end}-runMs`] = tookMs
+    }
   })
 })

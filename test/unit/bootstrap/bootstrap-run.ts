@@ -57,6 +57,8 @@ export function nodeEnv (dir: string, extra: Record<string, string> = {}): Recor
     CLUSTERD_SSHD_CONFIG: sshd.config,
     CLUSTERD_SSHD_DROP_IN_DIR: sshd.dropins,
     CLUSTERD_DATA_DIR: join(dir, 'data'),
+    CLUSTERD_GATE_DIR: join(dir, 'gate'),
+    CLUSTERD_SSHD_PID_FILE: join(dir, 'no-sshd.pid'),
     CLUSTERD_INIT: 'supervise',
     CLUSTERD_WAIT_SECONDS: '60',
     CLUSTERD_NODE_BIN: process.execPath,

@@ -9,11 +9,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Member } from '../../../protocol/members.js'
-import { bootstrap, freePort, readPid, type Run } from './bootstrap-run.js'
+import { SCRIPT, bootstrap, freePort, readPid, type Run } from './bootstrap-run.js'
 
 const SECRET_NAMES = ['secret', 'ssh-ca', 'ssh-ca.pub', 'api-ca.key', 'api-ca.crt', 'api-token']
 
@@ -172,7 +172,7 @@ describe('bootstrap.sh with a real agent', () => {
     assert.ok(agent !== null && alive(agent), 'the agent runs')
   })
 
-  it('creates each secret 0600 in a 0700 directory and makes sshd trust the cluster SSH CA', async () => {
+  it('creates each secret 0600 in a 0700 directory, makes sshd trust the cluster SSH CA and installs the node gate', async () => {
     const etc = join(first, 'etc')
     assert.equal(await mode(etc), 0o700)
     for (const name of SECRET_NAMES) assert.equal(await mode(join(etc, name)), 0o600, name)
@@ -184,6 +184,13 @@ describe('bootstrap.sh with a real agent', () => {
     const dropin = await readFile(join(first, 'sshd', 'sshd_config.d', 'clusterd-ca.conf'), 'utf8')
     assert.match(dropin, new RegExp(`^TrustedUserCAKeys ${join(etc, 'ssh-ca.pub')}$`, 'm'))
     assert.match(dropin, new RegExp(`^AuthorizedPrincipalsFile ${join(etc, 'ssh-principals')}/%u$`, 'm'))
+    const gate = join(first, 'gate', 'clusterd-gate')
+    const options = `command="${gate}",no-port-forwarding,no-agent-forwarding,no-X11-forwarding`
+    assert.equal(await readFile(join(etc, 'ssh-principals', 'root'), 'utf8'), `${options} clusterd-manager\n`)
+    assert.equal(await mode(gate), 0o755)
+    assert.equal(await readFile(gate, 'utf8'), await readFile(join(dirname(SCRIPT), 'agent', 'fencing', 'clusterd-gate.py'), 'utf8'))
+    assert.deepEqual(JSON.parse(await readFile(`${gate}.json`, 'utf8')), { leaseFile: join(first, 'data', 'lease.json'), log: join(first, 'log', 'gate.log') })
+    assert.match(await readFile(join(first, 'sshd', 'sshd_config.d', 'clusterd-fence.conf'), 'utf8'), /^AcceptEnv CLUSTERD_LEASE$/m)
     assert.match(firstRun.stderr, /sshd is not running: start it/)
     const config = await readFile(join(etc, 'clusterd.yaml'), 'utf8')
     assert.match(config, new RegExp(`^ssh-ca-key-file: "${join(etc, 'ssh-ca')}"$`, 'm'))

@@ -30,6 +30,14 @@ describe('event parsing', () => {
     assert.equal(e?.type === 'host-failed' ? e.message : '', 'One or more items failed: item "/etc/x": Stale file handle')
   })
 
+  it('names the node gate\'s refusal of a session, which Ansible reports as a module failure', () => {
+    const refusal = 'clusterd-gate: refused (other-lease): the node is leased to P (epoch 4, lease aa), not to this session (epoch 4, lease bb)'
+    const plain = parse(ev('runner_on_failed', { host: 'n1', task: 'Check', res: { msg: 'MODULE FAILURE\nSee stdout/stderr for the exact error', module_stderr: `${refusal}\n`, rc: 77 } }))
+    assert.match(plain?.type === 'host-failed' ? plain.message : '', /MODULE FAILURE[\s\S]*: clusterd-gate: refused \(other-lease\): the node is leased to P/)
+    const loop = parse(ev('runner_on_failed', { host: 'n1', task: 'Dirs', res: { msg: 'One or more items failed', results: [{ failed: true, item: '/etc/x', msg: 'MODULE FAILURE', module_stderr: refusal }] } }))
+    assert.match(loop?.type === 'host-failed' ? loop.message : '', /clusterd-gate: refused \(other-lease\)/)
+  })
+
   it('classifies ssh failures: host key, authentication, plain unreachable', () => {
     const e = parse(ev('runner_on_unreachable', { host: 'n1', task: 'x', res: { unreachable: true, msg: HOSTKEY_MSG } }))
     assert.equal(e?.type === 'host-unreachable' ? e.reason : '', 'host-key-mismatch')

@@ -70,6 +70,15 @@ describe('inventory', () => {
     assert.match(lines[0] ?? '', /^n1 ssh-ed25519 [A-Za-z0-9+/=]+$/)
   })
 
+  it('sends a host\'s session environment (the node lease) with every ssh, sftp and scp session, and refuses values an option string cannot carry', () => {
+    const inv = buildInventory(plan([host('n1', { sshEnv: { CLUSTERD_LEASE: `7:${'ab'.repeat(16)}` } }), host('n2')]), { privateKeyPath: '/k' })
+    const doc = parse(inv.yaml, { customTags: [{ tag: '!unsafe', resolve: (s: string) => s }] })
+    assert.equal(doc.all.hosts.n1.ansible_ssh_common_args, `-o SetEnv=CLUSTERD_LEASE=7:${'ab'.repeat(16)}`)
+    assert.equal(doc.all.hosts.n2.ansible_ssh_common_args, undefined)
+    invalid(() => buildInventory(plan([host('n1', { sshEnv: { CLUSTERD_LEASE: '1:ab -o ProxyCommand=id' } })]), { privateKeyPath: '/k' }), /cannot be sent safely/)
+    invalid(() => buildInventory(plan([host('n1', { sshEnv: { 'A B': 'x' } })]), { privateKeyPath: '/k' }), /cannot be sent safely/)
+  })
+
   it('tags every user string !unsafe, nested ones included', () => {
     const inv = buildInventory(plan([host('n1', { vars: { a: '{{ x }}', deep: { list: ['{{ y }}', 3] } } })]), { privateKeyPath: '/k' })
     assert.match(inv.yaml, /a: !unsafe "\{\{ x \}\}"/)

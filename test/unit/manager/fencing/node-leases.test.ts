@@ -11,7 +11,7 @@ import { LeaseKeeper } from '../../../../agent/fencing/lease-keeper.js'
 import { claimSigner } from '../../../../manager/fencing/claim-signer.js'
 import { NodeLeases, type NodeLeasesInit } from '../../../../manager/fencing/node-leases.js'
 import type { LeaseTransport } from '../../../../manager/fencing/lease-transport.js'
-import { withLeaseCheck } from '../../../../manager/fencing/lease-plan.js'
+import { withLeases } from '../../../../manager/fencing/lease-plan.js'
 import type { ManagerInfo } from '../../../../protocol/manager-wire.js'
 import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
 import { waitFor } from '../../../harness/poll.js'
@@ -46,7 +46,7 @@ describe('NodeLeases', () => {
   }
   const leases = (key: PrivateKey, epoch: number): NodeLeases => new NodeLeases(
     { transport: transport(key), sign: claimSigner(key), logger },
-    { epoch, selfPeerId: peerIdFromPrivateKey(key).toString(), checkPlaybook: '/p/lease-check.yml', ...timing })
+    { epoch, selfPeerId: peerIdFromPrivateKey(key).toString(), ...timing })
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'node-leases-'))
@@ -116,14 +116,15 @@ describe('NodeLeases', () => {
     assert.equal(!got.ok && got.unreachable, true)
   })
 
-  it('the lease check runs before every playbook, only on leased hosts, with the lease as host variables', () => {
+  it('a fenced plan keeps only leased hosts, adds no playbook, and has each host present its lease to the gate', () => {
     const plan: PlaybookPlan = {
       kind: 'commission', cluster: 'c', playbooks: ['/p/base.yml', '/p/worker.yml'],
       hosts: [{ name: 'web1', address: '10.0.0.1', hostKeys: [], roles: ['base'], vars: { a: '1' } }, { name: 'web2', address: '10.0.0.2', hostKeys: [], roles: ['base'], vars: {} }]
     }
-    const guarded = withLeaseCheck(plan, new Map([['web1', { leaseId: 'ab'.repeat(16), epoch: 4, leaseFile: '/var/lib/clusterd/lease.json' }]]), '/p/lease-check.yml')
-    assert.deepEqual(guarded.playbooks, ['/p/lease-check.yml', '/p/base.yml', '/p/lease-check.yml', '/p/worker.yml'])
+    const guarded = withLeases(plan, new Map([['web1', { leaseId: 'ab'.repeat(16), epoch: 4 }]]))
+    assert.deepEqual(guarded.playbooks, ['/p/base.yml', '/p/worker.yml'])
     assert.deepEqual(guarded.hosts.map(h => h.name), ['web1'])
-    assert.deepEqual(guarded.hosts[0]?.vars, { a: '1', clusterd_lease_file: '/var/lib/clusterd/lease.json', clusterd_lease_id: 'ab'.repeat(16), clusterd_epoch: '4' })
+    assert.deepEqual(guarded.hosts[0]?.sshEnv, { CLUSTERD_LEASE: `4:${'ab'.repeat(16)}` })
+    assert.deepEqual(guarded.hosts[0]?.vars, { a: '1', clusterd_lease_id: 'ab'.repeat(16), clusterd_epoch: '4' })
   })
 })

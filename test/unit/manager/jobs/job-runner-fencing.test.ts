@@ -6,7 +6,7 @@ import type { ManagerStore } from '../../../../manager/store/index.js'
 import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
 import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
 import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
-import { withLeaseCheck } from '../../../../manager/fencing/lease-plan.js'
+import { withLeases } from '../../../../manager/fencing/lease-plan.js'
 import type { HeldLease, JobFencing, LeaseAcquisition } from '../../../../manager/fencing/node-leases.js'
 import type { LeaseRefusalCode } from '../../../../protocol/fencing-wire.js'
 import { waitFor } from '../../../harness/poll.js'
@@ -16,7 +16,6 @@ import { RUNNER_INIT, finishedJob, jobComponents, openJobStore } from './job-fix
 // refused lease fails only that node with the code, a lost lease stops the run, and every lease
 // is released when the run ends.
 const PLAYBOOKS = shippedPlaybookDir()
-const CHECK = join(PLAYBOOKS, 'lease-check.yml')
 
 class FakeFencing implements JobFencing {
   log: string[] = []
@@ -36,7 +35,7 @@ class FakeFencing implements JobFencing {
     return { ok: true, lease }
   }
 
-  guard (plan: PlaybookPlan, leases: ReadonlyMap<string, HeldLease>): PlaybookPlan { return withLeaseCheck(plan, leases, CHECK) }
+  guard (plan: PlaybookPlan, leases: ReadonlyMap<string, HeldLease>): PlaybookPlan { return withLeases(plan, leases) }
 }
 
 class HoldingPlaybooks {
@@ -63,6 +62,7 @@ describe('JobRunner with node leases (fencing)', () => {
   let playbooks: HoldingPlaybooks
   let fencing: FakeFencing
   let prechecked: string[]
+  let precheckEnv: Map<string, Record<string, string> | undefined>
   let runner: JobRunner
 
   beforeEach(async () => {
@@ -70,8 +70,9 @@ describe('JobRunner with node leases (fencing)', () => {
     playbooks = new HoldingPlaybooks()
     fencing = new FakeFencing()
     prechecked = []
+    precheckEnv = new Map()
     runner = new JobRunner(jobComponents(store, playbooks, {
-      precheck: async t => { prechecked.push(t.name); fencing.log.push(`precheck ${t.name}`); return { ok: true } },
+      precheck: async t => { prechecked.push(t.name); precheckEnv.set(t.name, t.env); fencing.log.push(`precheck ${t.name}`); return { ok: true } },
       fencing
     }), RUNNER_INIT)
     await runner.start()
@@ -84,13 +85,15 @@ describe('JobRunner with node leases (fencing)', () => {
 
   const finished = async (id: string): ReturnType<typeof finishedJob> => await finishedJob(store, id)
 
-  it('takes the lease before the pre-check, runs the lease check before every playbook, and releases the lease at the end', async () => {
+  it('takes the lease before the pre-check, presents it with the pre-check and every playbook session, and releases the lease at the end', async () => {
     const job = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })
     const done = await finished(job.id)
     assert.equal(done.status, 'succeeded', done.reason ?? '')
     assert.deepEqual(fencing.log, ['lease a', 'precheck a', 'release a'])
     const plan = playbooks.runs[0] as PlaybookPlan
-    assert.deepEqual(plan.playbooks, [CHECK, join(PLAYBOOKS, 'base.yml'), CHECK, join(PLAYBOOKS, 'worker.yml')])
+    assert.deepEqual(plan.playbooks, [join(PLAYBOOKS, 'base.yml'), join(PLAYBOOKS, 'worker.yml')])
+    assert.deepEqual(plan.hosts[0]?.sshEnv, { CLUSTERD_LEASE: `1:${'ab'.repeat(16)}` })
+    assert.deepEqual(precheckEnv.get('a'), { CLUSTERD_LEASE: `1:${'ab'.repeat(16)}` })
     assert.equal(plan.hosts[0]?.vars.clusterd_lease_id, 'ab'.repeat(16))
     assert.equal(plan.hosts[0]?.vars.clusterd_epoch, '1')
     const events = await store.listJobEvents(job.id)
@@ -127,12 +130,12 @@ describe('JobRunner with node leases (fencing)', () => {
     assert.equal((await store.getNode('a'))?.state, 'commission-failed')
   })
 
-  it('verify jobs are fenced too (the lease check runs in the check-mode run)', async () => {
+  it('verify jobs are fenced too (the check-mode run presents the lease)', async () => {
     const c = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })
     await finished(c.id)
     const v = await runner.submit({ kind: 'verify', nodes: ['a'], roles: [], vars: {}, actor: 'operator' })
     assert.equal((await finished(v.id)).status, 'succeeded')
-    assert.equal(playbooks.runs[1]?.playbooks[0], CHECK)
+    assert.deepEqual(playbooks.runs[1]?.hosts[0]?.sshEnv, { CLUSTERD_LEASE: `1:${'ab'.repeat(16)}` })
     assert.deepEqual(fencing.log.slice(-3), ['lease a', 'precheck a', 'release a'])
   })
 })
