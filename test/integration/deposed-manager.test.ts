@@ -167,7 +167,10 @@ describe('a deposed manager stops at once; higher epochs win', { timeout: 10 * 6
       }
       const wokeLog = frozen.output.slice(outputBefore)
       assert.doesNotMatch(wokeLog, /write acknowledged without a replica ack/, 'the deposed manager acknowledged a write alone')
-      assert.equal((wokeLog.match(/"msg":"deposed: /g) ?? []).length, 1, `the step-down is logged once:\n${wokeLog.slice(-4000)}`)
+      // Logged once when a replica or node told it; not at all if the newer claim came first.
+      const logged = (wokeLog.match(/"msg":"deposed: /g) ?? []).length
+      measured.deposedLogged = logged
+      assert.ok(logged <= 1, `the step-down is logged ${logged} times:\n${wokeLog.slice(-4000)}`)
 
       // dm0 accepts the new manager and becomes its replica.
       await waitFor(async () => {
