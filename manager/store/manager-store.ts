@@ -655,7 +655,11 @@ export class ManagerStore {
       onCommit?.()
       this.committedRevision = revision
       // Started here, in commit order, so the observer sees revisions strictly in sequence.
-      if (this.afterCommit !== undefined && options.replicate) replicated = this.notifyCommit({ revision, ops })
+      if (this.afterCommit !== undefined && options.replicate) {
+        replicated = this.notifyCommit({ revision, ops })
+        // It may reject (a replaced manager) before `durable` below awaits it: never unhandled.
+        replicated.catch(() => {})
+      }
     }).then(async () => { await replicated })
     durable.catch(() => {}) // awaited by write(); this only keeps a failure from being reported as unhandled first
     return { result, durable }
