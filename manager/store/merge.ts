@@ -207,7 +207,8 @@ export function planMerge (local: StoreEntry[], foreign: StoreEntry[], gseq: num
     report.lifecycleEvents += fresh.length
     // Higher epochs win: the newest of their new events against what we did that they lack.
     const theirIds = new Set(theirEvents.map(identity))
-    const ourTop = Math.max(0, ...ourEvents.filter(e => !theirIds.has(identity(e))).map(epochOf))
+    // (Events earlier merges wrote record a choice, not an action on the node: they do not count.)
+    const ourTop = Math.max(0, ...ourEvents.filter(e => !theirIds.has(identity(e)) && e.actor !== 'partition-merge').map(epochOf))
     const theirLast = fresh.at(-1)
     const reportedJob = theirLast?.jobId != null ? ours.jobs.get(theirLast.jobId) : undefined
     const theirEpochWins = theirLast !== undefined && epochOf(theirLast) >= ourTop && epochOf(theirLast) >= jobEpoch(reportedJob)
