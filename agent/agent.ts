@@ -221,7 +221,9 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         ...(config.sshCaKeyFile !== null ? { sshCaKeyPath: config.sshCaKeyFile } : {}),
         cluster: 'clusterd',
         libp2p: node,
-        fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) }
+        fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) },
+        // A deposed manager stops at once: the election drops it, so the host stops the role.
+        onDeposed: epoch => { void election.stepDown(epoch) }
       })))
     })
     managerHost = host

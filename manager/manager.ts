@@ -35,6 +35,8 @@ import { OpenSshConnector } from './ssh/openssh-connector.js'
 import { Replicator, type ReplicatorInit } from './replication/replicator.js'
 import { Pruner, type PrunerInit } from './retention/pruner.js'
 import { ManagerStore } from './store/index.js'
+import { writeUnacked } from './store/unacked.js'
+import { Deposition, type DeposedNews } from './deposition.js'
 
 /** What the agent hands the manager. */
 export interface ManagerDeps {
@@ -71,6 +73,11 @@ export interface ManagerDeps {
   replication?: Omit<ReplicatorInit, 'selfPeerId' | 'epoch'>
   /** Timing of retention passes (tests shorten it); the policy itself is the `retention.*` config. */
   retention?: PrunerInit
+  /**
+   * The manager learned that a newer epoch exists (it was deposed): the agent steps down
+   * (Election.stepDown), which stops this role. Called once.
+   */
+  onDeposed?: (epoch: number) => void
 }
 
 /** Address and pinned host keys of a node, from its signed membership record. */
@@ -103,10 +110,17 @@ export class Manager implements ManagerRole {
   private mergeChain: Promise<void> = Promise.resolve()
   /** Resolves once start() has started (or failed to start) the job runner and discovery. */
   private started: Promise<void> = Promise.resolve()
+  private readonly deposition: Deposition
+  /** Runs being cancelled because this manager was deposed. */
+  private cancelling: Promise<void> = Promise.resolve()
+  /** Keys written but refused as stale (late views), persisted for the next manager's pull. */
+  private readonly unacked = new Set<string>()
+  private unackedChain: Promise<void> = Promise.resolve()
 
   constructor (deps: ManagerDeps, epoch: number) {
     this.deps = deps
     this.epoch = epoch
+    this.deposition = new Deposition(epoch)
     const logger = deps.logger.child({ epoch })
     this.log = logger
     this.replicator = deps.libp2p === undefined
@@ -117,15 +131,18 @@ export class Manager implements ManagerRole {
         members: () => deps.membership.members(),
         openSnapshot: async maxBytes => await this.store.openSnapshot(maxBytes),
         revision: () => this.store.revision,
-        merge: async (entries, from) => { await this.merge(entries, from) },
+        merge: async (entries, from, unacked) => { await this.merge(entries, from, unacked) },
         acks: () => replicationAcks(this.store.peekConfig('replication.acks')),
-        base: () => this.base
+        base: () => this.base,
+        onDeposed: news => { this.deposed({ epoch: news.epoch, source: 'replica', from: news.replica, manager: news.manager }) },
+        onUnacked: keys => { this.recordUnacked(keys) }
       }, { selfPeerId: deps.self.peerId, epoch, ...deps.replication })
     const replicator = this.replicator
     this.store = new ManagerStore({
       logger,
+      fence: () => this.deposition.refusal(),
       ...(replicator !== null ? { afterCommit: async batch => { await replicator.replicate(batch) } } : {})
-    }, { path: join(deps.dataDir, 'manager') })
+    }, { path: join(deps.dataDir, 'manager'), epoch })
     this.certs = deps.sshCaKeyPath === undefined
       ? null
       : new SshCertIssuer({ logger }, { caKeyPath: deps.sshCaKeyPath, dir: join(deps.dataDir, 'ssh-cert'), epoch, nodeName: deps.self.name, ...deps.sshCert })
@@ -141,7 +158,8 @@ export class Manager implements ManagerRole {
       : new NodeLeases({
         transport: libp2pLeaseTransport({ libp2p: deps.libp2p, selfPeerId: deps.self.peerId, local: deps.fencing.local }),
         sign: claimSigner(deps.fencing.privateKey),
-        logger: logger.child({ component: 'node-leases' })
+        logger: logger.child({ component: 'node-leases' }),
+        onNewerEpoch: newer => { this.deposed({ epoch: newer, source: 'node-lease' }) }
       }, { epoch, selfPeerId: deps.self.peerId })
     this.jobs = new JobRunner({
       store: this.store,
@@ -176,6 +194,8 @@ export class Manager implements ManagerRole {
     await this.certs?.start()
     try {
       await this.store.start()
+      // Late writes recorded while this store's agent was a deposed manager are its state now.
+      await this.store.setUnacked(null)
     } catch (err) {
       await this.certs?.stop()
       throw err
@@ -204,15 +224,40 @@ export class Manager implements ManagerRole {
   /** @inheritdoc */
   async stop (): Promise<void> {
     this.stopping = true
+    await this.cancelling
     await this.mergeChain
     await this.pruner.stop()
     await this.discovery.stop()
     await this.jobs.stop()
     // After the jobs: their last writes are still replicated.
     await this.replicator?.stop()
+    await this.unackedChain
     await this.store.stop()
     // Deposed or leaving: the key goes; a copy of the certificate would expire on its own.
     await this.certs?.stop()
+  }
+
+  /**
+   * A newer epoch exists: acknowledge nothing more (the store's fence refuses every write),
+   * cancel the runs (their abort signals stop Ansible; jobs stay `running` for the new manager),
+   * and step down. Acts on the first news only; logged once.
+   */
+  private deposed (news: DeposedNews): void {
+    if (!this.deposition.learn(news)) return
+    this.log.error({ newerEpoch: news.epoch, source: news.source, from: news.from, manager: news.manager },
+      `deposed: manager epoch ${this.epoch} learned of epoch ${news.epoch} (${news.source}); acknowledging no more writes, cancelling runs, stepping down`)
+    this.cancelling = this.jobs.stop().catch(err => { this.log.error({ err }, 'cancelling runs after deposition failed') })
+    try { this.deps.onDeposed?.(news.epoch) } catch (err) { this.log.error({ err }, 'step-down listener failed') }
+  }
+
+  /** Keep the keys of writes refused as stale in the store's late-writes sidecar (manager/store/unacked.ts). */
+  private recordUnacked (keys: string[]): void {
+    for (const k of keys) this.unacked.add(k)
+    const newerEpoch = this.deposition.news?.epoch ?? this.epoch + 1
+    const path = join(this.deps.dataDir, 'manager')
+    this.unackedChain = this.unackedChain
+      .then(async () => { await writeUnacked(path, { epoch: this.epoch, newerEpoch, keys: [...this.unacked] }) })
+      .catch(err => { this.log.error({ err }, 'recording late writes failed; the next manager may apply them') })
   }
 
   /** @inheritdoc */
@@ -236,20 +281,20 @@ export class Manager implements ManagerRole {
    * its jobs' last writes, whose replication may wait for that very chain: awaiting the restart
    * here deadlocked the manager (found by the fault-injection suite, kill -9 mid-commission).
    */
-  private async merge (entries: SnapshotEntry[], from: string): Promise<void> {
+  private async merge (entries: SnapshotEntry[], from: string, unacked: ReadonlySet<string>): Promise<void> {
     const run = this.mergeChain.then(async () => {
       if (this.stopping) throw new Error('the manager is stopping')
-      return await this.store.mergeForeign(entries)
+      return await this.store.mergeForeign(entries, { unacked })
     })
     this.mergeChain = run.then(() => {}, () => {})
     const report = await run
     const changed = report.nodesAdded.length + report.nodesTakenOver.length + report.lifecycleEvents +
-      report.jobsAdded.length + report.jobsUpdated.length + report.jobEvents + report.config.length
+      report.jobsAdded.length + report.jobsUpdated.length + report.jobEvents + report.config.length + report.stale.length
     if (changed === 0) return
     this.log.warn({ from, ...report }, 'merged changes from another lineage (a healed partition or a deposed manager)')
     this.mergeChain = this.mergeChain.then(async () => {
       await this.started
-      if (this.stopping) return
+      if (this.stopping || this.deposition.news !== null) return
       if (report.nodesAdded.length + report.nodesTakenOver.length > 0) {
         await this.discovery.stop()
         await this.discovery.start()

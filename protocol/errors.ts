@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   CLUSTERD_ERR_METHOD_NOT_ALLOWED: { status: 405, exit: 2, summary: 'The API route does not accept this HTTP method.' },
   CLUSTERD_ERR_PAYLOAD_TOO_LARGE: { status: 413, exit: 2, summary: 'The API request body exceeds the size limit.' },
   CLUSTERD_ERR_NO_MANAGER: { status: 503, exit: 6, summary: 'No manager is elected or reachable right now; retry shortly.' },
-  CLUSTERD_ERR_MANAGER_CHANGED: { status: 502, exit: 8, summary: 'The manager changed while a non-idempotent request was in flight; it may or may not have been applied.' },
+  CLUSTERD_ERR_MANAGER_CHANGED: { status: 502, exit: 8, summary: 'The manager changed while the request was in flight: a job submission or cancel may or may not have been applied; a write refused because its manager was replaced was not.' },
   CLUSTERD_ERR_UNAVAILABLE: { status: 503, exit: 6, summary: 'The agent cannot be reached or is shutting down.' },
   CLUSTERD_ERR_PLAYBOOK_CONFIG: { status: 400, exit: 2, summary: 'The playbook directory or role definition fails validation.' },
   CLUSTERD_ERR_ADDRESS_IN_USE: { status: 409, exit: 5, summary: 'Another process already listens on the address or socket the agent was told to use.' },

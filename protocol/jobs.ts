@@ -63,6 +63,13 @@ export interface JobRecord {
   perNode: Record<string, JobNodeProgress>
   /** Election epoch of the manager that created the job. */
   epoch: number
+  /**
+   * Epoch of the manager that last wrote this record, and when (ISO-8601): a merge keeps the
+   * copy of the higher epoch (docs/architecture.md, "Partitions and reconciliation"). Absent on
+   * records written before epochs were stamped.
+   */
+  writtenEpoch?: number
+  writtenAt?: string
 }
 
 /** Kinds of job progress event. */

@@ -111,6 +111,11 @@ export type LifecycleEventType =
   | 'reconfigured'
   /** A reconfigure job failed; the node stays commissioned and keeps its drift. */
   | 'reconfigure-failed'
+  /**
+   * A merge found what a replaced (lower-epoch) manager recorded after a newer epoch took over;
+   * kept here (`staleView`), not applied. No state change.
+   */
+  | 'stale-view'
 
 /**
  * Who caused a lifecycle event. The named values are the ones the manager uses; other
@@ -143,6 +148,22 @@ export interface LifecycleEvent {
   vars?: Record<string, string>
   /** What the check found, on drift-checked events. */
   drift?: NodeDrift
+  /** Election epoch of the manager that recorded the event (absent on events from before epochs were stamped). */
+  epoch?: number
+  /** On `stale-view` events: what the replaced manager recorded, kept but not applied. */
+  staleView?: StaleView
+}
+
+/** A replaced manager's late write, as a merge keeps it (a `stale-view` event). */
+export interface StaleView {
+  /** Epoch of the manager that wrote it (below the epoch that had taken over). */
+  epoch: number
+  /** Which record: `node NAME`, `job ID` or `config KEY`. */
+  record: string
+  /** What it said, e.g. `job-failed commissioning -> commission-failed: lease lost`. */
+  said: string
+  /** When it wrote it (ISO-8601, its clock). */
+  at: string
 }
 
 /**

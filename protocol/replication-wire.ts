@@ -77,6 +77,13 @@ export type ReplicationReply =
   | { t: 'gap', revision: number }
   /** Not accepted (not from the current manager, not a replica now, invalid data). */
   | { t: 'refused', reason: string }
+  /**
+   * Not accepted because the sender is not the manager any more: the replica knows a newer
+   * epoch (`epoch`, above the request's), or another manager of the request's epoch that
+   * supersedes it (`manager`, its peer id, null when no claim for `epoch` is known yet). The
+   * sender must acknowledge nothing more and step down (docs/architecture.md, "Deposed managers").
+   */
+  | { t: 'stale', epoch: number, manager: string | null }
   /** A snapshot chunk other than the last was validated and staged. */
   | { t: 'received', id: string, seq: number }
   /**
@@ -84,7 +91,14 @@ export type ReplicationReply =
    * order; `next` is the `after` of the next chunk, null on the last), or no entries when it
    * holds nothing the manager lacks (it follows this manager, or the manager's base lineage).
    */
-  | { t: 'export', syncedEpoch: number, revision: number, entries: SnapshotEntry[], next: string | null }
+  | {
+    t: 'export', syncedEpoch: number, revision: number, entries: SnapshotEntry[], next: string | null
+    /**
+     * On the first chunk: keys this store wrote after its manager was replaced (never
+     * acknowledged); the pulling manager keeps what they say as events, not applied.
+     */
+    unacked?: string[]
+  }
 
 /** "My replica is at `revision`", broadcast by every eligible agent when it changes. */
 export interface ReplicaAnnouncement {
@@ -209,12 +223,19 @@ export function decodeReplicationReply (bytes: Uint8Array): Decoded<ReplicationR
     if (!isRevision(m.revision) || !isRevision(m.syncedEpoch)) return { ok: false, reason: 'export revision or syncedEpoch malformed' }
     if (m.next !== null && !isKey(m.next)) return { ok: false, reason: 'export.next malformed' }
     const entries = checkEntries(m.entries)
-    return entries.ok ? { ok: true, value: { t: 'export', syncedEpoch: m.syncedEpoch, revision: m.revision, entries: entries.value, next: m.next } } : entries
+    if (!entries.ok) return entries
+    if (m.unacked !== undefined && (!Array.isArray(m.unacked) || m.unacked.length > MAX_UNACKED_KEYS || !(m.unacked as unknown[]).every(isKey))) {
+      return { ok: false, reason: 'export.unacked malformed' }
+    }
+    return { ok: true, value: { t: 'export', syncedEpoch: m.syncedEpoch, revision: m.revision, entries: entries.value, next: m.next, ...(m.unacked !== undefined ? { unacked: m.unacked as string[] } : {}) } }
   }
   if (bytes.byteLength > 4096) return { ok: false, reason: `reply of ${bytes.byteLength} bytes is too large` }
   if ((m.t === 'ack' || m.t === 'gap') && isRevision(m.revision)) return { ok: true, value: { t: m.t, revision: m.revision } }
   if (m.t === 'received' && typeof m.id === 'string' && TRANSFER_ID.test(m.id) && isRevision(m.seq)) return { ok: true, value: { t: 'received', id: m.id, seq: m.seq } }
   if (m.t === 'refused' && typeof m.reason === 'string') return { ok: true, value: { t: 'refused', reason: m.reason.slice(0, 500) } }
+  if (m.t === 'stale' && isEpoch(m.epoch) && (m.manager === null || (typeof m.manager === 'string' && PEER_ID.test(m.manager)))) {
+    return { ok: true, value: { t: 'stale', epoch: m.epoch, manager: m.manager } }
+  }
   return { ok: false, reason: 'malformed reply' }
 }
 
@@ -253,6 +274,9 @@ export function decodeReplicaAnnouncement (bytes: Uint8Array): Decoded<ReplicaAn
   if (m.awaiting !== undefined && m.awaiting !== true) return { ok: false, reason: 'awaiting must be true when present' }
   return { ok: true, value: { t: 'replica', peerId: m.peerId, revision: m.revision, ...(m.awaiting === true ? { awaiting: true } : {}) } }
 }
+
+/** Most keys an export's `unacked` list may name. */
+export const MAX_UNACKED_KEYS = 10_000
 
 /** Encode any replication message as a JSON frame. */
 export function encodeReplicationMessage (msg: ReplicationRequest | ReplicationReply | ReplicaAnnouncement): Uint8Array {

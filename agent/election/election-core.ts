@@ -20,6 +20,10 @@
  *   refused (a hostile or broken member must not push the fencing token out of reach).
  * - Own stalls: after this node's tick came late, suspicion of the manager is not judged for
  *   `stallGraceMs` (membership's own-stall rule already moved its suspicions out).
+ * - Stepping down: a manager that learns of a higher epoch than its own (a replica or node
+ *   refusing it as stale, a lease request of a newer manager to its own node) stops being
+ *   manager at once, before the newer claim reaches it, and does not claim again for
+ *   `stepDownHoldMs` (time for that claim to arrive: it would otherwise depose its successor).
  */
 
 import { claimSupersedes } from '../../protocol/manager-wire.js'
@@ -78,10 +82,12 @@ export interface ElectionCoreInit {
   evaluateMs?: number
   stallGraceMs?: number
   maxEpochJump?: number
+  /** After stepping down for a higher epoch, claim nothing for this long. */
+  stepDownHoldMs?: number
 }
 
 /** Defaults of the election core. */
-export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, maxEpochJump: 1024 } as const
+export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, maxEpochJump: 1024, stepDownHoldMs: 10_000 } as const
 
 /** Largest epoch (exclusive). */
 export const EPOCH_LIMIT = 2 ** 32
@@ -103,6 +109,8 @@ export class ElectionCore {
   private judgeFrom = 0
   private live = 1
   private refusedCount = 0
+  /** No claim of our own before this time (after stepping down for a higher epoch). */
+  private holdUntil = -Infinity
 
   constructor (init: ElectionCoreInit) {
     this.init = { ...ELECTION_DEFAULTS, ...init }
@@ -152,10 +160,29 @@ export class ElectionCore {
    * Raise the highest epoch seen (a lease request from a newer manager not heard claim yet).
    * Bounded like claims.
    */
-  observeEpoch (epoch: number): ElectionOutput {
+  observeEpoch (epoch: number, now: number = this.lastTick): ElectionOutput {
     const out = empty()
-    if (this.acceptable(epoch)) this.raise(epoch, out)
+    if (!this.acceptable(epoch)) return out
+    this.raise(epoch, out)
+    this.stepDownFor(epoch, now, out)
     return out
+  }
+
+  /**
+   * This node, as manager, learned of a higher epoch (a replica or node refused it as stale):
+   * it stops being manager now and holds its own claims back (see the rules above). Bounded
+   * like claims; a no-op unless we are manager with an epoch below `epoch`.
+   */
+  stepDown (epoch: number, now: number): ElectionOutput {
+    return this.observeEpoch(epoch, now)
+  }
+
+  private stepDownFor (epoch: number, now: number, out: ElectionOutput): void {
+    const cur = this.current
+    if (cur === null || cur.peerId !== this.init.selfId || cur.epoch >= epoch) return
+    this.current = null
+    this.holdUntil = now + this.init.stepDownHoldMs
+    out.changes.push({ manager: null, previous: cur })
   }
 
   /** Evaluate: depose a gone manager, claim when we are the winner. `liveMembers` = membership size. */
@@ -172,7 +199,7 @@ export class ElectionCore {
       out.changes.push({ manager: null, previous: cur })
     }
     const age = now - this.startedAt
-    if (!this.init.eligible || age < this.init.settleMs) return out
+    if (!this.init.eligible || age < this.init.settleMs || now < this.holdUntil) return out
     if (this.live <= 1 && this.init.hasSeeds && age < this.init.isolatedSettleMs) return out
     if (this.winner() !== this.init.selfId) return out
     const epoch = this.highest + 1

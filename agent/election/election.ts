@@ -131,9 +131,25 @@ export class Election {
    */
   async observeEpoch (epoch: number): Promise<void> {
     const run = this.evaluating.then(async () => {
-      if (this.core !== null) await this.apply(this.core.observeEpoch(epoch))
+      if (this.core !== null) await this.apply(this.core.observeEpoch(epoch, this.now()))
     })
     this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'persisting an observed epoch failed') })
+    await run
+  }
+
+  /**
+   * This agent's manager role learned of a higher epoch (a replica or node refused it as
+   * stale): stop being manager now, before the newer claim arrives (the ManagerHost then stops
+   * the role), and accept the newer manager's claim when it comes. Resolves once persisted.
+   */
+  async stepDown (epoch: number): Promise<void> {
+    const run = this.evaluating.then(async () => {
+      if (this.core === null) return
+      const wasManager = this.core.isManager
+      await this.apply(this.core.stepDown(epoch, this.now()))
+      if (wasManager && !this.core.isManager) this.c.logger.warn({ epoch }, 'stepped down: a newer manager epoch exists; waiting for its claim')
+    })
+    this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'stepping down failed') })
     await run
   }
 

@@ -24,6 +24,7 @@ import {
   type Lineage, type ReplicaStatus, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
 import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
+import { staleRequest } from './stale-request.js'
 
 /** What the replica needs of a store (ManagerStore in replica use). */
 export interface ReplicaStore {
@@ -38,6 +39,9 @@ export interface ReplicaStore {
   /** The lineage sidecar (manager/store/lineage.ts). */
   lineage: () => Promise<Lineage | null>
   setLineage: (lineage: Lineage | null) => Promise<void>
+  /** Keys written after this store's manager was replaced (manager/store/unacked.ts). */
+  unacked?: () => Promise<{ keys: string[] } | null>
+  setUnacked?: (value: null) => Promise<void>
 }
 
 /** A snapshot being received chunk by chunk; applied only once its last chunk arrived. */
@@ -61,7 +65,8 @@ const MAX_STAGED_BYTES = 1024 * 1024 * 1024
 /** Collaborators of the replica. */
 export interface ReplicaComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
-  election: { manager: () => ManagerInfo | null }
+  /** The election: the manager it names, and the highest epoch seen (absent: requests are only matched against the manager). */
+  election: { manager: () => ManagerInfo | null, readonly epoch?: number }
   logger: Logger
   /** A new store on the replica directory (one per open). */
   openStore: () => ReplicaStore
@@ -197,6 +202,12 @@ export class Replica {
   }
 
   private async handle (from: string, req: ReplicationRequest): Promise<ReplicationReply> {
+    // A replaced manager learns it here, whatever it asked, so it stops acknowledging writes.
+    const stale = staleRequest({ highestEpoch: this.c.election.epoch ?? 0, manager: this.c.election.manager() }, req.epoch)
+    if (stale !== null) {
+      this.c.logger.warn({ peer: from, epoch: req.epoch, newerEpoch: stale.epoch, manager: stale.manager }, 'refused replication from a replaced manager (stale epoch)')
+      return { t: 'stale', ...stale }
+    }
     const manager = await this.managerFor(req.epoch)
     if (manager === null || manager.peerId !== from || manager.epoch !== req.epoch || manager.local) {
       this.c.logger.warn({ peer: from, epoch: req.epoch, manager: manager?.peerId ?? null, managerEpoch: manager?.epoch ?? null },
@@ -244,8 +255,10 @@ export class Replica {
       return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries: [], next: null }
     }
     const { entries, next } = await store.exportRange(req.after ?? '', this.init.chunkBytes)
-    this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, entries: entries.length, more: next !== null }, 'replica state pulled by the manager (one chunk)')
-    return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries, next }
+    // Our own late writes as a replaced manager, if any: the puller keeps them as events only.
+    const unacked = req.after === undefined ? (await store.unacked?.().catch(() => null))?.keys ?? [] : []
+    this.c.logger.info({ epoch: req.epoch, syncedEpoch: this.syncedEpoch, entries: entries.length, more: next !== null, unacked: unacked.length }, 'replica state pulled by the manager (one chunk)')
+    return { t: 'export', syncedEpoch: this.syncedEpoch, revision: store.revision, entries, next, ...(unacked.length > 0 ? { unacked } : {}) }
   }
 
   /**
@@ -280,6 +293,7 @@ export class Replica {
     await store.setLineage(null)
     this.diskLineage = null
     const { revision } = await store.importAll(st.entries)
+    await store.setUnacked?.(null)
     this.syncedEpoch = req.epoch
     this.syncedFrom = from
     const lineage = { epoch: req.epoch, peerId: from }

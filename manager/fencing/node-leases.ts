@@ -52,6 +52,8 @@ export interface NodeLeasesComponents {
   transport: LeaseTransport
   sign: ClaimSigner
   logger: Logger
+  /** A node refused us and named a higher epoch than ours: this manager was replaced. */
+  onNewerEpoch?: (epoch: number) => void
 }
 
 /** Settings of {@link NodeLeases}. */
@@ -134,7 +136,9 @@ export class NodeLeases implements JobFencing {
       const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))
       const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
       const req = await this.c.sign({ op, epoch: this.init.epoch, holder: this.init.selfPeerId, node: node.name, leaseId, at: Date.now() })
-      return await this.c.transport(node.peerId, req, s)
+      const reply = await this.c.transport(node.peerId, req, s)
+      if (reply.t === 'refused' && reply.highestEpoch > this.init.epoch) this.c.onNewerEpoch?.(reply.highestEpoch)
+      return reply
     } catch (err) {
       return { t: 'error', message: (err as Error).message }
     }

@@ -526,7 +526,8 @@ class EventBuffer {
 
   push (e: NewJobEvent): void {
     this.items.push(e)
-    this.timer ??= setTimeout(() => { void this.flush() }, 200)
+    // A refused write (a deposed manager's store refuses all) must not become an unhandled rejection.
+    this.timer ??= setTimeout(() => { this.flush().catch(err => { this.log.warn({ err, job: this.jobId }, 'writing job events failed') }) }, 200)
   }
 
   /** Debounced extra work (saving per-node progress) alongside event flushes; errors are logged, not thrown. */

@@ -14,6 +14,11 @@
  * consecutive batches) when it is only a little behind, else by a snapshot sent as a stream of
  * chunks of about 1 MiB. Sends to one replica are strictly ordered.
  *
+ * A replica that knows a newer epoch answers `stale`: this manager was replaced. From then on
+ * it acknowledges nothing: the write that learned it and every later one fail with
+ * CLUSTERD_ERR_MANAGER_CHANGED, and `onDeposed` tells the manager to step down. A write is
+ * acknowledged alone only when no replica acknowledged it and none said `stale`.
+ *
  * Before the first snapshot of an epoch replaces a replica's state, the replicator pulls that
  * state (in chunks) and has the manager merge whatever it lacks (the old manager's side of a
  * healed partition, writes a deposed manager acknowledged alone): no acknowledged write is
@@ -33,8 +38,10 @@ import {
   type Lineage, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
 import { closeStream } from '../../agent/libp2p/close-stream.js'
+import { ClusterdError } from '../../protocol/errors.js'
 import { ACK_TIMEOUT_MS, DEFAULT_REPLICATION_ACKS, RETRY_AFTER_MS, SNAPSHOT_TIMEOUT_MS, SYNC_INTERVAL_MS } from './constants.js'
 import { BatchLog } from './batch-log.js'
+import { PREFIX } from '../store/constants.js'
 
 /** A consistent snapshot of the manager store, read chunk by chunk (`ManagerStore.openSnapshot`). */
 export interface StoreSnapshot {
@@ -52,12 +59,28 @@ export interface ReplicatorComponents {
   openSnapshot: (maxBytes: number) => Promise<StoreSnapshot>
   /** The manager store's durable revision. */
   revision: () => number
-  /** Merge another lineage's state (a replica's export) into the manager store (`ManagerStore.mergeForeign`). */
-  merge: (entries: SnapshotEntry[], from: string) => Promise<void>
+  /**
+   * Merge another lineage's state (a replica's export) into the manager store
+   * (`ManagerStore.mergeForeign`); `unacked`: keys it wrote as a replaced manager (late views).
+   */
+  merge: (entries: SnapshotEntry[], from: string, unacked: ReadonlySet<string>) => Promise<void>
   /** Replicas that must persist a write before it is acknowledged (config `replication.acks`). */
   acks?: () => number
   /** The lineage and revision this manager's store started from (null: unknown; every replica is pulled). */
   base?: () => (Lineage & { revision: number }) | null
+  /** A replica showed a newer epoch (a `stale` answer, or a pulled state that follows a newer manager); called once. */
+  onDeposed?: (news: NewerEpoch) => void
+  /** Keys of a write refused because this manager was replaced: durable here, never acknowledged (late views). */
+  onUnacked?: (keys: string[]) => void
+}
+
+/** How a replicator learned that a newer manager epoch exists. */
+export interface NewerEpoch {
+  epoch: number
+  /** The newer manager's peer id, when the replica knew it. */
+  manager: string | null
+  /** The replica that told. */
+  replica: string
 }
 
 /** Settings of the replicator. */
@@ -127,6 +150,8 @@ export class Replicator {
   private catchingUp = 0
   private sweepFrom = 0
   private readonly counters: ReplicatorStats = { writeSends: 0, deltaSends: 0, snapshots: 0, snapshotChunks: 0, pullChunks: 0, underReplicated: 0 }
+  /** Set once a replica showed a newer epoch: nothing is acknowledged from then on. */
+  private newer: NewerEpoch | null = null
 
   constructor (components: ReplicatorComponents, init: ReplicatorInit) {
     this.c = components
@@ -161,8 +186,23 @@ export class Replicator {
     await Promise.allSettled([...this.targets.values()].map(async t => await t.tail))
   }
 
-  /** Replicate one committed batch; resolves once `acks` replicas hold it, or per the rules above. */
+  /**
+   * Replicate one committed batch; resolves once `acks` replicas hold it, or per the rules above.
+   * Rejects with CLUSTERD_ERR_MANAGER_CHANGED once a replica has shown a newer epoch.
+   */
   async replicate (batch: ReplicationBatch): Promise<void> {
+    try {
+      await this.replicateOrRefuse(batch)
+    } catch (err) {
+      if (err instanceof ClusterdError && err.code === 'CLUSTERD_ERR_MANAGER_CHANGED') {
+        this.c.onUnacked?.(batch.ops.map(op => op.key).filter(k => !k.startsWith(`${PREFIX.meta}!`)))
+      }
+      throw err
+    }
+  }
+
+  private async replicateOrRefuse (batch: ReplicationBatch): Promise<void> {
+    this.refuseIfDeposed(batch.revision)
     this.log.add(batch)
     const targets = this.currentTargets()
     if (targets.length === 0) return
@@ -191,6 +231,8 @@ export class Replicator {
       }
       launch()
     })
+    // Also when some replica acked: a replaced manager acknowledges nothing.
+    this.refuseIfDeposed(batch.revision)
     if (acked < want) {
       this.counters.underReplicated++
       if (acked === 0) this.c.logger.warn({ revision: batch.revision, replicas: targets.length }, 'write acknowledged without a replica ack (every replica tried failed or refused it)')
@@ -198,6 +240,11 @@ export class Replicator {
     }
     // The others catch up in the background.
     this.sweep()
+  }
+
+  /** The newer epoch a replica showed, or null while none did. */
+  deposedBy (): NewerEpoch | null {
+    return this.newer
   }
 
   /** Replicas' revisions as far as known (for logs and tests). */
@@ -339,6 +386,7 @@ export class Replicator {
   private async reconcile (t: Target): Promise<boolean> {
     const base = this.c.base?.() ?? null
     const entries: SnapshotEntry[] = []
+    const unacked = new Set<string>()
     let after: string | undefined
     let revision = -1
     // Bounded by the replica's key count: `after` moves strictly forward.
@@ -349,7 +397,13 @@ export class Replicator {
         return false
       }
       this.counters.pullChunks++
+      if (reply.syncedEpoch > this.init.epoch) {
+        // It follows a newer manager than us: we are the stale one, its state is not ours to merge.
+        this.deposed({ epoch: reply.syncedEpoch, manager: null, replica: t.peerId })
+        return false
+      }
       entries.push(...reply.entries)
+      for (const k of reply.unacked ?? []) unacked.add(k)
       revision = reply.revision
       if (reply.next === null) break
       if (after !== undefined && reply.next <= after) {
@@ -365,7 +419,7 @@ export class Replicator {
       return true
     }
     try {
-      await this.c.merge(entries, t.peerId)
+      await this.c.merge(entries, t.peerId, unacked)
     } catch (err) {
       // Never replace a state we could not merge: the replica keeps it and we retry later.
       this.c.logger.error({ err, peer: t.peerId }, 'merging a replica\'s state failed; it is not replaced')
@@ -375,6 +429,21 @@ export class Replicator {
     t.reconciled = true
     t.acked = -1
     return true
+  }
+
+  private refuseIfDeposed (revision: number): void {
+    const n = this.newer
+    if (n === null) return
+    throw new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED',
+      `this manager (epoch ${this.init.epoch}) was replaced by epoch ${n.epoch}${n.manager !== null ? ` (${n.manager})` : ''}: write ${revision} was not acknowledged; retry against the current manager`)
+  }
+
+  /** A replica showed a newer epoch: stop acknowledging, stop background sends, tell the manager (once). */
+  private deposed (news: NewerEpoch): void {
+    if (news.epoch <= this.init.epoch || this.newer !== null) return
+    this.newer = news
+    this.lifetime.abort()
+    try { this.c.onDeposed?.(news) } catch (err) { this.c.logger.error({ err }, 'deposed listener failed') }
   }
 
   private fail (t: Target, request: string, why: string): null {
@@ -401,6 +470,10 @@ export class Replicator {
       await closeStream(stream)
       if (!reply.ok) return this.fail(t, req.t, `malformed reply: ${reply.reason}`)
       if (reply.value.t === 'refused') return this.fail(t, req.t, `refused: ${reply.value.reason}`)
+      if (reply.value.t === 'stale') {
+        this.deposed({ epoch: reply.value.epoch, manager: reply.value.manager, replica: t.peerId })
+        return this.fail(t, req.t, `refused: the replica knows a newer epoch ${reply.value.epoch}`)
+      }
       return reply.value
     } catch (err) {
       stream.abort(err as Error)

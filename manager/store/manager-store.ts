@@ -22,6 +22,7 @@ import { buildRecord, encodeNode, type NodeEntry } from './node-entry.js'
 import { openDb, writeFailure, writeMarker, type StoreDb } from './open-db.js'
 import { checkReplicated } from './replicated.js'
 import { readLineage, writeLineage } from './lineage.js'
+import { readUnacked, writeUnacked, type UnackedWrites } from './unacked.js'
 import { DEFAULT_PRUNE_LIMITS, planPrune, type PruneCursor, type PruneLimits, type RetentionPolicy } from './retention.js'
 import { guardIterator, guardRead, loadState, parseStored, readValues, validateImport } from './restore.js'
 import { SerialQueue } from './serial-queue.js'
@@ -35,15 +36,27 @@ export interface ManagerStoreComponents {
   /**
    * Called with each durable write's raw ops, in revision order (the replicator). The write is
    * acknowledged to its caller only once this settles; a rejection is logged, never surfaced
-   * (the write is already durable here).
+   * (the write is already durable here), except CLUSTERD_ERR_MANAGER_CHANGED: this manager was
+   * replaced, so the write is not acknowledged and its caller gets that error.
    */
   afterCommit?: (batch: ReplicationBatch) => Promise<void>
+  /**
+   * Checked before every write is staged: an error (CLUSTERD_ERR_MANAGER_CHANGED once the
+   * manager was deposed) refuses the write with nothing written; null lets it through.
+   */
+  fence?: () => ClusterdError | null
 }
 
 /** Settings of the store. */
 export interface ManagerStoreInit {
   /** Directory of the LevelDB database (created if missing). */
   path: string
+  /**
+   * Epoch of the manager writing through this store: stamped on every lifecycle event, job
+   * record and config write, so a merge can let higher epochs win (merge.ts). Absent for a
+   * replica (it writes only what the manager stamped).
+   */
+  epoch?: number
 }
 
 const EVENT_TYPES: Record<NodeMachineEventType, LifecycleEventType> = {
@@ -66,6 +79,8 @@ export class ManagerStore {
   private readonly now: () => Date
   private readonly path: string
   private readonly afterCommit: ((batch: ReplicationBatch) => Promise<void>) | undefined
+  private readonly fence: (() => ClusterdError | null) | undefined
+  private readonly epoch: number | undefined
   private readonly queue = new SerialQueue()
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
   private db: StoreDb | null = null
@@ -87,6 +102,8 @@ export class ManagerStore {
     this.now = components.now ?? (() => new Date())
     this.path = init.path
     this.afterCommit = components.afterCommit
+    this.fence = components.fence
+    this.epoch = init.epoch
   }
 
   /** Revision of the durable state; bumped by every write, never reused. */
@@ -296,9 +313,10 @@ export class ManagerStore {
   async putJob (job: JobRecord): Promise<void> {
     this.assertStarted()
     checkJob(job)
+    const stamped: JobRecord = this.epoch === undefined ? job : { ...job, writtenEpoch: this.epoch, writtenAt: this.now().toISOString() }
     await this.write(async () => {
       await this.knownJobSeq(job.id)
-      return this.stage([{ type: 'put', key: jobKey(job.id), value: JSON.stringify(job) }], undefined, undefined)
+      return this.stage([{ type: 'put', key: jobKey(job.id), value: JSON.stringify(stamped) }], undefined, undefined)
     })
   }
 
@@ -364,7 +382,7 @@ export class ManagerStore {
     }
     const text = value === undefined ? undefined : JSON.stringify(value)
     const copy = text === undefined ? undefined : JSON.parse(text)
-    const meta: ConfigMeta = { at: this.now().toISOString(), ...(text === undefined ? { deleted: true } : {}) }
+    const meta: ConfigMeta = { at: this.now().toISOString(), ...(text === undefined ? { deleted: true } : {}), ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) }
     await this.write(() => this.stage(
       [
         text === undefined ? { type: 'del', key: configKey(key) } : { type: 'put', key: configKey(key), value: text },
@@ -482,6 +500,18 @@ export class ManagerStore {
     await writeLineage(this.path, lineage)
   }
 
+  /** Keys written after this store's manager was replaced (unacked.ts), null when none are recorded. */
+  async unacked (): Promise<UnackedWrites | null> {
+    this.assertStarted()
+    return await readUnacked(this.path)
+  }
+
+  /** Record (or, with null, forget) the keys written after this store's manager was replaced. */
+  async setUnacked (value: UnackedWrites | null): Promise<void> {
+    this.assertStarted()
+    await writeUnacked(this.path, value)
+  }
+
   /**
    * Replace the whole state with `entries` (from `exportAll`) in one batch, then reload.
    * Everything is validated first; on a validation error nothing changes.
@@ -504,16 +534,21 @@ export class ManagerStore {
   /**
    * Bring every change of another lineage's store (`entries`, its `exportAll`) that this store
    * lacks into it, in one write (merge.ts has the rules). The foreign state is validated
-   * first; on a validation error nothing changes. Returns what was merged.
+   * first; on a validation error nothing changes. Returns what was merged. `unacked`: keys the
+   * foreign store wrote after its manager was replaced, kept as `stale-view` events, not applied.
    */
-  async mergeForeign (entries: StoreEntry[]): Promise<MergeReport> {
+  async mergeForeign (entries: StoreEntry[], options: { unacked?: ReadonlySet<string> } = {}): Promise<MergeReport> {
     const db = this.assertStarted()
     validateImport(entries)
     return await this.write(async () => {
       await this.committer?.barrier()
       const local: StoreEntry[] = []
       for await (const [key, raw] of guardIterator(this.path, db.iterator())) local.push({ key, value: parseStored(key, raw) })
-      const plan = planMerge(local, entries, this.gseq)
+      const plan = planMerge(local, entries, this.gseq, {
+        at: this.now().toISOString(),
+        ...(this.epoch !== undefined ? { epoch: this.epoch } : {}),
+        ...(options.unacked !== undefined ? { unacked: options.unacked } : {})
+      })
       if (plan.ops.length === 0) return this.noWrite(plan.report)
       for (const entry of plan.nodes) this.nodes.set(entry.record.name, entry)
       this.gseq = plan.gseq
@@ -572,6 +607,8 @@ export class ManagerStore {
 
   /** Stage through the serial queue, then wait (outside it) until the write is durable. */
   private async write<T> (stage: () => Staged<T> | Promise<Staged<T>>): Promise<T> {
+    const refused = this.fence?.() ?? null
+    if (refused !== null) throw refused
     const staged = await this.queue.run(stage)
     await staged.durable
     return staged.result
@@ -618,7 +655,11 @@ export class ManagerStore {
       onCommit?.()
       this.committedRevision = revision
       // Started here, in commit order, so the observer sees revisions strictly in sequence.
-      if (this.afterCommit !== undefined && options.replicate) replicated = this.notifyCommit({ revision, ops })
+      if (this.afterCommit !== undefined && options.replicate) {
+        replicated = this.notifyCommit({ revision, ops })
+        // It may reject (a replaced manager) before `durable` below awaits it: never unhandled.
+        replicated.catch(() => {})
+      }
     }).then(async () => { await replicated })
     durable.catch(() => {}) // awaited by write(); this only keeps a failure from being reported as unhandled first
     return { result, durable }
@@ -628,6 +669,8 @@ export class ManagerStore {
     try {
       await this.afterCommit?.(batch)
     } catch (err) {
+      // Replaced manager: the write is durable here but must not be acknowledged.
+      if (err instanceof ClusterdError && err.code === 'CLUSTERD_ERR_MANAGER_CHANGED') throw err
       this.log.warn({ err, revision: batch.revision }, 'after-commit hook failed; the write stays durable here')
     }
   }
@@ -653,6 +696,7 @@ export class ManagerStore {
       actor: note.actor
     }
     if (note.drift != null) event.drift = clone(note.drift)
+    if (this.epoch !== undefined) event.epoch = this.epoch
     return event
   }
 
@@ -672,6 +716,7 @@ export class ManagerStore {
     }
     if (c.roles !== undefined) event.roles = [...c.roles]
     if (c.vars !== undefined) event.vars = { ...c.vars }
+    if (this.epoch !== undefined) event.epoch = this.epoch
     return event
   }
 

@@ -14,6 +14,9 @@ import { Replica } from '../../agent/replica/replica.js'
 import { generateSecret } from '../../agent/transport/secret.js'
 import { Replicator } from '../../manager/replication/replicator.js'
 import { ManagerStore } from '../../manager/store/index.js'
+import { writeUnacked } from '../../manager/store/unacked.js'
+import type { NewerEpoch } from '../../manager/replication/replicator.js'
+import { ClusterdError } from '../../protocol/errors.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { Member } from '../../protocol/members.js'
 import { REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES } from '../../protocol/replication-wire.js'
@@ -177,6 +180,92 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
     await held.stop()
     await replica.open()
     await newStore.stop()
+  })
+  it('a replaced manager: the replica answers stale, the write fails with CLUSTERD_ERR_MANAGER_CHANGED (not acknowledged alone), and so does every later one', async () => {
+    const d = await newNode()
+    const dd = await tempDir()
+    const de = await tempDir()
+    dirs.push(dd, de)
+    await a.dial(d.getMultiaddrs())
+    // d's election knows epoch 5 and its manager c; `a` still believes it is manager of epoch 4.
+    const info: ManagerInfo = { name: 'c', peerId: c.peerId.toString(), epoch: 5, since: new Date().toISOString(), local: false }
+    const lines: string[] = []
+    const staleReplica = new Replica({ libp2p: d, election: { manager: () => info, epoch: 5 }, logger: pino({ level: 'info' }, { write: (l: string) => { lines.push(l) } }), openStore: () => new ManagerStore({ logger: silent }, { path: dd.path }) }, { electionWaitMs: 200 })
+    await staleReplica.start()
+    const deposed: NewerEpoch[] = []
+    const unacked: string[][] = []
+    const replicator: Replicator = new Replicator({
+      libp2p: a,
+      logger: silent,
+      members: () => [member(d)],
+      openSnapshot: async n => await store.openSnapshot(n),
+      revision: () => store.revision,
+      merge: async entries => { await store.mergeForeign(entries) },
+      onDeposed: news => { deposed.push(news) },
+      onUnacked: keys => { unacked.push(keys) }
+    }, { selfPeerId: a.peerId.toString(), epoch: 4, ackTimeoutMs: 1000 })
+    const store = managerStore(de.path, () => replicator)
+    try {
+      await store.start()
+      await assert.rejects(store.setConfig('late', 1), (err: unknown) => err instanceof ClusterdError && err.code === 'CLUSTERD_ERR_MANAGER_CHANGED' && /epoch 4\) was replaced by epoch 5/.test(err.message))
+      assert.deepEqual(deposed, [{ epoch: 5, manager: c.peerId.toString(), replica: d.peerId.toString() }])
+      assert.deepEqual(unacked, [['c!late', 'cm!late']], 'the keys of the refused write are reported as late writes')
+      assert.equal(replicator.stats().underReplicated, 0, 'not counted as acknowledged alone')
+      // Every later write fails at once, with no replica asked.
+      await assert.rejects(store.setConfig('later', 2), { code: 'CLUSTERD_ERR_MANAGER_CHANGED' })
+      assert.equal(deposed.length, 1, 'deposed once')
+      assert.equal(staleReplica.revision, 0, 'the replica wrote nothing')
+      assert.ok(lines.some(l => /refused replication from a replaced manager \(stale epoch\)/.test(l)))
+    } finally {
+      await replicator.stop()
+      await store.stop()
+      await staleReplica.stop()
+      await d.stop()
+    }
+  })
+
+  it('a replica that holds a replaced manager\'s late writes names their keys when pulled', async () => {
+    const d = await newNode()
+    const dd = await tempDir()
+    const de = await tempDir()
+    dirs.push(dd, de)
+    await a.dial(d.getMultiaddrs())
+    // d's store: written by a replaced manager, whose last writes were never acknowledged.
+    const old = new ManagerStore({ logger: silent }, { path: dd.path, epoch: 1 })
+    await old.start()
+    await old.setConfig('kept', 'acknowledged')
+    await old.setConfig('late', 'never acknowledged')
+    await old.stop()
+    await writeUnacked(dd.path, { epoch: 1, newerEpoch: 6, keys: ['c!late', 'cm!late'] })
+    const info: ManagerInfo = { name: 'a', peerId: a.peerId.toString(), epoch: 6, since: new Date().toISOString(), local: false }
+    const r = new Replica({ libp2p: d, election: { manager: () => info, epoch: 6 }, logger: silent, openStore: () => new ManagerStore({ logger: silent }, { path: dd.path }) }, { electionWaitMs: 200 })
+    await r.start()
+    const seen: Array<ReadonlySet<string>> = []
+    const replicator: Replicator = new Replicator({
+      libp2p: a,
+      logger: silent,
+      members: () => [member(d)],
+      openSnapshot: async n => await store.openSnapshot(n),
+      revision: () => store.revision,
+      merge: async (entries, _from, late) => { seen.push(late); await store.mergeForeign(entries, { unacked: late }) }
+    }, { selfPeerId: a.peerId.toString(), epoch: 6, syncIntervalMs: 200 })
+    const store = new ManagerStore({ logger: silent, afterCommit: async batch => { await replicator.replicate(batch) } }, { path: de.path, epoch: 6 })
+    try {
+      await store.start()
+      replicator.start()
+      await waitFor(() => r.status().syncedEpoch === 6 ? true : undefined, { timeoutMs: 15_000, message: 'the replica was pulled and synced' })
+      assert.deepEqual(seen.map(x => [...x].sort()), [['c!late', 'cm!late']])
+      assert.equal(await store.getConfig('kept'), 'acknowledged', 'the acknowledged write is merged')
+      assert.equal(await store.getConfig('late'), undefined, 'the late write is not applied')
+      await r.close()
+      const { readUnacked } = await import('../../manager/store/unacked.js')
+      assert.equal(await readUnacked(dd.path), null, 'the snapshot that replaced the state removed the sidecar')
+    } finally {
+      await replicator.stop()
+      await store.stop()
+      await r.stop()
+      await d.stop()
+    }
   })
 })
 

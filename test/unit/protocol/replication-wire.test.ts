@@ -31,7 +31,9 @@ describe('replication wire decoders', () => {
     ]
     for (const req of requests) assert.deepEqual(decodeReplicationRequest(encodeReplicationMessage(req)), { ok: true, value: req })
     for (const reply of [{ t: 'ack', revision: 3 }, { t: 'gap', revision: 0 }, { t: 'refused', reason: 'no' }, { t: 'received', id: 'abc', seq: 2 },
-      { t: 'export', syncedEpoch: 1, revision: 4, entries: [{ key: 'c!a', value: 1 }], next: 'c!a' }, { t: 'export', syncedEpoch: 0, revision: 0, entries: [], next: null }] as ReplicationReply[]) {
+      { t: 'export', syncedEpoch: 1, revision: 4, entries: [{ key: 'c!a', value: 1 }], next: 'c!a' }, { t: 'export', syncedEpoch: 0, revision: 0, entries: [], next: null },
+      { t: 'export', syncedEpoch: 1, revision: 4, entries: [], next: null, unacked: ['c!a', 'x!n1!0000000002'] },
+      { t: 'stale', epoch: 2, manager: PEER }, { t: 'stale', epoch: 9, manager: null }] as ReplicationReply[]) {
       assert.deepEqual(decodeReplicationReply(encodeReplicationMessage(reply)), { ok: true, value: reply })
     }
     const ann = { t: 'replica', peerId: PEER, revision: 12 } as const
@@ -77,6 +79,13 @@ describe('replication wire decoders', () => {
     assert.equal(decodeReplicationReply(enc({ t: 'refused' })).ok, false)
     assert.equal(decodeReplicationReply(enc({ t: 'export', syncedEpoch: 1, revision: 1, entries: [] })).ok, false, 'export without next')
     assert.equal(decodeReplicationReply(enc({ t: 'received', id: 'x', seq: -1 })).ok, false)
+    assert.equal(decodeReplicationReply(enc({ t: 'stale', epoch: 0, manager: null })).ok, false, 'epochs start at 1')
+    assert.equal(decodeReplicationReply(enc({ t: 'stale', epoch: 2 ** 53, manager: null })).ok, false)
+    assert.equal(decodeReplicationReply(enc({ t: 'stale', epoch: 2, manager: 'not a peer' })).ok, false)
+    assert.equal(decodeReplicationReply(enc({ t: 'stale', epoch: 2 })).ok, false, 'manager is required (null when unknown)')
+    assert.equal(decodeReplicationReply(enc({ t: 'export', syncedEpoch: 1, revision: 1, entries: [], next: null, unacked: [''] })).ok, false)
+    assert.equal(decodeReplicationReply(enc({ t: 'export', syncedEpoch: 1, revision: 1, entries: [], next: null, unacked: 'c!a' })).ok, false)
+    assert.equal(decodeReplicationReply(enc({ t: 'export', syncedEpoch: 1, revision: 1, entries: [], next: null, unacked: Array(10_001).fill('c!a') })).ok, false)
     assert.equal(decodeReplicaAnnouncement(enc({ t: 'replica', peerId: 'not-a-peer', revision: 1 })).ok, false)
     assert.equal(decodeReplicaAnnouncement(enc({ t: 'replica', peerId: PEER, revision: -1 })).ok, false)
     assert.equal(decodeReplicaAnnouncement(enc({ t: 'claim', peerId: PEER, revision: 1 })).ok, false)

@@ -211,4 +211,56 @@ describe('ElectionCore', () => {
     assert.equal(a.manager()?.peerId, 'a')
     assert.equal(a.epoch, 1)
   })
+
+  it('a frozen manager that learns of a higher epoch steps down at once, holds its claims, and accepts the newer claim', () => {
+    const net = new Net()
+    for (const id of ['a', 'b', 'c']) net.add(id)
+    net.run(3_500)
+    const a = net.cores.get('a') as ElectionCore
+    assert.equal(a.manager()?.peerId, 'a')
+    // a freezes; the others depose it and elect b (epoch 2); a hears nothing meanwhile.
+    net.setStatus('a', 'failed')
+    net.run(500, new Set(['a']))
+    assert.equal(net.cores.get('c')?.manager()?.peerId, 'b')
+    const claimB = net.cores.get('b')?.manager() as ElectionClaim
+    // a wakes: lower epochs and its own epoch change nothing...
+    assert.deepEqual(a.stepDown(1, net.now).changes, [])
+    assert.equal(a.isManager, true)
+    // ...a replica refusing it as stale (epoch 2) makes it step down now.
+    const out = a.stepDown(2, net.now)
+    assert.equal(out.changes.length, 1)
+    assert.equal(out.changes[0]?.manager, null)
+    assert.equal(out.changes[0]?.previous?.peerId, 'a')
+    assert.equal(out.persistEpoch, 2, 'the newer epoch is persisted')
+    assert.equal(a.manager(), null)
+    assert.equal(a.isManager, false)
+    // It does not claim again while it waits for the newer claim, although it ranks first.
+    net.view.set('a', { status: 'alive', lastChange: net.now })
+    net.feedView(a)
+    for (let i = 0; i < 20; i++) { net.now += 250; assert.deepEqual(a.tick(net.now, 3).claims, []) }
+    // The newer manager's claim arrives: accepted.
+    a.claim(claimB)
+    assert.equal(a.manager()?.peerId, 'b')
+    assert.equal(a.manager()?.epoch, 2)
+    // A second stale answer after that changes nothing.
+    assert.deepEqual(a.stepDown(2, net.now).changes, [])
+  })
+
+  it('a manager whose own node sees a newer epoch (a lease request) steps down; a non-manager only raises its epoch', () => {
+    const net = new Net()
+    for (const id of ['a', 'b']) net.add(id)
+    net.run(3_500)
+    const a = net.cores.get('a') as ElectionCore
+    const b = net.cores.get('b') as ElectionCore
+    assert.deepEqual(b.observeEpoch(5, net.now).changes, [], 'b is not manager: only the epoch rises')
+    assert.equal(b.manager()?.peerId, 'a')
+    assert.equal(b.epoch, 5)
+    const out = a.observeEpoch(5, net.now)
+    assert.equal(out.changes.length, 1)
+    assert.equal(a.manager(), null)
+    // Still bounded: an absurd epoch is refused and changes nothing.
+    const c = net.add('c')
+    net.run(3_500)
+    assert.deepEqual(c.stepDown(2 ** 40, net.now), { claims: [], changes: [], persistEpoch: null })
+  })
 })

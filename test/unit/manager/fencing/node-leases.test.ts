@@ -80,6 +80,24 @@ describe('NodeLeases', () => {
     assert.equal(!got.ok && got.code, 'CLUSTERD_ERR_STALE_EPOCH')
   })
 
+  it('a node that names a higher epoch tells the manager it was replaced (acquire and renewal)', async () => {
+    const heard: number[] = []
+    const told = (key: PrivateKey, epoch: number): NodeLeases => new NodeLeases(
+      { transport: transport(key), sign: claimSigner(key), logger, onNewerEpoch: e => { heard.push(e) } },
+      { epoch, selfPeerId: peerIdFromPrivateKey(key).toString(), ...timing })
+    const first = await told(m1, 1).acquire(node, new AbortController().signal)
+    assert.ok(first.ok)
+    assert.deepEqual(heard, [], 'a grant says nothing')
+    election.epoch = 3
+    await waitFor(() => first.lease.signal.aborted ? true : undefined, { timeoutMs: 3000, message: 'renewal refused' })
+    assert.ok(heard.length >= 1 && heard.every(e => e === 3), `renewal refusal named epoch 3: ${JSON.stringify(heard)}`)
+    heard.length = 0
+    const again = await told(m1, 1).acquire(node, new AbortController().signal)
+    assert.equal(again.ok, false)
+    assert.deepEqual(heard, [3])
+    await first.lease.release()
+  })
+
   it('a newer manager waits while the older lease is live; the older one loses its lease at its next renewal and the newer gets it', async () => {
     const first = await leases(m1, 1).acquire(node, new AbortController().signal)
     assert.ok(first.ok)

@@ -95,7 +95,7 @@ describe('ManagerStore.mergeForeign (partition heal)', () => {
     const revision = survivor.revision
     const before = await survivor.exportAll()
     const again = await survivor.mergeForeign(copy)
-    assert.deepEqual(again, { nodesAdded: [], nodesTakenOver: [], lifecycleEvents: 0, jobsAdded: [], jobsUpdated: [], jobEvents: 0, config: [], activeJobs: [] })
+    assert.deepEqual(again, { nodesAdded: [], nodesTakenOver: [], lifecycleEvents: 0, jobsAdded: [], jobsUpdated: [], jobEvents: 0, config: [], activeJobs: [], stale: [] })
     assert.equal(survivor.revision, revision, 'no write')
     assert.deepEqual(await survivor.exportAll(), before)
   })

@@ -1,0 +1,55 @@
+/**
+ * The step-down decision of a manager (pure): as soon as it learns of a higher epoch than its
+ * own, from any source, it is deposed. From then on it acknowledges nothing (every store write
+ * is refused with CLUSTERD_ERR_MANAGER_CHANGED), cancels its runs and steps down; the first
+ * news is the one logged and acted on, later news changes nothing (docs/architecture.md,
+ * "Deposed managers").
+ */
+
+import { ClusterdError } from '../protocol/errors.js'
+
+/** Where a manager learned that a newer epoch exists. */
+export type DeposedSource =
+  /** A replica answered a replication request `stale`, or a pulled replica follows a newer manager. */
+  | 'replica'
+  /** A node refused a lease request and named a higher epoch. */
+  | 'node-lease'
+  /** This agent's election heard a higher claim or epoch. */
+  | 'election'
+
+/** One piece of news about a newer epoch. */
+export interface DeposedNews {
+  epoch: number
+  source: DeposedSource
+  /** The peer (replica or node) that told, when there is one. */
+  from?: string
+  /** The newer manager's peer id, when known. */
+  manager?: string | null
+}
+
+/** Tracks whether a manager of one epoch was deposed. */
+export class Deposition {
+  private first: DeposedNews | null = null
+
+  constructor (readonly epoch: number) {}
+
+  /** True exactly once: for the first news of an epoch above ours. */
+  learn (news: DeposedNews): boolean {
+    if (this.first !== null || !(news.epoch > this.epoch)) return false
+    this.first = { ...news }
+    return true
+  }
+
+  /** The news that deposed this manager, or null while it was not. */
+  get news (): DeposedNews | null {
+    return this.first
+  }
+
+  /** The error every write gets once deposed; null while not. */
+  refusal (): ClusterdError | null {
+    const n = this.first
+    if (n === null) return null
+    return new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED',
+      `this manager (epoch ${this.epoch}) was replaced by epoch ${n.epoch}${n.manager != null ? ` (${n.manager})` : ''}; nothing was written: retry, the request goes to the current manager`)
+  }
+}
