@@ -20,6 +20,14 @@
  *   refused (a hostile or broken member must not push the fencing token out of reach).
  * - Own stalls: after this node's tick came late, suspicion of the manager is not judged for
  *   `stallGraceMs` (membership's own-stall rule already moved its suspicions out).
+ * - Same-epoch claims: two nodes that each missed the other's claim can claim one epoch. The
+ *   losing claimant (claimSupersedes) adopts the winner and stops at once; the winning one,
+ *   on hearing the loser's claim, claims epoch + 1, so everything the loser did under the shared
+ *   epoch (node leases, replica writes) is fenced by a strictly higher token and the loser is
+ *   deposed by the rules for a higher epoch, even where the loser's claim never spread.
+ * - Ranking: a member whose replica revision was never announced ranks as revision 0 (a fresh
+ *   store announces nothing), like our own fresh store: ranking it below ourselves made every
+ *   fresh joiner that had not heard the sitting claim yet elect itself.
  * - Stepping down: a manager that learns of a higher epoch than its own (a replica or node
  *   refusing it as stale, a lease request of a newer manager to its own node) stops being
  *   manager at once, before the newer claim reaches it, and does not claim again for
@@ -109,6 +117,7 @@ export class ElectionCore {
   private judgeFrom = 0
   private live = 1
   private refusedCount = 0
+  private reclaimCount = 0
   /** No claim of our own before this time (after stepping down for a higher epoch). */
   private holdUntil = -Infinity
 
@@ -144,16 +153,37 @@ export class ElectionCore {
     if (Number.isSafeInteger(r.revision) && r.revision >= 0) this.revisions.set(r.peerId, r)
   }
 
-  /** A verified claim arrived (by broadcast or push-pull). */
-  claim (c: ElectionClaim): ElectionOutput {
+  /**
+   * A verified claim arrived (by broadcast or push-pull). A rival claim at our own epoch that
+   * loses to ours makes us claim again one epoch higher (see "Same-epoch claims" above); one
+   * that wins makes us stop being manager (the change names the rival).
+   */
+  claim (c: ElectionClaim, now: number = this.lastTick): ElectionOutput {
     const out = empty()
     if (!this.acceptable(c.epoch)) return out
     const cur = this.current
     if (cur !== null && c.epoch === cur.epoch && c.peerId === cur.peerId) return out
     const wins = cur === null ? c.epoch >= this.highest : claimSupersedes(c, cur)
-    if (wins) this.adopt(c, out)
-    else this.raise(c.epoch, out)
+    if (wins) {
+      this.adopt(c, out)
+      return out
+    }
+    this.raise(c.epoch, out)
+    if (cur !== null && cur.peerId === this.init.selfId && c.peerId !== this.init.selfId && c.epoch === cur.epoch) this.reclaim(now, out)
     return out
+  }
+
+  /** Same-epoch rivals resolved by this node re-claiming above them. */
+  get reclaims (): number { return this.reclaimCount }
+
+  /** Claim epoch highest + 1 as ourselves (a tie we won: fence the rival's epoch). */
+  private reclaim (now: number, out: ElectionOutput): void {
+    const epoch = this.highest + 1
+    if (!isEpoch(epoch)) { this.refusedCount++; return }
+    const mine: ElectionClaim = { epoch, peerId: this.init.selfId, name: this.init.name, revision: this.init.selfRevision().revision, at: now }
+    this.reclaimCount++
+    this.adopt(mine, out)
+    out.claims.push(mine)
   }
 
   /**
@@ -248,7 +278,7 @@ export class ElectionCore {
       return s.awaiting ? -2 : s.revision
     }
     const r = this.revisions.get(id)
-    return r === undefined ? -1 : r.awaiting ? -2 : r.revision
+    return r === undefined ? 0 : r.awaiting ? -2 : r.revision
   }
 
   private acceptable (epoch: number): boolean {

@@ -202,7 +202,9 @@ export class Election {
     if (this.core === null) return
     this.feedMembers()
     const at = Date.parse(claim.since)
-    await this.apply(this.core.claim({ epoch: claim.epoch, peerId: claim.peerId, name: claim.name, revision: claim.revision, at: Number.isFinite(at) ? at : 0 }))
+    const out = this.core.claim({ epoch: claim.epoch, peerId: claim.peerId, name: claim.name, revision: claim.revision, at: Number.isFinite(at) ? at : 0 }, this.now())
+    if (out.claims.length > 0) this.c.logger.warn({ rival: claim.name, peer: claim.peerId, epoch: claim.epoch }, `${claim.name} also claimed epoch ${claim.epoch} and loses to this agent; claiming epoch ${claim.epoch + 1} so its actions are fenced`)
+    await this.apply(out)
   }
 
   private async evaluate (): Promise<void> {

@@ -264,3 +264,82 @@ describe('ElectionCore', () => {
     assert.deepEqual(c.stepDown(2 ** 40, net.now), { claims: [], changes: [], persistEpoch: null })
   })
 })
+
+describe('ElectionCore: same-epoch claims', () => {
+  const T0 = 5_000_000
+  /** A core that claimed epoch 1 alone (it knows only itself), as a joiner whose push-pull was lost does. */
+  function soloClaimant (id: string, revision = 0): { core: ElectionCore, claim: ElectionClaim } {
+    const core = new ElectionCore({ selfId: id, name: id, eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision, awaiting: false }) })
+    core.start(T0)
+    core.member({ id, status: 'alive', eligible: true, lastChange: T0 })
+    const out = core.tick(T0 + 3000, 1)
+    assert.equal(out.claims.length, 1)
+    const claim = out.claims[0]
+    assert.ok(claim !== undefined)
+    assert.equal(claim.epoch, 1)
+    return { core, claim }
+  }
+
+  for (const order of ['winner first', 'loser first'] as const) {
+    it(`two claimants of one epoch (${order}): the loser adopts the winner, the winner re-claims epoch 2, and both end on it`, () => {
+      const a = soloClaimant('A') // lower id: wins the tie at equal revisions
+      const b = soloClaimant('B')
+      const now = T0 + 4000
+      const deliver = (to: ElectionCore, c: ElectionClaim): ElectionOutput => to.claim(c, now)
+      // Each learns the other's epoch-1 claim; the order of the two deliveries varies.
+      const outs = order === 'winner first'
+        ? { b: deliver(b.core, a.claim), a: deliver(a.core, b.claim) }
+        : { a: deliver(a.core, b.claim), b: deliver(b.core, a.claim) }
+      assert.equal(b.core.isManager, false, 'the losing claimant stops at once')
+      assert.deepEqual(outs.b.changes.map(ch => [ch.manager?.peerId, ch.previous?.peerId]), [['A', 'B']])
+      assert.deepEqual(outs.b.claims, [], 'the loser claims nothing')
+      assert.equal(a.core.isManager, true)
+      assert.equal(outs.a.claims.length, 1, 'the winner claims again')
+      const re = outs.a.claims[0]
+      assert.ok(re !== undefined)
+      assert.deepEqual([re.peerId, re.epoch], ['A', 2])
+      assert.equal(outs.a.persistEpoch, 2, 'the new epoch is persisted before it is acted on')
+      assert.equal(a.core.reclaims, 1)
+      const bOut = deliver(b.core, re)
+      assert.equal(b.core.manager()?.epoch, 2)
+      assert.equal(b.core.epoch, 2)
+      assert.deepEqual(bOut.claims, [])
+      // Late duplicates change nothing and claim nothing.
+      assert.deepEqual(deliver(a.core, b.claim).claims, [])
+      assert.deepEqual(deliver(b.core, a.claim).changes, [])
+      assert.equal(a.core.manager()?.epoch, 2)
+    })
+  }
+
+  it('a higher revision wins the tie whatever the ids; the winner re-claims', () => {
+    const a = soloClaimant('A', 0)
+    const b = soloClaimant('B', 7)
+    const aOut = a.core.claim(b.claim, T0 + 4000)
+    assert.equal(a.core.isManager, false)
+    assert.deepEqual(aOut.claims, [])
+    const bOut = b.core.claim(a.claim, T0 + 4000)
+    assert.deepEqual(bOut.claims.map(c => [c.peerId, c.epoch]), [['B', 2]])
+  })
+
+  it('a node that is not a claimant never claims on seeing two claims of one epoch', () => {
+    const a = soloClaimant('A')
+    const b = soloClaimant('B')
+    const c = new ElectionCore({ selfId: 'C', name: 'C', eligible: true, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    c.start(T0)
+    const o1 = c.claim(b.claim, T0 + 100)
+    const o2 = c.claim(a.claim, T0 + 100)
+    assert.deepEqual([...o1.claims, ...o2.claims], [])
+    assert.equal(c.manager()?.peerId, 'A')
+    assert.deepEqual(c.claim(b.claim, T0 + 200).changes, [], 'the loser arriving again changes nothing')
+  })
+
+  it('a member that never announced its revision ranks like a fresh store (0), so a fresh joiner does not elect itself over a lower id', () => {
+    const core = new ElectionCore({ selfId: 'B', name: 'B', eligible: true, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    core.start(T0)
+    core.member({ id: 'B', status: 'alive', eligible: true, lastChange: T0 })
+    core.member({ id: 'A', status: 'alive', eligible: true, lastChange: T0 })
+    assert.deepEqual(core.tick(T0 + 3000, 2).claims, [], 'A (lower id, revision unknown) is the winner, not us')
+    core.revision({ peerId: 'A', revision: 0, awaiting: true })
+    assert.deepEqual(core.tick(T0 + 3250, 2).claims.map(c => c.peerId), ['B'], 'a store awaiting a snapshot still ranks last')
+  })
+})

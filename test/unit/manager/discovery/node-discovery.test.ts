@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { NodeDiscovery } from '../../../../manager/discovery/node-discovery.js'
 import { ManagerStore } from '../../../../manager/store/index.js'
 import type { Member } from '../../../../protocol/members.js'
+import { waitFor } from '../../../harness/poll.js'
 
 const logger = pino({ level: 'silent' })
 const member = (name: string, status: Member['status']): Member => ({
@@ -38,9 +39,35 @@ describe('NodeDiscovery', () => {
       assert.equal((await store.getNode('gone'))?.reachable, false)
       assert.equal(await store.getNode('left-early'), undefined)
       listener?.(member('a', 'failed'))
+      await waitFor(async () => (await store.getNode('a'))?.reachable === false, { timeoutMs: 5000 })
       await discovery.stop()
-      assert.equal((await store.getNode('a'))?.reachable, false)
       assert.equal((await store.getNode('a'))?.state, 'discovered', 'reachability is not a lifecycle change')
+    } finally {
+      await store.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('stop waits for the update in progress and drops the queued ones (a replaced manager must not write on for minutes)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'discovery-'))
+    const store = new ManagerStore({ logger }, { path: join(dir, 'db') })
+    await store.start()
+    try {
+      let listener: ((m: Member) => void) | undefined
+      const discovery = new NodeDiscovery({ store, logger, members: () => [], onMemberChange: l => { listener = l; return () => { listener = undefined } }, onDiscovered: () => {} })
+      await discovery.start()
+      const queued = Array.from({ length: 200 }, (_, i) => member(`n${i}`, 'alive'))
+      for (const m of queued) listener?.(m)
+      await discovery.stop()
+      const written = (await store.listNodes()).length
+      assert.ok(written < queued.length, `stop returned after ${written} of ${queued.length} queued updates were written`)
+      listener?.(member('late', 'alive'))
+      assert.equal(listener, undefined, 'no longer subscribed')
+      // A restart reconciles every member again.
+      const again = new NodeDiscovery({ store, logger, members: () => queued, onMemberChange: () => () => {}, onDiscovered: () => {} })
+      await again.start()
+      assert.equal((await store.listNodes()).length, queued.length)
+      await again.stop()
     } finally {
       await store.stop()
       await rm(dir, { recursive: true, force: true })
