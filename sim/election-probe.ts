@@ -37,6 +37,10 @@ export class ElectionProbe<M, S> {
   managerless = 0
   /** Longest time a component had two or more managers (ms). */
   maxDualMs = 0
+  /** Epochs that two or more nodes claimed (counted once per epoch). */
+  sameEpochClaims = 0
+  /** First claimant of each epoch, to count the epochs claimed twice. */
+  private readonly claimantOf = new Map<number, string | null>()
   private readonly cores: Array<ElectionCore | null>
   private readonly persisted: Float64Array
   private readonly claims = new WeakMap<Uint8Array, ElectionClaim>()
@@ -205,6 +209,9 @@ export class ElectionProbe<M, S> {
     if (out.persistEpoch !== null) this.persisted[i] = out.persistEpoch
     for (const claim of out.claims) {
       this.elections++
+      const first = this.claimantOf.get(claim.epoch)
+      if (first === undefined) this.claimantOf.set(claim.epoch, claim.peerId)
+      else if (first !== null && first !== claim.peerId) { this.sameEpochClaims++; this.claimantOf.set(claim.epoch, null) }
       const core = this.world.core(i)
       if (core?.broadcast === undefined) continue
       this.world.perform(i, core.broadcast(KEY_PREFIX + claim.peerId, this.encode(claim), claim.epoch, this.world.now))

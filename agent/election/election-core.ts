@@ -92,10 +92,12 @@ export interface ElectionCoreInit {
   maxEpochJump?: number
   /** After stepping down for a higher epoch, claim nothing for this long. */
   stepDownHoldMs?: number
+  /** After re-claiming above a same-epoch rival, do not re-claim again for this long. */
+  reclaimHoldMs?: number
 }
 
 /** Defaults of the election core. */
-export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, maxEpochJump: 1024, stepDownHoldMs: 10_000 } as const
+export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, maxEpochJump: 1024, stepDownHoldMs: 10_000, reclaimHoldMs: 10_000 } as const
 
 /** Largest epoch (exclusive). */
 export const EPOCH_LIMIT = 2 ** 32
@@ -118,6 +120,7 @@ export class ElectionCore {
   private live = 1
   private refusedCount = 0
   private reclaimCount = 0
+  private lastReclaim = -Infinity
   /** No claim of our own before this time (after stepping down for a higher epoch). */
   private holdUntil = -Infinity
 
@@ -169,7 +172,7 @@ export class ElectionCore {
       return out
     }
     this.raise(c.epoch, out)
-    if (cur !== null && cur.peerId === this.init.selfId && c.peerId !== this.init.selfId && c.epoch === cur.epoch) this.reclaim(now, out)
+    if (cur !== null && cur.peerId === this.init.selfId && c.peerId !== this.init.selfId && c.epoch === cur.epoch && now >= this.lastReclaim + this.init.reclaimHoldMs) this.reclaim(now, out)
     return out
   }
 
@@ -182,6 +185,7 @@ export class ElectionCore {
     if (!isEpoch(epoch)) { this.refusedCount++; return }
     const mine: ElectionClaim = { epoch, peerId: this.init.selfId, name: this.init.name, revision: this.init.selfRevision().revision, at: now }
     this.reclaimCount++
+    this.lastReclaim = now
     this.adopt(mine, out)
     out.claims.push(mine)
   }

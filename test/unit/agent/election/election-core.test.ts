@@ -343,3 +343,24 @@ describe('ElectionCore: same-epoch claims', () => {
     assert.deepEqual(core.tick(T0 + 3250, 2).claims.map(c => c.peerId), ['B'], 'a store awaiting a snapshot still ranks last')
   })
 })
+
+describe('ElectionCore: re-claims are held back', () => {
+  it('a second tie within reclaimHoldMs is won by the claim order alone (a rival that holds us failed would otherwise make both climb epochs)', () => {
+    const T0 = 7_000_000
+    const a = new ElectionCore({ selfId: 'A', name: 'A', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    a.start(T0)
+    a.member({ id: 'A', status: 'alive', eligible: true, lastChange: T0 })
+    assert.equal(a.tick(T0 + 3000, 1).claims[0]?.epoch, 1)
+    const rival = (epoch: number): ElectionClaim => ({ epoch, peerId: 'B', name: 'B', revision: 0, at: T0 })
+    assert.deepEqual(a.claim(rival(1), T0 + 4000).claims.map(c => c.epoch), [2])
+    // B, holding A failed, claims the next epoch by its own tick: a tie at 2.
+    const second = a.claim(rival(2), T0 + 5000)
+    assert.deepEqual(second.claims, [], 'no second re-claim within the hold')
+    assert.equal(a.manager()?.peerId, 'A', 'A still wins the tie by the claim order')
+    assert.equal(a.manager()?.epoch, 2)
+    // B's next claim is higher: A yields, as for any higher epoch.
+    a.claim(rival(3), T0 + 5500)
+    assert.equal(a.manager()?.peerId, 'B')
+    assert.equal(a.reclaims, 1)
+  })
+})
