@@ -203,11 +203,22 @@ export class ElectionCore {
   }
 
   /**
-   * This node, as manager, learned of a higher epoch (a replica or node refused it as stale):
-   * it stops being manager now and holds its own claims back (see the rules above). Bounded
-   * like claims; a no-op unless we are manager with an epoch below `epoch`.
+   * This node, as manager, learned of a higher epoch (a replica or node refused it as stale),
+   * or that a replica's election gives our own epoch to `manager` (a same-epoch claim we
+   * lost): it stops being manager now and holds its own claims back (see the rules above).
+   * Bounded like claims; a no-op unless we are manager with an epoch below `epoch`, or at
+   * `epoch` with another manager named.
    */
-  stepDown (epoch: number, now: number): ElectionOutput {
+  stepDown (epoch: number, now: number, manager: MemberId | null = null): ElectionOutput {
+    const cur = this.current
+    if (manager !== null && manager !== this.init.selfId && cur !== null && cur.peerId === this.init.selfId && cur.epoch === epoch) {
+      // A replica's election gives our epoch to another claimant: we lost a same-epoch claim.
+      const out = empty()
+      this.current = null
+      this.holdUntil = now + this.init.stepDownHoldMs
+      out.changes.push({ manager: null, previous: cur })
+      return out
+    }
     return this.observeEpoch(epoch, now)
   }
 

@@ -139,15 +139,20 @@ export class Election {
 
   /**
    * This agent's manager role learned of a higher epoch (a replica or node refused it as
-   * stale): stop being manager now, before the newer claim arrives (the ManagerHost then stops
+   * stale), or that a replica's election gives its own epoch to `manager`: stop being manager now, before the newer claim arrives (the ManagerHost then stops
    * the role), and accept the newer manager's claim when it comes. Resolves once persisted.
    */
-  async stepDown (epoch: number): Promise<void> {
+  async stepDown (epoch: number, manager: string | null = null): Promise<void> {
     const run = this.evaluating.then(async () => {
       if (this.core === null) return
       const wasManager = this.core.isManager
-      await this.apply(this.core.stepDown(epoch, this.now()))
-      if (wasManager && !this.core.isManager) this.c.logger.warn({ epoch }, 'stepped down: a newer manager epoch exists; waiting for its claim')
+      const ownEpoch = this.core.manager()?.epoch
+      await this.apply(this.core.stepDown(epoch, this.now(), manager))
+      if (wasManager && !this.core.isManager) {
+        this.c.logger.warn({ epoch, manager }, epoch === ownEpoch
+          ? 'stepped down: another agent holds this epoch (a same-epoch claim this agent lost); waiting for its claim'
+          : 'stepped down: a newer manager epoch exists; waiting for its claim')
+      }
     })
     this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'stepping down failed') })
     await run

@@ -174,9 +174,10 @@ export class Replica {
 
   private async handle (from: string, req: ReplicationRequest): Promise<ReplicationReply> {
     // A replaced manager learns it here, whatever it asked, so it stops acknowledging writes.
-    const stale = staleRequest({ highestEpoch: this.c.election.epoch ?? 0, manager: this.c.election.manager() }, req.epoch)
+    const stale = staleRequest({ highestEpoch: this.c.election.epoch ?? 0, manager: this.c.election.manager() }, req.epoch, from)
     if (stale !== null) {
-      this.c.logger.warn({ peer: from, epoch: req.epoch, newerEpoch: stale.epoch, manager: stale.manager }, 'refused replication from a replaced manager (stale epoch)')
+      this.c.logger.warn({ peer: from, epoch: req.epoch, newerEpoch: stale.epoch, manager: stale.manager },
+        stale.epoch === req.epoch ? 'refused replication from a rival claimant of the same epoch' : 'refused replication from a replaced manager (stale epoch)')
       return { t: 'stale', ...stale }
     }
     const manager = await this.managerFor(req.epoch)

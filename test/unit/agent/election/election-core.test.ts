@@ -364,3 +364,24 @@ describe('ElectionCore: re-claims are held back', () => {
     assert.equal(a.reclaims, 1)
   })
 })
+
+describe('ElectionCore: stepping down for a same-epoch rival', () => {
+  it('a replica naming another manager for our epoch makes us stop and hold our claims; the rival\'s claim is then adopted', () => {
+    const T0 = 9_000_000
+    const l = new ElectionCore({ selfId: 'L', name: 'L', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    l.start(T0)
+    l.member({ id: 'L', status: 'alive', eligible: true, lastChange: T0 })
+    l.member({ id: 'W', status: 'alive', eligible: true, lastChange: T0 })
+    l.revision({ peerId: 'W', revision: 0, awaiting: true }) // so L ranks first and claims
+    assert.equal(l.tick(T0 + 3000, 2).claims[0]?.epoch, 1)
+    assert.deepEqual(l.stepDown(1, T0 + 3100, 'L').changes, [], 'news naming ourselves changes nothing')
+    assert.deepEqual(l.stepDown(0, T0 + 3100, 'W').changes, [], 'a lower epoch changes nothing')
+    const out = l.stepDown(1, T0 + 3200, 'W')
+    assert.deepEqual(out.changes.map(c => [c.manager, c.previous?.peerId]), [[null, 'L']])
+    assert.equal(l.isManager, false)
+    assert.deepEqual(l.tick(T0 + 3500, 2).claims, [], 'no claim of our own during the hold')
+    l.claim({ epoch: 1, peerId: 'W', name: 'W', revision: 0, at: T0 }, T0 + 4000)
+    assert.equal(l.manager()?.peerId, 'W')
+    assert.equal(l.epoch, 1)
+  })
+})
