@@ -176,6 +176,19 @@ export class ElectionCore {
     return out
   }
 
+  /**
+   * Another peer acts as manager of `epoch` (a replication request of it reached our agent):
+   * when that is our own epoch, it claimed it too and lost to us (our election would have
+   * adopted it otherwise), so we re-claim above it exactly as on hearing its claim.
+   */
+  rival (epoch: number, peerId: MemberId, now: number): ElectionOutput {
+    const out = empty()
+    const cur = this.current
+    if (!this.acceptable(epoch) || cur === null || cur.peerId !== this.init.selfId || peerId === this.init.selfId || cur.epoch !== epoch) return out
+    if (now >= this.lastReclaim + this.init.reclaimHoldMs) this.reclaim(now, out)
+    return out
+  }
+
   /** Same-epoch rivals resolved by this node re-claiming above them. */
   get reclaims (): number { return this.reclaimCount }
 

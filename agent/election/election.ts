@@ -158,6 +158,19 @@ export class Election {
     await run
   }
 
+  /**
+   * `peerId` acts as manager of `epoch` (its replication request reached this agent's replica
+   * handler): a rival claimant of our own epoch makes us re-claim above it (election-core.ts).
+   */
+  rival (epoch: number, peerId: string): void {
+    this.serially(async () => {
+      if (this.core === null) return
+      const out = this.core.rival(epoch, peerId, this.now())
+      if (out.claims.length > 0) this.c.logger.warn({ rival: peerId, epoch }, `${peerId} acts as manager of epoch ${epoch}, which this agent holds; claiming epoch ${epoch + 1} so its actions are fenced`)
+      await this.apply(out)
+    })
+  }
+
   /** True when this agent is the manager. */
   get isManager (): boolean { return this.core?.isManager ?? false }
 

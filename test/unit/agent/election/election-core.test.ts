@@ -385,3 +385,20 @@ describe('ElectionCore: stepping down for a same-epoch rival', () => {
     assert.equal(l.epoch, 1)
   })
 })
+
+describe('ElectionCore: a rival acting under our epoch', () => {
+  it('a peer replicating as manager of our own epoch makes us re-claim above it (once per hold); other epochs or peers do nothing', () => {
+    const T0 = 11_000_000
+    const w = new ElectionCore({ selfId: 'W', name: 'W', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    w.start(T0)
+    w.member({ id: 'W', status: 'alive', eligible: true, lastChange: T0 })
+    assert.equal(w.tick(T0 + 3000, 1).claims[0]?.epoch, 1)
+    assert.deepEqual(w.rival(1, 'W', T0 + 3100).claims, [], 'ourselves')
+    assert.deepEqual(w.rival(0, 'L', T0 + 3100).claims, [], 'an older epoch: the stale rules handle it')
+    const out = w.rival(1, 'L', T0 + 3200)
+    assert.deepEqual(out.claims.map(c => [c.peerId, c.epoch]), [['W', 2]])
+    assert.equal(out.persistEpoch, 2)
+    assert.deepEqual(w.rival(2, 'L', T0 + 4000).claims, [], 'held back')
+    assert.equal(w.manager()?.epoch, 2)
+  })
+})
