@@ -182,8 +182,8 @@ export class ElectionProbe<M, S> {
     })
     // Replica revisions are application state the sim does not model: every store is at
     // revision 0, and every node knows that of each eligible node (the agent learns them from
-    // the replicas' announcement broadcasts). Without it a node ranks its own known revision
-    // above everyone's unknown one and every eligible node claims at once.
+    // the replicas' announcement broadcasts; an unannounced revision ranks as 0 as well, so a
+    // fresh node does not rank itself above the members it has not heard from).
     for (const j of this.eligibleIdx) c.revision({ peerId: this.world.idOf(j), revision: 0, awaiting: false })
     this.cores[i] = c
     this.handle(i, c.start(this.world.now))
