@@ -223,7 +223,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         libp2p: node,
         fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) },
         // A deposed manager stops at once: the election drops it, so the host stops the role.
-        onDeposed: epoch => { void election.stepDown(epoch) }
+        onDeposed: (epoch, manager) => { void election.stepDown(epoch, manager) }
       })))
     })
     managerHost = host

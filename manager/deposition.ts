@@ -31,11 +31,17 @@ export interface DeposedNews {
 export class Deposition {
   private first: DeposedNews | null = null
 
-  constructor (readonly epoch: number) {}
+  /** `self`: this manager's peer id; news naming another manager for our own epoch then deposes too. */
+  constructor (readonly epoch: number, readonly self?: string) {}
 
-  /** True exactly once: for the first news of an epoch above ours. */
+  /**
+   * True exactly once: for the first news of an epoch above ours, or of our epoch held by
+   * another manager (a same-epoch claim we lost).
+   */
   learn (news: DeposedNews): boolean {
-    if (this.first !== null || !(news.epoch > this.epoch)) return false
+    if (this.first !== null) return false
+    const rival = this.self !== undefined && news.epoch === this.epoch && news.manager != null && news.manager !== this.self
+    if (!(news.epoch > this.epoch) && !rival) return false
     this.first = { ...news }
     return true
   }
@@ -50,6 +56,8 @@ export class Deposition {
     const n = this.first
     if (n === null) return null
     return new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED',
-      `this manager (epoch ${this.epoch}) was replaced by epoch ${n.epoch}${n.manager != null ? ` (${n.manager})` : ''}; nothing was written: retry, the request goes to the current manager`)
+      n.epoch === this.epoch
+        ? `this manager lost epoch ${this.epoch} to ${n.manager ?? 'another manager'}; nothing was written: retry, the request goes to the current manager`
+        : `this manager (epoch ${this.epoch}) was replaced by epoch ${n.epoch}${n.manager != null ? ` (${n.manager})` : ''}; nothing was written: retry, the request goes to the current manager`)
   }
 }

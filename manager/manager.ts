@@ -77,7 +77,7 @@ export interface ManagerDeps {
    * The manager learned that a newer epoch exists (it was deposed): the agent steps down
    * (Election.stepDown), which stops this role. Called once.
    */
-  onDeposed?: (epoch: number) => void
+  onDeposed?: (epoch: number, manager: string | null) => void
 }
 
 /** Address and pinned host keys of a node, from its signed membership record. */
@@ -120,7 +120,7 @@ export class Manager implements ManagerRole {
   constructor (deps: ManagerDeps, epoch: number) {
     this.deps = deps
     this.epoch = epoch
-    this.deposition = new Deposition(epoch)
+    this.deposition = new Deposition(epoch, deps.self.peerId)
     const logger = deps.logger.child({ epoch })
     this.log = logger
     this.replicator = deps.libp2p === undefined
@@ -245,9 +245,11 @@ export class Manager implements ManagerRole {
   private deposed (news: DeposedNews): void {
     if (!this.deposition.learn(news)) return
     this.log.error({ newerEpoch: news.epoch, source: news.source, from: news.from, manager: news.manager },
-      `deposed: manager epoch ${this.epoch} learned of epoch ${news.epoch} (${news.source}); acknowledging no more writes, cancelling runs, stepping down`)
+      news.epoch === this.epoch
+        ? `deposed: manager epoch ${this.epoch} lost its epoch to ${news.manager ?? 'another manager'} (${news.source}); acknowledging no more writes, cancelling runs, stepping down`
+        : `deposed: manager epoch ${this.epoch} learned of epoch ${news.epoch} (${news.source}); acknowledging no more writes, cancelling runs, stepping down`)
     this.cancelling = this.jobs.stop().catch(err => { this.log.error({ err }, 'cancelling runs after deposition failed') })
-    try { this.deps.onDeposed?.(news.epoch) } catch (err) { this.log.error({ err }, 'step-down listener failed') }
+    try { this.deps.onDeposed?.(news.epoch, news.manager ?? null) } catch (err) { this.log.error({ err }, 'step-down listener failed') }
   }
 
   /** Keep the keys of writes refused as stale in the store's late-writes sidecar (manager/store/unacked.ts). */

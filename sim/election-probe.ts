@@ -37,6 +37,10 @@ export class ElectionProbe<M, S> {
   managerless = 0
   /** Longest time a component had two or more managers (ms). */
   maxDualMs = 0
+  /** Epochs that two or more nodes claimed (counted once per epoch). */
+  sameEpochClaims = 0
+  /** First claimant of each epoch, to count the epochs claimed twice. */
+  private readonly claimantOf = new Map<number, string | null>()
   private readonly cores: Array<ElectionCore | null>
   private readonly persisted: Float64Array
   private readonly claims = new WeakMap<Uint8Array, ElectionClaim>()
@@ -178,8 +182,8 @@ export class ElectionProbe<M, S> {
     })
     // Replica revisions are application state the sim does not model: every store is at
     // revision 0, and every node knows that of each eligible node (the agent learns them from
-    // the replicas' announcement broadcasts). Without it a node ranks its own known revision
-    // above everyone's unknown one and every eligible node claims at once.
+    // the replicas' announcement broadcasts; an unannounced revision ranks as 0 as well, so a
+    // fresh node does not rank itself above the members it has not heard from).
     for (const j of this.eligibleIdx) c.revision({ peerId: this.world.idOf(j), revision: 0, awaiting: false })
     this.cores[i] = c
     this.handle(i, c.start(this.world.now))
@@ -205,6 +209,9 @@ export class ElectionProbe<M, S> {
     if (out.persistEpoch !== null) this.persisted[i] = out.persistEpoch
     for (const claim of out.claims) {
       this.elections++
+      const first = this.claimantOf.get(claim.epoch)
+      if (first === undefined) this.claimantOf.set(claim.epoch, claim.peerId)
+      else if (first !== null && first !== claim.peerId) { this.sameEpochClaims++; this.claimantOf.set(claim.epoch, null) }
       const core = this.world.core(i)
       if (core?.broadcast === undefined) continue
       this.world.perform(i, core.broadcast(KEY_PREFIX + claim.peerId, this.encode(claim), claim.epoch, this.world.now))

@@ -71,7 +71,9 @@ function main (): void {
   const scenario = values.scenario!
   const names: ScenarioName[] = []
   for (const s of scenario.split(',')) {
-    if (s === 'all') names.push(...SCENARIOS.filter(x => x !== 'form'))
+    // `all` keeps the membership tables of docs/benchmarks.md reproducible: `form` and the
+    // election check `split-claim` run only by name.
+    if (s === 'all') names.push(...SCENARIOS.filter(x => x !== 'form' && x !== 'split-claim'))
     else if ((SCENARIOS as readonly string[]).includes(s)) names.push(s as ScenarioName)
     else throw new Error(`unknown scenario ${s}\n${USAGE}`)
   }

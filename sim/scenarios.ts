@@ -11,7 +11,7 @@ import { World } from './world.js'
 import { ElectionProbe } from './election-probe.js'
 
 /** Names of the scenarios (`all` runs each of them in turn). */
-export const SCENARIOS = ['join', 'crash', 'partition', 'stall', 'restart', 'mass-join', 'churn', 'form'] as const
+export const SCENARIOS = ['join', 'crash', 'partition', 'stall', 'restart', 'mass-join', 'churn', 'form', 'split-claim'] as const
 /** One scenario name. */
 export type ScenarioName = typeof SCENARIOS[number]
 
@@ -73,11 +73,13 @@ export interface ScenarioResult {
   maxDualManagerMs: number
   /** Checks where some component had no manager although it held an eligible node. */
   managerlessChecks: number
+  /** Epochs claimed by two or more nodes (split-claim: each side without the manager claimed the same one). */
+  sameEpochClaims?: number
   events: number
 }
 
 const DEFAULT_DURATION_S: Record<ScenarioName, number> = {
-  join: 30, crash: 60, partition: 120, stall: 120, restart: 90, 'mass-join': 60, churn: 120, form: 60
+  join: 30, crash: 60, partition: 120, stall: 120, restart: 90, 'mass-join': 60, churn: 120, form: 60, 'split-claim': 90
 }
 
 /**
@@ -220,6 +222,19 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
       })
       break
     }
+    case 'split-claim': {
+      // Three sides: the one holding the manager and two without, which each elect a manager
+      // at the same epoch without hearing the other (like joiners whose push-pull to the
+      // seed was lost); after the heal one manager per component must remain.
+      world.at(FAULT_AT_MS, () => {
+        for (let i = 0; i < n; i++) world.net.setGroup(i, i % 3)
+        world.at(world.now + PARTITION_MS, () => {
+          world.net.heal()
+          for (let i = 0; i < n; i++) metrics.disrupted(i, world.now)
+        })
+      })
+      break
+    }
     case 'churn': {
       // Every second until 30 s before the end: one crash, one restart of a node down for 20 s
       // or more, one join.
@@ -269,6 +284,7 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     res.managerViolations = election.violations
     res.maxDualManagerMs = election.maxDualMs
     res.managerlessChecks = election.managerless
+    if (name === 'split-claim') res.sameEpochClaims = election.sameEpochClaims
     res.events = world.processed
     return res
   }

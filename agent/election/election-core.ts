@@ -20,6 +20,14 @@
  *   refused (a hostile or broken member must not push the fencing token out of reach).
  * - Own stalls: after this node's tick came late, suspicion of the manager is not judged for
  *   `stallGraceMs` (membership's own-stall rule already moved its suspicions out).
+ * - Same-epoch claims: two nodes that each missed the other's claim can claim one epoch. The
+ *   losing claimant (claimSupersedes) adopts the winner and stops at once; the winning one,
+ *   on hearing the loser's claim, claims epoch + 1, so everything the loser did under the shared
+ *   epoch (node leases, replica writes) is fenced by a strictly higher token and the loser is
+ *   deposed by the rules for a higher epoch, even where the loser's claim never spread.
+ * - Ranking: a member whose replica revision was never announced ranks as revision 0 (a fresh
+ *   store announces nothing), like our own fresh store: ranking it below ourselves made every
+ *   fresh joiner that had not heard the sitting claim yet elect itself.
  * - Stepping down: a manager that learns of a higher epoch than its own (a replica or node
  *   refusing it as stale, a lease request of a newer manager to its own node) stops being
  *   manager at once, before the newer claim reaches it, and does not claim again for
@@ -84,10 +92,12 @@ export interface ElectionCoreInit {
   maxEpochJump?: number
   /** After stepping down for a higher epoch, claim nothing for this long. */
   stepDownHoldMs?: number
+  /** After re-claiming above a same-epoch rival, do not re-claim again for this long. */
+  reclaimHoldMs?: number
 }
 
 /** Defaults of the election core. */
-export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, maxEpochJump: 1024, stepDownHoldMs: 10_000 } as const
+export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, maxEpochJump: 1024, stepDownHoldMs: 10_000, reclaimHoldMs: 10_000 } as const
 
 /** Largest epoch (exclusive). */
 export const EPOCH_LIMIT = 2 ** 32
@@ -109,6 +119,8 @@ export class ElectionCore {
   private judgeFrom = 0
   private live = 1
   private refusedCount = 0
+  private reclaimCount = 0
+  private lastReclaim = -Infinity
   /** No claim of our own before this time (after stepping down for a higher epoch). */
   private holdUntil = -Infinity
 
@@ -144,16 +156,51 @@ export class ElectionCore {
     if (Number.isSafeInteger(r.revision) && r.revision >= 0) this.revisions.set(r.peerId, r)
   }
 
-  /** A verified claim arrived (by broadcast or push-pull). */
-  claim (c: ElectionClaim): ElectionOutput {
+  /**
+   * A verified claim arrived (by broadcast or push-pull). A rival claim at our own epoch that
+   * loses to ours makes us claim again one epoch higher (see "Same-epoch claims" above); one
+   * that wins makes us stop being manager (the change names the rival).
+   */
+  claim (c: ElectionClaim, now: number = this.lastTick): ElectionOutput {
     const out = empty()
     if (!this.acceptable(c.epoch)) return out
     const cur = this.current
     if (cur !== null && c.epoch === cur.epoch && c.peerId === cur.peerId) return out
     const wins = cur === null ? c.epoch >= this.highest : claimSupersedes(c, cur)
-    if (wins) this.adopt(c, out)
-    else this.raise(c.epoch, out)
+    if (wins) {
+      this.adopt(c, out)
+      return out
+    }
+    this.raise(c.epoch, out)
+    if (cur !== null && cur.peerId === this.init.selfId && c.peerId !== this.init.selfId && c.epoch === cur.epoch && now >= this.lastReclaim + this.init.reclaimHoldMs) this.reclaim(now, out)
     return out
+  }
+
+  /**
+   * Another peer acts as manager of `epoch` (a replication request of it reached our agent):
+   * when that is our own epoch, it claimed it too and lost to us (our election would have
+   * adopted it otherwise), so we re-claim above it exactly as on hearing its claim.
+   */
+  rival (epoch: number, peerId: MemberId, now: number): ElectionOutput {
+    const out = empty()
+    const cur = this.current
+    if (!this.acceptable(epoch) || cur === null || cur.peerId !== this.init.selfId || peerId === this.init.selfId || cur.epoch !== epoch) return out
+    if (now >= this.lastReclaim + this.init.reclaimHoldMs) this.reclaim(now, out)
+    return out
+  }
+
+  /** Same-epoch rivals resolved by this node re-claiming above them. */
+  get reclaims (): number { return this.reclaimCount }
+
+  /** Claim epoch highest + 1 as ourselves (a tie we won: fence the rival's epoch). */
+  private reclaim (now: number, out: ElectionOutput): void {
+    const epoch = this.highest + 1
+    if (!isEpoch(epoch)) { this.refusedCount++; return }
+    const mine: ElectionClaim = { epoch, peerId: this.init.selfId, name: this.init.name, revision: this.init.selfRevision().revision, at: now }
+    this.reclaimCount++
+    this.lastReclaim = now
+    this.adopt(mine, out)
+    out.claims.push(mine)
   }
 
   /**
@@ -169,11 +216,22 @@ export class ElectionCore {
   }
 
   /**
-   * This node, as manager, learned of a higher epoch (a replica or node refused it as stale):
-   * it stops being manager now and holds its own claims back (see the rules above). Bounded
-   * like claims; a no-op unless we are manager with an epoch below `epoch`.
+   * This node, as manager, learned of a higher epoch (a replica or node refused it as stale),
+   * or that a replica's election gives our own epoch to `manager` (a same-epoch claim we
+   * lost): it stops being manager now and holds its own claims back (see the rules above).
+   * Bounded like claims; a no-op unless we are manager with an epoch below `epoch`, or at
+   * `epoch` with another manager named.
    */
-  stepDown (epoch: number, now: number): ElectionOutput {
+  stepDown (epoch: number, now: number, manager: MemberId | null = null): ElectionOutput {
+    const cur = this.current
+    if (manager !== null && manager !== this.init.selfId && cur !== null && cur.peerId === this.init.selfId && cur.epoch === epoch) {
+      // A replica's election gives our epoch to another claimant: we lost a same-epoch claim.
+      const out = empty()
+      this.current = null
+      this.holdUntil = now + this.init.stepDownHoldMs
+      out.changes.push({ manager: null, previous: cur })
+      return out
+    }
     return this.observeEpoch(epoch, now)
   }
 
@@ -248,7 +306,7 @@ export class ElectionCore {
       return s.awaiting ? -2 : s.revision
     }
     const r = this.revisions.get(id)
-    return r === undefined ? -1 : r.awaiting ? -2 : r.revision
+    return r === undefined ? 0 : r.awaiting ? -2 : r.revision
   }
 
   private acceptable (epoch: number): boolean {

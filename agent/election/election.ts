@@ -139,18 +139,36 @@ export class Election {
 
   /**
    * This agent's manager role learned of a higher epoch (a replica or node refused it as
-   * stale): stop being manager now, before the newer claim arrives (the ManagerHost then stops
+   * stale), or that a replica's election gives its own epoch to `manager`: stop being manager now, before the newer claim arrives (the ManagerHost then stops
    * the role), and accept the newer manager's claim when it comes. Resolves once persisted.
    */
-  async stepDown (epoch: number): Promise<void> {
+  async stepDown (epoch: number, manager: string | null = null): Promise<void> {
     const run = this.evaluating.then(async () => {
       if (this.core === null) return
       const wasManager = this.core.isManager
-      await this.apply(this.core.stepDown(epoch, this.now()))
-      if (wasManager && !this.core.isManager) this.c.logger.warn({ epoch }, 'stepped down: a newer manager epoch exists; waiting for its claim')
+      const ownEpoch = this.core.manager()?.epoch
+      await this.apply(this.core.stepDown(epoch, this.now(), manager))
+      if (wasManager && !this.core.isManager) {
+        this.c.logger.warn({ epoch, manager }, epoch === ownEpoch
+          ? 'stepped down: another agent holds this epoch (a same-epoch claim this agent lost); waiting for its claim'
+          : 'stepped down: a newer manager epoch exists; waiting for its claim')
+      }
     })
     this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'stepping down failed') })
     await run
+  }
+
+  /**
+   * `peerId` acts as manager of `epoch` (its replication request reached this agent's replica
+   * handler): a rival claimant of our own epoch makes us re-claim above it (election-core.ts).
+   */
+  rival (epoch: number, peerId: string): void {
+    this.serially(async () => {
+      if (this.core === null) return
+      const out = this.core.rival(epoch, peerId, this.now())
+      if (out.claims.length > 0) this.c.logger.warn({ rival: peerId, epoch }, `${peerId} acts as manager of epoch ${epoch}, which this agent holds; claiming epoch ${epoch + 1} so its actions are fenced`)
+      await this.apply(out)
+    })
   }
 
   /** True when this agent is the manager. */
@@ -202,7 +220,9 @@ export class Election {
     if (this.core === null) return
     this.feedMembers()
     const at = Date.parse(claim.since)
-    await this.apply(this.core.claim({ epoch: claim.epoch, peerId: claim.peerId, name: claim.name, revision: claim.revision, at: Number.isFinite(at) ? at : 0 }))
+    const out = this.core.claim({ epoch: claim.epoch, peerId: claim.peerId, name: claim.name, revision: claim.revision, at: Number.isFinite(at) ? at : 0 }, this.now())
+    if (out.claims.length > 0) this.c.logger.warn({ rival: claim.name, peer: claim.peerId, epoch: claim.epoch }, `${claim.name} also claimed epoch ${claim.epoch} and loses to this agent; claiming epoch ${claim.epoch + 1} so its actions are fenced`)
+    await this.apply(out)
   }
 
   private async evaluate (): Promise<void> {

@@ -66,7 +66,7 @@ const MAX_STAGED_BYTES = 1024 * 1024 * 1024
 export interface ReplicaComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   /** The election: the manager it names, and the highest epoch seen (absent: requests are only matched against the manager). */
-  election: { manager: () => ManagerInfo | null, readonly epoch?: number }
+  election: { manager: () => ManagerInfo | null, readonly epoch?: number, rival?: (epoch: number, peerId: string) => void }
   logger: Logger
   /** A new store on the replica directory (one per open). */
   openStore: () => ReplicaStore
@@ -203,9 +203,12 @@ export class Replica {
 
   private async handle (from: string, req: ReplicationRequest): Promise<ReplicationReply> {
     // A replaced manager learns it here, whatever it asked, so it stops acknowledging writes.
-    const stale = staleRequest({ highestEpoch: this.c.election.epoch ?? 0, manager: this.c.election.manager() }, req.epoch)
+    const stale = staleRequest({ highestEpoch: this.c.election.epoch ?? 0, manager: this.c.election.manager() }, req.epoch, from)
     if (stale !== null) {
-      this.c.logger.warn({ peer: from, epoch: req.epoch, newerEpoch: stale.epoch, manager: stale.manager }, 'refused replication from a replaced manager (stale epoch)')
+      this.c.logger.warn({ peer: from, epoch: req.epoch, newerEpoch: stale.epoch, manager: stale.manager },
+        stale.epoch === req.epoch ? 'refused replication from a rival claimant of the same epoch' : 'refused replication from a replaced manager (stale epoch)')
+      // This agent holds that epoch itself: the rival's actions must be fenced by a higher one.
+      if (stale.epoch === req.epoch && this.c.election.manager()?.local === true) this.c.election.rival?.(req.epoch, from)
       return { t: 'stale', ...stale }
     }
     const manager = await this.managerFor(req.epoch)

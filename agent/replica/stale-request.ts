@@ -4,9 +4,14 @@
  * answered `stale` with that epoch, not merely refused, so the sender stops acknowledging
  * writes and steps down at once (docs/architecture.md, "Deposed managers").
  *
- * Only a strictly higher epoch counts. Two agents that claimed the same epoch at once are
- * settled by their claims (claimSupersedes): a replica that has heard only one of them cannot
- * tell the loser, so it refuses as before and the claims decide.
+ * A request of the current epoch from a peer other than the manager this agent's election
+ * names for that epoch comes from a rival claimant of the same epoch (two agents that each
+ * missed the other's claim): it is answered `stale` with that epoch and the named manager,
+ * and the sender steps down as for a higher epoch. The election adopted the named manager
+ * over every rival claim it heard (claimSupersedes), so a rival it did hear is the loser; one
+ * it did not hear may have been the winner, and then the cluster goes without a manager until
+ * the sender's hold ends and the next epoch is claimed (docs/architecture.md, "Same-epoch
+ * claims"), which is safe, where two managers acting under one epoch are not.
  */
 
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
@@ -17,9 +22,13 @@ export interface StaleVerdict {
   manager: string | null
 }
 
-/** The `stale` verdict for a request of `epoch`, or null when the request is not from a replaced manager. */
-export function staleRequest (known: { highestEpoch: number, manager: ManagerInfo | null }, epoch: number): StaleVerdict | null {
-  if (!(known.highestEpoch > epoch)) return null
+/**
+ * The `stale` verdict for a request of `epoch` from `from`, or null when the request is not from
+ * a replaced manager or a losing rival of the same epoch. Without `from`, only a lower epoch is judged.
+ */
+export function staleRequest (known: { highestEpoch: number, manager: ManagerInfo | null }, epoch: number, from?: string): StaleVerdict | null {
   const m = known.manager
+  if (from !== undefined && m !== null && m.epoch === epoch && epoch === known.highestEpoch && m.peerId !== from) return { epoch, manager: m.peerId }
+  if (!(known.highestEpoch > epoch)) return null
   return { epoch: known.highestEpoch, manager: m !== null && m.epoch === known.highestEpoch ? m.peerId : null }
 }

@@ -43,6 +43,8 @@ export class NodeDiscovery {
   private unsubscribe: (() => void) | null = null
   private unwatchFacts: (() => void) | null = null
   private chain = Promise.resolve()
+  /** Raised by stop: updates queued under an older generation are dropped. */
+  private generation = 0
   /**
    * Nodes marked unreachable only because this manager's membership view did not show them
    * at start (it may still be filling in). Their reappearance is a return only with a new boot.
@@ -77,17 +79,24 @@ export class NodeDiscovery {
     await this.chain
   }
 
-  /** Stop following membership; waits for pending updates. */
+  /**
+   * Stop following membership; waits for the update in progress, and drops the ones still
+   * queued (a start reconciles every member again). Waiting for the whole queue kept a manager
+   * that lost its election writing for minutes: with N members joining, each queued write waits
+   * for replicas that refuse it.
+   */
   async stop (): Promise<void> {
     this.unsubscribe?.()
     this.unsubscribe = null
     this.unwatchFacts?.()
     this.unwatchFacts = null
+    this.generation++
     await this.chain
   }
 
   private enqueue (member: Member): void {
-    this.chain = this.chain.then(async () => { await this.apply(member) })
+    const generation = this.generation
+    this.chain = this.chain.then(async () => { if (generation === this.generation) await this.apply(member) })
       .catch(err => { this.c.logger.error({ err, node: member.name }, 'discovery update failed') })
   }
 

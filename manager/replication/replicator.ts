@@ -83,6 +83,14 @@ export interface NewerEpoch {
   replica: string
 }
 
+/**
+ * Whether news from a replica replaces this manager: a higher epoch, or our own epoch held by
+ * another manager (we lost a same-epoch claim; see agent/replica/stale-request.ts).
+ */
+export function supersedesUs (news: { epoch: number, manager: string | null }, self: { epoch: number, selfPeerId: string }): boolean {
+  return news.epoch > self.epoch || (news.epoch === self.epoch && news.manager !== null && news.manager !== self.selfPeerId)
+}
+
 /** Settings of the replicator. */
 export interface ReplicatorInit {
   selfPeerId: string
@@ -434,13 +442,14 @@ export class Replicator {
   private refuseIfDeposed (revision: number): void {
     const n = this.newer
     if (n === null) return
-    throw new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED',
-      `this manager (epoch ${this.init.epoch}) was replaced by epoch ${n.epoch}${n.manager !== null ? ` (${n.manager})` : ''}: write ${revision} was not acknowledged; retry against the current manager`)
+    throw new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED', n.epoch === this.init.epoch
+      ? `this manager lost epoch ${n.epoch} to ${n.manager ?? 'another manager'} (a same-epoch claim): write ${revision} was not acknowledged; retry against the current manager`
+      : `this manager (epoch ${this.init.epoch}) was replaced by epoch ${n.epoch}${n.manager !== null ? ` (${n.manager})` : ''}: write ${revision} was not acknowledged; retry against the current manager`)
   }
 
   /** A replica showed a newer epoch: stop acknowledging, stop background sends, tell the manager (once). */
   private deposed (news: NewerEpoch): void {
-    if (news.epoch <= this.init.epoch || this.newer !== null) return
+    if (this.newer !== null || !supersedesUs(news, this.init)) return
     this.newer = news
     this.lifetime.abort()
     try { this.c.onDeposed?.(news) } catch (err) { this.c.logger.error({ err }, 'deposed listener failed') }
@@ -472,7 +481,9 @@ export class Replicator {
       if (reply.value.t === 'refused') return this.fail(t, req.t, `refused: ${reply.value.reason}`)
       if (reply.value.t === 'stale') {
         this.deposed({ epoch: reply.value.epoch, manager: reply.value.manager, replica: t.peerId })
-        return this.fail(t, req.t, `refused: the replica knows a newer epoch ${reply.value.epoch}`)
+        return this.fail(t, req.t, reply.value.epoch === this.init.epoch
+          ? `refused: the replica's election gives epoch ${reply.value.epoch} to ${reply.value.manager ?? 'another manager'}`
+          : `refused: the replica knows a newer epoch ${reply.value.epoch}`)
       }
       return reply.value
     } catch (err) {

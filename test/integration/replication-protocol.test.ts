@@ -224,6 +224,80 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
     }
   })
 
+  it('a rival claimant of the same epoch: the replica names the manager its election gives that epoch, and the rival acknowledges nothing', async () => {
+    const d = await newNode()
+    const dd = await tempDir()
+    const de = await tempDir()
+    dirs.push(dd, de)
+    await a.dial(d.getMultiaddrs())
+    // d's election gives epoch 4 to c; `a` also claimed epoch 4 (each missed the other's claim).
+    const info: ManagerInfo = { name: 'c', peerId: c.peerId.toString(), epoch: 4, since: new Date().toISOString(), local: false }
+    const lines: string[] = []
+    const rivals: Array<[number, string]> = []
+    const rivalReplica = new Replica({ libp2p: d, election: { manager: () => info, epoch: 4, rival: (e, p) => { rivals.push([e, p]) } }, logger: pino({ level: 'info' }, { write: (l: string) => { lines.push(l) } }), openStore: () => new ManagerStore({ logger: silent }, { path: dd.path }) }, { electionWaitMs: 200 })
+    await rivalReplica.start()
+    const deposed: NewerEpoch[] = []
+    const replicator: Replicator = new Replicator({
+      libp2p: a,
+      logger: silent,
+      members: () => [member(d)],
+      openSnapshot: async n => await store.openSnapshot(n),
+      revision: () => store.revision,
+      merge: async entries => { await store.mergeForeign(entries) },
+      onDeposed: news => { deposed.push(news) }
+    }, { selfPeerId: a.peerId.toString(), epoch: 4, ackTimeoutMs: 1000 })
+    const store = managerStore(de.path, () => replicator)
+    try {
+      await store.start()
+      await assert.rejects(store.setConfig('tie', 1), (err: unknown) => err instanceof ClusterdError && err.code === 'CLUSTERD_ERR_MANAGER_CHANGED' && /lost epoch 4 to /.test(err.message))
+      assert.deepEqual(deposed, [{ epoch: 4, manager: c.peerId.toString(), replica: d.peerId.toString() }])
+      assert.equal(replicator.stats().underReplicated, 0, 'not acknowledged alone')
+      await assert.rejects(store.setConfig('tie2', 2), { code: 'CLUSTERD_ERR_MANAGER_CHANGED' })
+      assert.equal(rivalReplica.revision, 0, 'the replica wrote nothing')
+      assert.ok(lines.some(l => /refused replication from a rival claimant of the same epoch/.test(l)))
+      assert.deepEqual(rivals, [], 'a replica whose agent is not the manager re-claims nothing')
+    } finally {
+      await replicator.stop()
+      await store.stop()
+      await rivalReplica.stop()
+      await d.stop()
+    }
+  })
+
+  it('a rival claimant replicating to the agent that holds its epoch: told stale, and that agent\'s election is told of the rival (to re-claim above it)', async () => {
+    const d = await newNode()
+    const de = await tempDir()
+    dirs.push(de)
+    await a.dial(d.getMultiaddrs())
+    // d is itself the manager of epoch 6 (its replica handler is up, its store closed); `a` also claimed 6.
+    const info: ManagerInfo = { name: 'd', peerId: d.peerId.toString(), epoch: 6, since: new Date().toISOString(), local: true }
+    const rivals: Array<[number, string]> = []
+    const holder = new Replica({ libp2p: d, election: { manager: () => info, epoch: 6, rival: (e, p) => { rivals.push([e, p]) } }, logger: silent, openStore: () => { throw new Error('the manager holds the store') } }, { electionWaitMs: 200 })
+    await holder.start()
+    const deposed: NewerEpoch[] = []
+    const replicator: Replicator = new Replicator({
+      libp2p: a,
+      logger: silent,
+      members: () => [member(d)],
+      openSnapshot: async n => await store.openSnapshot(n),
+      revision: () => store.revision,
+      merge: async entries => { await store.mergeForeign(entries) },
+      onDeposed: news => { deposed.push(news) }
+    }, { selfPeerId: a.peerId.toString(), epoch: 6, ackTimeoutMs: 1000 })
+    const store = managerStore(de.path, () => replicator)
+    try {
+      await store.start()
+      await assert.rejects(store.setConfig('tie', 1), { code: 'CLUSTERD_ERR_MANAGER_CHANGED' })
+      assert.deepEqual(deposed.map(n => [n.epoch, n.manager]), [[6, d.peerId.toString()]])
+      assert.deepEqual(rivals, [[6, a.peerId.toString()]])
+    } finally {
+      await replicator.stop()
+      await store.stop()
+      await holder.stop()
+      await d.stop()
+    }
+  })
+
   it('a replica that holds a replaced manager\'s late writes names their keys when pulled', async () => {
     const d = await newNode()
     const dd = await tempDir()

@@ -28,4 +28,16 @@ describe('Deposition', () => {
     assert.match(err?.message ?? '', /\(epoch 1\) was replaced by epoch 2 \(peerB\)/)
     assert.notEqual(d.refusal(), err, 'a fresh error per refused write')
   })
+
+  it('is deposed by news naming another manager for its own epoch (a same-epoch claim it lost), not by news naming itself', () => {
+    const d = new Deposition(4, 'peerSelf')
+    assert.equal(d.learn({ epoch: 4, source: 'replica', manager: 'peerSelf' }), false)
+    assert.equal(d.learn({ epoch: 4, source: 'replica', manager: null }), false, 'nobody named: nothing learned')
+    assert.equal(d.learn({ epoch: 3, source: 'replica', manager: 'peerW' }), false)
+    assert.equal(d.learn({ epoch: 4, source: 'replica', from: 'peerR', manager: 'peerW' }), true)
+    assert.match(d.refusal()?.message ?? '', /lost epoch 4 to peerW/)
+    assert.equal(d.refusal()?.code, 'CLUSTERD_ERR_MANAGER_CHANGED')
+    // Without its own id (older callers) the rule is the higher epoch only.
+    assert.equal(new Deposition(4).learn({ epoch: 4, source: 'replica', manager: 'peerW' }), false)
+  })
 })

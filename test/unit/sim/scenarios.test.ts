@@ -55,6 +55,16 @@ describe('membership simulator on the real core', () => {
     })
   }
 
+  for (const seed of [2, 4, 12]) {
+    it(`split-claim (60 nodes, seed ${seed}): two sides claim the same epoch, and after the heal one manager per component remains`, () => {
+      const r = simulate('split-claim', { ...LAN, seed, nodes: 60 })
+      assert.ok((r.sameEpochClaims ?? 0) >= 1, 'no epoch was claimed twice: the scenario tested nothing')
+      assert.equal(r.managerViolations, 0, `two managers for up to ${r.maxDualManagerMs} ms`)
+      assert.ok(r.maxDualManagerMs <= 10_000, `two managers for ${r.maxDualManagerMs} ms`)
+      assert.equal(r.convergedAtEnd, true)
+    })
+  }
+
   it('a node frozen for 60 s is marked failed by its peers and rejoins within 5 s of waking, accusing nobody', () => {
     const r = simulate('stall', { ...LAN, nodes: 300 })
     assert.ok(finite(r.failMs), 'peers never all marked the frozen node failed')

@@ -264,3 +264,141 @@ describe('ElectionCore', () => {
     assert.deepEqual(c.stepDown(2 ** 40, net.now), { claims: [], changes: [], persistEpoch: null })
   })
 })
+
+describe('ElectionCore: same-epoch claims', () => {
+  const T0 = 5_000_000
+  /** A core that claimed epoch 1 alone (it knows only itself), as a joiner whose push-pull was lost does. */
+  function soloClaimant (id: string, revision = 0): { core: ElectionCore, claim: ElectionClaim } {
+    const core = new ElectionCore({ selfId: id, name: id, eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision, awaiting: false }) })
+    core.start(T0)
+    core.member({ id, status: 'alive', eligible: true, lastChange: T0 })
+    const out = core.tick(T0 + 3000, 1)
+    assert.equal(out.claims.length, 1)
+    const claim = out.claims[0]
+    assert.ok(claim !== undefined)
+    assert.equal(claim.epoch, 1)
+    return { core, claim }
+  }
+
+  for (const order of ['winner first', 'loser first'] as const) {
+    it(`two claimants of one epoch (${order}): the loser adopts the winner, the winner re-claims epoch 2, and both end on it`, () => {
+      const a = soloClaimant('A') // lower id: wins the tie at equal revisions
+      const b = soloClaimant('B')
+      const now = T0 + 4000
+      const deliver = (to: ElectionCore, c: ElectionClaim): ElectionOutput => to.claim(c, now)
+      // Each learns the other's epoch-1 claim; the order of the two deliveries varies.
+      const outs = order === 'winner first'
+        ? { b: deliver(b.core, a.claim), a: deliver(a.core, b.claim) }
+        : { a: deliver(a.core, b.claim), b: deliver(b.core, a.claim) }
+      assert.equal(b.core.isManager, false, 'the losing claimant stops at once')
+      assert.deepEqual(outs.b.changes.map(ch => [ch.manager?.peerId, ch.previous?.peerId]), [['A', 'B']])
+      assert.deepEqual(outs.b.claims, [], 'the loser claims nothing')
+      assert.equal(a.core.isManager, true)
+      assert.equal(outs.a.claims.length, 1, 'the winner claims again')
+      const re = outs.a.claims[0]
+      assert.ok(re !== undefined)
+      assert.deepEqual([re.peerId, re.epoch], ['A', 2])
+      assert.equal(outs.a.persistEpoch, 2, 'the new epoch is persisted before it is acted on')
+      assert.equal(a.core.reclaims, 1)
+      const bOut = deliver(b.core, re)
+      assert.equal(b.core.manager()?.epoch, 2)
+      assert.equal(b.core.epoch, 2)
+      assert.deepEqual(bOut.claims, [])
+      // Late duplicates change nothing and claim nothing.
+      assert.deepEqual(deliver(a.core, b.claim).claims, [])
+      assert.deepEqual(deliver(b.core, a.claim).changes, [])
+      assert.equal(a.core.manager()?.epoch, 2)
+    })
+  }
+
+  it('a higher revision wins the tie whatever the ids; the winner re-claims', () => {
+    const a = soloClaimant('A', 0)
+    const b = soloClaimant('B', 7)
+    const aOut = a.core.claim(b.claim, T0 + 4000)
+    assert.equal(a.core.isManager, false)
+    assert.deepEqual(aOut.claims, [])
+    const bOut = b.core.claim(a.claim, T0 + 4000)
+    assert.deepEqual(bOut.claims.map(c => [c.peerId, c.epoch]), [['B', 2]])
+  })
+
+  it('a node that is not a claimant never claims on seeing two claims of one epoch', () => {
+    const a = soloClaimant('A')
+    const b = soloClaimant('B')
+    const c = new ElectionCore({ selfId: 'C', name: 'C', eligible: true, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    c.start(T0)
+    const o1 = c.claim(b.claim, T0 + 100)
+    const o2 = c.claim(a.claim, T0 + 100)
+    assert.deepEqual([...o1.claims, ...o2.claims], [])
+    assert.equal(c.manager()?.peerId, 'A')
+    assert.deepEqual(c.claim(b.claim, T0 + 200).changes, [], 'the loser arriving again changes nothing')
+  })
+
+  it('a member that never announced its revision ranks like a fresh store (0), so a fresh joiner does not elect itself over a lower id', () => {
+    const core = new ElectionCore({ selfId: 'B', name: 'B', eligible: true, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    core.start(T0)
+    core.member({ id: 'B', status: 'alive', eligible: true, lastChange: T0 })
+    core.member({ id: 'A', status: 'alive', eligible: true, lastChange: T0 })
+    assert.deepEqual(core.tick(T0 + 3000, 2).claims, [], 'A (lower id, revision unknown) is the winner, not us')
+    core.revision({ peerId: 'A', revision: 0, awaiting: true })
+    assert.deepEqual(core.tick(T0 + 3250, 2).claims.map(c => c.peerId), ['B'], 'a store awaiting a snapshot still ranks last')
+  })
+})
+
+describe('ElectionCore: re-claims are held back', () => {
+  it('a second tie within reclaimHoldMs is won by the claim order alone (a rival that holds us failed would otherwise make both climb epochs)', () => {
+    const T0 = 7_000_000
+    const a = new ElectionCore({ selfId: 'A', name: 'A', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    a.start(T0)
+    a.member({ id: 'A', status: 'alive', eligible: true, lastChange: T0 })
+    assert.equal(a.tick(T0 + 3000, 1).claims[0]?.epoch, 1)
+    const rival = (epoch: number): ElectionClaim => ({ epoch, peerId: 'B', name: 'B', revision: 0, at: T0 })
+    assert.deepEqual(a.claim(rival(1), T0 + 4000).claims.map(c => c.epoch), [2])
+    // B, holding A failed, claims the next epoch by its own tick: a tie at 2.
+    const second = a.claim(rival(2), T0 + 5000)
+    assert.deepEqual(second.claims, [], 'no second re-claim within the hold')
+    assert.equal(a.manager()?.peerId, 'A', 'A still wins the tie by the claim order')
+    assert.equal(a.manager()?.epoch, 2)
+    // B's next claim is higher: A yields, as for any higher epoch.
+    a.claim(rival(3), T0 + 5500)
+    assert.equal(a.manager()?.peerId, 'B')
+    assert.equal(a.reclaims, 1)
+  })
+})
+
+describe('ElectionCore: stepping down for a same-epoch rival', () => {
+  it('a replica naming another manager for our epoch makes us stop and hold our claims; the rival\'s claim is then adopted', () => {
+    const T0 = 9_000_000
+    const l = new ElectionCore({ selfId: 'L', name: 'L', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    l.start(T0)
+    l.member({ id: 'L', status: 'alive', eligible: true, lastChange: T0 })
+    l.member({ id: 'W', status: 'alive', eligible: true, lastChange: T0 })
+    l.revision({ peerId: 'W', revision: 0, awaiting: true }) // so L ranks first and claims
+    assert.equal(l.tick(T0 + 3000, 2).claims[0]?.epoch, 1)
+    assert.deepEqual(l.stepDown(1, T0 + 3100, 'L').changes, [], 'news naming ourselves changes nothing')
+    assert.deepEqual(l.stepDown(0, T0 + 3100, 'W').changes, [], 'a lower epoch changes nothing')
+    const out = l.stepDown(1, T0 + 3200, 'W')
+    assert.deepEqual(out.changes.map(c => [c.manager, c.previous?.peerId]), [[null, 'L']])
+    assert.equal(l.isManager, false)
+    assert.deepEqual(l.tick(T0 + 3500, 2).claims, [], 'no claim of our own during the hold')
+    l.claim({ epoch: 1, peerId: 'W', name: 'W', revision: 0, at: T0 }, T0 + 4000)
+    assert.equal(l.manager()?.peerId, 'W')
+    assert.equal(l.epoch, 1)
+  })
+})
+
+describe('ElectionCore: a rival acting under our epoch', () => {
+  it('a peer replicating as manager of our own epoch makes us re-claim above it (once per hold); other epochs or peers do nothing', () => {
+    const T0 = 11_000_000
+    const w = new ElectionCore({ selfId: 'W', name: 'W', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    w.start(T0)
+    w.member({ id: 'W', status: 'alive', eligible: true, lastChange: T0 })
+    assert.equal(w.tick(T0 + 3000, 1).claims[0]?.epoch, 1)
+    assert.deepEqual(w.rival(1, 'W', T0 + 3100).claims, [], 'ourselves')
+    assert.deepEqual(w.rival(0, 'L', T0 + 3100).claims, [], 'an older epoch: the stale rules handle it')
+    const out = w.rival(1, 'L', T0 + 3200)
+    assert.deepEqual(out.claims.map(c => [c.peerId, c.epoch]), [['W', 2]])
+    assert.equal(out.persistEpoch, 2)
+    assert.deepEqual(w.rival(2, 'L', T0 + 4000).claims, [], 'held back')
+    assert.equal(w.manager()?.epoch, 2)
+  })
+})

@@ -227,4 +227,36 @@ describe('election', () => {
     assert.equal(e.epoch, 2)
     await e.stop()
   })
+
+  it('a losing rival claim of its own epoch: it stays manager and publishes a signed claim one epoch higher; a rival replicating under its epoch later is held back', async () => {
+    const { e, deliver, published } = await election(A, () => [m(A), m(B)])
+    e.poke()
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'A claims' })
+    assert.equal(deliver(claim(B, 1, 0)), null, 'the rival claim is valid and relayed')
+    await waitFor(() => published().length === 2 ? true : undefined, { timeoutMs: 2000, message: 'A re-claims' })
+    assert.deepEqual(published().map(c => [c.peerId, c.epoch]), [[A.id, 1], [A.id, 2]])
+    assert.equal(e.manager()?.epoch, 2)
+    assert.equal(e.epoch, 2)
+    e.rival(2, B.id)
+    await settle()
+    assert.equal(published().length, 2, 'within the hold no further re-claim')
+    await e.stop()
+  })
+
+  it('steps down when a replica gives its own epoch to another manager, and adopts that manager\'s claim', async () => {
+    // B's store is ahead (revision 5; A's unannounced counts as 0): B claims epoch 1.
+    const { e, deliver, published } = await election(B, () => [m(A), m(B)], 5)
+    e.poke()
+    await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B claims' })
+    await e.stepDown(1, B.id)
+    assert.equal(e.isManager, true, 'a replica naming B itself changes nothing')
+    await e.stepDown(1, A.id)
+    assert.equal(e.isManager, false)
+    assert.equal(e.manager(), null)
+    deliver(claim(A, 1, 0))
+    await waitFor(() => e.manager()?.peerId === A.id ? true : undefined, { timeoutMs: 2000, message: 'A adopted' })
+    assert.equal(published().length, 1, 'B claimed nothing more')
+    await e.stop()
+  })
 })
+

@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { NodeDiscovery } from '../../../../manager/discovery/node-discovery.js'
 import { ManagerStore } from '../../../../manager/store/index.js'
 import type { Member } from '../../../../protocol/members.js'
+import { waitFor } from '../../../harness/poll.js'
 
 const logger = pino({ level: 'silent' })
 const member = (name: string, status: Member['status']): Member => ({
@@ -38,8 +39,8 @@ describe('NodeDiscovery', () => {
       assert.equal((await store.getNode('gone'))?.reachable, false)
       assert.equal(await store.getNode('left-early'), undefined)
       listener?.(member('a', 'failed'))
+      await waitFor(async () => (await store.getNode('a'))?.reachable === false, { timeoutMs: 5000 })
       await discovery.stop()
-      assert.equal((await store.getNode('a'))?.reachable, false)
       assert.equal((await store.getNode('a'))?.state, 'discovered', 'reachability is not a lifecycle change')
     } finally {
       await store.stop()
@@ -68,10 +69,40 @@ describe('NodeDiscovery', () => {
       assert.equal(watching, 1)
       assert.equal(await store.getNode('c'), undefined, 'no record before the facts (an auto-commission could not pin its host keys)')
       listener?.({ ...member('c', 'alive'), facts, boot: { id: 'b1', agentStartedAt: '2026-12-06T07:00:00.000Z' } })
+      // stop drops queued updates (a replaced manager must not write on): wait for this one first
+      await waitFor(async () => await store.getNode('c'), { timeoutMs: 5000, message: 'c recorded once its facts arrived' })
       await discovery.stop()
       assert.equal(watching, 0, 'stopping discovery stops the watch')
       assert.deepEqual(discovered, ['c'])
       assert.deepEqual((await store.getNode('c'))?.boot, { id: 'b1', agentStartedAt: '2026-12-06T07:00:00.000Z' }, 'the boot comes from the signed record')
+    } finally {
+      await store.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('stop waits for the update in progress and drops the queued ones (a replaced manager must not write on for minutes)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'discovery-'))
+    const store = new ManagerStore({ logger }, { path: join(dir, 'db') })
+    await store.start()
+    try {
+      let listener: ((m: Member) => void) | undefined
+      const discovery = new NodeDiscovery({ store, logger, members: () => [], onMemberChange: l => { listener = l; return () => { listener = undefined } }, onDiscovered: () => {} })
+      await discovery.start()
+      const facts = { hostname: 'n', addresses: [], os: { platform: 'linux', release: '6', distro: 'd' }, kernel: 'k', arch: 'x64', cpus: 1, memoryBytes: 1, disks: [], agentVersion: '0', sshHostKeys: [{ type: 'ssh-ed25519', key: 'AAAAC3NzaC1lZDI1NTE5AAAAIGq' }] }
+      // with facts: discovery records a node only once its facts are here
+      const queued = Array.from({ length: 200 }, (_, i) => ({ ...member(`n${i}`, 'alive'), facts }))
+      for (const m of queued) listener?.(m)
+      await discovery.stop()
+      const written = (await store.listNodes()).length
+      assert.ok(written < queued.length, `stop returned after ${written} of ${queued.length} queued updates were written`)
+      listener?.(member('late', 'alive'))
+      assert.equal(listener, undefined, 'no longer subscribed')
+      // A restart reconciles every member again.
+      const again = new NodeDiscovery({ store, logger, members: () => queued, onMemberChange: () => () => {}, onDiscovered: () => {} })
+      await again.start()
+      assert.equal((await store.listNodes()).length, queued.length)
+      await again.stop()
     } finally {
       await store.stop()
       await rm(dir, { recursive: true, force: true })
