@@ -10,7 +10,6 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { execa } from 'execa'
 import { pino } from 'pino'
 import { ApiServer } from '../../agent/api/server.js'
 import { readApiTls } from '../../agent/api/tls-files.js'
@@ -18,35 +17,9 @@ import { ApiClient } from '../../cli/client.js'
 import { ExitError } from '../../cli/errors.js'
 import { clientFromOptions } from '../../cli/program.js'
 import { ClusterdError } from '../../protocol/errors.js'
+import { makeCa, makeServerCert } from '../harness/tls-certs.js'
 
 const TOKEN = 'a'.repeat(64)
-
-async function openssl (args: string[]): Promise<void> {
-  await execa('openssl', args, { stdin: 'ignore' })
-}
-
-/** A CA (key, cert) in `dir` under `name`. */
-async function makeCa (dir: string, name: string): Promise<{ key: string, cert: string }> {
-  const key = join(dir, `${name}.key`)
-  const cert = join(dir, `${name}.crt`)
-  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key])
-  await openssl(['req', '-x509', '-new', '-key', key, '-subj', `/CN=${name}`, '-days', '1', '-sha256',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', cert])
-  return { key, cert }
-}
-
-/** A server certificate for `sans` signed by `ca`. */
-async function makeServerCert (dir: string, name: string, ca: { key: string, cert: string }, sans: string): Promise<{ key: string, cert: string }> {
-  const key = join(dir, `${name}.key`)
-  const cert = join(dir, `${name}.crt`)
-  const ext = join(dir, `${name}.ext`)
-  await writeFile(ext, `subjectAltName=${sans}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`)
-  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key])
-  await chmod(key, 0o600)
-  await openssl(['req', '-new', '-key', key, '-subj', `/CN=${name}`, '-out', join(dir, `${name}.csr`)])
-  await openssl(['x509', '-req', '-in', join(dir, `${name}.csr`), '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', '0x1234', '-days', '1', '-sha256', '-extfile', ext, '-out', cert])
-  return { key, cert }
-}
 
 describe('TCP API over TLS', () => {
   let dir: string

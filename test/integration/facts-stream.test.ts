@@ -12,6 +12,7 @@ import { createClusterNode, type ClusterNode } from '../../agent/libp2p/create-n
 import { generateSecret } from '../../agent/transport/secret.js'
 import type { NodeFacts } from '../../protocol/members.js'
 import { MAX_FACTS_BYTES } from '../../protocol/membership-wire.js'
+import { waitFor } from '../harness/poll.js'
 
 const silent = pino({ level: 'silent' })
 const facts: NodeFacts = {
@@ -53,6 +54,9 @@ describe('facts stream (fetched on demand, checked against the signed digest)', 
     const r = await client.fetch(serverId, addr, encodeFacts(facts).digest)
     assert.equal(r.ok, true, r.ok ? '' : r.reason)
     assert.deepEqual(r.ok ? r.value : null, facts)
+    // The server counts a fetch once its close completes (closeStream waits for the remote's
+    // close), which can land just after the client has its answer: poll, do not race it.
+    await waitFor(() => server.stats.served === 1 ? true : undefined, { timeoutMs: 3000, message: () => `served ${server.stats.served}` })
     assert.equal(server.stats.served, 1)
   })
 

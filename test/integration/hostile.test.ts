@@ -1,5 +1,5 @@
 // Hostile input against real agents on real hosts: a peer without the cluster secret never
-// joins; the API needs the root-only socket or the bearer token; hundreds of malformed requests
+// joins; the API needs the root-only socket or the bearer token (over TLS); hundreds of malformed requests
 // get clear errors and change nothing; shell and Jinja payloads in names, labels and variables
 // run nothing anywhere (canary files); and a full disk under the manager's store refuses the
 // write with CLUSTERD_ERR_STORE_FULL, keeps serving reads and loses nothing acknowledged.
@@ -12,7 +12,8 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERD, NODE, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERD, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { makeCa, makeServerCert } from '../harness/tls-certs.js'
 import { HOSTILE_STRINGS, Prng, deeplyNested, fuzzSeed, randomJson, randomString } from '../harness/fuzz.js'
 import { ERROR_CODES, isErrorCode } from '../../protocol/errors.js'
 import { MANAGER_ROUTES } from '../../protocol/api-routes.js'
@@ -55,6 +56,7 @@ describe('hostile input on real hosts', () => {
   let secret: string
   let sshKey: string
   let tokenFile: string
+  let caCert: string
   const agents: AgentProcess[] = []
   const h = (i: number): TestHost => hosts.hosts[i - 1] as TestHost
   let a1: AgentProcess
@@ -66,19 +68,27 @@ describe('hostile input on real hosts', () => {
     sshKey = await makeManagerKey(dir, hosts.hosts)
     tokenFile = join(dir, 'api-token')
     await writeFile(tokenFile, TOKEN + '\n', { mode: 0o600 })
+    // Off loopback the TCP API is served over TLS only (README.md, "Trust model").
+    const ca = await makeCa(dir, 'api-ca')
+    caCert = ca.cert
+    const tls = await makeServerCert(dir, 'api-h1', ca, `IP:${h(1).address}`)
     a1 = await startAgentOn(h(1), {
       secretFile: secret,
       socketDir: join(dir, 'sock'),
       sshKeyFile: sshKey,
-      extraArgs: ['--api-listen', `${h(1).address}:${API_PORT}`, '--api-token-file', tokenFile]
+      extraArgs: ['--api-listen', `${h(1).address}:${API_PORT}`, '--api-token-file', tokenFile, '--api-tls-cert', tls.cert, '--api-tls-key', tls.key]
     })
     agents.push(a1)
-    await waitFor(async () => (await a1.manager())?.local === true ? true : undefined, { timeoutMs: 60_000, message: 'h1 manager' })
+    await waitFor(async () => (await a1.manager())?.local === true ? true : undefined, {
+      timeoutMs: 60_000,
+      message: () => `h1 manager (agent exit ${String(a1.proc.exitCode)}): ${a1.output.slice(-2000)}`
+    })
     agents.push(await startAgentOn(h(2), { secretFile: secret, socketDir: join(dir, 'sock'), join: [`${h(1).address}:${PORT}`], eligible: false, sshKeyFile: sshKey }))
     await waitFor(async () => (await a1.client.request<NodeRecord[]>('GET', '/v1/nodes')).length === 2 ? true : undefined, { timeoutMs: 60_000, message: 'two nodes discovered' })
   })
 
   after(async () => {
+    await saveAgentLogs('hostile', agents).catch(() => {})
     await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
     await hosts?.destroy()
     await rm(dir, { recursive: true, force: true })
@@ -109,11 +119,12 @@ describe('hostile input on real hosts', () => {
     assert.ok(s.isSocket())
     assert.equal(s.mode & 0o777, 0o600)
     assert.equal(s.uid, 0)
-    // From another host, over the network: no token, wrong token, right token.
+    // From another host, over the network (TLS, verified against the CA): no token, wrong token, right token.
     const script = `
-      const http = require('node:http')
+      const https = require('node:https')
+      const ca = require('node:fs').readFileSync(${JSON.stringify(caCert)})
       const get = (auth) => new Promise(resolve => {
-        const req = http.request({ host: ${JSON.stringify(h(1).address)}, port: ${API_PORT}, path: '/v1/config', headers: auth ? { authorization: auth } : {} }, res => {
+        const req = https.request({ host: ${JSON.stringify(h(1).address)}, port: ${API_PORT}, path: '/v1/config', ca, headers: auth ? { authorization: auth } : {} }, res => {
           let body = ''; res.on('data', d => { body += d }); res.on('end', () => resolve(res.statusCode + ' ' + body.trim()))
         })
         req.on('error', err => resolve('error ' + err.message)); req.end()
