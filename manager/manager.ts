@@ -38,6 +38,9 @@ import { ManagerStore } from './store/index.js'
 import { writeUnacked } from './store/unacked.js'
 import { Deposition, type DeposedNews } from './deposition.js'
 
+/** How long a starting manager waits for its members' facts before it resumes jobs. */
+const START_FACTS_WAIT_MS = 5_000
+
 /** What the agent hands the manager. */
 export interface ManagerDeps {
   dataDir: string
@@ -47,6 +50,8 @@ export interface ManagerDeps {
     onChange: (listener: (change: unknown, member: Member) => void) => () => void
     /** Keep every member's facts fetched until the returned function is called (agent/membership/member-facts.ts). */
     watchFacts?: () => () => void
+    /** The view with every reachable member's facts fetched, until `signal` fires (agent/membership/member-facts.ts). */
+    membersWithFacts?: (signal: AbortSignal) => Promise<Member[]>
   }
   self: { name: string, peerId: string }
   /** Directory holding roles.yaml and the playbooks. */
@@ -210,6 +215,9 @@ export class Manager implements ManagerRole {
     this.started = new Promise(resolve => { started = resolve })
     this.replicator?.start()
     try {
+      // Facts are fetched on demand: a job resumed at once would find its nodes' SSH host keys
+      // not fetched yet and fail them. Bounded: a member whose facts do not come shows null.
+      await this.deps.membership.membersWithFacts?.(AbortSignal.timeout(START_FACTS_WAIT_MS)).catch(() => {})
       await this.jobs.start()
       await this.discovery.start()
       this.pruner.start()

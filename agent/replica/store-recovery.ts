@@ -171,6 +171,12 @@ class RecoveringStore implements RecoverableStore {
 
   async setLineage (lineage: Lineage | null): Promise<void> { await this.inner.setLineage(lineage) }
 
+  // The late-writes sidecar: without these a pulled replica would not name its late writes as a
+  // replaced manager, and the new manager would merge them (docs/architecture.md, "Deposed managers").
+  async unacked (): Promise<{ keys: string[] } | null> { return await this.inner.unacked?.() ?? null }
+
+  async setUnacked (value: null): Promise<void> { await this.inner.setUnacked?.(value) }
+
   async mergeForeign (entries: SnapshotEntry[]): Promise<unknown> {
     if (this.inner.mergeForeign === undefined) throw new ClusterdError('CLUSTERD_ERR_INTERNAL', 'the wrapped store cannot merge')
     return await this.inner.mergeForeign(entries)

@@ -8,6 +8,7 @@ import { recoverStore } from '../../../../agent/replica/recover-command.js'
 import { AWAITING_SNAPSHOT_MARKER, DAMAGED_PREFIX, StoreRecovery, refuseWhileAwaiting, type RecoverableStore } from '../../../../agent/replica/store-recovery.js'
 import { ManagerStore } from '../../../../manager/store/index.js'
 import { isDiskFull, writeFailure } from '../../../../manager/store/open-db.js'
+import { readUnacked, writeUnacked } from '../../../../manager/store/unacked.js'
 import { ClusterdError } from '../../../../protocol/errors.js'
 
 const logger = pino({ level: 'silent' })
@@ -152,6 +153,18 @@ describe('store recovery: a damaged manager store is moved aside and awaits a sn
     await store.mergeForeign?.(theirs)
     assert.ok(store.revision > before)
     assert.ok((await store.exportAll()).some(e => e.key === 'n!n2'))
+  })
+
+  it('passes the late-writes sidecar through (a pulled replica names its late writes as a replaced manager)', async () => {
+    await populated()
+    await writeUnacked(join(dataDir, 'manager'), { epoch: 1, newerEpoch: 2, keys: ['c!on-return'] })
+    const store = open()
+    opened.push(store)
+    await store.start()
+    assert.deepEqual((await store.unacked?.())?.keys, ['c!on-return'])
+    await store.setUnacked?.(null)
+    assert.equal(await store.unacked?.(), null)
+    assert.equal(await readUnacked(join(dataDir, 'manager')), null)
   })
 })
 
