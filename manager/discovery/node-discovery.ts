@@ -4,6 +4,10 @@
  * `reachable` field (not a lifecycle event). New nodes are handed to the auto-commission
  * policy. A commissioned node that comes back (reachable again, or a new boot or agent start
  * in its facts) gets a `returned` event and is handed to the on-return policy.
+ *
+ * A name belongs to the peer first discovered with it (manager/lifecycle/name-binding.ts):
+ * only that peer's updates move the record; another member claiming the name is recorded as a
+ * conflict (once, with a `name-conflict` event) and otherwise ignored.
  */
 
 import type { Logger } from 'pino'
@@ -55,12 +59,12 @@ export class NodeDiscovery {
     this.unsubscribe = this.c.onMemberChange(member => { this.enqueue(member) })
     const members = this.c.members()
     for (const m of members) this.enqueue(m)
-    // Records restored from the store (or a replica) may name nodes that membership no longer
-    // sees at all: they are not reachable, whatever the previous manager last wrote.
-    const present = new Set(members.map(m => m.name))
+    // Records restored from the store (or a replica) may name nodes whose bound peer membership
+    // no longer sees at all: they are not reachable, whatever the previous manager last wrote.
+    const present = new Set(members.map(m => m.peerId))
     this.chain = this.chain.then(async () => {
       for (const node of await this.c.store.listNodes()) {
-        if (!present.has(node.name) && node.reachable) {
+        if (!present.has(node.peerId) && node.reachable) {
           await this.c.store.setReachable(node.name, false)
           this.unseenAtStart.add(node.name)
         }
@@ -76,6 +80,14 @@ export class NodeDiscovery {
     await this.chain
   }
 
+  /** Judge again every member claiming `name`: after an operator rebound or forgot it. */
+  recheck (name: string): void {
+    if (this.unsubscribe === null) return
+    // Live claimants first: after a forget the first one judged is bound to the name.
+    const claimants = this.c.members().filter(m => m.name === name).sort((a, b) => Number(isReachable(b)) - Number(isReachable(a)))
+    for (const m of claimants) this.enqueue(m)
+  }
+
   private enqueue (member: Member): void {
     this.chain = this.chain.then(async () => { await this.apply(member) })
       .catch(err => { this.c.logger.error({ err, node: member.name }, 'discovery update failed') })
@@ -85,6 +97,14 @@ export class NodeDiscovery {
     // A member that left before the manager ever saw it is not worth a record.
     const known = await this.c.store.getNode(m.name)
     if (known === undefined && (m.status === 'left' || m.status === 'failed')) return
+    if (known !== undefined && known.peerId !== m.peerId) {
+      // Another peer's claim on a bound name: the store records it once; nothing else moves.
+      const res = await this.c.store.upsertNode({ name: m.name, peerId: m.peerId, reachable: isReachable(m) })
+      if (res.event?.type === 'name-conflict') {
+        this.c.logger.warn({ node: m.name, claimant: m.peerId, bound: res.record.peerId }, 'a second peer claims a bound node name: refused (clusterctl node rebind or forget decides)')
+      }
+      return
+    }
     const boot = m.facts?.boot
     const reachable = isReachable(m)
     const since = this.unreachableSince.get(m.name)
@@ -106,6 +126,7 @@ export class NodeDiscovery {
       ...(boot !== undefined ? { boot } : {}),
       ...(returned !== null ? { returned } : {})
     })
+    if (res.conflict) return // rebound elsewhere meanwhile: the store recorded the claim instead
     if (res.created) {
       this.c.logger.info({ node: m.name, peer: m.peerId }, 'node discovered')
       this.c.onDiscovered(res.record, m)

@@ -15,6 +15,8 @@
  *   (this manager's membership view is the current one).
  * - Jobs are identified by their random ids: a foreign-only job is copied; a job on both sides
  *   takes the record that is further along (terminal over active, then the later finish).
+ * - A node this store forgot (its log ends with `forgotten`) stays forgotten unless the other
+ *   side's events about it are later than the forget; their log then continues ours.
  * - Config keys: the later write wins, judged by the write time each side recorded (`cm!key`);
  *   a deletion is a write too (a tombstone). A key with no recorded time loses to one with.
  */
@@ -131,7 +133,10 @@ export function planMerge (local: StoreEntry[], foreign: StoreEntry[], gseq: num
     const prunedBefore = ourFirst !== undefined && ourFirst.seq > 1 ? ourFirst.at : ''
     const fresh = (theirs.nodeEvents.get(name) ?? []).filter(e => !known.has(identity(e)) && e.at >= prunedBefore)
     if (our !== undefined && fresh.length === 0) continue
-    let seq = our?.lastSeq ?? 0
+    // We forgot the node (its log ends `forgotten`): the forget stands unless they changed it later.
+    const forgotAt = our === undefined && ourEvents.at(-1)?.type === 'forgotten' ? lastAt(ourEvents) : ''
+    if (forgotAt !== '' && !(lastAt(fresh) > forgotAt)) continue
+    let seq = our?.lastSeq ?? ourEvents.at(-1)?.seq ?? 0
     for (const e of fresh) {
       const event: LifecycleEvent = { ...e, seq: ++seq, gseq: ++gseq }
       const text = JSON.stringify(event)
