@@ -18,10 +18,20 @@ export function shortAddress (multiaddr: string): string {
   return m[1] === 'ip6' ? `[${m[2] ?? ''}]:${m[3] ?? ''}` : `${m[2] ?? ''}:${m[3] ?? ''}`
 }
 
+/**
+ * A member's name binding in the table: `bound`, `unrecorded`, `unknown`, or for a refused
+ * claim `CONFLICT` with the end of the peer id the name is bound to.
+ */
+export function bindingText (m: Member): string {
+  if (m.nameBinding === 'conflict') return `CONFLICT (name bound to ...${(m.nameBoundTo ?? '').slice(-8)})`
+  return m.nameBinding ?? '-'
+}
+
 function columns (now: Date): Array<Column<Member>> {
   return [
     { header: 'NAME', cell: m => m.name },
     { header: 'STATUS', cell: m => m.status },
+    { header: 'BINDING', cell: bindingText },
     {
       header: 'ADDRESS',
       cell: m => {
