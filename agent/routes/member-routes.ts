@@ -47,10 +47,14 @@ export function registerMemberRoutes (server: ApiServer, c: MemberRoutesComponen
     const members = c.members()
     let bindings: Map<string, string> | undefined
     if (c.bindings !== undefined) {
+      const timeout = new AbortController()
+      const timer = setTimeout(() => { timeout.abort(new Error('no answer from the manager in time')) }, BINDINGS_TIMEOUT_MS)
       try {
-        bindings = bindingsByName(await c.bindings(AbortSignal.any([req.signal, AbortSignal.timeout(BINDINGS_TIMEOUT_MS)])))
+        bindings = bindingsByName(await c.bindings(AbortSignal.any([req.signal, timeout.signal])))
       } catch {
         // No manager answered in time: the list still comes, marked `unknown`.
+      } finally {
+        clearTimeout(timer)
       }
     }
     return members.map(m => markBinding(m, bindings))

@@ -21,6 +21,9 @@ import type { LifecycleEvent, NodeRecord } from '../../../protocol/nodes.js'
 import type { CommandContext } from '../../../cli/context.js'
 import { MEMBERS, startFixture, type Fixture } from './fixtures.js'
 
+/** The peer `node rebind db1` may move db1's name to (a reinstalled machine). */
+export const NEW_PEER = '12D3KooWNewMachineAfterReinstaWWWWWWWWWWWWWWWWWWWWWW'
+
 /** The manager as `GET /v1/manager` reports it. */
 export const MANAGER: ManagerInfo = {
   name: 'db1',
@@ -248,9 +251,9 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
     rebindNode: async ({ params, body }) => {
       if (params.name !== 'db1') throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
       const peerId = (body as { peerId: string }).peerId
-      if (peerId !== '12D3KooWX') throw new ClusterdError('CLUSTERD_ERR_PEER_NOT_CLAIMING', `no member with peer id ${peerId} is known to the manager`)
+      if (peerId !== NEW_PEER) throw new ClusterdError('CLUSTERD_ERR_PEER_NOT_CLAIMING', `no member with peer id ${peerId} is known to the manager`)
       const node = { ...(NODES[1] as NodeRecord), peerId, nameConflicts: [] }
-      return { node, event: { seq: 4, gseq: 12, node: 'db1', at: '2026-11-22T10:05:00.000Z', type: 'rebound', from: 'commissioned', to: 'commissioned', reason: 'name moved from peer 12D3KooWA to peer 12D3KooWX', jobId: null, actor: 'operator', peerId, previousPeerId: '12D3KooWA' } }
+      return { node, event: { seq: 4, gseq: 12, node: 'db1', at: '2026-11-22T10:05:00.000Z', type: 'rebound', from: 'commissioned', to: 'commissioned', reason: `name moved from peer 12D3KooWA to peer ${peerId}`, jobId: null, actor: 'operator', peerId, previousPeerId: '12D3KooWA' } }
     },
     forgetNode: async ({ params, body }) => {
       const node = [...NODES, ...extraNodes].find(n => n.name === params.name)
