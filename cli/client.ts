@@ -103,9 +103,12 @@ export class ApiClient {
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
   }
 
-  /** `GET /v1/members`: every member this agent knows. */
-  async members (options: CallOptions = {}): Promise<Member[]> {
-    return await this.request<Member[]>('GET', '/v1/members', undefined, options)
+  /**
+   * `GET /v1/members`: every member this agent knows; with `bindings`, each marked with its
+   * name binding from the manager's records (`?bindings=1`, one round trip to the manager).
+   */
+  async members (options: CallOptions & { bindings?: boolean } = {}): Promise<Member[]> {
+    return await this.request<Member[]>('GET', options.bindings === true ? '/v1/members?bindings=1' : '/v1/members', undefined, options)
   }
 
   /** `GET /v1/manager`: the elected manager as this agent sees it. */

@@ -1,8 +1,9 @@
 /**
- * API routes served from the agent's own membership view. `GET /v1/members` also marks each
- * member's name binding from the manager's records (`nameBinding`, `nameBoundTo`): a member
- * whose name the manager binds to another peer is an impostor or a reinstalled machine, refused
- * until an operator rebinds or forgets the name (docs/architecture.md, "Name bindings").
+ * API routes served from the agent's own membership view. `GET /v1/members?bindings=1` also
+ * marks each member's name binding from the manager's records (`nameBinding`, `nameBoundTo`):
+ * a member whose name the manager binds to another peer is an impostor or a reinstalled
+ * machine, refused until an operator rebinds or forgets the name (docs/architecture.md, "Name
+ * bindings"). Without the parameter the list stays local (no manager round trip for pollers).
  */
 
 import type { Member } from '../../protocol/members.js'
@@ -41,10 +42,11 @@ export function markBinding (member: Member, bindings: ReadonlyMap<string, strin
   return bound === member.peerId ? { ...member, nameBinding: 'bound', nameBoundTo: null } : { ...member, nameBinding: 'conflict', nameBoundTo: bound }
 }
 
-/** `GET /v1/members`: this agent's view of every member, with its name binding. */
+/** `GET /v1/members[?bindings=1]`: this agent's view of every member, with `bindings=1` each one's name binding. */
 export function registerMemberRoutes (server: ApiServer, c: MemberRoutesComponents): void {
   server.route('GET', '/v1/members', async (req) => {
     const members = c.members()
+    if (req.query.bindings !== '1' && req.query.bindings !== 'true') return members
     let bindings: Map<string, string> | undefined
     if (c.bindings !== undefined) {
       const timeout = new AbortController()

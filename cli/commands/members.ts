@@ -1,4 +1,4 @@
-/** `clusterctl members`: list the members the local agent knows (`GET /v1/members`). */
+/** `clusterctl members`: list the members the local agent knows, with their name bindings (`GET /v1/members?bindings=1`). */
 
 import type { Member } from '../../protocol/members.js'
 import type { ApiClient } from '../client.js'
@@ -54,7 +54,7 @@ function columns (now: Date): Array<Column<Member>> {
 
 /** Fetch the members and format them; rows are sorted by name. */
 export async function members (client: ApiClient, opts: MembersOptions): Promise<string> {
-  const list = await client.members()
+  const list = await client.members({ bindings: true })
   return formatOutput(opts.output, list, () => {
     const sorted = [...list].sort((a, b) => a.name.localeCompare(b.name))
     return renderTable(columns(opts.now ?? new Date()), sorted)

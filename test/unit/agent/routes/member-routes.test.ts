@@ -20,7 +20,7 @@ function route (bindings?: (signal: AbortSignal) => Promise<unknown>): ApiHandle
   return handler as ApiHandler
 }
 
-const call = async (h: ApiHandler): Promise<Member[]> => await h({ params: {}, query: {}, body: undefined, signal: new AbortController().signal }) as Member[]
+const call = async (h: ApiHandler, query: Record<string, string> = { bindings: '1' }): Promise<Member[]> => await h({ params: {}, query, body: undefined, signal: new AbortController().signal }) as Member[]
 
 describe('GET /v1/members name bindings', () => {
   it('marks the bound peer, a conflicting claimant (with the peer the name belongs to) and an unrecorded name', async () => {
@@ -30,6 +30,13 @@ describe('GET /v1/members name bindings', () => {
       ['peer-impostor', 'conflict', 'peer-real'],
       ['peer-new', 'unrecorded', null]
     ])
+  })
+
+  it('without ?bindings=1 the list stays local: the manager is not asked', async () => {
+    let asked = 0
+    const list = await call(route(async () => { asked++; return [] }), {})
+    assert.equal(asked, 0)
+    assert.deepEqual(list, MEMBERS)
   })
 
   it('answers with `unknown` when there is no manager, it fails, answers garbage, or takes too long', async () => {
