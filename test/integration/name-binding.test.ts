@@ -173,7 +173,7 @@ describe('node names bound to peers on real hosts', () => {
     // The name is free: the first machine's agent comes back and is discovered as a new node.
     await startAgent(1)
     const fresh = await waitFor(async () => { const n = await node(); return n?.peerId === realPeer ? n : undefined },
-      { timeoutMs: 30_000, message: () => `the returning agent was not discovered again:\n${agent(0).output.slice(-2000)}` })
+      { timeoutMs: 90_000, message: () => `the returning agent was not discovered again:\n${agent(0).output.slice(-2000)}` })
     assert.equal(fresh.state, 'discovered')
     assert.deepEqual(fresh.roles, [])
     const after = await events()
