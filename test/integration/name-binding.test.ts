@@ -144,8 +144,8 @@ describe('node names bound to peers on real hosts', () => {
     const rebound = (await events()).filter(e => e.type === 'rebound')
     assert.equal(rebound.length, 1)
     assert.equal(rebound[0]?.previousPeerId, realPeer)
-    const members = await agent(0).members()
-    assert.equal(members?.find(m => m.peerId === impostorPeer)?.nameBinding, 'bound')
+    const members = await agent(0).client.members({ bindings: true })
+    assert.equal(members.find(m => m.peerId === impostorPeer)?.nameBinding, 'bound')
     // The manager now works on the new machine: lease, pinned host key, playbooks.
     await ctlOk(['reconfigure', name(), '--wait'])
     assert.match(await h(2).readFile(WORKER_CONF) ?? '', /^slots = 4$/m)
