@@ -167,4 +167,38 @@ describe('forget on a replica and through a merge (real LevelDB)', () => {
     assert.deepEqual((await survivor.listEvents({ node: 'db3' })).map(e => [e.seq, e.type]), [[1, 'discovered'], [2, 'forgotten'], [3, 'commission-requested']])
     assertConsistent(await survivor.exportAll())
   })
+
+  it('higher epochs win against a forget too: a lower epoch\'s later change does not undo it, a higher epoch\'s earlier one does', async () => {
+    const at = (iso: string): () => Date => fakeClock(Date.parse(iso))
+    const epochStore = async (epoch: number, now: () => Date): Promise<ManagerStore> => {
+      const d = await tempDir()
+      dirs.push(d)
+      const s = new ManagerStore({ logger: pino({ level: 'silent' }), now }, { path: d.path, epoch })
+      await s.start()
+      stores.push(s)
+      return s
+    }
+    const base = await open()
+    await base.upsertNode({ name: 'db1', peerId: 'peer-a', reachable: false })
+    await base.upsertNode({ name: 'db2', peerId: 'peer-b', reachable: false })
+    // The survivor (epoch 5) forgets both at 10:00.
+    const survivor = await epochStore(5, at('2026-06-01T10:00:00.000Z'))
+    await survivor.importAll(await base.exportAll())
+    // A deposed side (epoch 4) changed db1 after the forget (11:00): the forget stands.
+    const deposed = await epochStore(4, at('2026-06-01T11:00:00.000Z'))
+    await deposed.importAll(await base.exportAll())
+    await deposed.applyTransition('db1', { type: 'COMMISSION', jobId: 'j1', roles: ['web'], vars: {} }, operator)
+    // A newer side (epoch 6) changed db2 before the forget (09:00): its change stands.
+    const newer = await epochStore(6, at('2026-06-01T09:00:00.000Z'))
+    await newer.importAll(await base.exportAll())
+    await newer.applyTransition('db2', { type: 'COMMISSION', jobId: 'j2', roles: ['web'], vars: {} }, operator)
+    await survivor.forgetNode('db1', operator)
+    await survivor.forgetNode('db2', operator)
+    assert.deepEqual((await survivor.mergeForeign(await deposed.exportAll())).nodesAdded, [], 'a lower epoch does not bring back a forgotten node, however late')
+    assert.equal(await survivor.getNode('db1'), undefined)
+    assert.deepEqual((await survivor.mergeForeign(await newer.exportAll())).nodesAdded, ['db2'], 'a higher epoch does, however early')
+    assert.equal((await survivor.getNode('db2'))?.state, 'commissioning')
+    assert.deepEqual((await survivor.listEvents({ node: 'db2' })).map(e => [e.seq, e.type, e.epoch]), [[1, 'discovered', undefined], [2, 'forgotten', 5], [3, 'commission-requested', 6]])
+    assertConsistent(await survivor.exportAll())
+  })
 })
