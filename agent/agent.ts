@@ -241,7 +241,14 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         ? { tcp: { host: config.apiTcp.listen.host, port: config.apiTcp.listen.port, token: await readApiToken(config.apiTcp.tokenFile), ...(config.apiTcp.tls !== null ? { tls: await readApiTls(config.apiTcp.tls) } : {}) } }
         : {})
     })
-    registerMemberRoutes(api, { members: () => membership.members(), membersWithFacts: async signal => await membership.membersWithFacts(signal) })
+    registerMemberRoutes(api, {
+      members: () => membership.members(),
+      membersWithFacts: async signal => await membership.membersWithFacts(signal),
+      // Each member's name binding comes from the manager's records (null: none elected yet).
+      bindings: async signal => election.manager() === null
+        ? null
+        : await gateway.call(routeKey(MANAGER_ROUTES.nameBindings.method, MANAGER_ROUTES.nameBindings.pattern), { params: {}, query: {}, body: undefined, signal })
+    })
     api.route(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, async () => {
       const m = election.manager()
       if (m === null) throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'no manager is elected yet; an election may be in progress, retry shortly')

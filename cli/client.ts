@@ -13,7 +13,7 @@ import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
 import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
 import type { ManagerInfo } from '../protocol/manager-wire.js'
 import type { Member } from '../protocol/members.js'
-import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type LifecycleEvent, type NodeRecord, type NodesPage } from '../protocol/nodes.js'
+import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type BindingChangeResponse, type ForgetRequest, type LifecycleEvent, type NodeRecord, type NodesPage, type RebindRequest } from '../protocol/nodes.js'
 import { DEFAULT_CA_FILE, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
 import { ExitError, unreachableError, usageError } from './errors.js'
 
@@ -119,10 +119,15 @@ export class ApiClient {
 
   /**
    * `GET /v1/members`: every member this agent knows, with their facts fetched from them
-   * (`facts: 'cached'`: only the facts the agent already holds, answered at once).
+   * (`facts: 'cached'`: only the facts the agent already holds, answered at once); with
+   * `bindings`, each marked with its name binding from the manager's records (`bindings=1`, one
+   * round trip to the manager).
    */
-  async members (options: CallOptions & { facts?: 'cached' | 'fetch' } = {}): Promise<Member[]> {
-    const path = options.facts === 'cached' ? '/v1/members?facts=cached' : '/v1/members'
+  async members (options: CallOptions & { facts?: 'cached' | 'fetch', bindings?: boolean } = {}): Promise<Member[]> {
+    const query = new URLSearchParams()
+    if (options.facts === 'cached') query.set('facts', 'cached')
+    if (options.bindings === true) query.set('bindings', '1')
+    const path = query.size > 0 ? `/v1/members?${query.toString()}` : '/v1/members'
     return await this.request<Member[]>('GET', path, undefined, options.signal !== undefined ? { signal: options.signal } : {})
   }
 
@@ -165,6 +170,18 @@ export class ApiClient {
   async node (name: string, options: CallOptions = {}): Promise<NodeDetail> {
     const r = MANAGER_ROUTES.showNode
     return await this.request<NodeDetail>(r.method, routePath(r.pattern, { name }), undefined, options)
+  }
+
+  /** `POST /v1/nodes/:name/rebind`: move the node's name to another peer; the record after and the `rebound` event. */
+  async rebindNode (name: string, body: RebindRequest, options: CallOptions = {}): Promise<BindingChangeResponse> {
+    const r = MANAGER_ROUTES.rebindNode
+    return await this.request<BindingChangeResponse>(r.method, routePath(r.pattern, { name }), body, options)
+  }
+
+  /** `POST /v1/nodes/:name/forget`: remove the node's record; the record as it was and the `forgotten` event. */
+  async forgetNode (name: string, body: ForgetRequest, options: CallOptions = {}): Promise<BindingChangeResponse> {
+    const r = MANAGER_ROUTES.forgetNode
+    return await this.request<BindingChangeResponse>(r.method, routePath(r.pattern, { name }), body, options)
   }
 
   /** `POST /v1/commission`: create a commission job (202). */

@@ -11,13 +11,11 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { Command, Option } from 'commander'
-import { ClusterdError } from '../protocol/errors.js'
 import { isLoopbackHost } from '../protocol/loopback.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { ApiClient } from './client.js'
 import {
-  ADDR_ENV_VAR, CA_FILE_ENV_VAR, DEBUG_ENV_VAR, DEFAULT_ADDR, DEFAULT_CA_FILE, DEFAULT_COLUMNS, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL,
-  EXIT_USAGE, TOKEN_FILE_ENV_VAR
+  ADDR_ENV_VAR, CA_FILE_ENV_VAR, DEBUG_ENV_VAR, DEFAULT_ADDR, DEFAULT_CA_FILE, DEFAULT_COLUMNS, DEFAULT_TIMEOUT_MS, TOKEN_FILE_ENV_VAR
 } from './constants.js'
 import type { CommandContext } from './context.js'
 import { usageError } from './errors.js'

@@ -20,6 +20,8 @@ import { jobs, type JobsOptions } from './commands/jobs.js'
 import { lease, type LeaseOptions } from './commands/lease.js'
 import { manager, type ManagerOptions } from './commands/manager.js'
 import { members, type MembersOptions } from './commands/members.js'
+import { nodeForget, type NodeForgetOptions } from './commands/node-forget.js'
+import { nodeRebind, type NodeRebindOptions } from './commands/node-rebind.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
 import { nodes, type NodesOptions } from './commands/nodes.js'
 import { upgrade, type UpgradeOptions } from './commands/upgrade.js'
@@ -44,7 +46,7 @@ export interface CommandSpec {
 
 /** Help text of the command groups of two-word verbs. */
 export const GROUPS: Readonly<Record<string, string>> = {
-  node: 'Inspect one node',
+  node: 'Inspect one node, move its name to another peer, or forget it',
   job: 'Inspect, follow and cancel jobs',
   config: 'Read and change the cluster configuration'
 }
@@ -88,6 +90,27 @@ export const COMMANDS: readonly CommandSpec[] = [
     read: true,
     configure: cmd => { cmd.argument('<name>', 'node name') },
     run: async (client, opts, [name]) => await nodeShow(client, name ?? '', opts as unknown as NodeShowOptions)
+  },
+  {
+    verb: 'node rebind',
+    summary: "Move a node's name to another peer (a reinstalled machine); its host keys are learned from that peer",
+    read: false,
+    configure: cmd => {
+      cmd.argument('<name>', 'node name')
+        .addOption(new Option('--peer <peer-id>', 'peer id of the member to bind the name to (clusterctl members -o json)').makeOptionMandatory())
+    },
+    run: async (client, opts, [name]) => await nodeRebind(client, name ?? '', opts as NodeRebindOptions)
+  },
+  {
+    verb: 'node forget',
+    summary: "Remove a node's record (a retired or long-failed machine); its events stay",
+    read: false,
+    configure: cmd => {
+      cmd.argument('<name>', 'node name')
+        .addOption(new Option('--force', 'also when the node is reachable (its running agent is then discovered again as a new node)'))
+        .addOption(new Option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)'))
+    },
+    run: async (client, opts, [name], ctx) => await nodeForget(client, name ?? '', opts as NodeForgetOptions, ctx)
   },
   {
     verb: 'commission',

@@ -85,10 +85,13 @@ export interface ManagerDeps {
   onDeposed?: (epoch: number, manager: string | null) => void
 }
 
-/** Address and pinned host keys of a node, from its signed membership record. */
+/**
+ * Address and pinned host keys of a node, from the signed membership record of the peer its
+ * name is bound to: never looked up by name, so a member claiming the name is never targeted.
+ */
 export function targetOf (members: Member[], node: NodeRecord): NodeTarget | { unavailable: string } {
-  const m = members.find(x => x.peerId === node.peerId) ?? members.find(x => x.name === node.name)
-  if (m === undefined) return { unavailable: 'the node is not in the membership view' }
+  const m = members.find(x => x.peerId === node.peerId)
+  if (m === undefined) return { unavailable: `the node's peer ${node.peerId} is not in the membership view` }
   const ip = m.addresses.map(a => /^\/ip[46]\/([^/]+)\//.exec(a)?.[1]).find(x => x !== undefined)
   if (ip === undefined) return { unavailable: 'the node advertises no IP address' }
   if (m.facts === null) return { unavailable: 'the node\'s facts (SSH host keys) have not been fetched from it yet; retry shortly' }
@@ -189,7 +192,12 @@ export class Manager implements ManagerRole {
       logger: logger.child({ component: 'retention' }),
       policy: async () => { const all = await this.store.allConfig(); return retentionPolicy(key => all[key]) }
     }, deps.retention)
-    this.routeMap = managerRouteMap(managerRoutes({ store: this.store, jobs: this.jobs, members: () => deps.membership.members() }), routeKey)
+    this.routeMap = managerRouteMap(managerRoutes({
+      store: this.store,
+      jobs: this.jobs,
+      members: () => deps.membership.members(),
+      bindingChanged: name => { this.discovery.recheck(name) }
+    }), routeKey)
   }
 
   /** @inheritdoc */

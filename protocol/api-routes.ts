@@ -13,6 +13,9 @@ export const LOCAL_ROUTES = {
 export const MANAGER_ROUTES = {
   listNodes: { method: 'GET', pattern: '/v1/nodes' },
   showNode: { method: 'GET', pattern: '/v1/nodes/:name' },
+  rebindNode: { method: 'POST', pattern: '/v1/nodes/:name/rebind' },
+  forgetNode: { method: 'POST', pattern: '/v1/nodes/:name/forget' },
+  nameBindings: { method: 'GET', pattern: '/v1/bindings' },
   commission: { method: 'POST', pattern: '/v1/commission' },
   decommission: { method: 'POST', pattern: '/v1/decommission' },
   upgrade: { method: 'POST', pattern: '/v1/upgrade' },

@@ -64,7 +64,22 @@ export interface Member {
   managerEligible: boolean
   /** ISO-8601 time this agent last heard from or about the member being alive. */
   lastSeen: string
+  /**
+   * Whether the manager binds this member's name to it (see `NameBindingStatus`). Filled in by
+   * `GET /v1/members` from the manager's records; absent from membership's own view.
+   */
+  nameBinding?: NameBindingStatus
+  /** With `nameBinding: 'conflict'`: the peer the name is bound to. Null otherwise. */
+  nameBoundTo?: string | null
 }
+
+/**
+ * A member's name binding as the manager records it: `bound` (the name belongs to this peer),
+ * `conflict` (the name belongs to another peer: this member's claim is refused and the manager
+ * never targets it), `unrecorded` (the manager has no node of that name yet, or it left before
+ * being recorded), `unknown` (no manager answered in time).
+ */
+export type NameBindingStatus = 'bound' | 'conflict' | 'unrecorded' | 'unknown'
 
 /** Response of `GET /v1/members`. */
 export type MembersResponse = Member[]

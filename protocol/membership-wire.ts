@@ -27,9 +27,6 @@ export const RECORD_VERSION = 2
  */
 export const FACTS_DIGEST_PATTERN = /^[A-Za-z0-9_-]{22}$/
 
-/** @deprecated import from protocol/names.ts; kept until manager/api/manager-routes.ts does. */
-export { NODE_NAME_PATTERN } from './names.js'
-
 /**
  * The state a node asserts about itself in its signed record. Only the node itself can
  * produce one (it signs it), so `alive` refutations and graceful `left` cannot be forged.

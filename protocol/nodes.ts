@@ -44,7 +44,10 @@ export function isTransitionalState (state: LifecycleState): state is Transition
 export interface NodeRecord {
   /** Node name (its hostname); the key of the record. */
   name: string
-  /** libp2p PeerId of the node's agent, as last seen in membership. */
+  /**
+   * libp2p PeerId the name is bound to: the peer first discovered with it, or the one an
+   * operator moved it to (`clusterctl node rebind`). The manager targets this peer only.
+   */
   peerId: string
   state: LifecycleState
   /** Roles the node was last commissioned with (empty once decommissioned). */
@@ -72,6 +75,54 @@ export interface NodeRecord {
   boot: NodeBoot | null
   /** Result of the newest `verify` job that checked the node; null when never checked or re-applied since. */
   drift: NodeDrift | null
+  /**
+   * Other peers that claimed this node's name while it is bound to `peerId`: refused, never
+   * targeted, kept until an operator rebinds or forgets the name (at most MAX_NAME_CONFLICTS).
+   */
+  nameConflicts: NameConflict[]
+}
+
+/** A peer that claimed a node name bound to another peer (`NodeRecord.nameConflicts`). */
+export interface NameConflict {
+  /** The claiming peer. */
+  peerId: string
+  /** ISO-8601 time the manager first saw the claim. */
+  since: string
+}
+
+/** Most conflicting claimants a node record keeps (a hostile member can mint peer ids). */
+export const MAX_NAME_CONFLICTS = 8
+
+/**
+ * One name binding, as `GET /v1/bindings` lists them: the peer the name belongs to and the
+ * peers whose claims on it were refused.
+ */
+export interface NameBinding {
+  name: string
+  peerId: string
+  conflicts: string[]
+}
+
+/** Response of `GET /v1/bindings`: every node name's binding, by name. */
+export type NameBindingsResponse = NameBinding[]
+
+/** Body of `POST /v1/nodes/:name/rebind`: move the name to another peer (a reinstalled machine). */
+export interface RebindRequest {
+  peerId: string
+}
+
+/** Body of `POST /v1/nodes/:name/forget`: remove the record; `force` also when its peer is reachable. */
+export interface ForgetRequest {
+  force?: boolean
+}
+
+/**
+ * Response of `POST /v1/nodes/:name/rebind` (the record after the move, the `rebound` event)
+ * and `POST /v1/nodes/:name/forget` (the record as it was, the `forgotten` event).
+ */
+export interface BindingChangeResponse {
+  node: NodeRecord
+  event: LifecycleEvent
 }
 
 /** What a check-mode run (`verify` job) found on a node. */
@@ -116,6 +167,12 @@ export type LifecycleEventType =
    * kept here (`staleView`), not applied. No state change.
    */
   | 'stale-view'
+  /** Another peer claimed the node's name and was refused; `peerId` names it. */
+  | 'name-conflict'
+  /** An operator moved the name to another peer (`peerId`; `previousPeerId` held it). */
+  | 'rebound'
+  /** An operator removed the node's record; its history stays (the last event of the name until it is discovered again). */
+  | 'forgotten'
 
 /**
  * Who caused a lifecycle event. The named values are the ones the manager uses; other
@@ -152,6 +209,10 @@ export interface LifecycleEvent {
   epoch?: number
   /** On `stale-view` events: what the replaced manager recorded, kept but not applied. */
   staleView?: StaleView
+  /** The peer concerned, on name-conflict (the claimant), rebound (the new peer) and forgotten (the bound peer) events. */
+  peerId?: string
+  /** The peer the name was bound to before, on rebound events. */
+  previousPeerId?: string
 }
 
 /** A replaced manager's late write, as a merge keeps it (a `stale-view` event). */

@@ -1,4 +1,4 @@
-/** `clusterctl members`: list the members the local agent knows (`GET /v1/members`). */
+/** `clusterctl members`: list the members the local agent knows, with their name bindings (`GET /v1/members?bindings=1`). */
 
 import type { Member } from '../../protocol/members.js'
 import type { ApiClient } from '../client.js'
@@ -18,10 +18,20 @@ export function shortAddress (multiaddr: string): string {
   return m[1] === 'ip6' ? `[${m[2] ?? ''}]:${m[3] ?? ''}` : `${m[2] ?? ''}:${m[3] ?? ''}`
 }
 
+/**
+ * A member's name binding in the table: `bound`, `unrecorded`, `unknown`, or for a refused
+ * claim `CONFLICT` with the end of the peer id the name is bound to.
+ */
+export function bindingText (m: Member): string {
+  if (m.nameBinding === 'conflict') return `CONFLICT (name bound to ...${(m.nameBoundTo ?? '').slice(-8)})`
+  return m.nameBinding ?? '-'
+}
+
 function columns (now: Date): Array<Column<Member>> {
   return [
     { header: 'NAME', cell: m => m.name },
     { header: 'STATUS', cell: m => m.status },
+    { header: 'BINDING', cell: bindingText },
     {
       header: 'ADDRESS',
       cell: m => {
@@ -44,8 +54,9 @@ function columns (now: Date): Array<Column<Member>> {
 
 /** Fetch the members and format them; rows are sorted by name. */
 export async function members (client: ApiClient, opts: MembersOptions): Promise<string> {
-  // The table shows no facts: do not make the agent fetch every member's.
-  const list = await client.members(opts.output === 'table' ? { facts: 'cached' } : {})
+  // The table shows no facts: do not make the agent fetch every member's. Every output shows
+  // each member's name binding (one round trip to the manager).
+  const list = await client.members(opts.output === 'table' ? { facts: 'cached', bindings: true } : { bindings: true })
   return formatOutput(opts.output, list, () => {
     const sorted = [...list].sort((a, b) => a.name.localeCompare(b.name))
     return renderTable(columns(opts.now ?? new Date()), sorted)

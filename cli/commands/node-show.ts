@@ -56,6 +56,7 @@ function table (d: NodeDetail, now: Date): string {
     ['REASON', orDash(n.reason)],
     ['VARS', orDash(vars)],
     ['DRIFT', driftText(n.drift, now)],
+    ['CONFLICTS', conflictsText(n.nameConflicts)],
     ['DISCOVERED', n.discoveredAt]
   ])
   out += '\nFacts:\n'
@@ -70,6 +71,12 @@ export function driftText (drift: NodeRecord['drift'] | undefined, now: Date): s
   if (drift == null) return '-'
   const when = `checked ${formatAge(drift.checkedAt, now)} by ${drift.jobId}`
   return drift.changed === 0 ? `none (${when})` : `${drift.changed} task(s) would change: ${drift.tasks.join(', ')} (${when})`
+}
+
+/** Peers refused the node's name: `-`, or each peer id with when it was first seen. */
+export function conflictsText (conflicts: NodeRecord['nameConflicts'] | undefined): string {
+  if (conflicts === undefined || conflicts.length === 0) return '-'
+  return conflicts.map(c => `${c.peerId} (since ${c.since})`).join(', ') + ' refused; clusterctl node rebind or forget decides'
 }
 
 function indent (text: string): string {

@@ -10,9 +10,10 @@ import { MAX_VAR_VALUE_LENGTH, VAR_NAME_PATTERN } from '../../protocol/manager-a
 import { ClusterdError } from '../../protocol/errors.js'
 import { JOB_STATUSES, isTerminalJobStatus, type JobStatus } from '../../protocol/jobs.js'
 import type { Member } from '../../protocol/members.js'
-import { NODE_NAME_PATTERN } from '../../protocol/membership-wire.js'
-import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type NodesPage } from '../../protocol/nodes.js'
+import { NODE_NAME_PATTERN, isPeerId } from '../../protocol/names.js'
+import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type BindingChangeResponse, type NameBinding, type NodesPage } from '../../protocol/nodes.js'
 import type { JobService } from '../jobs/job-service.js'
+import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
 import type { ManagerStore } from '../store/index.js'
 import { validateConfigValue } from './config-values.js'
 
@@ -21,6 +22,8 @@ export interface ManagerRoutesComponents {
   store: ManagerStore
   jobs: JobService
   members: () => Member[]
+  /** Called after an operator rebound or forgot `name` (discovery judges its claimants again). */
+  bindingChanged?: (name: string) => void
 }
 
 const MAX_NODES_PER_REQUEST = 1000
@@ -129,10 +132,42 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     showNode: async ({ params }) => {
       const node = await nodeNamed(params.name ?? '')
-      const member = c.members().find(m => m.name === node.name) ?? null
+      // The bound peer's member, never another claimant of the name.
+      const member = c.members().find(m => m.peerId === node.peerId) ?? null
       const events = await c.store.listEvents({ node: node.name, limit: 20 })
       return { node, member, facts: member?.facts ?? null, events }
     },
+
+    rebindNode: async ({ params, body }): Promise<BindingChangeResponse> => {
+      const node = await nodeNamed(params.name ?? '')
+      const o = asObject(body)
+      onlyKeys(o, ['peerId'])
+      if (!isPeerId(o.peerId)) throw invalid('peerId must be a libp2p peer id, as `clusterctl members -o json` shows it')
+      const peerId = o.peerId
+      const claimant = c.members().find(m => m.peerId === peerId)
+      const check = checkRebind(node, peerId, claimant, await c.jobs.nodeJob(node.name))
+      if (!check.ok) throw new ClusterdError(check.code, check.message)
+      const reachable = claimant === undefined ? node.reachable : claimant.status === 'alive' || claimant.status === 'suspect'
+      const res = await c.store.rebindNode(node.name, { peerId, reachable, actor: 'operator' })
+      c.bindingChanged?.(node.name)
+      return { node: res.record, event: res.event }
+    },
+
+    forgetNode: async ({ params, body }): Promise<BindingChangeResponse> => {
+      const node = await nodeNamed(params.name ?? '')
+      const o = body === undefined || body === null ? {} : asObject(body)
+      onlyKeys(o, ['force'])
+      if (o.force !== undefined && typeof o.force !== 'boolean') throw invalid('force must be a boolean')
+      const bound = c.members().find(m => m.peerId === node.peerId)
+      const check = checkForget(node, bound, await c.jobs.nodeJob(node.name), o.force === true)
+      if (!check.ok) throw new ClusterdError(check.code, check.message)
+      const res = await c.store.forgetNode(node.name, { actor: 'operator' })
+      c.bindingChanged?.(node.name)
+      return { node: res.record, event: res.event }
+    },
+
+    nameBindings: async (): Promise<NameBinding[]> =>
+      (await c.store.listNodes()).map(n => ({ name: n.name, peerId: n.peerId, conflicts: n.nameConflicts.map(x => x.peerId) })),
 
     commission: async ({ body }) => {
       const o = asObject(body)
@@ -205,12 +240,15 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
     },
 
     listEvents: async ({ query }) => {
-      if (query.node !== undefined) await nodeNamed(query.node)
-      return await c.store.listEvents({
+      if (query.node !== undefined && !NODE_NAME_PATTERN.test(query.node)) throw invalid(`${JSON.stringify(query.node)} is not a valid node name`)
+      const events = await c.store.listEvents({
         ...(query.node !== undefined ? { node: query.node } : {}),
         ...(query.after !== undefined ? { afterSeq: positiveInt(query.after, 'after', 0, Number.MAX_SAFE_INTEGER) } : {}),
         limit: positiveInt(query.limit, 'limit', 200, 100_000)
       })
+      // A forgotten node has no record but keeps its history; a name with neither is unknown.
+      if (query.node !== undefined && events.length === 0 && query.after === undefined) await nodeNamed(query.node)
+      return events
     },
 
     getConfig: async () => await c.store.allConfig(),

@@ -8,6 +8,10 @@
  * Facts (SSH host keys, ...) are not gossiped: while discovery runs it asks membership to keep
  * every member's facts fetched (`watchFacts`), and a new node is recorded only once its facts
  * are here, so the auto-commission job it may start can pin the node's host keys.
+ *
+ * A name belongs to the peer first discovered with it (manager/lifecycle/name-binding.ts):
+ * only that peer's updates move the record; another member claiming the name is recorded as a
+ * conflict (once, with a `name-conflict` event) and otherwise ignored.
  */
 
 import type { Logger } from 'pino'
@@ -65,12 +69,12 @@ export class NodeDiscovery {
     this.unwatchFacts = this.c.watchFacts?.() ?? null
     const members = this.c.members()
     for (const m of members) this.enqueue(m)
-    // Records restored from the store (or a replica) may name nodes that membership no longer
-    // sees at all: they are not reachable, whatever the previous manager last wrote.
-    const present = new Set(members.map(m => m.name))
+    // Records restored from the store (or a replica) may name nodes whose bound peer membership
+    // no longer sees at all: they are not reachable, whatever the previous manager last wrote.
+    const present = new Set(members.map(m => m.peerId))
     this.chain = this.chain.then(async () => {
       for (const node of await this.c.store.listNodes()) {
-        if (!present.has(node.name) && node.reachable) {
+        if (!present.has(node.peerId) && node.reachable) {
           await this.c.store.setReachable(node.name, false)
           this.unseenAtStart.add(node.name)
         }
@@ -94,6 +98,14 @@ export class NodeDiscovery {
     await this.chain
   }
 
+  /** Judge again every member claiming `name`: after an operator rebound or forgot it. */
+  recheck (name: string): void {
+    if (this.unsubscribe === null) return
+    // Live claimants first: after a forget the first one judged is bound to the name.
+    const claimants = this.c.members().filter(m => m.name === name).sort((a, b) => Number(isReachable(b)) - Number(isReachable(a)))
+    for (const m of claimants) this.enqueue(m)
+  }
+
   private enqueue (member: Member): void {
     const generation = this.generation
     this.chain = this.chain.then(async () => { if (generation === this.generation) await this.apply(member) })
@@ -104,6 +116,14 @@ export class NodeDiscovery {
     // A member that left before the manager ever saw it is not worth a record.
     const known = await this.c.store.getNode(m.name)
     if (known === undefined && (m.status === 'left' || m.status === 'failed')) return
+    if (known !== undefined && known.peerId !== m.peerId) {
+      // Another peer's claim on a bound name: the store records it once; nothing else moves.
+      const res = await this.c.store.upsertNode({ name: m.name, peerId: m.peerId, reachable: isReachable(m) })
+      if (res.event?.type === 'name-conflict') {
+        this.c.logger.warn({ node: m.name, claimant: m.peerId, bound: res.record.peerId }, 'a second peer claims a bound node name: refused (clusterctl node rebind or forget decides)')
+      }
+      return
+    }
     const reachable = isReachable(m)
     // A new node waits for its facts (membership reports it again when they arrive).
     if (known === undefined && reachable && m.facts === null && this.unwatchFacts !== null) return
@@ -127,6 +147,7 @@ export class NodeDiscovery {
       ...(boot !== undefined ? { boot } : {}),
       ...(returned !== null ? { returned } : {})
     })
+    if (res.conflict) return // rebound elsewhere meanwhile: the store recorded the claim instead
     if (res.created) {
       this.c.logger.info({ node: m.name, peer: m.peerId }, 'node discovered')
       this.c.onDiscovered(res.record, m)

@@ -489,6 +489,11 @@ export class JobRunner implements JobService {
     return undefined
   }
 
+  /** @inheritdoc */
+  async nodeJob (node: string): Promise<string | null> {
+    return await this.busyWith(node) ?? (await this.c.store.getNode(node))?.currentJob ?? null
+  }
+
   /** Whether this runner is running, or holds nodes for, any of the jobs `ids`. */
   involves (ids: readonly string[]): boolean {
     const mine = new Set([...this.running.keys(), ...this.busy.values()])

@@ -31,6 +31,8 @@ export interface JobService {
    * busy or in the wrong state, a role is unknown, or a required variable is missing.
    */
   submit: (req: JobRequest) => Promise<JobRecord>
+  /** The unfinished job `node` is in (a lifecycle job or a verify/reconfigure), else null. */
+  nodeJob: (node: string) => Promise<string | null>
   /** Cancel a queued or running job. */
   cancel: (id: string, reason?: string) => Promise<JobRecord>
   /**

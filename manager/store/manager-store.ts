@@ -26,7 +26,8 @@ import { readUnacked, writeUnacked, type UnackedWrites } from './unacked.js'
 import { DEFAULT_PRUNE_LIMITS, planPrune, type PruneCursor, type PruneLimits, type RetentionPolicy } from './retention.js'
 import { guardIterator, guardRead, loadState, parseStored, readValues, validateImport } from './restore.js'
 import { SerialQueue } from './serial-queue.js'
-import type { DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, NodeNote, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
+import type { BindingResult, DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, NodeNote, RebindCommand, StoreEntry, TransitionMeta, TransitionResult, UpsertResult } from './types.js'
+import { conflictsAfterRebind, judgeClaim } from '../lifecycle/name-binding.js'
 
 /** Collaborators of the store. */
 export interface ManagerStoreComponents {
@@ -91,6 +92,8 @@ export class ManagerStore {
   private stagedRevision = 0
   private gseq = 0
   private readonly jobSeq = new Map<string, number>()
+  /** Last event seq of names forgotten since the load (their `forgotten` event may not be durable yet). */
+  private readonly forgottenSeq = new Map<string, number>()
 
   // Committed view: what reads return.
   private committedNodes = new Map<string, NodeRecord>()
@@ -184,31 +187,83 @@ export class ManagerStore {
   }
 
   /**
-   * Record a node membership reports. A new node gets a `discovered` record and event; a
-   * known one only has its peerId and reachability updated (no lifecycle event).
+   * Record a node membership reports. A new name gets a `discovered` record and event, bound
+   * to the reporting peer; for the bound peer only reachability and boot are updated (no
+   * lifecycle event). Another peer's claim on a bound name is refused (name-binding.ts): it is
+   * recorded once in `nameConflicts` with a `name-conflict` event, and changes nothing else.
    */
   async upsertNode (node: DiscoveredNode, meta: TransitionMeta = { actor: 'membership' }): Promise<UpsertResult> {
     this.assertStarted()
     assertName(node.name, 'node name')
-    return await this.write<UpsertResult>(() => {
+    return await this.write<UpsertResult>(async () => {
       const at = this.now().toISOString()
       const entry = this.nodes.get(node.name)
+      const claim = judgeClaim(entry?.record, node, at)
+      if (entry !== undefined && claim.kind !== 'bound') {
+        if (claim.kind !== 'conflict') return this.noWrite({ record: clone(entry.record), created: false, event: null, conflict: true })
+        const record: NodeRecord = { ...entry.record, nameConflicts: claim.conflicts, updatedAt: at }
+        const event = this.makeNote(entry, { type: 'name-conflict', actor: meta.actor, peerId: node.peerId, reason: `peer ${node.peerId} claims the name, which is bound to peer ${entry.record.peerId}: refused` }, at)
+        return this.stageNode({ ...entry, record, lastSeq: event.seq }, [event], { record: clone(record), created: false, event, conflict: true })
+      }
       if (entry !== undefined) {
         const boot = node.boot === undefined ? entry.record.boot : node.boot
-        if (entry.record.peerId === node.peerId && entry.record.reachable === node.reachable &&
-          JSON.stringify(entry.record.boot) === JSON.stringify(boot) && node.returned === undefined) {
-          return this.noWrite({ record: clone(entry.record), created: false, event: null })
+        if (entry.record.reachable === node.reachable && JSON.stringify(entry.record.boot) === JSON.stringify(boot) && node.returned === undefined) {
+          return this.noWrite({ record: clone(entry.record), created: false, event: null, conflict: false })
         }
-        const record: NodeRecord = { ...entry.record, peerId: node.peerId, reachable: node.reachable, boot, updatedAt: at }
+        const record: NodeRecord = { ...entry.record, reachable: node.reachable, boot, updatedAt: at }
         // A return is recorded in the same batch as the reachability that shows it.
         const event = node.returned === undefined ? null : this.makeNote(entry, { type: 'returned', reason: node.returned, actor: meta.actor }, at)
-        return this.stageNode({ ...entry, record, lastSeq: event?.seq ?? entry.lastSeq }, event === null ? [] : [event], { record: clone(record), created: false, event })
+        return this.stageNode({ ...entry, record, lastSeq: event?.seq ?? entry.lastSeq }, event === null ? [] : [event], { record: clone(record), created: false, event, conflict: false })
       }
       const decision = decide(null, { type: 'DISCOVERED', at })
       if (!decision.ok || !decision.changed) throw new Error(`node machine refused DISCOVERED for a new node: ${JSON.stringify(decision)}`)
       const record = buildRecord({ name: node.name, peerId: node.peerId, reachable: node.reachable, discoveredAt: at, boot: node.boot ?? null }, decision.snapshot, at)
-      const event = this.makeEvent(node.name, 1, ++this.gseq, { type: 'DISCOVERED' }, null, decision.to, at, meta)
-      return this.stageNode({ record, snapshot: decision.snapshot, lastSeq: 1 }, [event], { record: clone(record), created: true, event })
+      // A forgotten name's history stays: the new record's events continue its sequence.
+      const seq = (this.forgottenSeq.get(node.name) ?? await this.lastNodeEventSeq(node.name)) + 1
+      this.forgottenSeq.delete(node.name)
+      const event = this.makeEvent(node.name, seq, ++this.gseq, { type: 'DISCOVERED' }, null, decision.to, at, meta)
+      return this.stageNode({ record, snapshot: decision.snapshot, lastSeq: seq }, [event], { record: clone(record), created: true, event, conflict: false })
+    })
+  }
+
+  /**
+   * Move a node's name to another peer (a reinstalled machine): the record keeps its state,
+   * roles and vars, takes the new peer and its reachability, and drops that peer from the
+   * conflicts (rebinding to the bound peer clears them all); a `rebound` event records it.
+   * Refused for an unknown node and for one in a lifecycle job. The caller checks that the
+   * peer is a member claiming the name (name-binding.ts `checkRebind`).
+   */
+  async rebindNode (name: string, cmd: RebindCommand): Promise<BindingResult> {
+    this.assertStarted()
+    assertName(name, 'node name')
+    return await this.write<BindingResult>(() => {
+      const entry = this.bindableEntry(name, 'move its name')
+      const at = this.now().toISOString()
+      const from = entry.record.peerId
+      const reason = cmd.reason ?? (from === cmd.peerId ? `binding to peer ${from} kept; recorded conflicts cleared` : `name moved from peer ${from} to peer ${cmd.peerId}`)
+      const event = this.makeNote(entry, { type: 'rebound', actor: cmd.actor, peerId: cmd.peerId, previousPeerId: from, reason }, at)
+      const record: NodeRecord = { ...entry.record, peerId: cmd.peerId, reachable: cmd.reachable, nameConflicts: conflictsAfterRebind(entry.record.nameConflicts, from, cmd.peerId), updatedAt: at }
+      return this.stageNode({ ...entry, record, lastSeq: event.seq }, [event], { record: clone(record), event })
+    })
+  }
+
+  /**
+   * Remove a node's record (a decommissioned or long-gone machine, or a name to give up). Its
+   * lifecycle events stay, ending with a `forgotten` event, and a node later discovered with
+   * the name continues that log. Refused for an unknown node and for one in a lifecycle job.
+   */
+  async forgetNode (name: string, meta: TransitionMeta): Promise<BindingResult> {
+    this.assertStarted()
+    assertName(name, 'node name')
+    return await this.write<BindingResult>(() => {
+      const entry = this.bindableEntry(name, 'forget it')
+      const at = this.now().toISOString()
+      const event = this.makeNote(entry, { type: 'forgotten', actor: meta.actor, peerId: entry.record.peerId, reason: meta.reason ?? `record removed (was ${entry.record.state}, bound to peer ${entry.record.peerId})` }, at)
+      this.nodes.delete(name)
+      this.forgottenSeq.set(name, event.seq)
+      const text = JSON.stringify(event)
+      const ops: BatchOp[] = [{ type: 'del', key: nodeKey(name) }, { type: 'put', key: nodeEventKey(name, event.seq), value: text }, { type: 'put', key: eventKey(event.gseq), value: text }]
+      return this.stage(ops, () => { this.committedNodes.delete(name); this.namesCache = null }, { record: clone(entry.record), event })
     })
   }
 
@@ -277,7 +332,7 @@ export class ManagerStore {
 
   private namesCache: { size: number, names: string[] } | null = null
 
-  /** Node names sorted; nodes are never deleted, so the cache is stale exactly when the count moved. */
+  /** Node names sorted; stale when the count moved (a forget also drops the cache). */
   private sortedNames (): string[] {
     if (this.namesCache?.size !== this.committedNodes.size) {
       this.namesCache = { size: this.committedNodes.size, names: [...this.committedNodes.keys()].sort() }
@@ -586,6 +641,11 @@ export class ManagerStore {
         this.nodes.set(entry.record.name, entry)
         this.committedNodes.set(entry.record.name, entry.record)
       }
+      for (const name of changes.forgotten) {
+        this.nodes.delete(name)
+        this.committedNodes.delete(name)
+        this.namesCache = null
+      }
       for (const { key, value } of changes.config) {
         if (value === undefined) this.committedConfig.delete(key); else this.committedConfig.set(key, value)
       }
@@ -619,6 +679,26 @@ export class ManagerStore {
     const durable = this.committerOrThrow().barrier()
     durable.catch(() => {}) // awaited by write()
     return { result, durable }
+  }
+
+  /** The entry of a node an operator changes the binding of; throws when unknown or in a lifecycle job. */
+  private bindableEntry (name: string, what: string): NodeEntry {
+    const entry = this.nodes.get(name)
+    if (entry === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${name} is known to the manager`)
+    if (isTransitionalState(entry.record.state)) {
+      throw new ClusterdError('CLUSTERD_ERR_NODE_BUSY', `node ${name} is ${entry.record.state} (job ${entry.record.currentJob ?? '?'}); wait for it or cancel it to ${what}`)
+    }
+    return entry
+  }
+
+  /** Seq of the newest lifecycle event kept for `name` (0: none), from the database. */
+  private async lastNodeEventSeq (name: string): Promise<number> {
+    const db = this.assertStarted()
+    let seq = 0
+    for await (const key of guardIterator(this.path, db.keys({ ...range(`${PREFIX.nodeEvent}!${name}`), reverse: true, limit: 1 }))) {
+      seq = Number(key.slice(key.lastIndexOf('!') + 1))
+    }
+    return seq
   }
 
   private stageTransition (node: string, command: NodeCommand, meta: TransitionMeta): Staged<TransitionResult> {
@@ -697,6 +777,8 @@ export class ManagerStore {
     }
     if (note.drift != null) event.drift = clone(note.drift)
     if (this.epoch !== undefined) event.epoch = this.epoch
+    if (note.peerId !== undefined) event.peerId = note.peerId
+    if (note.previousPeerId !== undefined) event.previousPeerId = note.previousPeerId
     return event
   }
 
@@ -746,6 +828,7 @@ export class ManagerStore {
     this.stagedRevision = this.committedRevision = state.revision
     this.gseq = state.gseq
     this.jobSeq.clear()
+    this.forgottenSeq.clear()
     const inFlight = [...state.nodes.values()].filter(e => isTransitionalState(stateOf(e.snapshot))).length
     this.log.debug({ nodes: state.nodes.size, inFlight, revision: state.revision }, 'manager store state loaded')
   }

@@ -15,6 +15,9 @@
  *   (this manager's membership view is the current one).
  * - Jobs are identified by their random ids: a foreign-only job is copied; a job on both sides
  *   takes the record that is further along (terminal over active, then the later finish).
+ * - A node this store forgot (its log ends with `forgotten`) stays forgotten unless the other
+ *   side's events about it are later than the forget (higher epoch first, as below); their log
+ *   then continues ours.
  * - Config keys: the later write wins, judged by the write time each side recorded (`cm!key`);
  *   a deletion is a write too (a tombstone). A key with no recorded time loses to one with.
  * - Higher epochs win: every event, job record and config write carries the epoch of the
@@ -197,8 +200,15 @@ export function planMerge (local: StoreEntry[], foreign: StoreEntry[], gseq: num
     }
     const newLate = late.filter(v => !keptLate.has(staleKey(v)))
     if (our !== undefined && fresh.length === 0 && newLate.length === 0) continue
+    // We forgot the node (its log ends `forgotten`): the forget stands unless their newest event
+    // about it beats it, higher epoch first, then the later time (late views alone never do).
+    const forget = our === undefined ? ourEvents.at(-1) : undefined
+    if (forget?.type === 'forgotten') {
+      const theirLast = fresh.at(-1)
+      if (theirLast === undefined || epochOf(theirLast) < epochOf(forget) || (epochOf(theirLast) === epochOf(forget) && !(theirLast.at > forget.at))) continue
+    }
     if (newLate.some(v => v.record === `node ${name}`)) report.stale.push(`node ${name}`)
-    let seq = our?.lastSeq ?? 0
+    let seq = our?.lastSeq ?? ourEvents.at(-1)?.seq ?? 0
     for (const e of fresh) {
       const event: LifecycleEvent = { ...e, seq: ++seq, gseq: ++gseq }
       const text = JSON.stringify(event)

@@ -6,7 +6,7 @@
 import { createActor } from 'xstate'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { NodeBoot } from '../../protocol/members.js'
-import { isLifecycleState, type NodeDrift, type NodeRecord } from '../../protocol/nodes.js'
+import { MAX_NAME_CONFLICTS, isLifecycleState, type NameConflict, type NodeDrift, type NodeRecord } from '../../protocol/nodes.js'
 import { MACHINE_VERSION, nodeMachine, resolveNodeState, stateOf, type NodeContext, type NodeSnapshot } from '../lifecycle/node-machine.js'
 
 /** A node entry as stored under `n!<name>`. */
@@ -35,6 +35,8 @@ export interface NodeFields {
   /** Kept across transitions; null (or absent) until known. */
   boot?: NodeBoot | null
   drift?: NodeDrift | null
+  /** Refused claimants of the name (name-binding.ts); absent: none. */
+  nameConflicts?: NameConflict[]
 }
 
 /** The API record for a node: machine state + context plus the facts kept beside it. */
@@ -54,7 +56,8 @@ export function buildRecord (facts: NodeFields, snapshot: NodeSnapshot, updatedA
     discoveredAt: facts.discoveredAt,
     updatedAt,
     boot: facts.boot ?? null,
-    drift: facts.drift ?? null
+    drift: facts.drift ?? null,
+    nameConflicts: (facts.nameConflicts ?? []).map(c => ({ ...c }))
   }
 }
 
@@ -87,6 +90,7 @@ export function decodeNode (key: string, name: string, raw: unknown): NodeEntry 
   // Records written before these fields existed.
   record.boot ??= null
   record.drift ??= null
+  record.nameConflicts ??= []
 
   let snapshot: NodeSnapshot
   if (machineVersion === MACHINE_VERSION) {
@@ -136,6 +140,8 @@ function checkRecord (record: unknown, name: string, bad: (why: string) => Clust
   if (!isStrOrNull(r.currentJob) || !isStrOrNull(r.lastJob) || !isStrOrNull(r.reason)) throw bad('record job fields malformed')
   if (r.boot != null && !(typeof r.boot === 'object' && isStr((r.boot as NodeBoot).id) && isStr((r.boot as NodeBoot).agentStartedAt))) throw bad('record boot malformed')
   if (r.drift != null && !(typeof r.drift === 'object' && isStrArray((r.drift as NodeDrift).tasks) && typeof (r.drift as NodeDrift).changed === 'number')) throw bad('record drift malformed')
+  if (r.nameConflicts != null && !(Array.isArray(r.nameConflicts) && r.nameConflicts.length <= MAX_NAME_CONFLICTS &&
+    r.nameConflicts.every(c => c !== null && typeof c === 'object' && isStr(c.peerId) && isStr(c.since)))) throw bad('record nameConflicts malformed')
 }
 
 function checkContext (context: unknown, bad: (why: string) => ClusterdError): void {

@@ -1,6 +1,7 @@
 /**
  * Checking a batch received from the manager before a replica writes it: only keys of the
- * store's own layout, JSON values, decodable node entries, and never the layout format.
+ * store's own layout, JSON values, decodable node entries, node deletes only with their
+ * `forgotten` event, and never the layout format.
  */
 import { ClusterdError } from '../../protocol/errors.js'
 import type { ReplicationBatch } from '../../protocol/replication-wire.js'
@@ -15,6 +16,8 @@ export interface ViewChanges {
   nodes: NodeEntry[]
   config: Array<{ key: string, value: unknown }>
   gseq: number | null
+  /** Nodes whose record the batch deletes (a `forget`, with its `forgotten` event). */
+  forgotten: string[]
 }
 
 const DELETABLE = [PREFIX.config, PREFIX.event, PREFIX.nodeEvent, PREFIX.job, PREFIX.jobEvent].map(p => `${p}!`)
@@ -28,7 +31,8 @@ const DATA_PREFIXES = Object.values(PREFIX).filter(p => p !== PREFIX.meta).map(p
 export function checkReplicated (batch: ReplicationBatch): { ops: BatchOp[], changes: ViewChanges } {
   const bad = (why: string): ClusterdError => new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `replicated batch ${batch.revision} rejected: ${why}`)
   const ops: BatchOp[] = []
-  const changes: ViewChanges = { nodes: [], config: [], gseq: null }
+  const changes: ViewChanges = { nodes: [], config: [], gseq: null, forgotten: [] }
+  const forgottenEvents = new Set<string>()
   for (const op of batch.ops) {
     if (op.key === META_KEYS.revision) continue // written below from batch.revision, so the two cannot disagree
     if (op.key === META_KEYS.gseq) {
@@ -48,14 +52,20 @@ export function checkReplicated (batch: ReplicationBatch): { ops: BatchOp[], cha
         throw bad(err?.message ?? String(err))
       }
       if (op.key.startsWith(`${PREFIX.config}!`)) changes.config.push({ key: stripPrefix(op.key, PREFIX.config), value })
+      if (op.key.startsWith(`${PREFIX.nodeEvent}!`) && (value as { type?: unknown } | null)?.type === 'forgotten') forgottenEvents.add(String((value as { node?: unknown }).node))
+    } else if (op.key.startsWith(`${PREFIX.node}!`)) {
+      // A node entry goes only with its `forgotten` event in the same batch (checked below).
+      changes.forgotten.push(stripPrefix(op.key, PREFIX.node))
     } else {
       // The manager deletes config values, and history that retention prunes (finished jobs and
-      // their events, old lifecycle events); never a node entry or store metadata.
+      // their events, old lifecycle events); never store metadata.
       if (!DELETABLE.some(p => op.key.startsWith(p))) throw bad(`deleting ${op.key} is not allowed`)
       if (op.key.startsWith(`${PREFIX.config}!`)) changes.config.push({ key: stripPrefix(op.key, PREFIX.config), value: undefined })
     }
     ops.push(op)
   }
+  const unrecorded = changes.forgotten.find(name => !forgottenEvents.has(name))
+  if (unrecorded !== undefined) throw bad(`deleting node ${unrecorded} without its forgotten event is not allowed`)
   ops.push({ type: 'put', key: META_KEYS.revision, value: String(batch.revision) })
   return { ops, changes }
 }

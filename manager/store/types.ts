@@ -49,7 +49,7 @@ export interface DiscoveredNode {
 }
 
 /** Lifecycle event types that record something without a transition. */
-export type NoteEventType = Extract<LifecycleEventType, 'returned' | 'verify-requested' | 'reconfigure-requested' | 'drift-checked' | 'verify-failed' | 'reconfigured' | 'reconfigure-failed'>
+export type NoteEventType = Extract<LifecycleEventType, 'returned' | 'verify-requested' | 'reconfigure-requested' | 'drift-checked' | 'verify-failed' | 'reconfigured' | 'reconfigure-failed' | 'name-conflict' | 'rebound' | 'forgotten'>
 
 /** A no-transition lifecycle event for `noteNode`. */
 export interface NodeNote {
@@ -59,6 +59,10 @@ export interface NodeNote {
   jobId?: string | null
   /** New drift for the node record (null clears it); undefined leaves it unchanged. */
   drift?: NodeDrift | null
+  /** The peer concerned (name-binding events). */
+  peerId?: string
+  /** The peer the name was bound to before (rebound events). */
+  previousPeerId?: string
 }
 
 /** Outcome of `upsertNode`. */
@@ -66,8 +70,27 @@ export interface UpsertResult {
   record: NodeRecord
   /** True when the node was new: a `discovered` lifecycle event was appended. */
   created: boolean
-  /** The `discovered` event, when created. */
+  /**
+   * The `discovered` event when created; the `name-conflict` event when another peer's claim
+   * on the name was recorded.
+   */
   event: LifecycleEvent | null
+  /** True when the name is bound to another peer: the claim was refused and nothing else changed. */
+  conflict: boolean
+}
+
+/** What `rebindNode` does: move a node's name to `peerId`, with that peer's reachability. */
+export interface RebindCommand {
+  peerId: string
+  reachable: boolean
+  actor: LifecycleActor
+  reason?: string | null
+}
+
+/** Outcome of `rebindNode` and `forgetNode`: the record (after a rebind; before a forget) and the event. */
+export interface BindingResult {
+  record: NodeRecord
+  event: LifecycleEvent
 }
 
 /** A node with a job in flight, as found on restore. */

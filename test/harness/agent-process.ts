@@ -41,6 +41,8 @@ export interface AgentOptions {
   extraArgs?: string[]
   sshKeyFile?: string
   playbookDir?: string
+  /** `--node-name`; default the host's name (another host's name makes an impostor). */
+  nodeName?: string
 }
 
 /** A running agent process. */
@@ -144,7 +146,7 @@ export async function startAgentOn (host: TestHost, opts: AgentOptions): Promise
     '--data-dir', '/var/lib/clusterd',
     '--listen', `${host.address}:${PORT}`,
     '--secret-file', opts.secretFile,
-    '--node-name', host.name,
+    '--node-name', opts.nodeName ?? host.name,
     '--api-socket', socket,
     '--manager-eligible', String(opts.eligible ?? true),
     '--log-level', 'info',

@@ -18,7 +18,9 @@ export const MEMBERS: Member[] = [
     labels: { tier: 'web', rack: 'r2' },
     facts: null, boot: null,
     managerEligible: false,
-    lastSeen: '2026-11-22T10:00:00.000Z'
+    lastSeen: '2026-11-22T10:00:00.000Z',
+    nameBinding: 'conflict',
+    nameBoundTo: '12D3KooWAnotherPeerHoldsTheName'
   },
   {
     name: 'db1',
@@ -29,7 +31,9 @@ export const MEMBERS: Member[] = [
     labels: {},
     facts: null, boot: null,
     managerEligible: true,
-    lastSeen: '2026-11-22T10:04:55.000Z'
+    lastSeen: '2026-11-22T10:04:55.000Z',
+    nameBinding: 'bound',
+    nameBoundTo: null
   }
 ]
 

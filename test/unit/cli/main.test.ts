@@ -44,8 +44,10 @@ describe('clusterctl process', () => {
     ])
     assert.equal(table.code, 0, table.stderr)
     const lines = table.stdout.trimEnd().split('\n')
-    assert.match(lines[0] ?? '', /^NAME\s+STATUS\s+ADDRESS\s+INCARNATION\s+LABELS\s+LAST-SEEN$/)
-    assert.match(lines[1] ?? '', /^db1\s+alive\s+10\.0\.0\.1:7946\s+3\s+-\s+\d+[smhd] ago$/)
+    assert.match(lines[0] ?? '', /^NAME\s+STATUS\s+BINDING\s+ADDRESS\s+INCARNATION\s+LABELS\s+LAST-SEEN$/)
+    assert.match(lines[1] ?? '', /^db1\s+alive\s+bound\s+10\.0\.0\.1:7946\s+3\s+-\s+\d+[smhd] ago$/)
+    // A refused claim on a name stands out, with the end of the peer id the name belongs to.
+    assert.match(lines[2] ?? '', /^web2\s+suspect\s+CONFLICT \(name bound to \.\.\.sTheName\)\s+10\.0\.0\.2:7946 \(\+1\)\s+12\s+rack=r2,tier=web\s+/)
     assert.equal(lines.length, 3)
     assert.equal(json.code, 0, json.stderr)
     assert.deepEqual(JSON.parse(json.stdout), MEMBERS)

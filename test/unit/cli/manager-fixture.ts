@@ -21,6 +21,9 @@ import type { LifecycleEvent, NodeRecord } from '../../../protocol/nodes.js'
 import type { CommandContext } from '../../../cli/context.js'
 import { MEMBERS, startFixture, type Fixture } from './fixtures.js'
 
+/** The peer `node rebind db1` may move db1's name to (a reinstalled machine). */
+export const NEW_PEER = '12D3KooWNewMachineAfterReinstaWWWWWWWWWWWWWWWWWWWWWW'
+
 /** The manager as `GET /v1/manager` reports it. */
 export const MANAGER: ManagerInfo = {
   name: 'db1',
@@ -53,7 +56,8 @@ export const NODES: NodeRecord[] = [
     discoveredAt: '2026-11-22T09:00:00.000Z',
     updatedAt: '2026-11-22T10:03:00.000Z',
     boot: null,
-    drift: null
+    drift: null,
+    nameConflicts: []
   },
   {
     name: 'db1',
@@ -69,7 +73,8 @@ export const NODES: NodeRecord[] = [
     discoveredAt: '2026-11-22T09:00:00.000Z',
     updatedAt: '2026-11-22T10:00:00.000Z',
     boot: { id: '6f1c0d5e-1b7a-4c1e-9a57-2b0f3d4c5e6f', agentStartedAt: '2026-11-22T09:59:00.000Z' },
-    drift: { checkedAt: '2026-11-22T10:01:00.000Z', jobId: 'j-20261122-3', changed: 1, tasks: ['Worker config is rendered'] }
+    drift: { checkedAt: '2026-11-22T10:01:00.000Z', jobId: 'j-20261122-3', changed: 1, tasks: ['Worker config is rendered'] },
+    nameConflicts: [{ peerId: '12D3KooWX', since: '2026-11-22T10:02:00.000Z' }]
   }
 ]
 
@@ -243,6 +248,20 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
       if (params.name !== 'db1') throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
       return DB1
     },
+    rebindNode: async ({ params, body }) => {
+      if (params.name !== 'db1') throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
+      const peerId = (body as { peerId: string }).peerId
+      if (peerId !== NEW_PEER) throw new ClusterdError('CLUSTERD_ERR_PEER_NOT_CLAIMING', `no member with peer id ${peerId} is known to the manager`)
+      const node = { ...(NODES[1] as NodeRecord), peerId, nameConflicts: [] }
+      return { node, event: { seq: 4, gseq: 12, node: 'db1', at: '2026-11-22T10:05:00.000Z', type: 'rebound', from: 'commissioned', to: 'commissioned', reason: `name moved from peer 12D3KooWA to peer ${peerId}`, jobId: null, actor: 'operator', peerId, previousPeerId: '12D3KooWA' } }
+    },
+    forgetNode: async ({ params, body }) => {
+      const node = [...NODES, ...extraNodes].find(n => n.name === params.name)
+      if (node === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
+      if (node.reachable && (body as { force?: boolean } | undefined)?.force !== true) throw new ClusterdError('CLUSTERD_ERR_NODE_REACHABLE', `node ${node.name} is reachable`)
+      return { node, event: { seq: 5, gseq: 13, node: node.name, at: '2026-11-22T10:06:00.000Z', type: 'forgotten', from: node.state, to: node.state, reason: 'record removed', jobId: null, actor: 'operator', peerId: node.peerId } }
+    },
+    nameBindings: async () => [...NODES, ...extraNodes].map(n => ({ name: n.name, peerId: n.peerId, conflicts: n.nameConflicts.map(c => c.peerId) })),
     commission: create('commission'),
     decommission: create('decommission'),
     upgrade: create('upgrade'),

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { parse as parseYaml } from 'yaml'
-import { DB1, EVENTS, FAILED_JOB, LEASE, MANAGER, NODES, startManagerFixture, type ManagerFixture } from './manager-fixture.js'
+import { DB1, EVENTS, FAILED_JOB, LEASE, MANAGER, NEW_PEER, NODES, startManagerFixture, type ManagerFixture } from './manager-fixture.js'
 
 const MAIN = fileURLToPath(new URL('../../../cli/main.js', import.meta.url))
 
@@ -164,5 +164,44 @@ describe('clusterctl manager verbs (process)', () => {
     assert.equal(oneLine(finished), `clusterctl: job ${FAILED_JOB.id} already failed (CLUSTERD_ERR_JOB_FINISHED)`)
     assert.equal(busy.code, 5)
     assert.equal(oneLine(busy), 'clusterctl: node busy1 is already in job j-1; wait for it or cancel it (CLUSTERD_ERR_NODE_BUSY)')
+  })
+
+  it('node rebind and node forget: their bodies, output, confirmation and refusals', async () => {
+    const before = fx.requests.length
+    const local = await Promise.all([
+      clusterctl('node', 'rebind', 'db1'),
+      clusterctl('node', 'rebind', 'db1', '--peer', 'not-a-peer-id'),
+      clusterctl('node', 'forget', 'db1')
+    ])
+    assert.deepEqual(local.map(r => r.code), [2, 2, 2])
+    assert.match(local[1]?.stderr ?? '', /--peer: "not-a-peer-id" is not a peer id/)
+    assert.equal(oneLine(local[2] as Run), 'clusterctl: refusing to forget db1 without confirmation: stdin is not a terminal; pass --yes')
+    assert.equal(fx.requests.length, before, 'nothing was sent')
+
+    const [moved, unknownPeer, reachable, forced, gone] = await Promise.all([
+      clusterctl('node', 'rebind', 'db1', '--peer', NEW_PEER),
+      clusterctl('node', 'rebind', 'db1', '--peer', 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'),
+      clusterctl('node', 'forget', 'db1', '--yes'),
+      clusterctl('node', 'forget', 'db1', '--yes', '--force'),
+      clusterctl('node', 'forget', 'web2', '-y')
+    ])
+    assert.equal(ok(moved).stdout, 'node db1: name moved from peer 12D3KooWA to peer 12D3KooWNewMachineAfterReinstaWWWWWWWWWWWWWWWWWWWWWW (event 12)\n')
+    assert.equal(unknownPeer.code, 5)
+    assert.match(oneLine(unknownPeer), /\(CLUSTERD_ERR_PEER_NOT_CLAIMING\)$/)
+    assert.equal(reachable.code, 5)
+    assert.equal(oneLine(reachable), 'clusterctl: node db1 is reachable (CLUSTERD_ERR_NODE_REACHABLE)')
+    assert.equal(ok(forced).stdout, 'node db1 forgotten (was commissioned, peer 12D3KooWA); its history stays: clusterctl events --node db1\n')
+    assert.equal(ok(gone).stdout, 'node web2 forgotten (was commission-failed, peer 12D3KooWB); its history stays: clusterctl events --node web2\n')
+    const body = (route: string): unknown[] => fx.requestsTo(route).map(r => [r.method, r.params, r.body]).sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)
+    assert.deepEqual(body('rebindNode'), [
+      ['POST', { name: 'db1' }, { peerId: '12D3KooWNewMachineAfterReinstaWWWWWWWWWWWWWWWWWWWWWW' }],
+      ['POST', { name: 'db1' }, { peerId: 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N' }]
+    ])
+    assert.deepEqual(body('forgetNode'), [['POST', { name: 'db1' }, { force: true }], ['POST', { name: 'db1' }, {}], ['POST', { name: 'web2' }, {}]])
+  })
+
+  it('node show lists the peers refused its name', async () => {
+    const shown = ok(await clusterctl('node', 'show', 'db1'))
+    assert.match(shown.stdout, /\nCONFLICTS: +12D3KooWX \(since 2026-11-22T10:02:00\.000Z\) refused; clusterctl node rebind or forget decides\n/)
   })
 })

@@ -18,11 +18,20 @@ describe('clusterctl members', () => {
   it('prints an aligned table sorted by name', async () => {
     const text = await members(client, { output: 'table', now })
     assert.equal(text, [
-      'NAME   STATUS    ADDRESS              INCARNATION   LABELS             LAST-SEEN',
-      'db1    alive     10.0.0.1:7946        3             -                  5s ago',
-      'web2   suspect   10.0.0.2:7946 (+1)   12            rack=r2,tier=web   5m ago',
+      'NAME   STATUS    BINDING                                ADDRESS              INCARNATION   LABELS             LAST-SEEN',
+      'db1    alive     bound                                  10.0.0.1:7946        3             -                  5s ago',
+      'web2   suspect   CONFLICT (name bound to ...sTheName)   10.0.0.2:7946 (+1)   12            rack=r2,tier=web   5m ago',
       ''
     ].join('\n'))
+  })
+
+  it('BINDING: a member from an agent that does not mark bindings shows -', async () => {
+    const bare = { ...MEMBERS[1] } as Partial<typeof MEMBERS[number]>
+    delete bare.nameBinding
+    delete bare.nameBoundTo
+    const { bindingText } = await import('../../../../cli/commands/members.js')
+    assert.equal(bindingText(bare as typeof MEMBERS[number]), '-')
+    assert.equal(bindingText({ ...MEMBERS[1], nameBinding: 'unknown' } as typeof MEMBERS[number]), 'unknown')
   })
 
   it('prints the exact API objects as pretty JSON', async () => {

@@ -28,6 +28,7 @@ describe('clusterctl node show', () => {
       'REASON:       -',
       'VARS:         disk=/dev/vdb',
       'DRIFT:        1 task(s) would change: Worker config is rendered (checked 4m ago by j-20261122-3)',
+      'CONFLICTS:    12D3KooWX (since 2026-11-22T10:02:00.000Z) refused; clusterctl node rebind or forget decides',
       'DISCOVERED:   2026-11-22T09:00:00.000Z',
       '',
       'Facts:',

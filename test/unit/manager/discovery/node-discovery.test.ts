@@ -108,4 +108,62 @@ describe('NodeDiscovery', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it("a second peer claiming a bound name is recorded once and moves nothing; after a forget, recheck binds the live claimant", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'discovery-'))
+    const store = new ManagerStore({ logger }, { path: join(dir, 'db') })
+    await store.start()
+    try {
+      const discovered: string[] = []
+      const returned: string[] = []
+      let listener: ((m: Member) => void) | undefined
+      const real = { ...member('db1', 'alive'), peerId: 'peer-real', facts: { boot: { id: 'boot-1', agentStartedAt: 't1' } } as Member['facts'] }
+      const impostor = { ...member('db1', 'alive'), peerId: 'peer-impostor', facts: { boot: { id: 'boot-9', agentStartedAt: 't9' } } as Member['facts'] }
+      const members: Member[] = [real]
+      const discovery = new NodeDiscovery({
+        store,
+        logger,
+        members: () => members,
+        onMemberChange: l => { listener = l; return () => { listener = undefined } },
+        onDiscovered: r => { discovered.push(`${r.name}@${r.peerId}`) },
+        onReturned: (r, why) => { returned.push(`${r.name}: ${why}`) }
+      })
+      await discovery.start()
+      await store.applyTransition('db1', { type: 'COMMISSION', jobId: 'j1', roles: ['web'], vars: {} }, { actor: 'operator' })
+      await store.applyTransition('db1', { type: 'JOB_SUCCEEDED', jobId: 'j1' }, { actor: 'job-runner' })
+      members.push(impostor)
+      listener?.(impostor)
+      listener?.(impostor)
+      // The real node fails while the impostor stays alive: the record follows the real peer only.
+      listener?.({ ...real, status: 'failed' })
+      // stop drops queued updates (a replaced manager must not write on): wait for these first
+      await waitFor(async () => { const r = await store.getNode('db1'); return r?.reachable === false && r.nameConflicts.length === 1 ? r : undefined }, { timeoutMs: 5000, message: 'the conflict and the failure recorded' })
+      await discovery.stop()
+      let n = await store.getNode('db1')
+      assert.equal(n?.peerId, 'peer-real')
+      assert.equal(n?.reachable, false, "the impostor's liveness does not make the node reachable")
+      assert.deepEqual(n?.boot, { id: 'boot-1', agentStartedAt: 't1' }, "the impostor's boot is not the node's (no return)")
+      assert.deepEqual(n?.nameConflicts.map(c => c.peerId), ['peer-impostor'])
+      assert.deepEqual(returned, [])
+      assert.deepEqual(discovered, ['db1@peer-real'])
+      assert.deepEqual((await store.listEvents({ node: 'db1' })).map(e => e.type), ['discovered', 'commission-requested', 'job-succeeded', 'name-conflict'])
+
+      // A restarted manager judges restored records by the bound peer, not by the name.
+      members.splice(0, 1)
+      await discovery.start()
+      n = await store.getNode('db1')
+      assert.equal(n?.reachable, false)
+      await store.forgetNode('db1', { actor: 'operator' })
+      discovery.recheck('db1')
+      await waitFor(async () => (await store.getNode('db1'))?.peerId === 'peer-impostor' ? true : undefined, { timeoutMs: 5000, message: 'the forgotten name bound to the live claimant' })
+      await discovery.stop()
+      n = await store.getNode('db1')
+      assert.equal(n?.peerId, 'peer-impostor', 'a forgotten name goes to the live claimant, as a new node')
+      assert.equal(n?.state, 'discovered')
+      assert.deepEqual(discovered, ['db1@peer-real', 'db1@peer-impostor'])
+    } finally {
+      await store.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })
