@@ -116,6 +116,8 @@ export class Manager implements ManagerRole {
   private base: (Lineage & { revision: number }) | null = null
   private stopping = false
   private mergeChain: Promise<void> = Promise.resolve()
+  /** Catch-ups after merges, one at a time, each after the start (see merge). */
+  private catchUpChain: Promise<void> = Promise.resolve()
   /** Resolves once start() has started (or failed to start) the job runner and discovery. */
   private started: Promise<void> = Promise.resolve()
   private readonly deposition: Deposition
@@ -242,6 +244,7 @@ export class Manager implements ManagerRole {
     this.stopping = true
     await this.cancelling
     await this.mergeChain
+    await this.catchUpChain
     await this.pruner.stop()
     await this.discovery.stop()
     await this.jobs.stop()
@@ -310,7 +313,11 @@ export class Manager implements ManagerRole {
       report.jobsAdded.length + report.jobsUpdated.length + report.jobEvents + report.config.length + report.stale.length
     if (changed === 0) return
     this.log.warn({ from, ...report }, 'merged changes from another lineage (a healed partition or a deposed manager)')
-    this.mergeChain = this.mergeChain.then(async () => {
+    // Not on the merge chain: the catch-up waits for the start, whose writes may wait for a
+    // replica whose pull is merging right behind it; on one chain the second merge of a start
+    // waited for the start, and the start forever (a new manager that pulled two replicas of
+    // other lineages never finished starting: same-epoch test, CI).
+    this.catchUpChain = this.catchUpChain.then(async () => {
       await this.started
       if (this.stopping || this.deposition.news !== null) return
       if (report.nodesAdded.length + report.nodesTakenOver.length > 0) {

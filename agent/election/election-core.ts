@@ -15,16 +15,25 @@
  *   revision (a store awaiting a snapshot last), then lowest peer id. The winner claims
  *   epoch = highest seen + 1. A node with seeds that knows no other member waits
  *   `isolatedSettleMs` first (a restarted node must not elect itself with a stale state).
- * - Competing claims: claimSupersedes (higher epoch, then higher revision, then lower id).
+ * - Competing claims: the manager is the best claim of the highest epoch (claimSupersedes:
+ *   higher epoch, then higher revision, then lower id) among all claims heard, whose claimant
+ *   is not gone. It depends on the set of claims heard, not on the order they arrived in, so
+ *   nodes that heard the same claims name the same manager (choosing by arrival order once
+ *   left a claimant that had stepped down named by one node while it named another: no
+ *   manager acted for minutes).
+ * - A gone manager takes its epoch with it: no other claim of that epoch is named after it
+ *   (the gone one may be frozen and wake acting under it); the next manager claims above it.
  * - Bounded epochs: < 2^32, and a claim more than `maxEpochJump` above the highest known is
  *   refused (a hostile or broken member must not push the fencing token out of reach).
  * - Own stalls: after this node's tick came late, suspicion of the manager is not judged for
  *   `stallGraceMs` (membership's own-stall rule already moved its suspicions out).
  * - Same-epoch claims: two nodes that each missed the other's claim can claim one epoch. The
- *   losing claimant (claimSupersedes) adopts the winner and stops at once; the winning one,
- *   on hearing the loser's claim, claims epoch + 1, so everything the loser did under the shared
- *   epoch (node leases, replica writes) is fenced by a strictly higher token and the loser is
- *   deposed by the rules for a higher epoch, even where the loser's claim never spread.
+ *   losing claimant (claimSupersedes) names the winner and stops at once; the winning one, on
+ *   hearing the loser's claim (or its replication request, or a replica naming it for our
+ *   epoch), claims epoch + 1, so everything the loser did under the shared epoch (node leases,
+ *   replica writes) is fenced by a strictly higher token and the loser is deposed by the rules
+ *   for a higher epoch, even where the loser's claim never spread. Re-claims are at most one
+ *   per `reclaimHoldMs`; a rival heard within the hold is fenced when it ends.
  * - Ranking: a member whose replica revision was never announced ranks as revision 0 (a fresh
  *   store announces nothing), like our own fresh store: ranking it below ourselves made every
  *   fresh joiner that had not heard the sitting claim yet elect itself.
@@ -32,6 +41,7 @@
  *   refusing it as stale, a lease request of a newer manager to its own node) stops being
  *   manager at once, before the newer claim reaches it, and does not claim again for
  *   `stepDownHoldMs` (time for that claim to arrive: it would otherwise depose its successor).
+ *   Any node that learns of an epoch before its claim names no manager and holds likewise.
  */
 
 import { claimSupersedes } from '../../protocol/manager-wire.js'
@@ -112,8 +122,19 @@ export class ElectionCore {
   /** Eligible members only: the candidates (few), not the whole cluster. */
   private readonly eligible = new Map<MemberId, ElectionMember>()
   private readonly revisions = new Map<MemberId, ReplicaRevision>()
+  /**
+   * Every claim heard at the highest epoch, ours included, one per claimant (claims of lower
+   * epochs are dropped when the epoch rises). The manager is the best of them by
+   * claimSupersedes whose claimant is not gone: a function of the claims heard, so nodes that
+   * heard the same claims name the same manager whatever the order they arrived in.
+   */
+  private readonly claims = new Map<MemberId, ElectionClaim>()
   private current: ElectionClaim | null = null
   private highest: number
+  /** The manager of `epoch` this node judged gone: no other claim of that epoch may replace it. */
+  private fallen: { epoch: number, peerId: MemberId } | null = null
+  /** A rival acted under our epoch (a replication request of it, a replica naming it): re-claim when the hold allows. */
+  private rivalEpoch = -1
   private startedAt = -1
   private lastTick = -1
   private judgeFrom = 0
@@ -157,22 +178,20 @@ export class ElectionCore {
   }
 
   /**
-   * A verified claim arrived (by broadcast or push-pull). A rival claim at our own epoch that
-   * loses to ours makes us claim again one epoch higher (see "Same-epoch claims" above); one
-   * that wins makes us stop being manager (the change names the rival).
+   * A verified claim arrived (by broadcast or push-pull). It joins the claims of its epoch and
+   * the manager is chosen again among them. A rival claim at our own epoch that loses to ours
+   * makes us claim again one epoch higher (see "Same-epoch claims" above); one that wins makes
+   * us stop being manager (the change names the rival).
    */
   claim (c: ElectionClaim, now: number = this.lastTick): ElectionOutput {
     const out = empty()
-    if (!this.acceptable(c.epoch)) return out
-    const cur = this.current
-    if (cur !== null && c.epoch === cur.epoch && c.peerId === cur.peerId) return out
-    const wins = cur === null ? c.epoch >= this.highest : claimSupersedes(c, cur)
-    if (wins) {
-      this.adopt(c, out)
-      return out
-    }
+    if (!this.acceptable(c.epoch) || c.epoch < this.highest) return out
+    const known = this.claims.get(c.peerId)
+    if (known !== undefined && known.epoch >= c.epoch) return out
     this.raise(c.epoch, out)
-    if (cur !== null && cur.peerId === this.init.selfId && c.peerId !== this.init.selfId && c.epoch === cur.epoch && now >= this.lastReclaim + this.init.reclaimHoldMs) this.reclaim(now, out)
+    this.claims.set(c.peerId, c)
+    this.choose(now, out)
+    if (this.isManager && c.peerId !== this.init.selfId && c.epoch === this.current?.epoch) this.rivalAt(c.epoch, now, out)
     return out
   }
 
@@ -184,66 +203,63 @@ export class ElectionCore {
   rival (epoch: number, peerId: MemberId, now: number): ElectionOutput {
     const out = empty()
     const cur = this.current
-    if (!this.acceptable(epoch) || cur === null || cur.peerId !== this.init.selfId || peerId === this.init.selfId || cur.epoch !== epoch) return out
-    if (now >= this.lastReclaim + this.init.reclaimHoldMs) this.reclaim(now, out)
+    if (!this.acceptable(epoch) || cur === null || !this.isManager || peerId === this.init.selfId || cur.epoch !== epoch) return out
+    this.rivalAt(epoch, now, out)
     return out
   }
 
   /** Same-epoch rivals resolved by this node re-claiming above them. */
   get reclaims (): number { return this.reclaimCount }
 
+  /** A rival acted under our epoch: re-claim above it now, or once the re-claim hold ends (tick). */
+  private rivalAt (epoch: number, now: number, out: ElectionOutput): void {
+    this.rivalEpoch = epoch
+    if (now >= this.lastReclaim + this.init.reclaimHoldMs) this.reclaim(now, out)
+  }
+
   /** Claim epoch highest + 1 as ourselves (a tie we won: fence the rival's epoch). */
   private reclaim (now: number, out: ElectionOutput): void {
     const epoch = this.highest + 1
     if (!isEpoch(epoch)) { this.refusedCount++; return }
-    const mine: ElectionClaim = { epoch, peerId: this.init.selfId, name: this.init.name, revision: this.init.selfRevision().revision, at: now }
     this.reclaimCount++
     this.lastReclaim = now
-    this.adopt(mine, out)
-    out.claims.push(mine)
+    this.claimOwn(epoch, now, out)
   }
 
   /**
    * Raise the highest epoch seen (a lease request from a newer manager not heard claim yet).
-   * Bounded like claims.
+   * Bounded like claims. A manager steps down; until the newer claim arrives no one is named,
+   * and this node claims nothing for `stepDownHoldMs` (it would depose the newer manager).
    */
   observeEpoch (epoch: number, now: number = this.lastTick): ElectionOutput {
     const out = empty()
-    if (!this.acceptable(epoch)) return out
+    if (!this.acceptable(epoch) || epoch <= this.highest) return out
     this.raise(epoch, out)
-    this.stepDownFor(epoch, now, out)
+    this.holdUntil = Math.max(this.holdUntil, now + this.init.stepDownHoldMs)
+    this.choose(now, out)
     return out
   }
 
   /**
-   * This node, as manager, learned of a higher epoch (a replica or node refused it as stale),
-   * or that a replica's election gives our own epoch to `manager` (a same-epoch claim we
-   * lost): it stops being manager now and holds its own claims back (see the rules above).
-   * Bounded like claims; a no-op unless we are manager with an epoch below `epoch`, or at
-   * `epoch` with another manager named.
+   * This node, as manager, learned of a higher epoch (a replica or node refused it as stale):
+   * it stops being manager now and holds its own claims back (see the rules above). Or a
+   * replica's election gives our own epoch to `manager`: that replica did not hear our claim
+   * (the one we hold beats every claim of the epoch we heard), and `manager` acted under our
+   * epoch, so we re-claim above it (at once, or when the re-claim hold ends). Bounded like
+   * claims; a no-op unless we are manager with an epoch below `epoch`, or at `epoch` with
+   * another manager named.
    */
   stepDown (epoch: number, now: number, manager: MemberId | null = null): ElectionOutput {
     const cur = this.current
-    if (manager !== null && manager !== this.init.selfId && cur !== null && cur.peerId === this.init.selfId && cur.epoch === epoch) {
-      // A replica's election gives our epoch to another claimant: we lost a same-epoch claim.
+    if (manager !== null && manager !== this.init.selfId && cur !== null && this.isManager && cur.epoch === epoch) {
       const out = empty()
-      this.current = null
-      this.holdUntil = now + this.init.stepDownHoldMs
-      out.changes.push({ manager: null, previous: cur })
+      if (this.acceptable(epoch)) this.rivalAt(epoch, now, out)
       return out
     }
     return this.observeEpoch(epoch, now)
   }
 
-  private stepDownFor (epoch: number, now: number, out: ElectionOutput): void {
-    const cur = this.current
-    if (cur === null || cur.peerId !== this.init.selfId || cur.epoch >= epoch) return
-    this.current = null
-    this.holdUntil = now + this.init.stepDownHoldMs
-    out.changes.push({ manager: null, previous: cur })
-  }
-
-  /** Evaluate: depose a gone manager, claim when we are the winner. `liveMembers` = membership size. */
+  /** Evaluate: depose a gone manager, re-claim above a rival, claim when we are the winner. `liveMembers` = membership size. */
   tick (now: number, liveMembers: number): ElectionOutput {
     const out = empty()
     if (this.startedAt < 0) return out
@@ -251,10 +267,14 @@ export class ElectionCore {
     if (now - this.lastTick > this.init.evaluateMs + this.init.stallGraceMs) this.judgeFrom = now + this.init.stallGraceMs
     this.lastTick = now
     const cur = this.current
-    if (cur !== null) {
-      if (!this.gone(cur, now)) return out
-      this.current = null
-      out.changes.push({ manager: null, previous: cur })
+    // The manager of an epoch takes the epoch with it: a loser of the same epoch must not act
+    // under it (a frozen manager of that epoch may wake), so the next manager claims above it.
+    if (cur !== null && cur.peerId !== this.init.selfId && this.gone(cur.peerId, now)) this.fallen = { epoch: cur.epoch, peerId: cur.peerId }
+    this.choose(now, out)
+    const mgr = this.current
+    if (mgr !== null) {
+      if (this.isManager && this.rivalEpoch === mgr.epoch && now >= this.lastReclaim + this.init.reclaimHoldMs) this.reclaim(now, out)
+      return out
     }
     const age = now - this.startedAt
     if (!this.init.eligible || age < this.init.settleMs || now < this.holdUntil) return out
@@ -262,9 +282,7 @@ export class ElectionCore {
     if (this.winner() !== this.init.selfId) return out
     const epoch = this.highest + 1
     if (!isEpoch(epoch)) { this.refusedCount++; return out }
-    const mine: ElectionClaim = { epoch, peerId: this.init.selfId, name: this.init.name, revision: this.init.selfRevision().revision, at: now }
-    this.adopt(mine, out)
-    out.claims.push(mine)
+    this.claimOwn(epoch, now, out)
     return out
   }
 
@@ -280,12 +298,36 @@ export class ElectionCore {
     return d
   }
 
-  /** A manager that left, failed, was forgotten, or has been suspect too long. We never depose ourselves. */
-  private gone (cur: ElectionClaim, now: number): boolean {
-    if (cur.peerId === this.init.selfId) return false
-    const m = this.eligible.get(cur.peerId)
+  /** A claimant that left, failed, was forgotten, or has been suspect too long. Never ourselves. */
+  private gone (id: MemberId, now: number): boolean {
+    if (id === this.init.selfId) return false
+    const m = this.eligible.get(id)
     if (m === undefined || m.status === 'left' || m.status === 'failed') return true
     return m.status === 'suspect' && now - m.lastChange >= this.init.suspectSilenceMs && now >= this.judgeFrom
+  }
+
+  /** Name the best claim of the highest epoch whose claimant is not gone (or none), reporting a change. */
+  private choose (now: number, out: ElectionOutput): void {
+    let best: ElectionClaim | null = null
+    for (const c of this.claims.values()) {
+      if (c.epoch !== this.highest || this.gone(c.peerId, now)) continue
+      const f = this.fallen
+      if (f !== null && f.epoch === c.epoch && f.peerId !== c.peerId) continue
+      if (best === null || claimSupersedes(c, best)) best = c
+    }
+    const prev = this.current
+    if (best === prev || (best !== null && prev !== null && best.peerId === prev.peerId && best.epoch === prev.epoch)) return
+    this.current = best
+    out.changes.push({ manager: best, previous: prev })
+  }
+
+  /** Claim `epoch` as ourselves. */
+  private claimOwn (epoch: number, now: number, out: ElectionOutput): void {
+    const mine: ElectionClaim = { epoch, peerId: this.init.selfId, name: this.init.name, revision: this.init.selfRevision().revision, at: now }
+    this.raise(epoch, out)
+    this.claims.set(mine.peerId, mine)
+    this.choose(now, out)
+    out.claims.push(mine)
   }
 
   /** The best alive eligible member: highest revision (awaiting last), then lowest id. */
@@ -314,17 +356,12 @@ export class ElectionCore {
     return true
   }
 
+  /** Raise the highest epoch seen: claims of lower epochs are history, and ours among them is withdrawn. */
   private raise (epoch: number, out: ElectionOutput): void {
     if (epoch <= this.highest) return
     this.highest = epoch
     out.persistEpoch = epoch
-  }
-
-  private adopt (c: ElectionClaim, out: ElectionOutput): void {
-    const prev = this.current
-    this.raise(c.epoch, out)
-    this.current = c
-    out.changes.push({ manager: c, previous: prev })
+    for (const [id, c] of this.claims) if (c.epoch < epoch) this.claims.delete(id)
   }
 }
 

@@ -139,20 +139,21 @@ export class Election {
 
   /**
    * This agent's manager role learned of a higher epoch (a replica or node refused it as
-   * stale), or that a replica's election gives its own epoch to `manager`: stop being manager now, before the newer claim arrives (the ManagerHost then stops
-   * the role), and accept the newer manager's claim when it comes. Resolves once persisted.
+   * stale): stop being manager now, before the newer claim arrives (the ManagerHost then stops
+   * the role), and accept the newer manager's claim when it comes. Or a replica's election
+   * gives this agent's own epoch to `manager`, a rival that acted under it: claim the next
+   * epoch (the ManagerHost restarts the role under it). Resolves once persisted.
    */
   async stepDown (epoch: number, manager: string | null = null): Promise<void> {
     const run = this.evaluating.then(async () => {
       if (this.core === null) return
       const wasManager = this.core.isManager
-      const ownEpoch = this.core.manager()?.epoch
-      await this.apply(this.core.stepDown(epoch, this.now(), manager))
-      if (wasManager && !this.core.isManager) {
-        this.c.logger.warn({ epoch, manager }, epoch === ownEpoch
-          ? 'stepped down: another agent holds this epoch (a same-epoch claim this agent lost); waiting for its claim'
-          : 'stepped down: a newer manager epoch exists; waiting for its claim')
+      const out = this.core.stepDown(epoch, this.now(), manager)
+      if (out.claims.length > 0) {
+        this.c.logger.warn({ epoch, rival: manager }, `a replica names ${manager ?? 'another agent'} manager of epoch ${epoch}, which this agent holds; claiming epoch ${epoch + 1} so its actions are fenced`)
       }
+      await this.apply(out)
+      if (wasManager && !this.core.isManager) this.c.logger.warn({ epoch, manager }, 'stepped down: a newer manager epoch exists; waiting for its claim')
     })
     this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'stepping down failed') })
     await run

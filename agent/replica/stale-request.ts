@@ -6,12 +6,11 @@
  *
  * A request of the current epoch from a peer other than the manager this agent's election
  * names for that epoch comes from a rival claimant of the same epoch (two agents that each
- * missed the other's claim): it is answered `stale` with that epoch and the named manager,
- * and the sender steps down as for a higher epoch. The election adopted the named manager
- * over every rival claim it heard (claimSupersedes), so a rival it did hear is the loser; one
- * it did not hear may have been the winner, and then the cluster goes without a manager until
- * the sender's hold ends and the next epoch is claimed (docs/architecture.md, "Same-epoch
- * claims"), which is safe, where two managers acting under one epoch are not.
+ * missed the other's claim): it is answered `stale` with that epoch and the named manager.
+ * The sender's role is deposed (it acknowledges nothing more); its election then either names
+ * a claim of that epoch it heard that beats its own (it already stopped), or holds the best
+ * claim it heard and re-claims the next epoch, fencing what the named rival did under the
+ * shared one (docs/architecture.md, "Same-epoch claims").
  */
 
 import type { ManagerInfo } from '../../protocol/manager-wire.js'

@@ -182,12 +182,41 @@ describe('ElectionCore', () => {
   it('settles competing claims of the same epoch by revision, then lower peer id', () => {
     const core = new ElectionCore({ selfId: 'x', name: 'x', eligible: false, hasSeeds: true, highestEpoch: 4, selfRevision: () => ({ revision: 0, awaiting: false }) })
     core.start(0)
+    for (const id of ['a', 'b', 'c']) core.member({ id, status: 'alive', eligible: true, lastChange: 0 })
     core.claim({ epoch: 5, peerId: 'b', name: 'b', revision: 3, at: 0 })
     core.claim({ epoch: 5, peerId: 'a', name: 'a', revision: 3, at: 0 })
     assert.equal(core.manager()?.peerId, 'a')
     core.claim({ epoch: 5, peerId: 'c', name: 'c', revision: 4, at: 0 })
     assert.equal(core.manager()?.peerId, 'c')
     core.claim({ epoch: 5, peerId: 'a', name: 'a', revision: 3, at: 0 })
+    assert.equal(core.manager()?.peerId, 'c')
+  })
+
+  it('names the same manager whatever order the claims arrive in, and never one whose claimant is gone', () => {
+    const claims: ElectionClaim[] = [
+      { epoch: 2, peerId: 'd', name: 'd', revision: 1, at: 0 },
+      { epoch: 2, peerId: 'b', name: 'b', revision: 4, at: 0 },
+      { epoch: 2, peerId: 'c', name: 'c', revision: 4, at: 0 },
+      { epoch: 1, peerId: 'a', name: 'a', revision: 9, at: 0 }
+    ]
+    const orders = [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]]
+    for (const order of orders) {
+      const core = new ElectionCore({ selfId: 'x', name: 'x', eligible: false, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+      core.start(0)
+      for (const id of ['a', 'b', 'c', 'd']) core.member({ id, status: 'alive', eligible: true, lastChange: 0 })
+      for (const i of order) core.claim(claims[i] as ElectionClaim, 10)
+      assert.equal(core.manager()?.peerId, 'b', `order ${order.join(',')}`)
+    }
+    // The best claimant fails: its epoch goes with it (no loser of epoch 2 is named), and nobody
+    // is named until a claim above it.
+    const core = new ElectionCore({ selfId: 'x', name: 'x', eligible: false, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    core.start(0)
+    for (const id of ['a', 'b', 'c', 'd']) core.member({ id, status: 'alive', eligible: true, lastChange: 0 })
+    for (const c of claims) core.claim(c, 10)
+    core.member({ id: 'b', status: 'failed', eligible: true, lastChange: 20 })
+    core.tick(250, 3)
+    assert.equal(core.manager(), null, 'c and d lost epoch 2 to b: neither may act under it')
+    core.claim({ epoch: 3, peerId: 'c', name: 'c', revision: 4, at: 0 }, 300)
     assert.equal(core.manager()?.peerId, 'c')
   })
 
@@ -252,10 +281,12 @@ describe('ElectionCore', () => {
     net.run(3_500)
     const a = net.cores.get('a') as ElectionCore
     const b = net.cores.get('b') as ElectionCore
-    assert.deepEqual(b.observeEpoch(5, net.now).changes, [], 'b is not manager: only the epoch rises')
-    assert.equal(b.manager()?.peerId, 'a')
+    assert.deepEqual(b.observeEpoch(5, net.now).changes.map(c => [c.manager, c.previous?.peerId]), [[null, 'a']], 'b names nobody until the claim of epoch 5 arrives')
     assert.equal(b.epoch, 5)
-    const out = a.observeEpoch(5, net.now)
+    for (let i = 0; i < 20; i++) { net.now += 250; assert.deepEqual(b.tick(net.now, 2).claims, [], 'b does not claim over the unheard manager of epoch 5') }
+    b.claim({ epoch: 5, peerId: 'a', name: 'a', revision: 0, at: net.now }, net.now)
+    assert.equal(b.manager()?.epoch, 5)
+    const out = a.observeEpoch(6, net.now)
     assert.equal(out.changes.length, 1)
     assert.equal(a.manager(), null)
     // Still bounded: an absurd epoch is refused and changes nothing.
@@ -273,6 +304,8 @@ describe('ElectionCore: same-epoch claims', () => {
     core.start(T0)
     core.member({ id, status: 'alive', eligible: true, lastChange: T0 })
     const out = core.tick(T0 + 3000, 1)
+    // Membership brings the rivals (the wrapper accepts claims of known eligible members only).
+    for (const other of ['A', 'B', 'C']) if (other !== id) core.member({ id: other, status: 'alive', eligible: true, lastChange: T0 + 3500 })
     assert.equal(out.claims.length, 1)
     const claim = out.claims[0]
     assert.ok(claim !== undefined)
@@ -326,6 +359,7 @@ describe('ElectionCore: same-epoch claims', () => {
     const b = soloClaimant('B')
     const c = new ElectionCore({ selfId: 'C', name: 'C', eligible: true, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
     c.start(T0)
+    for (const id of ['A', 'B']) c.member({ id, status: 'alive', eligible: true, lastChange: T0 })
     const o1 = c.claim(b.claim, T0 + 100)
     const o2 = c.claim(a.claim, T0 + 100)
     assert.deepEqual([...o1.claims, ...o2.claims], [])
@@ -345,28 +379,53 @@ describe('ElectionCore: same-epoch claims', () => {
 })
 
 describe('ElectionCore: re-claims are held back', () => {
-  it('a second tie within reclaimHoldMs is won by the claim order alone (a rival that holds us failed would otherwise make both climb epochs)', () => {
+  it('a second tie within reclaimHoldMs is won by claimSupersedes alone (a rival that holds us failed would otherwise make both climb epochs)', () => {
     const T0 = 7_000_000
     const a = new ElectionCore({ selfId: 'A', name: 'A', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
     a.start(T0)
     a.member({ id: 'A', status: 'alive', eligible: true, lastChange: T0 })
     assert.equal(a.tick(T0 + 3000, 1).claims[0]?.epoch, 1)
+    a.member({ id: 'B', status: 'alive', eligible: true, lastChange: T0 + 3500 })
     const rival = (epoch: number): ElectionClaim => ({ epoch, peerId: 'B', name: 'B', revision: 0, at: T0 })
     assert.deepEqual(a.claim(rival(1), T0 + 4000).claims.map(c => c.epoch), [2])
     // B, holding A failed, claims the next epoch by its own tick: a tie at 2.
     const second = a.claim(rival(2), T0 + 5000)
     assert.deepEqual(second.claims, [], 'no second re-claim within the hold')
-    assert.equal(a.manager()?.peerId, 'A', 'A still wins the tie by the claim order')
+    assert.equal(a.manager()?.peerId, 'A', 'A still wins the tie (lower id)')
     assert.equal(a.manager()?.epoch, 2)
     // B's next claim is higher: A yields, as for any higher epoch.
     a.claim(rival(3), T0 + 5500)
     assert.equal(a.manager()?.peerId, 'B')
     assert.equal(a.reclaims, 1)
   })
+
+  it('a rival of our epoch heard within the hold is fenced when the hold ends: the tick re-claims above it', () => {
+    const T0 = 8_000_000
+    const a = new ElectionCore({ selfId: 'A', name: 'A', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    a.start(T0)
+    a.member({ id: 'A', status: 'alive', eligible: true, lastChange: T0 })
+    assert.equal(a.tick(T0 + 3000, 1).claims[0]?.epoch, 1)
+    for (const id of ['B', 'C']) a.member({ id, status: 'alive', eligible: true, lastChange: T0 + 3500 })
+    const rival = (id: string, epoch: number): ElectionClaim => ({ epoch, peerId: id, name: id, revision: 0, at: T0 })
+    assert.deepEqual(a.claim(rival('B', 1), T0 + 4000).claims.map(c => c.epoch), [2])
+    // C also re-claimed epoch 2 (it had heard B's epoch-1 claim before A's): a rival at 2, within the hold.
+    assert.deepEqual(a.claim(rival('C', 2), T0 + 4500).claims, [])
+    let t = T0 + 4500
+    let reclaimed: ElectionClaim | undefined
+    while (reclaimed === undefined && t < T0 + 20_000) {
+      t += 250
+      reclaimed = a.tick(t, 3).claims[0]
+    }
+    assert.ok(reclaimed !== undefined, 'A re-claimed above C')
+    assert.equal(reclaimed.epoch, 3)
+    assert.ok(t >= T0 + 4000 + 10_000, `not before the hold ended (${t - T0 - 4000} ms after the first re-claim)`)
+    assert.equal(a.manager()?.epoch, 3)
+    for (let i = 0; i < 80; i++) { t += 250; assert.deepEqual(a.tick(t, 3).claims, [], 'once, not again') }
+  })
 })
 
-describe('ElectionCore: stepping down for a same-epoch rival', () => {
-  it('a replica naming another manager for our epoch makes us stop and hold our claims; the rival\'s claim is then adopted', () => {
+describe('ElectionCore: a replica naming a same-epoch rival', () => {
+  it('a replica naming another manager for our epoch makes us re-claim above it (the rival acted under our epoch); lower epochs or ourselves change nothing', () => {
     const T0 = 9_000_000
     const l = new ElectionCore({ selfId: 'L', name: 'L', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
     l.start(T0)
@@ -374,15 +433,31 @@ describe('ElectionCore: stepping down for a same-epoch rival', () => {
     l.member({ id: 'W', status: 'alive', eligible: true, lastChange: T0 })
     l.revision({ peerId: 'W', revision: 0, awaiting: true }) // so L ranks first and claims
     assert.equal(l.tick(T0 + 3000, 2).claims[0]?.epoch, 1)
-    assert.deepEqual(l.stepDown(1, T0 + 3100, 'L').changes, [], 'news naming ourselves changes nothing')
+    assert.deepEqual(l.stepDown(1, T0 + 3100, 'L').claims, [], 'news naming ourselves changes nothing')
     assert.deepEqual(l.stepDown(0, T0 + 3100, 'W').changes, [], 'a lower epoch changes nothing')
     const out = l.stepDown(1, T0 + 3200, 'W')
-    assert.deepEqual(out.changes.map(c => [c.manager, c.previous?.peerId]), [[null, 'L']])
-    assert.equal(l.isManager, false)
-    assert.deepEqual(l.tick(T0 + 3500, 2).claims, [], 'no claim of our own during the hold')
-    l.claim({ epoch: 1, peerId: 'W', name: 'W', revision: 0, at: T0 }, T0 + 4000)
+    assert.deepEqual(out.claims.map(c => [c.peerId, c.epoch]), [['L', 2]])
+    assert.equal(out.persistEpoch, 2)
+    assert.equal(l.isManager, true)
+    // W's epoch-1 claim arriving late changes nothing: epoch 1 is history.
+    assert.deepEqual(l.claim({ epoch: 1, peerId: 'W', name: 'W', revision: 0, at: T0 }, T0 + 4000).changes, [])
+    assert.equal(l.manager()?.peerId, 'L')
+    assert.deepEqual(l.stepDown(1, T0 + 4100, 'W').claims, [], 'the same news again: we are past that epoch')
+  })
+
+  it('a manager that lost its epoch to a claim it heard names the winner; a stale replica answer then changes nothing', () => {
+    const T0 = 10_000_000
+    const l = new ElectionCore({ selfId: 'L', name: 'L', eligible: true, hasSeeds: false, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    l.start(T0)
+    l.member({ id: 'L', status: 'alive', eligible: true, lastChange: T0 })
+    assert.equal(l.tick(T0 + 3000, 1).claims[0]?.epoch, 1)
+    l.member({ id: 'W', status: 'alive', eligible: true, lastChange: T0 + 3100 })
+    const out = l.claim({ epoch: 1, peerId: 'W', name: 'W', revision: 3, at: T0 }, T0 + 3200)
+    assert.deepEqual(out.changes.map(c => [c.manager?.peerId, c.previous?.peerId]), [['W', 'L']])
+    assert.deepEqual(out.claims, [])
+    assert.deepEqual(l.stepDown(1, T0 + 3300, 'W'), { claims: [], changes: [], persistEpoch: null })
+    for (let t = T0 + 3500; t < T0 + 30_000; t += 250) assert.deepEqual(l.tick(t, 2).claims, [], 'the loser never claims while W lives')
     assert.equal(l.manager()?.peerId, 'W')
-    assert.equal(l.epoch, 1)
   })
 })
 

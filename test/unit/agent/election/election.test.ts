@@ -243,19 +243,23 @@ describe('election', () => {
     await e.stop()
   })
 
-  it('steps down when a replica gives its own epoch to another manager, and adopts that manager\'s claim', async () => {
+  it('re-claims above a rival a replica names for its own epoch, and names it no more once past that epoch', async () => {
     // B's store is ahead (revision 5; A's unannounced counts as 0): B claims epoch 1.
     const { e, deliver, published } = await election(B, () => [m(A), m(B)], 5)
     e.poke()
     await waitFor(() => e.isManager, { timeoutMs: 2000, message: 'B claims' })
     await e.stepDown(1, B.id)
     assert.equal(e.isManager, true, 'a replica naming B itself changes nothing')
+    assert.equal(published().length, 1)
     await e.stepDown(1, A.id)
-    assert.equal(e.isManager, false)
-    assert.equal(e.manager(), null)
+    assert.equal(e.isManager, true)
+    assert.equal(e.manager()?.epoch, 2, 'B fenced what A did under epoch 1 by claiming epoch 2')
+    assert.equal(published().length, 2)
     deliver(claim(A, 1, 0))
-    await waitFor(() => e.manager()?.peerId === A.id ? true : undefined, { timeoutMs: 2000, message: 'A adopted' })
-    assert.equal(published().length, 1, 'B claimed nothing more')
+    await e.stepDown(1, A.id)
+    assert.equal(e.manager()?.peerId, B.id)
+    assert.equal(e.manager()?.epoch, 2)
+    assert.equal(published().length, 2, 'B claimed nothing more')
     await e.stop()
   })
 })
