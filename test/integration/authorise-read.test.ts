@@ -130,8 +130,13 @@ describe('authorise, then read: hostile members and strangers on real agents', (
     const to = await target(a1)
     // One request of 64 MiB: refused on its length, unread.
     const [big] = await attack(['--target', to, '--protocol', 'forward', '--streams', '1', '--bytes', String(64 * MiB)])
-    assert.ok(big !== undefined && big.handed <= 1 * MiB, JSON.stringify(big))
+    // Unlike the replica, which refuses before it resumes the stream, the forwarder resumes it to
+    // read the length prefix: what yamux had buffered by then is consumed (and its window granted
+    // again) before the prefix is judged. CI saw 1.06 MiB handed over once (1 MiB was the bound),
+    // so the bound is what shows the frame was not read: a small fraction of its 64 MiB.
+    assert.ok(big !== undefined && big.handed <= 4 * MiB, JSON.stringify(big))
     if (big.reply !== undefined) assert.match(big.reply, /CLUSTERD_ERR_PAYLOAD_TOO_LARGE/)
+    await waitFor(async () => /refused an oversized forwarded request before reading it/.test(a1.output) ? true : undefined, { timeoutMs: 5000, message: 'the forwarder logs the refusal' })
     // 64 requests at the cap: read a budget's worth at a time.
     let results: StreamResult[] = []
     const growth = await peakGrowth(a1, async () => {
