@@ -18,9 +18,9 @@ import { IdleConnections } from './libp2p/idle-connections.js'
 import { DatagramChannel } from './transport/datagram-channel.js'
 import { counterStore } from './counter-store.js'
 import { Election } from './election/election.js'
-import { ManagerGateway, routeKey } from './election/manager-gateway.js'
-import { ManagerHost } from './election/manager-host.js'
-import { lazyManagerFactory } from './lazy-manager.js'
+import { ManagerGateway, routeKey } from './manager-role/manager-gateway.js'
+import { ManagerHost } from './manager-role/manager-host.js'
+import { lazyManagerFactory } from './manager-role/lazy-manager.js'
 import { ManagerStore } from '../manager/store/index.js'
 import { REPLICA_STATUS_ROUTE, type ReplicaStatus } from '../protocol/replication-wire.js'
 import { Replica } from './replica/replica.js'
@@ -39,7 +39,7 @@ import type { SwimTiming } from './membership/core/types.js'
 import { ApiServer } from './api/server.js'
 import { readApiToken } from './api/bearer-auth.js'
 import { readApiTls } from './api/tls-files.js'
-import { registerMemberRoutes } from './routes/member-routes.js'
+import { registerMemberRoutes } from './api/member-routes.js'
 import { readSecretFile } from './transport/secret.js'
 import { StartupWatch, startupDeadlineFromEnv } from './startup-watch.js'
 
@@ -210,7 +210,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       election,
       logger: logger.child({ component: 'manager-host' }),
       ...(replica !== null ? { handover: { release: async () => { await replica?.close() }, reclaim: async () => { await replica?.open() } } } : {}),
-      // The manager's code is imported only when this agent is elected (lazy-manager.ts).
+      // The manager's code is imported only when this agent is elected (manager-role/lazy-manager.ts).
       factory: refuseWhileAwaiting(recovery, lazyManagerFactory(async () => (await import('../manager/manager.js')).createManagerFactory({
         dataDir: config.dataDir,
         logger: logger.child({ component: 'manager' }),

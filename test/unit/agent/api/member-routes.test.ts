@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import type { ApiHandler } from '../../../../agent/api/router.js'
 import { ApiServer } from '../../../../agent/api/server.js'
-import { BINDINGS_TIMEOUT_MS, bindingsByName, registerMemberRoutes } from '../../../../agent/routes/member-routes.js'
+import { BINDINGS_TIMEOUT_MS, bindingsByName, registerMemberRoutes } from '../../../../agent/api/member-routes.js'
 import { ApiClient } from '../../../../cli/client.js'
 import type { Member } from '../../../../protocol/members.js'
 

@@ -20,10 +20,10 @@ import { ClusterdError, isErrorCode, type ErrorBody } from '../../protocol/error
 import { FORWARD_PROTOCOL, MAX_FORWARD_FRAME_BYTES, MAX_FORWARD_REQUEST_BYTES, decodeForwardRequest, type ForwardRequest, type ManagerInfo } from '../../protocol/manager-wire.js'
 import type { ApiRequest, ApiHandler } from '../api/router.js'
 import { ApiReply, isAsyncIterable } from '../api/respond.js'
-import { BoundedFrames, ByteBudget, FrameBudgetError, FrameTooLargeError } from '../libp2p/bounded-frames.js'
-import { closeStream } from '../libp2p/close-stream.js'
-import { pauseQuietly } from '../libp2p/serve-one-frame.js'
-import type { Election } from './election.js'
+import { BoundedFrames, ByteBudget, FrameBudgetError, FrameTooLargeError } from '../../protocol/streams/bounded-frames.js'
+import { closeStream } from '../../protocol/streams/close-stream.js'
+import { pauseQuietly } from '../../protocol/streams/serve-one-frame.js'
+import type { Election } from '../election/election.js'
 
 /** Largest forwarded frame (manager replies). */
 const MAX_FRAME_BYTES = MAX_FORWARD_FRAME_BYTES

@@ -11,7 +11,7 @@
 import { ClusterdError } from '../../protocol/errors.js'
 import type { Member } from '../../protocol/members.js'
 import type { NameBinding } from '../../protocol/nodes.js'
-import type { ApiServer } from '../api/server.js'
+import type { ApiServer } from './server.js'
 
 /** How long `GET /v1/members` waits for members' facts before answering with what it has. */
 export const MEMBER_FACTS_WAIT_MS = 3_000

@@ -6,7 +6,7 @@
 
 import type { Logger } from 'pino'
 import type { ApiHandler } from '../api/router.js'
-import type { Election } from './election.js'
+import type { Election } from '../election/election.js'
 
 /** The manager as the agent sees it: started, stopped, and its API routes by route key. */
 export interface ManagerRole {
