@@ -15,7 +15,7 @@ import type { ManagerChangeListener } from '../../agent/election/election.js'
 import { generateSecret } from '../../agent/transport/secret.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { FORWARD_PROTOCOL, type ManagerInfo } from '../../protocol/manager-wire.js'
-import type { ApiHandler, ApiRequest } from '../../agent/api/router.js'
+import type { ApiHandler, ApiRequest } from '../../protocol/api-handler.js'
 
 const silent = pino({ level: 'silent' })
 

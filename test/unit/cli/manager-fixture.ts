@@ -9,8 +9,7 @@
  * Node names decide the job: `bad1` → fail, `flaky1` → flaky, `dead1` → dead.
  */
 
-import { ApiReply } from '../../../agent/api/respond.js'
-import type { ApiHandler, ApiRequest } from '../../../agent/api/server.js'
+import { ApiReply, type ApiHandler, type ApiRequest } from '../../../protocol/api-handler.js'
 import { MANAGER_ROUTES, LOCAL_ROUTES } from '../../../protocol/api-routes.js'
 import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../../../protocol/fencing-wire.js'
 import { ClusterdError } from '../../../protocol/errors.js'
