@@ -18,20 +18,19 @@ import { IdleConnections } from './libp2p/idle-connections.js'
 import { DatagramChannel } from './transport/datagram-channel.js'
 import { counterStore } from './counter-store.js'
 import { Election } from './election/election.js'
-import { ManagerGateway, routeKey } from './election/manager-gateway.js'
-import { ManagerHost } from './election/manager-host.js'
-import { lazyManagerFactory } from './lazy-manager.js'
+import { ManagerGateway } from './manager-role/manager-gateway.js'
+import { ManagerHost } from './manager-role/manager-host.js'
+import { lazyManagerFactory } from './manager-role/lazy-manager.js'
 import { ManagerStore } from '../manager/store/index.js'
-import { REPLICA_STATUS_ROUTE, type ReplicaStatus } from '../protocol/replication-wire.js'
+import type { ReplicaStatus } from '../protocol/replication-wire.js'
 import { Replica } from './replica/replica.js'
 import { LeaseKeeper } from './fencing/lease-keeper.js'
 import { LEASE_FILE_NAME } from './fencing/lease-file.js'
 import { LeaseSweeper } from './fencing/lease-sweeper.js'
-import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../protocol/fencing-wire.js'
 import { StoreRecovery, refuseWhileAwaiting } from './replica/store-recovery.js'
 import { ReplicaRevisions } from './replica/revision-gossip.js'
-import { LOCAL_ROUTES, MANAGER_ROUTES } from '../protocol/api-routes.js'
-import { ClusterdError } from '../protocol/errors.js'
+import { MANAGER_ROUTES } from '../protocol/api-routes.js'
+import { routeKey } from '../protocol/api-handler.js'
 import { EXIT_INTERNAL } from '../protocol/exit-codes.js'
 import { Membership } from './membership/membership.js'
 import type { MembershipTiming } from './membership/constants.js'
@@ -39,7 +38,7 @@ import type { SwimTiming } from './membership/core/types.js'
 import { ApiServer } from './api/server.js'
 import { readApiToken } from './api/bearer-auth.js'
 import { readApiTls } from './api/tls-files.js'
-import { registerMemberRoutes } from './routes/member-routes.js'
+import { registerLocalRoutes } from './api/local-routes.js'
 import { readSecretFile } from './transport/secret.js'
 import { StartupWatch, startupDeadlineFromEnv } from './startup-watch.js'
 
@@ -210,7 +209,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       election,
       logger: logger.child({ component: 'manager-host' }),
       ...(replica !== null ? { handover: { release: async () => { await replica?.close() }, reclaim: async () => { await replica?.open() } } } : {}),
-      // The manager's code is imported only when this agent is elected (lazy-manager.ts).
+      // The manager's code is imported only when this agent is elected (manager-role/lazy-manager.ts).
       factory: refuseWhileAwaiting(recovery, lazyManagerFactory(async () => (await import('../manager/manager.js')).createManagerFactory({
         dataDir: config.dataDir,
         logger: logger.child({ component: 'manager' }),
@@ -241,26 +240,22 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         ? { tcp: { host: config.apiTcp.listen.host, port: config.apiTcp.listen.port, token: await readApiToken(config.apiTcp.tokenFile), ...(config.apiTcp.tls !== null ? { tls: await readApiTls(config.apiTcp.tls) } : {}) } }
         : {})
     })
-    registerMemberRoutes(api, {
+    registerLocalRoutes(api, {
       members: () => membership.members(),
       membersWithFacts: async signal => await membership.membersWithFacts(signal),
       // Each member's name binding comes from the manager's records (null: none elected yet).
       bindings: async signal => election.manager() === null
         ? null
-        : await gateway.call(routeKey(MANAGER_ROUTES.nameBindings.method, MANAGER_ROUTES.nameBindings.pattern), { params: {}, query: {}, body: undefined, signal })
+        : await gateway.call(routeKey(MANAGER_ROUTES.nameBindings.method, MANAGER_ROUTES.nameBindings.pattern), { params: {}, query: {}, body: undefined, signal }),
+      manager: () => election.manager(),
+      replicaStatus: (): ReplicaStatus => {
+        const managerRevision = host.localRevision()
+        if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
+        const status = replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
+        return recovery.awaitingSnapshot ? { ...status, awaitingSnapshot: true } : status
+      },
+      leaseStatus: () => keeper.leaseStatus()
     })
-    api.route(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, async () => {
-      const m = election.manager()
-      if (m === null) throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'no manager is elected yet; an election may be in progress, retry shortly')
-      return m
-    })
-    api.route(REPLICA_STATUS_ROUTE.method, REPLICA_STATUS_ROUTE.pattern, async (): Promise<ReplicaStatus> => {
-      const managerRevision = host.localRevision()
-      if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
-      const status = replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
-      return recovery.awaitingSnapshot ? { ...status, awaitingSnapshot: true } : status
-    })
-    api.route(LEASE_STATUS_ROUTE.method, LEASE_STATUS_ROUTE.pattern, async (): Promise<LeaseStatus> => keeper.leaseStatus())
     for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))
     await api.start()
     stack.push(async () => { await api.stop() })

@@ -8,7 +8,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https'
 import { LOCAL_ROUTES, MANAGER_ROUTES, type CommissionRequest, type DecommissionRequest, type MaintenanceRequest, type UpgradeRequest } from '../protocol/api-routes.js'
 import { ClusterdError, isErrorCode } from '../protocol/errors.js'
-import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../protocol/fencing-wire.js'
+import type { LeaseStatus } from '../protocol/fencing-wire.js'
 import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
 import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
 import type { ManagerInfo } from '../protocol/manager-wire.js'
@@ -127,8 +127,8 @@ export class ApiClient {
     const query = new URLSearchParams()
     if (options.facts === 'cached') query.set('facts', 'cached')
     if (options.bindings === true) query.set('bindings', '1')
-    const path = query.size > 0 ? `/v1/members?${query.toString()}` : '/v1/members'
-    return await this.request<Member[]>('GET', path, undefined, options.signal !== undefined ? { signal: options.signal } : {})
+    const path = query.size > 0 ? `${LOCAL_ROUTES.members.pattern}?${query.toString()}` : LOCAL_ROUTES.members.pattern
+    return await this.request<Member[]>(LOCAL_ROUTES.members.method, path, undefined, options.signal !== undefined ? { signal: options.signal } : {})
   }
 
   /** `GET /v1/manager`: the elected manager as this agent sees it. */
@@ -138,7 +138,7 @@ export class ApiClient {
 
   /** `GET /v1/lease`: this node's highest manager epoch seen and the lease on record. */
   async lease (options: CallOptions = {}): Promise<LeaseStatus> {
-    return await this.request<LeaseStatus>(LEASE_STATUS_ROUTE.method, LEASE_STATUS_ROUTE.pattern, undefined, options)
+    return await this.request<LeaseStatus>(LOCAL_ROUTES.lease.method, LOCAL_ROUTES.lease.pattern, undefined, options)
   }
 
   /** `GET /v1/nodes?limit=N&after=NAME`: one page of node records in name order. */

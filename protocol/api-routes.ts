@@ -3,10 +3,16 @@
  * implements) and clusterctl (which calls). One CLI command = one client method = one route.
  */
 
-/** Routes every agent answers from its own state. */
+/** Routes every agent answers from its own state (agent/api/local-routes.ts registers them). */
 export const LOCAL_ROUTES = {
+  /** This agent's membership view (protocol/members.ts `MembersResponse`). */
   members: { method: 'GET', pattern: '/v1/members' },
-  manager: { method: 'GET', pattern: '/v1/manager' }
+  /** The elected manager as this agent sees it (protocol/manager-wire.ts `ManagerInfo`). */
+  manager: { method: 'GET', pattern: '/v1/manager' },
+  /** This agent's replication role and revision (protocol/replication-wire.ts `ReplicaStatus`). */
+  replica: { method: 'GET', pattern: '/v1/replica' },
+  /** This node's fencing state (protocol/fencing-wire.ts `LeaseStatus`). */
+  lease: { method: 'GET', pattern: '/v1/lease' }
 } as const
 
 /** Routes the elected manager implements; other agents forward them to it. */

@@ -14,8 +14,6 @@ import { PEER_ID_PATTERN as PEER_ID, isNodeName } from './names.js'
 export const LEASE_PROTOCOL = '/clusterd/lease/1.0.0'
 /** Largest request or reply frame, in bytes. */
 export const MAX_LEASE_FRAME_BYTES = 4096
-/** Local API route reporting the node's current lease. */
-export const LEASE_STATUS_ROUTE = { method: 'GET', pattern: '/v1/lease' } as const
 /** Domain separation of the signed claim bytes (a claim signature is good for nothing else). */
 export const LEASE_CLAIM_DOMAIN = 'clusterd-lease-claim/1'
 

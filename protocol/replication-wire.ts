@@ -17,8 +17,6 @@ export const REPLICATE_PROTOCOL = '/clusterd/replicate/1.0.0'
 export const REPLICA_KEY_PREFIX = 'rev/'
 /** Largest replica announcement, in bytes. */
 export const MAX_ANNOUNCEMENT_BYTES = 1024
-/** Local API route reporting this agent's replication role and revision. */
-export const REPLICA_STATUS_ROUTE = { method: 'GET', pattern: '/v1/replica' } as const
 
 /** One raw store operation: keys and values are the store's own strings (values are JSON text). */
 export type ReplicationOp = { type: 'put', key: string, value: string } | { type: 'del', key: string }

@@ -24,7 +24,7 @@
  */
 
 import { NODE_NAME_PATTERN } from './names.js'
-import type { AliveInfo, Broadcast, Datagram, Endpoint, MemberStatus, SyncMember, SyncState, UserBroadcast } from '../agent/membership/core/types.js'
+import type { AliveInfo, Broadcast, Datagram, Endpoint, MemberStatus, SyncMember, SyncState, UserBroadcast } from './swim-messages.js'
 
 /** Codec version byte. */
 export const SWIM_WIRE_VERSION = 1

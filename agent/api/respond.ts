@@ -6,19 +6,6 @@ import type { Logger } from 'pino'
 import { ClusterdError, type ErrorBody } from '../../protocol/errors.js'
 import { JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE } from './constants.js'
 
-/** A handler result with an explicit status, e.g. `new ApiReply(202, job)`. */
-export class ApiReply {
-  /** HTTP status to send. */
-  readonly status: number
-  /** JSON body; undefined sends no body. */
-  readonly body: unknown
-
-  constructor (status: number, body?: unknown) {
-    this.status = status
-    this.body = body
-  }
-}
-
 /** True for async iterables other than strings and arrays (those are plain JSON values). */
 export function isAsyncIterable (value: unknown): value is AsyncIterable<unknown> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value

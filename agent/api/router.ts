@@ -4,25 +4,8 @@
  * patterns match, the one with a literal earliest wins (`/v1/jobs/stats` before `/v1/jobs/:id`).
  */
 
+import type { ApiHandler } from '../../protocol/api-handler.js'
 import { ClusterdError } from '../../protocol/errors.js'
-
-/** What a handler receives. */
-export interface ApiRequest {
-  /** Decoded `:param` values from the path. */
-  params: Record<string, string>
-  /** Query string; for a repeated key the last value wins. */
-  query: Record<string, string>
-  /** Parsed JSON body, or undefined when the request had none. */
-  body: unknown
-  /** Aborted when the client goes away or the server stops. */
-  signal: AbortSignal
-}
-
-/**
- * A route handler. Its result is the response: a plain value is sent as JSON (200; 204 when
- * undefined), an ApiReply sets the status, an async iterable is streamed as NDJSON.
- */
-export type ApiHandler = (req: ApiRequest) => Promise<unknown>
 
 /** Outcome of matching a request against the routes. */
 export type RouteMatch =

@@ -19,12 +19,10 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS, SOCKET_MODE
 } from './constants.js'
 import { readJsonBody } from './read-body.js'
-import { ApiReply, errorResponse, isAsyncIterable, sendJson, streamNdjson } from './respond.js'
-import { Router, type ApiHandler } from './router.js'
+import { ApiReply, type ApiHandler } from '../../protocol/api-handler.js'
+import { errorResponse, isAsyncIterable, sendJson, streamNdjson } from './respond.js'
+import { Router } from './router.js'
 import { prepareSocketPath } from './unix-socket.js'
-
-export { ApiReply } from './respond.js'
-export type { ApiHandler, ApiRequest } from './router.js'
 
 /** What the server needs from its host. */
 export interface ApiServerComponents {

@@ -14,7 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { NodeFacts } from '../../protocol/members.js'
 import { FACTS_DIGEST_PATTERN, MAX_FACTS_BYTES, decodeFacts, type WireResult } from '../../protocol/membership-wire.js'
-import { closeStream } from '../libp2p/close-stream.js'
+import { closeStream } from '../../protocol/streams/close-stream.js'
 
 /** Direct-stream protocol of the facts fetch. */
 export const FACTS_PROTOCOL = '/clusterd/facts/1.0.0'

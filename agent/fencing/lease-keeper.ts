@@ -13,7 +13,7 @@ import {
   LEASE_PROTOCOL, LEASE_TTL_MS, MAX_LEASE_FRAME_BYTES, claimBytes, decodeLeaseRequest, encodeLeaseMessage,
   gateLeaseTag, type Lease, type LeaseReply, type LeaseRequest, type LeaseStatus
 } from '../../protocol/fencing-wire.js'
-import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
+import { serveOneFrame, type OneFrameProtocol } from '../../protocol/streams/serve-one-frame.js'
 import { applyClaim, isLive, type LeaseState } from './lease-rules.js'
 import { LeaseFileWriter, readLeaseFile } from './lease-file.js'
 import type { SweepResult } from './lease-sweeper.js'

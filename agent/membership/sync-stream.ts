@@ -11,8 +11,8 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { WireResult } from '../../protocol/membership-wire.js'
-import { BoundedFrames, ByteBudget } from '../libp2p/bounded-frames.js'
-import { closeStream } from '../libp2p/close-stream.js'
+import { BoundedFrames, ByteBudget } from '../../protocol/streams/bounded-frames.js'
+import { closeStream } from '../../protocol/streams/close-stream.js'
 import type { Endpoint, SyncState } from './core/types.js'
 import { endpointMultiaddr } from './verified-records.js'
 
@@ -96,7 +96,7 @@ export class SyncStream {
     const deadline = AbortSignal.timeout(this.init.timeoutMs)
     try {
       // Any secret holder may push-pull (it is how a node joins): what all of them can make this
-      // agent read at once is bounded by the shared budget (agent/libp2p/bounded-frames.ts).
+      // agent read at once is bounded by the shared budget (protocol/streams/bounded-frames.ts).
       const lp = new BoundedFrames(stream, this.init.maxBytes)
       const frame = await lp.read({ maxBytes: this.init.maxBytes, signal: deadline, budget: this.budget })
       let req: WireResult<SyncState>

@@ -16,14 +16,14 @@
 
 import type { Libp2p } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { ByteBudget } from '../libp2p/bounded-frames.js'
-import type { Admission } from '../libp2p/serve-one-frame.js'
+import { ByteBudget } from '../../protocol/streams/bounded-frames.js'
+import type { Admission } from '../../protocol/streams/serve-one-frame.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import {
   REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES, SNAPSHOT_CHUNK_BYTES, decodeReplicationRequest, encodeReplicationMessage, entryBytes,
   type Lineage, type ReplicaStatus, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
-import { serveOneFrame, type OneFrameProtocol } from '../libp2p/serve-one-frame.js'
+import { serveOneFrame, type OneFrameProtocol } from '../../protocol/streams/serve-one-frame.js'
 import { staleRequest } from './stale-request.js'
 
 /** What the replica needs of a store (ManagerStore in replica use). */
@@ -116,7 +116,7 @@ export class Replica {
    */
   async start (): Promise<void> {
     await this.open().catch(err => { this.c.logger.error({ err }, 'replica store cannot be opened; this agent holds no replica') })
-    // One manager sends to a replica, a few requests at a time (agent/libp2p/serve-one-frame.ts).
+    // One manager sends to a replica, a few requests at a time (protocol/streams/serve-one-frame.ts).
     await this.c.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => { void serveOneFrame(this.protocol, stream, connection, this.c.logger) }, { maxInboundStreams: REPLICATE_MAX_INBOUND_STREAMS })
   }
 

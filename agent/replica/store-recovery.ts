@@ -16,7 +16,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { ClusterdError } from '../../protocol/errors.js'
-import type { ManagerFactory } from '../election/manager-host.js'
+import type { ManagerFactory } from '../../protocol/manager-role.js'
 import type { Lineage, ReplicationBatch, SnapshotEntry } from '../../protocol/replication-wire.js'
 import type { ReplicaStore } from './replica.js'
 

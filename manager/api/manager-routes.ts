@@ -3,8 +3,7 @@
  * is validated here with a clear error before anything is written.
  */
 
-import type { ApiHandler, ApiRequest } from '../../agent/api/router.js'
-import { ApiReply } from '../../agent/api/respond.js'
+import { ApiReply, type ApiHandler, type ApiRequest } from '../../protocol/api-handler.js'
 import { MANAGER_ROUTES, type ManagerRouteName, CONFIG_KEYS, type ConfigKey } from '../../protocol/api-routes.js'
 import { MAX_VAR_VALUE_LENGTH, VAR_NAME_PATTERN } from '../../protocol/manager-api.js'
 import { ClusterdError } from '../../protocol/errors.js'

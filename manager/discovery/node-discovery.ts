@@ -17,7 +17,7 @@
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
-import { detectReturn } from '../returns/on-return.js'
+import { detectReturn } from '../on-return/on-return.js'
 import type { ManagerStore } from '../store/index.js'
 
 /** What discovery reads and writes. */

@@ -7,7 +7,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import { closeStream } from '../../agent/libp2p/close-stream.js'
+import { closeStream } from '../../protocol/streams/close-stream.js'
 import {
   LEASE_PROTOCOL, MAX_LEASE_FRAME_BYTES, decodeLeaseReply, encodeLeaseMessage, type LeaseReply, type LeaseRequest
 } from '../../protocol/fencing-wire.js'

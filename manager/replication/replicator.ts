@@ -37,7 +37,7 @@ import {
   REPLICATE_PROTOCOL, REPLICATION_FRAME_MAX_BYTES, SNAPSHOT_CHUNK_BYTES, decodeReplicationReply, encodeReplicationMessage,
   type Lineage, type ReplicationBatch, type ReplicationReply, type ReplicationRequest, type SnapshotEntry
 } from '../../protocol/replication-wire.js'
-import { closeStream } from '../../agent/libp2p/close-stream.js'
+import { closeStream } from '../../protocol/streams/close-stream.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { ACK_TIMEOUT_MS, DEFAULT_REPLICATION_ACKS, RETRY_AFTER_MS, SNAPSHOT_TIMEOUT_MS, SYNC_INTERVAL_MS } from './constants.js'
 import { BatchLog } from './batch-log.js'

@@ -15,7 +15,7 @@ import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
 import { AgentProcess, NODE, PORT, REPO, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
 import { REPLICATE_MAX_INBOUND_STREAMS } from '../../agent/replica/replica.js'
-import { FORWARD_READ_BUDGET_BYTES } from '../../agent/election/manager-gateway.js'
+import { FORWARD_READ_BUDGET_BYTES } from '../../agent/manager-role/manager-gateway.js'
 import { MAX_FORWARD_REQUEST_BYTES } from '../../protocol/manager-wire.js'
 
 const HOSTILE = join(REPO, 'dist/test/integration/hostile-peer.js')

@@ -10,12 +10,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
 import { pino } from 'pino'
 import { createClusterNode, type ClusterNode } from '../../agent/libp2p/create-node.js'
-import { ManagerGateway } from '../../agent/election/manager-gateway.js'
+import { ManagerGateway } from '../../agent/manager-role/manager-gateway.js'
 import type { ManagerChangeListener } from '../../agent/election/election.js'
 import { generateSecret } from '../../agent/transport/secret.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { FORWARD_PROTOCOL, type ManagerInfo } from '../../protocol/manager-wire.js'
-import type { ApiHandler, ApiRequest } from '../../agent/api/router.js'
+import type { ApiHandler, ApiRequest } from '../../protocol/api-handler.js'
 
 const silent = pino({ level: 'silent' })
 

@@ -27,7 +27,7 @@ import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { pskProtector } from '../../agent/transport/psk-protector.js'
 import { generateSecret } from '../../agent/transport/secret.js'
-import { closeStream } from '../../agent/libp2p/close-stream.js'
+import { closeStream } from '../../protocol/streams/close-stream.js'
 
 const PROTOCOL = '/clusterd/test/psk/1.0.0'
 const MAX_MESSAGE_BYTES = 2 * 1024 * 1024

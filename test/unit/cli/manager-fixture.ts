@@ -9,10 +9,9 @@
  * Node names decide the job: `bad1` → fail, `flaky1` → flaky, `dead1` → dead.
  */
 
-import { ApiReply } from '../../../agent/api/respond.js'
-import type { ApiHandler, ApiRequest } from '../../../agent/api/server.js'
+import { ApiReply, type ApiHandler, type ApiRequest } from '../../../protocol/api-handler.js'
 import { MANAGER_ROUTES, LOCAL_ROUTES } from '../../../protocol/api-routes.js'
-import { LEASE_STATUS_ROUTE, type LeaseStatus } from '../../../protocol/fencing-wire.js'
+import type { LeaseStatus } from '../../../protocol/fencing-wire.js'
 import { ClusterdError } from '../../../protocol/errors.js'
 import type { JobEvent, JobKind, JobRecord } from '../../../protocol/jobs.js'
 import type { JobFeedItem, NodeDetail } from '../../../protocol/manager-api.js'
@@ -313,7 +312,7 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
     fx.server.route(r.method, r.pattern, record(requests, name, r.method, handlers[name as keyof typeof MANAGER_ROUTES]))
   }
   fx.server.route(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, record(requests, 'manager', 'GET', async () => MANAGER))
-  fx.server.route(LEASE_STATUS_ROUTE.method, LEASE_STATUS_ROUTE.pattern, record(requests, 'lease', 'GET', async () => LEASE))
+  fx.server.route(LOCAL_ROUTES.lease.method, LOCAL_ROUTES.lease.pattern, record(requests, 'lease', 'GET', async () => LEASE))
   return { ...fx, requests, requestsTo: route => requests.filter(r => r.route === route) }
 }
 

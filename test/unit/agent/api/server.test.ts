@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino, type Logger } from 'pino'
 import { ClusterdError } from '../../../../protocol/errors.js'
-import { ApiReply, ApiServer } from '../../../../agent/api/server.js'
+import { ApiServer } from '../../../../agent/api/server.js'
+import { ApiReply } from '../../../../protocol/api-handler.js'
 
 const TOKEN = 'test-token-0123456789abcdef'
 

@@ -4,7 +4,7 @@
 
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { ApiHandler } from '../../../../agent/api/router.js'
+import type { ApiHandler } from '../../../../protocol/api-handler.js'
 import { managerRoutes } from '../../../../manager/api/manager-routes.js'
 import type { JobService } from '../../../../manager/jobs/job-service.js'
 import type { ManagerStore } from '../../../../manager/store/index.js'

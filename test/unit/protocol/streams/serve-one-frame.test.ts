@@ -3,8 +3,8 @@ import { describe, it } from 'node:test'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream, streamPair } from '@libp2p/utils'
 import { pino } from 'pino'
-import { serveOneFrame, type Admission, type OneFrameProtocol } from '../../../../agent/libp2p/serve-one-frame.js'
-import { encodeLength } from '../../../../agent/libp2p/bounded-frames.js'
+import { serveOneFrame, type Admission, type OneFrameProtocol } from '../../../../protocol/streams/serve-one-frame.js'
+import { encodeLength } from '../../../../protocol/streams/bounded-frames.js'
 
 const silent = pino({ level: 'silent' })
 const from = (peer: string): Connection => ({ remotePeer: { toString: () => peer } }) as unknown as Connection

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { streamPair } from '@libp2p/utils'
-import { closeStream } from '../../../../agent/libp2p/close-stream.js'
+import { closeStream } from '../../../../protocol/streams/close-stream.js'
 
 /** A deadline whose timer keeps the test's event loop alive (AbortSignal.timeout's does not). */
 function deadline (ms: number): AbortSignal {

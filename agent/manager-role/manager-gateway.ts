@@ -18,12 +18,12 @@ import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import { ClusterdError, isErrorCode, type ErrorBody } from '../../protocol/errors.js'
 import { FORWARD_PROTOCOL, MAX_FORWARD_FRAME_BYTES, MAX_FORWARD_REQUEST_BYTES, decodeForwardRequest, type ForwardRequest, type ManagerInfo } from '../../protocol/manager-wire.js'
-import type { ApiRequest, ApiHandler } from '../api/router.js'
-import { ApiReply, isAsyncIterable } from '../api/respond.js'
-import { BoundedFrames, ByteBudget, FrameBudgetError, FrameTooLargeError } from '../libp2p/bounded-frames.js'
-import { closeStream } from '../libp2p/close-stream.js'
-import { pauseQuietly } from '../libp2p/serve-one-frame.js'
-import type { Election } from './election.js'
+import { ApiReply, type ApiRequest, type ApiHandler } from '../../protocol/api-handler.js'
+import { isAsyncIterable } from '../api/respond.js'
+import { BoundedFrames, ByteBudget, FrameBudgetError, FrameTooLargeError } from '../../protocol/streams/bounded-frames.js'
+import { closeStream } from '../../protocol/streams/close-stream.js'
+import { pauseQuietly } from '../../protocol/streams/serve-one-frame.js'
+import type { Election } from '../election/election.js'
 
 /** Largest forwarded frame (manager replies). */
 const MAX_FRAME_BYTES = MAX_FORWARD_FRAME_BYTES
@@ -77,9 +77,6 @@ class ForwardFailure extends Error {
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
 const dec = (b: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(b))
-
-/** Route key of a method + pattern. */
-export function routeKey (method: string, pattern: string): string { return `${method} ${pattern}` }
 
 /** Forwards manager API calls to wherever the manager is. */
 export class ManagerGateway {

@@ -5,17 +5,9 @@
  */
 
 import type { Logger } from 'pino'
-import type { ApiHandler } from '../api/router.js'
-import type { Election } from './election.js'
-
-/** The manager as the agent sees it: started, stopped, and its API routes by route key. */
-export interface ManagerRole {
-  start: () => Promise<void>
-  stop: () => Promise<void>
-  routes: () => Map<string, ApiHandler>
-  /** Revision of the manager's store, when it has one. */
-  revision?: () => number
-}
+import type { ApiHandler } from '../../protocol/api-handler.js'
+import type { ManagerFactory, ManagerRole } from '../../protocol/manager-role.js'
+import type { Election } from '../election/election.js'
 
 /**
  * Hand-over of the manager store directory: the replica closes it before the role opens it
@@ -25,9 +17,6 @@ export interface StoreHandover {
   release: () => Promise<void>
   reclaim: () => Promise<void>
 }
-
-/** Builds a manager for one epoch. */
-export type ManagerFactory = (ctx: { epoch: number }) => ManagerRole
 
 /** Starts and stops the manager role as elections go. */
 export class ManagerHost {

@@ -5,8 +5,8 @@
  * that imports it on the first election won.
  */
 
-import type { ApiHandler } from './api/router.js'
-import type { ManagerFactory, ManagerRole } from './election/manager-host.js'
+import type { ApiHandler } from '../../protocol/api-handler.js'
+import type { ManagerFactory, ManagerRole } from '../../protocol/manager-role.js'
 
 /**
  * A ManagerFactory that loads the real one (`load`, typically a dynamic import) when a role

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { lazyManagerFactory } from '../../../agent/lazy-manager.js'
-import type { ManagerFactory, ManagerRole } from '../../../agent/election/manager-host.js'
+import { lazyManagerFactory } from '../../../../agent/manager-role/lazy-manager.js'
+import type { ManagerFactory, ManagerRole } from '../../../../protocol/manager-role.js'
 
 /** A role that records what was done to it. */
 function recordingRole (log: string[], epoch: number): ManagerRole {

@@ -8,10 +8,11 @@
  * trip for pollers). The two parameters combine; each is validated.
  */
 
+import { LOCAL_ROUTES } from '../../protocol/api-routes.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { Member } from '../../protocol/members.js'
 import type { NameBinding } from '../../protocol/nodes.js'
-import type { ApiServer } from '../api/server.js'
+import type { ApiServer } from './server.js'
 
 /** How long `GET /v1/members` waits for members' facts before answering with what it has. */
 export const MEMBER_FACTS_WAIT_MS = 3_000
@@ -81,8 +82,8 @@ async function fetchBindings (c: MemberRoutesComponents, signal: AbortSignal): P
  * `facts=cached`, and with `bindings=1` each one's name binding. Facts and bindings are fetched
  * at the same time, so the answer waits for the longer of the two bounds, not their sum.
  */
-export function registerMemberRoutes (server: ApiServer, c: MemberRoutesComponents): void {
-  server.route('GET', '/v1/members', async ({ query, signal }) => {
+export function registerMemberRoutes (server: Pick<ApiServer, 'route'>, c: MemberRoutesComponents): void {
+  server.route(LOCAL_ROUTES.members.method, LOCAL_ROUTES.members.pattern, async ({ query, signal }) => {
     if (query.facts !== undefined && query.facts !== 'cached' && query.facts !== 'fetch') {
       throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', 'facts must be cached or fetch')
     }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import type { NodeBoot } from '../../../../protocol/members.js'
 import type { LifecycleState } from '../../../../protocol/nodes.js'
 import { validateConfigValue } from '../../../../manager/api/config-values.js'
-import { RETURN_MIN_OUTAGE_MS, detectReturn, onReturnPolicy, returnJob } from '../../../../manager/returns/on-return.js'
+import { RETURN_MIN_OUTAGE_MS, detectReturn, onReturnPolicy, returnJob } from '../../../../manager/on-return/on-return.js'
 
 const BOOT: NodeBoot = { id: 'b-1', agentStartedAt: '2026-11-22T10:00:00.000Z' }
 const known = (over: { state?: LifecycleState, reachable?: boolean, boot?: NodeBoot | null } = {}): { state: LifecycleState, reachable: boolean, boot: NodeBoot | null } =>

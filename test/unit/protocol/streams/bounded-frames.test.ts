@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { streamPair } from '@libp2p/utils'
-import { BoundedFrames, ByteBudget, FrameBudgetError, FrameTooLargeError, encodeLength } from '../../../../agent/libp2p/bounded-frames.js'
+import { BoundedFrames, ByteBudget, FrameBudgetError, FrameTooLargeError, encodeLength } from '../../../../protocol/streams/bounded-frames.js'
 
 // libp2p's in-memory stream pair: real stream semantics, no sockets.
 
