@@ -1,0 +1,130 @@
+/**
+ * Jobs and their event logs, the cluster config, and retention's pruning step: the manager's
+ * writes that are not node lifecycle. Every job record and config write is stamped with the
+ * manager's epoch, so a merge lets the higher epoch win (merge.ts). Part of the manager store
+ * (manager-store.ts).
+ */
+import { ClusterdError } from '../../protocol/errors.js'
+import { JOB_KINDS, JOB_STATUSES, type JobEvent, type JobRecord } from '../../protocol/jobs.js'
+import { DEFAULT_LIST_LIMIT, PREFIX } from './constants.js'
+import { assertName, configKey, configMetaKey, jobEventKey, jobKey, range, rangeAfter } from './keys.js'
+import type { ConfigMeta } from './merge.js'
+import { guardRead, parseStored, readValues } from './restore.js'
+import { DEFAULT_PRUNE_LIMITS, planPrune, type PruneCursor, type PruneLimits, type RetentionPolicy } from './retention.js'
+import { clone, type StoreCore } from './store-core.js'
+import type { ListJobsOptions, NewJobEvent } from './types.js'
+
+/** Jobs, job events, config and pruning, on the shared core. */
+export class JobLog {
+  constructor (private readonly core: StoreCore) {}
+
+  /** See ManagerStore.putJob. */
+  async putJob (job: JobRecord): Promise<void> {
+    const core = this.core
+    core.assertStarted()
+    checkJob(job)
+    const stamped: JobRecord = core.epoch === undefined ? job : { ...job, writtenEpoch: core.epoch, writtenAt: core.now().toISOString() }
+    await core.write(async () => {
+      await core.knownJobSeq(job.id)
+      return core.stage([{ type: 'put', key: jobKey(job.id), value: JSON.stringify(stamped) }], undefined, undefined)
+    })
+  }
+
+  /** See ManagerStore.getJob. */
+  async getJob (id: string): Promise<JobRecord | undefined> {
+    const db = this.core.assertStarted()
+    assertName(id, 'job id')
+    const raw = await guardRead(this.core.path, db.get(jobKey(id)), jobKey(id))
+    return raw === undefined ? undefined : parseStored(jobKey(id), raw) as JobRecord
+  }
+
+  /** See ManagerStore.listJobs. */
+  async listJobs (options: ListJobsOptions): Promise<JobRecord[]> {
+    const db = this.core.assertStarted()
+    let jobs = (await readValues(this.core.path, db, range(PREFIX.job))) as JobRecord[]
+    if (options.status !== undefined) jobs = jobs.filter(j => j.status === options.status)
+    if (options.node !== undefined) jobs = jobs.filter(j => j.nodes.includes(options.node as string))
+    jobs.sort((a, b) => a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : (a.createdAt < b.createdAt ? -1 : 1))
+    return options.limit === undefined ? jobs : jobs.slice(-options.limit)
+  }
+
+  /** See ManagerStore.appendJobEvents. */
+  async appendJobEvents (jobId: string, events: NewJobEvent[]): Promise<JobEvent[]> {
+    const core = this.core
+    core.assertStarted()
+    assertName(jobId, 'job id')
+    return await core.write(async () => {
+      let seq = await core.knownJobSeq(jobId, true)
+      const at = core.now().toISOString()
+      const out: JobEvent[] = events.map(e => ({ ...e, jobId, seq: ++seq, at: e.at ?? at }))
+      core.jobSeq.set(jobId, seq)
+      if (out.length === 0) return core.noWrite(out)
+      return core.stage(out.map(e => ({ type: 'put', key: jobEventKey(jobId, e.seq), value: JSON.stringify(e) })), undefined, out)
+    })
+  }
+
+  /** See ManagerStore.listJobEvents. */
+  async listJobEvents (jobId: string, options: { afterSeq?: number, limit?: number }): Promise<JobEvent[]> {
+    const db = this.core.assertStarted()
+    assertName(jobId, 'job id')
+    const bounds = { ...rangeAfter(`${PREFIX.jobEvent}!${jobId}`, options.afterSeq ?? 0), limit: options.limit ?? DEFAULT_LIST_LIMIT }
+    return (await readValues(this.core.path, db, bounds)) as JobEvent[]
+  }
+
+  /** See ManagerStore.getConfig. */
+  async getConfig (key: string): Promise<unknown> {
+    this.core.assertStarted()
+    const value = this.core.committedConfig.get(key)
+    return value === undefined ? undefined : clone(value)
+  }
+
+  /** See ManagerStore.setConfig. */
+  async setConfig (key: string, value: unknown): Promise<void> {
+    const core = this.core
+    core.assertStarted()
+    if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
+      throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `invalid config key ${JSON.stringify(key)}`)
+    }
+    const text = value === undefined ? undefined : JSON.stringify(value)
+    const copy = text === undefined ? undefined : JSON.parse(text)
+    const meta: ConfigMeta = { at: core.now().toISOString(), ...(text === undefined ? { deleted: true } : {}), ...(core.epoch !== undefined ? { epoch: core.epoch } : {}) }
+    await core.write(() => core.stage(
+      [
+        text === undefined ? { type: 'del', key: configKey(key) } : { type: 'put', key: configKey(key), value: text },
+        { type: 'put', key: configMetaKey(key), value: JSON.stringify(meta) }
+      ],
+      () => { if (copy === undefined) core.committedConfig.delete(key); else core.committedConfig.set(key, copy) },
+      undefined
+    ))
+  }
+
+  /** See ManagerStore.allConfig. */
+  async allConfig (): Promise<Record<string, unknown>> {
+    this.core.assertStarted()
+    return Object.fromEntries([...this.core.committedConfig.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => [k, clone(v)]))
+  }
+
+  /** See ManagerStore.pruneStep. */
+  async pruneStep (policy: RetentionPolicy, cursor: PruneCursor, limits: PruneLimits = DEFAULT_PRUNE_LIMITS): Promise<{ deleted: number, jobs: string[], next: PruneCursor | null }> {
+    const core = this.core
+    const db = core.assertStarted()
+    return await core.write(async () => {
+      // Plan against the disk with nothing staged ahead of it: what we read is what we delete.
+      await core.barrier()
+      const lastSeq = new Map([...core.nodes].map(([name, e]) => [name, e.lastSeq]))
+      const plan = await planPrune(db, core.path, lastSeq, policy, cursor, core.now().getTime(), limits)
+      const result = { deleted: plan.ops.length, jobs: plan.jobsDeleted, next: plan.next }
+      if (plan.ops.length === 0) return core.noWrite(result)
+      for (const id of plan.jobsDeleted) core.jobSeq.delete(id)
+      return core.stage(plan.ops, undefined, result)
+    })
+  }
+}
+
+function checkJob (job: JobRecord): void {
+  assertName(job?.id, 'job id')
+  if (!(JOB_KINDS as readonly string[]).includes(job.kind) || !(JOB_STATUSES as readonly string[]).includes(job.status) ||
+    !Array.isArray(job.nodes) || typeof job.createdAt !== 'string' || typeof job.timeoutAt !== 'string') {
+    throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `job ${job.id} is malformed`)
+  }
+}
