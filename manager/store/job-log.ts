@@ -1,20 +1,18 @@
 /**
- * Jobs and their event logs, the cluster config, and retention's pruning step: the manager's
- * writes that are not node lifecycle. Every job record and config write is stamped with the
- * manager's epoch, so a merge lets the higher epoch win (merge.ts). Part of the manager store
- * (manager-store.ts).
+ * Jobs and their event logs, and retention's pruning step (finished jobs, old lifecycle
+ * events). Every job record is stamped with the writing manager's epoch, so a merge lets the
+ * higher epoch win (merge.ts). Part of the manager store (manager-store.ts).
  */
 import { ClusterdError } from '../../protocol/errors.js'
 import { JOB_KINDS, JOB_STATUSES, type JobEvent, type JobRecord } from '../../protocol/jobs.js'
 import { DEFAULT_LIST_LIMIT, PREFIX } from './constants.js'
-import { assertName, configKey, configMetaKey, jobEventKey, jobKey, range, rangeAfter } from './keys.js'
-import type { ConfigMeta } from './merge.js'
+import { assertName, jobEventKey, jobKey, range, rangeAfter } from './keys.js'
 import { guardRead, parseStored, readValues } from './restore.js'
 import { DEFAULT_PRUNE_LIMITS, planPrune, type PruneCursor, type PruneLimits, type RetentionPolicy } from './retention.js'
-import { clone, type StoreCore } from './store-core.js'
+import type { StoreCore } from './store-core.js'
 import type { ListJobsOptions, NewJobEvent } from './types.js'
 
-/** Jobs, job events, config and pruning, on the shared core. */
+/** Jobs, job events and pruning, on the shared core. */
 export class JobLog {
   constructor (private readonly core: StoreCore) {}
 
@@ -69,39 +67,6 @@ export class JobLog {
     assertName(jobId, 'job id')
     const bounds = { ...rangeAfter(`${PREFIX.jobEvent}!${jobId}`, options.afterSeq ?? 0), limit: options.limit ?? DEFAULT_LIST_LIMIT }
     return (await readValues(this.core.path, db, bounds)) as JobEvent[]
-  }
-
-  /** See ManagerStore.getConfig. */
-  async getConfig (key: string): Promise<unknown> {
-    this.core.assertStarted()
-    const value = this.core.committedConfig.get(key)
-    return value === undefined ? undefined : clone(value)
-  }
-
-  /** See ManagerStore.setConfig. */
-  async setConfig (key: string, value: unknown): Promise<void> {
-    const core = this.core
-    core.assertStarted()
-    if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
-      throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `invalid config key ${JSON.stringify(key)}`)
-    }
-    const text = value === undefined ? undefined : JSON.stringify(value)
-    const copy = text === undefined ? undefined : JSON.parse(text)
-    const meta: ConfigMeta = { at: core.now().toISOString(), ...(text === undefined ? { deleted: true } : {}), ...(core.epoch !== undefined ? { epoch: core.epoch } : {}) }
-    await core.write(() => core.stage(
-      [
-        text === undefined ? { type: 'del', key: configKey(key) } : { type: 'put', key: configKey(key), value: text },
-        { type: 'put', key: configMetaKey(key), value: JSON.stringify(meta) }
-      ],
-      () => { if (copy === undefined) core.committedConfig.delete(key); else core.committedConfig.set(key, copy) },
-      undefined
-    ))
-  }
-
-  /** See ManagerStore.allConfig. */
-  async allConfig (): Promise<Record<string, unknown>> {
-    this.core.assertStarted()
-    return Object.fromEntries([...this.core.committedConfig.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => [k, clone(v)]))
   }
 
   /** See ManagerStore.pruneStep. */

@@ -6,7 +6,7 @@
  * - store-core.ts: the database, the staged and committed views, the write path (serial queue,
  *   group commit, `afterCommit` before the acknowledgement) and the deposition fence;
  * - node-log.ts: node lifecycle writes and reads; node-bindings.ts: rebind and forget;
- * - job-log.ts: jobs, job events, config, the retention step;
+ * - job-log.ts: jobs, job events, the retention step; config-table.ts: config values;
  * - replica-sync.ts: export, import, a replica applying batches, the sidecars;
  * - foreign-merge.ts: merging another lineage's state (planned by merge.ts).
  *
@@ -18,6 +18,7 @@
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 import type { Lineage, ReplicationBatch } from '../../protocol/replication-wire.js'
+import { ConfigTable } from './config-table.js'
 import { mergeForeign } from './foreign-merge.js'
 import { JobLog } from './job-log.js'
 import type { MergeReport } from './merge.js'
@@ -42,6 +43,7 @@ export class ManagerStore implements NodeStore, JobStore, ConfigStore {
   private readonly nodeLog: NodeLog
   private readonly bindings: NodeBindings
   private readonly jobLog: JobLog
+  private readonly config: ConfigTable
   private readonly sync: ReplicaSync
 
   constructor (components: ManagerStoreComponents, init: ManagerStoreInit) {
@@ -49,6 +51,7 @@ export class ManagerStore implements NodeStore, JobStore, ConfigStore {
     this.nodeLog = new NodeLog(this.core)
     this.bindings = new NodeBindings(this.core)
     this.jobLog = new JobLog(this.core)
+    this.config = new ConfigTable(this.core)
     this.sync = new ReplicaSync(this.core)
   }
 
@@ -196,22 +199,22 @@ export class ManagerStore implements NodeStore, JobStore, ConfigStore {
 
   /** A config value (JSON data), if set. */
   async getConfig (key: string): Promise<unknown> {
-    return await this.jobLog.getConfig(key)
+    return await this.config.getConfig(key)
   }
 
   /** A durable config value without copying (callers must not modify it); for hot paths that cannot await. */
   peekConfig (key: string): unknown {
-    return this.core.committedConfig.get(key)
+    return this.config.peekConfig(key)
   }
 
   /** Set a config value (any JSON data); `undefined` deletes the key. */
   async setConfig (key: string, value: unknown): Promise<void> {
-    await this.jobLog.setConfig(key, value)
+    await this.config.setConfig(key, value)
   }
 
   /** Every config value by key. */
   async allConfig (): Promise<Record<string, unknown>> {
-    return await this.jobLog.allConfig()
+    return await this.config.allConfig()
   }
 
   // ---- retention -------------------------------------------------------------------------
