@@ -29,8 +29,6 @@ import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
 import { isMaintenanceKind, maintenanceNote } from './maintenance.js'
 
-export { newJobId } from './job-submit.js'
-
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
 export interface NodeTarget { address: string, port?: number, hostKeys: HostKey[] }
 
