@@ -13,12 +13,13 @@ import { NODE_NAME_PATTERN, isPeerId } from '../../protocol/names.js'
 import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type BindingChangeResponse, type NameBinding, type NodesPage } from '../../protocol/nodes.js'
 import type { JobService } from '../jobs/job-service.js'
 import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
-import type { ManagerStore } from '../store/index.js'
+import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
 import { validateConfigValue } from './config-values.js'
 
 /** What the routes read and call. */
 export interface ManagerRoutesComponents {
-  store: ManagerStore
+  /** The store's node, job and config faces (ManagerStore implements them). */
+  store: NodeStore & JobStore & ConfigStore
   jobs: JobService
   members: () => Member[]
   /** Called after an operator rebound or forgot `name` (discovery judges its claimants again). */
@@ -84,13 +85,13 @@ function bool (v: string | undefined): boolean {
 
 /** Build the manager's route handlers. */
 export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteName, ApiHandler> {
-  const nodeNamed = async (name: string): Promise<NonNullable<Awaited<ReturnType<ManagerStore['getNode']>>>> => {
+  const nodeNamed = async (name: string): Promise<NonNullable<Awaited<ReturnType<NodeStore['getNode']>>>> => {
     if (!NODE_NAME_PATTERN.test(name)) throw invalid(`${JSON.stringify(name)} is not a valid node name`)
     const node = await c.store.getNode(name)
     if (node === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${name}`)
     return node
   }
-  const jobWithId = async (id: string): Promise<NonNullable<Awaited<ReturnType<ManagerStore['getJob']>>>> => {
+  const jobWithId = async (id: string): Promise<NonNullable<Awaited<ReturnType<JobStore['getJob']>>>> => {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw invalid(`${JSON.stringify(id)} is not a valid job id`)
     const job = await c.store.getJob(id)
     if (job === undefined) throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_FOUND', `no job with id ${id}`)
