@@ -40,9 +40,6 @@ const RETRY_PAUSE_MS = 200
 /** Deadline of a forwarded non-streaming request. */
 const FORWARD_TIMEOUT_MS = 60_000
 
-/** A manager route: `GET /v1/nodes/:name` style key plus handler. */
-export interface ManagerRoute { method: 'GET' | 'POST' | 'PUT' | 'DELETE', pattern: string, handler: ApiHandler }
-
 /** The manager's routes while this agent is manager, else null. */
 export type LocalRoutes = () => Map<string, ApiHandler> | null
 

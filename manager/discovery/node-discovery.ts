@@ -18,11 +18,11 @@ import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import { detectReturn } from '../on-return/on-return.js'
-import type { ManagerStore } from '../store/index.js'
+import type { NodeStore } from '../store/index.js'
 
 /** What discovery reads and writes. */
 export interface NodeDiscoveryComponents {
-  store: ManagerStore
+  store: NodeStore
   logger: Logger
   members: () => Member[]
   onMemberChange: (listener: (member: Member) => void) => () => void
