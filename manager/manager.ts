@@ -37,8 +37,8 @@ import { ManagerStore } from './store/index.js'
 import { writeUnacked } from './store/unacked.js'
 import { Deposition, type DeposedNews } from './deposition.js'
 
-/** How long a starting manager waits for its members' facts before it resumes jobs. */
-const START_FACTS_WAIT_MS = 5_000
+/** How long a job waits for a node's facts (its SSH host keys) that were not fetched yet. */
+export const TARGET_FACTS_WAIT_MS = 5_000
 
 /** What the agent hands the manager. */
 export interface ManagerDeps {
@@ -97,6 +97,20 @@ export function targetOf (members: Member[], node: NodeRecord): NodeTarget | { u
   const keys = m.facts.sshHostKeys
   if (keys.length === 0) return { unavailable: 'the node reported no SSH host key, so none can be pinned (is sshd installed on it?)' }
   return { address: ip, hostKeys: keys }
+}
+
+/**
+ * `targetOf`, fetching the facts first when the node's peer is a member whose facts were not
+ * fetched yet (facts travel on demand, not in gossip): a job a new manager resumes right after
+ * its election would otherwise fail its nodes for want of their host keys. Bounded by
+ * TARGET_FACTS_WAIT_MS and `signal`; per job, so a failover does not wait for every member's facts.
+ */
+export async function targetWithFacts (membership: ManagerDeps['membership'], node: NodeRecord, signal: AbortSignal): Promise<NodeTarget | { unavailable: string }> {
+  const t = targetOf(membership.members(), node)
+  const m = membership.members().find(x => x.peerId === node.peerId)
+  if (!('unavailable' in t) || m === undefined || m.facts !== null || membership.membersWithFacts === undefined) return t
+  await membership.membersWithFacts(AbortSignal.any([signal, AbortSignal.timeout(TARGET_FACTS_WAIT_MS)])).catch(() => {})
+  return targetOf(membership.members(), node)
 }
 
 /** The manager role for one epoch. */
@@ -176,7 +190,7 @@ export class Manager implements ManagerRole {
       playbooks: new AnsibleRunner({ logger }, { ...sshIdentity, workDir: join(deps.dataDir, 'runs') }),
       precheck: async (target, signal) => await precheck(ssh, target, { signal }),
       roles: async () => await loadRoleConfig(deps.playbookDir),
-      target: node => targetOf(deps.membership.members(), node),
+      target: async (node, signal) => await targetWithFacts(deps.membership, node, signal),
       ...(fencing !== undefined ? { fencing } : {})
     }, { epoch, cluster: deps.cluster, baseVars: { agent_version: CLUSTERD_VERSION } })
     this.discovery = new NodeDiscovery({
@@ -224,9 +238,6 @@ export class Manager implements ManagerRole {
     this.started = new Promise(resolve => { started = resolve })
     this.replicator?.start()
     try {
-      // Facts are fetched on demand: a job resumed at once would find its nodes' SSH host keys
-      // not fetched yet and fail them. Bounded: a member whose facts do not come shows null.
-      await this.deps.membership.membersWithFacts?.(AbortSignal.timeout(START_FACTS_WAIT_MS)).catch(() => {})
       await this.jobs.start()
       await this.discovery.start()
       this.pruner.start()

@@ -42,7 +42,7 @@ export async function precheckNodes (ctx: RunContext, job: JobRecord, signal: Ab
   await forEachLimit(pending, ctx.precheckParallel, async name => {
     const progress = job.perNode[name] as JobNodeProgress
     const node = await c.store.getNode(name)
-    const t = node === undefined ? { unavailable: 'the node record is gone' } : c.target(node)
+    const t = node === undefined ? { unavailable: 'the node record is gone' } : await c.target(node, signal)
     if ('unavailable' in t || node === undefined) {
       setOutcome(progress, 'unreachable', 'unavailable' in t ? t.unavailable : 'unknown node')
       events.push({ kind: 'precheck', node: name, message: progress.message ?? '' })

@@ -44,8 +44,8 @@ export interface JobRunnerComponents {
   precheck: (target: { name: string, env?: Record<string, string> } & NodeTarget, signal: AbortSignal) => Promise<PrecheckResult>
   /** Loads and validates roles.yaml; read per job so operators' edits take effect. */
   roles: () => Promise<RoleConfig>
-  /** Target of a node, or a reason why the manager cannot reach it. */
-  target: (node: NodeRecord) => NodeTarget | { unavailable: string }
+  /** Target of a node, or a reason why the manager cannot reach it (may fetch what it lacks, within `signal`). */
+  target: (node: NodeRecord, signal: AbortSignal) => NodeTarget | { unavailable: string } | Promise<NodeTarget | { unavailable: string }>
   /**
    * Node leases (fencing): a node is worked on only under a lease from its own agent for this
    * manager's epoch. Without it, jobs run unfenced (unit tests, tools).

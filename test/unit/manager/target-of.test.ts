@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { targetOf } from '../../../manager/manager.js'
+import { targetOf, targetWithFacts } from '../../../manager/manager.js'
 import type { Member } from '../../../protocol/members.js'
 import type { NodeRecord } from '../../../protocol/nodes.js'
 
@@ -31,5 +31,54 @@ describe('targetOf', () => {
     const t = targetOf([member('peer-impostor', '10.0.0.66', 'IMPOSTORKEY')], node)
     assert.ok('unavailable' in t)
     assert.match(t.unavailable, /peer-real is not in the membership view/)
+  })
+})
+
+describe('targetWithFacts', () => {
+  const withoutFacts = (m: Member): Member => ({ ...m, facts: null })
+
+  it("fetches the facts a job needs when the bound peer's were not fetched yet, then targets it", async () => {
+    let view = [withoutFacts(member('peer-real', '10.0.0.1', 'REALKEY'))]
+    let fetches = 0
+    const membership = {
+      members: () => view,
+      onChange: () => () => {},
+      membersWithFacts: async (signal: AbortSignal) => {
+        assert.equal(signal.aborted, false)
+        fetches++
+        view = [member('peer-real', '10.0.0.1', 'REALKEY')]
+        return view
+      }
+    }
+    assert.match((targetOf(view, node) as { unavailable: string }).unavailable, /not been fetched/)
+    assert.deepEqual(await targetWithFacts(membership, node, new AbortController().signal), { address: '10.0.0.1', hostKeys: [{ type: 'ssh-ed25519', key: 'REALKEY' }] })
+    assert.equal(fetches, 1)
+    // Known facts: no fetch.
+    await targetWithFacts(membership, node, new AbortController().signal)
+    assert.equal(fetches, 1)
+  })
+
+  it('does not fetch for a peer that is not a member, and says why when the facts do not come', async () => {
+    let fetches = 0
+    const never = {
+      members: () => [withoutFacts(member('peer-real', '10.0.0.1', 'REALKEY'))],
+      onChange: () => () => {},
+      membersWithFacts: async (signal: AbortSignal) => {
+        fetches++
+        await new Promise(resolve => { signal.addEventListener('abort', resolve, { once: true }) })
+        throw new Error('aborted')
+      }
+    }
+    const ac = new AbortController()
+    const pending = targetWithFacts(never, node, ac.signal)
+    ac.abort()
+    const t = await pending
+    assert.ok('unavailable' in t)
+    assert.match(t.unavailable, /not been fetched/)
+    assert.equal(fetches, 1)
+    const gone = { ...never, members: () => [] }
+    const t2 = await targetWithFacts(gone, node, new AbortController().signal)
+    assert.match((t2 as { unavailable: string }).unavailable, /not in the membership view/)
+    assert.equal(fetches, 1)
   })
 })
