@@ -399,8 +399,12 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
         { timeoutMs: 60_000, intervalMs: 100, message: 'the run never reached the slow step' })
       let endedAt: number
       if (held.release !== undefined) {
-        endedAt = Date.now()
+        // The lease ends when the node's agent has taken the release, not when the holder sends
+        // it: a module Ansible started while the release was in flight ran under a live lease
+        // (the gate logged it as `live`; a CI run once failed on one such command). What ran then is
+        // the sweeper's to end, checked below.
         await held.release()
+        endedAt = Date.now()
       } else {
         endedAt = (await lease(1)).lease?.expiresAt ?? Date.now()
       }
