@@ -93,6 +93,15 @@ describe('clusterd store restore', () => {
     await store.stop()
   })
 
+  it('moves aside a store too damaged to open (it is no one\'s) and restores', async () => {
+    // Acknowledged writes lost: the store refuses to open as CLUSTERD_ERR_STORE_CORRUPT.
+    await writeFile(join(dataDir, 'manager', 'CLUSTERD-REVISION'), JSON.stringify({ revision: 999_999, at: '2026-12-06T09:00:00.000Z' }))
+    await assert.rejects(new ManagerStore({ logger }, { path: join(dataDir, 'manager') }).start(), /acknowledged writes were lost/)
+    const lines = await restoreStore(logger, { dataDir, file })
+    assert.match(lines[1] ?? '', new RegExp(`kept at .*${BEFORE_RESTORE_PREFIX}`))
+    assert.deepEqual(await exported(join(dataDir, 'manager')), backup.entries)
+  })
+
   it('restores into a data directory without a store', async () => {
     const fresh = join(dir, 'fresh')
     const lines = await restoreStore(logger, { dataDir: fresh, file })
