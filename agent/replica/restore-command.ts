@@ -14,7 +14,7 @@ import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { META_KEYS, ManagerStore, validateImport } from '../../manager/store/index.js'
-import { decodeBackup } from '../../protocol/backup-format.js'
+import { decodeBackup, type DecodedBackup } from '../../protocol/backup-format.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { STORE_DIR_NAME, StoreRecovery } from './store-recovery.js'
 
@@ -34,7 +34,7 @@ async function exists (path: string): Promise<boolean> {
 }
 
 /** Read and verify the backup file; every failure is a ClusterdError naming the file. */
-async function readBackup (file: string): Promise<ReturnType<typeof decodeBackup> & { ok: true }> {
+async function readBackup (file: string): Promise<Extract<DecodedBackup, { ok: true }>> {
   let data: Buffer
   try {
     data = await readFile(file)
