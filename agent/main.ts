@@ -3,6 +3,7 @@
  *   clusterd agent [flags]       run the agent until SIGTERM/SIGINT
  *   clusterd keygen FILE [--force]  write a new cluster secret (mode 0600)
  *   clusterd store recover [--data-dir D] [--accept-empty]   repair a damaged manager store
+ *   clusterd store restore FILE [--data-dir D]   put a backup in place as the manager store
  *   clusterd version
  * Errors end as one line on stderr through protocol/exit-codes.ts (the reporter clusterctl
  * uses too): a ClusterdError as `clusterd: <message> (<CODE>)` with its exit code, usage
@@ -80,6 +81,16 @@ function buildProgram (): Command {
       const { default: pino } = await import('pino')
       const { recoverStore } = await import('./replica/recover-command.js')
       const lines = await recoverStore(pino({ level: 'silent' }), { dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, acceptEmpty: opts.acceptEmpty === true })
+      process.stdout.write(lines.join('\n') + '\n')
+    })
+  store.command('restore')
+    .description('Restore the manager store from a backup written by `clusterctl backup` (run with the agent stopped; the current store is moved aside)')
+    .argument('<file>', 'the backup file')
+    .addOption(new Option('--data-dir <dir>', `state directory (default ${DEFAULT_DATA_DIR})`))
+    .action(async (file: string, opts: { dataDir?: string }) => {
+      const { default: pino } = await import('pino')
+      const { restoreStore } = await import('./replica/restore-command.js')
+      const lines = await restoreStore(pino({ level: 'silent' }), { dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, file })
       process.stdout.write(lines.join('\n') + '\n')
     })
 

@@ -253,6 +253,12 @@ export class ApiClient {
     return await this.request<LifecycleEvent[]>(r.method, routePath(r.pattern, {}, { node: filter.node, limit: filter.limit, after: filter.after }), undefined, options)
   }
 
+  /** `GET /v1/backup`: a consistent snapshot of the manager store, as stream items (protocol/backup-format.ts). */
+  backup (options: CallOptions = {}): AsyncGenerator<unknown> {
+    const r = MANAGER_ROUTES.backup
+    return this.stream<unknown>(r.method, r.pattern, undefined, options)
+  }
+
   /** `GET /v1/config`: every config key that was set. */
   async config (options: CallOptions = {}): Promise<ConfigMap> {
     const r = MANAGER_ROUTES.getConfig

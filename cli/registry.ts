@@ -9,6 +9,7 @@ import { JOB_STATUSES } from '../protocol/jobs.js'
 import { CONFIG_KEYS } from '../protocol/api-routes.js'
 import { collect } from './arguments.js'
 import type { ApiClient } from './client.js'
+import { backup } from './commands/backup.js'
 import { commission, type CommissionOptions } from './commands/commission.js'
 import { configGet, configSet, type ConfigGetOptions } from './commands/config.js'
 import { decommission, type DecommissionOptions } from './commands/decommission.js'
@@ -231,5 +232,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         .argument('<value>', 'e.g. auto-commission off | worker@zone=a; on-return verify|reconfigure|none; job-timeout SECONDS; max-parallel-jobs N; vars JSON')
     },
     run: async (client, _opts, [key, value]) => await configSet(client, key ?? '', value ?? '')
+  },
+  {
+    verb: 'backup',
+    summary: 'Save a consistent snapshot of the manager store to FILE (mode 0600; restore with clusterd store restore)',
+    read: false,
+    configure: cmd => { cmd.argument('<file>', 'backup file to write (replaced atomically)') },
+    run: async (client, _opts, [file]) => await backup(client, file ?? '')
   }
 ]

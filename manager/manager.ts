@@ -211,7 +211,8 @@ export class Manager implements ManagerRole {
       store: this.store,
       jobs: this.jobs,
       members: () => deps.membership.members(),
-      bindingChanged: name => { this.discovery.recheck(name) }
+      bindingChanged: name => { this.discovery.recheck(name) },
+      backup: { openSnapshot: async maxBytes => await this.store.openSnapshot(maxBytes), source: () => ({ peerId: deps.self.peerId, epoch }) }
     }), routeKey)
   }
 

@@ -34,7 +34,9 @@ export const MANAGER_ROUTES = {
   listEvents: { method: 'GET', pattern: '/v1/events' },
   getConfig: { method: 'GET', pattern: '/v1/config' },
   getConfigKey: { method: 'GET', pattern: '/v1/config/:key' },
-  setConfigKey: { method: 'PUT', pattern: '/v1/config/:key' }
+  setConfigKey: { method: 'PUT', pattern: '/v1/config/:key' },
+  /** A consistent snapshot of the manager store, streamed (protocol/backup-format.ts `BackupStreamItem`). */
+  backup: { method: 'GET', pattern: '/v1/backup' }
 } as const
 
 /** Name of a manager route. */

@@ -33,7 +33,9 @@ export const ERROR_CODES = {
   CLUSTERD_ERR_STORE_UNAVAILABLE: { status: 503, exit: 6, summary: 'The manager database cannot be opened: held by another process, missing permissions or an I/O error.' },
   CLUSTERD_ERR_STORE_CORRUPT: { status: 500, exit: 70, summary: 'The manager database is damaged, has lost acknowledged writes or was written by a newer version; restore it from a replica or backup.' },
   CLUSTERD_ERR_REQUEST_TIMEOUT: { status: 408, exit: 6, summary: 'The client did not send the whole API request in time; the connection was closed.' },
-  CLUSTERD_ERR_STORE_FULL: { status: 507, exit: 6, summary: 'The manager database could not write because its disk is full; the change was not made, reads still work.' }
+  CLUSTERD_ERR_STORE_FULL: { status: 507, exit: 6, summary: 'The manager database could not write because its disk is full; the change was not made, reads still work.' },
+  CLUSTERD_ERR_BACKUP_DAMAGED: { status: 400, exit: 65, summary: 'The backup file is truncated, fails its checksum or holds an invalid store; nothing was restored.' },
+  CLUSTERD_ERR_BACKUP_FOREIGN: { status: 400, exit: 65, summary: 'The file is not a clusterd backup, or a backup version this build does not read; nothing was restored.' }
 } as const
 
 /** A stable error code. */

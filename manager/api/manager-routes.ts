@@ -14,6 +14,7 @@ import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type BindingChan
 import type { JobService } from '../jobs/job-service.js'
 import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
 import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
+import { backupRoute, type BackupSnapshots } from './backup-route.js'
 import { validateConfigValue } from './config-values.js'
 
 /** What the routes read and call. */
@@ -24,6 +25,8 @@ export interface ManagerRoutesComponents {
   members: () => Member[]
   /** Called after an operator rebound or forgot `name` (discovery judges its claimants again). */
   bindingChanged?: (name: string) => void
+  /** The store's consistent snapshots, for `GET /v1/backup` (unavailable without). */
+  backup?: BackupSnapshots
 }
 
 const MAX_NODES_PER_REQUEST = 1000
@@ -265,7 +268,9 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
       const value = validateConfigValue(key, o.value)
       await c.store.setConfig(key, value)
       return { key, value }
-    }
+    },
+
+    backup: backupRoute(c.backup)
   }
 }
 

@@ -23,7 +23,8 @@ const ALLOWED: Record<string, string[]> = {
 const ROOT_CROSSINGS = new Set([
   'agent/agent.ts -> manager/store/index.ts',
   'agent/agent.ts -> manager/manager.ts',
-  'agent/replica/recover-command.ts -> manager/store/index.ts'
+  'agent/replica/recover-command.ts -> manager/store/index.ts',
+  'agent/replica/restore-command.ts -> manager/store/index.ts'
 ])
 
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g

@@ -306,7 +306,14 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
       // The real manager parses the text form; enough of it here to show the round trip.
       const stored = params.key === 'auto-commission' && value === 'worker@zone=a' ? { enabled: true, roles: ['worker'], selector: { zone: 'a' } } : value
       return { key: params.key, value: stored }
-    }
+    },
+    // A small consistent snapshot.
+    backup: async () => (async function * () {
+      yield { backup: 'start', revision: 3, createdAt: '2026-11-22T10:00:00.000Z', source: { peerId: MANAGER.peerId, epoch: MANAGER.epoch } }
+      yield { backup: 'entries', entries: [{ key: 'c!vars', value: { ntp_server: '10.0.0.9' } }, { key: 'm!format', value: 1 }] }
+      yield { backup: 'entries', entries: [{ key: 'm!gseq', value: 0 }, { key: 'm!revision', value: 3 }] }
+      yield { backup: 'end', entries: 4 }
+    })()
   }
   for (const [name, r] of Object.entries(MANAGER_ROUTES)) {
     fx.server.route(r.method, r.pattern, record(requests, name, r.method, handlers[name as keyof typeof MANAGER_ROUTES]))
