@@ -145,6 +145,8 @@ export interface ReplicatorStats {
   pullChunks: number
   /** Writes acknowledged with fewer replica acks than asked for (0 = alone). */
   underReplicated: number
+  /** Replica acknowledgements received on the write path. */
+  acks: number
 }
 
 /** Pushes committed batches to the replicas. */
@@ -157,7 +159,7 @@ export class Replicator {
   private timer: NodeJS.Timeout | null = null
   private catchingUp = 0
   private sweepFrom = 0
-  private readonly counters: ReplicatorStats = { writeSends: 0, deltaSends: 0, snapshots: 0, snapshotChunks: 0, pullChunks: 0, underReplicated: 0 }
+  private readonly counters: ReplicatorStats = { writeSends: 0, deltaSends: 0, snapshots: 0, snapshotChunks: 0, pullChunks: 0, underReplicated: 0, acks: 0 }
   /** Set once a replica showed a newer epoch: nothing is acknowledged from then on. */
   private newer: NewerEpoch | null = null
 
@@ -319,6 +321,7 @@ export class Replicator {
     this.counters.writeSends++
     const reply = await this.send(t, { t: 'batch', epoch: this.init.epoch, batch }, this.init.ackTimeoutMs)
     if (reply?.t === 'ack') {
+      this.counters.acks++
       t.acked = reply.revision
       return reply.revision >= batch.revision
     }
