@@ -116,10 +116,13 @@ describe('metrics and health on real agents', () => {
   it('members alive goes up as a member joins; probes and gossip bytes move', async () => {
     const before = await until(agent(0), 'two alive', x => v(x, 'clusterd_members{status="alive"}') === 2)
     await start(2, true)
-    const after = await until(agent(0), 'three alive', x => v(x, 'clusterd_members{status="alive"}') === 3)
-    assert.ok(v(after, 'clusterd_swim_probes_total') > v(before, 'clusterd_swim_probes_total'))
-    assert.ok(v(after, 'clusterd_gossip_bytes_total{direction="sent"}') > v(before, 'clusterd_gossip_bytes_total{direction="sent"}'))
-    assert.ok(v(after, 'clusterd_gossip_bytes_total{direction="received"}') > 0)
+    await until(agent(0), 'three alive', x => v(x, 'clusterd_members{status="alive"}') === 3)
+    // A join can be seen within one probe interval (500 ms): the counters move by the next ones.
+    await until(agent(0), 'probes and gossip bytes moving', x =>
+      v(x, 'clusterd_swim_probes_total') > v(before, 'clusterd_swim_probes_total') &&
+      v(x, 'clusterd_swim_acks_total') > v(before, 'clusterd_swim_acks_total') &&
+      v(x, 'clusterd_gossip_bytes_total{direction="sent"}') > v(before, 'clusterd_gossip_bytes_total{direction="sent"}') &&
+      v(x, 'clusterd_gossip_bytes_total{direction="received"}') > v(before, 'clusterd_gossip_bytes_total{direction="received"}'))
     await waitFor(async () => (await get(agent(2), '/readyz'))?.status === 200 ? true : undefined, { timeoutMs: 60_000, message: `${h(2).name} never ready` })
   })
 
