@@ -41,6 +41,11 @@ import { readApiTls } from './api/tls-files.js'
 import { registerLocalRoutes } from './api/local-routes.js'
 import { readSecretFile } from './transport/secret.js'
 import { StartupWatch, startupDeadlineFromEnv } from './startup-watch.js'
+import { AgentMetrics } from './metrics/agent-metrics.js'
+import { EventLoopWatch } from './metrics/event-loop-watch.js'
+import { registerOpsRoutes } from './metrics/ops-routes.js'
+import { judgeHealth, judgeReadiness } from './metrics/probes.js'
+import { directoryBytes } from './metrics/store-bytes.js'
 
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_DEADLINE_MS = 10_000
@@ -204,6 +209,31 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       stack.push(async () => { await r.stop() })
     }
 
+    // Metrics (agent/metrics): read from the parts at scrape time; the manager role reports
+    // its jobs and lifecycle transitions into the same registry.
+    const loop = new EventLoopWatch()
+    loop.start()
+    stack.push(async () => { loop.stop() })
+    const replicaStatus = (): ReplicaStatus => {
+      const managerRevision = managerHost?.localRevision() ?? null
+      if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
+      const status = replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
+      return recovery.awaitingSnapshot ? { ...status, awaitingSnapshot: true } : status
+    }
+    const metrics = new AgentMetrics({
+      members: () => membership.members(),
+      membershipStats: () => membership.stats(),
+      datagramStats: () => datagrams.stats(),
+      epoch: () => election.epoch,
+      manager: () => election.manager(),
+      leaseStats: () => keeper.stats(),
+      storeRevision: () => config.managerEligible ? replicaStatus().revision : null,
+      storeBytes: async () => config.managerEligible ? await directoryBytes(join(config.dataDir, 'manager')) : null,
+      managerFigures: () => managerHost?.metrics() ?? null,
+      eventLoop: () => loop.reading()
+    }, { version: AGENT_VERSION, nodeName: config.nodeName })
+    election.onChange((info, previous) => { metrics.managerChanged(info, previous) })
+
     watch?.begin('manager host and gateway')
     const host = new ManagerHost({
       election,
@@ -222,7 +252,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         libp2p: node,
         fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) },
         // A deposed manager stops at once: the election drops it, so the host stops the role.
-        onDeposed: (epoch, manager) => { void election.stepDown(epoch, manager) }
+        onDeposed: (epoch, manager) => { void election.stepDown(epoch, manager) },
+        metrics
       })))
     })
     managerHost = host
@@ -248,13 +279,19 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         ? null
         : await gateway.call(routeKey(MANAGER_ROUTES.nameBindings.method, MANAGER_ROUTES.nameBindings.pattern), { params: {}, query: {}, body: undefined, signal }),
       manager: () => election.manager(),
-      replicaStatus: (): ReplicaStatus => {
-        const managerRevision = host.localRevision()
-        if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
-        const status = replica?.status() ?? { role: 'closed', revision: 0, syncedEpoch: 0 }
-        return recovery.awaitingSnapshot ? { ...status, awaitingSnapshot: true } : status
-      },
+      replicaStatus,
       leaseStatus: () => keeper.leaseStatus()
+    })
+    registerOpsRoutes(api, {
+      render: async () => await metrics.render(),
+      health: () => judgeHealth(loop.reading()),
+      readiness: () => judgeReadiness({
+        hasSeeds: config.join.length > 0,
+        otherAliveMembers: membership.members().filter(m => m.status === 'alive' && m.peerId !== node.peerId.toString()).length,
+        manager: election.manager(),
+        managerServing: host.serving,
+        managerStartError: host.startError
+      })
     })
     for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))
     await api.start()

@@ -12,8 +12,9 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { routeKey, type ApiHandler } from '../protocol/api-handler.js'
 import type { ManagerFactory, ManagerRole } from '../protocol/manager-role.js'
+import type { ManagerFigures, ManagerMetricsSink } from '../protocol/manager-metrics.js'
 import type { Member } from '../protocol/members.js'
-import type { NodeRecord } from '../protocol/nodes.js'
+import type { LifecycleEvent, NodeRecord } from '../protocol/nodes.js'
 import type { Lineage, SnapshotEntry } from '../protocol/replication-wire.js'
 import type { LeaseReply, LeaseRequest } from '../protocol/fencing-wire.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
@@ -83,6 +84,8 @@ export interface ManagerDeps {
    * (Election.stepDown), which stops this role. Called once.
    */
   onDeposed?: (epoch: number, manager: string | null) => void
+  /** Told of jobs that end and lifecycle transitions (the agent's `GET /metrics`). */
+  metrics?: ManagerMetricsSink
 }
 
 /**
@@ -165,6 +168,7 @@ export class Manager implements ManagerRole {
     this.store = new ManagerStore({
       logger,
       fence: () => this.deposition.refusal(),
+      ...(deps.metrics !== undefined ? { onLifecycleEvents: lifecycleCounter(deps.metrics) } : {}),
       ...(replicator !== null ? { afterCommit: async batch => { await replicator.replicate(batch) } } : {})
     }, { path: join(deps.dataDir, 'manager'), epoch })
     this.certs = deps.sshCaKeyPath === undefined
@@ -192,7 +196,8 @@ export class Manager implements ManagerRole {
       precheck: async (target, signal) => await precheck(ssh, target, { signal }),
       roles: async () => await loadRoleConfig(deps.playbookDir),
       target: async (node, signal) => await targetWithFacts(deps.membership, node, signal),
-      ...(fencing !== undefined ? { fencing } : {})
+      ...(fencing !== undefined ? { fencing } : {}),
+      ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {})
     }, { epoch, cluster: deps.cluster, baseVars: { agent_version: CLUSTERD_VERSION } })
     this.discovery = new NodeDiscovery({
       store: this.store,
@@ -303,6 +308,19 @@ export class Manager implements ManagerRole {
     return this.store.revision
   }
 
+  /** @inheritdoc */
+  metrics (): ManagerFigures {
+    const stats = this.replicator?.stats()
+    return {
+      storeRevision: this.store.revision,
+      nodesByState: this.store.nodesByState(),
+      replicas: this.replicator?.acked() ?? {},
+      replicationAcks: stats?.acks ?? 0,
+      underReplicated: stats?.underReplicated ?? 0,
+      jobsActive: this.jobs.active
+    }
+  }
+
   /**
    * Merge a replica's state from another lineage (see manager/store/merge.ts), then let the
    * parts that act on the store catch up: discovery re-derives reachability of merged nodes, and
@@ -370,6 +388,11 @@ export class Manager implements ManagerRole {
       this.deps.logger.warn({ node: record.name, err: (err as Error).message }, 'on-return job refused')
     }
   }
+}
+
+/** Reports the lifecycle events that changed a node's state to `sink` (notes and checks change none). */
+function lifecycleCounter (sink: ManagerMetricsSink): (events: LifecycleEvent[]) => void {
+  return events => { for (const e of events) if (e.from !== e.to) sink.lifecycleTransition(e.from, e.to) }
 }
 
 /** Factory the agent's ManagerHost calls on each election won. */

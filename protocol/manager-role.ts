@@ -6,6 +6,7 @@
  */
 
 import type { ApiHandler } from './api-handler.js'
+import type { ManagerFigures } from './manager-metrics.js'
 
 /** The manager as the agent sees it: started, stopped, and its API routes by route key. */
 export interface ManagerRole {
@@ -17,6 +18,8 @@ export interface ManagerRole {
   routes: () => Map<string, ApiHandler>
   /** Revision of the manager's store, when it has one. */
   revision?: () => number
+  /** Figures for the agent's `GET /metrics`, read at scrape time (protocol/manager-metrics.ts); null before it started. */
+  metrics?: () => ManagerFigures | null
 }
 
 /** Builds a manager for one epoch. */

@@ -6,6 +6,21 @@ import type { Logger } from 'pino'
 import { ClusterdError, type ErrorBody } from '../../protocol/errors.js'
 import { JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE } from './constants.js'
 
+/** A handler result sent as text with its own content type (Prometheus' exposition format). */
+export class TextReply {
+  constructor (readonly status: number, readonly contentType: string, readonly text: string) {}
+}
+
+/** Send a TextReply. */
+export function sendText (res: ServerResponse, reply: TextReply): void {
+  res.writeHead(reply.status, {
+    'content-type': reply.contentType,
+    'content-length': String(Buffer.byteLength(reply.text)),
+    'cache-control': 'no-store'
+  })
+  res.end(reply.text)
+}
+
 /** True for async iterables other than strings and arrays (those are plain JSON values). */
 export function isAsyncIterable (value: unknown): value is AsyncIterable<unknown> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value

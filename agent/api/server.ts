@@ -20,7 +20,7 @@ import {
 } from './constants.js'
 import { readJsonBody } from './read-body.js'
 import { ApiReply, type ApiHandler } from '../../protocol/api-handler.js'
-import { errorResponse, isAsyncIterable, sendJson, streamNdjson } from './respond.js'
+import { errorResponse, isAsyncIterable, sendJson, sendText, streamNdjson, TextReply } from './respond.js'
 import { Router } from './router.js'
 import { prepareSocketPath } from './unix-socket.js'
 
@@ -56,6 +56,8 @@ export class ApiServer {
   private readonly log: Logger
   private readonly init: ApiServerInit
   private readonly router = new Router()
+  /** Exact `METHOD path`s served on TCP without the bearer token (health probes). */
+  private readonly open = new Set<string>()
   private readonly bodyLimit: number
   private servers: Server[] = []
   private tcpServer: Server | null = null
@@ -74,8 +76,13 @@ export class ApiServer {
   get status (): ApiServerStatus { return this._status }
 
   /** Register a handler, e.g. `route('GET', '/v1/nodes/:name', async ({ params }) => ...)`. Routes may be added before or after start(). */
-  route (method: HttpMethod, pattern: string, handler: ApiHandler): void {
+  route (method: HttpMethod, pattern: string, handler: ApiHandler, options: { withoutToken?: boolean } = {}): void {
     this.router.add(method, pattern, handler)
+    if (options.withoutToken === true) {
+      // Literal paths only: a pattern would let a crafted path reach a parameterised handler.
+      if (pattern.includes(':')) throw new Error(`a route without token must be a literal path: ${pattern}`)
+      this.open.add(`${method} ${pattern}`)
+    }
   }
 
   /** The bound TCP address (useful with port 0), or null without a TCP listener. */
@@ -214,7 +221,8 @@ export class ApiServer {
     let path = req.url ?? '/'
     try {
       const token = this.init.tcp?.token
-      if (requireToken && (token === undefined || !checkBearer(req.headers.authorization, token))) {
+      const open = this.open.has(`${method} ${path.split('?')[0] ?? ''}`)
+      if (requireToken && !open && (token === undefined || !checkBearer(req.headers.authorization, token))) {
         res.setHeader('www-authenticate', 'Bearer')
         throw new ClusterdError('CLUSTERD_ERR_UNAUTHORIZED', 'missing or invalid bearer token')
       }
@@ -237,6 +245,8 @@ export class ApiServer {
       const result = await match.handler({ params: match.params, query: Object.fromEntries(url.searchParams), body, signal })
       if (isAsyncIterable(result)) {
         await streamNdjson(res, result, signal, this.log)
+      } else if (result instanceof TextReply) {
+        sendText(res, result)
       } else if (result instanceof ApiReply) {
         sendJson(res, result.status, result.body)
       } else {

@@ -55,6 +55,8 @@ export class LeaseKeeper {
   /** Tags (`EPOCH:LEASE_ID`) of the leases this node granted, oldest first. */
   private readonly granted = new Set<string>()
   private expiryTimer: NodeJS.Timeout | null = null
+  /** Requests answered, by `op reply` (see stats()). */
+  private readonly answered = new Map<string, number>()
 
   constructor (components: LeaseKeeperComponents, init: LeaseKeeperInit) {
     this.c = components
@@ -115,6 +117,21 @@ export class LeaseKeeper {
    * on this same agent, its own peer id). Never throws: failures become refusals.
    */
   async handle (req: LeaseRequest, remotePeer: string): Promise<LeaseReply> {
+    const reply = await this.answer(req, remotePeer)
+    const key = `${req.claim.op} ${reply.t}`
+    this.answered.set(key, (this.answered.get(key) ?? 0) + 1)
+    return reply
+  }
+
+  /** Lease requests answered since start, by claim operation and reply (`granted`, `released`, `refused`). */
+  stats (): Array<{ op: string, result: string, count: number }> {
+    return [...this.answered].map(([key, count]) => {
+      const [op = '', result = ''] = key.split(' ')
+      return { op, result, count }
+    })
+  }
+
+  private async answer (req: LeaseRequest, remotePeer: string): Promise<LeaseReply> {
     const claim = req.claim
     const refused = (reason: string): LeaseReply => ({ t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason, highestEpoch: this.state.highestEpoch })
     if (claim.holder !== remotePeer) return refused(`the claim names holder ${claim.holder} but was sent by ${remotePeer}`)

@@ -35,7 +35,8 @@ export function lazyManagerFactory (load: () => Promise<ManagerFactory>): Manage
       stop: async () => { await role?.stop() },
       routes: (): Map<string, ApiHandler> => role?.routes() ?? new Map(),
       // ManagerHost asks only once start() has resolved, so the loaded role answers.
-      revision: () => role?.revision?.() ?? 0
+      revision: () => role?.revision?.() ?? 0,
+      metrics: () => role?.metrics?.() ?? null
     }
   }
 }

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino'
 import type { ApiHandler } from '../../protocol/api-handler.js'
 import type { ManagerFactory, ManagerRole } from '../../protocol/manager-role.js'
+import type { ManagerFigures } from '../../protocol/manager-metrics.js'
 import type { Election } from '../election/election.js'
 
 /**
@@ -43,6 +44,14 @@ export class ManagerHost {
   localRevision (): number | null {
     return this.ready && this.running !== null ? this.running.role.revision?.() ?? null : null
   }
+
+  /** The running manager's figures for `GET /metrics`, or null when no role serves here. */
+  metrics (): ManagerFigures | null {
+    return this.ready && this.running !== null ? this.running.role.metrics?.() ?? null : null
+  }
+
+  /** True while a manager role runs here and has started. */
+  get serving (): boolean { return this.ready && this.running !== null }
 
   /** Follow the election. */
   start (): void {

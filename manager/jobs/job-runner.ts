@@ -28,6 +28,7 @@ import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
 import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
 import { isMaintenanceKind, maintenanceNote } from './maintenance.js'
+import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
 export interface NodeTarget { address: string, port?: number, hostKeys: HostKey[] }
@@ -51,6 +52,8 @@ export interface JobRunnerComponents {
    * manager's epoch. Without it, jobs run unfenced (unit tests, tools).
    */
   fencing?: JobFencing
+  /** Told of every job that ends (the agent's metrics). */
+  metrics?: Pick<ManagerMetricsSink, 'jobFinished'>
 }
 
 /** Settings of the job runner. */
@@ -88,6 +91,9 @@ export class JobRunner implements JobService {
     this.c = components
     this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, baseVars: {}, ...init }
   }
+
+  /** Jobs queued or running now. */
+  get active (): number { return this.queue.length + this.running.size }
 
   /** @inheritdoc */
   async start (): Promise<void> {
@@ -288,6 +294,8 @@ export class JobRunner implements JobService {
     await this.c.store.appendJobEvents(job.id, [{ kind: 'status', message: `job ${job.status}${job.reason !== null ? `: ${job.reason}` : ''}` }])
     await this.save(job)
     this.c.logger.info({ job: job.id, status: job.status, reason: job.reason }, 'job finished')
+    const seconds = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000
+    this.c.metrics?.jobFinished(job.kind, job.status, Number.isFinite(seconds) ? Math.max(0, seconds) : 0)
   }
 
   /**

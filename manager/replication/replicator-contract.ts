@@ -94,4 +94,6 @@ export interface ReplicatorStats {
   pullChunks: number
   /** Writes acknowledged with fewer replica acks than asked for (0 = alone). */
   underReplicated: number
+  /** Replica acknowledgements received on the write path. */
+  acks: number
 }

@@ -70,7 +70,7 @@ export class Replicator {
   private timer: NodeJS.Timeout | null = null
   private catchingUp = 0
   private sweepFrom = 0
-  private readonly counters: ReplicatorStats = { writeSends: 0, deltaSends: 0, snapshots: 0, snapshotChunks: 0, pullChunks: 0, underReplicated: 0 }
+  private readonly counters: ReplicatorStats = { writeSends: 0, deltaSends: 0, snapshots: 0, snapshotChunks: 0, pullChunks: 0, underReplicated: 0, acks: 0 }
   /** Set once a replica showed a newer epoch: nothing is acknowledged from then on. */
   private newer: NewerEpoch | null = null
 
@@ -232,6 +232,7 @@ export class Replicator {
     this.counters.writeSends++
     const reply = await this.send(t, { t: 'batch', epoch: this.init.epoch, batch }, this.init.ackTimeoutMs)
     if (reply?.t === 'ack') {
+      this.counters.acks++
       t.acked = reply.revision
       return reply.revision >= batch.revision
     }

@@ -65,6 +65,13 @@ export class ManagerStore implements NodeStore, JobStore, ConfigStore {
     return this.core.committedRevision
   }
 
+  /** Durable node records by lifecycle state (from the committed view: no database read). */
+  nodesByState (): Partial<Record<NodeRecord['state'], number>> {
+    const counts: Partial<Record<NodeRecord['state'], number>> = {}
+    for (const r of this.core.committedNodes.values()) counts[r.state] = (counts[r.state] ?? 0) + 1
+    return counts
+  }
+
   /** Open the database, validate it and restore every node's machine snapshot. */
   async start (): Promise<void> {
     await this.core.start()

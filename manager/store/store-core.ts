@@ -38,6 +38,8 @@ export interface ManagerStoreComponents {
    * manager was deposed) refuses the write with nothing written; null lets it through.
    */
   fence?: () => ClusterdError | null
+  /** Told of each node's lifecycle events once they are durable (the manager's metrics). */
+  onLifecycleEvents?: (events: LifecycleEvent[]) => void
 }
 
 /** Settings of the store. */
@@ -64,6 +66,7 @@ export class StoreCore {
   readonly queue = new SerialQueue()
   private readonly afterCommit: ((batch: ReplicationBatch) => Promise<void>) | undefined
   private readonly fence: (() => ClusterdError | null) | undefined
+  private readonly onLifecycleEvents: ((events: LifecycleEvent[]) => void) | undefined
   status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
   db: StoreDb | null = null
   private committer: Committer | null = null
@@ -89,6 +92,7 @@ export class StoreCore {
     this.path = init.path
     this.afterCommit = components.afterCommit
     this.fence = components.fence
+    this.onLifecycleEvents = components.onLifecycleEvents
     this.epoch = init.epoch
   }
 
@@ -177,7 +181,10 @@ export class StoreCore {
       ops.push({ type: 'put', key: nodeEventKey(name, e.seq), value: text }, { type: 'put', key: eventKey(e.gseq), value: text })
     }
     const record = entry.record
-    return this.stage(ops, () => this.committedNodes.set(name, record), result)
+    return this.stage(ops, () => {
+      this.committedNodes.set(name, record)
+      if (events.length > 0) this.onLifecycleEvents?.(events)
+    }, result)
   }
 
   /** Add the revision (and global event seq) to `ops` and hand them to the committer. */

@@ -82,6 +82,9 @@ describe('LeaseKeeper', () => {
     assert.equal(renew.t === 'refused' && renew.highestEpoch, 5)
     assert.equal((await ask(a, 'release', 3, '1'.repeat(32))).t, 'released')
     assert.equal((await ask(b, 'acquire', 5, '2'.repeat(32))).t, 'granted')
+    // What /metrics shows as clusterd_lease_requests_total.
+    const stats = keeper.stats().map(x => `${x.op} ${x.result} ${x.count}`).sort()
+    assert.deepEqual(stats, ['acquire granted 2', 'acquire refused 1', 'release released 1', 'renew refused 1'])
   })
 
   it('an epoch raised by gossip (the election) makes the older manager stale without any lease request', async () => {
