@@ -43,7 +43,12 @@ export async function loadEligibilityTrust (init: EligibilityFilesInit): Promise
   if (init.sshCaPubFile === null) return null
   const pub = parseSshEd25519PublicKey(await readText(init.sshCaPubFile, 'cluster SSH CA public key (--ssh-ca-pub-file)'))
   if (!pub.ok) throw invalid(`--ssh-ca-pub-file ${init.sshCaPubFile}: ${pub.reason}`)
-  const verifier = new AttestationVerifier(pub.value)
+  let verifier: AttestationVerifier
+  try {
+    verifier = new AttestationVerifier(pub.value)
+  } catch {
+    throw invalid(`--ssh-ca-pub-file ${init.sshCaPubFile}: node:crypto refused the ed25519 public key`)
+  }
   if (!init.managerEligible) return { verifier, attestation: null }
 
   const keyFile = init.sshCaKeyFile
