@@ -516,6 +516,8 @@ write_config () {
     echo "secret-file: $(yaml_quote "$SECRET_FILE")"
     # Only manager-eligible nodes hold the SSH CA key the elected manager signs itself certificates with.
     [ "$manager_eligible" = false ] || echo "ssh-ca-key-file: $(yaml_quote "$SSH_CA_FILE")"
+    # Every node: eligibility counts only when this CA attests it (README, "Trust model").
+    echo "ssh-ca-pub-file: $(yaml_quote "$SSH_CA_PUB_FILE")"
     echo "api-socket: $(yaml_quote "$API_SOCKET")"
     if [ -n "$api_listen" ]; then
       echo "api-listen: $(yaml_quote "$api_listen")"

@@ -7,11 +7,13 @@
 import { mkdir } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino, type Logger } from 'pino'
 import { AGENT_VERSION } from './version.js'
 import type { AgentConfig, HostPort } from './config/agent-config.js'
 import { collectFacts } from './facts/collect-facts.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
+import { loadEligibilityTrust } from './identity/eligibility-files.js'
 import { createClusterNode, hostPortToMultiaddr, type ClusterNode } from './libp2p/create-node.js'
 import { ConnectionGate } from './libp2p/connection-gate.js'
 import { IdleConnections } from './libp2p/idle-connections.js'
@@ -88,6 +90,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
   const psk = await readSecretFile(config.secretFile)
   const privateKey = await loadOrCreateIdentity(config.dataDir)
+  // Eligibility attested by the cluster SSH CA (README, "Trust model"); checked before listening.
+  const trust = await loadEligibilityTrust({ ...config, peerId: peerIdFromPrivateKey(privateKey).toString() })
   const advertise = resolveAdvertise(config.listen, config.advertise)
   const advertiseAddr = hostPortToMultiaddr(advertise)
   watch?.begin('libp2p listen')
@@ -126,11 +130,13 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       logger: logger.child({ component: 'membership' }),
       datagrams,
       collectFacts: async () => await collectFacts({ agentVersion: AGENT_VERSION }),
-      incarnations: counterStore(config.dataDir, 'incarnation', { onInvalid: reason => { logger.error({ reason }, 'the persisted incarnation is not used') } })
+      incarnations: counterStore(config.dataDir, 'incarnation', { onInvalid: reason => { logger.error({ reason }, 'the persisted incarnation is not used') } }),
+      ...(trust !== null ? { attestations: trust.verifier } : {})
     }, {
       nodeName: config.nodeName,
       labels: config.labels,
       managerEligible: config.managerEligible,
+      ...(trust !== null && trust.attestation !== null ? { attestation: trust.attestation } : {}),
       advertise,
       seeds: config.join,
       swim: timing,

@@ -51,6 +51,7 @@ function buildProgram (): Command {
     .addOption(new Option('--playbook-dir <dir>', 'roles.yaml and playbooks the manager runs (default: the shipped playbooks/)'))
     .addOption(new Option('--ssh-key-file <file>', `the manager's SSH private key, when no CA is given (default ${DEFAULT_SSH_KEY_FILE})`))
     .addOption(new Option('--ssh-ca-key-file <file>', 'cluster SSH CA private key: the elected manager signs itself short-lived certificates with it'))
+    .addOption(new Option('--ssh-ca-pub-file <file>', 'cluster SSH CA public key: manager eligibility counts only when attested by the CA'))
     .addOption(new Option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_LOG_LEVEL})`))
     .action(async (flags: AgentFlags) => {
       const config = parseAgentConfig(flags, process.env)

@@ -26,6 +26,8 @@ export const RECORD_VERSION = 2
  * bytes (22 characters). 128 bits keep a relay from finding other facts with the same digest.
  */
 export const FACTS_DIGEST_PATTERN = /^[A-Za-z0-9_-]{22}$/
+/** An eligibility attestation: base64url of a 64-byte Ed25519 signature by the cluster SSH CA (86 characters). */
+export const ATTESTATION_PATTERN = /^[A-Za-z0-9_-]{85}[AQgw]$/
 
 /**
  * The state a node asserts about itself in its signed record. Only the node itself can
@@ -49,6 +51,12 @@ export interface NodeRecord {
   boot: NodeBoot | null
   /** Digest of the facts the node serves (FACTS_DIGEST_PATTERN); null while it has none. */
   facts: string | null
+  /**
+   * The cluster SSH CA's signature over this peer id and name (ATTESTATION_PATTERN;
+   * agent/identity/eligibility-attestation.ts), only on eligible records: where agents know
+   * the CA, eligibility counts only with a valid one. Absent without a CA.
+   */
+  attestation?: string
 }
 
 /** Why a wire message was refused. */
@@ -124,6 +132,8 @@ interface RecordWire {
   av: string
   b: [string, string] | null
   f: string | null
+  /** Attestation; present only when `e` is true and the node holds the CA key. */
+  ea?: string
 }
 
 /** Encode a record's signed payload (the peer id is not part of it). */
@@ -132,6 +142,7 @@ export function encodeRecordPayload (r: Omit<NodeRecord, 'peerId'>): string {
     v: r.v, n: r.name, i: r.incarnation, s: r.state, a: r.addrs, l: r.labels, e: r.managerEligible, av: r.agentVersion,
     b: r.boot === null ? null : [r.boot.id, r.boot.agentStartedAt], f: r.facts
   }
+  if (r.attestation !== undefined) w.ea = r.attestation
   return JSON.stringify(w)
 }
 
@@ -160,6 +171,7 @@ export function decodeRecordPayload (payload: string, peerId: string): WireResul
   const b = v.b
   if (b !== null && !(Array.isArray(b) && b.length === 2 && isBoot({ id: b[0], agentStartedAt: b[1] }))) return fail('record boot is malformed')
   if (v.f !== null && !(typeof v.f === 'string' && FACTS_DIGEST_PATTERN.test(v.f))) return fail('record facts digest is malformed')
+  if (v.ea !== undefined && !(v.e === true && typeof v.ea === 'string' && ATTESTATION_PATTERN.test(v.ea))) return fail('record attestation is malformed or on an ineligible record')
   return {
     ok: true,
     value: {
@@ -173,7 +185,8 @@ export function decodeRecordPayload (payload: string, peerId: string): WireResul
       managerEligible: v.e,
       agentVersion: v.av,
       boot: b === null ? null : { id: b[0] as string, agentStartedAt: b[1] as string },
-      facts: v.f as string | null
+      facts: v.f as string | null,
+      ...(v.ea !== undefined ? { attestation: v.ea as string } : {})
     }
   }
 }

@@ -43,6 +43,12 @@ export interface AgentConfig {
    * itself short-lived certificates with it instead of using `sshKeyFile`. Default: none.
    */
   sshCaKeyFile: string | null
+  /**
+   * The cluster SSH CA public key (every node): when set, a member's manager eligibility counts
+   * only with the CA's attestation, and an eligible agent must hold `sshCaKeyFile` to make its
+   * own. Default: none (eligibility is self-asserted).
+   */
+  sshCaPubFile: string | null
   /** Log level for pino. Default `info`. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 }

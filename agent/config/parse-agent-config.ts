@@ -42,6 +42,7 @@ export interface AgentFlags {
   playbookDir?: string
   sshKeyFile?: string
   sshCaKeyFile?: string
+  sshCaPubFile?: string
   apiTlsCert?: string
   apiTlsKey?: string
   logLevel?: string
@@ -62,7 +63,7 @@ export interface ParseAgentConfigInit {
 export const CONFIG_FILE_KEYS = [
   'data-dir', 'listen', 'advertise', 'join', 'secret-file', 'node-name', 'label', 'api-socket',
   'api-listen', 'api-token-file', 'manager-eligible', 'playbook-dir', 'ssh-key-file', 'log-level',
-  'ssh-ca-key-file', 'api-tls-cert', 'api-tls-key'
+  'ssh-ca-key-file', 'api-tls-cert', 'api-tls-key', 'ssh-ca-pub-file'
 ] as const
 
 type ConfigKey = typeof CONFIG_FILE_KEYS[number]
@@ -171,6 +172,7 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
   const playbookDir = path('playbook-dir', DEFAULT_PLAYBOOK_DIR)
   const sshKeyFile = path('ssh-key-file', DEFAULT_SSH_KEY_FILE)
   const sshCaKeyFile = pick('ssh-ca-key-file') === undefined ? null : path('ssh-ca-key-file', '')
+  const sshCaPubFile = pick('ssh-ca-pub-file') === undefined ? null : path('ssh-ca-pub-file', '')
 
   const namePicked = pick('node-name')
   let nodeName: string
@@ -231,6 +233,6 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
   const levelPicked = str('log-level', DEFAULT_LOG_LEVEL)
   const logLevel = unwrap(parseLogLevel(levelPicked.value), levelPicked.src)
 
-  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, sshCaKeyFile, logLevel }
+  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, sshCaKeyFile, sshCaPubFile, logLevel }
 }
 

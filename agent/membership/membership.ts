@@ -22,6 +22,7 @@ import type {
   AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MemberStatus, MembershipCore, MemberView, Output, SwimTiming, SyncRequest, SyncState, UserBroadcast
 } from './core/types.js'
 import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
+import { EligibilityGate, type AttestationCheck } from './eligibility-gate.js'
 import { InputScreen } from './input-screen.js'
 import { MemberFacts } from './member-facts.js'
 import { SelfRecord } from './self-record.js'
@@ -50,6 +51,8 @@ export interface MembershipComponents {
   incarnations: { load: () => Promise<number>, save: (inc: number) => Promise<void> }
   /** Clock (ms); default Date.now. */
   now?: () => number
+  /** The cluster CA's attestation check; without it eligibility is self-asserted (eligibility-gate.ts). */
+  attestations?: AttestationCheck
 }
 
 /** Settings of the membership service. */
@@ -59,6 +62,8 @@ export interface MembershipInit {
   managerEligible: boolean
   /** Where others reach this agent: its UDP datagrams and its libp2p TCP listener. */
   advertise: HostPort
+  /** Our eligibility attestation by the cluster CA (base64url), carried in our record. */
+  attestation?: string
   seeds: HostPort[]
   /** Core timing over the agent's defaults. */
   swim?: Partial<SwimTiming>
@@ -92,6 +97,7 @@ export class Membership implements UserBroadcasts {
   private readonly self: SelfRecord
   private readonly factsStream: FactsStream
   private readonly memberFacts: MemberFacts
+  private readonly eligibility: EligibilityGate
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
   private tickTimer: NodeJS.Timeout | null = null
   private tickAt = Infinity
@@ -110,7 +116,8 @@ export class Membership implements UserBroadcasts {
     this.timing = { ...MEMBERSHIP_DEFAULTS, ...init.timing }
     this.selfId = components.libp2p.peerId.toString()
     this.now = components.now ?? Date.now
-    this.self = new SelfRecord(components, { peerId: this.selfId, nodeName: init.nodeName, labels: init.labels, managerEligible: init.managerEligible, advertise: init.advertise })
+    this.self = new SelfRecord(components, { peerId: this.selfId, nodeName: init.nodeName, labels: init.labels, managerEligible: init.managerEligible, advertise: init.advertise, ...(init.attestation !== undefined ? { attestation: init.attestation } : {}) })
+    this.eligibility = new EligibilityGate(components.attestations ?? null, components.logger)
     this.screen = new InputScreen({
       selfId: this.selfId, records: this.records, router: this.router, userVersions: this.userVersions, logger: components.logger, now: this.now, counters: this.counters
     })
@@ -240,7 +247,8 @@ export class Membership implements UserBroadcasts {
       ...this.counters,
       ...prefixed('records', this.records.stats),
       ...prefixed('facts', this.factsStream.stats),
-      ...prefixed('factsCache', this.memberFacts.stats)
+      ...prefixed('factsCache', this.memberFacts.stats),
+      ...prefixed('eligibility', this.eligibility.stats)
     }
   }
 
@@ -474,7 +482,7 @@ export class Membership implements UserBroadcasts {
       labels: record.labels,
       facts: v.id === this.selfId ? this.self.facts : this.memberFacts.get(v.id, record.facts),
       boot: record.boot,
-      managerEligible: record.managerEligible,
+      managerEligible: this.eligibility.eligible(record),
       lastSeen: new Date(lastSeen).toISOString()
     }
   }

@@ -28,6 +28,8 @@ export interface SelfRecordInit {
   labels: Record<string, string>
   managerEligible: boolean
   advertise: HostPort
+  /** The cluster CA's eligibility attestation (base64url), carried when eligible. */
+  attestation?: string
 }
 
 /** This node's facts and signed record. */
@@ -58,7 +60,7 @@ export class SelfRecord {
 
   /** Our record at `incarnation`, signed, as the core's AliveInfo (synchronous: the core calls it). */
   sign (incarnation: number, left: boolean): { info: AliveInfo, record: NodeRecord } {
-    const { peerId, nodeName, labels, managerEligible, advertise } = this.init
+    const { peerId, nodeName, labels, managerEligible, advertise, attestation } = this.init
     const record: NodeRecord = {
       v: RECORD_VERSION,
       name: nodeName,
@@ -70,7 +72,8 @@ export class SelfRecord {
       managerEligible,
       agentVersion: this.facts?.agentVersion ?? '',
       boot: this.facts?.boot ?? null,
-      facts: this.encoded?.digest ?? null
+      facts: this.encoded?.digest ?? null,
+      ...(managerEligible && attestation !== undefined ? { attestation } : {})
     }
     const info: AliveInfo = {
       id: peerId,

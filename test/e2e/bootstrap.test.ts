@@ -184,10 +184,12 @@ describe('bootstrap.sh on real hosts: first node, join, commission, re-run, stop
 
   it('every host is an alive member and a discovered, reachable node, as seen from host 3', async () => {
     const names = [1, 2, 3, 4, 5].map(i => h(i).name).sort()
-    await waitFor(async () => {
+    const members = await waitFor(async () => {
       const members = await ctlJson<Member[]>(h(3), ['members'])
-      return members.length === 5 && members.every(m => m.status === 'alive') && names.every(n => members.some(m => m.name === n))
+      return members.length === 5 && members.every(m => m.status === 'alive') && names.every(n => members.some(m => m.name === n)) ? members : undefined
     }, { timeoutMs: 60_000, intervalMs: 500, message: 'five alive members on h3' })
+    // Eligibility attested by the cluster SSH CA (bootstrap.sh sets ssh-ca-pub-file everywhere): the two holders of the CA key only.
+    assert.deepEqual(members.filter(m => m.managerEligible).map(m => m.name).sort(), [h(1).name, h(2).name].sort())
     const nodes = await waitFor(async () => {
       const list = await ctlJson<NodeRecord[]>(h(3), ['nodes'])
       return list.length === 5 && list.every(n => n.state === 'discovered' && n.reachable) ? list : undefined

@@ -194,6 +194,7 @@ describe('bootstrap.sh with a real agent', () => {
     assert.match(firstRun.stderr, /sshd is not running: start it/)
     const config = await readFile(join(etc, 'clusterd.yaml'), 'utf8')
     assert.match(config, new RegExp(`^ssh-ca-key-file: "${join(etc, 'ssh-ca')}"$`, 'm'))
+    assert.match(config, new RegExp(`^ssh-ca-pub-file: "${join(etc, 'ssh-ca.pub')}"$`, 'm'))
     assert.doesNotMatch(config, /ssh-key-file/)
   })
 

@@ -32,6 +32,25 @@ describe('membership record decoder', () => {
     assert.ok(size < 260, `record of ${size} characters`)
   })
 
+  it('round-trips an eligibility attestation, 94 characters more, only on eligible records', () => {
+    const attestation = randomBytes(64).toString('base64url')
+    const withIt = { ...validRecord(), attestation }
+    const r = decodeRecordPayload(encodeRecordPayload(withIt), PEER)
+    assert.deepEqual(r.ok ? r.value : r.reason, withIt)
+    const grown = encodeRecordPayload(withIt).length - encodeRecordPayload(validRecord()).length
+    assert.equal(grown, 94, 'the field costs `,"ea":"<86>"`')
+    assert.equal('attestation' in (decodeRecordPayload(encodeRecordPayload(validRecord()), PEER) as { value: object }).value, false, 'absent stays absent')
+    const bad: Array<Record<string, unknown>> = [
+      { ea: attestation, e: false }, { ea: attestation.slice(1) }, { ea: attestation + 'A' }, { ea: 1 }, { ea: null },
+      { ea: attestation.slice(0, 85) + 'B' }, { ea: Buffer.from(randomBytes(64)).toString('base64') }
+    ]
+    for (const patch of bad) {
+      const d = decodeRecordPayload(JSON.stringify({ ...wire(), ...patch }), PEER)
+      assert.equal(d.ok, false, `should refuse ${JSON.stringify(patch)}`)
+      assert.match(d.ok ? '' : d.reason, /attestation/)
+    }
+  })
+
   it('refuses an oversized record with a reason instead of parsing it', () => {
     const r = decodeRecordPayload(JSON.stringify({ ...wire(), pad: 'x'.repeat(MAX_RECORD_BYTES) }), PEER)
     assert.equal(r.ok, false)

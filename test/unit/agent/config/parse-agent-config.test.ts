@@ -50,6 +50,7 @@ describe('parseAgentConfig', () => {
       playbookDir: DEFAULT_PLAYBOOK_DIR,
       sshKeyFile: '/etc/clusterd/manager_ed25519',
       sshCaKeyFile: null,
+      sshCaPubFile: null,
       logLevel: 'info'
     })
   })
@@ -85,6 +86,7 @@ describe('parseAgentConfig', () => {
       playbookDir: '/srv/work/my-playbooks',
       sshKeyFile: '/k/manager',
       sshCaKeyFile: null,
+      sshCaPubFile: null,
       logLevel: 'debug'
     })
   })
@@ -99,7 +101,8 @@ describe('parseAgentConfig', () => {
       'manager-eligible: false',
       'log-level: warn',
       'api-listen: 127.0.0.1:7947',
-      'api-token-file: ./token'
+      'api-token-file: ./token',
+      'ssh-ca-pub-file: ./ssh-ca.pub'
     ].join('\n'))
     const fromFile = parse({ config: file })
     assert.equal(fromFile.dataDir, join(dir, 'state'))
@@ -109,6 +112,7 @@ describe('parseAgentConfig', () => {
     assert.deepEqual(fromFile.labels, { rack: '12', tier: 'web' })
     assert.equal(fromFile.managerEligible, false)
     assert.equal(fromFile.logLevel, 'warn')
+    assert.equal(fromFile.sshCaPubFile, join(dir, 'ssh-ca.pub'))
     assert.deepEqual(fromFile.apiTcp, { listen: { host: '127.0.0.1', port: 7947 }, tokenFile: join(dir, 'token'), tls: null })
 
     const overridden = parse({ config: file, listen: '10.2.2.2:7001', join: ['10.9.9.9:1'], label: ['zone=z'], managerEligible: 'true', dataDir: 'x' })
@@ -176,6 +180,10 @@ describe('parseAgentConfig', () => {
     assert.equal(config.sshCaKeyFile, '/etc/c/ssh-ca')
     // Loopback may stay plain: the token never leaves the machine.
     for (const host of ['127.0.0.1', '127.3.4.5', '[::1]']) assert.equal(parse({ apiListen: `${host}:7947`, apiTokenFile: '/t' }).apiTcp?.tls, null)
+  })
+
+  it('takes --ssh-ca-pub-file', () => {
+    assert.equal(parse({ sshCaPubFile: '/etc/c/ssh-ca.pub' }).sshCaPubFile, '/etc/c/ssh-ca.pub')
   })
 
   describe('config file errors name the file and key', () => {
