@@ -9,72 +9,27 @@
  * updates piggybacked with a retransmit limit near log N, a rare push-pull.
  */
 
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Logger } from 'pino'
-import type { Member, NodeFacts } from '../../protocol/members.js'
+import type { Member } from '../../protocol/members.js'
 import { MAX_SYNC_BYTES, decodeDatagram, decodeSyncState, encodeDatagram, encodeSyncState } from '../../protocol/swim-wire.js'
-import type { HostPort } from '../config/agent-config.js'
 import { FactsStream } from '../facts/facts-stream.js'
 import { SwimCore } from './core/swim-core.js'
 import type {
-  AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MemberStatus, MembershipCore, MemberView, Output, SwimTiming, SyncRequest, SyncState, UserBroadcast
+  AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MembershipCore, MemberView, Output, SyncRequest, SyncState, UserBroadcast
 } from './core/types.js'
 import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
-import { EligibilityGate, type AttestationCheck } from './eligibility-gate.js'
+import { EligibilityGate } from './eligibility-gate.js'
 import { InputScreen } from './input-screen.js'
 import { MemberFacts } from './member-facts.js'
 import { SelfRecord } from './self-record.js'
 import { SyncStream } from './sync-stream.js'
 import { BroadcastRouter, type BroadcastHandler, type UserBroadcasts } from './user-broadcasts.js'
 import { VerifiedRecords, endpointMultiaddr } from './verified-records.js'
+import type { MemberChangeListener, MembershipComponents, MembershipInit, StatusChange } from './membership-contract.js'
 
 /** Where a push-pull peer whose address we do not know "sent" deferred broadcasts from (unused by the core for gossip). */
 const NO_ENDPOINT: Endpoint = { host: '0.0.0.0', port: 0 }
-
-/** The datagram channel as membership uses it (agent/transport/datagram-channel.ts). */
-export interface DatagramPort {
-  send: (to: Endpoint, payload: Uint8Array) => void
-  onDatagram: (handler: (from: Endpoint, payload: Uint8Array) => void) => () => void
-}
-
-/** Collaborators of the membership service. */
-export interface MembershipComponents {
-  libp2p: Libp2p
-  privateKey: PrivateKey
-  logger: Logger
-  datagrams: DatagramPort
-  /** Collects this node's facts (hostname, OS, host keys, ...). */
-  collectFacts: () => Promise<NodeFacts>
-  /** Durable incarnation counter, so a restarted agent's news supersedes its old records. */
-  incarnations: { load: () => Promise<number>, save: (inc: number) => Promise<void> }
-  /** Clock (ms); default Date.now. */
-  now?: () => number
-  /** The cluster CA's attestation check; without it eligibility is self-asserted (eligibility-gate.ts). */
-  attestations?: AttestationCheck
-}
-
-/** Settings of the membership service. */
-export interface MembershipInit {
-  nodeName: string
-  labels: Record<string, string>
-  managerEligible: boolean
-  /** Where others reach this agent: its UDP datagrams and its libp2p TCP listener. */
-  advertise: HostPort
-  /** Our eligibility attestation by the cluster CA (base64url), carried in our record. */
-  attestation?: string
-  seeds: HostPort[]
-  /** Core timing over the agent's defaults. */
-  swim?: Partial<SwimTiming>
-  timing?: Partial<MembershipTiming>
-}
-
-/** A member status change, for listeners. `to` uses the API's words (`failed`, not `dead`). */
-export interface StatusChange { peerId: string, name: string, from: MemberStatus | null, to: MemberStatus, inc: number }
-
-/** Listener of member changes (a status change or a new record of the member). */
-export type MemberChangeListener = (change: StatusChange, member: Member) => void
 
 /** The membership service of one agent. */
 export class Membership implements UserBroadcasts {

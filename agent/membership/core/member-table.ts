@@ -7,7 +7,7 @@
  * refused, below it are stale), so it is not stored twice.
  */
 
-import type { AliveInfo, MemberId, MemberStatus } from './types.js'
+import type { AliveInfo, MemberId, MemberStatus, Rng } from './types.js'
 
 /** Status codes in the status array; 0 marks a free slot. */
 export const Code = { Free: 0, Alive: 1, Suspect: 2, Failed: 3, Left: 4 } as const
@@ -186,3 +186,24 @@ function hashOf (id: string): number {
 
 /** Alive or suspect: a member that is probed and counts toward N. */
 export function isLive (c: Code): boolean { return c === Code.Alive || c === Code.Suspect }
+
+/**
+ * Up to `k` distinct slots of `table` accepted by `accept`, chosen at random with `rng` (a few
+ * random tries, then a linear scan from a random offset fills up): probe helpers, gossip
+ * targets, push-pull partners.
+ */
+export function randomSlots (table: Pick<MemberTable, 'capacity'>, rng: Rng, k: number, accept: (slot: number) => boolean): number[] {
+  const cap = table.capacity
+  const out: number[] = []
+  if (k <= 0 || cap === 0) return out
+  for (let tries = 0; tries < 4 * k && out.length < k; tries++) {
+    const s = Math.floor(rng() * cap)
+    if (accept(s) && !out.includes(s)) out.push(s)
+  }
+  const off = Math.floor(rng() * cap)
+  for (let i = 0; i < cap && out.length < k; i++) {
+    const s = (off + i) % cap
+    if (accept(s) && !out.includes(s)) out.push(s)
+  }
+  return out
+}

@@ -17,9 +17,10 @@ import { Awareness } from './awareness.js'
 import { retransmitLimit } from './broadcast-queue.js'
 import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
 import { MemberState, emptyOutput, zeroStats } from './member-state.js'
-import { Code, isLive } from './member-table.js'
+import { Code, isLive, randomSlots } from './member-table.js'
 import { answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
 import { ProbeOrder } from './probe-order.js'
+import { RelayTable } from './relays.js'
 import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import { AcrossTarget, SettleRounds } from './settle.js'
 import type {
@@ -40,11 +41,6 @@ interface Probe {
   stalled: boolean
 }
 
-/** A ping we send on behalf of a ping-req requester. */
-interface Relay { to: Endpoint, seq: number, deadline: number }
-
-/** Most ping-req relays in flight (a bound against a flood of ping-reqs). */
-const MAX_RELAYS = 256
 /** How often failed and left members are checked for reaping (at most). */
 const REAP_CHECK_MS = 60_000
 
@@ -57,7 +53,7 @@ export class SwimCore implements MembershipCore {
   private readonly awareness: Awareness
   private readonly state: MemberState
   private readonly order: ProbeOrder
-  private readonly relays = new Map<number, Relay>()
+  private readonly relays = new RelayTable()
   private readonly seeds: Endpoint[]
   private probe: Probe | null = null
   private seqNo: number
@@ -167,11 +163,7 @@ export class SwimCore implements MembershipCore {
     for (const [slot, s] of this.state.suspicions) {
       if (s.deadline <= now) this.state.declareFailed(slot, this.init.selfId, now, out)
     }
-    for (const [seq, r] of this.relays) {
-      if (r.deadline > now) continue
-      this.relays.delete(seq)
-      out.send.push({ to: r.to, msg: { t: 'nack', seq: r.seq, from: this.init.selfId } })
-    }
+    for (const r of this.relays.expire(now)) out.send.push({ to: r.to, msg: { t: 'nack', seq: r.seq, from: this.init.selfId } })
     if (this.probe !== null && now >= this.probe.deadline) this.probeTimedOut(now, out)
     if (this.probe === null && now >= this.nextProbeAt && !this.state.left) this.startProbe(now, out)
     if (now >= this.nextGossipAt) {
@@ -203,8 +195,7 @@ export class SwimCore implements MembershipCore {
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
     for (const s of this.state.suspicions.values()) d = Math.min(d, s.deadline)
-    for (const r of this.relays.values()) d = Math.min(d, r.deadline)
-    return d
+    return Math.min(d, this.relays.nextDeadline())
   }
 
   /** Our facts changed: sign and announce a new incarnation. */
@@ -284,7 +275,7 @@ export class SwimCore implements MembershipCore {
     const info = this.state.table.info(slot)
     if (p.phase === 'direct') {
       const self = this.state.slotOfSelf
-      const helpers = this.randomSlots(this.t.indirectChecks, s => s !== self && s !== slot && this.state.table.code(s) === Code.Alive)
+      const helpers = randomSlots(this.state.table, this.rng, this.t.indirectChecks, s => s !== self && s !== slot && this.state.table.code(s) === Code.Alive)
       for (const h of helpers) {
         const msg: Datagram = { t: 'ping-req', seq: p.seq, from: this.init.selfId, target: p.id, targetAddr: info.addr, gossip: [] }
         this.sendWithGossip(this.state.table.info(h).addr, msg, out)
@@ -321,9 +312,8 @@ export class SwimCore implements MembershipCore {
   }
 
   private onAck (seq: number, out: Output): void {
-    const relay = this.relays.get(seq)
+    const relay = this.relays.take(seq)
     if (relay !== undefined) {
-      this.relays.delete(seq)
       this.sendWithGossip(relay.to, { t: 'ack', seq: relay.seq, from: this.init.selfId, gossip: [] }, out)
       return
     }
@@ -346,10 +336,10 @@ export class SwimCore implements MembershipCore {
       this.sendWithGossip(from, { t: 'ack', seq: msg.seq, from: this.init.selfId, gossip: [] }, out)
       return
     }
-    if (this.relays.size >= MAX_RELAYS) { this.counters.ignored++; return }
+    if (this.relays.full) { this.counters.ignored++; return }
     const seq = this.nextSeq()
     // The nack must reach the requester before its indirect deadline: 80 % of the probe timeout.
-    this.relays.set(seq, { to: from, seq: msg.seq, deadline: now + 0.8 * this.t.probeTimeoutMs })
+    this.relays.add(seq, { to: from, seq: msg.seq, deadline: now + 0.8 * this.t.probeTimeoutMs })
     const ping: Datagram = { t: 'ping', seq, from: this.init.selfId, target: msg.target, gossip: [] }
     const slot = this.state.table.slot(msg.target)
     if (slot >= 0) {
@@ -380,7 +370,7 @@ export class SwimCore implements MembershipCore {
 
   private gossipRound (fanout: number, out: Output): void {
     const self = this.state.slotOfSelf
-    const targets = this.randomSlots(fanout, s => s !== self && isLive(this.state.table.code(s)))
+    const targets = randomSlots(this.state.table, this.rng, fanout, s => s !== self && isLive(this.state.table.code(s)))
     for (const slot of targets) {
       if (this.state.queue.length === 0) break
       this.sendWithGossip(this.state.table.info(slot).addr, { t: 'gossip', from: this.init.selfId, gossip: [] }, out)
@@ -391,8 +381,8 @@ export class SwimCore implements MembershipCore {
   private pushPull (out: Output, preferFailed = false): void {
     const t = this.state.table
     const self = this.state.slotOfSelf
-    const failed = preferFailed && t.count > t.live ? this.randomSlots(1, s => t.code(s) === Code.Failed)[0] : undefined
-    const pick = failed ?? this.randomSlots(1, s => s !== self && t.code(s) === Code.Alive)[0]
+    const failed = preferFailed && t.count > t.live ? randomSlots(this.state.table, this.rng, 1, s => t.code(s) === Code.Failed)[0] : undefined
+    const pick = failed ?? randomSlots(this.state.table, this.rng, 1, s => s !== self && t.code(s) === Code.Alive)[0]
     if (pick !== undefined) {
       const info = t.info(pick)
       if (failed !== undefined) this.across.set(info.addr, info.id)
@@ -416,7 +406,7 @@ export class SwimCore implements MembershipCore {
     const t = this.state.table
     const failed = t.count - t.live
     if (failed > 0 && this.rng() < Math.min(1, failed / Math.max(1, t.live))) {
-      const f = this.randomSlots(1, s => t.code(s) === Code.Failed)[0]
+      const f = randomSlots(this.state.table, this.rng, 1, s => t.code(s) === Code.Failed)[0]
       if (f !== undefined) {
         const info = t.info(f)
         out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
@@ -436,23 +426,6 @@ export class SwimCore implements MembershipCore {
   }
 
   // ---- helpers ----
-
-  /** Up to `k` distinct slots accepted by `accept`, chosen at random (a linear fallback fills up). */
-  private randomSlots (k: number, accept: (slot: number) => boolean): number[] {
-    const cap = this.state.table.capacity
-    const out: number[] = []
-    if (k <= 0 || cap === 0) return out
-    for (let tries = 0; tries < 4 * k && out.length < k; tries++) {
-      const s = Math.floor(this.rng() * cap)
-      if (accept(s) && !out.includes(s)) out.push(s)
-    }
-    const off = Math.floor(this.rng() * cap)
-    for (let i = 0; i < cap && out.length < k; i++) {
-      const s = (off + i) % cap
-      if (accept(s) && !out.includes(s)) out.push(s)
-    }
-    return out
-  }
 
   private nextSeq (): number {
     this.seqNo = (this.seqNo + 1) % U32_LIMIT
