@@ -10,28 +10,19 @@
  * no manager's history until this node's agent, elected, starts one from it.
  */
 
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { META_KEYS, ManagerStore, validateImport } from '../../manager/store/index.js'
 import { decodeBackup, type DecodedBackup } from '../../protocol/backup-format.js'
 import { ClusterdError } from '../../protocol/errors.js'
-import { STORE_DIR_NAME, StoreRecovery } from './store-recovery.js'
+import { STORE_DIR_NAME, StoreRecovery, pathExists } from './store-recovery.js'
 
 /** Prefix of the store a restore moved aside (followed by an ISO time without colons). */
 export const BEFORE_RESTORE_PREFIX = 'manager.before-restore-'
 /** Prefix of the directory a restore builds the new store in. */
 const RESTORING_PREFIX = 'manager.restoring-'
 
-async function exists (path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw err
-  }
-}
 
 /** Read and verify the backup file; every failure is a ClusterdError naming the file. */
 async function readBackup (file: string): Promise<Extract<DecodedBackup, { ok: true }>> {
@@ -66,7 +57,7 @@ export async function restoreStore (logger: Logger, opts: { dataDir: string, fil
 
   // A running agent holds the store's LevelDB lock (as replica or manager): refuse. A store
   // too damaged to open is not in use by anyone, and is moved aside like a healthy one.
-  if (await exists(storePath)) {
+  if (await pathExists(storePath)) {
     const current = new ManagerStore({ logger }, { path: storePath })
     try {
       await current.start()
@@ -94,7 +85,7 @@ export async function restoreStore (logger: Logger, opts: { dataDir: string, fil
   }
 
   let aside: string | null = null
-  if (await exists(storePath)) {
+  if (await pathExists(storePath)) {
     aside = join(opts.dataDir, BEFORE_RESTORE_PREFIX + stamp)
     await rename(storePath, aside)
   }

@@ -40,7 +40,8 @@ export interface RecoverableStore extends ReplicaStore {
   mergeForeign?: (entries: SnapshotEntry[]) => Promise<unknown>
 }
 
-async function exists (path: string): Promise<boolean> {
+/** Whether `path` exists (any other error than ENOENT is thrown). */
+export async function pathExists (path: string): Promise<boolean> {
   try {
     await stat(path)
     return true
@@ -98,7 +99,7 @@ export class StoreRecovery {
   async moveAside (reason: string): Promise<string | null> {
     const at = this.now().toISOString()
     let damaged: string | null = join(this.dataDir, DAMAGED_PREFIX + at.replace(/:/g, ''))
-    if (await exists(this.storePath)) await rename(this.storePath, damaged)
+    if (await pathExists(this.storePath)) await rename(this.storePath, damaged)
     else damaged = null
     const marker: AwaitingSnapshot = { since: at, reason, damaged }
     await writeFile(join(this.dataDir, AWAITING_SNAPSHOT_MARKER), JSON.stringify(marker) + '\n', { mode: 0o600 })
@@ -110,7 +111,7 @@ export class StoreRecovery {
 
   /** The store holds a snapshot again (or the operator accepted an empty one): drop the marker. */
   async clear (why: string): Promise<void> {
-    if (this.awaiting === null && !(await exists(join(this.dataDir, AWAITING_SNAPSHOT_MARKER)))) return
+    if (this.awaiting === null && !(await pathExists(join(this.dataDir, AWAITING_SNAPSHOT_MARKER)))) return
     await rm(join(this.dataDir, AWAITING_SNAPSHOT_MARKER), { force: true })
     this.awaiting = null
     this.log.warn({ why }, 'manager store no longer awaits a snapshot; this agent may become manager again')
