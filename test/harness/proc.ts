@@ -45,6 +45,9 @@ export async function run (argv: readonly string[], opts: RunOptions = {}): Prom
       reject(err)
     })
     child.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr }) })
+    // A child may exit without reading its input (useradd given the key meant for a later step):
+    // its exit status is the outcome, not an EPIPE on the pipe (CI failed on one such race).
+    child.stdin?.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') reject(err) })
     if (opts.input != null) child.stdin?.end(opts.input)
   })
 }
