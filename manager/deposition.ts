@@ -16,6 +16,12 @@ export type DeposedSource =
   | 'node-lease'
   /** This agent's election heard a higher claim or epoch. */
   | 'election'
+  /**
+   * This process stood still and then no replica confirmed it (replication/stall-watch.ts):
+   * another manager may have been elected meanwhile. `epoch` is then ours + 1, the least a
+   * successor can hold; the election claims above whatever it hears next.
+   */
+  | 'stall'
 
 /** One piece of news about a newer epoch. */
 export interface DeposedNews {
@@ -25,6 +31,8 @@ export interface DeposedNews {
   from?: string
   /** The newer manager's peer id, when known. */
   manager?: string | null
+  /** For `stall`: how long this process stood still (ms). */
+  stalledMs?: number
 }
 
 /** Tracks whether a manager of one epoch was deposed. */
@@ -55,6 +63,10 @@ export class Deposition {
   refusal (): ClusterdError | null {
     const n = this.first
     if (n === null) return null
+    if (n.source === 'stall') {
+      return new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED',
+        `this manager (epoch ${this.epoch}) stood still and no replica confirmed it since, so another may have replaced it; nothing was written: retry, the request goes to the current manager`)
+    }
     return new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED',
       n.epoch === this.epoch
         ? `this manager lost epoch ${this.epoch} to ${n.manager ?? 'another manager'}; nothing was written: retry, the request goes to the current manager`

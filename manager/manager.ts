@@ -38,6 +38,7 @@ import { Pruner, type PrunerInit } from './retention/pruner.js'
 import { ManagerStore } from './store/index.js'
 import { writeUnacked } from './store/unacked.js'
 import { Deposition, type DeposedNews } from './deposition.js'
+import { StallWatch } from './replication/stall-watch.js'
 
 /** How long a job waits for a node's facts (its SSH host keys) that were not fetched yet. */
 export const TARGET_FACTS_WAIT_MS = 5_000
@@ -138,6 +139,8 @@ export class Manager implements ManagerRole {
   /** Resolves once start() has started (or failed to start) the job runner and discovery. */
   private started: Promise<void> = Promise.resolve()
   private readonly deposition: Deposition
+  /** This process's stalls: a frozen manager no replica confirms afterwards steps down. */
+  private readonly stallWatch = new StallWatch()
   /** Runs being cancelled because this manager was deposed. */
   private cancelling: Promise<void> = Promise.resolve()
   /** Keys written but refused as stale (late views), persisted for the next manager's pull. */
@@ -162,7 +165,9 @@ export class Manager implements ManagerRole {
         acks: () => replicationAcks(this.store.peekConfig('replication.acks')),
         base: () => this.base,
         onDeposed: news => { this.deposed({ epoch: news.epoch, source: 'replica', from: news.replica, manager: news.manager }) },
-        onUnacked: keys => { this.recordUnacked(keys) }
+        onUnacked: keys => { this.recordUnacked(keys) },
+        stalls: this.stallWatch,
+        onUnconfirmed: stalledMs => { this.deposed({ epoch: epoch + 1, source: 'stall', stalledMs }) }
       }, { selfPeerId: deps.self.peerId, epoch, ...deps.replication })
     const replicator = this.replicator
     this.store = new ManagerStore({
@@ -243,6 +248,7 @@ export class Manager implements ManagerRole {
     // The replicator may merge a replica's state while the rest starts: its catch-up waits for this.
     let started!: () => void
     this.started = new Promise(resolve => { started = resolve })
+    this.stallWatch.start()
     this.replicator?.start()
     try {
       await this.jobs.start()
@@ -267,6 +273,7 @@ export class Manager implements ManagerRole {
     await this.jobs.stop()
     // After the jobs: their last writes are still replicated.
     await this.replicator?.stop()
+    this.stallWatch.stop()
     await this.unackedChain
     await this.store.stop()
     // Deposed or leaving: the key goes; a copy of the certificate would expire on its own.
@@ -280,8 +287,10 @@ export class Manager implements ManagerRole {
    */
   private deposed (news: DeposedNews): void {
     if (!this.deposition.learn(news)) return
-    this.log.error({ newerEpoch: news.epoch, source: news.source, from: news.from, manager: news.manager },
-      news.epoch === this.epoch
+    this.log.error({ newerEpoch: news.epoch, source: news.source, from: news.from, manager: news.manager, stalledMs: news.stalledMs },
+      news.source === 'stall'
+        ? `deposed: manager epoch ${this.epoch} stood still for ${((news.stalledMs ?? 0) / 1000).toFixed(1)} s and no replica confirmed it since (stall); acknowledging no more writes, cancelling runs, stepping down`
+        : news.epoch === this.epoch
         ? `deposed: manager epoch ${this.epoch} lost its epoch to ${news.manager ?? 'another manager'} (${news.source}); acknowledging no more writes, cancelling runs, stepping down`
         : `deposed: manager epoch ${this.epoch} learned of epoch ${news.epoch} (${news.source}); acknowledging no more writes, cancelling runs, stepping down`)
     this.cancelling = this.jobs.stop().catch(err => { this.log.error({ err }, 'cancelling runs after deposition failed') })

@@ -7,6 +7,7 @@ import type { Libp2p } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
 import type { Lineage, SnapshotEntry } from '../../protocol/replication-wire.js'
+import type { StallLog } from './stall-watch.js'
 
 /** A consistent snapshot of the manager store, read chunk by chunk (`ManagerStore.openSnapshot`). */
 export interface StoreSnapshot {
@@ -37,6 +38,16 @@ export interface ReplicatorComponents {
   onDeposed?: (news: NewerEpoch) => void
   /** Keys of a write refused because this manager was replaced: durable here, never acknowledged (late views). */
   onUnacked?: (keys: string[]) => void
+  /**
+   * This process's stalls (stall-watch.ts). Without it, a write no replica acknowledged is
+   * acknowledged alone even right after a freeze.
+   */
+  stalls?: StallLog
+  /**
+   * No replica confirmed this manager since it stood still for `stalledMs`: it may have been
+   * replaced meanwhile, so it acknowledges nothing more and steps down; called once.
+   */
+  onUnconfirmed?: (stalledMs: number) => void
 }
 
 /** How a replicator learned that a newer manager epoch exists. */

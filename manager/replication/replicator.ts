@@ -73,6 +73,10 @@ export class Replicator {
   private readonly counters: ReplicatorStats = { writeSends: 0, deltaSends: 0, snapshots: 0, snapshotChunks: 0, pullChunks: 0, underReplicated: 0, acks: 0 }
   /** Set once a replica showed a newer epoch: nothing is acknowledged from then on. */
   private newer: NewerEpoch | null = null
+  /** Set (to the stall's length) once no replica confirmed this manager after a stall. */
+  private unconfirmed: number | null = null
+  /** When the last send a replica acknowledged began, or this manager started (the stall log's clock). */
+  private confirmedAt: number
 
   constructor (components: ReplicatorComponents, init: ReplicatorInit) {
     this.c = components
@@ -90,6 +94,7 @@ export class Replicator {
       ...init
     }
     this.log = new BatchLog({ maxBatches: this.init.logBatches, maxBytes: this.init.logBytes })
+    this.confirmedAt = components.stalls?.now() ?? 0
   }
 
   /** Start the catch-up sweep. */
@@ -124,6 +129,8 @@ export class Replicator {
 
   private async replicateOrRefuse (batch: ReplicationBatch): Promise<void> {
     this.refuseIfDeposed(batch.revision)
+    // An ack confirms this manager only for sends that began after any stall had ended.
+    const sentAt = this.c.stalls?.now() ?? 0
     this.log.add(batch)
     const targets = this.currentTargets()
     if (targets.length === 0) return
@@ -154,6 +161,8 @@ export class Replicator {
     })
     // Also when some replica acked: a replaced manager acknowledges nothing.
     this.refuseIfDeposed(batch.revision)
+    if (acked > 0) this.confirmedAt = Math.max(this.confirmedAt, sentAt)
+    else this.refuseIfUnconfirmed(batch.revision)
     if (acked < want) {
       this.counters.underReplicated++
       if (acked === 0) this.c.logger.warn({ revision: batch.revision, replicas: targets.length }, 'write acknowledged without a replica ack (every replica tried failed or refused it)')
@@ -353,7 +362,21 @@ export class Replicator {
     return true
   }
 
+  /** After a stall no replica confirmed, acknowledge nothing alone: step down instead (see top). */
+  private refuseIfUnconfirmed (revision: number): void {
+    const stalledMs = this.c.stalls?.stalledSince(this.confirmedAt) ?? 0
+    if (stalledMs > 0 && this.unconfirmed === null) {
+      this.unconfirmed = stalledMs
+      this.c.logger.warn({ revision, stalledMs: Math.round(stalledMs) }, 'this manager stood still and no replica has acknowledged a write since: not acknowledging it alone, stepping down')
+      this.c.onUnconfirmed?.(stalledMs)
+    }
+    this.refuseIfDeposed(revision)
+  }
+
   private refuseIfDeposed (revision: number): void {
+    if (this.unconfirmed !== null) {
+      throw new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED', `this manager (epoch ${this.init.epoch}) stood still for ${(this.unconfirmed / 1000).toFixed(1)} s and no replica confirmed it since, so another may have replaced it: write ${revision} was not acknowledged; retry against the current manager`)
+    }
     const n = this.newer
     if (n === null) return
     throw new ClusterdError('CLUSTERD_ERR_MANAGER_CHANGED', n.epoch === this.init.epoch

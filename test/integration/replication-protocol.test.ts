@@ -13,6 +13,7 @@ import { createClusterNode, type ClusterNode } from '../../agent/libp2p/create-n
 import { Replica } from '../../agent/replica/replica.js'
 import { generateSecret } from '../../agent/transport/secret.js'
 import { Replicator } from '../../manager/replication/replicator.js'
+import { StallWatch } from '../../manager/replication/stall-watch.js'
 import { ManagerStore } from '../../manager/store/index.js'
 import { writeUnacked } from '../../manager/store/unacked.js'
 import type { NewerEpoch } from '../../manager/replication/replicator-contract.js'
@@ -220,6 +221,64 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
       await replicator.stop()
       await store.stop()
       await staleReplica.stop()
+      await d.stop()
+    }
+  })
+
+  it('a manager that stood still: a write no replica acknowledges is refused (not acknowledged alone) and it steps down; one a replica acknowledges confirms it', async () => {
+    const d = await newNode()
+    const dd = await tempDir()
+    const de = await tempDir()
+    dirs.push(dd, de)
+    await a.dial(d.getMultiaddrs())
+    const info: ManagerInfo = { name: 'a', peerId: a.peerId.toString(), epoch: 6, since: new Date().toISOString(), local: false }
+    const own = new Replica({ libp2p: d, election: { manager: () => info, epoch: 6 }, logger: silent, openStore: () => new ManagerStore({ logger: silent }, { path: dd.path }) }, { electionWaitMs: 200 })
+    await own.start()
+    let t = 0
+    const stalls = new StallWatch({ now: () => t, thresholdMs: 1000 })
+    const unconfirmed: number[] = []
+    const unacked: string[][] = []
+    const replicator: Replicator = new Replicator({
+      libp2p: a,
+      logger: silent,
+      members: () => [member(a), member(d)],
+      openSnapshot: async n => await store.openSnapshot(n),
+      revision: () => store.revision,
+      merge: async entries => { await store.mergeForeign(entries) },
+      onUnacked: keys => { unacked.push(keys) },
+      stalls,
+      onUnconfirmed: ms => { unconfirmed.push(ms) }
+    }, { selfPeerId: a.peerId.toString(), epoch: 6, ackTimeoutMs: 1000 })
+    const store = managerStore(de.path, () => replicator)
+    stalls.start()
+    try {
+      await store.start()
+      // A stall (the watch's timer runs late once), then a write the replica acknowledges: the
+      // manager is confirmed and goes on.
+      t += 3000
+      stalls.observe()
+      await store.setConfig('after-first-stall', 1)
+      assert.equal(own.revision, store.revision, 'the replica acknowledged the write')
+      assert.deepEqual(unconfirmed, [])
+      // No stall since that ack: a write no replica answers is acknowledged alone, as before.
+      await own.close()
+      await store.setConfig('replica-down', 1)
+      assert.equal(replicator.stats().underReplicated, 1)
+      // Another stall, and no replica answers: refused, reported once, every later write refused.
+      t += 5000
+      stalls.observe()
+      await assert.rejects(store.setConfig('after-second-stall', 1), (err: unknown) => err instanceof ClusterdError && err.code === 'CLUSTERD_ERR_MANAGER_CHANGED' && /stood still for 5\.0 s and no replica confirmed it/.test(err.message))
+      assert.deepEqual(unconfirmed, [5000])
+      assert.deepEqual(unacked, [['c!after-second-stall', 'cm!after-second-stall']], 'the refused write is recorded as a late write')
+      assert.equal(replicator.stats().underReplicated, 1, 'not counted as acknowledged alone')
+      await own.open()
+      await assert.rejects(store.setConfig('later', 1), { code: 'CLUSTERD_ERR_MANAGER_CHANGED' })
+      assert.equal(unconfirmed.length, 1, 'reported once')
+    } finally {
+      stalls.stop()
+      await replicator.stop()
+      await store.stop()
+      await own.stop()
       await d.stop()
     }
   })

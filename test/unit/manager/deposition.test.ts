@@ -40,4 +40,13 @@ describe('Deposition', () => {
     // Without its own id (older callers) the rule is the higher epoch only.
     assert.equal(new Deposition(4).learn({ epoch: 4, source: 'replica', manager: 'peerW' }), false)
   })
+
+  it('a stall no replica confirmed deposes it with its own refusal (nobody named as successor)', () => {
+    const d = new Deposition(4, 'self')
+    assert.equal(d.learn({ epoch: 5, source: 'stall', stalledMs: 3200 }), true)
+    assert.equal(d.learn({ epoch: 6, source: 'replica' }), false, 'acted on once')
+    const err = d.refusal()
+    assert.equal(err?.code, 'CLUSTERD_ERR_MANAGER_CHANGED')
+    assert.match(err?.message ?? '', /\(epoch 4\) stood still and no replica confirmed it since.*nothing was written/)
+  })
 })
