@@ -170,14 +170,18 @@ export async function collectSupportBundle (client: BundleClient, sink: (file: B
   const views: AgentDiagnostics[] = [local]
   let done = 0
   await pool(ask, opts.concurrency, async name => {
-    const timeout = AbortSignal.timeout(opts.agentTimeoutMs)
+    // A referenced timer (AbortSignal.timeout's is not): the wait is bounded even when nothing else keeps the process alive.
+    const timeout = new AbortController()
+    const timer = setTimeout(() => { timeout.abort(new Error(`no answer within ${opts.agentTimeoutMs / 1000} s`)) }, opts.agentTimeoutMs)
     try {
-      const d = await client.diagnostics(name, { signal: timeout })
+      const d = await client.diagnostics(name, { signal: timeout.signal })
       await agentFiles(d)
       answered.push(name)
       views.push(d)
     } catch (err) {
-      failed.push({ node: name, reason: reasonOf(err, timeout.aborted, opts.agentTimeoutMs) })
+      failed.push({ node: name, reason: reasonOf(err, timeout.signal.aborted, opts.agentTimeoutMs) })
+    } finally {
+      clearTimeout(timer)
     }
     progress(`agents: ${++done} of ${ask.length} asked (${failed.length} without an answer)`)
   })
