@@ -14,7 +14,7 @@ import type { AgentDiagnostics, LogsReply } from '../protocol/diagnostics.js'
 import type { JobRecord } from '../protocol/jobs.js'
 import type { Member } from '../protocol/members.js'
 import type { NodeRecord } from '../protocol/nodes.js'
-import { Redactor } from '../protocol/redact.js'
+import { Redactor, secretFilesOfConfig } from '../protocol/redact.js'
 import type { ApiClient } from './client.js'
 
 /** One file of the bundle, its path relative to the bundle's top directory. */
@@ -63,7 +63,16 @@ export interface BundleManifest {
   }
   /** Every part collected (or not), with why not. */
   parts: Array<{ file: string, ok: boolean, error?: string }>
+  /**
+   * Redaction by value beyond what each agent did: the secret files the local agent's
+   * configuration names that clusterctl could read (their values are kept out of every file),
+   * and those it could not (not on this machine, or no permission).
+   */
+  redaction: { secretFilesRead: string[], secretFilesUnreadable: string[] }
 }
+
+/** The secret values in files, and which files could not be read (the caller reads them). */
+export type ReadSecretFiles = (paths: string[]) => Promise<{ values: string[], unreadable: string[] }>
 
 /** The client calls the collector makes. */
 export type BundleClient = Pick<ApiClient, 'diagnostics' | 'members' | 'nodes' | 'events' | 'jobs' | 'jobEvents' | 'config' | 'secretValues'>
@@ -106,12 +115,14 @@ function reasonOf (err: unknown, timedOut: boolean, timeoutMs: number): string {
 
 /**
  * Collect the bundle: each file goes to `sink` as it is ready (one at a time); `progress` hears
- * what is being done; `fetched.local` is the local agent's diagnostics when the caller has them.
- * Returns the manifest (also written as `manifest.json`, last).
+ * what is being done; `extra.local` is the local agent's diagnostics when the caller has them;
+ * `extra.readSecrets` reads the secret files the local agent's configuration names, so their
+ * values are kept out of every file (the manager's records and member labels included, which
+ * no agent redacted). Returns the manifest (also written as `manifest.json`, last).
  */
-export async function collectSupportBundle (client: BundleClient, sink: (file: BundleFile) => Promise<void>, opts: CollectOptions, progress: (text: string) => void, fetched: { local?: AgentDiagnostics } = {}): Promise<BundleManifest> {
-  const redactor = new Redactor(client.secretValues())
+export async function collectSupportBundle (client: BundleClient, sink: (file: BundleFile) => Promise<void>, opts: CollectOptions, progress: (text: string) => void, extra: { local?: AgentDiagnostics, readSecrets?: ReadSecretFiles } = {}): Promise<BundleManifest> {
   const parts: BundleManifest['parts'] = []
+  let redactor = new Redactor(client.secretValues())
   // Writes are serialised: a file's bytes are never interleaved with another's.
   let writing: Promise<void> = Promise.resolve()
   const write = async (path: string, data: string): Promise<void> => {
@@ -146,9 +157,12 @@ export async function collectSupportBundle (client: BundleClient, sink: (file: B
     }
   }
 
-  if (fetched.local === undefined) progress('local agent: diagnostics')
+  if (extra.local === undefined) progress('local agent: diagnostics')
   // The local agent must answer: without it there is nothing to bundle (the error ends the command).
-  const local = fetched.local ?? await client.diagnostics()
+  const local = extra.local ?? await client.diagnostics()
+  const secretFiles = secretFilesOfConfig(local.config)
+  const fromFiles = extra.readSecrets !== undefined ? await extra.readSecrets(secretFiles) : { values: [], unreadable: secretFiles }
+  redactor = new Redactor([...client.secretValues(), ...fromFiles.values])
   await agentFiles(local)
   parts.push({ file: `agents/${pathSegment(local.node)}/diagnostics.json`, ok: true })
 
@@ -204,7 +218,8 @@ export async function collectSupportBundle (client: BundleClient, sink: (file: B
       concurrency: opts.concurrency,
       timeoutSeconds: opts.agentTimeoutMs / 1000
     },
-    parts
+    parts,
+    redaction: { secretFilesRead: secretFiles.filter(f => !fromFiles.unreadable.includes(f)), secretFilesUnreadable: fromFiles.unreadable }
   }
   await json('manifest.json', manifest)
   return manifest

@@ -32,9 +32,25 @@ export function secretValuesOfFile (text: string): string[] {
   const out = [text.trim()]
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim()
-    if (line.length >= MIN_SECRET_CHARS && !line.startsWith('-----')) out.push(line)
+    if (line.length < MIN_SECRET_CHARS || line.startsWith('-----')) continue
+    out.push(line)
+    // A key written as hex (the cluster secret) may show up in another encoding of its bytes.
+    if (/^(?:[0-9a-fA-F]{2}){16,}$/.test(line)) {
+      const bytes = Buffer.from(line, 'hex')
+      out.push(line.toLowerCase(), line.toUpperCase(), bytes.toString('base64'), bytes.toString('base64url'))
+    }
   }
   return out
+}
+
+/**
+ * The files an agent's configuration (`AgentDiagnostics.config`, the agent's AgentConfig) names
+ * as secret: the cluster secret, the SSH key, the SSH CA key, the API token and TLS key.
+ */
+export function secretFilesOfConfig (config: Readonly<Record<string, unknown>>): string[] {
+  const str = (v: unknown): string[] => typeof v === 'string' && v !== '' ? [v] : []
+  const tcp = config.apiTcp as { tokenFile?: unknown, tls?: { keyFile?: unknown } | null } | null | undefined
+  return [...str(config.secretFile), ...str(config.sshKeyFile), ...str(config.sshCaKeyFile), ...str(tcp?.tokenFile), ...str(tcp?.tls?.keyFile)]
 }
 
 /** Replaces secret values and the values of secret-named fields. */

@@ -11,7 +11,7 @@ import { LOG_RING_LINES, MAX_VIEW_MEMBERS, type AgentDiagnostics, type LogsReply
 import type { LeaseStatus } from '../../protocol/fencing-wire.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { Member } from '../../protocol/members.js'
-import { Redactor, secretValuesOfFile } from '../../protocol/redact.js'
+import { Redactor, secretFilesOfConfig, secretValuesOfFile } from '../../protocol/redact.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
 import type { LogRing } from './log-ring.js'
 
@@ -35,21 +35,9 @@ export interface AgentDiagnosticsInit {
   startedAt: Date
 }
 
-/** The secret files a configuration names (read when diagnostics are asked for; a missing one is skipped). */
-export function secretFilesOf (config: AgentConfig): string[] {
-  return [
-    config.secretFile,
-    config.sshKeyFile,
-    ...(config.sshCaKeyFile !== null ? [config.sshCaKeyFile] : []),
-    ...(config.apiTcp !== null ? [config.apiTcp.tokenFile] : []),
-    ...(config.apiTcp?.tls != null ? [config.apiTcp.tls.keyFile] : [])
-  ]
-}
-
 /** The secret values in memory of an agent: the cluster secret's bytes as hex and base64, the token. */
 export function secretValuesInMemory (psk: Uint8Array, token: string | null): string[] {
-  const b = Buffer.from(psk)
-  return [b.toString('hex'), b.toString('hex').toUpperCase(), b.toString('base64'), b.toString('base64url'), ...(token !== null ? [token] : [])]
+  return [...secretValuesOfFile(Buffer.from(psk).toString('hex')), ...(token !== null ? [token] : [])]
 }
 
 /** A compact member list: enough to compare views, without facts. */
@@ -96,7 +84,7 @@ export class AgentDiagnosticsSource {
   }
 
   private async redactor (): Promise<Redactor> {
-    const files = await Promise.all(secretFilesOf(this.init.config).map(async f => await readFile(f, 'utf8').catch(() => '')))
+    const files = await Promise.all(secretFilesOfConfig({ ...this.init.config }).map(async f => await readFile(f, 'utf8').catch(() => '')))
     return new Redactor([...this.c.secretsInMemory(), ...files.flatMap(secretValuesOfFile)])
   }
 }

@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from 'node:crypto'
-import { link, open, rename, rm, stat } from 'node:fs/promises'
+import { link, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { once } from 'node:events'
 import { pipeline } from 'node:stream/promises'
@@ -17,7 +17,8 @@ import { positiveInt } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import type { CommandContext } from '../context.js'
 import { usageError } from '../errors.js'
-import { COLLECT_DEFAULTS, collectSupportBundle, pathSegment, type BundleManifest, type CollectOptions } from '../support-bundle.js'
+import { secretValuesOfFile } from '../../protocol/redact.js'
+import { COLLECT_DEFAULTS, collectSupportBundle, pathSegment, type BundleManifest, type CollectOptions, type ReadSecretFiles } from '../support-bundle.js'
 import { tarDirectory, tarEnd, tarFile } from '../tar-writer.js'
 
 /** Options of `clusterctl support-bundle`. */
@@ -49,6 +50,18 @@ function collectOptions (opts: SupportBundleOptions): CollectOptions {
     ...(opts.concurrency !== undefined ? { concurrency: positiveInt('--concurrency', opts.concurrency, 64) } : {}),
     ...(opts.agentTimeout !== undefined ? { agentTimeoutMs: positiveInt('--agent-timeout', opts.agentTimeout, 600) * 1000 } : {})
   }
+}
+
+/** Read secret files on this machine (a file missing or not readable is reported, not fatal). */
+export const readSecrets: ReadSecretFiles = async paths => {
+  const values: string[] = []
+  const unreadable: string[] = []
+  for (const p of paths) {
+    const text = await readFile(p, 'utf8').catch(() => null)
+    if (text === null) unreadable.push(p)
+    else values.push(...secretValuesOfFile(text))
+  }
+  return { values, unreadable }
 }
 
 /** Write the bundle; the line says where, and how many agents answered. */
@@ -98,7 +111,7 @@ export async function writeSupportBundle (client: ApiClient, opts: SupportBundle
       }
       await push(tarFile({ path: `${top}/${file.path}`, mode: 0o600, ...mode }, file.data))
       files++
-    }, options, progress, { local })
+    }, options, progress, { local, readSecrets })
     gzip.end(tarEnd())
     await done
     const bytes = (await stat(tmp)).size

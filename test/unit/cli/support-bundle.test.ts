@@ -24,7 +24,8 @@ import type { AgentDiagnostics } from '../../../protocol/diagnostics.js'
 import { ClusterdError } from '../../../protocol/errors.js'
 import type { Member } from '../../../protocol/members.js'
 import { TOKEN } from './fixtures.js'
-import { LEASE, MANAGER, startManagerFixture, testContext, type ManagerFixture } from './manager-fixture.js'
+import { LEASE, MANAGER, NODES, startManagerFixture, testContext, type ManagerFixture } from './manager-fixture.js'
+import type { NodeRecord } from '../../../protocol/nodes.js'
 
 const run = promisify(execFile)
 
@@ -122,7 +123,8 @@ describe('clusterctl support-bundle (real API server, bundle unpacked by tar)', 
   let client: ApiClient
 
   before(async () => {
-    fx = await startManagerFixture()
+    // A node whose vars hold the API token (an operator's slip): only the local secret files tell.
+    fx = await startManagerFixture({ extraNodes: [{ ...(NODES[0] as NodeRecord), name: 'slip1', vars: { note: TOKEN } }] })
     dir = await mkdtemp(join(tmpdir(), 'support-bundle-'))
     const keyFile = join(dir, 'manager_ed25519')
     await writeFile(keyFile, `-----BEGIN OPENSSH PRIVATE KEY-----\n${KEY_BODY}\n-----END OPENSSH PRIVATE KEY-----\n`, { mode: 0o600 })
@@ -131,7 +133,7 @@ describe('clusterctl support-bundle (real API server, bundle unpacked by tar)', 
     // An agent that logged its own secrets by mistake: the bundle must still not hold them.
     logger.info({ psk: 'x' }, `started with ${PSK.toString('hex')} and token ${TOKEN}`)
     logger.warn(`key line ${KEY_BODY}`)
-    const config = { nodeName: 'db1', secretFile: join(dir, 'missing-secret'), sshKeyFile: keyFile, sshCaKeyFile: null, apiTcp: null } as unknown as AgentConfig
+    const config = { nodeName: 'db1', secretFile: join(dir, 'missing-secret'), sshKeyFile: keyFile, sshCaKeyFile: null, apiTcp: { tokenFile: fx.tokenFile, tls: null } } as unknown as AgentConfig
     const source = new AgentDiagnosticsSource({
       logs: ring,
       members: () => [member('db1', { peerId: '12D3KooWA' }), member('web2', { peerId: '12D3KooWB', status: 'suspect' })],
@@ -148,7 +150,8 @@ describe('clusterctl support-bundle (real API server, bundle unpacked by tar)', 
       members: () => [member('db1', { peerId: '12D3KooWA' }), member('web2', { peerId: '12D3KooWB', status: 'suspect' })],
       selfPeerId: '12D3KooWA'
     })
-    client = new ApiClient({ addr: fx.url, token: TOKEN })
+    // Over the socket: the client holds no token of its own.
+    client = new ApiClient({ addr: fx.socketPath })
   })
   after(async () => {
     await fx.close()
@@ -172,6 +175,8 @@ describe('clusterctl support-bundle (real API server, bundle unpacked by tar)', 
     assert.deepEqual(manifest.agents.answered, ['db1', 'web2'])
     assert.equal(manifest.via, 'db1')
     assert.deepEqual(manifest.parts.filter(p => !p.ok), [], 'every part collected')
+    assert.deepEqual(manifest.redaction, { secretFilesRead: [join(dir, 'manager_ed25519'), fx.tokenFile], secretFilesUnreadable: [join(dir, 'missing-secret')] })
+    assert.match(await read('cluster/nodes.json'), /"note": "\[REDACTED\]"/, 'the token in a node var, found by value')
     assert.deepEqual(r.manifest, manifest)
     const local = JSON.parse(await read('agents/db1/diagnostics.json')) as AgentDiagnostics
     assert.equal(local.manager?.name, MANAGER.name)
