@@ -12,11 +12,7 @@ export const LOCAL_ROUTES = {
   /** This agent's replication role and revision (protocol/replication-wire.ts `ReplicaStatus`). */
   replica: { method: 'GET', pattern: '/v1/replica' },
   /** This node's fencing state (protocol/fencing-wire.ts `LeaseStatus`). */
-  lease: { method: 'GET', pattern: '/v1/lease' },
-  /** This agent's diagnostics, or `?node=NAME` another member's (protocol/diagnostics.ts `AgentDiagnostics`). */
-  diagnostics: { method: 'GET', pattern: '/v1/diagnostics' },
-  /** Recent log lines, `?node=NAME&after=SEQ&lines=N` (protocol/diagnostics.ts `LogsReply`). */
-  logs: { method: 'GET', pattern: '/v1/logs' }
+  lease: { method: 'GET', pattern: '/v1/lease' }
 } as const
 
 /** Routes the elected manager implements; other agents forward them to it. */

@@ -13,6 +13,17 @@ import type { MemberStatus } from './members.js'
 import type { WireResult } from './membership-wire.js'
 import type { ReplicaStatus } from './replication-wire.js'
 
+/**
+ * Routes every agent answers from its own state or by asking the member named by `?node=`
+ * (agent/diagnostics/diagnostics-routes.ts), beside LOCAL_ROUTES (api-routes.ts).
+ */
+export const DIAGNOSTICS_ROUTES = {
+  /** This agent's diagnostics, or `?node=NAME` another member's (`AgentDiagnostics`). */
+  diagnostics: { method: 'GET', pattern: '/v1/diagnostics' },
+  /** Recent log lines, `?node=NAME&after=SEQ&lines=N` (`LogsReply`). */
+  logs: { method: 'GET', pattern: '/v1/logs' }
+} as const
+
 /** Direct-stream protocol of a diagnostics or logs request to another member. */
 export const DIAGNOSTICS_PROTOCOL = '/clusterd/diagnostics/1.0.0'
 

@@ -5,8 +5,7 @@
  * error naming why (CLUSTERD_ERR_UNAVAILABLE), an unknown name CLUSTERD_ERR_MEMBER_NOT_FOUND.
  */
 
-import { LOCAL_ROUTES } from '../../protocol/api-routes.js'
-import { LOG_RING_LINES, type AgentDiagnostics, type DiagnosticsRequest, type LogsReply } from '../../protocol/diagnostics.js'
+import { DIAGNOSTICS_ROUTES, LOG_RING_LINES, type AgentDiagnostics, type DiagnosticsRequest, type LogsReply } from '../../protocol/diagnostics.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { Member } from '../../protocol/members.js'
 import type { ApiServer } from '../api/server.js'
@@ -49,11 +48,11 @@ export function registerDiagnosticsRoutes (server: Pick<ApiServer, 'route'>, c: 
     if (!r.value.ok) throw new ClusterdError('CLUSTERD_ERR_UNAVAILABLE', `member ${member.name} refused: ${r.value.reason}`)
     return 'diagnostics' in r.value ? r.value.diagnostics : r.value.logs
   }
-  server.route(LOCAL_ROUTES.diagnostics.method, LOCAL_ROUTES.diagnostics.pattern, async ({ query, signal }) => {
+  server.route(DIAGNOSTICS_ROUTES.diagnostics.method, DIAGNOSTICS_ROUTES.diagnostics.pattern, async ({ query, signal }) => {
     const member = memberToAsk(c.members(), query.node, c.selfPeerId)
     return member === null ? await c.source.diagnostics() : await ask(member, { want: 'diagnostics' }, signal)
   })
-  server.route(LOCAL_ROUTES.logs.method, LOCAL_ROUTES.logs.pattern, async ({ query, signal }) => {
+  server.route(DIAGNOSTICS_ROUTES.logs.method, DIAGNOSTICS_ROUTES.logs.pattern, async ({ query, signal }) => {
     const after = count(query.after, 'after', Number.MAX_SAFE_INTEGER, 0)
     const lines = count(query.lines, 'lines', LOG_RING_LINES, LOG_RING_LINES)
     const member = memberToAsk(c.members(), query.node, c.selfPeerId)
