@@ -30,6 +30,21 @@ function fieldValue (v: unknown): string {
   return text.length > MAX_FIELD_CHARS ? text.slice(0, MAX_FIELD_CHARS - 1) + '…' : text
 }
 
+/**
+ * The agent's own node name: the first `"node"` key of the raw line. pino writes its base
+ * bindings first and does not merge a field of the same name from the logged object (a
+ * membership event about another node), so JSON.parse would give that one instead.
+ */
+function firstNode (line: string): string | undefined {
+  const m = /"node":"((?:[^"\\]|\\.)*)"/.exec(line)
+  if (m === null) return undefined
+  try {
+    return JSON.parse(`"${m[1] ?? ''}"`) as string
+  } catch {
+    return undefined
+  }
+}
+
 /** `2026-12-06T13:10:01.123Z INFO  node-1 membership: agent started peer=12D3… listen=…` (no newline). */
 export function formatLogLine (line: string): string {
   let v: unknown
@@ -44,9 +59,11 @@ export function formatLogLine (line: string): string {
     ? new Date(o.time).toISOString()
     : typeof o.time === 'string' ? o.time : '-'
   const level = typeof o.level === 'number' ? (LEVELS[o.level] ?? String(o.level)) : typeof o.level === 'string' ? o.level.toUpperCase() : '-'
-  const node = typeof o.node === 'string' ? o.node : '-'
+  const node = firstNode(line) ?? (typeof o.node === 'string' ? o.node : '-')
   const component = typeof o.component === 'string' ? `${o.component}: ` : ''
   const msg = typeof o.msg === 'string' ? o.msg : ''
   const extra = Object.entries(o).filter(([k]) => !PLACED.has(k)).map(([k, x]) => `${k}=${fieldValue(x)}`)
+  // An event about another node names it as a field (see firstNode).
+  if (o.node !== undefined && o.node !== node) extra.unshift(`node=${fieldValue(o.node)}`)
   return safe([time, level.padEnd(5), node, `${component}${msg}`, ...extra].filter(s => s !== '').join(' '))
 }

@@ -12,6 +12,13 @@ describe('formatLogLine', () => {
     assert.equal(formatLogLine(line), '2026-12-06T13:10:01.123Z INFO  node-1 membership: member joined peer=12D3KooWA count=3')
   })
 
+  it('shows the agent\'s own node (pino\'s first `node` key) and an event\'s other node as a field', () => {
+    // What pino writes for logger({ base: { node: 'a' } }).info({ node: 'b' }, 'member joined').
+    const line = '{"level":30,"time":0,"node":"a","component":"membership","node":"b","msg":"member joined"}'
+    assert.equal(formatLogLine(line), '1970-01-01T00:00:00.000Z INFO  a membership: member joined node=b')
+    assert.match(formatLogLine('{"level":30,"time":0,"msg":"x \\"node\\":\\"z\\"","node":"a"}'), / INFO  a x /, 'a "node" inside a string is not a key')
+  })
+
   it('names every pino level and quotes values with spaces; an error shows its type, message and code', () => {
     const base = { time: 0, node: 'n' }
     assert.match(formatLogLine(JSON.stringify({ ...base, level: 50, msg: 'x' })), / ERROR n x$/)
