@@ -14,7 +14,7 @@ import type { AgentDiagnostics, LogsReply } from '../protocol/diagnostics.js'
 import type { JobRecord } from '../protocol/jobs.js'
 import type { Member } from '../protocol/members.js'
 import type { NodeRecord } from '../protocol/nodes.js'
-import { Redactor, secretFilesOfConfig } from '../protocol/redact.js'
+import { Redactor, hasSecretField, secretFilesOfConfig } from '../protocol/redact.js'
 import type { ApiClient } from './client.js'
 
 /** One file of the bundle, its path relative to the bundle's top directory. */
@@ -130,9 +130,12 @@ export async function collectSupportBundle (client: BundleClient, sink: (file: B
     await writing
   }
   const json = async (path: string, value: unknown): Promise<void> => { await write(path, JSON.stringify(redactor.value(value), null, 2) + '\n') }
+  // A line is kept as the agent wrote it unless a secret-named field must go: re-encoding would
+  // drop pino's repeated keys (its own `node`, then an event's `node` about another member).
   const logLines = (logs: LogsReply): string => logs.lines.map(l => {
     try {
-      return JSON.stringify(redactor.value(JSON.parse(l.line) as unknown))
+      const parsed = JSON.parse(l.line) as unknown
+      return hasSecretField(parsed) ? JSON.stringify(redactor.value(parsed)) : redactor.text(l.line)
     } catch {
       return redactor.text(l.line)
     }

@@ -53,6 +53,13 @@ export function secretFilesOfConfig (config: Readonly<Record<string, unknown>>):
   return [...str(config.secretFile), ...str(config.sshKeyFile), ...str(config.sshCaKeyFile), ...str(tcp?.tokenFile), ...str(tcp?.tls?.keyFile)]
 }
 
+/** Whether `value` (JSON-like) has a secret-named field with a value, at any depth (bounded). */
+export function hasSecretField (value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null || depth >= MAX_DEPTH) return false
+  if (Array.isArray(value)) return value.some(v => hasSecretField(v, depth + 1))
+  return Object.entries(value).some(([k, v]) => (isSecretKey(k) && v !== null && v !== undefined && v !== '') || hasSecretField(v, depth + 1))
+}
+
 /** Replaces secret values and the values of secret-named fields. */
 export class Redactor {
   private readonly needles: string[]

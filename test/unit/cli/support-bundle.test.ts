@@ -133,6 +133,7 @@ describe('clusterctl support-bundle (real API server, bundle unpacked by tar)', 
     // An agent that logged its own secrets by mistake: the bundle must still not hold them.
     logger.info({ psk: 'x' }, `started with ${PSK.toString('hex')} and token ${TOKEN}`)
     logger.warn(`key line ${KEY_BODY}`)
+    logger.info({ node: 'web2' }, 'member joined')
     const config = { nodeName: 'db1', secretFile: join(dir, 'missing-secret'), sshKeyFile: keyFile, sshCaKeyFile: null, apiTcp: { tokenFile: fx.tokenFile, tls: null } } as unknown as AgentConfig
     const source = new AgentDiagnosticsSource({
       logs: ring,
@@ -183,6 +184,7 @@ describe('clusterctl support-bundle (real API server, bundle unpacked by tar)', 
     assert.equal(local.replica.revision, 12)
     assert.match(await read('agents/db1/agent.log'), /started with \[REDACTED\] and token \[REDACTED\]/)
     assert.match(await read('agents/web2/agent.log'), /web2 here/)
+    assert.match(await read('agents/db1/agent.log'), /^\{"level":30,"time":\d+,"node":"db1","node":"web2","msg":"member joined"\}$/m, 'a line is kept as written: pino\'s repeated node key survives')
     for (const f of ['cluster/members.json', 'cluster/nodes.json', 'cluster/events.json', 'cluster/jobs.json', 'cluster/config.json', 'cluster/store-summary.json']) {
       JSON.parse(await read(f))
     }

@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { REDACTED, Redactor, isSecretKey, secretValuesOfFile } from '../../../protocol/redact.js'
+import { REDACTED, Redactor, hasSecretField, isSecretKey, secretValuesOfFile } from '../../../protocol/redact.js'
 
 const PSK = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90'
 const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBvV0+fake+body+line+two+xx==\n-----END OPENSSH PRIVATE KEY-----\n'
@@ -23,6 +23,12 @@ describe('Redactor', () => {
     assert.deepEqual(out, { vars: { db_password: REDACTED, ntp_server: '10.0.0.9' }, apiToken: REDACTED, secretFile: '/etc/clusterd/secret', sshKeyFile: '/k', secret: REDACTED, token: '' })
     for (const k of ['password', 'PASSWORD', 'my-passphrase', 'privateKey', 'private_key', 'psk', 'apiKey', 'credentials']) assert.ok(isSecretKey(k), k)
     for (const k of ['secretFile', 'tokenFile', 'keyFile', 'name', 'awaitingSnapshot']) assert.ok(!isSecretKey(k), k)
+  })
+
+  it('hasSecretField finds a secret-named field with a value at any depth', () => {
+    assert.equal(hasSecretField({ a: [{ b: { db_password: 'x' } }] }), true)
+    assert.equal(hasSecretField({ token: '', secretFile: '/s', msg: 'password' }), false)
+    assert.equal(hasSecretField('token'), false)
   })
 
   it('ignores values too short to search for, and stays bounded on deep input', () => {
