@@ -48,6 +48,11 @@ import { EventLoopWatch } from './metrics/event-loop-watch.js'
 import { registerOpsRoutes } from './metrics/ops-routes.js'
 import { judgeHealth, judgeReadiness } from './metrics/probes.js'
 import { directoryBytes } from './metrics/store-bytes.js'
+import { LogRing } from './diagnostics/log-ring.js'
+import { AgentDiagnosticsSource, secretValuesInMemory } from './diagnostics/agent-diagnostics.js'
+import { DiagnosticsStream } from './diagnostics/diagnostics-stream.js'
+import { registerDiagnosticsRoutes } from './diagnostics/diagnostics-routes.js'
+import { formatLogLine } from '../protocol/log-lines.js'
 
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_DEADLINE_MS = 10_000
@@ -84,8 +89,12 @@ function timingFromEnv (): Partial<SwimTiming> & Partial<MembershipTiming> & { i
   return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'number' && v > 0))
 }
 
-/** Start every part of the agent; a failed start stops what did start. `watch` hears of each step. */
-export async function startAgent (config: AgentConfig, logger: Logger, watch?: Pick<StartupWatch, 'begin'>): Promise<RunningAgent> {
+/**
+ * Start every part of the agent; a failed start stops what did start. `watch` hears of each
+ * step; `logs` holds the recent lines `logger` wrote (`GET /v1/logs`; none kept without it).
+ */
+export async function startAgent (config: AgentConfig, logger: Logger, watch?: Pick<StartupWatch, 'begin'>, logs: LogRing = new LogRing(() => {}, { capacity: 1 })): Promise<RunningAgent> {
+  const startedAt = new Date()
   watch?.begin('secret and identity')
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
   const psk = await readSecretFile(config.secretFile)
@@ -271,10 +280,11 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     stack.push(async () => { await gateway.stop() })
 
     watch?.begin('API socket')
+    const token = config.apiTcp !== null ? await readApiToken(config.apiTcp.tokenFile) : null
     const api = new ApiServer({ logger: logger.child({ component: 'api' }) }, {
       socketPath: config.apiSocket,
-      ...(config.apiTcp !== null
-        ? { tcp: { host: config.apiTcp.listen.host, port: config.apiTcp.listen.port, token: await readApiToken(config.apiTcp.tokenFile), ...(config.apiTcp.tls !== null ? { tls: await readApiTls(config.apiTcp.tls) } : {}) } }
+      ...(config.apiTcp !== null && token !== null
+        ? { tcp: { host: config.apiTcp.listen.host, port: config.apiTcp.listen.port, token, ...(config.apiTcp.tls !== null ? { tls: await readApiTls(config.apiTcp.tls) } : {}) } }
         : {})
     })
     registerLocalRoutes(api, {
@@ -299,6 +309,20 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         managerStartError: host.startError
       })
     })
+    // Diagnostics and recent logs, this agent's or another member's (agent/diagnostics).
+    const diagnosticsSource = new AgentDiagnosticsSource({
+      logs,
+      members: () => membership.members(),
+      manager: () => election.manager(),
+      epoch: () => election.epoch,
+      replicaStatus,
+      leaseStatus: () => keeper.leaseStatus(),
+      secretsInMemory: () => secretValuesInMemory(psk, token)
+    }, { config, peerId: node.peerId.toString(), version: AGENT_VERSION, startedAt })
+    const diagnosticsStream = new DiagnosticsStream({ libp2p: node, logger: logger.child({ component: 'diagnostics' }), source: diagnosticsSource, isMember })
+    await diagnosticsStream.start()
+    stack.push(async () => { await diagnosticsStream.stop() })
+    registerDiagnosticsRoutes(api, { source: diagnosticsSource, stream: diagnosticsStream, members: () => membership.members(), selfPeerId: node.peerId.toString() })
     for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))
     await api.start()
     stack.push(async () => { await api.stop() })
@@ -315,11 +339,15 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
  * Run the agent until SIGTERM or SIGINT, then leave gracefully. Resolves once stopped.
  */
 export async function runAgent (config: AgentConfig): Promise<void> {
-  const logger = pino({ level: config.logLevel, base: { node: config.nodeName } })
+  // Every line goes to stdout (as JSON, or readable with --log-format pretty) and into the ring
+  // of recent lines the API serves (agent/diagnostics/log-ring.ts).
+  const stdout = pino.destination({ fd: 1, sync: true })
+  const logs = new LogRing(config.logFormat === 'pretty' ? line => { stdout.write(formatLogLine(line) + '\n') } : line => { stdout.write(line) })
+  const logger = pino({ level: config.logLevel, base: { node: config.nodeName } }, logs)
   // A start that hangs fails loudly at the deadline, naming its step (startup-watch.ts).
   logger.info({ version: AGENT_VERSION, pid: process.pid }, 'agent starting')
   const watch = new StartupWatch({ logger: logger.child({ component: 'startup' }) }, { deadlineMs: startupDeadlineFromEnv() })
-  const agent = await startAgent(config, logger, watch).finally(() => { watch.done() })
+  const agent = await startAgent(config, logger, watch, logs).finally(() => { watch.done() })
   await new Promise<void>(resolve => {
     const onSignal = (signal: string): void => {
       logger.info({ signal }, 'leaving the cluster')

@@ -15,8 +15,8 @@ import { Command, Option } from 'commander'
 import { reportFatal } from '../protocol/exit-codes.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import {
-  CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_SSH_KEY_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL,
-  DEFAULT_SECRET_FILE, LOG_LEVELS
+  CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_SSH_KEY_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL,
+  DEFAULT_SECRET_FILE, LOG_FORMATS, LOG_LEVELS
 } from './config/constants.js'
 import { parseAgentConfig, type AgentFlags } from './config/parse-agent-config.js'
 import { writeSecretFile } from './transport/secret.js'
@@ -53,6 +53,7 @@ function buildProgram (): Command {
     .addOption(new Option('--ssh-ca-key-file <file>', 'cluster SSH CA private key: the elected manager signs itself short-lived certificates with it'))
     .addOption(new Option('--ssh-ca-pub-file <file>', 'cluster SSH CA public key: manager eligibility counts only when attested by the CA'))
     .addOption(new Option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_LOG_LEVEL})`))
+    .addOption(new Option('--log-format <format>', `${LOG_FORMATS.join('|')}: pino JSON lines, or one readable line per event (default ${DEFAULT_LOG_FORMAT})`))
     .action(async (flags: AgentFlags) => {
       const config = parseAgentConfig(flags, process.env)
       // Loaded only here: keygen and version must not pay for libp2p's start-up.

@@ -8,6 +8,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https'
 import { LOCAL_ROUTES, MANAGER_ROUTES, type CommissionRequest, type DecommissionRequest, type MaintenanceRequest, type UpgradeRequest } from '../protocol/api-routes.js'
 import { ClusterdError, isErrorCode } from '../protocol/errors.js'
+import { DIAGNOSTICS_ROUTES, type AgentDiagnostics, type LogsReply } from '../protocol/diagnostics.js'
 import type { LeaseStatus } from '../protocol/fencing-wire.js'
 import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
 import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
@@ -252,6 +253,21 @@ export class ApiClient {
     const r = MANAGER_ROUTES.listEvents
     return await this.request<LifecycleEvent[]>(r.method, routePath(r.pattern, {}, { node: filter.node, limit: filter.limit, after: filter.after }), undefined, options)
   }
+
+  /** `GET /v1/diagnostics[?node=NAME]`: this agent's diagnostics, or those of the member `node`. */
+  async diagnostics (node?: string, options: CallOptions = {}): Promise<AgentDiagnostics> {
+    const r = DIAGNOSTICS_ROUTES.diagnostics
+    return await this.request<AgentDiagnostics>(r.method, routePath(r.pattern, {}, { node }), undefined, options)
+  }
+
+  /** `GET /v1/logs`: recent log lines of this agent or the member `node`, after sequence number `after`. */
+  async logs (query: { node?: string, after?: number, lines?: number } = {}, options: CallOptions = {}): Promise<LogsReply> {
+    const r = DIAGNOSTICS_ROUTES.logs
+    return await this.request<LogsReply>(r.method, routePath(r.pattern, {}, query), undefined, options)
+  }
+
+  /** The secret values this client holds (its bearer token), so what it writes can be redacted. */
+  secretValues (): string[] { return this.token !== undefined ? [this.token] : [] }
 
   /** `GET /v1/backup`: a consistent snapshot of the manager store, as stream items (protocol/backup-format.ts). */
   backup (options: CallOptions = {}): AsyncGenerator<unknown> {

@@ -19,6 +19,7 @@ import { jobLogs, type JobLogsOptions } from './commands/job-logs.js'
 import { jobShow, type JobShowOptions } from './commands/job-show.js'
 import { jobs, type JobsOptions } from './commands/jobs.js'
 import { lease, type LeaseOptions } from './commands/lease.js'
+import { logs, type LogsOptions } from './commands/logs.js'
 import { manager, type ManagerOptions } from './commands/manager.js'
 import { members, type MembersOptions } from './commands/members.js'
 import { nodeForget, type NodeForgetOptions } from './commands/node-forget.js'
@@ -26,6 +27,7 @@ import { nodeRebind, type NodeRebindOptions } from './commands/node-rebind.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
 import { nodes, type NodesOptions } from './commands/nodes.js'
 import { upgrade, type UpgradeOptions } from './commands/upgrade.js'
+import { supportBundle, type SupportBundleOptions } from './commands/support-bundle.js'
 import { reconfigure, verify, type MaintenanceOptions } from './commands/verify.js'
 import type { CommandContext } from './context.js'
 
@@ -232,6 +234,30 @@ export const COMMANDS: readonly CommandSpec[] = [
         .argument('<value>', 'e.g. auto-commission off | worker@zone=a; on-return verify|reconfigure|none; job-timeout SECONDS; max-parallel-jobs N; vars JSON')
     },
     run: async (client, _opts, [key, value]) => await configSet(client, key ?? '', value ?? '')
+  },
+  {
+    verb: 'logs',
+    summary: "Print an agent's recent log lines, one readable line each (-o json: its JSON lines); --follow keeps printing",
+    read: true,
+    configure: cmd => {
+      cmd.addOption(new Option('--node <name>', 'another live member\'s logs, fetched by the local agent'))
+        .addOption(new Option('--lines <n>', 'at most this many of the newest lines (default 100, at most 1000)'))
+        .addOption(new Option('-f, --follow', 'keep printing new lines until interrupted'))
+    },
+    run: async (client, opts, _args, ctx) => await logs(client, opts as unknown as LogsOptions, ctx)
+  },
+  {
+    verb: 'support-bundle',
+    summary: 'Collect versions, each agent\'s view and logs, the store summary, events, job logs and config into one tar.gz (secrets redacted)',
+    read: false,
+    configure: cmd => {
+      cmd.addOption(new Option('-o, --output <file>', 'bundle file to write (default clusterd-support-<node>-<UTC time>.tar.gz here)'))
+        .addOption(new Option('--force', 'replace the file if it exists'))
+        .addOption(new Option('--max-agents <n>', 'agents asked for their view and logs, the local one included (default 64)'))
+        .addOption(new Option('--concurrency <n>', 'agents asked at once (default 8)'))
+        .addOption(new Option('--agent-timeout <seconds>', 'how long one agent may take to answer (default 15)'))
+    },
+    run: async (client, opts, _args, ctx) => await supportBundle(client, opts as SupportBundleOptions, ctx)
   },
   {
     verb: 'backup',

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   CLUSTERD_ERR_UNAUTHORIZED: { status: 401, exit: 3, summary: 'The API request carries no valid bearer token.' },
   CLUSTERD_ERR_NOT_FOUND: { status: 404, exit: 4, summary: 'The API route does not exist.' },
   CLUSTERD_ERR_NODE_NOT_FOUND: { status: 404, exit: 4, summary: 'No node by that name is known to the manager.' },
+  CLUSTERD_ERR_MEMBER_NOT_FOUND: { status: 404, exit: 4, summary: 'No live member by that name is in the agent\'s membership view.' },
   CLUSTERD_ERR_JOB_NOT_FOUND: { status: 404, exit: 4, summary: 'No job with that id exists.' },
   CLUSTERD_ERR_UNKNOWN_ROLE: { status: 400, exit: 2, summary: 'The role is not defined in the playbook directory.' },
   CLUSTERD_ERR_INVALID_TRANSITION: { status: 409, exit: 5, summary: 'The node is not in a state that allows this operation.' },

@@ -51,4 +51,6 @@ export interface AgentConfig {
   sshCaPubFile: string | null
   /** Log level for pino. Default `info`. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /** How log lines are written to stdout: `json` (pino, for machines; default) or `pretty` (one line per event for people). */
+  logFormat: 'json' | 'pretty'
 }

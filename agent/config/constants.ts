@@ -21,6 +21,12 @@ export const DEFAULT_API_SOCKET = '/run/clusterd/clusterd.sock'
 /** Default pino log level. */
 export const DEFAULT_LOG_LEVEL = 'info'
 
+/** Default log format: pino JSON lines. */
+export const DEFAULT_LOG_FORMAT = 'json'
+
+/** Log formats of `--log-format`. */
+export const LOG_FORMATS = ['json', 'pretty'] as const
+
 /** Log levels pino accepts, most to least severe. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 

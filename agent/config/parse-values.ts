@@ -5,7 +5,7 @@
 
 import { isIP } from 'node:net'
 import { DNS_NAME_PATTERN, labelProblem, nodeNameProblem } from '../../protocol/names.js'
-import { LOG_LEVELS } from './constants.js'
+import { LOG_FORMATS, LOG_LEVELS } from './constants.js'
 import type { AgentConfig, HostPort } from './agent-config.js'
 
 /** A parsed value, or why it could not be parsed (phrased to follow "<flag>: "). */
@@ -90,6 +90,13 @@ export function parseLogLevel (input: string): ParseResult<AgentConfig['logLevel
   const level = LOG_LEVELS.find(l => l === input)
   if (level === undefined) return fail(`expected one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(input)}`)
   return ok(level)
+}
+
+/** Parse a log format name (`--log-format`). */
+export function parseLogFormat (input: string): ParseResult<AgentConfig['logFormat']> {
+  const format = LOG_FORMATS.find(f => f === input)
+  if (format === undefined) return fail(`expected one of ${LOG_FORMATS.join(', ')}; got ${JSON.stringify(input)}`)
+  return ok(format)
 }
 
 /** Check a file system path is usable (non-empty, no NUL byte). */

@@ -8,6 +8,7 @@ import {
   decodeReplicationRequest
 } from '../../../protocol/replication-wire.js'
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from '../../../protocol/json-limits.js'
+import { MAX_DIAGNOSTICS_REPLY_BYTES, MAX_DIAGNOSTICS_REQUEST_BYTES, decodeDiagnosticsReply, decodeDiagnosticsRequest } from '../../../protocol/diagnostics.js'
 
 const SEED = fuzzSeed(20261202)
 const CASES_PER_DECODER = 1500
@@ -46,6 +47,17 @@ const decoders: Decoder[] = [
     decode: decodeReplicationReply,
     max: REPLICATION_FRAME_MAX_BYTES,
     valid: [{ t: 'ack', revision: 4 }, { t: 'gap', revision: 1 }, { t: 'refused', reason: 'no' }, { t: 'export', syncedEpoch: 1, revision: 3, entries: [], next: null }, { t: 'export', syncedEpoch: 1, revision: 3, entries: [{ key: 'c!a', value: 1 }], next: 'c!a' }, { t: 'received', id: 'x1', seq: 3 }]
+  },
+  { name: 'decodeDiagnosticsRequest', decode: decodeDiagnosticsRequest, max: MAX_DIAGNOSTICS_REQUEST_BYTES, valid: [{ want: 'diagnostics' }, { want: 'logs', after: 3, lines: 100 }] },
+  {
+    name: 'decodeDiagnosticsReply',
+    decode: decodeDiagnosticsReply,
+    max: MAX_DIAGNOSTICS_REPLY_BYTES,
+    valid: [
+      { ok: false, reason: 'not a member' },
+      { ok: true, logs: { node: 'n1', peerId: PEER, lines: [{ seq: 1, line: '{"msg":"x"}' }], oldest: 1, newest: 1 } },
+      { ok: true, diagnostics: { node: 'n1', peerId: PEER, version: '0.1.0', config: { dataDir: '/d' }, members: { total: 0, byStatus: {}, list: [], truncated: 0 }, logs: { node: 'n1', peerId: PEER, lines: [], oldest: 0, newest: 0 } } }
+    ]
   },
   { name: 'decodeReplicaAnnouncement', decode: decodeReplicaAnnouncement, max: MAX_ANNOUNCEMENT_BYTES, valid: [{ t: 'replica', peerId: PEER, revision: 9 }] },
   { name: 'checkBatch', decode: b => { try { return checkBatch(JSON.parse(Buffer.from(b).toString('utf8'))) } catch { return { ok: false, reason: 'not JSON (harness)' } } }, max: Infinity, valid: [{ revision: 1, ops: [] }] }

@@ -51,7 +51,8 @@ describe('parseAgentConfig', () => {
       sshKeyFile: '/etc/clusterd/manager_ed25519',
       sshCaKeyFile: null,
       sshCaPubFile: null,
-      logLevel: 'info'
+      logLevel: 'info',
+      logFormat: 'json'
     })
   })
 
@@ -87,7 +88,8 @@ describe('parseAgentConfig', () => {
       sshKeyFile: '/k/manager',
       sshCaKeyFile: null,
       sshCaPubFile: null,
-      logLevel: 'debug'
+      logLevel: 'debug',
+      logFormat: 'json'
     })
   })
 
@@ -100,6 +102,7 @@ describe('parseAgentConfig', () => {
       'label: { rack: 12, tier: web }',
       'manager-eligible: false',
       'log-level: warn',
+      'log-format: pretty',
       'api-listen: 127.0.0.1:7947',
       'api-token-file: ./token',
       'ssh-ca-pub-file: ./ssh-ca.pub'
@@ -112,6 +115,7 @@ describe('parseAgentConfig', () => {
     assert.deepEqual(fromFile.labels, { rack: '12', tier: 'web' })
     assert.equal(fromFile.managerEligible, false)
     assert.equal(fromFile.logLevel, 'warn')
+    assert.equal(fromFile.logFormat, 'pretty', 'log-format from the file')
     assert.equal(fromFile.sshCaPubFile, join(dir, 'ssh-ca.pub'))
     assert.deepEqual(fromFile.apiTcp, { listen: { host: '127.0.0.1', port: 7947 }, tokenFile: join(dir, 'token'), tls: null })
 
@@ -155,6 +159,7 @@ describe('parseAgentConfig', () => {
       ['node name too long', { nodeName: 'a'.repeat(64) }, [/^--node-name: /]],
       ['manager-eligible yes', { managerEligible: 'yes' }, [/^--manager-eligible: /, /expected true or false/]],
       ['log level', { logLevel: 'verbose' }, [/^--log-level: /, /fatal, error, warn, info, debug, trace/]],
+      ['log format', { logFormat: 'text' }, [/^--log-format: /, /json, pretty/]],
       ['api-listen without token file', { apiListen: '127.0.0.1:7947' }, [/^--api-listen: /, /--api-token-file/]],
       ['token file without api-listen', { apiTokenFile: '/t' }, [/^--api-token-file: /, /only used with --api-listen/]],
       ['plain HTTP API off loopback', { apiListen: '0.0.0.0:7947', apiTokenFile: '/t' }, [/^--api-listen: /, /refusing to serve the API over plain HTTP on 0\.0\.0\.0/, /--api-tls-cert FILE and --api-tls-key FILE/]],
