@@ -1,6 +1,6 @@
 // Building the page without HTML strings: every value from the API (node names, labels,
 // facts, task names: attacker-influenced) becomes a text node or an attribute value, never
-// markup. There is no innerHTML anywhere in the console.
+// markup. No string is ever parsed as HTML anywhere in the console.
 
 /**
  * An element: `h('td', { class: 'num' }, 'text', child, [more])`. Attributes are set with

@@ -40,36 +40,37 @@ function managerCard (manager) {
   ]))
 }
 
-function membersCard (members) {
+function membersTable (members) {
   const rows = [...members].sort((a, b) => a.name.localeCompare(b.name))
-  return section(`Members (${members.length})`,
-    counts(countBy(members, m => m.status, MEMBER_STATUSES), 'members by status'),
-    table([
-      { header: 'Name', cell: m => link(nodeHref(m.name), m.name) },
-      { header: 'Status', cell: m => badge(m.status) },
-      { header: 'Address', cell: m => (m.addresses ?? [])[0] ?? '-' },
-      { header: 'Labels', cell: m => labelList(m.labels) },
-      { header: 'Eligible', cell: m => m.managerEligible ? 'yes' : 'no' },
-      { header: 'Last seen', cell: m => when(m.lastSeen) }
-    ], rows, { id: 'members' }))
+  return section(`Members (${members.length})`, table([
+    { header: 'Name', cell: m => link(nodeHref(m.name), m.name) },
+    { header: 'Status', cell: m => badge(m.status) },
+    { header: 'Address', cell: m => (m.addresses ?? [])[0] ?? '-' },
+    { header: 'Labels', cell: m => labelList(m.labels) },
+    { header: 'Eligible', cell: m => m.managerEligible ? 'yes' : 'no' },
+    { header: 'Last seen', cell: m => when(m.lastSeen) }
+  ], rows, { id: 'members' }))
 }
 
-function nodesCard (nodes) {
+function nodesSummary (nodes) {
   if (nodes.error !== undefined) return section('Nodes', errorBox(nodes.error))
-  const list = nodes.value
-  const drift = driftSummary(list)
-  return section(`Nodes (${list.length})`,
-    counts(countBy(list, n => n.state, LIFECYCLE_STATES), 'nodes by lifecycle state'),
-    h('p', { class: 'drift', id: 'drift-summary' }, `Drift of commissioned nodes: ${drift.inSync} in sync, ${drift.drifted} drifted, ${drift.unchecked} never verified`),
-    table([
-      { header: 'Name', cell: n => link(nodeHref(n.name), n.name) },
-      { header: 'State', cell: n => badge(n.state) },
-      { header: 'Reachable', cell: n => n.reachable ? 'yes' : badge('unreachable') },
-      { header: 'Roles', cell: n => n.roles.join(', ') || '-' },
-      { header: 'Drift', cell: n => driftText(n) },
-      { header: 'Job', cell: n => n.currentJob !== null ? link(jobHref(n.currentJob), n.currentJob) : '-' },
-      { header: 'Since', cell: n => when(n.since) }
-    ], list, { id: 'nodes' }))
+  const drift = driftSummary(nodes.value)
+  return section(`Nodes by lifecycle state (${nodes.value.length})`,
+    counts(countBy(nodes.value, n => n.state, LIFECYCLE_STATES), 'nodes by lifecycle state'),
+    h('p', { class: 'drift', id: 'drift-summary' }, `Drift of commissioned nodes: ${drift.inSync} in sync, ${drift.drifted} drifted, ${drift.unchecked} never verified`))
+}
+
+function nodesTable (nodes) {
+  if (nodes.error !== undefined) return null
+  return section('Nodes', table([
+    { header: 'Name', cell: n => link(nodeHref(n.name), n.name) },
+    { header: 'State', cell: n => badge(n.state) },
+    { header: 'Reachable', cell: n => n.reachable ? 'yes' : badge('unreachable') },
+    { header: 'Roles', cell: n => n.roles.join(', ') || '-' },
+    { header: 'Drift', cell: n => driftText(n) },
+    { header: 'Job', cell: n => n.currentJob !== null ? link(jobHref(n.currentJob), n.currentJob) : '-' },
+    { header: 'Since', cell: n => when(n.since) }
+  ], nodes.value, { id: 'nodes' }))
 }
 
 /** Show the overview in `main` until `signal` aborts (another page was opened). */
@@ -81,7 +82,13 @@ export async function overviewPage (main, signal) {
       partly(allNodes(signal))
     ])
     if (signal.aborted) return
-    show(main, h('h1', {}, 'Cluster'), h('div', { class: 'grid' }, managerCard(manager), membersCard(members)), nodesCard(nodes))
+    show(main, h('h1', {}, 'Cluster'),
+      h('div', { class: 'grid' },
+        managerCard(manager),
+        section(`Members by status (${members.length})`, counts(countBy(members, m => m.status, MEMBER_STATUSES), 'members by status')),
+        nodesSummary(nodes)),
+      nodesTable(nodes),
+      membersTable(members))
     main.dataset.loaded = 'overview'
     await new Promise(resolve => {
       const timer = setTimeout(resolve, REFRESH_MS)
