@@ -4,6 +4,7 @@
 // Loading one bundled file instead of hundreds of ESM modules halves an agent's start-up
 // (docs/benchmarks.md, "Agent start-up"). Code behind a dynamic import() (the manager role,
 // `clusterd agent` itself) becomes its own chunk and is only read when that import runs.
+// It also copies the web console's static files to dist/ui/.
 // Usage: node scripts/bundle.js   (run from anywhere; writes into the repository's dist/)
 import { cp, rm, writeFile } from 'node:fs/promises'
 import { builtinModules } from 'node:module'

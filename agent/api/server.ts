@@ -1,8 +1,10 @@
 /**
  * The agent's local HTTP/1.1 API. Always on a unix socket (mode 0600; file permissions are
  * the access control), optionally also on TCP, where every request needs
- * `Authorization: Bearer <token>`. Routes are registered with `route()` by the composition
- * root; handlers return values and throw ClusterdError for expected failures.
+ * `Authorization: Bearer <token>`. On both, a request a browser marks as cross-site is refused
+ * (same-origin.ts), except on routes opened without the token. Routes are registered with
+ * `route()` by the composition root; handlers return values and throw ClusterdError for
+ * expected failures.
  */
 
 import { chmod } from 'node:fs/promises'

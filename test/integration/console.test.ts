@@ -9,30 +9,27 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, X509Certificate } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { createServer, connect, type Server } from 'node:net'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
 import { AgentProcess, PORT, REPO, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
 import { makeCa, makeServerCert } from '../harness/tls-certs.js'
+import { browserSkipReason, launchChromium } from '../harness/browser.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const API_PORT = 7947
 const TOKEN = 'console-test-token-' + 'x'.repeat(24)
 /** Screenshots of every page land here (git-ignored), for a person to look at. */
 const SHOTS = join(REPO, '.tmp', 'console-screens')
 
-const missing = !existsSync(CHROMIUM)
-if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing and CI=true: install it (scripts/install-deps.sh --dev)`)
-const skip = missing ? `${CHROMIUM} is missing (apt-get install chromium, or scripts/install-deps.sh --dev); the browser test cannot run` : false
+const skip = browserSkipReason()
 
 interface Reply { status: number, headers: IncomingMessage['headers'], text: string }
 
@@ -123,13 +120,8 @@ describe('web console in a real browser', { skip }, () => {
       const nodes = await agent(0).client.request<NodeRecord[]>('GET', '/v1/nodes').catch(() => [])
       return nodes.length === 2 ? nodes : undefined
     }, { timeoutMs: 90_000, intervalMs: 500, message: () => `the manager never recorded both nodes:\n${agent(0).output.slice(-3000)}` })
-    browser = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', `--ignore-certificate-errors-spki-list=${spkiHash(await readFile(server.cert, 'utf8'))}`]
-    })
+    // The agent's certificate is trusted by its key alone (the CA is not in chromium's store).
+    browser = await launchChromium(join(dir, 'chromium-profile'), [`--ignore-certificate-errors-spki-list=${spkiHash(await readFile(server.cert, 'utf8'))}`])
   })
 
   after(async () => {

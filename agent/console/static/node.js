@@ -114,4 +114,5 @@ export async function nodePage (main, name, signal) {
     factsCard(detail.facts),
     historyCard(detail.events))
   main.dataset.loaded = 'node'
+  if (performance.getEntriesByName('clusterd:node').length === 0) performance.mark('clusterd:node')
 }
