@@ -191,7 +191,6 @@ describe('web console in a real browser', { skip }, () => {
     assert.equal(await page.locator('#node-state').textContent(), 'discovered')
     assert.match(await page.locator('#labels').innerText(), /rack\s+r1/)
     assert.match(await page.locator('#history').innerText(), /discovered/)
-    assert.match(await page.locator('body').innerText(), /Kernel\s+\S+[\s\S]*CPUs\s+\d+/, 'the node\'s facts')
     await shot(page, '2-node-discovered')
     await page.fill('#roles', 'worker')
     await page.click('#act-commission')
@@ -223,6 +222,8 @@ describe('web console in a real browser', { skip }, () => {
     assert.equal(await page.locator('#node-state').textContent(), 'commissioned')
     assert.equal(await page.locator('#node-roles').textContent(), 'worker')
     assert.match(await page.locator('#history').innerText(), /job-succeeded/)
+    // The manager fetched the node's facts to reach it over SSH (its host keys): the page shows them.
+    assert.match(await page.locator('body').innerText(), /Kernel\s+\S+[\s\S]*CPUs\s+\d+[\s\S]*SSH host keys\s+ssh-/, 'the node\'s facts')
     await shot(page, '5-node-commissioned')
     // Verify: a check-mode run records the drift the node page then shows.
     await page.click('#act-verify')
