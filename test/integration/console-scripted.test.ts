@@ -1,8 +1,12 @@
-// The web console shows hostile strings as text: a member controls the facts it reports
-// (kernel, distro, disks), and task names, job messages and failure reasons come from
-// playbooks and remote hosts. A real ApiServer with the console's real routes answers with
-// such strings (scripted, so every field can carry markup); Debian's chromium loads each page.
-// Nothing may become an element or run, and the strings must appear as written.
+// The web console in Debian's chromium against a real ApiServer with the console's real routes
+// whose data routes are scripted, for what real agents cannot be made to send on demand:
+// - hostile strings: a member controls the facts it reports (kernel, distro, disks), and task
+//   names, job messages and failure reasons come from playbooks and remote hosts. Every field
+//   carries markup here; nothing may become an element or run, and each string must appear
+//   as written;
+// - a job feed that breaks (the stream ends early, then the manager is briefly gone): the job
+//   page resumes after the last event seen, as `clusterctl ... --wait` does, showing each
+//   event once.
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,6 +19,7 @@ import { ApiServer } from '../../agent/api/server.js'
 import { findConsoleDir, loadConsoleFiles } from '../../agent/console/console-files.js'
 import { registerConsoleRoutes } from '../../agent/console/console-routes.js'
 import { ApiReply } from '../../protocol/api-handler.js'
+import { ClusterdError } from '../../protocol/errors.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { Member } from '../../protocol/members.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
@@ -25,11 +30,13 @@ const TOKEN = 'escaping-test-token-0123456789'
 const EVIL = '<img src=x onerror="window.__pwned=1"><i class="pwned">x</i>'
 const skip = browserSkipReason()
 
-describe('web console escaping in a real browser', { skip }, () => {
+describe('web console against a scripted API, in a real browser', { skip }, () => {
   let dir: string
   let server: ApiServer
   let browser: BrowserContext
   let base: string
+  /** The `after` of each request for job j2's feed ('' when absent). */
+  const feedRequests: string[] = []
   const now = new Date().toISOString()
   const node: NodeRecord = {
     name: 'n1', peerId: '12D3KooWEvil', state: 'commission-failed', roles: [`web${EVIL}`], vars: {}, reachable: true,
@@ -66,6 +73,22 @@ describe('web console escaping in a real browser', { skip }, () => {
       yield { type: 'event', event: { jobId: 'j1', seq: 1, at: now, node: 'n1', kind: 'task-failed', task: EVIL, message: EVIL } }
       yield { type: 'job', job }
     })())
+    // Job j2's feed: events 1-2, then the stream ends while the job runs; the next request
+    // (after=2) finds no manager; the one after that (after=2) gets event 3 and the end.
+    server.route('GET', '/v1/jobs/j2', async () => ({ ...job, id: 'j2', status: 'running' }))
+    server.route('GET', '/v1/jobs/j2/events', async ({ query }) => {
+      feedRequests.push(query.after ?? '')
+      const running: JobRecord = { ...job, id: 'j2', status: 'running', reason: null, perNode: { n1: { outcome: 'running', ok: 1, changed: 0, failed: 0 } } }
+      const event = (seq: number): unknown => ({ type: 'event', event: { jobId: 'j2', seq, at: now, node: 'n1', kind: 'log', message: `line ${seq}` } })
+      if (feedRequests.length === 1) return (async function * () { yield event(1); yield event(2); yield { type: 'job', job: running } })()
+      if (feedRequests.length === 2) throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'no manager is elected yet')
+      return (async function * () {
+        // A server that resends what the page already has must not make it show twice.
+        yield event(2)
+        yield event(3)
+        yield { type: 'job', job: { ...running, status: 'succeeded', perNode: { n1: { outcome: 'ok', ok: 3, changed: 1, failed: 0 } } } }
+      })()
+    })
     server.route('POST', '/v1/verify', async () => new ApiReply(409, { error: { code: 'CLUSTERD_ERR_CONFLICT', message: EVIL } }))
     const files = findConsoleDir()
     assert.ok(files !== null, 'dist/ui is missing: npm run build')
@@ -107,8 +130,24 @@ describe('web console escaping in a real browser', { skip }, () => {
     await clean(page, 'jobs')
     await page.goto(`${base}/ui#/jobs/j1`)
     await page.waitForSelector('main[data-loaded=job]')
-    await page.waitForFunction("document.querySelector('#job-feed')?.textContent?.startsWith('finished')")
+    await page.locator('#job-feed', { hasText: /^finished/ }).waitFor({ timeout: 30_000 })
     await clean(page, 'job page')
+    await page.close()
+  })
+
+  it('the job page resumes a broken feed after the last event seen and shows each event once', async () => {
+    const page = await browser.newPage()
+    await page.goto(`${base}/ui`)
+    await page.fill('#token', TOKEN)
+    await page.click('#signin button[type=submit]')
+    await page.waitForSelector('main[data-loaded=overview]')
+    await page.goto(`${base}/ui#/jobs/j2`)
+    await page.waitForSelector('main[data-loaded=job]')
+    await page.locator('#job-feed', { hasText: /^finished/ }).waitFor({ timeout: 30_000 })
+    assert.deepEqual(feedRequests, ['', '2', '2'])
+    assert.deepEqual(await page.locator('#job-log li').allInnerTexts().then(xs => xs.map(x => x.replace(/^.*log: /, ''))), ['line 1', 'line 2', 'line 3'])
+    assert.equal(await page.locator('#job-status').innerText(), 'succeeded')
+    assert.match(await page.locator('#progress tbody tr').innerText(), /n1\s+ok/)
     await page.close()
   })
 })
