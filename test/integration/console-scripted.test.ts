@@ -4,6 +4,7 @@
 //   names, job messages and failure reasons come from playbooks and remote hosts. Every field
 //   carries markup here; nothing may become an element or run, and each string must appear
 //   as written;
+// - a refresh that fails: the overview keeps what it showed, says why, and recovers;
 // - a job feed that breaks (the stream ends early, then the manager is briefly gone): the job
 //   page resumes after the last event seen, as `clusterctl ... --wait` does, showing each
 //   event once.
@@ -37,6 +38,8 @@ describe('web console against a scripted API, in a real browser', { skip }, () =
   let base: string
   /** The `after` of each request for job j2's feed ('' when absent). */
   const feedRequests: string[] = []
+  /** While true, `GET /v1/members` fails as an agent that is restarting would. */
+  let membersDown = false
   const now = new Date().toISOString()
   const node: NodeRecord = {
     name: 'n1', peerId: '12D3KooWEvil', state: 'commission-failed', roles: [`web${EVIL}`], vars: {}, reachable: true,
@@ -56,7 +59,10 @@ describe('web console against a scripted API, in a real browser', { skip }, () =
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'console-escaping-'))
     server = new ApiServer({ logger: pino({ level: 'silent' }) }, { socketPath: join(dir, 'api.sock'), tcp: { host: '127.0.0.1', port: 0, token: TOKEN } })
-    server.route('GET', '/v1/members', async () => [member])
+    server.route('GET', '/v1/members', async () => {
+      if (membersDown) throw new ClusterdError('CLUSTERD_ERR_UNAVAILABLE', 'the agent is restarting')
+      return [member]
+    })
     server.route('GET', '/v1/manager', async () => ({ name: 'n1', peerId: node.peerId, epoch: 3, since: now, local: true }))
     server.route('GET', '/v1/nodes', async () => ({ items: [node], next: null }))
     server.route('GET', '/v1/nodes/:name', async () => ({
@@ -148,6 +154,21 @@ describe('web console against a scripted API, in a real browser', { skip }, () =
     assert.deepEqual(await page.locator('#job-log li').allInnerTexts().then(xs => xs.map(x => x.replace(/^.*log: /, ''))), ['line 1', 'line 2', 'line 3'])
     assert.equal(await page.locator('#job-status').innerText(), 'succeeded')
     assert.match(await page.locator('#progress tbody tr').innerText(), /n1\s+ok/)
+    await page.close()
+  })
+
+  it('a failed refresh keeps the overview, shows why above it, and clears once the agent answers', async () => {
+    const page = await browser.newPage()
+    await page.goto(`${base}/ui`)
+    await page.fill('#token', TOKEN)
+    await page.click('#signin button[type=submit]')
+    await page.waitForSelector('main[data-loaded=overview]')
+    membersDown = true
+    await page.locator('main > .stale', { hasText: 'CLUSTERD_ERR_UNAVAILABLE' }).waitFor({ timeout: 15_000 })
+    assert.equal(await page.locator('#nodes tbody tr').count(), 1, 'the last good overview stays')
+    membersDown = false
+    await page.locator('main > .stale').waitFor({ state: 'detached', timeout: 15_000 })
+    assert.equal(await page.locator('#members tbody tr').count(), 1)
     await page.close()
   })
 })

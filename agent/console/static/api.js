@@ -2,7 +2,7 @@
 // bearer token in the Authorization header (never in a URL). The token lives in
 // sessionStorage: it is gone when the tab closes, and no other site can read it.
 
-import { NdjsonLines, RECONNECT, RETRYABLE_CODES, isTerminal } from './model.js'
+import { NdjsonLines, RECONNECT, RETRYABLE_CODES, isTerminal, pause } from './model.js'
 
 const TOKEN_KEY = 'clusterd.api-token'
 
@@ -101,13 +101,6 @@ export async function * ndjson (path, signal) {
 
 function retryable (err) {
   return err instanceof ApiError && (err.status === 0 || RETRYABLE_CODES.includes(err.code))
-}
-
-function pause (ms, signal) {
-  return new Promise(resolve => {
-    const timer = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-  })
 }
 
 /**

@@ -2,6 +2,8 @@
 // facts, task names: attacker-influenced) becomes a text node or an attribute value, never
 // markup. No string is ever parsed as HTML anywhere in the console.
 
+import { pause } from './model.js'
+
 /**
  * An element: `h('td', { class: 'num' }, 'text', child, [more])`. Attributes are set with
  * setAttribute (`on*` functions become listeners); children that are not nodes become text.
@@ -64,4 +66,24 @@ export function section (title, ...children) {
 export function errorBox (err) {
   const code = err?.code ?? 'ERROR'
   return h('div', { class: 'error', role: 'alert' }, h('strong', {}, code), ' ', err?.message ?? String(err))
+}
+
+/**
+ * Run `draw` now and every `ms` until `signal` aborts. A failure of the first draw is thrown
+ * (the page shows it, or asks for the token on a 401); a later one (the agent restarting, no
+ * manager for a moment) is shown above the last good content, and drawing goes on.
+ */
+export async function every (ms, signal, main, draw) {
+  let drawn = false
+  while (!signal.aborted) {
+    try {
+      await draw()
+      drawn = true
+    } catch (err) {
+      if (!drawn || signal.aborted || err?.status === 401) throw err
+      main.querySelector(':scope > .stale')?.remove()
+      main.prepend(h('div', { class: 'stale' }, errorBox(err)))
+    }
+    await pause(ms, signal)
+  }
 }

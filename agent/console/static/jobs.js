@@ -2,7 +2,7 @@
 // `clusterctl ... --wait` follows (GET /v1/jobs/:id/events?follow=1), resumed after a break.
 
 import { api, followJob } from './api.js'
-import { badge, errorBox, facts, h, link, section, show, table } from './dom.js'
+import { badge, errorBox, every, facts, h, link, section, show, table } from './dom.js'
 import { applyFeedItem, jobHref, jobRows, newJobView, nodeHref, when } from './model.js'
 
 /** How often the job list is fetched again. */
@@ -10,7 +10,7 @@ const REFRESH_MS = 5000
 
 /** Show the newest jobs in `main`, refreshed until `signal` aborts. */
 export async function jobsPage (main, signal) {
-  while (!signal.aborted) {
+  await every(REFRESH_MS, signal, main, async () => {
     const jobs = await api('GET', '/v1/jobs?limit=200', undefined, signal)
     if (signal.aborted) return
     show(main, h('h1', {}, `Jobs (${jobs.length})`), section('Newest first', table([
@@ -23,11 +23,7 @@ export async function jobsPage (main, signal) {
       { header: 'Reason', cell: j => j.reason ?? '' }
     ], jobs, { id: 'jobs' })))
     main.dataset.loaded = 'jobs'
-    await new Promise(resolve => {
-      const timer = setTimeout(resolve, REFRESH_MS)
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-    })
-  }
+  })
 }
 
 function progressTable (view) {

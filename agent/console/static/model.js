@@ -57,6 +57,15 @@ export function isTerminal (status) {
   return TERMINAL_JOB_STATUSES.includes(status)
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function pause (ms, signal) {
+  return new Promise(resolve => {
+    if (signal.aborted) { resolve(); return }
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+  })
+}
+
 /** Most events the job page keeps (the newest). */
 export const MAX_SHOWN_EVENTS = 500
 

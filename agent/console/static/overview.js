@@ -2,7 +2,7 @@
 // state, drift; refreshed every few seconds while shown.
 
 import { allNodes, api, ApiError } from './api.js'
-import { badge, errorBox, facts, h, link, section, show, table } from './dom.js'
+import { badge, errorBox, every, facts, h, link, section, show, table } from './dom.js'
 import { LIFECYCLE_STATES, MEMBER_STATUSES, countBy, driftSummary, driftText, nodeHref, jobHref, when } from './model.js'
 
 /** How often the overview is fetched again. */
@@ -75,7 +75,7 @@ function nodesTable (nodes) {
 
 /** Show the overview in `main` until `signal` aborts (another page was opened). */
 export async function overviewPage (main, signal) {
-  while (!signal.aborted) {
+  await every(REFRESH_MS, signal, main, async () => {
     const [members, manager, nodes] = await Promise.all([
       api('GET', '/v1/members?facts=cached', undefined, signal),
       partly(api('GET', '/v1/manager', undefined, signal)),
@@ -92,9 +92,5 @@ export async function overviewPage (main, signal) {
     main.dataset.loaded = 'overview'
     // For bench/console: time from navigation to the first full overview.
     if (performance.getEntriesByName('clusterd:overview').length === 0) performance.mark('clusterd:overview')
-    await new Promise(resolve => {
-      const timer = setTimeout(resolve, REFRESH_MS)
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-    })
-  }
+  })
 }
