@@ -46,6 +46,8 @@ import { StartupWatch, startupDeadlineFromEnv } from './startup-watch.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
 import { EventLoopWatch } from './metrics/event-loop-watch.js'
 import { registerOpsRoutes } from './metrics/ops-routes.js'
+import { findConsoleDir, loadConsoleFiles } from './console/console-files.js'
+import { registerConsoleRoutes } from './console/console-routes.js'
 import { judgeHealth, judgeReadiness } from './metrics/probes.js'
 import { directoryBytes } from './metrics/store-bytes.js'
 import { LogRing } from './diagnostics/log-ring.js'
@@ -324,6 +326,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     stack.push(async () => { await diagnosticsStream.stop() })
     registerDiagnosticsRoutes(api, { source: diagnosticsSource, stream: diagnosticsStream, members: () => membership.members(), selfPeerId: node.peerId.toString() })
     for (const r of Object.values(MANAGER_ROUTES)) api.route(r.method, r.pattern, gateway.handler(routeKey(r.method, r.pattern)))
+    const consoleDir = findConsoleDir()
+    registerConsoleRoutes(api, consoleDir === null ? null : await loadConsoleFiles(consoleDir))
     await api.start()
     stack.push(async () => { await api.stop() })
 

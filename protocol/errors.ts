@@ -8,7 +8,7 @@
 export const ERROR_CODES = {
   CLUSTERD_ERR_INVALID_ARGUMENT: { status: 400, exit: 2, summary: 'A flag, config key or request field is malformed or out of range.' },
   CLUSTERD_ERR_INVALID_CONFIG: { status: 400, exit: 2, summary: 'A configuration file cannot be read or fails validation.' },
-  CLUSTERD_ERR_UNAUTHORIZED: { status: 401, exit: 3, summary: 'The API request carries no valid bearer token.' },
+  CLUSTERD_ERR_UNAUTHORIZED: { status: 401, exit: 3, summary: 'The API request carries no valid bearer token, or a browser sent it from another site.' },
   CLUSTERD_ERR_NOT_FOUND: { status: 404, exit: 4, summary: 'The API route does not exist.' },
   CLUSTERD_ERR_NODE_NOT_FOUND: { status: 404, exit: 4, summary: 'No node by that name is known to the manager.' },
   CLUSTERD_ERR_MEMBER_NOT_FOUND: { status: 404, exit: 4, summary: 'No live member by that name is in the agent\'s membership view.' },

@@ -4,8 +4,9 @@
 // Loading one bundled file instead of hundreds of ESM modules halves an agent's start-up
 // (docs/benchmarks.md, "Agent start-up"). Code behind a dynamic import() (the manager role,
 // `clusterd agent` itself) becomes its own chunk and is only read when that import runs.
+// It also copies the web console's static files to dist/ui/.
 // Usage: node scripts/bundle.js   (run from anywhere; writes into the repository's dist/)
-import { rm, writeFile } from 'node:fs/promises'
+import { cp, rm, writeFile } from 'node:fs/promises'
 import { builtinModules } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -60,5 +61,9 @@ const result = await build({
   // CommonJS dependencies call require() for Node built-ins, which ESM output lacks.
   banner: { js: "import { createRequire as __clusterdRequire } from 'node:module'; const require = __clusterdRequire(import.meta.url);" }
 })
+// The web console's hand-written files (no build step of their own), served from dist/ui/ by
+// agent/console/console-files.ts, so an installed dist/ carries them.
+await rm(join(root, 'dist', 'ui'), { recursive: true, force: true })
+await cp(join(root, 'agent', 'console', 'static'), join(root, 'dist', 'ui'), { recursive: true })
 // What went into which file, for `npx esbuild --analyze`-style inspection (e.g. esbuild.github.io/analyze).
 await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything clusterd needs on a Debian machine, idempotently:
 #   - Debian packages: OpenSSH, Ansible (ansible-core + python3-ansible-runner), iproute2;
-#     with --dev also what the tests and benchmarks use (serf, for the membership benchmark);
+#     with --dev also what the tests and benchmarks use (serf, for the membership benchmark;
+#     chromium, the browser the web console's test drives);
 #   - Node.js: any `npm` to bootstrap with (Debian's if none is present); the project then
 #     brings its own Node.js 22 as the npm package `node` (node_modules/.bin/node), because
 #     libp2p 3 needs Node 22 and Debian ships older releases;
@@ -25,7 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(openssh-server openssh-client openssl ansible-core python3-ansible-runner iproute2 procps util-linux ca-certificates)
-[ "$dev" -eq 1 ] && packages+=(serf psmisc)
+[ "$dev" -eq 1 ] && packages+=(serf psmisc chromium)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()

@@ -6,9 +6,12 @@ import type { Logger } from 'pino'
 import { ClusterdError, type ErrorBody } from '../../protocol/errors.js'
 import { JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE } from './constants.js'
 
-/** A handler result sent as text with its own content type (Prometheus' exposition format). */
+/**
+ * A handler result sent as text with its own content type (Prometheus' exposition format, the
+ * web console's files) and any extra headers (the console's Content-Security-Policy).
+ */
 export class TextReply {
-  constructor (readonly status: number, readonly contentType: string, readonly text: string) {}
+  constructor (readonly status: number, readonly contentType: string, readonly text: string, readonly headers: Record<string, string> = {}) {}
 }
 
 /** Send a TextReply. */
@@ -16,7 +19,8 @@ export function sendText (res: ServerResponse, reply: TextReply): void {
   res.writeHead(reply.status, {
     'content-type': reply.contentType,
     'content-length': String(Buffer.byteLength(reply.text)),
-    'cache-control': 'no-store'
+    'cache-control': 'no-store',
+    ...reply.headers
   })
   res.end(reply.text)
 }

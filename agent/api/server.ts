@@ -1,8 +1,10 @@
 /**
  * The agent's local HTTP/1.1 API. Always on a unix socket (mode 0600; file permissions are
  * the access control), optionally also on TCP, where every request needs
- * `Authorization: Bearer <token>`. Routes are registered with `route()` by the composition
- * root; handlers return values and throw ClusterdError for expected failures.
+ * `Authorization: Bearer <token>`. On both, a request a browser marks as cross-site is refused
+ * (same-origin.ts), except on routes opened without the token. Routes are registered with
+ * `route()` by the composition root; handlers return values and throw ClusterdError for
+ * expected failures.
  */
 
 import { chmod } from 'node:fs/promises'
@@ -19,6 +21,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS, SOCKET_MODE
 } from './constants.js'
 import { readJsonBody } from './read-body.js'
+import { crossSiteReason } from './same-origin.js'
 import { ApiReply, type ApiHandler } from '../../protocol/api-handler.js'
 import { errorResponse, isAsyncIterable, sendJson, sendText, streamNdjson, TextReply } from './respond.js'
 import { Router } from './router.js'
@@ -226,6 +229,8 @@ export class ApiServer {
         res.setHeader('www-authenticate', 'Bearer')
         throw new ClusterdError('CLUSTERD_ERR_UNAUTHORIZED', 'missing or invalid bearer token')
       }
+      const crossSite = open ? null : crossSiteReason(req.headers)
+      if (crossSite !== null) throw new ClusterdError('CLUSTERD_ERR_UNAUTHORIZED', `cross-site request refused: ${crossSite}`)
       // Only origin-form targets (`/v1/...`); anything else could make URL() resolve a
       // different host or throw, and a throw here must not escape as an unhandled rejection.
       if (!path.startsWith('/') || path.startsWith('//')) {

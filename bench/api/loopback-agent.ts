@@ -17,6 +17,8 @@ export interface LoopbackAgentOptions {
   sshKeyFile: string
   /** Seeds, as `127.0.0.1:PORT`. */
   join?: string[]
+  /** More `clusterd agent` arguments (e.g. a TCP API listener). */
+  extraArgs?: string[]
 }
 
 /** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
@@ -66,7 +68,8 @@ export class LoopbackAgent {
       '--manager-eligible', String(opts.eligible),
       '--ssh-key-file', opts.sshKeyFile,
       '--log-level', 'info',
-      ...(opts.join ?? []).flatMap(j => ['--join', j])
+      ...(opts.join ?? []).flatMap(j => ['--join', j]),
+      ...(opts.extraArgs ?? [])
     ]
     const proc = spawn(NODE, argv, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' }, stdio: ['ignore', 'pipe', 'pipe'] })
     return new LoopbackAgent(opts, port, proc)
