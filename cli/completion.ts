@@ -23,8 +23,8 @@ interface Node {
   values: Array<{ flags: string[], choices: string[] }>
 }
 
-/** Only letters, digits and `-`, `_`, `.`, `|`: what a verb, flag or choice may hold in the script. */
-const SAFE = /^[A-Za-z0-9._|-]+$/
+/** Only letters, digits and `-`, `_`, `.`: what a verb, flag or choice may hold in the script (single-quoted text and case patterns there). */
+const SAFE = /^[A-Za-z0-9._-]+$/
 
 function flagsOf (option: Option): string[] {
   return [option.short, option.long].filter((f): f is string => f !== undefined && SAFE.test(f))
