@@ -173,7 +173,7 @@ SYSTEMD_DIR=$(abs_path CLUSTERD_SYSTEMD_DIR "${CLUSTERD_SYSTEMD_DIR:-/etc/system
 . "$REPO/scripts/fence-gate.sh"
 # A bootstrap run from a manager's session must not tag the agent it starts with that session's lease.
 unset CLUSTERD_LEASE
-# The programs bootstrap runs: the installed ones (resolve_programs, after the flags), or the
+# The programs bootstrap runs: the installed ones (set after the flags, from --prefix), or the
 # ones these name (then nothing is installed).
 if [ -n "${CLUSTERD_NODE_BIN:-}${CLUSTERD_JS:-}${CLUSTERCTL_JS:-}" ]; then
   install_tool=0

@@ -119,6 +119,12 @@ describe('bootstrap.sh installs clusterd under --prefix', () => {
     assert.match(upgrade.stderr, /the configuration or the installed version changed; apply it with: \.\/bootstrap\.sh stop/)
   })
 
+  it('refuses a --prefix that cannot go into a unit file or a wrapper, with exit 2', async () => {
+    const bad = await bootstrap(dir, ['status', '--prefix', join(dir, 'a b$c')], INSTALLED)
+    assert.equal(bad.code, 2, bad.stdout)
+    assert.match(bad.stderr, /--prefix: expected a path of letters, digits and \/ \. _ \+ -/)
+  })
+
   it('stop through the installed programs', async () => {
     const stop = await bootstrap(dir, ['stop', '--prefix', prefix], INSTALLED)
     assert.equal(stop.code, 0, stop.stderr)
