@@ -8,10 +8,11 @@
 #                                   the two Python helpers the agent runs, README.md and docs/
 #   PREFIX/current -> versions/...  the tree the service runs; replaced by one rename, so an
 #                                   upgrade is atomic and a running agent keeps its own tree
+#   PREFIX/previous -> versions/... the tree current replaced (to go back to: point current at it)
 #   BIN_DIR/clusterd, clusterctl    wrappers that exec the pinned Node on PREFIX/current
 # HASH covers every installed file of the checkout (node_modules through package-lock.json and
 # the Node checksum), so re-running the same checkout copies nothing. Kept: the current tree, the
-# one it replaced, and any tree a running process's Node binary belongs to.
+# previous one, and any tree a running process's Node binary belongs to; older ones are removed.
 #
 # Environment (tests point them into a temporary directory):
 #   CLUSTERD_PREFIX=/opt/clusterd     default of --prefix
@@ -66,7 +67,7 @@ version_in_use () { # DIR
 }
 
 install_tree () {
-  local id dir previous="" v
+  local id dir was="" previous="" v
   [[ $PREFIX =~ ^/[A-Za-z0-9/._+-]*$ ]] || die "cannot install under \"$PREFIX\": use a path of letters, digits and / . _ + -"
   id=$(tree_id)
   dir="$PREFIX/versions/$id"
@@ -78,13 +79,18 @@ install_tree () {
     copy_tree "$dir"
     say "installed clusterd $id in $dir"
   fi
-  [ -L "$PREFIX/current" ] && previous=$(readlink "$PREFIX/current")
-  if [ "$previous" != "versions/$id" ]; then
+  [ -L "$PREFIX/current" ] && was=$(readlink "$PREFIX/current")
+  if [ "$was" != "versions/$id" ]; then
+    # previous: the version to go back to (kept until the next upgrade replaces it).
+    if [ -n "$was" ]; then
+      ln -sfn -- "$was" "$PREFIX/previous.tmp" && mv -Tf -- "$PREFIX/previous.tmp" "$PREFIX/previous"
+    fi
     ln -sfn -- "versions/$id" "$PREFIX/current.tmp"
     mv -Tf -- "$PREFIX/current.tmp" "$PREFIX/current"
     say "$PREFIX/current is now versions/$id"
     tree_changed=1
   fi
+  [ -L "$PREFIX/previous" ] && previous=$(readlink "$PREFIX/previous")
   for v in "$PREFIX"/versions/* "$PREFIX"/versions/.stage.*; do
     [ -e "$v" ] || continue
     case "$v" in "$dir"|"$PREFIX/$previous") continue ;; esac

@@ -114,8 +114,13 @@ describe('bootstrap.sh installs clusterd under --prefix', () => {
     assert.equal(upgrade.code, 0, upgrade.stderr)
     assert.match(upgrade.stdout, new RegExp(`/current is now versions/${id}`))
     assert.equal(readlinkSync(join(prefix, 'current')), `versions/${id}`)
+    assert.equal(readlinkSync(join(prefix, 'previous')), 'versions/0.0.1-000000000001')
     assert.ok(existsSync(older), 'the replaced tree is kept')
     assert.equal(existsSync(oldest), false, 'an older unused tree is removed')
+    // A plain re-run later still keeps the previous tree (to go back to).
+    const again = await bootstrap(dir, args(), INSTALLED)
+    assert.equal(again.code, 0, again.stderr)
+    assert.ok(existsSync(older), 'previous kept on a re-run')
     assert.match(upgrade.stderr, /the configuration or the installed version changed; apply it with: \.\/bootstrap\.sh stop/)
   })
 
