@@ -34,13 +34,17 @@ describe('bootstrap.sh installs clusterd under --prefix', () => {
   let port: number
   let first: Run
   let id: string
+  /** Wall time of the first run (install, secrets, agent start, election): printed, not asserted. */
+  let firstMs = 0
   const args = (): string[] => ['--no-install', '--listen', `127.0.0.1:${port}`, '--node-name', 'inst', '--prefix', prefix]
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'clusterd-inst-'))
     prefix = join(dir, 'prefix')
     port = await freePort()
+    const t0 = Date.now()
     first = await bootstrap(dir, args(), INSTALLED)
+    firstMs = Date.now() - t0
     id = /installed clusterd (\S+) in /.exec(first.stdout)?.[1] ?? ''
   })
   after(async () => {
@@ -51,8 +55,9 @@ describe('bootstrap.sh installs clusterd under --prefix', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('copies a versioned tree with the production dependencies and the pinned Node, and points current at it', async () => {
+  it('copies a versioned tree with the production dependencies and the pinned Node, and points current at it', async (t) => {
     assert.equal(first.code, 0, first.stderr + first.stdout)
+    t.diagnostic(`installed tree: ${execFileSync('du', ['-sh', join(prefix, 'versions', id)]).toString().split('\t')[0] ?? '?'}; first bootstrap run (install + start + election) ${firstMs} ms`)
     const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
     assert.match(id, new RegExp(`^${version.replaceAll('.', '\\.')}-[0-9a-f]{12}$`))
     assert.equal(readlinkSync(join(prefix, 'current')), `versions/${id}`)
@@ -93,9 +98,11 @@ describe('bootstrap.sh installs clusterd under --prefix', () => {
     assert.equal((await stat(join(dir, 'bin', 'clusterctl'))).mode & 0o777, 0o755)
   })
 
-  it('a re-run copies nothing and keeps the agent', async () => {
+  it('a re-run copies nothing and keeps the agent', async (t) => {
     const agent = readPid(join(dir, 'run', 'agent.pid'))
+    const t0 = Date.now()
     const again = await bootstrap(dir, args(), INSTALLED)
+    t.diagnostic(`re-run (nothing to copy, agent already running) ${Date.now() - t0} ms`)
     assert.equal(again.code, 0, again.stderr)
     assert.match(again.stdout, new RegExp(`clusterd ${id} is installed in `))
     assert.doesNotMatch(again.stdout, /installed clusterd|is now versions/)
