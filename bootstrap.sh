@@ -22,7 +22,12 @@ Run as root. Re-running is safe: nothing is installed twice, secrets are never r
 a running agent is not started a second time.
 
 First node (no command, or `init`):
-  1. installs what is missing (scripts/install-deps.sh; skip with --no-install);
+  1. installs what is missing (scripts/install-deps.sh; skip with --no-install), then
+     installs clusterd itself from this checkout under --prefix (default /opt/clusterd):
+     versions/VERSION-HASH/ (the built programs, playbooks, production node_modules with the
+     pinned Node.js), current -> that version (switched atomically), and the wrappers
+     /usr/local/bin/clusterd and /usr/local/bin/clusterctl; the service runs from
+     PREFIX/current, not from the checkout;
   2. creates the cluster secrets in /etc/clusterd (directory 0700, files 0600), keeping any
      that exist: secret (gossip pre-shared key), ssh-ca and ssh-ca.pub (the cluster SSH
      certificate authority), api-ca.key and api-ca.crt (the CA of the TCP API's TLS
@@ -38,7 +43,8 @@ First node (no command, or `init`):
      session of a manager certificate runs through it (the principal's forced command);
   5. starts clusterd: the systemd unit clusterd.service when systemd runs, else a supervisor
      (scripts/supervise.sh) that restarts the agent when it crashes, with its PID in
-     /run/clusterd/supervisor.pid and the log in /var/log/clusterd/clusterd.log;
+     /run/clusterd/supervisor.pid and the log in /var/log/clusterd/clusterd.log (rotated by
+     the supervisor at 50 MiB: clusterd.log.1 ... clusterd.log.5);
   6. waits until a manager is elected (this node) and prints how to join more nodes.
 
 join HOST:PORT...:
@@ -71,6 +77,8 @@ Flags (first node and join):
                            API CA), guarded by /etc/clusterd/api-token; manager-eligible
                            nodes only
   --no-install             do not run scripts/install-deps.sh (machine already set up)
+  --prefix DIR             where clusterd is installed (default /opt/clusterd); also given
+                           to status and stop when not the default
   -h, --help               this text
 
 Exit status: 0 done; 1 failed (the message says why); 2 bad usage; 6 `status`: not running
@@ -88,9 +96,13 @@ Environment (paths default as shown; tests point them into a temporary directory
   CLUSTERD_INIT=auto                    auto|systemd|supervise (auto: systemd when
                                         /run/systemd/system exists)
   CLUSTERD_WAIT_SECONDS=60              how long to wait for a manager / the member list
-  CLUSTERD_NODE_BIN, CLUSTERD_JS, CLUSTERCTL_JS   Node.js binary and the clusterd/clusterctl
-                                        entry points (default: this repository's
-                                        node_modules/.bin/node, bin/clusterd.js, bin/clusterctl.js)
+  CLUSTERD_PREFIX=/opt/clusterd         default of --prefix
+  CLUSTERD_BIN_DIR=/usr/local/bin       where the clusterd and clusterctl wrappers go
+  CLUSTERD_NODE_BIN, CLUSTERD_JS, CLUSTERCTL_JS   run these (Node.js binary, clusterd and
+                                        clusterctl entry points) instead of installing: when
+                                        any is set nothing goes under --prefix (the unset ones
+                                        default to this checkout's node_modules/.bin/node,
+                                        bin/clusterd.js, bin/clusterctl.js)
   CLUSTERD_ALLOW_NON_ROOT=1             skip the root check (tests with private paths)
 EOF
 }
@@ -161,9 +173,16 @@ SYSTEMD_DIR=$(abs_path CLUSTERD_SYSTEMD_DIR "${CLUSTERD_SYSTEMD_DIR:-/etc/system
 . "$REPO/scripts/fence-gate.sh"
 # A bootstrap run from a manager's session must not tag the agent it starts with that session's lease.
 unset CLUSTERD_LEASE
-NODE_BIN=$(abs_path CLUSTERD_NODE_BIN "${CLUSTERD_NODE_BIN:-$REPO/node_modules/.bin/node}")
-CLUSTERD_JS=$(abs_path CLUSTERD_JS "${CLUSTERD_JS:-$REPO/bin/clusterd.js}")
-CLUSTERCTL_JS=$(abs_path CLUSTERCTL_JS "${CLUSTERCTL_JS:-$REPO/bin/clusterctl.js}")
+# The programs bootstrap runs: the installed ones (set after the flags, from --prefix), or the
+# ones these name (then nothing is installed).
+if [ -n "${CLUSTERD_NODE_BIN:-}${CLUSTERD_JS:-}${CLUSTERCTL_JS:-}" ]; then
+  install_tool=0
+  NODE_BIN=$(abs_path CLUSTERD_NODE_BIN "${CLUSTERD_NODE_BIN:-$REPO/node_modules/.bin/node}")
+  CLUSTERD_JS=$(abs_path CLUSTERD_JS "${CLUSTERD_JS:-$REPO/bin/clusterd.js}")
+  CLUSTERCTL_JS=$(abs_path CLUSTERCTL_JS "${CLUSTERCTL_JS:-$REPO/bin/clusterctl.js}")
+else
+  install_tool=1
+fi
 INIT_MODE=${CLUSTERD_INIT:-auto}
 WAIT_SECONDS=${CLUSTERD_WAIT_SECONDS:-60}
 
@@ -183,6 +202,9 @@ SUPERVISOR_PID_FILE="$RUN_DIR/supervisor.pid"
 AGENT_PID_FILE="$RUN_DIR/agent.pid"
 API_SOCKET="$RUN_DIR/clusterd.sock"
 LOG_FILE="$LOG_DIR/clusterd.log"
+# Supervised mode: the supervisor rotates the log at this size, keeping this many old ones.
+LOG_MAX_BYTES=$((50 * 1024 * 1024))
+LOG_KEEP=5
 UNIT_NAME=clusterd.service
 UNIT_FILE="$SYSTEMD_DIR/$UNIT_NAME"
 # What each kind of node holds (README, "Trust model"). A worker's files open no other node.
@@ -195,6 +217,9 @@ case "$INIT_MODE" in auto|systemd|supervise) ;; *) usage_error "CLUSTERD_INIT: e
 # Linux sun_path holds 108 bytes with the NUL.
 [ "${#API_SOCKET}" -le 107 ] || usage_error "CLUSTERD_RUN: the API socket path $API_SOCKET is longer than 107 bytes"
 
+# The installed tree and the wrappers: install_tree.
+# shellcheck source=scripts/install-tree.sh
+. "$REPO/scripts/install-tree.sh"
 # SSH CA and API TLS: create_ssh_ca, create_api_ca, check_trust_files, issue_api_cert,
 # trust_cluster_ssh_ca, check_role_flags.
 # shellcheck source=scripts/cluster-trust.sh
@@ -213,6 +238,7 @@ data_dir=""
 manager_eligible=""
 api_listen=""
 no_install=0
+prefix=""
 start_flags=()   # flags given that only make sense when starting, for a clear error on status/stop
 
 set_once () { # VAR FLAG VALUE
@@ -260,6 +286,10 @@ while [ $# -gt 0 ]; do
   case "$arg" in
     -h|--help|help) usage; exit 0 ;;
     --no-install) no_install=1; start_flags+=("$arg") ;;
+    --prefix)
+      [ $# -gt 0 ] && [[ $1 != --* ]] || usage_error "$arg needs a value"
+      set_once prefix "$arg" "$1"; shift ;;
+    --prefix=*) set_once prefix --prefix "${arg#*=}" ;;
     --node-name|--listen|--advertise|--label|--data-dir|--manager-eligible|--api-listen)
       [ $# -gt 0 ] && [[ $1 != --* ]] || usage_error "$arg needs a value"
       take_flag "$arg" "$1"; shift ;;
@@ -290,6 +320,17 @@ if [ "$cmd" = join ] && [ "${#seeds[@]}" -eq 0 ]; then
 fi
 if { [ "$cmd" = status ] || [ "$cmd" = stop ]; } && [ "${#start_flags[@]}" -gt 0 ]; then
   usage_error "$cmd takes no flags; got ${start_flags[0]}"
+fi
+PREFIX=$(abs_path --prefix "${prefix:-${CLUSTERD_PREFIX:-/opt/clusterd}}")
+[[ $PREFIX =~ ^/[A-Za-z0-9/._+-]*$ ]] || usage_error "--prefix: expected a path of letters, digits and / . _ + -; got \"$PREFIX\""
+# APP: the tree the agent runs from (its playbooks, the supervisor script).
+if [ "$install_tool" -eq 1 ]; then
+  APP="$PREFIX/current"
+  NODE_BIN="$APP/node_modules/.bin/node"
+  CLUSTERD_JS="$APP/bin/clusterd.js"
+  CLUSTERCTL_JS="$APP/bin/clusterctl.js"
+else
+  APP=$REPO
 fi
 
 # ---------------------------------------------------------------- helpers
@@ -414,6 +455,11 @@ install_deps () {
     say "installing what is missing (scripts/install-deps.sh)"
     "$REPO/scripts/install-deps.sh"
   fi
+  if [ "$install_tool" -eq 1 ]; then
+    [ -x "$REPO/node_modules/.bin/node" ] || die "Node.js 22 is missing at $REPO/node_modules/.bin/node: run $REPO/scripts/install-deps.sh (or drop --no-install)"
+    [ -f "$REPO/dist/bundle/clusterd.js" ] || die "clusterd is not built ($REPO/dist/bundle is missing): run $REPO/scripts/install-deps.sh (or drop --no-install)"
+    install_tree
+  fi
   [ -x "$NODE_BIN" ] || die "Node.js 22 is missing at $NODE_BIN: run $REPO/scripts/install-deps.sh (or drop --no-install)"
   [ -f "$CLUSTERD_JS" ] && [ -f "$CLUSTERCTL_JS" ] || die "clusterd is not installed at $CLUSTERD_JS: run $REPO/scripts/install-deps.sh (or drop --no-install)"
   # bin/*.js run the bundles `npm run build` writes to dist/bundle/.
@@ -525,7 +571,7 @@ write_config () {
       echo "api-tls-cert: $(yaml_quote "$API_CERT_FILE")"
       echo "api-tls-key: $(yaml_quote "$API_KEY_FILE")"
     fi
-    echo "playbook-dir: $(yaml_quote "$REPO/playbooks")"
+    echo "playbook-dir: $(yaml_quote "$APP/playbooks")"
     echo "manager-eligible: $manager_eligible"
     if [ "${#label_keys[@]}" -gt 0 ]; then
       echo "label:"
@@ -540,14 +586,14 @@ write_config () {
 start_systemd () {
   command -v systemctl > /dev/null || die "CLUSTERD_INIT=systemd but systemctl is missing"
   local path tpl unit
-  for path in "$NODE_BIN" "$CLUSTERD_JS" "$CONFIG_FILE" "$REPO"; do
+  for path in "$NODE_BIN" "$CLUSTERD_JS" "$CONFIG_FILE" "$APP"; do
     [[ $path =~ ^[A-Za-z0-9/._+-]+$ ]] || die "cannot write a systemd unit for the path \"$path\": use a path of letters, digits and / . _ + -"
   done
   tpl=$(cat "$REPO/scripts/clusterd.service")
   unit=${tpl//@NODE@/"$NODE_BIN"}
   unit=${unit//@CLUSTERD_JS@/"$CLUSTERD_JS"}
   unit=${unit//@CONFIG@/"$CONFIG_FILE"}
-  unit=${unit//@REPO@/"$REPO"}
+  unit=${unit//@APP@/"$APP"}
   [ -d "$SYSTEMD_DIR" ] || { mkdir -p -- "$SYSTEMD_DIR"; chmod 0755 -- "$SYSTEMD_DIR"; }
   if write_if_changed "$UNIT_FILE" 0644 <<<"$unit"; then
     say "wrote $UNIT_FILE"
@@ -557,7 +603,7 @@ start_systemd () {
   systemctl enable --quiet "$UNIT_NAME"
   if systemctl is-active --quiet "$UNIT_NAME"; then
     say "clusterd is already running ($UNIT_NAME)"
-    [ "$config_changed" -eq 0 ] || warn "the configuration changed; apply it with: systemctl restart $UNIT_NAME"
+    [ "$config_changed" -eq 0 ] || warn "the configuration or the installed version changed; apply it with: systemctl restart $UNIT_NAME"
   else
     systemctl start "$UNIT_NAME"
     say "started $UNIT_NAME"
@@ -573,7 +619,7 @@ start_supervised () {
   flock -w 30 "$lock" || die "another bootstrap.sh holds $RUN_DIR/bootstrap.lock"
   if pid=$(supervisor_pid); then
     say "clusterd is already running (supervisor pid $pid)"
-    [ "$config_changed" -eq 0 ] || warn "the configuration changed; apply it with: ./bootstrap.sh stop, then run this command again"
+    [ "$config_changed" -eq 0 ] || warn "the configuration or the installed version changed; apply it with: ./bootstrap.sh stop, then run this command again"
     exec {lock}>&-
     return 0
   fi
@@ -582,8 +628,9 @@ start_supervised () {
     die "an agent not started by bootstrap.sh already answers on $API_SOCKET; stop it first"
   fi
   # Detached: own session, no terminal, stdin from /dev/null, not holding our lock.
-  setsid -f "$BASH" "$REPO/scripts/supervise.sh" \
-    --pid-file "$SUPERVISOR_PID_FILE" --child-pid-file "$AGENT_PID_FILE" -- \
+  setsid -f "$BASH" "$APP/scripts/supervise.sh" \
+    --pid-file "$SUPERVISOR_PID_FILE" --child-pid-file "$AGENT_PID_FILE" \
+    --log-file "$LOG_FILE" --log-max-bytes "$LOG_MAX_BYTES" --log-keep "$LOG_KEEP" -- \
     "$NODE_BIN" "$CLUSTERD_JS" agent --config "$CONFIG_FILE" \
     < /dev/null >> "$LOG_FILE" 2>&1 {lock}>&-
   deadline=$((SECONDS + 10))
@@ -597,6 +644,8 @@ start_supervised () {
 
 start_agent () {
   config_changed=${config_changed:-0}
+  # A new installed version runs after a restart, like a new configuration.
+  [ "${tree_changed:-0}" -eq 0 ] || config_changed=1
   if [ "$(init_mode)" = systemd ]; then start_systemd; else start_supervised; fi
 }
 

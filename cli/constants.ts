@@ -36,6 +36,12 @@ export const RECONNECT_FIRST_DELAY_MS = 250
 /** Longest pause between reconnect attempts. */
 export const RECONNECT_MAX_DELAY_MS = 5_000
 
+/** `events --follow`: pause between two asks for new events when the last found none. */
+export const EVENTS_POLL_INTERVAL_MS = 1_000
+
+/** `events --follow`: most new events asked for at once (a full batch is followed by another ask at once). */
+export const EVENTS_FOLLOW_BATCH = 1_000
+
 /** Least time between two redraws of the live progress block on a terminal. */
 export const REDRAW_INTERVAL_MS = 100
 

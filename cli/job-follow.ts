@@ -25,8 +25,8 @@ export interface FollowOptions {
 /** What followJob yields: the feed's items, and a note before each reconnect attempt. */
 export type FollowItem = JobFeedItem | { type: 'reconnect', reason: string, attempt: number }
 
-/** Errors that mean "the path to the manager broke", not "the request is wrong". */
-function isRetryable (err: unknown): boolean {
+/** Errors that mean "the path to the manager broke", not "the request is wrong" (also events --follow). */
+export function isRetryable (err: unknown): boolean {
   if (err instanceof ClusterdError) {
     return err.code === 'CLUSTERD_ERR_NO_MANAGER' || err.code === 'CLUSTERD_ERR_UNAVAILABLE' || err.code === 'CLUSTERD_ERR_STORE_UNAVAILABLE'
   }

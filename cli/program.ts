@@ -10,10 +10,11 @@
 
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { Command, Option } from 'commander'
+import { Argument, Command, Option } from 'commander'
 import { isLoopbackHost } from '../protocol/loopback.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import { ApiClient } from './client.js'
+import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js'
 import {
   ADDR_ENV_VAR, CA_FILE_ENV_VAR, DEBUG_ENV_VAR, DEFAULT_ADDR, DEFAULT_CA_FILE, DEFAULT_COLUMNS, DEFAULT_TIMEOUT_MS, TOKEN_FILE_ENV_VAR
 } from './constants.js'
@@ -151,6 +152,11 @@ export function buildProgram (io: CliIo): Command {
       await emit(await spec.run(client, command.opts(), args, ctx), io)
     })
   }
+  // Not an API verb: it prints a script generated from this program, verbs above included.
+  program.command('completion')
+    .description('Print the shell completion script (bash: source <(clusterctl completion bash))')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(COMPLETION_SHELLS))
+    .action((shell: CompletionShell) => { io.stdout(completionScript(program, shell)) })
   return program
 }
 

@@ -13,7 +13,7 @@ import { backup } from './commands/backup.js'
 import { commission, type CommissionOptions } from './commands/commission.js'
 import { configGet, configSet, type ConfigGetOptions } from './commands/config.js'
 import { decommission, type DecommissionOptions } from './commands/decommission.js'
-import { events, type EventsOptions } from './commands/events.js'
+import { events, eventsFollow, type EventsOptions } from './commands/events.js'
 import { jobCancel } from './commands/job-cancel.js'
 import { jobLogs, type JobLogsOptions } from './commands/job-logs.js'
 import { jobShow, type JobShowOptions } from './commands/job-show.js'
@@ -214,9 +214,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     read: true,
     configure: cmd => {
       cmd.addOption(new Option('--node <name>', "only this node's events"))
-        .addOption(new Option('--limit <n>', 'at most this many events'))
+        .addOption(new Option('--limit <n>', 'at most this many events (with --follow: to start with)'))
+        .addOption(new Option('-f, --follow', 'keep printing new events as they happen, until interrupted (resumes across a manager failover)'))
     },
-    run: async (client, opts) => await events(client, opts as unknown as EventsOptions)
+    run: async (client, opts, _args, ctx) => opts.follow === true
+      ? eventsFollow(client, opts as unknown as EventsOptions, ctx)
+      : await events(client, opts as unknown as EventsOptions)
   },
   {
     verb: 'config get',

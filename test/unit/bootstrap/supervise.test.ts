@@ -1,11 +1,12 @@
 /**
  * scripts/supervise.sh with small real commands: restart with backoff on failure, no restart
  * after a clean exit, SIGTERM forwarded (and SIGKILL after --stop-timeout), prompt stop
- * during a backoff, pid files written and removed.
+ * during a backoff, pid files written and removed, the log rotated by size while the command
+ * keeps writing to it.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -26,13 +27,14 @@ const SUPERVISE = join(findRepo(), 'scripts', 'supervise.sh')
 
 interface Supervised { proc: ChildProcess, output: () => string, exited: Promise<number | null> }
 
-function supervise (dir: string, extra: string[], command: string[]): Supervised {
+/** Runs supervise.sh; its stdout and stderr go to `logFd` when given (as bootstrap.sh's `>> LOG`), else are collected. */
+function supervise (dir: string, extra: string[], command: string[], logFd?: number): Supervised {
   const proc = spawn('bash', [SUPERVISE, '--pid-file', join(dir, 'sup.pid'), '--child-pid-file', join(dir, 'child.pid'), ...extra, '--', ...command], {
-    cwd: dir, stdio: ['ignore', 'pipe', 'pipe']
+    cwd: dir, stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe']
   })
   let out = ''
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
+  proc.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })
+  proc.stderr?.setEncoding('utf8').on('data', (d: string) => { out += d })
   const exited = new Promise<number | null>(resolve => proc.on('close', code => { resolve(code) }))
   return { proc, output: () => out, exited }
 }
@@ -109,8 +111,50 @@ describe('supervise.sh', () => {
     assert.equal(existsSync(`/proc/${child}`) && !readFileSync(`/proc/${child}/stat`, 'utf8').includes(') Z'), false, 'the command is gone')
   })
 
+  it('rotates the log by size while the command keeps appending: whole lines in order, no hole, the command not restarted', async () => {
+    const log = join(dir, 'rotated.log')
+    const fd = openSync(log, 'a')
+    // 100-byte numbered lines, each one write(2) with O_APPEND, as the agent's pino lines.
+    const writer = 'i=0; while :; do printf "line %05d %s\\n" $i "$(printf "%0.sx" $(seq 88))"; i=$((i+1)); sleep 0.005; done'
+    running = supervise(dir, ['--log-file', log, '--log-max-bytes', '4000', '--log-keep', '2', '--log-check-seconds', '1'], ['bash', '-c', writer], fd)
+    closeSync(fd)
+    const rotations = (): number => [log, `${log}.1`, `${log}.2`].map(f => existsSync(f) ? readFileSync(f, 'utf8').match(/"rotated the log at \d+ bytes/g)?.length ?? 0 : 0).reduce((a, b) => a + b, 0)
+    await poll('three rotations', () => existsSync(`${log}.2`) && rotations() >= 3, 20_000)
+    running.proc.kill('SIGTERM')
+    assert.equal(await running.exited, 0)
+    assert.equal(existsSync(`${log}.3`), false, '--log-keep 2 keeps two old logs')
+    let last = -1
+    for (const f of [`${log}.2`, `${log}.1`, log]) {
+      const text = readFileSync(f, 'utf8')
+      assert.equal(text.includes('\0'), false, `no hole (NUL bytes) in ${f}`)
+      for (const line of lines(text)) {
+        if (line.startsWith('{')) { assert.match(line, /"component":"supervisor"/); continue }
+        assert.match(line, /^line \d{5} x{88}$/, `a whole line in ${f}`)
+        const n = Number(line.slice(5, 10))
+        assert.ok(n > last, `${f}: line ${n} after ${last}`)
+        last = n
+      }
+    }
+    const all = [`${log}.2`, `${log}.1`, log].map(f => readFileSync(f, 'utf8')).join('')
+    assert.doesNotMatch(all, /restarting in/, 'the command was never restarted')
+  })
+
+  it('with log rotation on, a command that fails is restarted at once, not after the check interval', async () => {
+    const log = join(dir, 'fail.log')
+    const fd = openSync(log, 'a')
+    running = supervise(dir, ['--log-file', log, '--log-max-bytes', '1000000', '--log-check-seconds', '60'], ['sh', '-c', 'sleep 0.3; exit 3'], fd)
+    closeSync(fd)
+    const t0 = Date.now()
+    await poll('the second start', () => (readFileSync(log, 'utf8').match(/"started the agent/g)?.length ?? 0) >= 2, 10_000)
+    assert.ok(Date.now() - t0 < 10_000, 'well before the 60 s check interval')
+    assert.match(readFileSync(log, 'utf8'), /"the agent exited with status 3 after \d+s; restarting in 1s"/)
+    running.proc.kill('SIGTERM')
+    assert.equal(await running.exited, 0)
+  })
+
   it('rejects bad arguments with exit 2', async () => {
-    for (const args of [['--', 'true'], ['--pid-file', join(dir, 'p')], ['--pid-file', join(dir, 'p'), '--max-backoff', 'x', '--', 'true']]) {
+    for (const args of [['--', 'true'], ['--pid-file', join(dir, 'p')], ['--pid-file', join(dir, 'p'), '--max-backoff', 'x', '--', 'true'],
+      ['--pid-file', join(dir, 'p'), '--log-max-bytes', '100', '--', 'true'], ['--pid-file', join(dir, 'p'), '--log-file', join(dir, 'l'), '--log-keep', '0', '--', 'true']]) {
       const run = spawn('bash', [SUPERVISE, ...args], { stdio: 'ignore' })
       const code = await new Promise(resolve => run.on('close', resolve))
       assert.equal(code, 2, args.join(' '))
