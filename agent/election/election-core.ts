@@ -260,7 +260,7 @@ export class ElectionCore {
   }
 
   /** Evaluate: depose a gone manager, re-claim above a rival, claim when we are the winner. `liveMembers` = membership size. */
-  tick (now: number, liveMembers: number): ElectionOutput {
+  tick (now: number, liveMembers: number, synced = true): ElectionOutput {
     const out = empty()
     if (this.startedAt < 0) return out
     this.live = liveMembers

@@ -241,6 +241,9 @@ export class SwimCore implements MembershipCore {
   /** Live members (alive or suspect), self included. */
   size (): number { return this.state.table.live }
 
+  /** Whether a push-pull of ours has completed since start (the join is done). */
+  synced (): boolean { return this.joined }
+
   /** Counters since construction. */
   stats (): SwimStats { return { ...this.counters } }
 
