@@ -43,6 +43,7 @@ export function toJson (r: ScenarioResult): Record<string, unknown> {
   if (r.healMs !== undefined) out.healMs = round(r.healMs)
   if (r.formMs !== undefined) out.formMs = round(r.formMs)
   if (r.seesAllMs !== undefined) out.seesAll = summarise(r.seesAllMs)
+  if (r.formFromLastStartMs !== undefined) out.formFromLastStartMs = round(r.formFromLastStartMs)
   if (r.suspectTransitions !== undefined) Object.assign(out, { suspectTransitions: r.suspectTransitions, failedTransitions: r.failedTransitions, claimsPerEpochMax: r.claimsPerEpochMax })
   if (r.cpu !== undefined) out.cpu = { cpuS: round(r.cpu.cpuS), queuedSPerNode: round(r.cpu.queuedSPerNode), peakBusy: r.cpu.peakBusy }
   Object.assign(out, {
@@ -115,7 +116,7 @@ export function toMarkdown (rs: ScenarioResult[]): string {
  * managers, and what the CPU model did.
  */
 export function toLoadMarkdown (rs: ScenarioResult[]): string {
-  const head = '| scenario | nodes | all see all (s, from the joiners\' start) | per node: sees all med/max s | -> suspect | -> failed | false susp. | false deaths | managers at one epoch (max) | CPU s | input queueing s/node | most busy at once |'
+  const head = '| scenario | nodes | all see all (s, from the joiners\' start; from the last core start) | per node: sees all med/max s | -> suspect | -> failed | false susp. | false deaths | managers at one epoch (max) | CPU s | input queueing s/node | most busy at once |'
   const sep = '|' + '---|'.repeat(12)
   const rows = rs.filter(r => r.suspectTransitions !== undefined).map(r => `| ${r.scenario} | ${r.nodes} | ${loadCells(r).join(' | ')} |`)
   return [head, sep, ...rows].join('\n')
@@ -125,7 +126,7 @@ function loadCells (r: ScenarioResult): string[] {
   const seen = r.seesAllMs !== undefined ? summarise(r.seesAllMs) : null
   const missing = r.seesAllMs !== undefined ? r.nodes - 1 - r.seesAllMs.length : 0
   return [
-    secs(r.formMs),
+    `${secs(r.formMs)}; ${secs(r.formFromLastStartMs)}`,
     seen === null ? '-' : `${secs(seen.median ?? undefined)}/${secs(seen.max ?? undefined)}${missing > 0 ? ` (${missing} never)` : ''}`,
     String(r.suspectTransitions), String(r.failedTransitions),
     String(r.falseSuspicions), `${r.falseDeaths} (+${r.falseDeathsAfterDisruption})`,

@@ -49,6 +49,8 @@ export interface ScenarioResult {
   healMs?: number
   /** ms from the start until all see all (form; burst: from the joiners' start). */
   formMs?: number
+  /** burst: from the last node's core start (the last agent listening) until all see all. */
+  formFromLastStartMs?: number
   /** burst: per node, ms from its start until it saw every node alive (nodes that did). */
   seesAllMs?: number[]
   /** Transitions into suspect and into failed over the whole run, against anyone. */
@@ -135,9 +137,13 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
   const whole = new Uint8Array(capacity)
   const eligibleCount = p.eligible ?? 5
   const election = new ElectionProbe(world, metrics, capacity, { eligible: (i) => i < eligibleCount })
+  const seeded = new Uint8Array(capacity)
+  // The election core starts with the membership core (after the agent's start-up): it must
+  // see its own membership core's first events, and its settle periods count from there.
+  let lastCoreStart = 0
+  world.beforeStart = i => { election.started(i, seeded[i] === 1); lastCoreStart = world.now }
   const start = (i: number, seeds: number[]): void => {
-    // The election core first: it must see its own membership core's first events.
-    election.started(i, seeds.length > 0)
+    seeded[i] = seeds.length > 0 ? 1 : 0
     world.startNode(i, seeds)
     metrics.started(i, world.now)
   }
@@ -171,7 +177,7 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
       for (let i = 1; i < n; i++) if (seesAll[i]! < 0 && metrics.aliveView[i] === n - 1) seesAll[i] = world.now - BURST_AT_MS
     })
     run()
-    if (formed >= 0) res.formMs = formed
+    if (formed >= 0) { res.formMs = formed; res.formFromLastStartMs = formed + BURST_AT_MS - lastCoreStart }
     res.seesAllMs = [...seesAll.subarray(1)].filter(x => x >= 0).sort((a, b) => a - b)
     return finish()
   }

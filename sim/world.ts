@@ -94,6 +94,8 @@ export class World<M, S> {
   /** The shared CPU, when modelled. */
   readonly cpu: Cpu | null
   private readonly cpuRng: Prng
+  /** Called just before a node's core starts (after its start-up work under the CPU model). */
+  beforeStart: ((i: number) => void) | null = null
   /** Wall time of the input being handled: what it sends leaves when it is done. */
   private sendDelay = 0
 
@@ -194,6 +196,7 @@ export class World<M, S> {
     this.stalledUntil[i] = 0
     const cpu = this.cpu
     if (cpu === null) {
+      this.beforeStart?.(i)
       this.apply(i, c.start(this.now))
       return
     }
@@ -272,6 +275,7 @@ export class World<M, S> {
     if (this.cpu !== null && !this.onCpu(e)) return
     switch (e.k) {
       case K_START:
+        this.beforeStart?.(i)
         this.apply(i, core.start(this.now))
         return
       case K_TICK:

@@ -189,6 +189,9 @@ export class Membership implements UserBroadcasts {
   /** Our own peer id. */
   get peerId (): string { return this.selfId }
 
+  /** Whether a push-pull of our own has completed (the join; the election waits for it). */
+  synced (): boolean { return this.core?.synced() ?? false }
+
   /** Be told about every member change (alive, suspect, failed, left, or a new record). */
   onChange (listener: MemberChangeListener): () => void {
     this.listeners.add(listener)

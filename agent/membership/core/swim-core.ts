@@ -67,6 +67,8 @@ export class SwimCore implements MembershipCore {
   private nextGossipAt = 0
   private nextReapAt = 0
   private nextJoinAt = Infinity
+  /** Join push-pulls sent so far without one completing (the retry backoff doubles with it). */
+  private joinAttempts = 0
   private nextReconnectAt = 0
   /** Earliest next catch-up push-pull after we were held failed. */
   private nextResyncAt = 0
@@ -417,15 +419,35 @@ export class SwimCore implements MembershipCore {
     }
   }
 
-  /** Push-pull every seed while we know no other live member; retried every joinRetryMs. */
+  /**
+   * Join: push-pull every seed at start. Until one of our push-pulls has completed (or again
+   * once we know no other live member), retry after a jittered, doubling backoff (joinRetryMs
+   * x 1, 2, 4, 8, x U(0.5, 1.5)): to a member gossip already brought us when there is one,
+   * else to a random seed. 63 agents started together at one seed on a saturated machine
+   * queue 63 push-pulls there, most time out, and retrying them all at the seed every 2 s
+   * only kept it saturated; spread over the members they know, the retries complete.
+   */
   private joinSeeds (now: number, out: Output): void {
-    if (this.seeds.length === 0 || this.state.table.live > 1 || this.state.left) {
+    const t = this.state.table
+    if (this.seeds.length === 0 || this.state.left || (this.joined && t.live > 1)) {
+      this.joinAttempts = 0
       this.nextJoinAt = this.seeds.length === 0 ? Infinity : now + this.t.joinRetryMs
       return
     }
     const state = this.state.localState(true)
-    for (const to of this.seeds) out.syncs.push({ t: 'sync', to, id: null, state })
-    this.nextJoinAt = now + this.t.joinRetryMs
+    const self = this.state.slotOfSelf
+    const known = this.joinAttempts > 0 ? randomSlots(t, this.rng, 1, s => s !== self && t.code(s) === Code.Alive)[0] : undefined
+    if (known !== undefined) {
+      const info = t.info(known)
+      out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state })
+    } else if (this.joinAttempts > 0) {
+      out.syncs.push({ t: 'sync', to: this.seeds[Math.floor(this.rng() * this.seeds.length)]!, id: null, state })
+    } else {
+      for (const to of this.seeds) out.syncs.push({ t: 'sync', to, id: null, state })
+    }
+    const backoff = this.t.joinRetryMs * 2 ** Math.min(3, this.joinAttempts) * (0.5 + this.rng())
+    this.joinAttempts++
+    this.nextJoinAt = now + backoff
   }
 
   // ---- helpers ----
@@ -441,6 +463,9 @@ export class SwimCore implements MembershipCore {
     if (this.started && now - this.asked > this.t.stallGraceMs) {
       const ms = now - this.asked
       this.counters.stalls++
+      // Lifeguard: late timers mean THIS node is the slow one; stretch our probe interval and
+      // timeouts (and our suspicion timeouts) until our probes succeed again.
+      this.awareness.apply(1)
       out.events.push({ t: 'stall', ms })
       for (const s of this.state.suspicions.values()) { s.start += ms; s.deadline += ms }
       if (this.probe !== null) this.probe.stalled = true
