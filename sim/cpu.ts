@@ -10,6 +10,7 @@
  * the real machine. All of it is deterministic (no clocks, no Math.random).
  */
 
+import { MEMBERSHIP_DEFAULTS } from '../agent/membership/constants.js'
 import { EventQueue } from './event-queue.js'
 
 /** CPU costs of a node's work (ms of CPU time on one core). */
@@ -29,6 +30,8 @@ export interface CpuParams {
   /** Other work of a running node, one chunk every `backgroundEveryMs`. */
   backgroundMs: number
   backgroundEveryMs: number
+  /** Push-pulls a node serves at once; more are refused at once (0 = no limit). */
+  inboundSyncs: number
 }
 
 /**
@@ -36,7 +39,8 @@ export interface CpuParams {
  * the datagram channel ~0.04 ms of CPU per side (docs/benchmarks.md, "Datagram channel"), spawn
  * -> listening 0.78 s on an idle machine (8 hosts), idle CPU ~1 % of a core per agent. Assumed
  * (order of magnitude): record signature checks and the core per datagram, a libp2p stream
- * with its noise handshake per push-pull, the busier background of a forming cluster.
+ * with its noise handshake per push-pull (half of it paid by a responder that refuses it),
+ * the busier background of a forming cluster. Push-pulls served at once: the agent's limit.
  */
 export const AGENT_CPU: Readonly<CpuParams> = {
   cores: 2,
@@ -46,7 +50,8 @@ export const AGENT_CPU: Readonly<CpuParams> = {
   syncPerKbMs: 0.5,
   startMs: 780,
   backgroundMs: 20,
-  backgroundEveryMs: 1000
+  backgroundEveryMs: 1000,
+  inboundSyncs: MEMBERSHIP_DEFAULTS.maxInboundSyncs
 }
 
 /** Parses `preset` or `knob=value,...` (over the preset `agent`). */

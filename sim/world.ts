@@ -96,6 +96,10 @@ export class World<M, S> {
   private readonly cpuRng: Prng
   /** Called just before a node's core starts (after its start-up work under the CPU model). */
   beforeStart: ((i: number) => void) | null = null
+  /** Push-pull requests on their way to or queued at each node (the CPU model's refusals). */
+  private readonly syncsIn: Int32Array
+  /** Push-pulls refused because the responder already had `inboundSyncs` in hand. */
+  refusedSyncs = 0
   /** Wall time of the input being handled: what it sends leaves when it is done. */
   private sendDelay = 0
 
@@ -105,6 +109,7 @@ export class World<M, S> {
     this.syncTimeoutMs = init.syncTimeoutMs ?? 10_000
     const n = init.capacity
     this.cpu = init.cpu !== undefined ? new Cpu(init.cpu, n) : null
+    this.syncsIn = new Int32Array(n)
     this.cpuRng = new Prng(init.seed, 0x637075)
     this.up = new Uint8Array(n)
     this.gen = new Int32Array(n)
@@ -259,7 +264,7 @@ export class World<M, S> {
     const i = e.node
     if (this.up[i] !== 1) {
       // A crashed node drops its input; a requester learns its push-pull failed.
-      if (e.k === K_SYNC_REQ) this.failSync(e.b as number, this.now + 2 * this.net.baseDelay())
+      if (e.k === K_SYNC_REQ) { this.syncsIn[i]!--; this.failSync(e.b as number, this.now + 2 * this.net.baseDelay()) }
       return
     }
     if ((e.k === K_TICK || e.k === K_START || e.k === K_BACKGROUND) && e.gen !== this.gen[i]) return
@@ -291,6 +296,7 @@ export class World<M, S> {
         return
       }
       case K_SYNC_REQ: {
+        this.syncsIn[i]!--
         const sid = e.b as number
         const p = this.pending.get(sid)
         if (p === undefined) return
@@ -396,6 +402,16 @@ export class World<M, S> {
       }
       const d = this.net.streamDelay(i, to)
       if (d < 0) continue
+      const limit = this.cpu?.params.inboundSyncs ?? 0
+      if (limit > 0 && this.syncsIn[to]! >= limit) {
+        // The responder serves so many push-pulls at once already: it refuses this one at once,
+        // for the connection's cost (half a push-pull's stream setup: its side of the handshake).
+        this.refusedSyncs++
+        this.cpu!.run(to, this.cpu!.params.syncMs / 2, now)
+        this.failSync(sid, now + 2 * d)
+        continue
+      }
+      this.syncsIn[to]!++
       tr.syncBytes[to]! += bytes
       this.queue.push(now + d, new Ev(K_SYNC_REQ, to, i, g, s.state, sid))
     }

@@ -82,7 +82,7 @@ export class Membership implements UserBroadcasts {
       codec: { encode: encodeSyncState, decode: decodeSyncState },
       answer: (from, state) => this.answerSync(from, state),
       onBadInput: (from, reason) => { this.screen.badInput(from, 'sync', reason) }
-    }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs })
+    }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs, maxInbound: this.timing.maxInboundSyncs })
     this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.self.encoded })
     this.memberFacts = new MemberFacts({
       fetch: async (id, addr, digest, signal) => await this.factsStream.fetch(id, addr, digest, signal),
@@ -203,6 +203,7 @@ export class Membership implements UserBroadcasts {
     return {
       ...(this.core?.stats() ?? {}),
       ...this.counters,
+      syncsRefused: this.sync.refused,
       ...prefixed('records', this.records.stats),
       ...prefixed('facts', this.factsStream.stats),
       ...prefixed('factsCache', this.memberFacts.stats),

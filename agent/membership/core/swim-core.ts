@@ -18,7 +18,7 @@ import { retransmitLimit } from './broadcast-queue.js'
 import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
 import { MemberState, emptyOutput, zeroStats } from './member-state.js'
 import { Code, isLive, randomSlots } from './member-table.js'
-import { answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
+import { UnknownSenders, answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
 import { ProbeOrder } from './probe-order.js'
 import { RelayTable } from './relays.js'
 import { pushPullInterval, reconnectInterval } from './push-pull.js'
@@ -54,6 +54,7 @@ export class SwimCore implements MembershipCore {
   private readonly state: MemberState
   private readonly order: ProbeOrder
   private readonly relays = new RelayTable()
+  private readonly unknown = new UnknownSenders()
   private readonly seeds: Endpoint[]
   private probe: Probe | null = null
   private seqNo: number
@@ -111,6 +112,7 @@ export class SwimCore implements MembershipCore {
     if (!this.started || msg.from === this.init.selfId) { this.counters.ignored++; return this.finish(now, out) }
     if (msg.t !== 'nack') this.state.applyGossip(msg.gossip, msg.from, now, out)
     if (msg.t !== 'ping') tellFailed(this.state, from, msg.from, out)
+    this.unknown.ask(this.state, from, msg.from, now, out)
     switch (msg.t) {
       case 'ping': this.onPing(from, msg, out); break
       case 'ack': this.onAck(msg.seq, out); break
@@ -443,7 +445,13 @@ export class SwimCore implements MembershipCore {
     } else if (this.joinAttempts > 0) {
       out.syncs.push({ t: 'sync', to: this.seeds[Math.floor(this.rng() * this.seeds.length)]!, id: null, state })
     } else {
-      for (const to of this.seeds) out.syncs.push({ t: 'sync', to, id: null, state })
+      for (const to of this.seeds) {
+        // Also announce ourselves to the seed in one datagram: a saturated seed handles it long
+        // before its queue of join push-pulls, and gossips us on, so members start probing us,
+        // and their gossip teaches us members for the retries to go to.
+        out.send.push({ to, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'alive', info: this.state.selfInfo }] } })
+        out.syncs.push({ t: 'sync', to, id: null, state })
+      }
     }
     const backoff = this.t.joinRetryMs * 2 ** Math.min(3, this.joinAttempts) * (0.5 + this.rng())
     this.joinAttempts++
