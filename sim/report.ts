@@ -116,7 +116,7 @@ export function toMarkdown (rs: ScenarioResult[]): string {
  * managers, and what the CPU model did.
  */
 export function toLoadMarkdown (rs: ScenarioResult[]): string {
-  const head = '| scenario | nodes | all see all (s, from the joiners\' start; from the last core start) | per node: sees all med/max s | -> suspect | -> failed | false susp. | false deaths | managers at one epoch (max) | CPU s | input queueing s/node | most busy at once |'
+  const head = '| scenario | nodes | all see all, s (burst: from the joiners\' start; from the last core start. form: from the first start) | per node: sees all med/max s | -> suspect | -> failed | false susp. | false deaths | managers at one epoch (max) | CPU s | input queueing s/node | most busy at once |'
   const sep = '|' + '---|'.repeat(12)
   const rows = rs.filter(r => r.suspectTransitions !== undefined).map(r => `| ${r.scenario} | ${r.nodes} | ${loadCells(r).join(' | ')} |`)
   return [head, sep, ...rows].join('\n')
@@ -126,7 +126,7 @@ function loadCells (r: ScenarioResult): string[] {
   const seen = r.seesAllMs !== undefined ? summarise(r.seesAllMs) : null
   const missing = r.seesAllMs !== undefined ? r.nodes - 1 - r.seesAllMs.length : 0
   return [
-    `${secs(r.formMs)}; ${secs(r.formFromLastStartMs)}`,
+    r.scenario === 'burst' ? `${secs(r.formMs)}; ${secs(r.formFromLastStartMs)}` : secs(r.formMs),
     seen === null ? '-' : `${secs(seen.median ?? undefined)}/${secs(seen.max ?? undefined)}${missing > 0 ? ` (${missing} never)` : ''}`,
     String(r.suspectTransitions), String(r.failedTransitions),
     String(r.falseSuspicions), `${r.falseDeaths} (+${r.falseDeathsAfterDisruption})`,
