@@ -23,6 +23,7 @@ import { ProbeOrder } from './probe-order.js'
 import { RelayTable } from './relays.js'
 import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import { AcrossTarget, SettleRounds } from './settle.js'
+import { Join } from './join.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
   SwimTiming, SyncState
@@ -55,7 +56,7 @@ export class SwimCore implements MembershipCore {
   private readonly order: ProbeOrder
   private readonly relays = new RelayTable()
   private readonly unknown = new UnknownSenders()
-  private readonly seeds: Endpoint[]
+  private readonly join: Join
   private probe: Probe | null = null
   private seqNo: number
   private started = false
@@ -67,9 +68,6 @@ export class SwimCore implements MembershipCore {
   private nextPushPullAt = 0
   private nextGossipAt = 0
   private nextReapAt = 0
-  private nextJoinAt = Infinity
-  /** Join push-pulls sent so far without one completing (the retry backoff doubles with it). */
-  private joinAttempts = 0
   private nextReconnectAt = 0
   /** Earliest next catch-up push-pull after we were held failed. */
   private nextResyncAt = 0
@@ -88,7 +86,7 @@ export class SwimCore implements MembershipCore {
     const start = Math.min(U32_LIMIT - 1, Math.max(0, Math.floor(init.incarnation)) + 1)
     this.state = new MemberState({ timing: this.t, stats: this.counters, awareness: this.awareness, selfInfo: init.selfInfo }, init.selfId, start)
     const own = this.state.selfInfo.addr
-    this.seeds = init.seeds.filter(s => s.host !== own.host || s.port !== own.port)
+    this.join = new Join(init.seeds.filter(s => s.host !== own.host || s.port !== own.port), this.t.joinRetryMs, rng)
   }
 
   /** Announce ourselves, schedule the timers, and push-pull the seeds (join). */
@@ -102,7 +100,7 @@ export class SwimCore implements MembershipCore {
     this.nextReconnectAt = now + this.rng() * this.t.pushPullIntervalMs
     this.nextGossipAt = now + this.t.gossipIntervalMs
     this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
-    this.joinSeeds(now, out)
+    this.join.step(this.state, this.init.selfId, this.joined, now, out)
     return this.finish(now, out)
   }
 
@@ -182,7 +180,7 @@ export class SwimCore implements MembershipCore {
       this.reconnect(out)
       this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
     }
-    if (now >= this.nextJoinAt) this.joinSeeds(now, out)
+    if (now >= this.join.nextAt) this.join.step(this.state, this.init.selfId, this.joined, now, out)
     if (now >= this.settle.nextAt) this.settleRound(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
@@ -194,7 +192,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.nextJoinAt, this.settle.nextAt)
+    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.join.nextAt, this.settle.nextAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -419,43 +417,6 @@ export class SwimCore implements MembershipCore {
         out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
       }
     }
-  }
-
-  /**
-   * Join: push-pull every seed at start. Until one of our push-pulls has completed (or again
-   * once we know no other live member), retry after a jittered, doubling backoff (joinRetryMs
-   * x 1, 2, 4, 8, x U(0.5, 1.5)): to a member gossip already brought us when there is one,
-   * else to a random seed. 63 agents started together at one seed on a saturated machine
-   * queue 63 push-pulls there, most time out, and retrying them all at the seed every 2 s
-   * only kept it saturated; spread over the members they know, the retries complete.
-   */
-  private joinSeeds (now: number, out: Output): void {
-    const t = this.state.table
-    if (this.seeds.length === 0 || this.state.left || (this.joined && t.live > 1)) {
-      this.joinAttempts = 0
-      this.nextJoinAt = this.seeds.length === 0 ? Infinity : now + this.t.joinRetryMs
-      return
-    }
-    const state = this.state.localState(true)
-    const self = this.state.slotOfSelf
-    const known = this.joinAttempts > 0 ? randomSlots(t, this.rng, 1, s => s !== self && t.code(s) === Code.Alive)[0] : undefined
-    if (known !== undefined) {
-      const info = t.info(known)
-      out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state })
-    } else if (this.joinAttempts > 0) {
-      out.syncs.push({ t: 'sync', to: this.seeds[Math.floor(this.rng() * this.seeds.length)]!, id: null, state })
-    } else {
-      for (const to of this.seeds) {
-        // Also announce ourselves to the seed in one datagram: a saturated seed handles it long
-        // before its queue of join push-pulls, and gossips us on, so members start probing us,
-        // and their gossip teaches us members for the retries to go to.
-        out.send.push({ to, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'alive', info: this.state.selfInfo }] } })
-        out.syncs.push({ t: 'sync', to, id: null, state })
-      }
-    }
-    const backoff = this.t.joinRetryMs * 2 ** Math.min(3, this.joinAttempts) * (0.5 + this.rng())
-    this.joinAttempts++
-    this.nextJoinAt = now + backoff
   }
 
   // ---- helpers ----
