@@ -2,8 +2,8 @@
  * Joining (docs/architecture.md, "Membership under load"): push-pull every seed at start,
  * with one datagram announcing us to each. Until one of our push-pulls has completed (or again
  * once we know no other live member), retry after a jittered, doubling backoff (joinRetryMs
- * x 1, 2, 4, 8, x U(0.5, 1.5)): to a member gossip already brought us when there is one, else
- * to a random seed. 63 agents started together at one seed on a saturated machine queue 63
+ * x 1, 2, 4, x U(0.5, 1.5)): to a member gossip already brought us when there is one, else to
+ * a random seed. 63 agents started together at one seed on a saturated machine queue 63
  * push-pulls there, most time out, and retrying them all at the seed every 2 s only kept it
  * saturated; spread over the members they know, the retries complete.
  */
@@ -11,6 +11,14 @@
 import type { MemberState } from './member-state.js'
 import { Code, randomSlots } from './member-table.js'
 import type { Endpoint, MemberId, Output, Rng } from './types.js'
+
+/**
+ * The backoff doubles this many times at most: x4, at most 12 s with the agent's 2 s, so a node
+ * cut off from its seeds still joins within seconds of the link healing (the simulator's
+ * 64-node burst: without doubling the retries kept the seed's push-pull slots full and 2-8
+ * joiners, refused for 30 s, claimed the manager alone).
+ */
+const MAX_DOUBLINGS = 2
 
 /** The join schedule of one node. */
 export class Join {
@@ -46,7 +54,7 @@ export class Join {
         out.syncs.push({ t: 'sync', to, id: null, state: sync })
       }
     }
-    const backoff = this.retryMs * 2 ** Math.min(3, this.attempts) * (0.5 + this.rng())
+    const backoff = this.retryMs * 2 ** Math.min(MAX_DOUBLINGS, this.attempts) * (0.5 + this.rng())
     this.attempts++
     this.nextAt = now + backoff
   }
