@@ -188,7 +188,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
         : membership.members(),
       epochs: counterStore(config.dataDir, 'epoch', { onInvalid: reason => { logger.error({ reason }, 'the persisted manager epoch is not used') } }),
-      revisions
+      revisions,
+      synced: () => membership.synced()
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
     membership.onChange(() => { election.poke() })
     await election.start()

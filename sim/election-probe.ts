@@ -39,6 +39,9 @@ export class ElectionProbe<M, S> {
   maxDualMs = 0
   /** Epochs that two or more nodes claimed (counted once per epoch). */
   sameEpochClaims = 0
+  /** Most distinct claimants of one epoch (1: no same-epoch split). */
+  claimsPerEpochMax = 0
+  private readonly claimantsAt = new Map<number, Set<string>>()
   /** First claimant of each epoch, to count the epochs claimed twice. */
   private readonly claimantOf = new Map<number, string | null>()
   private readonly cores: Array<ElectionCore | null>
@@ -128,7 +131,8 @@ export class ElectionProbe<M, S> {
     for (let i = 0; i < w.count; i++) {
       const c = this.cores[i]
       if (c == null || !w.responsive(i)) continue
-      this.handle(i, c.tick(now, w.core(i)!.size()))
+      const core = w.core(i)!
+      this.handle(i, c.tick(now, core.size(), core.synced?.() ?? true))
     }
   }
 
@@ -212,6 +216,10 @@ export class ElectionProbe<M, S> {
       const first = this.claimantOf.get(claim.epoch)
       if (first === undefined) this.claimantOf.set(claim.epoch, claim.peerId)
       else if (first !== null && first !== claim.peerId) { this.sameEpochClaims++; this.claimantOf.set(claim.epoch, null) }
+      let at = this.claimantsAt.get(claim.epoch)
+      if (at === undefined) this.claimantsAt.set(claim.epoch, at = new Set())
+      at.add(claim.peerId)
+      this.claimsPerEpochMax = Math.max(this.claimsPerEpochMax, at.size)
       const core = this.world.core(i)
       if (core?.broadcast === undefined) continue
       this.world.perform(i, core.broadcast(KEY_PREFIX + claim.peerId, this.encode(claim), claim.epoch, this.world.now))

@@ -9,13 +9,16 @@ import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
 import { SCENARIOS, runScenario, type ScenarioName, type ScenarioResult, type SimParams } from './scenarios.js'
 import { swimFactory } from './swim-factory.js'
-import { toJson, toMarkdown, toText } from './report.js'
+import { toJson, toLoadMarkdown, toMarkdown, toText } from './report.js'
+import { parseCpu } from './cpu.js'
 import { World } from './world.js'
 import { SWIM_DEFAULTS } from '../agent/membership/core/constants.js'
+import { AGENT_SWIM_TIMING } from '../agent/membership/constants.js'
 import type { SwimTiming } from '../agent/membership/core/types.js'
 
 const USAGE = `usage: npm run sim -- --nodes N --seed S --scenario ${[...SCENARIOS, 'all'].join('|')}[,...]
        [--loss 0.01] [--delay-ms 1] [--jitter-ms 2] [--duration-s S] [--record-bytes 600] [--eligible 5] [--timing probeIntervalMs=500,suspicionMult=2,...]
+       [--cpu agent | --cpu cores=2,datagramMs=0.3,...]  (a saturated machine: sim/cpu.ts)
        [--json | --markdown]`
 
 /** Runs one scenario on real cores (exported for the tests). */
@@ -33,8 +36,10 @@ export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: num
 
 /** `key=value,...` over the core's SwimTiming knobs (numbers only). */
 function parseTiming (spec: string): Partial<SwimTiming> {
+  // `agent` = the agent's own timing (agent/membership/constants.ts), other knobs on top.
   const t: Record<string, number> = {}
   for (const kv of spec.split(',')) {
+    if (kv === 'agent') { Object.assign(t, AGENT_SWIM_TIMING); continue }
     const [k, v] = kv.split('=')
     if (k === undefined || v === undefined || !(k in SWIM_DEFAULTS)) throw new Error(`--timing: unknown knob in ${kv} (knobs: ${Object.keys(SWIM_DEFAULTS).join(', ')})`)
     t[k] = num(v, 0, `timing ${k}`)
@@ -62,6 +67,7 @@ function main (): void {
       'record-bytes': { type: 'string' },
       eligible: { type: 'string' },
       timing: { type: 'string' },
+      cpu: { type: 'string' },
       json: { type: 'boolean', default: false },
       markdown: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
@@ -71,9 +77,9 @@ function main (): void {
   const scenario = values.scenario!
   const names: ScenarioName[] = []
   for (const s of scenario.split(',')) {
-    // `all` keeps the membership tables of docs/benchmarks.md reproducible: `form` and the
-    // election check `split-claim` run only by name.
-    if (s === 'all') names.push(...SCENARIOS.filter(x => x !== 'form' && x !== 'split-claim'))
+    // `all` keeps the membership tables of docs/benchmarks.md reproducible: `form`, `burst`
+    // and the election check `split-claim` run only by name.
+    if (s === 'all') names.push(...SCENARIOS.filter(x => x !== 'form' && x !== 'split-claim' && x !== 'burst'))
     else if ((SCENARIOS as readonly string[]).includes(s)) names.push(s as ScenarioName)
     else throw new Error(`unknown scenario ${s}\n${USAGE}`)
   }
@@ -91,6 +97,7 @@ function main (): void {
   }
   if (p.loss > 1) throw new Error('--loss is a probability in [0, 1]')
   if (values.timing !== undefined) p.timing = parseTiming(values.timing)
+  if (values.cpu !== undefined) p.cpu = parseCpu(values.cpu)
   const t0 = performance.now()
   const results: ScenarioResult[] = []
   let heapPeak = 0
@@ -102,12 +109,14 @@ function main (): void {
   const events = results.reduce((s, r) => s + r.events, 0)
   const runLine = `wall ${wallS.toFixed(1)} s, heap used ${(heapPeak / 2 ** 20).toFixed(0)} MiB, ${Math.round(events / wallS)} events/s (not part of the deterministic report)`
   const header = `seed ${p.seed}, loss ${p.loss}, delay ${p.delayMs} ms + jitter ${p.jitterMs} ms, record ${p.recordBytes ?? 600} B, ${p.eligible} eligible` +
-    (p.timing !== undefined ? `, timing ${JSON.stringify(p.timing)}` : '')
+    (p.timing !== undefined ? `, timing ${JSON.stringify(p.timing)}` : '') +
+    (p.cpu !== undefined ? `, cpu ${JSON.stringify(p.cpu)}` : '')
   if (values.json) {
     process.stdout.write(JSON.stringify({ params: p, results: results.map(toJson) }, null, 2) + '\n')
     process.stderr.write(runLine + '\n')
   } else if (values.markdown) {
-    process.stdout.write(`${header}\n\n${toMarkdown(results)}\n\n${runLine}\n`)
+    const load = results.some(r => r.suspectTransitions !== undefined) ? `${toLoadMarkdown(results)}\n\n` : ''
+    process.stdout.write(`${header}\n\n${toMarkdown(results)}\n\n${load}${runLine}\n`)
   } else {
     process.stdout.write(`${header}\n\n${toText(results)}\n${runLine}\n`)
   }

@@ -53,6 +53,8 @@ export class Metrics<M, S> {
   /** Verdicts within this long after a disruption are counted apart. */
   readonly disruptionGraceMs: number
   readonly verdicts: FalseVerdicts = { suspicions: 0, deaths: 0, deathsAfterDisruption: 0 }
+  /** Every transition into suspect and into failed, whoever the subject (the flapping). */
+  readonly transitions = { suspect: 0, failed: 0 }
   /** Number of nodes up (running, stalled or not). */
   upCount = 0
 
@@ -166,7 +168,10 @@ export class Metrics<M, S> {
     const was = e.previous === 'alive' || e.previous === 'suspect'
     const is = e.status === 'alive' || e.status === 'suspect'
     if (was !== is) this.aliveView[node]! += is ? 1 : -1
-    if (e.status !== e.previous && (e.status === 'suspect' || e.status === 'failed')) this.judge(node, s, e.status, now)
+    if (e.status !== e.previous && (e.status === 'suspect' || e.status === 'failed')) {
+      this.transitions[e.status]++
+      this.judge(node, s, e.status, now)
+    }
     const list = this.bySubject.get(s)
     if (list === undefined) return
     for (const t of list) {

@@ -42,6 +42,10 @@ export function toJson (r: ScenarioResult): Record<string, unknown> {
   if (r.partitionDetectMs !== undefined) out.partitionDetectMs = round(r.partitionDetectMs)
   if (r.healMs !== undefined) out.healMs = round(r.healMs)
   if (r.formMs !== undefined) out.formMs = round(r.formMs)
+  if (r.seesAllMs !== undefined) out.seesAll = summarise(r.seesAllMs)
+  if (r.formFromLastStartMs !== undefined) out.formFromLastStartMs = round(r.formFromLastStartMs)
+  if (r.suspectTransitions !== undefined) Object.assign(out, { suspectTransitions: r.suspectTransitions, failedTransitions: r.failedTransitions, claimsPerEpochMax: r.claimsPerEpochMax })
+  if (r.cpu !== undefined) out.cpu = { cpuS: round(r.cpu.cpuS), queuedSPerNode: round(r.cpu.queuedSPerNode), peakBusy: r.cpu.peakBusy }
   Object.assign(out, {
     convergedAtEnd: r.convergedAtEnd,
     falseSuspicions: r.falseSuspicions,
@@ -91,6 +95,8 @@ export function toText (rs: ScenarioResult[]): string {
   const lines: string[] = []
   for (const row of rows) {
     for (let c = 0; c < cols.length; c++) lines.push(`${cols[c]!.padEnd(34)} ${row[c]!}`)
+    const r = rs[rows.indexOf(row)]!
+    if (r.suspectTransitions !== undefined) lines.push(`${'load'.padEnd(34)} ${loadCells(r).join(' | ')}`)
     lines.push('')
   }
   return lines.join('\n')
@@ -104,9 +110,36 @@ export function toMarkdown (rs: ScenarioResult[]): string {
   return [head, sep, ...rows].join('\n')
 }
 
+/**
+ * A markdown table of the saturated-machine figures (burst, or any scenario with --cpu):
+ * the flapping (every transition into suspect and failed), who saw all when, same-epoch
+ * managers, and what the CPU model did.
+ */
+export function toLoadMarkdown (rs: ScenarioResult[]): string {
+  const head = '| scenario | nodes | all see all, s (burst: from the joiners\' start; from the last core start. form: from the first start) | per node: sees all med/max s | -> suspect | -> failed | false susp. | false deaths | managers at one epoch (max) | CPU s | input queueing s/node | most busy at once |'
+  const sep = '|' + '---|'.repeat(12)
+  const rows = rs.filter(r => r.suspectTransitions !== undefined).map(r => `| ${r.scenario} | ${r.nodes} | ${loadCells(r).join(' | ')} |`)
+  return [head, sep, ...rows].join('\n')
+}
+
+function loadCells (r: ScenarioResult): string[] {
+  const seen = r.seesAllMs !== undefined ? summarise(r.seesAllMs) : null
+  const missing = r.seesAllMs !== undefined ? r.nodes - 1 - r.seesAllMs.length : 0
+  return [
+    r.scenario === 'burst' ? `${secs(r.formMs)}; ${secs(r.formFromLastStartMs)}` : secs(r.formMs),
+    seen === null ? '-' : `${secs(seen.median ?? undefined)}/${secs(seen.max ?? undefined)}${missing > 0 ? ` (${missing} never)` : ''}`,
+    String(r.suspectTransitions), String(r.failedTransitions),
+    String(r.falseSuspicions), `${r.falseDeaths} (+${r.falseDeathsAfterDisruption})`,
+    String(r.claimsPerEpochMax),
+    r.cpu === undefined ? '-' : r.cpu.cpuS.toFixed(1),
+    r.cpu === undefined ? '-' : r.cpu.queuedSPerNode.toFixed(1),
+    r.cpu === undefined ? '-' : String(r.cpu.peakBusy)
+  ]
+}
+
 /** The join column; `form` shows when all saw all, from the first node's start. */
 function joinCell (r: ScenarioResult): string {
-  return r.scenario === 'form' ? `all see all ${secs(r.formMs)}` : durations(r.joinMs)
+  return r.scenario === 'form' || r.scenario === 'burst' ? `all see all ${secs(r.formMs)}` : durations(r.joinMs)
 }
 
 /** The rejoin column; `partition` shows when all saw all again, from the heal. */

@@ -9,9 +9,10 @@ import { Prng } from './prng.js'
 import type { SimNodeFactory } from './sim-types.js'
 import { World } from './world.js'
 import { ElectionProbe } from './election-probe.js'
+import type { CpuParams } from './cpu.js'
 
 /** Names of the scenarios (`all` runs each of them in turn). */
-export const SCENARIOS = ['join', 'crash', 'partition', 'stall', 'restart', 'mass-join', 'churn', 'form', 'split-claim'] as const
+export const SCENARIOS = ['join', 'crash', 'partition', 'stall', 'restart', 'mass-join', 'churn', 'form', 'split-claim', 'burst'] as const
 /** One scenario name. */
 export type ScenarioName = typeof SCENARIOS[number]
 
@@ -28,6 +29,8 @@ export interface SimParams {
   checkEveryMs?: number
   /** Manager-eligible nodes (the first ones); default 5. */
   eligible?: number
+  /** A saturated machine (cpu.ts): every node's inputs queue on a shared CPU. */
+  cpu?: CpuParams | undefined
 }
 
 /** Measurements of one scenario run (all deterministic). */
@@ -44,8 +47,19 @@ export interface ScenarioResult {
   /** ms from a partition until every node saw exactly its side; from the heal until all see all. */
   partitionDetectMs?: number
   healMs?: number
-  /** ms from the start until all see all (form). */
+  /** ms from the start until all see all (form; burst: from the joiners' start). */
   formMs?: number
+  /** burst: from the last node's core start (the last agent listening) until all see all. */
+  formFromLastStartMs?: number
+  /** burst: per node, ms from its start until it saw every node alive (nodes that did). */
+  seesAllMs?: number[]
+  /** Transitions into suspect and into failed over the whole run, against anyone. */
+  suspectTransitions?: number
+  failedTransitions?: number
+  /** Most nodes that claimed the manager at one epoch (1 = no same-epoch split). */
+  claimsPerEpochMax?: number
+  /** The CPU model's figures: CPU seconds used, mean input queueing per node (s), most nodes busy at once. */
+  cpu?: { cpuS: number, queuedSPerNode: number, peakBusy: number }
   /** Whether every live node saw exactly the live nodes at the end. */
   convergedAtEnd: boolean
   falseSuspicions: number
@@ -79,7 +93,7 @@ export interface ScenarioResult {
 }
 
 const DEFAULT_DURATION_S: Record<ScenarioName, number> = {
-  join: 30, crash: 60, partition: 120, stall: 120, restart: 90, 'mass-join': 60, churn: 120, form: 60, 'split-claim': 90
+  join: 30, crash: 60, partition: 120, stall: 120, restart: 90, 'mass-join': 60, churn: 120, form: 60, 'split-claim': 90, burst: 120
 }
 
 /**
@@ -93,17 +107,22 @@ const FAULT_AT_MS = WARMUP_MS + 5_000
 const PARTITION_MS = 30_000
 const STALL_MS = 60_000
 const RESTART_AFTER_MS = 30_000
+/** burst: the seed starts at 0, every other node this much later (after the seed listens). */
+const BURST_AT_MS = 2_000
 
 /** Runs one scenario with a factory of cores. */
 export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory: (capacity: number, booted: number) => SimNodeFactory<M, S>): ScenarioResult {
   const measuredMs = (p.durationS ?? DEFAULT_DURATION_S[name]) * 1000
-  const warmup = name === 'form' ? 0 : WARMUP_MS
+  const warmup = name === 'form' || name === 'burst' ? 0 : WARMUP_MS
   const durationMs = warmup + measuredMs
   const n = p.nodes
   const joiners = name === 'join' ? 1 : name === 'mass-join' ? Math.max(1, Math.floor(n / 10)) : name === 'churn' ? Math.ceil(durationMs / 1000) : 0
   const capacity = n + joiners
-  const factory = makeFactory(capacity, name === 'form' ? 0 : n)
-  const world = new World<M, S>({ seed: p.seed, capacity, loss: p.loss, delayMs: p.delayMs, jitterMs: p.jitterMs }, factory)
+  const factory = makeFactory(capacity, name === 'form' || name === 'burst' ? 0 : n)
+  // Under the CPU model a push-pull times out as the agent's does (MEMBERSHIP_DEFAULTS).
+  const world = new World<M, S>({
+    seed: p.seed, capacity, loss: p.loss, delayMs: p.delayMs, jitterMs: p.jitterMs, ...(p.cpu !== undefined ? { cpu: p.cpu, syncTimeoutMs: 5000 } : {})
+  }, factory)
   const metrics = new Metrics(world, capacity)
   const rng = new Prng(p.seed, 0x5ce)
   const checkEvery = p.checkEveryMs ?? 100
@@ -118,9 +137,13 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
   const whole = new Uint8Array(capacity)
   const eligibleCount = p.eligible ?? 5
   const election = new ElectionProbe(world, metrics, capacity, { eligible: (i) => i < eligibleCount })
+  const seeded = new Uint8Array(capacity)
+  // The election core starts with the membership core (after the agent's start-up): it must
+  // see its own membership core's first events, and its settle periods count from there.
+  let lastCoreStart = 0
+  world.beforeStart = i => { election.started(i, seeded[i] === 1); lastCoreStart = world.now }
   const start = (i: number, seeds: number[]): void => {
-    // The election core first: it must see its own membership core's first events.
-    election.started(i, seeds.length > 0)
+    seeded[i] = seeds.length > 0 ? 1 : 0
     world.startNode(i, seeds)
     metrics.started(i, world.now)
   }
@@ -140,6 +163,24 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
 
   world.every(checkEvery, checkEvery, durationMs, () => { election.check(world.now) })
   world.every(election.tickMs, election.tickMs, durationMs, () => { election.sweep(world.now) })
+
+  if (name === 'burst') {
+    // The benchmark's start: a seed, then every other node at once, each joining through the seed.
+    world.at(0, () => { start(0, []); whole[0] = 1 })
+    world.at(BURST_AT_MS, () => {
+      for (let i = 1; i < n; i++) { start(i, [0]); whole[i] = 1 }
+    })
+    let formed = -1
+    const seesAll = new Float64Array(n).fill(-1)
+    world.every(BURST_AT_MS + checkEvery, checkEvery, durationMs, () => {
+      if (formed < 0 && metrics.upCount === n && metrics.allSeeAll()) formed = world.now - BURST_AT_MS
+      for (let i = 1; i < n; i++) if (seesAll[i]! < 0 && metrics.aliveView[i] === n - 1) seesAll[i] = world.now - BURST_AT_MS
+    })
+    run()
+    if (formed >= 0) { res.formMs = formed; res.formFromLastStartMs = formed + BURST_AT_MS - lastCoreStart }
+    res.seesAllMs = [...seesAll.subarray(1)].filter(x => x >= 0).sort((a, b) => a - b)
+    return finish()
+  }
 
   if (name === 'form') {
     // Nodes start one every 10 ms, each joining through a random node already started.
@@ -285,6 +326,14 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
     res.maxDualManagerMs = election.maxDualMs
     res.managerlessChecks = election.managerless
     if (name === 'split-claim') res.sameEpochClaims = election.sameEpochClaims
+    if (name === 'burst' || p.cpu !== undefined) {
+      res.suspectTransitions = metrics.transitions.suspect
+      res.failedTransitions = metrics.transitions.failed
+      res.claimsPerEpochMax = election.claimsPerEpochMax
+    }
+    if (world.cpu !== null) {
+      res.cpu = { cpuS: world.cpu.cpuMs / 1000, queuedSPerNode: world.cpu.queuedMs / 1000 / Math.max(1, world.count), peakBusy: world.cpu.peakBusy }
+    }
     res.events = world.processed
     return res
   }

@@ -37,6 +37,8 @@ export interface SimCore<M, S> {
   member: (id: string) => { status: string } | undefined
   /** Members not failed or left, self included. */
   size: () => number
+  /** Whether a push-pull of its own has completed since it started (its join is done). */
+  synced?: () => boolean
   /** Disseminate an application broadcast (manager claims); absent in engine stand-ins. */
   broadcast?: (key: string, data: Uint8Array, version: number, now: number) => SimOutput<M, S>
 }

@@ -7,6 +7,7 @@
  * run is a pure function of its seed and parameters.
  */
 
+import { Cpu, type CpuParams } from './cpu.js'
 import { EventQueue } from './event-queue.js'
 import { Network, type NetworkInit } from './network.js'
 import { Prng } from './prng.js'
@@ -18,6 +19,9 @@ const K_SYNC_REQ = 2
 const K_SYNC_REPLY = 3
 const K_SYNC_FAIL = 4
 const K_ACTION = 5
+/** The CPU model only: a node's core starts once its start-up work is done; other work. */
+const K_START = 6
+const K_BACKGROUND = 7
 
 /** One queued event; a single shape keeps the dispatch monomorphic. */
 class Ev {
@@ -38,6 +42,8 @@ export interface WorldInit extends NetworkInit {
   capacity: number
   /** A push-pull that got no answer fails after this long (ms; memberlist's TCP timeout). */
   syncTimeoutMs?: number
+  /** A saturated machine (cpu.ts); absent = every input is handled at once. */
+  cpu?: CpuParams
 }
 
 /** Watches what cores report (metrics, invariant checks, election cores). */
@@ -85,12 +91,26 @@ export class World<M, S> {
   private readonly pending = new Map<number, PendingSync>()
   private nextSyncId = 0
   private readonly syncTimeoutMs: number
+  /** The shared CPU, when modelled. */
+  readonly cpu: Cpu | null
+  private readonly cpuRng: Prng
+  /** Called just before a node's core starts (after its start-up work under the CPU model). */
+  beforeStart: ((i: number) => void) | null = null
+  /** Push-pull requests on their way to or queued at each node (the CPU model's refusals). */
+  private readonly syncsIn: Int32Array
+  /** Push-pulls refused because the responder already had `inboundSyncs` in hand. */
+  refusedSyncs = 0
+  /** Wall time of the input being handled: what it sends leaves when it is done. */
+  private sendDelay = 0
 
   constructor (init: WorldInit, factory: SimNodeFactory<M, S>) {
     this.factory = factory
     this.net = new Network(init, new Prng(init.seed, 0x6e6574), init.capacity)
     this.syncTimeoutMs = init.syncTimeoutMs ?? 10_000
     const n = init.capacity
+    this.cpu = init.cpu !== undefined ? new Cpu(init.cpu, n) : null
+    this.syncsIn = new Int32Array(n)
+    this.cpuRng = new Prng(init.seed, 0x637075)
     this.up = new Uint8Array(n)
     this.gen = new Int32Array(n)
     this.stalledUntil = new Float64Array(n)
@@ -165,6 +185,10 @@ export class World<M, S> {
     const outs = cores.map(c => c.start(this.now))
     this.factory.preload?.(cores, this.now, user)
     for (let i = first; i < first + n; i++) this.apply(i, outs[i - first]!)
+    const cpu = this.cpu
+    if (cpu !== null && cpu.params.backgroundMs > 0 && cpu.params.backgroundEveryMs > 0) {
+      for (let i = first; i < first + n; i++) this.queue.push(this.now + this.cpuRng.next() * cpu.params.backgroundEveryMs, new Ev(K_BACKGROUND, i, -1, this.gen[i]!, null, null))
+    }
   }
 
   /** Starts node `i` (a new joiner or a restart) with its persisted incarnation, joining via `seeds`. */
@@ -175,7 +199,19 @@ export class World<M, S> {
     this.cores[i] = c
     this.up[i] = 1
     this.stalledUntil[i] = 0
-    this.apply(i, c.start(this.now))
+    const cpu = this.cpu
+    if (cpu === null) {
+      this.beforeStart?.(i)
+      this.apply(i, c.start(this.now))
+      return
+    }
+    // Start-up work first (it slows every other busy node down), then the core; then the
+    // node's other work, one chunk per period at a random phase.
+    const wall = cpu.run(i, cpu.params.startMs, this.now)
+    this.queue.push(this.now + wall, new Ev(K_START, i, -1, this.gen[i]!, null, null))
+    if (cpu.params.backgroundMs > 0 && cpu.params.backgroundEveryMs > 0) {
+      this.queue.push(this.now + wall + this.cpuRng.next() * cpu.params.backgroundEveryMs, new Ev(K_BACKGROUND, i, -1, this.gen[i]!, null, null))
+    }
   }
 
   /** Kills node `i` (no goodbye). */
@@ -185,6 +221,7 @@ export class World<M, S> {
     this.gen[i]!++
     this.nextTick[i] = Infinity
     this.stalledUntil[i] = 0
+    this.cpu?.clear(i, this.now)
   }
 
   /** Freezes node `i` for `ms` of virtual time. */
@@ -227,10 +264,10 @@ export class World<M, S> {
     const i = e.node
     if (this.up[i] !== 1) {
       // A crashed node drops its input; a requester learns its push-pull failed.
-      if (e.k === K_SYNC_REQ) this.failSync(e.b as number, this.now + 2 * this.net.baseDelay())
+      if (e.k === K_SYNC_REQ) { this.syncsIn[i]!--; this.failSync(e.b as number, this.now + 2 * this.net.baseDelay()) }
       return
     }
-    if (e.k === K_TICK && e.gen !== this.gen[i]) return
+    if ((e.k === K_TICK || e.k === K_START || e.k === K_BACKGROUND) && e.gen !== this.gen[i]) return
     const wake = this.stalledUntil[i]!
     if (wake > this.now) {
       // Frozen: the kernel keeps its input and its timers fire when it wakes.
@@ -239,7 +276,13 @@ export class World<M, S> {
       return
     }
     const core = this.cores[i]!
+    this.sendDelay = 0
+    if (this.cpu !== null && !this.onCpu(e)) return
     switch (e.k) {
+      case K_START:
+        this.beforeStart?.(i)
+        this.apply(i, core.start(this.now))
+        return
       case K_TICK:
         if (this.now !== this.nextTick[i]) return
         this.nextTick[i] = Infinity
@@ -253,6 +296,7 @@ export class World<M, S> {
         return
       }
       case K_SYNC_REQ: {
+        this.syncsIn[i]!--
         const sid = e.b as number
         const p = this.pending.get(sid)
         if (p === undefined) return
@@ -262,7 +306,7 @@ export class World<M, S> {
         this.traffic.syncBytes[p.node]! += bytes
         this.apply(i, out)
         const d = this.net.streamDelay(i, e.from)
-        if (d >= 0) this.queue.push(this.now + d, new Ev(K_SYNC_REPLY, e.from, i, p.gen, reply, sid))
+        if (d >= 0) this.queue.push(this.now + this.sendDelay + d, new Ev(K_SYNC_REPLY, e.from, i, p.gen, reply, sid))
         return
       }
       case K_SYNC_REPLY: {
@@ -283,6 +327,37 @@ export class World<M, S> {
     }
   }
 
+  /**
+   * The CPU model: a busy node takes the input later (timers fire late); otherwise it costs
+   * CPU, and what the node sends leaves when the work is done. False = not handled now.
+   */
+  private onCpu (e: Ev): boolean {
+    const cpu = this.cpu as Cpu
+    const i = e.node
+    const free = cpu.freeAt(i)
+    if (free > this.now) {
+      cpu.waited(free - this.now)
+      this.queue.push(free, e)
+      if (e.k === K_TICK) this.nextTick[i] = free
+      return false
+    }
+    const p = cpu.params
+    let ms = 0
+    switch (e.k) {
+      case K_TICK: if (this.now !== this.nextTick[i]) return false; ms = p.tickMs; break
+      case K_DGRAM: ms = p.datagramMs; break
+      case K_SYNC_REQ: ms = p.syncMs + p.syncPerKbMs * this.factory.syncBytes(e.a as S) / 1024; break
+      case K_SYNC_REPLY: ms = p.syncMs + p.syncPerKbMs * this.factory.syncBytes(e.a as S) / 1024; break
+      case K_SYNC_FAIL: ms = p.tickMs; break
+      case K_BACKGROUND:
+        cpu.run(i, p.backgroundMs, this.now)
+        this.queue.push(this.now + p.backgroundEveryMs, new Ev(K_BACKGROUND, i, -1, this.gen[i]!, null, null))
+        return false
+    }
+    this.sendDelay = cpu.run(i, ms, this.now)
+    return true
+  }
+
   private failSync (sid: number, at: number): void {
     const p = this.pending.get(sid)
     if (p === undefined) return
@@ -291,12 +366,13 @@ export class World<M, S> {
 
   /** Carries out what node `i`'s core returned from a call made outside the world (a broadcast). */
   perform (i: number, out: SimOutput<M, S>): void {
+    this.sendDelay = 0
     this.apply(i, out)
   }
 
   /** Carries out what a core asked for: datagrams, push-pulls, events, its next timer. */
   private apply (i: number, out: SimOutput<M, S>): void {
-    const now = this.now
+    const now = this.now + this.sendDelay
     const tr = this.traffic
     for (let k = 0; k < out.send.length; k++) {
       const s = out.send[k]!
@@ -326,6 +402,16 @@ export class World<M, S> {
       }
       const d = this.net.streamDelay(i, to)
       if (d < 0) continue
+      const limit = this.cpu?.params.inboundSyncs ?? 0
+      if (limit > 0 && this.syncsIn[to]! >= limit) {
+        // The responder serves so many push-pulls at once already: it refuses this one at once,
+        // for the connection's cost (half a push-pull's stream setup: its side of the handshake).
+        this.refusedSyncs++
+        this.cpu!.run(to, this.cpu!.params.syncMs / 2, now)
+        this.failSync(sid, now + 2 * d)
+        continue
+      }
+      this.syncsIn[to]!++
       tr.syncBytes[to]! += bytes
       this.queue.push(now + d, new Ev(K_SYNC_REQ, to, i, g, s.state, sid))
     }

@@ -14,7 +14,9 @@
  *   every eligible node computes the same winner among alive eligible members: highest replica
  *   revision (a store awaiting a snapshot last), then lowest peer id. The winner claims
  *   epoch = highest seen + 1. A node with seeds that knows no other member waits
- *   `isolatedSettleMs` first (a restarted node must not elect itself with a stale state).
+ *   `isolatedSettleMs` first (a restarted node must not elect itself with a stale state); one
+ *   that knows members but has not completed a push-pull of its own (its join) waits for one
+ *   (it knows them only by gossip, which may not have carried the sitting manager's claim).
  * - Competing claims: the manager is the best claim of the highest epoch (claimSupersedes:
  *   higher epoch, then higher revision, then lower id) among all claims heard, whose claimant
  *   is not gone. It depends on the set of claims heard, not on the order they arrived in, so
@@ -259,8 +261,11 @@ export class ElectionCore {
     return this.observeEpoch(epoch, now)
   }
 
-  /** Evaluate: depose a gone manager, re-claim above a rival, claim when we are the winner. `liveMembers` = membership size. */
-  tick (now: number, liveMembers: number): ElectionOutput {
+  /**
+   * Evaluate: depose a gone manager, re-claim above a rival, claim when we are the winner.
+   * `liveMembers` = membership size; `synced` = a push-pull of our own has completed (the join).
+   */
+  tick (now: number, liveMembers: number, synced = true): ElectionOutput {
     const out = empty()
     if (this.startedAt < 0) return out
     this.live = liveMembers
@@ -279,6 +284,11 @@ export class ElectionCore {
     const age = now - this.startedAt
     if (!this.init.eligible || age < this.init.settleMs || now < this.holdUntil) return out
     if (this.live <= 1 && this.init.hasSeeds && age < this.init.isolatedSettleMs) return out
+    // Knowing members only by gossip is not enough: a sitting manager's claim is broadcast once
+    // per epoch, so a joiner whose join push-pull failed (63 at once at one seed on a saturated
+    // machine) may never hear it by gossip. On the real 64-host run 30-odd agents elected
+    // themselves at epoch 1 that way. Members talk to it, so its join retries reach one.
+    if (this.live > 1 && this.init.hasSeeds && !synced) return out
     if (this.winner() !== this.init.selfId) return out
     const epoch = this.highest + 1
     if (!isEpoch(epoch)) { this.refusedCount++; return out }

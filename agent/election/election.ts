@@ -32,6 +32,8 @@ export interface ElectionComponents {
   epochs: { load: () => Promise<number>, save: (epoch: number) => Promise<void> }
   /** Replica revisions (ours live): the core ranks candidates by them. Default: all unknown, ours 0. */
   revisions?: { revisionOf: (peerId: string) => number | undefined, isAwaiting: (peerId: string) => boolean }
+  /** Whether membership completed a push-pull of its own (the join); default: yes. */
+  synced?: () => boolean
   /** Clock (ms since the epoch); tests pass a fake one. */
   now?: () => number
 }
@@ -229,7 +231,7 @@ export class Election {
   private async evaluate (): Promise<void> {
     if (this.core === null) return
     const live = this.feedMembers()
-    await this.apply(this.core.tick(this.now(), live))
+    await this.apply(this.core.tick(this.now(), live, this.c.synced?.() ?? true))
   }
 
   /** Tell the core what changed in the membership view since last time; returns the live count. */

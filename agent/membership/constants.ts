@@ -14,6 +14,10 @@ export const AGENT_SWIM_TIMING: Partial<SwimTiming> = {
   suspicionMult: 2,
   suspicionMinMs: 1200,
   suspicionMaxMult: 4,
+  // A lone accuser waits the maximum (4 x min); three independent ones bring it to the
+  // minimum: on a saturated machine one slow prober's suspicion leaves time to refute, while a
+  // crash, which every prober sees, is still declared at the minimum (docs/benchmarks.md).
+  suspicionConfirmations: 3,
   joinRetryMs: 2000
 }
 
@@ -29,6 +33,8 @@ export interface MembershipTiming {
   leaveTimeoutMs: number
   /** Members a leave is pushed to over a stream (reliable, beside the core's datagrams). */
   leavePushPeers: number
+  /** Push-pulls served at once; more are refused at once (sync-stream.ts, `maxInbound`). */
+  maxInboundSyncs: number
 }
 
 /** Defaults of the wrapper's timing. */
@@ -37,5 +43,6 @@ export const MEMBERSHIP_DEFAULTS: Readonly<MembershipTiming> = {
   syncTimeoutMs: 5_000,
   factsRefreshMs: 5 * 60 * 1000,
   leaveTimeoutMs: 2_000,
-  leavePushPeers: 2
+  leavePushPeers: 2,
+  maxInboundSyncs: 2
 }

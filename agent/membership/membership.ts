@@ -82,7 +82,7 @@ export class Membership implements UserBroadcasts {
       codec: { encode: encodeSyncState, decode: decodeSyncState },
       answer: (from, state) => this.answerSync(from, state),
       onBadInput: (from, reason) => { this.screen.badInput(from, 'sync', reason) }
-    }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs })
+    }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs, maxInbound: this.timing.maxInboundSyncs })
     this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.self.encoded })
     this.memberFacts = new MemberFacts({
       fetch: async (id, addr, digest, signal) => await this.factsStream.fetch(id, addr, digest, signal),
@@ -189,6 +189,9 @@ export class Membership implements UserBroadcasts {
   /** Our own peer id. */
   get peerId (): string { return this.selfId }
 
+  /** Whether a push-pull of our own has completed (the join; the election waits for it). */
+  synced (): boolean { return this.core?.synced() ?? false }
+
   /** Be told about every member change (alive, suspect, failed, left, or a new record). */
   onChange (listener: MemberChangeListener): () => void {
     this.listeners.add(listener)
@@ -200,6 +203,7 @@ export class Membership implements UserBroadcasts {
     return {
       ...(this.core?.stats() ?? {}),
       ...this.counters,
+      syncsRefused: this.sync.refused,
       ...prefixed('records', this.records.stats),
       ...prefixed('facts', this.factsStream.stats),
       ...prefixed('factsCache', this.memberFacts.stats),

@@ -45,6 +45,14 @@ export interface SyncStreamInit {
   maxBytes: number
   /** Deadline of one whole exchange. */
   timeoutMs: number
+  /**
+   * Exchanges served at once; a stream beyond them is refused before anything is read (0 = no
+   * limit). On a saturated machine a seed that 63 joiners push-pull at once otherwise queues
+   * them all on its event loop: its probe answers wait behind them, it is declared failed, and
+   * most answers come after their requester gave up. Refused, a joiner retries with backoff at
+   * a member gossip brought it (SwimCore's join).
+   */
+  maxInbound?: number
 }
 
 /** Push-pull client and server. */
@@ -53,6 +61,10 @@ export class SyncStream {
   private readonly init: SyncStreamInit
   /** Bytes of inbound states read and decoded at once, across all peers. */
   private readonly budget: ByteBudget
+  /** Exchanges being served now. */
+  private serving = 0
+  /** Inbound exchanges refused because `maxInbound` were being served. */
+  refused = 0
 
   constructor (components: SyncStreamComponents, init: SyncStreamInit) {
     this.c = components
@@ -63,7 +75,14 @@ export class SyncStream {
   /** Serve the protocol. */
   async start (): Promise<void> {
     await this.c.libp2p.handle(SYNC_PROTOCOL_V2, (stream, connection) => {
-      void this.serve(stream, connection.remotePeer.toString())
+      const max = this.init.maxInbound ?? 0
+      if (max > 0 && this.serving >= max) {
+        this.refused++
+        stream.abort(new Error('busy: too many push-pulls at once'))
+        return
+      }
+      this.serving++
+      void this.serve(stream, connection.remotePeer.toString()).finally(() => { this.serving-- })
     }, { maxInboundStreams: 4, maxOutboundStreams: 8 })
   }
 

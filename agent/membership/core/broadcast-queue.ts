@@ -28,17 +28,23 @@ export function retransmitLimit (mult: number, n: number): number {
 export class BroadcastQueue {
   private readonly byKey = new Map<string, Item>()
   private readonly buckets: Array<Set<Item>> = []
+  /** Urgent items not yet sent (taken before bucket 0). */
+  private readonly urgent = new Set<Item>()
 
   /** Number of pending broadcasts. */
   get length (): number { return this.byKey.size }
 
-  /** Queue `b` under `key` (`size` = its encoded bytes), replacing any older one for the key. */
-  push (key: string, b: Broadcast, size: number): void {
+  /**
+   * Queue `b` under `key` (`size` = its encoded bytes), replacing any older one for the key.
+   * `urgent` (a refutation): it goes out before everything else not yet sent, so under a storm
+   * of suspicions the answer to one is not queued behind the others.
+   */
+  push (key: string, b: Broadcast, size: number, urgent = false): void {
     const old = this.byKey.get(key)
-    if (old !== undefined) this.buckets[old.transmits]?.delete(old)
+    if (old !== undefined) { this.buckets[old.transmits]?.delete(old); this.urgent.delete(old) }
     const item: Item = { key, b, size, transmits: 0 }
     this.byKey.set(key, item)
-    this.bucket(0).add(item)
+    ;(urgent ? this.urgent : this.bucket(0)).add(item)
   }
 
   /** Drop the pending broadcast for a key (e.g. a member reaped). */
@@ -46,6 +52,7 @@ export class BroadcastQueue {
     const old = this.byKey.get(key)
     if (old === undefined) return
     this.buckets[old.transmits]?.delete(old)
+    this.urgent.delete(old)
     this.byKey.delete(key)
   }
 
@@ -64,7 +71,7 @@ export class BroadcastQueue {
     let skipped = 0
     const taken: Item[] = []
     scan:
-    for (const bucket of this.buckets) {
+    for (const bucket of [this.urgent, ...this.buckets]) {
       if (bucket === undefined) continue
       for (const item of bucket) {
         if (used + item.size <= budget) {
@@ -84,7 +91,7 @@ export class BroadcastQueue {
       }
     }
     for (const item of taken) {
-      this.buckets[item.transmits]?.delete(item)
+      if (!this.urgent.delete(item)) this.buckets[item.transmits]?.delete(item)
       item.transmits++
       if (item.transmits >= limit) this.byKey.delete(item.key)
       else this.bucket(item.transmits).add(item)

@@ -18,6 +18,7 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   suspicionMult: 1.5,
   suspicionMinMs: 1000,
   suspicionMaxMult: 6,
+  suspicionConfirmations: -1,
   retransmitMult: 4,
   pushPullIntervalMs: 30_000,
   // News learned by push-pull is re-disseminated (as memberlist does), at most this much per

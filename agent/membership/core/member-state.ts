@@ -102,7 +102,7 @@ export class MemberState {
   }
 
   /** Sign a new self info at a higher incarnation (refutation, changed facts, leave). */
-  bumpSelf (at: number, left: boolean, now: number, out: Output): boolean {
+  bumpSelf (at: number, left: boolean, now: number, out: Output, urgent = false): boolean {
     if (at >= U32_LIMIT) { this.c.stats.refused++; return false }
     const prev = this.self.left ? 'left' : 'alive'
     this.self = this.c.selfInfo(at, left)
@@ -110,17 +110,25 @@ export class MemberState {
     this.table.setCode(this.selfSlot, left ? Code.Left : Code.Alive, now)
     out.events.push({ t: 'incarnation', value: at })
     out.events.push({ t: 'member', id: this.selfId, status: left ? 'left' : 'alive', previous: prev, info: this.self })
-    this.enqueue(memberKey(this.selfId), { t: 'alive', info: this.self })
+    this.enqueue(memberKey(this.selfId), { t: 'alive', info: this.self }, urgent)
     return true
   }
 
   /** Somebody claims we are suspect/dead/stale at `inc`: outdo it (Lifeguard: we may be the slow one). */
-  private refute (inc: number, now: number, out: Output): void {
+  private refute (inc: number, now: number, out: Output, accuser?: MemberId): void {
     if (this.self.left) return
-    if (this.bumpSelf(Math.max(inc, this.self.incarnation) + 1, false, now, out)) {
+    if (this.bumpSelf(Math.max(inc, this.self.incarnation) + 1, false, now, out, true)) {
       this.c.stats.refutations++
       this.c.awareness.apply(1)
+      // The accuser gets the refutation straight away (answerStaleClaims), besides gossip:
+      // its suspicion timer runs, and on a saturated machine gossip may take longer.
+      if (accuser !== undefined) this.noteAccuser(accuser)
     }
+  }
+
+  /** Remember a maker of a claim about us, for the caller to send it our info directly (bounded). */
+  private noteAccuser (accuser: MemberId): void {
+    if (accuser !== this.selfId && !this.staleAccusers.includes(accuser) && this.staleAccusers.length < MAX_STALE_ACCUSERS) this.staleAccusers.push(accuser)
   }
 
   /**
@@ -131,7 +139,7 @@ export class MemberState {
    * send it our info directly.
    */
   private reannounce (accuser: MemberId): void {
-    if (accuser !== this.selfId && !this.staleAccusers.includes(accuser) && this.staleAccusers.length < MAX_STALE_ACCUSERS) this.staleAccusers.push(accuser)
+    this.noteAccuser(accuser)
     const key = memberKey(this.selfId)
     if (this.queue.get(key) !== undefined) return
     this.enqueue(key, { t: 'alive', info: this.self })
@@ -189,6 +197,11 @@ export class MemberState {
     }
     if (code !== Code.Alive) return 'none'
     const bounds = suspicionBounds({ ...this.c.timing, members: this.table.live })
+    // Lifeguard stretches a slow node's probes; its suspicions too: when THIS node's timers
+    // and inputs run late (a saturated machine), a refutation needs longer to reach it.
+    const slow = this.c.awareness.scale(1)
+    bounds.minMs *= slow
+    bounds.maxMs *= slow
     this.suspicions.set(slot, newSuspicion(from, bounds, now))
     this.table.setCode(slot, Code.Suspect, now)
     this.c.stats.suspicions++
@@ -237,7 +250,7 @@ export class MemberState {
   private claimSlot (id: MemberId, inc: number, from: MemberId, now: number, out: Output): number {
     if (id === this.selfId) {
       if (inc > this.self.incarnation) this.c.stats.refused++
-      else if (inc === this.self.incarnation) this.refute(inc, now, out)
+      else if (inc === this.self.incarnation) this.refute(inc, now, out, from)
       else if (!this.self.left) this.reannounce(from)
       return -1
     }
@@ -310,7 +323,7 @@ export class MemberState {
     if (id === this.selfId) {
       this.applyAlive(m.info, false, now, out)
       if (m.status === 'failed' && m.incarnation <= this.self.incarnation && !this.self.left) this.declaredDead = true
-      if (verdict === 'suspect' && m.incarnation === this.self.incarnation) this.refute(m.incarnation, now, out)
+      if (verdict === 'suspect' && m.incarnation === this.self.incarnation) this.refute(m.incarnation, now, out, from ?? undefined)
       return false
     }
     const slot = this.table.slot(id)
@@ -399,8 +412,8 @@ export class MemberState {
   }
 
   /** Queue a broadcast for piggybacking. */
-  enqueue (key: string, b: Broadcast): void {
-    this.queue.push(key, b, broadcastSize(b))
+  enqueue (key: string, b: Broadcast, urgent = false): void {
+    this.queue.push(key, b, broadcastSize(b), urgent)
     this.c.stats.broadcastsQueued++
   }
 }

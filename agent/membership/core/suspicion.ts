@@ -19,14 +19,23 @@ export interface SuspicionParams {
   suspicionMult: number
   suspicionMinMs: number
   suspicionMaxMult: number
+  /**
+   * Independent confirmations that bring the timeout from max down to min; below 0, memberlist's
+   * mult - 2 (so with mult < 3 there are none and every suspicion lasts min).
+   */
+  suspicionConfirmations?: number
 }
 
-/** min = mult * log10(N) * interval (floored), max = min * maxMult; k = mult - 2 (memberlist). */
+/**
+ * min = mult * log10(N) * interval (floored), max = min * maxMult; k = suspicionConfirmations,
+ * or mult - 2 (memberlist) when that is below 0.
+ */
 export function suspicionBounds (p: SuspicionParams): SuspicionBounds {
   const n = Math.max(1, p.members)
   const minMs = Math.max(p.suspicionMinMs, p.suspicionMult * Math.log10(n) * p.probeIntervalMs)
+  const k = p.suspicionConfirmations !== undefined && p.suspicionConfirmations >= 0 ? Math.floor(p.suspicionConfirmations) : p.suspicionMult - 2
   // Members besides the accuser and the suspect who could confirm; none in a cluster of 2.
-  const expected = n - 2 < p.suspicionMult - 2 ? 0 : Math.max(0, p.suspicionMult - 2)
+  const expected = n - 2 < k ? 0 : Math.max(0, k)
   return { minMs, maxMs: minMs * Math.max(1, p.suspicionMaxMult), expected }
 }
 

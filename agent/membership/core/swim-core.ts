@@ -18,11 +18,12 @@ import { retransmitLimit } from './broadcast-queue.js'
 import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
 import { MemberState, emptyOutput, zeroStats } from './member-state.js'
 import { Code, isLive, randomSlots } from './member-table.js'
-import { answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
+import { UnknownSenders, answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
 import { ProbeOrder } from './probe-order.js'
 import { RelayTable } from './relays.js'
 import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import { AcrossTarget, SettleRounds } from './settle.js'
+import { Join } from './join.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
   SwimTiming, SyncState
@@ -54,7 +55,8 @@ export class SwimCore implements MembershipCore {
   private readonly state: MemberState
   private readonly order: ProbeOrder
   private readonly relays = new RelayTable()
-  private readonly seeds: Endpoint[]
+  private readonly unknown = new UnknownSenders()
+  private readonly join: Join
   private probe: Probe | null = null
   private seqNo: number
   private started = false
@@ -66,7 +68,6 @@ export class SwimCore implements MembershipCore {
   private nextPushPullAt = 0
   private nextGossipAt = 0
   private nextReapAt = 0
-  private nextJoinAt = Infinity
   private nextReconnectAt = 0
   /** Earliest next catch-up push-pull after we were held failed. */
   private nextResyncAt = 0
@@ -85,7 +86,7 @@ export class SwimCore implements MembershipCore {
     const start = Math.min(U32_LIMIT - 1, Math.max(0, Math.floor(init.incarnation)) + 1)
     this.state = new MemberState({ timing: this.t, stats: this.counters, awareness: this.awareness, selfInfo: init.selfInfo }, init.selfId, start)
     const own = this.state.selfInfo.addr
-    this.seeds = init.seeds.filter(s => s.host !== own.host || s.port !== own.port)
+    this.join = new Join(init.seeds.filter(s => s.host !== own.host || s.port !== own.port), this.t.joinRetryMs, rng)
   }
 
   /** Announce ourselves, schedule the timers, and push-pull the seeds (join). */
@@ -99,7 +100,7 @@ export class SwimCore implements MembershipCore {
     this.nextReconnectAt = now + this.rng() * this.t.pushPullIntervalMs
     this.nextGossipAt = now + this.t.gossipIntervalMs
     this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
-    this.joinSeeds(now, out)
+    this.join.step(this.state, this.init.selfId, this.joined, now, out)
     return this.finish(now, out)
   }
 
@@ -109,6 +110,7 @@ export class SwimCore implements MembershipCore {
     if (!this.started || msg.from === this.init.selfId) { this.counters.ignored++; return this.finish(now, out) }
     if (msg.t !== 'nack') this.state.applyGossip(msg.gossip, msg.from, now, out)
     if (msg.t !== 'ping') tellFailed(this.state, from, msg.from, out)
+    this.unknown.ask(this.state, from, msg.from, now, out)
     switch (msg.t) {
       case 'ping': this.onPing(from, msg, out); break
       case 'ack': this.onAck(msg.seq, out); break
@@ -178,7 +180,7 @@ export class SwimCore implements MembershipCore {
       this.reconnect(out)
       this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
     }
-    if (now >= this.nextJoinAt) this.joinSeeds(now, out)
+    if (now >= this.join.nextAt) this.join.step(this.state, this.init.selfId, this.joined, now, out)
     if (now >= this.settle.nextAt) this.settleRound(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
@@ -190,7 +192,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.nextJoinAt, this.settle.nextAt)
+    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.join.nextAt, this.settle.nextAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -240,6 +242,9 @@ export class SwimCore implements MembershipCore {
 
   /** Live members (alive or suspect), self included. */
   size (): number { return this.state.table.live }
+
+  /** Whether a push-pull of ours has completed since start (the join is done). */
+  synced (): boolean { return this.joined }
 
   /** Counters since construction. */
   stats (): SwimStats { return { ...this.counters } }
@@ -414,17 +419,6 @@ export class SwimCore implements MembershipCore {
     }
   }
 
-  /** Push-pull every seed while we know no other live member; retried every joinRetryMs. */
-  private joinSeeds (now: number, out: Output): void {
-    if (this.seeds.length === 0 || this.state.table.live > 1 || this.state.left) {
-      this.nextJoinAt = this.seeds.length === 0 ? Infinity : now + this.t.joinRetryMs
-      return
-    }
-    const state = this.state.localState(true)
-    for (const to of this.seeds) out.syncs.push({ t: 'sync', to, id: null, state })
-    this.nextJoinAt = now + this.t.joinRetryMs
-  }
-
   // ---- helpers ----
 
   private nextSeq (): number {
@@ -438,6 +432,9 @@ export class SwimCore implements MembershipCore {
     if (this.started && now - this.asked > this.t.stallGraceMs) {
       const ms = now - this.asked
       this.counters.stalls++
+      // Lifeguard: late timers mean THIS node is the slow one; stretch our probe interval and
+      // timeouts (and our suspicion timeouts) until our probes succeed again.
+      this.awareness.apply(1)
       out.events.push({ t: 'stall', ms })
       for (const s of this.state.suspicions.values()) { s.start += ms; s.deadline += ms }
       if (this.probe !== null) this.probe.stalled = true

@@ -69,6 +69,11 @@ export interface SwimTiming {
   suspicionMinMs: number
   /** Suspicion maximum = minimum * this; confirmations shrink toward the minimum. */
   suspicionMaxMult: number
+  /**
+   * Independent confirmations that bring a suspicion from the maximum down to the minimum
+   * (Lifeguard's K); below 0: memberlist's suspicionMult - 2.
+   */
+  suspicionConfirmations: number
   /** Broadcast retransmit limit = mult * ceil(log10(N + 1)). */
   retransmitMult: number
   /** Base push-pull interval (scaled up above 32 members, as memberlist's pushPullScale). */
@@ -175,6 +180,8 @@ export interface MembershipCore {
   member: (id: MemberId) => MemberView | undefined
   /** Members not failed or left, self included (SWIM's N). */
   size: () => number
+  /** Whether a push-pull of this node's own has completed since start (its join is done). */
+  synced: () => boolean
   stats: () => SwimStats
   /** Broadcasts still queued for piggybacking (a leaving node may wait for 0, with a deadline). */
   pending: () => number

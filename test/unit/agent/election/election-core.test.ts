@@ -66,6 +66,21 @@ class Net {
 }
 
 describe('ElectionCore', () => {
+  it('a joiner that knows members only by gossip (its join push-pull not done) does not claim until one completes', () => {
+    const net = new Net()
+    const b = net.add('b')
+    net.add('c')
+    let synced = false
+    const tick = (ms: number): void => {
+      for (const end = net.now + ms; net.now < end;) { net.now += 250; net.handle('b', b.tick(net.now, net.live(), synced)) }
+    }
+    tick(60_000)
+    assert.equal(b.manager(), null, 'no claim while not synced, past settle and isolated settle')
+    synced = true
+    tick(500)
+    assert.equal(b.manager()?.peerId, 'b', 'b is the winner (lowest id) once synced')
+  })
+
   it('a lone first node claims epoch 1 after the settle time, not before, once', () => {
     const net = new Net()
     const a = net.add('a', { hasSeeds: false })

@@ -68,6 +68,18 @@ describe('Lifeguard suspicion', () => {
     assert.equal(suspicionBounds({ members: 1, probeIntervalMs: 1000, suspicionMult: 4, suspicionMinMs: 1000, suspicionMaxMult: 6 }).minMs, 1000)
   })
 
+  it('takes its confirmations from suspicionConfirmations when set (the agent: mult 2, K 3), else mult - 2', () => {
+    const agent = suspicionBounds({ members: 64, probeIntervalMs: 500, suspicionMult: 2, suspicionMinMs: 1200, suspicionMaxMult: 4, suspicionConfirmations: 3 })
+    assert.equal(agent.expected, 3)
+    assert.equal(Math.round(agent.minMs), 1806)
+    assert.equal(Math.round(agent.maxMs), 7225)
+    // A lone accuser waits the maximum; three confirmations bring it to the minimum.
+    assert.equal(suspicionTimeout(agent, 0), Math.floor(agent.maxMs))
+    assert.equal(suspicionTimeout(agent, 3), agent.minMs)
+    assert.equal(suspicionBounds({ members: 64, probeIntervalMs: 500, suspicionMult: 2, suspicionMinMs: 1200, suspicionMaxMult: 4, suspicionConfirmations: -1 }).expected, 0)
+    assert.equal(suspicionBounds({ members: 3, probeIntervalMs: 500, suspicionMult: 2, suspicionMinMs: 1200, suspicionMaxMult: 4, suspicionConfirmations: 3 }).expected, 0, 'none to confirm in a cluster of 3')
+  })
+
   it('shrinks logarithmically with independent confirmations, down to min', () => {
     const b = suspicionBounds({ members: 100, probeIntervalMs: 1000, suspicionMult: 5, suspicionMinMs: 1000, suspicionMaxMult: 6 })
     const t = [0, 1, 2, 3, 4].map(c => suspicionTimeout(b, c))
