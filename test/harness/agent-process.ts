@@ -173,3 +173,29 @@ export async function saveAgentLogs (suite: string, agents: Iterable<AgentProces
     await writeFile(join(dir, `${a.host.name}.log`), `----- pid ${String(a.proc.pid)} exit ${String(a.proc.exitCode)} signal ${String(a.proc.signalCode)}\n${a.output}\n`, { flag: 'a' })
   }
 }
+
+/** True while the agent's process has neither exited nor been killed. */
+export function isRunning (a: AgentProcess): boolean {
+  return a.proc.exitCode === null && a.proc.signalCode === null
+}
+
+/** The running ones among `agents`. */
+export function runningAgents (agents: Iterable<AgentProcess>): AgentProcess[] {
+  return [...agents].filter(isRunning)
+}
+
+/**
+ * The manager every running agent among `agents` names (same peer, same epoch), or undefined
+ * while they disagree or one names none: a `waitFor` condition.
+ */
+export async function agreedManager (agents: Iterable<AgentProcess>): Promise<ManagerInfo | undefined> {
+  const views = await Promise.all(runningAgents(agents).map(async a => await a.manager()))
+  const first = views[0]
+  if (first == null || views.some(v => v?.peerId !== first.peerId || v.epoch !== first.epoch)) return undefined
+  return first
+}
+
+/** Every other host's gossip address: the seeds an agent on `host` joins. */
+export function seedsExcept (hosts: readonly TestHost[], host: TestHost): string[] {
+  return hosts.filter(x => x !== host).map(x => `${x.address}:${PORT}`)
+}

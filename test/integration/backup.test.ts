@@ -12,7 +12,7 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, CLUSTERD, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, CLUSTERD, NODE, agreedManager, makeManagerKey, makeSecret, runningAgents, saveAgentLogs, seedsExcept, startAgentOn, testDir } from '../harness/agent-process.js'
 import { decodeBackup } from '../../protocol/backup-format.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
@@ -35,7 +35,7 @@ describe('backup and restore of the manager store on real hosts', () => {
     const a = await startAgentOn(host, {
       secretFile: secret,
       socketDir: join(dir, 'sock'),
-      join: hosts.hosts.filter(x => x !== host).map(x => `${x.address}:${PORT}`),
+      join: seedsExcept(hosts.hosts, host),
       eligible: true,
       sshKeyFile: sshKey
     })
@@ -44,13 +44,8 @@ describe('backup and restore of the manager store on real hosts', () => {
     agents.set(host.name, a)
     return a
   }
-  const running = (): AgentProcess[] => [...agents.values()].filter(a => a.proc.exitCode === null && a.proc.signalCode === null)
-  const agreedManager = async (): Promise<ManagerInfo | undefined> => {
-    const views = await Promise.all(running().map(async a => await a.manager()))
-    const first = views[0]
-    if (first == null || views.some(v => v?.peerId !== first.peerId || v.epoch !== first.epoch)) return undefined
-    return first
-  }
+  const running = (): AgentProcess[] => runningAgents(agents.values())
+  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(agents.values())
   const clusterctl = async (via: number, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
     await h(via).exec([NODE, CLUSTERCTL, '--addr', agent(via).socket, ...args], { timeoutMs: 180_000 })
   const restore = async (i: number, file: string): Promise<{ code: number | null, stdout: string, stderr: string }> =>
@@ -65,7 +60,7 @@ describe('backup and restore of the manager store on real hosts', () => {
     secret = await makeSecret(dir)
     sshKey = await makeManagerKey(dir, hosts.hosts)
     for (const host of hosts.hosts) await startAgent(host)
-    await waitFor(agreedManager, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
+    await waitFor(agreed, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
   })
 
   after(async () => {
@@ -76,7 +71,7 @@ describe('backup and restore of the manager store on real hosts', () => {
   })
 
   it('a cluster restored from a backup on one node comes back with every node, job, event and config value; a damaged backup is refused', async (t) => {
-    const m = await waitFor(agreedManager, { timeoutMs: 30_000, message: 'agreed manager' })
+    const m = await waitFor(agreed, { timeoutMs: 30_000, message: 'agreed manager' })
     const mi = hosts.hosts.findIndex(x => x.name === m.name)
     const via = mi === 0 ? 1 : 0 // a non-manager agent: the backup stream is forwarded
     const worker = hosts.hosts.findIndex((_x, i) => i !== mi && i !== via)
@@ -143,7 +138,7 @@ describe('backup and restore of the manager store on real hosts', () => {
     const restoredManager = await waitFor(async () => (await agent(target).manager())?.name === h(target).name ? await agent(target).manager() : undefined,
       { timeoutMs: 60_000, message: () => `the restored node did not become manager:\n${agent(target).output.slice(-3000)}` })
     for (let i = 0; i < 3; i++) if (i !== target) await startAgent(h(i))
-    await waitFor(async () => (await agreedManager())?.peerId === restoredManager?.peerId ? true : undefined,
+    await waitFor(async () => (await agreed())?.peerId === restoredManager?.peerId ? true : undefined,
       { timeoutMs: 60_000, message: 'every agent follows the restored manager' })
 
     const reader = agent((target + 1) % 3)

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, agreedManager, makeManagerKey, makeSecret, runningAgents, saveAgentLogs, seedsExcept, startAgentOn, testDir } from '../harness/agent-process.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { LifecycleEvent } from '../../protocol/nodes.js'
 
@@ -30,20 +30,15 @@ describe('clusterctl events --follow across a join and a manager failover (real 
     const a = await startAgentOn(host, {
       secretFile: secret,
       socketDir: join(dir, 'sock'),
-      join: hosts.hosts.filter(x => x !== host).map(x => `${x.address}:${PORT}`),
+      join: seedsExcept(hosts.hosts, host),
       eligible: true,
       sshKeyFile: sshKey
     })
     agents.set(host.name, a)
     return a
   }
-  const running = (): AgentProcess[] => [...agents.values()].filter(a => a.proc.exitCode === null && a.proc.signalCode === null)
-  const agreedManager = async (): Promise<ManagerInfo | undefined> => {
-    const views = await Promise.all(running().map(async a => await a.manager()))
-    const first = views[0]
-    if (first == null || views.some(v => v?.peerId !== first.peerId || v.epoch !== first.epoch)) return undefined
-    return first
-  }
+  const running = (): AgentProcess[] => runningAgents(agents.values())
+  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(agents.values())
   /** What the follower printed so far: one JSON event per line. */
   const printed = (): LifecycleEvent[] => out.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l) as LifecycleEvent)
   const discovered = (name: string) => async (): Promise<true | undefined> =>
@@ -55,7 +50,7 @@ describe('clusterctl events --follow across a join and a manager failover (real 
     secret = await makeSecret(dir)
     sshKey = await makeManagerKey(dir, hosts.hosts)
     for (const i of [1, 2, 3]) await startAgent(h(i))
-    await waitFor(agreedManager, { timeoutMs: 60_000, message: 'three agents agree on a manager' })
+    await waitFor(agreed, { timeoutMs: 60_000, message: 'three agents agree on a manager' })
   })
 
   after(async () => {
@@ -67,7 +62,7 @@ describe('clusterctl events --follow across a join and a manager failover (real 
   })
 
   it('prints new events as they happen and resumes after the manager is killed, each event once', async (t) => {
-    const m = await waitFor(agreedManager, { timeoutMs: 30_000, message: 'agreed manager' })
+    const m = await waitFor(agreed, { timeoutMs: 30_000, message: 'agreed manager' })
     const via = running().find(a => a.host.name !== m.name) as AgentProcess
     // The three nodes are in the log before the follower starts: it begins with them.
     await waitFor(async () => (await via.client.request<LifecycleEvent[]>('GET', '/v1/events')).filter(e => e.type === 'discovered').length === 3 ? true : undefined,
@@ -87,7 +82,7 @@ describe('clusterctl events --follow across a join and a manager failover (real 
     t.diagnostic(`killing manager ${m.name} (epoch ${m.epoch}); following through ${via.host.name}`)
     await (agents.get(m.name) as AgentProcess).stop('SIGKILL')
     const next = await waitFor(async () => {
-      const v = await agreedManager()
+      const v = await agreed()
       return v !== undefined && v.epoch > m.epoch ? v : undefined
     }, { timeoutMs: 60_000, message: `a new manager after killing ${m.name}` })
     t.diagnostic(`new manager ${next.name} (epoch ${next.epoch})`)

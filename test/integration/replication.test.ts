@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, agreedManager, makeManagerKey, makeSecret, runningAgents, seedsExcept, startAgentOn, testDir } from '../harness/agent-process.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { NodeRecord, NodesPage } from '../../protocol/nodes.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
@@ -27,22 +27,16 @@ describe('manager state replication and failover on real hosts', () => {
       socketDir: join(dir, 'sock'),
       // Every other host is a seed: a restarted agent must reach the cluster within the election's
       // settle time, else it claims on its own (a known limitation, see docs/architecture.md).
-      join: hosts.hosts.filter(x => x !== host).map(x => `${x.address}:${PORT}`),
+      join: seedsExcept(hosts.hosts, host),
       eligible: true,
       sshKeyFile: sshKey
     })
     agents.set(host.name, a)
     return a
   }
-  const running = (): AgentProcess[] => [...agents.values()].filter(a => a.proc.exitCode === null && a.proc.signalCode === null)
+  const running = (): AgentProcess[] => runningAgents(agents.values())
   const replicaStatus = async (a: AgentProcess): Promise<ReplicaStatus> => await a.client.request<ReplicaStatus>('GET', '/v1/replica')
-  /** The manager every running agent agrees on. */
-  const agreedManager = async (): Promise<ManagerInfo | undefined> => {
-    const views = await Promise.all(running().map(async a => await a.manager()))
-    const first = views[0]
-    if (first == null || views.some(v => v?.peerId !== first.peerId || v.epoch !== first.epoch)) return undefined
-    return first
-  }
+  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(agents.values())
   const managerAgent = (m: ManagerInfo): AgentProcess => agents.get(m.name) as AgentProcess
 
   before(async () => {
@@ -51,7 +45,7 @@ describe('manager state replication and failover on real hosts', () => {
     secret = await makeSecret(dir)
     sshKey = await makeManagerKey(dir, hosts.hosts)
     for (const host of hosts.hosts) await startAgent(host)
-    await waitFor(agreedManager, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
+    await waitFor(agreed, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
   })
 
   after(async () => {
@@ -62,7 +56,7 @@ describe('manager state replication and failover on real hosts', () => {
 
   it('every acknowledged write survives repeated SIGKILLs of the manager; the killed agent returns as a caught-up replica', async (t) => {
     for (let cycle = 1; cycle <= 3; cycle++) {
-      const m = await waitFor(agreedManager, { timeoutMs: 30_000, message: `cycle ${cycle}: agreed manager` })
+      const m = await waitFor(agreed, { timeoutMs: 30_000, message: `cycle ${cycle}: agreed manager` })
       const survivor = running().find(a => a.host.name !== m.name) as AgentProcess
       // The manager role serves (it may still be starting) and has discovered every node.
       await waitFor(async () => (await survivor.client.request<NodeRecord[]>('GET', '/v1/nodes')).length === 3 ? true : undefined,
@@ -92,7 +86,7 @@ describe('manager state replication and failover on real hosts', () => {
       t.diagnostic(`cycle ${cycle}: killing manager ${m.name} (epoch ${m.epoch})`)
       await killed.stop('SIGKILL')
       const next = await waitFor(async () => {
-        const v = await agreedManager()
+        const v = await agreed()
         return v !== undefined && v.epoch > m.epoch && v.name !== m.name ? v : undefined
       }, { timeoutMs: 60_000, message: `cycle ${cycle}: a new manager after killing ${m.name} (epoch ${m.epoch})` })
 

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, agreedManager, makeManagerKey, makeSecret, saveAgentLogs, seedsExcept, startAgentOn, testDir } from '../harness/agent-process.js'
 import type { AgentDiagnostics } from '../../protocol/diagnostics.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
@@ -35,12 +35,7 @@ describe('support bundle and logs on real hosts', () => {
   let tokenFile: string
   const agents: AgentProcess[] = []
   const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agreedManager = async (): Promise<ManagerInfo | undefined> => {
-    const views = await Promise.all(agents.map(async a => await a.manager()))
-    const first = views[0]
-    if (first == null || views.some(v => v?.peerId !== first.peerId || v.epoch !== first.epoch)) return undefined
-    return first
-  }
+  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(agents)
   const clusterctl = async (via: number, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
     await h(via).exec([NODE, CLUSTERCTL, '--addr', (agents[via] as AgentProcess).socket, ...args], { timeoutMs: 180_000 })
 
@@ -55,14 +50,14 @@ describe('support bundle and logs on real hosts', () => {
       agents.push(await startAgentOn(h(i), {
         secretFile: secret,
         socketDir: join(dir, 'sock'),
-        join: hosts.hosts.filter(x => x !== h(i)).map(x => `${x.address}:${PORT}`),
+        join: seedsExcept(hosts.hosts, h(i)),
         sshKeyFile: sshKey,
         // The slip: an operator pasted the API token into a label (gossiped to every member).
         ...(i === 1 ? { labels: { oops: TOKEN } } : {}),
         extraArgs: ['--api-listen', `127.0.0.1:${API_PORT}`, '--api-token-file', tokenFile, ...(i === 2 ? ['--log-format', 'pretty'] : [])]
       }))
     }
-    await waitFor(agreedManager, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
+    await waitFor(agreed, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
   })
 
   after(async () => {
@@ -92,7 +87,7 @@ describe('support bundle and logs on real hosts', () => {
   })
 
   it('a bundle through a non-manager agent holds every agent\'s view and logs, the job and its logs, and no secret', async (t) => {
-    const m = await waitFor(agreedManager, { timeoutMs: 30_000, message: 'agreed manager' })
+    const m = await waitFor(agreed, { timeoutMs: 30_000, message: 'agreed manager' })
     const mi = hosts.hosts.findIndex(x => x.name === m.name)
     const via = mi === 0 ? 1 : 0
     const worker = [0, 1, 2].find(i => i !== mi && i !== via) as number
