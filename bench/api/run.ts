@@ -15,7 +15,6 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import { CLUSTERCTL, NODE, makeSecret, testDir } from '../../test/harness/agent-process.js'
@@ -27,8 +26,9 @@ import { QUIET_BUSY_FRACTION, QUIET_MAX_WAIT_MS } from '../commission/constants.
 import { DEFAULT_CLI_RUNS, DEFAULT_NODES, DEFAULT_SAMPLES, READY_TIMEOUT_MS, TARGET_MS, WARMUP_SAMPLES } from './constants.js'
 import { LoopbackAgent } from './loopback-agent.js'
 import { populateStore } from './populate.js'
+import { benchArgs, benchUsageError } from '../bench-args.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     nodes: { type: 'string', default: String(DEFAULT_NODES) },
     samples: { type: 'string', default: String(DEFAULT_SAMPLES) },
@@ -37,7 +37,7 @@ const { values } = parseArgs({
 })
 const num = (name: string, raw: string | undefined, lo: number, hi: number): number => {
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`--${name}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`)
+  if (!Number.isInteger(n) || n < lo || n > hi) benchUsageError(`--${name}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`)
   return n
 }
 const nodeCount = num('nodes', values.nodes, 1, 100_000)

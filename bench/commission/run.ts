@@ -13,15 +13,15 @@
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { REPO, testDir } from '../../test/harness/agent-process.js'
 import { runOk } from '../../test/harness/proc.js'
 import { baselineRun, type BaselineRunResult } from './baseline-run.js'
 import { clusterdRun, type ClusterdRunResult } from './clusterd-run.js'
 import { BASELINE_FORKS, QUIET_BUSY_FRACTION, QUIET_MAX_WAIT_MS, TARGET_RATIO } from './constants.js'
 import { machineInfo, median, progress } from './stats.js'
+import { benchArgs, benchUsageError } from '../bench-args.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     hosts: { type: 'string', default: '5,20' },
     rounds: { type: 'string', default: '3,1' },
@@ -34,17 +34,17 @@ const { values } = parseArgs({
 
 const num = (name: string, raw: string, lo: number, hi: number): number => {
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`--${name}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`)
+  if (!Number.isInteger(n) || n < lo || n > hi) benchUsageError(`--${name}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`)
   return n
 }
 const hostCounts = (values.hosts ?? '').split(',').map(h => num('hosts', h, 1, 100))
 const roundList = (values.rounds ?? '').split(',').map(r => num('rounds', r, 1, 20))
 const settleMs = num('settle-seconds', values['settle-seconds'] ?? '10', 0, 600) * 1000
 const quietBusy = Number(values['quiet-busy'])
-if (!(quietBusy > 0 && quietBusy <= 1)) throw new RangeError('--quiet-busy: expected a fraction in (0, 1]')
+if (!(quietBusy > 0 && quietBusy <= 1)) benchUsageError('--quiet-busy: expected a fraction in (0, 1]')
 const quiet = { threshold: quietBusy, maxWaitMs: num('quiet-wait-seconds', values['quiet-wait-seconds'] ?? '300', 0, 3600) * 1000 }
 const sides = new Set((values.sides ?? '').split(','))
-for (const s of sides) if (s !== 'clusterd' && s !== 'baseline') throw new RangeError(`--sides: unknown side ${s}`)
+for (const s of sides) if (s !== 'clusterd' && s !== 'baseline') benchUsageError(`--sides: unknown side ${s}`)
 
 const machine = machineInfo()
 const say = progress('bench:commission', Date.now())

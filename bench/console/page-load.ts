@@ -14,7 +14,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import type { Page } from 'playwright-core'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
@@ -28,12 +27,13 @@ import { machineInfo, progress, summarize } from '../commission/stats.js'
 import { READY_TIMEOUT_MS } from '../api/constants.js'
 import { freePort, LoopbackAgent } from '../api/loopback-agent.js'
 import { benchNodeName, populateStore } from '../api/populate.js'
+import { benchArgs, benchUsageError } from '../bench-args.js'
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, loads: { type: 'string', default: '20' } } })
+const { values } = benchArgs({ options: { nodes: { type: 'string', default: '1000' }, loads: { type: 'string', default: '20' } } })
 const nodeCount = Number(values.nodes)
 const loads = Number(values.loads)
-if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 100_000) throw new RangeError('--nodes: an integer in 1..100000')
-if (!Number.isInteger(loads) || loads < 1 || loads > 1000) throw new RangeError('--loads: an integer in 1..1000')
+if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 100_000) benchUsageError('--nodes: an integer in 1..100000')
+if (!Number.isInteger(loads) || loads < 1 || loads > 1000) benchUsageError('--loads: an integer in 1..1000')
 
 const TOKEN = 'bench-console-token-' + 'x'.repeat(20)
 const machine = machineInfo()

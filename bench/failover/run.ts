@@ -15,7 +15,6 @@
  * `--rounds` is per kind and host count (default 6: 24 failovers in all). Progress on stderr;
  * stdout gets one JSON line and then the markdown tables of docs/benchmarks.md.
  */
-import { parseArgs } from 'node:util'
 import { ApiClient } from '../../cli/client.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import { AckedWriter } from '../../test/faults/acked-writes.js'
@@ -23,8 +22,9 @@ import { FaultCluster } from '../../test/faults/cluster.js'
 import type { AgentProcess } from '../../test/harness/agent-process.js'
 import { delay } from '../../test/harness/proc.js'
 import { machineInfo, progress, summarize, type LatencySummary } from '../commission/stats.js'
+import { benchArgs, benchUsageError } from '../bench-args.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     hosts: { type: 'string', default: '5,8' },
     rounds: { type: 'string', default: '6' },
@@ -36,9 +36,9 @@ type Kind = 'kill' | 'poweroff'
 const hostCounts = (values.hosts ?? '').split(',').map(Number)
 const rounds = Number(values.rounds)
 const kinds = (values.kinds ?? '').split(',') as Kind[]
-for (const n of hostCounts) if (!Number.isInteger(n) || n < 3 || n > 30) throw new RangeError(`--hosts: ${n} outside 3..30`)
-if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError('--rounds: a positive integer')
-for (const k of kinds) if (k !== 'kill' && k !== 'poweroff') throw new RangeError(`--kinds: unknown ${k}`)
+for (const n of hostCounts) if (!Number.isInteger(n) || n < 3 || n > 30) benchUsageError(`--hosts: ${n} outside 3..30`)
+if (!Number.isInteger(rounds) || rounds < 1) benchUsageError('--rounds: a positive integer')
+for (const k of kinds) if (k !== 'kill' && k !== 'poweroff') benchUsageError(`--kinds: unknown ${k}`)
 
 /** Target: death → a new manager accepts a command, at most this long. */
 const TARGET_MS = 5000

@@ -13,7 +13,6 @@
  * Progress on stderr; stdout gets one JSON summary line.
  */
 import { performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import { createGzip } from 'node:zlib'
 import { pino } from 'pino'
 import { LogRing } from '../../agent/diagnostics/log-ring.js'
@@ -23,11 +22,12 @@ import type { AgentDiagnostics } from '../../protocol/diagnostics.js'
 import { formatLogLine } from '../../protocol/log-lines.js'
 import type { Member } from '../../protocol/members.js'
 import { machineInfo, progress } from '../commission/stats.js'
+import { benchArgs, benchUsageError } from '../bench-args.js'
 
-const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, agents: { type: 'string', default: '64' } } })
+const { values } = benchArgs({ options: { lines: { type: 'string', default: '200000' }, agents: { type: 'string', default: '64' } } })
 const lineCount = Number(values.lines)
 const agentCount = Number(values.agents)
-if (!Number.isInteger(lineCount) || lineCount < 1 || !Number.isInteger(agentCount) || agentCount < 1) throw new RangeError('--lines and --agents take positive integers')
+if (!Number.isInteger(lineCount) || lineCount < 1 || !Number.isInteger(agentCount) || agentCount < 1) benchUsageError('--lines and --agents take positive integers')
 const say = progress('bench:logs', Date.now())
 
 /** ns per line of `lineCount` log calls through `dest`. */

@@ -7,9 +7,9 @@
  *   node dist/bench/membership/core-joiners.js --sizes 8,16,32,64,128 --seeds 10 --record-bytes 32
  */
 
-import { parseArgs } from 'node:util'
 import { TestNet, allSee } from '../../test/unit/agent/membership/core/test-net.js'
 import type { SwimTiming } from '../../agent/membership/core/types.js'
+import { benchArgs } from '../bench-args.js'
 
 const LIMIT_MS = 60_000
 
@@ -37,7 +37,7 @@ function burst (n: number, seed: number, recordBytes: number, timing: Partial<Sw
 }
 
 function main (): void {
-  const { values } = parseArgs({
+  const { values } = benchArgs({
     options: {
       sizes: { type: 'string', default: '8,16,32,64,128' },
       seeds: { type: 'string', default: '10' },

@@ -17,12 +17,12 @@ import { createSocket, type Socket } from 'node:dgram'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { DatagramChannel, type DatagramEndpoint } from '../../agent/transport/datagram-channel.js'
 import { deriveSenderKey, newSenderId, openDatagram, parseDatagram, sealDatagram } from '../../agent/transport/datagram-seal.js'
 import { generateSecret } from '../../agent/transport/secret.js'
 import { median } from './proc-stats.js'
+import { benchArgs } from '../bench-args.js'
 
 const HOST = '127.0.0.1'
 const SECRET_ENV = 'CLUSTERD_BENCH_SECRET'
@@ -120,7 +120,7 @@ function sealOpenUs (bytes: number, count: number): number {
 }
 
 async function prober (): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = benchArgs({
     options: {
       'round-trips': { type: 'string', default: '20000' },
       sizes: { type: 'string', default: '100,1400' },

@@ -11,7 +11,6 @@
  * serf). Progress goes to stderr; stdout gets one JSON line per host count, then markdown.
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import { parseArgs } from 'node:util'
 import { TestHosts } from '../../test/harness/hosts.js'
 import { clusterdSystem } from './clusterd-system.js'
 import { converge, failureRounds, idleWindow, lateJoins, type PhaseOptions } from './measure.js'
@@ -20,8 +19,9 @@ import { serfSystem } from './serf-system.js'
 import { soak, type SoakResult } from './soak.js'
 import type { BenchAgent, BenchSystem, View } from './system.js'
 import { allAlive, pollViews } from './poll-views.js'
+import { benchArgs, benchUsageError } from '../bench-args.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     hosts: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '5' },
@@ -38,7 +38,7 @@ const { values } = parseArgs({
 
 const num = (name: string, raw: string | undefined, lo: number, hi: number): number => {
   const n = Number(raw)
-  if (!Number.isFinite(n) || n < lo || n > hi) throw new RangeError(`--${name} must be a number in ${lo}..${hi}, got ${String(raw)}`)
+  if (!Number.isFinite(n) || n < lo || n > hi) benchUsageError(`--${name} must be a number in ${lo}..${hi}, got ${String(raw)}`)
   return n
 }
 const hostCounts = (values.hosts ?? '8').split(',').map(h => num('hosts', h, 3, 100))
@@ -49,7 +49,7 @@ const pollMs = num('poll-ms', values['poll-ms'], 10, 5000)
 const soakMinutes = values.soak === undefined ? 0 : num('soak', values.soak, 0.1, 120)
 const loadNice = num('load-nice', values['load-nice'], -20, 19)
 const systems = (values.systems ?? (soakMinutes > 0 ? 'clusterd' : 'clusterd,serf')).split(',')
-for (const s of systems) if (s !== 'clusterd' && s !== 'serf') throw new RangeError(`unknown system '${s}'`)
+for (const s of systems) if (s !== 'clusterd' && s !== 'serf') benchUsageError(`unknown system '${s}'`)
 
 const PHASE: PhaseOptions = { pollMs, convergeTimeoutMs: 120_000, failTimeoutMs: 60_000, recoverTimeoutMs: 180_000, settleMs: num('settle-seconds', values['settle-seconds'], 0, 600) * 1000 }
 

@@ -18,7 +18,6 @@ import { mkdir, rm } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import { AgentMetrics } from '../../agent/metrics/agent-metrics.js'
 import type { MemberStatus } from '../../protocol/members.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
@@ -28,11 +27,12 @@ import { runOk } from '../../test/harness/proc.js'
 import { LoopbackAgent } from '../api/loopback-agent.js'
 import { populateStore } from '../api/populate.js'
 import { machineInfo, progress, summarize, type LatencySummary } from '../commission/stats.js'
+import { benchArgs, benchUsageError } from '../bench-args.js'
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, samples: { type: 'string', default: '200' } } })
+const { values } = benchArgs({ options: { nodes: { type: 'string', default: '1000' }, samples: { type: 'string', default: '200' } } })
 const nodeCount = Number(values.nodes)
 const samples = Number(values.samples)
-if (!Number.isInteger(nodeCount) || nodeCount < 1 || !Number.isInteger(samples) || samples < 1) throw new RangeError('--nodes and --samples take positive integers')
+if (!Number.isInteger(nodeCount) || nodeCount < 1 || !Number.isInteger(samples) || samples < 1) benchUsageError('--nodes and --samples take positive integers')
 const say = progress('bench:metrics', Date.now())
 
 /** GET `path` on a unix socket: status and body. */

@@ -24,7 +24,6 @@
 import { mkdir, rm, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { ApiClient } from '../../cli/client.js'
 import { REPO, makeSecret } from '../../test/harness/agent-process.js'
 import { freePort } from '../api/loopback-agent.js'
@@ -35,8 +34,9 @@ import {
   DEFAULT_IDLE_S, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_TOGETHER, DEFAULT_VARIANTS, QUIET_BUSY_FRACTION, QUIET_MAX_WAIT_MS,
   TARGET_MS, TARGET_RSS_MB
 } from './constants.js'
+import { benchArgs, benchUsageError } from '../bench-args.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     runs: { type: 'string', default: String(DEFAULT_RUNS) },
     together: { type: 'string', default: String(DEFAULT_TOGETHER) },
@@ -47,7 +47,7 @@ const { values } = parseArgs({
 })
 const num = (name: string, raw: string | undefined, lo: number, hi: number): number => {
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`--${name}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`)
+  if (!Number.isInteger(n) || n < lo || n > hi) benchUsageError(`--${name}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`)
   return n
 }
 const runs = num('runs', values.runs, 1, 1000)
@@ -56,7 +56,7 @@ const rounds = num('rounds', values.rounds, 0, 100)
 const idleS = num('idle-s', values['idle-s'], 0, 600)
 const variants = (values.variant ?? DEFAULT_VARIANTS).map(v => {
   const eq = v.indexOf('=')
-  if (eq <= 0 || eq === v.length - 1) throw new RangeError(`--variant: expected label=entry.js, got ${JSON.stringify(v)}`)
+  if (eq <= 0 || eq === v.length - 1) benchUsageError(`--variant: expected label=entry.js, got ${JSON.stringify(v)}`)
   const entry = v.slice(eq + 1)
   return { label: v.slice(0, eq), entry: isAbsolute(entry) ? entry : join(REPO, entry) }
 })

@@ -14,7 +14,6 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { ApiServer } from '../../agent/api/server.js'
 import { restoreStore } from '../../agent/replica/restore-command.js'
@@ -25,8 +24,9 @@ import type { JobService } from '../../manager/jobs/job-service.js'
 import { ManagerStore } from '../../manager/store/index.js'
 import { MANAGER_ROUTES, type ManagerRouteName } from '../../protocol/api-routes.js'
 import type { JobRecord } from '../../protocol/jobs.js'
+import { benchArgs } from '../bench-args.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     nodes: { type: 'string', default: '1000' },
     events: { type: 'string', default: '5' },

@@ -19,7 +19,6 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { pino } from 'pino'
 import { createClusterNode, type ClusterNode } from '../../agent/libp2p/create-node.js'
@@ -35,8 +34,9 @@ import type { Member } from '../../protocol/members.js'
 import type { NodesPage } from '../../protocol/nodes.js'
 import { encodeReplicationMessage } from '../../protocol/replication-wire.js'
 import type { JobRecord } from '../../protocol/jobs.js'
+import { benchArgs } from '../bench-args.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     nodes: { type: 'string', default: '10000' },
     events: { type: 'string', default: '5' },

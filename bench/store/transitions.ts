@@ -10,13 +10,13 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { ManagerStore, type NodeCommand } from '../../manager/store/index.js'
+import { benchArgs } from '../bench-args.js'
 
 const TARGET_PER_SEC = 2000
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     transitions: { type: 'string', default: '20000' },
     nodes: { type: 'string', default: '100' },
