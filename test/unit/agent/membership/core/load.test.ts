@@ -25,6 +25,28 @@ describe('SwimCore under load', () => {
     net.runUntilTrue(() => allSee(net, [...ids, 'late'], 'alive', [...ids.filter(i => i !== 'n0'), 'late']), 20_000, 'late known')
   })
 
+  it('keeps trying a seed that was down at its join and that no member it reached has met (else two clusters form)', () => {
+    // As the attested-eligibility test starts them: a (no seeds) comes up after b (seed a) and
+    // c (seeds a, b) have met each other, so nobody would ever contact a.
+    const net = new TestNet(44, { joinRetryMs: 2000 })
+    const a = net.add('a')
+    a.down = true // not running yet: everything to it is lost
+    const b = net.add('b', { seeds: ['a'] })
+    net.add('c', { seeds: ['a', 'b'] })
+    net.start('b')
+    net.start('c')
+    net.runUntilTrue(() => allSee(net, ['b', 'c'], 'alive'), 20_000, 'b and c meet')
+    net.run(10_000)
+    assert.equal(net.status('b', 'a'), undefined, 'a is unknown to b and c')
+    a.down = false
+    net.start('a')
+    net.runUntilTrue(() => allSee(net, ['a', 'b', 'c'], 'alive'), 30_000, 'a found by the retries of its seed')
+    // Once every seed is a member, no more join push-pulls.
+    const before = b.syncs.length
+    net.run(60_000)
+    assert.ok(b.syncs.filter(x => x.id === null).length <= before, 'no join push-pull after the seed appeared')
+  })
+
   it('asks a member it does not know that talks to it, and learns it from the direct answer (no incarnation change)', () => {
     const net = new TestNet(42)
     const ids = cluster(net, 3)
