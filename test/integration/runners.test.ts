@@ -124,7 +124,9 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
   it('a wrong pinned host key fails that host with a host-key reason and nothing runs there', async () => {
     const wrong = pinned(h[0]!.hostKeyPublic)
     const r = await run('commission', [target(2, ['worker'], undefined, wrong), target(1, ['worker'])])
-    assert.deepEqual([byName(r, 2).outcome, byName(r, 2).reason], ['failed', 'host-key-mismatch'])
+    // The message says what SSH reported when the reason is not the expected one (CI saw
+    // 'unreachable' once, under a unit suite run beside it; the message was not kept then).
+    assert.deepEqual([byName(r, 2).outcome, byName(r, 2).reason], ['failed', 'host-key-mismatch'], byName(r, 2).message)
     assert.match(byName(r, 2).message ?? '', /does not match the key pinned/)
     assert.equal(byName(r, 2).changed, 0)
     assert.equal(await exists(2, '/etc/clusterd'), false, 'the playbook never ran there')
