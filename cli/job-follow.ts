@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterdError } from '../protocol/errors.js'
-import { isTerminalJobStatus } from '../protocol/jobs.js'
+import { isRestingJobStatus } from '../protocol/jobs.js'
 import type { JobFeedItem } from '../protocol/manager-api.js'
 import type { ApiClient } from './client.js'
 import { RECONNECT_FIRST_DELAY_MS, RECONNECT_MAX_DELAY_MS, RECONNECT_WINDOW_MS } from './constants.js'
@@ -56,7 +56,7 @@ export async function * followJob (client: ApiClient, id: string, options: Follo
           // After a reconnect the manager starts after `after`; drop anything older anyway.
           if (item.event.seq <= after) continue
           after = item.event.seq
-        } else if (item.type === 'job' && isTerminalJobStatus(item.job.status)) {
+        } else if (item.type === 'job' && isRestingJobStatus(item.job.status)) {
           finished = true
         }
         yield item

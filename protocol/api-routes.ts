@@ -3,6 +3,8 @@
  * implements) and clusterctl (which calls). One CLI command = one client method = one route.
  */
 
+import type { RolloutSettings } from './jobs.js'
+
 /** Routes every agent answers from its own state (agent/api/local-routes.ts registers them). */
 export const LOCAL_ROUTES = {
   /** This agent's membership view (protocol/members.ts `MembersResponse`). */
@@ -31,6 +33,10 @@ export const MANAGER_ROUTES = {
   showJob: { method: 'GET', pattern: '/v1/jobs/:id' },
   jobEvents: { method: 'GET', pattern: '/v1/jobs/:id/events' },
   cancelJob: { method: 'POST', pattern: '/v1/jobs/:id/cancel' },
+  /** Continue a paused rolling upgrade, accepting its failures (protocol/jobs.ts `RolloutState`). */
+  resumeJob: { method: 'POST', pattern: '/v1/jobs/:id/resume' },
+  /** Re-run a job's failed nodes (`RetryJobRequest`): in place for a paused rollout, else as a new job. */
+  retryJob: { method: 'POST', pattern: '/v1/jobs/:id/retry' },
   listEvents: { method: 'GET', pattern: '/v1/events' },
   getConfig: { method: 'GET', pattern: '/v1/config' },
   getConfigKey: { method: 'GET', pattern: '/v1/config/:key' },
@@ -62,6 +68,14 @@ export interface UpgradeRequest {
   /** Upgrade every commissioned node (nodes must then be empty). */
   all?: boolean
   vars?: Record<string, string>
+  /** A rolling upgrade: batches with a post-upgrade check between them; absent, all nodes at once. */
+  rollout?: RolloutSettings
+}
+
+/** Body of `POST /v1/jobs/:id/retry`. */
+export interface RetryJobRequest {
+  /** Re-run only the nodes that failed (the one mode there is; required). */
+  failed: true
 }
 
 /**

@@ -10,7 +10,7 @@ export const JOB_KINDS = ['commission', 'decommission', 'upgrade', 'verify', 're
 export type JobKind = typeof JOB_KINDS[number]
 
 /** Every job status. */
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'paused'] as const
 
 /** Where a job stands. */
 export type JobStatus = typeof JOB_STATUSES[number]
@@ -18,6 +18,14 @@ export type JobStatus = typeof JOB_STATUSES[number]
 /** True when a job in `status` will not change again. */
 export function isTerminalJobStatus (status: JobStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled'
+}
+
+/**
+ * True when a job in `status` will not move without an operator: finished, or a rolling
+ * upgrade paused on failures (`job resume`, `job retry --failed`). Followers stop here.
+ */
+export function isRestingJobStatus (status: JobStatus): boolean {
+  return isTerminalJobStatus(status) || status === 'paused'
 }
 
 /** How one node fared in a job. */
@@ -70,6 +78,41 @@ export interface JobRecord {
    */
   writtenEpoch?: number
   writtenAt?: string
+  /** Rolling upgrades only: the settings and where the rollout stands (README, "Rolling upgrades"). */
+  rollout?: RolloutState
+  /** Rolling upgrades only: the nodes in batch order, each batch's status derived from its nodes. */
+  batches?: RolloutBatch[]
+}
+
+/** The settings of a rolling upgrade (`clusterctl upgrade --batch-size ...`). */
+export interface RolloutSettings {
+  /** Nodes per batch; the post-upgrade check of a batch must pass before the next one starts. */
+  batchSize: number
+  /** At most this many of the job's nodes not ok at once: upgrading, being checked, or failed. */
+  maxUnavailable: number
+  /** Failed nodes tolerated; one more pauses the rollout. */
+  maxFailures: number
+  /** Seconds to wait between batches. */
+  pauseBetweenS: number
+}
+
+/** Where a rolling upgrade stands: its settings and what survives a manager failover. */
+export interface RolloutState extends RolloutSettings {
+  /** Absolute ISO-8601 time the next batch may start (`--pause-between`); null when it may start now. */
+  nextBatchAt: string | null
+  /** When the rollout last paused (ISO-8601), while it is paused; else null. */
+  pausedAt: string | null
+  /** Failed nodes the operator accepted with `job resume`: they no longer count against the limits. */
+  accepted: string[]
+}
+
+/** A batch's status: pending (not started), running, succeeded (every node ok) or failed. */
+export type RolloutBatchStatus = 'pending' | 'running' | 'succeeded' | 'failed'
+
+/** One batch of a rolling upgrade. */
+export interface RolloutBatch {
+  nodes: string[]
+  status: RolloutBatchStatus
 }
 
 /** Kinds of job progress event. */

@@ -12,6 +12,7 @@ import type { Member } from '../../protocol/members.js'
 import { NODE_NAME_PATTERN, isPeerId } from '../../protocol/names.js'
 import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type BindingChangeResponse, type NameBinding, type NodesPage } from '../../protocol/nodes.js'
 import type { JobService } from '../jobs/job-service.js'
+import { rolloutSettings } from '../jobs/rollout-plan.js'
 import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
 import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
 import { backupRoute, type BackupSnapshots } from './backup-route.js'
@@ -200,7 +201,7 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     upgrade: async ({ body }) => {
       const o = asObject(body)
-      onlyKeys(o, ['nodes', 'all', 'vars'])
+      onlyKeys(o, ['nodes', 'all', 'vars', 'rollout'])
       let nodes = nodeList(o.nodes)
       if (o.all === true) {
         if (nodes.length > 0) throw invalid('give node names or all, not both')
@@ -208,7 +209,9 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
         if (nodes.length === 0) throw invalid('no node is commissioned')
       }
       if (nodes.length === 0) throw invalid('name at least one node to upgrade (or use all)')
-      return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator' }))
+      const rollout = o.rollout === undefined ? undefined : rolloutSettings(o.rollout)
+      if (rollout !== undefined && 'problem' in rollout) throw invalid(rollout.problem)
+      return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator', ...(rollout !== undefined ? { rollout } : {}) }))
     },
 
     verify: async ({ body }) => await maintenance('verify', body),
@@ -240,6 +243,17 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
       const reason = body !== undefined && typeof asObject(body).reason === 'string' ? String(asObject(body).reason).slice(0, 500) : undefined
       if (isTerminalJobStatus(job.status)) throw new ClusterdError('CLUSTERD_ERR_JOB_FINISHED', `job ${job.id} already ${job.status}`)
       return await c.jobs.cancel(job.id, reason)
+    },
+
+    resumeJob: async ({ params }) => await c.jobs.resume((await jobWithId(params.id ?? '')).id, 'operator'),
+
+    retryJob: async ({ params, body }) => {
+      const o = asObject(body)
+      onlyKeys(o, ['failed'])
+      if (o.failed !== true) throw invalid('retry needs failed: true (clusterctl job retry ID --failed): only the failed nodes are re-run')
+      const job = await jobWithId(params.id ?? '')
+      const after = await c.jobs.retryFailed(job.id, 'operator')
+      return after.id === job.id ? after : new ApiReply(202, after)
     },
 
     listEvents: async ({ query }) => {

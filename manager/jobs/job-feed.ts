@@ -5,7 +5,7 @@
  * missed notification costs at most that.
  */
 
-import { isTerminalJobStatus } from '../../protocol/jobs.js'
+import { isRestingJobStatus } from '../../protocol/jobs.js'
 import type { JobStore } from '../store/index.js'
 import type { JobFeedItem } from './job-service.js'
 
@@ -57,7 +57,8 @@ export async function * jobFeed (
       lastJob = snapshot
       yield { type: 'job', job }
     }
-    if (!options.follow || isTerminalJobStatus(job.status)) return
+    // A paused rollout ends the feed too: it moves again only when an operator resumes it.
+    if (!options.follow || isRestingJobStatus(job.status)) return
     await wake
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import type { JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
 import { gateEnv } from '../../protocol/fencing-wire.js'
 import type { HeldLease } from '../fencing/node-leases.js'
-import { planFor, type PlanTarget } from '../roles/plan.js'
+import { planFor, type PlanTarget, type PlaybookPlan } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import { playbookProgress, type EventBuffer } from './event-buffer.js'
 import { hostResult, isFinal, leaseLost, leaseRefused, precheckFailed, runnerFailed, setOutcome } from './job-outcome.js'
@@ -89,15 +89,13 @@ export async function precheckNodes (ctx: RunContext, job: JobRecord, signal: Ab
 }
 
 /**
- * Run the plan for `targets` in one ansible-runner and map its result onto each node. A lost
+ * Run the plan for `targets` (`plan`, or the plan of the job's kind) in one ansible-runner and map its result onto each node. A lost
  * lease stops the whole run (one process serves every node); each node's outcome says which
  * lease was lost. Nothing is mapped when `signal` aborted (the runner closes the nodes).
  */
-export async function runPlaybooks (ctx: RunContext, job: JobRecord, roleConfig: RoleConfig, targets: PlanTarget[], signal: AbortSignal): Promise<void> {
+export async function runPlaybooks (ctx: RunContext, job: JobRecord, roleConfig: RoleConfig, targets: PlanTarget[], signal: AbortSignal, given?: PlaybookPlan): Promise<void> {
   const { c, events, leases } = ctx
-  const unfenced = planFor(roleConfig, job.kind, targets, {
-    cluster: ctx.cluster, vars: { cluster: await ctx.clusterVars(), request: job.vars }
-  })
+  const unfenced = given ?? await jobPlan(ctx, job, roleConfig, targets)
   const fencing = c.fencing
   const plan = fencing === undefined ? unfenced : fencing.guard(unfenced, leases)
   const anyLeaseLost = leases.size > 0 ? AbortSignal.any([...leases.values()].map(l => l.signal)) : undefined
@@ -129,6 +127,11 @@ export async function runPlaybooks (ctx: RunContext, job: JobRecord, roleConfig:
   if (result.status === 'error') {
     for (const t of targets) runnerFailed(job.perNode[t.name] as JobNodeProgress, result.message)
   }
+}
+
+/** The plan of `job`'s kind for `targets`, with the cluster's and the job's variables. */
+export async function jobPlan (ctx: RunContext, job: JobRecord, roleConfig: RoleConfig, targets: PlanTarget[]): Promise<PlaybookPlan> {
+  return planFor(roleConfig, job.kind, targets, { cluster: ctx.cluster, vars: { cluster: await ctx.clusterVars(), request: job.vars } })
 }
 
 /** Run `fn` on every item, at most `limit` at once. */

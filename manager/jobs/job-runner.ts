@@ -13,7 +13,7 @@
 import type { Logger } from 'pino'
 import { ClusterdError } from '../../protocol/errors.js'
 import { isTerminalJobStatus, type JobNodeProgress, type JobRecord } from '../../protocol/jobs.js'
-import type { NodeRecord } from '../../protocol/nodes.js'
+import type { LifecycleActor, NodeRecord } from '../../protocol/nodes.js'
 import type { HostKey } from '../../protocol/members.js'
 import type { PlaybookRunner } from '../ansible/playbook-runner.js'
 import type { HeldLease, JobFencing } from '../fencing/node-leases.js'
@@ -28,6 +28,8 @@ import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
 import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
 import { isMaintenanceKind, maintenanceNote } from './maintenance.js'
+import { runRollout } from './rollout-run.js'
+import { failedNodes, isRollout, resumeRollout, retryFailedInPlace, rolloutSettingsOf, type RolloutJob } from './rollout-plan.js'
 import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
@@ -104,6 +106,8 @@ export class JobRunner implements JobService {
       if (isTerminalJobStatus(job.status)) continue
       live.add(job.id)
       for (const n of job.nodes) if (!isFinal(job.perNode[n]?.outcome)) this.busy.set(n, job.id)
+      // A paused rollout rests: it holds its nodes but waits for `job resume` or `job retry`.
+      if (job.status === 'paused') continue
       if (job.status === 'running') {
         job.status = 'queued'
         await this.c.store.putJob(job)
@@ -136,9 +140,7 @@ export class JobRunner implements JobService {
   /** @inheritdoc */
   async submit (req: JobRequest): Promise<JobRecord> {
     // Submissions are serialized so validation and recording see one consistent state.
-    const next = this.submitChain.then(async () => await this.doSubmit(req))
-    this.submitChain = next.catch(() => {})
-    return await next
+    return await this.serialized(async () => await this.doSubmit(req))
   }
 
   /** @inheritdoc */
@@ -159,8 +161,65 @@ export class JobRunner implements JobService {
   }
 
   /** @inheritdoc */
+  async resume (id: string, actor: LifecycleActor): Promise<JobRecord> {
+    return await this.serialized(async () => {
+      const job = await this.pausedJob(id)
+      const accepted = resumeRollout(job)
+      await this.requeue(job, `resumed by ${actor}${accepted.length > 0 ? `; failures accepted: ${accepted.join(', ')}` : ''}`)
+      return job
+    })
+  }
+
+  /** @inheritdoc */
+  async retryFailed (id: string, actor: LifecycleActor): Promise<JobRecord> {
+    const job = await this.c.store.getJob(id)
+    if (job === undefined) throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_FOUND', `no job with id ${id}`)
+    if (isTerminalJobStatus(job.status)) {
+      // A finished job is never reopened: its failed nodes go in a new job of the same kind.
+      const failed = failedNodes(job)
+      if (failed.length === 0) throw new ClusterdError('CLUSTERD_ERR_NOTHING_TO_RETRY', `no node of job ${id} failed`)
+      return await this.submit({
+        kind: job.kind, nodes: failed, roles: job.roles, vars: job.vars, actor,
+        ...(job.rollout !== undefined ? { rollout: rolloutSettingsOf(job.rollout) } : {})
+      })
+    }
+    return await this.serialized(async () => {
+      const paused = await this.pausedJob(id)
+      if (failedNodes(paused).length === 0) throw new ClusterdError('CLUSTERD_ERR_NOTHING_TO_RETRY', `no node of job ${id} failed; \`clusterctl job resume ${id}\` continues it`)
+      const retried = retryFailedInPlace(paused)
+      await this.requeue(paused, `retry of ${retried.join(', ')} requested by ${actor}`)
+      return paused
+    })
+  }
+
+  /** @inheritdoc */
   feed (id: string, options: { afterSeq: number, follow: boolean, signal: AbortSignal }): AsyncIterable<JobFeedItem> {
     return jobFeed(this.c.store, this.watchers, id, options)
+  }
+
+  /** Run `fn` in the submission chain, so it sees and writes one consistent state. */
+  private async serialized<T> (fn: () => Promise<T>): Promise<T> {
+    const next = this.submitChain.then(fn)
+    this.submitChain = next.catch(() => {})
+    return await next
+  }
+
+  /** Job `id`, which must be a paused rollout. */
+  private async pausedJob (id: string): Promise<RolloutJob> {
+    if (this.status !== 'started') throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'the manager is not accepting jobs (starting or stopping); retry shortly')
+    const job = await this.c.store.getJob(id)
+    if (job === undefined) throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_FOUND', `no job with id ${id}`)
+    if (job.status !== 'paused' || !isRollout(job)) throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_PAUSED', `job ${id} is ${job.status}, not a paused rolling upgrade`)
+    return job
+  }
+
+  /** Queue a paused job again (saved first, so a failover resumes it too). */
+  private async requeue (job: RolloutJob, note: string): Promise<void> {
+    await this.save(job)
+    await this.c.store.appendJobEvents(job.id, [{ kind: 'status', message: note }])
+    this.c.logger.info({ job: job.id, note }, 'rollout queued again')
+    this.queue.push(job.id)
+    this.pump()
   }
 
   private async doSubmit (req: JobRequest): Promise<JobRecord> {
@@ -178,6 +237,11 @@ export class JobRunner implements JobService {
     const perNode = job.perNode
     await this.c.store.putJob(job)
     for (const node of records) {
+      if (job.rollout !== undefined) {
+        // A rolling upgrade moves each node when its wave starts (rollout-run.ts); until then it is held.
+        this.busy.set(node.name, id)
+        continue
+      }
       if (isMaintenanceKind(req.kind)) {
         await this.c.store.noteNode(node.name, { type: `${req.kind}-requested`, actor: req.actor, jobId: id })
         this.busy.set(node.name, id)
@@ -234,9 +298,6 @@ export class JobRunner implements JobService {
     const job = await this.c.store.getJob(id)
     if (job === undefined || isTerminalJobStatus(job.status)) return
     const log = this.c.logger.child({ job: id })
-    const controller = new AbortController()
-    const timer = setTimeout(() => { controller.abort(TIMEOUT) }, Math.max(0, Date.parse(job.timeoutAt) - Date.now()))
-    const runSignal = AbortSignal.any([signal, controller.signal])
     const events = new EventBuffer(this.c.store, id, () => { this.watchers.notify(id) }, log)
     // Node leases held by this run; all are released when it ends, whatever the outcome.
     const leases = new Map<string, HeldLease>()
@@ -250,6 +311,22 @@ export class JobRunner implements JobService {
       events,
       leases
     }
+    if (isRollout(job)) {
+      // A rolling upgrade keeps its own deadlines (one per wave) and leases (released per wave).
+      try {
+        await runRollout(ctx, job, signal, {
+          finish: async (j, how) => { await this.finish(j, how, events) },
+          timeoutS: async () => numberConfig(await this.c.store.getConfig('job-timeout'), this.init.defaultTimeoutS),
+          stopping: s => s.reason === STOP
+        })
+      } finally {
+        await events.flush()
+      }
+      return
+    }
+    const controller = new AbortController()
+    const timer = setTimeout(() => { controller.abort(TIMEOUT) }, Math.max(0, Date.parse(job.timeoutAt) - Date.now()))
+    const runSignal = AbortSignal.any([signal, controller.signal])
     try {
       job.status = 'running'
       job.startedAt ??= new Date().toISOString()

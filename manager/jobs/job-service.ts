@@ -3,7 +3,7 @@
  * is `JobRunner` (job-runner.ts); this interface keeps routes testable with a fake.
  */
 
-import type { JobKind, JobRecord } from '../../protocol/jobs.js'
+import type { JobKind, JobRecord, RolloutSettings } from '../../protocol/jobs.js'
 import type { JobFeedItem } from '../../protocol/manager-api.js'
 import type { LifecycleActor } from '../../protocol/nodes.js'
 
@@ -16,6 +16,8 @@ export interface JobRequest {
   /** Request-level variables (highest precedence). */
   vars: Record<string, string>
   actor: LifecycleActor
+  /** Upgrade only: run as a rolling upgrade (rollout-plan.ts); absent, every node at once. */
+  rollout?: RolloutSettings
 }
 
 export type { JobFeedItem }
@@ -33,8 +35,16 @@ export interface JobService {
   submit: (req: JobRequest) => Promise<JobRecord>
   /** The unfinished job `node` is in (a lifecycle job or a verify/reconfigure), else null. */
   nodeJob: (node: string) => Promise<string | null>
-  /** Cancel a queued or running job. */
+  /** Cancel a queued, running or paused job. */
   cancel: (id: string, reason?: string) => Promise<JobRecord>
+  /** Continue a paused rolling upgrade; its failed nodes are accepted (CLUSTERD_ERR_JOB_NOT_PAUSED otherwise). */
+  resume: (id: string, actor: LifecycleActor) => Promise<JobRecord>
+  /**
+   * Re-run only the failed nodes of a job: a paused rollout in place (the same job goes on), a
+   * finished job as a new job of the same kind on those nodes. CLUSTERD_ERR_NOTHING_TO_RETRY
+   * when none failed; CLUSTERD_ERR_JOB_NOT_PAUSED for a job still queued or running.
+   */
+  retryFailed: (id: string, actor: LifecycleActor) => Promise<JobRecord>
   /**
    * Events of a job after `afterSeq`, then (when follow) live events and job updates until
    * the job ends or the signal aborts.

@@ -14,6 +14,7 @@ import type { ConfigStore, NodeCommand, NodeStore } from '../store/index.js'
 import type { JobRequest } from './job-service.js'
 import { numberConfig } from './job-settings.js'
 import { isMaintenanceKind } from './maintenance.js'
+import { newRollout } from './rollout-plan.js'
 
 /** What the checks read. */
 export interface SubmitContext {
@@ -52,6 +53,7 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     if (inJob !== undefined && inJob !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_BUSY', `node ${name} is already in job ${inJob}; wait for it or cancel it`)
     records.push(node)
   }
+  if (req.rollout !== undefined && req.kind !== 'upgrade') throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', 'only an upgrade can be rolled out in batches')
   const now = new Date()
   const id = newJobId(now)
   // Verify and reconfigure keep the node commissioned: no machine transition, only notes.
@@ -87,7 +89,8 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     timeoutAt: new Date(now.getTime() + timeoutS * 1000).toISOString(),
     reason: null,
     perNode,
-    epoch: ctx.epoch
+    epoch: ctx.epoch,
+    ...(req.rollout !== undefined ? newRollout(records.map(n => n.name), req.rollout) : {})
   }
   return { job, records }
 }

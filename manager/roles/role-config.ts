@@ -30,6 +30,12 @@ export interface RoleDefinition extends PlaybookSet {
   /** Applied to every commissioned node, whatever roles were asked for. */
   always: boolean
   description?: string
+  /**
+   * Post-upgrade test playbooks (absolute paths, in run order; may be empty): a rolling
+   * upgrade runs them on the role's nodes after the upgrade and the check, and a failure
+   * fails the node (CORTX's test stage). Absent: none.
+   */
+  test?: string[]
 }
 
 /** The validated content of roles.yaml. */
@@ -60,7 +66,7 @@ export function findRole (config: RoleConfig, name: string): RoleDefinition | un
 }
 
 const TOP_KEYS = new Set(['vars', 'roles', 'decommission', 'upgrade'])
-const ROLE_KEYS = new Set(['playbooks', 'always', 'requiredVars', 'vars', 'description'])
+const ROLE_KEYS = new Set(['playbooks', 'always', 'requiredVars', 'vars', 'description', 'test'])
 const KIND_KEYS = new Set(['playbooks', 'requiredVars', 'vars'])
 
 function isMapping (v: unknown): v is Record<string, unknown> {
@@ -101,6 +107,25 @@ export async function loadRoleConfig (dir: string, options: LoadRoleConfigOption
   problems.push(...varsProblems(raw.vars, 'vars'))
 
   const pending: Array<{ where: string, file: string, hosts: string }> = []
+  // A list of playbook file names; `optional`: absent is an empty list (a role's `test:`).
+  const readPlaybookList = (value: unknown, where: string, hosts: string, optional: boolean): string[] => {
+    const out: string[] = []
+    if (optional && value === undefined) return out
+    if (!Array.isArray(value) || (!optional && value.length === 0)) {
+      problems.push(optional ? `${where} must be a list of playbook file names` : `${where}: 'playbooks' must be a non-empty list`)
+      return out
+    }
+    for (const pb of value) {
+      if (typeof pb !== 'string' || !PLAYBOOK_FILE_PATTERN.test(pb)) {
+        problems.push(`${where}: playbook '${String(pb)}' must be a file name in the playbook directory matching ${String(PLAYBOOK_FILE_PATTERN)}`)
+        continue
+      }
+      const abs = join(root, pb)
+      out.push(abs)
+      pending.push({ where, file: abs, hosts })
+    }
+    return out
+  }
   const readSet = (value: unknown, where: string, keys: Set<string>, hosts: string): PlaybookSet => {
     const set: PlaybookSet = { playbooks: [], requiredVars: [], vars: {} }
     if (!isMapping(value)) {
@@ -110,19 +135,7 @@ export async function loadRoleConfig (dir: string, options: LoadRoleConfigOption
     for (const key of Object.keys(value)) {
       if (!keys.has(key)) problems.push(`${where}: unknown key '${key}'`)
     }
-    if (!Array.isArray(value.playbooks) || value.playbooks.length === 0) {
-      problems.push(`${where}: 'playbooks' must be a non-empty list`)
-    } else {
-      for (const pb of value.playbooks) {
-        if (typeof pb !== 'string' || !PLAYBOOK_FILE_PATTERN.test(pb)) {
-          problems.push(`${where}: playbook '${String(pb)}' must be a file name in the playbook directory matching ${String(PLAYBOOK_FILE_PATTERN)}`)
-          continue
-        }
-        const abs = join(root, pb)
-        set.playbooks.push(abs)
-        pending.push({ where, file: abs, hosts })
-      }
-    }
+    set.playbooks = readPlaybookList(value.playbooks, where, hosts, false)
     if (value.requiredVars !== undefined) {
       if (!Array.isArray(value.requiredVars)) {
         problems.push(`${where}: 'requiredVars' must be a list`)
@@ -153,9 +166,12 @@ export async function loadRoleConfig (dir: string, options: LoadRoleConfigOption
       const v = isMapping(value) ? value : {}
       if (v.always !== undefined && typeof v.always !== 'boolean') problems.push(`roles.${name}: 'always' must be true or false`)
       if (v.description !== undefined && typeof v.description !== 'string') problems.push(`roles.${name}: 'description' must be a string`)
+      // rollout: the optional per-role `test:` list, checked like `playbooks`.
+      const test = readPlaybookList(v.test, `roles.${name}.test`, roleGroup(name), true)
       roles.push({
         name,
         ...set,
+        test,
         always: v.always === true,
         ...(typeof v.description === 'string' ? { description: v.description } : {})
       })

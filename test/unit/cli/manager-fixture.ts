@@ -298,6 +298,8 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
       if (job.status === 'failed') throw new ClusterdError('CLUSTERD_ERR_JOB_FINISHED', `job ${job.id} already failed`)
       return { ...job, status: 'cancelled', reason: 'cancelled: by operator' }
     },
+    resumeJob: async ({ params }) => ({ ...jobNamed(params.id), status: 'queued', reason: null }),
+    retryJob: async ({ params }) => ({ ...jobNamed(params.id), status: 'queued', reason: null }),
     listEvents: async () => EVENTS,
     getConfig: async () => config,
     getConfigKey: async ({ params }) => ({ key: params.key, value: config[params.key ?? ''] ?? null }),
