@@ -6,7 +6,7 @@
 
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { LOCAL_ROUTES, MANAGER_ROUTES, type CommissionRequest, type DecommissionRequest, type MaintenanceRequest, type UpgradeRequest } from '../protocol/api-routes.js'
+import { LOCAL_ROUTES, MANAGER_ROUTES, type CommissionRequest, type DecommissionRequest, type MaintenanceRequest, type RetryJobRequest, type UpgradeRequest } from '../protocol/api-routes.js'
 import { ClusterdError, isErrorCode } from '../protocol/errors.js'
 import { DIAGNOSTICS_ROUTES, type AgentDiagnostics, type LogsReply } from '../protocol/diagnostics.js'
 import type { LeaseStatus } from '../protocol/fencing-wire.js'
@@ -246,6 +246,18 @@ export class ApiClient {
   async cancelJob (id: string, options: CallOptions = {}): Promise<JobRecord> {
     const r = MANAGER_ROUTES.cancelJob
     return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), undefined, options)
+  }
+
+  /** `POST /v1/jobs/:id/resume`: continue a paused rolling upgrade; returns the job after. */
+  async resumeJob (id: string, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.resumeJob
+    return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), undefined, options)
+  }
+
+  /** `POST /v1/jobs/:id/retry`: re-run the failed nodes; the same job (a paused rollout) or a new one. */
+  async retryJob (id: string, body: RetryJobRequest, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.retryJob
+    return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), body, options)
   }
 
   /** `GET /v1/events`: lifecycle events, oldest first. */

@@ -35,7 +35,7 @@ export function isRetryable (err: unknown): boolean {
 
 /**
  * Yield the job's events (each once, in order) and job updates until a job update shows the
- * job finished and the stream ends. Throws the request's error when it is not about
+ * job finished (or paused) and the stream ends. Throws the request's error when it is not about
  * reachability, and an unreachable ExitError when the stream stays broken for the window.
  */
 export async function * followJob (client: ApiClient, id: string, options: FollowOptions = {}): AsyncGenerator<FollowItem> {

@@ -42,6 +42,32 @@ export function renderSummaryTable (job: JobRecord): string {
   return renderTable(columns, nodeRows(job))
 }
 
+/**
+ * A rolling upgrade in one line: batches done of all, nodes left, and the settings; null for
+ * any other job.
+ */
+export function rolloutSummary (job: JobRecord): string | null {
+  const r = job.rollout
+  const batches = job.batches
+  if (r === undefined || batches === undefined) return null
+  const done = batches.filter(b => b.status === 'succeeded' || b.status === 'failed').length
+  const left = job.nodes.filter(n => { const o = job.perNode[n]?.outcome; return o === undefined || o === 'pending' || o === 'running' }).length
+  const wait = r.nextBatchAt !== null ? `; next batch at ${r.nextBatchAt}` : ''
+  const accepted = r.accepted.length > 0 ? `; accepted failures: ${r.accepted.join(', ')}` : ''
+  return `batch ${Math.min(done + 1, batches.length)} of ${batches.length}, ${done} done, ${left} node(s) left (batch size ${r.batchSize}, max unavailable ${r.maxUnavailable}, max failures ${r.maxFailures}, pause ${r.pauseBetweenS} s)${wait}${accepted}`
+}
+
+/** The batches of a rolling upgrade: BATCH STATUS NODES (each node with its outcome); '' for another job. */
+export function renderBatchTable (job: JobRecord): string {
+  if (job.batches === undefined) return ''
+  const rows = job.batches.map((b, i) => ({ i, b }))
+  return renderTable([
+    { header: 'BATCH', cell: r => String(r.i + 1) },
+    { header: 'STATUS', cell: r => r.b.status },
+    { header: 'NODES', cell: r => r.b.nodes.map(n => `${n}:${job.perNode[n]?.outcome ?? 'pending'}`).join(' ') }
+  ], rows)
+}
+
 /** The header block of `job show`. */
 export function renderJobHeader (job: JobRecord): string {
   const vars = Object.entries(job.vars).map(([k, v]) => `${k}=${v}`).join(', ')
@@ -57,6 +83,7 @@ export function renderJobHeader (job: JobRecord): string {
     ['FINISHED', orDash(job.finishedAt)],
     ['TIMEOUT', job.timeoutAt],
     ['REASON', orDash(job.reason)],
+    ...(rolloutSummary(job) !== null ? [['ROLLOUT', rolloutSummary(job) as string] as [string, string]] : []),
     ['EPOCH', String(job.epoch)]
   ])
 }

@@ -11,7 +11,7 @@ import { EXIT_JOB_FAILED, REDRAW_INTERVAL_MS } from './constants.js'
 import type { CommandContext } from './context.js'
 import { ExitError } from './errors.js'
 import { followJob } from './job-follow.js'
-import { nodeRows, notOk, renderEventLine, renderSummaryTable } from './job-format.js'
+import { nodeRows, notOk, renderEventLine, renderSummaryTable, rolloutSummary } from './job-format.js'
 import { renderTable, safe } from './output.js'
 
 /** Options of waitForJob. */
@@ -57,7 +57,8 @@ function block (job: JobRecord, taskOf: Map<string, string>, note: string | null
     { header: 'FAILED', cell: r => String(r.progress.failed) },
     { header: 'TASK', cell: r => taskOf.get(r.node) ?? r.progress.task ?? r.progress.step ?? '-' }
   ], nodeRows(job))
-  const lines = [head, ...table.trimEnd().split('\n').map(l => '  ' + l), ...(note === null ? [] : [`  (${note})`])]
+  const rollout = rolloutSummary(job)
+  const lines = [head, ...(rollout !== null ? [`  ${rollout}`] : []), ...table.trimEnd().split('\n').map(l => '  ' + l), ...(note === null ? [] : [`  (${note})`])]
   // A wrapped line would break the count of lines to move up on the next redraw.
   const width = Math.max(20, columns - 1)
   return lines.map(l => safe(l).slice(0, width)).join('\n') + '\n'

@@ -15,6 +15,7 @@ import { configGet, configSet, type ConfigGetOptions } from './commands/config.j
 import { decommission, type DecommissionOptions } from './commands/decommission.js'
 import { events, eventsFollow, type EventsOptions } from './commands/events.js'
 import { jobCancel } from './commands/job-cancel.js'
+import { jobResume, jobRetry, type JobResumeOptions } from './commands/job-resume.js'
 import { jobLogs, type JobLogsOptions } from './commands/job-logs.js'
 import { jobShow, type JobShowOptions } from './commands/job-show.js'
 import { jobs, type JobsOptions } from './commands/jobs.js'
@@ -50,7 +51,7 @@ export interface CommandSpec {
 /** Help text of the command groups of two-word verbs. */
 export const GROUPS: Readonly<Record<string, string>> = {
   node: 'Inspect one node, move its name to another peer, or forget it',
-  job: 'Inspect, follow and cancel jobs',
+  job: 'Inspect, follow, cancel, resume and retry jobs',
   config: 'Read and change the cluster configuration'
 }
 
@@ -148,6 +149,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       cmd.argument('[names...]', 'nodes to upgrade')
         .addOption(new Option('--all', 'upgrade every commissioned node'))
         .addOption(varOption())
+        .addOption(new Option('--batch-size <n>', 'rolling upgrade: N nodes per batch; each batch must pass the post-upgrade check and tests before the next'))
+        .addOption(new Option('--max-unavailable <n>', 'rolling upgrade: at most N nodes upgrading or failed at once (default: the batch size)'))
+        .addOption(new Option('--max-failures <n>', 'rolling upgrade: failed nodes tolerated before it pauses (default 0)'))
+        .addOption(new Option('--pause-between <seconds>', 'rolling upgrade: wait between batches (default 0)'))
         .addOption(waitOption())
     },
     run: async (client, opts, args, ctx) => await upgrade(client, args, opts as UpgradeOptions, ctx)
@@ -207,6 +212,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     read: false,
     configure: cmd => { cmd.argument('<id>', 'job id') },
     run: async (client, _opts, [id]) => await jobCancel(client, id ?? '')
+  },
+  {
+    verb: 'job resume',
+    summary: 'Continue a paused rolling upgrade, accepting the nodes that failed',
+    read: false,
+    configure: cmd => { cmd.argument('<id>', 'job id').addOption(waitOption()) },
+    run: async (client, opts, [id], ctx) => await jobResume(client, id ?? '', opts as JobResumeOptions, ctx)
+  },
+  {
+    verb: 'job retry',
+    summary: 'Re-run only the failed nodes of a job (a paused rollout goes on; a finished job gets a new one)',
+    read: false,
+    configure: cmd => {
+      cmd.argument('<id>', 'job id')
+        .addOption(new Option('--failed', 'the nodes that failed (required)'))
+        .addOption(waitOption())
+    },
+    run: async (client, opts, [id], ctx) => await jobRetry(client, id ?? '', opts as JobResumeOptions, ctx)
   },
   {
     verb: 'events',

@@ -68,8 +68,11 @@ export interface UpgradeRequest {
   /** Upgrade every commissioned node (nodes must then be empty). */
   all?: boolean
   vars?: Record<string, string>
-  /** A rolling upgrade: batches with a post-upgrade check between them; absent, all nodes at once. */
-  rollout?: RolloutSettings
+  /**
+   * A rolling upgrade: batches with a post-upgrade check between them; absent, all nodes at
+   * once. batchSize is required; maxUnavailable defaults to it, maxFailures and pauseBetweenS to 0.
+   */
+  rollout?: Partial<RolloutSettings>
 }
 
 /** Body of `POST /v1/jobs/:id/retry`. */

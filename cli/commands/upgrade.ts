@@ -1,4 +1,7 @@
-/** `clusterctl upgrade NAME...|--all [--var K=V] [--wait]` (`POST /v1/upgrade`). */
+/**
+ * `clusterctl upgrade NAME...|--all [--var K=V] [--batch-size N [--max-unavailable N]
+ * [--max-failures N] [--pause-between S]] [--wait]` (`POST /v1/upgrade`).
+ */
 
 import type { UpgradeRequest } from '../../protocol/api-routes.js'
 import { nodeNames } from '../arguments.js'
@@ -6,11 +9,12 @@ import type { ApiClient } from '../client.js'
 import type { CommandContext } from '../context.js'
 import { usageError } from '../errors.js'
 import type { WaitOptions } from '../job-progress.js'
+import { rolloutRequest, type RolloutFlags } from '../rollout-flags.js'
 import { parseVarFlags } from '../vars.js'
 import { jobResult } from './commission.js'
 
 /** Options of `clusterctl upgrade`. */
-export interface UpgradeOptions {
+export interface UpgradeOptions extends RolloutFlags {
   all?: boolean
   var?: string[]
   wait?: boolean
@@ -24,6 +28,7 @@ export async function upgrade (client: ApiClient, names: string[], opts: Upgrade
   const all = opts.all === true
   if (all && nodes.length > 0) throw usageError('give node names or --all, not both')
   if (!all && nodes.length === 0) throw usageError('name at least one node to upgrade, or pass --all')
-  const body: UpgradeRequest = { nodes, all, vars: parseVarFlags(opts.var ?? []) }
+  const rollout = rolloutRequest(opts)
+  const body: UpgradeRequest = { nodes, all, vars: parseVarFlags(opts.var ?? []), ...(rollout !== undefined ? { rollout } : {}) }
   return jobResult(client, await client.upgrade(body), opts, ctx)
 }

@@ -1,6 +1,6 @@
 /**
  * The watcher feed behind `--wait` and `job logs --follow`: a job's events after a cursor, then
- * (when following) each new event and each change of the job record until the job ends.
+ * (when following) each new event and each change of the job record until the job ends (or pauses).
  * Writers call `JobWatchers.notify` after a write; a reader also wakes once a second, so a
  * missed notification costs at most that.
  */
