@@ -51,6 +51,17 @@ describe('loadRoleConfig', () => {
     assert.deepEqual(config.upgrade.requiredVars, ['agent_version'])
   })
 
+  it('reads the optional per-role test playbooks (rolling upgrades), checked like the playbooks', async () => {
+    const withTest = (list: string): string => goodConfig.replace('always: true }', `always: true, test: ${list} }`)
+    const dir = await fixture({ ...good, 'base-test.yml': play('role_base'), 'roles.yaml': withTest('[base-test.yml]') })
+    const config = await loadRoleConfig(dir)
+    assert.deepEqual(config.roles.map(r => r.test), [[join(dir, 'base-test.yml')], []])
+    const wrongHosts = /roles\.base\.test: play 1 of .*base-test\.yml must have 'hosts: role_base'/
+    await rejects({ ...good, 'base-test.yml': play('all'), 'roles.yaml': withTest('[base-test.yml]') }, wrongHosts)
+    await rejects({ ...good, 'roles.yaml': withTest('[missing.yml]') }, /roles\.base\.test: playbook file .*missing\.yml does not exist/)
+    await rejects({ ...good, 'roles.yaml': withTest('base.yml') }, /roles\.base\.test must be a list of playbook file names/)
+  })
+
   it('resolves playbooks to absolute paths in file order', async () => {
     const dir = await fixture({ ...good, 'roles.yaml': goodConfig })
     const config = await loadRoleConfig(dir)
