@@ -1,0 +1,140 @@
+// A rolling upgrade on real hosts (issue 12's test): 6 commissioned nodes, each a separate
+// agent on a network-namespace host with its own sshd, the manager running real
+// ansible-runner over real SSH. The base role gets a test playbook that fails while a fault
+// file exists on the node. `upgrade --batch-size 2 --max-unavailable 1` with the fault on the
+// first node of batch 2 pauses after that node, with the reason, and the next batch never
+// starts (its nodes have no version.json); the fault is removed and `job retry ID --failed`
+// finishes the rollout in the same job.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
+import type { JobRecord } from '../../protocol/jobs.js'
+import type { NodeRecord } from '../../protocol/nodes.js'
+import { TestHosts, type TestHost } from '../harness/hosts.js'
+import { waitFor } from '../harness/poll.js'
+import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+
+const HOSTS = 6
+const FAULT = '/etc/clusterd/test-fault'
+const VERSION_FILE = '/etc/clusterd/version.json'
+const BASE_TEST = `# Post-upgrade test of the base role (integration test): fails while ${FAULT} exists.
+- name: base post-upgrade test
+  hosts: role_base
+  gather_facts: false
+  tasks:
+    - name: Look for the fault marker
+      ansible.builtin.stat:
+        path: ${FAULT}
+      register: fault
+    - name: No fault marker is present
+      ansible.builtin.assert:
+        that: [not fault.stat.exists]
+        fail_msg: "fault marker ${FAULT} is present"
+        quiet: true
+`
+
+describe('rolling upgrade on real hosts', () => {
+  let hosts: TestHosts
+  let dir: string
+  const agents: AgentProcess[] = []
+  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
+  const names = (): string[] => hosts.hosts.map(x => x.name)
+  const api = (): AgentProcess => agents[0] as AgentProcess
+  const clusterctl = async (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
+    await h(0).exec([NODE, CLUSTERCTL, '--addr', api().socket, ...args], { timeoutMs: 300_000 })
+  const ctlOk = async (args: string[]): Promise<string> => {
+    const r = await clusterctl(args)
+    assert.equal(r.code, 0, `clusterctl ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`)
+    return r.stdout
+  }
+  const job = async (id: string): Promise<JobRecord> => JSON.parse(await ctlOk(['job', 'show', id, '-o', 'json'])) as JobRecord
+  const node = async (name: string): Promise<NodeRecord> => await api().client.request<NodeRecord>('GET', `/v1/nodes/${name}`).then((d: any) => d.node)
+
+  before(async () => {
+    hosts = await TestHosts.create({ count: HOSTS, prefix: 'ru' })
+    dir = await testDir('it-rolling-upgrade')
+    const secret = await makeSecret(dir)
+    const sshKey = await makeManagerKey(dir, hosts.hosts)
+    const playbookDir = join(dir, 'playbooks')
+    await cp(shippedPlaybookDir(), playbookDir, { recursive: true })
+    const roles = parse(await readFile(join(playbookDir, 'roles.yaml'), 'utf8'))
+    roles.roles.base.test = ['base-test.yml']
+    await writeFile(join(playbookDir, 'roles.yaml'), stringify(roles))
+    await writeFile(join(playbookDir, 'base-test.yml'), BASE_TEST)
+    for (const host of hosts.hosts) {
+      agents.push(await startAgentOn(host, {
+        secretFile: secret,
+        socketDir: join(dir, 'sock'),
+        join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
+        eligible: host === h(0),
+        sshKeyFile: sshKey,
+        playbookDir
+      }))
+    }
+    await waitFor(async () => {
+      const nodes = await api().client.request<NodeRecord[]>('GET', '/v1/nodes').catch(() => [])
+      return nodes.length === HOSTS && nodes.every(n => n.boot != null) ? true : undefined
+    }, { timeoutMs: 90_000, intervalMs: 250, message: () => `the cluster did not form:\n${api().output.slice(-3000)}` })
+    await ctlOk(['commission', ...names(), '--role', 'worker', '--wait'])
+  })
+
+  after(async () => {
+    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
+    await saveAgentLogs('rolling-upgrade', agents).catch(() => {})
+    await hosts?.destroy()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('pauses after the batch whose test failed, with the reason; retry --failed finishes it', async () => {
+    const started = Date.now()
+    const faulty = h(2).name
+    const mark = await h(2).exec(['touch', FAULT])
+    assert.equal(mark.code, 0, mark.stderr)
+
+    // --wait stops at the pause: exit 7 (the job is not ok), the reason on stderr.
+    const run = await clusterctl(['upgrade', ...names(), '--batch-size', '2', '--max-unavailable', '1', '--wait'])
+    assert.equal(run.code, 7, `${run.stdout}\n${run.stderr}`)
+    const id = /job (j-[0-9a-z-]+) queued/.exec(run.stdout)?.[1]
+    assert.ok(id !== undefined, run.stdout)
+    assert.match(run.stderr, new RegExp(`job ${id} paused: paused at batch 2 of 3: 1 node\\(s\\) failed, more than --max-failures 0: ${faulty} \\(post-upgrade test: .*No fault marker is present`))
+
+    const paused = await job(id)
+    assert.equal(paused.status, 'paused')
+    assert.deepEqual(paused.batches?.map(b => b.status), ['succeeded', 'running', 'pending'])
+    assert.deepEqual(paused.batches?.map(b => b.nodes), [names().slice(0, 2), names().slice(2, 4), names().slice(4)])
+    assert.equal(paused.perNode[faulty]?.outcome, 'failed')
+    assert.equal(paused.perNode[h(3).name]?.outcome, 'pending', 'max-unavailable 1: the failed node holds the one slot')
+    assert.equal((await node(faulty)).state, 'upgrade-failed')
+    assert.match((await node(faulty)).reason ?? '', /post-upgrade test/)
+    for (const i of [0, 1]) assert.notEqual(await h(i).readFile(VERSION_FILE), null, `${h(i).name} (batch 1) was upgraded`)
+    for (const i of [3, 4, 5]) {
+      assert.equal(await h(i).readFile(VERSION_FILE), null, `${h(i).name} was not touched while paused`)
+      assert.equal((await node(h(i).name)).state, 'commissioned')
+    }
+    const shown = await ctlOk(['job', 'show', id])
+    assert.match(shown, /STATUS: +paused/)
+    assert.match(shown, /ROLLOUT: +batch 2 of 3, 1 done, 3 node\(s\) left/)
+    assert.match(shown, new RegExp(`2 +running +${faulty}:failed ${h(3).name}:pending`))
+
+    // Fix the fault; re-run only the failed node, then the rest.
+    const fix = await h(2).exec(['rm', FAULT])
+    assert.equal(fix.code, 0, fix.stderr)
+    const retried = await ctlOk(['job', 'retry', id, '--failed', '--wait'])
+    assert.match(retried, new RegExp(`job ${id} `))
+    const done = await job(id)
+    assert.equal(done.status, 'succeeded', done.reason ?? '')
+    assert.ok(done.batches?.every(b => b.status === 'succeeded'))
+    for (const [i, n] of names().entries()) {
+      assert.equal((await node(n)).state, 'commissioned')
+      assert.notEqual(await h(i).readFile(VERSION_FILE), null, `${n} upgraded`)
+    }
+    const events = await api().client.request<Array<{ message?: string }>>('GET', `/v1/jobs/${id}/events`)
+    const batchLines = events.map(e => e.message ?? '').filter(m => /^batch \d of 3 \(/.test(m))
+    assert.equal(batchLines.length, 7, `one line per wave (6 nodes + the retried one):\n${batchLines.join('\n')}`)
+    console.log(`rolling upgrade of ${HOSTS} nodes (batch 2, max-unavailable 1) with one retry: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  })
+})
