@@ -144,7 +144,7 @@ describe('clusterctl manager verbs (process)', () => {
     assert.equal(decom, 'clusterctl: refusing to decommission web1 without confirmation: stdin is not a terminal; pass --yes')
     assert.equal(badVar, 'clusterctl: --var: expected NAME=VALUE (e.g. --var ntp_server=10.0.0.1); got "novalue"')
     assert.match(noRole ?? '', /^clusterctl: required option '--role <role>' not specified$/)
-    assert.match(badStatus ?? '', /argument 'done' is invalid\. Allowed choices are queued, running, succeeded, failed, cancelled\.$/)
+    assert.match(badStatus ?? '', /argument 'done' is invalid\. Allowed choices are queued, running, succeeded, failed, cancelled, paused\.$/)
     assert.match(badKey ?? '', /^clusterctl: unknown config key "colour"/)
     assert.equal(fx.requests.length, before, 'no request reached the manager')
   })
