@@ -2,7 +2,7 @@
 // bearer token in the Authorization header (never in a URL). The token lives in
 // sessionStorage: it is gone when the tab closes, and no other site can read it.
 
-import { NdjsonLines, RECONNECT, RETRYABLE_CODES, isTerminal, pause } from './model.js'
+import { NdjsonLines, RECONNECT, RETRYABLE_CODES, isResting, pause } from './model.js'
 
 const TOKEN_KEY = 'clusterd.api-token'
 
@@ -126,7 +126,7 @@ export async function * followJob (id, signal) {
         if (item.type === 'event') {
           if (item.event.seq <= after) continue
           after = item.event.seq
-        } else if (item.type === 'job' && isTerminal(item.job.status)) {
+        } else if (item.type === 'job' && isResting(item.job.status)) {
           finished = true
         }
         yield item

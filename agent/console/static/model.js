@@ -57,6 +57,11 @@ export function isTerminal (status) {
   return TERMINAL_JOB_STATUSES.includes(status)
 }
 
+/** True when a job in `status` moves only if an operator acts: finished, or a paused rolling upgrade (protocol/jobs.ts isRestingJobStatus). */
+export function isResting (status) {
+  return isTerminal(status) || status === 'paused'
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 export function pause (ms, signal) {
   return new Promise(resolve => {
@@ -91,7 +96,7 @@ export function applyFeedItem (view, item) {
     view.note = ''
   } else if (item.type === 'job') {
     view.job = item.job
-    view.feed = isTerminal(item.job.status) ? 'finished' : 'live'
+    view.feed = isResting(item.job.status) ? 'finished' : 'live'
     if (view.feed === 'live') view.note = ''
   } else if (item.type === 'reconnect') {
     view.feed = 'reconnecting'

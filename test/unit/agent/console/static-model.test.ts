@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { LIFECYCLE_STATES } from '../../../../protocol/nodes.js'
-import { JOB_STATUSES, isTerminalJobStatus } from '../../../../protocol/jobs.js'
+import { JOB_STATUSES, isRestingJobStatus, isTerminalJobStatus } from '../../../../protocol/jobs.js'
 import { REPO_ROOT } from '../../../harness/constants.js'
 
 const STATIC = join(REPO_ROOT, 'agent', 'console', 'static')
@@ -19,6 +19,7 @@ describe('console model', () => {
   it('knows the protocol\'s lifecycle states and terminal job statuses', () => {
     assert.deepEqual([...model.LIFECYCLE_STATES], [...LIFECYCLE_STATES])
     assert.deepEqual(JOB_STATUSES.filter(s => model.isTerminal(s)), JOB_STATUSES.filter(s => isTerminalJobStatus(s)))
+    assert.deepEqual(JOB_STATUSES.filter(s => model.isResting(s)), JOB_STATUSES.filter(s => isRestingJobStatus(s)))
   })
 
   it('counts by key in display order, zeros included, unknown keys after', () => {
