@@ -8,6 +8,8 @@
  * failing node never fails the others. Deadlines are absolute (`timeoutAt`), so they survive
  * a restart. On stop, running jobs are left `running` in the store and resume on the next
  * start (playbooks are idempotent); nodes already finished in a job are not run again.
+ * A rolling upgrade (a job with `rollout`) runs in waves (rollout-run.ts); when it pauses it
+ * leaves the queue and rests, holding its nodes, until `resume` or `retryFailed`.
  */
 
 import type { Logger } from 'pino'
