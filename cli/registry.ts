@@ -143,7 +143,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     verb: 'upgrade',
-    summary: 'Run the upgrade playbook on commissioned nodes (an upgrade job)',
+    summary: 'Run the upgrade playbook on commissioned nodes (an upgrade job; with --batch-size, a rolling upgrade)',
     read: false,
     configure: cmd => {
       cmd.argument('[names...]', 'nodes to upgrade')
