@@ -119,13 +119,13 @@ export function nextStep (job: RolloutJob, now: Date): RolloutStep {
   const failures = countedFailures(job)
   const total = job.batches.length
   const at = job.batches.findIndex(b => b.nodes.some(n => !isFinal(progress(job, n).outcome)))
-  const where = at < 0 ? `after the last batch (${total})` : `at batch ${at + 1} of ${total}`
+  const batch = job.batches[at]
+  const started = batch !== undefined && batch.nodes.some(n => progress(job, n).outcome !== 'pending')
+  const where = at < 0 ? `after the last batch (${total})` : started ? `in batch ${at + 1} of ${total}` : at > 0 ? `after batch ${at} of ${total}` : `before batch 1 of ${total}`
   if (failures.length > r.maxFailures) {
     return { step: 'pause', reason: `paused ${where}: ${failures.length} node(s) failed, more than --max-failures ${r.maxFailures}: ${describeNodes(job, failures)}; ${remedy(job)}` }
   }
-  if (at < 0) return { step: 'done' }
-  const batch = job.batches[at] as RolloutBatch
-  const started = batch.nodes.some(n => progress(job, n).outcome !== 'pending')
+  if (batch === undefined) return { step: 'done' }
   if (!started && r.nextBatchAt !== null && Date.parse(r.nextBatchAt) > now.getTime()) return { step: 'wait', until: r.nextBatchAt }
   const room = r.maxUnavailable - failures.length
   if (room <= 0) {

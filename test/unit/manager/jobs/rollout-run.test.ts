@@ -106,7 +106,7 @@ describe('rolling upgrade run', () => {
     playbooks.failTest.add('c')
     const job = await rollout({ batchSize: 2, maxUnavailable: 1 })
     const p = await paused(job.id)
-    assert.match(p.reason ?? '', /paused at batch 2 of 3: 1 node\(s\) failed, more than --max-failures 0: c \(post-upgrade test: task-failed: task "marker file exists": Assertion failed\)/)
+    assert.match(p.reason ?? '', /paused in batch 2 of 3: 1 node\(s\) failed, more than --max-failures 0: c \(post-upgrade test: task-failed: task "marker file exists": Assertion failed\)/)
     assert.deepEqual(p.batches?.map(b => b.status), ['succeeded', 'running', 'pending'], 'batch 2 is half done, batch 3 not started')
     assert.equal(p.perNode.d?.outcome, 'pending', 'd (same batch) is not run while c holds the one unavailable slot')
     assert.equal((await store.getNode('c'))?.state, 'upgrade-failed')
