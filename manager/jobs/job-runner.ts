@@ -107,7 +107,8 @@ export class JobRunner implements JobService {
     for (const job of jobs) {
       if (isTerminalJobStatus(job.status)) continue
       live.add(job.id)
-      for (const n of job.nodes) if (!isFinal(job.perNode[n]?.outcome)) this.busy.set(n, job.id)
+      // A rollout holds all its nodes until it ends (a failed one may be retried), as at submission.
+      for (const n of job.nodes) if (!isFinal(job.perNode[n]?.outcome) || isRollout(job)) this.busy.set(n, job.id)
       // A paused rollout rests: it holds its nodes but waits for `job resume` or `job retry`.
       if (job.status === 'paused') continue
       if (job.status === 'running') {

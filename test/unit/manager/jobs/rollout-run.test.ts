@@ -172,6 +172,7 @@ describe('rolling upgrade run', () => {
     await runner.start()
     assert.equal((await store.getJob(job.id))?.status, 'paused', 'a paused rollout is not restarted by a new manager')
     assert.equal(runner.active, 0)
+    for (const n of ['a', 'e', 'f']) assert.equal(await runner.nodeJob(n), job.id, `${n} (done, failed or pending) is still held by the paused rollout`)
     assert.equal(p.reason, (await store.getJob(job.id))?.reason)
     playbooks.failTest.clear()
     await runner.retryFailed(job.id, 'operator')
