@@ -131,7 +131,11 @@ if [ "$worker" -eq 1 ]; then
 fi
 
 if [ ! -e "$result" ]; then
-  setsid -f "$BASH" "$0" --worker --prefix "$prefix" --tree "$tree" --version "$version" --attempt "$attempt" \
+  # A clean environment: the session's node lease tag (CLUSTERD_LEASE) would have the restarted
+  # agent's lease sweeper end the worker when the manager's lease ends (a new manager, or the
+  # release after this step); setsid -f leaves it no tagged parent either. Started under a
+  # live lease, it finishes its one switch on its own.
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setsid -f "$BASH" "$0" --worker --prefix "$prefix" --tree "$tree" --version "$version" --attempt "$attempt" \
     --socket "$socket" --supervisor-pid-file "$pid_file" --unit "$unit" --deadline "$deadline" \
     < /dev/null >> "$state/$attempt.log" 2>&1
 fi
