@@ -15,7 +15,7 @@
 
 import { join } from 'node:path'
 import type { JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
-import type { PlaybookPlan } from '../roles/plan.js'
+import type { PlanTarget, PlaybookPlan } from '../roles/plan.js'
 import { playbookProgress } from '../jobs/event-buffer.js'
 import { hostResult, isFinal, runnerFailed, setOutcome } from '../jobs/job-outcome.js'
 import { precheckNodes, type RunContext } from '../jobs/job-pipeline.js'
@@ -61,8 +61,7 @@ async function upgradeOne (ctx: RunContext, job: JobRecord, name: string, init: 
   const progress = job.perNode[name] as JobNodeProgress
   const target = job.vars.agent_upgrade_version ?? ''
   try {
-    const [t] = await precheckNodes(ctx, { ...job, nodes: [name] }, signal)
-    await ctx.save(job)
+    const t = await reachNode(ctx, job, name, init, signal)
     if (t === undefined || signal.aborted) return false
     progress.step = 'agent-switch'
     events.push({ kind: 'status', node: name, message: `installing agent ${target} and restarting the agent` })
@@ -123,6 +122,33 @@ async function upgradeOne (ctx: RunContext, job: JobRecord, name: string, init: 
   }
 }
 
+/**
+ * Lease and pre-check the node, again while it is unreachable, up to the rejoin wait: a manager
+ * that resumes the job right after the old manager's node restarted its agent finds that agent
+ * still starting (no lease answer yet, facts not fetched).
+ */
+async function reachNode (ctx: RunContext, job: JobRecord, name: string, init: AgentUpgradeRunInit, signal: AbortSignal): Promise<PlanTarget | undefined> {
+  const progress = job.perNode[name] as JobNodeProgress
+  const end = Date.now() + (init.rejoinWaitMs ?? REJOIN_WAIT_MS)
+  for (;;) {
+    const [t] = await precheckNodes(ctx, { ...job, nodes: [name] }, signal)
+    await ctx.save(job)
+    if (t !== undefined || signal.aborted || progress.outcome !== 'unreachable' || Date.now() >= end) return t
+    ctx.events.push({ kind: 'status', node: name, message: `not reachable yet (${progress.message ?? 'unreachable'}); trying again` })
+    Object.assign(progress, { outcome: 'pending', step: undefined, message: undefined })
+    await pause(init.pollMs ?? 500, signal)
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+async function pause (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const timer = setTimeout(done, ms)
+    function done (): void { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
 /** Poll the node's record until its agentVersion is `version` and it is reachable, or the wait ends. */
 async function awaitVersion (ctx: RunContext, name: string, version: string, init: AgentUpgradeRunInit, signal: AbortSignal): Promise<{ ok: boolean, last: string | null }> {
   const end = Date.now() + (init.rejoinWaitMs ?? REJOIN_WAIT_MS)
@@ -132,11 +158,7 @@ async function awaitVersion (ctx: RunContext, name: string, version: string, ini
     last = rec?.agentVersion ?? null
     if (rec !== undefined && rec.reachable && last === version) return { ok: true, last }
     if (Date.now() >= end) break
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(done, init.pollMs ?? 500)
-      function done (): void { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
-      signal.addEventListener('abort', done, { once: true })
-    })
+    await pause(init.pollMs ?? 500, signal)
   }
   return { ok: false, last }
 }
