@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { waitFor } from '../../harness/poll.js'
 
 function findRepo (): string {
   let dir = fileURLToPath(new URL('.', import.meta.url))
@@ -63,16 +64,6 @@ async function diagnostics (socketPath: string): Promise<{ pid: number, version:
   })
 }
 
-async function poll<T> (what: string, fn: () => Promise<T | null | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== null && v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
 describe('agent-switch.sh', () => {
   let dir: string
   let prefix: string
@@ -105,7 +96,7 @@ describe('agent-switch.sh', () => {
     await tree(C, '2.0.0')
     await symlink(`versions/${A}`, join(prefix, 'current'))
     supervisor = spawn('bash', [join(REPO, 'scripts', 'supervise.sh'), '--pid-file', pidFile, '--', 'sh', '-c', 'exec "$0/current/node_modules/.bin/node" "$0/current/agent.cjs" "$1"', prefix, sock], { stdio: 'ignore' })
-    await poll('the first agent', async () => await diagnostics(sock))
+    await waitFor(async () => await diagnostics(sock), { timeoutMs: 15_000, message: 'the first agent' })
   })
   after(async () => {
     supervisor.kill('SIGTERM')
@@ -142,10 +133,10 @@ describe('agent-switch.sh', () => {
     assert.equal(readlinkSync(join(prefix, 'current')), `versions/${B}`)
     assert.equal(readlinkSync(join(prefix, 'previous')), `versions/${C}`)
     // The old agent runs again (a new process of tree B).
-    await poll('the rolled-back agent', async () => {
+    await waitFor(async () => {
       const d = await diagnostics(sock)
       return d?.version === '2.0.0' ? d : null
-    })
+    }, { timeoutMs: 15_000, message: 'the rolled-back agent' })
     assert.match(await readFile(join(prefix, 'agent-switch', 'job-2.result'), 'utf8'), /^failed /)
   })
 
