@@ -68,15 +68,25 @@ point () { # LINK TARGET
   ln -sfn -- "$2" "$prefix/$1.tmp" && mv -Tf -- "$prefix/$1.tmp" "$prefix/$1"
 }
 
-restart_agent () {
-  local pid
-  if command -v systemctl > /dev/null && systemctl is-active --quiet "$unit" 2>/dev/null; then
-    systemctl restart "$unit"
-    return
-  fi
+# How the agent is restarted here: "systemd", or "supervisor PID" for a supervise.sh that
+# restarts on SIGUSR1 (one from before that would die of the signal and leave the agent
+# unsupervised); else why not, with status 1. Asked before anything is switched.
+restart_method () {
+  local pid script=""
+  if command -v systemctl > /dev/null && systemctl is-active --quiet "$unit" 2>/dev/null; then echo systemd; return 0; fi
   pid=$(head -n1 "$pid_file" 2>/dev/null) || { echo "no supervisor pid file $pid_file and no active $unit unit"; return 1; }
-  [[ $pid =~ ^[1-9][0-9]*$ ]] || { echo "bad supervisor pid file $pid_file"; return 1; }
-  kill -USR1 "$pid" || { echo "cannot signal the supervisor (pid $pid)"; return 1; }
+  [[ $pid =~ ^[1-9][0-9]*$ ]] && [ -d "/proc/$pid" ] || { echo "the supervisor pid file $pid_file names no running process"; return 1; }
+  while IFS= read -r -d '' arg; do [[ $arg == */supervise.sh ]] && { script=$arg; break; }; done < "/proc/$pid/cmdline"
+  [ -n "$script" ] || { echo "process $pid (from $pid_file) is not supervise.sh"; return 1; }
+  grep -q "on_restart" "$script" 2>/dev/null || { echo "the supervisor (pid $pid, $script) predates restarts on SIGUSR1: restart clusterd by hand once (bootstrap.sh stop, then start)"; return 1; }
+  echo "supervisor $pid"
+}
+
+restart_agent () { # METHOD (from restart_method)
+  case "$1" in
+    systemd) systemctl restart "$unit" ;;
+    supervisor\ *) kill -USR1 "${1#supervisor }" || { echo "cannot signal the supervisor (pid ${1#supervisor })"; return 1; } ;;
+  esac
 }
 
 # Polls until an agent other than OLD_PID reports VERSION, up to SECONDS.
@@ -96,18 +106,19 @@ record () { # LINE
 }
 
 work () {
-  local was old_pid id why
+  local was old_pid id why method
   [ -e "$result" ] && return 0
   id=$(agent_identity); old_pid=${id%% *}
   was=$(readlink "$prefix/current" 2>/dev/null) || was=""
   if [ "$was" = "versions/$tree" ] && [ -n "$id" ] && [ "${id#* }" = "$version" ]; then
     record "ok the agent already runs $version (pid $old_pid)"; return 0
   fi
+  if ! method=$(restart_method); then record "failed cannot restart the agent here: $method (nothing was switched)"; return 0; fi
   if [ "$was" != "versions/$tree" ]; then
     [ -n "$was" ] && point previous "$was"
     point current "versions/$tree" || { record "failed cannot point $prefix/current at versions/$tree"; return 0; }
   fi
-  if ! why=$(restart_agent); then
+  if ! why=$(restart_agent "$method"); then
     [ -n "$was" ] && [ "$was" != "versions/$tree" ] && point current "$was"
     record "failed cannot restart the agent: $why"; return 0
   fi
@@ -116,7 +127,7 @@ work () {
   fi
   if [ -n "$was" ] && [ "$was" != "versions/$tree" ]; then
     point current "$was"; point previous "versions/$tree"
-    restart_agent > /dev/null
+    restart_agent "$method" > /dev/null
     record "failed the agent did not report $version within ${deadline}s; rolled $prefix/current back to $was and restarted it"
   else
     record "failed the agent did not report $version within ${deadline}s (nothing to roll back to)"

@@ -140,6 +140,25 @@ describe('agent-switch.sh', () => {
     assert.match(await readFile(join(prefix, 'agent-switch', 'job-2.result'), 'utf8'), /^failed /)
   })
 
+  it('switches nothing when the supervisor predates restarts on SIGUSR1 (the signal would kill it)', async () => {
+    const oldDir = join(dir, 'old')
+    await mkdir(oldDir, { recursive: true })
+    await writeFile(join(oldDir, 'supervise.sh'), 'sleep 30 & wait\n')
+    const old = spawn('bash', [join(oldDir, 'supervise.sh')], { stdio: 'ignore' })
+    try {
+      await writeFile(join(oldDir, 'supervisor.pid'), `${String(old.pid)}\n`)
+      const before = await diagnostics(sock)
+      const r = await runSwitch(prefix, C, ['--version', '3.0.0', '--attempt', 'job-3', '--socket', sock, '--supervisor-pid-file', join(oldDir, 'supervisor.pid'), '--unit', 'clusterd-test-no-such-unit', '--deadline', '5'])
+      assert.equal(r.code, 1, r.out)
+      assert.match(r.out, /predates restarts on SIGUSR1: restart clusterd by hand once .*\(nothing was switched\)/)
+      assert.equal(readlinkSync(join(prefix, 'current')), `versions/${B}`)
+      assert.equal(old.exitCode, null, 'the old supervisor was not signalled')
+      assert.equal((await diagnostics(sock))?.pid, before?.pid)
+    } finally {
+      old.kill('SIGKILL')
+    }
+  })
+
   it('refuses bad arguments with exit 2 before touching anything', async () => {
     const r = await runSwitch(prefix, B, ['--version', '2.0.0', ...common('../escape')])
     assert.equal(r.code, 2)
