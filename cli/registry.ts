@@ -26,7 +26,7 @@ import { nodeForget, type NodeForgetOptions } from './commands/node-forget.js'
 import { nodeRebind, type NodeRebindOptions } from './commands/node-rebind.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
 import { nodes, type NodesOptions } from './commands/nodes.js'
-import { upgrade, type UpgradeOptions } from './commands/upgrade.js'
+import { agentUpgradeOptions, upgrade, type UpgradeOptions } from './commands/upgrade.js'
 import { supportBundle, type SupportBundleOptions } from './commands/support-bundle.js'
 import { reconfigure, verify, type MaintenanceOptions } from './commands/verify.js'
 import type { CommandContext } from './context.js'
@@ -142,13 +142,14 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     verb: 'upgrade',
-    summary: 'Run the upgrade playbook on commissioned nodes (an upgrade job)',
+    summary: 'Run the upgrade playbook on commissioned nodes (an upgrade job), or with --agent-version/--agent-release install a new clusterd agent one node at a time (an agent-upgrade job)',
     read: false,
     configure: cmd => {
       cmd.argument('[names...]', 'nodes to upgrade')
-        .addOption(new Option('--all', 'upgrade every commissioned node'))
+        .addOption(new Option('--all', 'upgrade every commissioned node (an agent upgrade: every reachable node)'))
         .addOption(varOption())
         .addOption(waitOption())
+      agentUpgradeOptions(cmd)
     },
     run: async (client, opts, args, ctx) => await upgrade(client, args, opts as UpgradeOptions, ctx)
   },

@@ -206,7 +206,7 @@ export class Manager implements ManagerRole {
       target: async (node, signal) => await targetWithFacts(deps.membership, node, signal),
       ...(fencing !== undefined ? { fencing } : {}),
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {})
-    }, { epoch, cluster: deps.cluster, baseVars: { agent_version: CLUSTERD_VERSION } })
+    }, { epoch, cluster: deps.cluster, baseVars: { agent_version: CLUSTERD_VERSION }, selfName: deps.self.name })
     this.discovery = new NodeDiscovery({
       store: this.store,
       logger: logger.child({ component: 'discovery' }),
@@ -226,6 +226,7 @@ export class Manager implements ManagerRole {
       jobs: this.jobs,
       members: () => deps.membership.members(),
       bindingChanged: name => { this.discovery.recheck(name) },
+      agentUpgrade: { listNodes: async () => await this.store.listNodes(), releasesDir: join(deps.dataDir, 'releases') },
       backup: { openSnapshot: async maxBytes => await this.store.openSnapshot(maxBytes), source: () => ({ peerId: deps.self.peerId, epoch }) }
     }), routeKey)
   }

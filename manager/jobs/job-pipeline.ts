@@ -95,6 +95,7 @@ export async function precheckNodes (ctx: RunContext, job: JobRecord, signal: Ab
  */
 export async function runPlaybooks (ctx: RunContext, job: JobRecord, roleConfig: RoleConfig, targets: PlanTarget[], signal: AbortSignal): Promise<void> {
   const { c, events, leases } = ctx
+  if (job.kind === 'agent-upgrade') throw new Error('an agent upgrade runs its own plan (manager/agent-upgrade)')
   const unfenced = planFor(roleConfig, job.kind, targets, {
     cluster: ctx.cluster, vars: { cluster: await ctx.clusterVars(), request: job.vars }
   })

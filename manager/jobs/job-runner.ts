@@ -29,6 +29,7 @@ import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
 import { isMaintenanceKind, maintenanceNote } from './maintenance.js'
 import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
+import { runAgentUpgrade, type AgentUpgradeRunInit } from '../agent-upgrade/agent-upgrade-run.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
 export interface NodeTarget { address: string, port?: number, hostKeys: HostKey[] }
@@ -68,6 +69,10 @@ export interface JobRunnerInit {
   precheckParallel?: number
   /** Cluster-level variables under the operator's `vars` config (e.g. agent_version). */
   baseVars?: Record<string, string>
+  /** This manager's own node name: an agent upgrade does it last. */
+  selfName?: string
+  /** Agent-upgrade timings (tests shorten them). */
+  agentUpgrade?: Pick<AgentUpgradeRunInit, 'rejoinWaitMs' | 'pollMs'>
 }
 
 interface Running { controller: AbortController, done: Promise<void> }
@@ -89,7 +94,7 @@ export class JobRunner implements JobService {
 
   constructor (components: JobRunnerComponents, init: JobRunnerInit) {
     this.c = components
-    this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, baseVars: {}, ...init }
+    this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, baseVars: {}, selfName: '', agentUpgrade: {}, ...init }
   }
 
   /** Jobs queued or running now. */
@@ -178,6 +183,7 @@ export class JobRunner implements JobService {
     const perNode = job.perNode
     await this.c.store.putJob(job)
     for (const node of records) {
+      if (req.kind === 'agent-upgrade') { this.busy.set(node.name, id); continue }
       if (isMaintenanceKind(req.kind)) {
         await this.c.store.noteNode(node.name, { type: `${req.kind}-requested`, actor: req.actor, jobId: id })
         this.busy.set(node.name, id)
@@ -255,9 +261,13 @@ export class JobRunner implements JobService {
       job.startedAt ??= new Date().toISOString()
       await this.save(job)
       const roleConfig = await this.c.roles()
-      const targets = await precheckNodes(ctx, job, runSignal)
-      await this.save(job)
-      if (targets.length > 0 && !runSignal.aborted) await runPlaybooks(ctx, job, roleConfig, targets, runSignal)
+      if (job.kind === 'agent-upgrade') {
+        await runAgentUpgrade(ctx, job, { playbookDir: roleConfig.dir, self: this.init.selfName, ...this.init.agentUpgrade }, runSignal)
+      } else {
+        const targets = await precheckNodes(ctx, job, runSignal)
+        await this.save(job)
+        if (targets.length > 0 && !runSignal.aborted) await runPlaybooks(ctx, job, roleConfig, targets, runSignal)
+      }
       await events.flush()
       const why = String(runSignal.reason ?? '')
       if (signal.aborted && signal.reason === STOP) {
@@ -282,7 +292,8 @@ export class JobRunner implements JobService {
     await Promise.all(job.nodes.map(async name => {
       const p = job.perNode[name] as JobNodeProgress
       closeNode(p, how.cancelled)
-      if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, maintenanceNote(job.kind, job.id, p, new Date().toISOString()))
+      // An agent upgrade leaves the lifecycle alone: the job and its events are its record.
+      if (job.kind === 'agent-upgrade') { /* nothing to transition */ } else if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, maintenanceNote(job.kind, job.id, p, new Date().toISOString()))
       else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner' })
       if (this.busy.get(name) === job.id) this.busy.delete(name)
     }))
