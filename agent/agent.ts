@@ -44,7 +44,7 @@ import { registerLocalRoutes } from './api/local-routes.js'
 import { readSecretFile } from './transport/secret.js'
 import { StartupWatch, startupDeadlineFromEnv } from './startup-watch.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
-import { EventLoopWatch } from './metrics/event-loop-watch.js'
+import { StallWatch } from '../protocol/stall-watch.js'
 import { registerOpsRoutes } from './metrics/ops-routes.js'
 import { findConsoleDir, loadConsoleFiles } from './console/console-files.js'
 import { registerConsoleRoutes } from './console/console-routes.js'
@@ -229,9 +229,11 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
 
     // Metrics (agent/metrics): read from the parts at scrape time; the manager role reports
     // its jobs and lifecycle transitions into the same registry.
-    const loop = new EventLoopWatch()
-    loop.start()
-    stack.push(async () => { loop.stop() })
+    // One watch of this process's stalls: /healthz and the metrics read its lateness, the
+    // manager role its stalls (a frozen manager steps down).
+    const stalls = new StallWatch()
+    stalls.start()
+    stack.push(async () => { stalls.stop() })
     const replicaStatus = (): ReplicaStatus => {
       const managerRevision = managerHost?.localRevision() ?? null
       if (managerRevision !== null) return { role: 'manager', revision: managerRevision, syncedEpoch: election.epoch }
@@ -248,7 +250,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       storeRevision: () => config.managerEligible ? replicaStatus().revision : null,
       storeBytes: async () => config.managerEligible ? await directoryBytes(join(config.dataDir, 'manager')) : null,
       managerFigures: () => managerHost?.metrics() ?? null,
-      eventLoop: () => loop.reading()
+      eventLoop: () => stalls.reading()
     }, { version: AGENT_VERSION, nodeName: config.nodeName })
     election.onChange((info, previous) => { metrics.managerChanged(info, previous) })
 
@@ -267,6 +269,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         sshKeyPath: config.sshKeyFile,
         ...(config.sshCaKeyFile !== null ? { sshCaKeyPath: config.sshCaKeyFile } : {}),
         cluster: 'clusterd',
+        stalls,
         libp2p: node,
         fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) },
         // A deposed manager stops at once: the election drops it, so the host stops the role.
@@ -303,7 +306,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     })
     registerOpsRoutes(api, {
       render: async () => await metrics.render(),
-      health: () => judgeHealth(loop.reading()),
+      health: () => judgeHealth(stalls.reading()),
       readiness: () => judgeReadiness({
         hasSeeds: config.join.length > 0,
         otherAliveMembers: membership.members().filter(m => m.status === 'alive' && m.peerId !== node.peerId.toString()).length,

@@ -27,7 +27,7 @@ import { nodeForget, type NodeForgetOptions } from './commands/node-forget.js'
 import { nodeRebind, type NodeRebindOptions } from './commands/node-rebind.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
 import { nodes, type NodesOptions } from './commands/nodes.js'
-import { upgrade, type UpgradeOptions } from './commands/upgrade.js'
+import { agentUpgradeOptions, upgrade, type UpgradeOptions } from './commands/upgrade.js'
 import { supportBundle, type SupportBundleOptions } from './commands/support-bundle.js'
 import { reconfigure, verify, type MaintenanceOptions } from './commands/verify.js'
 import type { CommandContext } from './context.js'
@@ -143,17 +143,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     verb: 'upgrade',
-    summary: 'Run the upgrade playbook on commissioned nodes (an upgrade job; with --batch-size, a rolling upgrade)',
+    summary: 'Run the upgrade playbook on commissioned nodes (an upgrade job; with --batch-size, a rolling upgrade), or with --agent-version/--agent-release install a new clusterd agent one node at a time (an agent-upgrade job)',
     read: false,
     configure: cmd => {
       cmd.argument('[names...]', 'nodes to upgrade')
-        .addOption(new Option('--all', 'upgrade every commissioned node'))
+        .addOption(new Option('--all', 'upgrade every commissioned node (an agent upgrade: every reachable node)'))
         .addOption(varOption())
         .addOption(new Option('--batch-size <n>', 'rolling upgrade: N nodes per batch; each batch must pass the post-upgrade check and tests before the next'))
         .addOption(new Option('--max-unavailable <n>', 'rolling upgrade: at most N nodes upgrading or failed at once (default: the batch size)'))
         .addOption(new Option('--max-failures <n>', 'rolling upgrade: failed nodes tolerated before it pauses (default 0)'))
         .addOption(new Option('--pause-between <seconds>', 'rolling upgrade: wait between batches (default 0)'))
         .addOption(waitOption())
+      agentUpgradeOptions(cmd)
     },
     run: async (client, opts, args, ctx) => await upgrade(client, args, opts as UpgradeOptions, ctx)
   },

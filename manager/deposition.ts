@@ -17,7 +17,7 @@ export type DeposedSource =
   /** This agent's election heard a higher claim or epoch. */
   | 'election'
   /**
-   * This process stood still and then no replica confirmed it (replication/stall-watch.ts):
+   * This process stood still and then no replica confirmed it (protocol/stall-watch.ts):
    * another manager may have been elected meanwhile. `epoch` is then ours + 1, the least a
    * successor can hold; the election claims above whatever it hears next.
    */

@@ -12,6 +12,7 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { routeKey, type ApiHandler } from '../protocol/api-handler.js'
 import type { ManagerFactory, ManagerRole } from '../protocol/manager-role.js'
+import type { StallLog } from '../protocol/stall-watch.js'
 import type { ManagerFigures, ManagerMetricsSink } from '../protocol/manager-metrics.js'
 import type { Member } from '../protocol/members.js'
 import type { LifecycleEvent, NodeRecord } from '../protocol/nodes.js'
@@ -38,7 +39,6 @@ import { Pruner, type PrunerInit } from './retention/pruner.js'
 import { ManagerStore } from './store/index.js'
 import { writeUnacked } from './store/unacked.js'
 import { Deposition, type DeposedNews } from './deposition.js'
-import { StallWatch } from './replication/stall-watch.js'
 
 /** How long a job waits for a node's facts (its SSH host keys) that were not fetched yet. */
 export const TARGET_FACTS_WAIT_MS = 5_000
@@ -69,6 +69,11 @@ export interface ManagerDeps {
   sshCert?: { validityS?: number, renewMs?: number }
   /** Cluster name injected into playbooks. */
   cluster: string
+  /**
+   * This process's stalls (protocol/stall-watch.ts, started by the agent): a write no replica
+   * confirmed after a stall is not acknowledged alone, and the manager steps down.
+   */
+  stalls: StallLog
   /** When given, every committed write is replicated to the eligible agents before it is acknowledged. */
   libp2p?: Pick<Libp2p, 'dialProtocol'>
   /**
@@ -139,8 +144,6 @@ export class Manager implements ManagerRole {
   /** Resolves once start() has started (or failed to start) the job runner and discovery. */
   private started: Promise<void> = Promise.resolve()
   private readonly deposition: Deposition
-  /** This process's stalls: a frozen manager no replica confirms afterwards steps down. */
-  private readonly stallWatch = new StallWatch()
   /** Runs being cancelled because this manager was deposed. */
   private cancelling: Promise<void> = Promise.resolve()
   /** Keys written but refused as stale (late views), persisted for the next manager's pull. */
@@ -166,7 +169,7 @@ export class Manager implements ManagerRole {
         base: () => this.base,
         onDeposed: news => { this.deposed({ epoch: news.epoch, source: 'replica', from: news.replica, manager: news.manager }) },
         onUnacked: keys => { this.recordUnacked(keys) },
-        stalls: this.stallWatch,
+        stalls: deps.stalls,
         onUnconfirmed: stalledMs => { this.deposed({ epoch: epoch + 1, source: 'stall', stalledMs }) }
       }, { selfPeerId: deps.self.peerId, epoch, ...deps.replication })
     const replicator = this.replicator
@@ -203,7 +206,7 @@ export class Manager implements ManagerRole {
       target: async (node, signal) => await targetWithFacts(deps.membership, node, signal),
       ...(fencing !== undefined ? { fencing } : {}),
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {})
-    }, { epoch, cluster: deps.cluster, baseVars: { agent_version: CLUSTERD_VERSION } })
+    }, { epoch, cluster: deps.cluster, baseVars: { agent_version: CLUSTERD_VERSION }, selfName: deps.self.name })
     this.discovery = new NodeDiscovery({
       store: this.store,
       logger: logger.child({ component: 'discovery' }),
@@ -223,6 +226,7 @@ export class Manager implements ManagerRole {
       jobs: this.jobs,
       members: () => deps.membership.members(),
       bindingChanged: name => { this.discovery.recheck(name) },
+      agentUpgrade: { listNodes: async () => await this.store.listNodes(), releasesDir: join(deps.dataDir, 'releases') },
       backup: { openSnapshot: async maxBytes => await this.store.openSnapshot(maxBytes), source: () => ({ peerId: deps.self.peerId, epoch }) }
     }), routeKey)
   }
@@ -248,7 +252,6 @@ export class Manager implements ManagerRole {
     // The replicator may merge a replica's state while the rest starts: its catch-up waits for this.
     let started!: () => void
     this.started = new Promise(resolve => { started = resolve })
-    this.stallWatch.start()
     this.replicator?.start()
     try {
       await this.jobs.start()
@@ -273,7 +276,6 @@ export class Manager implements ManagerRole {
     await this.jobs.stop()
     // After the jobs: their last writes are still replicated.
     await this.replicator?.stop()
-    this.stallWatch.stop()
     await this.unackedChain
     await this.store.stop()
     // Deposed or leaving: the key goes; a copy of the certificate would expire on its own.

@@ -65,9 +65,18 @@ export interface DecommissionRequest {
 /** Body of `POST /v1/upgrade`. */
 export interface UpgradeRequest {
   nodes: string[]
-  /** Upgrade every commissioned node (nodes must then be empty). */
+  /** Upgrade every commissioned node (nodes must then be empty); with an agent upgrade, every reachable node. */
   all?: boolean
   vars?: Record<string, string>
+  /**
+   * Agent upgrade: a release archive (clusterd-VERSION-HASH.tar.gz, `npm run release`) at this
+   * absolute path on the manager's node, with its .sha256 beside it.
+   */
+  agentRelease?: string
+  /** Agent upgrade to this version: the release named (checked), or the one in the manager's `<data-dir>/releases`. */
+  agentVersion?: string
+  /** Agent upgrade: run also when it changes nothing or downgrades a node. */
+  force?: boolean
   /**
    * A rolling upgrade: batches with a post-upgrade check between them; absent, all nodes at
    * once. batchSize is required; maxUnavailable defaults to it, maxFailures and pauseBetweenS to 0.

@@ -4,7 +4,7 @@
  */
 
 /** Every kind of job the manager can run. */
-export const JOB_KINDS = ['commission', 'decommission', 'upgrade', 'verify', 'reconfigure'] as const
+export const JOB_KINDS = ['commission', 'decommission', 'upgrade', 'verify', 'reconfigure', 'agent-upgrade'] as const
 
 /** What a job does. */
 export type JobKind = typeof JOB_KINDS[number]

@@ -80,6 +80,12 @@ export interface NodeRecord {
    * targeted, kept until an operator rebinds or forgets the name (at most MAX_NAME_CONFLICTS).
    */
   nameConflicts: NameConflict[]
+  /**
+   * The clusterd version the node's agent last reported in its signed facts (kept current by
+   * discovery; an agent upgrade waits for it); null until facts were seen (and in records
+   * written before it was kept).
+   */
+  agentVersion: string | null
 }
 
 /** A peer that claimed a node name bound to another peer (`NodeRecord.nameConflicts`). */

@@ -2,7 +2,8 @@
 # Sourced by bootstrap.sh: installs clusterd as a tool, out of the checkout it runs from.
 #
 # Layout (PREFIX: --prefix, default /opt/clusterd):
-#   PREFIX/versions/VERSION-HASH/   one installed tree: package.json, bin/, dist/bundle/,
+#   PREFIX/versions/VERSION-HASH/   one installed tree (also what a release archive holds,
+#                                   scripts/release.sh): package.json, bin/, dist/bundle/,
 #                                   playbooks/, the production node_modules/ (with the pinned
 #                                   Node.js, node_modules/.bin/node), scripts/supervise.sh,
 #                                   the two Python helpers the agent runs, README.md and docs/
@@ -20,7 +21,7 @@
 
 BIN_DIR=$(abs_path CLUSTERD_BIN_DIR "${CLUSTERD_BIN_DIR:-/usr/local/bin}")
 # What of the checkout goes into a tree, besides the production node_modules.
-INSTALL_FILES=(package.json package-lock.json README.md docs bin dist/bundle playbooks scripts/supervise.sh
+INSTALL_FILES=(package.json package-lock.json README.md docs bin dist/bundle playbooks scripts/supervise.sh scripts/agent-switch.sh
   scripts/node-runtime.sha256 manager/ansible/run-guard.py agent/fencing/clusterd-gate.py)
 
 # The tree id of the checkout: VERSION-HASH.

@@ -7,6 +7,9 @@
 #     cluster) ends the supervisor too, like systemd's Restart=on-failure;
 #   - on SIGTERM or SIGINT forwards SIGTERM to the command (a graceful leave for clusterd),
 #     waits for it to exit (SIGKILL after --stop-timeout seconds), then exits;
+#   - on SIGUSR1 restarts the command at once: SIGTERM, the same wait, then a new start with
+#     no backoff (an agent upgrade: the command is the wrapper that runs PREFIX/current, so
+#     the new start runs the tree `current` now points at; scripts/agent-switch.sh sends it);
 #   - writes its own PID to --pid-file and the command's PID to --child-pid-file, and removes
 #     both on exit (only if they still hold its PIDs);
 #   - with --log-file (the file its stdout appends to) and --log-max-bytes, rotates that log
@@ -101,7 +104,7 @@ wait_child () {
     kill "$sleeper" 2>/dev/null
     wait "$sleeper" 2>/dev/null
     if [ "${which:-}" = "$child" ]; then status=$ret; return 0; fi
-    [ "$stopping" -eq 0 ] || return 0
+    if [ "$stopping" -eq 1 ] || [ "$restarting" -eq 1 ]; then return 0; fi
     # A child that ended outside `wait -n` (while the log rotated) is no job for it any more:
     # plain `wait` still returns its status.
     if ! alive "$child"; then wait "$child"; status=$?; return 0; fi
@@ -111,6 +114,7 @@ wait_child () {
 
 stopping=0
 stop_signal=""
+restarting=0
 child=""
 # shellcheck disable=SC2317  # called from the traps below
 on_signal () {
@@ -119,7 +123,14 @@ on_signal () {
   # Only a child we have not reaped yet: its PID cannot have been reused.
   if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; fi
 }
+# shellcheck disable=SC2317  # called from the trap below
+on_restart () {
+  [ "$stopping" -eq 1 ] && return 0
+  restarting=1
+  if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; fi
+}
 trap 'on_signal TERM' TERM
+trap 'on_restart' USR1
 trap 'on_signal INT' INT
 trap '' HUP
 
@@ -130,6 +141,8 @@ backoff=1
 status=0
 while :; do
   started=$SECONDS
+  # A restart asked for before this start is this start: it runs the new tree already.
+  restarting=0
   "$@" < /dev/null &
   child=$!
   [ -n "$child_pid_file" ] && write_pid "$child_pid_file" "$child"
@@ -139,8 +152,8 @@ while :; do
 
   # A trapped signal interrupts `wait` (status > 128) while the child runs on; the stop
   # path below then polls it under a deadline.
-  [ "$stopping" -eq 1 ] || wait_child
-  if [ "$stopping" -eq 1 ]; then
+  [ "$stopping" -eq 1 ] || [ "$restarting" -eq 1 ] || wait_child
+  if [ "$stopping" -eq 1 ] || [ "$restarting" -eq 1 ]; then
     deadline=$((SECONDS + stop_timeout))
     while alive "$child"; do
       if [ "$SECONDS" -ge "$deadline" ]; then
@@ -163,6 +176,11 @@ while :; do
   if [ "$stopping" -eq 1 ]; then
     log 30 "the agent exited with status $status after SIG$stop_signal; supervisor exiting"
     break
+  fi
+  if [ "$restarting" -eq 1 ]; then
+    log 30 "the agent exited with status $status after SIGUSR1; starting it again"
+    backoff=1
+    continue
   fi
   if [ "$status" -eq 0 ]; then
     log 30 "the agent exited cleanly (status 0); not restarting, supervisor exiting"

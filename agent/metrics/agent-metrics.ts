@@ -12,7 +12,7 @@ import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { MemberStatus } from '../../protocol/members.js'
 import type { LifecycleState } from '../../protocol/nodes.js'
 import type { DatagramChannelStats } from '../transport/datagram-channel.js'
-import type { EventLoopReading } from './event-loop-watch.js'
+import type { EventLoopReading } from '../../protocol/stall-watch.js'
 import { one, ReadMetric, type Sample } from './read-metric.js'
 
 /** Where the figures come from; each is read once per scrape. */

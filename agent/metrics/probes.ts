@@ -4,7 +4,7 @@
  */
 
 import type { ProbeResponse } from '../../protocol/ops-routes.js'
-import type { EventLoopReading } from './event-loop-watch.js'
+import type { EventLoopReading } from '../../protocol/stall-watch.js'
 
 /** Default stall beyond which the agent reports itself unhealthy. */
 export const DEFAULT_STALL_LIMIT_MS = 5_000

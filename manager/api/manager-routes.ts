@@ -17,6 +17,7 @@ import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
 import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
 import { backupRoute, type BackupSnapshots } from './backup-route.js'
 import { validateConfigValue } from './config-values.js'
+import { AGENT_UPGRADE_FIELDS, agentFields, agentUpgradeRequest, isAgentUpgradeBody, type AgentUpgradeRequestContext } from '../agent-upgrade/agent-upgrade-request.js'
 
 /** What the routes read and call. */
 export interface ManagerRoutesComponents {
@@ -28,6 +29,8 @@ export interface ManagerRoutesComponents {
   bindingChanged?: (name: string) => void
   /** The store's consistent snapshots, for `GET /v1/backup` (unavailable without). */
   backup?: BackupSnapshots
+  /** Agent upgrades (`POST /v1/upgrade` with agentRelease or agentVersion); refused as unknown fields without. */
+  agentUpgrade?: AgentUpgradeRequestContext
 }
 
 const MAX_NODES_PER_REQUEST = 1000
@@ -201,6 +204,11 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     upgrade: async ({ body }) => {
       const o = asObject(body)
+      if (isAgentUpgradeBody(o) && c.agentUpgrade !== undefined) {
+        onlyKeys(o, ['nodes', 'all', 'vars', ...AGENT_UPGRADE_FIELDS])
+        const req = await agentUpgradeRequest(c.agentUpgrade, { nodes: nodeList(o.nodes), all: o.all === true, vars: varMap(o.vars), ...agentFields(o) })
+        return new ApiReply(202, await c.jobs.submit(req))
+      }
       onlyKeys(o, ['nodes', 'all', 'vars', 'rollout'])
       let nodes = nodeList(o.nodes)
       if (o.all === true) {

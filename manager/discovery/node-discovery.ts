@@ -145,6 +145,7 @@ export class NodeDiscovery {
       reachable,
       // A member without a boot (older agent, no facts yet) keeps the recorded one.
       ...(boot !== undefined ? { boot } : {}),
+      ...(m.facts !== null && m.facts.agentVersion !== '' ? { agentVersion: m.facts.agentVersion } : {}),
       ...(returned !== null ? { returned } : {})
     })
     if (res.conflict) return // rebound elsewhere meanwhile: the store recorded the claim instead

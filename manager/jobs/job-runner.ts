@@ -33,6 +33,7 @@ import { isMaintenanceKind, maintenanceNote } from './maintenance.js'
 import { runRollout } from './rollout-run.js'
 import { failedNodes, isRollout, resumeRollout, retryFailedInPlace, rolloutSettingsOf, type RolloutJob } from './rollout-plan.js'
 import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
+import { runAgentUpgrade, type AgentUpgradeRunInit } from '../agent-upgrade/agent-upgrade-run.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
 export interface NodeTarget { address: string, port?: number, hostKeys: HostKey[] }
@@ -72,6 +73,10 @@ export interface JobRunnerInit {
   precheckParallel?: number
   /** Cluster-level variables under the operator's `vars` config (e.g. agent_version). */
   baseVars?: Record<string, string>
+  /** This manager's own node name: an agent upgrade does it last. */
+  selfName?: string
+  /** Agent-upgrade timings (tests shorten them). */
+  agentUpgrade?: Pick<AgentUpgradeRunInit, 'rejoinWaitMs' | 'pollMs'>
 }
 
 interface Running { controller: AbortController, done: Promise<void> }
@@ -93,7 +98,7 @@ export class JobRunner implements JobService {
 
   constructor (components: JobRunnerComponents, init: JobRunnerInit) {
     this.c = components
-    this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, baseVars: {}, ...init }
+    this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, baseVars: {}, selfName: '', agentUpgrade: {}, ...init }
   }
 
   /** Jobs queued or running now. */
@@ -240,6 +245,7 @@ export class JobRunner implements JobService {
     const perNode = job.perNode
     await this.c.store.putJob(job)
     for (const node of records) {
+      if (req.kind === 'agent-upgrade') { this.busy.set(node.name, id); continue }
       if (job.rollout !== undefined) {
         // A rolling upgrade moves each node when its wave starts (rollout-run.ts); until then it is held.
         this.busy.set(node.name, id)
@@ -335,9 +341,13 @@ export class JobRunner implements JobService {
       job.startedAt ??= new Date().toISOString()
       await this.save(job)
       const roleConfig = await this.c.roles()
-      const targets = await precheckNodes(ctx, job, runSignal)
-      await this.save(job)
-      if (targets.length > 0 && !runSignal.aborted) await runPlaybooks(ctx, job, roleConfig, targets, runSignal)
+      if (job.kind === 'agent-upgrade') {
+        await runAgentUpgrade(ctx, job, { playbookDir: roleConfig.dir, self: this.init.selfName, ...this.init.agentUpgrade }, runSignal)
+      } else {
+        const targets = await precheckNodes(ctx, job, runSignal)
+        await this.save(job)
+        if (targets.length > 0 && !runSignal.aborted) await runPlaybooks(ctx, job, roleConfig, targets, runSignal)
+      }
       await events.flush()
       const why = String(runSignal.reason ?? '')
       if (signal.aborted && signal.reason === STOP) {
@@ -362,7 +372,8 @@ export class JobRunner implements JobService {
     await Promise.all(job.nodes.map(async name => {
       const p = job.perNode[name] as JobNodeProgress
       closeNode(p, how.cancelled)
-      if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, maintenanceNote(job.kind, job.id, p, new Date().toISOString()))
+      // An agent upgrade leaves the lifecycle alone: the job and its events are its record.
+      if (job.kind === 'agent-upgrade') { /* nothing to transition */ } else if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, maintenanceNote(job.kind, job.id, p, new Date().toISOString()))
       else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner' })
       if (this.busy.get(name) === job.id) this.busy.delete(name)
     }))

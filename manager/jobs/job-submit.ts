@@ -58,7 +58,11 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
   const id = newJobId(now)
   // Verify and reconfigure keep the node commissioned: no machine transition, only notes.
   const maintenance = isMaintenanceKind(req.kind)
+  // An agent upgrade changes the software, not the node's lifecycle: any state, no transition,
+  // and its plan is its own (manager/agent-upgrade), checked when the request was built.
+  const agentUpgrade = req.kind === 'agent-upgrade'
   for (const node of records) {
+    if (agentUpgrade) continue
     if (maintenance) {
       if (node.state !== 'commissioned') throw new ClusterdError('CLUSTERD_ERR_INVALID_TRANSITION', `cannot ${req.kind} a node that is ${node.state}; allowed from: commissioned`)
       continue
@@ -69,7 +73,7 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
   // Validate the plan now (unknown role, missing required variable) with placeholder
   // addresses: nothing may be written for a request that cannot run.
   const cluster = await ctx.clusterVars()
-  planFor(roles, req.kind, records.map(n => ({
+  if (!agentUpgrade) planFor(roles, req.kind as Exclude<typeof req.kind, 'agent-upgrade'>, records.map(n => ({
     name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
   })), { cluster: ctx.cluster, vars: { cluster, request: req.vars } })
 

@@ -7,7 +7,7 @@ import type { Libp2p } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { Member } from '../../protocol/members.js'
 import type { Lineage, SnapshotEntry } from '../../protocol/replication-wire.js'
-import type { StallLog } from './stall-watch.js'
+import type { StallLog } from '../../protocol/stall-watch.js'
 
 /** A consistent snapshot of the manager store, read chunk by chunk (`ManagerStore.openSnapshot`). */
 export interface StoreSnapshot {
@@ -39,7 +39,7 @@ export interface ReplicatorComponents {
   /** Keys of a write refused because this manager was replaced: durable here, never acknowledged (late views). */
   onUnacked?: (keys: string[]) => void
   /**
-   * This process's stalls (stall-watch.ts). Without it, a write no replica acknowledged is
+   * This process's stalls (protocol/stall-watch.ts). Without it, a write no replica acknowledged is
    * acknowledged alone even right after a freeze.
    */
   stalls?: StallLog

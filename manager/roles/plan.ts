@@ -52,7 +52,8 @@ export interface PlannedHost {
 
 /** Everything a PlaybookRunner needs for one run. */
 export interface PlaybookPlan {
-  kind: PlanKind
+  /** `agent-upgrade`: built by manager/agent-upgrade (one node, its own playbook), not by planFor. */
+  kind: PlanKind | 'agent-upgrade'
   cluster: string
   /** Absolute playbook paths in run order; a host failing one is dropped from the rest. */
   playbooks: string[]

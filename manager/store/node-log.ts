@@ -56,17 +56,19 @@ export class NodeLog {
       }
       if (entry !== undefined) {
         const boot = node.boot === undefined ? entry.record.boot : node.boot
-        if (entry.record.reachable === node.reachable && JSON.stringify(entry.record.boot) === JSON.stringify(boot) && node.returned === undefined) {
+        const agentVersion = node.agentVersion ?? entry.record.agentVersion ?? null
+        if (entry.record.reachable === node.reachable && JSON.stringify(entry.record.boot) === JSON.stringify(boot) &&
+          (entry.record.agentVersion ?? null) === agentVersion && node.returned === undefined) {
           return core.noWrite({ record: clone(entry.record), created: false, event: null, conflict: false })
         }
-        const record: NodeRecord = { ...entry.record, reachable: node.reachable, boot, updatedAt: at }
+        const record: NodeRecord = { ...entry.record, reachable: node.reachable, boot, agentVersion, updatedAt: at }
         // A return is recorded in the same batch as the reachability that shows it.
         const event = node.returned === undefined ? null : noteEvent(entry, { type: 'returned', reason: node.returned, actor: meta.actor }, at, ++core.gseq, core.epoch)
         return core.stageNode({ ...entry, record, lastSeq: event?.seq ?? entry.lastSeq }, event === null ? [] : [event], { record: clone(record), created: false, event, conflict: false })
       }
       const decision = decide(null, { type: 'DISCOVERED', at })
       if (!decision.ok || !decision.changed) throw new Error(`node machine refused DISCOVERED for a new node: ${JSON.stringify(decision)}`)
-      const record = buildRecord({ name: node.name, peerId: node.peerId, reachable: node.reachable, discoveredAt: at, boot: node.boot ?? null }, decision.snapshot, at)
+      const record = buildRecord({ name: node.name, peerId: node.peerId, reachable: node.reachable, discoveredAt: at, boot: node.boot ?? null, agentVersion: node.agentVersion ?? null }, decision.snapshot, at)
       // A forgotten name's history stays: the new record's events continue its sequence.
       const seq = (core.forgottenSeq.get(node.name) ?? await core.lastNodeEventSeq(node.name)) + 1
       core.forgottenSeq.delete(node.name)

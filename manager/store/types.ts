@@ -44,6 +44,8 @@ export interface DiscoveredNode {
   reachable: boolean
   /** Boot and agent start from the node's facts; undefined keeps the recorded one. */
   boot?: NodeBoot | null
+  /** The agent version from the node's facts; undefined keeps the recorded one. */
+  agentVersion?: string
   /** Set when discovery decided the node returned: a `returned` event with this reason. */
   returned?: string
 }

@@ -122,7 +122,14 @@ describe('authorise, then read: hostile members and strangers on real agents', (
     for (const r of answered) assert.match(r.reply ?? '', /not the current manager/)
     for (const r of results) assert.ok(r.handed <= 1 * MiB, `a stream took ${r.handed} bytes: ${JSON.stringify(r)}`)
     const handed = results.reduce((n, r) => n + r.handed, 0)
-    assert.ok(growth < 32 * MiB, `the replica's peak RSS grew by ${(growth / MiB).toFixed(1)} MiB`)
+    // What this guards against is reading the burst (64 x 4 MiB = 256 MiB, copied several times
+    // while parsed). What can arrive unread is bounded by flow control (yamux's 256 KiB initial
+    // window per stream: 16 MiB for 64), and every arriving byte is copied a few times (socket
+    // read, noise decryption, yamux frame) before V8 collects it, so the peak depends on when V8
+    // collects: 8-32 MiB in 30 runs, 40.6 MiB once in CI beside four compilers. Hence a quarter
+    // of the burst, not a figure just above the measurements.
+    const bound = 64 * MiB
+    assert.ok(growth < bound, `the replica's peak RSS grew by ${(growth / MiB).toFixed(1)} MiB (bound ${bound / MiB} MiB; ${(handed / MiB).toFixed(1)} MiB handed over)`)
     console.log(`64 x 4 MiB: ${answered.length} refused with a reply, ${results.length - answered.length} reset; ${(handed / MiB).toFixed(1)} MiB handed over in all; replica peak RSS +${(growth / MiB).toFixed(1)} MiB`)
   })
 

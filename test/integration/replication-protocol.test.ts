@@ -13,7 +13,7 @@ import { createClusterNode, type ClusterNode } from '../../agent/libp2p/create-n
 import { Replica } from '../../agent/replica/replica.js'
 import { generateSecret } from '../../agent/transport/secret.js'
 import { Replicator } from '../../manager/replication/replicator.js'
-import { StallWatch } from '../../manager/replication/stall-watch.js'
+import { StallWatch } from '../../protocol/stall-watch.js'
 import { ManagerStore } from '../../manager/store/index.js'
 import { writeUnacked } from '../../manager/store/unacked.js'
 import type { NewerEpoch } from '../../manager/replication/replicator-contract.js'
@@ -256,7 +256,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
       // A stall (the watch's timer runs late once), then a write the replica acknowledges: the
       // manager is confirmed and goes on.
       t += 3000
-      stalls.observe()
+      stalls.tick()
       await store.setConfig('after-first-stall', 1)
       assert.equal(own.revision, store.revision, 'the replica acknowledged the write')
       assert.deepEqual(unconfirmed, [])
@@ -266,7 +266,7 @@ describe('replication protocol (real libp2p, real LevelDB)', () => {
       assert.equal(replicator.stats().underReplicated, 1)
       // Another stall, and no replica answers: refused, reported once, every later write refused.
       t += 5000
-      stalls.observe()
+      stalls.tick()
       await assert.rejects(store.setConfig('after-second-stall', 1), (err: unknown) => err instanceof ClusterdError && err.code === 'CLUSTERD_ERR_MANAGER_CHANGED' && /stood still for 5\.0 s and no replica confirmed it/.test(err.message))
       assert.deepEqual(unconfirmed, [5000])
       assert.deepEqual(unacked, [['c!after-second-stall', 'cm!after-second-stall']], 'the refused write is recorded as a late write')

@@ -1,7 +1,7 @@
 /**
  * scripts/supervise.sh with small real commands: restart with backoff on failure, no restart
  * after a clean exit, SIGTERM forwarded (and SIGKILL after --stop-timeout), prompt stop
- * during a backoff, pid files written and removed, the log rotated by size while the command
+ * during a backoff, a restart at once on SIGUSR1, pid files written and removed, the log rotated by size while the command
  * keeps writing to it.
  */
 
@@ -97,6 +97,29 @@ describe('supervise.sh', () => {
     assert.match(running.output(), /"the agent exited with status 0 after SIGTERM; supervisor exiting"/)
     assert.equal(existsSync(join(dir, 'child.pid')), false, 'child pid file removed')
   })
+
+  for (const rotation of [false, true]) {
+    it(`restarts the command at once on SIGUSR1, even though it exits cleanly (log rotation ${rotation ? 'on' : 'off'})`, async () => {
+      const starts = join(dir, `starts-${String(rotation)}`)
+      const log = join(dir, `usr1-${String(rotation)}.log`)
+      const fd = openSync(log, 'a')
+      // Each run counts itself and exits 0 on SIGTERM: only SIGUSR1 makes that a restart.
+      running = supervise(dir, rotation ? ['--log-file', log, '--log-max-bytes', '1000000', '--log-check-seconds', '30'] : [],
+        ['bash', '-c', 'trap \'kill $!; exit 0\' TERM; echo run >> "$0"; sleep 30 & wait', starts], fd)
+      closeSync(fd)
+      await poll('the first run', () => existsSync(starts) && lines(readFileSync(starts, 'utf8')).length === 1)
+      const first = readFileSync(join(dir, 'child.pid'), 'utf8').trim()
+      const t0 = Date.now()
+      running.proc.kill('SIGUSR1')
+      await poll('the second run', () => lines(readFileSync(starts, 'utf8')).length === 2)
+      assert.ok(Date.now() - t0 < 5000, `restarted in ${Date.now() - t0} ms, without a backoff`)
+      await poll('the new child pid', () => existsSync(join(dir, 'child.pid')) && readFileSync(join(dir, 'child.pid'), 'utf8').trim() !== first)
+      assert.match(readFileSync(log, 'utf8'), /"the agent exited with status 0 after SIGUSR1; starting it again"/)
+      running.proc.kill('SIGTERM')
+      assert.equal(await running.exited, 0)
+      assert.equal(lines(readFileSync(starts, 'utf8')).length, 2, 'the stop did not start it again')
+    })
+  }
 
   it('kills a command that ignores SIGTERM after --stop-timeout', async () => {
     running = supervise(dir, ['--stop-timeout', '1'], ['sh', '-c', 'trap "" TERM; exec sleep 30'])

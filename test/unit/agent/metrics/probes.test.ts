@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { EventLoopWatch } from '../../../../agent/metrics/event-loop-watch.js'
+import { StallWatch } from '../../../../protocol/stall-watch.js'
 import { judgeHealth, judgeReadiness, type ReadinessInput } from '../../../../agent/metrics/probes.js'
 
 const READY: ReadinessInput = { hasSeeds: true, otherAliveMembers: 2, manager: { name: 'n1', local: false }, managerServing: false, managerStartError: null }
@@ -28,10 +28,10 @@ describe('judgeReadiness', () => {
   })
 })
 
-describe('judgeHealth and EventLoopWatch', () => {
+describe('judgeHealth and the stall watch\'s reading', () => {
   it('healthy when ticks come on time; unhealthy after a stall beyond the limit, until it leaves the window', () => {
     let now = 1_000
-    const watch = new EventLoopWatch({ intervalMs: 250, windowMs: 30_000, now: () => now })
+    const watch = new StallWatch({ periodMs: 250, windowMs: 30_000, now: () => now })
     watch.start()
     watch.stop() // ticks are driven by hand below
     for (let i = 0; i < 4; i++) { now += 250; watch.tick() }
@@ -49,7 +49,7 @@ describe('judgeHealth and EventLoopWatch', () => {
   })
   it('unhealthy while the loop has not turned for longer than the limit', () => {
     let now = 0
-    const watch = new EventLoopWatch({ intervalMs: 250, now: () => now })
+    const watch = new StallWatch({ periodMs: 250, now: () => now })
     watch.start()
     watch.stop()
     now += 7000
@@ -59,9 +59,9 @@ describe('judgeHealth and EventLoopWatch', () => {
   })
   it('keeps bounded state when every tick is late', () => {
     let now = 0
-    const watch = new EventLoopWatch({ intervalMs: 10, windowMs: 1e9, now: () => now })
+    const watch = new StallWatch({ periodMs: 10, windowMs: 1e9, now: () => now })
     for (let i = 0; i < 5000; i++) { now += 100; watch.tick() }
     assert.equal(watch.reading().worstLagMs, 90)
-    assert.ok((watch as unknown as { stalls: unknown[] }).stalls.length <= 512)
+    assert.ok((watch as unknown as { lags: unknown[] }).lags.length <= 512)
   })
 })
