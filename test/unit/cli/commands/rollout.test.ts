@@ -38,6 +38,7 @@ describe('clusterctl rolling upgrades', () => {
     await assert.rejects(async () => await upgrade(client, ['web1'], { batchSize: '0' }, testContext()), usage(/--batch-size: expected a whole number from 1/))
     await assert.rejects(async () => await upgrade(client, ['web1'], { batchSize: '2', maxFailures: '-1' }, testContext()), usage(/--max-failures/))
     await assert.rejects(async () => await upgrade(client, ['web1'], { batchSize: '2', pauseBetween: '86401' }, testContext()), usage(/--pause-between/))
+    await assert.rejects(async () => await upgrade(client, ['web1'], { batchSize: '2', agentVersion: '1.2.3' }, testContext()), usage(/do not go with --agent-version/))
     assert.equal(fx.requestsTo('upgrade').length, sent)
     assert.deepEqual(rolloutRequest({ batchSize: '1', maxFailures: '0', pauseBetween: '0' }), { batchSize: 1, maxFailures: 0, pauseBetweenS: 0 })
   })
