@@ -80,6 +80,19 @@ export interface NodeRecord {
    * targeted, kept until an operator rebinds or forgets the name (at most MAX_NAME_CONFLICTS).
    */
   nameConflicts: NameConflict[]
+  /**
+   * Configuration revision last applied to the node: set when a commission, upgrade or
+   * reconfigure job ends ok for it (null until then; docs/architecture.md, "Configuration revisions").
+   */
+  revision: number | null
+  /** The `agent_version` that job applied (the manager's clusterd version unless overridden); null until then. */
+  agentVersion: string | null
+}
+
+/** What a job applied to a node, as its record keeps it (`NodeRecord.revision`, `agentVersion`). */
+export interface AppliedConfig {
+  revision: number | null
+  agentVersion: string | null
 }
 
 /** A peer that claimed a node name bound to another peer (`NodeRecord.nameConflicts`). */

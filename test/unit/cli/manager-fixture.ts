@@ -56,7 +56,9 @@ export const NODES: NodeRecord[] = [
     updatedAt: '2026-11-22T10:03:00.000Z',
     boot: null,
     drift: null,
-    nameConflicts: []
+    nameConflicts: [],
+    revision: null,
+    agentVersion: null
   },
   {
     name: 'db1',
@@ -73,7 +75,9 @@ export const NODES: NodeRecord[] = [
     updatedAt: '2026-11-22T10:00:00.000Z',
     boot: { id: '6f1c0d5e-1b7a-4c1e-9a57-2b0f3d4c5e6f', agentStartedAt: '2026-11-22T09:59:00.000Z' },
     drift: { checkedAt: '2026-11-22T10:01:00.000Z', jobId: 'j-20261122-3', changed: 1, tasks: ['Worker config is rendered'] },
-    nameConflicts: [{ peerId: '12D3KooWX', since: '2026-11-22T10:02:00.000Z' }]
+    nameConflicts: [{ peerId: '12D3KooWX', since: '2026-11-22T10:02:00.000Z' }],
+    revision: 1,
+    agentVersion: '0.1.0'
   }
 ]
 
