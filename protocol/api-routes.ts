@@ -36,7 +36,16 @@ export const MANAGER_ROUTES = {
   getConfigKey: { method: 'GET', pattern: '/v1/config/:key' },
   setConfigKey: { method: 'PUT', pattern: '/v1/config/:key' },
   /** A consistent snapshot of the manager store, streamed (protocol/backup-format.ts `BackupStreamItem`). */
-  backup: { method: 'GET', pattern: '/v1/backup' }
+  backup: { method: 'GET', pattern: '/v1/backup' },
+  /** Configuration revisions (protocol/revisions.ts): push a playbook directory, list, show, compare. */
+  pushRevision: { method: 'POST', pattern: '/v1/revisions' },
+  listRevisions: { method: 'GET', pattern: '/v1/revisions' },
+  showRevision: { method: 'GET', pattern: '/v1/revisions/:rev' },
+  diffRevisions: { method: 'GET', pattern: '/v1/revisions/:rev/diff/:other' },
+  /** What an upgrade would do, grouped by current revision (protocol/revisions.ts `UpgradePlan`). */
+  upgradePlan: { method: 'POST', pattern: '/v1/upgrade/plan' },
+  /** What was applied where and when (protocol/revisions.ts `HistoryEntry[]`); `?node=NAME`. */
+  history: { method: 'GET', pattern: '/v1/history' }
 } as const
 
 /** Name of a manager route. */
@@ -62,6 +71,9 @@ export interface UpgradeRequest {
   /** Upgrade every commissioned node (nodes must then be empty). */
   all?: boolean
   vars?: Record<string, string>
+  /** Target configuration revision; with it, no-ops and downgrades are refused unless `force`. */
+  to?: number
+  force?: boolean
 }
 
 /**

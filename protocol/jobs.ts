@@ -70,6 +70,13 @@ export interface JobRecord {
    */
   writtenEpoch?: number
   writtenAt?: string
+  /**
+   * Configuration revision the job runs (docs/architecture.md, "Configuration revisions");
+   * absent on jobs from before revisions.
+   */
+  revision?: number
+  /** The `agent_version` the job applies; absent when none is set. */
+  agentVersion?: string
 }
 
 /** Kinds of job progress event. */

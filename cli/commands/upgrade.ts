@@ -1,29 +1,79 @@
-/** `clusterctl upgrade NAME...|--all [--var K=V] [--wait]` (`POST /v1/upgrade`). */
+/**
+ * `clusterctl upgrade NAME...|--all [--to REV] [--force] [--var K=V] [--wait]`
+ * (`POST /v1/upgrade`) and `upgrade --plan [--to REV] NAME...|--all [-o json]`
+ * (`POST /v1/upgrade/plan`): what the upgrade would do, grouped by each node's revision.
+ */
 
 import type { UpgradeRequest } from '../../protocol/api-routes.js'
+import type { UpgradePlan, UpgradePlanGroup } from '../../protocol/revisions.js'
 import { nodeNames } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import type { CommandContext } from '../context.js'
 import { usageError } from '../errors.js'
 import type { WaitOptions } from '../job-progress.js'
+import { formatOutput, renderTable, type OutputFormat } from '../output.js'
 import { parseVarFlags } from '../vars.js'
 import { jobResult } from './commission.js'
+import { revisionArg } from './roles.js'
 
 /** Options of `clusterctl upgrade`. */
 export interface UpgradeOptions {
   all?: boolean
   var?: string[]
   wait?: boolean
+  /** Print the plan instead of upgrading. */
+  plan?: boolean
+  /** Target configuration revision (default: the current one). */
+  to?: string
+  /** Upgrade also nodes for which it is a no-op or a downgrade. */
+  force?: boolean
+  /** Format of the plan (`--plan` only). */
+  output?: OutputFormat
   /** Overrides of the wait's terminal and reconnect settings, for tests. */
   waitOptions?: Partial<WaitOptions>
 }
 
-/** Check the request locally and create the upgrade job. */
+/** `--to REV` and `--force`, as request fields. */
+export function revisionFlags (opts: Pick<UpgradeOptions, 'to' | 'force'>): Pick<UpgradeRequest, 'to' | 'force'> {
+  return {
+    ...(opts.to !== undefined ? { to: revisionArg(opts.to, '--to') } : {}),
+    ...(opts.force === true ? { force: true } : {})
+  }
+}
+
+/** Check the request locally and create the upgrade job, or print its plan. */
 export async function upgrade (client: ApiClient, names: string[], opts: UpgradeOptions, ctx: CommandContext): Promise<string | AsyncIterable<string>> {
   const nodes = nodeNames(names)
   const all = opts.all === true
   if (all && nodes.length > 0) throw usageError('give node names or --all, not both')
   if (!all && nodes.length === 0) throw usageError('name at least one node to upgrade, or pass --all')
-  const body: UpgradeRequest = { nodes, all, vars: parseVarFlags(opts.var ?? []) }
+  const revision = revisionFlags(opts)
+  if (opts.plan === true) {
+    if (opts.force === true || opts.wait === true || (opts.var ?? []).length > 0) throw usageError('--plan takes node names or --all and --to only')
+    const plan = await client.upgradePlan({ nodes, all, ...(revision.to !== undefined ? { to: revision.to } : {}) })
+    return formatOutput(opts.output ?? 'table', plan, () => renderPlan(plan))
+  }
+  if (opts.output !== undefined && opts.output !== 'table') throw usageError('-o/--output applies to --plan')
+  const body: UpgradeRequest = { nodes, all, vars: parseVarFlags(opts.var ?? []), ...revision }
   return jobResult(client, await client.upgrade(body), opts, ctx)
+}
+
+const ACTION_TEXT: Record<UpgradePlanGroup['action'], string> = {
+  upgrade: 'upgrade',
+  'no-op': 'no-op (refused with --to unless --force)',
+  downgrade: 'DOWNGRADE (refused with --to unless --force)'
+}
+
+/** The plan as a table of groups, current revision -> target. */
+export function renderPlan (plan: UpgradePlan): string {
+  const rev = (r: number | null): string => r === null ? '-' : String(r)
+  const agent = (a: string | null): string => a ?? '-'
+  const head = `upgrade to revision ${plan.toRevision}${plan.toAgentVersion !== null ? `, agent ${plan.toAgentVersion}` : ''}:\n`
+  return head + renderTable([
+    { header: 'REVISION', cell: (g: UpgradePlanGroup) => `${rev(g.fromRevision)} -> ${g.toRevision}` },
+    { header: 'AGENT', cell: g => `${agent(g.fromAgentVersion)} -> ${agent(g.toAgentVersion)}` },
+    { header: 'NODES', cell: g => String(g.nodes.length) },
+    { header: 'ACTION', cell: g => ACTION_TEXT[g.action] },
+    { header: 'NAMES', cell: g => g.nodes.join(',') }
+  ], plan.groups)
 }

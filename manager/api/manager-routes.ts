@@ -16,6 +16,7 @@ import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
 import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
 import { backupRoute, type BackupSnapshots } from './backup-route.js'
 import { validateConfigValue } from './config-values.js'
+import { revisionNumber, revisionRoutes, upgradeNodes, type RevisionRoutesComponents } from './revision-routes.js'
 
 /** What the routes read and call. */
 export interface ManagerRoutesComponents {
@@ -27,6 +28,8 @@ export interface ManagerRoutesComponents {
   bindingChanged?: (name: string) => void
   /** The store's consistent snapshots, for `GET /v1/backup` (unavailable without). */
   backup?: BackupSnapshots
+  /** Configuration revisions, upgrade plans and history (revision-routes.ts). */
+  revisions?: RevisionRoutesComponents
 }
 
 const MAX_NODES_PER_REQUEST = 1000
@@ -200,15 +203,11 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     upgrade: async ({ body }) => {
       const o = asObject(body)
-      onlyKeys(o, ['nodes', 'all', 'vars'])
-      let nodes = nodeList(o.nodes)
-      if (o.all === true) {
-        if (nodes.length > 0) throw invalid('give node names or all, not both')
-        nodes = (await c.store.listNodes()).filter(n => n.state === 'commissioned').map(n => n.name)
-        if (nodes.length === 0) throw invalid('no node is commissioned')
-      }
-      if (nodes.length === 0) throw invalid('name at least one node to upgrade (or use all)')
-      return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator' }))
+      onlyKeys(o, ['nodes', 'all', 'vars', 'to', 'force'])
+      const nodes = await upgradeNodes(c.store, nodeList(o.nodes), o.all)
+      if (o.force !== undefined && typeof o.force !== 'boolean') throw invalid('force must be a boolean')
+      const target = o.to === undefined ? {} : { revision: revisionNumber(o.to, 'to') }
+      return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator', ...target, force: o.force === true }))
     },
 
     verify: async ({ body }) => await maintenance('verify', body),
@@ -270,7 +269,9 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
       return { key, value }
     },
 
-    backup: backupRoute(c.backup)
+    backup: backupRoute(c.backup),
+
+    ...revisionRoutes(c.revisions, v => nodeList(v))
   }
 }
 

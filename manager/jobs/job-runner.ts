@@ -27,7 +27,7 @@ import { precheckNodes, runPlaybooks, type RunContext } from './job-pipeline.js'
 import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
 import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
-import { isMaintenanceKind, maintenanceNote } from './maintenance.js'
+import { appliedBy, isMaintenanceKind, maintenanceNote } from './maintenance.js'
 import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
@@ -43,8 +43,10 @@ export interface JobRunnerComponents {
   playbooks: PlaybookRunner
   /** `env`: the SSH session environment (the node lease the node's gate checks), when fenced. */
   precheck: (target: { name: string, env?: Record<string, string> } & NodeTarget, signal: AbortSignal) => Promise<PrecheckResult>
-  /** Loads and validates roles.yaml; read per job so operators' edits take effect. */
-  roles: () => Promise<RoleConfig>
+  /** Loads and validates roles.yaml of a configuration revision (null: the current one); read per job. */
+  roles: (revision: number | null) => Promise<RoleConfig>
+  /** The cluster's current configuration revision; absent: jobs carry no revision (unit tests). */
+  currentRevision?: () => Promise<number | null>
   /** Target of a node, or a reason why the manager cannot reach it (may fetch what it lacks, within `signal`). */
   target: (node: NodeRecord, signal: AbortSignal) => NodeTarget | { unavailable: string } | Promise<NodeTarget | { unavailable: string }>
   /**
@@ -167,7 +169,8 @@ export class JobRunner implements JobService {
     if (this.status !== 'started') throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'the manager is not accepting jobs (starting or stopping); retry shortly')
     const { job, records } = await checkSubmission({
       store: this.c.store,
-      roles: async () => await this.c.roles(),
+      roles: async revision => await this.c.roles(revision),
+      ...(this.c.currentRevision !== undefined ? { currentRevision: this.c.currentRevision } : {}),
       busyWith: async name => await this.busyWith(name),
       clusterVars: async () => await this.clusterVars(),
       cluster: this.init.cluster,
@@ -254,7 +257,7 @@ export class JobRunner implements JobService {
       job.status = 'running'
       job.startedAt ??= new Date().toISOString()
       await this.save(job)
-      const roleConfig = await this.c.roles()
+      const roleConfig = await this.c.roles(job.revision ?? null)
       const targets = await precheckNodes(ctx, job, runSignal)
       await this.save(job)
       if (targets.length > 0 && !runSignal.aborted) await runPlaybooks(ctx, job, roleConfig, targets, runSignal)
@@ -282,8 +285,9 @@ export class JobRunner implements JobService {
     await Promise.all(job.nodes.map(async name => {
       const p = job.perNode[name] as JobNodeProgress
       closeNode(p, how.cancelled)
-      if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, maintenanceNote(job.kind, job.id, p, new Date().toISOString()))
-      else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner' })
+      const applied = appliedBy(job, p)
+      if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, { ...maintenanceNote(job.kind, job.id, p, new Date().toISOString()), ...applied })
+      else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner', ...applied })
       if (this.busy.get(name) === job.id) this.busy.delete(name)
     }))
     const verdict = jobVerdict(job, how.cancelled)

@@ -16,6 +16,10 @@ export interface JobRequest {
   /** Request-level variables (highest precedence). */
   vars: Record<string, string>
   actor: LifecycleActor
+  /** Configuration revision to run (upgrade `--to`); absent: the rule of revisions/upgrade-plan.ts `jobRevision`. */
+  revision?: number
+  /** Upgrade: run even when the plan holds no-ops or downgrades. */
+  force?: boolean
 }
 
 export type { JobFeedItem }

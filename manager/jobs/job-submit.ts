@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
+import { jobRevision, planRefusal, planUpgrade } from '../revisions/upgrade-plan.js'
 import { planFor } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import type { ConfigStore, NodeCommand, NodeStore } from '../store/index.js'
@@ -18,8 +19,10 @@ import { isMaintenanceKind } from './maintenance.js'
 /** What the checks read. */
 export interface SubmitContext {
   store: Pick<NodeStore, 'getNode' | 'preview'> & Pick<ConfigStore, 'getConfig'>
-  /** Loads and validates roles.yaml. */
-  roles: () => Promise<RoleConfig>
+  /** Loads and validates roles.yaml of a configuration revision (null: the current one). */
+  roles: (revision: number | null) => Promise<RoleConfig>
+  /** The cluster's current configuration revision (null: none; absent: jobs carry no revision). */
+  currentRevision?: () => Promise<number | null>
   /** The unfinished job the runner holds a node for, if any. */
   busyWith: (name: string) => Promise<string | undefined>
   /** Cluster-level playbook variables. */
@@ -43,7 +46,6 @@ export function startCommand (req: JobRequest, jobId: string): NodeCommand {
 
 /** Check `req` against the current state and build its job record (queued); throws the refusal. Writes nothing. */
 export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Promise<{ job: JobRecord, records: NodeRecord[] }> {
-  const roles = await ctx.roles()
   const records: NodeRecord[] = []
   for (const name of req.nodes) {
     const node = await ctx.store.getNode(name)
@@ -64,9 +66,17 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     const preview = await ctx.store.preview(node.name, startCommand(req, id))
     if (!preview.ok) throw new ClusterdError(preview.code, preview.message)
   }
-  // Validate the plan now (unknown role, missing required variable) with placeholder
-  // addresses: nothing may be written for a request that cannot run.
   const cluster = await ctx.clusterVars()
+  const agentVersion = req.vars.agent_version ?? cluster.agent_version
+  const current = ctx.currentRevision === undefined ? null : await ctx.currentRevision()
+  const revision = ctx.currentRevision === undefined ? null : jobRevision(req.kind, req.revision, records, current)
+  if (req.kind === 'upgrade' && req.revision !== undefined && req.force !== true) {
+    const refusal = planRefusal(planUpgrade(records, req.revision, agentVersion ?? null))
+    if (refusal !== null) throw refusal
+  }
+  // Validate the plan now (unknown role, missing required variable, unknown revision) with
+  // placeholder addresses: nothing may be written for a request that cannot run.
+  const roles = await ctx.roles(revision)
   planFor(roles, req.kind, records.map(n => ({
     name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
   })), { cluster: ctx.cluster, vars: { cluster, request: req.vars } })
@@ -87,7 +97,9 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     timeoutAt: new Date(now.getTime() + timeoutS * 1000).toISOString(),
     reason: null,
     perNode,
-    epoch: ctx.epoch
+    epoch: ctx.epoch,
+    ...(revision !== null ? { revision } : {}),
+    ...(agentVersion !== undefined ? { agentVersion } : {})
   }
   return { job, records }
 }

@@ -5,8 +5,8 @@
  * of such a job ends.
  */
 
-import type { JobKind, JobNodeProgress } from '../../protocol/jobs.js'
-import type { NodeDrift } from '../../protocol/nodes.js'
+import type { JobKind, JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
+import type { AppliedConfig, NodeDrift } from '../../protocol/nodes.js'
 import type { HostChange } from '../ansible/events.js'
 import type { NodeNote } from '../store/index.js'
 
@@ -54,4 +54,16 @@ export function maintenanceNote (kind: MaintenanceKind, jobId: string, progress:
   }
   if (ok) return { type: 'reconfigured', actor: 'job-runner', jobId, reason: null, drift: null }
   return { type: 'reconfigure-failed', actor: 'job-runner', jobId, reason: why }
+}
+
+/** Job kinds whose success records on the node what they applied (revision and agent version). */
+const APPLYING_KINDS: readonly JobKind[] = ['commission', 'upgrade', 'reconfigure']
+
+/**
+ * What a job applied to a node whose part ended ok, for its record (`NodeRecord.revision`,
+ * `agentVersion`): nothing for other kinds, other outcomes, or a job from before revisions.
+ */
+export function appliedBy (job: Pick<JobRecord, 'kind' | 'revision' | 'agentVersion'>, progress: JobNodeProgress): { applied?: AppliedConfig } {
+  if (!APPLYING_KINDS.includes(job.kind) || progress.outcome !== 'ok' || job.revision === undefined) return {}
+  return { applied: { revision: job.revision, agentVersion: job.agentVersion ?? null } }
 }

@@ -9,6 +9,7 @@
  * Node names decide the job: `bad1` → fail, `flaky1` → flaky, `dead1` → dead.
  */
 
+import { revisionHandlers } from './revision-fixture.js'
 import { ApiReply, type ApiHandler, type ApiRequest } from '../../../protocol/api-handler.js'
 import { MANAGER_ROUTES, LOCAL_ROUTES } from '../../../protocol/api-routes.js'
 import type { LeaseStatus } from '../../../protocol/fencing-wire.js'
@@ -238,6 +239,7 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
     return job
   }
   const handlers: Record<keyof typeof MANAGER_ROUTES, ApiHandler> = {
+    ...revisionHandlers,
     listNodes: async ({ query }) => {
       // The manager's paging contract (manager-routes.ts): a bare array without parameters, else
       // one page and the `after` of the next; the order is the fixture's own (the manager's is by name).
