@@ -10,6 +10,7 @@ import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
 import { checkReplicated } from '../../../../manager/store/replicated.js'
 import { validateImport, type ManagerStore } from '../../../../manager/store/index.js'
 import { planMerge } from '../../../../manager/store/merge.js'
+import { decodeBackup, encodeBackup } from '../../../../protocol/backup-format.js'
 import { readRevisionDir } from '../../../../protocol/revision-dir.js'
 import { newStore } from '../store/fixture.js'
 
@@ -134,5 +135,22 @@ describe('configuration revisions (real store, real files)', () => {
     await store.mergeForeign(theirs)
     assert.deepEqual((await store.listRevisions()).map(r => r.message), ['ours', 'ours 2', 'theirs'])
     assert.match((await revisions.roleConfig(3)).dir, /revisions/)
+  })
+
+  it('a backup carries the revisions: restored into a new store, the same revisions materialise', async () => {
+    const r1 = await revisions.push({ files: await shipped(), message: 'kept', author: 'ops@a' })
+    const text = encodeBackup({ revision: store.revision, createdAt: '2026-12-06T00:00:00.000Z', source: { peerId: 'p', epoch: 1 } }, await store.exportAll())
+    const decoded = decodeBackup(text)
+    assert.ok(decoded.ok, decoded.ok ? '' : decoded.reason)
+    const restored = newStore(join(root, 'restored-db'))
+    await restored.start()
+    try {
+      await restored.importAll(decoded.entries)
+      assert.deepEqual(await restored.listRevisions(), await store.listRevisions())
+      const again = new Revisions({ store: restored, logger }, { dir: join(root, 'restored-revs') })
+      assert.equal((await again.roleConfig(1)).dir, join(root, 'restored-revs', r1.revision.hash))
+    } finally {
+      await restored.stop()
+    }
   })
 })
