@@ -75,8 +75,18 @@ export interface JobRecord {
    * absent on jobs from before revisions.
    */
   revision?: number
+  /**
+   * A verify or reconfigure of nodes at different revisions: each node's revision (each group
+   * runs its own; `revision` is then absent).
+   */
+  nodeRevisions?: Record<string, number>
   /** The `agent_version` the job applies; absent when none is set. */
   agentVersion?: string
+}
+
+/** The configuration revision a job runs on `node` (null: a job from before revisions). */
+export function jobNodeRevision (job: Pick<JobRecord, 'revision' | 'nodeRevisions'>, node: string): number | null {
+  return job.nodeRevisions?.[node] ?? job.revision ?? null
 }
 
 /** Kinds of job progress event. */

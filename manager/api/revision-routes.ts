@@ -5,7 +5,7 @@
  */
 import { ApiReply, type ApiHandler } from '../../protocol/api-handler.js'
 import { ClusterdError } from '../../protocol/errors.js'
-import { isTerminalJobStatus, type JobRecord } from '../../protocol/jobs.js'
+import { isTerminalJobStatus, jobNodeRevision, type JobRecord } from '../../protocol/jobs.js'
 import { NODE_NAME_PATTERN } from '../../protocol/names.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import type { HistoryEntry, RevisionDiff, RevisionFileDiff, RevisionInfo, UpgradePlan } from '../../protocol/revisions.js'
@@ -130,7 +130,7 @@ export function historyOf (job: JobRecord, node?: string): HistoryEntry[] {
       jobId: job.id,
       kind: job.kind,
       outcome: isTerminalJobStatus(job.status) ? (p?.outcome ?? 'unknown') : job.status,
-      revision: job.revision ?? null,
+      revision: jobNodeRevision(job, n),
       agentVersion: job.agentVersion ?? null,
       startedAt: job.startedAt,
       finishedAt: job.finishedAt,

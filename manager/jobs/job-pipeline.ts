@@ -96,7 +96,7 @@ export async function precheckNodes (ctx: RunContext, job: JobRecord, signal: Ab
 export async function runPlaybooks (ctx: RunContext, job: JobRecord, roleConfig: RoleConfig, targets: PlanTarget[], signal: AbortSignal): Promise<void> {
   const { c, events, leases } = ctx
   const unfenced = planFor(roleConfig, job.kind, targets, {
-    cluster: ctx.cluster, vars: { cluster: await ctx.clusterVars(), request: job.vars }, ...(job.revision !== undefined ? { revision: job.revision } : {})
+    cluster: ctx.cluster, vars: { cluster: await ctx.clusterVars(), request: job.vars }, ...(roleConfig.revision !== undefined ? { revision: roleConfig.revision } : {})
   })
   const fencing = c.fencing
   const plan = fencing === undefined ? unfenced : fencing.guard(unfenced, leases)

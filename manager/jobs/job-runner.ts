@@ -28,6 +28,7 @@ import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
 import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
 import { appliedBy, isMaintenanceKind, maintenanceNote } from './maintenance.js'
+import { byJobRevision } from '../revisions/upgrade-plan.js'
 import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
@@ -257,10 +258,17 @@ export class JobRunner implements JobService {
       job.status = 'running'
       job.startedAt ??= new Date().toISOString()
       await this.save(job)
-      const roleConfig = await this.c.roles(job.revision ?? null)
+      // Checked before the pre-checks, so a revision that cannot be read fails the job at once.
+      const groups = byJobRevision(job, job.nodes.map(name => ({ name })))
+      const configs = new Map<number | null, RoleConfig>()
+      for (const [revision] of groups) configs.set(revision, await this.c.roles(revision))
       const targets = await precheckNodes(ctx, job, runSignal)
       await this.save(job)
-      if (targets.length > 0 && !runSignal.aborted) await runPlaybooks(ctx, job, roleConfig, targets, runSignal)
+      // One ansible-runner per revision the job runs (one, except a verify or reconfigure of nodes at different revisions).
+      for (const [revision, group] of byJobRevision(job, targets)) {
+        if (runSignal.aborted) break
+        await runPlaybooks(ctx, job, configs.get(revision) as RoleConfig, group, runSignal)
+      }
       await events.flush()
       const why = String(runSignal.reason ?? '')
       if (signal.aborted && signal.reason === STOP) {
@@ -285,7 +293,7 @@ export class JobRunner implements JobService {
     await Promise.all(job.nodes.map(async name => {
       const p = job.perNode[name] as JobNodeProgress
       closeNode(p, how.cancelled)
-      const applied = appliedBy(job, p)
+      const applied = appliedBy(job, name, p)
       if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, { ...maintenanceNote(job.kind, job.id, p, new Date().toISOString()), ...applied })
       else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner', ...applied })
       if (this.busy.get(name) === job.id) this.busy.delete(name)

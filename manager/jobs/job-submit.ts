@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
-import { jobRevision, planRefusal, planUpgrade } from '../revisions/upgrade-plan.js'
+import { byJobRevision, jobRevisions, planRefusal, planUpgrade } from '../revisions/upgrade-plan.js'
 import { planFor } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import type { ConfigStore, NodeCommand, NodeStore } from '../store/index.js'
@@ -69,17 +69,19 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
   const cluster = await ctx.clusterVars()
   const agentVersion = req.vars.agent_version ?? cluster.agent_version
   const current = ctx.currentRevision === undefined ? null : await ctx.currentRevision()
-  const revision = ctx.currentRevision === undefined ? null : jobRevision(req.kind, req.revision, records, current)
+  const revisions = ctx.currentRevision === undefined ? { revision: null } : jobRevisions(req.kind, req.revision, records, current)
   if (req.kind === 'upgrade' && req.revision !== undefined && req.force !== true) {
     const refusal = planRefusal(planUpgrade(records, req.revision, agentVersion ?? null))
     if (refusal !== null) throw refusal
   }
+  const runs = { ...(revisions.revision !== null ? { revision: revisions.revision } : {}), ...(revisions.nodeRevisions !== undefined ? { nodeRevisions: revisions.nodeRevisions } : {}) }
   // Validate the plan now (unknown role, missing required variable, unknown revision) with
-  // placeholder addresses: nothing may be written for a request that cannot run.
-  const roles = await ctx.roles(revision)
-  planFor(roles, req.kind, records.map(n => ({
-    name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
-  })), { cluster: ctx.cluster, vars: { cluster, request: req.vars } })
+  // placeholder addresses, per revision run: nothing may be written for a request that cannot run.
+  for (const [revision, group] of byJobRevision(runs, records)) {
+    planFor(await ctx.roles(revision), req.kind, group.map(n => ({
+      name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
+    })), { cluster: ctx.cluster, vars: { cluster, request: req.vars } })
+  }
 
   const timeoutS = numberConfig(await ctx.store.getConfig('job-timeout'), ctx.defaultTimeoutS)
   const perNode: Record<string, JobNodeProgress> = {}
@@ -98,7 +100,7 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     reason: null,
     perNode,
     epoch: ctx.epoch,
-    ...(revision !== null ? { revision } : {}),
+    ...runs,
     ...(agentVersion !== undefined ? { agentVersion } : {})
   }
   return { job, records }

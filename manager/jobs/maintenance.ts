@@ -5,7 +5,7 @@
  * of such a job ends.
  */
 
-import type { JobKind, JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
+import { jobNodeRevision, type JobKind, type JobNodeProgress, type JobRecord } from '../../protocol/jobs.js'
 import type { AppliedConfig, NodeDrift } from '../../protocol/nodes.js'
 import type { HostChange } from '../ansible/events.js'
 import type { NodeNote } from '../store/index.js'
@@ -63,7 +63,8 @@ const APPLYING_KINDS: readonly JobKind[] = ['commission', 'upgrade', 'reconfigur
  * What a job applied to a node whose part ended ok, for its record (`NodeRecord.revision`,
  * `agentVersion`): nothing for other kinds, other outcomes, or a job from before revisions.
  */
-export function appliedBy (job: Pick<JobRecord, 'kind' | 'revision' | 'agentVersion'>, progress: JobNodeProgress): { applied?: AppliedConfig } {
-  if (!APPLYING_KINDS.includes(job.kind) || progress.outcome !== 'ok' || job.revision === undefined) return {}
-  return { applied: { revision: job.revision, agentVersion: job.agentVersion ?? null } }
+export function appliedBy (job: Pick<JobRecord, 'kind' | 'revision' | 'nodeRevisions' | 'agentVersion'>, node: string, progress: JobNodeProgress): { applied?: AppliedConfig } {
+  const revision = jobNodeRevision(job, node)
+  if (!APPLYING_KINDS.includes(job.kind) || progress.outcome !== 'ok' || revision === null) return {}
+  return { applied: { revision, agentVersion: job.agentVersion ?? null } }
 }

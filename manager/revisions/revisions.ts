@@ -34,6 +34,8 @@ export class Revisions {
   private readonly dir: string
   /** Pushes one at a time: each is checked against the revision it follows. */
   private chain: Promise<unknown> = Promise.resolve()
+  /** Writes under the revisions directory one at a time, so two jobs never rewrite one directory under each other. */
+  private disk: Promise<unknown> = Promise.resolve()
 
   constructor (components: RevisionsComponents, init: RevisionsInit) {
     this.c = components
@@ -93,8 +95,14 @@ export class Revisions {
       throw new ClusterdError('CLUSTERD_ERR_NO_REVISION', 'the cluster holds no configuration revision: the manager\'s playbook directory failed validation (see its log); push one with clusterctl roles push DIR')
     }
     const info = await this.info(rev)
-    const dir = await materialise(this.dir, info, async sha => await this.c.store.readRevisionBlob(sha))
+    const dir = await this.onDisk(async () => await materialise(this.dir, info, async sha => await this.c.store.readRevisionBlob(sha)))
     return { ...await loadRoleConfig(dir), revision: rev }
+  }
+
+  private async onDisk<T> (fn: () => Promise<T>): Promise<T> {
+    const next = this.disk.then(fn)
+    this.disk = next.catch(() => {})
+    return await next
   }
 
   /** A file's bytes in a revision, for diffs. */
@@ -109,6 +117,10 @@ export class Revisions {
    * A good directory stays as the revision's materialised copy.
    */
   private async check (files: RevisionDirFile[]): Promise<string[]> {
+    return await this.onDisk(async () => await this.checkFiles(files))
+  }
+
+  private async checkFiles (files: RevisionDirFile[]): Promise<string[]> {
     const scratch = scratchDir(this.dir)
     await mkdir(this.dir, { recursive: true, mode: 0o700 })
     try {

@@ -5,7 +5,7 @@
  * Pure, so `--plan` and the real upgrade judge the same way.
  */
 import { ClusterdError } from '../../protocol/errors.js'
-import type { JobKind } from '../../protocol/jobs.js'
+import { jobNodeRevision, type JobKind, type JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import type { UpgradeAction, UpgradePlan, UpgradePlanGroup } from '../../protocol/revisions.js'
 
@@ -50,21 +50,29 @@ export function planRefusal (plan: UpgradePlan): ClusterdError | null {
 }
 
 /**
- * The revision a job runs: commission, decommission and upgrade run the one asked for, else the
- * cluster's current one; verify and reconfigure run the revision applied to their nodes (one not
- * recorded counts as the current one), so a check compares a node with what it was given. Nodes
- * at different revisions cannot share one verify or reconfigure: refused, naming the groups.
+ * The revisions a job runs: commission, decommission and upgrade run the one asked for, else
+ * the cluster's current one; verify and reconfigure run the revision applied to each node (one
+ * not recorded counts as the current one), so a check compares a node with what it was given.
+ * Nodes at different revisions get `nodeRevisions` (each group runs its own revision).
  */
-export function jobRevision (kind: JobKind, asked: number | undefined, nodes: readonly PlanNode[], current: number | null): number | null {
-  if (kind !== 'verify' && kind !== 'reconfigure') return asked ?? current
-  const byRevision = new Map<number | null, string[]>()
+export function jobRevisions (kind: JobKind, asked: number | undefined, nodes: readonly PlanNode[], current: number | null): { revision: number | null, nodeRevisions?: Record<string, number> } {
+  if (kind !== 'verify' && kind !== 'reconfigure') return { revision: asked ?? current }
+  const byNode: Record<string, number> = {}
   for (const n of nodes) {
     const rev = n.revision ?? current
-    byRevision.set(rev, [...(byRevision.get(rev) ?? []), n.name])
+    if (rev !== null) byNode[n.name] = rev
   }
-  if (byRevision.size > 1) {
-    const groups = [...byRevision].map(([rev, names]) => `revision ${String(rev)}: ${names.join(', ')}`).join('; ')
-    throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', `the nodes are at different configuration revisions (${groups}); ${kind} each revision's nodes in their own job, or upgrade them to one revision`)
+  const distinct = new Set(Object.values(byNode))
+  if (distinct.size <= 1) return { revision: [...distinct][0] ?? current }
+  return { revision: null, nodeRevisions: byNode }
+}
+
+/** `targets` grouped by the revision `job` runs on each (null: a job from before revisions), in revision order. */
+export function byJobRevision<T extends { name: string }> (job: Pick<JobRecord, 'revision' | 'nodeRevisions'>, targets: readonly T[]): Array<[number | null, T[]]> {
+  const groups = new Map<number | null, T[]>()
+  for (const t of targets) {
+    const rev = jobNodeRevision(job, t.name)
+    groups.set(rev, [...(groups.get(rev) ?? []), t])
   }
-  return [...byRevision.keys()][0] ?? current
+  return [...groups].sort(([a], [b]) => (a ?? 0) - (b ?? 0))
 }

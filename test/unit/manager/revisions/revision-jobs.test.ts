@@ -101,13 +101,21 @@ describe('jobs run from stored revisions', () => {
     assert.equal((await store.getNode('a'))?.revision, 2)
   })
 
-  it('verify runs the nodes\' applied revision and refuses nodes at different ones', async () => {
+  it('verify and reconfigure run each node\'s applied revision: one run per revision', async () => {
     await run({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
     await run({ kind: 'upgrade', nodes: ['a'], roles: [], vars: {}, actor: 'operator', revision: 1, force: true })
     const v = await run({ kind: 'verify', nodes: ['a'], roles: [], vars: {}, actor: 'operator' })
     assert.equal(v.revision, 1)
     assert.ok((playbooks.runs.at(-1) as PlaybookPlan).playbooks[0]?.startsWith(join(dir, await hash(1))))
-    await assert.rejects(runner.submit({ kind: 'verify', nodes: ['a', 'b'], roles: [], vars: {}, actor: 'operator' }), /different configuration revisions \(revision 1: a; revision 2: b\)/)
+    const before = playbooks.runs.length
+    const mixed = await run({ kind: 'reconfigure', nodes: ['a', 'b'], roles: [], vars: {}, actor: 'operator' })
+    assert.equal(mixed.status, 'succeeded')
+    assert.deepEqual([mixed.revision, mixed.nodeRevisions], [undefined, { a: 1, b: 2 }])
+    const runs = playbooks.runs.slice(before)
+    assert.deepEqual(runs.map(p => [p.hosts.map(h => h.name), p.hosts[0]?.vars.clusterd_revision]), [[['a'], 1], [['b'], 2]])
+    const [d1, d2] = [join(dir, await hash(1)), join(dir, await hash(2))]
+    assert.ok(runs[0]?.playbooks.every(p => p.startsWith(d1)) === true && runs[1]?.playbooks.every(p => p.startsWith(d2)) === true)
+    assert.deepEqual([(await store.getNode('a'))?.revision, (await store.getNode('b'))?.revision], [1, 2], 'each keeps its own revision')
   })
 
   it('the plan and history routes tell what would happen and what happened', async () => {

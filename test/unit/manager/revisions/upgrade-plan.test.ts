@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { jobRevision, planRefusal, planUpgrade, upgradeAction } from '../../../../manager/revisions/upgrade-plan.js'
+import { byJobRevision, jobRevisions, planRefusal, planUpgrade, upgradeAction } from '../../../../manager/revisions/upgrade-plan.js'
 import { ClusterdError } from '../../../../protocol/errors.js'
 
 const node = (name: string, revision: number | null, agentVersion: string | null = '1.0.0'): { name: string, revision: number | null, agentVersion: string | null } => ({ name, revision, agentVersion })
@@ -34,14 +34,17 @@ describe('upgrade plans', () => {
 
 describe('the revision a job runs', () => {
   it('commission and upgrade: the one asked for, else the current one', () => {
-    assert.equal(jobRevision('commission', undefined, [], 4), 4)
-    assert.equal(jobRevision('upgrade', 2, [node('a', 4)], 4), 2)
-    assert.equal(jobRevision('decommission', undefined, [node('a', 1)], 4), 4)
-    assert.equal(jobRevision('commission', undefined, [], null), null)
+    assert.deepEqual(jobRevisions('commission', undefined, [], 4), { revision: 4 })
+    assert.deepEqual(jobRevisions('upgrade', 2, [node('a', 4)], 4), { revision: 2 })
+    assert.deepEqual(jobRevisions('decommission', undefined, [node('a', 1)], 4), { revision: 4 })
+    assert.deepEqual(jobRevisions('commission', undefined, [], null), { revision: null })
   })
-  it('verify and reconfigure: the nodes\' applied revision (unrecorded counts as current)', () => {
-    assert.equal(jobRevision('verify', undefined, [node('a', 2), node('b', 2)], 4), 2)
-    assert.equal(jobRevision('reconfigure', undefined, [node('a', null), node('b', 4)], 4), 4)
-    assert.throws(() => jobRevision('verify', undefined, [node('a', 2), node('b', 3)], 4), /different configuration revisions \(revision 2: a; revision 3: b\)/)
+  it('verify and reconfigure: each node\'s applied revision (unrecorded counts as current)', () => {
+    assert.deepEqual(jobRevisions('verify', undefined, [node('a', 2), node('b', 2)], 4), { revision: 2 })
+    assert.deepEqual(jobRevisions('reconfigure', undefined, [node('a', null), node('b', 4)], 4), { revision: 4 })
+    const mixed = jobRevisions('verify', undefined, [node('a', 3), node('b', 2), node('c', null)], 4)
+    assert.deepEqual(mixed, { revision: null, nodeRevisions: { a: 3, b: 2, c: 4 } })
+    assert.deepEqual(byJobRevision({ nodeRevisions: mixed.nodeRevisions ?? {} }, [{ name: 'a' }, { name: 'b' }, { name: 'c' }]).map(([r, ts]) => [r, ts.map(t => t.name)]), [[2, ['b']], [3, ['a']], [4, ['c']]])
+    assert.deepEqual(byJobRevision({}, [{ name: 'a' }]), [[null, [{ name: 'a' }]]], 'a job from before revisions')
   })
 })
