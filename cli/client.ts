@@ -15,7 +15,7 @@ import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protoco
 import type { ManagerInfo } from '../protocol/manager-wire.js'
 import type { Member } from '../protocol/members.js'
 import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type BindingChangeResponse, type ForgetRequest, type LifecycleEvent, type NodeRecord, type NodesPage, type RebindRequest } from '../protocol/nodes.js'
-import type { HistoryEntry, PushRevisionRequest, PushRevisionResponse, RevisionDiff, RevisionInfo, UpgradePlan, UpgradePlanRequest } from '../protocol/revisions.js'
+import type { HistoryEntry, PushRevisionRequest, PushRevisionResponse, RevisionDiff, RevisionInfo, RevisionSummary, UpgradePlan, UpgradePlanRequest } from '../protocol/revisions.js'
 import { DEFAULT_CA_FILE, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
 import { ExitError, unreachableError, usageError } from './errors.js'
 
@@ -211,9 +211,9 @@ export class ApiClient {
   }
 
   /** `GET /v1/revisions`: every configuration revision, oldest first. */
-  async revisions (options: CallOptions = {}): Promise<RevisionInfo[]> {
+  async revisions (options: CallOptions = {}): Promise<RevisionSummary[]> {
     const r = MANAGER_ROUTES.listRevisions
-    return await this.request<RevisionInfo[]>(r.method, r.pattern, undefined, options)
+    return await this.request<RevisionSummary[]>(r.method, r.pattern, undefined, options)
   }
 
   /** `GET /v1/revisions/:rev`: one revision's files, hash and roles. */

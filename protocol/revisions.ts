@@ -82,6 +82,12 @@ export interface RevisionInfo {
   epoch?: number
 }
 
+/**
+ * A revision as `GET /v1/revisions` lists it: without its file list (a cluster's revisions are
+ * never pruned, so the list must stay small), with the count.
+ */
+export type RevisionSummary = Omit<RevisionInfo, 'files'> & { fileCount: number }
+
 /** Response of `POST /v1/revisions`: the stored revision; `created: false` when it equals the current one. */
 export interface PushRevisionResponse {
   revision: RevisionInfo

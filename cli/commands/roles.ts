@@ -8,7 +8,7 @@
 
 import { hostname, userInfo } from 'node:os'
 import { readRevisionDir } from '../../protocol/revision-dir.js'
-import { MAX_REVISION_AUTHOR_LENGTH, type RevisionInfo } from '../../protocol/revisions.js'
+import { MAX_REVISION_AUTHOR_LENGTH, type RevisionInfo, type RevisionSummary } from '../../protocol/revisions.js'
 import { positiveInt } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import { usageError } from '../errors.js'
@@ -54,13 +54,13 @@ export async function rolesPush (client: ApiClient, dir: string, opts: RolesPush
     : `unchanged: the directory equals the current revision ${r.revision} (hash ${r.hash.slice(0, 12)}); nothing stored\n`
 }
 
-function listColumns (now: Date, current: number | undefined): Array<Column<RevisionInfo>> {
+function listColumns (now: Date, current: number | undefined): Array<Column<RevisionSummary>> {
   return [
     { header: 'REV', cell: r => `${r.revision}${r.revision === current ? '*' : ''}` },
     { header: 'HASH', cell: r => r.hash.slice(0, 12) },
     { header: 'CREATED', cell: r => formatAge(r.createdAt, now) },
     { header: 'AUTHOR', cell: r => r.author === '' ? '-' : r.author },
-    { header: 'FILES', cell: r => String(r.files.length) },
+    { header: 'FILES', cell: r => String(r.fileCount) },
     { header: 'MESSAGE', cell: r => r.message === '' ? '-' : r.message.split('\n')[0] ?? '' }
   ]
 }

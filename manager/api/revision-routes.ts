@@ -8,7 +8,7 @@ import { ClusterdError } from '../../protocol/errors.js'
 import { isTerminalJobStatus, jobNodeRevision, type JobRecord } from '../../protocol/jobs.js'
 import { NODE_NAME_PATTERN } from '../../protocol/names.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
-import type { HistoryEntry, RevisionDiff, RevisionFileDiff, RevisionInfo, UpgradePlan } from '../../protocol/revisions.js'
+import type { HistoryEntry, RevisionDiff, RevisionFileDiff, RevisionInfo, RevisionSummary, UpgradePlan } from '../../protocol/revisions.js'
 import { decodePush } from '../revisions/revision-files.js'
 import { diffFile } from '../revisions/revision-diff.js'
 import type { Revisions } from '../revisions/revisions.js'
@@ -75,7 +75,8 @@ export function revisionRoutes (c: RevisionRoutesComponents | undefined, nodeLis
       return new ApiReply(res.created ? 201 : 200, res)
     },
 
-    listRevisions: async (): Promise<RevisionInfo[]> => await c.store.listRevisions(),
+    listRevisions: async (): Promise<RevisionSummary[]> =>
+      (await c.store.listRevisions()).map(({ files, ...rest }) => ({ ...rest, fileCount: files.length })),
 
     showRevision: async ({ params }): Promise<RevisionInfo & { current: boolean }> => {
       const info = await c.revisions.info(revisionNumber(params.rev, 'revision'))

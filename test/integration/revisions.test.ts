@@ -16,7 +16,7 @@ import { AgentProcess, CLUSTERCTL, NODE, PORT, agreedManager, makeManagerKey, ma
 import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
-import type { HistoryEntry, RevisionInfo, UpgradePlan } from '../../protocol/revisions.js'
+import type { HistoryEntry, RevisionSummary, UpgradePlan } from '../../protocol/revisions.js'
 
 const WORKER_CONF = '/etc/clusterd-worker/worker.conf'
 
@@ -87,7 +87,7 @@ describe('configuration revisions on real hosts', () => {
   })
 
   it('the first manager stored its playbook directory as revision 1; a push stores revision 2', async () => {
-    const list = JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionInfo[]
+    const list = JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionSummary[]
     assert.deepEqual(list.map(r => [r.revision, r.author]), [[1, `manager ${h(0).name}`]])
     const pushed = await ctlOk(['roles', 'push', await playbooksWithSlots('revision-2', 5), '-m', 'five worker slots'])
     assert.match(pushed, /^revision 2 stored \(8 files, roles base, worker, storage, hash [0-9a-f]{12}\)\n$/)
@@ -114,7 +114,7 @@ describe('configuration revisions on real hosts', () => {
     via = 1
     await waitFor(async () => (await agreedManager([agent(1), agent(2)]))?.name === h(1).name ? true : undefined,
       { timeoutMs: 90_000, intervalMs: 250, message: () => `the second agent did not take over:\n${agent(1).output.slice(-3000)}` })
-    assert.equal((JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionInfo[]).length, 2, 'the new manager stored no revision of its own')
+    assert.equal((JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionSummary[]).length, 2, 'the new manager stored no revision of its own')
     const edit = await h(2).exec(['sed', '-i', 's/^slots = .*/slots = 99/', WORKER_CONF])
     assert.equal(edit.code, 0, edit.stderr)
     await ctlOk(['reconfigure', h(2).name, '--wait'])

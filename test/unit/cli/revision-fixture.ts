@@ -14,6 +14,9 @@ export const REVISIONS: RevisionInfo[] = [
   { revision: 2, hash: 'd'.repeat(64), createdAt: '2026-11-22T10:00:00.000Z', author: 'ops@laptop', message: 'worker: 8 slots\nlonger text', roles: ['base', 'worker'], files: [file('base.yml', 'b'), file('roles.yaml', 'e')] }
 ]
 
+/** What `GET /v1/revisions` answers: the revisions without their file lists. */
+export const SUMMARIES = REVISIONS.map(({ files, ...rest }) => ({ ...rest, fileCount: files.length }))
+
 /** The plan the fake answers: one group to upgrade, one downgrade. */
 export const PLAN: UpgradePlan = {
   toRevision: 1,
@@ -44,7 +47,7 @@ export const revisionHandlers: Record<'pushRevision' | 'listRevisions' | 'showRe
     const revision = created ? { ...(REVISIONS[1] as RevisionInfo), revision: 3, files: files.map(f => file(f.path, 'f')) } : REVISIONS[1]
     return new ApiReply(created ? 201 : 200, { revision, created })
   },
-  listRevisions: async () => REVISIONS,
+  listRevisions: async () => SUMMARIES,
   showRevision: async ({ params }) => ({ ...find(params.rev), current: params.rev === '2' }),
   diffRevisions: async ({ params }) => {
     const a = find(params.rev)

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
 import { startManagerFixture, type ManagerFixture } from '../manager-fixture.js'
-import { HISTORY, PLAN, REVISIONS } from '../revision-fixture.js'
+import { HISTORY, PLAN, SUMMARIES } from '../revision-fixture.js'
 
 const MAIN = fileURLToPath(new URL('../../../../cli/main.js', import.meta.url))
 
@@ -58,7 +58,7 @@ describe('clusterctl roles, history, upgrade --plan (process)', () => {
     const table = ok(await clusterctl('roles', 'list'))
     assert.match(table.stdout, /^REV +HASH +CREATED +AUTHOR +FILES +MESSAGE\n1 +aaaaaaaaaaaa .* manager n1 +2 +playbook directory/)
     assert.match(table.stdout, /\n2\* +dddddddddddd .* ops@laptop +2 +worker: 8 slots\n$/)
-    assert.deepEqual(JSON.parse(ok(await clusterctl('roles', 'list', '-o', 'json')).stdout), REVISIONS)
+    assert.deepEqual(JSON.parse(ok(await clusterctl('roles', 'list', '-o', 'json')).stdout), SUMMARIES)
   })
 
   it('roles show names files, hash and roles; an unknown revision exits 4', async () => {
