@@ -48,7 +48,7 @@ function buildProgram (): Command {
     .addOption(new Option('--api-tls-cert <file>', 'TLS certificate of the TCP API (PEM; with --api-tls-key; required off loopback)'))
     .addOption(new Option('--api-tls-key <file>', 'private key of --api-tls-cert (PEM, mode 0600)'))
     .addOption(new Option('--manager-eligible <bool>', 'whether this node may become manager: true|false (default true)'))
-    .addOption(new Option('--playbook-dir <dir>', 'roles.yaml and playbooks the manager runs (default: the shipped playbooks/)'))
+    .addOption(new Option('--playbook-dir <dir>', 'roles.yaml and playbooks: revision 1 of a new cluster (default: the shipped playbooks/); later: clusterctl roles push'))
     .addOption(new Option('--ssh-key-file <file>', `the manager's SSH private key, when no CA is given (default ${DEFAULT_SSH_KEY_FILE})`))
     .addOption(new Option('--ssh-ca-key-file <file>', 'cluster SSH CA private key: the elected manager signs itself short-lived certificates with it'))
     .addOption(new Option('--ssh-ca-pub-file <file>', 'cluster SSH CA public key: manager eligibility counts only when attested by the CA'))

@@ -15,6 +15,7 @@ import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protoco
 import type { ManagerInfo } from '../protocol/manager-wire.js'
 import type { Member } from '../protocol/members.js'
 import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type BindingChangeResponse, type ForgetRequest, type LifecycleEvent, type NodeRecord, type NodesPage, type RebindRequest } from '../protocol/nodes.js'
+import type { HistoryEntry, PushRevisionRequest, PushRevisionResponse, RevisionDiff, RevisionInfo, RevisionSummary, UpgradePlan, UpgradePlanRequest } from '../protocol/revisions.js'
 import { DEFAULT_CA_FILE, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
 import { ExitError, unreachableError, usageError } from './errors.js'
 
@@ -201,6 +202,42 @@ export class ApiClient {
   async upgrade (body: UpgradeRequest, options: CallOptions = {}): Promise<JobRecord> {
     const r = MANAGER_ROUTES.upgrade
     return await this.request<JobRecord>(r.method, r.pattern, body, options)
+  }
+
+  /** `POST /v1/revisions`: store a playbook directory as the next configuration revision. */
+  async pushRevision (body: PushRevisionRequest, options: CallOptions = {}): Promise<PushRevisionResponse> {
+    const r = MANAGER_ROUTES.pushRevision
+    return await this.request<PushRevisionResponse>(r.method, r.pattern, body, options)
+  }
+
+  /** `GET /v1/revisions`: every configuration revision, oldest first. */
+  async revisions (options: CallOptions = {}): Promise<RevisionSummary[]> {
+    const r = MANAGER_ROUTES.listRevisions
+    return await this.request<RevisionSummary[]>(r.method, r.pattern, undefined, options)
+  }
+
+  /** `GET /v1/revisions/:rev`: one revision's files, hash and roles. */
+  async revision (rev: number, options: CallOptions = {}): Promise<RevisionInfo & { current: boolean }> {
+    const r = MANAGER_ROUTES.showRevision
+    return await this.request<RevisionInfo & { current: boolean }>(r.method, routePath(r.pattern, { rev: String(rev) }), undefined, options)
+  }
+
+  /** `GET /v1/revisions/:rev/diff/:other`: what changed from one revision to another, per file. */
+  async diffRevisions (rev: number, other: number, options: CallOptions = {}): Promise<RevisionDiff> {
+    const r = MANAGER_ROUTES.diffRevisions
+    return await this.request<RevisionDiff>(r.method, routePath(r.pattern, { rev: String(rev), other: String(other) }), undefined, options)
+  }
+
+  /** `POST /v1/upgrade/plan`: what an upgrade would do, grouped by current revision. */
+  async upgradePlan (body: UpgradePlanRequest, options: CallOptions = {}): Promise<UpgradePlan> {
+    const r = MANAGER_ROUTES.upgradePlan
+    return await this.request<UpgradePlan>(r.method, r.pattern, body, options)
+  }
+
+  /** `GET /v1/history`: what was applied where and when (one node's with `node`). */
+  async history (node?: string, options: CallOptions = {}): Promise<HistoryEntry[]> {
+    const r = MANAGER_ROUTES.history
+    return await this.request<HistoryEntry[]>(r.method, routePath(r.pattern, {}, { node }), undefined, options)
   }
 
   /** `POST /v1/verify`: create a verify job, Ansible check mode reporting drift (202). */

@@ -28,9 +28,12 @@ import { nodeRebind, type NodeRebindOptions } from './commands/node-rebind.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
 import { nodes, type NodesOptions } from './commands/nodes.js'
 import { agentUpgradeOptions, upgrade, type UpgradeOptions } from './commands/upgrade.js'
+import { history, type HistoryOptions } from './commands/history.js'
+import { rolesDiff, rolesList, rolesPush, rolesShow, type RolesPushOptions, type RolesReadOptions } from './commands/roles.js'
 import { supportBundle, type SupportBundleOptions } from './commands/support-bundle.js'
 import { reconfigure, verify, type MaintenanceOptions } from './commands/verify.js'
 import type { CommandContext } from './context.js'
+import { OUTPUT_FORMATS } from './output.js'
 
 /** What a command produces: text to print, or (for `--follow`, `--wait`) text to print as it arrives. */
 export type CommandResult = string | AsyncIterable<string>
@@ -52,11 +55,20 @@ export interface CommandSpec {
 export const GROUPS: Readonly<Record<string, string>> = {
   node: 'Inspect one node, move its name to another peer, or forget it',
   job: 'Inspect, follow, cancel, resume and retry jobs',
-  config: 'Read and change the cluster configuration'
+  config: 'Read and change the cluster configuration',
+  roles: 'Configuration revisions held by the cluster: push a playbook directory, list, show, compare'
 }
 
 const varOption = (): Option => new Option('--var <name=value>', 'request variable for the playbooks (repeatable)').argParser(collect)
 const waitOption = (): Option => new Option('--wait', 'follow the job, show progress per node, exit 0 only if every node ends ok (7 otherwise)')
+
+/** `upgrade --plan`, `--to REV`, `--force` and `-o` for the plan (the revisions part of `upgrade`). */
+function upgradeRevisionOptions (cmd: Command): void {
+  cmd.addOption(new Option('--plan', 'print what the upgrade would do, grouped by each node\'s revision; change nothing'))
+    .addOption(new Option('--to <rev>', 'target configuration revision (default: the current one); no-ops and downgrades are refused'))
+    .addOption(new Option('--force', 'with --to or an agent upgrade: upgrade also nodes for which it is a no-op or a downgrade'))
+    .addOption(new Option('-o, --output <format>', 'output format of --plan').choices(OUTPUT_FORMATS))
+}
 
 /** The registry, in help order. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -154,6 +166,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         .addOption(new Option('--max-failures <n>', 'rolling upgrade: failed nodes tolerated before it pauses (default 0)'))
         .addOption(new Option('--pause-between <seconds>', 'rolling upgrade: wait between batches (default 0)'))
         .addOption(waitOption())
+      upgradeRevisionOptions(cmd)
       agentUpgradeOptions(cmd)
     },
     run: async (client, opts, args, ctx) => await upgrade(client, args, opts as UpgradeOptions, ctx)
@@ -244,6 +257,43 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (client, opts, _args, ctx) => opts.follow === true
       ? eventsFollow(client, opts as unknown as EventsOptions, ctx)
       : await events(client, opts as unknown as EventsOptions)
+  },
+  {
+    verb: 'roles push',
+    summary: 'Check a playbook directory (roles.yaml and its playbooks) and store it as the next configuration revision',
+    read: false,
+    configure: cmd => {
+      cmd.argument('<dir>', 'playbook directory holding roles.yaml')
+        .addOption(new Option('-m, --message <text>', 'what changed, kept with the revision'))
+    },
+    run: async (client, opts, [dir]) => await rolesPush(client, dir ?? '', opts as RolesPushOptions)
+  },
+  {
+    verb: 'roles list',
+    summary: 'List the configuration revisions; * marks the current one',
+    read: true,
+    run: async (client, opts) => await rolesList(client, opts as unknown as RolesReadOptions)
+  },
+  {
+    verb: 'roles show',
+    summary: "Show one revision: hash, author, message, roles and files",
+    read: true,
+    configure: cmd => { cmd.argument('<rev>', 'revision number') },
+    run: async (client, opts, [rev]) => await rolesShow(client, rev, opts as unknown as RolesReadOptions)
+  },
+  {
+    verb: 'roles diff',
+    summary: 'Show what changed between two revisions, per file',
+    read: true,
+    configure: cmd => { cmd.argument('<a>', 'revision number').argument('<b>', 'revision number') },
+    run: async (client, opts, [a, b]) => await rolesDiff(client, a, b, opts as unknown as RolesReadOptions)
+  },
+  {
+    verb: 'history',
+    summary: 'What was applied to which node and when, with revisions (from the jobs retention keeps)',
+    read: true,
+    configure: cmd => { cmd.argument('[name]', 'only this node') },
+    run: async (client, opts, [name]) => await history(client, name, opts as unknown as HistoryOptions)
   },
   {
     verb: 'config get',

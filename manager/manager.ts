@@ -28,7 +28,8 @@ import { JobRunner, type NodeTarget } from './jobs/job-runner.js'
 import { claimSigner } from './fencing/claim-signer.js'
 import { libp2pLeaseTransport } from './fencing/lease-transport.js'
 import { NodeLeases } from './fencing/node-leases.js'
-import { loadRoleConfig } from './roles/role-config.js'
+import { Revisions } from './revisions/revisions.js'
+import { clusterVars } from './jobs/job-settings.js'
 import { precheck } from './ssh/precheck.js'
 import { SshConnector } from './ssh/remote-shell.js'
 import { SshCertIssuer } from './ssh/cert-issuer.js'
@@ -56,7 +57,7 @@ export interface ManagerDeps {
     membersWithFacts?: (signal: AbortSignal) => Promise<Member[]>
   }
   self: { name: string, peerId: string }
-  /** Directory holding roles.yaml and the playbooks. */
+  /** Directory holding roles.yaml and the playbooks: revision 1 of a cluster whose store holds none. */
   playbookDir: string
   /** The manager's SSH private key (a cluster secret, mode 0600); used only without `sshCaKeyPath`. */
   sshKeyPath: string
@@ -131,6 +132,7 @@ export class Manager implements ManagerRole {
   private readonly jobs: JobRunner
   private readonly discovery: NodeDiscovery
   private readonly pruner: Pruner
+  private readonly revisions: Revisions
   private readonly routeMap: Map<string, ApiHandler>
   private readonly log: Logger
   private readonly epoch: number
@@ -197,12 +199,15 @@ export class Manager implements ManagerRole {
         logger: logger.child({ component: 'node-leases' }),
         onNewerEpoch: newer => { this.deposed({ epoch: newer, source: 'node-lease' }) }
       }, { epoch, selfPeerId: deps.self.peerId })
+    this.revisions = new Revisions({ store: this.store, logger: logger.child({ component: 'revisions' }) }, { dir: join(deps.dataDir, 'revisions') })
+    const revisions = this.revisions
     this.jobs = new JobRunner({
       store: this.store,
       logger: logger.child({ component: 'jobs' }),
       playbooks: new AnsibleRunner({ logger }, { ...sshIdentity, workDir: join(deps.dataDir, 'runs') }),
       precheck: async (target, signal) => await precheck(ssh, target, { signal }),
-      roles: async () => await loadRoleConfig(deps.playbookDir),
+      roles: async revision => await revisions.roleConfig(revision),
+      currentRevision: async () => await revisions.current(),
       target: async (node, signal) => await targetWithFacts(deps.membership, node, signal),
       ...(fencing !== undefined ? { fencing } : {}),
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {})
@@ -227,7 +232,12 @@ export class Manager implements ManagerRole {
       members: () => deps.membership.members(),
       bindingChanged: name => { this.discovery.recheck(name) },
       agentUpgrade: { listNodes: async () => await this.store.listNodes(), releasesDir: join(deps.dataDir, 'releases') },
-      backup: { openSnapshot: async maxBytes => await this.store.openSnapshot(maxBytes), source: () => ({ peerId: deps.self.peerId, epoch }) }
+      backup: { openSnapshot: async maxBytes => await this.store.openSnapshot(maxBytes), source: () => ({ peerId: deps.self.peerId, epoch }) },
+      revisions: {
+        store: this.store,
+        revisions,
+        agentVersion: async () => (await clusterVars(this.store, { agent_version: CLUSTERD_VERSION })).agent_version ?? null
+      }
     }), routeKey)
   }
 
@@ -254,6 +264,8 @@ export class Manager implements ManagerRole {
     this.started = new Promise(resolve => { started = resolve })
     this.replicator?.start()
     try {
+      // Before jobs resume: they run from a stored revision (docs/architecture.md, "Configuration revisions").
+      await this.revisions.ensureInitial(this.deps.playbookDir, `manager ${this.deps.self.name}`)
       await this.jobs.start()
       await this.discovery.start()
       this.pruner.start()

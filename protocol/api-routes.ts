@@ -42,7 +42,16 @@ export const MANAGER_ROUTES = {
   getConfigKey: { method: 'GET', pattern: '/v1/config/:key' },
   setConfigKey: { method: 'PUT', pattern: '/v1/config/:key' },
   /** A consistent snapshot of the manager store, streamed (protocol/backup-format.ts `BackupStreamItem`). */
-  backup: { method: 'GET', pattern: '/v1/backup' }
+  backup: { method: 'GET', pattern: '/v1/backup' },
+  /** Configuration revisions (protocol/revisions.ts): push a playbook directory, list, show, compare. */
+  pushRevision: { method: 'POST', pattern: '/v1/revisions' },
+  listRevisions: { method: 'GET', pattern: '/v1/revisions' },
+  showRevision: { method: 'GET', pattern: '/v1/revisions/:rev' },
+  diffRevisions: { method: 'GET', pattern: '/v1/revisions/:rev/diff/:other' },
+  /** What an upgrade would do, grouped by current revision (protocol/revisions.ts `UpgradePlan`). */
+  upgradePlan: { method: 'POST', pattern: '/v1/upgrade/plan' },
+  /** What was applied where and when (protocol/revisions.ts `HistoryEntry[]`); `?node=NAME`. */
+  history: { method: 'GET', pattern: '/v1/history' }
 } as const
 
 /** Name of a manager route. */
@@ -75,7 +84,9 @@ export interface UpgradeRequest {
   agentRelease?: string
   /** Agent upgrade to this version: the release named (checked), or the one in the manager's `<data-dir>/releases`. */
   agentVersion?: string
-  /** Agent upgrade: run also when it changes nothing or downgrades a node. */
+  /** Target configuration revision; with it, no-ops and downgrades are refused unless `force`. */
+  to?: number
+  /** Run also when it changes nothing or downgrades a node (a revision with `to`, or an agent version). */
   force?: boolean
   /**
    * A rolling upgrade: batches with a post-upgrade check between them; absent, all nodes at

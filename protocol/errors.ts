@@ -39,7 +39,9 @@ export const ERROR_CODES = {
   CLUSTERD_ERR_STORE_FULL: { status: 507, exit: 6, summary: 'The manager database could not write because its disk is full; the change was not made, reads still work.' },
   CLUSTERD_ERR_BACKUP_DAMAGED: { status: 400, exit: 65, summary: 'The backup file is truncated, fails its checksum or holds an invalid store; nothing was restored.' },
   CLUSTERD_ERR_BACKUP_FOREIGN: { status: 400, exit: 65, summary: 'The file is not a clusterd backup, or a backup version this build does not read; nothing was restored.' },
-  CLUSTERD_ERR_UPGRADE_REFUSED: { status: 409, exit: 5, summary: 'The upgrade would change nothing or would downgrade a node; refused without --force.' }
+  CLUSTERD_ERR_REVISION_NOT_FOUND: { status: 404, exit: 4, summary: 'No configuration revision with that number is stored.' },
+  CLUSTERD_ERR_NO_REVISION: { status: 409, exit: 5, summary: 'The cluster holds no configuration revision yet, so no job can run.' },
+  CLUSTERD_ERR_UPGRADE_REFUSED: { status: 409, exit: 5, summary: 'The upgrade (to a configuration revision or an agent version) would be a no-op or a downgrade for some nodes; refused without --force.' }
 } as const
 
 /** A stable error code. */

@@ -82,6 +82,23 @@ export interface JobRecord {
   rollout?: RolloutState
   /** Rolling upgrades only: the nodes in batch order, each batch's status derived from its nodes. */
   batches?: RolloutBatch[]
+  /**
+   * Configuration revision the job runs (docs/architecture.md, "Configuration revisions");
+   * absent on jobs from before revisions.
+   */
+  revision?: number
+  /**
+   * A verify or reconfigure of nodes at different revisions: each node's revision (each group
+   * runs its own; `revision` is then absent).
+   */
+  nodeRevisions?: Record<string, number>
+  /** The `agent_version` the job applies; absent when none is set. */
+  agentVersion?: string
+}
+
+/** The configuration revision a job runs on `node` (null: a job from before revisions). */
+export function jobNodeRevision (job: Pick<JobRecord, 'revision' | 'nodeRevisions'>, node: string): number | null {
+  return job.nodeRevisions?.[node] ?? job.revision ?? null
 }
 
 /** The settings of a rolling upgrade (`clusterctl upgrade --batch-size ...`). */

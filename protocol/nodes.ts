@@ -81,11 +81,21 @@ export interface NodeRecord {
    */
   nameConflicts: NameConflict[]
   /**
+   * Configuration revision last applied to the node: set when a commission, upgrade or
+   * reconfigure job ends ok for it (null until then; docs/architecture.md, "Configuration revisions").
+   */
+  revision: number | null
+  /**
    * The clusterd version the node's agent last reported in its signed facts (kept current by
    * discovery; an agent upgrade waits for it); null until facts were seen (and in records
    * written before it was kept).
    */
   agentVersion: string | null
+}
+
+/** What a job applied to a node, as its record keeps it (`NodeRecord.revision`). */
+export interface AppliedConfig {
+  revision: number | null
 }
 
 /** A peer that claimed a node name bound to another peer (`NodeRecord.nameConflicts`). */

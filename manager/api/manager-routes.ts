@@ -18,6 +18,7 @@ import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
 import { backupRoute, type BackupSnapshots } from './backup-route.js'
 import { validateConfigValue } from './config-values.js'
 import { AGENT_UPGRADE_FIELDS, agentFields, agentUpgradeRequest, isAgentUpgradeBody, type AgentUpgradeRequestContext } from '../agent-upgrade/agent-upgrade-request.js'
+import { revisionNumber, revisionRoutes, upgradeNodes, type RevisionRoutesComponents } from './revision-routes.js'
 
 /** What the routes read and call. */
 export interface ManagerRoutesComponents {
@@ -31,6 +32,8 @@ export interface ManagerRoutesComponents {
   backup?: BackupSnapshots
   /** Agent upgrades (`POST /v1/upgrade` with agentRelease or agentVersion); refused as unknown fields without. */
   agentUpgrade?: AgentUpgradeRequestContext
+  /** Configuration revisions, upgrade plans and history (revision-routes.ts). */
+  revisions?: RevisionRoutesComponents
 }
 
 const MAX_NODES_PER_REQUEST = 1000
@@ -209,17 +212,13 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
         const req = await agentUpgradeRequest(c.agentUpgrade, { nodes: nodeList(o.nodes), all: o.all === true, vars: varMap(o.vars), ...agentFields(o) })
         return new ApiReply(202, await c.jobs.submit(req))
       }
-      onlyKeys(o, ['nodes', 'all', 'vars', 'rollout'])
-      let nodes = nodeList(o.nodes)
-      if (o.all === true) {
-        if (nodes.length > 0) throw invalid('give node names or all, not both')
-        nodes = (await c.store.listNodes()).filter(n => n.state === 'commissioned').map(n => n.name)
-        if (nodes.length === 0) throw invalid('no node is commissioned')
-      }
-      if (nodes.length === 0) throw invalid('name at least one node to upgrade (or use all)')
+      onlyKeys(o, ['nodes', 'all', 'vars', 'to', 'force', 'rollout'])
+      const nodes = await upgradeNodes(c.store, nodeList(o.nodes), o.all)
+      if (o.force !== undefined && typeof o.force !== 'boolean') throw invalid('force must be a boolean')
+      const target = o.to === undefined ? {} : { revision: revisionNumber(o.to, 'to') }
       const rollout = o.rollout === undefined ? undefined : rolloutSettings(o.rollout)
       if (rollout !== undefined && 'problem' in rollout) throw invalid(rollout.problem)
-      return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator', ...(rollout !== undefined ? { rollout } : {}) }))
+      return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator', ...target, force: o.force === true, ...(rollout !== undefined ? { rollout } : {}) }))
     },
 
     verify: async ({ body }) => await maintenance('verify', body),
@@ -292,7 +291,9 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
       return { key, value }
     },
 
-    backup: backupRoute(c.backup)
+    backup: backupRoute(c.backup),
+
+    ...revisionRoutes(c.revisions, v => nodeList(v))
   }
 }
 

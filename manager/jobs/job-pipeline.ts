@@ -132,7 +132,9 @@ export async function runPlaybooks (ctx: RunContext, job: JobRecord, roleConfig:
 /** The plan of `job`'s kind for `targets`, with the cluster's and the job's variables. */
 export async function jobPlan (ctx: RunContext, job: JobRecord, roleConfig: RoleConfig, targets: PlanTarget[]): Promise<PlaybookPlan> {
   if (job.kind === 'agent-upgrade') throw new Error('an agent upgrade runs its own plan (manager/agent-upgrade)')
-  return planFor(roleConfig, job.kind, targets, { cluster: ctx.cluster, vars: { cluster: await ctx.clusterVars(), request: job.vars } })
+  return planFor(roleConfig, job.kind, targets, {
+    cluster: ctx.cluster, vars: { cluster: await ctx.clusterVars(), request: job.vars }, ...(roleConfig.revision !== undefined ? { revision: roleConfig.revision } : {})
+  })
 }
 
 /** Run `fn` on every item, at most `limit` at once. */

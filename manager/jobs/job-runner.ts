@@ -29,9 +29,10 @@ import { precheckNodes, runPlaybooks, type RunContext } from './job-pipeline.js'
 import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
 import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
-import { isMaintenanceKind, maintenanceNote } from './maintenance.js'
+import { appliedBy, isMaintenanceKind, maintenanceNote } from './maintenance.js'
 import { runRollout } from './rollout-run.js'
 import { failedNodes, isRollout, resumeRollout, retryFailedInPlace, rolloutSettingsOf, type RolloutJob } from './rollout-plan.js'
+import { byJobRevision } from '../revisions/upgrade-plan.js'
 import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
 import { runAgentUpgrade, type AgentUpgradeRunInit } from '../agent-upgrade/agent-upgrade-run.js'
 
@@ -48,8 +49,10 @@ export interface JobRunnerComponents {
   playbooks: PlaybookRunner
   /** `env`: the SSH session environment (the node lease the node's gate checks), when fenced. */
   precheck: (target: { name: string, env?: Record<string, string> } & NodeTarget, signal: AbortSignal) => Promise<PrecheckResult>
-  /** Loads and validates roles.yaml; read per job so operators' edits take effect. */
-  roles: () => Promise<RoleConfig>
+  /** Loads and validates roles.yaml of a configuration revision (null: the current one); read per job. */
+  roles: (revision: number | null) => Promise<RoleConfig>
+  /** The cluster's current configuration revision; absent: jobs carry no revision (unit tests). */
+  currentRevision?: () => Promise<number | null>
   /** Target of a node, or a reason why the manager cannot reach it (may fetch what it lacks, within `signal`). */
   target: (node: NodeRecord, signal: AbortSignal) => NodeTarget | { unavailable: string } | Promise<NodeTarget | { unavailable: string }>
   /**
@@ -234,7 +237,8 @@ export class JobRunner implements JobService {
     if (this.status !== 'started') throw new ClusterdError('CLUSTERD_ERR_NO_MANAGER', 'the manager is not accepting jobs (starting or stopping); retry shortly')
     const { job, records } = await checkSubmission({
       store: this.c.store,
-      roles: async () => await this.c.roles(),
+      roles: async revision => await this.c.roles(revision),
+      ...(this.c.currentRevision !== undefined ? { currentRevision: this.c.currentRevision } : {}),
       busyWith: async name => await this.busyWith(name),
       clusterVars: async () => await this.clusterVars(),
       cluster: this.init.cluster,
@@ -340,13 +344,21 @@ export class JobRunner implements JobService {
       job.status = 'running'
       job.startedAt ??= new Date().toISOString()
       await this.save(job)
-      const roleConfig = await this.c.roles()
       if (job.kind === 'agent-upgrade') {
+        const roleConfig = await this.c.roles(job.revision ?? null)
         await runAgentUpgrade(ctx, job, { playbookDir: roleConfig.dir, self: this.init.selfName, ...this.init.agentUpgrade }, runSignal)
       } else {
+        // Checked before the pre-checks, so a revision that cannot be read fails the job at once.
+        const groups = byJobRevision(job, job.nodes.map(name => ({ name })))
+        const configs = new Map<number | null, RoleConfig>()
+        for (const [revision] of groups) configs.set(revision, await this.c.roles(revision))
         const targets = await precheckNodes(ctx, job, runSignal)
         await this.save(job)
-        if (targets.length > 0 && !runSignal.aborted) await runPlaybooks(ctx, job, roleConfig, targets, runSignal)
+        // One ansible-runner per revision the job runs (one, except a verify or reconfigure of nodes at different revisions).
+        for (const [revision, group] of byJobRevision(job, targets)) {
+          if (runSignal.aborted) break
+          await runPlaybooks(ctx, job, configs.get(revision) as RoleConfig, group, runSignal)
+        }
       }
       await events.flush()
       const why = String(runSignal.reason ?? '')
@@ -372,9 +384,10 @@ export class JobRunner implements JobService {
     await Promise.all(job.nodes.map(async name => {
       const p = job.perNode[name] as JobNodeProgress
       closeNode(p, how.cancelled)
+      const applied = appliedBy(job, name, p)
       // An agent upgrade leaves the lifecycle alone: the job and its events are its record.
-      if (job.kind === 'agent-upgrade') { /* nothing to transition */ } else if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, maintenanceNote(job.kind, job.id, p, new Date().toISOString()))
-      else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner' })
+      if (job.kind === 'agent-upgrade') { /* nothing to transition */ } else if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, { ...maintenanceNote(job.kind, job.id, p, new Date().toISOString()), ...applied })
+      else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner', ...applied })
       if (this.busy.get(name) === job.id) this.busy.delete(name)
     }))
     const verdict = jobVerdict(job, how.cancelled)

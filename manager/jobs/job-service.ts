@@ -18,6 +18,10 @@ export interface JobRequest {
   actor: LifecycleActor
   /** Upgrade only: run as a rolling upgrade (rollout-plan.ts); absent, every node at once. */
   rollout?: RolloutSettings
+  /** Configuration revision to run (upgrade `--to`); absent: the rule of revisions/upgrade-plan.ts `jobRevision`. */
+  revision?: number
+  /** Upgrade: run even when the plan holds no-ops or downgrades. */
+  force?: boolean
 }
 
 export type { JobFeedItem }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
+import { byJobRevision, jobRevisions, planRefusal, planUpgrade } from '../revisions/upgrade-plan.js'
 import { planFor } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import type { ConfigStore, NodeCommand, NodeStore } from '../store/index.js'
@@ -19,8 +20,10 @@ import { newRollout } from './rollout-plan.js'
 /** What the checks read. */
 export interface SubmitContext {
   store: Pick<NodeStore, 'getNode' | 'preview'> & Pick<ConfigStore, 'getConfig'>
-  /** Loads and validates roles.yaml. */
-  roles: () => Promise<RoleConfig>
+  /** Loads and validates roles.yaml of a configuration revision (null: the current one). */
+  roles: (revision: number | null) => Promise<RoleConfig>
+  /** The cluster's current configuration revision (null: none; absent: jobs carry no revision). */
+  currentRevision?: () => Promise<number | null>
   /** The unfinished job the runner holds a node for, if any. */
   busyWith: (name: string) => Promise<string | undefined>
   /** Cluster-level playbook variables. */
@@ -44,7 +47,6 @@ export function startCommand (req: JobRequest, jobId: string): NodeCommand {
 
 /** Check `req` against the current state and build its job record (queued); throws the refusal. Writes nothing. */
 export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Promise<{ job: JobRecord, records: NodeRecord[] }> {
-  const roles = await ctx.roles()
   const records: NodeRecord[] = []
   for (const name of req.nodes) {
     const node = await ctx.store.getNode(name)
@@ -70,12 +72,25 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     const preview = await ctx.store.preview(node.name, startCommand(req, id))
     if (!preview.ok) throw new ClusterdError(preview.code, preview.message)
   }
-  // Validate the plan now (unknown role, missing required variable) with placeholder
-  // addresses: nothing may be written for a request that cannot run.
   const cluster = await ctx.clusterVars()
-  if (!agentUpgrade) planFor(roles, req.kind as Exclude<typeof req.kind, 'agent-upgrade'>, records.map(n => ({
-    name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
-  })), { cluster: ctx.cluster, vars: { cluster, request: req.vars } })
+  const agentVersion = req.vars.agent_version ?? cluster.agent_version
+  const current = ctx.currentRevision === undefined ? null : await ctx.currentRevision()
+  const revisions = ctx.currentRevision === undefined ? { revision: null } : jobRevisions(req.kind, req.revision, records, current)
+  if (req.kind === 'upgrade' && req.revision !== undefined && req.force !== true) {
+    const refusal = planRefusal(planUpgrade(records, req.revision, agentVersion ?? null))
+    if (refusal !== null) throw refusal
+  }
+  const runs = { ...(revisions.revision !== null ? { revision: revisions.revision } : {}), ...(revisions.nodeRevisions !== undefined ? { nodeRevisions: revisions.nodeRevisions } : {}) }
+  // Validate the plan now (unknown role, missing required variable, unknown revision) with
+  // placeholder addresses, per revision run: nothing may be written for a request that cannot run.
+  // An agent upgrade's plan is its own (manager/agent-upgrade), checked when the request was built.
+  if (!agentUpgrade) {
+    for (const [revision, group] of byJobRevision(runs, records)) {
+      planFor(await ctx.roles(revision), req.kind as Exclude<typeof req.kind, 'agent-upgrade'>, group.map(n => ({
+        name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
+      })), { cluster: ctx.cluster, vars: { cluster, request: req.vars } })
+    }
+  }
 
   const timeoutS = numberConfig(await ctx.store.getConfig('job-timeout'), ctx.defaultTimeoutS)
   const perNode: Record<string, JobNodeProgress> = {}
@@ -94,6 +109,8 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     reason: null,
     perNode,
     epoch: ctx.epoch,
+    ...runs,
+    ...(agentVersion !== undefined ? { agentVersion } : {}),
     ...(req.rollout !== undefined ? newRollout(records.map(n => n.name), req.rollout) : {})
   }
   return { job, records }

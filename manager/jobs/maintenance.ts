@@ -5,8 +5,8 @@
  * of such a job ends.
  */
 
-import type { JobKind, JobNodeProgress } from '../../protocol/jobs.js'
-import type { NodeDrift } from '../../protocol/nodes.js'
+import { jobNodeRevision, type JobKind, type JobNodeProgress, type JobRecord } from '../../protocol/jobs.js'
+import type { AppliedConfig, NodeDrift } from '../../protocol/nodes.js'
 import type { HostChange } from '../ansible/events.js'
 import type { NodeNote } from '../store/index.js'
 
@@ -54,4 +54,18 @@ export function maintenanceNote (kind: MaintenanceKind, jobId: string, progress:
   }
   if (ok) return { type: 'reconfigured', actor: 'job-runner', jobId, reason: null, drift: null }
   return { type: 'reconfigure-failed', actor: 'job-runner', jobId, reason: why }
+}
+
+/** Job kinds whose success records on the node the revision they applied. */
+const APPLYING_KINDS: readonly JobKind[] = ['commission', 'upgrade', 'reconfigure']
+
+/**
+ * What a job applied to a node whose part ended ok, for its record (`NodeRecord.revision`; the
+ * node's `agentVersion` is what its agent reports, kept by discovery): nothing for other kinds,
+ * other outcomes, or a job from before revisions.
+ */
+export function appliedBy (job: Pick<JobRecord, 'kind' | 'revision' | 'nodeRevisions'>, node: string, progress: JobNodeProgress): { applied?: AppliedConfig } {
+  const revision = jobNodeRevision(job, node)
+  if (!APPLYING_KINDS.includes(job.kind) || progress.outcome !== 'ok' || revision === null) return {}
+  return { applied: { revision } }
 }

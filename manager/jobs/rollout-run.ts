@@ -91,7 +91,8 @@ async function runWave (ctx: RunContext, job: RolloutJob, batch: number, nodes: 
   const wave: RunContext = { ...ctx, leases, save: async () => { await ctx.save(job) } }
   const view: JobRecord = { ...job, nodes }
   try {
-    const roleConfig = await c.roles()
+    // An upgrade runs one revision (its `--to`, or the current one when it was submitted).
+    const roleConfig = await c.roles(job.revision ?? null)
     let targets = await precheckNodes(wave, view, waveSignal)
     if (targets.length > 0 && !waveSignal.aborted) await runPlaybooks(wave, view, roleConfig, targets, waveSignal)
     targets = stillOk(job, targets, 'check')

@@ -73,6 +73,8 @@ export interface PlanOptions {
   /** Cluster name, injected as `clusterd_cluster`. */
   cluster: string
   vars?: PlanVars
+  /** Configuration revision the playbooks come from, injected as `clusterd_revision`. */
+  revision?: number
 }
 
 function invalid (message: string, details?: unknown): ClusterdError {
@@ -117,7 +119,10 @@ export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget
       ...t.vars,
       ...options.vars?.request
     }
-    const required = kindSet !== undefined ? kindSet.requiredVars : roles.flatMap(r => r.requiredVars)
+    // An upgrade runs the upgrade set, then the node's role playbooks from the same revision.
+    const required = kindSet === undefined
+      ? roles.flatMap(r => r.requiredVars)
+      : [...kindSet.requiredVars, ...(kind === 'upgrade' ? roles.flatMap(r => r.requiredVars) : [])]
     const missing = [...new Set(required)].filter(n => vars[n] === undefined || vars[n] === null)
     if (missing.length > 0) {
       throw invalid(`node '${t.name}': required variable(s) ${missing.join(', ')} have no value for ${kind}`, { node: t.name, missing })
@@ -126,7 +131,8 @@ export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget
       clusterd_node_name: t.name,
       clusterd_roles: roles.map(r => r.name),
       clusterd_cluster: options.cluster,
-      clusterd_plan_kind: kind
+      clusterd_plan_kind: kind,
+      ...(options.revision !== undefined ? { clusterd_revision: options.revision } : {})
     }
     hosts.push({
       name: t.name,
@@ -138,13 +144,14 @@ export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget
     })
   }
 
+  const rolePlaybooks = config.roles.filter(r => used.has(r.name)).flatMap(r => r.playbooks)
   const playbooks = byRoles(kind)
-    ? config.roles.filter(r => used.has(r.name)).flatMap(r => r.playbooks)
-    : config[kind].playbooks
+    ? rolePlaybooks
+    : kind === 'upgrade' ? [...config.upgrade.playbooks, ...rolePlaybooks] : config[kind].playbooks
   return { kind, cluster: options.cluster, playbooks: [...new Set(playbooks)], hosts }
 }
 
-/** The node's roles in roles.yaml order, always-roles included. */
+/** The node's roles in roles.yaml order, always-roles included (decommission skips unknown ones). */
 function resolveRoles (config: RoleConfig, kind: PlanKind, t: PlanTarget): RoleDefinition[] {
   const wanted = new Set<string>()
   for (const name of t.roles) {

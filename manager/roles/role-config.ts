@@ -48,6 +48,8 @@ export interface RoleConfig {
   roles: RoleDefinition[]
   decommission: PlaybookSet
   upgrade: PlaybookSet
+  /** The configuration revision it was loaded from (manager/revisions/), when it was. */
+  revision?: number
 }
 
 /** Options for {@link loadRoleConfig}. */

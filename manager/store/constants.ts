@@ -23,7 +23,11 @@ export const PREFIX = {
   /** Manager configuration values by key. */
   config: 'c',
   /** When each config key was last written or deleted (for merging two lineages). */
-  configMeta: 'cm'
+  configMeta: 'cm',
+  /** Configuration revisions by number (revision-table.ts): the header listing its files. */
+  revision: 'r',
+  /** Revision file contents by SHA-256, shared by every revision holding the same bytes. */
+  revisionBlob: 'rb'
 } as const
 
 /** Digits a sequence number is zero-padded to in a key, so keys sort numerically. */

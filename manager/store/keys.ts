@@ -50,3 +50,8 @@ export function rangeAfter (prefix: string, afterSeq: number): { gt: string, lt:
 export function stripPrefix (key: string, prefix: string): string {
   return key.slice(prefix.length + 1)
 }
+
+/** Key of a configuration revision's header. */
+export const revisionKey = (revision: number): string => `${PREFIX.revision}!${pad(revision)}`
+/** Key of a revision file's content, by its SHA-256 (hex). */
+export const revisionBlobKey = (sha256: string): string => `${PREFIX.revisionBlob}!${sha256}`

@@ -16,6 +16,7 @@
  * updated after each flush, event and job reads from the database itself.
  */
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
+import type { RevisionInfo } from '../../protocol/revisions.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 import type { Lineage, ReplicationBatch } from '../../protocol/replication-wire.js'
 import { ConfigTable } from './config-table.js'
@@ -26,9 +27,10 @@ import { NodeBindings } from './node-bindings.js'
 import { NodeLog } from './node-log.js'
 import type { StoreDb } from './open-db.js'
 import { ReplicaSync } from './replica-sync.js'
+import { RevisionTable, type NewRevision } from './revision-table.js'
 import { DEFAULT_PRUNE_LIMITS, type PruneCursor, type PruneLimits, type RetentionPolicy } from './retention.js'
 import { StoreCore, type ManagerStoreComponents, type ManagerStoreInit } from './store-core.js'
-import type { ConfigStore, JobStore, NodeStore } from './store-interfaces.js'
+import type { ConfigStore, JobStore, NodeStore, RevisionStore } from './store-interfaces.js'
 import type {
   BindingResult, DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, NodeNote,
   RebindCommand, StoreEntry, TransitionMeta, TransitionResult, UpsertResult
@@ -38,13 +40,14 @@ import type { UnackedWrites } from './unacked.js'
 export type { ManagerStoreComponents, ManagerStoreInit }
 
 /** Durable store of the manager's node lifecycle records, events, jobs and config. */
-export class ManagerStore implements NodeStore, JobStore, ConfigStore {
+export class ManagerStore implements NodeStore, JobStore, ConfigStore, RevisionStore {
   private readonly core: StoreCore
   private readonly nodeLog: NodeLog
   private readonly bindings: NodeBindings
   private readonly jobLog: JobLog
   private readonly config: ConfigTable
   private readonly sync: ReplicaSync
+  private readonly revisions: RevisionTable
 
   constructor (components: ManagerStoreComponents, init: ManagerStoreInit) {
     this.core = new StoreCore(components, init)
@@ -53,6 +56,7 @@ export class ManagerStore implements NodeStore, JobStore, ConfigStore {
     this.jobLog = new JobLog(this.core)
     this.config = new ConfigTable(this.core)
     this.sync = new ReplicaSync(this.core)
+    this.revisions = new RevisionTable(this.core)
   }
 
   /** The open database (tests pull it from under the store to make writes fail). */
@@ -222,6 +226,33 @@ export class ManagerStore implements NodeStore, JobStore, ConfigStore {
   /** Every config value by key. */
   async allConfig (): Promise<Record<string, unknown>> {
     return await this.config.allConfig()
+  }
+
+  // ---- configuration revisions ------------------------------------------------------------
+
+  /** Every configuration revision, oldest first (revision-table.ts). */
+  async listRevisions (): Promise<RevisionInfo[]> {
+    return await this.revisions.listRevisions()
+  }
+
+  /** One revision's header, if it exists. */
+  async getRevision (revision: number): Promise<RevisionInfo | undefined> {
+    return await this.revisions.getRevision(revision)
+  }
+
+  /** The newest revision (the cluster's current one), if any. */
+  async latestRevision (): Promise<RevisionInfo | undefined> {
+    return await this.revisions.latestRevision()
+  }
+
+  /** A revision file's bytes by SHA-256 (checked), if the store holds them. */
+  async readRevisionBlob (sha256: string): Promise<Buffer | undefined> {
+    return await this.revisions.readBlob(sha256)
+  }
+
+  /** Store the next revision in one write; the newest one, unwritten, when the content equals it. */
+  async addRevision (rev: NewRevision): Promise<{ info: RevisionInfo, created: boolean }> {
+    return await this.revisions.addRevision(rev)
   }
 
   // ---- retention -------------------------------------------------------------------------

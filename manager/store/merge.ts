@@ -18,6 +18,9 @@
  * - A node this store forgot (its log ends with `forgotten`) stays forgotten unless the other
  *   side's events about it are later than the forget (higher epoch first, as below); their log
  *   then continues ours.
+ * - Configuration revisions: files by content are copied; a number only they have is copied;
+ *   the same number with other content keeps ours and stores theirs as a new number
+ *   (revision-merge.ts).
  * - Config keys: the later write wins, judged by the write time each side recorded (`cm!key`);
  *   a deletion is a write too (a tombstone). A key with no recorded time loses to one with.
  * - Higher epochs win: every event, job record and config write carries the epoch of the
@@ -38,6 +41,7 @@ import type { BatchOp } from './committer.js'
 import { PREFIX } from './constants.js'
 import { configKey, configMetaKey, eventKey, jobEventKey, jobKey, nodeEventKey, nodeKey, stripPrefix } from './keys.js'
 import { decodeNode, encodeNode, type NodeEntry } from './node-entry.js'
+import { mergeRevisions } from './revision-merge.js'
 import type { StoreEntry } from './types.js'
 
 /** When and how a config key was last written (`cm!<key>`). */
@@ -84,6 +88,8 @@ export interface MergeReport {
   activeJobs: string[]
   /** Late views of a replaced manager kept as `stale-view` events or dropped, not applied (`node NAME`, `job ID`, `config KEY`). */
   stale: string[]
+  /** Configuration revisions brought in (revision-merge.ts); absent when none. */
+  revisions?: string[]
 }
 
 /** A store export parsed into its parts. */
@@ -325,6 +331,10 @@ export function planMerge (local: StoreEntry[], foreign: StoreEntry[], gseq: num
     config.push({ key, value })
     report.config.push(key)
   }
+
+  const revisions = mergeRevisions(local, foreign)
+  ops.push(...revisions.ops)
+  if (revisions.report.length > 0) report.revisions = revisions.report
 
   return { ops, nodes, config, gseq, report }
 }

@@ -37,6 +37,8 @@ export interface NodeFields {
   drift?: NodeDrift | null
   /** Refused claimants of the name (name-binding.ts); absent: none. */
   nameConflicts?: NameConflict[]
+  /** What the last successful commission, upgrade or reconfigure applied; absent: nothing recorded. */
+  revision?: number | null
   agentVersion?: string | null
 }
 
@@ -59,6 +61,7 @@ export function buildRecord (facts: NodeFields, snapshot: NodeSnapshot, updatedA
     boot: facts.boot ?? null,
     drift: facts.drift ?? null,
     nameConflicts: (facts.nameConflicts ?? []).map(c => ({ ...c })),
+    revision: facts.revision ?? null,
     agentVersion: facts.agentVersion ?? null
   }
 }
@@ -93,6 +96,7 @@ export function decodeNode (key: string, name: string, raw: unknown): NodeEntry 
   record.boot ??= null
   record.drift ??= null
   record.nameConflicts ??= []
+  record.revision ??= null
   record.agentVersion ??= null
 
   let snapshot: NodeSnapshot
@@ -145,6 +149,7 @@ function checkRecord (record: unknown, name: string, bad: (why: string) => Clust
   if (r.drift != null && !(typeof r.drift === 'object' && isStrArray((r.drift as NodeDrift).tasks) && typeof (r.drift as NodeDrift).changed === 'number')) throw bad('record drift malformed')
   if (r.nameConflicts != null && !(Array.isArray(r.nameConflicts) && r.nameConflicts.length <= MAX_NAME_CONFLICTS &&
     r.nameConflicts.every(c => c !== null && typeof c === 'object' && isStr(c.peerId) && isStr(c.since)))) throw bad('record nameConflicts malformed')
+  if (r.revision != null && !(typeof r.revision === 'number' && Number.isSafeInteger(r.revision) && r.revision > 0)) throw bad('record revision malformed')
   if (r.agentVersion != null && !isStr(r.agentVersion)) throw bad('record agentVersion malformed')
 }
 

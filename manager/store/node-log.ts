@@ -86,7 +86,7 @@ export class NodeLog {
       if (entry === undefined) return core.noWrite(undefined)
       const at = core.now().toISOString()
       const event = noteEvent(entry, note, at, ++core.gseq, core.epoch)
-      const record: NodeRecord = { ...entry.record, ...(note.drift !== undefined ? { drift: note.drift } : {}), updatedAt: at }
+      const record: NodeRecord = { ...entry.record, ...(note.drift !== undefined ? { drift: note.drift } : {}), ...note.applied, updatedAt: at }
       return core.stageNode({ ...entry, record, lastSeq: event.seq }, [event], clone(record))
     })
   }
@@ -160,7 +160,7 @@ export class NodeLog {
     const decision = decide(entry.snapshot, { ...command, at } as NodeMachineEvent)
     if (!decision.ok) return core.noWrite(decision)
     if (!decision.changed) return core.noWrite({ ok: true, changed: false, record: clone(entry.record), ignored: decision.ignored })
-    const record = buildRecord(entry.record, decision.snapshot, at)
+    const record = buildRecord({ ...entry.record, ...meta.applied }, decision.snapshot, at)
     const event = transitionEvent(node, entry.lastSeq + 1, ++core.gseq, command, decision.from, decision.to, at, meta, core.epoch)
     return core.stageNode({ record, snapshot: decision.snapshot, lastSeq: event.seq }, [event], { ok: true, changed: true, record: clone(record), event })
   }

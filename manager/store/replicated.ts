@@ -10,6 +10,7 @@ import { PREFIX } from './constants.js'
 import { META_KEYS, stripPrefix } from './keys.js'
 import { decodeNode, type NodeEntry } from './node-entry.js'
 import { parseStored } from './restore.js'
+import { revisionEntryProblem } from './revision-check.js'
 
 /** What a replicated batch changes in the store's in-memory views. */
 export interface ViewChanges {
@@ -51,6 +52,8 @@ export function checkReplicated (batch: ReplicationBatch): { ops: BatchOp[], cha
       } catch (err: any) {
         throw bad(err?.message ?? String(err))
       }
+      const revisionProblem = revisionEntryProblem(op.key, value)
+      if (revisionProblem !== undefined) throw bad(revisionProblem)
       if (op.key.startsWith(`${PREFIX.config}!`)) changes.config.push({ key: stripPrefix(op.key, PREFIX.config), value })
       if (op.key.startsWith(`${PREFIX.nodeEvent}!`) && (value as { type?: unknown } | null)?.type === 'forgotten') forgottenEvents.add(String((value as { node?: unknown }).node))
     } else if (op.key.startsWith(`${PREFIX.node}!`)) {

@@ -8,6 +8,7 @@ import { PREFIX, STORE_FORMAT } from './constants.js'
 import { META_KEYS, nodeEventKey, range, stripPrefix } from './keys.js'
 import { decodeNode, type NodeEntry } from './node-entry.js'
 import { readMarker, type StoreDb } from './open-db.js'
+import { revisionEntryProblem } from './revision-check.js'
 import type { StoreEntry } from './types.js'
 
 /** Everything the store keeps in memory, as loaded from disk. */
@@ -131,6 +132,8 @@ export function validateImport (entries: StoreEntry[]): BatchOp[] {
         throw bad(err?.message ?? String(err))
       }
     }
+    const revisionProblem = revisionEntryProblem(entry.key, entry.value)
+    if (revisionProblem !== undefined) throw bad(revisionProblem)
     const text = JSON.stringify(entry.value)
     if (text === undefined) throw bad(`entry ${entry.key} has no JSON value`)
     ops.push({ type: 'put', key: entry.key, value: text })

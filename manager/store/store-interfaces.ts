@@ -6,6 +6,8 @@
  */
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
+import type { RevisionInfo } from '../../protocol/revisions.js'
+import type { NewRevision } from './revision-table.js'
 import type {
   BindingResult, DiscoveredNode, InFlightNode, ListEventsOptions, ListJobsOptions, NewJobEvent, NodeCommand, NodeNote,
   RebindCommand, TransitionMeta, TransitionResult, UpsertResult
@@ -65,4 +67,16 @@ export interface ConfigStore {
   setConfig: (key: string, value: unknown) => Promise<void>
   /** Every config value by key. */
   allConfig: () => Promise<Record<string, unknown>>
+}
+
+/** Configuration revisions (revision-table.ts). */
+export interface RevisionStore {
+  listRevisions: () => Promise<RevisionInfo[]>
+  getRevision: (revision: number) => Promise<RevisionInfo | undefined>
+  /** The newest revision: the cluster's current one. */
+  latestRevision: () => Promise<RevisionInfo | undefined>
+  /** A revision file's bytes by SHA-256 (checked against it). */
+  readRevisionBlob: (sha256: string) => Promise<Buffer | undefined>
+  /** Store the next revision; the newest one, unwritten, when the content equals it. */
+  addRevision: (rev: NewRevision) => Promise<{ info: RevisionInfo, created: boolean }>
 }

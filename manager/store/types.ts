@@ -1,7 +1,7 @@
 /** Argument and result types of the manager store's public API. */
 import type { JobEvent, JobStatus } from '../../protocol/jobs.js'
 import type { NodeBoot } from '../../protocol/members.js'
-import type { LifecycleActor, LifecycleEvent, LifecycleEventType, LifecycleState, NodeDrift, NodeRecord, TransitionalState } from '../../protocol/nodes.js'
+import type { AppliedConfig, LifecycleActor, LifecycleEvent, LifecycleEventType, LifecycleState, NodeDrift, NodeRecord, TransitionalState } from '../../protocol/nodes.js'
 import type { NodeMachineEvent, NodeMachineEventType } from '../lifecycle/node-machine.js'
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
@@ -17,6 +17,8 @@ export interface TransitionMeta {
   actor: LifecycleActor
   /** Free-text reason; job failures default to the event's own reason. */
   reason?: string | null
+  /** Set on the node record with a changed transition: what a job that ended ok applied. */
+  applied?: AppliedConfig
 }
 
 /** Why `applyTransition` changed nothing. */
@@ -65,6 +67,8 @@ export interface NodeNote {
   peerId?: string
   /** The peer the name was bound to before (rebound events). */
   previousPeerId?: string
+  /** Set on the node record: what a reconfigure that ended ok applied. */
+  applied?: AppliedConfig
 }
 
 /** Outcome of `upsertNode`. */

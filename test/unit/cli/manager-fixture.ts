@@ -9,6 +9,7 @@
  * Node names decide the job: `bad1` → fail, `flaky1` → flaky, `dead1` → dead.
  */
 
+import { revisionHandlers } from './revision-fixture.js'
 import { ApiReply, type ApiHandler, type ApiRequest } from '../../../protocol/api-handler.js'
 import { MANAGER_ROUTES, LOCAL_ROUTES } from '../../../protocol/api-routes.js'
 import type { LeaseStatus } from '../../../protocol/fencing-wire.js'
@@ -57,6 +58,7 @@ export const NODES: NodeRecord[] = [
     boot: null,
     drift: null,
     nameConflicts: [],
+    revision: null,
     agentVersion: null
   },
   {
@@ -75,6 +77,7 @@ export const NODES: NodeRecord[] = [
     boot: { id: '6f1c0d5e-1b7a-4c1e-9a57-2b0f3d4c5e6f', agentStartedAt: '2026-11-22T09:59:00.000Z' },
     drift: { checkedAt: '2026-11-22T10:01:00.000Z', jobId: 'j-20261122-3', changed: 1, tasks: ['Worker config is rendered'] },
     nameConflicts: [{ peerId: '12D3KooWX', since: '2026-11-22T10:02:00.000Z' }],
+    revision: 1,
     agentVersion: '0.1.0'
   }
 ]
@@ -236,6 +239,7 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
     return job
   }
   const handlers: Record<keyof typeof MANAGER_ROUTES, ApiHandler> = {
+    ...revisionHandlers,
     listNodes: async ({ query }) => {
       // The manager's paging contract (manager-routes.ts): a bare array without parameters, else
       // one page and the `after` of the next; the order is the fixture's own (the manager's is by name).

@@ -12,7 +12,7 @@ const AT = '2026-12-06T08:00:00.000Z'
 function record (extra: Partial<NodeRecord> = {}): NodeRecord {
   return {
     name: 'db1', peerId: 'peer-a', state: 'commissioned', roles: ['base'], vars: {}, reachable: true, currentJob: null, lastJob: 'j1', reason: null,
-    since: AT, discoveredAt: AT, updatedAt: AT, boot: null, drift: null, nameConflicts: [], agentVersion: null, ...extra
+    since: AT, discoveredAt: AT, updatedAt: AT, boot: null, drift: null, nameConflicts: [], revision: null, agentVersion: null, ...extra
   }
 }
 

@@ -1,0 +1,144 @@
+// Configuration revisions on real hosts: real agents in network namespaces, real LevelDB,
+// real ansible-runner over real SSH. The first manager stores its playbook directory as
+// revision 1; an operator pushes revision 2 (worker_slots 5) with `clusterctl roles push`; a
+// worker is commissioned from it. The manager is stopped: the other eligible agent, whose own
+// --playbook-dir says worker_slots 6, takes over and reconfigures the worker from the node's
+// revision 2 (slots 5, not 6). An upgrade to revision 1 is refused as a downgrade without
+// --force and runs revision 1 with it; `history` shows every step with its revision.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { TestHosts, type TestHost } from '../harness/hosts.js'
+import { waitFor } from '../harness/poll.js'
+import { AgentProcess, CLUSTERCTL, NODE, PORT, agreedManager, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
+import type { NodeRecord } from '../../protocol/nodes.js'
+import type { ReplicaStatus } from '../../protocol/replication-wire.js'
+import type { HistoryEntry, RevisionSummary, UpgradePlan } from '../../protocol/revisions.js'
+
+const WORKER_CONF = '/etc/clusterd-worker/worker.conf'
+
+describe('configuration revisions on real hosts', () => {
+  let hosts: TestHosts
+  let dir: string
+  let secret: string
+  let sshKey: string
+  const agents = new Map<string, AgentProcess>()
+  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
+  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  /** The agent clusterctl talks to: the first manager's node, then (after it stops) the second. */
+  let via = 0
+
+  const clusterctl = async (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
+    await h(via).exec([NODE, CLUSTERCTL, '--addr', agent(via).socket, ...args], { timeoutMs: 180_000 })
+  const ctlOk = async (args: string[]): Promise<string> => {
+    const r = await clusterctl(args)
+    assert.equal(r.code, 0, `clusterctl ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`)
+    return r.stdout
+  }
+  const worker = async (): Promise<NodeRecord> => await agent(via).client.request<{ node: NodeRecord }>('GET', `/v1/nodes/${h(2).name}`).then(d => d.node)
+  const slots = async (): Promise<string | undefined> => /^slots = (\d+)$/m.exec(await h(2).readFile(WORKER_CONF) ?? '')?.[1]
+
+  /** A copy of the shipped playbooks with another worker_slots default. */
+  const playbooksWithSlots = async (name: string, n: number): Promise<string> => {
+    const d = join(dir, name)
+    await cp(shippedPlaybookDir(), d, { recursive: true })
+    const roles = join(d, 'roles.yaml')
+    const text = await readFile(roles, 'utf8')
+    assert.match(text, /worker_slots: 4/)
+    await writeFile(roles, text.replace('worker_slots: 4', `worker_slots: ${n}`))
+    return d
+  }
+
+  before(async () => {
+    hosts = await TestHosts.create({ count: 3, prefix: 'rv' })
+    dir = await testDir('it-revisions')
+    secret = await makeSecret(dir)
+    sshKey = await makeManagerKey(dir, hosts.hosts)
+    const start = async (i: number, playbookDir?: string): Promise<void> => {
+      agents.set(h(i).name, await startAgentOn(h(i), {
+        secretFile: secret,
+        socketDir: join(dir, 'sock'),
+        join: i === 0 ? [] : [`${h(0).address}:${PORT}`],
+        eligible: i < 2,
+        sshKeyFile: sshKey,
+        ...(playbookDir !== undefined ? { playbookDir } : {})
+      }))
+    }
+    // The first manager runs the shipped playbooks; the second has its own, different checkout.
+    await start(0)
+    await waitFor(async () => (await agent(0).manager())?.name === h(0).name ? true : undefined,
+      { timeoutMs: 60_000, message: () => `no manager elected:\n${agent(0).output.slice(-2000)}` })
+    await start(1, await playbooksWithSlots('second-manager-playbooks', 6))
+    await start(2)
+    await waitFor(async () => (await agreedManager(agents.values()))?.name === h(0).name ? true : undefined,
+      { timeoutMs: 60_000, message: 'every agent names the first manager' })
+    await waitFor(async () => (await worker().catch(() => undefined))?.boot != null ? true : undefined,
+      { timeoutMs: 30_000, message: 'the worker was discovered with its boot fact' })
+  })
+
+  after(async () => {
+    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
+    await saveAgentLogs('revisions', agents.values()).catch(() => {})
+    await hosts?.destroy()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('the first manager stored its playbook directory as revision 1; a push stores revision 2', async () => {
+    const list = JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionSummary[]
+    assert.deepEqual(list.map(r => [r.revision, r.author]), [[1, `manager ${h(0).name}`]])
+    const pushed = await ctlOk(['roles', 'push', await playbooksWithSlots('revision-2', 5), '-m', 'five worker slots'])
+    assert.match(pushed, /^revision 2 stored \(8 files, roles base, worker, storage, hash [0-9a-f]{12}\)\n$/)
+    assert.match(await ctlOk(['roles', 'push', join(dir, 'revision-2')]), /^unchanged: the directory equals the current revision 2/)
+    const diff = await ctlOk(['roles', 'diff', '1', '2'])
+    assert.match(diff, /^--- r1\/roles\.yaml\n\+\+\+ r2\/roles\.yaml\n@@ .* @@\n/)
+    assert.match(diff, /\n- +worker_slots: 4\n\+ +worker_slots: 5\n/)
+    assert.match(await ctlOk(['roles', 'list']), /\n2\* +[0-9a-f]{12} .* five worker slots\n$/)
+  })
+
+  it('a commission runs the current revision and records it on the node', async () => {
+    await ctlOk(['commission', h(2).name, '--role', 'worker', '--wait'])
+    assert.equal(await slots(), '5')
+    const n = await worker()
+    assert.equal(n.revision, 2)
+    assert.match(n.agentVersion ?? '', /^\d+\.\d+\.\d+/)
+  })
+
+  it('after a failover the other manager runs the node\'s stored revision, not its own playbook directory', async () => {
+    const managerRevision = (await agent(0).client.request<ReplicaStatus>('GET', '/v1/replica')).revision
+    await waitFor(async () => (await agent(1).client.request<ReplicaStatus>('GET', '/v1/replica')).revision >= managerRevision ? true : undefined,
+      { timeoutMs: 30_000, intervalMs: 200, message: 'the second eligible agent holds every acknowledged write' })
+    await agent(0).stop('SIGTERM')
+    via = 1
+    await waitFor(async () => (await agreedManager([agent(1), agent(2)]))?.name === h(1).name ? true : undefined,
+      { timeoutMs: 90_000, intervalMs: 250, message: () => `the second agent did not take over:\n${agent(1).output.slice(-3000)}` })
+    assert.equal((JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionSummary[]).length, 2, 'the new manager stored no revision of its own')
+    const edit = await h(2).exec(['sed', '-i', 's/^slots = .*/slots = 99/', WORKER_CONF])
+    assert.equal(edit.code, 0, edit.stderr)
+    await ctlOk(['reconfigure', h(2).name, '--wait'])
+    assert.equal(await slots(), '5', 'revision 2 from the replicated store, not the second manager\'s --playbook-dir (6)')
+  })
+
+  it('an upgrade to an older revision is a downgrade: planned, refused without --force, run with it', async () => {
+    const plan = JSON.parse(await ctlOk(['upgrade', '--plan', '--to', '1', h(2).name, '-o', 'json'])) as UpgradePlan
+    assert.deepEqual(plan.groups.map(g => [g.fromRevision, g.toRevision, g.action, g.nodes]), [[2, 1, 'downgrade', [h(2).name]]])
+    assert.match(await ctlOk(['upgrade', '--plan', '--all']), /2 -> 2 .* no-op/)
+    const refused = await clusterctl(['upgrade', '--to', '1', h(2).name])
+    assert.equal(refused.code, 5, refused.stderr)
+    assert.match(refused.stderr, /would go down from revision 2 to 1.*\(CLUSTERD_ERR_UPGRADE_REFUSED\)/)
+    assert.equal((await clusterctl(['upgrade', '--to', '2', h(2).name])).code, 5, 'a no-op is refused too')
+    assert.equal((await worker()).state, 'commissioned')
+    await ctlOk(['upgrade', '--to', '1', '--force', h(2).name, '--wait'])
+    assert.equal(await slots(), '4', 'the upgrade ran revision 1\'s role playbooks')
+    assert.equal((await worker()).revision, 1)
+  })
+
+  it('history shows what was applied, when, from which revision', async () => {
+    const entries = JSON.parse(await ctlOk(['history', h(2).name, '-o', 'json'])) as HistoryEntry[]
+    assert.deepEqual(entries.map(e => [e.kind, e.revision, e.outcome]), [['commission', 2, 'ok'], ['reconfigure', 2, 'ok'], ['upgrade', 1, 'ok']])
+    assert.ok(entries.every(e => e.finishedAt !== null && e.agentVersion !== null))
+    assert.match(await ctlOk(['history']), new RegExp(`${h(2).name} +upgrade +1 `))
+  })
+})
