@@ -116,12 +116,15 @@ stopping=0
 stop_signal=""
 restarting=0
 child=""
+backoff_sleeper=""
 # shellcheck disable=SC2317  # called from the traps below
 on_signal () {
   stopping=1
   stop_signal=$1
   # Only a child we have not reaped yet: its PID cannot have been reused.
   if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; fi
+  # In the restart backoff: end the sleep (not yet reaped either).
+  if [ -n "$backoff_sleeper" ]; then kill "$backoff_sleeper" 2>/dev/null; fi
 }
 # shellcheck disable=SC2317  # called from the trap below
 on_restart () {
@@ -188,11 +191,16 @@ while :; do
   fi
   [ "$ran" -ge "$healthy_run" ] && backoff=1
   log 40 "the agent exited with status $status after ${ran}s; restarting in ${backoff}s"
-  # Sleep in the background so a SIGTERM during the backoff is handled at once.
-  sleep "$backoff" & sleeper=$!
-  wait "$sleeper"
-  kill "$sleeper" 2>/dev/null
-  wait "$sleeper" 2>/dev/null
+  # Sleep in the background so a SIGTERM during the backoff is handled at once: the trap kills
+  # the sleeper, and a signal that came before it was known is caught by the check after it
+  # (bash runs a trap between commands, so one arriving while `log` forked `date` was handled
+  # before the wait began, which then slept the whole backoff).
+  sleep "$backoff" & backoff_sleeper=$!
+  [ "$stopping" -eq 1 ] && kill "$backoff_sleeper" 2>/dev/null
+  wait "$backoff_sleeper"
+  kill "$backoff_sleeper" 2>/dev/null
+  wait "$backoff_sleeper" 2>/dev/null
+  backoff_sleeper=""
   [ "$stopping" -eq 1 ] && { log 30 "stopped during the restart backoff; supervisor exiting"; break; }
   backoff=$((backoff * 2))
   [ "$backoff" -gt "$max_backoff" ] && backoff=$max_backoff

@@ -189,8 +189,12 @@ export class JobRunner implements JobService {
       // A finished job is never reopened: its failed nodes go in a new job of the same kind.
       const failed = failedNodes(job)
       if (failed.length === 0) throw new ClusterdError('CLUSTERD_ERR_NOTHING_TO_RETRY', `no node of job ${id} failed`)
+      // The same revision as the job it retries (not the newest), judged no further: what was
+      // accepted then (a forced downgrade included) is what the failed nodes still lack.
+      const sameRevision = job.revision !== undefined && job.nodeRevisions === undefined && job.kind !== 'verify' && job.kind !== 'reconfigure'
       return await this.submit({
         kind: job.kind, nodes: failed, roles: job.roles, vars: job.vars, actor,
+        ...(sameRevision ? { revision: job.revision, force: true } : {}),
         ...(job.rollout !== undefined ? { rollout: rolloutSettingsOf(job.rollout) } : {})
       })
     }
