@@ -15,7 +15,9 @@ export const LIFECYCLE_STATES = [
   'decommissioned',
   'commission-failed',
   'upgrade-failed',
-  'decommission-failed'
+  'decommission-failed',
+  /** Out of service for repair (`clusterctl mark-broken`); `mark-fixed` returns it to the state it left. */
+  'broken'
 ] as const
 
 /** Where a node stands in its lifecycle. Reachability is NOT a state: see `NodeRecord.reachable`. */
@@ -80,6 +82,40 @@ export interface NodeRecord {
    * targeted, kept until an operator rebinds or forgets the name (at most MAX_NAME_CONFLICTS).
    */
   nameConflicts: NameConflict[]
+  /**
+   * Cordoned (`clusterctl cordon`): no new job but a decommission, no on-return action, skipped
+   * by `--all` and selectors. Orthogonal to `state`.
+   */
+  cordoned: boolean
+  /** Operator labels (`clusterctl node label`), matched by selectors (`-l K=V`). */
+  labels: Record<string, string>
+}
+
+/** Body of `POST /v1/nodes/:name/mark-broken`: why the node is out of service. */
+export interface MarkBrokenRequest {
+  reason: string
+}
+
+/** Body of `POST /v1/nodes/:name/labels`: labels to set (K=V) and keys to remove (K-). */
+export interface LabelRequest {
+  set?: Record<string, string>
+  remove?: string[]
+}
+
+/** Longest `reason` of `mark-broken`. */
+export const MAX_BROKEN_REASON_LENGTH = 500
+
+/** Most operator labels a node record keeps. */
+export const MAX_NODE_LABELS = 32
+
+/**
+ * Response of the node maintenance routes (`cordon`, `uncordon`, `mark-broken`, `mark-fixed`,
+ * `labels`): the record after the change and the event that recorded it (null when nothing
+ * changed, e.g. cordoning a cordoned node).
+ */
+export interface NodeChangeResponse {
+  node: NodeRecord
+  event: LifecycleEvent | null
 }
 
 /** A peer that claimed a node name bound to another peer (`NodeRecord.nameConflicts`). */
@@ -173,6 +209,14 @@ export type LifecycleEventType =
   | 'rebound'
   /** An operator removed the node's record; its history stays (the last event of the name until it is discovered again). */
   | 'forgotten'
+  /** An operator cordoned the node (no new jobs) or uncordoned it; no state change. */
+  | 'cordoned'
+  | 'uncordoned'
+  /** An operator took the node out of service (`broken`, with the reason) or returned it. */
+  | 'marked-broken'
+  | 'marked-fixed'
+  /** An operator changed the node's labels; `labels` holds them after the change. */
+  | 'labels-set'
 
 /**
  * Who caused a lifecycle event. The named values are the ones the manager uses; other
@@ -213,6 +257,8 @@ export interface LifecycleEvent {
   peerId?: string
   /** The peer the name was bound to before, on rebound events. */
   previousPeerId?: string
+  /** The node's labels after the change, on labels-set events. */
+  labels?: Record<string, string>
 }
 
 /** A replaced manager's late write, as a merge keeps it (a `stale-view` event). */

@@ -37,6 +37,10 @@ export interface NodeFields {
   drift?: NodeDrift | null
   /** Refused claimants of the name (name-binding.ts); absent: none. */
   nameConflicts?: NameConflict[]
+  /** Cordoned by an operator; absent: false. */
+  cordoned?: boolean
+  /** Operator labels; absent: none. */
+  labels?: Record<string, string>
 }
 
 /** The API record for a node: machine state + context plus the facts kept beside it. */
@@ -57,7 +61,9 @@ export function buildRecord (facts: NodeFields, snapshot: NodeSnapshot, updatedA
     updatedAt,
     boot: facts.boot ?? null,
     drift: facts.drift ?? null,
-    nameConflicts: (facts.nameConflicts ?? []).map(c => ({ ...c }))
+    nameConflicts: (facts.nameConflicts ?? []).map(c => ({ ...c })),
+    cordoned: facts.cordoned ?? false,
+    labels: { ...facts.labels }
   }
 }
 
@@ -91,6 +97,8 @@ export function decodeNode (key: string, name: string, raw: unknown): NodeEntry 
   record.boot ??= null
   record.drift ??= null
   record.nameConflicts ??= []
+  record.cordoned ??= false
+  record.labels ??= {}
 
   let snapshot: NodeSnapshot
   if (machineVersion === MACHINE_VERSION) {
@@ -105,15 +113,15 @@ export function decodeNode (key: string, name: string, raw: unknown): NodeEntry 
       throw bad(`snapshot does not restore: ${err?.message ?? err}`)
     }
   } else {
-    // Older machine version: rebuild from the record, which carries the whole context.
-    // Version-specific migrations go here when MACHINE_VERSION is bumped.
+    // Older machine version: rebuild from the record, which carries the whole context (version 1
+    // had no broken state, so no brokenFrom: contextFromRecord sets null).
     snapshot = resolveNodeState({ value: record.state, context: contextFromRecord(record) })
   }
   return { record, snapshot, lastSeq }
 }
 
 function contextFromRecord (record: NodeRecord): NodeContext {
-  return { roles: record.roles, vars: record.vars, currentJob: record.currentJob, lastJob: record.lastJob, reason: record.reason, since: record.since }
+  return { roles: record.roles, vars: record.vars, currentJob: record.currentJob, lastJob: record.lastJob, reason: record.reason, since: record.since, brokenFrom: null }
 }
 
 function parseJson (raw: string, bad: (why: string) => ClusterdError): unknown {
@@ -142,6 +150,8 @@ function checkRecord (record: unknown, name: string, bad: (why: string) => Clust
   if (r.drift != null && !(typeof r.drift === 'object' && isStrArray((r.drift as NodeDrift).tasks) && typeof (r.drift as NodeDrift).changed === 'number')) throw bad('record drift malformed')
   if (r.nameConflicts != null && !(Array.isArray(r.nameConflicts) && r.nameConflicts.length <= MAX_NAME_CONFLICTS &&
     r.nameConflicts.every(c => c !== null && typeof c === 'object' && isStr(c.peerId) && isStr(c.since)))) throw bad('record nameConflicts malformed')
+  if (r.cordoned != null && typeof r.cordoned !== 'boolean') throw bad('record cordoned malformed')
+  if (r.labels != null && !isStrMap(r.labels)) throw bad('record labels malformed')
 }
 
 function checkContext (context: unknown, bad: (why: string) => ClusterdError): void {
@@ -151,4 +161,6 @@ function checkContext (context: unknown, bad: (why: string) => ClusterdError): v
     !isStrOrNull(c.currentJob) || !isStrOrNull(c.lastJob) || !isStrOrNull(c.reason)) {
     throw bad('snapshot context malformed')
   }
+  const b = c.brokenFrom as Record<string, unknown> | null | undefined
+  if (b !== null && !(typeof b === 'object' && isLifecycleState(b.state) && isStrOrNull(b.reason))) throw bad('snapshot context brokenFrom malformed')
 }

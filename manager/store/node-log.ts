@@ -84,7 +84,13 @@ export class NodeLog {
       if (entry === undefined) return core.noWrite(undefined)
       const at = core.now().toISOString()
       const event = noteEvent(entry, note, at, ++core.gseq, core.epoch)
-      const record: NodeRecord = { ...entry.record, ...(note.drift !== undefined ? { drift: note.drift } : {}), updatedAt: at }
+      const record: NodeRecord = {
+        ...entry.record,
+        ...(note.drift !== undefined ? { drift: note.drift } : {}),
+        ...(note.cordoned !== undefined ? { cordoned: note.cordoned } : {}),
+        ...(note.labels !== undefined ? { labels: { ...note.labels } } : {}),
+        updatedAt: at
+      }
       return core.stageNode({ ...entry, record, lastSeq: event.seq }, [event], clone(record))
     })
   }

@@ -56,7 +56,7 @@ export const NODES: NodeRecord[] = [
     updatedAt: '2026-11-22T10:03:00.000Z',
     boot: null,
     drift: null,
-    nameConflicts: []
+    nameConflicts: [], cordoned: false, labels: {}
   },
   {
     name: 'db1',
@@ -73,7 +73,7 @@ export const NODES: NodeRecord[] = [
     updatedAt: '2026-11-22T10:00:00.000Z',
     boot: { id: '6f1c0d5e-1b7a-4c1e-9a57-2b0f3d4c5e6f', agentStartedAt: '2026-11-22T09:59:00.000Z' },
     drift: { checkedAt: '2026-11-22T10:01:00.000Z', jobId: 'j-20261122-3', changed: 1, tasks: ['Worker config is rendered'] },
-    nameConflicts: [{ peerId: '12D3KooWX', since: '2026-11-22T10:02:00.000Z' }]
+    nameConflicts: [{ peerId: '12D3KooWX', since: '2026-11-22T10:02:00.000Z' }], cordoned: false, labels: {}
   }
 ]
 
@@ -251,7 +251,7 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
       if (params.name !== 'db1') throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
       const peerId = (body as { peerId: string }).peerId
       if (peerId !== NEW_PEER) throw new ClusterdError('CLUSTERD_ERR_PEER_NOT_CLAIMING', `no member with peer id ${peerId} is known to the manager`)
-      const node = { ...(NODES[1] as NodeRecord), peerId, nameConflicts: [] }
+      const node = { ...(NODES[1] as NodeRecord), peerId, nameConflicts: [], cordoned: false, labels: {} }
       return { node, event: { seq: 4, gseq: 12, node: 'db1', at: '2026-11-22T10:05:00.000Z', type: 'rebound', from: 'commissioned', to: 'commissioned', reason: `name moved from peer 12D3KooWA to peer ${peerId}`, jobId: null, actor: 'operator', peerId, previousPeerId: '12D3KooWA' } }
     },
     forgetNode: async ({ params, body }) => {

@@ -23,7 +23,8 @@ const OPERATIONS: Record<LifecycleState, Record<Op, LifecycleState | null>> = {
   decommissioned: { COMMISSION: 'commissioning', UPGRADE: null, DECOMMISSION: null },
   'commission-failed': { COMMISSION: 'commissioning', UPGRADE: null, DECOMMISSION: 'decommissioning' },
   'upgrade-failed': { COMMISSION: null, UPGRADE: 'upgrading', DECOMMISSION: 'decommissioning' },
-  'decommission-failed': { COMMISSION: null, UPGRADE: null, DECOMMISSION: 'decommissioning' }
+  'decommission-failed': { COMMISSION: null, UPGRADE: null, DECOMMISSION: 'decommissioning' },
+  broken: { COMMISSION: null, UPGRADE: null, DECOMMISSION: null }
 }
 
 const OUTCOMES: Record<'commissioning' | 'upgrading' | 'decommissioning', { ok: LifecycleState, failed: LifecycleState }> = {
@@ -38,8 +39,9 @@ function contextFor (state: LifecycleState): NodeContext {
     vars: { region: 'eu' },
     currentJob: isTransitionalState(state) ? CURRENT : null,
     lastJob: state === 'discovered' ? null : CURRENT,
-    reason: state.endsWith('-failed') ? 'boom' : null,
-    since: AT
+    reason: state.endsWith('-failed') || state === 'broken' ? 'boom' : null,
+    since: AT,
+    brokenFrom: state === 'broken' ? { state: 'commissioned', reason: null } : null
   }
 }
 
@@ -61,7 +63,7 @@ function expectChanged (d: Decision): Extract<Decision, { changed: true }> {
 
 describe('node machine', () => {
   it('exports a machine version and a flat machine whose states are exactly the lifecycle states', () => {
-    assert.equal(MACHINE_VERSION, 1)
+    assert.equal(MACHINE_VERSION, 2)
     assert.deepEqual(Object.keys(nodeMachine.root.states).sort(), [...LIFECYCLE_STATES].sort())
   })
 
@@ -69,7 +71,7 @@ describe('node machine', () => {
     const d = expectChanged(decide(null, { type: 'DISCOVERED', at: AT }))
     assert.equal(d.from, null)
     assert.equal(d.to, 'discovered')
-    assert.deepEqual(d.snapshot.context, { roles: [], vars: {}, currentJob: null, lastJob: null, reason: null, since: AT })
+    assert.deepEqual(d.snapshot.context, { roles: [], vars: {}, currentJob: null, lastJob: null, reason: null, since: AT, brokenFrom: null })
     const refused = decide(null, opEvent('COMMISSION'))
     assert.equal(refused.ok, false)
     assert.equal(!refused.ok && refused.code, 'CLUSTERD_ERR_INVALID_TRANSITION')
@@ -172,7 +174,7 @@ describe('node machine', () => {
     assert.ok(dup.ok && !dup.changed)
     snap = expectChanged(decide(snap, { type: 'JOB_SUCCEEDED', at: LATER, jobId: 'j2' })).snapshot
     assert.equal(stateOf(snap), 'commissioned')
-    assert.deepEqual(snap.context, { roles: ['web', 'db'], vars: { a: '2' }, currentJob: null, lastJob: 'j2', reason: null, since: LATER })
+    assert.deepEqual(snap.context, { roles: ['web', 'db'], vars: { a: '2' }, currentJob: null, lastJob: 'j2', reason: null, since: LATER, brokenFrom: null })
   })
 
   it('retries a failed upgrade and a failed decommission with the same operation', () => {
