@@ -1,17 +1,18 @@
-/** `clusterctl upgrade NAME...|--all [--var K=V] [--wait]` (`POST /v1/upgrade`). */
+/** `clusterctl upgrade NAME...|--all|-l SELECTOR [--var K=V] [--wait]` (`POST /v1/upgrade`). */
 
 import type { UpgradeRequest } from '../../protocol/api-routes.js'
 import { nodeNames } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import type { CommandContext } from '../context.js'
-import { usageError } from '../errors.js'
 import type { WaitOptions } from '../job-progress.js'
+import { oneTarget, selectorFlag } from '../selector.js'
 import { parseVarFlags } from '../vars.js'
 import { jobResult } from './commission.js'
 
 /** Options of `clusterctl upgrade`. */
 export interface UpgradeOptions {
   all?: boolean
+  selector?: string
   var?: string[]
   wait?: boolean
   /** Overrides of the wait's terminal and reconnect settings, for tests. */
@@ -22,8 +23,7 @@ export interface UpgradeOptions {
 export async function upgrade (client: ApiClient, names: string[], opts: UpgradeOptions, ctx: CommandContext): Promise<string | AsyncIterable<string>> {
   const nodes = nodeNames(names)
   const all = opts.all === true
-  if (all && nodes.length > 0) throw usageError('give node names or --all, not both')
-  if (!all && nodes.length === 0) throw usageError('name at least one node to upgrade, or pass --all')
-  const body: UpgradeRequest = { nodes, all, vars: parseVarFlags(opts.var ?? []) }
+  const target = oneTarget('upgrade', nodes, all, '--all', selectorFlag(opts.selector))
+  const body: UpgradeRequest = { nodes, all, vars: parseVarFlags(opts.var ?? []), ...target }
   return jobResult(client, await client.upgrade(body), opts, ctx)
 }

@@ -7,15 +7,18 @@ import { ApiReply, type ApiHandler, type ApiRequest } from '../../protocol/api-h
 import { MANAGER_ROUTES, type ManagerRouteName, CONFIG_KEYS, type ConfigKey } from '../../protocol/api-routes.js'
 import { MAX_VAR_VALUE_LENGTH, VAR_NAME_PATTERN } from '../../protocol/manager-api.js'
 import { ClusterdError } from '../../protocol/errors.js'
-import { JOB_STATUSES, isTerminalJobStatus, type JobStatus } from '../../protocol/jobs.js'
+import { JOB_STATUSES, isTerminalJobStatus, type JobKind, type JobStatus } from '../../protocol/jobs.js'
 import type { Member } from '../../protocol/members.js'
 import { NODE_NAME_PATTERN, isPeerId } from '../../protocol/names.js'
-import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type BindingChangeResponse, type NameBinding, type NodesPage } from '../../protocol/nodes.js'
+import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type BindingChangeResponse, type NameBinding, type NodeRecord, type NodesPage } from '../../protocol/nodes.js'
+import { matchSelector, parseSelector, type NodeSelector } from '../../protocol/selector.js'
 import type { JobService } from '../jobs/job-service.js'
 import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
+import { isSchedulable, selectForJob } from '../lifecycle/schedulable.js'
 import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
 import { backupRoute, type BackupSnapshots } from './backup-route.js'
 import { validateConfigValue } from './config-values.js'
+import { nodeMaintenanceRoutes } from './node-maintenance-routes.js'
 
 /** What the routes read and call. */
 export interface ManagerRoutesComponents {
@@ -82,6 +85,12 @@ function positiveInt (v: string | undefined, name: string, fallback: number, max
   return n
 }
 
+function selectorOf (text: unknown): NodeSelector {
+  const parsed = parseSelector(text)
+  if (!parsed.ok) throw invalid(parsed.reason)
+  return parsed.selector
+}
+
 function bool (v: string | undefined): boolean {
   return v === '1' || v === 'true'
 }
@@ -101,15 +110,30 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
     return job
   }
 
-  /** Verify or reconfigure: named nodes, or every commissioned node with `all`. */
+  /**
+   * The nodes the body's `selector` picks for a `kind` job (schedulable.ts `selectForJob`);
+   * undefined without one. A selector excludes naming nodes and `all`.
+   */
+  const selected = async (kind: JobKind, o: Record<string, unknown>, named: string[], all: boolean): Promise<string[] | undefined> => {
+    if (o.selector === undefined) return undefined
+    if (named.length > 0 || all) throw invalid('give node names, all or a selector: only one of them')
+    const nodes = selectForJob(await c.store.listNodes(), selectorOf(o.selector), kind)
+    if (nodes.length === 0) throw invalid(`no node matching ${String(o.selector)} can take a ${kind} job (cordoned nodes and nodes in other states are left out)`)
+    return nodes
+  }
+
+  /** Verify or reconfigure: named nodes, every commissioned uncordoned node with `all`, or a selector. */
   const maintenance = async (kind: 'verify' | 'reconfigure', body: unknown): Promise<ApiReply> => {
     const o = asObject(body)
-    onlyKeys(o, ['nodes', 'all'])
+    onlyKeys(o, ['nodes', 'all', 'selector'])
     let nodes = nodeList(o.nodes)
-    if (o.all === true) {
+    const bySelector = await selected(kind, o, nodes, o.all === true)
+    if (bySelector !== undefined) {
+      nodes = bySelector
+    } else if (o.all === true) {
       if (nodes.length > 0) throw invalid('give node names or all, not both')
-      nodes = (await c.store.listNodes()).filter(n => n.state === 'commissioned').map(n => n.name)
-      if (nodes.length === 0) throw invalid('no node is commissioned')
+      nodes = (await c.store.listNodes()).filter(isSchedulable).map(n => n.name)
+      if (nodes.length === 0) throw invalid('no node is commissioned and uncordoned')
     } else if (o.all !== undefined && o.all !== false) {
       throw invalid('all must be a boolean')
     }
@@ -119,18 +143,21 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
   return {
     listNodes: async ({ query }) => {
+      // `?selector=`: only matching records; a page may then hold fewer than `limit` (paging stays by name).
+      const selector = query.selector === undefined ? undefined : selectorOf(query.selector)
+      const keep = (list: NodeRecord[]): NodeRecord[] => selector === undefined ? list : list.filter(n => matchSelector(selector, n))
       if (query.limit === undefined && query.after === undefined) {
         // The unpaged form of clients written before paging; bounded, a larger fleet must page.
         if (c.store.nodeCount > MAX_UNPAGED_NODES) {
           throw invalid(`${c.store.nodeCount} nodes are more than ${MAX_UNPAGED_NODES} in one answer; page with ?limit=N&after=NAME (clusterctl nodes does)`)
         }
-        return await c.store.listNodes()
+        return keep(await c.store.listNodes())
       }
       const limit = positiveInt(query.limit, 'limit', DEFAULT_NODES_PAGE, MAX_NODES_PAGE)
       if (limit < 1) throw invalid(`limit must be an integer from 1 to ${MAX_NODES_PAGE} (digits only)`)
       if (query.after !== undefined && query.after !== '' && !NODE_NAME_PATTERN.test(query.after)) throw invalid('after is not a valid node name')
       const page: NodesPage = await c.store.pageNodes({ after: query.after ?? '', limit })
-      return page
+      return { ...page, items: keep(page.items) }
     },
 
     showNode: async ({ params }) => {
@@ -174,11 +201,14 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     commission: async ({ body }) => {
       const o = asObject(body)
-      onlyKeys(o, ['nodes', 'allDiscovered', 'roles', 'vars'])
+      onlyKeys(o, ['nodes', 'allDiscovered', 'roles', 'vars', 'selector'])
       let nodes = nodeList(o.nodes)
-      if (o.allDiscovered === true) {
+      const bySelector = await selected('commission', o, nodes, o.allDiscovered === true)
+      if (bySelector !== undefined) {
+        nodes = bySelector
+      } else if (o.allDiscovered === true) {
         if (nodes.length > 0) throw invalid('give node names or allDiscovered, not both')
-        nodes = (await c.store.listNodes()).filter(n => n.state === 'discovered').map(n => n.name)
+        nodes = (await c.store.listNodes()).filter(n => n.state === 'discovered' && !n.cordoned).map(n => n.name)
         if (nodes.length === 0) throw invalid('no node is in the discovered state')
       } else if (o.allDiscovered !== undefined && o.allDiscovered !== false) {
         throw invalid('allDiscovered must be a boolean')
@@ -192,20 +222,23 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     decommission: async ({ body }) => {
       const o = asObject(body)
-      onlyKeys(o, ['nodes'])
-      const nodes = nodeList(o.nodes)
-      if (nodes.length === 0) throw invalid('name at least one node to decommission')
+      onlyKeys(o, ['nodes', 'selector'])
+      const nodes = await selected('decommission', o, nodeList(o.nodes), false) ?? nodeList(o.nodes)
+      if (nodes.length === 0) throw invalid('name at least one node to decommission (or give a selector)')
       return new ApiReply(202, await c.jobs.submit({ kind: 'decommission', nodes, roles: [], vars: {}, actor: 'operator' }))
     },
 
     upgrade: async ({ body }) => {
       const o = asObject(body)
-      onlyKeys(o, ['nodes', 'all', 'vars'])
+      onlyKeys(o, ['nodes', 'all', 'vars', 'selector'])
       let nodes = nodeList(o.nodes)
-      if (o.all === true) {
+      const bySelector = await selected('upgrade', o, nodes, o.all === true)
+      if (bySelector !== undefined) {
+        nodes = bySelector
+      } else if (o.all === true) {
         if (nodes.length > 0) throw invalid('give node names or all, not both')
-        nodes = (await c.store.listNodes()).filter(n => n.state === 'commissioned').map(n => n.name)
-        if (nodes.length === 0) throw invalid('no node is commissioned')
+        nodes = (await c.store.listNodes()).filter(isSchedulable).map(n => n.name)
+        if (nodes.length === 0) throw invalid('no node is commissioned and uncordoned')
       }
       if (nodes.length === 0) throw invalid('name at least one node to upgrade (or use all)')
       return new ApiReply(202, await c.jobs.submit({ kind: 'upgrade', nodes, roles: [], vars: varMap(o.vars), actor: 'operator' }))
@@ -269,6 +302,8 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
       await c.store.setConfig(key, value)
       return { key, value }
     },
+
+    ...nodeMaintenanceRoutes({ store: c.store, jobs: c.jobs, nodeNamed }),
 
     backup: backupRoute(c.backup)
   }

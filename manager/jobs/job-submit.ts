@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
+import { cordonRefusal } from '../lifecycle/schedulable.js'
 import { planFor } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import type { ConfigStore, NodeCommand, NodeStore } from '../store/index.js'
@@ -50,6 +51,8 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     if (node === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${name}`)
     const inJob = await ctx.busyWith(name) ?? node.currentJob
     if (inJob !== undefined && inJob !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_BUSY', `node ${name} is already in job ${inJob}; wait for it or cancel it`)
+    const cordoned = cordonRefusal(node, req.kind)
+    if (cordoned !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_CORDONED', cordoned)
     records.push(node)
   }
   const now = new Date()

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { createActor } from 'xstate'
 import { LIFECYCLE_STATES, isTransitionalState, type LifecycleState } from '../../../../protocol/nodes.js'
 import {
-  ACCEPTING_STATES, MACHINE_VERSION, decide, nodeMachine, resolveNodeState, stateOf,
+  ACCEPTING_STATES, BREAKABLE_STATES, MACHINE_VERSION, decide, nodeMachine, resolveNodeState, stateOf,
   type Decision, type NodeContext, type NodeMachineEvent, type NodeSnapshot
 } from '../../../../manager/lifecycle/node-machine.js'
 
@@ -218,5 +218,56 @@ describe('node machine', () => {
       assert.deepEqual([...ACCEPTING_STATES[op]], expected, op)
     }
     assert.deepEqual([...ACCEPTING_STATES.JOB_SUCCEEDED], ['commissioning', 'upgrading', 'decommissioning'])
+    assert.deepEqual([...ACCEPTING_STATES.MARK_BROKEN], [...BREAKABLE_STATES].sort((a, b) => LIFECYCLE_STATES.indexOf(a) - LIFECYCLE_STATES.indexOf(b)))
+    assert.deepEqual([...ACCEPTING_STATES.MARK_FIXED], ['broken'])
+  })
+})
+
+describe('node machine: broken (mark-broken / mark-fixed)', () => {
+  const broken = (reason = 'PSU failed'): NodeMachineEvent => ({ type: 'MARK_BROKEN', at: LATER, reason })
+  const fixed: NodeMachineEvent = { type: 'MARK_FIXED', at: LATER }
+
+  for (const state of LIFECYCLE_STATES.filter(s => s !== 'broken')) {
+    const breakable = (BREAKABLE_STATES as readonly string[]).includes(state)
+    it(`MARK_BROKEN from ${state} ${breakable ? 'goes to broken, and MARK_FIXED returns to it with its reason' : 'is refused (a job is in flight)'}`, () => {
+      const d = decide(at(state), broken())
+      if (!breakable) {
+        assert.equal(d.ok, false)
+        assert.match(!d.ok ? d.message : '', /cannot mark_broken a node that is .*; allowed from: discovered, commissioned/)
+        return
+      }
+      const b = expectChanged(d)
+      assert.equal(b.to, 'broken')
+      assert.equal(b.snapshot.context.reason, 'PSU failed')
+      assert.equal(b.snapshot.context.since, LATER)
+      assert.deepEqual(b.snapshot.context.brokenFrom, { state, reason: contextFor(state).reason })
+      assert.deepEqual(b.snapshot.context.roles, ['web'], 'roles and vars are kept: not decommissioned')
+      // Through a persisted snapshot, as the store keeps it.
+      const persisted = JSON.parse(JSON.stringify(nodeMachine.getPersistedSnapshot(b.snapshot)))
+      const restored = createActor(nodeMachine, { snapshot: persisted, input: { at: AT } }).getSnapshot()
+      const f = expectChanged(decide(restored, fixed))
+      assert.equal(f.to, state)
+      assert.equal(f.snapshot.context.reason, contextFor(state).reason)
+      assert.equal(f.snapshot.context.brokenFrom, null)
+    })
+  }
+
+  it('a broken node refuses every job command and a second MARK_BROKEN; job reports are ignored', () => {
+    for (const op of ['COMMISSION', 'UPGRADE', 'DECOMMISSION'] as const) {
+      const d = decide(at('broken'), opEvent(op))
+      assert.equal(d.ok, false, op)
+    }
+    assert.equal(decide(at('broken'), broken('again')).ok, false)
+    const report = decide(at('broken'), { type: 'JOB_FAILED', at: LATER, jobId: CURRENT, reason: 'x' })
+    assert.ok(report.ok && !report.changed)
+  })
+
+  it('MARK_FIXED is refused outside broken', () => {
+    for (const state of LIFECYCLE_STATES.filter(s => s !== 'broken')) assert.equal(decide(at(state), fixed).ok, false, state)
+  })
+
+  it('a broken snapshot without brokenFrom (not made by this machine) is fixed to discovered', () => {
+    const d = expectChanged(decide({ value: 'broken', context: { ...contextFor('broken'), brokenFrom: null } }, fixed))
+    assert.equal(d.to, 'discovered')
   })
 })
