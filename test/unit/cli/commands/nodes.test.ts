@@ -42,7 +42,7 @@ describe('clusterctl nodes', () => {
     const fx2 = await startManagerFixture({ extraNodes: [{ ...(NODES[0] as NodeRecord), name: 'z9', cordoned: true }] })
     try {
       const out = await nodes(new ApiClient({ addr: fx2.socketPath }), { output: 'table', now })
-      assert.match(out, /^z9\s+commissioned,cordoned\s/m)
+      assert.match(out, /^z9\s+commission-failed,cordoned\s/m)
     } finally {
       await fx2.close()
     }
