@@ -25,6 +25,7 @@ import { members, type MembersOptions } from './commands/members.js'
 import { nodeForget, type NodeForgetOptions } from './commands/node-forget.js'
 import { cordon, markBroken, markFixed, nodeLabel, type MarkBrokenOptions } from './commands/node-maintenance.js'
 import { nodeRebind, type NodeRebindOptions } from './commands/node-rebind.js'
+import { nodeSetRoles, type SetRolesOptions } from './commands/node-set-roles.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
 import { nodes, type NodesOptions } from './commands/nodes.js'
 import { upgrade, type UpgradeOptions } from './commands/upgrade.js'
@@ -51,7 +52,7 @@ export interface CommandSpec {
 
 /** Help text of the command groups of two-word verbs. */
 export const GROUPS: Readonly<Record<string, string>> = {
-  node: 'Inspect one node, label it, move its name to another peer, or forget it',
+  node: 'Inspect one node, change its roles or labels, move its name to another peer, or forget it',
   job: 'Inspect, follow and cancel jobs',
   config: 'Read and change the cluster configuration'
 }
@@ -118,6 +119,19 @@ export const COMMANDS: readonly CommandSpec[] = [
         .addOption(new Option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)'))
     },
     run: async (client, opts, [name], ctx) => await nodeForget(client, name ?? '', opts as NodeForgetOptions, ctx)
+  },
+  {
+    verb: 'node set-roles',
+    summary: "Change a commissioned node's roles (a reconfigure job): removed roles are cleaned up, the new set applied",
+    read: false,
+    configure: cmd => {
+      cmd.argument('<name>', 'node name')
+        .addOption(new Option('--role <role>', 'role the node has afterwards (repeatable, at least one: the whole new set)').argParser(collect).makeOptionMandatory())
+        .addOption(varOption())
+        .addOption(new Option('--vars-file <file>', 'YAML or JSON map of request variables (string values); --var wins'))
+        .addOption(waitOption())
+    },
+    run: async (client, opts, [name], ctx) => await nodeSetRoles(client, name ?? '', opts as SetRolesOptions, ctx)
   },
   {
     verb: 'node label',

@@ -27,6 +27,8 @@ export const MANAGER_ROUTES = {
   markBroken: { method: 'POST', pattern: '/v1/nodes/:name/mark-broken' },
   markFixed: { method: 'POST', pattern: '/v1/nodes/:name/mark-fixed' },
   labelNode: { method: 'POST', pattern: '/v1/nodes/:name/labels' },
+  /** `node set-roles`: a reconfigure job to the new roles, cleaning up the removed ones (202, a JobRecord). */
+  setNodeRoles: { method: 'POST', pattern: '/v1/nodes/:name/roles' },
   nameBindings: { method: 'GET', pattern: '/v1/bindings' },
   commission: { method: 'POST', pattern: '/v1/commission' },
   decommission: { method: 'POST', pattern: '/v1/decommission' },

@@ -105,6 +105,15 @@ export interface LabelRequest {
 /** Longest `reason` of `mark-broken`. */
 export const MAX_BROKEN_REASON_LENGTH = 500
 
+/**
+ * Body of `POST /v1/nodes/:name/roles` (`clusterctl node set-roles`): the node's whole new role
+ * set, and request variables that also become the node's (as a commission's do).
+ */
+export interface SetRolesRequest {
+  roles: string[]
+  vars?: Record<string, string>
+}
+
 /** Most operator labels a node record keeps. */
 export const MAX_NODE_LABELS = 32
 
@@ -217,6 +226,8 @@ export type LifecycleEventType =
   | 'marked-fixed'
   /** An operator changed the node's labels; `labels` holds them after the change. */
   | 'labels-set'
+  /** A `node set-roles` reconfigure succeeded: `roles` (and `vars`) are the node's from now on. */
+  | 'roles-set'
 
 /**
  * Who caused a lifecycle event. The named values are the ones the manager uses; other

@@ -305,6 +305,21 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     ...nodeMaintenanceRoutes({ store: c.store, jobs: c.jobs, nodeNamed }),
 
+    setNodeRoles: async ({ params, body }) => {
+      const node = await nodeNamed(params.name ?? '')
+      const o = asObject(body)
+      onlyKeys(o, ['roles', 'vars'])
+      const roles = stringList(o.roles, 'roles')
+      if (roles.length === 0) throw invalid('set-roles needs at least one role (--role ROLE)')
+      const vars = varMap(o.vars)
+      if (Object.keys(vars).length === 0 && roles.length === node.roles.length && roles.every(r => node.roles.includes(r))) {
+        throw invalid(`node ${node.name} already has roles ${node.roles.join(', ')}; clusterctl reconfigure re-applies them`)
+      }
+      // A reconfigure with roles: the job runner cleans up the removed roles, applies the new set
+      // and records it on success (SET_ROLES); the submission checks refuse what cannot run.
+      return new ApiReply(202, await c.jobs.submit({ kind: 'reconfigure', nodes: [node.name], roles, vars, actor: 'operator' }))
+    },
+
     backup: backupRoute(c.backup)
   }
 }

@@ -27,7 +27,7 @@ import { precheckNodes, runPlaybooks, type RunContext } from './job-pipeline.js'
 import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
 import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
-import { isMaintenanceKind, maintenanceNote } from './maintenance.js'
+import { isMaintenanceKind, isSetRoles, maintenanceNote } from './maintenance.js'
 import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
@@ -282,6 +282,8 @@ export class JobRunner implements JobService {
     await Promise.all(job.nodes.map(async name => {
       const p = job.perNode[name] as JobNodeProgress
       closeNode(p, how.cancelled)
+      // A set-roles that succeeded makes the new roles (and vars) the node's own, before the note.
+      if (isSetRoles(job) && p.outcome === 'ok') await this.c.store.applyTransition(name, { type: 'SET_ROLES', jobId: job.id, roles: job.roles, vars: job.vars }, { actor: 'job-runner' })
       if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, maintenanceNote(job.kind, job.id, p, new Date().toISOString()))
       else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner' })
       if (this.busy.get(name) === job.id) this.busy.delete(name)

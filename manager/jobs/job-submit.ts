@@ -14,7 +14,7 @@ import type { RoleConfig } from '../roles/role-config.js'
 import type { ConfigStore, NodeCommand, NodeStore } from '../store/index.js'
 import type { JobRequest } from './job-service.js'
 import { numberConfig } from './job-settings.js'
-import { isMaintenanceKind } from './maintenance.js'
+import { isMaintenanceKind, jobRoles } from './maintenance.js'
 
 /** What the checks read. */
 export interface SubmitContext {
@@ -71,7 +71,7 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
   // addresses: nothing may be written for a request that cannot run.
   const cluster = await ctx.clusterVars()
   planFor(roles, req.kind, records.map(n => ({
-    name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
+    name: n.name, address: '0.0.0.0', hostKeys: [], ...jobRoles(req, n), vars: n.vars
   })), { cluster: ctx.cluster, vars: { cluster, request: req.vars } })
 
   const timeoutS = numberConfig(await ctx.store.getConfig('job-timeout'), ctx.defaultTimeoutS)
@@ -81,7 +81,7 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     id,
     kind: req.kind,
     nodes: records.map(n => n.name),
-    roles: req.kind === 'commission' ? req.roles : [],
+    roles: req.kind === 'commission' || req.kind === 'reconfigure' ? req.roles : [],
     vars: req.vars,
     status: 'queued',
     createdAt: now.toISOString(),

@@ -47,6 +47,10 @@
  *   first), with the operator's reason, and MARK_FIXED returns the node to the state it left,
  *   with that state's reason (a node broken while upgrade-failed is upgrade-failed again).
  *   The state left is kept in context (`brokenFrom`), so a restored snapshot returns right.
+ * - SET_ROLES (a `node set-roles` reconfigure that succeeded) is accepted in `commissioned`
+ *   only and changes no state: the node's roles become the new set, its vars take the
+ *   request's on top (as COMMISSION does), so later verify/reconfigure jobs use them. A
+ *   set-roles that failed records nothing here: the node keeps its roles; retry it.
  * - Cordoning is not a state: it is a flag beside the machine (the record's `cordoned`),
  *   since a cordoned node keeps its lifecycle (commissioned, failed...) and may still be
  *   decommissioned.
@@ -99,6 +103,7 @@ export type NodeMachineEvent =
   | { type: 'SET_VARS', at: string, vars: Record<string, string> }
   | { type: 'MARK_BROKEN', at: string, reason: string }
   | { type: 'MARK_FIXED', at: string }
+  | { type: 'SET_ROLES', at: string, jobId: string, roles: string[], vars: Record<string, string> }
 
 /** Event type names. */
 export type NodeMachineEventType = NodeMachineEvent['type']
@@ -154,6 +159,7 @@ export const nodeMachine = setup({
       if (event.type !== 'MARK_BROKEN') return {}
       return { brokenFrom: { state: params.from, reason: context.reason }, reason: event.reason, since: event.at }
     }),
+    setRoles: assign(({ context, event }) => event.type === 'SET_ROLES' ? { roles: [...event.roles], vars: { ...context.vars, ...event.vars } } : {}),
     markFixed: assign(({ context, event }) => ({ reason: context.brokenFrom?.reason ?? null, brokenFrom: null, since: event.at }))
   }
 }).createMachine({
@@ -177,6 +183,7 @@ export const nodeMachine = setup({
     commissioned: {
       on: {
         MARK_BROKEN: breakFrom('commissioned'),
+        SET_ROLES: { actions: 'setRoles' },
         UPGRADE: { target: 'upgrading', actions: 'startJob' },
         DECOMMISSION: { target: 'decommissioning', actions: 'startJob' }
       }
@@ -269,7 +276,7 @@ export function resolveNodeState (data: NodeStateData): NodeSnapshot {
 /** For each event type, the states that accept it, read from the machine definition. */
 export const ACCEPTING_STATES: Readonly<Record<NodeMachineEventType, readonly LifecycleState[]>> = (() => {
   const table: Record<NodeMachineEventType, LifecycleState[]> = {
-    DISCOVERED: [], COMMISSION: [], DECOMMISSION: [], UPGRADE: [], JOB_SUCCEEDED: [], JOB_FAILED: [], JOB_CANCELLED: [], SET_VARS: [...LIFECYCLE_STATES], MARK_BROKEN: [], MARK_FIXED: []
+    DISCOVERED: [], COMMISSION: [], DECOMMISSION: [], UPGRADE: [], JOB_SUCCEEDED: [], JOB_FAILED: [], JOB_CANCELLED: [], SET_VARS: [...LIFECYCLE_STATES], MARK_BROKEN: [], MARK_FIXED: [], SET_ROLES: []
   }
   for (const state of LIFECYCLE_STATES) {
     const node = nodeMachine.root.states[state]

@@ -18,7 +18,8 @@ const EVENT_TYPES: Record<NodeMachineEventType, LifecycleEventType> = {
   JOB_CANCELLED: 'job-cancelled',
   SET_VARS: 'vars-set',
   MARK_BROKEN: 'marked-broken',
-  MARK_FIXED: 'marked-fixed'
+  MARK_FIXED: 'marked-fixed',
+  SET_ROLES: 'roles-set'
 }
 
 /** A lifecycle event that records something without a transition (from = to = current state). */

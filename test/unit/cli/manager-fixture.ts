@@ -269,6 +269,7 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
       if (node.reachable && (body as { force?: boolean } | undefined)?.force !== true) throw new ClusterdError('CLUSTERD_ERR_NODE_REACHABLE', `node ${node.name} is reachable`)
       return { node, event: { seq: 5, gseq: 13, node: node.name, at: '2026-11-22T10:06:00.000Z', type: 'forgotten', from: node.state, to: node.state, reason: 'record removed', jobId: null, actor: 'operator', peerId: node.peerId } }
     },
+    setNodeRoles: async ({ params, body, ...rest }) => await create('reconfigure')({ ...rest, params, body: { nodes: [params.name ?? ''], ...(body as object) } }),
     cordonNode: nodeChange('cordoned', () => ({ cordoned: true })),
     uncordonNode: nodeChange('uncordoned', () => ({ cordoned: false })),
     markBroken: nodeChange('marked-broken', body => ({ state: 'broken', reason: (body as { reason: string }).reason })),

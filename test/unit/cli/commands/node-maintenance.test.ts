@@ -2,8 +2,9 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ApiClient } from '../../../../cli/client.js'
 import { cordon, labelRequest, markBroken, markFixed, nodeLabel } from '../../../../cli/commands/node-maintenance.js'
+import { nodeSetRoles } from '../../../../cli/commands/node-set-roles.js'
 import { ExitError } from '../../../../cli/errors.js'
-import { startManagerFixture, type ManagerFixture } from '../manager-fixture.js'
+import { startManagerFixture, testContext, type ManagerFixture } from '../manager-fixture.js'
 
 const usage = (pattern: RegExp) => (err: unknown): boolean => err instanceof ExitError && err.exitCode === 2 && pattern.test(err.message)
 
@@ -45,5 +46,23 @@ describe('clusterctl cordon, uncordon, mark-broken, mark-fixed, node label', () 
     const before = fx.requests.length
     await assert.rejects(cordon(client, '../etc', true), usage(/not a valid node name/))
     assert.equal(fx.requests.length, before)
+  })
+})
+
+describe('clusterctl node set-roles', () => {
+  let fx: ManagerFixture
+  let client: ApiClient
+  before(async () => {
+    fx = await startManagerFixture()
+    client = new ApiClient({ addr: fx.socketPath })
+  })
+  after(async () => { await fx.close() })
+
+  it('posts the whole new role set and the request vars, and prints the reconfigure job', async () => {
+    const out = await nodeSetRoles(client, 'db1', { role: ['storage'], var: ['storage_path=/srv/x'] }, testContext())
+    assert.match(out as string, /^job reconfigure-ok queued: reconfigure of db1 \(roles: storage\)\n/)
+    assert.deepEqual(fx.requestsTo('setNodeRoles').at(-1)?.params, { name: 'db1' })
+    assert.deepEqual(fx.requestsTo('setNodeRoles').at(-1)?.body, { roles: ['storage'], vars: { storage_path: '/srv/x' } })
+    await assert.rejects(nodeSetRoles(client, 'db1', {}, testContext()), usage(/at least one --role/))
   })
 })
