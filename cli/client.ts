@@ -14,7 +14,7 @@ import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
 import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
 import type { ManagerInfo } from '../protocol/manager-wire.js'
 import type { Member } from '../protocol/members.js'
-import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type BindingChangeResponse, type ForgetRequest, type LabelRequest, type LifecycleEvent, type MarkBrokenRequest, type NodeChangeResponse, type NodeRecord, type NodesPage, type RebindRequest, type SetRolesRequest } from '../protocol/nodes.js'
+import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type BindingChangeResponse, type ForgetRequest, type LabelRequest, type LabelResponse, type LifecycleEvent, type MarkBrokenRequest, type NodeChangeResponse, type NodeRecord, type NodesPage, type RebindRequest, type SetRolesRequest } from '../protocol/nodes.js'
 import { DEFAULT_CA_FILE, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
 import { ExitError, unreachableError, usageError } from './errors.js'
 
@@ -203,10 +203,10 @@ export class ApiClient {
     return await this.request<NodeChangeResponse>(r.method, routePath(r.pattern, { name }), {}, options)
   }
 
-  /** `POST /v1/nodes/:name/labels`: set and remove operator labels. */
-  async labelNode (name: string, body: LabelRequest, options: CallOptions = {}): Promise<NodeChangeResponse> {
+  /** `POST /v1/nodes/:name/labels`: set and remove operator labels; the reconfigure job that re-applies them, if one started. */
+  async labelNode (name: string, body: LabelRequest, options: CallOptions = {}): Promise<LabelResponse> {
     const r = MANAGER_ROUTES.labelNode
-    return await this.request<NodeChangeResponse>(r.method, routePath(r.pattern, { name }), body, options)
+    return await this.request<LabelResponse>(r.method, routePath(r.pattern, { name }), body, options)
   }
 
   /** `POST /v1/nodes/:name/roles`: a reconfigure job to the new roles, cleaning up removed ones (202). */

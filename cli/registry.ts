@@ -23,7 +23,7 @@ import { logs, type LogsOptions } from './commands/logs.js'
 import { manager, type ManagerOptions } from './commands/manager.js'
 import { members, type MembersOptions } from './commands/members.js'
 import { nodeForget, type NodeForgetOptions } from './commands/node-forget.js'
-import { cordon, markBroken, markFixed, nodeLabel, type MarkBrokenOptions } from './commands/node-maintenance.js'
+import { cordon, markBroken, markFixed, nodeLabel, type MarkBrokenOptions, type NodeLabelOptions } from './commands/node-maintenance.js'
 import { nodeRebind, type NodeRebindOptions } from './commands/node-rebind.js'
 import { nodeSetRoles, type SetRolesOptions } from './commands/node-set-roles.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
@@ -135,10 +135,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     verb: 'node label',
-    summary: "Set (K=V) or remove (K-) a node's operator labels, which selectors (-l) match",
+    summary: "Set (K=V) or remove (K-) a node's operator labels (selectors -l match them) and re-apply its configuration with them (a reconfigure job)",
     read: false,
-    configure: cmd => { cmd.argument('<name>', 'node name').argument('<changes...>', 'K=V to set, K- to remove') },
-    run: async (client, _opts, [name, ...changes]) => await nodeLabel(client, name ?? '', changes)
+    configure: cmd => { cmd.argument('<name>', 'node name').argument('<changes...>', 'K=V to set, K- to remove').addOption(waitOption()) },
+    run: async (client, opts, [name, ...changes], ctx) => await nodeLabel(client, name ?? '', changes, opts as NodeLabelOptions, ctx)
   },
   {
     verb: 'cordon',

@@ -3,6 +3,7 @@
  * `GET /v1/nodes` (`clusterctl nodes -o json`) and `GET /v1/events` (`clusterctl events`).
  */
 
+import type { JobRecord } from './jobs.js'
 import type { NodeBoot } from './members.js'
 
 /** Every lifecycle state a node can be in, in display order. */
@@ -100,6 +101,17 @@ export interface MarkBrokenRequest {
 export interface LabelRequest {
   set?: Record<string, string>
   remove?: string[]
+}
+
+/**
+ * Response of `POST /v1/nodes/:name/labels`: the change, and the reconfigure job that
+ * re-applies the node's configuration with its new labels (`clusterd_labels` in the
+ * playbooks), or null with `notApplied` saying why none was started (not commissioned,
+ * cordoned, in another job, or nothing changed).
+ */
+export interface LabelResponse extends NodeChangeResponse {
+  job: JobRecord | null
+  notApplied?: string
 }
 
 /** Longest `reason` of `mark-broken`. */

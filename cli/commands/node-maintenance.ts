@@ -2,14 +2,25 @@
  * Node maintenance: `clusterctl cordon|uncordon NAME` (`POST /v1/nodes/:name/cordon|uncordon`),
  * `clusterctl mark-broken NAME --reason TEXT` / `mark-fixed NAME`
  * (`POST /v1/nodes/:name/mark-broken|mark-fixed`) and `clusterctl node label NAME K=V|K-...`
- * (`POST /v1/nodes/:name/labels`). Each prints what changed, or that nothing had to.
+ * (`POST /v1/nodes/:name/labels`, which also starts a reconfigure job re-applying the node's
+ * configuration with its labels). Each prints what changed, or that nothing had to.
  */
 
 import type { LabelRequest, NodeChangeResponse } from '../../protocol/nodes.js'
 import { labelProblem } from '../../protocol/names.js'
 import { nodeNames } from '../arguments.js'
 import type { ApiClient } from '../client.js'
+import type { CommandContext } from '../context.js'
 import { usageError } from '../errors.js'
+import type { WaitOptions } from '../job-progress.js'
+import { createdText, jobResult } from './commission.js'
+
+/** Options of `clusterctl node label`. */
+export interface NodeLabelOptions {
+  wait?: boolean
+  /** Overrides of the wait's terminal and reconnect settings, for tests. */
+  waitOptions?: Partial<WaitOptions>
+}
 
 /** Options of `clusterctl mark-broken`. */
 export interface MarkBrokenOptions {
@@ -80,8 +91,15 @@ export function labelRequest (changes: readonly string[]): LabelRequest {
   return { ...(Object.keys(set).length > 0 ? { set } : {}), ...(remove.length > 0 ? { remove } : {}) }
 }
 
-/** Set and remove a node's labels. */
-export async function nodeLabel (client: ApiClient, name: string, changes: string[]): Promise<string> {
+/** Set and remove a node's labels; with `--wait`, follow the reconfigure job that re-applies them. */
+export async function nodeLabel (client: ApiClient, name: string, changes: string[], opts: NodeLabelOptions = {}, ctx?: CommandContext): Promise<string | AsyncIterable<string>> {
   const res = await client.labelNode(checkedName(name), labelRequest(changes))
-  return unchanged(res, `has these labels (${labelsText(res.node.labels)})`) ?? `node ${res.node.name} labels: ${labelsText(res.node.labels)}\n`
+  const head = unchanged(res, `has these labels (${labelsText(res.node.labels)})`) ?? `node ${res.node.name} labels: ${labelsText(res.node.labels)}\n`
+  if (res.job === null) return res.event === null ? head : `${head}not re-applied: ${res.notApplied ?? 'no job was started'}\n`
+  if (opts.wait !== true || ctx === undefined) return head + createdText(res.job, false)
+  const follow = jobResult(client, res.job, opts, ctx)
+  return (async function * () {
+    yield head
+    yield * (typeof follow === 'string' ? [follow] : follow)
+  })()
 }

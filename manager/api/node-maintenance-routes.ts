@@ -8,14 +8,15 @@
 import type { ApiHandler } from '../../protocol/api-handler.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { labelProblem } from '../../protocol/names.js'
-import { MAX_BROKEN_REASON_LENGTH, MAX_NODE_LABELS, type LifecycleEvent, type NodeChangeResponse, type NodeRecord } from '../../protocol/nodes.js'
+import { MAX_BROKEN_REASON_LENGTH, MAX_NODE_LABELS, type LabelResponse, type LifecycleEvent, type NodeChangeResponse, type NodeRecord } from '../../protocol/nodes.js'
 import type { JobService } from '../jobs/job-service.js'
+import { isSchedulable } from '../lifecycle/schedulable.js'
 import type { NodeNote, NodeStore } from '../store/index.js'
 
 /** What the maintenance routes read and call. */
 export interface NodeMaintenanceComponents {
   store: NodeStore
-  jobs: Pick<JobService, 'nodeJob'>
+  jobs: Pick<JobService, 'nodeJob' | 'submit'>
   /** The record of `name`, or CLUSTERD_ERR_NODE_NOT_FOUND / INVALID_ARGUMENT (manager-routes.ts). */
   nodeNamed: (name: string) => Promise<NodeRecord>
 }
@@ -103,13 +104,21 @@ export function nodeMaintenanceRoutes (c: NodeMaintenanceComponents): Record<'co
       return await transition(params.name ?? '', { type: 'MARK_FIXED' })
     },
 
-    labelNode: async ({ params, body }) => {
+    labelNode: async ({ params, body }): Promise<LabelResponse> => {
       const node = await c.nodeNamed(params.name ?? '')
       const o = asObject(body)
       onlyKeys(o, ['set', 'remove'])
       const labels = applyLabelChange(node.labels, o)
-      if (JSON.stringify(Object.entries(labels).sort()) === JSON.stringify(Object.entries(node.labels).sort())) return { node, event: null }
-      return await note(node, { type: 'labels-set', actor: 'operator', labels })
+      if (JSON.stringify(Object.entries(labels).sort()) === JSON.stringify(Object.entries(node.labels).sort())) {
+        return { node, event: null, job: null, notApplied: 'the labels did not change' }
+      }
+      const res = await note(node, { type: 'labels-set', actor: 'operator', labels })
+      // Re-apply the node's configuration with its new labels (clusterd_labels) where a job may run.
+      const busy = await c.jobs.nodeJob(node.name)
+      const why = !isSchedulable(res.node) ? `the node is ${res.node.cordoned ? 'cordoned' : res.node.state}` : busy !== null ? `the node is in job ${busy}` : null
+      if (why !== null) return { ...res, job: null, notApplied: `${why}; run clusterctl reconfigure ${node.name} later to apply them` }
+      const job = await c.jobs.submit({ kind: 'reconfigure', nodes: [node.name], roles: [], vars: {}, actor: 'operator' })
+      return { ...res, job }
     }
   }
 }

@@ -84,7 +84,7 @@ export async function precheckNodes (ctx: RunContext, job: JobRecord, signal: Ab
     }
     events.push({ kind: 'precheck', node: name, message: 'ok' })
     progress.step = 'playbook'
-    targets.push({ name, ...t, ...jobRoles(job, node), vars: node.vars })
+    targets.push({ name, ...t, ...jobRoles(job, node), vars: node.vars, labels: node.labels })
   })
   return targets
 }

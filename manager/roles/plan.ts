@@ -40,6 +40,8 @@ export interface PlanTarget {
   cleanupRoles?: string[]
   /** Node-level variables (third layer). */
   vars?: Vars
+  /** The node's operator labels (`clusterctl node label`), injected as `clusterd_labels`. */
+  labels?: Record<string, string>
 }
 
 /** One host in a plan, with its final role list and variables. */
@@ -133,6 +135,7 @@ export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget
     const injected: Record<string, VarValue> = {
       clusterd_node_name: t.name,
       clusterd_roles: roles.map(r => r.name),
+      clusterd_labels: { ...t.labels },
       clusterd_cluster: options.cluster,
       clusterd_plan_kind: kind
     }

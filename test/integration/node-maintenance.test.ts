@@ -2,7 +2,8 @@
 // their own sshd, the manager running real ansible-runner over real SSH, driven through the
 // real clusterctl. A cordoned worker is skipped by `upgrade --all` and by the on-return
 // policy, and refuses a job by name; mark-broken / mark-fixed round trip; labels and `-l`
-// selectors; `verify --wait` exits 9 on drift and `nodes` shows it in DRIFT.
+// selectors (a label change re-applies the configuration); `verify --wait` exits 9 on drift
+// and `nodes` shows it in DRIFT.
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -138,8 +139,11 @@ describe('node maintenance (cordon, mark-broken, labels, selectors, verify drift
   it('labels and -l selectors: nodes filters, verify --wait picks the match and exits 9 on drift; DRIFT shows it', async () => {
     await waitFor(async () => (await jobsOf(h(1).name)).every(j => ['succeeded', 'failed', 'cancelled'].includes(j.status)) ? true : undefined,
       { timeoutMs: 60_000, message: 'the verify --all job did not finish' })
-    assert.match(await ctlOk(['node', 'label', h(1).name, 'zone=a', 'rack=r1']), /labels: rack=r1,zone=a/)
-    await ctlOk(['node', 'label', h(2).name, 'zone=b'])
+    // A label change re-applies the node's configuration: base.yml records the labels.
+    assert.match(await ctlOk(['node', 'label', h(1).name, 'zone=a', 'rack=r1', '--wait']), /labels: rack=r1,zone=a\njob \S+ queued: reconfigure of/)
+    const recorded = JSON.parse(await h(1).readFile('/etc/clusterd/node.json') ?? '{}')
+    assert.deepEqual(recorded.labels, { zone: 'a', rack: 'r1' })
+    await ctlOk(['node', 'label', h(2).name, 'zone=b', '--wait'])
     const listed = await ctlOk(['nodes', '-l', 'zone=a,role=worker', '-o', 'json'])
     assert.deepEqual((JSON.parse(listed) as NodeRecord[]).map(x => x.name), [h(1).name])
     const bad = await clusterctl(['nodes', '-l', 'zone'])

@@ -274,11 +274,18 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
     uncordonNode: nodeChange('uncordoned', () => ({ cordoned: false })),
     markBroken: nodeChange('marked-broken', body => ({ state: 'broken', reason: (body as { reason: string }).reason })),
     markFixed: nodeChange('marked-fixed', () => ({ state: 'commissioned', reason: null })),
-    labelNode: nodeChange('labels-set', (body, node) => {
-      const labels = { ...node.labels, ...(body as { set?: Record<string, string> }).set }
-      for (const k of (body as { remove?: string[] }).remove ?? []) delete labels[k]
-      return { labels }
-    }),
+    labelNode: async req => {
+      const res = await nodeChange('labels-set', (body, node) => {
+        const labels = { ...node.labels, ...(body as { set?: Record<string, string> }).set }
+        for (const k of (body as { remove?: string[] }).remove ?? []) delete labels[k]
+        return { labels }
+      })(req) as Record<string, unknown>
+      // db1 is commissioned: the manager re-applies its configuration; web2 is not.
+      if (req.params.name !== 'db1') return { ...res, job: null, notApplied: 'the node is commission-failed; run clusterctl reconfigure web2 later to apply them' }
+      const job = scriptedJob('reconfigure', ['db1'], [], {})
+      jobs.set(job.id, job)
+      return { ...res, job }
+    },
     nameBindings: async () => [...NODES, ...extraNodes].map(n => ({ name: n.name, peerId: n.peerId, conflicts: n.nameConflicts.map(c => c.peerId) })),
     commission: create('commission'),
     decommission: create('decommission'),

@@ -4,7 +4,7 @@ import { ApiClient } from '../../../../cli/client.js'
 import { cordon, labelRequest, markBroken, markFixed, nodeLabel } from '../../../../cli/commands/node-maintenance.js'
 import { nodeSetRoles } from '../../../../cli/commands/node-set-roles.js'
 import { ExitError } from '../../../../cli/errors.js'
-import { startManagerFixture, testContext, type ManagerFixture } from '../manager-fixture.js'
+import { collectOutput, startManagerFixture, testContext, type ManagerFixture } from '../manager-fixture.js'
 
 const usage = (pattern: RegExp) => (err: unknown): boolean => err instanceof ExitError && err.exitCode === 2 && pattern.test(err.message)
 
@@ -38,8 +38,13 @@ describe('clusterctl cordon, uncordon, mark-broken, mark-fixed, node label', () 
     assert.throws(() => labelRequest(['zone']), usage(/expected K=V to set a label or K- to remove one/))
     assert.throws(() => labelRequest(['zone=a', 'zone-']), usage(/changed twice/))
     assert.throws(() => labelRequest(['bad key=x']), usage(/label key "bad key" is invalid/))
-    assert.equal(await nodeLabel(client, 'db1', ['zone=a']), 'node db1 labels: zone=a\n')
+    assert.equal(await nodeLabel(client, 'db1', ['zone=a']),
+      'node db1 labels: zone=a\njob reconfigure-ok queued: reconfigure of db1\nfollow it with: clusterctl job logs reconfigure-ok --follow\n')
     assert.deepEqual(fx.requestsTo('labelNode').at(-1)?.body, { set: { zone: 'a' } })
+    assert.equal(await nodeLabel(client, 'web2', ['zone=b', 'rack-']),
+      'node web2 labels: zone=b\nnot re-applied: the node is commission-failed; run clusterctl reconfigure web2 later to apply them\n')
+    const waited = await collectOutput(await nodeLabel(client, 'db1', ['zone=a'], { wait: true, waitOptions: { firstDelayMs: 10 } }, testContext()))
+    assert.match(waited, /^node db1 labels: zone=a\njob reconfigure-ok queued: reconfigure of db1\n[\s\S]*NODE +OUTCOME/)
   })
 
   it('refuses a bad node name before any request', async () => {

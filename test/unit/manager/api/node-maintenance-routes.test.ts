@@ -12,12 +12,14 @@ import type { PlaybookResult } from '../../../../manager/ansible/playbook-runner
 import type { ManagerStore } from '../../../../manager/store/index.js'
 import type { ClusterdError } from '../../../../protocol/errors.js'
 import type { JobRecord } from '../../../../protocol/jobs.js'
-import type { NodeChangeResponse, NodeRecord } from '../../../../protocol/nodes.js'
+import type { LabelResponse, NodeChangeResponse, NodeRecord } from '../../../../protocol/nodes.js'
 import { RUNNER_INIT, finishedJob, jobComponents, openJobStore } from '../jobs/job-fixture.js'
 
 class OkPlaybooks {
   hold: Promise<void> | null = null
+  plans: PlaybookPlan[] = []
   async run (plan: PlaybookPlan): Promise<PlaybookResult> {
+    this.plans.push(plan)
     if (this.hold !== null) await this.hold
     return {
       ident: 'x', status: 'completed', check: false, exitCode: 0, durationMs: 1,
@@ -119,14 +121,27 @@ describe('manager routes: cordon, mark-broken, labels, selectors (real store and
       ['marked-broken commissioned->broken', 'marked-fixed broken->commissioned'])
   })
 
-  it('labels: set and remove, reserved and bad keys refused, recorded with the labels after', async () => {
-    const res = await call<NodeChangeResponse>('labelNode', { name: 'a' }, { set: { zone: 'a', rack: 'r1' } })
+  it('labels: set and remove, recorded with the labels after, re-applied by a reconfigure job where one may run; bad keys refused', async () => {
+    const res = await call<LabelResponse>('labelNode', { name: 'a' }, { set: { zone: 'a', rack: 'r1' } })
     assert.deepEqual(res.node.labels, { zone: 'a', rack: 'r1' })
     assert.equal(res.event?.type, 'labels-set')
     assert.deepEqual(res.event?.labels, { zone: 'a', rack: 'r1' })
-    const removed = await call<NodeChangeResponse>('labelNode', { name: 'a' }, { remove: ['rack'] })
+    assert.equal(res.job?.kind, 'reconfigure')
+    assert.equal((await finishedJob(store, res.job?.id ?? '')).status, 'succeeded')
+    assert.deepEqual(playbooks.plans.at(-1)?.hosts[0]?.vars.clusterd_labels, { zone: 'a', rack: 'r1' }, 'the playbooks get the labels')
+    const removed = await call<LabelResponse>('labelNode', { name: 'a' }, { remove: ['rack'] })
     assert.deepEqual(removed.node.labels, { zone: 'a' })
-    assert.equal((await call<NodeChangeResponse>('labelNode', { name: 'a' }, { set: { zone: 'a' } })).event, null)
+    await finishedJob(store, removed.job?.id ?? '')
+    const same = await call<LabelResponse>('labelNode', { name: 'a' }, { set: { zone: 'a' } })
+    assert.equal(same.event, null)
+    assert.equal(same.job, null)
+    await call('cordonNode', { name: 'b' }, {})
+    const cordoned = await call<LabelResponse>('labelNode', { name: 'b' }, { set: { zone: 'b' } })
+    assert.equal(cordoned.event?.type, 'labels-set', 'a cordoned node can be labelled')
+    assert.equal(cordoned.job, null)
+    assert.match(cordoned.notApplied ?? '', /the node is cordoned; run clusterctl reconfigure b later/)
+    const fresh = await call<LabelResponse>('labelNode', { name: 'fresh' }, { set: { zone: 'b' } })
+    assert.match(fresh.notApplied ?? '', /the node is discovered/)
     assert.match(await refusal(call('labelNode', { name: 'a' }, { set: { role: 'x' } })), /reserved/)
     assert.match(await refusal(call('labelNode', { name: 'a' }, { set: { 'bad key': 'x' } })), /label key "bad key" is invalid/)
     assert.match(await refusal(call('labelNode', { name: 'a' }, { set: { k: 'v' }, remove: ['k'] })), /both set and removed/)
@@ -134,7 +149,10 @@ describe('manager routes: cordon, mark-broken, labels, selectors (real store and
   })
 
   it('selectors: nodes are filtered, jobs get the matching nodes that can take them (cordoned and broken left out)', async () => {
-    for (const n of ['a', 'b', 'c']) await call('labelNode', { name: n }, { set: { zone: n === 'c' ? 'b' : 'a' } })
+    for (const n of ['a', 'b', 'c']) {
+      const res = await call<LabelResponse>('labelNode', { name: n }, { set: { zone: n === 'c' ? 'b' : 'a' } })
+      await finishedJob(store, res.job?.id ?? '')
+    }
     await call('labelNode', { name: 'fresh' }, { set: { zone: 'a' } })
     const listed = await call<NodeRecord[]>('listNodes', {}, undefined, { selector: 'zone=a' })
     assert.deepEqual(listed.map(n => n.name), ['a', 'b', 'fresh'])
