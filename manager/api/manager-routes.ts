@@ -17,6 +17,7 @@ import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
 import { isSchedulable, selectForJob } from '../lifecycle/schedulable.js'
 import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
 import { backupRoute, type BackupSnapshots } from './backup-route.js'
+import { asObject, invalid, onlyKeys } from './body-checks.js'
 import { validateConfigValue } from './config-values.js'
 import { nodeMaintenanceRoutes } from './node-maintenance-routes.js'
 
@@ -33,20 +34,6 @@ export interface ManagerRoutesComponents {
 }
 
 const MAX_NODES_PER_REQUEST = 1000
-
-function invalid (message: string): ClusterdError {
-  return new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', message)
-}
-
-function asObject (body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('request body must be a JSON object')
-  return body as Record<string, unknown>
-}
-
-function onlyKeys (o: Record<string, unknown>, allowed: string[]): void {
-  const extra = Object.keys(o).filter(k => !allowed.includes(k))
-  if (extra.length > 0) throw invalid(`unknown field(s) ${extra.map(k => JSON.stringify(k)).join(', ')}; allowed: ${allowed.join(', ')}`)
-}
 
 function nodeList (v: unknown, field = 'nodes'): string[] {
   if (v === undefined) return []

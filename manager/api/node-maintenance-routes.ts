@@ -12,6 +12,7 @@ import { MAX_BROKEN_REASON_LENGTH, MAX_NODE_LABELS, type LabelResponse, type Lif
 import type { JobService } from '../jobs/job-service.js'
 import { isSchedulable } from '../lifecycle/schedulable.js'
 import type { NodeNote, NodeStore } from '../store/index.js'
+import { asObject, invalid, onlyKeys } from './body-checks.js'
 
 /** What the maintenance routes read and call. */
 export interface NodeMaintenanceComponents {
@@ -24,19 +25,9 @@ export interface NodeMaintenanceComponents {
 /** Label keys a selector reads as state and role, so they cannot be labels. */
 const RESERVED_LABEL_KEYS = ['state', 'role']
 
-function invalid (message: string): ClusterdError {
-  return new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', message)
-}
-
-function asObject (body: unknown): Record<string, unknown> {
-  if (body === undefined || body === null) return {}
-  if (typeof body !== 'object' || Array.isArray(body)) throw invalid('request body must be a JSON object')
-  return body as Record<string, unknown>
-}
-
-function onlyKeys (o: Record<string, unknown>, allowed: string[]): void {
-  const extra = Object.keys(o).filter(k => !allowed.includes(k))
-  if (extra.length > 0) throw invalid(`unknown field(s) ${extra.map(k => JSON.stringify(k)).join(', ')}; allowed: ${allowed.join(', ') || 'none'}`)
+/** The body as an object; none at all counts as empty (these routes take no or few fields). */
+function bodyOf (body: unknown): Record<string, unknown> {
+  return body === undefined || body === null ? {} : asObject(body)
 }
 
 /** The new label map from `{ set, remove }`, checked; throws INVALID_ARGUMENT naming the bad label. */
@@ -73,7 +64,7 @@ export function nodeMaintenanceRoutes (c: NodeMaintenanceComponents): Record<'co
   }
   const cordon = async (name: string, body: unknown, cordoned: boolean): Promise<NodeChangeResponse> => {
     const node = await c.nodeNamed(name)
-    onlyKeys(asObject(body), [])
+    onlyKeys(bodyOf(body), [])
     if (node.cordoned === cordoned) return { node, event: null }
     return await note(node, { type: cordoned ? 'cordoned' : 'uncordoned', actor: 'operator', cordoned })
   }
@@ -92,7 +83,7 @@ export function nodeMaintenanceRoutes (c: NodeMaintenanceComponents): Record<'co
     uncordonNode: async ({ params, body }) => await cordon(params.name ?? '', body, false),
 
     markBroken: async ({ params, body }) => {
-      const o = asObject(body)
+      const o = bodyOf(body)
       onlyKeys(o, ['reason'])
       const reason = typeof o.reason === 'string' ? o.reason.trim() : ''
       if (reason.length === 0 || reason.length > MAX_BROKEN_REASON_LENGTH) throw invalid(`reason must be a non-empty text of at most ${MAX_BROKEN_REASON_LENGTH} characters (--reason TEXT)`)
@@ -100,13 +91,13 @@ export function nodeMaintenanceRoutes (c: NodeMaintenanceComponents): Record<'co
     },
 
     markFixed: async ({ params, body }) => {
-      onlyKeys(asObject(body), [])
+      onlyKeys(bodyOf(body), [])
       return await transition(params.name ?? '', { type: 'MARK_FIXED' })
     },
 
     labelNode: async ({ params, body }): Promise<LabelResponse> => {
       const node = await c.nodeNamed(params.name ?? '')
-      const o = asObject(body)
+      const o = bodyOf(body)
       onlyKeys(o, ['set', 'remove'])
       const labels = applyLabelChange(node.labels, o)
       if (JSON.stringify(Object.entries(labels).sort()) === JSON.stringify(Object.entries(node.labels).sort())) {
