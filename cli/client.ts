@@ -14,7 +14,7 @@ import type { JobEvent, JobRecord, JobStatus } from '../protocol/jobs.js'
 import type { ConfigEntry, ConfigMap, JobFeedItem, NodeDetail } from '../protocol/manager-api.js'
 import type { ManagerInfo } from '../protocol/manager-wire.js'
 import type { Member } from '../protocol/members.js'
-import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type BindingChangeResponse, type ForgetRequest, type LifecycleEvent, type NodeRecord, type NodesPage, type RebindRequest } from '../protocol/nodes.js'
+import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, type BindingChangeResponse, type ForgetRequest, type LabelRequest, type LabelResponse, type LifecycleEvent, type MarkBrokenRequest, type NodeChangeResponse, type NodeRecord, type NodesPage, type RebindRequest, type SetRolesRequest } from '../protocol/nodes.js'
 import type { HistoryEntry, PushRevisionRequest, PushRevisionResponse, RevisionDiff, RevisionInfo, RevisionSummary, UpgradePlan, UpgradePlanRequest } from '../protocol/revisions.js'
 import { DEFAULT_CA_FILE, DEFAULT_TIMEOUT_MS, EXIT_INTERNAL, MAX_RESPONSE_BYTES } from './constants.js'
 import { ExitError, unreachableError, usageError } from './errors.js'
@@ -143,17 +143,17 @@ export class ApiClient {
     return await this.request<LeaseStatus>(LOCAL_ROUTES.lease.method, LOCAL_ROUTES.lease.pattern, undefined, options)
   }
 
-  /** `GET /v1/nodes?limit=N&after=NAME`: one page of node records in name order. */
-  async nodesPage (page: { limit: number, after?: string }, options: CallOptions = {}): Promise<NodesPage> {
+  /** `GET /v1/nodes?limit=N&after=NAME[&selector=K=V]`: one page of node records in name order (only those matching `selector`). */
+  async nodesPage (page: { limit: number, after?: string, selector?: string }, options: CallOptions = {}): Promise<NodesPage> {
     const r = MANAGER_ROUTES.listNodes
-    return await this.request<NodesPage>(r.method, routePath(r.pattern, {}, { limit: page.limit, after: page.after }), undefined, options)
+    return await this.request<NodesPage>(r.method, routePath(r.pattern, {}, { limit: page.limit, after: page.after, selector: page.selector }), undefined, options)
   }
 
   /**
    * Every node's lifecycle record, by name, fetched page by page (`pageSize` each); at most
    * `max` records when given.
    */
-  async nodes (options: CallOptions & { pageSize?: number, max?: number } = {}): Promise<NodeRecord[]> {
+  async nodes (options: CallOptions & { pageSize?: number, max?: number, selector?: string } = {}): Promise<NodeRecord[]> {
     const out: NodeRecord[] = []
     let after: string | undefined
     const max = options.max ?? Number.POSITIVE_INFINITY
@@ -161,7 +161,7 @@ export class ApiClient {
     for (;;) {
       const limit = Math.min(options.pageSize ?? DEFAULT_NODES_PAGE, MAX_NODES_PAGE, max - out.length)
       if (limit <= 0) return out
-      const page = await this.nodesPage({ limit, ...(after !== undefined ? { after } : {}) }, options)
+      const page = await this.nodesPage({ limit, ...(after !== undefined ? { after } : {}), ...(options.selector !== undefined ? { selector: options.selector } : {}) }, options)
       out.push(...page.items)
       if (page.next === null || (after !== undefined && page.next <= after)) return out
       after = page.next
@@ -184,6 +184,36 @@ export class ApiClient {
   async forgetNode (name: string, body: ForgetRequest, options: CallOptions = {}): Promise<BindingChangeResponse> {
     const r = MANAGER_ROUTES.forgetNode
     return await this.request<BindingChangeResponse>(r.method, routePath(r.pattern, { name }), body, options)
+  }
+
+  /** `POST /v1/nodes/:name/cordon` (`cordoned` true) or `/uncordon`: the record after and the event (null: no change). */
+  async cordonNode (name: string, cordoned: boolean, options: CallOptions = {}): Promise<NodeChangeResponse> {
+    const r = cordoned ? MANAGER_ROUTES.cordonNode : MANAGER_ROUTES.uncordonNode
+    return await this.request<NodeChangeResponse>(r.method, routePath(r.pattern, { name }), {}, options)
+  }
+
+  /** `POST /v1/nodes/:name/mark-broken`: take the node out of service with a reason. */
+  async markBroken (name: string, body: MarkBrokenRequest, options: CallOptions = {}): Promise<NodeChangeResponse> {
+    const r = MANAGER_ROUTES.markBroken
+    return await this.request<NodeChangeResponse>(r.method, routePath(r.pattern, { name }), body, options)
+  }
+
+  /** `POST /v1/nodes/:name/mark-fixed`: return a broken node to the state it left. */
+  async markFixed (name: string, options: CallOptions = {}): Promise<NodeChangeResponse> {
+    const r = MANAGER_ROUTES.markFixed
+    return await this.request<NodeChangeResponse>(r.method, routePath(r.pattern, { name }), {}, options)
+  }
+
+  /** `POST /v1/nodes/:name/labels`: set and remove operator labels; the reconfigure job that re-applies them, if one started. */
+  async labelNode (name: string, body: LabelRequest, options: CallOptions = {}): Promise<LabelResponse> {
+    const r = MANAGER_ROUTES.labelNode
+    return await this.request<LabelResponse>(r.method, routePath(r.pattern, { name }), body, options)
+  }
+
+  /** `POST /v1/nodes/:name/roles`: a reconfigure job to the new roles, cleaning up removed ones (202). */
+  async setNodeRoles (name: string, body: SetRolesRequest, options: CallOptions = {}): Promise<JobRecord> {
+    const r = MANAGER_ROUTES.setNodeRoles
+    return await this.request<JobRecord>(r.method, routePath(r.pattern, { name }), body, options)
   }
 
   /** `POST /v1/commission`: create a commission job (202). */

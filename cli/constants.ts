@@ -25,7 +25,7 @@ export const DEFAULT_TIMEOUT_MS = 30_000
 export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 /** The exit codes clusterctl's own code uses; the one table of exit codes is protocol/exit-codes.ts. */
-export { EXIT_DECLINED, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_USAGE } from '../protocol/exit-codes.js'
+export { EXIT_DECLINED, EXIT_DRIFT, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_USAGE } from '../protocol/exit-codes.js'
 
 /** How long `--wait` and `job logs --follow` keep reconnecting a broken job stream (e.g. manager failover). */
 export const RECONNECT_WINDOW_MS = 60_000

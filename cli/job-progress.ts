@@ -2,12 +2,13 @@
  * `--wait`: follow a job the command just created and show live progress per node (current
  * task; ok/changed/failed counts). On a terminal a compact block is redrawn in place;
  * otherwise one line is printed per event of interest. At the end a per-node summary, and
- * an EXIT_JOB_FAILED error unless every node's outcome is `ok`.
+ * an EXIT_JOB_FAILED error unless every node's outcome is `ok`; a verify job whose checks found
+ * drift on a node ends with EXIT_DRIFT.
  */
 
 import type { JobEventKind, JobRecord } from '../protocol/jobs.js'
 import type { ApiClient } from './client.js'
-import { EXIT_JOB_FAILED, REDRAW_INTERVAL_MS } from './constants.js'
+import { EXIT_DRIFT, EXIT_JOB_FAILED, REDRAW_INTERVAL_MS } from './constants.js'
 import type { CommandContext } from './context.js'
 import { ExitError } from './errors.js'
 import { followJob } from './job-follow.js'
@@ -77,9 +78,15 @@ function outcomeLines (before: JobRecord, after: JobRecord, at: string): string 
   return out
 }
 
+/** Nodes of a verify job whose check found tasks that would change them. */
+export function driftedNodes (job: JobRecord): string[] {
+  return job.nodes.filter(n => (job.perNode[n]?.drift?.changed ?? 0) > 0)
+}
+
 /**
  * Follow `job` to its end, yielding text to print. Throws ExitError(EXIT_JOB_FAILED) after the
- * summary when any node's outcome is not `ok`.
+ * summary when any node's outcome is not `ok`, and ExitError(EXIT_DRIFT) when a verify job's
+ * nodes are all `ok` but one has drift.
  */
 export async function * waitForJob (client: ApiClient, job: JobRecord, opts: WaitOptions): AsyncGenerator<string> {
   const now = opts.now ?? (() => new Date())
@@ -136,5 +143,9 @@ export async function * waitForJob (client: ApiClient, job: JobRecord, opts: Wai
   if (bad.length > 0) {
     const why = current.reason !== null ? current.reason.replace(/\s+/g, ' ') : `${bad.length} of ${current.nodes.length} node(s) not ok: ${bad.join(', ')}`
     throw new ExitError(`job ${current.id} ${current.status}: ${why}`, EXIT_JOB_FAILED)
+  }
+  const drifted = current.kind === 'verify' ? driftedNodes(current) : []
+  if (drifted.length > 0) {
+    throw new ExitError(`job ${current.id}: drift found on ${drifted.length} of ${current.nodes.length} node(s): ${drifted.join(', ')} (clusterctl reconfigure re-applies their roles)`, EXIT_DRIFT)
   }
 }

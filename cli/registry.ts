@@ -24,7 +24,9 @@ import { logs, type LogsOptions } from './commands/logs.js'
 import { manager, type ManagerOptions } from './commands/manager.js'
 import { members, type MembersOptions } from './commands/members.js'
 import { nodeForget, type NodeForgetOptions } from './commands/node-forget.js'
+import { cordon, markBroken, markFixed, nodeLabel, type MarkBrokenOptions, type NodeLabelOptions } from './commands/node-maintenance.js'
 import { nodeRebind, type NodeRebindOptions } from './commands/node-rebind.js'
+import { nodeSetRoles, type SetRolesOptions } from './commands/node-set-roles.js'
 import { nodeShow, type NodeShowOptions } from './commands/node-show.js'
 import { nodes, type NodesOptions } from './commands/nodes.js'
 import { agentUpgradeOptions, upgrade, type UpgradeOptions } from './commands/upgrade.js'
@@ -34,6 +36,7 @@ import { supportBundle, type SupportBundleOptions } from './commands/support-bun
 import { reconfigure, verify, type MaintenanceOptions } from './commands/verify.js'
 import type { CommandContext } from './context.js'
 import { OUTPUT_FORMATS } from './output.js'
+import { selectorOption } from './selector.js'
 
 /** What a command produces: text to print, or (for `--follow`, `--wait`) text to print as it arrives. */
 export type CommandResult = string | AsyncIterable<string>
@@ -53,7 +56,7 @@ export interface CommandSpec {
 
 /** Help text of the command groups of two-word verbs. */
 export const GROUPS: Readonly<Record<string, string>> = {
-  node: 'Inspect one node, move its name to another peer, or forget it',
+  node: 'Inspect one node, change its roles or labels, move its name to another peer, or forget it',
   job: 'Inspect, follow, cancel, resume and retry jobs',
   config: 'Read and change the cluster configuration',
   roles: 'Configuration revisions held by the cluster: push a playbook directory, list, show, compare'
@@ -61,6 +64,7 @@ export const GROUPS: Readonly<Record<string, string>> = {
 
 const varOption = (): Option => new Option('--var <name=value>', 'request variable for the playbooks (repeatable)').argParser(collect)
 const waitOption = (): Option => new Option('--wait', 'follow the job, show progress per node, exit 0 only if every node ends ok (7 otherwise)')
+const verifyWaitOption = (): Option => new Option('--wait', 'follow the job, show progress per node; exit 0 if every node is ok without drift, 9 on drift, 7 if a node could not be checked')
 
 /** `upgrade --plan`, `--to REV`, `--force` and `-o` for the plan (the revisions part of `upgrade`). */
 function upgradeRevisionOptions (cmd: Command): void {
@@ -97,6 +101,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     configure: cmd => {
       cmd.addOption(new Option('--limit <n>', 'at most this many nodes (the first by name)'))
         .addOption(new Option('--page-size <n>', 'nodes fetched per request (default 500, at most 5000)'))
+        .addOption(selectorOption())
     },
     run: async (client, opts) => await nodes(client, opts as unknown as NodesOptions)
   },
@@ -129,6 +134,57 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (client, opts, [name], ctx) => await nodeForget(client, name ?? '', opts as NodeForgetOptions, ctx)
   },
   {
+    verb: 'node set-roles',
+    summary: "Change a commissioned node's roles (a reconfigure job): removed roles are cleaned up, the new set applied",
+    read: false,
+    configure: cmd => {
+      cmd.argument('<name>', 'node name')
+        .addOption(new Option('--role <role>', 'role the node has afterwards (repeatable, at least one: the whole new set)').argParser(collect).makeOptionMandatory())
+        .addOption(varOption())
+        .addOption(new Option('--vars-file <file>', 'YAML or JSON map of request variables (string values); --var wins'))
+        .addOption(waitOption())
+    },
+    run: async (client, opts, [name], ctx) => await nodeSetRoles(client, name ?? '', opts as SetRolesOptions, ctx)
+  },
+  {
+    verb: 'node label',
+    summary: "Set (K=V) or remove (K-) a node's operator labels (selectors -l match them) and re-apply its configuration with them (a reconfigure job)",
+    read: false,
+    configure: cmd => { cmd.argument('<name>', 'node name').argument('<changes...>', 'K=V to set, K- to remove').addOption(waitOption()) },
+    run: async (client, opts, [name, ...changes], ctx) => await nodeLabel(client, name ?? '', changes, opts as NodeLabelOptions, ctx)
+  },
+  {
+    verb: 'cordon',
+    summary: 'Stop new jobs on a node (but decommission): skipped by --all, selectors and on-return',
+    read: false,
+    configure: cmd => { cmd.argument('<name>', 'node name') },
+    run: async (client, _opts, [name]) => await cordon(client, name ?? '', true)
+  },
+  {
+    verb: 'uncordon',
+    summary: 'Let a cordoned node take jobs again',
+    read: false,
+    configure: cmd => { cmd.argument('<name>', 'node name') },
+    run: async (client, _opts, [name]) => await cordon(client, name ?? '', false)
+  },
+  {
+    verb: 'mark-broken',
+    summary: 'Take a node out of service for repair (state broken) without decommissioning it',
+    read: false,
+    configure: cmd => {
+      cmd.argument('<name>', 'node name')
+        .addOption(new Option('--reason <text>', 'why the node is out of service (recorded in its events)').makeOptionMandatory())
+    },
+    run: async (client, opts, [name]) => await markBroken(client, name ?? '', opts as MarkBrokenOptions)
+  },
+  {
+    verb: 'mark-fixed',
+    summary: 'Return a broken node to the state it was marked broken from',
+    read: false,
+    configure: cmd => { cmd.argument('<name>', 'node name') },
+    run: async (client, _opts, [name]) => await markFixed(client, name ?? '')
+  },
+  {
     verb: 'commission',
     summary: 'Configure nodes for their roles (a commission job)',
     read: false,
@@ -137,7 +193,8 @@ export const COMMANDS: readonly CommandSpec[] = [
         .addOption(new Option('--role <role>', 'role to apply (repeatable, at least one)').argParser(collect).makeOptionMandatory())
         .addOption(varOption())
         .addOption(new Option('--vars-file <file>', 'YAML or JSON map of request variables (string values); --var wins'))
-        .addOption(new Option('--all-discovered', 'commission every node in the discovered state'))
+        .addOption(new Option('--all-discovered', 'commission every uncordoned node in the discovered state'))
+        .addOption(selectorOption())
         .addOption(waitOption())
     },
     run: async (client, opts, args, ctx) => await commission(client, args, opts as CommissionOptions, ctx)
@@ -147,7 +204,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Remove nodes from service (a decommission job)',
     read: false,
     configure: cmd => {
-      cmd.argument('<names...>', 'nodes to decommission')
+      cmd.argument('[names...]', 'nodes to decommission')
+        .addOption(selectorOption())
         .addOption(new Option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)'))
         .addOption(waitOption())
     },
@@ -159,7 +217,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     read: false,
     configure: cmd => {
       cmd.argument('[names...]', 'nodes to upgrade')
-        .addOption(new Option('--all', 'upgrade every commissioned node (an agent upgrade: every reachable node)'))
+        .addOption(new Option('--all', 'upgrade every commissioned, uncordoned node (an agent upgrade: every reachable, uncordoned node)'))
+        .addOption(selectorOption())
         .addOption(varOption())
         .addOption(new Option('--batch-size <n>', 'rolling upgrade: N nodes per batch; each batch must pass the post-upgrade check and tests before the next'))
         .addOption(new Option('--max-unavailable <n>', 'rolling upgrade: at most N nodes upgrading or failed at once (default: the batch size)'))
@@ -177,8 +236,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     read: false,
     configure: cmd => {
       cmd.argument('[names...]', 'nodes to verify')
-        .addOption(new Option('--all', 'verify every commissioned node'))
-        .addOption(waitOption())
+        .addOption(new Option('--all', 'verify every commissioned, uncordoned node'))
+        .addOption(selectorOption())
+        .addOption(verifyWaitOption())
     },
     run: async (client, opts, args, ctx) => await verify(client, args, opts as MaintenanceOptions, ctx)
   },
@@ -188,7 +248,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     read: false,
     configure: cmd => {
       cmd.argument('[names...]', 'nodes to reconfigure')
-        .addOption(new Option('--all', 'reconfigure every commissioned node'))
+        .addOption(new Option('--all', 'reconfigure every commissioned, uncordoned node'))
+        .addOption(selectorOption())
         .addOption(waitOption())
     },
     run: async (client, opts, args, ctx) => await reconfigure(client, args, opts as MaintenanceOptions, ctx)

@@ -402,6 +402,11 @@ export class Manager implements ManagerRole {
   /** Apply the on-return policy to a commissioned node that came back. */
   private async onReturn (record: NodeRecord): Promise<void> {
     try {
+      // A cordoned node is under maintenance: its return is recorded, nothing is run on it.
+      if (record.cordoned) {
+        this.deps.logger.info({ node: record.name }, 'cordoned node returned: no on-return job')
+        return
+      }
       const kind = returnJob(onReturnPolicy(await this.store.getConfig('on-return')))
       if (kind === null) return
       const job = await this.jobs.submit({ kind, nodes: [record.name], roles: [], vars: {}, actor: 'on-return' })

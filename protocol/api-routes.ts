@@ -23,6 +23,14 @@ export const MANAGER_ROUTES = {
   showNode: { method: 'GET', pattern: '/v1/nodes/:name' },
   rebindNode: { method: 'POST', pattern: '/v1/nodes/:name/rebind' },
   forgetNode: { method: 'POST', pattern: '/v1/nodes/:name/forget' },
+  /** Node maintenance (protocol/nodes.ts `NodeChangeResponse`): no new jobs / jobs again, out of service / back, labels. */
+  cordonNode: { method: 'POST', pattern: '/v1/nodes/:name/cordon' },
+  uncordonNode: { method: 'POST', pattern: '/v1/nodes/:name/uncordon' },
+  markBroken: { method: 'POST', pattern: '/v1/nodes/:name/mark-broken' },
+  markFixed: { method: 'POST', pattern: '/v1/nodes/:name/mark-fixed' },
+  labelNode: { method: 'POST', pattern: '/v1/nodes/:name/labels' },
+  /** `node set-roles`: a reconfigure job to the new roles, cleaning up the removed ones (202, a JobRecord). */
+  setNodeRoles: { method: 'POST', pattern: '/v1/nodes/:name/roles' },
   nameBindings: { method: 'GET', pattern: '/v1/bindings' },
   commission: { method: 'POST', pattern: '/v1/commission' },
   decommission: { method: 'POST', pattern: '/v1/decommission' },
@@ -64,11 +72,15 @@ export interface CommissionRequest {
   allDiscovered?: boolean
   roles: string[]
   vars?: Record<string, string>
+  /** Nodes matching this selector (protocol/selector.ts) that can be commissioned; nodes must then be empty. */
+  selector?: string
 }
 
 /** Body of `POST /v1/decommission`. */
 export interface DecommissionRequest {
   nodes: string[]
+  /** Nodes matching this selector that can be decommissioned; nodes must then be empty. */
+  selector?: string
 }
 
 /** Body of `POST /v1/upgrade`. */
@@ -93,6 +105,8 @@ export interface UpgradeRequest {
    * once. batchSize is required; maxUnavailable defaults to it, maxFailures and pauseBetweenS to 0.
    */
   rollout?: Partial<RolloutSettings>
+  /** Commissioned, uncordoned nodes matching this selector; nodes must then be empty. */
+  selector?: string
 }
 
 /** Body of `POST /v1/jobs/:id/retry`. */
@@ -109,6 +123,8 @@ export interface MaintenanceRequest {
   nodes: string[]
   /** Every commissioned node (nodes must then be empty). */
   all?: boolean
+  /** Commissioned, uncordoned nodes matching this selector; nodes must then be empty. */
+  selector?: string
 }
 
 /** Body of `PUT /v1/config/:key`. */

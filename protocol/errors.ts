@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   CLUSTERD_ERR_NODE_BUSY: { status: 409, exit: 5, summary: 'The node is already part of a running or queued job.' },
   CLUSTERD_ERR_PEER_NOT_CLAIMING: { status: 409, exit: 5, summary: 'No member with that peer id claims the node name in the manager\'s membership view, so the name cannot be bound to it.' },
   CLUSTERD_ERR_NODE_REACHABLE: { status: 409, exit: 5, summary: 'The node\'s bound peer is reachable, so its record is not forgotten without --force.' },
+  CLUSTERD_ERR_NODE_CORDONED: { status: 409, exit: 5, summary: 'The node is cordoned: it gets no new job but a decommission.' },
   CLUSTERD_ERR_JOB_FINISHED: { status: 409, exit: 5, summary: 'The job has already finished and cannot be cancelled.' },
   CLUSTERD_ERR_JOB_NOT_PAUSED: { status: 409, exit: 5, summary: 'The job is not a paused rolling upgrade, so it cannot be resumed or retried in place.' },
   CLUSTERD_ERR_NOTHING_TO_RETRY: { status: 409, exit: 5, summary: 'No node of the job failed, so there is nothing to retry.' },

@@ -26,6 +26,8 @@ export const EXIT_UNAVAILABLE = 6
 export const EXIT_JOB_FAILED = 7
 /** The manager changed mid-request; the request may or may not have been applied. */
 export const EXIT_MANAGER_CHANGED = 8
+/** `verify --wait`: every node was checked and at least one has drift (tasks that would change it). */
+export const EXIT_DRIFT = 9
 /** An input file is damaged or not ours: `clusterd store restore` refused a backup (sysexits EX_DATAERR). */
 export const EXIT_DATA = 65
 /** A bug or an unexpected failure (sysexits EX_SOFTWARE). */
@@ -34,7 +36,7 @@ export const EXIT_INTERNAL = 70
 /** Every exit code above, in order: the table of docs/errors.md. */
 export const EXIT_CODES: readonly number[] = [
   EXIT_OK, EXIT_DECLINED, EXIT_USAGE, EXIT_UNAUTHORIZED, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_UNAVAILABLE,
-  EXIT_JOB_FAILED, EXIT_MANAGER_CHANGED, EXIT_DATA, EXIT_INTERNAL
+  EXIT_JOB_FAILED, EXIT_MANAGER_CHANGED, EXIT_DRIFT, EXIT_DATA, EXIT_INTERNAL
 ]
 
 /**

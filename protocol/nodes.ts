@@ -3,6 +3,7 @@
  * `GET /v1/nodes` (`clusterctl nodes -o json`) and `GET /v1/events` (`clusterctl events`).
  */
 
+import type { JobRecord } from './jobs.js'
 import type { NodeBoot } from './members.js'
 
 /** Every lifecycle state a node can be in, in display order. */
@@ -15,7 +16,9 @@ export const LIFECYCLE_STATES = [
   'decommissioned',
   'commission-failed',
   'upgrade-failed',
-  'decommission-failed'
+  'decommission-failed',
+  /** Out of service for repair (`clusterctl mark-broken`); `mark-fixed` returns it to the state it left. */
+  'broken'
 ] as const
 
 /** Where a node stands in its lifecycle. Reachability is NOT a state: see `NodeRecord.reachable`. */
@@ -91,6 +94,60 @@ export interface NodeRecord {
    * written before it was kept).
    */
   agentVersion: string | null
+  /**
+   * Cordoned (`clusterctl cordon`): no new job but a decommission, no on-return action, skipped
+   * by `--all` and selectors. Orthogonal to `state`.
+   */
+  cordoned: boolean
+  /** Operator labels (`clusterctl node label`), matched by selectors (`-l K=V`). */
+  labels: Record<string, string>
+}
+
+/** Body of `POST /v1/nodes/:name/mark-broken`: why the node is out of service. */
+export interface MarkBrokenRequest {
+  reason: string
+}
+
+/** Body of `POST /v1/nodes/:name/labels`: labels to set (K=V) and keys to remove (K-). */
+export interface LabelRequest {
+  set?: Record<string, string>
+  remove?: string[]
+}
+
+/**
+ * Response of `POST /v1/nodes/:name/labels`: the change, and the reconfigure job that
+ * re-applies the node's configuration with its new labels (`clusterd_labels` in the
+ * playbooks), or null with `notApplied` saying why none was started (not commissioned,
+ * cordoned, in another job, or nothing changed).
+ */
+export interface LabelResponse extends NodeChangeResponse {
+  job: JobRecord | null
+  notApplied?: string
+}
+
+/** Longest `reason` of `mark-broken`. */
+export const MAX_BROKEN_REASON_LENGTH = 500
+
+/**
+ * Body of `POST /v1/nodes/:name/roles` (`clusterctl node set-roles`): the node's whole new role
+ * set, and request variables that also become the node's (as a commission's do).
+ */
+export interface SetRolesRequest {
+  roles: string[]
+  vars?: Record<string, string>
+}
+
+/** Most operator labels a node record keeps. */
+export const MAX_NODE_LABELS = 32
+
+/**
+ * Response of the node maintenance routes (`cordon`, `uncordon`, `mark-broken`, `mark-fixed`,
+ * `labels`): the record after the change and the event that recorded it (null when nothing
+ * changed, e.g. cordoning a cordoned node).
+ */
+export interface NodeChangeResponse {
+  node: NodeRecord
+  event: LifecycleEvent | null
 }
 
 /** What a job applied to a node, as its record keeps it (`NodeRecord.revision`). */
@@ -189,6 +246,16 @@ export type LifecycleEventType =
   | 'rebound'
   /** An operator removed the node's record; its history stays (the last event of the name until it is discovered again). */
   | 'forgotten'
+  /** An operator cordoned the node (no new jobs) or uncordoned it; no state change. */
+  | 'cordoned'
+  | 'uncordoned'
+  /** An operator took the node out of service (`broken`, with the reason) or returned it. */
+  | 'marked-broken'
+  | 'marked-fixed'
+  /** An operator changed the node's labels; `labels` holds them after the change. */
+  | 'labels-set'
+  /** A `node set-roles` reconfigure succeeded: `roles` (and `vars`) are the node's from now on. */
+  | 'roles-set'
 
 /**
  * Who caused a lifecycle event. The named values are the ones the manager uses; other
@@ -229,6 +296,8 @@ export interface LifecycleEvent {
   peerId?: string
   /** The peer the name was bound to before, on rebound events. */
   previousPeerId?: string
+  /** The node's labels after the change, on labels-set events. */
+  labels?: Record<string, string>
 }
 
 /** A replaced manager's late write, as a merge keeps it (a `stale-view` event). */

@@ -1,6 +1,6 @@
 /**
  * `clusterctl commission NAME... --role ROLE [--var K=V] [--vars-file FILE]
- * [--all-discovered] [--wait]` (`POST /v1/commission`).
+ * [--all-discovered | -l SELECTOR] [--wait]` (`POST /v1/commission`).
  */
 
 import type { CommissionRequest } from '../../protocol/api-routes.js'
@@ -9,6 +9,7 @@ import { nodeNames } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import type { CommandContext } from '../context.js'
 import { usageError } from '../errors.js'
+import { oneTarget, selectorFlag } from '../selector.js'
 import { waitForJob, waitOptions, type WaitOptions } from '../job-progress.js'
 import { requestVars } from '../vars.js'
 
@@ -18,6 +19,7 @@ export interface CommissionOptions {
   var?: string[]
   varsFile?: string
   allDiscovered?: boolean
+  selector?: string
   wait?: boolean
   /** Overrides of the wait's terminal and reconnect settings, for tests. */
   waitOptions?: Partial<WaitOptions>
@@ -43,10 +45,9 @@ export function jobResult (client: ApiClient, job: JobRecord, opts: { wait?: boo
 export async function commission (client: ApiClient, names: string[], opts: CommissionOptions, ctx: CommandContext): Promise<string | AsyncIterable<string>> {
   const nodes = nodeNames(names)
   const allDiscovered = opts.allDiscovered === true
-  if (allDiscovered && nodes.length > 0) throw usageError('give node names or --all-discovered, not both')
-  if (!allDiscovered && nodes.length === 0) throw usageError('name at least one node, or pass --all-discovered')
+  const target = oneTarget('commission', nodes, allDiscovered, '--all-discovered', selectorFlag(opts.selector))
   const roles = opts.role ?? []
   if (roles.length === 0) throw usageError('commission needs at least one --role ROLE')
-  const body: CommissionRequest = { nodes, roles, vars: await requestVars(opts), allDiscovered }
+  const body: CommissionRequest = { nodes, roles, vars: await requestVars(opts), allDiscovered, ...target }
   return jobResult(client, await client.commission(body), opts, ctx)
 }

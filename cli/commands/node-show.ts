@@ -50,6 +50,8 @@ function table (d: NodeDetail, now: Date): string {
     ['STATE', `${n.state} (since ${formatAge(n.since, now)}, ${n.since})`],
     ['ROLES', orDash(n.roles.join(', '))],
     ['REACHABLE', n.reachable ? 'yes' : 'no'],
+    ['CORDONED', n.cordoned === true ? 'yes (no new jobs but decommission; clusterctl uncordon)' : 'no'],
+    ['LABELS', orDash(Object.entries(n.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', '))],
     ['MEMBER', d.member === null ? 'not in membership' : d.member.status],
     ['CURRENT-JOB', orDash(n.currentJob)],
     ['LAST-JOB', orDash(n.lastJob)],

@@ -1,5 +1,5 @@
 /**
- * `clusterctl upgrade NAME...|--all [--to REV] [--force] [--var K=V] [--batch-size N
+ * `clusterctl upgrade NAME...|--all|-l SELECTOR [--to REV] [--force] [--var K=V] [--batch-size N
  * [--max-unavailable N] [--max-failures N] [--pause-between S]] [--wait]` (`POST /v1/upgrade`),
  * `upgrade --plan [--to REV] NAME...|--all [-o json]` (`POST /v1/upgrade/plan`): what the
  * upgrade would do, grouped by each node's revision; and the agent upgrade:
@@ -13,10 +13,11 @@ import type { UpgradePlan, UpgradePlanGroup } from '../../protocol/revisions.js'
 import { nodeNames } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import type { CommandContext } from '../context.js'
-import { usageError } from '../errors.js'
 import type { WaitOptions } from '../job-progress.js'
+import { usageError } from '../errors.js'
 import { formatOutput, renderTable, type OutputFormat } from '../output.js'
 import { rolloutRequest, type RolloutFlags } from '../rollout-flags.js'
+import { oneTarget, selectorFlag } from '../selector.js'
 import { parseVarFlags } from '../vars.js'
 import { jobResult } from './commission.js'
 import { revisionArg } from './roles.js'
@@ -24,6 +25,7 @@ import { revisionArg } from './roles.js'
 /** Options of `clusterctl upgrade`. */
 export interface UpgradeOptions extends RolloutFlags {
   all?: boolean
+  selector?: string
   var?: string[]
   wait?: boolean
   /** Print the plan instead of upgrading. */
@@ -69,21 +71,21 @@ export function revisionFlags (opts: Pick<UpgradeOptions, 'to' | 'force'>): Pick
 export async function upgrade (client: ApiClient, names: string[], opts: UpgradeOptions, ctx: CommandContext): Promise<string | AsyncIterable<string>> {
   const nodes = nodeNames(names)
   const all = opts.all === true
-  if (all && nodes.length > 0) throw usageError('give node names or --all, not both')
-  if (!all && nodes.length === 0) throw usageError('name at least one node to upgrade, or pass --all')
+  const target = oneTarget('upgrade', nodes, all, '--all', selectorFlag(opts.selector))
   const rollout = rolloutRequest(opts)
   const agent = agentUpgradeFields(opts)
   const agentUpgrade = Object.keys(agent).length > 0
   const revision = revisionFlags(opts)
   if (opts.plan === true) {
-    if (agentUpgrade || rollout !== undefined || opts.force === true || opts.wait === true || (opts.var ?? []).length > 0) throw usageError('--plan takes node names or --all and --to only')
+    if (target.selector !== undefined || agentUpgrade || rollout !== undefined || opts.force === true || opts.wait === true || (opts.var ?? []).length > 0) throw usageError('--plan takes node names or --all and --to only')
     const plan = await client.upgradePlan({ nodes, all, ...(revision.to !== undefined ? { to: revision.to } : {}) })
     return formatOutput(opts.output ?? 'table', plan, () => renderPlan(plan))
   }
   if (opts.output !== undefined && opts.output !== 'table') throw usageError('-o/--output applies to --plan')
   if (rollout !== undefined && agentUpgrade) throw usageError('--batch-size and the other rolling-upgrade flags do not go with --agent-version or --agent-release (an agent upgrade goes one node at a time)')
   if (agentUpgrade && opts.to !== undefined) throw usageError('--to (a configuration revision) does not go with --agent-version or --agent-release')
-  const body: UpgradeRequest = { nodes, all, vars: parseVarFlags(opts.var ?? []), ...(agentUpgrade ? agent : revision), ...(rollout !== undefined ? { rollout } : {}) }
+  if (agentUpgrade && target.selector !== undefined) throw usageError('--selector does not go with --agent-version or --agent-release: name the nodes or pass --all')
+  const body: UpgradeRequest = { nodes, all, vars: parseVarFlags(opts.var ?? []), ...target, ...(agentUpgrade ? agent : revision), ...(rollout !== undefined ? { rollout } : {}) }
   return jobResult(client, await client.upgrade(body), opts, ctx)
 }
 

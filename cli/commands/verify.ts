@@ -9,13 +9,14 @@ import type { MaintenanceRequest } from '../../protocol/api-routes.js'
 import { nodeNames } from '../arguments.js'
 import type { ApiClient } from '../client.js'
 import type { CommandContext } from '../context.js'
-import { usageError } from '../errors.js'
 import type { WaitOptions } from '../job-progress.js'
+import { oneTarget, selectorFlag } from '../selector.js'
 import { jobResult } from './commission.js'
 
 /** Options of `clusterctl verify` and `clusterctl reconfigure`. */
 export interface MaintenanceOptions {
   all?: boolean
+  selector?: string
   wait?: boolean
   /** Overrides of the wait's terminal and reconnect settings, for tests. */
   waitOptions?: Partial<WaitOptions>
@@ -24,9 +25,7 @@ export interface MaintenanceOptions {
 function request (verb: string, names: string[], opts: MaintenanceOptions): MaintenanceRequest {
   const nodes = nodeNames(names)
   const all = opts.all === true
-  if (all && nodes.length > 0) throw usageError('give node names or --all, not both')
-  if (!all && nodes.length === 0) throw usageError(`name at least one node to ${verb}, or pass --all`)
-  return { nodes, all }
+  return { nodes, all, ...oneTarget(verb, nodes, all, '--all', selectorFlag(opts.selector)) }
 }
 
 /** Create a verify job. */

@@ -64,7 +64,7 @@ export async function agentUpgradeRequest (ctx: AgentUpgradeRequestContext, body
   }
   const records = await ctx.listNodes()
   const byName = new Map(records.map(r => [r.name, r]))
-  const chosen = body.all ? records.filter(r => r.reachable) : body.nodes.map(n => {
+  const chosen = body.all ? records.filter(r => r.reachable && r.cordoned !== true) : body.nodes.map(n => {
     const r = byName.get(n)
     if (r === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${n}`)
     return r

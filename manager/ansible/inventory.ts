@@ -10,7 +10,7 @@ import { isAbsolute } from 'node:path'
 import { Document, Scalar, visit } from 'yaml'
 import { ClusterdError } from '../../protocol/errors.js'
 import type { PlaybookPlan } from '../roles/plan.js'
-import { roleGroup } from '../roles/role-config.js'
+import { cleanupGroup, roleGroup } from '../roles/role-config.js'
 import { hostKeyProblem, knownHostsLine } from '../ssh/host-key.js'
 import { PYTHON_INTERPRETER, REMOTE_USER } from './constants.js'
 
@@ -115,6 +115,10 @@ export function buildInventory (plan: PlaybookPlan, options: InventoryOptions): 
     }
     for (const role of h.roles) {
       const g = (groups[roleGroup(role)] ??= { hosts: {} })
+      g.hosts[alias] = null
+    }
+    for (const role of h.cleanupRoles ?? []) {
+      const g = (groups[cleanupGroup(role)] ??= { hosts: {} })
       g.hosts[alias] = null
     }
   }

@@ -7,18 +7,22 @@ import { ApiReply, type ApiHandler, type ApiRequest } from '../../protocol/api-h
 import { MANAGER_ROUTES, type ManagerRouteName, CONFIG_KEYS, type ConfigKey } from '../../protocol/api-routes.js'
 import { MAX_VAR_VALUE_LENGTH, VAR_NAME_PATTERN } from '../../protocol/manager-api.js'
 import { ClusterdError } from '../../protocol/errors.js'
-import { JOB_STATUSES, isTerminalJobStatus, type JobStatus } from '../../protocol/jobs.js'
+import { JOB_STATUSES, isTerminalJobStatus, type JobKind, type JobStatus } from '../../protocol/jobs.js'
 import type { Member } from '../../protocol/members.js'
 import { NODE_NAME_PATTERN, isPeerId } from '../../protocol/names.js'
-import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type BindingChangeResponse, type NameBinding, type NodesPage } from '../../protocol/nodes.js'
+import { DEFAULT_NODES_PAGE, MAX_NODES_PAGE, MAX_UNPAGED_NODES, type BindingChangeResponse, type NameBinding, type NodeRecord, type NodesPage } from '../../protocol/nodes.js'
+import { matchSelector, parseSelector, type NodeSelector } from '../../protocol/selector.js'
 import type { JobService } from '../jobs/job-service.js'
 import { rolloutSettings } from '../jobs/rollout-plan.js'
 import { checkForget, checkRebind } from '../lifecycle/name-binding.js'
+import { isSchedulable, selectForJob } from '../lifecycle/schedulable.js'
 import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
 import { backupRoute, type BackupSnapshots } from './backup-route.js'
+import { asObject, invalid, onlyKeys } from './body-checks.js'
 import { validateConfigValue } from './config-values.js'
 import { AGENT_UPGRADE_FIELDS, agentFields, agentUpgradeRequest, isAgentUpgradeBody, type AgentUpgradeRequestContext } from '../agent-upgrade/agent-upgrade-request.js'
 import { revisionNumber, revisionRoutes, upgradeNodes, type RevisionRoutesComponents } from './revision-routes.js'
+import { nodeMaintenanceRoutes } from './node-maintenance-routes.js'
 
 /** What the routes read and call. */
 export interface ManagerRoutesComponents {
@@ -37,20 +41,6 @@ export interface ManagerRoutesComponents {
 }
 
 const MAX_NODES_PER_REQUEST = 1000
-
-function invalid (message: string): ClusterdError {
-  return new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', message)
-}
-
-function asObject (body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('request body must be a JSON object')
-  return body as Record<string, unknown>
-}
-
-function onlyKeys (o: Record<string, unknown>, allowed: string[]): void {
-  const extra = Object.keys(o).filter(k => !allowed.includes(k))
-  if (extra.length > 0) throw invalid(`unknown field(s) ${extra.map(k => JSON.stringify(k)).join(', ')}; allowed: ${allowed.join(', ')}`)
-}
 
 function nodeList (v: unknown, field = 'nodes'): string[] {
   if (v === undefined) return []
@@ -89,6 +79,12 @@ function positiveInt (v: string | undefined, name: string, fallback: number, max
   return n
 }
 
+function selectorOf (text: unknown): NodeSelector {
+  const parsed = parseSelector(text)
+  if (!parsed.ok) throw invalid(parsed.reason)
+  return parsed.selector
+}
+
 function bool (v: string | undefined): boolean {
   return v === '1' || v === 'true'
 }
@@ -108,15 +104,30 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
     return job
   }
 
-  /** Verify or reconfigure: named nodes, or every commissioned node with `all`. */
+  /**
+   * The nodes the body's `selector` picks for a `kind` job (schedulable.ts `selectForJob`);
+   * undefined without one. A selector excludes naming nodes and `all`.
+   */
+  const selected = async (kind: JobKind, o: Record<string, unknown>, named: string[], all: boolean): Promise<string[] | undefined> => {
+    if (o.selector === undefined) return undefined
+    if (named.length > 0 || all) throw invalid('give node names, all or a selector: only one of them')
+    const nodes = selectForJob(await c.store.listNodes(), selectorOf(o.selector), kind)
+    if (nodes.length === 0) throw invalid(`no node matching ${String(o.selector)} can take a ${kind} job (cordoned nodes and nodes in other states are left out)`)
+    return nodes
+  }
+
+  /** Verify or reconfigure: named nodes, every commissioned uncordoned node with `all`, or a selector. */
   const maintenance = async (kind: 'verify' | 'reconfigure', body: unknown): Promise<ApiReply> => {
     const o = asObject(body)
-    onlyKeys(o, ['nodes', 'all'])
+    onlyKeys(o, ['nodes', 'all', 'selector'])
     let nodes = nodeList(o.nodes)
-    if (o.all === true) {
+    const bySelector = await selected(kind, o, nodes, o.all === true)
+    if (bySelector !== undefined) {
+      nodes = bySelector
+    } else if (o.all === true) {
       if (nodes.length > 0) throw invalid('give node names or all, not both')
-      nodes = (await c.store.listNodes()).filter(n => n.state === 'commissioned').map(n => n.name)
-      if (nodes.length === 0) throw invalid('no node is commissioned')
+      nodes = (await c.store.listNodes()).filter(isSchedulable).map(n => n.name)
+      if (nodes.length === 0) throw invalid('no node is commissioned and uncordoned')
     } else if (o.all !== undefined && o.all !== false) {
       throw invalid('all must be a boolean')
     }
@@ -126,18 +137,21 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
   return {
     listNodes: async ({ query }) => {
+      // `?selector=`: only matching records; a page may then hold fewer than `limit` (paging stays by name).
+      const selector = query.selector === undefined ? undefined : selectorOf(query.selector)
+      const keep = (list: NodeRecord[]): NodeRecord[] => selector === undefined ? list : list.filter(n => matchSelector(selector, n))
       if (query.limit === undefined && query.after === undefined) {
         // The unpaged form of clients written before paging; bounded, a larger fleet must page.
         if (c.store.nodeCount > MAX_UNPAGED_NODES) {
           throw invalid(`${c.store.nodeCount} nodes are more than ${MAX_UNPAGED_NODES} in one answer; page with ?limit=N&after=NAME (clusterctl nodes does)`)
         }
-        return await c.store.listNodes()
+        return keep(await c.store.listNodes())
       }
       const limit = positiveInt(query.limit, 'limit', DEFAULT_NODES_PAGE, MAX_NODES_PAGE)
       if (limit < 1) throw invalid(`limit must be an integer from 1 to ${MAX_NODES_PAGE} (digits only)`)
       if (query.after !== undefined && query.after !== '' && !NODE_NAME_PATTERN.test(query.after)) throw invalid('after is not a valid node name')
       const page: NodesPage = await c.store.pageNodes({ after: query.after ?? '', limit })
-      return page
+      return { ...page, items: keep(page.items) }
     },
 
     showNode: async ({ params }) => {
@@ -181,11 +195,14 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     commission: async ({ body }) => {
       const o = asObject(body)
-      onlyKeys(o, ['nodes', 'allDiscovered', 'roles', 'vars'])
+      onlyKeys(o, ['nodes', 'allDiscovered', 'roles', 'vars', 'selector'])
       let nodes = nodeList(o.nodes)
-      if (o.allDiscovered === true) {
+      const bySelector = await selected('commission', o, nodes, o.allDiscovered === true)
+      if (bySelector !== undefined) {
+        nodes = bySelector
+      } else if (o.allDiscovered === true) {
         if (nodes.length > 0) throw invalid('give node names or allDiscovered, not both')
-        nodes = (await c.store.listNodes()).filter(n => n.state === 'discovered').map(n => n.name)
+        nodes = (await c.store.listNodes()).filter(n => n.state === 'discovered' && !n.cordoned).map(n => n.name)
         if (nodes.length === 0) throw invalid('no node is in the discovered state')
       } else if (o.allDiscovered !== undefined && o.allDiscovered !== false) {
         throw invalid('allDiscovered must be a boolean')
@@ -199,9 +216,9 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
 
     decommission: async ({ body }) => {
       const o = asObject(body)
-      onlyKeys(o, ['nodes'])
-      const nodes = nodeList(o.nodes)
-      if (nodes.length === 0) throw invalid('name at least one node to decommission')
+      onlyKeys(o, ['nodes', 'selector'])
+      const nodes = await selected('decommission', o, nodeList(o.nodes), false) ?? nodeList(o.nodes)
+      if (nodes.length === 0) throw invalid('name at least one node to decommission (or give a selector)')
       return new ApiReply(202, await c.jobs.submit({ kind: 'decommission', nodes, roles: [], vars: {}, actor: 'operator' }))
     },
 
@@ -212,8 +229,9 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
         const req = await agentUpgradeRequest(c.agentUpgrade, { nodes: nodeList(o.nodes), all: o.all === true, vars: varMap(o.vars), ...agentFields(o) })
         return new ApiReply(202, await c.jobs.submit(req))
       }
-      onlyKeys(o, ['nodes', 'all', 'vars', 'to', 'force', 'rollout'])
-      const nodes = await upgradeNodes(c.store, nodeList(o.nodes), o.all)
+      onlyKeys(o, ['nodes', 'all', 'vars', 'to', 'force', 'rollout', 'selector'])
+      const named = nodeList(o.nodes)
+      const nodes = await selected('upgrade', o, named, o.all === true) ?? await upgradeNodes(c.store, named, o.all)
       if (o.force !== undefined && typeof o.force !== 'boolean') throw invalid('force must be a boolean')
       const target = o.to === undefined ? {} : { revision: revisionNumber(o.to, 'to') }
       const rollout = o.rollout === undefined ? undefined : rolloutSettings(o.rollout)
@@ -289,6 +307,23 @@ export function managerRoutes (c: ManagerRoutesComponents): Record<ManagerRouteN
       const value = validateConfigValue(key, o.value)
       await c.store.setConfig(key, value)
       return { key, value }
+    },
+
+    ...nodeMaintenanceRoutes({ store: c.store, jobs: c.jobs, nodeNamed }),
+
+    setNodeRoles: async ({ params, body }) => {
+      const node = await nodeNamed(params.name ?? '')
+      const o = asObject(body)
+      onlyKeys(o, ['roles', 'vars'])
+      const roles = stringList(o.roles, 'roles')
+      if (roles.length === 0) throw invalid('set-roles needs at least one role (--role ROLE)')
+      const vars = varMap(o.vars)
+      if (Object.keys(vars).length === 0 && roles.length === node.roles.length && roles.every(r => node.roles.includes(r))) {
+        throw invalid(`node ${node.name} already has roles ${node.roles.join(', ')}; clusterctl reconfigure re-applies them`)
+      }
+      // A reconfigure with roles: the job runner cleans up the removed roles, applies the new set
+      // and records it on success (SET_ROLES); the submission checks refuse what cannot run.
+      return new ApiReply(202, await c.jobs.submit({ kind: 'reconfigure', nodes: [node.name], roles, vars, actor: 'operator' }))
     },
 
     backup: backupRoute(c.backup),

@@ -3,6 +3,7 @@
  * `POST /v1/revisions` (push), `GET /v1/revisions` (list), `GET /v1/revisions/:rev` (show),
  * `GET /v1/revisions/:rev/diff/:other`, `POST /v1/upgrade/plan`, `GET /v1/history`.
  */
+import { isSchedulable } from '../lifecycle/schedulable.js'
 import { ApiReply, type ApiHandler } from '../../protocol/api-handler.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { isTerminalJobStatus, jobNodeRevision, type JobRecord } from '../../protocol/jobs.js'
@@ -49,8 +50,9 @@ export function revisionNumber (v: unknown, field: string): number {
 export async function upgradeNodes (store: Pick<NodeStore, 'listNodes'>, nodes: string[], all: unknown): Promise<string[]> {
   if (all === true) {
     if (nodes.length > 0) throw invalid('give node names or all, not both')
-    const names = (await store.listNodes()).filter(n => n.state === 'commissioned').map(n => n.name)
-    if (names.length === 0) throw invalid('no node is commissioned')
+    // Cordoned nodes are skipped by --all (manager/lifecycle/schedulable.ts).
+    const names = (await store.listNodes()).filter(isSchedulable).map(n => n.name)
+    if (names.length === 0) throw invalid('no node is commissioned and uncordoned')
     return names
   }
   if (all !== undefined && all !== false) throw invalid('all must be a boolean')

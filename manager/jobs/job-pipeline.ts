@@ -14,6 +14,7 @@ import { planFor, type PlanTarget, type PlaybookPlan } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import { playbookProgress, type EventBuffer } from './event-buffer.js'
 import { hostResult, isFinal, leaseLost, leaseRefused, precheckFailed, runnerFailed, setOutcome } from './job-outcome.js'
+import { jobRoles } from './maintenance.js'
 import type { JobRunnerComponents } from './job-runner.js'
 
 /** What one run works with: the runner's collaborators and settings, and its writes. */
@@ -83,7 +84,7 @@ export async function precheckNodes (ctx: RunContext, job: JobRecord, signal: Ab
     }
     events.push({ kind: 'precheck', node: name, message: 'ok' })
     progress.step = 'playbook'
-    targets.push({ name, ...t, roles: job.kind === 'commission' ? job.roles : node.roles, vars: node.vars })
+    targets.push({ name, ...t, ...jobRoles(job, node), vars: node.vars, labels: node.labels })
   })
   return targets
 }

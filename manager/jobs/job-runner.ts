@@ -29,7 +29,7 @@ import { precheckNodes, runPlaybooks, type RunContext } from './job-pipeline.js'
 import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
 import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
-import { appliedBy, isMaintenanceKind, maintenanceNote } from './maintenance.js'
+import { appliedBy, isMaintenanceKind, isSetRoles, maintenanceNote } from './maintenance.js'
 import { runRollout } from './rollout-run.js'
 import { failedNodes, isRollout, resumeRollout, retryFailedInPlace, rolloutSettingsOf, type RolloutJob } from './rollout-plan.js'
 import { byJobRevision } from '../revisions/upgrade-plan.js'
@@ -389,6 +389,8 @@ export class JobRunner implements JobService {
       const p = job.perNode[name] as JobNodeProgress
       closeNode(p, how.cancelled)
       const applied = appliedBy(job, name, p)
+      // A set-roles that succeeded makes the new roles (and vars) the node's own, before the note.
+      if (isSetRoles(job) && p.outcome === 'ok') await this.c.store.applyTransition(name, { type: 'SET_ROLES', jobId: job.id, roles: job.roles, vars: job.vars }, { actor: 'job-runner' })
       // An agent upgrade leaves the lifecycle alone: the job and its events are its record.
       if (job.kind === 'agent-upgrade') { /* nothing to transition */ } else if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, { ...maintenanceNote(job.kind, job.id, p, new Date().toISOString()), ...applied })
       else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner', ...applied })

@@ -9,12 +9,13 @@ import { ClusterdError } from '../../protocol/errors.js'
 import type { JobNodeProgress, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import { byJobRevision, jobRevisions, planRefusal, planUpgrade } from '../revisions/upgrade-plan.js'
+import { cordonRefusal } from '../lifecycle/schedulable.js'
 import { planFor } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import type { ConfigStore, NodeCommand, NodeStore } from '../store/index.js'
 import type { JobRequest } from './job-service.js'
 import { numberConfig } from './job-settings.js'
-import { isMaintenanceKind } from './maintenance.js'
+import { isMaintenanceKind, jobRoles } from './maintenance.js'
 import { newRollout } from './rollout-plan.js'
 
 /** What the checks read. */
@@ -53,6 +54,8 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     if (node === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${name}`)
     const inJob = await ctx.busyWith(name) ?? node.currentJob
     if (inJob !== undefined && inJob !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_BUSY', `node ${name} is already in job ${inJob}; wait for it or cancel it`)
+    const cordoned = cordonRefusal(node, req.kind)
+    if (cordoned !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_CORDONED', cordoned)
     records.push(node)
   }
   if (req.rollout !== undefined && req.kind !== 'upgrade') throw new ClusterdError('CLUSTERD_ERR_INVALID_ARGUMENT', 'only an upgrade can be rolled out in batches')
@@ -87,7 +90,7 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
   if (!agentUpgrade) {
     for (const [revision, group] of byJobRevision(runs, records)) {
       planFor(await ctx.roles(revision), req.kind as Exclude<typeof req.kind, 'agent-upgrade'>, group.map(n => ({
-        name: n.name, address: '0.0.0.0', hostKeys: [], roles: req.kind === 'commission' ? req.roles : n.roles, vars: n.vars
+        name: n.name, address: '0.0.0.0', hostKeys: [], ...jobRoles(req, n), vars: n.vars
       })), { cluster: ctx.cluster, vars: { cluster, request: req.vars } })
     }
   }
@@ -99,7 +102,7 @@ export async function checkSubmission (ctx: SubmitContext, req: JobRequest): Pro
     id,
     kind: req.kind,
     nodes: records.map(n => n.name),
-    roles: req.kind === 'commission' ? req.roles : [],
+    roles: req.kind === 'commission' || req.kind === 'reconfigure' ? req.roles : [],
     vars: req.vars,
     status: 'queued',
     createdAt: now.toISOString(),

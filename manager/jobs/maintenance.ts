@@ -37,6 +37,25 @@ export function describeDrift (drift: { changed: number, tasks: string[] }): str
 }
 
 /**
+ * The roles a job runs on a node, and those it removes: a commission's requested roles; a
+ * reconfigure with roles (`node set-roles`) its new set, cleaning up the roles the node loses;
+ * otherwise the node's recorded roles.
+ */
+export function jobRoles (job: { kind: JobKind, roles: readonly string[] }, node: { roles: readonly string[] }): { roles: string[], cleanupRoles?: string[] } {
+  if (job.kind === 'commission') return { roles: [...job.roles] }
+  if (job.kind === 'reconfigure' && job.roles.length > 0) {
+    const removed = node.roles.filter(r => !job.roles.includes(r))
+    return { roles: [...job.roles], ...(removed.length > 0 ? { cleanupRoles: removed } : {}) }
+  }
+  return { roles: [...node.roles] }
+}
+
+/** True for a reconfigure that changes the node's roles (`node set-roles`). */
+export function isSetRoles (job: { kind: JobKind, roles: readonly string[] }): boolean {
+  return job.kind === 'reconfigure' && job.roles.length > 0
+}
+
+/**
  * What to record on a node when its part of a maintenance job ends:
  * - verify, checked: `drift-checked` with the drift (set on the record, also when 0);
  * - verify, not checked (unreachable, failed, cancelled): `verify-failed`, drift unchanged;

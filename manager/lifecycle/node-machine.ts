@@ -10,18 +10,19 @@
  * Transition table (anything not listed is refused with CLUSTERD_ERR_INVALID_TRANSITION;
  * JOB_* events whose jobId is not the node's current job are ignored, never refused):
  *
- * | from                  | COMMISSION    | UPGRADE   | DECOMMISSION    | JOB_SUCCEEDED  | JOB_FAILED / JOB_CANCELLED |
- * |-----------------------|---------------|-----------|-----------------|----------------|----------------------------|
- * | (no record)           | DISCOVERED creates the record in `discovered`; every other event is refused  |
- * | discovered            | commissioning | -         | -               | ignored        | ignored                    |
- * | commissioning         | -             | -         | -               | commissioned   | commission-failed          |
- * | commissioned          | -             | upgrading | decommissioning | ignored        | ignored                    |
- * | upgrading             | -             | -         | -               | commissioned   | upgrade-failed             |
- * | decommissioning       | -             | -         | -               | decommissioned | decommission-failed        |
- * | decommissioned        | commissioning | -         | -               | ignored        | ignored                    |
- * | commission-failed     | commissioning | -         | decommissioning | ignored        | ignored                    |
- * | upgrade-failed        | -             | upgrading | decommissioning | ignored        | ignored                    |
- * | decommission-failed   | -             | -         | decommissioning | ignored        | ignored                    |
+ * | from                  | COMMISSION    | UPGRADE   | DECOMMISSION    | JOB_SUCCEEDED  | JOB_FAILED / JOB_CANCELLED | MARK_BROKEN | MARK_FIXED  |
+ * |-----------------------|---------------|-----------|-----------------|----------------|----------------------------|-------------|-------------|
+ * | (no record)           | DISCOVERED creates the record in `discovered`; every other event is refused                            |
+ * | discovered            | commissioning | -         | -               | ignored        | ignored                    | broken      | -           |
+ * | commissioning         | -             | -         | -               | commissioned   | commission-failed          | -           | -           |
+ * | commissioned          | -             | upgrading | decommissioning | ignored        | ignored                    | broken      | -           |
+ * | upgrading             | -             | -         | -               | commissioned   | upgrade-failed             | -           | -           |
+ * | decommissioning       | -             | -         | -               | decommissioned | decommission-failed        | -           | -           |
+ * | decommissioned        | commissioning | -         | -               | ignored        | ignored                    | broken      | -           |
+ * | commission-failed     | commissioning | -         | decommissioning | ignored        | ignored                    | broken      | -           |
+ * | upgrade-failed        | -             | upgrading | decommissioning | ignored        | ignored                    | broken      | -           |
+ * | decommission-failed   | -             | -         | decommissioning | ignored        | ignored                    | broken      | -           |
+ * | broken                | -             | -         | -               | ignored        | ignored                    | -           | (the state it left) |
  *
  * Why these choices:
  * - A transitional state refuses every operation: one job per node at a time. To change
@@ -40,6 +41,19 @@
  *   a lifecycle change and is handled by the store without the machine.
  * - SET_VARS is accepted in every state and changes no state: vars are desired config for
  *   the next job; a running job keeps the vars it was started with.
+ * - `broken` (MAAS's mark broken) takes a node out of service without decommissioning it:
+ *   no job is accepted (every job command is refused), so `--all`, selectors and on-return
+ *   leave it alone. It is entered from any state without a job in flight (cancel the job
+ *   first), with the operator's reason, and MARK_FIXED returns the node to the state it left,
+ *   with that state's reason (a node broken while upgrade-failed is upgrade-failed again).
+ *   The state left is kept in context (`brokenFrom`), so a restored snapshot returns right.
+ * - SET_ROLES (a `node set-roles` reconfigure that succeeded) is accepted in `commissioned`
+ *   only and changes no state: the node's roles become the new set, its vars take the
+ *   request's on top (as COMMISSION does), so later verify/reconfigure jobs use them. A
+ *   set-roles that failed records nothing here: the node keeps its roles; retry it.
+ * - Cordoning is not a state: it is a flag beside the machine (the record's `cordoned`),
+ *   since a cordoned node keeps its lifecycle (commissioned, failed...) and may still be
+ *   decommissioned.
  *
  * Deadlines are absolute times on job records, not `after` delays here: delays do not
  * survive a persisted snapshot.
@@ -52,7 +66,9 @@ import { LIFECYCLE_STATES, isLifecycleState, type LifecycleState } from '../../p
  * snapshot. Bump it when a state or context field changes meaning, and teach the store's
  * restore to migrate the older version.
  */
-export const MACHINE_VERSION = 1
+export const MACHINE_VERSION = 2
+// Version 1 had no `broken` state and no `brokenFrom` in context: its entries are rebuilt from
+// their records with `brokenFrom: null` (manager/store/node-entry.ts `contextFromRecord`).
 
 /** What the machine remembers about a node. */
 export interface NodeContext {
@@ -66,6 +82,8 @@ export interface NodeContext {
   reason: string | null
   /** ISO-8601 time the node entered its current state. */
   since: string
+  /** In `broken`: the state it was marked broken from and that state's reason (MARK_FIXED returns there); null otherwise. */
+  brokenFrom: { state: LifecycleState, reason: string | null } | null
 }
 
 /** Input of a new machine: the discovery time. */
@@ -83,6 +101,9 @@ export type NodeMachineEvent =
   | { type: 'JOB_FAILED', at: string, jobId: string, reason: string }
   | { type: 'JOB_CANCELLED', at: string, jobId: string, reason: string }
   | { type: 'SET_VARS', at: string, vars: Record<string, string> }
+  | { type: 'MARK_BROKEN', at: string, reason: string }
+  | { type: 'MARK_FIXED', at: string }
+  | { type: 'SET_ROLES', at: string, jobId: string, roles: string[], vars: Record<string, string> }
 
 /** Event type names. */
 export type NodeMachineEventType = NodeMachineEvent['type']
@@ -95,6 +116,14 @@ export function isJobOutcomeEvent (event: NodeMachineEvent): event is Extract<No
   return (JOB_OUTCOME_EVENTS as readonly string[]).includes(event.type)
 }
 
+/** States a node can be marked broken from: every state without a job in flight, except broken. */
+export const BREAKABLE_STATES = ['discovered', 'commissioned', 'decommissioned', 'commission-failed', 'upgrade-failed', 'decommission-failed'] as const satisfies readonly LifecycleState[]
+
+/** MARK_BROKEN from `from`: the action is told the state it leaves (an action cannot read the snapshot's value). */
+function breakFrom (from: typeof BREAKABLE_STATES[number]): { target: 'broken', actions: { type: 'markBroken', params: { from: LifecycleState } } } {
+  return { target: 'broken', actions: { type: 'markBroken', params: { from } } }
+}
+
 /** The node lifecycle machine. Flat: a snapshot's `value` is always a LifecycleState. */
 export const nodeMachine = setup({
   types: {
@@ -105,7 +134,8 @@ export const nodeMachine = setup({
   guards: {
     // Reports about any other job (a duplicate, a late report of an earlier job) must not
     // move the node: only the job the node is waiting for can.
-    isCurrentJob: ({ context, event }) => 'jobId' in event && context.currentJob !== null && event.jobId === context.currentJob
+    isCurrentJob: ({ context, event }) => 'jobId' in event && context.currentJob !== null && event.jobId === context.currentJob,
+    brokenFrom: ({ context }, params: { state: LifecycleState }) => context.brokenFrom?.state === params.state
   },
   actions: {
     startCommission: assign(({ context, event }) => {
@@ -124,18 +154,24 @@ export const nodeMachine = setup({
       const reason = event.type === 'JOB_CANCELLED' ? `cancelled: ${event.reason}` : event.reason
       return { currentJob: null, reason, since: event.at }
     }),
-    setVars: assign(({ event }) => event.type === 'SET_VARS' ? { vars: { ...event.vars } } : {})
+    setVars: assign(({ event }) => event.type === 'SET_VARS' ? { vars: { ...event.vars } } : {}),
+    markBroken: assign(({ context, event }, params: { from: LifecycleState }) => {
+      if (event.type !== 'MARK_BROKEN') return {}
+      return { brokenFrom: { state: params.from, reason: context.reason }, reason: event.reason, since: event.at }
+    }),
+    setRoles: assign(({ context, event }) => event.type === 'SET_ROLES' ? { roles: [...event.roles], vars: { ...context.vars, ...event.vars } } : {}),
+    markFixed: assign(({ context, event }) => ({ reason: context.brokenFrom?.reason ?? null, brokenFrom: null, since: event.at }))
   }
 }).createMachine({
   id: 'node',
   initial: 'discovered',
-  context: ({ input }) => ({ roles: [], vars: {}, currentJob: null, lastJob: null, reason: null, since: input.at }),
+  context: ({ input }) => ({ roles: [], vars: {}, currentJob: null, lastJob: null, reason: null, since: input.at, brokenFrom: null }),
   on: {
     SET_VARS: { actions: 'setVars' }
   },
   states: {
     discovered: {
-      on: { COMMISSION: { target: 'commissioning', actions: 'startCommission' } }
+      on: { COMMISSION: { target: 'commissioning', actions: 'startCommission' }, MARK_BROKEN: breakFrom('discovered') }
     },
     commissioning: {
       on: {
@@ -146,6 +182,8 @@ export const nodeMachine = setup({
     },
     commissioned: {
       on: {
+        MARK_BROKEN: breakFrom('commissioned'),
+        SET_ROLES: { actions: 'setRoles' },
         UPGRADE: { target: 'upgrading', actions: 'startJob' },
         DECOMMISSION: { target: 'decommissioning', actions: 'startJob' }
       }
@@ -165,22 +203,34 @@ export const nodeMachine = setup({
       }
     },
     decommissioned: {
-      on: { COMMISSION: { target: 'commissioning', actions: 'startCommission' } }
+      on: { COMMISSION: { target: 'commissioning', actions: 'startCommission' }, MARK_BROKEN: breakFrom('decommissioned') }
     },
     'commission-failed': {
       on: {
+        MARK_BROKEN: breakFrom('commission-failed'),
         COMMISSION: { target: 'commissioning', actions: 'startCommission' },
         DECOMMISSION: { target: 'decommissioning', actions: 'startJob' }
       }
     },
     'upgrade-failed': {
       on: {
+        MARK_BROKEN: breakFrom('upgrade-failed'),
         UPGRADE: { target: 'upgrading', actions: 'startJob' },
         DECOMMISSION: { target: 'decommissioning', actions: 'startJob' }
       }
     },
     'decommission-failed': {
-      on: { DECOMMISSION: { target: 'decommissioning', actions: 'startJob' } }
+      on: { DECOMMISSION: { target: 'decommissioning', actions: 'startJob' }, MARK_BROKEN: breakFrom('decommission-failed') }
+    },
+    broken: {
+      on: {
+        // One guarded transition per state a node can be marked broken from: targets are static.
+        MARK_FIXED: [
+          ...BREAKABLE_STATES.map(state => ({ guard: { type: 'brokenFrom' as const, params: { state } }, target: state, actions: 'markFixed' as const })),
+          // A snapshot without brokenFrom cannot come from this machine; discovered is the safe start.
+          { target: 'discovered', actions: 'markFixed' as const }
+        ]
+      }
     }
   }
 })
@@ -226,7 +276,7 @@ export function resolveNodeState (data: NodeStateData): NodeSnapshot {
 /** For each event type, the states that accept it, read from the machine definition. */
 export const ACCEPTING_STATES: Readonly<Record<NodeMachineEventType, readonly LifecycleState[]>> = (() => {
   const table: Record<NodeMachineEventType, LifecycleState[]> = {
-    DISCOVERED: [], COMMISSION: [], DECOMMISSION: [], UPGRADE: [], JOB_SUCCEEDED: [], JOB_FAILED: [], JOB_CANCELLED: [], SET_VARS: [...LIFECYCLE_STATES]
+    DISCOVERED: [], COMMISSION: [], DECOMMISSION: [], UPGRADE: [], JOB_SUCCEEDED: [], JOB_FAILED: [], JOB_CANCELLED: [], SET_VARS: [...LIFECYCLE_STATES], MARK_BROKEN: [], MARK_FIXED: [], SET_ROLES: []
   }
   for (const state of LIFECYCLE_STATES) {
     const node = nodeMachine.root.states[state]

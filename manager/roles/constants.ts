@@ -15,6 +15,12 @@ export const PLAYBOOK_FILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\.ya?ml$/
 /** Prefix of the inventory group each role's hosts are placed in. */
 export const ROLE_GROUP_PREFIX = 'role_'
 
+/**
+ * Prefix of the inventory group of hosts losing a role (`clusterctl node set-roles`); a role's
+ * `cleanup:` playbooks must target it.
+ */
+export const CLEANUP_GROUP_PREFIX = 'cleanup_'
+
 /** Host pattern the decommission and upgrade playbooks must target. */
 export const ALL_HOSTS_PATTERN = 'all'
 

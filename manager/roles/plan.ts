@@ -30,10 +30,18 @@ export interface PlanTarget {
   port?: number
   /** Pinned SSH host keys from the node's signed facts; the only keys accepted. */
   hostKeys: HostKey[]
-  /** Roles asked for this node (commission) or that it has (decommission, upgrade). */
+  /** Roles asked for this node (commission, set-roles) or that it has (decommission, upgrade). */
   roles: string[]
+  /**
+   * Reconfigure only (`node set-roles`): roles the node loses; their `cleanup:` playbooks run
+   * on it (group `cleanup_<role>`) before the role playbooks. Roles no longer in roles.yaml
+   * are skipped, as decommission does.
+   */
+  cleanupRoles?: string[]
   /** Node-level variables (third layer). */
   vars?: Vars
+  /** The node's operator labels (`clusterctl node label`), injected as `clusterd_labels`. */
+  labels?: Record<string, string>
 }
 
 /** One host in a plan, with its final role list and variables. */
@@ -44,6 +52,8 @@ export interface PlannedHost {
   hostKeys: HostKey[]
   /** Always-roles first, then requested roles, in roles.yaml order. */
   roles: string[]
+  /** Roles being removed from the host (their cleanup playbooks target it); absent: none. */
+  cleanupRoles?: string[]
   /** Layered variables plus the injected `clusterd_*` facts. */
   vars: Vars
   /** Environment every SSH session to the host sends (the node lease its gate checks; see manager/fencing/lease-plan.ts). */
@@ -106,6 +116,7 @@ export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget
   }
 
   const used = new Set<string>()
+  const cleaned = new Set<string>()
   const hosts: PlannedHost[] = []
   for (const t of targets) {
     const roles = resolveRoles(config, kind, t)
@@ -130,25 +141,48 @@ export function planFor (config: RoleConfig, kind: PlanKind, targets: PlanTarget
     const injected: Record<string, VarValue> = {
       clusterd_node_name: t.name,
       clusterd_roles: roles.map(r => r.name),
+      clusterd_labels: { ...t.labels },
       clusterd_cluster: options.cluster,
       clusterd_plan_kind: kind,
       ...(options.revision !== undefined ? { clusterd_revision: options.revision } : {})
     }
+    const cleanup = cleanupRoles(config, kind, t, roles)
+    for (const r of cleanup) cleaned.add(r.name)
     hosts.push({
       name: t.name,
       address: t.address,
       ...(t.port !== undefined ? { port: t.port } : {}),
       hostKeys: t.hostKeys,
       roles: roles.map(r => r.name),
+      ...(cleanup.length > 0 ? { cleanupRoles: cleanup.map(r => r.name) } : {}),
       vars: { ...vars, ...injected }
     })
   }
 
-  const rolePlaybooks = config.roles.filter(r => used.has(r.name)).flatMap(r => r.playbooks)
+  // Cleanup of removed roles first: a role's playbooks may then reuse what another one freed.
+  const rolePlaybooks = [...config.roles.filter(r => cleaned.has(r.name)).flatMap(r => r.cleanup), ...config.roles.filter(r => used.has(r.name)).flatMap(r => r.playbooks)]
   const playbooks = byRoles(kind)
     ? rolePlaybooks
     : kind === 'upgrade' ? [...config.upgrade.playbooks, ...rolePlaybooks] : config[kind].playbooks
   return { kind, cluster: options.cluster, playbooks: [...new Set(playbooks)], hosts }
+}
+
+/**
+ * The roles `t` loses, in roles.yaml order: known, not kept, never an always-role. A removed
+ * role without `cleanup:` playbooks is refused: its artifacts would stay on the node unseen.
+ */
+function cleanupRoles (config: RoleConfig, kind: PlanKind, t: PlanTarget, kept: RoleDefinition[]): RoleDefinition[] {
+  if (t.cleanupRoles === undefined || t.cleanupRoles.length === 0) return []
+  if (kind !== 'reconfigure') throw invalid(`node '${t.name}': roles are removed only by a reconfigure (node set-roles)`)
+  const out: RoleDefinition[] = []
+  for (const role of config.roles) {
+    if (!t.cleanupRoles.includes(role.name) || role.always || kept.some(k => k.name === role.name)) continue
+    if (role.cleanup.length === 0) {
+      throw new ClusterdError('CLUSTERD_ERR_PLAYBOOK_CONFIG', `role '${role.name}' has no cleanup playbooks in roles.yaml, so it cannot be removed from node '${t.name}' (add a cleanup: list, or decommission the node)`, { node: t.name, role: role.name })
+    }
+    out.push(role)
+  }
+  return out
 }
 
 /** The node's roles in roles.yaml order, always-roles included (decommission skips unknown ones). */

@@ -9,7 +9,7 @@ import { parseDocument } from 'yaml'
 import { ClusterdError } from '../../protocol/errors.js'
 import { ROLE_NAME_PATTERN } from '../../protocol/names.js'
 import {
-  ALL_HOSTS_PATTERN, PLAYBOOK_FILE_PATTERN, ROLE_CONFIG_FILE, ROLE_GROUP_PREFIX
+  ALL_HOSTS_PATTERN, CLEANUP_GROUP_PREFIX, PLAYBOOK_FILE_PATTERN, ROLE_CONFIG_FILE, ROLE_GROUP_PREFIX
 } from './constants.js'
 import { isRoleName, varNameProblem, varsProblems } from './names.js'
 import type { Vars } from './names.js'
@@ -36,6 +36,11 @@ export interface RoleDefinition extends PlaybookSet {
    * fails the node (CORTX's test stage). Absent: none.
    */
   test?: string[]
+  /**
+   * Playbooks that remove the role from a live node (`node set-roles` without it), targeting
+   * `cleanup_<role>`; empty when the role defines none (it then cannot be removed that way).
+   */
+  cleanup: string[]
 }
 
 /** The validated content of roles.yaml. */
@@ -62,13 +67,18 @@ export function roleGroup (role: string): string {
   return `${ROLE_GROUP_PREFIX}${role}`
 }
 
+/** The inventory group of hosts a role is removed from; its cleanup playbooks must target it. */
+export function cleanupGroup (role: string): string {
+  return `${CLEANUP_GROUP_PREFIX}${role}`
+}
+
 /** Looks a role up by name. */
 export function findRole (config: RoleConfig, name: string): RoleDefinition | undefined {
   return config.roles.find(r => r.name === name)
 }
 
 const TOP_KEYS = new Set(['vars', 'roles', 'decommission', 'upgrade'])
-const ROLE_KEYS = new Set(['playbooks', 'always', 'requiredVars', 'vars', 'description', 'test'])
+const ROLE_KEYS = new Set(['playbooks', 'always', 'requiredVars', 'vars', 'description', 'test', 'cleanup'])
 const KIND_KEYS = new Set(['playbooks', 'requiredVars', 'vars'])
 
 function isMapping (v: unknown): v is Record<string, unknown> {
@@ -155,6 +165,26 @@ export async function loadRoleConfig (dir: string, options: LoadRoleConfigOption
     return set
   }
 
+  // `cleanup:` (optional): playbooks run on a node losing the role, aimed at cleanup_<role>.
+  const readCleanup = (value: unknown, role: string): string[] => {
+    if (value === undefined) return []
+    const where = `roles.${role}.cleanup`
+    if (!Array.isArray(value) || value.length === 0) {
+      problems.push(`${where} must be a non-empty list of playbook files`)
+      return []
+    }
+    const out: string[] = []
+    for (const pb of value) {
+      if (typeof pb !== 'string' || !PLAYBOOK_FILE_PATTERN.test(pb)) {
+        problems.push(`${where}: playbook '${String(pb)}' must be a file name in the playbook directory matching ${String(PLAYBOOK_FILE_PATTERN)}`)
+        continue
+      }
+      out.push(join(root, pb))
+      pending.push({ where, file: join(root, pb), hosts: cleanupGroup(role) })
+    }
+    return out
+  }
+
   const roles: RoleDefinition[] = []
   if (!isMapping(raw.roles) || Object.keys(raw.roles).length === 0) {
     problems.push("'roles' must be a non-empty mapping of role name to definition")
@@ -175,7 +205,8 @@ export async function loadRoleConfig (dir: string, options: LoadRoleConfigOption
         ...set,
         test,
         always: v.always === true,
-        ...(typeof v.description === 'string' ? { description: v.description } : {})
+        ...(typeof v.description === 'string' ? { description: v.description } : {}),
+        cleanup: readCleanup(v.cleanup, name)
       })
     }
   }

@@ -16,7 +16,10 @@ const EVENT_TYPES: Record<NodeMachineEventType, LifecycleEventType> = {
   JOB_SUCCEEDED: 'job-succeeded',
   JOB_FAILED: 'job-failed',
   JOB_CANCELLED: 'job-cancelled',
-  SET_VARS: 'vars-set'
+  SET_VARS: 'vars-set',
+  MARK_BROKEN: 'marked-broken',
+  MARK_FIXED: 'marked-fixed',
+  SET_ROLES: 'roles-set'
 }
 
 /** A lifecycle event that records something without a transition (from = to = current state). */
@@ -38,6 +41,7 @@ export function noteEvent (entry: NodeEntry, note: NodeNote, at: string, gseq: n
   if (epoch !== undefined) event.epoch = epoch
   if (note.peerId !== undefined) event.peerId = note.peerId
   if (note.previousPeerId !== undefined) event.previousPeerId = note.previousPeerId
+  if (note.labels !== undefined) event.labels = { ...note.labels }
   return event
 }
 

@@ -40,6 +40,10 @@ export interface NodeFields {
   /** What the last successful commission, upgrade or reconfigure applied; absent: nothing recorded. */
   revision?: number | null
   agentVersion?: string | null
+  /** Cordoned by an operator; absent: false. */
+  cordoned?: boolean
+  /** Operator labels; absent: none. */
+  labels?: Record<string, string>
 }
 
 /** The API record for a node: machine state + context plus the facts kept beside it. */
@@ -62,7 +66,9 @@ export function buildRecord (facts: NodeFields, snapshot: NodeSnapshot, updatedA
     drift: facts.drift ?? null,
     nameConflicts: (facts.nameConflicts ?? []).map(c => ({ ...c })),
     revision: facts.revision ?? null,
-    agentVersion: facts.agentVersion ?? null
+    agentVersion: facts.agentVersion ?? null,
+    cordoned: facts.cordoned ?? false,
+    labels: { ...facts.labels }
   }
 }
 
@@ -98,6 +104,8 @@ export function decodeNode (key: string, name: string, raw: unknown): NodeEntry 
   record.nameConflicts ??= []
   record.revision ??= null
   record.agentVersion ??= null
+  record.cordoned ??= false
+  record.labels ??= {}
 
   let snapshot: NodeSnapshot
   if (machineVersion === MACHINE_VERSION) {
@@ -112,15 +120,15 @@ export function decodeNode (key: string, name: string, raw: unknown): NodeEntry 
       throw bad(`snapshot does not restore: ${err?.message ?? err}`)
     }
   } else {
-    // Older machine version: rebuild from the record, which carries the whole context.
-    // Version-specific migrations go here when MACHINE_VERSION is bumped.
+    // Older machine version: rebuild from the record, which carries the whole context (version 1
+    // had no broken state, so no brokenFrom: contextFromRecord sets null).
     snapshot = resolveNodeState({ value: record.state, context: contextFromRecord(record) })
   }
   return { record, snapshot, lastSeq }
 }
 
 function contextFromRecord (record: NodeRecord): NodeContext {
-  return { roles: record.roles, vars: record.vars, currentJob: record.currentJob, lastJob: record.lastJob, reason: record.reason, since: record.since }
+  return { roles: record.roles, vars: record.vars, currentJob: record.currentJob, lastJob: record.lastJob, reason: record.reason, since: record.since, brokenFrom: null }
 }
 
 function parseJson (raw: string, bad: (why: string) => ClusterdError): unknown {
@@ -151,6 +159,8 @@ function checkRecord (record: unknown, name: string, bad: (why: string) => Clust
     r.nameConflicts.every(c => c !== null && typeof c === 'object' && isStr(c.peerId) && isStr(c.since)))) throw bad('record nameConflicts malformed')
   if (r.revision != null && !(typeof r.revision === 'number' && Number.isSafeInteger(r.revision) && r.revision > 0)) throw bad('record revision malformed')
   if (r.agentVersion != null && !isStr(r.agentVersion)) throw bad('record agentVersion malformed')
+  if (r.cordoned != null && typeof r.cordoned !== 'boolean') throw bad('record cordoned malformed')
+  if (r.labels != null && !isStrMap(r.labels)) throw bad('record labels malformed')
 }
 
 function checkContext (context: unknown, bad: (why: string) => ClusterdError): void {
@@ -160,4 +170,6 @@ function checkContext (context: unknown, bad: (why: string) => ClusterdError): v
     !isStrOrNull(c.currentJob) || !isStrOrNull(c.lastJob) || !isStrOrNull(c.reason)) {
     throw bad('snapshot context malformed')
   }
+  const b = c.brokenFrom as Record<string, unknown> | null | undefined
+  if (b !== null && !(typeof b === 'object' && isLifecycleState(b.state) && isStrOrNull(b.reason))) throw bad('snapshot context brokenFrom malformed')
 }

@@ -86,7 +86,14 @@ export class NodeLog {
       if (entry === undefined) return core.noWrite(undefined)
       const at = core.now().toISOString()
       const event = noteEvent(entry, note, at, ++core.gseq, core.epoch)
-      const record: NodeRecord = { ...entry.record, ...(note.drift !== undefined ? { drift: note.drift } : {}), ...note.applied, updatedAt: at }
+      const record: NodeRecord = {
+        ...entry.record,
+        ...(note.drift !== undefined ? { drift: note.drift } : {}),
+        ...(note.cordoned !== undefined ? { cordoned: note.cordoned } : {}),
+        ...(note.labels !== undefined ? { labels: { ...note.labels } } : {}),
+        ...note.applied,
+        updatedAt: at
+      }
       return core.stageNode({ ...entry, record, lastSeq: event.seq }, [event], clone(record))
     })
   }

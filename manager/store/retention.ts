@@ -4,9 +4,13 @@
  * returns at most `maxOps` deletions; the store writes them as one ordinary (replicated) batch,
  * so replicas forget the same keys and no single write grows with the store.
  *
- * What is never pruned: a job that is not finished, a node record, and a node's newest
- * lifecycle event (the store's invariants hang on it: the record's state is the newest event's
- * `to`, and the global log ends at the newest event).
+ * What is never pruned: a job that is not finished, a node record, and the newest lifecycle
+ * event of a node that has a record (the store's invariants hang on it: the record's state is
+ * the newest event's `to`). A forgotten name (`node forget`: events, no record) follows the same
+ * count and age rules, and its newest event (the `forgotten` one) goes too once older than the
+ * age limit: nothing depends on it, and without that every name ever forgotten would keep an
+ * event forever; only the event at the end of the global log stays (the store checks on load
+ * that the log ends at its `m!gseq` counter).
  */
 import type { JobRecord } from '../../protocol/jobs.js'
 import { isTerminalJobStatus } from '../../protocol/jobs.js'
@@ -100,31 +104,57 @@ export async function planPrune (db: StoreDb, path: string, lastSeq: ReadonlyMap
   }
 
   const cutoff = new Date(now - policy.eventsMaxAgeS * 1000).toISOString()
-  const names = [...lastSeq.keys()].filter(n => n > cursor.afterNode).sort()
+  const globalLast = await lastGlobalSeq(db, path)
+  // Every name with events, records or not (forgotten names), one seek per name.
+  let afterNode = cursor.afterNode
   let seen = 0
-  for (const name of names) {
-    if (room() <= 0 || seen >= limits.maxNodes) return { ops, jobsDeleted, next: { afterNode: previous(names, name, cursor) } }
+  for (let name = await nextEventName(db, path, afterNode); name !== null; name = await nextEventName(db, path, name)) {
+    if (room() <= 0 || seen >= limits.maxNodes) return { ops, jobsDeleted, next: { afterNode } }
     seen++
-    const newest = lastSeq.get(name) ?? 0
+    const recorded = lastSeq.get(name)
+    const newest = recorded ?? await newestSeq(db, path, name)
     const keepFrom = newest - policy.eventsMaxPerNode + 1 // seqs below this go on count
     const prefix = `${PREFIX.nodeEvent}!${name}`
     let full = false
     for await (const [key, raw] of guardIterator(path, db.iterator({ ...range(prefix), limit: room() + 1 }))) {
       const seq = Number(key.slice(key.lastIndexOf('!') + 1))
-      if (seq >= newest) break
+      if (seq > newest || (seq === newest && recorded !== undefined)) break
       const event = parseStored(key, raw) as LifecycleEvent
-      if (seq >= keepFrom && event.at >= cutoff) break
+      if ((seq >= keepFrom && event.at >= cutoff) || event.gseq === globalLast) break
       if (room() < 2) { full = true; break }
       ops.push({ type: 'del', key: nodeEventKey(name, seq) }, { type: 'del', key: eventKey(event.gseq) })
     }
     // This node may have more to prune: come back to it in the next step.
-    if (full || room() <= 0) return { ops, jobsDeleted, next: { afterNode: previous(names, name, cursor) } }
+    if (full || room() <= 0) return { ops, jobsDeleted, next: { afterNode } }
+    afterNode = name
   }
   return { ops, jobsDeleted, next: null }
 }
 
-/** The cursor that makes the next step start at `name` again. */
-function previous (names: string[], name: string, cursor: PruneCursor): string {
-  const i = names.indexOf(name)
-  return i > 0 ? names[i - 1] as string : cursor.afterNode
+/**
+ * The first node name after `after` ('' = the first) that has lifecycle events. Keys are
+ * `x!<name>!<seq>`; name characters all sort after '"', which sorts after '!', so
+ * `x!<name>"` is past every key of `name` and before the next name's.
+ */
+async function nextEventName (db: StoreDb, path: string, after: string): Promise<string | null> {
+  const base = `${PREFIX.nodeEvent}!`
+  for await (const key of guardIterator(path, db.keys({ gt: `${base}${after}"`, lt: `${PREFIX.nodeEvent}"`, limit: 1 }))) {
+    const rest = key.slice(base.length)
+    return rest.slice(0, rest.indexOf('!'))
+  }
+  return null
+}
+
+/** The gseq of the newest event in the global log (0: none). */
+async function lastGlobalSeq (db: StoreDb, path: string): Promise<number> {
+  for await (const key of guardIterator(path, db.keys({ ...range(PREFIX.event), reverse: true, limit: 1 }))) return Number(key.slice(PREFIX.event.length + 1))
+  return 0
+}
+
+/** The newest event seq of a name without a record (a forgotten one). */
+async function newestSeq (db: StoreDb, path: string, name: string): Promise<number> {
+  for await (const key of guardIterator(path, db.keys({ ...range(`${PREFIX.nodeEvent}!${name}`), reverse: true, limit: 1 }))) {
+    return Number(key.slice(key.lastIndexOf('!') + 1))
+  }
+  return 0
 }

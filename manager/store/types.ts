@@ -53,7 +53,7 @@ export interface DiscoveredNode {
 }
 
 /** Lifecycle event types that record something without a transition. */
-export type NoteEventType = Extract<LifecycleEventType, 'returned' | 'verify-requested' | 'reconfigure-requested' | 'drift-checked' | 'verify-failed' | 'reconfigured' | 'reconfigure-failed' | 'name-conflict' | 'rebound' | 'forgotten'>
+export type NoteEventType = Extract<LifecycleEventType, 'returned' | 'verify-requested' | 'reconfigure-requested' | 'drift-checked' | 'verify-failed' | 'reconfigured' | 'reconfigure-failed' | 'name-conflict' | 'rebound' | 'forgotten' | 'cordoned' | 'uncordoned' | 'labels-set'>
 
 /** A no-transition lifecycle event for `noteNode`. */
 export interface NodeNote {
@@ -69,6 +69,10 @@ export interface NodeNote {
   previousPeerId?: string
   /** Set on the node record: what a reconfigure that ended ok applied. */
   applied?: AppliedConfig
+  /** New cordon flag for the node record; undefined leaves it unchanged. */
+  cordoned?: boolean
+  /** New operator labels for the node record (the whole map); undefined leaves them unchanged. */
+  labels?: Record<string, string>
 }
 
 /** Outcome of `upsertNode`. */

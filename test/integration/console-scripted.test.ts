@@ -44,7 +44,7 @@ describe('web console against a scripted API, in a real browser', { skip }, () =
   const node: NodeRecord = {
     name: 'n1', peerId: '12D3KooWEvil', state: 'commission-failed', roles: [`web${EVIL}`], vars: {}, reachable: true,
     currentJob: null, lastJob: 'j1', reason: `failed: ${EVIL}`, since: now, discoveredAt: now, updatedAt: now, boot: null,
-    drift: { checkedAt: now, jobId: 'j1', changed: 1, tasks: [`task ${EVIL}`] }, nameConflicts: [], revision: null, agentVersion: null
+    drift: { checkedAt: now, jobId: 'j1', changed: 1, tasks: [`task ${EVIL}`] }, nameConflicts: [], revision: null, agentVersion: null, cordoned: false, labels: {}
   }
   const member: Member = {
     name: 'n1', peerId: node.peerId, addresses: [`/ip4/10.0.0.1/tcp/7946${EVIL}`], status: 'alive', incarnation: 1,

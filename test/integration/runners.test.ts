@@ -84,7 +84,7 @@ describe('edge runners on real test hosts', { timeout: 10 * 60_000 }, () => {
     assert.ok(byName(r, 0).changed > 0 && byName(r, 1).changed > byName(r, 0).changed)
 
     const node1 = JSON.parse(await read(1, '/etc/clusterd/node.json'))
-    assert.deepEqual(node1, { name: h[1]!.name, cluster: 'itest', roles: ['base', 'worker', 'storage'] })
+    assert.deepEqual(node1, { name: h[1]!.name, cluster: 'itest', roles: ['base', 'worker', 'storage'], labels: {} })
     assert.match(await read(0, '/etc/clusterd-worker/worker.conf'), /^slots = 4$/m)
     assert.equal((await h[0]!.exec(['id', '-u', 'clusterd-worker'])).code, 0)
     assert.equal((await h[0]!.exec(['stat', '-c', '%U %a', '/var/lib/clusterd-worker'])).stdout.trim(), 'clusterd-worker 750')

@@ -4,7 +4,7 @@
 /** Lifecycle states in display order (protocol/nodes.ts LIFECYCLE_STATES; a unit test keeps them equal). */
 export const LIFECYCLE_STATES = Object.freeze([
   'discovered', 'commissioning', 'commissioned', 'upgrading', 'decommissioning', 'decommissioned',
-  'commission-failed', 'upgrade-failed', 'decommission-failed'
+  'commission-failed', 'upgrade-failed', 'decommission-failed', 'broken'
 ])
 
 /** Member statuses in display order (protocol/members.ts MemberStatus). */

@@ -17,7 +17,7 @@ import { ClusterdError } from '../../../protocol/errors.js'
 import type { JobEvent, JobKind, JobRecord } from '../../../protocol/jobs.js'
 import type { JobFeedItem, NodeDetail } from '../../../protocol/manager-api.js'
 import type { ManagerInfo } from '../../../protocol/manager-wire.js'
-import type { LifecycleEvent, NodeRecord } from '../../../protocol/nodes.js'
+import type { LifecycleEvent, LifecycleEventType, NodeRecord } from '../../../protocol/nodes.js'
 import type { CommandContext } from '../../../cli/context.js'
 import { MEMBERS, startFixture, type Fixture } from './fixtures.js'
 
@@ -59,7 +59,7 @@ export const NODES: NodeRecord[] = [
     drift: null,
     nameConflicts: [],
     revision: null,
-    agentVersion: null
+    agentVersion: null, cordoned: false, labels: {}
   },
   {
     name: 'db1',
@@ -78,7 +78,7 @@ export const NODES: NodeRecord[] = [
     drift: { checkedAt: '2026-11-22T10:01:00.000Z', jobId: 'j-20261122-3', changed: 1, tasks: ['Worker config is rendered'] },
     nameConflicts: [{ peerId: '12D3KooWX', since: '2026-11-22T10:02:00.000Z' }],
     revision: 1,
-    agentVersion: '0.1.0'
+    agentVersion: '0.1.0', cordoned: false, labels: {}
   }
 ]
 
@@ -199,6 +199,8 @@ export function scriptedFeed (job: JobRecord): JobFeedItem[] {
     } else {
       event({ kind: 'task-changed', node: n, task: 'Install packages' })
       Object.assign(p, { outcome: 'ok', ok: 3, changed: 1, failed: 0 })
+      // A verify of a node named drift* finds a task that would change it.
+      if (job.kind === 'verify') p.drift = n.startsWith('drift') ? { changed: 1, tasks: ['Install packages'] } : { changed: 0, tasks: [] }
     }
   }
   const failed = job.nodes.filter(n => done.perNode[n]?.outcome !== 'ok')
@@ -233,6 +235,13 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
     jobs.set(job.id, job)
     return new ApiReply(202, job)
   }
+  // The maintenance routes' contract (node-maintenance-routes.ts): the record after and its event.
+  const nodeChange = (type: LifecycleEventType, patch: (body: unknown, node: NodeRecord) => Partial<NodeRecord>): ApiHandler => async ({ params, body }) => {
+    const before = [...NODES, ...extraNodes].find(n => n.name === params.name)
+    if (before === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
+    const node = { ...before, ...patch(body, before) }
+    return { node, event: { seq: 6, gseq: 14, node: node.name, at: '2026-11-22T10:07:00.000Z', type, from: before.state, to: node.state, reason: node.reason, jobId: null, actor: 'operator' } }
+  }
   const jobNamed = (id: string | undefined): JobRecord => {
     const job = jobs.get(id ?? '')
     if (job === undefined) throw new ClusterdError('CLUSTERD_ERR_JOB_NOT_FOUND', `no job with id ${id ?? ''}`)
@@ -257,7 +266,7 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
       if (params.name !== 'db1') throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
       const peerId = (body as { peerId: string }).peerId
       if (peerId !== NEW_PEER) throw new ClusterdError('CLUSTERD_ERR_PEER_NOT_CLAIMING', `no member with peer id ${peerId} is known to the manager`)
-      const node = { ...(NODES[1] as NodeRecord), peerId, nameConflicts: [] }
+      const node = { ...(NODES[1] as NodeRecord), peerId, nameConflicts: [], cordoned: false, labels: {} }
       return { node, event: { seq: 4, gseq: 12, node: 'db1', at: '2026-11-22T10:05:00.000Z', type: 'rebound', from: 'commissioned', to: 'commissioned', reason: `name moved from peer 12D3KooWA to peer ${peerId}`, jobId: null, actor: 'operator', peerId, previousPeerId: '12D3KooWA' } }
     },
     forgetNode: async ({ params, body }) => {
@@ -265,6 +274,23 @@ export async function startManagerFixture (options: { extraNodes?: NodeRecord[] 
       if (node === undefined) throw new ClusterdError('CLUSTERD_ERR_NODE_NOT_FOUND', `no node named ${params.name ?? ''}`)
       if (node.reachable && (body as { force?: boolean } | undefined)?.force !== true) throw new ClusterdError('CLUSTERD_ERR_NODE_REACHABLE', `node ${node.name} is reachable`)
       return { node, event: { seq: 5, gseq: 13, node: node.name, at: '2026-11-22T10:06:00.000Z', type: 'forgotten', from: node.state, to: node.state, reason: 'record removed', jobId: null, actor: 'operator', peerId: node.peerId } }
+    },
+    setNodeRoles: async ({ params, body, ...rest }) => await create('reconfigure')({ ...rest, params, body: { nodes: [params.name ?? ''], ...(body as object) } }),
+    cordonNode: nodeChange('cordoned', () => ({ cordoned: true })),
+    uncordonNode: nodeChange('uncordoned', () => ({ cordoned: false })),
+    markBroken: nodeChange('marked-broken', body => ({ state: 'broken', reason: (body as { reason: string }).reason })),
+    markFixed: nodeChange('marked-fixed', () => ({ state: 'commissioned', reason: null })),
+    labelNode: async req => {
+      const res = await nodeChange('labels-set', (body, node) => {
+        const labels = { ...node.labels, ...(body as { set?: Record<string, string> }).set }
+        for (const k of (body as { remove?: string[] }).remove ?? []) delete labels[k]
+        return { labels }
+      })(req) as Record<string, unknown>
+      // db1 is commissioned: the manager re-applies its configuration; web2 is not.
+      if (req.params.name !== 'db1') return { ...res, job: null, notApplied: 'the node is commission-failed; run clusterctl reconfigure web2 later to apply them' }
+      const job = scriptedJob('reconfigure', ['db1'], [], {})
+      jobs.set(job.id, job)
+      return { ...res, job }
     },
     nameBindings: async () => [...NODES, ...extraNodes].map(n => ({ name: n.name, peerId: n.peerId, conflicts: n.nameConflicts.map(c => c.peerId) })),
     commission: create('commission'),

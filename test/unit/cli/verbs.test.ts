@@ -68,7 +68,7 @@ describe('clusterctl manager verbs (process)', () => {
       clusterctl('config', 'get', 'on-return')
     ].map(async p => ok(await p)))
     assert.deepEqual(JSON.parse(managerJson?.stdout ?? ''), MANAGER)
-    assert.match(nodesTable?.stdout ?? '', /^NAME\s+STATE\s+ROLES\s+REACHABLE\s+LAST-JOB\s+SINCE\ndb1\s+commissioned\s+base,storage\s+yes\s+j-20261122-1\s+\S+ ago\n/)
+    assert.match(nodesTable?.stdout ?? '', /^NAME\s+STATE\s+ROLES\s+REACHABLE\s+DRIFT\s+LAST-JOB\s+SINCE\ndb1\s+commissioned\s+base,storage\s+yes\s+1 task\s+j-20261122-1\s+\S+ ago\n/)
     assert.deepEqual(JSON.parse(nodesJson?.stdout ?? ''), NODES)
     assert.deepEqual(parseYaml(nodesYaml?.stdout ?? ''), NODES)
     assert.match(nodeTable?.stdout ?? '', /^NAME: {9}db1\n[\s\S]*\nFacts:\n {2}OS: {9}Debian[\s\S]*\nRecent events:\n {2}SEQ /)

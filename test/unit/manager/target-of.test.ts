@@ -10,7 +10,7 @@ import type { NodeRecord } from '../../../protocol/nodes.js'
 const AT = '2026-12-06T08:00:00.000Z'
 const node: NodeRecord = {
   name: 'db1', peerId: 'peer-real', state: 'commissioned', roles: [], vars: {}, reachable: true, currentJob: null, lastJob: null, reason: null,
-  since: AT, discoveredAt: AT, updatedAt: AT, boot: null, drift: null, nameConflicts: [{ peerId: 'peer-impostor', since: AT }], revision: null, agentVersion: null
+  since: AT, discoveredAt: AT, updatedAt: AT, boot: null, drift: null, nameConflicts: [{ peerId: 'peer-impostor', since: AT }], revision: null, agentVersion: null, cordoned: false, labels: {}
 }
 
 function member (peerId: string, ip: string, key: string): Member {

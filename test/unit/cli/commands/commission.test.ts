@@ -52,10 +52,10 @@ describe('clusterctl commission / decommission / upgrade', () => {
     const before = fx.requests.length
     const ctx = testContext()
     await assert.rejects(commission(client, ['web1'], { role: ['worker'], var: ['oops'] }, ctx), exit(2, /^--var: expected NAME=VALUE/))
-    await assert.rejects(commission(client, ['web1'], { role: ['worker'], allDiscovered: true }, ctx), exit(2, /names or --all-discovered, not both/))
+    await assert.rejects(commission(client, ['web1'], { role: ['worker'], allDiscovered: true }, ctx), exit(2, /only one of: node names, --all-discovered, --selector/))
     await assert.rejects(commission(client, [], { role: ['worker'] }, ctx), exit(2, /name at least one node/))
     await assert.rejects(commission(client, ['web1', 'web1'], { role: ['worker'] }, ctx), exit(2, /node web1 is named twice/))
-    await assert.rejects(upgrade(client, ['web1'], { all: true }, ctx), exit(2, /names or --all, not both/))
+    await assert.rejects(upgrade(client, ['web1'], { all: true }, ctx), exit(2, /only one of: node names, --all, --selector/))
     await assert.rejects(upgrade(client, [], {}, ctx), exit(2, /name at least one node to upgrade, or pass --all/))
     await assert.rejects(decommission(client, ['web1'], {}, ctx), exit(2, /^refusing to decommission web1 without confirmation: stdin is not a terminal; pass --yes$/))
     assert.equal(fx.requests.length, before)

@@ -22,6 +22,8 @@ describe('clusterctl node show', () => {
       'STATE:        commissioned (since 5m ago, 2026-11-22T10:00:00.000Z)',
       'ROLES:        base, storage',
       'REACHABLE:    yes',
+      'CORDONED:     no',
+      'LABELS:       -',
       'MEMBER:       alive',
       'CURRENT-JOB:  -',
       'LAST-JOB:     j-20261122-1',

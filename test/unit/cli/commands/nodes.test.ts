@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { parse as parseYaml } from 'yaml'
 import { ApiClient } from '../../../../cli/client.js'
-import { nodes } from '../../../../cli/commands/nodes.js'
+import { driftCell, nodes } from '../../../../cli/commands/nodes.js'
 import { NODES, startManagerFixture, type ManagerFixture } from '../manager-fixture.js'
 import type { NodeRecord } from '../../../../protocol/nodes.js'
 
@@ -16,13 +16,36 @@ describe('clusterctl nodes', () => {
   })
   after(async () => { await fx.close() })
 
-  it('prints NAME STATE ROLES REACHABLE LAST-JOB SINCE, sorted by name', async () => {
+  it('prints NAME STATE ROLES REACHABLE DRIFT LAST-JOB SINCE, sorted by name', async () => {
     assert.equal(await nodes(client, { output: 'table', now }), [
-      'NAME   STATE               ROLES          REACHABLE   LAST-JOB       SINCE',
-      'db1    commissioned        base,storage   yes         j-20261122-1   5m ago',
-      'web2   commission-failed   -              no          j-20261122-2   2m ago',
+      'NAME   STATE               ROLES          REACHABLE   DRIFT    LAST-JOB       SINCE',
+      'db1    commissioned        base,storage   yes         1 task   j-20261122-1   5m ago',
+      'web2   commission-failed   -              no          -        j-20261122-2   2m ago',
       ''
     ].join('\n'))
+  })
+
+  it('shows DRIFT as - (never checked), none, or the number of tasks that would change', () => {
+    assert.equal(driftCell({ drift: null }), '-')
+    assert.equal(driftCell({ drift: { checkedAt: 'x', jobId: 'j', changed: 0, tasks: [] } }), 'none')
+    assert.equal(driftCell({ drift: { checkedAt: 'x', jobId: 'j', changed: 3, tasks: ['a', 'b', 'c'] } }), '3 tasks')
+  })
+
+  it('sends -l as the selector query and refuses a bad one locally', async () => {
+    await nodes(client, { output: 'json', selector: 'role=storage,zone=a', now })
+    assert.deepEqual(fx.requestsTo('listNodes').at(-1)?.query, { limit: '500', selector: 'role=storage,zone=a' })
+    await assert.rejects(nodes(client, { output: 'json', selector: 'zone' }), /--selector: selector term "zone" is not K=V/)
+    await assert.rejects(nodes(client, { output: 'json', selector: 'state=bogus' }), /--selector: state="bogus"/)
+  })
+
+  it('shows a cordoned node with ,cordoned after its state', async () => {
+    const fx2 = await startManagerFixture({ extraNodes: [{ ...(NODES[0] as NodeRecord), name: 'z9', cordoned: true }] })
+    try {
+      const out = await nodes(new ApiClient({ addr: fx2.socketPath }), { output: 'table', now })
+      assert.match(out, /^z9\s+commission-failed,cordoned\s/m)
+    } finally {
+      await fx2.close()
+    }
   })
 
   it('prints the NodeRecords exactly as json and yaml (one array, as before paging)', async () => {

@@ -33,9 +33,9 @@ describe('clusterctl roles, history, upgrade --plan (process)', () => {
 
   it('roles push sends every file base64 with the message and an author', async () => {
     const run = ok(await clusterctl('roles', 'push', shippedPlaybookDir(), '-m', 'first push'))
-    assert.match(run.stdout, /^revision 3 stored \(9 files, roles base, worker, hash dddddddddddd\)\n$/)
+    assert.match(run.stdout, /^revision 3 stored \(11 files, roles base, worker, hash dddddddddddd\)\n$/)
     const body = fx.requestsTo('pushRevision').at(-1)?.body as { files: Array<{ path: string, content: string }>, message: string, author: string }
-    assert.deepEqual(body.files.map(f => f.path), ['agent-upgrade.yml', 'base.yml', 'decommission.yml', 'roles.yaml', 'storage.yml', 'templates/exports.conf.j2', 'templates/worker.conf.j2', 'upgrade.yml', 'worker.yml'])
+    assert.deepEqual(body.files.map(f => f.path), ['agent-upgrade.yml', 'base.yml', 'decommission.yml', 'roles.yaml', 'storage-cleanup.yml', 'storage.yml', 'templates/exports.conf.j2', 'templates/worker.conf.j2', 'upgrade.yml', 'worker-cleanup.yml', 'worker.yml'])
     assert.match(Buffer.from(body.files[3]?.content ?? '', 'base64').toString(), /^# Which playbooks make up each role/)
     assert.equal(body.message, 'first push')
     assert.match(body.author, /^.+@.+$/)

@@ -105,7 +105,7 @@ describe('release archives', () => {
     const AT = '2026-12-06T08:00:00.000Z'
     const rec = (name: string, agentVersion: string | null, reachable = true): NodeRecord => ({
       name, peerId: `p-${name}`, state: 'commissioned', roles: [], vars: {}, reachable, currentJob: null, lastJob: null, reason: null,
-      since: AT, discoveredAt: AT, updatedAt: AT, boot: null, drift: null, nameConflicts: [], revision: null, agentVersion
+      since: AT, discoveredAt: AT, updatedAt: AT, boot: null, drift: null, nameConflicts: [], revision: null, agentVersion, cordoned: false, labels: {}
     })
     const ctx = { releasesDir: dir, listNodes: async () => [rec('a', '0.1.0'), rec('b', '0.3.0'), rec('c', '0.1.0', false)] }
     const req = await agentUpgradeRequest(ctx, { nodes: [], all: true, vars: { agent_prefix: '/srv/clusterd' }, agentVersion: '0.3.0', force: false })

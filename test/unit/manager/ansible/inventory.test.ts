@@ -51,6 +51,13 @@ describe('inventory', () => {
     assert.notEqual(hostAlias('a;b'), hostAlias('a;c'))
   })
 
+  it('puts a host losing a role in cleanup_<role> (node set-roles), not in role_<role>', () => {
+    const inv = buildInventory(plan([host('n1', { roles: ['base', 'storage'], cleanupRoles: ['worker'] }), host('n2')]), { privateKeyPath: '/keys/id' })
+    const doc = parse(inv.yaml, { customTags: [{ tag: '!unsafe', resolve: (s: string) => s }] })
+    assert.deepEqual(Object.keys(doc.all.children.cleanup_worker.hosts), ['n1'])
+    assert.deepEqual(Object.keys(doc.all.children.role_worker.hosts), ['n2'])
+  })
+
   it('refuses names with control characters', () => {
     invalid(() => hostAlias('a\nb'), /printable/)
     invalid(() => hostAlias(''), /printable/)
@@ -62,6 +69,7 @@ describe('inventory', () => {
     assert.deepEqual(doc.all.vars, { ansible_user: 'root', ansible_python_interpreter: '/usr/bin/python3', ansible_ssh_private_key_file: '/keys/id' })
     assert.deepEqual(Object.keys(doc.all.children.role_base.hosts), ['n1', 'n2'])
     assert.deepEqual(Object.keys(doc.all.children.role_worker.hosts), ['n1'])
+    assert.equal(doc.all.children.cleanup_worker, undefined, 'no cleanup group without a role being removed')
     assert.equal(doc.all.hosts.n1.ansible_host, '10.1.2.3')
     assert.equal(doc.all.hosts.n2.ansible_port, 2222)
     assert.equal(doc.all.hosts.n1.ansible_ssh_extra_args, '-o HostKeyAlias=n1')

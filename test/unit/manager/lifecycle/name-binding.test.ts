@@ -12,7 +12,7 @@ const AT = '2026-12-06T08:00:00.000Z'
 function record (extra: Partial<NodeRecord> = {}): NodeRecord {
   return {
     name: 'db1', peerId: 'peer-a', state: 'commissioned', roles: ['base'], vars: {}, reachable: true, currentJob: null, lastJob: 'j1', reason: null,
-    since: AT, discoveredAt: AT, updatedAt: AT, boot: null, drift: null, nameConflicts: [], revision: null, agentVersion: null, ...extra
+    since: AT, discoveredAt: AT, updatedAt: AT, boot: null, drift: null, nameConflicts: [], revision: null, agentVersion: null, cordoned: false, labels: {}, ...extra
   }
 }
 
@@ -29,7 +29,7 @@ describe('name binding rules', () => {
   it("another live peer's claim is recorded once; repeats, unreachable claimants and a full list add nothing", () => {
     const first = judgeClaim(record(), { peerId: 'peer-b', reachable: true }, AT)
     assert.deepEqual(first, { kind: 'conflict', conflicts: [{ peerId: 'peer-b', since: AT }] })
-    const withB = record({ nameConflicts: [{ peerId: 'peer-b', since: AT }] })
+    const withB = record({ nameConflicts: [{ peerId: 'peer-b', since: AT }], cordoned: false, labels: {} })
     assert.deepEqual(judgeClaim(withB, { peerId: 'peer-b', reachable: true }, AT), { kind: 'refused', why: 'recorded' })
     assert.deepEqual(judgeClaim(withB, { peerId: 'peer-c', reachable: false }, AT), { kind: 'refused', why: 'unreachable' })
     const full = record({ nameConflicts: Array.from({ length: MAX_NAME_CONFLICTS }, (_, i) => ({ peerId: `peer-x${i}`, since: AT })) })
@@ -37,7 +37,7 @@ describe('name binding rules', () => {
   })
 
   it('rebind: only to a live member claiming the name, never during a job; the bound peer itself clears the conflicts', () => {
-    const r = record({ nameConflicts: [{ peerId: 'peer-b', since: AT }, { peerId: 'peer-c', since: AT }] })
+    const r = record({ nameConflicts: [{ peerId: 'peer-b', since: AT }, { peerId: 'peer-c', since: AT }], cordoned: false, labels: {} })
     assert.deepEqual(checkRebind(r, 'peer-b', member('peer-b'), null), { ok: true, same: false })
     assert.deepEqual(checkRebind(r, 'peer-a', member('peer-a'), null), { ok: true, same: true })
     const codes = [

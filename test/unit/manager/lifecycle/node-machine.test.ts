@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { createActor } from 'xstate'
 import { LIFECYCLE_STATES, isTransitionalState, type LifecycleState } from '../../../../protocol/nodes.js'
 import {
-  ACCEPTING_STATES, MACHINE_VERSION, decide, nodeMachine, resolveNodeState, stateOf,
+  ACCEPTING_STATES, BREAKABLE_STATES, MACHINE_VERSION, decide, nodeMachine, resolveNodeState, stateOf,
   type Decision, type NodeContext, type NodeMachineEvent, type NodeSnapshot
 } from '../../../../manager/lifecycle/node-machine.js'
 
@@ -23,7 +23,8 @@ const OPERATIONS: Record<LifecycleState, Record<Op, LifecycleState | null>> = {
   decommissioned: { COMMISSION: 'commissioning', UPGRADE: null, DECOMMISSION: null },
   'commission-failed': { COMMISSION: 'commissioning', UPGRADE: null, DECOMMISSION: 'decommissioning' },
   'upgrade-failed': { COMMISSION: null, UPGRADE: 'upgrading', DECOMMISSION: 'decommissioning' },
-  'decommission-failed': { COMMISSION: null, UPGRADE: null, DECOMMISSION: 'decommissioning' }
+  'decommission-failed': { COMMISSION: null, UPGRADE: null, DECOMMISSION: 'decommissioning' },
+  broken: { COMMISSION: null, UPGRADE: null, DECOMMISSION: null }
 }
 
 const OUTCOMES: Record<'commissioning' | 'upgrading' | 'decommissioning', { ok: LifecycleState, failed: LifecycleState }> = {
@@ -38,8 +39,9 @@ function contextFor (state: LifecycleState): NodeContext {
     vars: { region: 'eu' },
     currentJob: isTransitionalState(state) ? CURRENT : null,
     lastJob: state === 'discovered' ? null : CURRENT,
-    reason: state.endsWith('-failed') ? 'boom' : null,
-    since: AT
+    reason: state.endsWith('-failed') || state === 'broken' ? 'boom' : null,
+    since: AT,
+    brokenFrom: state === 'broken' ? { state: 'commissioned', reason: null } : null
   }
 }
 
@@ -61,7 +63,7 @@ function expectChanged (d: Decision): Extract<Decision, { changed: true }> {
 
 describe('node machine', () => {
   it('exports a machine version and a flat machine whose states are exactly the lifecycle states', () => {
-    assert.equal(MACHINE_VERSION, 1)
+    assert.equal(MACHINE_VERSION, 2)
     assert.deepEqual(Object.keys(nodeMachine.root.states).sort(), [...LIFECYCLE_STATES].sort())
   })
 
@@ -69,7 +71,7 @@ describe('node machine', () => {
     const d = expectChanged(decide(null, { type: 'DISCOVERED', at: AT }))
     assert.equal(d.from, null)
     assert.equal(d.to, 'discovered')
-    assert.deepEqual(d.snapshot.context, { roles: [], vars: {}, currentJob: null, lastJob: null, reason: null, since: AT })
+    assert.deepEqual(d.snapshot.context, { roles: [], vars: {}, currentJob: null, lastJob: null, reason: null, since: AT, brokenFrom: null })
     const refused = decide(null, opEvent('COMMISSION'))
     assert.equal(refused.ok, false)
     assert.equal(!refused.ok && refused.code, 'CLUSTERD_ERR_INVALID_TRANSITION')
@@ -172,7 +174,7 @@ describe('node machine', () => {
     assert.ok(dup.ok && !dup.changed)
     snap = expectChanged(decide(snap, { type: 'JOB_SUCCEEDED', at: LATER, jobId: 'j2' })).snapshot
     assert.equal(stateOf(snap), 'commissioned')
-    assert.deepEqual(snap.context, { roles: ['web', 'db'], vars: { a: '2' }, currentJob: null, lastJob: 'j2', reason: null, since: LATER })
+    assert.deepEqual(snap.context, { roles: ['web', 'db'], vars: { a: '2' }, currentJob: null, lastJob: 'j2', reason: null, since: LATER, brokenFrom: null })
   })
 
   it('retries a failed upgrade and a failed decommission with the same operation', () => {
@@ -216,5 +218,56 @@ describe('node machine', () => {
       assert.deepEqual([...ACCEPTING_STATES[op]], expected, op)
     }
     assert.deepEqual([...ACCEPTING_STATES.JOB_SUCCEEDED], ['commissioning', 'upgrading', 'decommissioning'])
+    assert.deepEqual([...ACCEPTING_STATES.MARK_BROKEN], [...BREAKABLE_STATES].sort((a, b) => LIFECYCLE_STATES.indexOf(a) - LIFECYCLE_STATES.indexOf(b)))
+    assert.deepEqual([...ACCEPTING_STATES.MARK_FIXED], ['broken'])
+  })
+})
+
+describe('node machine: broken (mark-broken / mark-fixed)', () => {
+  const broken = (reason = 'PSU failed'): NodeMachineEvent => ({ type: 'MARK_BROKEN', at: LATER, reason })
+  const fixed: NodeMachineEvent = { type: 'MARK_FIXED', at: LATER }
+
+  for (const state of LIFECYCLE_STATES.filter(s => s !== 'broken')) {
+    const breakable = (BREAKABLE_STATES as readonly string[]).includes(state)
+    it(`MARK_BROKEN from ${state} ${breakable ? 'goes to broken, and MARK_FIXED returns to it with its reason' : 'is refused (a job is in flight)'}`, () => {
+      const d = decide(at(state), broken())
+      if (!breakable) {
+        assert.equal(d.ok, false)
+        assert.match(!d.ok ? d.message : '', /cannot mark_broken a node that is .*; allowed from: discovered, commissioned/)
+        return
+      }
+      const b = expectChanged(d)
+      assert.equal(b.to, 'broken')
+      assert.equal(b.snapshot.context.reason, 'PSU failed')
+      assert.equal(b.snapshot.context.since, LATER)
+      assert.deepEqual(b.snapshot.context.brokenFrom, { state, reason: contextFor(state).reason })
+      assert.deepEqual(b.snapshot.context.roles, ['web'], 'roles and vars are kept: not decommissioned')
+      // Through a persisted snapshot, as the store keeps it.
+      const persisted = JSON.parse(JSON.stringify(nodeMachine.getPersistedSnapshot(b.snapshot)))
+      const restored = createActor(nodeMachine, { snapshot: persisted, input: { at: AT } }).getSnapshot()
+      const f = expectChanged(decide(restored, fixed))
+      assert.equal(f.to, state)
+      assert.equal(f.snapshot.context.reason, contextFor(state).reason)
+      assert.equal(f.snapshot.context.brokenFrom, null)
+    })
+  }
+
+  it('a broken node refuses every job command and a second MARK_BROKEN; job reports are ignored', () => {
+    for (const op of ['COMMISSION', 'UPGRADE', 'DECOMMISSION'] as const) {
+      const d = decide(at('broken'), opEvent(op))
+      assert.equal(d.ok, false, op)
+    }
+    assert.equal(decide(at('broken'), broken('again')).ok, false)
+    const report = decide(at('broken'), { type: 'JOB_FAILED', at: LATER, jobId: CURRENT, reason: 'x' })
+    assert.ok(report.ok && !report.changed)
+  })
+
+  it('MARK_FIXED is refused outside broken', () => {
+    for (const state of LIFECYCLE_STATES.filter(s => s !== 'broken')) assert.equal(decide(at(state), fixed).ok, false, state)
+  })
+
+  it('a broken snapshot without brokenFrom (not made by this machine) is fixed to discovered', () => {
+    const d = expectChanged(decide({ value: 'broken', context: { ...contextFor('broken'), brokenFrom: null } }, fixed))
+    assert.equal(d.to, 'discovered')
   })
 })

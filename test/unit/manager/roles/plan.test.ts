@@ -10,9 +10,9 @@ const config: RoleConfig = {
   dir: '/pb',
   vars: { level: 'cluster-file', only_cluster: 1 },
   roles: [
-    { name: 'base', playbooks: ['/pb/base.yml'], always: true, requiredVars: [], vars: { base_var: 'b' } },
-    { name: 'worker', playbooks: ['/pb/worker.yml', '/pb/common.yml'], always: false, requiredVars: [], vars: { level: 'role' } },
-    { name: 'storage', playbooks: ['/pb/storage.yml', '/pb/common.yml'], always: false, requiredVars: ['storage_path'], vars: {} }
+    { name: 'base', playbooks: ['/pb/base.yml'], always: true, requiredVars: [], vars: { base_var: 'b' }, cleanup: [] },
+    { name: 'worker', playbooks: ['/pb/worker.yml', '/pb/common.yml'], always: false, requiredVars: [], vars: { level: 'role' }, cleanup: ['/pb/worker-cleanup.yml'] },
+    { name: 'storage', playbooks: ['/pb/storage.yml', '/pb/common.yml'], always: false, requiredVars: ['storage_path'], vars: {}, cleanup: ['/pb/storage-cleanup.yml'] }
   ],
   decommission: { playbooks: ['/pb/decommission.yml'], requiredVars: [], vars: {} },
   upgrade: { playbooks: ['/pb/upgrade.yml'], requiredVars: ['agent_version'], vars: { config_version: 1 } }
@@ -52,6 +52,18 @@ describe('planFor', () => {
     const plan = planFor(config, 'commission', [node('a', ['storage', 'worker'])], { cluster: 'c', vars: { request: { storage_path: '/srv/x' } } })
     assert.deepEqual(plan.hosts[0]?.roles, ['base', 'worker', 'storage'])
     assert.deepEqual(plan.playbooks, ['/pb/base.yml', '/pb/worker.yml', '/pb/common.yml', '/pb/storage.yml'])
+  })
+
+  it('set-roles (reconfigure with cleanupRoles): cleanup playbooks of removed roles first, in a cleanup group; always-roles and kept roles are never cleaned', () => {
+    const plan = planFor(config, 'reconfigure', [{ ...node('a', ['storage']), cleanupRoles: ['worker', 'base', 'storage', 'gone'] }, node('b', ['worker'])],
+      { cluster: 'c', vars: { request: { storage_path: '/srv/x' } } })
+    assert.deepEqual(plan.hosts.map(h => [h.roles, h.cleanupRoles]), [[['base', 'storage'], ['worker']], [['base', 'worker'], undefined]])
+    assert.deepEqual(plan.playbooks, ['/pb/worker-cleanup.yml', '/pb/base.yml', '/pb/worker.yml', '/pb/common.yml', '/pb/storage.yml'])
+    const noCleanup: RoleConfig = { ...config, roles: config.roles.map(r => r.name === 'worker' ? { ...r, cleanup: [] } : r) }
+    assert.throws(() => planFor(noCleanup, 'reconfigure', [{ ...node('a', ['storage']), cleanupRoles: ['worker'] }], { cluster: 'c', vars: { request: { storage_path: '/srv/x' } } }),
+      (err: any) => err.code === 'CLUSTERD_ERR_PLAYBOOK_CONFIG' && /role 'worker' has no cleanup playbooks/.test(err.message))
+    assert.throws(() => planFor(config, 'upgrade', [{ ...node('a', ['storage']), cleanupRoles: ['worker'] }], { cluster: 'c', vars: { request: { agent_version: '1' } } }),
+      /roles are removed only by a reconfigure/)
   })
 
   it('injects node identity that user variables cannot override', () => {

@@ -49,6 +49,17 @@ describe('loadRoleConfig', () => {
     assert.deepEqual(config.roles.find(r => r.name === 'storage')?.requiredVars, ['storage_path'])
     assert.ok(config.decommission.playbooks[0]?.endsWith('/playbooks/decommission.yml'))
     assert.deepEqual(config.upgrade.requiredVars, ['agent_version'])
+    assert.deepEqual(config.roles.map(r => r.cleanup.map(f => f.split('/').at(-1))), [[], ['worker-cleanup.yml'], ['storage-cleanup.yml']])
+  })
+
+  it('reads a role\'s cleanup playbooks, which must target cleanup_<role>', async () => {
+    const withCleanup = goodConfig.replace('worker: { playbooks: [worker.yml],', 'worker: { playbooks: [worker.yml], cleanup: [worker-off.yml],')
+    assert.notEqual(withCleanup, goodConfig)
+    const dir = await fixture({ ...good, 'worker-off.yml': play('cleanup_worker'), 'roles.yaml': withCleanup })
+    assert.deepEqual((await loadRoleConfig(dir)).roles.map(r => r.cleanup), [[], [join(dir, 'worker-off.yml')]])
+    await rejects({ ...good, 'worker-off.yml': play('role_worker'), 'roles.yaml': withCleanup }, /roles\.worker\.cleanup: play 1 of .*worker-off\.yml must have 'hosts: cleanup_worker'/)
+    await rejects({ ...good, 'roles.yaml': withCleanup }, /roles\.worker\.cleanup: playbook file .*worker-off\.yml does not exist/)
+    await rejects({ ...good, 'roles.yaml': goodConfig.replace('worker: { playbooks: [worker.yml],', 'worker: { playbooks: [worker.yml], cleanup: [],') }, /roles\.worker\.cleanup must be a non-empty list/)
   })
 
   it('reads the optional per-role test playbooks (rolling upgrades), checked like the playbooks', async () => {

@@ -85,6 +85,36 @@ describe('retention (real LevelDB)', () => {
     await store.stop()
   })
 
+  it('prunes a forgotten name\'s events by count and age too, its last one once old, but never the end of the global log', async () => {
+    const clock = manualClock()
+    const store = new ManagerStore({ logger: silent, now: clock.now }, { path: dir.path })
+    await store.start()
+    for (const name of ['gone', 'gone-too', 'kept']) await store.upsertNode({ name, peerId: `p-${name}`, reachable: false })
+    await notes(store, 'gone', 9)
+    await store.forgetNode('gone', { actor: 'operator' })
+    await notes(store, 'kept', 2)
+    await store.forgetNode('gone-too', { actor: 'operator' }) // the newest event of the whole log
+    await fullPass(store, policy({ eventsMaxPerNode: 3 }), 4)
+    assert.deepEqual((await store.listEvents({ node: 'gone' })).map(e => e.type), ['drift-checked', 'drift-checked', 'forgotten'], 'count applies to a forgotten name')
+    clock.advance(100 * DAY)
+    await store.upsertNode({ name: 'kept', peerId: 'p-kept', reachable: true })
+    await store.noteNode('kept', { type: 'returned', actor: 'membership', reason: 'back' })
+    await fullPass(store, policy({ eventsMaxAgeS: 90 * 86_400 }))
+    assert.deepEqual(await store.listEvents({ node: 'gone' }), [], 'a forgotten name\'s history goes once older than the age limit')
+    assert.deepEqual(await store.listEvents({ node: 'gone-too' }), [])
+    assert.deepEqual((await store.listEvents({ node: 'kept' })).map(e => e.type), ['returned'], 'a recorded node keeps its newest')
+    await store.forgetNode('kept', { actor: 'operator' })
+    clock.advance(100 * DAY)
+    await fullPass(store, policy({ eventsMaxAgeS: 90 * 86_400 }))
+    assert.deepEqual((await store.listEvents({ limit: 10 })).map(e => `${e.node} ${e.type}`), ['kept forgotten'], 'the end of the global log stays')
+    await store.stop()
+    const again = new ManagerStore({ logger: silent }, { path: dir.path })
+    await again.start() // loadState checks that the global log ends at m!gseq
+    await again.upsertNode({ name: 'gone', peerId: 'p-new', reachable: true })
+    assert.equal((await again.listEvents({ node: 'gone' })).at(-1)?.type, 'discovered', 'the name can be discovered again')
+    await again.stop()
+  })
+
   it('drops finished jobs over the count or age with their events, keeps active ones; a pruned job is not found', async () => {
     const clock = manualClock()
     const store = new ManagerStore({ logger: silent, now: clock.now }, { path: dir.path })
