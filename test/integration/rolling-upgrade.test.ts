@@ -1,10 +1,12 @@
 // A rolling upgrade on real hosts (issue 12's test): commissioned nodes, each a separate
 // agent on a network-namespace host with its own sshd, the manager running real
 // ansible-runner over real SSH. The base role gets a test playbook that fails while a fault
-// file exists on the node. `upgrade --batch-size 2 --max-unavailable 1` with the fault on the
-// second node of batch 1 pauses after that node, with the reason, and the next batch never
-// starts (its nodes have no version.json); the fault is removed and `job retry ID --failed`
-// finishes the rollout in the same job. 4 nodes, not the issue's 6: two batches prove the
+// file exists on the node. The nodes are commissioned from revision 1 (the manager's playbook
+// directory), revision 2 is pushed, and `upgrade --to 2 --batch-size 2 --max-unavailable 1`
+// with the fault on the second node of batch 1 pauses after that node, with the reason, and
+// the next batch never starts (its nodes have no version.json and stay at revision 1); the
+// fault is removed and `job retry ID --failed` finishes the rollout in the same job; `history`
+// shows each node's commission at revision 1 and upgrade to revision 2. 4 nodes, not the issue's 6: two batches prove the
 // gate as well, and each node is a wave of ~14 s here (docs/benchmarks.md, "Rolling upgrade").
 
 import { after, before, describe, it } from 'node:test'
@@ -15,6 +17,7 @@ import { parse, stringify } from 'yaml'
 import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
+import type { HistoryEntry } from '../../protocol/revisions.js'
 import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
 import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
@@ -81,6 +84,13 @@ describe('rolling upgrade on real hosts', () => {
       return nodes.length === HOSTS && nodes.every(n => n.boot != null) ? true : undefined
     }, { timeoutMs: 90_000, intervalMs: 250, message: () => `the cluster did not form:\n${api().output.slice(-3000)}` })
     await ctlOk(['commission', ...names(), '--role', 'worker', '--wait'])
+    // Revision 2: the same playbooks, more worker slots by default.
+    const rev2 = join(dir, 'playbooks-2')
+    await cp(playbookDir, rev2, { recursive: true })
+    const roles2 = parse(await readFile(join(rev2, 'roles.yaml'), 'utf8'))
+    roles2.roles.worker.vars.worker_slots = 6
+    await writeFile(join(rev2, 'roles.yaml'), stringify(roles2))
+    assert.match(await ctlOk(['roles', 'push', rev2, '-m', 'worker: 6 slots']), /^revision 2 stored/)
   })
 
   after(async () => {
@@ -97,7 +107,7 @@ describe('rolling upgrade on real hosts', () => {
     assert.equal(mark.code, 0, mark.stderr)
 
     // --wait stops at the pause: exit 7 (the job is not ok), the reason on stderr.
-    const run = await clusterctl(['upgrade', ...names(), '--batch-size', '2', '--max-unavailable', '1', '--wait'])
+    const run = await clusterctl(['upgrade', ...names(), '--to', '2', '--batch-size', '2', '--max-unavailable', '1', '--wait'])
     assert.equal(run.code, 7, `${run.stdout}\n${run.stderr}`)
     const id = /job (j-[0-9a-z-]+) queued/.exec(run.stdout)?.[1]
     assert.ok(id !== undefined, run.stdout)
@@ -105,6 +115,8 @@ describe('rolling upgrade on real hosts', () => {
 
     const paused = await job(id)
     assert.equal(paused.status, 'paused')
+    assert.equal(paused.revision, 2)
+    assert.equal((await node(h(0).name)).revision, 2, 'batch 1\'s ok node records revision 2')
     assert.deepEqual(paused.batches?.map(b => b.status), ['failed', 'pending'])
     assert.deepEqual(paused.batches?.map(b => b.nodes), [names().slice(0, 2), names().slice(2, 4)])
     assert.equal(paused.perNode[h(0).name]?.outcome, 'ok')
@@ -115,6 +127,7 @@ describe('rolling upgrade on real hosts', () => {
     for (const i of [2, 3]) {
       assert.equal(await h(i).readFile(VERSION_FILE), null, `${h(i).name} was not touched while paused`)
       assert.equal((await node(h(i).name)).state, 'commissioned')
+      assert.equal((await node(h(i).name)).revision, 1)
     }
     const shown = await ctlOk(['job', 'show', id])
     assert.match(shown, /STATUS: +paused/)
@@ -132,8 +145,16 @@ describe('rolling upgrade on real hosts', () => {
     assert.ok(done.batches?.every(b => b.status === 'succeeded'))
     for (const [i, n] of names().entries()) {
       assert.equal((await node(n)).state, 'commissioned')
+      assert.equal((await node(n)).revision, 2, `${n} records revision 2`)
       assert.notEqual(await h(i).readFile(VERSION_FILE), null, `${n} upgraded`)
     }
+    // History: every node's commission at revision 1 and its upgrade to revision 2, ok.
+    const history = JSON.parse(await ctlOk(['history', '-o', 'json'])) as HistoryEntry[]
+    for (const n of names()) {
+      const steps = history.filter(e => e.node === n).map(e => `${e.kind}@${String(e.revision)}:${e.outcome}`)
+      assert.deepEqual(steps, ['commission@1:ok', 'upgrade@2:ok'], `history of ${n}`)
+    }
+    assert.ok(history.filter(e => e.kind === 'upgrade').every(e => e.jobId === id))
     const events = await api().client.request<Array<{ message?: string }>>('GET', `/v1/jobs/${id}/events`)
     const batchLines = events.map(e => e.message ?? '').filter(m => /^batch \d of 2 \(/.test(m))
     assert.equal(batchLines.length, HOSTS + 1, `one line per wave (each node, and the retried one again):\n${batchLines.join('\n')}`)

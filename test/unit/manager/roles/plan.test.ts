@@ -62,7 +62,7 @@ describe('planFor', () => {
     const noCleanup: RoleConfig = { ...config, roles: config.roles.map(r => r.name === 'worker' ? { ...r, cleanup: [] } : r) }
     assert.throws(() => planFor(noCleanup, 'reconfigure', [{ ...node('a', ['storage']), cleanupRoles: ['worker'] }], { cluster: 'c', vars: { request: { storage_path: '/srv/x' } } }),
       (err: any) => err.code === 'CLUSTERD_ERR_PLAYBOOK_CONFIG' && /role 'worker' has no cleanup playbooks/.test(err.message))
-    assert.throws(() => planFor(config, 'upgrade', [{ ...node('a', ['storage']), cleanupRoles: ['worker'] }], { cluster: 'c', vars: { request: { agent_version: '1' } } }),
+    assert.throws(() => planFor(config, 'upgrade', [{ ...node('a', ['storage']), cleanupRoles: ['worker'] }], { cluster: 'c', vars: { request: { agent_version: '1', storage_path: '/srv/x' } } }),
       /roles are removed only by a reconfigure/)
   })
 
