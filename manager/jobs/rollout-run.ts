@@ -16,6 +16,7 @@ import type { PlanTarget } from '../roles/plan.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import { describeDrift } from './maintenance.js'
 import { outcomeCommand, setOutcome } from './job-outcome.js'
+import { appliedBy } from './maintenance.js'
 import { jobPlan, precheckNodes, runPlaybooks, type RunContext } from './job-pipeline.js'
 import { beginWave, endWave, nextStep, pauseRollout, type RolloutJob } from './rollout-plan.js'
 
@@ -108,7 +109,11 @@ async function runWave (ctx: RunContext, job: RolloutJob, batch: number, nodes: 
     const p = job.perNode[name] as JobNodeProgress
     if (p.outcome === 'running' || p.outcome === 'pending') setOutcome(p, 'failed', deadline.signal.aborted ? `timed out at ${job.timeoutAt}` : 'the node was not run (no result from ansible-runner)')
   }
-  await Promise.all(nodes.map(async name => await c.store.applyTransition(name, outcomeCommand(job.id, job.perNode[name] as JobNodeProgress), { actor: 'job-runner' })))
+  // An ok node records the revision it was upgraded to, in the same write (as JobRunner.finish does).
+  await Promise.all(nodes.map(async name => {
+    const progress = job.perNode[name] as JobNodeProgress
+    await c.store.applyTransition(name, outcomeCommand(job.id, progress), { actor: 'job-runner', ...appliedBy(job, name, progress) })
+  }))
   endWave(job, batch, new Date())
   const results = nodes.map(n => `${n} ${job.perNode[n]?.outcome ?? 'pending'}`).join(', ')
   events.push({ kind: 'status', message: `batch ${batch + 1} of ${job.batches.length} (${job.batches[batch]?.status ?? '-'}): ${results}` })
