@@ -130,6 +130,8 @@ export interface UpgradePlanRequest {
   nodes: string[]
   all?: boolean
   to?: number
+  /** Nodes matching this selector that can take an upgrade (protocol/selector.ts); nodes must then be empty. */
+  selector?: string
 }
 
 /** What upgrading a group of nodes would do. */

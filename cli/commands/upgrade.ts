@@ -77,8 +77,8 @@ export async function upgrade (client: ApiClient, names: string[], opts: Upgrade
   const agentUpgrade = Object.keys(agent).length > 0
   const revision = revisionFlags(opts)
   if (opts.plan === true) {
-    if (target.selector !== undefined || agentUpgrade || rollout !== undefined || opts.force === true || opts.wait === true || (opts.var ?? []).length > 0) throw usageError('--plan takes node names or --all and --to only')
-    const plan = await client.upgradePlan({ nodes, all, ...(revision.to !== undefined ? { to: revision.to } : {}) })
+    if (agentUpgrade || rollout !== undefined || opts.force === true || opts.wait === true || (opts.var ?? []).length > 0) throw usageError('--plan takes node names, --all or --selector, and --to only')
+    const plan = await client.upgradePlan({ nodes, all, ...target, ...(revision.to !== undefined ? { to: revision.to } : {}) })
     return formatOutput(opts.output ?? 'table', plan, () => renderPlan(plan))
   }
   if (opts.output !== undefined && opts.output !== 'table') throw usageError('-o/--output applies to --plan')

@@ -3,7 +3,8 @@
  * `POST /v1/revisions` (push), `GET /v1/revisions` (list), `GET /v1/revisions/:rev` (show),
  * `GET /v1/revisions/:rev/diff/:other`, `POST /v1/upgrade/plan`, `GET /v1/history`.
  */
-import { isSchedulable } from '../lifecycle/schedulable.js'
+import { isSchedulable, selectForJob } from '../lifecycle/schedulable.js'
+import { parseSelector } from '../../protocol/selector.js'
 import { ApiReply, type ApiHandler } from '../../protocol/api-handler.js'
 import { ClusterdError } from '../../protocol/errors.js'
 import { isTerminalJobStatus, jobNodeRevision, type JobRecord } from '../../protocol/jobs.js'
@@ -60,6 +61,20 @@ export async function upgradeNodes (store: Pick<NodeStore, 'listNodes'>, nodes: 
   return nodes
 }
 
+/**
+ * The nodes a plan covers: those named, `all` (as the upgrade picks them), or the ones a selector
+ * matches that can take an upgrade (as `upgrade -l` picks them), exactly one of the three.
+ */
+async function planNodes (store: Pick<NodeStore, 'listNodes'>, named: string[], all: unknown, selector: unknown): Promise<string[]> {
+  if (selector === undefined) return await upgradeNodes(store, named, all)
+  if (named.length > 0 || all === true) throw invalid('give node names, all or a selector: only one of them')
+  const parsed = parseSelector(selector)
+  if (!parsed.ok) throw invalid(parsed.reason)
+  const names = selectForJob(await store.listNodes(), parsed.selector, 'upgrade')
+  if (names.length === 0) throw invalid(`no node matching ${String(selector)} can take an upgrade (cordoned nodes and nodes in other states are left out)`)
+  return names
+}
+
 const ROUTE_NAMES: readonly RevisionRouteName[] = ['pushRevision', 'listRevisions', 'showRevision', 'diffRevisions', 'upgradePlan', 'history']
 
 /**
@@ -100,9 +115,9 @@ export function revisionRoutes (c: RevisionRoutesComponents | undefined, nodeLis
     upgradePlan: async ({ body }): Promise<UpgradePlan> => {
       const o = body !== null && typeof body === 'object' && !Array.isArray(body) ? body as Record<string, unknown> : null
       if (o === null) throw invalid('request body must be a JSON object')
-      const extra = Object.keys(o).filter(k => !['nodes', 'all', 'to'].includes(k))
-      if (extra.length > 0) throw invalid(`unknown field(s) ${extra.join(', ')}; allowed: nodes, all, to`)
-      const names = await upgradeNodes(c.store, nodeList(o.nodes), o.all)
+      const extra = Object.keys(o).filter(k => !['nodes', 'all', 'to', 'selector'].includes(k))
+      if (extra.length > 0) throw invalid(`unknown field(s) ${extra.join(', ')}; allowed: nodes, all, to, selector`)
+      const names = await planNodes(c.store, nodeList(o.nodes), o.all, o.selector)
       const to = o.to === undefined ? await c.revisions.current() : (await c.revisions.info(revisionNumber(o.to, 'to'))).revision
       if (to === null) throw new ClusterdError('CLUSTERD_ERR_NO_REVISION', 'the cluster holds no configuration revision; push one with clusterctl roles push DIR')
       const records: NodeRecord[] = []

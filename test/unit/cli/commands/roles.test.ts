@@ -84,6 +84,8 @@ describe('clusterctl roles, history, upgrade --plan (process)', () => {
     assert.deepEqual(fx.requestsTo('upgradePlan').at(-1)?.body, { nodes: [], all: true, to: 1 })
     assert.deepEqual(JSON.parse(ok(await clusterctl('upgrade', '--plan', 'db1', '-o', 'json')).stdout), PLAN)
     assert.deepEqual(fx.requestsTo('upgradePlan').at(-1)?.body, { nodes: ['db1'], all: false })
+    ok(await clusterctl('upgrade', '--plan', '-l', 'role=worker'))
+    assert.deepEqual(fx.requestsTo('upgradePlan').at(-1)?.body, { nodes: [], all: false, selector: 'role=worker' })
     assert.equal((await clusterctl('upgrade', '--plan', '--force', 'db1')).code, 2)
     assert.equal(fx.requestsTo('upgrade').length, 0, 'a plan starts nothing')
   })

@@ -129,5 +129,11 @@ describe('jobs run from stored revisions', () => {
     const history = await call('history', undefined, { node: 'b' }) as HistoryEntry[]
     assert.deepEqual(history.map(h => [h.kind, h.revision, h.outcome]), [['commission', 2, 'ok'], ['upgrade', 1, 'ok']])
     await assert.rejects(call('upgradePlan', { nodes: ['a'], to: 5 }), (err: any) => err.code === 'CLUSTERD_ERR_REVISION_NOT_FOUND')
+    // A selector picks the nodes as `upgrade -l` does; only one way of naming them.
+    const byRole = await call('upgradePlan', { nodes: [], selector: 'role=worker', to: 1 }) as UpgradePlan
+    assert.deepEqual(byRole.groups.map(g => [g.fromRevision, g.action, g.nodes]), [[1, 'no-op', ['b']], [2, 'downgrade', ['a']]])
+    await assert.rejects(call('upgradePlan', { nodes: [], selector: 'zone=nowhere', to: 1 }), /no node matching zone=nowhere/)
+    await assert.rejects(call('upgradePlan', { nodes: ['a'], selector: 'role=worker' }), /only one of them/)
+    await assert.rejects(call('upgradePlan', { nodes: [], selector: 'no such' }), (err: any) => err.code === 'CLUSTERD_ERR_INVALID_ARGUMENT')
   })
 })
