@@ -36,6 +36,7 @@ import { supportBundle, type SupportBundleOptions } from './commands/support-bun
 import { reconfigure, verify, type MaintenanceOptions } from './commands/verify.js'
 import type { CommandContext } from './context.js'
 import { OUTPUT_FORMATS } from './output.js'
+import { jobTargetOptions, requestVarsOptions, varOption, verifyWaitOption, waitOption } from './job-options.js'
 import { selectorOption } from './selector.js'
 
 /** What a command produces: text to print, or (for `--follow`, `--wait`) text to print as it arrives. */
@@ -61,10 +62,6 @@ export const GROUPS: Readonly<Record<string, string>> = {
   config: 'Read and change the cluster configuration',
   roles: 'Configuration revisions held by the cluster: push a playbook directory, list, show, compare'
 }
-
-const varOption = (): Option => new Option('--var <name=value>', 'request variable for the playbooks (repeatable)').argParser(collect)
-const waitOption = (): Option => new Option('--wait', 'follow the job, show progress per node, exit 0 only if every node ends ok (7 otherwise)')
-const verifyWaitOption = (): Option => new Option('--wait', 'follow the job, show progress per node; exit 0 if every node is ok without drift, 9 on drift, 7 if a node could not be checked')
 
 /** `upgrade --plan`, `--to REV`, `--force` and `-o` for the plan (the revisions part of `upgrade`). */
 function upgradeRevisionOptions (cmd: Command): void {
@@ -140,9 +137,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     configure: cmd => {
       cmd.argument('<name>', 'node name')
         .addOption(new Option('--role <role>', 'role the node has afterwards (repeatable, at least one: the whole new set)').argParser(collect).makeOptionMandatory())
-        .addOption(varOption())
-        .addOption(new Option('--vars-file <file>', 'YAML or JSON map of request variables (string values); --var wins'))
-        .addOption(waitOption())
+      requestVarsOptions(cmd).addOption(waitOption())
     },
     run: async (client, opts, [name], ctx) => await nodeSetRoles(client, name ?? '', opts as SetRolesOptions, ctx)
   },
@@ -189,12 +184,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Configure nodes for their roles (a commission job)',
     read: false,
     configure: cmd => {
-      cmd.argument('[names...]', 'nodes to commission')
-        .addOption(new Option('--role <role>', 'role to apply (repeatable, at least one)').argParser(collect).makeOptionMandatory())
-        .addOption(varOption())
-        .addOption(new Option('--vars-file <file>', 'YAML or JSON map of request variables (string values); --var wins'))
-        .addOption(new Option('--all-discovered', 'commission every uncordoned node in the discovered state'))
-        .addOption(selectorOption())
+      requestVarsOptions(cmd.addOption(new Option('--role <role>', 'role to apply (repeatable, at least one)').argParser(collect).makeOptionMandatory()))
+      jobTargetOptions(cmd, { verb: 'commission', all: new Option('--all-discovered', 'commission every uncordoned node in the discovered state') })
         .addOption(waitOption())
     },
     run: async (client, opts, args, ctx) => await commission(client, args, opts as CommissionOptions, ctx)
@@ -204,8 +195,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Remove nodes from service (a decommission job)',
     read: false,
     configure: cmd => {
-      cmd.argument('[names...]', 'nodes to decommission')
-        .addOption(selectorOption())
+      jobTargetOptions(cmd, { verb: 'decommission' })
         .addOption(new Option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)'))
         .addOption(waitOption())
     },
@@ -216,9 +206,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Run the upgrade playbook on commissioned nodes (an upgrade job; with --batch-size, a rolling upgrade), or with --agent-version/--agent-release install a new clusterd agent one node at a time (an agent-upgrade job)',
     read: false,
     configure: cmd => {
-      cmd.argument('[names...]', 'nodes to upgrade')
-        .addOption(new Option('--all', 'upgrade every commissioned, uncordoned node (an agent upgrade: every reachable, uncordoned node)'))
-        .addOption(selectorOption())
+      jobTargetOptions(cmd, { verb: 'upgrade', all: 'upgrade every commissioned, uncordoned node (an agent upgrade: every reachable, uncordoned node)' })
         .addOption(varOption())
         .addOption(new Option('--batch-size <n>', 'rolling upgrade: N nodes per batch; each batch must pass the post-upgrade check and tests before the next'))
         .addOption(new Option('--max-unavailable <n>', 'rolling upgrade: at most N nodes upgrading or failed at once (default: the batch size)'))
@@ -235,10 +223,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Check commissioned nodes against their roles in Ansible check mode; record drift, change nothing (a verify job)',
     read: false,
     configure: cmd => {
-      cmd.argument('[names...]', 'nodes to verify')
-        .addOption(new Option('--all', 'verify every commissioned, uncordoned node'))
-        .addOption(selectorOption())
-        .addOption(verifyWaitOption())
+      jobTargetOptions(cmd, { verb: 'verify', all: true }).addOption(verifyWaitOption())
     },
     run: async (client, opts, args, ctx) => await verify(client, args, opts as MaintenanceOptions, ctx)
   },
@@ -247,10 +232,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "Re-apply commissioned nodes' roles, undoing drift (a reconfigure job)",
     read: false,
     configure: cmd => {
-      cmd.argument('[names...]', 'nodes to reconfigure')
-        .addOption(new Option('--all', 'reconfigure every commissioned, uncordoned node'))
-        .addOption(selectorOption())
-        .addOption(waitOption())
+      jobTargetOptions(cmd, { verb: 'reconfigure', all: true }).addOption(waitOption())
     },
     run: async (client, opts, args, ctx) => await reconfigure(client, args, opts as MaintenanceOptions, ctx)
   },
