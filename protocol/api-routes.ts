@@ -143,6 +143,7 @@ export const CONFIG_KEYS = {
   'retention.jobs.max-age': 'Finished jobs older than this are pruned: seconds, or a duration like 30d, 12h, 90m. Default 30d.',
   'retention.events.max-per-node': 'Lifecycle events kept per node (its newest is always kept). Default 100.',
   'retention.events.max-age': 'Lifecycle events older than this are pruned (each node keeps its newest): seconds or 90d, 12h... Default 90d.',
+  'retention.revisions.max-count': 'Configuration revisions kept (newest first), besides those a node record or an unfinished job names; older ones are pruned. Default 50.',
   'replication.acks': 'Replicas that must persist a write before it is acknowledged (fewer when fewer are up; alone when none is reachable). Default 2.'
 } as const
 

@@ -32,6 +32,7 @@ export const CONFIG_DEFAULTS = {
   'retention.jobs.max-age': DEFAULT_RETENTION.jobsMaxAgeS,
   'retention.events.max-per-node': DEFAULT_RETENTION.eventsMaxPerNode,
   'retention.events.max-age': DEFAULT_RETENTION.eventsMaxAgeS,
+  'retention.revisions.max-count': DEFAULT_RETENTION.revisionsMaxCount,
   'replication.acks': DEFAULT_REPLICATION_ACKS
 }
 
@@ -61,7 +62,7 @@ export function replicationAcks (raw: unknown): number {
 }
 
 /** The retention policy from the stored config values (a stored value that no longer validates falls back to its default). */
-export function retentionPolicy (get: (key: ConfigKey) => unknown): RetentionPolicy {
+export function retentionPolicy (get: (key: ConfigKey) => unknown): Required<RetentionPolicy> {
   const pick = (key: ConfigKey, fallback: number): number => {
     const raw = get(key)
     if (raw === undefined) return fallback
@@ -71,7 +72,8 @@ export function retentionPolicy (get: (key: ConfigKey) => unknown): RetentionPol
     jobsMaxCount: pick('retention.jobs.max-count', DEFAULT_RETENTION.jobsMaxCount),
     jobsMaxAgeS: pick('retention.jobs.max-age', DEFAULT_RETENTION.jobsMaxAgeS),
     eventsMaxPerNode: pick('retention.events.max-per-node', DEFAULT_RETENTION.eventsMaxPerNode),
-    eventsMaxAgeS: pick('retention.events.max-age', DEFAULT_RETENTION.eventsMaxAgeS)
+    eventsMaxAgeS: pick('retention.events.max-age', DEFAULT_RETENTION.eventsMaxAgeS),
+    revisionsMaxCount: pick('retention.revisions.max-count', DEFAULT_RETENTION.revisionsMaxCount)
   }
 }
 
@@ -131,7 +133,8 @@ export function validateConfigValue (key: ConfigKey, value: unknown): unknown {
       return n
     }
     case 'retention.jobs.max-count':
-    case 'retention.events.max-per-node': {
+    case 'retention.events.max-per-node':
+    case 'retention.revisions.max-count': {
       const n = wholeNumber(value)
       if (!(n >= 1 && n <= 10_000_000)) throw invalid(key, 'expected a whole number from 1 to 10000000')
       return n

@@ -1,7 +1,8 @@
 /**
- * Jobs and their event logs, and retention's pruning step (finished jobs, old lifecycle
- * events). Every job record is stamped with the writing manager's epoch, so a merge lets the
- * higher epoch win (merge.ts). Part of the manager store (manager-store.ts).
+ * Jobs and their event logs, and retention's pruning step (finished jobs, configuration
+ * revisions nothing needs, old lifecycle events). Every job record is stamped with the writing
+ * manager's epoch, so a merge lets the higher epoch win (merge.ts). Part of the manager store
+ * (manager-store.ts).
  */
 import { ClusterdError } from '../../protocol/errors.js'
 import { JOB_KINDS, JOB_STATUSES, type JobEvent, type JobRecord } from '../../protocol/jobs.js'
@@ -77,7 +78,8 @@ export class JobLog {
       // Plan against the disk with nothing staged ahead of it: what we read is what we delete.
       await core.barrier()
       const lastSeq = new Map([...core.nodes].map(([name, e]) => [name, e.lastSeq]))
-      const plan = await planPrune(db, core.path, lastSeq, policy, cursor, core.now().getTime(), limits)
+      const nodeRevisions = [...core.nodes.values()].map(e => e.record.revision)
+      const plan = await planPrune(db, core.path, lastSeq, nodeRevisions, policy, cursor, core.now().getTime(), limits)
       const result = { deleted: plan.ops.length, jobs: plan.jobsDeleted, next: plan.next }
       if (plan.ops.length === 0) return core.noWrite(result)
       for (const id of plan.jobsDeleted) core.jobSeq.delete(id)

@@ -259,7 +259,7 @@ export class ManagerStore implements NodeStore, JobStore, ConfigStore, RevisionS
 
   /**
    * One bounded pruning step (retention.ts): delete at most `limits.maxOps` keys of finished
-   * jobs and old lifecycle events in one ordinary write, replicated like any other, so
+   * jobs, unneeded configuration revisions and old lifecycle events in one ordinary write, replicated like any other, so
    * replicas forget the same history. Returns how many keys went and where the pass goes on
    * (null: the pass is complete).
    */

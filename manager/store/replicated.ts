@@ -21,7 +21,7 @@ export interface ViewChanges {
   forgotten: string[]
 }
 
-const DELETABLE = [PREFIX.config, PREFIX.event, PREFIX.nodeEvent, PREFIX.job, PREFIX.jobEvent].map(p => `${p}!`)
+const DELETABLE = [PREFIX.config, PREFIX.event, PREFIX.nodeEvent, PREFIX.job, PREFIX.jobEvent, PREFIX.revision, PREFIX.revisionBlob].map(p => `${p}!`)
 
 const DATA_PREFIXES = Object.values(PREFIX).filter(p => p !== PREFIX.meta).map(p => `${p}!`)
 
@@ -61,7 +61,7 @@ export function checkReplicated (batch: ReplicationBatch): { ops: BatchOp[], cha
       changes.forgotten.push(stripPrefix(op.key, PREFIX.node))
     } else {
       // The manager deletes config values, and history that retention prunes (finished jobs and
-      // their events, old lifecycle events); never store metadata.
+      // their events, old lifecycle events, revisions nothing names); never store metadata.
       if (!DELETABLE.some(p => op.key.startsWith(p))) throw bad(`deleting ${op.key} is not allowed`)
       if (op.key.startsWith(`${PREFIX.config}!`)) changes.config.push({ key: stripPrefix(op.key, PREFIX.config), value: undefined })
     }

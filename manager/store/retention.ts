@@ -1,16 +1,18 @@
 /**
- * Retention: which finished jobs (with their progress events) and which lifecycle events the
- * store may forget, planned in bounded steps. A step reads a bounded slice of the store and
- * returns at most `maxOps` deletions; the store writes them as one ordinary (replicated) batch,
- * so replicas forget the same keys and no single write grows with the store.
+ * Retention: which finished jobs (with their progress events), which configuration revisions
+ * (revision-retention.ts) and which lifecycle events the store may forget, planned in bounded
+ * steps. A step reads a bounded slice of the store and returns at most `maxOps` deletions; the
+ * store writes them as one ordinary (replicated) batch, so replicas forget the same keys and no
+ * single write grows with the store.
  *
- * What is never pruned: a job that is not finished, a node record, and the newest lifecycle
- * event of a node that has a record (the store's invariants hang on it: the record's state is
- * the newest event's `to`). A forgotten name (`node forget`: events, no record) follows the same
- * count and age rules, and its newest event (the `forgotten` one) goes too once older than the
- * age limit: nothing depends on it, and without that every name ever forgotten would keep an
- * event forever; only the event at the end of the global log stays (the store checks on load
- * that the log ends at its `m!gseq` counter).
+ * What is never pruned: a job that is not finished, a node record, the newest revision and any
+ * revision a node record or an unfinished job names, and the newest lifecycle event of a node
+ * that has a record (the store's invariants hang on it: the record's state is the newest
+ * event's `to`). A forgotten name (`node forget`: events, no record) follows the same count and
+ * age rules, and its newest event (the `forgotten` one) goes too once older than the age limit:
+ * nothing depends on it, and without that every name ever forgotten would keep an event
+ * forever; only the event at the end of the global log stays (the store checks on load that
+ * the log ends at its `m!gseq` counter).
  */
 import type { JobRecord } from '../../protocol/jobs.js'
 import { isTerminalJobStatus } from '../../protocol/jobs.js'
@@ -20,6 +22,7 @@ import { PREFIX } from './constants.js'
 import { eventKey, jobKey, nodeEventKey, range } from './keys.js'
 import type { StoreDb } from './open-db.js'
 import { guardIterator, parseStored } from './restore.js'
+import { planRevisionPrune, referencedRevisions } from './revision-retention.js'
 
 /** How much history the store keeps (`retention.*` config keys; ages in seconds). */
 export interface RetentionPolicy {
@@ -31,14 +34,23 @@ export interface RetentionPolicy {
   eventsMaxPerNode: number
   /** Lifecycle events older than this go (except each node's newest). */
   eventsMaxAgeS: number
+  /**
+   * Configuration revisions kept, newest first, besides those a node record or an unfinished
+   * job names (revision-retention.ts). Absent: DEFAULT_RETENTION's.
+   */
+  revisionsMaxCount?: number
 }
 
-/** Defaults: roughly a month of jobs, a quarter of events, enough per node to read its story. */
-export const DEFAULT_RETENTION: RetentionPolicy = {
+/**
+ * Defaults: roughly a month of jobs, a quarter of events, enough per node to read its story,
+ * and fifty revisions to go back to (at most 640 KiB each, files shared between them).
+ */
+export const DEFAULT_RETENTION: Required<RetentionPolicy> = {
   jobsMaxCount: 1000,
   jobsMaxAgeS: 30 * 86_400,
   eventsMaxPerNode: 100,
-  eventsMaxAgeS: 90 * 86_400
+  eventsMaxAgeS: 90 * 86_400,
+  revisionsMaxCount: 50
 }
 
 /** Where a pruning pass stands between steps. */
@@ -78,11 +90,12 @@ export function jobsToDrop (jobs: JobRecord[], policy: RetentionPolicy, now: num
 
 /**
  * Plan one pruning step: first finished jobs over the limits (their events, then the record
- * once every event is gone), then lifecycle events of nodes after `cursor`.
- * `lastSeq` gives each node's newest event seq (the store's staged view).
+ * once every event is gone), then configuration revisions (at the start of a pass), then
+ * lifecycle events of nodes after `cursor`. `lastSeq` gives each node's newest event seq and
+ * `nodeRevisions` the revision each node record names (the store's staged view).
  */
-export async function planPrune (db: StoreDb, path: string, lastSeq: ReadonlyMap<string, number>, policy: RetentionPolicy,
-  cursor: PruneCursor, now: number, limits: PruneLimits = DEFAULT_PRUNE_LIMITS): Promise<PrunePlan> {
+export async function planPrune (db: StoreDb, path: string, lastSeq: ReadonlyMap<string, number>, nodeRevisions: Iterable<number | null>,
+  policy: RetentionPolicy, cursor: PruneCursor, now: number, limits: PruneLimits = DEFAULT_PRUNE_LIMITS): Promise<PrunePlan> {
   const ops: BatchOp[] = []
   const jobsDeleted: string[] = []
   const room = (): number => limits.maxOps - ops.length
@@ -101,6 +114,14 @@ export async function planPrune (db: StoreDb, path: string, lastSeq: ReadonlyMap
     if (left || room() <= 0) return { ops, jobsDeleted, next: cursor }
     ops.push({ type: 'del', key: jobKey(job.id) })
     jobsDeleted.push(job.id)
+  }
+
+  // Only while the pass is at its start: a step that fills up here returns the same cursor,
+  // so revisions are done before the events, and later steps do not read every header again.
+  if (cursor.afterNode === '') {
+    const maxCount = policy.revisionsMaxCount ?? DEFAULT_RETENTION.revisionsMaxCount
+    ops.push(...await planRevisionPrune(db, path, maxCount, referencedRevisions(nodeRevisions, jobs), room()))
+    if (room() <= 0) return { ops, jobsDeleted, next: cursor }
   }
 
   const cutoff = new Date(now - policy.eventsMaxAgeS * 1000).toISOString()

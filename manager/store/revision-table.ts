@@ -3,8 +3,9 @@
  * message, roles, files by path and SHA-256) and each file's bytes once by content
  * (`rb!<sha256>`, base64), shared by every revision holding them. A revision is written in one
  * batch (header and the blobs the store lacks), so it is whole or absent on every replica; its
- * size is bounded by protocol/revisions.ts MAX_REVISION_BYTES. Revisions are never pruned:
- * node records and job records name them. Part of the manager store (manager-store.ts).
+ * size is bounded by protocol/revisions.ts MAX_REVISION_BYTES. Retention prunes old revisions
+ * but the newest ones and those a node record or an unfinished job names
+ * (revision-retention.ts). Part of the manager store (manager-store.ts).
  */
 import { ClusterdError } from '../../protocol/errors.js'
 import { revisionHash, sha256Hex, type RevisionInfo } from '../../protocol/revisions.js'

@@ -26,6 +26,7 @@ describe('clusterctl config', () => {
       'retention.jobs.max-age          (not set)',
       'retention.events.max-per-node   (not set)',
       'retention.events.max-age        (not set)',
+      'retention.revisions.max-count   (not set)',
       'replication.acks                (not set)',
       ''
     ].join('\n'))
@@ -48,7 +49,7 @@ describe('clusterctl config', () => {
   it('refuses an unknown key locally, listing the known ones', async () => {
     const before = fx.requests.length
     await assert.rejects(configSet(client, 'colour', 'blue'), (err: unknown) => err instanceof ExitError && err.exitCode === 2 &&
-      err.message === 'unknown config key "colour"; known keys: auto-commission, on-return, job-timeout, max-parallel-jobs, vars, retention.jobs.max-count, retention.jobs.max-age, retention.events.max-per-node, retention.events.max-age, replication.acks')
+      err.message === 'unknown config key "colour"; known keys: auto-commission, on-return, job-timeout, max-parallel-jobs, vars, retention.jobs.max-count, retention.jobs.max-age, retention.events.max-per-node, retention.events.max-age, retention.revisions.max-count, replication.acks')
     assert.equal(fx.requests.length, before)
   })
 })
