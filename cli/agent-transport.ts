@@ -102,6 +102,11 @@ export class AgentTransport {
   /** The secret values this client holds (its bearer token), so what it writes can be redacted. */
   secretValues (): string[] { return this.token !== undefined ? [this.token] : [] }
 
+  /** Call `route` with its `:params` filled in, `query` and `body`; the parsed JSON answer (undefined for 204). */
+  async call<T> (route: { method: string, pattern: string }, init: { params?: Record<string, string>, query?: Record<string, string | number | undefined>, body?: unknown }, options: CallOptions = {}): Promise<T> {
+    return await this.request<T>(route.method, routePath(route.pattern, init.params, init.query), init.body, options)
+  }
+
   /** Send one request and return the parsed JSON answer (undefined for 204). */
   async request<T> (method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
     const timeout = AbortSignal.timeout(this.timeoutMs)

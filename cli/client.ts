@@ -38,27 +38,23 @@ export class ApiClient extends AgentTransport {
    * round trip to the manager).
    */
   async members (options: CallOptions & { facts?: 'cached' | 'fetch', bindings?: boolean } = {}): Promise<Member[]> {
-    const query = new URLSearchParams()
-    if (options.facts === 'cached') query.set('facts', 'cached')
-    if (options.bindings === true) query.set('bindings', '1')
-    const path = query.size > 0 ? `${LOCAL_ROUTES.members.pattern}?${query.toString()}` : LOCAL_ROUTES.members.pattern
-    return await this.request<Member[]>(LOCAL_ROUTES.members.method, path, undefined, options.signal !== undefined ? { signal: options.signal } : {})
+    const query = { facts: options.facts === 'cached' ? 'cached' : undefined, bindings: options.bindings === true ? '1' : undefined }
+    return await this.call<Member[]>(LOCAL_ROUTES.members, { query }, options.signal !== undefined ? { signal: options.signal } : {})
   }
 
   /** `GET /v1/manager`: the elected manager as this agent sees it. */
   async manager (options: CallOptions = {}): Promise<ManagerInfo> {
-    return await this.request<ManagerInfo>(LOCAL_ROUTES.manager.method, LOCAL_ROUTES.manager.pattern, undefined, options)
+    return await this.call<ManagerInfo>(LOCAL_ROUTES.manager, {}, options)
   }
 
   /** `GET /v1/lease`: this node's highest manager epoch seen and the lease on record. */
   async lease (options: CallOptions = {}): Promise<LeaseStatus> {
-    return await this.request<LeaseStatus>(LOCAL_ROUTES.lease.method, LOCAL_ROUTES.lease.pattern, undefined, options)
+    return await this.call<LeaseStatus>(LOCAL_ROUTES.lease, {}, options)
   }
 
   /** `GET /v1/nodes?limit=N&after=NAME[&selector=K=V]`: one page of node records in name order (only those matching `selector`). */
   async nodesPage (page: { limit: number, after?: string, selector?: string }, options: CallOptions = {}): Promise<NodesPage> {
-    const r = MANAGER_ROUTES.listNodes
-    return await this.request<NodesPage>(r.method, routePath(r.pattern, {}, { limit: page.limit, after: page.after, selector: page.selector }), undefined, options)
+    return await this.call<NodesPage>(MANAGER_ROUTES.listNodes, { query: { limit: page.limit, after: page.after, selector: page.selector } }, options)
   }
 
   /**
@@ -82,134 +78,112 @@ export class ApiClient extends AgentTransport {
 
   /** `GET /v1/nodes/:name`: one node's record, membership entry, facts and recent events. */
   async node (name: string, options: CallOptions = {}): Promise<NodeDetail> {
-    const r = MANAGER_ROUTES.showNode
-    return await this.request<NodeDetail>(r.method, routePath(r.pattern, { name }), undefined, options)
+    return await this.call<NodeDetail>(MANAGER_ROUTES.showNode, { params: { name } }, options)
   }
 
   /** `POST /v1/nodes/:name/rebind`: move the node's name to another peer; the record after and the `rebound` event. */
   async rebindNode (name: string, body: RebindRequest, options: CallOptions = {}): Promise<BindingChangeResponse> {
-    const r = MANAGER_ROUTES.rebindNode
-    return await this.request<BindingChangeResponse>(r.method, routePath(r.pattern, { name }), body, options)
+    return await this.call<BindingChangeResponse>(MANAGER_ROUTES.rebindNode, { params: { name }, body }, options)
   }
 
   /** `POST /v1/nodes/:name/forget`: remove the node's record; the record as it was and the `forgotten` event. */
   async forgetNode (name: string, body: ForgetRequest, options: CallOptions = {}): Promise<BindingChangeResponse> {
-    const r = MANAGER_ROUTES.forgetNode
-    return await this.request<BindingChangeResponse>(r.method, routePath(r.pattern, { name }), body, options)
+    return await this.call<BindingChangeResponse>(MANAGER_ROUTES.forgetNode, { params: { name }, body }, options)
   }
 
   /** `POST /v1/nodes/:name/cordon` (`cordoned` true) or `/uncordon`: the record after and the event (null: no change). */
   async cordonNode (name: string, cordoned: boolean, options: CallOptions = {}): Promise<NodeChangeResponse> {
-    const r = cordoned ? MANAGER_ROUTES.cordonNode : MANAGER_ROUTES.uncordonNode
-    return await this.request<NodeChangeResponse>(r.method, routePath(r.pattern, { name }), {}, options)
+    return await this.call<NodeChangeResponse>(cordoned ? MANAGER_ROUTES.cordonNode : MANAGER_ROUTES.uncordonNode, { params: { name }, body: {} }, options)
   }
 
   /** `POST /v1/nodes/:name/mark-broken`: take the node out of service with a reason. */
   async markBroken (name: string, body: MarkBrokenRequest, options: CallOptions = {}): Promise<NodeChangeResponse> {
-    const r = MANAGER_ROUTES.markBroken
-    return await this.request<NodeChangeResponse>(r.method, routePath(r.pattern, { name }), body, options)
+    return await this.call<NodeChangeResponse>(MANAGER_ROUTES.markBroken, { params: { name }, body }, options)
   }
 
   /** `POST /v1/nodes/:name/mark-fixed`: return a broken node to the state it left. */
   async markFixed (name: string, options: CallOptions = {}): Promise<NodeChangeResponse> {
-    const r = MANAGER_ROUTES.markFixed
-    return await this.request<NodeChangeResponse>(r.method, routePath(r.pattern, { name }), {}, options)
+    return await this.call<NodeChangeResponse>(MANAGER_ROUTES.markFixed, { params: { name }, body: {} }, options)
   }
 
   /** `POST /v1/nodes/:name/labels`: set and remove operator labels; the reconfigure job that re-applies them, if one started. */
   async labelNode (name: string, body: LabelRequest, options: CallOptions = {}): Promise<LabelResponse> {
-    const r = MANAGER_ROUTES.labelNode
-    return await this.request<LabelResponse>(r.method, routePath(r.pattern, { name }), body, options)
+    return await this.call<LabelResponse>(MANAGER_ROUTES.labelNode, { params: { name }, body }, options)
   }
 
   /** `POST /v1/nodes/:name/roles`: a reconfigure job to the new roles, cleaning up removed ones (202). */
   async setNodeRoles (name: string, body: SetRolesRequest, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.setNodeRoles
-    return await this.request<JobRecord>(r.method, routePath(r.pattern, { name }), body, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.setNodeRoles, { params: { name }, body }, options)
   }
 
   /** `POST /v1/commission`: create a commission job (202). */
   async commission (body: CommissionRequest, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.commission
-    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.commission, { body }, options)
   }
 
   /** `POST /v1/decommission`: create a decommission job (202). */
   async decommission (body: DecommissionRequest, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.decommission
-    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.decommission, { body }, options)
   }
 
   /** `POST /v1/upgrade`: create an upgrade job (202). */
   async upgrade (body: UpgradeRequest, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.upgrade
-    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.upgrade, { body }, options)
   }
 
   /** `POST /v1/revisions`: store a playbook directory as the next configuration revision. */
   async pushRevision (body: PushRevisionRequest, options: CallOptions = {}): Promise<PushRevisionResponse> {
-    const r = MANAGER_ROUTES.pushRevision
-    return await this.request<PushRevisionResponse>(r.method, r.pattern, body, options)
+    return await this.call<PushRevisionResponse>(MANAGER_ROUTES.pushRevision, { body }, options)
   }
 
   /** `GET /v1/revisions`: every configuration revision, oldest first. */
   async revisions (options: CallOptions = {}): Promise<RevisionSummary[]> {
-    const r = MANAGER_ROUTES.listRevisions
-    return await this.request<RevisionSummary[]>(r.method, r.pattern, undefined, options)
+    return await this.call<RevisionSummary[]>(MANAGER_ROUTES.listRevisions, {}, options)
   }
 
   /** `GET /v1/revisions/:rev`: one revision's files, hash and roles. */
   async revision (rev: number, options: CallOptions = {}): Promise<RevisionInfo & { current: boolean }> {
-    const r = MANAGER_ROUTES.showRevision
-    return await this.request<RevisionInfo & { current: boolean }>(r.method, routePath(r.pattern, { rev: String(rev) }), undefined, options)
+    return await this.call<RevisionInfo & { current: boolean }>(MANAGER_ROUTES.showRevision, { params: { rev: String(rev) } }, options)
   }
 
   /** `GET /v1/revisions/:rev/diff/:other`: what changed from one revision to another, per file. */
   async diffRevisions (rev: number, other: number, options: CallOptions = {}): Promise<RevisionDiff> {
-    const r = MANAGER_ROUTES.diffRevisions
-    return await this.request<RevisionDiff>(r.method, routePath(r.pattern, { rev: String(rev), other: String(other) }), undefined, options)
+    return await this.call<RevisionDiff>(MANAGER_ROUTES.diffRevisions, { params: { rev: String(rev), other: String(other) } }, options)
   }
 
   /** `POST /v1/upgrade/plan`: what an upgrade would do, grouped by current revision. */
   async upgradePlan (body: UpgradePlanRequest, options: CallOptions = {}): Promise<UpgradePlan> {
-    const r = MANAGER_ROUTES.upgradePlan
-    return await this.request<UpgradePlan>(r.method, r.pattern, body, options)
+    return await this.call<UpgradePlan>(MANAGER_ROUTES.upgradePlan, { body }, options)
   }
 
   /** `GET /v1/history`: what was applied where and when (one node's with `node`). */
   async history (node?: string, options: CallOptions = {}): Promise<HistoryEntry[]> {
-    const r = MANAGER_ROUTES.history
-    return await this.request<HistoryEntry[]>(r.method, routePath(r.pattern, {}, { node }), undefined, options)
+    return await this.call<HistoryEntry[]>(MANAGER_ROUTES.history, { query: { node } }, options)
   }
 
   /** `POST /v1/verify`: create a verify job, Ansible check mode reporting drift (202). */
   async verify (body: MaintenanceRequest, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.verify
-    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.verify, { body }, options)
   }
 
   /** `POST /v1/reconfigure`: create a reconfigure job re-applying the nodes' roles (202). */
   async reconfigure (body: MaintenanceRequest, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.reconfigure
-    return await this.request<JobRecord>(r.method, r.pattern, body, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.reconfigure, { body }, options)
   }
 
   /** `GET /v1/jobs`: jobs, newest first as the manager orders them. */
   async jobs (filter: JobsFilter = {}, options: CallOptions = {}): Promise<JobRecord[]> {
-    const r = MANAGER_ROUTES.listJobs
-    return await this.request<JobRecord[]>(r.method, routePath(r.pattern, {}, { status: filter.status, node: filter.node }), undefined, options)
+    return await this.call<JobRecord[]>(MANAGER_ROUTES.listJobs, { query: { status: filter.status, node: filter.node } }, options)
   }
 
   /** `GET /v1/jobs/:id`: one job. */
   async job (id: string, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.showJob
-    return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), undefined, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.showJob, { params: { id } }, options)
   }
 
   /** `GET /v1/jobs/:id/events`: the job's events recorded so far, after sequence number `after`. */
   async jobEvents (id: string, after = 0, options: CallOptions = {}): Promise<JobEvent[]> {
-    const r = MANAGER_ROUTES.jobEvents
-    return await this.request<JobEvent[]>(r.method, routePath(r.pattern, { id }, { after: after > 0 ? after : undefined }), undefined, options)
+    return await this.call<JobEvent[]>(MANAGER_ROUTES.jobEvents, { params: { id }, query: { after: after > 0 ? after : undefined } }, options)
   }
 
   /**
@@ -223,38 +197,32 @@ export class ApiClient extends AgentTransport {
 
   /** `POST /v1/jobs/:id/cancel`: cancel a queued or running job; returns the job after. */
   async cancelJob (id: string, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.cancelJob
-    return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), undefined, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.cancelJob, { params: { id } }, options)
   }
 
   /** `POST /v1/jobs/:id/resume`: continue a paused rolling upgrade; returns the job after. */
   async resumeJob (id: string, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.resumeJob
-    return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), undefined, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.resumeJob, { params: { id } }, options)
   }
 
   /** `POST /v1/jobs/:id/retry`: re-run the failed nodes; the same job (a paused rollout) or a new one. */
   async retryJob (id: string, body: RetryJobRequest, options: CallOptions = {}): Promise<JobRecord> {
-    const r = MANAGER_ROUTES.retryJob
-    return await this.request<JobRecord>(r.method, routePath(r.pattern, { id }), body, options)
+    return await this.call<JobRecord>(MANAGER_ROUTES.retryJob, { params: { id }, body }, options)
   }
 
   /** `GET /v1/events`: lifecycle events, oldest first. */
   async events (filter: EventsFilter = {}, options: CallOptions = {}): Promise<LifecycleEvent[]> {
-    const r = MANAGER_ROUTES.listEvents
-    return await this.request<LifecycleEvent[]>(r.method, routePath(r.pattern, {}, { node: filter.node, limit: filter.limit, after: filter.after }), undefined, options)
+    return await this.call<LifecycleEvent[]>(MANAGER_ROUTES.listEvents, { query: { node: filter.node, limit: filter.limit, after: filter.after } }, options)
   }
 
   /** `GET /v1/diagnostics[?node=NAME]`: this agent's diagnostics, or those of the member `node`. */
   async diagnostics (node?: string, options: CallOptions = {}): Promise<AgentDiagnostics> {
-    const r = DIAGNOSTICS_ROUTES.diagnostics
-    return await this.request<AgentDiagnostics>(r.method, routePath(r.pattern, {}, { node }), undefined, options)
+    return await this.call<AgentDiagnostics>(DIAGNOSTICS_ROUTES.diagnostics, { query: { node } }, options)
   }
 
   /** `GET /v1/logs`: recent log lines of this agent or the member `node`, after sequence number `after`. */
   async logs (query: { node?: string, after?: number, lines?: number } = {}, options: CallOptions = {}): Promise<LogsReply> {
-    const r = DIAGNOSTICS_ROUTES.logs
-    return await this.request<LogsReply>(r.method, routePath(r.pattern, {}, query), undefined, options)
+    return await this.call<LogsReply>(DIAGNOSTICS_ROUTES.logs, { query }, options)
   }
 
   /** `GET /v1/backup`: a consistent snapshot of the manager store, as stream items (protocol/backup-format.ts). */
@@ -265,19 +233,16 @@ export class ApiClient extends AgentTransport {
 
   /** `GET /v1/config`: every config key that was set. */
   async config (options: CallOptions = {}): Promise<ConfigMap> {
-    const r = MANAGER_ROUTES.getConfig
-    return await this.request<ConfigMap>(r.method, r.pattern, undefined, options)
+    return await this.call<ConfigMap>(MANAGER_ROUTES.getConfig, {}, options)
   }
 
   /** `GET /v1/config/:key`: one config key (value null when never set). */
   async configKey (key: string, options: CallOptions = {}): Promise<ConfigEntry> {
-    const r = MANAGER_ROUTES.getConfigKey
-    return await this.request<ConfigEntry>(r.method, routePath(r.pattern, { key }), undefined, options)
+    return await this.call<ConfigEntry>(MANAGER_ROUTES.getConfigKey, { params: { key } }, options)
   }
 
   /** `PUT /v1/config/:key`: set a key from its text form; the manager parses and validates it. */
   async setConfig (key: string, value: string, options: CallOptions = {}): Promise<ConfigEntry> {
-    const r = MANAGER_ROUTES.setConfigKey
-    return await this.request<ConfigEntry>(r.method, routePath(r.pattern, { key }), { value }, options)
+    return await this.call<ConfigEntry>(MANAGER_ROUTES.setConfigKey, { params: { key }, body: { value } }, options)
   }
 }

@@ -6,19 +6,11 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { JobRunner } from '../../../manager/jobs/job-runner.js'
 import { ManagerStore } from '../../../manager/store/index.js'
-import type { PlaybookResult, RunOptions } from '../../../manager/ansible/playbook-runner.js'
-import type { PlaybookPlan } from '../../../manager/roles/plan.js'
 import type { LifecycleEvent } from '../../../protocol/nodes.js'
-import { RUNNER_INIT, finishedJob, jobComponents } from './jobs/job-fixture.js'
+import { FakePlaybooks, RUNNER_INIT, finishedJob, jobComponents } from './jobs/job-fixture.js'
 
 // What the manager reports for the agent's /metrics: lifecycle events once durable (the store),
 // jobs as they end (the job runner), node counts by state. Real LevelDB; Ansible faked.
-
-class OkPlaybooks {
-  async run (plan: PlaybookPlan, _options: RunOptions = {}): Promise<PlaybookResult> {
-    return { ident: 'x', status: 'ok', check: false, exitCode: 0, durationMs: 1, hosts: plan.hosts.map(h => ({ name: h.name, alias: h.name, outcome: 'ok' as const, changed: 1, ok: 2, changes: [] })) } as unknown as PlaybookResult
-  }
-}
 
 describe('manager metrics reports', () => {
   let dir: string
@@ -48,7 +40,7 @@ describe('manager metrics reports', () => {
   it('tells the sink of every job that ends, with its kind, status and duration', async () => {
     await store.upsertNode({ name: 'a', peerId: 'peer-a', reachable: true }, { actor: 'discovery' })
     const finished: Array<[string, string, number]> = []
-    const runner = new JobRunner(jobComponents(store, new OkPlaybooks(), { metrics: { jobFinished: (kind, status, seconds) => { finished.push([kind, status, seconds]) } } }), RUNNER_INIT)
+    const runner = new JobRunner(jobComponents(store, new FakePlaybooks(), { metrics: { jobFinished: (kind, status, seconds) => { finished.push([kind, status, seconds]) } } }), RUNNER_INIT)
     await runner.start()
     try {
       const job = await runner.submit({ kind: 'commission', nodes: ['a'], roles: ['worker'], vars: {}, actor: 'operator' })

@@ -4,60 +4,26 @@
 
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ApiReply, type ApiHandler } from '../../../../protocol/api-handler.js'
-import { managerRoutes } from '../../../../manager/api/manager-routes.js'
-import { JobRunner } from '../../../../manager/jobs/job-runner.js'
-import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
-import type { PlaybookResult } from '../../../../manager/ansible/playbook-runner.js'
 import type { ManagerStore } from '../../../../manager/store/index.js'
-import type { ClusterdError } from '../../../../protocol/errors.js'
 import type { JobRecord } from '../../../../protocol/jobs.js'
 import type { LabelResponse, NodeChangeResponse, NodeRecord } from '../../../../protocol/nodes.js'
-import { RUNNER_INIT, finishedJob, jobComponents, openJobStore } from '../jobs/job-fixture.js'
-
-class OkPlaybooks {
-  hold: Promise<void> | null = null
-  plans: PlaybookPlan[] = []
-  async run (plan: PlaybookPlan): Promise<PlaybookResult> {
-    this.plans.push(plan)
-    if (this.hold !== null) await this.hold
-    return {
-      ident: 'x', status: 'completed', check: false, exitCode: 0, durationMs: 1,
-      hosts: plan.hosts.map(h => ({ name: h.name, alias: h.name, outcome: 'ok' as const, changed: 0, ok: 1, changes: [] }))
-    }
-  }
-}
+import { finishedJob, openRouteFixture, refusal, type FakePlaybooks, type RouteFixture } from '../jobs/job-fixture.js'
 
 describe('manager routes: cordon, mark-broken, labels, selectors (real store and job runner)', () => {
+  let fx: RouteFixture
   let store: ManagerStore
-  let close: () => Promise<void>
-  let runner: JobRunner
-  let playbooks: OkPlaybooks
-  let routes: Record<string, ApiHandler>
+  let playbooks: FakePlaybooks
 
-  const call = async <T>(name: string, params: Record<string, string>, body?: unknown, query: Record<string, string> = {}): Promise<T> => {
-    const out = await (routes[name] as ApiHandler)({ params, query, body, signal: new AbortController().signal })
-    return (out instanceof ApiReply ? out.body : out) as T
-  }
-  const refusal = async (p: Promise<unknown>): Promise<string> => await p.then(() => 'ok', (err: ClusterdError) => `${err.code}: ${err.message}`)
+  const call = async <T>(name: string, params: Record<string, string>, body?: unknown, query: Record<string, string> = {}): Promise<T> => await fx.call<T>(name, params, body, query)
   const job = async (name: string, body: unknown): Promise<JobRecord> => await finishedJob(store, (await call<JobRecord>(name, {}, body)).id)
 
   beforeEach(async () => {
-    ({ store, close } = await openJobStore('nodelife', ['a', 'b', 'c', 'fresh']))
-    for (const n of ['a', 'b', 'c']) {
-      await store.applyTransition(n, { type: 'COMMISSION', jobId: `j-${n}`, roles: ['worker'], vars: {} }, { actor: 'operator' })
-      await store.applyTransition(n, { type: 'JOB_SUCCEEDED', jobId: `j-${n}` }, { actor: 'job-runner' })
-    }
-    playbooks = new OkPlaybooks()
-    runner = new JobRunner(jobComponents(store, playbooks), RUNNER_INIT)
-    await runner.start()
-    routes = managerRoutes({ store, jobs: runner, members: () => [] })
+    fx = await openRouteFixture('nodelife', ['a', 'b', 'c', 'fresh'], ['a', 'b', 'c'])
+    store = fx.store
+    playbooks = fx.playbooks
   })
 
-  afterEach(async () => {
-    await runner.stop()
-    await close()
-  })
+  afterEach(async () => { await fx.close() })
 
   it('cordon: recorded once, refuses new jobs on the node by name, is skipped by --all, still allows decommission; uncordon undoes it', async () => {
     const res = await call<NodeChangeResponse>('cordonNode', { name: 'a' }, {})

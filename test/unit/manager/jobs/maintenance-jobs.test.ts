@@ -1,54 +1,27 @@
 import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { JobRunner } from '../../../../manager/jobs/job-runner.js'
+import type { JobRunner } from '../../../../manager/jobs/job-runner.js'
 import type { ManagerStore } from '../../../../manager/store/index.js'
-import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
-import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
 import type { JobRecord } from '../../../../protocol/jobs.js'
-import { RUNNER_INIT, finishedJob, jobComponents, openJobStore } from './job-fixture.js'
+import { finishedJob, openRouteFixture, type FakePlaybooks, type RouteFixture } from './job-fixture.js'
 
 // Verify and reconfigure jobs through the real job runner and a real LevelDB store; the
 // Ansible edge is a fake that reports, per host, the tasks that (would) change.
 
-class FakePlaybooks {
-  runs: Array<{ plan: PlaybookPlan, check: boolean }> = []
-  changes = new Map<string, string[]>()
-  failHosts = new Set<string>()
-  async run (plan: PlaybookPlan, options: RunOptions = {}): Promise<PlaybookResult> {
-    this.runs.push({ plan, check: options.check === true })
-    return {
-      ident: 'x', status: 'completed', check: options.check === true, exitCode: 0, durationMs: 1,
-      hosts: plan.hosts.map(h => {
-        const tasks = this.changes.get(h.name) ?? []
-        return this.failHosts.has(h.name)
-          ? { name: h.name, alias: h.name, outcome: 'failed' as const, reason: 'task-failed' as const, changed: 0, ok: 1, failedTask: 'Worker user exists', message: 'boom', changes: [] }
-          : { name: h.name, alias: h.name, outcome: 'ok' as const, changed: tasks.length, ok: 9, changes: tasks.map(task => ({ task })) }
-      })
-    }
-  }
-}
-
 describe('verify and reconfigure jobs', () => {
+  let fx: RouteFixture
   let store: ManagerStore
-  let close: () => Promise<void>
   let playbooks: FakePlaybooks
   let runner: JobRunner
 
   beforeEach(async () => {
-    ({ store, close } = await openJobStore('maint', ['a', 'b', 'fresh']))
-    for (const n of ['a', 'b']) {
-      await store.applyTransition(n, { type: 'COMMISSION', jobId: `j-${n}`, roles: ['worker'], vars: {} }, { actor: 'operator' })
-      await store.applyTransition(n, { type: 'JOB_SUCCEEDED', jobId: `j-${n}` }, { actor: 'job-runner' })
-    }
-    playbooks = new FakePlaybooks()
-    runner = new JobRunner(jobComponents(store, playbooks), RUNNER_INIT)
-    await runner.start()
+    fx = await openRouteFixture('maint', ['a', 'b', 'fresh'], ['a', 'b'])
+    store = fx.store
+    playbooks = fx.playbooks
+    runner = fx.runner
   })
 
-  afterEach(async () => {
-    await runner.stop()
-    await close()
-  })
+  afterEach(async () => { await fx.close() })
 
   const finished = async (id: string): Promise<JobRecord> => await finishedJob(store, id)
   const types = async (node: string): Promise<string[]> => (await store.listEvents({ node })).map(e => e.type)

@@ -3,60 +3,26 @@
 
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ApiReply, type ApiHandler } from '../../../../protocol/api-handler.js'
-import { managerRoutes } from '../../../../manager/api/manager-routes.js'
-import { JobRunner } from '../../../../manager/jobs/job-runner.js'
 import type { PlaybookPlan } from '../../../../manager/roles/plan.js'
-import type { PlaybookResult } from '../../../../manager/ansible/playbook-runner.js'
 import type { ManagerStore } from '../../../../manager/store/index.js'
-import type { ClusterdError } from '../../../../protocol/errors.js'
 import type { JobRecord } from '../../../../protocol/jobs.js'
-import { RUNNER_INIT, finishedJob, jobComponents, openJobStore } from './job-fixture.js'
-
-class RecordingPlaybooks {
-  plans: PlaybookPlan[] = []
-  failHosts = new Set<string>()
-  async run (plan: PlaybookPlan): Promise<PlaybookResult> {
-    this.plans.push(plan)
-    return {
-      ident: 'x', status: 'completed', check: false, exitCode: 0, durationMs: 1,
-      hosts: plan.hosts.map(h => this.failHosts.has(h.name)
-        ? { name: h.name, alias: h.name, outcome: 'failed' as const, reason: 'task-failed' as const, changed: 0, ok: 1, failedTask: 'Worker user is removed', message: 'boom', changes: [] }
-        : { name: h.name, alias: h.name, outcome: 'ok' as const, changed: 2, ok: 5, changes: [] })
-    }
-  }
-}
+import { finishedJob, openRouteFixture, refusal, type FakePlaybooks, type RouteFixture } from './job-fixture.js'
 
 describe('node set-roles (route, job runner, real store, shipped roles)', () => {
+  let fx: RouteFixture
   let store: ManagerStore
-  let close: () => Promise<void>
-  let playbooks: RecordingPlaybooks
-  let runner: JobRunner
-  let routes: Record<string, ApiHandler>
+  let playbooks: FakePlaybooks
 
-  const setRoles = async (name: string, body: unknown): Promise<JobRecord> => {
-    const out = await (routes.setNodeRoles as ApiHandler)({ params: { name }, query: {}, body, signal: new AbortController().signal })
-    return (out as ApiReply).body as JobRecord
-  }
-  const refusal = async (p: Promise<unknown>): Promise<string> => await p.then(() => 'ok', (err: ClusterdError) => `${err.code}: ${err.message}`)
+  const setRoles = async (name: string, body: unknown): Promise<JobRecord> => await fx.call<JobRecord>('setNodeRoles', { name }, body)
   const types = async (node: string): Promise<string[]> => (await store.listEvents({ node })).map(e => e.type)
 
   beforeEach(async () => {
-    ({ store, close } = await openJobStore('setroles', ['a', 'b', 'fresh']))
-    for (const n of ['a', 'b']) {
-      await store.applyTransition(n, { type: 'COMMISSION', jobId: `j-${n}`, roles: ['worker'], vars: {} }, { actor: 'operator' })
-      await store.applyTransition(n, { type: 'JOB_SUCCEEDED', jobId: `j-${n}` }, { actor: 'job-runner' })
-    }
-    playbooks = new RecordingPlaybooks()
-    runner = new JobRunner(jobComponents(store, playbooks), RUNNER_INIT)
-    await runner.start()
-    routes = managerRoutes({ store, jobs: runner, members: () => [] })
+    fx = await openRouteFixture('setroles', ['a', 'b', 'fresh'], ['a', 'b'])
+    store = fx.store
+    playbooks = fx.playbooks
   })
 
-  afterEach(async () => {
-    await runner.stop()
-    await close()
-  })
+  afterEach(async () => { await fx.close() })
 
   it('cleans up the removed role first, applies the new set, then records the roles and vars on the node', async () => {
     const job = await setRoles('a', { roles: ['storage'], vars: { storage_path: '/srv/data' } })

@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import type { PlaybookResult, RunOptions } from '../../../../manager/ansible/playbook-runner.js'
 import { revisionRoutes } from '../../../../manager/api/revision-routes.js'
 import { JobRunner } from '../../../../manager/jobs/job-runner.js'
 import { Revisions } from '../../../../manager/revisions/revisions.js'
@@ -12,31 +11,17 @@ import { shippedPlaybookDir } from '../../../../manager/roles/shipped.js'
 import type { ManagerStore } from '../../../../manager/store/index.js'
 import { readRevisionDir } from '../../../../protocol/revision-dir.js'
 import type { HistoryEntry, UpgradePlan } from '../../../../protocol/revisions.js'
-import { RUNNER_INIT, finishedJob, jobComponents, logger, openJobStore } from '../jobs/job-fixture.js'
+import { FakePlaybooks, RUNNER_INIT, finishedJob, jobComponents, logger, openJobStore } from '../jobs/job-fixture.js'
 
 // Jobs from stored revisions: a real store and real materialised directories; Ansible is a
 // fake that records each plan (real hosts: test/integration/revisions.test.ts).
-
-class RecordingPlaybooks {
-  runs: PlaybookPlan[] = []
-  failHosts = new Set<string>()
-  async run (plan: PlaybookPlan, _options: RunOptions = {}): Promise<PlaybookResult> {
-    this.runs.push(plan)
-    return {
-      ident: 'x', status: 'ok', check: false, exitCode: 0, durationMs: 1,
-      hosts: plan.hosts.map(h => this.failHosts.has(h.name)
-        ? { name: h.name, alias: h.name, outcome: 'failed' as const, reason: 'task-failed' as const, changed: 0, ok: 0, failedTask: 'boom', message: 'it broke', changes: [] }
-        : { name: h.name, alias: h.name, outcome: 'ok' as const, changed: 1, ok: 2, changes: [] })
-    } as unknown as PlaybookResult
-  }
-}
 
 describe('jobs run from stored revisions', () => {
   let store: ManagerStore
   let close: () => Promise<void>
   let dir: string
   let revisions: Revisions
-  let playbooks: RecordingPlaybooks
+  let playbooks: FakePlaybooks
   let runner: JobRunner
   let hash: (rev: number) => Promise<string>
 
@@ -44,7 +29,7 @@ describe('jobs run from stored revisions', () => {
     ({ store, close } = await openJobStore('revjobs', ['a', 'b']))
     dir = await mkdtemp(join(tmpdir(), 'clusterd-revjobs-'))
     revisions = new Revisions({ store, logger }, { dir })
-    playbooks = new RecordingPlaybooks()
+    playbooks = new FakePlaybooks()
     runner = new JobRunner(jobComponents(store, playbooks, {
       roles: async rev => await revisions.roleConfig(rev),
       currentRevision: async () => await revisions.current()
@@ -70,7 +55,7 @@ describe('jobs run from stored revisions', () => {
     const job = await run({ kind: 'commission', nodes: ['a', 'b'], roles: ['worker'], vars: {}, actor: 'operator' })
     assert.equal(job.revision, 2)
     assert.equal(job.agentVersion, '0.1.0')
-    const plan = playbooks.runs[0] as PlaybookPlan
+    const plan = playbooks.plans[0] as PlaybookPlan
     const r2 = join(dir, await hash(2))
     assert.ok(plan.playbooks.every(p => p.startsWith(r2)), plan.playbooks.join(','))
     assert.equal(plan.hosts[0]?.vars.clusterd_revision, 2)
@@ -91,7 +76,7 @@ describe('jobs run from stored revisions', () => {
     assert.equal((await store.getNode('a'))?.state, 'commissioned', 'a refusal changes nothing')
     const down = await run({ kind: 'upgrade', nodes: ['a'], roles: [], vars: {}, actor: 'operator', revision: 1, force: true })
     assert.equal(down.status, 'succeeded')
-    const plan = playbooks.runs.at(-1) as PlaybookPlan
+    const plan = playbooks.plans.at(-1) as PlaybookPlan
     const r1 = join(dir, await hash(1))
     assert.deepEqual(plan.playbooks, ['upgrade.yml', 'base.yml', 'worker.yml'].map(p => join(r1, p)))
     assert.equal((await store.getNode('a'))?.revision, 1)
@@ -106,12 +91,12 @@ describe('jobs run from stored revisions', () => {
     await run({ kind: 'upgrade', nodes: ['a'], roles: [], vars: {}, actor: 'operator', revision: 1, force: true })
     const v = await run({ kind: 'verify', nodes: ['a'], roles: [], vars: {}, actor: 'operator' })
     assert.equal(v.revision, 1)
-    assert.ok((playbooks.runs.at(-1) as PlaybookPlan).playbooks[0]?.startsWith(join(dir, await hash(1))))
-    const before = playbooks.runs.length
+    assert.ok((playbooks.plans.at(-1) as PlaybookPlan).playbooks[0]?.startsWith(join(dir, await hash(1))))
+    const before = playbooks.plans.length
     const mixed = await run({ kind: 'reconfigure', nodes: ['a', 'b'], roles: [], vars: {}, actor: 'operator' })
     assert.equal(mixed.status, 'succeeded')
     assert.deepEqual([mixed.revision, mixed.nodeRevisions], [undefined, { a: 1, b: 2 }])
-    const runs = playbooks.runs.slice(before)
+    const runs = playbooks.plans.slice(before)
     assert.deepEqual(runs.map(p => [p.hosts.map(h => h.name), p.hosts[0]?.vars.clusterd_revision]), [[['a'], 1], [['b'], 2]])
     const [d1, d2] = [join(dir, await hash(1)), join(dir, await hash(2))]
     assert.ok(runs[0]?.playbooks.every(p => p.startsWith(d1)) === true && runs[1]?.playbooks.every(p => p.startsWith(d2)) === true)

@@ -1,4 +1,4 @@
-/** Shared helpers for the manager store tests: temp dirs, a silent logger, a fake clock. */
+/** Shared helpers for the manager store tests: temp dirs, a silent logger, a fake clock, a pruning pass. */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { ManagerStore } from '../../../../manager/store/index.js'
 import type { StoreEntry } from '../../../../manager/store/index.js'
+import type { PruneCursor, RetentionPolicy } from '../../../../manager/store/retention.js'
 import type { JobRecord } from '../../../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../../../protocol/nodes.js'
 
@@ -66,3 +67,21 @@ export function assertConsistent (entries: StoreEntry[]): void {
     assert.deepEqual(globalEvents[(last?.gseq ?? 0) - 1], last, `${record.name}: newest event is in the global log`)
   }
 }
+
+/**
+ * Run pruning steps (at most `maxOps` deletes each) until the pass completes, asserting that it
+ * does within 10,000 steps; each step's deletion count, in order. `afterStep` runs after each.
+ */
+export async function prunePass (store: ManagerStore, policy: RetentionPolicy, maxOps = 500, afterStep: () => Promise<void> = async () => {}): Promise<number[]> {
+  const steps: number[] = []
+  let cursor: PruneCursor | null = { afterNode: '' }
+  for (let i = 0; cursor !== null && i < 10_000; i++) {
+    const r: { deleted: number, next: PruneCursor | null } = await store.pruneStep(policy, cursor, { maxOps, maxNodes: 1000 })
+    steps.push(r.deleted)
+    cursor = r.next
+    await afterStep()
+  }
+  assert.equal(cursor, null, 'the pass completes')
+  return steps
+}
+

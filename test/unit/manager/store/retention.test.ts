@@ -7,7 +7,7 @@ import { Pruner } from '../../../../manager/retention/pruner.js'
 import { parseDurationS, retentionPolicy, validateConfigValue } from '../../../../manager/api/config-values.js'
 import type { ReplicationBatch } from '../../../../protocol/replication-wire.js'
 import { ClusterdError } from '../../../../protocol/errors.js'
-import { job, tempDir } from './fixture.js'
+import { job, prunePass as fullPass, tempDir } from './fixture.js'
 import { waitFor } from '../../../harness/poll.js'
 
 const silent = pino({ level: 'silent' })
@@ -20,19 +20,6 @@ function manualClock (start = Date.parse('2026-01-01T00:00:00.000Z')): { now: ()
 }
 
 const policy = (p: Partial<RetentionPolicy>): RetentionPolicy => ({ ...DEFAULT_RETENTION, ...p })
-
-/** Run pruning steps until the pass is complete; returns every step's deletion count. */
-async function fullPass (store: ManagerStore, p: RetentionPolicy, maxOps = 500): Promise<number[]> {
-  const steps: number[] = []
-  let cursor: { afterNode: string } | null = { afterNode: '' }
-  for (let i = 0; cursor !== null && i < 10_000; i++) {
-    const r: { deleted: number, next: { afterNode: string } | null } = await store.pruneStep(p, cursor, { maxOps, maxNodes: 1000 })
-    steps.push(r.deleted)
-    cursor = r.next
-  }
-  assert.equal(cursor, null, 'the pass completes')
-  return steps
-}
 
 /** Add `n` no-transition events to `node`. */
 async function notes (store: ManagerStore, node: string, n: number): Promise<void> {

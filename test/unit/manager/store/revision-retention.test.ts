@@ -12,23 +12,14 @@ import { DEFAULT_RETENTION, type RetentionPolicy } from '../../../../manager/sto
 import { referencedRevisions, revisionsToDrop } from '../../../../manager/store/revision-retention.js'
 import { retentionPolicy, validateConfigValue } from '../../../../manager/api/config-values.js'
 import { sha256Hex } from '../../../../protocol/revisions.js'
-import { fakeClock, job, tempDir } from './fixture.js'
+import { fakeClock, job, prunePass, tempDir } from './fixture.js'
 
 const silent = pino({ level: 'silent' })
 const policy = (revisionsMaxCount: number): RetentionPolicy => ({ ...DEFAULT_RETENTION, revisionsMaxCount })
 
-/** Run pruning steps until the pass is complete; after each, `check` (the store stays whole between steps). */
-async function fullPass (store: ManagerStore, p: RetentionPolicy, maxOps: number, check: () => Promise<void> = async () => {}): Promise<number> {
-  let deleted = 0
-  let cursor: { afterNode: string } | null = { afterNode: '' }
-  for (let i = 0; cursor !== null && i < 1000; i++) {
-    const r: { deleted: number, next: { afterNode: string } | null } = await store.pruneStep(p, cursor, { maxOps, maxNodes: 1000 })
-    deleted += r.deleted
-    cursor = r.next
-    await check()
-  }
-  assert.equal(cursor, null, 'the pass completes')
-  return deleted
+/** A whole pruning pass; how many keys it deleted. */
+async function fullPass (store: ManagerStore, p: RetentionPolicy, maxOps: number, afterStep?: () => Promise<void>): Promise<number> {
+  return (await prunePass(store, p, maxOps, afterStep)).reduce((x, y) => x + y, 0)
 }
 
 /** Revision `n`'s files: one shared by every revision, one of its own. */
