@@ -41,8 +41,9 @@ export function revisionsToDrop (revisions: readonly number[], maxCount: number,
 
 /**
  * The deletes of at most `room` keys that prune revisions: headers first (oldest first), then
- * every file no remaining header holds. A header is deleted no later than the last of its
- * files, so a stored revision never lacks one; what does not fit goes in the next step.
+ * every file no remaining header holds. A file goes only in the step that deletes the last
+ * header holding it or later, so a stored revision never lacks one; what does not fit goes in
+ * the next step.
  */
 export async function planRevisionPrune (db: StoreDb, path: string, maxCount: number, referenced: ReadonlySet<number>, room: number): Promise<BatchOp[]> {
   if (room <= 0) return []
