@@ -5,6 +5,9 @@
 // --playbook-dir says worker_slots 6, takes over and reconfigures the worker from the node's
 // revision 2 (slots 5, not 6). An upgrade to revision 1 is refused as a downgrade without
 // --force and runs revision 1 with it; `history` shows every step with its revision.
+// Retention: with `retention.revisions.max-count 1` and two more pushes, the next manager's
+// first retention pass keeps only the newest revision and the one the worker names, and the
+// deletes reach the replica that takes over after it.
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -52,21 +55,34 @@ describe('configuration revisions on real hosts', () => {
     return d
   }
 
+  /** Start (or restart) host i's agent; the first has no seed, the others join it (or `seed`). */
+  const start = async (i: number, playbookDir?: string, seed = i === 0 ? undefined : 0): Promise<void> => {
+    agents.set(h(i).name, await startAgentOn(h(i), {
+      secretFile: secret,
+      socketDir: join(dir, 'sock'),
+      join: seed === undefined ? [] : [`${h(seed).address}:${PORT}`],
+      eligible: i < 2,
+      sshKeyFile: sshKey,
+      ...(playbookDir !== undefined ? { playbookDir } : {})
+    }))
+  }
+  /** Stop the manager on host `from` once host `to` (restarted) holds every acknowledged write; `to` takes over. */
+  const failOver = async (from: number, to: number): Promise<void> => {
+    const managerRevision = (await agent(from).client.request<ReplicaStatus>('GET', '/v1/replica')).revision
+    await waitFor(async () => (await agent(to).client.request<ReplicaStatus>('GET', '/v1/replica')).revision >= managerRevision ? true : undefined,
+      { timeoutMs: 30_000, intervalMs: 200, message: `the agent on ${h(to).name} holds every acknowledged write` })
+    await agent(from).stop('SIGTERM')
+    via = to
+    await waitFor(async () => (await agreedManager([agent(to), agent(2)]))?.name === h(to).name ? true : undefined,
+      { timeoutMs: 90_000, intervalMs: 250, message: () => `${h(to).name} did not take over:\n${agent(to).output.slice(-3000)}` })
+  }
+  const revisions = async (): Promise<number[]> => (JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionSummary[]).map(r => r.revision)
+
   before(async () => {
     hosts = await TestHosts.create({ count: 3, prefix: 'rv' })
     dir = await testDir('it-revisions')
     secret = await makeSecret(dir)
     sshKey = await makeManagerKey(dir, hosts.hosts)
-    const start = async (i: number, playbookDir?: string): Promise<void> => {
-      agents.set(h(i).name, await startAgentOn(h(i), {
-        secretFile: secret,
-        socketDir: join(dir, 'sock'),
-        join: i === 0 ? [] : [`${h(0).address}:${PORT}`],
-        eligible: i < 2,
-        sshKeyFile: sshKey,
-        ...(playbookDir !== undefined ? { playbookDir } : {})
-      }))
-    }
     // The first manager runs the shipped playbooks; the second has its own, different checkout.
     await start(0)
     await waitFor(async () => (await agent(0).manager())?.name === h(0).name ? true : undefined,
@@ -109,14 +125,8 @@ describe('configuration revisions on real hosts', () => {
   })
 
   it('after a failover the other manager runs the node\'s stored revision, not its own playbook directory', async () => {
-    const managerRevision = (await agent(0).client.request<ReplicaStatus>('GET', '/v1/replica')).revision
-    await waitFor(async () => (await agent(1).client.request<ReplicaStatus>('GET', '/v1/replica')).revision >= managerRevision ? true : undefined,
-      { timeoutMs: 30_000, intervalMs: 200, message: 'the second eligible agent holds every acknowledged write' })
-    await agent(0).stop('SIGTERM')
-    via = 1
-    await waitFor(async () => (await agreedManager([agent(1), agent(2)]))?.name === h(1).name ? true : undefined,
-      { timeoutMs: 90_000, intervalMs: 250, message: () => `the second agent did not take over:\n${agent(1).output.slice(-3000)}` })
-    assert.equal((JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionSummary[]).length, 2, 'the new manager stored no revision of its own')
+    await failOver(0, 1)
+    assert.deepEqual(await revisions(), [1, 2], 'the new manager stored no revision of its own')
     const edit = await h(2).exec(['sed', '-i', 's/^slots = .*/slots = 99/', WORKER_CONF])
     assert.equal(edit.code, 0, edit.stderr)
     await ctlOk(['reconfigure', h(2).name, '--wait'])
@@ -142,5 +152,24 @@ describe('configuration revisions on real hosts', () => {
     assert.deepEqual(entries.map(e => [e.kind, e.revision, e.outcome]), [['commission', 2, 'ok'], ['reconfigure', 2, 'ok'], ['upgrade', 1, 'ok']])
     assert.ok(entries.every(e => e.finishedAt !== null && e.agentVersion !== null))
     assert.match(await ctlOk(['history']), new RegExp(`${h(2).name} +upgrade +1 `))
+  })
+
+  it('retention keeps the newest revision and those a node names; the deletes replicate', async () => {
+    await ctlOk(['config', 'set', 'retention.revisions.max-count', '1'])
+    for (const n of [7, 8]) await ctlOk(['roles', 'push', await playbooksWithSlots(`revision-slots-${n}`, n)])
+    assert.deepEqual(await revisions(), [1, 2, 3, 4], 'nothing is pruned before a retention pass')
+    // A new manager runs its first retention pass 30 s after it starts (manager/retention/pruner.ts).
+    await start(0, undefined, 1)
+    await failOver(1, 0)
+    let held: number[] = []
+    await waitFor(async () => { held = await revisions(); return held.join() === '1,4' ? true : undefined },
+      { timeoutMs: 90_000, intervalMs: 1000, message: () => `revisions held: ${held.join()} (want 1, the worker's, and 4, the newest)` })
+    const gone = await clusterctl(['roles', 'show', '2'])
+    assert.equal(gone.code, 4, gone.stderr)
+    assert.match(gone.stderr, /CLUSTERD_ERR_REVISION_NOT_FOUND/)
+    // The prune went out as replicated writes: the other eligible agent, restarted, holds the same.
+    await start(1, join(dir, 'second-manager-playbooks'))
+    await failOver(0, 1)
+    assert.deepEqual(await revisions(), [1, 4])
   })
 })
