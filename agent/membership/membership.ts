@@ -16,8 +16,9 @@ import { MAX_SYNC_BYTES, decodeDatagram, decodeSyncState, encodeDatagram, encode
 import { FactsStream } from '../facts/facts-stream.js'
 import { SwimCore } from './core/swim-core.js'
 import type {
-  AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MembershipCore, MemberView, Output, SyncRequest, SyncState, UserBroadcast
+  AliveInfo, Broadcast, CoreEvent, Datagram, DigestReply, Endpoint, MembershipCore, MemberView, Output, SyncDigest, SyncRequest, SyncState, UserBroadcast
 } from './core/types.js'
+import { pickWanted } from './core/digest.js'
 import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
 import { EligibilityGate } from './eligibility-gate.js'
 import { InputScreen } from './input-screen.js'
@@ -81,6 +82,8 @@ export class Membership implements UserBroadcasts {
       logger: components.logger,
       codec: { encode: encodeSyncState, decode: decodeSyncState },
       answer: (from, state) => this.answerSync(from, state),
+      answerDigest: (from, digest) => this.answerDigest(digest),
+      takePush: (from, state) => { this.takePush(from, state) },
       onBadInput: (from, reason) => { this.screen.badInput(from, 'sync', reason) }
     }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs, maxInbound: this.timing.maxInboundSyncs })
     this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.self.encoded })
@@ -134,7 +137,10 @@ export class Membership implements UserBroadcasts {
       const peers = core.members().filter(m => m.id !== this.selfId && m.status === 'alive')
       const picks = shuffle(peers).slice(0, this.timing.leavePushPeers)
       const deadline = AbortSignal.timeout(this.timing.leaveTimeoutMs)
-      await Promise.all(picks.map(async p => await this.sync.exchange(p.info.addr, p.id, this.stateForSync(false), deadline)))
+      const state = this.stateForSync(false)
+      // Pushed, not merged: a digest peer gets what it asks for (our `left` record among it).
+      const push = { reply: () => {}, digestReply: (r: DigestReply) => pickWanted(state, r.wantMembers, r.wantUser) }
+      await Promise.all(picks.map(async p => await this.sync.exchange(p.info.addr, p.id, state, push, deadline)))
     } catch (err) {
       this.c.logger.warn({ err }, 'leave announcement incomplete')
     }
@@ -245,19 +251,39 @@ export class Membership implements UserBroadcasts {
 
   private async runSync (r: SyncRequest): Promise<void> {
     this.counters.syncs++
-    const reply = await this.sync.exchange(r.to, r.id, r.state, this.background.signal)
+    const from = r.id ?? `${r.to.host}:${r.to.port}`
+    let merged = false
+    const result = await this.sync.exchange(r.to, r.id, r.state, {
+      reply: state => { merged = true; this.takeReply(from, r.to, state) },
+      digestReply: reply => { merged = true; return this.takeDigestReply(from, r.to, reply) }
+    }, this.background.signal)
+    const core = this.core
+    if (core === null || this.status !== 'started' || result.ok) return
+    this.counters.syncFailures++
+    this.c.logger.debug({ to: r.to, reason: result.reason }, 'push-pull failed')
+    // A digest exchange that failed after its reply was merged did its work (the peer only
+    // misses our part, which its own push-pulls bring): the core is not told it failed.
+    if (!merged) this.perform(core.onSyncFailed(r.to, this.now()))
+  }
+
+  /** 2.0.0: the peer's whole state, screened, to the core. */
+  private takeReply (from: string, to: Endpoint, state: SyncState): void {
     const core = this.core
     if (core === null || this.status !== 'started') return
-    if (!reply.ok) {
-      this.counters.syncFailures++
-      this.c.logger.debug({ to: r.to, reason: reply.reason }, 'push-pull failed')
-      this.perform(core.onSyncFailed(r.to, this.now()))
-      return
-    }
     const deferred: UserBroadcast[] = []
-    const from = r.id ?? `${r.to.host}:${r.to.port}`
-    this.perform(core.onSyncReply(this.screen.screenSync(from, reply.value, deferred), this.now()))
-    this.retryDeferred(from, r.to, reply.value.from, deferred)
+    this.perform(core.onSyncReply(this.screen.screenSync(from, state, deferred), this.now()))
+    this.retryDeferred(from, to, state.from, deferred)
+  }
+
+  /** 3.0.0: the peer's entries, screened, to the core; what it asked for back. */
+  private takeDigestReply (from: string, to: Endpoint, reply: DigestReply): SyncState | null {
+    const core = this.core
+    if (core === null || this.status !== 'started') return null
+    const deferred: UserBroadcast[] = []
+    const { push, out } = core.onDigestReply({ ...reply, state: this.screen.screenSync(from, reply.state, deferred) }, this.now())
+    this.perform(out)
+    this.retryDeferred(from, to, reply.state.from, deferred)
+    return push
   }
 
   private answerSync (from: string, state: SyncState): SyncState | null {
@@ -268,6 +294,24 @@ export class Membership implements UserBroadcasts {
     this.perform(out)
     this.retryDeferred(from, state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
     return reply
+  }
+
+  /** 3.0.0, serving: a digest holds no records, so nothing to verify; the core answers it. */
+  private answerDigest (digest: SyncDigest): DigestReply | null {
+    const core = this.core
+    if (core === null || this.status !== 'started') return null
+    const { reply, out } = core.onDigestRequest(digest, this.now())
+    this.perform(out)
+    return reply
+  }
+
+  /** 3.0.0, serving: the entries we asked for, screened like any push-pull state, to the core. */
+  private takePush (from: string, state: SyncState): void {
+    const core = this.core
+    if (core === null || this.status !== 'started') return
+    const deferred: UserBroadcast[] = []
+    this.perform(core.onDigestPush(this.screen.screenSync(from, state, deferred), this.now()))
+    this.retryDeferred(from, state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
   }
 
   private onEvent (e: CoreEvent): void {
