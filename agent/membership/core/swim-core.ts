@@ -162,6 +162,9 @@ export class SwimCore implements MembershipCore {
       // the first base interval.
       this.joined = true
       this.nextPushPullAt = now + this.rng() * pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live, this.t.pushPullScaleMembers)
+      // The reconnect too: with every node's first one within the base interval and the next
+      // a log2-scaled period later, a heal waited most of a period for anyone to look across.
+      this.nextReconnectAt = now + this.rng() * reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
     }
     return this.finish(now, out)
   }
