@@ -81,9 +81,9 @@ export class Membership implements UserBroadcasts {
       libp2p: components.libp2p,
       logger: components.logger,
       codec: { encode: encodeSyncState, decode: decodeSyncState },
-      answer: (from, state) => this.answerSync(from, state),
+      answer: (from, state) => this.mergeScreened(from, state, null, (core, s, now) => { const r = core.onSyncRequest(s, now); return { out: r.out, value: r.reply } }),
       answerDigest: (from, digest) => this.answerDigest(digest),
-      takePush: (from, state) => { this.takePush(from, state) },
+      takePush: (from, state) => { this.mergeScreened(from, state, null, (core, s, now) => ({ out: core.onDigestPush(s, now), value: null })) },
       onBadInput: (from, reason) => { this.screen.badInput(from, 'sync', reason) }
     }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs, maxInbound: this.timing.maxInboundSyncs })
     this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.self.encoded })
@@ -254,8 +254,11 @@ export class Membership implements UserBroadcasts {
     const from = r.id ?? `${r.to.host}:${r.to.port}`
     let merged = false
     const result = await this.sync.exchange(r.to, r.id, r.state, {
-      reply: state => { merged = true; this.takeReply(from, r.to, state) },
-      digestReply: reply => { merged = true; return this.takeDigestReply(from, r.to, reply) }
+      reply: state => { merged = true; this.mergeScreened(from, state, r.to, (core, s, now) => ({ out: core.onSyncReply(s, now), value: null })) },
+      digestReply: reply => {
+        merged = true
+        return this.mergeScreened(from, reply.state, r.to, (core, s, now) => { const d = core.onDigestReply({ ...reply, state: s }, now); return { out: d.out, value: d.push } })
+      }
     }, this.background.signal)
     const core = this.core
     if (core === null || this.status !== 'started' || result.ok) return
@@ -266,34 +269,19 @@ export class Membership implements UserBroadcasts {
     if (!merged) this.perform(core.onSyncFailed(r.to, this.now()))
   }
 
-  /** 2.0.0: the peer's whole state, screened, to the core. */
-  private takeReply (from: string, to: Endpoint, state: SyncState): void {
-    const core = this.core
-    if (core === null || this.status !== 'started') return
-    const deferred: UserBroadcast[] = []
-    this.perform(core.onSyncReply(this.screen.screenSync(from, state, deferred), this.now()))
-    this.retryDeferred(from, to, state.from, deferred)
-  }
-
-  /** 3.0.0: the peer's entries, screened, to the core; what it asked for back. */
-  private takeDigestReply (from: string, to: Endpoint, reply: DigestReply): SyncState | null {
+  /**
+   * Screen a peer's push-pull entries (records verified, broadcasts validated), let the core
+   * merge them (`merge`: a 2.0.0 request or reply, a 3.0.0 reply or last frame), then give the
+   * broadcasts set aside a second look. Null when not running.
+   */
+  private mergeScreened<T> (from: string, state: SyncState, endpoint: Endpoint | null, merge: (core: MembershipCore, screened: SyncState, now: number) => { out: Output, value: T }): T | null {
     const core = this.core
     if (core === null || this.status !== 'started') return null
     const deferred: UserBroadcast[] = []
-    const { push, out } = core.onDigestReply({ ...reply, state: this.screen.screenSync(from, reply.state, deferred) }, this.now())
+    const { out, value } = merge(core, this.screen.screenSync(from, state, deferred), this.now())
     this.perform(out)
-    this.retryDeferred(from, to, reply.state.from, deferred)
-    return push
-  }
-
-  private answerSync (from: string, state: SyncState): SyncState | null {
-    const core = this.core
-    if (core === null || this.status !== 'started') return null
-    const deferred: UserBroadcast[] = []
-    const { reply, out } = core.onSyncRequest(this.screen.screenSync(from, state, deferred), this.now())
-    this.perform(out)
-    this.retryDeferred(from, state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
-    return reply
+    this.retryDeferred(from, endpoint ?? state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
+    return value
   }
 
   /** 3.0.0, serving: a digest holds no records, so nothing to verify; the core answers it. */
@@ -303,15 +291,6 @@ export class Membership implements UserBroadcasts {
     const { reply, out } = core.onDigestRequest(digest, this.now())
     this.perform(out)
     return reply
-  }
-
-  /** 3.0.0, serving: the entries we asked for, screened like any push-pull state, to the core. */
-  private takePush (from: string, state: SyncState): void {
-    const core = this.core
-    if (core === null || this.status !== 'started') return
-    const deferred: UserBroadcast[] = []
-    this.perform(core.onDigestPush(this.screen.screenSync(from, state, deferred), this.now()))
-    this.retryDeferred(from, state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
   }
 
   private onEvent (e: CoreEvent): void {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Prng, fuzzSeed, randomBytes } from '../../harness/fuzz.js'
+import { Prng, decodesWithoutThrowing, fuzzSeed, randomBytes } from '../../harness/fuzz.js'
 import type { AliveInfo, DigestReply, SyncDigest } from '../../../agent/membership/core/types.js'
 import {
   MAX_DIGEST_BYTES, MAX_DIGEST_REPLY_BYTES, decodeDigest, decodeDigestReply, digestReplySize, digestSize, encodeDigest,
@@ -26,12 +26,8 @@ const reply: DigestReply = {
 }
 
 /** Decoding must not throw and must give a reason when it refuses. */
-function check<T> (decode: (b: Uint8Array) => { ok: true, value: T } | { ok: false, reason: string }, input: Uint8Array, where: string): boolean {
-  let res
-  try { res = decode(input) } catch (err) { assert.fail(`threw on ${where} (seed ${SEED}): ${(err as Error).message}`) }
-  if (!res.ok) assert.ok(res.reason.length > 0, `no reason on ${where}`)
-  return res.ok
-}
+const check = <T>(decode: (b: Uint8Array) => { ok: true, value: T } | { ok: false, reason: string }, input: Uint8Array, where: string): boolean =>
+  decodesWithoutThrowing(decode, input, where, SEED)
 
 describe('digest push-pull codec (sync 3.0.0)', () => {
   it('round-trips a digest (join flag too) and a reply; the sizes are the encoded lengths', () => {
