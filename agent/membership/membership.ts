@@ -64,7 +64,7 @@ export class Membership implements UserBroadcasts {
   private readonly background = new AbortController()
   private readonly now: () => number
   /** Counters for logs and tests. */
-  readonly counters = { badDatagrams: 0, refusedRecords: 0, refusedBroadcasts: 0, syncs: 0, syncFailures: 0 }
+  readonly counters = { badDatagrams: 0, refusedRecords: 0, refusedBroadcasts: 0, syncs: 0, syncFailures: 0, syncsFullState: 0 }
 
   constructor (components: MembershipComponents, init: MembershipInit) {
     this.c = components
@@ -260,6 +260,8 @@ export class Membership implements UserBroadcasts {
         return this.mergeScreened(from, reply.state, r.to, (core, s, now) => { const d = core.onDigestReply({ ...reply, state: s }, now); return { out: d.out, value: d.push } })
       }
     }, this.background.signal)
+    // Exchanges with agents from before the digest push-pull (a rolling upgrade under way).
+    if (result.ok && result.value === '2.0.0') this.counters.syncsFullState++
     const core = this.core
     if (core === null || this.status !== 'started' || result.ok) return
     this.counters.syncFailures++

@@ -129,8 +129,10 @@ export class SyncStream {
       const ma = multiaddr(endpointMultiaddr(to) + (id !== null ? `/p2p/${id}` : ''))
       stream = await this.c.libp2p.dialProtocol(ma, protocols, { signal: deadline })
       const peer = id ?? `${to.host}:${to.port}`
-      // lpStream buffers at most 4 MiB unless told: a state may be up to maxBytes.
-      const lp = lpStream(stream, { maxDataLength: this.init.maxBytes + MAX_DIGEST_BYTES, maxBufferSize: this.init.maxBytes + MAX_DIGEST_BYTES + 8 })
+      // lpStream buffers at most 4 MiB unless told: a state may be up to maxBytes (a digest
+      // reply: its wants besides).
+      const max = stream.protocol === SYNC_PROTOCOL_V3 ? this.init.maxBytes + MAX_DIGEST_BYTES : this.init.maxBytes
+      const lp = lpStream(stream, { maxDataLength: max, maxBufferSize: max + 8 })
       if (stream.protocol === SYNC_PROTOCOL_V3) {
         await lp.write(encodeDigest(digestOf(state)), { signal: deadline })
         const reply = decodeDigestReply((await lp.read({ signal: deadline })).subarray(), MAX_DIGEST_REPLY_BYTES)
