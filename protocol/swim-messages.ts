@@ -87,3 +87,34 @@ export interface SyncState {
   /** True when the sender is joining (seeds): the responder replies in full. */
   join: boolean
 }
+
+/** One member in a push-pull digest: what the sender holds about it, without its record. */
+export interface DigestMember {
+  id: MemberId
+  /** The incarnation the status is about (the signed info's, as in SyncMember). */
+  incarnation: number
+  status: MemberStatus
+}
+
+/**
+ * A node's state in brief (push-pull 3.0.0, first frame): every member's id, incarnation and
+ * status and every user key's version, so the responder can answer with only what differs.
+ */
+export interface SyncDigest {
+  from: MemberId
+  members: DigestMember[]
+  user: Array<{ key: string, version: number }>
+  /** True when the sender is joining: it knows nobody, the reply holds every live member. */
+  join: boolean
+}
+
+/**
+ * The responder's answer to a digest (second frame): the full entries the initiator lacks or
+ * holds older (merged like a push-pull state), and the ids and user keys it wants back from
+ * the initiator (third frame: a SyncState holding just those).
+ */
+export interface DigestReply {
+  state: SyncState
+  wantMembers: MemberId[]
+  wantUser: string[]
+}

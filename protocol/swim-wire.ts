@@ -48,7 +48,8 @@ export const MAX_PAYLOAD_BYTES = MAX_DATAGRAM_BYTES - 512
 
 const TYPE = { ping: 1, ack: 2, 'ping-req': 3, nack: 4, gossip: 5 } as const
 const KIND = { alive: 1, suspect: 2, dead: 3, user: 4 } as const
-const STATUS: readonly MemberStatus[] = ['alive', 'suspect', 'failed', 'left']
+/** Member statuses by their wire code. */
+export const STATUS: readonly MemberStatus[] = ['alive', 'suspect', 'failed', 'left']
 const HOST_RE = /^[A-Za-z0-9.:_-]{1,255}$/
 
 /** Result of a decoder. */
@@ -94,7 +95,8 @@ export function datagramSize (d: Datagram): number {
 
 // ---- encoding ----
 
-class Writer {
+/** Bounded big-endian writer (the digest codec, swim-digest-wire.ts, shares it). */
+export class Writer {
   readonly buf: Uint8Array
   private readonly view: DataView
   off = 0
@@ -184,9 +186,11 @@ export function encodeSyncState (s: SyncState): Uint8Array {
 
 // ---- decoding ----
 
-class Bad extends Error {}
+/** A decoder's expected refusal (the reason goes back as a value, never thrown out). */
+export class Bad extends Error {}
 
-class Reader {
+/** Bounds-checked big-endian reader (throws Bad, caught by `guard`). */
+export class Reader {
   private readonly view: DataView
   off = 0
   constructor (private readonly buf: Uint8Array) {
@@ -273,7 +277,8 @@ function readGossip (r: Reader): Broadcast[] {
   return out
 }
 
-function guard<T> (fn: () => T): SwimDecodeResult<T> {
+/** Run a decoder: a value, or the reason it refused (never throws). */
+export function guard<T> (fn: () => T): SwimDecodeResult<T> {
   try {
     return { ok: true, value: fn() }
   } catch (err) {

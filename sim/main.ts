@@ -19,16 +19,20 @@ import type { SwimTiming } from '../agent/membership/core/types.js'
 const USAGE = `usage: npm run sim -- --nodes N --seed S --scenario ${[...SCENARIOS, 'all'].join('|')}[,...]
        [--loss 0.01] [--delay-ms 1] [--jitter-ms 2] [--duration-s S] [--record-bytes 600] [--eligible 5] [--timing probeIntervalMs=500,suspicionMult=2,...]
        [--cpu agent | --cpu cores=2,datagramMs=0.3,...]  (a saturated machine: sim/cpu.ts)
+       [--sync digest | --sync full]  (push-pull as digest exchanges, the default, or whole states
+       both ways as before sync 3.0.0; full also scales the interval above 32 members unless
+       --timing sets pushPullScaleMembers)
        [--json | --markdown]`
 
 /** Runs one scenario on real cores (exported for the tests). */
-export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: number, timing?: Partial<SwimTiming> }): ScenarioResult {
+export function simulate (name: ScenarioName, p: SimParams & { recordBytes?: number, timing?: Partial<SwimTiming>, sync?: 'digest' | 'full' }): ScenarioResult {
   return runScenario(name, p, (capacity, booted) => swimFactory({
     seed: p.seed,
     capacity,
     booted,
     eligibleCount: p.eligible ?? 5,
     ...(p.timing !== undefined ? { timing: p.timing } : {}),
+    ...(p.sync !== undefined ? { sync: p.sync } : {}),
     endpoint: World.endpointOf,
     ...(p.recordBytes !== undefined ? { recordBytes: p.recordBytes } : {})
   }))
@@ -68,6 +72,7 @@ function main (): void {
       eligible: { type: 'string' },
       timing: { type: 'string' },
       cpu: { type: 'string' },
+      sync: { type: 'string' },
       json: { type: 'boolean', default: false },
       markdown: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
@@ -85,7 +90,7 @@ function main (): void {
   }
   const nodes = Math.floor(num(values.nodes, 1000, 'nodes'))
   if (nodes < 2) throw new Error('--nodes must be at least 2')
-  const p: SimParams & { recordBytes?: number, timing?: Partial<SwimTiming> } = {
+  const p: SimParams & { recordBytes?: number, timing?: Partial<SwimTiming>, sync?: 'digest' | 'full' } = {
     nodes,
     seed: Math.floor(num(values.seed, 7, 'seed')) >>> 0,
     loss: num(values.loss, 0.01, 'loss'),
@@ -98,6 +103,12 @@ function main (): void {
   if (p.loss > 1) throw new Error('--loss is a probability in [0, 1]')
   if (values.timing !== undefined) p.timing = parseTiming(values.timing)
   if (values.cpu !== undefined) p.cpu = parseCpu(values.cpu)
+  if (values.sync !== undefined) {
+    if (values.sync !== 'digest' && values.sync !== 'full') throw new Error(`--sync is digest or full, got ${values.sync}`)
+    p.sync = values.sync
+    // The full-state exchange's own interval rule (before sync 3.0.0): linear above 32 members.
+    if (p.sync === 'full' && p.timing?.pushPullScaleMembers === undefined) p.timing = { ...p.timing, pushPullScaleMembers: 32 }
+  }
   const t0 = performance.now()
   const results: ScenarioResult[] = []
   let heapPeak = 0
@@ -110,7 +121,8 @@ function main (): void {
   const runLine = `wall ${wallS.toFixed(1)} s, heap used ${(heapPeak / 2 ** 20).toFixed(0)} MiB, ${Math.round(events / wallS)} events/s (not part of the deterministic report)`
   const header = `seed ${p.seed}, loss ${p.loss}, delay ${p.delayMs} ms + jitter ${p.jitterMs} ms, record ${p.recordBytes ?? 600} B, ${p.eligible} eligible` +
     (p.timing !== undefined ? `, timing ${JSON.stringify(p.timing)}` : '') +
-    (p.cpu !== undefined ? `, cpu ${JSON.stringify(p.cpu)}` : '')
+    (p.cpu !== undefined ? `, cpu ${JSON.stringify(p.cpu)}` : '') +
+    (p.sync !== undefined ? `, push-pull ${p.sync}` : '')
   if (values.json) {
     process.stdout.write(JSON.stringify({ params: p, results: results.map(toJson) }, null, 2) + '\n')
     process.stderr.write(runLine + '\n')

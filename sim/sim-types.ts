@@ -39,6 +39,10 @@ export interface SimCore<M, S> {
   size: () => number
   /** Whether a push-pull of its own has completed since it started (its join is done). */
   synced?: () => boolean
+  /** Digest push-pull (three frames; agent/membership/core/digest.ts); absent in engine stand-ins. */
+  onDigestRequest?: (digest: unknown, now: number) => { reply: unknown, out: SimOutput<M, S> }
+  onDigestReply?: (reply: unknown, now: number) => { push: S, out: SimOutput<M, S> }
+  onDigestPush?: (state: S, now: number) => SimOutput<M, S>
   /** Disseminate an application broadcast (manager claims); absent in engine stand-ins. */
   broadcast?: (key: string, data: Uint8Array, version: number, now: number) => SimOutput<M, S>
 }
@@ -59,6 +63,11 @@ export interface SimNodeFactory<M, S> {
   datagramBytes: (msg: M) => number
   /** Encoded size of a push-pull state. */
   syncBytes: (state: S) => number
+  /**
+   * Push-pulls as digest exchanges (sync 3.0.0): the digest of a state and the encoded sizes of
+   * a digest and of a reply; absent = whole states both ways (2.0.0).
+   */
+  digest?: { of: (state: S) => unknown, bytes: (digest: unknown) => number, replyBytes: (reply: unknown) => number }
   /** The periodic push-pull interval at N members (for the steady-state traffic figure). */
   pushPullIntervalMs?: (n: number) => number
   /** Peer id of node `index` (member events name members by id). */

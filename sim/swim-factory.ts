@@ -10,7 +10,10 @@ import { SwimCore } from '../agent/membership/core/swim-core.js'
 import type { AliveInfo, Datagram, Endpoint, SwimTiming, SyncMember, SyncState } from '../agent/membership/core/types.js'
 import { SWIM_DEFAULTS } from '../agent/membership/core/constants.js'
 import { pushPullInterval } from '../agent/membership/core/push-pull.js'
+import { digestOf } from '../agent/membership/core/digest.js'
 import { datagramSize, syncStateSize } from '../protocol/swim-wire.js'
+import { digestReplySize, digestSize } from '../protocol/swim-digest-wire.js'
+import type { DigestReply, SyncDigest } from '../protocol/swim-messages.js'
 import { Prng } from './prng.js'
 import type { SimCore, SimNodeFactory } from './sim-types.js'
 
@@ -43,6 +46,8 @@ export interface SwimFactoryInit {
   timing?: Partial<SwimTiming>
   /** Number of initial (booted, preloaded) nodes. */
   booted?: number
+  /** Push-pull as digest exchanges (sync 3.0.0, the default) or whole states both ways (2.0.0). */
+  sync?: 'digest' | 'full'
 }
 
 /** A SimNodeFactory driving real SwimCores. */
@@ -54,6 +59,8 @@ export function swimFactory (init: SwimFactoryInit): SimNodeFactory<Datagram, Sy
   // Latest info per node; older ones are kept by whoever still holds them.
   const infos: Array<AliveInfo | undefined> = new Array(init.capacity)
   const gens = new Int32Array(init.capacity)
+  const base = init.timing?.pushPullIntervalMs ?? SWIM_DEFAULTS.pushPullIntervalMs
+  const scale = init.timing?.pushPullScaleMembers ?? SWIM_DEFAULTS.pushPullScaleMembers
   const info = (i: number, incarnation: number, left: boolean): AliveInfo => {
     const cur = infos[i]
     if (cur !== undefined && cur.incarnation === incarnation && cur.left === left) return cur
@@ -74,8 +81,7 @@ export function swimFactory (init: SwimFactoryInit): SimNodeFactory<Datagram, Sy
         // N-scaled interval instead, so a booted node gets that as its base: its first
         // exchange falls uniformly in one steady-state period (the next would come later than
         // any scenario runs).
-        const base = init.timing?.pushPullIntervalMs ?? SWIM_DEFAULTS.pushPullIntervalMs
-        timing = { ...init.timing, pushPullIntervalMs: pushPullInterval(base, init.booted ?? init.capacity) }
+        timing = { ...init.timing, pushPullIntervalMs: pushPullInterval(base, init.booted ?? init.capacity, scale) }
       }
       const core = new SwimCore({
         selfId: ids[i]!,
@@ -97,7 +103,10 @@ export function swimFactory (init: SwimFactoryInit): SimNodeFactory<Datagram, Sy
       const state: SyncState = { from: null, members, user, join: false }
       for (const c of cores) c.onSyncReply(state, now)
     },
-    pushPullIntervalMs: (n) => pushPullInterval(init.timing?.pushPullIntervalMs ?? SWIM_DEFAULTS.pushPullIntervalMs, n),
+    pushPullIntervalMs: (n) => pushPullInterval(base, n, scale),
+    ...(init.sync !== 'full'
+      ? { digest: { of: (s: SyncState) => digestOf(s), bytes: (d: unknown) => digestSize(d as SyncDigest), replyBytes: (r: unknown) => digestReplySize(r as DigestReply) } }
+      : {}),
     datagramBytes: (m) => datagramSize(m),
     syncBytes: (s) => syncStateSize(s)
   }

@@ -4,7 +4,10 @@
  * network model; a stalled node processes nothing until it wakes (its input is delivered then
  * and its timers fire late); a crashed node drops everything; a restarted node is a fresh core
  * started from its persisted incarnation. Everything random comes from seeded streams, so a
- * run is a pure function of its seed and parameters.
+ * run is a pure function of its seed and parameters. A push-pull is two messages (whole
+ * states) or, when the factory gives a digest, three (digest; entries + wants; the wanted
+ * entries): the responder's inbound slot is freed when it has answered, not when the last
+ * frame arrives (a simplification: the third frame is small once a cluster has converged).
  */
 
 import { Cpu, type CpuParams } from './cpu.js'
@@ -22,6 +25,8 @@ const K_ACTION = 5
 /** The CPU model only: a node's core starts once its start-up work is done; other work. */
 const K_START = 6
 const K_BACKGROUND = 7
+/** Digest push-pull: the initiator's last frame (the entries the responder asked for). */
+const K_SYNC_PUSH = 8
 
 /** One queued event; a single shape keeps the dispatch monomorphic. */
 class Ev {
@@ -62,7 +67,7 @@ export interface Traffic {
   syncBytes: Float64Array
 }
 
-interface PendingSync { node: number, gen: number, to: SimEndpoint }
+interface PendingSync { node: number, gen: number, to: SimEndpoint, peer: number }
 
 /** The simulated cluster. */
 export class World<M, S> {
@@ -102,9 +107,12 @@ export class World<M, S> {
   refusedSyncs = 0
   /** Wall time of the input being handled: what it sends leaves when it is done. */
   private sendDelay = 0
+  /** Push-pulls are digest exchanges (three frames) when the factory says how. */
+  private readonly digest: NonNullable<SimNodeFactory<M, S>['digest']> | null
 
   constructor (init: WorldInit, factory: SimNodeFactory<M, S>) {
     this.factory = factory
+    this.digest = factory.digest ?? null
     this.net = new Network(init, new Prng(init.seed, 0x6e6574), init.capacity)
     this.syncTimeoutMs = init.syncTimeoutMs ?? 10_000
     const n = init.capacity
@@ -267,7 +275,7 @@ export class World<M, S> {
       if (e.k === K_SYNC_REQ) { this.syncsIn[i]!--; this.failSync(e.b as number, this.now + 2 * this.net.baseDelay()) }
       return
     }
-    if ((e.k === K_TICK || e.k === K_START || e.k === K_BACKGROUND) && e.gen !== this.gen[i]) return
+    if ((e.k === K_TICK || e.k === K_START || e.k === K_BACKGROUND || e.k === K_SYNC_PUSH) && e.gen !== this.gen[i]) return
     const wake = this.stalledUntil[i]!
     if (wake > this.now) {
       // Frozen: the kernel keeps its input and its timers fire when it wakes.
@@ -300,11 +308,22 @@ export class World<M, S> {
         const sid = e.b as number
         const p = this.pending.get(sid)
         if (p === undefined) return
-        const { reply, out } = core.onSyncRequest(e.a as S, this.now)
-        const bytes = this.factory.syncBytes(reply)
+        let reply: unknown
+        let bytes: number
+        if (this.digest !== null) {
+          // The responder answers the digest with what differs; it merges on the last frame.
+          const r = core.onDigestRequest!(e.a, this.now)
+          reply = r.reply
+          bytes = this.digest.replyBytes(reply)
+          this.apply(i, r.out)
+        } else {
+          const r = core.onSyncRequest(e.a as S, this.now)
+          reply = r.reply
+          bytes = this.factory.syncBytes(r.reply)
+          this.apply(i, r.out)
+        }
         this.traffic.syncBytes[i]! += bytes
         this.traffic.syncBytes[p.node]! += bytes
-        this.apply(i, out)
         const d = this.net.streamDelay(i, e.from)
         if (d >= 0) this.queue.push(this.now + this.sendDelay + d, new Ev(K_SYNC_REPLY, e.from, i, p.gen, reply, sid))
         return
@@ -314,9 +333,19 @@ export class World<M, S> {
         const p = this.pending.get(sid)
         if (p === undefined || p.gen !== this.gen[i]) return
         this.pending.delete(sid)
-        this.apply(i, core.onSyncReply(e.a as S, this.now))
+        if (this.digest === null) { this.apply(i, core.onSyncReply(e.a as S, this.now)); return }
+        const { push, out } = core.onDigestReply!(e.a, this.now)
+        this.apply(i, out)
+        const bytes = this.factory.syncBytes(push)
+        this.traffic.syncBytes[i]! += bytes
+        this.traffic.syncBytes[p.peer]! += bytes
+        const d = this.net.streamDelay(i, p.peer)
+        if (d >= 0) this.queue.push(this.now + this.sendDelay + d, new Ev(K_SYNC_PUSH, p.peer, i, this.gen[p.peer]!, push, null))
         return
       }
+      case K_SYNC_PUSH:
+        this.apply(i, core.onDigestPush!(e.a as S, this.now))
+        return
       case K_SYNC_FAIL: {
         const sid = e.b as number
         const p = this.pending.get(sid)
@@ -346,8 +375,10 @@ export class World<M, S> {
     switch (e.k) {
       case K_TICK: if (this.now !== this.nextTick[i]) return false; ms = p.tickMs; break
       case K_DGRAM: ms = p.datagramMs; break
-      case K_SYNC_REQ: ms = p.syncMs + p.syncPerKbMs * this.factory.syncBytes(e.a as S) / 1024; break
-      case K_SYNC_REPLY: ms = p.syncMs + p.syncPerKbMs * this.factory.syncBytes(e.a as S) / 1024; break
+      case K_SYNC_REQ: ms = p.syncMs + (this.digest !== null ? p.digestPerKbMs * this.digest.bytes(e.a) : p.syncPerKbMs * this.factory.syncBytes(e.a as S)) / 1024; break
+      case K_SYNC_REPLY: ms = p.syncMs + p.syncPerKbMs * (this.digest !== null ? this.digest.replyBytes(e.a) : this.factory.syncBytes(e.a as S)) / 1024; break
+      // The stream is set up already: only the entries merged.
+      case K_SYNC_PUSH: ms = p.syncPerKbMs * this.factory.syncBytes(e.a as S) / 1024; break
       case K_SYNC_FAIL: ms = p.tickMs; break
       case K_BACKGROUND:
         cpu.run(i, p.backgroundMs, this.now)
@@ -389,11 +420,12 @@ export class World<M, S> {
       const s = out.syncs[k]!
       const sid = this.nextSyncId++
       const g = this.gen[i]!
-      this.pending.set(sid, { node: i, gen: g, to: s.to })
-      const bytes = this.factory.syncBytes(s.state)
+      const to = this.hostIndex.get(s.to.host)
+      this.pending.set(sid, { node: i, gen: g, to: s.to, peer: to ?? -1 })
+      const payload = this.digest !== null ? this.digest.of(s.state) : s.state
+      const bytes = this.digest !== null ? this.digest.bytes(payload) : this.factory.syncBytes(s.state)
       tr.syncsOut[i]!++
       tr.syncBytes[i]! += bytes
-      const to = this.hostIndex.get(s.to.host)
       // Past the timeout the requester gives up whatever happens.
       this.queue.push(now + this.syncTimeoutMs, new Ev(K_SYNC_FAIL, i, -1, g, null, sid))
       if (to === undefined) {
@@ -413,7 +445,7 @@ export class World<M, S> {
       }
       this.syncsIn[to]!++
       tr.syncBytes[to]! += bytes
-      this.queue.push(now + d, new Ev(K_SYNC_REQ, to, i, g, s.state, sid))
+      this.queue.push(now + d, new Ev(K_SYNC_REQ, to, i, g, payload, sid))
     }
     if (out.events.length > 0) {
       for (let k = 0; k < out.events.length; k++) {

@@ -16,8 +16,9 @@ import { MAX_SYNC_BYTES, decodeDatagram, decodeSyncState, encodeDatagram, encode
 import { FactsStream } from '../facts/facts-stream.js'
 import { SwimCore } from './core/swim-core.js'
 import type {
-  AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, MembershipCore, MemberView, Output, SyncRequest, SyncState, UserBroadcast
+  AliveInfo, Broadcast, CoreEvent, Datagram, DigestReply, Endpoint, MembershipCore, MemberView, Output, SyncDigest, SyncRequest, SyncState, UserBroadcast
 } from './core/types.js'
+import { pickWanted } from './core/digest.js'
 import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
 import { EligibilityGate } from './eligibility-gate.js'
 import { InputScreen } from './input-screen.js'
@@ -63,7 +64,7 @@ export class Membership implements UserBroadcasts {
   private readonly background = new AbortController()
   private readonly now: () => number
   /** Counters for logs and tests. */
-  readonly counters = { badDatagrams: 0, refusedRecords: 0, refusedBroadcasts: 0, syncs: 0, syncFailures: 0 }
+  readonly counters = { badDatagrams: 0, refusedRecords: 0, refusedBroadcasts: 0, syncs: 0, syncFailures: 0, syncsFullState: 0 }
 
   constructor (components: MembershipComponents, init: MembershipInit) {
     this.c = components
@@ -80,7 +81,9 @@ export class Membership implements UserBroadcasts {
       libp2p: components.libp2p,
       logger: components.logger,
       codec: { encode: encodeSyncState, decode: decodeSyncState },
-      answer: (from, state) => this.answerSync(from, state),
+      answer: (from, state) => this.mergeScreened(from, state, null, (core, s, now) => { const r = core.onSyncRequest(s, now); return { out: r.out, value: r.reply } }),
+      answerDigest: (from, digest) => this.answerDigest(digest),
+      takePush: (from, state) => { this.mergeScreened(from, state, null, (core, s, now) => ({ out: core.onDigestPush(s, now), value: null })) },
       onBadInput: (from, reason) => { this.screen.badInput(from, 'sync', reason) }
     }, { maxBytes: MAX_SYNC_BYTES, timeoutMs: this.timing.syncTimeoutMs, maxInbound: this.timing.maxInboundSyncs })
     this.factsStream = new FactsStream({ libp2p: components.libp2p, logger: components.logger, current: () => this.self.encoded })
@@ -134,7 +137,10 @@ export class Membership implements UserBroadcasts {
       const peers = core.members().filter(m => m.id !== this.selfId && m.status === 'alive')
       const picks = shuffle(peers).slice(0, this.timing.leavePushPeers)
       const deadline = AbortSignal.timeout(this.timing.leaveTimeoutMs)
-      await Promise.all(picks.map(async p => await this.sync.exchange(p.info.addr, p.id, this.stateForSync(false), deadline)))
+      const state = this.stateForSync(false)
+      // Pushed, not merged: a digest peer gets what it asks for (our `left` record among it).
+      const push = { reply: () => {}, digestReply: (r: DigestReply) => pickWanted(state, r.wantMembers, r.wantUser) }
+      await Promise.all(picks.map(async p => await this.sync.exchange(p.info.addr, p.id, state, push, deadline)))
     } catch (err) {
       this.c.logger.warn({ err }, 'leave announcement incomplete')
     }
@@ -245,28 +251,47 @@ export class Membership implements UserBroadcasts {
 
   private async runSync (r: SyncRequest): Promise<void> {
     this.counters.syncs++
-    const reply = await this.sync.exchange(r.to, r.id, r.state, this.background.signal)
-    const core = this.core
-    if (core === null || this.status !== 'started') return
-    if (!reply.ok) {
-      this.counters.syncFailures++
-      this.c.logger.debug({ to: r.to, reason: reply.reason }, 'push-pull failed')
-      this.perform(core.onSyncFailed(r.to, this.now()))
-      return
-    }
-    const deferred: UserBroadcast[] = []
     const from = r.id ?? `${r.to.host}:${r.to.port}`
-    this.perform(core.onSyncReply(this.screen.screenSync(from, reply.value, deferred), this.now()))
-    this.retryDeferred(from, r.to, reply.value.from, deferred)
+    let merged = false
+    const result = await this.sync.exchange(r.to, r.id, r.state, {
+      reply: state => { merged = true; this.mergeScreened(from, state, r.to, (core, s, now) => ({ out: core.onSyncReply(s, now), value: null })) },
+      digestReply: reply => {
+        merged = true
+        return this.mergeScreened(from, reply.state, r.to, (core, s, now) => { const d = core.onDigestReply({ ...reply, state: s }, now); return { out: d.out, value: d.push } })
+      }
+    }, this.background.signal)
+    // Exchanges with agents from before the digest push-pull (a rolling upgrade under way).
+    if (result.ok && result.value === '2.0.0') this.counters.syncsFullState++
+    const core = this.core
+    if (core === null || this.status !== 'started' || result.ok) return
+    this.counters.syncFailures++
+    this.c.logger.debug({ to: r.to, reason: result.reason }, 'push-pull failed')
+    // A digest exchange that failed after its reply was merged did its work (the peer only
+    // misses our part, which its own push-pulls bring): the core is not told it failed.
+    if (!merged) this.perform(core.onSyncFailed(r.to, this.now()))
   }
 
-  private answerSync (from: string, state: SyncState): SyncState | null {
+  /**
+   * Screen a peer's push-pull entries (records verified, broadcasts validated), let the core
+   * merge them (`merge`: a 2.0.0 request or reply, a 3.0.0 reply or last frame), then give the
+   * broadcasts set aside a second look. Null when not running.
+   */
+  private mergeScreened<T> (from: string, state: SyncState, endpoint: Endpoint | null, merge: (core: MembershipCore, screened: SyncState, now: number) => { out: Output, value: T }): T | null {
     const core = this.core
     if (core === null || this.status !== 'started') return null
     const deferred: UserBroadcast[] = []
-    const { reply, out } = core.onSyncRequest(this.screen.screenSync(from, state, deferred), this.now())
+    const { out, value } = merge(core, this.screen.screenSync(from, state, deferred), this.now())
     this.perform(out)
-    this.retryDeferred(from, state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
+    this.retryDeferred(from, endpoint ?? state.members.find(m => m.info.id === state.from)?.info.addr ?? NO_ENDPOINT, state.from, deferred)
+    return value
+  }
+
+  /** 3.0.0, serving: a digest holds no records, so nothing to verify; the core answers it. */
+  private answerDigest (digest: SyncDigest): DigestReply | null {
+    const core = this.core
+    if (core === null || this.status !== 'started') return null
+    const { reply, out } = core.onDigestRequest(digest, this.now())
+    this.perform(out)
     return reply
   }
 

@@ -62,7 +62,8 @@ const SWIM_COUNTERS: Array<[string, string, string]> = [
   ['refutations', 'clusterd_swim_refutations_total', 'Suspicions about this agent it refuted.'],
   ['deaths', 'clusterd_swim_deaths_total', 'Members this agent declared failed.'],
   ['stalls', 'clusterd_swim_stalls_total', 'Own stalls the membership core detected.'],
-  ['syncs', 'clusterd_swim_push_pulls_total', 'Full-state exchanges (push-pull) over streams.'],
+  ['syncs', 'clusterd_swim_push_pulls_total', 'Push-pull exchanges this agent started over streams (digest or full state).'],
+  ['syncsFullState', 'clusterd_swim_push_pulls_full_state_total', 'Push-pulls that fell back to whole states (a peer from before /clusterd/sync/3.0.0).'],
   ['broadcastsSent', 'clusterd_gossip_broadcasts_sent_total', 'Piggybacked gossip updates sent.']
 ]
 

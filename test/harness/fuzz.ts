@@ -109,3 +109,14 @@ export function mutate (r: Prng, valid: Record<string, unknown>): Uint8Array {
   else o[key] = typeof o[key] === 'string' ? randomString(r, 200) : typeof o[key] === 'number' ? r.pick([-1, 0.5, 2 ** 60, 'x', null]) : randomJson(r, 2)
   return new TextEncoder().encode(JSON.stringify(o))
 }
+
+/**
+ * Run a decoder on hostile input: it must not throw, and a refusal must say why. True when
+ * it accepted the input (`seed` goes into the failure message, to replay with FUZZ_SEED).
+ */
+export function decodesWithoutThrowing<T> (decode: (b: Uint8Array) => { ok: true, value: T } | { ok: false, reason: string }, input: Uint8Array, where: string, seed: number): boolean {
+  let res
+  try { res = decode(input) } catch (err) { throw new Error(`threw on ${where} (seed ${seed}): ${(err as Error).message}`) }
+  if (!res.ok && res.reason.length === 0) throw new Error(`no reason on ${where} (seed ${seed})`)
+  return res.ok
+}

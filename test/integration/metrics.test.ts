@@ -124,6 +124,9 @@ describe('metrics and health on real agents', () => {
       v(x, 'clusterd_gossip_bytes_total{direction="sent"}') > v(before, 'clusterd_gossip_bytes_total{direction="sent"}') &&
       v(x, 'clusterd_gossip_bytes_total{direction="received"}') > v(before, 'clusterd_gossip_bytes_total{direction="received"}'))
     await waitFor(async () => (await get(agent(2), '/readyz'))?.status === 200 ? true : undefined, { timeoutMs: 60_000, message: `${h(2).name} never ready` })
+    // Its join was a push-pull, and between agents of one version a digest one (3.0.0).
+    const joined = await until(agent(2), 'its join push-pull counted', x => v(x, 'clusterd_swim_push_pulls_total') >= 1)
+    assert.equal(v(joined, 'clusterd_swim_push_pulls_full_state_total'), 0, 'no exchange fell back to /clusterd/sync/2.0.0')
   })
 
   it('a job moves the jobs counter, the duration histogram, lifecycle transitions, lease grants and replication acks', async () => {

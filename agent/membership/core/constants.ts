@@ -21,6 +21,9 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   suspicionConfirmations: -1,
   retransmitMult: 4,
   pushPullIntervalMs: 30_000,
+  // Digest push-pulls (digest.ts) cost ~58 bytes a member: the interval grows with N only
+  // above 512 members (at most ~2 KB/s per node; docs/benchmarks.md, "Digest push-pull").
+  pushPullScaleMembers: 512,
   // News learned by push-pull is re-disseminated (as memberlist does), at most this much per
   // merge, and a (re)joined node, or one that learns it was held failed (a heal), push-pulls
   // again after 1, 2, 4 ... 32 s while its view still changes (docs/architecture.md,

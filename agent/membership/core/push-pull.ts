@@ -7,21 +7,30 @@
 
 import type { MemberStatus, SyncMember } from './types.js'
 
-/** Members up to which the push-pull interval is not scaled. */
+/** Members up to which a full-state push-pull interval is not scaled (sync 2.0.0's rule). */
 export const PUSH_PULL_SCALE_THRESHOLD = 32
 
 /**
- * Push-pull interval for `n` live members: memberlist's log2 scale, but at least linear in
- * `n` above the threshold. A full-state exchange grows with N, so only an interval growing
- * with N keeps each node's push-pull bytes flat (~2 x 32 members' state per base interval:
- * about 3 KB/s with 600-byte records at any N, instead of 91 KB/s at 10,000 with log2
- * scaling). The cluster as a whole still runs one exchange per base interval / 32 (about
- * one a second), so anti-entropy (a user key new to a node is re-disseminated), the
- * reconnect to failed members and the catch-up of a node that was held failed keep working.
+ * Members up to which the interval is not scaled when exchanges are digests (sync 3.0.0): a
+ * converged exchange moves ~58 bytes a member one way instead of ~2 x 300-700, so the same
+ * per-node bytes allow a ~16x shorter interval (see docs/architecture.md, "Digest push-pull").
  */
-export function pushPullInterval (baseMs: number, n: number): number {
-  if (n <= PUSH_PULL_SCALE_THRESHOLD) return baseMs
-  return Math.round(Math.max(reconnectInterval(baseMs, n), baseMs * n / PUSH_PULL_SCALE_THRESHOLD))
+export const DIGEST_PUSH_PULL_SCALE = 512
+
+/**
+ * Push-pull interval for `n` live members: memberlist's log2 scale, but at least linear in
+ * `n` above `scaleAbove` members. An exchange grows with N (a digest too: ~58 bytes a member),
+ * so only an interval growing with N keeps each node's push-pull bytes flat. With full states
+ * and `scaleAbove` 32 that is ~2 x 32 members' state per base interval: about 3 KB/s with
+ * 600-byte records at any N, instead of 91 KB/s at 10,000 with log2 scaling; with digests
+ * and 512, at most ~2 KB/s (2 x 512 digest entries per base interval). The cluster as a whole
+ * still runs N / interval exchanges a second, so anti-entropy (a user key new to a node is
+ * re-disseminated), the reconnect to failed members and the catch-up of a node that was held
+ * failed keep working.
+ */
+export function pushPullInterval (baseMs: number, n: number, scaleAbove = PUSH_PULL_SCALE_THRESHOLD): number {
+  if (n <= scaleAbove) return baseMs
+  return Math.round(Math.max(reconnectInterval(baseMs, n), baseMs * n / scaleAbove))
 }
 
 /**

@@ -24,9 +24,10 @@ import { RelayTable } from './relays.js'
 import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import { AcrossTarget, SettleRounds } from './settle.js'
 import { Join } from './join.js'
+import { answerDigest, pickWanted } from './digest.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
-  SwimTiming, SyncState
+  SwimTiming, SyncState, SyncDigest, DigestReply
 } from './types.js'
 
 /** The probe in flight. */
@@ -123,9 +124,27 @@ export class SwimCore implements MembershipCore {
 
   /** The remote side of a push-pull: merge the requester's state, reply with ours. */
   onSyncRequest (state: SyncState, now: number): { reply: SyncState, out: Output } {
+    const out = this.onDigestPush(state, now)
+    return { reply: this.state.localState(false), out }
+  }
+
+  /** Digest push-pull (digest.ts), remote side: what the requester lacks, and what we want of its. */
+  onDigestRequest (digest: SyncDigest, now: number): { reply: DigestReply, out: Output } {
+    const out = this.begin(now)
+    return { reply: answerDigest(this.state.localState(false), digest), out: this.finish(now, out) }
+  }
+
+  /** Digest push-pull, our side: merge the entries as a push-pull reply; push what was asked for. */
+  onDigestReply (reply: DigestReply, now: number): { push: SyncState, out: Output } {
+    const out = this.onSyncReply(reply.state, now)
+    return { push: pickWanted(this.state.localState(false), reply.wantMembers, reply.wantUser), out }
+  }
+
+  /** Merge a requester's entries (a full state, or the last frame of a digest push-pull). */
+  onDigestPush (state: SyncState, now: number): Output {
     const out = this.begin(now)
     if (this.started) this.state.merge(state, !this.joined && this.state.table.live <= 1, now, out)
-    return { reply: this.state.localState(false), out: this.finish(now, out) }
+    return this.finish(now, out)
   }
 
   /** Our push-pull came back. */
@@ -142,7 +161,10 @@ export class SwimCore implements MembershipCore {
       // interval: a whole cluster restarted at once must not all exchange full state within
       // the first base interval.
       this.joined = true
-      this.nextPushPullAt = now + this.rng() * pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live)
+      this.nextPushPullAt = now + this.rng() * pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live, this.t.pushPullScaleMembers)
+      // The reconnect too: with every node's first one within the base interval and the next
+      // a log2-scaled period later, a heal waited most of a period for anyone to look across.
+      this.nextReconnectAt = now + this.rng() * reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
     }
     return this.finish(now, out)
   }
@@ -174,7 +196,7 @@ export class SwimCore implements MembershipCore {
     }
     if (now >= this.nextPushPullAt) {
       this.pushPull(out)
-      this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live)
+      this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live, this.t.pushPullScaleMembers)
     }
     if (now >= this.nextReconnectAt) {
       this.reconnect(out)

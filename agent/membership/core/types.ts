@@ -5,10 +5,10 @@
  * member. Time is `now` in ms passed in by the caller; randomness is an injected `rng`.
  */
 
-import type { MemberId, Endpoint, AliveInfo, MemberStatus, UserBroadcast, Broadcast, Datagram, SyncMember, SyncState } from '../../../protocol/swim-messages.js'
+import type { MemberId, Endpoint, AliveInfo, MemberStatus, UserBroadcast, Broadcast, Datagram, SyncMember, SyncState, SyncDigest, DigestReply } from '../../../protocol/swim-messages.js'
 
 /** The wire messages are part of the core's contract (protocol/swim-messages.ts). */
-export type { MemberId, Endpoint, AliveInfo, MemberStatus, UserBroadcast, Broadcast, Datagram, SyncMember, SyncState } from '../../../protocol/swim-messages.js'
+export type { MemberId, Endpoint, AliveInfo, MemberStatus, UserBroadcast, Broadcast, Datagram, SyncMember, SyncState, DigestMember, SyncDigest, DigestReply } from '../../../protocol/swim-messages.js'
 
 /**
  * Ask the wrapper to run a push-pull exchange with `to` (a seed's `id` is unknown: null).
@@ -76,8 +76,13 @@ export interface SwimTiming {
   suspicionConfirmations: number
   /** Broadcast retransmit limit = mult * ceil(log10(N + 1)). */
   retransmitMult: number
-  /** Base push-pull interval (scaled up above 32 members, as memberlist's pushPullScale). */
+  /** Base push-pull interval (scaled up above `pushPullScaleMembers`; push-pull.ts). */
   pushPullIntervalMs: number
+  /**
+   * Members above which the push-pull interval grows linearly with N: 512 for digest
+   * exchanges (sync 3.0.0), 32 kept per-node bytes flat with full-state ones (2.0.0).
+   */
+  pushPullScaleMembers: number
   /**
    * Most entries one push-pull merge queues for re-dissemination (news to this node: a member
    * it did not know, a newer incarnation); the sender's own info is always relayed. Bounds
@@ -171,6 +176,12 @@ export interface MembershipCore {
   onSyncRequest: (state: SyncState, now: number) => { reply: SyncState, out: Output }
   onSyncReply: (state: SyncState, now: number) => Output
   onSyncFailed: (to: Endpoint, now: number) => Output
+  /** Digest push-pull (core/digest.ts), responder: answer the requester's digest with what differs. */
+  onDigestRequest: (digest: SyncDigest, now: number) => { reply: DigestReply, out: Output }
+  /** Digest push-pull, requester: merge the reply's entries; `push` = the entries it asked for. */
+  onDigestReply: (reply: DigestReply, now: number) => { push: SyncState, out: Output }
+  /** Digest push-pull, responder: merge the entries it asked for (the exchange's last frame). */
+  onDigestPush: (state: SyncState, now: number) => Output
   tick: (now: number) => Output
   nextDeadline: () => number
   refreshSelf: (now: number) => Output

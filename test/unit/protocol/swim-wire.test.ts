@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Prng, fuzzSeed, randomBytes } from '../../harness/fuzz.js'
+import { Prng, decodesWithoutThrowing, fuzzSeed, randomBytes } from '../../harness/fuzz.js'
 import type { AliveInfo, Datagram, SyncState } from '../../../agent/membership/core/types.js'
 import {
   DATAGRAM_BUDGET, MAX_DATAGRAM_BYTES, broadcastSize, datagramSize, decodeDatagram, decodeSyncState, encodeDatagram,
@@ -28,12 +28,8 @@ const sync: SyncState = {
 }
 
 /** Decoding must not throw and must give a reason when it refuses. */
-function check<T> (decode: (b: Uint8Array) => { ok: true, value: T } | { ok: false, reason: string }, input: Uint8Array, where: string): boolean {
-  let res
-  try { res = decode(input) } catch (err) { assert.fail(`threw on ${where} (seed ${SEED}): ${(err as Error).message}`) }
-  if (!res.ok) assert.ok(res.reason.length > 0, `no reason on ${where}`)
-  return res.ok
-}
+const check = <T>(decode: (b: Uint8Array) => { ok: true, value: T } | { ok: false, reason: string }, input: Uint8Array, where: string): boolean =>
+  decodesWithoutThrowing(decode, input, where, SEED)
 
 describe('swim-wire codec', () => {
   it('round-trips every datagram type, and datagramSize is the encoded length', () => {

@@ -32,6 +32,19 @@ describe('membership simulator on the real core', () => {
     assert.equal(r.managerlessChecks, 0)
   })
 
+  it('a digest push-pull detects a crash as the full-state one does, for under a third of its push-pull bytes (300 nodes)', () => {
+    // Both on the same interval rule, so the bytes compare exchange against exchange.
+    const timing = { pushPullScaleMembers: 32 }
+    const full = simulate('crash', { ...LAN, nodes: 300, sync: 'full', timing })
+    const digest = simulate('crash', { ...LAN, nodes: 300, sync: 'digest', timing })
+    for (const r of [full, digest]) {
+      assert.ok(finite(r.failMs) && max(r.failMs) <= 20_000, `failure took ${JSON.stringify(r.failMs)}`)
+      assert.equal(r.falseDeaths + r.falseDeathsAfterDisruption, 0)
+    }
+    assert.ok(full.syncBytesPerExchange > 0 && digest.syncBytesPerExchange > 0, 'no push-pull fell in the run')
+    assert.ok(digest.syncBytesPerExchange * 3 < full.syncBytesPerExchange, `digest ${digest.syncBytesPerExchange} B per exchange, full ${full.syncBytesPerExchange}`)
+  })
+
   it('a partition and its heal never leave two settled managers in one component', () => {
     const r = simulate('partition', { ...LAN, nodes: 200, durationS: 90 })
     // The side without the manager elected its own (so the check had two managers to catch) ...

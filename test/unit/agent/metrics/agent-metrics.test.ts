@@ -25,7 +25,7 @@ function datagrams (sent: number): DatagramChannelStats {
 function sources (over: Partial<AgentMetricsSources> = {}): AgentMetricsSources {
   return {
     members: () => [{ status: 'alive' }, { status: 'alive' }, { status: 'failed' }],
-    membershipStats: () => ({ probes: 40, suspicions: 2, refutations: 1, deaths: 1, syncs: 3, broadcastsSent: 9 }),
+    membershipStats: () => ({ probes: 40, suspicions: 2, refutations: 1, deaths: 1, syncs: 3, syncsFullState: 1, broadcastsSent: 9 }),
     datagramStats: () => datagrams(10),
     epoch: () => 4,
     manager: () => ({ name: 'n1', peerId: 'p1', epoch: 4, since: '2026-01-01T00:00:00.000Z', local: false }),
@@ -53,6 +53,8 @@ describe('AgentMetrics', () => {
     assert.equal(s.get('clusterd_swim_probes_total'), 40)
     assert.equal(s.get('clusterd_swim_suspicions_total'), 2)
     assert.equal(s.get('clusterd_swim_refutations_total'), 1)
+    assert.equal(s.get('clusterd_swim_push_pulls_total'), 3)
+    assert.equal(s.get('clusterd_swim_push_pulls_full_state_total'), 1, 'push-pulls that fell back to 2.0.0')
     assert.equal(s.get('clusterd_swim_acks_total'), 0, 'a counter the core has not reported yet reads 0')
     assert.equal(s.get('clusterd_gossip_bytes_total{direction="sent"}'), 1000)
     assert.equal(s.get('clusterd_gossip_datagrams_dropped_total{reason="auth"}'), 3)

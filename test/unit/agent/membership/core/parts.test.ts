@@ -4,7 +4,8 @@ import { Prng } from '../../../../harness/fuzz.js'
 import { BroadcastQueue, retransmitLimit } from '../../../../../agent/membership/core/broadcast-queue.js'
 import { ProbeOrder } from '../../../../../agent/membership/core/probe-order.js'
 import { confirm, newSuspicion, suspicionBounds, suspicionTimeout } from '../../../../../agent/membership/core/suspicion.js'
-import { pushPullInterval } from '../../../../../agent/membership/core/push-pull.js'
+import { DIGEST_PUSH_PULL_SCALE, pushPullInterval } from '../../../../../agent/membership/core/push-pull.js'
+import { SWIM_DEFAULTS } from '../../../../../agent/membership/core/constants.js'
 import { Awareness } from '../../../../../agent/membership/core/awareness.js'
 import { Code, MemberTable } from '../../../../../agent/membership/core/member-table.js'
 import { AcrossTarget, SettleRounds } from '../../../../../agent/membership/core/settle.js'
@@ -114,6 +115,13 @@ describe('probe order and push-pull scale', () => {
     // Linear above the threshold: per-node push-pull bytes (state ~ N per exchange) stay flat.
     assert.equal(pushPullInterval(30_000, 10_000), 9_375_000)
     assert.equal(pushPullInterval(30_000, 1_000) * 10, pushPullInterval(30_000, 10_000))
+  })
+
+  it('scales a digest push-pull interval above 512 members, never below the log2 reconnect scale', () => {
+    assert.equal(pushPullInterval(30_000, 512, DIGEST_PUSH_PULL_SCALE), 30_000)
+    assert.equal(pushPullInterval(30_000, 1_000, DIGEST_PUSH_PULL_SCALE), 180_000)
+    assert.equal(pushPullInterval(30_000, 10_000, DIGEST_PUSH_PULL_SCALE), 585_938)
+    assert.equal(SWIM_DEFAULTS.pushPullScaleMembers, DIGEST_PUSH_PULL_SCALE)
   })
 
   it('awareness clamps to [0, max - 1] and scales timeouts by score + 1', () => {

@@ -385,7 +385,8 @@ describe('SwimCore in a small network on a fake clock', () => {
 
   it('a node joining a large cluster spreads its first periodic push-pull over the N-scaled interval', () => {
     // Settle push-pulls (after a join, while the view grows) are tested on their own.
-    const net = new TestNet(36, { settleRounds: 0 })
+    // Scaled above 32 members (the full-state rule; digest exchanges scale above 512).
+    const net = new TestNet(36, { settleRounds: 0, pushPullScaleMembers: 32 })
     cluster(net, 40, 10)
     net.run(10_000)
     const joiners: string[] = []

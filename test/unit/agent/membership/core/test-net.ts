@@ -11,6 +11,8 @@ import { Prng } from '../../../../harness/fuzz.js'
 import { SwimCore } from '../../../../../agent/membership/core/swim-core.js'
 import type { AliveInfo, CoreEvent, Datagram, Endpoint, Output, SwimTiming, SyncState } from '../../../../../agent/membership/core/types.js'
 import { decodeDatagram, decodeSyncState, encodeDatagram, encodeSyncState } from '../../../../../protocol/swim-wire.js'
+import { decodeDigest, decodeDigestReply, encodeDigest, encodeDigestReply } from '../../../../../protocol/swim-digest-wire.js'
+import { digestOf } from '../../../../../agent/membership/core/digest.js'
 
 interface Ev { at: number, prio: number, seq: number, node: string, run: () => void }
 
@@ -52,6 +54,10 @@ export class TestNet {
   maxDatagram = 0
   maxPacked = 0
   budget = 1400
+  /** Push-pulls as digest exchanges (sync 3.0.0, three frames) instead of whole states (2.0.0). */
+  digest = process.env.TEST_NET_SYNC !== 'full'
+  /** Bytes of every push-pull frame sent, for tests that compare the two exchanges. */
+  syncBytes = 0
 
   constructor (seed = 1, readonly timing: Partial<SwimTiming> = {}) {
     this.rng = new Prng(seed)
@@ -172,8 +178,10 @@ export class TestNet {
   }
 
   private sync (from: TestNode, to: Endpoint, state: SyncState): void {
+    if (this.digest) { this.digestSync(from, to, state); return }
     const target = this.byAddr.get(key(to))
     const bytes = encodeSyncState(state)
+    this.syncBytes += bytes.byteLength
     const fail = (): void => { this.apply(from, from.core.onSyncFailed(to, this.now)) }
     // A crashed target refuses the connection (its own queued events are skipped while down).
     if (target === undefined || target.down || this.cut.has(`${from.id}>${target.id}`)) {
@@ -187,10 +195,44 @@ export class TestNet {
       const { reply, out } = target.core.onSyncRequest(req.value, this.now)
       this.apply(target, out)
       const replyBytes = encodeSyncState(reply)
+      this.syncBytes += replyBytes.byteLength
       this.push(this.now + this.latencyMs, 1, from.id, () => {
         const rep = decodeSyncState(replyBytes)
         assert.ok(rep.ok, rep.ok ? '' : rep.reason)
         this.apply(from, from.core.onSyncReply(rep.value, this.now))
+      })
+    })
+  }
+
+  /** Three frames through the real codec: digest, entries + wants, wanted entries. */
+  private digestSync (from: TestNode, to: Endpoint, state: SyncState): void {
+    const target = this.byAddr.get(key(to))
+    const bytes = encodeDigest(digestOf(state))
+    this.syncBytes += bytes.byteLength
+    const fail = (): void => { this.apply(from, from.core.onSyncFailed(to, this.now)) }
+    const reachable = (t: TestNode | undefined): t is TestNode => t !== undefined && !t.down && !this.cut.has(`${from.id}>${t.id}`)
+    if (!reachable(target)) { this.push(this.now + 100, 1, from.id, fail); return }
+    this.push(this.now + this.latencyMs, 1, target.id, () => {
+      if (!reachable(target)) { this.push(this.now + 100, 1, from.id, fail); return }
+      const req = decodeDigest(bytes)
+      assert.ok(req.ok, req.ok ? '' : req.reason)
+      const { reply, out } = target.core.onDigestRequest(req.value, this.now)
+      this.apply(target, out)
+      const replyBytes = encodeDigestReply(reply)
+      this.syncBytes += replyBytes.byteLength
+      this.push(this.now + this.latencyMs, 1, from.id, () => {
+        const rep = decodeDigestReply(replyBytes)
+        assert.ok(rep.ok, rep.ok ? '' : rep.reason)
+        const { push, out } = from.core.onDigestReply(rep.value, this.now)
+        this.apply(from, out)
+        const pushBytes = encodeSyncState(push)
+        this.syncBytes += pushBytes.byteLength
+        this.push(this.now + this.latencyMs, 1, target.id, () => {
+          if (target.down) return
+          const last = decodeSyncState(pushBytes)
+          assert.ok(last.ok, last.ok ? '' : last.reason)
+          this.apply(target, target.core.onDigestPush(last.value, this.now))
+        })
       })
     })
   }
