@@ -19,11 +19,12 @@ import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
 import { MemberState, emptyOutput, zeroStats } from './member-state.js'
 import { Code, isLive, randomSlots } from './member-table.js'
 import { UnknownSenders, answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
-import { ProbeOrder } from './probe-order.js'
+import { Newcomers, ProbeOrder } from './probe-order.js'
 import { RelayTable } from './relays.js'
 import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import { AcrossTarget, SettleRounds } from './settle.js'
 import { Join } from './join.js'
+import { SlowDeferral, type Deferrable } from './slow-defer.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
   SwimTiming, SyncState
@@ -54,6 +55,7 @@ export class SwimCore implements MembershipCore {
   private readonly awareness: Awareness
   private readonly state: MemberState
   private readonly order: ProbeOrder
+  private readonly newcomers = new Newcomers()
   private readonly relays = new RelayTable()
   private readonly unknown = new UnknownSenders()
   private readonly join: Join
@@ -71,6 +73,11 @@ export class SwimCore implements MembershipCore {
   private nextReconnectAt = 0
   /** Earliest next catch-up push-pull after we were held failed. */
   private nextResyncAt = 0
+  /** A catch-up push-pull is owed (we were held failed) and waits while we are slow: re-check then. */
+  private resyncAt = Infinity
+  private readonly slow: SlowDeferral
+  /** A late timer was noticed since the health score was last 0 (slow-defer.ts). */
+  private lateSinceHealthy = false
   /** Settle push-pulls after a (re)join or a heal, and a catch-up across a heal in flight. */
   private readonly settle: SettleRounds
   private readonly across = new AcrossTarget()
@@ -82,6 +89,7 @@ export class SwimCore implements MembershipCore {
     this.awareness = new Awareness(this.t.awarenessMax)
     this.order = new ProbeOrder(rng)
     this.settle = new SettleRounds(this.t.settleIntervalMs, this.t.settleRounds)
+    this.slow = new SlowDeferral(this.t.slowDeferMs)
     this.seqNo = Math.floor(rng() * U32_LIMIT)
     const start = Math.min(U32_LIMIT - 1, Math.max(0, Math.floor(init.incarnation)) + 1)
     this.state = new MemberState({ timing: this.t, stats: this.counters, awareness: this.awareness, selfInfo: init.selfInfo }, init.selfId, start)
@@ -118,6 +126,7 @@ export class SwimCore implements MembershipCore {
       case 'ping-req': this.onPingReq(from, msg, now, out); break
       case 'gossip': break
     }
+    this.noteNewcomers(msg.from, out)
     return this.finish(now, out)
   }
 
@@ -125,6 +134,7 @@ export class SwimCore implements MembershipCore {
   onSyncRequest (state: SyncState, now: number): { reply: SyncState, out: Output } {
     const out = this.begin(now)
     if (this.started) this.state.merge(state, !this.joined && this.state.table.live <= 1, now, out)
+    this.noteNewcomers(state.from, out)
     return { reply: this.state.localState(false), out: this.finish(now, out) }
   }
 
@@ -136,7 +146,8 @@ export class SwimCore implements MembershipCore {
     const rejoin = this.state.table.live <= 1
     this.across.replied(state.from)
     this.state.merge(state, !this.joined, now, out)
-    if (rejoin) this.settle.start(now, false, this.viewGain())
+    this.noteNewcomers(state.from, out)
+    if (rejoin || !this.joined) this.settle.start(now, false, this.viewGain())
     if (!this.joined) {
       // Now that N is known, put our first periodic push-pull at random within the N-scaled
       // interval: a whole cluster restarted at once must not all exchange full state within
@@ -173,8 +184,12 @@ export class SwimCore implements MembershipCore {
       this.nextGossipAt = now + Math.max(1, this.t.gossipIntervalMs)
     }
     if (now >= this.nextPushPullAt) {
-      this.pushPull(out)
-      this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live)
+      if (this.holdSync('periodic', now)) {
+        this.nextPushPullAt = now + this.t.probeIntervalMs
+      } else {
+        this.pushPull(out)
+        this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live)
+      }
     }
     if (now >= this.nextReconnectAt) {
       this.reconnect(out)
@@ -182,6 +197,7 @@ export class SwimCore implements MembershipCore {
     }
     if (now >= this.join.nextAt) this.join.step(this.state, this.init.selfId, this.joined, now, out)
     if (now >= this.settle.nextAt) this.settleRound(now, out)
+    if (now >= this.resyncAt) this.resync(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
       this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
@@ -192,7 +208,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.join.nextAt, this.settle.nextAt)
+    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.join.nextAt, this.settle.nextAt, this.resyncAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -247,7 +263,7 @@ export class SwimCore implements MembershipCore {
   synced (): boolean { return this.joined }
 
   /** Counters since construction. */
-  stats (): SwimStats { return { ...this.counters } }
+  stats (): SwimStats { return { ...this.counters, deferred: this.slow.deferred } }
 
   /** Broadcasts still queued for piggybacking. */
   pending (): number { return this.state.queue.length }
@@ -263,7 +279,9 @@ export class SwimCore implements MembershipCore {
   private startProbe (now: number, out: Output): void {
     const t = this.state.table
     const self = this.state.slotOfSelf
-    const slot = this.order.next(t.capacity, s => s !== self && isLive(t.code(s)))
+    const usable = (s: number): boolean => s !== self && isLive(t.code(s))
+    const early = this.newcomers.next(id => { const s = t.slot(id); return s >= 0 && usable(s) })
+    const slot = early !== undefined ? t.slot(early) : this.order.next(t.capacity, usable)
     this.nextProbeAt = now + this.awareness.scale(this.t.probeIntervalMs)
     if (slot < 0) return
     const info = t.info(slot)
@@ -398,6 +416,7 @@ export class SwimCore implements MembershipCore {
   /** A settle round is due (settle.ts): push-pull while the view still changes. */
   private settleRound (now: number, out: Output): void {
     if (this.state.left) { this.settle.stop(); return }
+    if (this.holdSync('settle', now)) { this.settle.nextAt = now + this.t.probeIntervalMs; return }
     if (!this.settle.step(now, this.viewGain())) return
     this.counters.settles++
     this.pushPull(out, this.settle.across && this.t.resyncToFailed > 0)
@@ -419,7 +438,42 @@ export class SwimCore implements MembershipCore {
     }
   }
 
+  /**
+   * Catch up after learning we were held failed (at most once per base interval), unless we
+   * are slow (then `resyncAt` re-checks: slow-defer.ts).
+   */
+  private resync (now: number, out: Output): void {
+    if (this.holdSync('resync', now)) { this.resyncAt = now + this.t.probeIntervalMs; return }
+    this.resyncAt = Infinity
+    this.nextResyncAt = now + this.t.pushPullIntervalMs
+    this.pushPull(out, this.t.resyncToFailed > 0)
+    // A heal is learned over tens of seconds (each side refutes as it hears of its verdict):
+    // keep exchanging while the view still changes, as after a join.
+    this.settle.start(now, true, this.viewGain())
+  }
+
+  /**
+   * Whether a push-pull of our own waits because we are slow: our health score is raised and
+   * our timers ran late since it was last 0 (a score raised by a refutation alone, as after a
+   * heal, is no sign of a saturated machine). Never before our join is done.
+   */
+  private holdSync (kind: Deferrable, now: number): boolean {
+    const health = this.awareness.health
+    if (health === 0) this.lateSinceHealthy = false
+    return this.joined && this.slow.hold(kind, this.lateSinceHealthy ? health : 0, now)
+  }
+
   // ---- helpers ----
+
+  /**
+   * Members this call added to the view on someone else's word go to the early probes
+   * (probe-order.ts, Newcomers); `from`, who told us, knows us (it addressed us or merged us).
+   */
+  private noteNewcomers (from: MemberId | null, out: Output): void {
+    for (const e of out.events) {
+      if (e.t === 'member' && e.previous === null && e.id !== from && e.id !== this.init.selfId && e.status === 'alive') this.newcomers.add(e.id)
+    }
+  }
 
   private nextSeq (): number {
     this.seqNo = (this.seqNo + 1) % U32_LIMIT
@@ -435,6 +489,7 @@ export class SwimCore implements MembershipCore {
       // Lifeguard: late timers mean THIS node is the slow one; stretch our probe interval and
       // timeouts (and our suspicion timeouts) until our probes succeed again.
       this.awareness.apply(1)
+      this.lateSinceHealthy = true
       out.events.push({ t: 'stall', ms })
       for (const s of this.state.suspicions.values()) { s.start += ms; s.deadline += ms }
       if (this.probe !== null) this.probe.stalled = true
@@ -449,13 +504,7 @@ export class SwimCore implements MembershipCore {
       // We were held failed: catch up by one push-pull now (at most one per base interval),
       // instead of waiting up to an N-scaled interval for what changed while we were away.
       this.state.declaredDead = false
-      if (now >= this.nextResyncAt) {
-        this.nextResyncAt = now + this.t.pushPullIntervalMs
-        this.pushPull(out, this.t.resyncToFailed > 0)
-        // A heal is learned over tens of seconds (each side refutes as it hears of its
-        // verdict): keep exchanging while the view still changes, as after a join.
-        this.settle.start(now, true, this.viewGain())
-      }
+      if (now >= this.nextResyncAt) this.resync(now, out)
     }
     this.asked = Math.max(now, this.nextDeadline())
     return out
