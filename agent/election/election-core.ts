@@ -16,7 +16,9 @@
  *   epoch = highest seen + 1. A node with seeds that knows no other member waits
  *   `isolatedSettleMs` first (a restarted node must not elect itself with a stale state); one
  *   that knows members but has not completed a push-pull of its own (its join) waits for one
- *   (it knows them only by gossip, which may not have carried the sitting manager's claim).
+ *   (it knows them only by gossip, which may not have carried the sitting manager's claim),
+ *   and one that has never named a manager waits until its view has not grown for
+ *   `claimSettleMs` (that push-pull may have gone to another fresh joiner: `unsettled`).
  * - Competing claims: the manager is the best claim of the highest epoch (claimSupersedes:
  *   higher epoch, then higher revision, then lower id) among all claims heard, whose claimant
  *   is not gone. It depends on the set of claims heard, not on the order they arrived in, so

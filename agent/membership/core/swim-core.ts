@@ -16,7 +16,7 @@ import { broadcastSize, datagramHeaderSize } from '../../../protocol/swim-wire.j
 import { Awareness } from './awareness.js'
 import { retransmitLimit } from './broadcast-queue.js'
 import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
-import { MemberState, emptyOutput, zeroStats } from './member-state.js'
+import { MemberState, emptyOutput, memberKey, zeroStats } from './member-state.js'
 import { Code, isLive, randomSlots } from './member-table.js'
 import { UnknownSenders, answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
 import { Newcomers, ProbeOrder } from './probe-order.js'
@@ -134,7 +134,6 @@ export class SwimCore implements MembershipCore {
   onSyncRequest (state: SyncState, now: number): { reply: SyncState, out: Output } {
     const out = this.begin(now)
     if (this.started) this.state.merge(state, !this.joined && this.state.table.live <= 1, now, out)
-    this.noteNewcomers(state.from, out)
     return { reply: this.state.localState(false), out: this.finish(now, out) }
   }
 
@@ -146,7 +145,6 @@ export class SwimCore implements MembershipCore {
     const rejoin = this.state.table.live <= 1
     this.across.replied(state.from)
     this.state.merge(state, !this.joined, now, out)
-    this.noteNewcomers(state.from, out)
     if (rejoin || !this.joined) this.settle.start(now, false, this.viewGain())
     if (!this.joined) {
       // Now that N is known, put our first periodic push-pull at random within the N-scaled
@@ -384,7 +382,11 @@ export class SwimCore implements MembershipCore {
       for (const b of msg.gossip) used += broadcastSize(b)
       const limit = retransmitLimit(this.t.retransmitMult, this.state.table.live)
       const hardMax = msg.gossip.length > 0 ? 0 : this.t.maxDatagramBytes - used
-      const taken = this.state.queue.take(this.t.datagramBudget - used, hardMax, limit)
+      // A ping's target gets no retransmit of its own `alive` (it knows itself): when members
+      // that just learned a joiner probe it first (Newcomers), its `alive` would otherwise be
+      // spent on it and reach the rest more slowly.
+      const about = msg.t === 'ping' ? memberKey(msg.target) : undefined
+      const taken = this.state.queue.take(this.t.datagramBudget - used, hardMax, limit, about)
       this.counters.broadcastsSent += taken.length
       if (taken.length > 0) msg.gossip = msg.gossip.length > 0 ? [...msg.gossip, ...taken] : taken
     }
@@ -466,10 +468,14 @@ export class SwimCore implements MembershipCore {
   // ---- helpers ----
 
   /**
-   * Members this call added to the view on someone else's word go to the early probes
-   * (probe-order.ts, Newcomers); `from`, who told us, knows us (it addressed us or merged us).
+   * Members a datagram's gossip added to the view on someone else's word go to the early probes
+   * (probe-order.ts, Newcomers); `from`, who sent it, knows us (it addressed us). Not those of a
+   * push-pull merge: a whole view arrives in one order at every member that merges it (a join,
+   * a heal), so all would probe the same members at once and leave the rest to the half of the
+   * probes that follows the permutation (the simulator: a crash at 64 nodes marked failed by
+   * all in 4.96 s instead of 3.18 s).
    */
-  private noteNewcomers (from: MemberId | null, out: Output): void {
+  private noteNewcomers (from: MemberId, out: Output): void {
     for (const e of out.events) {
       if (e.t === 'member' && e.previous === null && e.id !== from && e.id !== this.init.selfId && e.status === 'alive') this.newcomers.add(e.id)
     }
