@@ -1,22 +1,22 @@
 /**
  * A slow node defers its own push-pulls (docs/architecture.md, "Membership under load"). While
- * this node's Lifeguard health score is raised (its timers ran late, its probes went
- * unanswered, it had to refute), it is the slow one, most likely on a saturated machine: a
- * full-state exchange (a libp2p stream with its handshake and a merge on both sides) would
- * feed the load that made it slow, and a false death it suffered would cost a catch-up and
- * settle rounds that feed it again. So the settle rounds, the catch-up after being held
- * failed and the periodic exchange wait while the score is above 0, each at most `maxMs`
- * from when it first had to wait (a node that never recovers still exchanges, less often).
+ * this node's timers ran late and its Lifeguard health score is still raised, it is the slow
+ * one, most likely on a saturated machine: a full-state exchange (a libp2p stream with its
+ * handshake and a merge on both sides) would feed the load that made it slow, and a false
+ * death would cost a catch-up, settle rounds and reconnects to the members it wrongly holds
+ * failed, which feed it again. So the settle rounds, the catch-up after being held failed,
+ * the periodic exchange and the reconnect wait while the score is above 0, each at most
+ * `maxMs` from when it first had to wait (a node that never recovers still exchanges).
  * A join is never deferred: a node that has not synced knows nothing to be slow about.
  * Pure bookkeeping: SwimCore asks before each such push-pull.
  */
 
 /** The push-pulls of a node's own that may wait. */
-export type Deferrable = 'periodic' | 'settle' | 'resync'
+export type Deferrable = 'periodic' | 'settle' | 'resync' | 'reconnect'
 
 /** When each kind of push-pull first had to wait (-1: not waiting). */
 export class SlowDeferral {
-  private readonly since: Record<Deferrable, number> = { periodic: -1, settle: -1, resync: -1 }
+  private readonly since: Record<Deferrable, number> = { periodic: -1, settle: -1, resync: -1, reconnect: -1 }
   /** Push-pulls deferred (counted once per wait). */
   deferred = 0
 

@@ -190,8 +190,12 @@ export class SwimCore implements MembershipCore {
       }
     }
     if (now >= this.nextReconnectAt) {
-      this.reconnect(out)
-      this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
+      if (this.holdSync('reconnect', now)) {
+        this.nextReconnectAt = now + this.t.probeIntervalMs
+      } else {
+        this.reconnect(out)
+        this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
+      }
     }
     if (now >= this.join.nextAt) this.join.step(this.state, this.init.selfId, this.joined, now, out)
     if (now >= this.settle.nextAt) this.settleRound(now, out)

@@ -106,7 +106,7 @@ describe('SwimCore: a slow node defers its own push-pulls', () => {
     assert.ok(syncs.length >= 1, 'one periodic push-pull per 2 s')
   })
 
-  it('while its timers run late and its health score is raised: no periodic push-pull until slowDeferMs', () => {
+  it('while its timers run late and its health score is raised: no push-pull of its own (periodic, reconnect) until slowDeferMs', () => {
     const { c, t } = joined(true)
     assert.ok(c.health() > 0, 'the late timer raised the score')
     // Unanswered probes keep the score raised; the timers are on time from here on.
