@@ -62,10 +62,9 @@ export class BroadcastQueue {
   /**
    * Take broadcasts for one datagram: fewest transmits first, total size <= `budget`; when the
    * best candidate alone exceeds `budget` but not `hardMax`, it is returned alone. Each taken
-   * broadcast counts one transmit and leaves the queue at `limit`. `notAbout`: the recipient's
-   * queue key; an `alive` about the recipient itself is not spent on it.
+   * broadcast counts one transmit and leaves the queue at `limit`.
    */
-  take (budget: number, hardMax: number, limit: number, notAbout?: string): Broadcast[] {
+  take (budget: number, hardMax: number, limit: number): Broadcast[] {
     const out: Broadcast[] = []
     if (this.byKey.size === 0 || budget <= 0) return out
     let used = 0
@@ -75,7 +74,6 @@ export class BroadcastQueue {
     for (const bucket of [this.urgent, ...this.buckets]) {
       if (bucket === undefined) continue
       for (const item of bucket) {
-        if (item.key === notAbout && item.b.t === 'alive') continue
         if (used + item.size <= budget) {
           taken.push(item)
           used += item.size

@@ -16,10 +16,10 @@ import { broadcastSize, datagramHeaderSize } from '../../../protocol/swim-wire.j
 import { Awareness } from './awareness.js'
 import { retransmitLimit } from './broadcast-queue.js'
 import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
-import { MemberState, emptyOutput, memberKey, zeroStats } from './member-state.js'
+import { MemberState, emptyOutput, zeroStats } from './member-state.js'
 import { Code, isLive, randomSlots } from './member-table.js'
 import { UnknownSenders, answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
-import { Newcomers, ProbeOrder } from './probe-order.js'
+import { ProbeOrder } from './probe-order.js'
 import { RelayTable } from './relays.js'
 import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import { AcrossTarget, SettleRounds } from './settle.js'
@@ -55,7 +55,6 @@ export class SwimCore implements MembershipCore {
   private readonly awareness: Awareness
   private readonly state: MemberState
   private readonly order: ProbeOrder
-  private readonly newcomers = new Newcomers()
   private readonly relays = new RelayTable()
   private readonly unknown = new UnknownSenders()
   private readonly join: Join
@@ -126,7 +125,6 @@ export class SwimCore implements MembershipCore {
       case 'ping-req': this.onPingReq(from, msg, now, out); break
       case 'gossip': break
     }
-    this.noteNewcomers(msg.from, out)
     return this.finish(now, out)
   }
 
@@ -281,9 +279,7 @@ export class SwimCore implements MembershipCore {
   private startProbe (now: number, out: Output): void {
     const t = this.state.table
     const self = this.state.slotOfSelf
-    const usable = (s: number): boolean => s !== self && isLive(t.code(s))
-    const early = this.newcomers.next(id => { const s = t.slot(id); return s >= 0 && usable(s) })
-    const slot = early !== undefined ? t.slot(early) : this.order.next(t.capacity, usable)
+    const slot = this.order.next(t.capacity, s => s !== self && isLive(t.code(s)))
     this.nextProbeAt = now + this.awareness.scale(this.t.probeIntervalMs)
     if (slot < 0) return
     const info = t.info(slot)
@@ -386,11 +382,7 @@ export class SwimCore implements MembershipCore {
       for (const b of msg.gossip) used += broadcastSize(b)
       const limit = retransmitLimit(this.t.retransmitMult, this.state.table.live)
       const hardMax = msg.gossip.length > 0 ? 0 : this.t.maxDatagramBytes - used
-      // A ping's target gets no retransmit of its own `alive` (it knows itself): when members
-      // that just learned a joiner probe it first (Newcomers), its `alive` would otherwise be
-      // spent on it and reach the rest more slowly.
-      const about = msg.t === 'ping' ? memberKey(msg.target) : undefined
-      const taken = this.state.queue.take(this.t.datagramBudget - used, hardMax, limit, about)
+      const taken = this.state.queue.take(this.t.datagramBudget - used, hardMax, limit)
       this.counters.broadcastsSent += taken.length
       if (taken.length > 0) msg.gossip = msg.gossip.length > 0 ? [...msg.gossip, ...taken] : taken
     }
@@ -470,20 +462,6 @@ export class SwimCore implements MembershipCore {
   }
 
   // ---- helpers ----
-
-  /**
-   * Members a datagram's gossip added to the view on someone else's word go to the early probes
-   * (probe-order.ts, Newcomers); `from`, who sent it, knows us (it addressed us). Not those of a
-   * push-pull merge: a whole view arrives in one order at every member that merges it (a join,
-   * a heal), so all would probe the same members at once and leave the rest to the half of the
-   * probes that follows the permutation (the simulator: a crash at 64 nodes marked failed by
-   * all in 4.96 s instead of 3.18 s).
-   */
-  private noteNewcomers (from: MemberId, out: Output): void {
-    for (const e of out.events) {
-      if (e.t === 'member' && e.previous === null && e.id !== from && e.id !== this.init.selfId && e.status === 'alive') this.newcomers.add(e.id)
-    }
-  }
 
   private nextSeq (): number {
     this.seqNo = (this.seqNo + 1) % U32_LIMIT

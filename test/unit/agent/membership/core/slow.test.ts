@@ -1,11 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { SwimCore } from '../../../../../agent/membership/core/swim-core.js'
-import { Newcomers, NEWCOMERS_MAX } from '../../../../../agent/membership/core/probe-order.js'
 import { SlowDeferral } from '../../../../../agent/membership/core/slow-defer.js'
 import type { AliveInfo, Output, SwimTiming, SyncState } from '../../../../../agent/membership/core/types.js'
 import { Prng } from '../../../../harness/fuzz.js'
-import { TestNet, allSee, cluster } from './test-net.js'
 
 function info (id: string): AliveInfo {
   return { id, name: id, incarnation: 1, addr: { host: `10.2.0.${id.charCodeAt(0)}${id.length}`, port: 7946 }, eligible: false, record: new Uint8Array(4), left: false }
@@ -48,36 +46,6 @@ describe('SwimCore: the straggler pair (issue 10, 64 agents on 2 cores)', () => 
     const syncs = tickFor(c, 350, 1400)
     assert.ok(syncs.some(s => s.id !== null && s.at >= 1200 && s.at <= 1250), `no settle push-pull 1 s after the join: ${JSON.stringify(syncs)}`)
     assert.equal(c.stats().settles, 1)
-  })
-
-  it('probes a member learned from a third party within two probe intervals, which then learns it', () => {
-    const net = new TestNet(43)
-    const ids = cluster(net, 40)
-    net.runUntilTrue(() => allSee(net, ids, 'alive'), 60_000, 'formed')
-    net.run(5_000)
-    // z is up but knows nobody; n5 hears of it from n7's gossip (its alive relayed).
-    const z = net.add('z')
-    net.start('z')
-    const zInfo = z.core.member('z')?.info as AliveInfo
-    const n5 = net.need('n5')
-    const before = n5.sent.length
-    net.act('n5', (core, now) => core.receive(net.need('n7').addr, { t: 'gossip', from: 'n7', gossip: [{ t: 'alive', info: zInfo }] }, now))
-    // A pass over 40 members takes 20 s: without the early probe, n5 reaches z at a random point in it.
-    net.runUntilTrue(() => n5.sent.slice(before).some(m => m.t === 'ping' && m.target === 'z'), 1_000, 'n5 probes z')
-    net.runUntilTrue(() => net.status('z', 'n5') === 'alive', 500, 'z learns n5 (it asks the unknown prober)')
-  })
-
-  it('keeps the newest newcomers first, each once, and every second probe for the permutation', () => {
-    const n = new Newcomers()
-    for (let i = 0; i < NEWCOMERS_MAX + 5; i++) n.add(`m${i}`)
-    n.add('m10') // again: moves to the front, not twice
-    const yes = (): boolean => true
-    assert.equal(n.next(yes), 'm10')
-    assert.equal(n.next(yes), undefined, 'the next probe follows the permutation')
-    assert.equal(n.next(id => id !== `m${NEWCOMERS_MAX + 4}`), `m${NEWCOMERS_MAX + 3}`, 'unusable ones (gone, self) are dropped')
-    let left = 0
-    for (let k = 0; k < 4 * NEWCOMERS_MAX; k++) if (n.next(yes) !== undefined) left++
-    assert.equal(left, NEWCOMERS_MAX - 3, 'bounded: the oldest five were dropped')
   })
 })
 
