@@ -110,7 +110,8 @@ export interface ElectionCoreInit {
   reclaimHoldMs?: number
   /**
    * A node with seeds that has never named a manager claims only once its member count has not
-   * grown for this long (at most until `isolatedSettleMs` after its start): see "Claim settle".
+   * grown for this long (at most until `isolatedSettleMs` after its start; default: settleMs):
+   * see `unsettled`.
    */
   claimSettleMs?: number
 }
@@ -160,7 +161,8 @@ export class ElectionCore {
   private named = false
 
   constructor (init: ElectionCoreInit) {
-    this.init = { ...ELECTION_DEFAULTS, ...init }
+    // The claim settle follows a shortened settle (tests, small clusters) unless set itself.
+    this.init = { ...ELECTION_DEFAULTS, ...init, claimSettleMs: init.claimSettleMs ?? init.settleMs ?? ELECTION_DEFAULTS.claimSettleMs }
     this.highest = isEpoch(init.highestEpoch) ? init.highestEpoch : 0
   }
 
