@@ -19,16 +19,24 @@ export class SlowDeferral {
   private readonly since: Record<Deferrable, number> = { periodic: -1, settle: -1, resync: -1, reconnect: -1 }
   /** Push-pulls deferred (counted once per wait). */
   deferred = 0
+  /** A late timer was noticed since the health score was last 0. */
+  private late = false
 
   constructor (private readonly maxMs: number) {}
 
+  /** This node's timer ran late (an own stall). */
+  noteLate (): void { this.late = true }
+
   /**
    * A push-pull of `kind` is due at `now` and the node's health score is `health`: true =
-   * hold it (the caller re-checks later), false = make it now.
+   * hold it (the caller re-checks later), false = make it now. Only a score raised since a
+   * late timer counts: one raised by a refutation or unanswered probes alone (a heal, a
+   * partition) is no sign of a saturated machine.
    */
   hold (kind: Deferrable, health: number, now: number): boolean {
+    if (health <= 0) this.late = false
     const since = this.since[kind]
-    if (this.maxMs <= 0 || health <= 0 || (since >= 0 && now - since >= this.maxMs)) {
+    if (this.maxMs <= 0 || health <= 0 || !this.late || (since >= 0 && now - since >= this.maxMs)) {
       this.since[kind] = -1
       return false
     }

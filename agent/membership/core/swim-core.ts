@@ -75,8 +75,6 @@ export class SwimCore implements MembershipCore {
   /** A catch-up push-pull is owed (we were held failed) and waits while we are slow: re-check then. */
   private resyncAt = Infinity
   private readonly slow: SlowDeferral
-  /** A late timer was noticed since the health score was last 0 (slow-defer.ts). */
-  private lateSinceHealthy = false
   /** Settle push-pulls after a (re)join or a heal, and a catch-up across a heal in flight. */
   private readonly settle: SettleRounds
   private readonly across = new AcrossTarget()
@@ -450,15 +448,9 @@ export class SwimCore implements MembershipCore {
     this.settle.start(now, true, this.viewGain())
   }
 
-  /**
-   * Whether a push-pull of our own waits because we are slow: our health score is raised and
-   * our timers ran late since it was last 0 (a score raised by a refutation alone, as after a
-   * heal, is no sign of a saturated machine). Never before our join is done.
-   */
+  /** Whether a push-pull of our own waits because we are slow (slow-defer.ts); never before our join. */
   private holdSync (kind: Deferrable, now: number): boolean {
-    const health = this.awareness.health
-    if (health === 0) this.lateSinceHealthy = false
-    return this.joined && this.slow.hold(kind, this.lateSinceHealthy ? health : 0, now)
+    return this.joined && this.slow.hold(kind, this.awareness.health, now)
   }
 
   // ---- helpers ----
@@ -477,7 +469,7 @@ export class SwimCore implements MembershipCore {
       // Lifeguard: late timers mean THIS node is the slow one; stretch our probe interval and
       // timeouts (and our suspicion timeouts) until our probes succeed again.
       this.awareness.apply(1)
-      this.lateSinceHealthy = true
+      this.slow.noteLate()
       out.events.push({ t: 'stall', ms })
       for (const s of this.state.suspicions.values()) { s.start += ms; s.deadline += ms }
       if (this.probe !== null) this.probe.stalled = true
