@@ -16,7 +16,9 @@
  *   epoch = highest seen + 1. A node with seeds that knows no other member waits
  *   `isolatedSettleMs` first (a restarted node must not elect itself with a stale state); one
  *   that knows members but has not completed a push-pull of its own (its join) waits for one
- *   (it knows them only by gossip, which may not have carried the sitting manager's claim).
+ *   (it knows them only by gossip, which may not have carried the sitting manager's claim),
+ *   and one that has never named a manager waits until its view has not grown for
+ *   `claimSettleMs` (that push-pull may have gone to another fresh joiner: `unsettled`).
  * - Competing claims: the manager is the best claim of the highest epoch (claimSupersedes:
  *   higher epoch, then higher revision, then lower id) among all claims heard, whose claimant
  *   is not gone. It depends on the set of claims heard, not on the order they arrived in, so
@@ -106,10 +108,16 @@ export interface ElectionCoreInit {
   stepDownHoldMs?: number
   /** After re-claiming above a same-epoch rival, do not re-claim again for this long. */
   reclaimHoldMs?: number
+  /**
+   * A node with seeds that has never named a manager claims only once its member count has not
+   * grown for this long (at most until `isolatedSettleMs` after its start; default: settleMs):
+   * see `unsettled`.
+   */
+  claimSettleMs?: number
 }
 
 /** Defaults of the election core. */
-export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, maxEpochJump: 1024, stepDownHoldMs: 10_000, reclaimHoldMs: 10_000 } as const
+export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, suspectSilenceMs: 2500, evaluateMs: 250, stallGraceMs: 1000, maxEpochJump: 1024, stepDownHoldMs: 10_000, reclaimHoldMs: 10_000, claimSettleMs: 3000 } as const
 
 /** Largest epoch (exclusive). */
 export const EPOCH_LIMIT = 2 ** 32
@@ -146,9 +154,15 @@ export class ElectionCore {
   private lastReclaim = -Infinity
   /** No claim of our own before this time (after stepping down for a higher epoch). */
   private holdUntil = -Infinity
+  /** Most live members seen, and when that count last grew (claim settle). */
+  private maxLive = 0
+  private grewAt = -Infinity
+  /** A manager was named at some point since start (we have heard claims). */
+  private named = false
 
   constructor (init: ElectionCoreInit) {
-    this.init = { ...ELECTION_DEFAULTS, ...init }
+    // The claim settle follows a shortened settle (tests, small clusters) unless set itself.
+    this.init = { ...ELECTION_DEFAULTS, ...init, claimSettleMs: init.claimSettleMs ?? init.settleMs ?? ELECTION_DEFAULTS.claimSettleMs }
     this.highest = isEpoch(init.highestEpoch) ? init.highestEpoch : 0
   }
 
@@ -269,6 +283,7 @@ export class ElectionCore {
     const out = empty()
     if (this.startedAt < 0) return out
     this.live = liveMembers
+    if (liveMembers > this.maxLive) { this.maxLive = liveMembers; this.grewAt = now }
     if (now - this.lastTick > this.init.evaluateMs + this.init.stallGraceMs) this.judgeFrom = now + this.init.stallGraceMs
     this.lastTick = now
     const cur = this.current
@@ -289,11 +304,29 @@ export class ElectionCore {
     // machine) may never hear it by gossip. On the real 64-host run 30-odd agents elected
     // themselves at epoch 1 that way. Members talk to it, so its join retries reach one.
     if (this.live > 1 && this.init.hasSeeds && !synced) return out
+    if (this.unsettled(now, age)) return out
     if (this.winner() !== this.init.selfId) return out
     const epoch = this.highest + 1
     if (!isEpoch(epoch)) { this.refusedCount++; return out }
     this.claimOwn(epoch, now, out)
     return out
+  }
+
+  /**
+   * Claim settle: a joiner that has never named a manager and whose view still grows has not
+   * necessarily heard the sitting manager's claim even after its own push-pull completed: that
+   * push-pull may have gone to another fresh joiner that had not heard it either (the real
+   * 64-host run: an agent claimed epoch 1 beside the sitting manager 12 s after its start; the
+   * simulator's burst: 2 claimants of epoch 1 in 5 of 18 seeds). While members are still being
+   * learned, the settle push-pulls and gossip that teach them also carry the claim; once the
+   * view has not grown for `claimSettleMs`, the node has heard what the members it reached
+   * knew. Bounded by `isolatedSettleMs` from start (a view that never stops growing). A node
+   * without seeds (the first one) and a node that has named a manager (a failover in a
+   * settled cluster) do not wait; a cluster started all at once elects once views settle.
+   */
+  private unsettled (now: number, age: number): boolean {
+    if (!this.init.hasSeeds || this.named || this.live <= 1 || age >= this.init.isolatedSettleMs) return false
+    return now - this.grewAt < this.init.claimSettleMs
   }
 
   /** When `tick` may next have something to do (the wrapper also ticks every evaluateMs). */
@@ -328,6 +361,7 @@ export class ElectionCore {
     const prev = this.current
     if (best === prev || (best !== null && prev !== null && best.peerId === prev.peerId && best.epoch === prev.epoch)) return
     this.current = best
+    if (best !== null) this.named = true
     out.changes.push({ manager: best, previous: prev })
   }
 

@@ -43,7 +43,9 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   datagramBudget: 1400,
   maxDatagramBytes: 60 * 1024,
   leaveFanout: 3,
-  joinRetryMs: 5000
+  joinRetryMs: 5000,
+  // A slow node's own push-pulls feed the load that made it slow (slow-defer.ts).
+  slowDeferMs: 10_000
 }
 
 /** Largest incarnation, epoch, seq or version (exclusive): every such number is a u32. */

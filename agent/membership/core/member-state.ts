@@ -39,7 +39,7 @@ export function emptyOutput (): Output { return { send: [], syncs: [], events: [
 
 /** Zeroed counters. */
 export function zeroStats (): SwimStats {
-  return { probes: 0, acks: 0, nacks: 0, indirectProbes: 0, suspicions: 0, refutations: 0, deaths: 0, broadcastsQueued: 0, broadcastsSent: 0, syncs: 0, settles: 0, refused: 0, ignored: 0, stalls: 0 }
+  return { probes: 0, acks: 0, nacks: 0, indirectProbes: 0, suspicions: 0, refutations: 0, deaths: 0, broadcastsQueued: 0, broadcastsSent: 0, syncs: 0, settles: 0, refused: 0, ignored: 0, stalls: 0, deferred: 0 }
 }
 
 /** Collaborators of the member state. */

@@ -25,6 +25,7 @@ import { pushPullInterval, reconnectInterval } from './push-pull.js'
 import { AcrossTarget, SettleRounds } from './settle.js'
 import { Join } from './join.js'
 import { answerDigest, pickWanted } from './digest.js'
+import { SlowDeferral, type Deferrable } from './slow-defer.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
   SwimTiming, SyncState, SyncDigest, DigestReply
@@ -72,6 +73,9 @@ export class SwimCore implements MembershipCore {
   private nextReconnectAt = 0
   /** Earliest next catch-up push-pull after we were held failed. */
   private nextResyncAt = 0
+  /** A catch-up push-pull is owed (we were held failed) and waits while we are slow: re-check then. */
+  private resyncAt = Infinity
+  private readonly slow: SlowDeferral
   /** Settle push-pulls after a (re)join or a heal, and a catch-up across a heal in flight. */
   private readonly settle: SettleRounds
   private readonly across = new AcrossTarget()
@@ -83,6 +87,7 @@ export class SwimCore implements MembershipCore {
     this.awareness = new Awareness(this.t.awarenessMax)
     this.order = new ProbeOrder(rng)
     this.settle = new SettleRounds(this.t.settleIntervalMs, this.t.settleRounds)
+    this.slow = new SlowDeferral(this.t.slowDeferMs)
     this.seqNo = Math.floor(rng() * U32_LIMIT)
     const start = Math.min(U32_LIMIT - 1, Math.max(0, Math.floor(init.incarnation)) + 1)
     this.state = new MemberState({ timing: this.t, stats: this.counters, awareness: this.awareness, selfInfo: init.selfInfo }, init.selfId, start)
@@ -155,7 +160,7 @@ export class SwimCore implements MembershipCore {
     const rejoin = this.state.table.live <= 1
     this.across.replied(state.from)
     this.state.merge(state, !this.joined, now, out)
-    if (rejoin) this.settle.start(now, false, this.viewGain())
+    if (rejoin || !this.joined) this.settle.start(now, false, this.viewGain())
     if (!this.joined) {
       // Now that N is known, put our first periodic push-pull at random within the N-scaled
       // interval: a whole cluster restarted at once must not all exchange full state within
@@ -195,15 +200,24 @@ export class SwimCore implements MembershipCore {
       this.nextGossipAt = now + Math.max(1, this.t.gossipIntervalMs)
     }
     if (now >= this.nextPushPullAt) {
-      this.pushPull(out)
-      this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live, this.t.pushPullScaleMembers)
+      if (this.holdSync('periodic', now)) {
+        this.nextPushPullAt = now + this.t.probeIntervalMs
+      } else {
+        this.pushPull(out)
+        this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live, this.t.pushPullScaleMembers)
+      }
     }
     if (now >= this.nextReconnectAt) {
-      this.reconnect(out)
-      this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
+      if (this.holdSync('reconnect', now)) {
+        this.nextReconnectAt = now + this.t.probeIntervalMs
+      } else {
+        this.reconnect(out)
+        this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
+      }
     }
     if (now >= this.join.nextAt) this.join.step(this.state, this.init.selfId, this.joined, now, out)
     if (now >= this.settle.nextAt) this.settleRound(now, out)
+    if (now >= this.resyncAt) this.resync(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
       this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
@@ -214,7 +228,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.join.nextAt, this.settle.nextAt)
+    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.join.nextAt, this.settle.nextAt, this.resyncAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -269,7 +283,7 @@ export class SwimCore implements MembershipCore {
   synced (): boolean { return this.joined }
 
   /** Counters since construction. */
-  stats (): SwimStats { return { ...this.counters } }
+  stats (): SwimStats { return { ...this.counters, deferred: this.slow.deferred } }
 
   /** Broadcasts still queued for piggybacking. */
   pending (): number { return this.state.queue.length }
@@ -420,6 +434,7 @@ export class SwimCore implements MembershipCore {
   /** A settle round is due (settle.ts): push-pull while the view still changes. */
   private settleRound (now: number, out: Output): void {
     if (this.state.left) { this.settle.stop(); return }
+    if (this.holdSync('settle', now)) { this.settle.nextAt = now + this.t.probeIntervalMs; return }
     if (!this.settle.step(now, this.viewGain())) return
     this.counters.settles++
     this.pushPull(out, this.settle.across && this.t.resyncToFailed > 0)
@@ -441,6 +456,25 @@ export class SwimCore implements MembershipCore {
     }
   }
 
+  /**
+   * Catch up after learning we were held failed (at most once per base interval), unless we
+   * are slow (then `resyncAt` re-checks: slow-defer.ts).
+   */
+  private resync (now: number, out: Output): void {
+    if (this.holdSync('resync', now)) { this.resyncAt = now + this.t.probeIntervalMs; return }
+    this.resyncAt = Infinity
+    this.nextResyncAt = now + this.t.pushPullIntervalMs
+    this.pushPull(out, this.t.resyncToFailed > 0)
+    // A heal is learned over tens of seconds (each side refutes as it hears of its verdict):
+    // keep exchanging while the view still changes, as after a join.
+    this.settle.start(now, true, this.viewGain())
+  }
+
+  /** Whether a push-pull of our own waits because we are slow (slow-defer.ts); never before our join. */
+  private holdSync (kind: Deferrable, now: number): boolean {
+    return this.joined && this.slow.hold(kind, this.awareness.health, now)
+  }
+
   // ---- helpers ----
 
   private nextSeq (): number {
@@ -457,6 +491,7 @@ export class SwimCore implements MembershipCore {
       // Lifeguard: late timers mean THIS node is the slow one; stretch our probe interval and
       // timeouts (and our suspicion timeouts) until our probes succeed again.
       this.awareness.apply(1)
+      this.slow.noteLate()
       out.events.push({ t: 'stall', ms })
       for (const s of this.state.suspicions.values()) { s.start += ms; s.deadline += ms }
       if (this.probe !== null) this.probe.stalled = true
@@ -471,13 +506,7 @@ export class SwimCore implements MembershipCore {
       // We were held failed: catch up by one push-pull now (at most one per base interval),
       // instead of waiting up to an N-scaled interval for what changed while we were away.
       this.state.declaredDead = false
-      if (now >= this.nextResyncAt) {
-        this.nextResyncAt = now + this.t.pushPullIntervalMs
-        this.pushPull(out, this.t.resyncToFailed > 0)
-        // A heal is learned over tens of seconds (each side refutes as it hears of its
-        // verdict): keep exchanging while the view still changes, as after a join.
-        this.settle.start(now, true, this.viewGain())
-      }
+      if (now >= this.nextResyncAt) this.resync(now, out)
     }
     this.asked = Math.max(now, this.nextDeadline())
     return out

@@ -127,6 +127,11 @@ export interface SwimTiming {
   leaveFanout: number
   /** While this node knows no other live member, it push-pulls its seeds this often. */
   joinRetryMs: number
+  /**
+   * While this node's health score is raised, its settle, catch-up and periodic push-pulls
+   * wait, each at most this long (slow-defer.ts; 0 = never wait).
+   */
+  slowDeferMs: number
 }
 
 /** Construction parameters of a SwimCore. */
@@ -167,6 +172,8 @@ export interface SwimStats {
   ignored: number
   /** Own stalls detected. */
   stalls: number
+  /** Push-pulls of this node's own deferred while its health score was raised (slow-defer.ts). */
+  deferred: number
 }
 
 /** The surface of the core (implemented by SwimCore in swim-core.ts). */

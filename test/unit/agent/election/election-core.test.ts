@@ -383,7 +383,8 @@ describe('ElectionCore: same-epoch claims', () => {
   })
 
   it('a member that never announced its revision ranks like a fresh store (0), so a fresh joiner does not elect itself over a lower id', () => {
-    const core = new ElectionCore({ selfId: 'B', name: 'B', eligible: true, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }) })
+    // Ranking alone: no claim settle (its own tests below).
+    const core = new ElectionCore({ selfId: 'B', name: 'B', eligible: true, hasSeeds: true, highestEpoch: 0, selfRevision: () => ({ revision: 0, awaiting: false }), claimSettleMs: 0 })
     core.start(T0)
     core.member({ id: 'B', status: 'alive', eligible: true, lastChange: T0 })
     core.member({ id: 'A', status: 'alive', eligible: true, lastChange: T0 })
