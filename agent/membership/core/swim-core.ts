@@ -3,8 +3,9 @@
  * per interval: direct ping, then ping-req through k helpers who answer ack or Lifeguard's
  * nack), Lifeguard local health and dynamic suspicion, dissemination piggybacked on every
  * datagram (transmit-limited queue), optional gossip-only datagrams while updates are
- * pending, push-pull anti-entropy and join. No clocks, sockets or timers: the wrapper feeds
- * datagrams, push-pull results and ticks with `now`, and performs the returned Output.
+ * pending, push-pull anti-entropy and join (when and with whom: sync-schedule.ts). No clocks,
+ * sockets or timers: the wrapper feeds datagrams, push-pull results and ticks with `now`, and
+ * performs the returned Output.
  *
  * Own stalls: every call compares `now` with the deadline the core last asked for; a call
  * more than `stallGraceMs` late means THIS node was stalled (its answers may be queued behind
@@ -21,11 +22,8 @@ import { Code, isLive, randomSlots } from './member-table.js'
 import { UnknownSenders, answerStaleClaims, tellFailed, tellUnaware } from './notices.js'
 import { ProbeOrder } from './probe-order.js'
 import { RelayTable } from './relays.js'
-import { pushPullInterval, reconnectInterval } from './push-pull.js'
-import { AcrossTarget, SettleRounds } from './settle.js'
-import { Join } from './join.js'
 import { answerDigest, pickWanted } from './digest.js'
-import { SlowDeferral, type Deferrable } from './slow-defer.js'
+import { SyncSchedule } from './sync-schedule.js'
 import type {
   Broadcast, Datagram, Endpoint, MemberId, MemberView, MembershipCore, Output, Rng, SwimInit, SwimStats,
   SwimTiming, SyncState, SyncDigest, DigestReply
@@ -58,27 +56,16 @@ export class SwimCore implements MembershipCore {
   private readonly order: ProbeOrder
   private readonly relays = new RelayTable()
   private readonly unknown = new UnknownSenders()
-  private readonly join: Join
+  /** When and with whom we push-pull (sync-schedule.ts). */
+  private readonly sync: SyncSchedule
   private probe: Probe | null = null
   private seqNo: number
   private started = false
-  /** A push-pull of ours has succeeded (join done). */
-  private joined = false
   /** Deadline asked for after the last call: a later call means we stalled. */
   private asked = Infinity
   private nextProbeAt = 0
-  private nextPushPullAt = 0
   private nextGossipAt = 0
   private nextReapAt = 0
-  private nextReconnectAt = 0
-  /** Earliest next catch-up push-pull after we were held failed. */
-  private nextResyncAt = 0
-  /** A catch-up push-pull is owed (we were held failed) and waits while we are slow: re-check then. */
-  private resyncAt = Infinity
-  private readonly slow: SlowDeferral
-  /** Settle push-pulls after a (re)join or a heal, and a catch-up across a heal in flight. */
-  private readonly settle: SettleRounds
-  private readonly across = new AcrossTarget()
 
   constructor (init: SwimInit, rng: Rng) {
     this.init = init
@@ -86,13 +73,12 @@ export class SwimCore implements MembershipCore {
     this.t = { ...SWIM_DEFAULTS, ...init.timing }
     this.awareness = new Awareness(this.t.awarenessMax)
     this.order = new ProbeOrder(rng)
-    this.settle = new SettleRounds(this.t.settleIntervalMs, this.t.settleRounds)
-    this.slow = new SlowDeferral(this.t.slowDeferMs)
     this.seqNo = Math.floor(rng() * U32_LIMIT)
     const start = Math.min(U32_LIMIT - 1, Math.max(0, Math.floor(init.incarnation)) + 1)
     this.state = new MemberState({ timing: this.t, stats: this.counters, awareness: this.awareness, selfInfo: init.selfInfo }, init.selfId, start)
     const own = this.state.selfInfo.addr
-    this.join = new Join(init.seeds.filter(s => s.host !== own.host || s.port !== own.port), this.t.joinRetryMs, rng)
+    const seeds = init.seeds.filter(s => s.host !== own.host || s.port !== own.port)
+    this.sync = new SyncSchedule({ timing: this.t, rng, state: this.state, awareness: this.awareness, stats: this.counters, selfId: init.selfId, seeds })
   }
 
   /** Announce ourselves, schedule the timers, and push-pull the seeds (join). */
@@ -102,11 +88,9 @@ export class SwimCore implements MembershipCore {
     this.started = true
     this.state.start(now, out)
     this.nextProbeAt = now + this.rng() * this.t.probeIntervalMs
-    this.nextPushPullAt = now + this.rng() * this.t.pushPullIntervalMs
-    this.nextReconnectAt = now + this.rng() * this.t.pushPullIntervalMs
     this.nextGossipAt = now + this.t.gossipIntervalMs
     this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
-    this.join.step(this.state, this.init.selfId, this.joined, now, out)
+    this.sync.start(now, out)
     return this.finish(now, out)
   }
 
@@ -148,29 +132,14 @@ export class SwimCore implements MembershipCore {
   /** Merge a requester's entries (a full state, or the last frame of a digest push-pull). */
   onDigestPush (state: SyncState, now: number): Output {
     const out = this.begin(now)
-    if (this.started) this.state.merge(state, !this.joined && this.state.table.live <= 1, now, out)
+    if (this.started) this.state.merge(state, !this.sync.joined && this.state.table.live <= 1, now, out)
     return this.finish(now, out)
   }
 
   /** Our push-pull came back. */
   onSyncReply (state: SyncState, now: number): Output {
     const out = this.begin(now)
-    if (!this.started) return this.finish(now, out)
-    // We knew no other live member: this answers our join (or a rejoin after being cut off).
-    const rejoin = this.state.table.live <= 1
-    this.across.replied(state.from)
-    this.state.merge(state, !this.joined, now, out)
-    if (rejoin || !this.joined) this.settle.start(now, false, this.viewGain())
-    if (!this.joined) {
-      // Now that N is known, put our first periodic push-pull at random within the N-scaled
-      // interval: a whole cluster restarted at once must not all exchange full state within
-      // the first base interval.
-      this.joined = true
-      this.nextPushPullAt = now + this.rng() * pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live, this.t.pushPullScaleMembers)
-      // The reconnect too: with every node's first one within the base interval and the next
-      // a log2-scaled period later, a heal waited most of a period for anyone to look across.
-      this.nextReconnectAt = now + this.rng() * reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
-    }
+    if (this.started) this.sync.onReply(state, now, out)
     return this.finish(now, out)
   }
 
@@ -181,7 +150,7 @@ export class SwimCore implements MembershipCore {
    */
   onSyncFailed (to: Endpoint, now: number): Output {
     const out = this.begin(now)
-    if (this.across.failed(to) && this.started) this.pushPull(out)
+    if (this.started) this.sync.onFailed(to, out)
     return this.finish(now, out)
   }
 
@@ -199,25 +168,7 @@ export class SwimCore implements MembershipCore {
       if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) this.gossipRound(this.t.gossipNodes, out)
       this.nextGossipAt = now + Math.max(1, this.t.gossipIntervalMs)
     }
-    if (now >= this.nextPushPullAt) {
-      if (this.holdSync('periodic', now)) {
-        this.nextPushPullAt = now + this.t.probeIntervalMs
-      } else {
-        this.pushPull(out)
-        this.nextPushPullAt = now + pushPullInterval(this.t.pushPullIntervalMs, this.state.table.live, this.t.pushPullScaleMembers)
-      }
-    }
-    if (now >= this.nextReconnectAt) {
-      if (this.holdSync('reconnect', now)) {
-        this.nextReconnectAt = now + this.t.probeIntervalMs
-      } else {
-        this.reconnect(out)
-        this.nextReconnectAt = now + reconnectInterval(this.t.pushPullIntervalMs, this.state.table.live)
-      }
-    }
-    if (now >= this.join.nextAt) this.join.step(this.state, this.init.selfId, this.joined, now, out)
-    if (now >= this.settle.nextAt) this.settleRound(now, out)
-    if (now >= this.resyncAt) this.resync(now, out)
+    this.sync.tick(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
       this.nextReapAt = now + Math.min(REAP_CHECK_MS, this.t.reapAfterMs)
@@ -228,7 +179,7 @@ export class SwimCore implements MembershipCore {
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
     if (!this.started) return Infinity
-    let d = Math.min(this.nextPushPullAt, this.nextReconnectAt, this.nextReapAt, this.join.nextAt, this.settle.nextAt, this.resyncAt)
+    let d = Math.min(this.sync.nextDeadline(), this.nextReapAt)
     if (this.probe !== null) d = Math.min(d, this.probe.deadline)
     else if (!this.state.left) d = Math.min(d, this.nextProbeAt)
     if (this.t.gossipIntervalMs > 0 && this.state.queue.length > 0) d = Math.min(d, this.nextGossipAt)
@@ -280,10 +231,10 @@ export class SwimCore implements MembershipCore {
   size (): number { return this.state.table.live }
 
   /** Whether a push-pull of ours has completed since start (the join is done). */
-  synced (): boolean { return this.joined }
+  synced (): boolean { return this.sync.joined }
 
   /** Counters since construction. */
-  stats (): SwimStats { return { ...this.counters, deferred: this.slow.deferred } }
+  stats (): SwimStats { return { ...this.counters, deferred: this.sync.deferred } }
 
   /** Broadcasts still queued for piggybacking. */
   pending (): number { return this.state.queue.length }
@@ -393,7 +344,7 @@ export class SwimCore implements MembershipCore {
     }
   }
 
-  // ---- dissemination, push-pull, join ----
+  // ---- dissemination ----
 
   /** Fill a datagram's gossip from the queue (after any `extra` already in it) and send it. */
   private sendWithGossip (to: Endpoint, msg: Datagram, out: Output): void {
@@ -418,63 +369,6 @@ export class SwimCore implements MembershipCore {
     }
   }
 
-  /** Push-pull a random alive member (`preferFailed`: a member we hold failed, when there is one). */
-  private pushPull (out: Output, preferFailed = false): void {
-    const t = this.state.table
-    const self = this.state.slotOfSelf
-    const failed = preferFailed && t.count > t.live ? randomSlots(this.state.table, this.rng, 1, s => t.code(s) === Code.Failed)[0] : undefined
-    const pick = failed ?? randomSlots(this.state.table, this.rng, 1, s => s !== self && t.code(s) === Code.Alive)[0]
-    if (pick !== undefined) {
-      const info = t.info(pick)
-      if (failed !== undefined) this.across.set(info.addr, info.id)
-      out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
-    }
-  }
-
-  /** A settle round is due (settle.ts): push-pull while the view still changes. */
-  private settleRound (now: number, out: Output): void {
-    if (this.state.left) { this.settle.stop(); return }
-    if (this.holdSync('settle', now)) { this.settle.nextAt = now + this.t.probeIntervalMs; return }
-    if (!this.settle.step(now, this.viewGain())) return
-    this.counters.settles++
-    this.pushPull(out, this.settle.across && this.t.resyncToFailed > 0)
-  }
-
-  /** Members added or revived since start: the view still changes while this grows. */
-  private viewGain (): number { return this.state.added + this.state.revivals }
-
-  /** Serf's reconnect: now and then try a failed member, so partitions heal once the network does. */
-  private reconnect (out: Output): void {
-    const t = this.state.table
-    const failed = t.count - t.live
-    if (failed > 0 && this.rng() < Math.min(1, failed / Math.max(1, t.live))) {
-      const f = randomSlots(this.state.table, this.rng, 1, s => t.code(s) === Code.Failed)[0]
-      if (f !== undefined) {
-        const info = t.info(f)
-        out.syncs.push({ t: 'sync', to: info.addr, id: info.id, state: this.state.localState(false) })
-      }
-    }
-  }
-
-  /**
-   * Catch up after learning we were held failed (at most once per base interval), unless we
-   * are slow (then `resyncAt` re-checks: slow-defer.ts).
-   */
-  private resync (now: number, out: Output): void {
-    if (this.holdSync('resync', now)) { this.resyncAt = now + this.t.probeIntervalMs; return }
-    this.resyncAt = Infinity
-    this.nextResyncAt = now + this.t.pushPullIntervalMs
-    this.pushPull(out, this.t.resyncToFailed > 0)
-    // A heal is learned over tens of seconds (each side refutes as it hears of its verdict):
-    // keep exchanging while the view still changes, as after a join.
-    this.settle.start(now, true, this.viewGain())
-  }
-
-  /** Whether a push-pull of our own waits because we are slow (slow-defer.ts); never before our join. */
-  private holdSync (kind: Deferrable, now: number): boolean {
-    return this.joined && this.slow.hold(kind, this.awareness.health, now)
-  }
-
   // ---- helpers ----
 
   private nextSeq (): number {
@@ -491,7 +385,7 @@ export class SwimCore implements MembershipCore {
       // Lifeguard: late timers mean THIS node is the slow one; stretch our probe interval and
       // timeouts (and our suspicion timeouts) until our probes succeed again.
       this.awareness.apply(1)
-      this.slow.noteLate()
+      this.sync.noteLate()
       out.events.push({ t: 'stall', ms })
       for (const s of this.state.suspicions.values()) { s.start += ms; s.deadline += ms }
       if (this.probe !== null) this.probe.stalled = true
@@ -506,7 +400,7 @@ export class SwimCore implements MembershipCore {
       // We were held failed: catch up by one push-pull now (at most one per base interval),
       // instead of waiting up to an N-scaled interval for what changed while we were away.
       this.state.declaredDead = false
-      if (now >= this.nextResyncAt) this.resync(now, out)
+      this.sync.heldFailed(now, out)
     }
     this.asked = Math.max(now, this.nextDeadline())
     return out
