@@ -5,29 +5,29 @@
  * not do: signing this node's record, verifying every received record BEFORE the core sees it
  * (verified-records.ts), validating application broadcasts (user-broadcasts.ts) before the core
  * stores or relays them, persisting the incarnation, re-collecting facts, telling libp2p where
- * members listen, and the graceful leave. Per-agent work is flat in N: one probe per period,
+ * members listen (member-views.ts, with the API form of members and the change listeners), and
+ * the graceful leave. Per-agent work is flat in N: one probe per period,
  * updates piggybacked with a retransmit limit near log N, a rare push-pull.
  */
 
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Member } from '../../protocol/members.js'
 import { MAX_SYNC_BYTES, decodeDatagram, decodeSyncState, encodeDatagram, encodeSyncState } from '../../protocol/swim-wire.js'
 import { FactsStream } from '../facts/facts-stream.js'
 import { SwimCore } from './core/swim-core.js'
 import type {
-  AliveInfo, Broadcast, CoreEvent, Datagram, DigestReply, Endpoint, MembershipCore, MemberView, Output, SyncDigest, SyncRequest, SyncState, UserBroadcast
+  AliveInfo, Broadcast, CoreEvent, Datagram, DigestReply, Endpoint, MembershipCore, Output, SyncDigest, SyncRequest, SyncState, UserBroadcast
 } from './core/types.js'
 import { pickWanted } from './core/digest.js'
 import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
 import { EligibilityGate } from './eligibility-gate.js'
 import { InputScreen } from './input-screen.js'
 import { MemberFacts } from './member-facts.js'
+import { MemberViews } from './member-views.js'
 import { SelfRecord } from './self-record.js'
 import { SyncStream } from './sync-stream.js'
 import { BroadcastRouter, type BroadcastHandler, type UserBroadcasts } from './user-broadcasts.js'
 import { VerifiedRecords, endpointMultiaddr } from './verified-records.js'
-import type { MemberChangeListener, MembershipComponents, MembershipInit, StatusChange } from './membership-contract.js'
+import type { MemberChangeListener, MembershipComponents, MembershipInit } from './membership-contract.js'
 
 /** Where a push-pull peer whose address we do not know "sent" deferred broadcasts from (unused by the core for gossip). */
 const NO_ENDPOINT: Endpoint = { host: '0.0.0.0', port: 0 }
@@ -44,9 +44,6 @@ export class Membership implements UserBroadcasts {
   private readonly userVersions = new Map<string, number>()
   /** Latest user broadcast per key (ours and validated ones), for joins built here. */
   private readonly userLatest = new Map<string, UserBroadcast>()
-  /** When a datagram last came from each member (its own clock). */
-  private readonly lastHeard = new Map<string, number>()
-  private readonly listeners = new Set<MemberChangeListener>()
   private readonly screen: InputScreen
   private readonly sync: SyncStream
   private core: MembershipCore | null = null
@@ -54,6 +51,8 @@ export class Membership implements UserBroadcasts {
   private readonly factsStream: FactsStream
   private readonly memberFacts: MemberFacts
   private readonly eligibility: EligibilityGate
+  /** Members in API form and their change listeners (member-views.ts). */
+  private readonly views: MemberViews
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
   private tickTimer: NodeJS.Timeout | null = null
   private tickAt = Infinity
@@ -90,8 +89,19 @@ export class Membership implements UserBroadcasts {
     this.memberFacts = new MemberFacts({
       fetch: async (id, addr, digest, signal) => await this.factsStream.fetch(id, addr, digest, signal),
       logger: components.logger,
-      onFetched: id => { this.emitChange(id) },
+      onFetched: id => { this.views.emitChange(id) },
       currentDigest: id => this.records.get(id)?.facts ?? null
+    })
+    this.views = new MemberViews({
+      selfId: this.selfId,
+      libp2p: components.libp2p,
+      logger: components.logger,
+      now: this.now,
+      records: this.records,
+      self: this.self,
+      memberFacts: this.memberFacts,
+      eligibility: this.eligibility,
+      view: id => this.core?.member(id)
     })
   }
 
@@ -161,7 +171,7 @@ export class Membership implements UserBroadcasts {
     if (core === null) return []
     const out: Member[] = []
     for (const v of core.members()) {
-      const m = this.toMember(v)
+      const m = this.views.toMember(v)
       if (m !== null) out.push(m)
     }
     return out.sort((a, b) => a.name.localeCompare(b.name))
@@ -188,7 +198,7 @@ export class Membership implements UserBroadcasts {
    */
   watchFacts (): () => void {
     const unwatch = this.memberFacts.watch()
-    for (const v of this.core?.members() ?? []) if (v.status === 'alive') this.noticeFacts(v.id, v.info.addr)
+    for (const v of this.core?.members() ?? []) if (v.status === 'alive') this.views.noticeFacts(v.id, v.info.addr)
     return unwatch
   }
 
@@ -199,10 +209,7 @@ export class Membership implements UserBroadcasts {
   synced (): boolean { return this.core?.synced() ?? false }
 
   /** Be told about every member change (alive, suspect, failed, left, or a new record). */
-  onChange (listener: MemberChangeListener): () => void {
-    this.listeners.add(listener)
-    return () => { this.listeners.delete(listener) }
-  }
+  onChange (listener: MemberChangeListener): () => void { return this.views.onChange(listener) }
 
   /** Core counters plus the wrapper's, for logs, tests and benchmarks. */
   stats (): Record<string, number> {
@@ -297,7 +304,7 @@ export class Membership implements UserBroadcasts {
 
   private onEvent (e: CoreEvent): void {
     switch (e.t) {
-      case 'member': this.onMemberEvent(e); break
+      case 'member': this.views.onMemberEvent(e); break
       case 'user':
         this.userVersions.set(e.key, Math.max(e.version, this.userVersions.get(e.key) ?? 0))
         this.userLatest.set(e.key, { key: e.key, data: e.data, version: e.version })
@@ -312,43 +319,6 @@ export class Membership implements UserBroadcasts {
       case 'stall':
         this.c.logger.debug({ stalledMs: e.ms }, 'this agent stalled; its probes accuse nobody and suspicion deadlines moved out')
         break
-    }
-  }
-
-  private onMemberEvent (e: Extract<CoreEvent, { t: 'member' }>): void {
-    if (e.id !== this.selfId && e.status === 'alive') this.lastHeard.set(e.id, this.now())
-    if (e.id !== this.selfId && (e.previous === null || e.status === 'alive')) {
-      // Manager RPC, replication and leases dial by peer id: libp2p must know where it listens.
-      this.c.libp2p.peerStore.merge(peerIdFromString(e.id), { multiaddrs: [multiaddr(endpointMultiaddr(e.info.addr))] })
-        .catch(err => { this.c.logger.debug({ err: (err as Error).message }, 'peer store merge failed') })
-    }
-    if (e.id !== this.selfId && e.status === 'alive') this.noticeFacts(e.id, e.info.addr)
-    const view = this.core?.member(e.id)
-    const member = view === undefined ? null : this.toMember(view)
-    if (member === null) return
-    const change: StatusChange = { peerId: e.id, name: e.info.name, from: e.previous, to: e.status, inc: e.info.incarnation }
-    if (e.previous !== e.status) {
-      this.c.logger.info({ member: change.name, peer: change.peerId, from: change.from, to: change.to, incarnation: change.inc }, 'member status changed')
-    }
-    for (const l of this.listeners) {
-      try { l(change, member) } catch (err) { this.c.logger.error({ err }, 'member listener failed') }
-    }
-  }
-
-  /** The member's record names facts we may not hold: fetch them if someone watches. */
-  private noticeFacts (id: string, addr: Endpoint): void {
-    const digest = this.records.get(id)?.facts ?? null
-    if (digest !== null) this.memberFacts.noticed({ id, addr: endpointMultiaddr(addr), digest })
-  }
-
-  /** Tell listeners about `id` again (its facts arrived), its status unchanged. */
-  private emitChange (id: string): void {
-    const view = this.core?.member(id)
-    const member = view === undefined ? null : this.toMember(view)
-    if (view === undefined || member === null) return
-    const change: StatusChange = { peerId: id, name: view.name, from: view.status, to: view.status, inc: view.incarnation }
-    for (const l of this.listeners) {
-      try { l(change, member) } catch (err) { this.c.logger.error({ err }, 'member listener failed') }
     }
   }
 
@@ -392,7 +362,7 @@ export class Membership implements UserBroadcasts {
     }
     const msg = d.value
     if (msg.from === this.selfId) return
-    this.lastHeard.set(msg.from, this.now())
+    this.views.heard(msg.from)
     const deferred: UserBroadcast[] = []
     if ('gossip' in msg && msg.gossip.length > 0) {
       const gossip = this.screen.screenGossip(msg.from, msg.gossip, deferred)
@@ -450,25 +420,6 @@ export class Membership implements UserBroadcasts {
   private track (p: Promise<void>): void {
     const q = p.catch(err => { this.c.logger.error({ err }, 'push-pull handling failed') }).finally(() => { this.inFlight.delete(q) })
     this.inFlight.add(q)
-  }
-
-  private toMember (v: MemberView): Member | null {
-    const record = this.records.get(v.id)
-    if (record === undefined) return null
-    const heard = this.lastHeard.get(v.id) ?? 0
-    const lastSeen = v.id === this.selfId ? this.now() : v.status === 'alive' ? Math.max(heard, v.lastChange) : heard > 0 ? heard : v.lastChange
-    return {
-      name: v.name,
-      peerId: v.id,
-      addresses: record.addrs,
-      status: v.status,
-      incarnation: v.incarnation,
-      labels: record.labels,
-      facts: v.id === this.selfId ? this.self.facts : this.memberFacts.get(v.id, record.facts),
-      boot: record.boot,
-      managerEligible: this.eligibility.eligible(record),
-      lastSeen: new Date(lastSeen).toISOString()
-    }
   }
 }
 
