@@ -15,6 +15,9 @@ import type { DatagramChannelStats } from '../transport/datagram-channel.js'
 import type { EventLoopReading } from '../../protocol/stall-watch.js'
 import { one, ReadMetric, type Sample } from './read-metric.js'
 
+/** How often prom-client's `nodejs_eventloop_lag_*` metrics sample the loop (its default is 10 ms). */
+export const EVENT_LOOP_LAG_SAMPLE_MS = 1000
+
 /** Where the figures come from; each is read once per scrape. */
 export interface AgentMetricsSources {
   /** This agent's membership view (statuses only are read). */
@@ -82,7 +85,10 @@ export class AgentMetrics implements ManagerMetricsSink {
 
   constructor (private readonly s: AgentMetricsSources, init: AgentMetricsInit) {
     const r = this.registry
-    if (init.processMetrics !== false) collectDefaultMetrics({ register: r })
+    // prom-client samples event-loop lag with a 10 ms timer by default: 100 wake-ups a second,
+    // about 1 % of a core on an idle agent (docs/benchmarks.md, "What wakes an idle agent").
+    // One sample a second still shows a stall (the stall watch measures those itself).
+    if (init.processMetrics !== false) collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: EVENT_LOOP_LAG_SAMPLE_MS })
     const add = (name: string, help: string, type: 'counter' | 'gauge', read: () => Sample[] | Promise<Sample[]>): void => {
       r.registerMetric(new ReadMetric(name, help, type, read).asMetric())
     }
