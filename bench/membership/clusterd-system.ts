@@ -45,7 +45,7 @@ export async function clusterdSystem (env: Record<string, string> = {}): Promise
           const j = json(line)
           if (j?.msg !== 'member status changed') return null
           const to = String(j.to)
-          return { member: String(j.member), to: to === 'dead' ? 'failed' : to }
+          return { member: String(j.member), to: to === 'dead' ? 'failed' : to, inView: true }
         }
       })
       return {
@@ -55,6 +55,7 @@ export async function clusterdSystem (env: Record<string, string> = {}): Promise
         spawnedAt,
         get readyAt () { return out.readyAt },
         changes: out.changes,
+        watch: l => out.watch(l),
         async view (): Promise<View | null> {
           const members = await agent.members()
           return members === null ? null : new Map(members.map(m => [m.name, m.status]))

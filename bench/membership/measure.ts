@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { waitFor } from '../../test/harness/poll.js'
 import type { TestHost } from '../../test/harness/hosts.js'
 import { allAlive, pollViews } from './poll-views.js'
-import { cpuSeconds, max, median, min, rssBytes } from './proc-stats.js'
+import { cpuSeconds, max, median, memoryBytes, min, rssBytes } from './proc-stats.js'
 import type { BenchAgent, BenchSystem, View } from './system.js'
 
 /** Poll cadence and deadlines shared by the phases. */
@@ -75,7 +75,7 @@ export async function converge (system: BenchSystem, hosts: readonly TestHost[],
     lastView.set(a.name, view)
     const seen = firstAlive.get(a.name) as Map<string, number>
     for (const n of names) if (!seen.has(n) && view.get(n) === 'alive') seen.set(n, at)
-  }, () => [...firstAlive.values()].every(s => s.size === names.length), { intervalMs: opts.pollMs, timeoutMs: opts.convergeTimeoutMs })
+  }, () => [...firstAlive.values()].every(s => s.size === names.length), { intervalMs: opts.pollMs, timeoutMs: opts.convergeTimeoutMs, replaySince: seed.spawnedAt })
   if (!outcome.done) {
     const missing = [...firstAlive].map(([o, s]) => `${o} sees ${s.size}/${names.length}`).join(', ')
     // Who never saw whom alive, and what its last view said about them (absent, suspect, failed).
@@ -109,6 +109,11 @@ export interface IdleResult {
   windowMs: number
   rssMedianMB: number | null
   rssMaxMB: number | null
+  /** Of the RSS: anonymous memory (the agent's own) and mapped files (the Node binary, shared), medians. */
+  anonMedianMB: number | null
+  fileMedianMB: number | null
+  /** Proportional set size, median: own pages plus this agent's share of the shared ones. */
+  pssMedianMB: number | null
   cpuMedianPct: number | null
   cpuMaxPct: number | null
 }
@@ -125,7 +130,18 @@ export async function idleWindow (agents: readonly BenchAgent[], windowMs: numbe
     return before == null || after === null ? [] : [(after - before) / dt * 100]
   })
   const rss = agents.map(a => rssBytes(a.pid)).filter((x): x is number => x !== null).map(b => b / 2 ** 20)
-  return { windowMs: Math.round(dt * 1000), rssMedianMB: median(rss), rssMaxMB: max(rss), cpuMedianPct: median(cpu), cpuMaxPct: max(cpu) }
+  const mem = agents.map(a => memoryBytes(a.pid)).filter(x => x !== null)
+  const mb = (f: (m: { anon: number, file: number, pss: number }) => number): number | null => median(mem.map(m => f(m) / 2 ** 20))
+  return {
+    windowMs: Math.round(dt * 1000),
+    rssMedianMB: median(rss),
+    rssMaxMB: max(rss),
+    anonMedianMB: mb(m => m.anon),
+    fileMedianMB: mb(m => m.file),
+    pssMedianMB: mb(m => m.pss),
+    cpuMedianPct: median(cpu),
+    cpuMaxPct: max(cpu)
+  }
 }
 
 /** One link-cut round. */

@@ -25,6 +25,25 @@ export function rssBytes (pid: number): number | null {
   }
 }
 
+/**
+ * Memory of `pid` in bytes from /proc/PID/smaps_rollup, or null when the process is gone:
+ * `anon` (its own heap and stacks), `file` (mapped files, mostly the Node binary's pages, which
+ * every agent on the machine shares) and `pss` (the proportional share: its own pages plus its
+ * part of the shared ones, so the sum over the agents is what they take from the machine).
+ */
+export function memoryBytes (pid: number): { anon: number, file: number, pss: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024
+    const rss = kb('Rss')
+    const anon = kb('Anonymous')
+    const pss = kb('Pss')
+    return Number.isNaN(rss) || Number.isNaN(anon) || Number.isNaN(pss) ? null : { anon, file: rss - anon, pss }
+  } catch {
+    return null
+  }
+}
+
 /** utime + stime of `pid` in seconds, or null when the process is gone. */
 export function cpuSeconds (pid: number): number | null {
   try {

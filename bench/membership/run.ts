@@ -1,12 +1,13 @@
 /**
  * Benchmark: clusterd membership against HashiCorp Serf on the same real test hosts.
  *
- *   npm run bench:membership -- [--hosts 8[,5,16]] [--rounds 5] [--idle-seconds 30]
- *                               [--late 3] [--systems clusterd,serf] [--poll-ms 50] [--settle-seconds 5]
+ *   npm run bench:membership -- [--hosts 8[,5,16]] [--rounds 5] [--idle-seconds 30] [--quiet-seconds 30]
+ *                               [--late 3] [--systems clusterd,serf] [--poll-ms 1000] [--settle-seconds 5]
  *   npm run bench:membership -- --soak MINUTES [--hosts 8] [--load-nice -5]
  *
  * Per host count: one host set (N hosts + the late joiners), then for each system in turn
- * (clusterd first): form the cluster, an idle window, link-cut rounds, late joiners, kill
+ * (clusterd first): form the cluster, an idle window right after, another after a quiet
+ * spell (`--quiet-seconds`: the steady idle cost), link-cut rounds, late joiners, kill
  * everything. `--soak` runs only the loaded false-positive soak (clusterd; `--systems` to add
  * serf). Progress goes to stderr; stdout gets one JSON line per host count, then markdown.
  */
@@ -26,9 +27,10 @@ const { values } = benchArgs({
     hosts: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '5' },
     'idle-seconds': { type: 'string', default: '30' },
+    'quiet-seconds': { type: 'string', default: '30' },
     late: { type: 'string', default: '3' },
     systems: { type: 'string' },
-    'poll-ms': { type: 'string', default: '50' },
+    'poll-ms': { type: 'string', default: '1000' },
     soak: { type: 'string' },
     'load-nice': { type: 'string', default: '-5' },
     prefix: { type: 'string', default: 'bm' },
@@ -44,6 +46,7 @@ const num = (name: string, raw: string | undefined, lo: number, hi: number): num
 const hostCounts = (values.hosts ?? '8').split(',').map(h => num('hosts', h, 3, 100))
 const rounds = num('rounds', values.rounds, 1, 50)
 const idleMs = num('idle-seconds', values['idle-seconds'], 1, 3600) * 1000
+const quietMs = num('quiet-seconds', values['quiet-seconds'], 0, 3600) * 1000
 const lateCount = num('late', values.late, 0, 10)
 const pollMs = num('poll-ms', values['poll-ms'], 10, 5000)
 const soakMinutes = values.soak === undefined ? 0 : num('soak', values.soak, 0.1, 120)
@@ -75,13 +78,16 @@ async function benchOne (system: BenchSystem, hosts: TestHosts, n: number): Prom
     agents.push(...formed.agents)
     say(`${system.id}: all see all ${Math.round(formed.result.fromJoinersSpawnMs)} ms after the joiners' spawn; idle window ${idleMs / 1000} s`)
     const idle = await idleWindow(agents, idleMs)
-    say(`${system.id}: idle RSS median ${idle.rssMedianMB?.toFixed(1)} MB, CPU median ${idle.cpuMedianPct?.toFixed(2)}%; ${rounds} link-cut rounds`)
+    say(`${system.id}: right after forming: idle RSS median ${idle.rssMedianMB?.toFixed(1)} MB, CPU median ${idle.cpuMedianPct?.toFixed(2)}%; quiet for ${quietMs / 1000} s, then another idle window`)
+    await delay(quietMs) // the agents left alone before the steady window, not a wait for state
+    const steady = await idleWindow(agents, idleMs)
+    say(`${system.id}: steady: idle RSS median ${steady.rssMedianMB?.toFixed(1)} MB, CPU median ${steady.cpuMedianPct?.toFixed(2)}%; ${rounds} link-cut rounds`)
     const failure = await failureRounds(agents, rounds, PHASE)
     say(`${system.id}: all-failed per round ${failure.rounds.map(f => f.allFailedMs === null ? 'timeout' : Math.round(f.allFailedMs)).join(', ')} ms; late joiners`)
     await delay(PHASE.settleMs) // quiet time after the last recovery, as between rounds
     const late = await lateJoins(system, agents, hosts.hosts.slice(n, n + lateCount), hosts.hosts[0] as NonNullable<(typeof hosts.hosts)[0]>, PHASE)
     say(`${system.id}: late joiners spawn->sees all ${late.map(l => Math.round(l.spawnToSeesAllMs)).join(', ')} ms`)
-    return { system: system.id, converge: formed.result, idle, failure, late }
+    return { system: system.id, converge: formed.result, idle, steady, failure, late }
   } finally {
     await killAll(agents)
     await system.close()

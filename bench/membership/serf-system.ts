@@ -48,9 +48,10 @@ export function serfSystem (): BenchSystem {
         ready: line => line.includes('Starting Serf agent RPC'),
         change: line => {
           const e = EVENT.exec(line)
-          if (e !== null) return { member: e[2] as string, to: EVENT_STATUS[e[1] as string] ?? 'unknown' }
+          if (e !== null) return { member: e[2] as string, to: EVENT_STATUS[e[1] as string] ?? 'unknown', inView: true }
           const s = SUSPECT.exec(line)
-          return s === null ? null : { member: s[1] as string, to: 'suspect' }
+          // Serf's member list shows a suspect member as alive: the view built from the log must too.
+          return s === null ? null : { member: s[1] as string, to: 'suspect', inView: false }
         }
       })
       const rpc = new SerfRpcClient({ host: host.address, port: SERF_RPC_PORT })
@@ -62,6 +63,7 @@ export function serfSystem (): BenchSystem {
         spawnedAt,
         get readyAt () { return out.readyAt },
         changes: out.changes,
+        watch: l => out.watch(l),
         async view (signal?: AbortSignal): Promise<View | null> {
           try {
             return new Map((await rpc.members(signal)).map(m => [m.name, m.status]))

@@ -83,7 +83,7 @@ export async function soak (agents: readonly BenchAgent[], opts: SoakOptions): P
         }
         bad.set(key, isBad)
       }
-    }, () => performance.now() >= end, { intervalMs: opts.pollMs, timeoutMs: windowMs + 60_000 })
+    }, () => performance.now() >= end, { intervalMs: opts.pollMs, timeoutMs: windowMs + 60_000, pollOnly: true })
     polls = outcome.rounds
   } finally {
     for (const p of procs) {

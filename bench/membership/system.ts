@@ -16,6 +16,11 @@ export interface LoggedChange {
   at: number
   member: string
   to: string
+  /**
+   * False for a change the agent logs but its view does not show (memberlist's suspicion: Serf
+   * lists a suspect member as alive), so the view built from the log matches the polled one.
+   */
+  inView: boolean
 }
 
 /** One running agent of the system under test. */
@@ -31,6 +36,8 @@ export interface BenchAgent {
   readonly readyAt: number | null
   /** Status changes it logged, oldest first. */
   readonly changes: readonly LoggedChange[]
+  /** Calls `listener` with every status change logged from now on; returns the unsubscribe. */
+  watch: (listener: (c: LoggedChange) => void) => () => void
   /** Its current view, or null while it does not answer. */
   view: (signal?: AbortSignal) => Promise<View | null>
   /** Kills it (SIGKILL) and waits for the exit. */
@@ -59,7 +66,9 @@ export class AgentOutput {
   /**
    * `ready` recognises the "listening" line; `change` turns a line into a status change.
    */
-  constructor (proc: ChildProcess, private readonly parse: { ready: (line: string) => boolean, change: (line: string) => { member: string, to: string } | null }) {
+  private readonly listeners = new Set<(c: LoggedChange) => void>()
+
+  constructor (proc: ChildProcess, private readonly parse: { ready: (line: string) => boolean, change: (line: string) => Omit<LoggedChange, 'at'> | null }) {
     const onData = (b: Buffer): void => {
       const at = performance.now()
       const s = this.partial + b.toString('utf8')
@@ -75,11 +84,33 @@ export class AgentOutput {
     this.text = (this.text + line + '\n').slice(-200_000)
     if (this.readyAt === null && this.parse.ready(line)) this.readyAt = at
     const c = this.parse.change(line)
-    if (c !== null) this.changes.push({ at, ...c })
+    if (c === null) return
+    const change = { at, ...c }
+    this.changes.push(change)
+    for (const l of this.listeners) l(change)
+  }
+
+  /** See `BenchAgent.watch`. */
+  watch (listener: (c: LoggedChange) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
   }
 
   /** The last ~200 KB of output. */
   tail (): string {
     return this.text
   }
+}
+
+/**
+ * The view an agent's own log describes: its status changes folded in order (the ones its view
+ * shows), up to and including those read by `until` (performance.now() time).
+ */
+export function loggedView (changes: readonly LoggedChange[], until = Infinity): View {
+  const view: View = new Map()
+  for (const c of changes) {
+    if (c.at > until) break
+    if (c.inView) view.set(c.member, c.to)
+  }
+  return view
 }
