@@ -184,15 +184,19 @@ export function runningAgents (agents: Iterable<AgentProcess>): AgentProcess[] {
   return [...agents].filter(isRunning)
 }
 
+/** The manager every one of `views` names (same peer, same epoch), or undefined while they disagree, one names none, or there is none. */
+export function agreement (views: ReadonlyArray<ManagerInfo | null>): ManagerInfo | undefined {
+  const first = views[0]
+  if (first == null || views.some(v => v?.peerId !== first.peerId || v.epoch !== first.epoch)) return undefined
+  return first
+}
+
 /**
  * The manager every running agent among `agents` names (same peer, same epoch), or undefined
  * while they disagree or one names none: a `waitFor` condition.
  */
 export async function agreedManager (agents: Iterable<AgentProcess>): Promise<ManagerInfo | undefined> {
-  const views = await Promise.all(runningAgents(agents).map(async a => await a.manager()))
-  const first = views[0]
-  if (first == null || views.some(v => v?.peerId !== first.peerId || v.epoch !== first.epoch)) return undefined
-  return first
+  return agreement(await Promise.all(runningAgents(agents).map(async a => await a.manager())))
 }
 
 /** Every other host's gossip address: the seeds an agent on `host` joins. */
