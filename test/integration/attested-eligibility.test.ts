@@ -9,35 +9,26 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
 import { runOk } from '../harness/proc.js'
-import { AgentProcess, NODE, PORT, REPO, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, NODE, PORT, REPO } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 
 const HOSTILE = join(REPO, 'dist/test/integration/hostile-peer.js')
 
 describe('manager eligibility attested by the cluster SSH CA on real hosts', { timeout: 10 * 60_000 }, () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
+  let fleet: AgentFleet
   let ca: string
   let fakeCa: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
+  const h = (i: number): TestHost => fleet.host(i)
   let real: AgentProcess[] = []
   let worker: AgentProcess
   let impostor: AgentProcess
   let impostorPeer = ''
 
-  const start = async (i: number, eligible: boolean, args: string[]): Promise<AgentProcess> => {
-    const a = await startAgentOn(h(i), {
-      secretFile: secret, socketDir: join(dir, 'sock'), eligible, join: i === 0 ? [] : [`${h(0).address}:${PORT}`, `${h(1).address}:${PORT}`], extraArgs: args
-    })
-    agents.push(a)
-    return a
-  }
+  const start = async (i: number, eligible: boolean, args: string[]): Promise<AgentProcess> => await fleet.start(i, { eligible, extraArgs: args })
   const withCa = (key: boolean, caPath = ca): string[] => ['--ssh-ca-pub-file', `${caPath}.pub`, ...(key ? ['--ssh-ca-key-file', caPath] : [])]
   const eligibleIn = async (a: AgentProcess): Promise<Record<string, boolean> | null> => {
     const ms = await a.members()
@@ -45,31 +36,20 @@ describe('manager eligibility attested by the cluster SSH CA on real hosts', { t
   }
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 4, prefix: 'att' })
-    dir = await testDir('it-attest')
-    secret = await makeSecret(dir)
-    ca = join(dir, 'ssh-ca')
-    fakeCa = join(dir, 'fake-ca')
+    fleet = await AgentFleet.create({ suite: 'attested-eligibility', prefix: 'att', count: 4, seeds: i => i === 0 ? [] : [0, 1] })
+    ca = join(fleet.dir, 'ssh-ca')
+    fakeCa = join(fleet.dir, 'fake-ca')
     // As scripts/cluster-trust.sh makes the CA; the impostor makes its own the same way.
     await runOk(['/usr/bin/ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'clusterd-ssh-ca', '-f', ca])
     await runOk(['/usr/bin/ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'clusterd-ssh-ca', '-f', fakeCa])
     real = [await start(0, true, withCa(true)), await start(1, true, withCa(true))]
     worker = await start(2, false, withCa(false))
-    for (const a of [...real, worker]) {
-      await waitFor(async () => (await a.members())?.filter(m => m.status === 'alive').length === 3 ? true : undefined,
-        { timeoutMs: 60_000, message: () => `${a.host.name} sees 3 alive:\n${a.output.slice(-2000)}` })
-    }
-    await waitFor(async () => {
-      const names = await Promise.all([...real, worker].map(async a => (await a.manager())?.name))
-      return names.every(n => n !== undefined && n === names[0]) ? true : undefined
-    }, { timeoutMs: 60_000, message: 'one manager everywhere' })
+    await fleet.waitForFormed()
+    await fleet.waitForManager({ among: [...real, worker] })
   })
 
   after(async () => {
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('attested-eligibility', agents).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('attested eligible agents and a worker: everyone sees the same eligibility, a real one manages', async () => {
@@ -109,7 +89,7 @@ describe('manager eligibility attested by the cluster SSH CA on real hosts', { t
     const m = await real[0]?.manager()
     const replica = real.find(a => a.host.name !== m?.name) as AgentProcess
     const peer = (await replica.members())?.find(x => x.name === replica.host.name)?.peerId ?? ''
-    const r = await h(3).exec([NODE, HOSTILE, '--secret', secret, '--identity-dir', '/var/lib/clusterd', '--listen', h(3).address,
+    const r = await h(3).exec([NODE, HOSTILE, '--secret', fleet.secret, '--identity-dir', '/var/lib/clusterd', '--listen', h(3).address,
       '--target', `/ip4/${replica.host.address}/tcp/${PORT}/p2p/${peer}`, '--protocol', 'replicate', '--streams', '1', '--bytes', '4096', '--valid-json'], { timeoutMs: 120_000 })
     assert.equal(r.code, 0, r.stderr.slice(-2000))
     const result = (JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as { results: Array<{ ended: string, reply?: string }> }).results[0]

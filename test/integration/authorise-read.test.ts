@@ -9,11 +9,12 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, NODE, PORT, REPO, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, NODE, PORT, REPO } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import { REPLICATE_MAX_INBOUND_STREAMS } from '../../agent/replica/replica.js'
 import { FORWARD_READ_BUDGET_BYTES } from '../../agent/manager-role/manager-gateway.js'
 import { MAX_FORWARD_REQUEST_BYTES } from '../../protocol/manager-wire.js'
@@ -36,11 +37,8 @@ async function resetPeak (pid: number): Promise<void> {
 }
 
 describe('authorise, then read: hostile members and strangers on real agents', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i - 1] as TestHost
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i - 1)
   let a1: AgentProcess
   let a2: AgentProcess
   let a3: AgentProcess
@@ -54,7 +52,7 @@ describe('authorise, then read: hostile members and strangers on real agents', (
   /** Run the hostile peer on h3: as h3's member identity, or a fresh one. */
   const attack = async (args: string[], identity: 'member' | 'fresh' = 'member'): Promise<StreamResult[]> => {
     const identityDir = identity === 'member' ? '/var/lib/clusterd' : '/tmp/hostile-fresh-identity'
-    const r = await h(3).exec([NODE, HOSTILE, '--secret', secret, '--identity-dir', identityDir, '--listen', h(3).address, ...args], { timeoutMs: 120_000 })
+    const r = await h(3).exec([NODE, HOSTILE, '--secret', fleet.secret, '--identity-dir', identityDir, '--listen', h(3).address, ...args], { timeoutMs: 120_000 })
     assert.equal(r.code, 0, r.stderr.slice(-2000))
     const line = r.stdout.trim().split('\n').at(-1) ?? ''
     return (JSON.parse(line) as { results: StreamResult[] }).results
@@ -71,27 +69,18 @@ describe('authorise, then read: hostile members and strangers on real agents', (
   }
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'ar' })
-    dir = await testDir('it-authread')
-    secret = await makeSecret(dir)
-    a1 = await startAgentOn(h(1), { secretFile: secret, socketDir: join(dir, 'sock') })
-    agents.push(a1)
+    // h1 is the seed and the manager; h3 is a member that is never eligible.
+    fleet = await AgentFleet.create({ suite: 'authorise-read', prefix: 'ar', count: 3, eligible: i => i !== 2 })
+    a1 = await fleet.start(0)
     await waitFor(async () => (await a1.manager())?.local === true ? true : undefined, { timeoutMs: 60_000, message: 'h1 manager' })
-    const seeds = [`${h(1).address}:${PORT}`]
-    a2 = await startAgentOn(h(2), { secretFile: secret, socketDir: join(dir, 'sock'), join: seeds })
-    a3 = await startAgentOn(h(3), { secretFile: secret, socketDir: join(dir, 'sock'), join: seeds, eligible: false })
-    agents.push(a2, a3)
-    for (const a of agents) {
-      await waitFor(async () => (await a.members())?.filter(m => m.status === 'alive').length === 3 ? true : undefined, { timeoutMs: 60_000, message: `${a.host.name} sees 3 alive` })
-    }
-    await waitFor(async () => (await a2.manager())?.name === h(1).name ? true : undefined, { timeoutMs: 30_000, message: 'h2 knows the manager' })
+    a2 = await fleet.start(1)
+    a3 = await fleet.start(2)
+    await fleet.waitForFormed()
+    await fleet.waitForManager({ name: h(1).name, among: [a2], timeoutMs: 30_000 })
   })
 
   after(async () => {
-    await saveAgentLogs('authorise-read', agents)
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('a member that is not the manager: a 64 MiB replication frame is refused before it is read', async () => {
@@ -199,7 +188,7 @@ describe('authorise, then read: hostile members and strangers on real agents', (
 
   it('after all that the cluster is intact: same manager, every member alive, writes replicate', async () => {
     assert.equal((await a1.manager())?.name, h(1).name)
-    for (const a of agents) {
+    for (const a of fleet.agents) {
       assert.equal(a.proc.exitCode, null, `${a.host.name} still runs`)
       assert.equal((await a.members())?.filter(m => m.status === 'alive').length, 3, `${a.host.name} sees 3 alive`)
     }

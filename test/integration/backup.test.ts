@@ -8,11 +8,12 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, CLUSTERD, NODE, agreedManager, makeManagerKey, makeSecret, runningAgents, saveAgentLogs, seedsExcept, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, CLUSTERD, NODE, agreedManager } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import { decodeBackup } from '../../protocol/backup-format.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
@@ -22,30 +23,10 @@ import type { ReplicaStatus } from '../../protocol/replication-wire.js'
 const DATA_DIR = '/var/lib/clusterd'
 
 describe('backup and restore of the manager store on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
-  const retired: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
-
-  const startAgent = async (host: TestHost): Promise<AgentProcess> => {
-    const a = await startAgentOn(host, {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: seedsExcept(hosts.hosts, host),
-      eligible: true,
-      sshKeyFile: sshKey
-    })
-    const old = agents.get(host.name)
-    if (old !== undefined) retired.push(old)
-    agents.set(host.name, a)
-    return a
-  }
-  const running = (): AgentProcess[] => runningAgents(agents.values())
-  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(agents.values())
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
+  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(fleet.agents)
   const clusterctl = async (via: number, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
     await h(via).exec([NODE, CLUSTERCTL, '--addr', agent(via).socket, ...args], { timeoutMs: 180_000 })
   const restore = async (i: number, file: string): Promise<{ code: number | null, stdout: string, stderr: string }> =>
@@ -55,26 +36,20 @@ describe('backup and restore of the manager store on real hosts', () => {
   const events = async (a: AgentProcess): Promise<LifecycleEvent[]> => await a.client.request<LifecycleEvent[]>('GET', '/v1/events?limit=100000')
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'bk' })
-    dir = await testDir('it-backup')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    for (const host of hosts.hosts) await startAgent(host)
-    await waitFor(agreed, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
+    fleet = await AgentFleet.create({ suite: 'backup', prefix: 'bk', count: 3, managerKey: true, seeds: 'others' })
+    await fleet.startAll()
+    await fleet.waitForManager()
   })
 
   after(async () => {
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('backup', [...retired, ...agents.values()]).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('a cluster restored from a backup on one node comes back with every node, job, event and config value; a damaged backup is refused', async (t) => {
     const m = await waitFor(agreed, { timeoutMs: 30_000, message: 'agreed manager' })
-    const mi = hosts.hosts.findIndex(x => x.name === m.name)
+    const mi = fleet.indexOf(m.name)
     const via = mi === 0 ? 1 : 0 // a non-manager agent: the backup stream is forwarded
-    const worker = hosts.hosts.findIndex((_x, i) => i !== mi && i !== via)
+    const worker = fleet.hosts.findIndex((_x, i) => i !== mi && i !== via)
     await waitFor(async () => (await nodes(agent(via))).filter(n => n.boot != null).length === 3 ? true : undefined,
       { timeoutMs: 60_000, message: 'three nodes discovered with their boot facts' })
     const commission = await clusterctl(via, ['commission', h(worker).name, '--role', 'worker', '--wait'])
@@ -85,7 +60,7 @@ describe('backup and restore of the manager store on real hosts', () => {
     const onReturn = await clusterctl(via, ['config', 'set', 'on-return', 'none'])
     assert.equal(onReturn.code, 0, onReturn.stderr)
 
-    const file = join(dir, 'cluster.backup')
+    const file = join(fleet.dir, 'cluster.backup')
     const saved = await clusterctl(via, ['backup', file])
     assert.equal(saved.code, 0, `clusterctl backup failed:\n${saved.stdout}\n${saved.stderr}`)
     assert.match(saved.stdout, /backup of manager store revision \d+ \(\d+ entries, \d+ bytes\) written to /)
@@ -105,7 +80,7 @@ describe('backup and restore of the manager store on real hosts', () => {
     assert.ok(before.events.length >= 4, `events before: ${before.events.length}`)
 
     // The whole cluster goes down and loses its stores.
-    for (const a of running()) await a.stop('SIGTERM')
+    for (const a of fleet.running()) await a.stop('SIGTERM')
     for (let i = 0; i < 3; i++) {
       const wiped = await h(i).exec(['rm', '-rf', join(DATA_DIR, 'manager')])
       assert.equal(wiped.code, 0, wiped.stderr)
@@ -113,7 +88,7 @@ describe('backup and restore of the manager store on real hosts', () => {
     const target = (mi + 1) % 3 // restore on a node that was not the manager: any node can hold it
 
     // A damaged copy (one changed byte) is refused: exit 65, nothing created.
-    const damaged = join(dir, 'damaged.backup')
+    const damaged = join(fleet.dir, 'damaged.backup')
     const copy = Buffer.from(data)
     const at = copy.indexOf('"commissioned"') + 2
     copy[at] = copy[at] === 0x43 ? 0x44 : 0x43
@@ -123,7 +98,7 @@ describe('backup and restore of the manager store on real hosts', () => {
     assert.match(refused.stderr, /checksum mismatch.*nothing was changed \(CLUSTERD_ERR_BACKUP_DAMAGED\)/)
     const listing = await h(target).exec(['ls', '-A', DATA_DIR])
     assert.ok(!/^manager$/m.test(listing.stdout), `the refused restore created a store: ${listing.stdout}`)
-    const truncated = join(dir, 'truncated.backup')
+    const truncated = join(fleet.dir, 'truncated.backup')
     await writeFile(truncated, data.subarray(0, Math.floor(data.length / 2)), { mode: 0o600 })
     const cut = await restore(target, truncated)
     assert.equal(cut.code, 65, cut.stderr)
@@ -134,10 +109,10 @@ describe('backup and restore of the manager store on real hosts', () => {
     assert.match(ok.stdout, new RegExp(`revision ${decoded.header.revision}, ${decoded.entries.length} entries`))
 
     // The restored node starts first and becomes manager; the others join with empty stores.
-    await startAgent(h(target))
+    await fleet.start(target)
     const restoredManager = await waitFor(async () => (await agent(target).manager())?.name === h(target).name ? await agent(target).manager() : undefined,
       { timeoutMs: 60_000, message: () => `the restored node did not become manager:\n${agent(target).output.slice(-3000)}` })
-    for (let i = 0; i < 3; i++) if (i !== target) await startAgent(h(i))
+    for (let i = 0; i < 3; i++) if (i !== target) await fleet.start(i)
     await waitFor(async () => (await agreed())?.peerId === restoredManager?.peerId ? true : undefined,
       { timeoutMs: 60_000, message: 'every agent follows the restored manager' })
 

@@ -7,49 +7,39 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, NODE, PORT, REPO, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, NODE, PORT, REPO } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import { MAX_EPOCH_JUMP } from '../../protocol/manager-wire.js'
 
 const HOSTILE = join(REPO, 'dist/test/integration/hostile-peer.js')
 
 describe('bounded numbers: forged incarnation and epoch claims through the real wire', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i - 1] as TestHost
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i - 1)
   let a1: AgentProcess
   let a2: AgentProcess
   let a3: AgentProcess
-  const seeds = (): string[] => [`${h(1).address}:${PORT}`]
 
   const fileOn = async (host: TestHost, name: string): Promise<string> => (await host.exec(['cat', `/var/lib/clusterd/${name}`])).stdout.trim()
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'bn' })
-    dir = await testDir('it-bounded')
-    secret = await makeSecret(dir)
-    a1 = await startAgentOn(h(1), { secretFile: secret, socketDir: join(dir, 'sock') })
-    agents.push(a1)
+    // h1 is the seed and the manager; h3 is a member that is never eligible.
+    fleet = await AgentFleet.create({ suite: 'bounded-numbers', prefix: 'bn', count: 3, eligible: i => i !== 2 })
+    a1 = await fleet.start(0)
     await waitFor(async () => (await a1.manager())?.local === true ? true : undefined, { timeoutMs: 60_000, message: 'h1 manager' })
-    a2 = await startAgentOn(h(2), { secretFile: secret, socketDir: join(dir, 'sock'), join: seeds() })
-    a3 = await startAgentOn(h(3), { secretFile: secret, socketDir: join(dir, 'sock'), join: seeds(), eligible: false })
-    agents.push(a2, a3)
-    for (const a of agents) {
-      await waitFor(async () => (await a.members())?.filter(m => m.status === 'alive').length === 3 ? true : undefined, { timeoutMs: 60_000, message: `${a.host.name} sees 3 alive` })
-      await waitFor(async () => (await a.manager())?.name === h(1).name ? true : undefined, { timeoutMs: 30_000, message: `${a.host.name} knows the manager` })
+    a2 = await fleet.start(1)
+    a3 = await fleet.start(2)
+    for (const a of fleet.agents) {
+      await fleet.waitForFormed({ among: [a] })
+      await fleet.waitForManager({ name: h(1).name, among: [a], timeoutMs: 30_000 })
     }
   })
 
   after(async () => {
-    await saveAgentLogs('bounded-numbers', agents)
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('a dead claim at 2^32 - 1 and manager claims far above the known epoch are refused; the cluster keeps working', async () => {
@@ -59,7 +49,7 @@ describe('bounded numbers: forged incarnation and epoch claims through the real 
     assert.ok(victim !== undefined)
     const near = manager.epoch + MAX_EPOCH_JUMP + 1
     // The forger is h2's identity: a member, manager-eligible, holding the secret.
-    const r = await h(2).exec([NODE, HOSTILE, '--forge', '--secret', secret, '--identity-dir', '/var/lib/clusterd', '--listen', h(2).address,
+    const r = await h(2).exec([NODE, HOSTILE, '--forge', '--secret', fleet.secret, '--identity-dir', '/var/lib/clusterd', '--listen', h(2).address,
       '--to', [1, 2, 3].map(i => `${h(i).address}:${PORT}`).join(','), '--victim', victim.peerId, '--name', h(2).name, '--epoch-near', String(near)], { timeoutMs: 60_000 })
     assert.equal(r.code, 0, r.stderr.slice(-2000))
     const report = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as { stats: { sent: number } }
@@ -69,7 +59,7 @@ describe('bounded numbers: forged incarnation and epoch claims through the real 
     // its epoch are unchanged, and nobody persisted the forged epoch.
     const until = Date.now() + 10_000
     while (Date.now() < until) {
-      for (const a of agents) {
+      for (const a of fleet.agents) {
         assert.equal(await a.statusOf(h(3).name), 'alive', `${a.host.name} sees the victim ${h(3).name} alive`)
         const m = await a.manager()
         assert.equal(m?.name, h(1).name, `${a.host.name}'s manager`)
@@ -94,8 +84,7 @@ describe('bounded numbers: forged incarnation and epoch claims through the real 
     assert.match(before.epoch, /^\d+$/)
     assert.equal(await a2.stop(), 0)
     assert.equal(await fileOn(h(2), 'epoch'), before.epoch, 'the epoch file is unchanged by the stop')
-    a2 = await startAgentOn(h(2), { secretFile: secret, socketDir: join(dir, 'sock-2'), join: seeds() })
-    agents.push(a2)
+    a2 = await fleet.start(1, { socketDir: join(fleet.dir, 'sock-2') })
     await waitFor(async () => (await a2.manager())?.name === h(1).name ? true : undefined, { timeoutMs: 60_000, message: 'h2 back, same manager' })
     assert.equal(String((await a2.manager())?.epoch), before.epoch)
     // A restart signs a newer record: its incarnation moved on from the persisted one, by a little.

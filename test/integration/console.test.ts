@@ -16,9 +16,10 @@ import { request as httpsRequest } from 'node:https'
 import { createServer, connect, type Server } from 'node:net'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, PORT, REPO, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, REPO } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import { makeCa, makeServerCert } from '../harness/tls-certs.js'
 import { browserSkipReason, launchChromium } from '../harness/browser.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
@@ -62,15 +63,13 @@ function spkiHash (pem: string): string {
 }
 
 describe('web console in a real browser', { skip }, () => {
-  let hosts: TestHosts
-  let dir: string
+  let fleet: AgentFleet
   let base: string
   let ca: Buffer
   let browser: BrowserContext
   let forward: Server | null = null
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents[i] as AgentProcess
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
   const errors: string[] = []
 
   const shot = async (page: Page, name: string): Promise<void> => {
@@ -99,21 +98,19 @@ describe('web console in a real browser', { skip }, () => {
   before(async () => {
     await rm(SHOTS, { recursive: true, force: true })
     await mkdir(SHOTS, { recursive: true })
-    hosts = await TestHosts.create({ count: 2, prefix: 'cx' })
-    dir = await testDir('it-console')
-    const secret = await makeSecret(dir)
-    const sshKey = await makeManagerKey(dir, hosts.hosts)
+    // h0 is the manager (TCP API over TLS with a token); h1 a worker that joins it.
+    fleet = await AgentFleet.create({ suite: 'console', prefix: 'cx', count: 2, managerKey: true, eligible: i => i === 0 })
+    const dir = fleet.dir
     const caFiles = await makeCa(dir, 'api-ca')
     const server = await makeServerCert(dir, 'api', caFiles, `IP:${h(0).address}`)
     ca = await readFile(caFiles.cert)
     const tokenFile = join(dir, 'api-token')
     await writeFile(tokenFile, TOKEN + '\n', { mode: 0o600 })
-    const socketDir = join(dir, 'sock')
-    agents.push(await startAgentOn(h(0), {
-      secretFile: secret, socketDir, eligible: true, sshKeyFile: sshKey, labels: { rack: 'r0' },
+    await fleet.start(0, {
+      labels: { rack: 'r0' },
       extraArgs: ['--api-listen', `${h(0).address}:${API_PORT}`, '--api-token-file', tokenFile, '--api-tls-cert', server.cert, '--api-tls-key', server.key]
-    }))
-    agents.push(await startAgentOn(h(1), { secretFile: secret, socketDir, eligible: false, join: [`${h(0).address}:${PORT}`], labels: { rack: 'r1', zone: 'z-1' } }))
+    })
+    await fleet.start(1, { labels: { rack: 'r1', zone: 'z-1' } })
     base = `https://${h(0).address}:${API_PORT}`
     // Both nodes recorded by the manager: the pages have something to show.
     await waitFor(async () => {
@@ -127,10 +124,7 @@ describe('web console in a real browser', { skip }, () => {
   after(async () => {
     await browser?.close().catch(() => {})
     forward?.close()
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('console', agents).catch(() => {})
-    await hosts?.destroy()
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
     console.log(`# console screenshots: ${SHOTS}`)
   })
 

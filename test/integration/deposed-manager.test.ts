@@ -11,7 +11,7 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { ApiClient } from '../../cli/client.js'
@@ -20,9 +20,10 @@ import type { JobRecord } from '../../protocol/jobs.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+import type { AgentProcess } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 
 const SLOW = `- name: slow
   hosts: role_slow
@@ -40,28 +41,13 @@ const FREEZE_MS = 20_000
 interface Write { key: string, value: unknown, phase: string, ok: boolean, code?: string, message?: string }
 
 describe('a deposed manager stops at once; higher epochs win', { timeout: 10 * 60_000 }, () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
+  let fleet: AgentFleet
   let playbookDir: string
-  const agents = new Map<string, AgentProcess>()
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
   const measured: Record<string, unknown> = {}
 
-  const startAgent = async (i: number): Promise<AgentProcess> => {
-    const a = await startAgentOn(h(i), {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: i === 0 ? [] : [`${h(0).address}:${PORT}`],
-      eligible: i !== 1,
-      sshKeyFile: sshKey,
-      playbookDir
-    })
-    agents.set(h(i).name, a)
-    return a
-  }
+  const startAgent = async (i: number): Promise<AgentProcess> => await fleet.start(i, { playbookDir })
   const writes: Write[] = []
   /** A config write through `client`, recorded with its outcome (never throws). */
   const write = async (client: ApiClient, phase: string, key: string, value: unknown): Promise<Write> => {
@@ -78,19 +64,15 @@ describe('a deposed manager stops at once; higher epochs win', { timeout: 10 * 6
   }
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'dm' })
-    dir = await testDir('it-deposed')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    playbookDir = join(dir, 'playbooks')
+    fleet = await AgentFleet.create({ suite: 'deposed-manager', prefix: 'dm', count: 3, managerKey: true, eligible: i => i !== 1 })
+    playbookDir = join(fleet.dir, 'playbooks')
     await cp(shippedPlaybookDir(), playbookDir, { recursive: true })
     const roles = parse(await readFile(join(playbookDir, 'roles.yaml'), 'utf8'))
     roles.roles.slow = { description: 'test role: sleeps for /srv/slow-seconds', playbooks: ['slow.yml'] }
     await writeFile(join(playbookDir, 'roles.yaml'), stringify(roles))
     await writeFile(join(playbookDir, 'slow.yml'), SLOW)
     await startAgent(0)
-    await waitFor(async () => (await agent(0).manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: () => `dm0 did not become manager:\n${agent(0).output.slice(-2000)}` })
+    await fleet.waitForManager({ name: h(0).name, among: [agent(0)] })
     await startAgent(1)
     await startAgent(2)
     await waitFor(async () => {
@@ -102,10 +84,8 @@ describe('a deposed manager stops at once; higher epochs win', { timeout: 10 * 6
 
   after(async () => {
     console.error(`# deposed-manager measurements: ${JSON.stringify(measured)}`)
-    for (const a of agents.values()) { try { a.proc.kill('SIGCONT') } catch {} }
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    for (const a of fleet?.all ?? []) { try { a.proc.kill('SIGCONT') } catch {} }
+    await fleet?.close()
   })
 
   it('frozen mid-job and woken after a failover: steps down within 2 s, acknowledges nothing, its late view fails nothing', async () => {

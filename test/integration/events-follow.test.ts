@@ -7,63 +7,41 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, agreedManager, makeManagerKey, makeSecret, runningAgents, saveAgentLogs, seedsExcept, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, agreedManager } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { LifecycleEvent } from '../../protocol/nodes.js'
 
 describe('clusterctl events --follow across a join and a manager failover (real agents)', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
+  let fleet: AgentFleet
   let follower: ChildProcess | undefined
   let out = ''
   let err = ''
-  const h = (i: number): TestHost => hosts.hosts[i - 1] as TestHost
-
-  const startAgent = async (host: TestHost): Promise<AgentProcess> => {
-    const a = await startAgentOn(host, {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: seedsExcept(hosts.hosts, host),
-      eligible: true,
-      sshKeyFile: sshKey
-    })
-    agents.set(host.name, a)
-    return a
-  }
-  const running = (): AgentProcess[] => runningAgents(agents.values())
-  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(agents.values())
+  const h = (i: number): TestHost => fleet.host(i - 1)
+  /** Start the agent of host `i` (1-based, as `h`). */
+  const startAgent = async (i: number): Promise<AgentProcess> => await fleet.start(i - 1)
+  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(fleet.agents)
   /** What the follower printed so far: one JSON event per line. */
   const printed = (): LifecycleEvent[] => out.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l) as LifecycleEvent)
   const discovered = (name: string) => async (): Promise<true | undefined> =>
     printed().some(e => e.node === name && e.type === 'discovered') ? true : undefined
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 5, prefix: 'ef' })
-    dir = await testDir('it-events-follow')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    for (const i of [1, 2, 3]) await startAgent(h(i))
-    await waitFor(agreed, { timeoutMs: 60_000, message: 'three agents agree on a manager' })
+    fleet = await AgentFleet.create({ suite: 'events-follow', prefix: 'ef', count: 5, managerKey: true, seeds: 'others' })
+    for (const i of [1, 2, 3]) await startAgent(i)
+    await fleet.waitForManager()
   })
 
   after(async () => {
     follower?.kill('SIGKILL')
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('events-follow', agents.values()).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('prints new events as they happen and resumes after the manager is killed, each event once', async (t) => {
     const m = await waitFor(agreed, { timeoutMs: 30_000, message: 'agreed manager' })
-    const via = running().find(a => a.host.name !== m.name) as AgentProcess
+    const via = fleet.running().find(a => a.host.name !== m.name) as AgentProcess
     // The three nodes are in the log before the follower starts: it begins with them.
     await waitFor(async () => (await via.client.request<LifecycleEvent[]>('GET', '/v1/events')).filter(e => e.type === 'discovered').length === 3 ? true : undefined,
       { timeoutMs: 60_000, message: 'three discovered events' })
@@ -75,18 +53,18 @@ describe('clusterctl events --follow across a join and a manager failover (real 
     for (const i of [1, 2, 3]) await waitFor(discovered(h(i).name), { timeoutMs: 20_000, message: `the recent event of ${h(i).name}\n${show()}` })
 
     // Live: a host that joins now.
-    await startAgent(h(4))
+    await startAgent(4)
     await waitFor(discovered(h(4).name), { timeoutMs: 60_000, message: `the discovered event of ${h(4).name} while following\n${show()}` })
 
     // Failover: the manager dies, another is elected; the follower goes on through `via`.
     t.diagnostic(`killing manager ${m.name} (epoch ${m.epoch}); following through ${via.host.name}`)
-    await (agents.get(m.name) as AgentProcess).stop('SIGKILL')
+    await fleet.agent(m.name).stop('SIGKILL')
     const next = await waitFor(async () => {
       const v = await agreed()
       return v !== undefined && v.epoch > m.epoch ? v : undefined
     }, { timeoutMs: 60_000, message: `a new manager after killing ${m.name}` })
     t.diagnostic(`new manager ${next.name} (epoch ${next.epoch})`)
-    await startAgent(h(5))
+    await startAgent(5)
     await waitFor(discovered(h(5).name), { timeoutMs: 60_000, message: `the discovered event of ${h(5).name} after the failover\n${show()}` })
 
     assert.equal(follower.exitCode, null, `the follower still runs\n${show()}`)

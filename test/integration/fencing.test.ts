@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -32,12 +32,13 @@ import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
 import { GATE_LEASE_ENV, GATE_REFUSED_EXIT, LEASE_TTL_MS, gateLeaseTag, type LeaseStatus } from '../../protocol/fencing-wire.js'
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { HostKey } from '../../protocol/members.js'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
 import { netnsInode, pidsInNetns, run } from '../harness/proc.js'
 import { BIN } from '../harness/constants.js'
 import { GATE_LOG, sshOptions } from '../harness/sshd.js'
-import { AgentProcess, PORT, makeManagerKey, makeSecret, startAgentOn, testDir } from '../harness/agent-process.js'
+import { PORT, type AgentProcess } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 
 const logger = pino({ level: process.env.CLUSTERD_TEST_LOG ?? 'silent' })
 const LEASE_FILE = '/var/lib/clusterd/lease.json'
@@ -67,30 +68,15 @@ const SLOW2 = `- name: slow marker
 `
 
 describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
+  let fleet: AgentFleet
   let playbookDir: string
-  const agents = new Map<string, AgentProcess>()
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
   /** The agent whose API the test uses (any agent forwards manager routes). */
   let api: AgentProcess
   const measured: Record<string, number | string> = {}
 
-  const startAgent = async (i: number): Promise<AgentProcess> => {
-    const a = await startAgentOn(h(i), {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: i === 0 ? [] : [`${h(0).address}:${PORT}`],
-      eligible: i !== 1,
-      sshKeyFile: sshKey,
-      playbookDir
-    })
-    agents.set(h(i).name, a)
-    return a
-  }
+  const startAgent = async (i: number): Promise<AgentProcess> => await fleet.start(i, { playbookDir })
   const lease = async (i: number): Promise<LeaseStatus> => await agent(i).client.request<LeaseStatus>('GET', '/v1/lease')
   const job = async (id: string): Promise<JobRecord> => await api.client.request<JobRecord>('GET', `/v1/jobs/${id}`)
   const jobEvents = async (id: string): Promise<JobEvent[]> => await api.client.request<JobEvent[]>('GET', `/v1/jobs/${id}/events`)
@@ -137,11 +123,8 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
   }
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'fc' })
-    dir = await testDir('it-fencing')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    playbookDir = join(dir, 'playbooks')
+    fleet = await AgentFleet.create({ suite: 'fencing', prefix: 'fc', count: 3, managerKey: true, eligible: i => i !== 1 })
+    playbookDir = join(fleet.dir, 'playbooks')
     await cp(shippedPlaybookDir(), playbookDir, { recursive: true })
     const roles = parse(await readFile(join(playbookDir, 'roles.yaml'), 'utf8'))
     roles.roles.slow = { description: 'test role: records start and end, sleeps', playbooks: ['slow1.yml', 'slow2.yml'] }
@@ -150,8 +133,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     await writeFile(join(playbookDir, 'slow2.yml'), SLOW2)
     // fc0 first, so it is the first manager; fc2 is an eligible standby holding a replica.
     await startAgent(0)
-    await waitFor(async () => (await agent(0).manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: () => `fc0 did not become manager:\n${agent(0).output.slice(-2000)}` })
+    await fleet.waitForManager({ name: h(0).name, among: [agent(0)] })
     await startAgent(1)
     await startAgent(2)
     api = agent(2)
@@ -161,15 +143,13 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
       return nodes.some(n => n.name === h(1).name) ? true : undefined
     }, { timeoutMs: 60_000, intervalMs: 250, message: () => `fc1 was never discovered:\n${agent(0).output.slice(-3000)}\n--- fc1:\n${agent(1).output.slice(-2000)}` })
     outsiderKey = await generateKeyPair('Ed25519')
-    outsider = await createClusterNode({ privateKey: outsiderKey, psk: await readSecretFile(secret), listen: `/ip4/${hosts.names.bridgeAddress}/tcp/0`, announce: [] })
+    outsider = await createClusterNode({ privateKey: outsiderKey, psk: await readSecretFile(fleet.secret), listen: `/ip4/${fleet.set.names.bridgeAddress}/tcp/0`, announce: [] })
   })
 
   after(async () => {
     console.error(`# fencing measurements: ${JSON.stringify(measured)}`)
     try { await outsider?.stop() } catch {}
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('a commission holds the node lease for the manager epoch during the job and releases it at the end', async () => {
@@ -317,7 +297,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
 
   /** An ssh session with the manager's key to fc1, presenting `lease` (none: no SetEnv). */
   const gatedSsh = async (command: string, lease?: string): Promise<{ code: number | null, stdout: string, stderr: string }> =>
-    await run([BIN.ssh, ...sshOptions({ clientKeyPath: sshKey, knownHostsPath: hosts.knownHostsPath }),
+    await run([BIN.ssh, ...sshOptions({ clientKeyPath: fleet.managerKeyFile, knownHostsPath: fleet.set.knownHostsPath }),
       ...(lease !== undefined ? ['-o', `SetEnv=${GATE_LEASE_ENV}=${lease}`] : []), `root@${h(1).address}`, '--', command], { timeoutMs: 20_000 })
   const gateLog = async (): Promise<Array<{ t: number, decision: string, reason: string, lease: string, command: string }>> =>
     (await h(1).readFile(GATE_LOG) ?? '').split('\n').filter(l => l.length > 0).map(l => JSON.parse(l))
@@ -353,7 +333,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     const [type, key] = h(1).hostKeyPublic.trim().split(/\s+/)
     const hostKey: HostKey = { type: type ?? '', key: key ?? '' }
     const plan = planFor(config, 'commission', [{ name: h(1).name, address: h(1).address, hostKeys: [hostKey], roles: ['slow'] }], { cluster: 'itest' })
-    const runner = new AnsibleRunner({ logger }, { privateKeyPath: sshKey, workDir: dir, connectTimeoutS: 5 })
+    const runner = new AnsibleRunner({ logger }, { privateKeyPath: fleet.managerKeyFile, workDir: fleet.dir, connectTimeoutS: 5 })
     const before = await h(1).readFile('/srv/slow-started')
     const wrong = await runner.run(withLeases(plan, new Map([[h(1).name, { leaseId: 'ab'.repeat(16), epoch: held.epoch }]])))
     const r = wrong.hosts.find(x => x.name === h(1).name)
@@ -371,7 +351,7 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     const config = await loadRoleConfig(playbookDir)
     const [type, key] = h(1).hostKeyPublic.trim().split(/\s+/)
     const plan = planFor(config, 'commission', [{ name: h(1).name, address: h(1).address, hostKeys: [{ type: type ?? '', key: key ?? '' }], roles: ['slow'] }], { cluster: 'itest' })
-    const runner = new AnsibleRunner({ logger }, { privateKeyPath: sshKey, workDir: dir, connectTimeoutS: 5 })
+    const runner = new AnsibleRunner({ logger }, { privateKeyPath: fleet.managerKeyFile, workDir: fleet.dir, connectTimeoutS: 5 })
     const sleeping = async (tag: string): Promise<boolean> => (await h(1).exec(['/bin/sh', '-c', `grep -lz '^${GATE_LEASE_ENV}=${tag}$' /proc/[0-9]*/environ 2>/dev/null | wc -l`])).stdout.trim() !== '0'
     const outsiderPeer = peerIdFromPrivateKey(outsiderKey).toString()
     const epoch = await unclaimedEpoch()

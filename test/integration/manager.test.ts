@@ -8,42 +8,20 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import { run } from '../harness/proc.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 
 describe('manager on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
-  /** Agents replaced by a restart, for the logs kept after the run. */
-  const retired: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
   /** A non-manager agent: every manager request below is forwarded. */
   const api = (): AgentProcess => agent(2)
-
-  const startAgent = async (host: TestHost, extra: { eligible?: boolean, labels?: Record<string, string> } = {}): Promise<AgentProcess> => {
-    const a = await startAgentOn(host, {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
-      eligible: extra.eligible ?? host === h(0),
-      sshKeyFile: sshKey,
-      ...(extra.labels !== undefined ? { labels: extra.labels } : {})
-    })
-    const old = agents.get(host.name)
-    if (old !== undefined) retired.push(old)
-    agents.set(host.name, a)
-    return a
-  }
 
   const nodes = async (): Promise<NodeRecord[]> => await api().client.request<NodeRecord[]>('GET', '/v1/nodes')
   const node = async (name: string): Promise<NodeRecord | undefined> => (await nodes()).find(n => n.name === name)
@@ -65,23 +43,15 @@ describe('manager on real hosts', () => {
 
   before(async () => {
     // Host 6 stays without an agent until the auto-commission test: the node that joins later.
-    hosts = await TestHosts.create({ count: 6, prefix: 'mg' })
-    dir = await testDir('it-manager')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    for (const host of hosts.hosts.slice(0, 5)) await startAgent(host)
-    for (const a of agents.values()) {
-      await waitFor(async () => (await a.manager())?.name === h(0).name ? true : undefined,
-        { timeoutMs: 60_000, message: () => `${a.host.name} never learned the manager:\n${a.output.slice(-2000)}` })
-    }
+    fleet = await AgentFleet.create({ suite: 'manager', prefix: 'mg', count: 6, managerKey: true, eligible: i => i === 0 })
+    await fleet.startAll([0, 1, 2, 3, 4])
+    // Each agent in turn, each with its own deadline.
+    for (const a of fleet.agents) await fleet.waitForManager({ name: h(0).name, among: [a] })
     await waitFor(async () => (await nodes()).length === 5 ? true : undefined, { timeoutMs: 30_000, message: 'five nodes discovered' })
   })
 
   after(async () => {
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('manager', [...retired, ...agents.values()]).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('every agent knows the elected manager and its epoch; joined nodes are discovered and reachable', async () => {
@@ -213,7 +183,7 @@ describe('manager on real hosts', () => {
     const j = await submit('/v1/decommission', { nodes: [h(1).name] })
     await waitFor(async () => (await job(j.id)).status === 'running' ? true : undefined, { timeoutMs: 30_000, intervalMs: 50, message: 'job running' })
     await agent(0).stop('SIGKILL')
-    await startAgent(h(0))
+    await fleet.start(0)
     await waitFor(async () => (await agent(2).manager())?.name === h(0).name && (await agent(0).manager()) !== null ? true : undefined,
       { timeoutMs: 60_000, message: 'manager back' })
     const done = await finished(j.id, 180_000)
@@ -229,7 +199,7 @@ describe('manager on real hosts', () => {
     const set = await clusterctl(3, ['config', 'set', 'auto-commission', 'worker@tier=auto'])
     assert.equal(set.code, 0, set.stderr)
     const fresh = h(5)
-    const a = await startAgent(fresh, { labels: { tier: 'auto' } })
+    const a = await fleet.start(5, { labels: { tier: 'auto' } })
     await waitFor(async () => (await node(fresh.name))?.state === 'commissioned' ? true : undefined,
       { timeoutMs: 120_000, intervalMs: 500, message: () => `auto-commission did not commission ${fresh.name}:\nmanager:\n${agent(0).output.slice(-3000)}\nnew node (pid ${String(a.proc.pid)}, exit ${String(a.proc.exitCode)}):\n${a.output.slice(-3000)}` })
     const events = await api().client.request<LifecycleEvent[]>('GET', `/v1/events?node=${fresh.name}`)

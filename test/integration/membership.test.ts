@@ -5,16 +5,14 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
 import { pino } from 'pino'
-import { TestHosts } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, makeSecret, PORT, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, makeSecret, PORT } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import { createClusterNode } from '../../agent/libp2p/create-node.js'
 import { readSecretFile } from '../../agent/transport/secret.js'
 import { DatagramChannel } from '../../agent/transport/datagram-channel.js'
@@ -37,45 +35,28 @@ const alive = async (a: AgentProcess): Promise<string[]> =>
   ((await a.members()) ?? []).filter(m => m.status === 'alive').map(m => m.name).sort()
 
 describe('membership on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  const agents: AgentProcess[] = []
-  const names = (): string[] => hosts.hosts.slice(0, 5).map(h => h.name).sort()
+  let fleet: AgentFleet
+  /** The first five agents: the cluster (host 5 is for a stranger). */
+  const five = (): AgentProcess[] => fleet.agents.slice(0, 5)
+  const names = (): string[] => fleet.hosts.slice(0, 5).map(h => h.name).sort()
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 6, prefix: 'mb' })
-    dir = await testDir('it-membership')
-    secret = await makeSecret(dir)
+    fleet = await AgentFleet.create({ suite: 'membership', prefix: 'mb', count: 6, env: { CLUSTERD_TIMING: TIMING } })
   })
 
   after(async () => {
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
-  const start = async (i: number, opts: Partial<Parameters<typeof startAgentOn>[1]> = {}): Promise<AgentProcess> => {
-    const seed = hosts.hosts[0]
-    const a = await startAgentOn(hosts.hosts[i] as NonNullable<typeof seed>, {
-      secretFile: secret, socketDir: join(dir, 'sock'), join: i === 0 ? [] : [`${seed?.address}:${PORT}`], env: { CLUSTERD_TIMING: TIMING }, ...opts
-    })
-    agents[i] = a
-    return a
-  }
-
   it('five agents join through one seed and all see five alive', async () => {
-    for (let i = 0; i < 5; i++) await start(i)
-    for (const a of agents) {
-      await waitFor(async () => JSON.stringify(await alive(a)) === JSON.stringify(names()) ? true : undefined,
-        { timeoutMs: 30_000, message: () => `${a.host.name} did not see all five alive:\n${a.output.slice(-3000)}` })
-    }
-    const members = await agents[1]?.members('fetch') ?? []
-    const seed = members.find(m => m.name === hosts.hosts[0]?.name)
+    await fleet.startAll([0, 1, 2, 3, 4])
+    await fleet.waitForFormed({ timeoutMs: 30_000 })
+    const members = await fleet.agent(1).members('fetch') ?? []
+    const seed = members.find(m => m.name === fleet.host(0).name)
     assert.ok(seed !== undefined)
-    assert.equal(seed.facts?.hostname, hosts.hosts[0]?.hostname)
+    assert.equal(seed.facts?.hostname, fleet.host(0).hostname)
     assert.ok((seed.facts?.sshHostKeys.length ?? 0) > 0, 'facts carry the node\'s sshd host keys')
-    assert.equal(`${seed.facts?.sshHostKeys[0]?.type} ${seed.facts?.sshHostKeys[0]?.key}`, hosts.hosts[0]?.hostKeyPublic.split(' ').slice(0, 2).join(' '))
+    assert.equal(`${seed.facts?.sshHostKeys[0]?.type} ${seed.facts?.sshHostKeys[0]?.key}`, fleet.host(0).hostKeyPublic.split(' ').slice(0, 2).join(' '))
     assert.ok(seed.incarnation >= 1)
     assert.match(seed.lastSeen, /^\d{4}-\d\d-\d\dT/)
   })
@@ -86,56 +67,52 @@ describe('membership on real hosts', () => {
     // settle push-pulls of the joiners (a refused join retries, and settles, a few s later).
     let counts: number[] = []
     await waitFor(async () => {
-      counts = await Promise.all(agents.slice(0, 5).map(async a => await connections(a)))
+      counts = await Promise.all(five().map(async a => await connections(a)))
       return counts.every(n => n <= 2) ? true : undefined
     }, { timeoutMs: 45_000, message: () => `connections per agent: ${counts.join(', ')}` })
-    for (const a of agents.slice(0, 5)) assert.deepEqual(await alive(a), names(), 'membership is intact without the connections')
+    for (const a of five()) assert.deepEqual(await alive(a), names(), 'membership is intact without the connections')
   })
 
   it('a cut link makes every survivor mark the node failed, and a restored link brings it back alive', async () => {
-    const victim = hosts.hosts[4]
-    assert.ok(victim !== undefined)
+    const victim = fleet.host(4)
     await victim.cutLink()
-    for (const a of agents.slice(0, 4)) {
+    for (const a of five().slice(0, 4)) {
       await waitFor(async () => (await a.statusOf(victim.name)) === 'failed' ? true : undefined,
         { timeoutMs: 30_000, message: `${a.host.name} never marked ${victim.name} failed` })
     }
     await victim.restoreLink()
-    for (const a of agents.slice(0, 5)) {
-      await waitFor(async () => JSON.stringify(await alive(a)) === JSON.stringify(names()) ? true : undefined,
-        { timeoutMs: 30_000, message: `${a.host.name} did not see ${victim.name} alive again` })
-    }
+    await fleet.waitForFormed({ among: five(), names: names(), timeoutMs: 30_000 })
   })
 
   it('SIGTERM announces a graceful leave: the others show left, not failed', async () => {
-    const leaver = agents[3] as AgentProcess
+    const leaver = fleet.agent(3)
     assert.equal(await leaver.stop('SIGTERM'), 0, 'the agent exits 0 after a graceful leave')
-    for (const a of [agents[0], agents[1], agents[2], agents[4]] as AgentProcess[]) {
+    for (const a of [0, 1, 2, 4].map(i => fleet.agent(i))) {
       await waitFor(async () => (await a.statusOf(leaver.host.name)) === 'left' ? true : undefined,
         { timeoutMs: 10_000, message: `${a.host.name} does not show ${leaver.host.name} as left` })
     }
   })
 
   it('a restarted agent keeps its peer id and rejoins alive', async () => {
-    const name = hosts.hosts[3]?.name as string
-    const before = (await agents[0]?.members())?.find(m => m.name === name)
-    const again = await start(3)
-    await waitFor(async () => (await agents[0]?.statusOf(name)) === 'alive' ? true : undefined,
+    const name = fleet.host(3).name
+    const before = (await fleet.agent(0).members())?.find(m => m.name === name)
+    const again = await fleet.start(3)
+    await waitFor(async () => (await fleet.agent(0).statusOf(name)) === 'alive' ? true : undefined,
       { timeoutMs: 30_000, message: () => `${name} did not come back alive:\n${again.output.slice(-2000)}` })
-    const after = (await agents[0]?.members())?.find(m => m.name === name)
+    const after = (await fleet.agent(0).members())?.find(m => m.name === name)
     assert.equal(after?.peerId, before?.peerId)
     assert.ok((after?.incarnation ?? 0) > (before?.incarnation ?? 0), 'the new incarnation supersedes the left record')
   })
 
   it('an agent with another secret is refused and never listed', async () => {
-    const wrong = await makeSecret(dir, 'other-secret')
-    const stranger = await start(5, { secretFile: wrong })
+    const wrong = await makeSecret(fleet.dir, 'other-secret')
+    const stranger = await fleet.start(5, { secretFile: wrong })
     // It is running and answering, but alone.
     await waitFor(async () => (await stranger.members())?.length === 1 ? true : undefined, { timeoutMs: 20_000, message: 'stranger API up' })
     // Watch for 8 s (the stranger redials the seed several times meanwhile): no member may ever list it.
     const until = Date.now() + 8_000
     while (Date.now() < until) {
-      for (const a of agents.slice(0, 5)) {
+      for (const a of five()) {
         const m = await a.members()
         assert.equal(m?.some(x => x.name === stranger.host.name), false, `${a.host.name} lists the stranger`)
       }
@@ -146,11 +123,11 @@ describe('membership on real hosts', () => {
   })
 
   it('datagrams sealed with another secret are dropped and counted, and change nothing', async () => {
-    const seed = agents[0] as AgentProcess
+    const seed = fleet.agent(0)
     const stranger = new DatagramChannel({ logger: pino({ level: 'silent' }) }, { secret: new Uint8Array(32).fill(7), host: '0.0.0.0', port: 0 })
     await stranger.start()
     try {
-      const fakeId = (await agents[1]?.members())?.find(m => m.name === hosts.hosts[1]?.name)?.peerId as string
+      const fakeId = (await fleet.agent(1).members())?.find(m => m.name === fleet.host(1).name)?.peerId as string
       // A stranger claiming to be a member, accusing another one: it must not even be read.
       const ping = encodeDatagram({ t: 'ping', seq: 1, from: fakeId, target: 'x', gossip: [{ t: 'dead', id: fakeId, incarnation: 1, from: fakeId }] })
       const mark = seed.output.length
@@ -170,14 +147,14 @@ describe('membership on real hosts', () => {
   })
 
   it('malformed or unverifiable datagrams and push-pull states from a peer with the secret are dropped and logged; the agent keeps running', async () => {
-    const psk = await readSecretFile(secret)
-    const seed = agents[0] as AgentProcess
+    const psk = await readSecretFile(fleet.secret)
+    const seed = fleet.agent(0)
     const rogueDgram = new DatagramChannel({ logger: pino({ level: 'silent' }) }, { secret: psk, host: '0.0.0.0', port: 0 })
     await rogueDgram.start()
     const rogue = await createClusterNode({ privateKey: await generateKeyPair('Ed25519'), psk, listen: '/ip4/127.0.0.1/tcp/0', announce: [] })
     try {
       const to = { host: seed.host.address, port: PORT }
-      const victim = (await seed.members())?.find(m => m.name === hosts.hosts[1]?.name)
+      const victim = (await seed.members())?.find(m => m.name === fleet.host(1).name)
       assert.ok(victim !== undefined)
       const mark = seed.output.length
       rogueDgram.send(to, new TextEncoder().encode('{not a datagram'))
@@ -203,15 +180,12 @@ describe('membership on real hosts', () => {
   })
 
   it('a cluster whose seed starts last still forms', async () => {
-    await Promise.all(agents.slice(0, 5).map(async a => await a.stop('SIGKILL')))
+    await Promise.all(five().map(async a => await a.stop('SIGKILL')))
     // New data dirs would be cleaner, but a full restart with the seed last is the point.
-    for (let i = 1; i < 5; i++) await start(i)
-    await waitFor(async () => (await agents[4]?.members()) !== null ? true : undefined, { timeoutMs: 20_000, message: 'agents up' })
-    await start(0)
-    for (const a of agents.slice(0, 5)) {
-      await waitFor(async () => JSON.stringify(await alive(a)) === JSON.stringify(names()) ? true : undefined,
-        { timeoutMs: 40_000, message: `${a.host.name} did not join after the seed started last` })
-    }
+    await fleet.startAll([1, 2, 3, 4])
+    await waitFor(async () => (await fleet.agent(4).members()) !== null ? true : undefined, { timeoutMs: 20_000, message: 'agents up' })
+    await fleet.start(0)
+    await fleet.waitForFormed({ among: five(), names: names(), timeoutMs: 40_000 })
   })
 })
 

@@ -6,13 +6,12 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { rm } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import type { AgentProcess } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 
 interface Reply { status: number, type: string, text: string }
@@ -43,25 +42,10 @@ function samples (text: string): Map<string, number> {
 }
 
 describe('metrics and health on real agents', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
-
-  const start = async (i: number, eligible: boolean): Promise<AgentProcess> => {
-    const a = await startAgentOn(h(i), {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: i === 0 ? [] : [`${h(0).address}:${PORT}`],
-      eligible,
-      sshKeyFile: sshKey
-    })
-    agents.set(h(i).name, a)
-    return a
-  }
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
+  const start = async (i: number, eligible: boolean): Promise<AgentProcess> => await fleet.start(i, { eligible })
   /** One scrape of `a`'s /metrics, as samples. */
   const scrape = async (a: AgentProcess): Promise<Map<string, number>> => {
     const r = await get(a, '/metrics')
@@ -81,17 +65,11 @@ describe('metrics and health on real agents', () => {
   const v = (s: Map<string, number>, key: string): number => s.get(key) ?? 0
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'mx' })
-    dir = await testDir('it-metrics')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
+    fleet = await AgentFleet.create({ suite: 'metrics', prefix: 'mx', count: 3, managerKey: true })
   })
 
   after(async () => {
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('metrics', agents.values()).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('an agent whose seed is not up is alive but not ready, and says why', async () => {

@@ -8,11 +8,10 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, PORT } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { LeaseStatus } from '../../protocol/fencing-wire.js'
 import type { Member } from '../../protocol/members.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
@@ -20,33 +19,16 @@ import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 const WORKER_CONF = '/etc/clusterd-worker/worker.conf'
 
 describe('node names bound to peers on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
-  const retired: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
   /** The name both the worker (h1) and the impostor (h2) claim. */
   const name = (): string => h(1).name
   let realPeer = ''
   let impostorPeer = ''
 
-  const startAgent = async (i: number, nodeName?: string): Promise<AgentProcess> => {
-    const a = await startAgentOn(h(i), {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: i === 0 ? [] : [`${h(0).address}:${PORT}`],
-      eligible: i === 0,
-      sshKeyFile: sshKey,
-      ...(nodeName !== undefined ? { nodeName } : {})
-    })
-    const old = agents.get(h(i).name)
-    if (old !== undefined) retired.push(old)
-    agents.set(h(i).name, a)
-    return a
-  }
+  const startAgent = async (i: number, nodeName?: string): Promise<AgentProcess> =>
+    await fleet.start(i, nodeName !== undefined ? { nodeName } : {})
   const api = (): AgentProcess => agent(0)
   const node = async (): Promise<NodeRecord | undefined> =>
     await api().client.request<{ node: NodeRecord }>('GET', `/v1/nodes/${name()}`).then(d => d.node, () => undefined)
@@ -64,14 +46,10 @@ describe('node names bound to peers on real hosts', () => {
     ((await h(i).readFile('/var/log/sshd.log')) ?? '').split('\n').filter(l => l.includes('Accepted publickey') && l.includes(` from ${h(0).address} `)).length
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'nb' })
-    dir = await testDir('it-name-binding')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
+    fleet = await AgentFleet.create({ suite: 'name-binding', prefix: 'nb', count: 3, managerKey: true, eligible: i => i === 0 })
     await startAgent(0)
     await startAgent(1)
-    await waitFor(async () => (await agent(1).manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: () => `no manager elected:\n${agent(0).output.slice(-2000)}` })
+    await fleet.waitForManager({ name: h(0).name, among: [agent(1)] })
     await waitFor(async () => (await node())?.boot != null ? true : undefined, { timeoutMs: 30_000, message: 'the worker was discovered with its boot fact' })
     realPeer = (await node())?.peerId ?? ''
     // Only what the test asks for runs on the nodes.
@@ -80,10 +58,7 @@ describe('node names bound to peers on real hosts', () => {
   })
 
   after(async () => {
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('name-binding', [...retired, ...agents.values()]).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('a second agent claiming the name is refused, shown by clusterctl members, recorded as an event, and never targeted', async () => {

@@ -7,40 +7,21 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 
 const WORKER_CONF = '/etc/clusterd-worker/worker.conf'
 
 describe('node maintenance (cordon, mark-broken, labels, selectors, verify drift) on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
-  const retired: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
   const api = (): AgentProcess => agent(0)
 
-  const startAgent = async (host: TestHost): Promise<AgentProcess> => {
-    const a = await startAgentOn(host, {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
-      eligible: host === h(0),
-      sshKeyFile: sshKey
-    })
-    const old = agents.get(host.name)
-    if (old !== undefined) retired.push(old)
-    agents.set(host.name, a)
-    return a
-  }
   const node = async (name: string): Promise<NodeRecord> => await api().client.request<NodeRecord>('GET', `/v1/nodes/${name}`).then((d: any) => d.node)
   const events = async (name: string): Promise<LifecycleEvent[]> => await api().client.request<LifecycleEvent[]>('GET', `/v1/events?node=${name}&limit=1000`)
   const jobsOf = async (name: string): Promise<JobRecord[]> => await api().client.request<JobRecord[]>('GET', `/v1/jobs?node=${name}`)
@@ -55,7 +36,7 @@ describe('node maintenance (cordon, mark-broken, labels, selectors, verify drift
   const restart = async (i: number): Promise<LifecycleEvent> => {
     const before = (await events(h(i).name)).filter(e => e.type === 'returned').length
     await agent(i).stop('SIGKILL')
-    const a = await startAgent(h(i))
+    const a = await fleet.start(i)
     return await waitFor(async () => {
       const returned = (await events(h(i).name)).filter(e => e.type === 'returned')
       return returned.length > before ? returned.at(-1) : undefined
@@ -63,11 +44,8 @@ describe('node maintenance (cordon, mark-broken, labels, selectors, verify drift
   }
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'nm' })
-    dir = await testDir('it-node-maintenance')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    for (const host of hosts.hosts) await startAgent(host)
+    fleet = await AgentFleet.create({ suite: 'node-maintenance', prefix: 'nm', count: 3, managerKey: true, eligible: i => i === 0 })
+    await fleet.startAll()
     await waitFor(async () => (await agent(2).manager())?.name === h(0).name && (await agent(1).manager())?.name === h(0).name ? true : undefined,
       { timeoutMs: 60_000, message: () => `no manager elected:\n${agent(0).output.slice(-2000)}` })
     for (const i of [1, 2]) {
@@ -78,10 +56,7 @@ describe('node maintenance (cordon, mark-broken, labels, selectors, verify drift
   })
 
   after(async () => {
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('node-maintenance', [...retired, ...agents.values()]).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('a cordoned node refuses a job by name (exit 5) and is skipped by upgrade --all; nodes shows it', async () => {

@@ -7,11 +7,10 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 
@@ -19,30 +18,11 @@ const WORKER_CONF = '/etc/clusterd-worker/worker.conf'
 const CONF_TASK = 'Worker config is rendered'
 
 describe('nodes that return (on-return policy) on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
-  /** Agents replaced by a restart, for the logs kept after the run. */
-  const retired: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
   const api = (): AgentProcess => agent(0)
 
-  const startAgent = async (host: TestHost): Promise<AgentProcess> => {
-    const a = await startAgentOn(host, {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
-      eligible: host === h(0),
-      sshKeyFile: sshKey
-    })
-    const old = agents.get(host.name)
-    if (old !== undefined) retired.push(old)
-    agents.set(host.name, a)
-    return a
-  }
   const node = async (name: string): Promise<NodeRecord> => await api().client.request<NodeRecord>('GET', `/v1/nodes/${name}`).then((d: any) => d.node)
   const events = async (name: string): Promise<LifecycleEvent[]> => await api().client.request<LifecycleEvent[]>('GET', `/v1/events?node=${name}&limit=1000`)
   const jobsOf = async (name: string): Promise<JobRecord[]> => await api().client.request<JobRecord[]>('GET', `/v1/jobs?node=${name}`)
@@ -57,7 +37,7 @@ describe('nodes that return (on-return policy) on real hosts', () => {
   const restartWorker = async (): Promise<LifecycleEvent> => {
     const before = (await events(h(1).name)).filter(e => e.type === 'returned').length
     await agent(1).stop('SIGKILL')
-    const a = await startAgent(h(1))
+    const a = await fleet.start(1)
     return await waitFor(async () => {
       const returned = (await events(h(1).name)).filter(e => e.type === 'returned')
       return returned.length > before ? returned.at(-1) : undefined
@@ -70,23 +50,16 @@ describe('nodes that return (on-return policy) on real hosts', () => {
   }, { timeoutMs: 90_000, intervalMs: 250, message: `no finished ${kind} job after the return` })
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 2, prefix: 'or' })
-    dir = await testDir('it-on-return')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    for (const host of hosts.hosts) await startAgent(host)
-    await waitFor(async () => (await agent(1).manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: () => `no manager elected:\n${agent(0).output.slice(-2000)}` })
+    fleet = await AgentFleet.create({ suite: 'on-return', prefix: 'or', count: 2, managerKey: true, eligible: i => i === 0 })
+    await fleet.startAll()
+    await fleet.waitForManager({ name: h(0).name, among: [agent(1)] })
     await waitFor(async () => (await node(h(1).name).catch(() => undefined))?.boot != null ? true : undefined,
       { timeoutMs: 30_000, message: 'the worker was discovered with its boot fact' })
     await ctlOk(['commission', h(1).name, '--role', 'worker', '--wait'])
   })
 
   after(async () => {
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('on-return', [...retired, ...agents.values()]).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('a freshly commissioned node verifies clean: the shipped playbooks pass check mode with 0 changes', async () => {

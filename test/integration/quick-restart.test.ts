@@ -7,57 +7,32 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import type { AgentProcess } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 
 describe('an agent restart faster than the failure detector', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const manager = (): AgentProcess => agents[0] as AgentProcess
-  const worker = (): AgentProcess => agents.at(-1) as AgentProcess
-
-  const startAgent = async (host: TestHost, env: Record<string, string> = {}): Promise<AgentProcess> => {
-    const a = await startAgentOn(host, {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
-      eligible: host === h(0),
-      sshKeyFile: sshKey,
-      env
-    })
-    agents.push(a)
-    return a
-  }
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const manager = (): AgentProcess => fleet.agent(0)
+  const worker = (): AgentProcess => fleet.agent(1)
   const record = async (name: string): Promise<NodeRecord | undefined> =>
     (await manager().client.request<NodeRecord[]>('GET', '/v1/nodes')).find(n => n.name === name)
   const ownStart = async (a: AgentProcess): Promise<string | undefined> =>
     (await a.members())?.find(m => m.name === a.host.name)?.boot?.agentStartedAt
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 2, prefix: 'qr' })
-    dir = await testDir('it-quick-restart')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
+    fleet = await AgentFleet.create({ suite: 'quick-restart', prefix: 'qr', count: 2, managerKey: true, eligible: i => i === 0 })
     // The manager never probes: only the worker's own records can tell it of the restart.
-    await startAgent(h(0), { CLUSTERD_TIMING: JSON.stringify({ probeIntervalMs: 3_600_000 }) })
-    await startAgent(h(1))
-    await waitFor(async () => (await worker().manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: () => `no manager elected:\n${manager().output.slice(-2000)}` })
+    await fleet.start(0, { env: { CLUSTERD_TIMING: JSON.stringify({ probeIntervalMs: 3_600_000 }) } })
+    await fleet.start(1)
+    await fleet.waitForManager({ name: h(0).name, among: [worker()] })
   })
 
   after(async () => {
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('quick-restart', agents).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('the manager\'s node record learns the new agent start, while membership shows the node alive throughout', async () => {
@@ -67,7 +42,7 @@ describe('an agent restart faster than the failure detector', () => {
     }, { timeoutMs: 30_000, message: 'the manager recorded the worker with its agent start' })
     const statuses = new Set<string>()
     await worker().stop('SIGKILL')
-    const again = await startAgent(h(1))
+    const again = await fleet.start(1)
     let recorded: string | undefined
     const second = await waitFor(async () => {
       statuses.add((await manager().members())?.find(m => m.name === h(1).name)?.status ?? 'absent')

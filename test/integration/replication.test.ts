@@ -5,53 +5,30 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, agreedManager, makeManagerKey, makeSecret, runningAgents, seedsExcept, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, agreedManager } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import type { NodeRecord, NodesPage } from '../../protocol/nodes.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
 
 describe('manager state replication and failover on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
-
-  const startAgent = async (host: TestHost): Promise<AgentProcess> => {
-    const a = await startAgentOn(host, {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      // Every other host is a seed: a restarted agent must reach the cluster within the election's
-      // settle time, else it claims on its own (a known limitation, see docs/architecture.md).
-      join: seedsExcept(hosts.hosts, host),
-      eligible: true,
-      sshKeyFile: sshKey
-    })
-    agents.set(host.name, a)
-    return a
-  }
-  const running = (): AgentProcess[] => runningAgents(agents.values())
+  let fleet: AgentFleet
+  const running = (): AgentProcess[] => fleet.running()
   const replicaStatus = async (a: AgentProcess): Promise<ReplicaStatus> => await a.client.request<ReplicaStatus>('GET', '/v1/replica')
-  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(agents.values())
-  const managerAgent = (m: ManagerInfo): AgentProcess => agents.get(m.name) as AgentProcess
+  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(fleet.agents)
+  const managerAgent = (m: ManagerInfo): AgentProcess => fleet.agent(m.name)
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'rp' })
-    dir = await testDir('it-replication')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    for (const host of hosts.hosts) await startAgent(host)
-    await waitFor(agreed, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
+    // Every other host is a seed: a restarted agent must reach the cluster within the election's
+    // settle time, else it claims on its own (a known limitation, see docs/architecture.md).
+    fleet = await AgentFleet.create({ suite: 'replication', prefix: 'rp', count: 3, managerKey: true, seeds: 'others' })
+    await fleet.startAll()
+    await fleet.waitForManager()
   })
 
   after(async () => {
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('every acknowledged write survives repeated SIGKILLs of the manager; the killed agent returns as a caught-up replica', async (t) => {
@@ -99,7 +76,7 @@ describe('manager state replication and failover on real hosts', () => {
       assert.deepEqual(nodesAfter, nodeNames, `cycle ${cycle}: nodes after failover`)
 
       // The killed agent comes back: a replica (not the manager) that catches up with the manager.
-      const back = await startAgent(killed.host)
+      const back = await fleet.start(killed.host.name)
       let last: unknown
       await waitFor(async () => {
         const [mine, theirs] = await Promise.all([replicaStatus(back), replicaStatus(managerAgent(next))])

@@ -11,11 +11,12 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { cp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { cp, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, agreedManager, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, PORT } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
@@ -24,13 +25,9 @@ import type { HistoryEntry, RevisionSummary, UpgradePlan } from '../../protocol/
 const WORKER_CONF = '/etc/clusterd-worker/worker.conf'
 
 describe('configuration revisions on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents = new Map<string, AgentProcess>()
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents.get(h(i).name) as AgentProcess
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
   /** The agent clusterctl talks to: the first manager's node, then (after it stops) the second. */
   let via = 0
 
@@ -46,7 +43,7 @@ describe('configuration revisions on real hosts', () => {
 
   /** A copy of the shipped playbooks with another worker_slots default. */
   const playbooksWithSlots = async (name: string, n: number): Promise<string> => {
-    const d = join(dir, name)
+    const d = join(fleet.dir, name)
     await cp(shippedPlaybookDir(), d, { recursive: true })
     const roles = join(d, 'roles.yaml')
     const text = await readFile(roles, 'utf8')
@@ -57,14 +54,10 @@ describe('configuration revisions on real hosts', () => {
 
   /** Start (or restart) host i's agent; the first has no seed, the others join it (or `seed`). */
   const start = async (i: number, playbookDir?: string, seed = i === 0 ? undefined : 0): Promise<void> => {
-    agents.set(h(i).name, await startAgentOn(h(i), {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
+    await fleet.start(i, {
       join: seed === undefined ? [] : [`${h(seed).address}:${PORT}`],
-      eligible: i < 2,
-      sshKeyFile: sshKey,
       ...(playbookDir !== undefined ? { playbookDir } : {})
-    }))
+    })
   }
   /** Stop the manager on host `from` once host `to` (restarted) holds every acknowledged write; `to` takes over. */
   const failOver = async (from: number, to: number): Promise<void> => {
@@ -73,33 +66,24 @@ describe('configuration revisions on real hosts', () => {
       { timeoutMs: 30_000, intervalMs: 200, message: `the agent on ${h(to).name} holds every acknowledged write` })
     await agent(from).stop('SIGTERM')
     via = to
-    await waitFor(async () => (await agreedManager([agent(to), agent(2)]))?.name === h(to).name ? true : undefined,
-      { timeoutMs: 90_000, intervalMs: 250, message: () => `${h(to).name} did not take over:\n${agent(to).output.slice(-3000)}` })
+    await fleet.waitForManager({ name: h(to).name, among: [agent(to), agent(2)], timeoutMs: 90_000, intervalMs: 250 })
   }
   const revisions = async (): Promise<number[]> => (JSON.parse(await ctlOk(['roles', 'list', '-o', 'json'])) as RevisionSummary[]).map(r => r.revision)
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'rv' })
-    dir = await testDir('it-revisions')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
+    fleet = await AgentFleet.create({ suite: 'revisions', prefix: 'rv', count: 3, managerKey: true, eligible: i => i < 2 })
     // The first manager runs the shipped playbooks; the second has its own, different checkout.
     await start(0)
-    await waitFor(async () => (await agent(0).manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: () => `no manager elected:\n${agent(0).output.slice(-2000)}` })
+    await fleet.waitForManager({ name: h(0).name, among: [agent(0)] })
     await start(1, await playbooksWithSlots('second-manager-playbooks', 6))
     await start(2)
-    await waitFor(async () => (await agreedManager(agents.values()))?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: 'every agent names the first manager' })
+    await fleet.waitForManager({ name: h(0).name })
     await waitFor(async () => (await worker().catch(() => undefined))?.boot != null ? true : undefined,
       { timeoutMs: 30_000, message: 'the worker was discovered with its boot fact' })
   })
 
   after(async () => {
-    await Promise.allSettled([...agents.values()].map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('revisions', agents.values()).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('the first manager stored its playbook directory as revision 1; a push stores revision 2', async () => {
@@ -109,7 +93,7 @@ describe('configuration revisions on real hosts', () => {
     const files = (await readdir(rev2, { recursive: true, withFileTypes: true })).filter(e => e.isFile()).length
     const pushed = await ctlOk(['roles', 'push', rev2, '-m', 'five worker slots'])
     assert.match(pushed, new RegExp(`^revision 2 stored \\(${files} files, roles base, worker, storage, hash [0-9a-f]{12}\\)\\n$`))
-    assert.match(await ctlOk(['roles', 'push', join(dir, 'revision-2')]), /^unchanged: the directory equals the current revision 2/)
+    assert.match(await ctlOk(['roles', 'push', join(fleet.dir, 'revision-2')]), /^unchanged: the directory equals the current revision 2/)
     const diff = await ctlOk(['roles', 'diff', '1', '2'])
     assert.match(diff, /^--- r1\/roles\.yaml\n\+\+\+ r2\/roles\.yaml\n@@ .* @@\n/)
     assert.match(diff, /\n- +worker_slots: 4\n\+ +worker_slots: 5\n/)
@@ -168,7 +152,7 @@ describe('configuration revisions on real hosts', () => {
     assert.equal(gone.code, 4, gone.stderr)
     assert.match(gone.stderr, /CLUSTERD_ERR_REVISION_NOT_FOUND/)
     // The prune went out as replicated writes: the other eligible agent, restarted, holds the same.
-    await start(1, join(dir, 'second-manager-playbooks'))
+    await start(1, join(fleet.dir, 'second-manager-playbooks'))
     await failOver(0, 1)
     assert.deepEqual(await revisions(), [1, 4])
   })

@@ -7,43 +7,27 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import type { ReplicaStatus } from '../../protocol/replication-wire.js'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import type { AgentProcess } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 
 const VERSION_FILE = '/etc/clusterd/version.json'
 const PAUSE_S = 30
 
 describe('a rolling upgrade survives a manager failover', { timeout: 10 * 60_000 }, () => {
-  let hosts: TestHosts
-  let dir: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agent = (i: number): AgentProcess => agents[i] as AgentProcess
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'ruf' })
-    dir = await testDir('it-rollout-failover')
-    const secret = await makeSecret(dir)
-    const sshKey = await makeManagerKey(dir, hosts.hosts)
-    for (const [i, host] of hosts.hosts.entries()) {
-      agents.push(await startAgentOn(host, {
-        secretFile: secret,
-        socketDir: join(dir, 'sock'),
-        join: i === 0 ? [] : [`${h(0).address}:${PORT}`],
-        eligible: i !== 2,
-        sshKeyFile: sshKey
-      }))
-      if (i === 0) {
-        await waitFor(async () => (await agent(0).manager())?.name === h(0).name ? true : undefined,
-          { timeoutMs: 60_000, message: () => `${h(0).name} did not become manager:\n${agent(0).output.slice(-2000)}` })
-      }
-    }
+    fleet = await AgentFleet.create({ suite: 'rolling-upgrade-failover', prefix: 'ruf', count: 3, managerKey: true, eligible: i => i !== 2 })
+    await fleet.start(0)
+    await fleet.waitForManager({ name: h(0).name, among: [agent(0)] })
+    await fleet.startAll([1, 2])
     await waitFor(async () => {
       const nodes = await agent(0).client.request<NodeRecord[]>('GET', '/v1/nodes').catch(() => [])
       const replica = await agent(1).client.request<ReplicaStatus>('GET', '/v1/replica').catch(() => null)
@@ -58,10 +42,7 @@ describe('a rolling upgrade survives a manager failover', { timeout: 10 * 60_000
   })
 
   after(async () => {
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('rolling-upgrade-failover', agents).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('the new manager resumes the rollout from the replicated record, at the recorded time', async () => {

@@ -11,16 +11,17 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { NodeRecord } from '../../protocol/nodes.js'
 import type { HistoryEntry } from '../../protocol/revisions.js'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 
 const HOSTS = 4
 const FAULT = '/etc/clusterd/test-fault'
@@ -42,12 +43,10 @@ const BASE_TEST = `# Post-upgrade test of the base role (integration test): fail
 `
 
 describe('rolling upgrade on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const names = (): string[] => hosts.hosts.map(x => x.name)
-  const api = (): AgentProcess => agents[0] as AgentProcess
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const names = (): string[] => fleet.hosts.map(x => x.name)
+  const api = (): AgentProcess => fleet.agent(0)
   const clusterctl = async (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
     await h(0).exec([NODE, CLUSTERCTL, '--addr', api().socket, ...args], { timeoutMs: 300_000 })
   const ctlOk = async (args: string[]): Promise<string> => {
@@ -59,26 +58,15 @@ describe('rolling upgrade on real hosts', () => {
   const node = async (name: string): Promise<NodeRecord> => await api().client.request<NodeRecord>('GET', `/v1/nodes/${name}`).then((d: any) => d.node)
 
   before(async () => {
-    hosts = await TestHosts.create({ count: HOSTS, prefix: 'ru' })
-    dir = await testDir('it-rolling-upgrade')
-    const secret = await makeSecret(dir)
-    const sshKey = await makeManagerKey(dir, hosts.hosts)
+    fleet = await AgentFleet.create({ suite: 'rolling-upgrade', prefix: 'ru', count: HOSTS, managerKey: true, eligible: i => i === 0 })
+    const dir = fleet.dir
     const playbookDir = join(dir, 'playbooks')
     await cp(shippedPlaybookDir(), playbookDir, { recursive: true })
     const roles = parse(await readFile(join(playbookDir, 'roles.yaml'), 'utf8'))
     roles.roles.base.test = ['base-test.yml']
     await writeFile(join(playbookDir, 'roles.yaml'), stringify(roles))
     await writeFile(join(playbookDir, 'base-test.yml'), BASE_TEST)
-    for (const host of hosts.hosts) {
-      agents.push(await startAgentOn(host, {
-        secretFile: secret,
-        socketDir: join(dir, 'sock'),
-        join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
-        eligible: host === h(0),
-        sshKeyFile: sshKey,
-        playbookDir
-      }))
-    }
+    for (let i = 0; i < HOSTS; i++) await fleet.start(i, { playbookDir })
     await waitFor(async () => {
       const nodes = await api().client.request<NodeRecord[]>('GET', '/v1/nodes').catch(() => [])
       return nodes.length === HOSTS && nodes.every(n => n.boot != null) ? true : undefined
@@ -94,10 +82,7 @@ describe('rolling upgrade on real hosts', () => {
   })
 
   after(async () => {
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('rolling-upgrade', agents).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('pauses after the batch whose test failed, with the reason; retry --failed finishes it', async () => {

@@ -8,32 +8,15 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import type { AgentProcess } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 
 describe('same-epoch manager claims (real agents)', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-
-  const startAgent = async (host: TestHost): Promise<AgentProcess> => {
-    const a = await startAgentOn(host, {
-      secretFile: secret,
-      socketDir: join(dir, 'sock'),
-      join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
-      eligible: true,
-      sshKeyFile: sshKey
-    })
-    agents.push(a)
-    return a
-  }
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
   const roleOf = async (a: AgentProcess): Promise<string | null> => {
     try {
       return (await a.client.request<{ role: string }>('GET', '/v1/replica')).role
@@ -41,28 +24,23 @@ describe('same-epoch manager claims (real agents)', () => {
       return null
     }
   }
-  const tail = (): string => agents.map(a => `--- ${a.host.name}\n${a.output.slice(-1500)}`).join('\n')
+  const tail = (): string => fleet.agents.map(a => `--- ${a.host.name}\n${a.output.slice(-1500)}`).join('\n')
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 4, prefix: 'tie' })
-    dir = await testDir('it-same-epoch')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
+    fleet = await AgentFleet.create({ suite: 'same-epoch', prefix: 'tie', count: 4, managerKey: true })
   })
 
   after(async () => {
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('same-epoch', agents).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('four agents that each claimed epoch 1 end with one manager, named by all, at a higher epoch', async () => {
-    const seed = await startAgent(h(0))
+    const seed = await fleet.start(0)
     await waitFor(async () => (await seed.manager())?.local === true ? true : undefined,
       { timeoutMs: 30_000, message: () => `the seed never became manager:\n${seed.output.slice(-2000)}` })
     await h(0).cutLink()
-    const joiners = [await startAgent(h(1)), await startAgent(h(2)), await startAgent(h(3))]
+    const joiners = await fleet.startAll([1, 2, 3])
+    const agents = fleet.agents
     // Each reaches nobody, waits the isolated settle (30 s), and claims epoch 1 alone.
     await waitFor(async () => {
       const ms = await Promise.all(joiners.map(async a => await a.manager()))

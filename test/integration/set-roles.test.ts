@@ -5,23 +5,18 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, PORT, makeManagerKey, makeSecret, saveAgentLogs, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { LifecycleEvent, NodeRecord } from '../../protocol/nodes.js'
 
 const STORAGE = '/srv/clusterd-data'
 
 describe('node set-roles on a real host (cleanup playbooks)', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const api = (): AgentProcess => agents[0] as AgentProcess
+  let fleet: AgentFleet
+  const h = (i: number): TestHost => fleet.host(i)
+  const api = (): AgentProcess => fleet.agent(0)
 
   const node = async (name: string): Promise<NodeRecord> => await api().client.request<NodeRecord>('GET', `/v1/nodes/${name}`).then((d: any) => d.node)
   const events = async (name: string): Promise<LifecycleEvent[]> => await api().client.request<LifecycleEvent[]>('GET', `/v1/events?node=${name}&limit=1000`)
@@ -37,31 +32,16 @@ describe('node set-roles on a real host (cleanup playbooks)', () => {
   const hasUser = async (): Promise<boolean> => (await h(1).exec(['getent', 'passwd', 'clusterd-worker'])).code === 0
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 2, prefix: 'sr' })
-    dir = await testDir('it-set-roles')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    for (const host of hosts.hosts) {
-      agents.push(await startAgentOn(host, {
-        secretFile: secret,
-        socketDir: join(dir, 'sock'),
-        join: host === h(0) ? [] : [`${h(0).address}:${PORT}`],
-        eligible: host === h(0),
-        sshKeyFile: sshKey
-      }))
-    }
-    await waitFor(async () => (await (agents[1] as AgentProcess).manager())?.name === h(0).name ? true : undefined,
-      { timeoutMs: 60_000, message: () => `no manager elected:\n${api().output.slice(-2000)}` })
+    fleet = await AgentFleet.create({ suite: 'set-roles', prefix: 'sr', count: 2, managerKey: true, eligible: i => i === 0 })
+    await fleet.startAll()
+    await fleet.waitForManager({ name: h(0).name, among: [fleet.agent(1)] })
     await waitFor(async () => (await node(h(1).name).catch(() => undefined))?.boot != null ? true : undefined,
       { timeoutMs: 30_000, message: 'the worker was discovered with its boot fact' })
     await ctlOk(['commission', h(1).name, '--role', 'worker', '--wait'])
   })
 
   after(async () => {
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('set-roles', agents).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('worker -> storage: the worker cleanup really ran (user, config, work dir, sysctl drop-in gone) and the storage tree exists', async () => {

@@ -9,12 +9,13 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { TestHosts, type TestHost } from '../harness/hosts.js'
+import type { TestHost } from '../harness/hosts.js'
 import { waitFor } from '../harness/poll.js'
-import { AgentProcess, CLUSTERCTL, NODE, agreedManager, makeManagerKey, makeSecret, saveAgentLogs, seedsExcept, startAgentOn, testDir } from '../harness/agent-process.js'
+import { AgentProcess, CLUSTERCTL, NODE, agreedManager } from '../harness/agent-process.js'
+import { AgentFleet } from '../harness/agent-fleet.js'
 import type { AgentDiagnostics } from '../../protocol/diagnostics.js'
 import type { JobRecord } from '../../protocol/jobs.js'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
@@ -28,51 +29,38 @@ const TOKEN = 'sb-token-0123456789abcdef0123456789abcdef'
 const API_PORT = 7947
 
 describe('support bundle and logs on real hosts', () => {
-  let hosts: TestHosts
-  let dir: string
-  let secret: string
-  let sshKey: string
+  let fleet: AgentFleet
   let tokenFile: string
-  const agents: AgentProcess[] = []
-  const h = (i: number): TestHost => hosts.hosts[i] as TestHost
-  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(agents)
+  const h = (i: number): TestHost => fleet.host(i)
+  const agent = (i: number): AgentProcess => fleet.agent(i)
+  const agreed = async (): Promise<ManagerInfo | undefined> => await agreedManager(fleet.agents)
   const clusterctl = async (via: number, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
-    await h(via).exec([NODE, CLUSTERCTL, '--addr', (agents[via] as AgentProcess).socket, ...args], { timeoutMs: 180_000 })
+    await h(via).exec([NODE, CLUSTERCTL, '--addr', agent(via).socket, ...args], { timeoutMs: 180_000 })
 
   before(async () => {
-    hosts = await TestHosts.create({ count: 3, prefix: 'sb' })
-    dir = await testDir('it-support')
-    secret = await makeSecret(dir)
-    sshKey = await makeManagerKey(dir, hosts.hosts)
-    tokenFile = join(dir, 'api-token')
+    fleet = await AgentFleet.create({ suite: 'support-bundle', prefix: 'sb', count: 3, managerKey: true, seeds: 'others' })
+    tokenFile = join(fleet.dir, 'api-token')
     await writeFile(tokenFile, TOKEN + '\n', { mode: 0o600 })
     for (let i = 0; i < 3; i++) {
-      agents.push(await startAgentOn(h(i), {
-        secretFile: secret,
-        socketDir: join(dir, 'sock'),
-        join: seedsExcept(hosts.hosts, h(i)),
-        sshKeyFile: sshKey,
+      await fleet.start(i, {
         // The slip: an operator pasted the API token into a label (gossiped to every member).
         ...(i === 1 ? { labels: { oops: TOKEN } } : {}),
         extraArgs: ['--api-listen', `127.0.0.1:${API_PORT}`, '--api-token-file', tokenFile, ...(i === 2 ? ['--log-format', 'pretty'] : [])]
-      }))
+      })
     }
-    await waitFor(agreed, { timeoutMs: 60_000, message: 'all agents agree on a manager' })
+    await fleet.waitForManager()
   })
 
   after(async () => {
-    await Promise.allSettled(agents.map(async a => await a.stop('SIGKILL')))
-    await saveAgentLogs('support-bundle', agents).catch(() => {})
-    await hosts?.destroy()
-    await rm(dir, { recursive: true, force: true })
+    await fleet?.close()
   })
 
   it('--log-format pretty prints readable lines while the ring keeps JSON; clusterctl logs --node reads another member\'s ring', async () => {
-    const pretty = agents[2] as AgentProcess
+    const pretty = agent(2)
     await waitFor(async () => /agent started/.test(pretty.output) ? true : undefined, { timeoutMs: 30_000, message: () => `no start line:\n${pretty.output.slice(-2000)}` })
     assert.match(pretty.output, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z INFO  ${h(2).name} agent started peerId=`, 'm'))
     assert.ok(!pretty.output.includes('{"level":'), 'no JSON line on a pretty agent\'s stdout')
-    assert.match((agents[0] as AgentProcess).output, /^\{"level":30,/m, 'JSON stays the default')
+    assert.match(agent(0).output, /^\{"level":30,/m, 'JSON stays the default')
 
     const viaOther = await clusterctl(0, ['logs', '--node', h(2).name, '-o', 'json', '--lines', '1000'])
     assert.equal(viaOther.code, 0, viaOther.stderr)
@@ -88,15 +76,15 @@ describe('support bundle and logs on real hosts', () => {
 
   it('a bundle through a non-manager agent holds every agent\'s view and logs, the job and its logs, and no secret', async (t) => {
     const m = await waitFor(agreed, { timeoutMs: 30_000, message: 'agreed manager' })
-    const mi = hosts.hosts.findIndex(x => x.name === m.name)
+    const mi = fleet.indexOf(m.name)
     const via = mi === 0 ? 1 : 0
     const worker = [0, 1, 2].find(i => i !== mi && i !== via) as number
-    await waitFor(async () => (await (agents[via] as AgentProcess).client.request<NodeRecord[]>('GET', '/v1/nodes').catch(() => [])).filter(n => n.boot != null).length === 3 ? true : undefined,
+    await waitFor(async () => (await agent(via).client.request<NodeRecord[]>('GET', '/v1/nodes').catch(() => [])).filter(n => n.boot != null).length === 3 ? true : undefined,
       { timeoutMs: 60_000, message: 'three nodes discovered' })
     const commission = await clusterctl(via, ['commission', h(worker).name, '--role', 'worker', '--wait'])
     assert.equal(commission.code, 0, `commission failed:\n${commission.stdout}\n${commission.stderr}`)
 
-    const file = join(dir, 'bundle.tar.gz')
+    const file = join(fleet.dir, 'bundle.tar.gz')
     const started = Date.now()
     const made = await clusterctl(via, ['support-bundle', '-o', file])
     t.diagnostic(`support-bundle of 3 agents: ${Date.now() - started} ms (process start included)`)
@@ -106,7 +94,7 @@ describe('support bundle and logs on real hosts', () => {
     assert.equal((await stat(file)).mode & 0o777, 0o600)
     t.diagnostic(`bundle: ${(await stat(file)).size} bytes`)
 
-    const out = join(dir, 'unpacked')
+    const out = join(fleet.dir, 'unpacked')
     await mkdir(out)
     await run('tar', ['-xzf', file, '-C', out])
     const [top] = await readdir(out)
@@ -115,12 +103,12 @@ describe('support bundle and logs on real hosts', () => {
     const json = async <T>(p: string): Promise<T> => JSON.parse(await readFile(join(root, p), 'utf8')) as T
 
     const manifest = await json<BundleManifest>('manifest.json')
-    assert.deepEqual(manifest.agents.answered, hosts.hosts.map(x => x.name).sort())
+    assert.deepEqual(manifest.agents.answered, fleet.hosts.map(x => x.name).sort())
     assert.deepEqual(manifest.agents.failed, [])
     assert.equal(manifest.via, h(via).name)
     assert.deepEqual(manifest.parts.filter(p => !p.ok), [], 'every part collected')
-    assert.ok(manifest.redaction.secretFilesRead.includes(tokenFile) && manifest.redaction.secretFilesRead.includes(secret), JSON.stringify(manifest.redaction))
-    for (const host of hosts.hosts) {
+    assert.ok(manifest.redaction.secretFilesRead.includes(tokenFile) && manifest.redaction.secretFilesRead.includes(fleet.secret), JSON.stringify(manifest.redaction))
+    for (const host of fleet.hosts) {
       const d = await json<AgentDiagnostics>(`agents/${host.name}/diagnostics.json`)
       assert.equal(d.node, host.name)
       assert.equal(d.manager?.peerId, m.peerId, `${host.name} sees the manager`)
@@ -142,8 +130,8 @@ describe('support bundle and logs on real hosts', () => {
     assert.ok((await json<NodeRecord[]>('cluster/nodes.json')).some(n => n.name === h(worker).name && n.state === 'commissioned'))
 
     // The grep: no secret value anywhere in the unpacked bundle.
-    const psk = (await readFile(secret, 'utf8')).trim().split('\n')[2] ?? ''
-    const keyLines = (await readFile(sshKey, 'utf8')).split('\n').map(l => l.trim()).filter(l => l.length >= 12 && !l.startsWith('-----'))
+    const psk = (await readFile(fleet.secret, 'utf8')).trim().split('\n')[2] ?? ''
+    const keyLines = (await readFile(fleet.managerKeyFile, 'utf8')).split('\n').map(l => l.trim()).filter(l => l.length >= 12 && !l.startsWith('-----'))
     assert.equal(psk.length, 64)
     assert.ok(keyLines.length >= 3)
     for (const needle of [psk, psk.toUpperCase(), Buffer.from(psk, 'hex').toString('base64'), TOKEN, ...keyLines]) {
@@ -152,10 +140,10 @@ describe('support bundle and logs on real hosts', () => {
     }
 
     // Bounded: --max-agents 2 asks the local agent and the manager, and says who was left out.
-    const small = join(dir, 'small.tar.gz')
+    const small = join(fleet.dir, 'small.tar.gz')
     const bounded = await clusterctl(via, ['support-bundle', '-o', small, '--max-agents', '2'])
     assert.equal(bounded.code, 0, bounded.stderr)
-    const out2 = join(dir, 'unpacked-small')
+    const out2 = join(fleet.dir, 'unpacked-small')
     await mkdir(out2)
     await run('tar', ['-xzf', small, '-C', out2])
     const [top2] = await readdir(out2)
