@@ -2,7 +2,7 @@
  * Benchmark: clusterd membership against HashiCorp Serf on the same real test hosts.
  *
  *   npm run bench:membership -- [--hosts 8[,5,16]] [--rounds 5] [--idle-seconds 30] [--quiet-seconds 30]
- *                               [--converge-seconds 120]
+ *                               [--converge-seconds 120] [--clusterd-timing JSON]
  *                               [--late 3] [--systems clusterd,serf] [--poll-ms 1000] [--settle-seconds 5]
  *   npm run bench:membership -- --soak MINUTES [--hosts 8] [--load-nice -5]
  *
@@ -30,6 +30,7 @@ const { values } = benchArgs({
     'idle-seconds': { type: 'string', default: '30' },
     'quiet-seconds': { type: 'string', default: '30' },
     'converge-seconds': { type: 'string', default: '120' },
+    'clusterd-timing': { type: 'string' },
     late: { type: 'string', default: '3' },
     systems: { type: 'string' },
     'poll-ms': { type: 'string', default: '1000' },
@@ -65,7 +66,8 @@ function say (msg: string): void {
 }
 
 async function makeSystem (id: string): Promise<BenchSystem> {
-  return id === 'clusterd' ? await clusterdSystem() : serfSystem()
+  // --clusterd-timing '{"datagramBudget":1000}': the agents' CLUSTERD_TIMING (membership knobs), to try one.
+  return id === 'clusterd' ? await clusterdSystem(values['clusterd-timing'] === undefined ? {} : { CLUSTERD_TIMING: values['clusterd-timing'] }) : serfSystem()
 }
 
 async function killAll (agents: readonly BenchAgent[]): Promise<void> {
