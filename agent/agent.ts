@@ -51,6 +51,7 @@ import { registerConsoleRoutes } from './console/console-routes.js'
 import { judgeHealth, judgeReadiness } from './metrics/probes.js'
 import { directoryBytes } from './metrics/store-bytes.js'
 import { LogRing } from './diagnostics/log-ring.js'
+import { StdoutSink } from './diagnostics/stdout-sink.js'
 import { AgentDiagnosticsSource, secretValuesInMemory } from './diagnostics/agent-diagnostics.js'
 import { DiagnosticsStream } from './diagnostics/diagnostics-stream.js'
 import { registerDiagnosticsRoutes } from './diagnostics/diagnostics-routes.js'
@@ -250,7 +251,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       storeRevision: () => config.managerEligible ? replicaStatus().revision : null,
       storeBytes: async () => config.managerEligible ? await directoryBytes(join(config.dataDir, 'manager')) : null,
       managerFigures: () => managerHost?.metrics() ?? null,
-      eventLoop: () => stalls.reading()
+      eventLoop: () => stalls.reading(),
+      logLinesDropped: () => logs.droppedBySink
     }, { version: AGENT_VERSION, nodeName: config.nodeName })
     election.onChange((info, previous) => { metrics.managerChanged(info, previous) })
 
@@ -349,8 +351,9 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
 export async function runAgent (config: AgentConfig): Promise<void> {
   // Every line goes to stdout (as JSON, or readable with --log-format pretty) and into the ring
   // of recent lines the API serves (agent/diagnostics/log-ring.ts).
-  const stdout = pino.destination({ fd: 1, sync: true })
-  const logs = new LogRing(config.logFormat === 'pretty' ? line => { stdout.write(formatLogLine(line) + '\n') } : line => { stdout.write(line) })
+  // Never blocking: a slow reader of stdout must not freeze the failure detector (stdout-sink.ts).
+  const stdout = new StdoutSink()
+  const logs = new LogRing(config.logFormat === 'pretty' ? line => { stdout.write(formatLogLine(line) + '\n') } : line => { stdout.write(line) }, { droppedBySink: () => stdout.dropped })
   const logger = pino({ level: config.logLevel, base: { node: config.nodeName } }, logs)
   // A start that hangs fails loudly at the deadline, naming its step (startup-watch.ts).
   logger.info({ version: AGENT_VERSION, pid: process.pid }, 'agent starting')

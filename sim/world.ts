@@ -4,41 +4,17 @@
  * network model; a stalled node processes nothing until it wakes (its input is delivered then
  * and its timers fire late); a crashed node drops everything; a restarted node is a fresh core
  * started from its persisted incarnation. Everything random comes from seeded streams, so a
- * run is a pure function of its seed and parameters. A push-pull is two messages (whole
- * states) or, when the factory gives a digest, three (digest; entries + wants; the wanted
- * entries): the responder's inbound slot is freed when it has answered, not when the last
- * frame arrives (a simplification: the third frame is small once a cluster has converged).
+ * run is a pure function of its seed and parameters. Push-pull exchanges (two or three frames,
+ * their timeouts and refusals) are sync-exchanges.ts; the events both queue are world-event.ts.
  */
 
 import { Cpu, type CpuParams } from './cpu.js'
 import { EventQueue } from './event-queue.js'
 import { Network, type NetworkInit } from './network.js'
 import { Prng } from './prng.js'
+import { SyncExchanges } from './sync-exchanges.js'
 import type { SimCore, SimEndpoint, SimEvent, SimNodeFactory, SimOutput } from './sim-types.js'
-
-const K_TICK = 0
-const K_DGRAM = 1
-const K_SYNC_REQ = 2
-const K_SYNC_REPLY = 3
-const K_SYNC_FAIL = 4
-const K_ACTION = 5
-/** The CPU model only: a node's core starts once its start-up work is done; other work. */
-const K_START = 6
-const K_BACKGROUND = 7
-/** Digest push-pull: the initiator's last frame (the entries the responder asked for). */
-const K_SYNC_PUSH = 8
-
-/** One queued event; a single shape keeps the dispatch monomorphic. */
-class Ev {
-  constructor (
-    readonly k: number,
-    readonly node: number,
-    readonly from: number,
-    readonly gen: number,
-    readonly a: unknown,
-    readonly b: unknown
-  ) {}
-}
+import { Ev, K_ACTION, K_BACKGROUND, K_DGRAM, K_START, K_SYNC_FAIL, K_SYNC_PUSH, K_SYNC_REPLY, K_SYNC_REQ, K_TICK } from './world-event.js'
 
 /** Options of a world. */
 export interface WorldInit extends NetworkInit {
@@ -67,8 +43,6 @@ export interface Traffic {
   syncBytes: Float64Array
 }
 
-interface PendingSync { node: number, gen: number, to: SimEndpoint, peer: number }
-
 /** The simulated cluster. */
 export class World<M, S> {
   /** Virtual time (ms). */
@@ -93,31 +67,21 @@ export class World<M, S> {
   /** Last incarnation each node persisted (its restart value). */
   readonly incarnation: Float64Array
   private readonly observers: EventObserver[] = []
-  private readonly pending = new Map<number, PendingSync>()
-  private nextSyncId = 0
-  private readonly syncTimeoutMs: number
   /** The shared CPU, when modelled. */
   readonly cpu: Cpu | null
   private readonly cpuRng: Prng
   /** Called just before a node's core starts (after its start-up work under the CPU model). */
   beforeStart: ((i: number) => void) | null = null
-  /** Push-pull requests on their way to or queued at each node (the CPU model's refusals). */
-  private readonly syncsIn: Int32Array
-  /** Push-pulls refused because the responder already had `inboundSyncs` in hand. */
-  refusedSyncs = 0
   /** Wall time of the input being handled: what it sends leaves when it is done. */
   private sendDelay = 0
-  /** Push-pulls are digest exchanges (three frames) when the factory says how. */
-  private readonly digest: NonNullable<SimNodeFactory<M, S>['digest']> | null
+  /** The push-pull exchanges (in flight, refused). */
+  readonly exchanges: SyncExchanges<M, S>
 
   constructor (init: WorldInit, factory: SimNodeFactory<M, S>) {
     this.factory = factory
-    this.digest = factory.digest ?? null
     this.net = new Network(init, new Prng(init.seed, 0x6e6574), init.capacity)
-    this.syncTimeoutMs = init.syncTimeoutMs ?? 10_000
     const n = init.capacity
     this.cpu = init.cpu !== undefined ? new Cpu(init.cpu, n) : null
-    this.syncsIn = new Int32Array(n)
     this.cpuRng = new Prng(init.seed, 0x637075)
     this.up = new Uint8Array(n)
     this.gen = new Int32Array(n)
@@ -138,6 +102,16 @@ export class World<M, S> {
       this.hostIndex.set(ep.host, i)
       this.cores.push(null)
     }
+    this.exchanges = new SyncExchanges({
+      queue: this.queue,
+      net: this.net,
+      factory,
+      gen: this.gen,
+      cpu: this.cpu,
+      traffic: this.traffic,
+      apply: (i, out) => { this.apply(i, out) },
+      sendsAt: () => this.now + this.sendDelay
+    }, n, init.syncTimeoutMs ?? 10_000)
   }
 
   /** The address of node `i` (one per node; the same after a restart). */
@@ -272,7 +246,7 @@ export class World<M, S> {
     const i = e.node
     if (this.up[i] !== 1) {
       // A crashed node drops its input; a requester learns its push-pull failed.
-      if (e.k === K_SYNC_REQ) { this.syncsIn[i]!--; this.failSync(e.b as number, this.now + 2 * this.net.baseDelay()) }
+      if (e.k === K_SYNC_REQ) this.exchanges.lost(e, this.now)
       return
     }
     if ((e.k === K_TICK || e.k === K_START || e.k === K_BACKGROUND || e.k === K_SYNC_PUSH) && e.gen !== this.gen[i]) return
@@ -303,56 +277,11 @@ export class World<M, S> {
         this.apply(i, core.receive(this.endpoints[e.from]!, msg, this.now))
         return
       }
-      case K_SYNC_REQ: {
-        this.syncsIn[i]!--
-        const sid = e.b as number
-        const p = this.pending.get(sid)
-        if (p === undefined) return
-        let reply: unknown
-        let bytes: number
-        if (this.digest !== null) {
-          // The responder answers the digest with what differs; it merges on the last frame.
-          const r = core.onDigestRequest!(e.a, this.now)
-          reply = r.reply
-          bytes = this.digest.replyBytes(reply)
-          this.apply(i, r.out)
-        } else {
-          const r = core.onSyncRequest(e.a as S, this.now)
-          reply = r.reply
-          bytes = this.factory.syncBytes(r.reply)
-          this.apply(i, r.out)
-        }
-        this.traffic.syncBytes[i]! += bytes
-        this.traffic.syncBytes[p.node]! += bytes
-        const d = this.net.streamDelay(i, e.from)
-        if (d >= 0) this.queue.push(this.now + this.sendDelay + d, new Ev(K_SYNC_REPLY, e.from, i, p.gen, reply, sid))
-        return
-      }
-      case K_SYNC_REPLY: {
-        const sid = e.b as number
-        const p = this.pending.get(sid)
-        if (p === undefined || p.gen !== this.gen[i]) return
-        this.pending.delete(sid)
-        if (this.digest === null) { this.apply(i, core.onSyncReply(e.a as S, this.now)); return }
-        const { push, out } = core.onDigestReply!(e.a, this.now)
-        this.apply(i, out)
-        const bytes = this.factory.syncBytes(push)
-        this.traffic.syncBytes[i]! += bytes
-        this.traffic.syncBytes[p.peer]! += bytes
-        const d = this.net.streamDelay(i, p.peer)
-        if (d >= 0) this.queue.push(this.now + this.sendDelay + d, new Ev(K_SYNC_PUSH, p.peer, i, this.gen[p.peer]!, push, null))
-        return
-      }
+      case K_SYNC_REQ:
+      case K_SYNC_REPLY:
       case K_SYNC_PUSH:
-        this.apply(i, core.onDigestPush!(e.a as S, this.now))
-        return
-      case K_SYNC_FAIL: {
-        const sid = e.b as number
-        const p = this.pending.get(sid)
-        if (p === undefined || p.gen !== this.gen[i]) return
-        this.pending.delete(sid)
-        this.apply(i, core.onSyncFailed(p.to, this.now))
-      }
+      case K_SYNC_FAIL:
+        this.exchanges.handle(e, core, this.now)
     }
   }
 
@@ -375,11 +304,7 @@ export class World<M, S> {
     switch (e.k) {
       case K_TICK: if (this.now !== this.nextTick[i]) return false; ms = p.tickMs; break
       case K_DGRAM: ms = p.datagramMs; break
-      case K_SYNC_REQ: ms = p.syncMs + (this.digest !== null ? p.digestPerKbMs * this.digest.bytes(e.a) : p.syncPerKbMs * this.factory.syncBytes(e.a as S)) / 1024; break
-      case K_SYNC_REPLY: ms = p.syncMs + p.syncPerKbMs * (this.digest !== null ? this.digest.replyBytes(e.a) : this.factory.syncBytes(e.a as S)) / 1024; break
-      // The stream is set up already: only the entries merged.
-      case K_SYNC_PUSH: ms = p.syncPerKbMs * this.factory.syncBytes(e.a as S) / 1024; break
-      case K_SYNC_FAIL: ms = p.tickMs; break
+      case K_SYNC_REQ: case K_SYNC_REPLY: case K_SYNC_PUSH: case K_SYNC_FAIL: ms = this.exchanges.cpuMs(e, p); break
       case K_BACKGROUND:
         cpu.run(i, p.backgroundMs, this.now)
         this.queue.push(this.now + p.backgroundEveryMs, new Ev(K_BACKGROUND, i, -1, this.gen[i]!, null, null))
@@ -387,12 +312,6 @@ export class World<M, S> {
     }
     this.sendDelay = cpu.run(i, ms, this.now)
     return true
-  }
-
-  private failSync (sid: number, at: number): void {
-    const p = this.pending.get(sid)
-    if (p === undefined) return
-    this.queue.push(at, new Ev(K_SYNC_FAIL, p.node, -1, p.gen, null, sid))
   }
 
   /** Carries out what node `i`'s core returned from a call made outside the world (a broadcast). */
@@ -418,34 +337,7 @@ export class World<M, S> {
     }
     for (let k = 0; k < out.syncs.length; k++) {
       const s = out.syncs[k]!
-      const sid = this.nextSyncId++
-      const g = this.gen[i]!
-      const to = this.hostIndex.get(s.to.host)
-      this.pending.set(sid, { node: i, gen: g, to: s.to, peer: to ?? -1 })
-      const payload = this.digest !== null ? this.digest.of(s.state) : s.state
-      const bytes = this.digest !== null ? this.digest.bytes(payload) : this.factory.syncBytes(s.state)
-      tr.syncsOut[i]!++
-      tr.syncBytes[i]! += bytes
-      // Past the timeout the requester gives up whatever happens.
-      this.queue.push(now + this.syncTimeoutMs, new Ev(K_SYNC_FAIL, i, -1, g, null, sid))
-      if (to === undefined) {
-        this.failSync(sid, now)
-        continue
-      }
-      const d = this.net.streamDelay(i, to)
-      if (d < 0) continue
-      const limit = this.cpu?.params.inboundSyncs ?? 0
-      if (limit > 0 && this.syncsIn[to]! >= limit) {
-        // The responder serves so many push-pulls at once already: it refuses this one at once,
-        // for the connection's cost (half a push-pull's stream setup: its side of the handshake).
-        this.refusedSyncs++
-        this.cpu!.run(to, this.cpu!.params.syncMs / 2, now)
-        this.failSync(sid, now + 2 * d)
-        continue
-      }
-      this.syncsIn[to]!++
-      tr.syncBytes[to]! += bytes
-      this.queue.push(now + d, new Ev(K_SYNC_REQ, to, i, g, payload, sid))
+      this.exchanges.open(i, s, this.hostIndex.get(s.to.host), now)
     }
     if (out.events.length > 0) {
       for (let k = 0; k < out.events.length; k++) {

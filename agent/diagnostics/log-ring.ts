@@ -15,6 +15,8 @@ export type LineSink = (line: string) => void
 export interface LogRingInit {
   /** Lines kept. Default LOG_RING_LINES. */
   capacity?: number
+  /** Lines the sink could not pass on (a slow reader of stdout: stdout-sink.ts); none by default. */
+  droppedBySink?: () => number
 }
 
 /** A shortened copy of an over-long pino line that is still one JSON object (its message cut). */
@@ -36,11 +38,16 @@ export function shortenLine (line: string, max = MAX_LOG_LINE_CHARS): string {
 export class LogRing {
   private readonly lines: Array<string | undefined>
   private next = 1
+  private readonly sinkDropped: () => number
 
   /** `sink` receives every line first (the agent's stdout). */
   constructor (private readonly sink: LineSink, init: LogRingInit = {}) {
     this.lines = new Array<string | undefined>(Math.max(1, init.capacity ?? LOG_RING_LINES))
+    this.sinkDropped = init.droppedBySink ?? (() => 0)
   }
+
+  /** Lines the sink dropped (kept here all the same). */
+  get droppedBySink (): number { return this.sinkDropped() }
 
   /** pino's destination interface: one serialised line, newline included. */
   write (line: string): void {

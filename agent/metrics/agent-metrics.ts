@@ -40,6 +40,8 @@ export interface AgentMetricsSources {
   managerFigures: () => ManagerFigures | null
   /** The event-loop watch's reading. */
   eventLoop: () => EventLoopReading
+  /** Log lines stdout's reader did not take in time (agent/diagnostics/stdout-sink.ts). */
+  logLinesDropped?: () => number
 }
 
 /** Settings of the registry. */
@@ -144,6 +146,7 @@ export class AgentMetrics implements ManagerMetricsSink {
     this.transitions = new Counter({ name: 'clusterd_lifecycle_transitions_total', help: 'Node lifecycle state changes recorded by this agent\'s manager role (from "none": a new record).', labelNames: ['from', 'to'], registers: [r] })
 
     add('clusterd_event_loop_worst_lag_seconds', 'Worst event-loop stall of the last 30 s (what /healthz judges).', 'gauge', () => one(s.eventLoop().worstLagMs / 1000))
+    add('clusterd_log_lines_dropped_total', 'Log lines not written to stdout because its reader did not keep up (they stay in GET /v1/logs).', 'counter', () => one(s.logLinesDropped?.() ?? 0))
   }
 
   /** The election named a manager (or a new epoch): one election seen to its end. */

@@ -193,7 +193,10 @@ async function cutRounds (agents: readonly BenchAgent[], rounds: number, opts: P
     const views = new Map<string, View>()
     const pre = await pollViews(agents, (a, v) => { views.set(a.name, v) }, () => agents.every(a => allAlive(views.get(a.name), names)),
       { intervalMs: opts.pollMs, timeoutMs: opts.recoverTimeoutMs })
-    if (!pre.done) throw new Error(`round ${r}: the cluster is not whole before the cut`)
+    if (!pre.done) {
+      await keepFailureLogs(agents)
+      throw new Error(`round ${r}: the cluster is not whole before the cut`)
+    }
     await delay(opts.settleMs) // quiet time between rounds, not a wait for state (that was the poll above)
     const t0 = performance.now()
     await victim.host.cutLink()

@@ -2,6 +2,7 @@
  * Benchmark: clusterd membership against HashiCorp Serf on the same real test hosts.
  *
  *   npm run bench:membership -- [--hosts 8[,5,16]] [--rounds 5] [--idle-seconds 30] [--quiet-seconds 30]
+ *                               [--converge-seconds 120] [--clusterd-timing JSON]
  *                               [--late 3] [--systems clusterd,serf] [--poll-ms 1000] [--settle-seconds 5]
  *   npm run bench:membership -- --soak MINUTES [--hosts 8] [--load-nice -5]
  *
@@ -28,6 +29,8 @@ const { values } = benchArgs({
     rounds: { type: 'string', default: '5' },
     'idle-seconds': { type: 'string', default: '30' },
     'quiet-seconds': { type: 'string', default: '30' },
+    'converge-seconds': { type: 'string', default: '120' },
+    'clusterd-timing': { type: 'string' },
     late: { type: 'string', default: '3' },
     systems: { type: 'string' },
     'poll-ms': { type: 'string', default: '1000' },
@@ -54,7 +57,7 @@ const loadNice = num('load-nice', values['load-nice'], -20, 19)
 const systems = (values.systems ?? (soakMinutes > 0 ? 'clusterd' : 'clusterd,serf')).split(',')
 for (const s of systems) if (s !== 'clusterd' && s !== 'serf') benchUsageError(`unknown system '${s}'`)
 
-const PHASE: PhaseOptions = { pollMs, convergeTimeoutMs: 120_000, failTimeoutMs: 60_000, recoverTimeoutMs: 180_000, settleMs: num('settle-seconds', values['settle-seconds'], 0, 600) * 1000 }
+const PHASE: PhaseOptions = { pollMs, convergeTimeoutMs: num('converge-seconds', values['converge-seconds'], 10, 3600) * 1000, failTimeoutMs: 60_000, recoverTimeoutMs: 180_000, settleMs: num('settle-seconds', values['settle-seconds'], 0, 600) * 1000 }
 
 const started = Date.now()
 /** Progress on stderr (this is the program's own CLI output, not library logging). */
@@ -63,7 +66,8 @@ function say (msg: string): void {
 }
 
 async function makeSystem (id: string): Promise<BenchSystem> {
-  return id === 'clusterd' ? await clusterdSystem() : serfSystem()
+  // --clusterd-timing '{"datagramBudget":1000}': the agents' CLUSTERD_TIMING (membership knobs), to try one.
+  return id === 'clusterd' ? await clusterdSystem(values['clusterd-timing'] === undefined ? {} : { CLUSTERD_TIMING: values['clusterd-timing'] }) : serfSystem()
 }
 
 async function killAll (agents: readonly BenchAgent[]): Promise<void> {

@@ -2,8 +2,8 @@
  * The work of one job run on its nodes: per pending node a lease from the node's own agent
  * (when fenced), then an SSH pre-check with the pinned host key, a few nodes at a time; then
  * one ansible-runner for the plan of every node that passed, with each node's outcome mapped
- * from its result (job-outcome.ts). The job runner wraps this with the job's deadline, status
- * and final outcome.
+ * from its result (job-outcome.ts). job-run.ts wraps this with the job's deadline, status and
+ * final outcome.
  */
 
 import type { Logger } from 'pino'
@@ -27,7 +27,7 @@ export interface RunContext {
   /** Write the job's progress (unless another manager finished it). */
   save: (job: JobRecord) => Promise<void>
   events: EventBuffer
-  /** Node leases held by this run; the runner releases all of them when the run ends. */
+  /** Node leases held by this run; job-run.ts releases all of them when the run ends. */
   leases: Map<string, HeldLease>
 }
 
@@ -92,7 +92,7 @@ export async function precheckNodes (ctx: RunContext, job: JobRecord, signal: Ab
 /**
  * Run the plan for `targets` (`plan`, or the plan of the job's kind) in one ansible-runner and map its result onto each node. A lost
  * lease stops the whole run (one process serves every node); each node's outcome says which
- * lease was lost. Nothing is mapped when `signal` aborted (the runner closes the nodes).
+ * lease was lost. Nothing is mapped when `signal` aborted (finishing the job closes the nodes).
  */
 export async function runPlaybooks (ctx: RunContext, job: JobRecord, roleConfig: RoleConfig, targets: PlanTarget[], signal: AbortSignal, given?: PlaybookPlan): Promise<void> {
   const { c, events, leases } = ctx

@@ -3,7 +3,8 @@
  * each node's lifecycle transition, then per node a lease and an SSH pre-check with the pinned
  * host key, then the playbooks of the plan through the PlaybookRunner (job-pipeline.ts), with
  * every Ansible event persisted (event-buffer.ts) and each node's outcome mapped by the pure
- * job-outcome.ts. This file holds the queue and the job's life around a run.
+ * job-outcome.ts. This file holds the queue: which job runs when, which nodes each job holds,
+ * submission, cancel, resume and retry, and the restart; one job's run and end are job-run.ts.
  * A node is in at most one job; jobs on disjoint nodes run concurrently up to a limit; one
  * failing node never fails the others. Deadlines are absolute (`timeoutAt`), so they survive
  * a restart. On stop, running jobs are left `running` in the store and resume on the next
@@ -14,27 +15,24 @@
 
 import type { Logger } from 'pino'
 import { ClusterdError } from '../../protocol/errors.js'
-import { isTerminalJobStatus, type JobNodeProgress, type JobRecord } from '../../protocol/jobs.js'
+import { isTerminalJobStatus, type JobRecord } from '../../protocol/jobs.js'
 import type { LifecycleActor, NodeRecord } from '../../protocol/nodes.js'
 import type { HostKey } from '../../protocol/members.js'
 import type { PlaybookRunner } from '../ansible/playbook-runner.js'
-import type { HeldLease, JobFencing } from '../fencing/node-leases.js'
+import type { JobFencing } from '../fencing/node-leases.js'
 import type { RoleConfig } from '../roles/role-config.js'
 import type { PrecheckResult } from '../ssh/precheck.js'
 import type { ConfigStore, JobStore, NodeStore } from '../store/index.js'
-import { EventBuffer } from './event-buffer.js'
 import { JobWatchers, jobFeed } from './job-feed.js'
-import { closeNode, isFinal, jobVerdict, managerError, outcomeCommand } from './job-outcome.js'
-import { precheckNodes, runPlaybooks, type RunContext } from './job-pipeline.js'
+import { isFinal, managerError } from './job-outcome.js'
+import { finishJob, runJob, STOP, type JobRunHost } from './job-run.js'
 import type { JobFeedItem, JobRequest, JobService } from './job-service.js'
 import { clusterVars, numberConfig } from './job-settings.js'
 import { checkSubmission, startCommand } from './job-submit.js'
-import { appliedBy, isMaintenanceKind, isSetRoles, maintenanceNote } from './maintenance.js'
-import { runRollout } from './rollout-run.js'
+import { isMaintenanceKind } from './maintenance.js'
 import { failedNodes, isRollout, resumeRollout, retryFailedInPlace, rolloutSettingsOf, type RolloutJob } from './rollout-plan.js'
-import { byJobRevision } from '../revisions/upgrade-plan.js'
 import type { ManagerMetricsSink } from '../../protocol/manager-metrics.js'
-import { runAgentUpgrade, type AgentUpgradeRunInit } from '../agent-upgrade/agent-upgrade-run.js'
+import type { AgentUpgradeRunInit } from '../agent-upgrade/agent-upgrade-run.js'
 
 /** Where to reach a node: from membership (address) and its signed facts (host keys). */
 export interface NodeTarget { address: string, port?: number, hostKeys: HostKey[] }
@@ -84,9 +82,7 @@ export interface JobRunnerInit {
 
 interface Running { controller: AbortController, done: Promise<void> }
 
-const STOP = 'manager-stopping'
 const CANCEL = 'cancelled'
-const TIMEOUT = 'timeout'
 
 /** The job runner. */
 export class JobRunner implements JobService {
@@ -98,10 +94,19 @@ export class JobRunner implements JobService {
   private readonly watchers = new JobWatchers()
   private submitChain: Promise<unknown> = Promise.resolve()
   private status: 'stopped' | 'started' | 'stopping' = 'stopped'
+  /** What a job's run (job-run.ts) borrows from this runner. */
+  private readonly host: JobRunHost
 
   constructor (components: JobRunnerComponents, init: JobRunnerInit) {
     this.c = components
     this.init = { defaultTimeoutS: 1800, defaultMaxParallel: 4, precheckParallel: 8, baseVars: {}, selfName: '', agentUpgrade: {}, ...init }
+    this.host = {
+      c: this.c,
+      init: this.init,
+      save: async job => { await this.save(job) },
+      notify: id => { this.watchers.notify(id) },
+      release: (name, jobId) => { if (this.busy.get(name) === jobId) this.busy.delete(name) }
+    }
   }
 
   /** Jobs queued or running now. */
@@ -166,7 +171,7 @@ export class JobRunner implements JobService {
     } else {
       const i = this.queue.indexOf(id)
       if (i >= 0) this.queue.splice(i, 1)
-      await this.finish(job, { cancelled: `cancelled: ${reason}` })
+      await finishJob(this.host, job, { cancelled: `cancelled: ${reason}` })
     }
     return (await this.c.store.getJob(id)) ?? job
   }
@@ -244,7 +249,7 @@ export class JobRunner implements JobService {
       roles: async revision => await this.c.roles(revision),
       ...(this.c.currentRevision !== undefined ? { currentRevision: this.c.currentRevision } : {}),
       busyWith: async name => await this.busyWith(name),
-      clusterVars: async () => await this.clusterVars(),
+      clusterVars: async () => await clusterVars(this.c.store, this.init.baseVars),
       cluster: this.init.cluster,
       epoch: this.init.epoch,
       defaultTimeoutS: this.init.defaultTimeoutS
@@ -288,7 +293,7 @@ export class JobRunner implements JobService {
         const id = this.queue.shift() as string
         if (this.running.has(id)) continue
         const controller = new AbortController()
-        const done = this.run(id, controller.signal)
+        const done = runJob(this.host, id, controller.signal)
           .catch(async err => {
             // A bug or an environment failure (disk full, missing directory) must not leave the
             // job running and its nodes stuck: fail what is not finished, with the reason.
@@ -301,7 +306,7 @@ export class JobRunner implements JobService {
                 const p = job.perNode[n]
                 if (p !== undefined) managerError(p, err as Error)
               }
-              await this.finish(job, {})
+              await finishJob(this.host, job, {})
             }
           })
           .catch(err => { this.c.logger.error({ err, job: id }, 'could not record the failure of a job') })
@@ -309,103 +314,6 @@ export class JobRunner implements JobService {
         this.running.set(id, { controller, done })
       }
     })().catch(err => { this.c.logger.error({ err }, 'job scheduling failed') })
-  }
-
-  private async run (id: string, signal: AbortSignal): Promise<void> {
-    const job = await this.c.store.getJob(id)
-    if (job === undefined || isTerminalJobStatus(job.status)) return
-    const log = this.c.logger.child({ job: id })
-    const events = new EventBuffer(this.c.store, id, () => { this.watchers.notify(id) }, log)
-    // Node leases held by this run; all are released when it ends, whatever the outcome.
-    const leases = new Map<string, HeldLease>()
-    const ctx: RunContext = {
-      c: this.c,
-      log,
-      cluster: this.init.cluster,
-      precheckParallel: this.init.precheckParallel,
-      clusterVars: async () => await this.clusterVars(),
-      save: async job => { await this.save(job) },
-      events,
-      leases
-    }
-    if (isRollout(job)) {
-      // A rolling upgrade keeps its own deadlines (one per wave) and leases (released per wave).
-      try {
-        await runRollout(ctx, job, signal, {
-          finish: async (j, how) => { await this.finish(j, how, events) },
-          timeoutS: async () => numberConfig(await this.c.store.getConfig('job-timeout'), this.init.defaultTimeoutS),
-          stopping: s => s.reason === STOP
-        })
-      } finally {
-        await events.flush()
-      }
-      return
-    }
-    const controller = new AbortController()
-    const timer = setTimeout(() => { controller.abort(TIMEOUT) }, Math.max(0, Date.parse(job.timeoutAt) - Date.now()))
-    const runSignal = AbortSignal.any([signal, controller.signal])
-    try {
-      job.status = 'running'
-      job.startedAt ??= new Date().toISOString()
-      await this.save(job)
-      if (job.kind === 'agent-upgrade') {
-        const roleConfig = await this.c.roles(job.revision ?? null)
-        await runAgentUpgrade(ctx, job, { playbookDir: roleConfig.dir, self: this.init.selfName, ...this.init.agentUpgrade }, runSignal)
-      } else {
-        // Checked before the pre-checks, so a revision that cannot be read fails the job at once.
-        const groups = byJobRevision(job, job.nodes.map(name => ({ name })))
-        const configs = new Map<number | null, RoleConfig>()
-        for (const [revision] of groups) configs.set(revision, await this.c.roles(revision))
-        const targets = await precheckNodes(ctx, job, runSignal)
-        await this.save(job)
-        // One ansible-runner per revision the job runs (one, except a verify or reconfigure of nodes at different revisions).
-        for (const [revision, group] of byJobRevision(job, targets)) {
-          if (runSignal.aborted) break
-          await runPlaybooks(ctx, job, configs.get(revision) as RoleConfig, group, runSignal)
-        }
-      }
-      await events.flush()
-      const why = String(runSignal.reason ?? '')
-      if (signal.aborted && signal.reason === STOP) {
-        // Leave the job running in the store: the next manager start resumes it.
-        await this.save(job)
-        log.info('job interrupted by manager stop; it will resume')
-        return
-      }
-      if (runSignal.aborted) await this.finish(job, { cancelled: why === TIMEOUT ? `timed out at ${job.timeoutAt}` : why }, events)
-      else await this.finish(job, {}, events)
-    } finally {
-      clearTimeout(timer)
-      await Promise.all([...leases.values()].map(async l => await l.release()))
-      await events.flush()
-    }
-  }
-
-  /** Final outcome: per-node lifecycle transitions, then the job's status. */
-  private async finish (job: JobRecord, how: { cancelled?: string }, events?: EventBuffer): Promise<void> {
-    // All nodes at once: the store's serial queue keeps each node's order and lets concurrent
-    // writes share one disk sync (20 sequential synced transitions took seconds under load).
-    await Promise.all(job.nodes.map(async name => {
-      const p = job.perNode[name] as JobNodeProgress
-      closeNode(p, how.cancelled)
-      const applied = appliedBy(job, name, p)
-      // A set-roles that succeeded makes the new roles (and vars) the node's own, before the note.
-      if (isSetRoles(job) && p.outcome === 'ok') await this.c.store.applyTransition(name, { type: 'SET_ROLES', jobId: job.id, roles: job.roles, vars: job.vars }, { actor: 'job-runner' })
-      // An agent upgrade leaves the lifecycle alone: the job and its events are its record.
-      if (job.kind === 'agent-upgrade') { /* nothing to transition */ } else if (isMaintenanceKind(job.kind)) await this.c.store.noteNode(name, { ...maintenanceNote(job.kind, job.id, p, new Date().toISOString()), ...applied })
-      else await this.c.store.applyTransition(name, outcomeCommand(job.id, p), { actor: 'job-runner', ...applied })
-      if (this.busy.get(name) === job.id) this.busy.delete(name)
-    }))
-    const verdict = jobVerdict(job, how.cancelled)
-    job.status = verdict.status
-    job.reason = verdict.reason
-    job.finishedAt = new Date().toISOString()
-    await events?.flush()
-    await this.c.store.appendJobEvents(job.id, [{ kind: 'status', message: `job ${job.status}${job.reason !== null ? `: ${job.reason}` : ''}` }])
-    await this.save(job)
-    this.c.logger.info({ job: job.id, status: job.status, reason: job.reason }, 'job finished')
-    const seconds = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000
-    this.c.metrics?.jobFinished(job.kind, job.status, Number.isFinite(seconds) ? Math.max(0, seconds) : 0)
   }
 
   /**
@@ -445,9 +353,5 @@ export class JobRunner implements JobService {
     }
     await this.c.store.putJob(job)
     this.watchers.notify(job.id)
-  }
-
-  private async clusterVars (): Promise<Record<string, string>> {
-    return await clusterVars(this.c.store, this.init.baseVars)
   }
 }

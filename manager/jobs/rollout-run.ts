@@ -20,7 +20,7 @@ import { appliedBy } from './maintenance.js'
 import { jobPlan, precheckNodes, runPlaybooks, type RunContext } from './job-pipeline.js'
 import { beginWave, endWave, nextStep, pauseRollout, type RolloutJob } from './rollout-plan.js'
 
-/** What the rollout asks of the job runner around it. */
+/** What the rollout asks of the job's run around it (job-run.ts). */
 export interface RolloutHooks {
   /** End the job (succeeded or failed by its nodes; cancelled with the reason). */
   finish: (job: JobRecord, how: { cancelled?: string }) => Promise<void>
@@ -109,7 +109,7 @@ async function runWave (ctx: RunContext, job: RolloutJob, batch: number, nodes: 
     const p = job.perNode[name] as JobNodeProgress
     if (p.outcome === 'running' || p.outcome === 'pending') setOutcome(p, 'failed', deadline.signal.aborted ? `timed out at ${job.timeoutAt}` : 'the node was not run (no result from ansible-runner)')
   }
-  // An ok node records the revision it was upgraded to, in the same write (as JobRunner.finish does).
+  // An ok node records the revision it was upgraded to, in the same write (as finishJob in job-run.ts does).
   await Promise.all(nodes.map(async name => {
     const progress = job.perNode[name] as JobNodeProgress
     await c.store.applyTransition(name, outcomeCommand(job.id, progress), { actor: 'job-runner', ...appliedBy(job, name, progress) })

@@ -9,6 +9,7 @@ import { DEFAULT_PREFIX, MAX_HOSTS_PER_SET, PIDFILE_DIR, PREFIX_PATTERN, SSH_VER
 import { track, untrack } from './exit-hooks.js'
 import { TestHost } from './host.js'
 import { createBridge, createHostLinks, SetNames, subnetsInUse } from './net.js'
+import { ensureNeighbourRoom } from './neighbour-table.js'
 import { generateKey, knownHostsLine } from './sshd.js'
 import { claimSlot, setStateDir, type SlotOwner } from './state.js'
 import { planForSet, sweep, teardown, teardownSync, type TeardownLeftovers, type TeardownPlan } from './teardown.js'
@@ -139,6 +140,9 @@ export class TestHosts {
     this.hosts.push(...hosts)
     await Promise.all(hosts.map(async h => { await h.prepare() }))
     await this.writeKnownHosts()
+    const room = await ensureNeighbourRoom(this.hosts.length)
+    if (!room.ok) { this.log.warn({ error: room.error }, 'neighbour table'); process.emitWarning(room.error, 'TestHostsWarning') }
+    else if (room.raised.length > 0) this.log.info({ raised: room.raised }, 'neighbour-table limits raised')
     await createHostLinks(this.names, hosts.map(h => h.index))
     await Promise.all(hosts.map(async h => { await h.boot() }))
     if (this.verify) await inBatches(hosts, SSH_VERIFY_CONCURRENCY, async h => { await h.verifySsh() })

@@ -34,6 +34,7 @@ function sources (over: Partial<AgentMetricsSources> = {}): AgentMetricsSources 
     storeBytes: async () => 4096,
     managerFigures: () => null,
     eventLoop: () => ({ worstLagMs: 120, sinceTickMs: 5, ticks: 10 }),
+    logLinesDropped: () => 7,
     ...over
   }
 }
@@ -66,6 +67,7 @@ describe('AgentMetrics', () => {
     assert.equal(s.get('clusterd_store_bytes'), 4096)
     assert.equal(s.get('clusterd_agent_info{version="1.2.3",node="n2"}'), 1)
     assert.equal(s.get('clusterd_event_loop_worst_lag_seconds'), 0.12)
+    assert.equal(s.get('clusterd_log_lines_dropped_total'), 7, 'log lines stdout\'s reader did not take')
     // Manager-only figures have no samples on an agent that is not the manager.
     assert.ok(![...s.keys()].some(k => k.startsWith('clusterd_nodes{') || k.startsWith('clusterd_replication_lag')))
     sent = 25
