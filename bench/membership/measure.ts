@@ -48,7 +48,19 @@ export interface ConvergeResult {
 
 /** With BENCH_FAIL_LOGS=DIR, a phase that fails writes every agent's log tail there (DIR/NAME.log). */
 async function keepFailureLogs (agents: readonly BenchAgent[]): Promise<void> {
-  const dir = process.env.BENCH_FAIL_LOGS
+  await writeLogTails(process.env.BENCH_FAIL_LOGS, agents)
+}
+
+/**
+ * With BENCH_KEEP_LOGS=DIR, every agent's log tail is written to DIR/SUBDIR/NAME.log when a
+ * system's run ends, passed or not (to read what the agents did in a run that finished).
+ */
+export async function keepLogs (subdir: string, agents: readonly BenchAgent[]): Promise<void> {
+  const dir = process.env.BENCH_KEEP_LOGS
+  await writeLogTails(dir === undefined || dir === '' ? undefined : join(dir, subdir), agents)
+}
+
+async function writeLogTails (dir: string | undefined, agents: readonly BenchAgent[]): Promise<void> {
   if (dir === undefined || dir === '') return
   await mkdir(dir, { recursive: true })
   await Promise.all(agents.map(async a => { await writeFile(join(dir, `${a.name}.log`), a.tail()) }))

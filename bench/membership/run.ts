@@ -15,7 +15,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { TestHosts } from '../../test/harness/hosts.js'
 import { clusterdSystem } from './clusterd-system.js'
-import { converge, failureRounds, idleWindow, lateJoins, type PhaseOptions } from './measure.js'
+import { converge, failureRounds, idleWindow, keepLogs, lateJoins, type PhaseOptions } from './measure.js'
 import { machineInfo, markdownSoak, markdownTable, type SystemResult } from './report.js'
 import { serfSystem } from './serf-system.js'
 import { soak, type SoakResult } from './soak.js'
@@ -93,6 +93,7 @@ async function benchOne (system: BenchSystem, hosts: TestHosts, n: number): Prom
     say(`${system.id}: late joiners spawn->sees all ${late.map(l => Math.round(l.spawnToSeesAllMs)).join(', ')} ms`)
     return { system: system.id, converge: formed.result, idle, steady, failure, late }
   } finally {
+    await keepLogs(`${system.id}-${n}`, agents).catch(() => {})
     await killAll(agents)
     await system.close()
   }
@@ -116,6 +117,7 @@ async function soakOne (system: BenchSystem, hosts: TestHosts, n: number): Promi
     say(`${system.id}: soak saw ${r.polledTransitions} polled and ${r.loggedTransitions} logged suspect/failed transitions`)
     return r
   } finally {
+    await keepLogs(`${system.id}-${n}`, agents).catch(() => {})
     await killAll(agents)
     await system.close()
   }
