@@ -73,6 +73,8 @@ export class MemberState {
   added = 0
   /** Members that came back from failed since start (a heal still being learned). */
   revivals = 0
+  /** When a member last became failed in our view (gossip to the recently dead: `gossipToDeadMs`). */
+  lastFailedAt = -Infinity
   /** When members we held failed came back (see `revivedQuietMs`); pruned as they age. */
   private readonly revived = new Map<MemberId, number>()
   private readonly c: MemberStateComponents
@@ -226,6 +228,7 @@ export class MemberState {
     const prev = this.table.code(slot)
     this.suspicions.delete(slot)
     this.table.setCode(slot, Code.Failed, now)
+    this.lastFailedAt = now
     this.c.stats.deaths++
     out.events.push({ t: 'member', id: info.id, status: 'failed', previous: statusName(prev), info })
     this.enqueue(memberKey(info.id), { t: 'dead', id: info.id, incarnation: info.incarnation, from })
