@@ -389,8 +389,8 @@ export class SwimCore implements MembershipCore {
    * the verdict goes alone (piggybacked broadcasts spent their retransmits into the cut the
    * same way). It runs whether or not the queue holds anything: after a cut the survivors'
    * queues are soon empty, and the verdict is the message. At most one datagram per gossip
-   * interval, sent with probability (failed within the window) / (candidates): after one
-   * crash, each node sends the dead member 5/N datagrams a second for `gossipToDeadMs`.
+   * interval: after one crash, each node sends the dead member 5/N datagrams a second for
+   * `gossipToDeadMs`.
    */
   private gossipToDead (now: number, out: Output): void {
     const t = this.state.table
@@ -401,7 +401,14 @@ export class SwimCore implements MembershipCore {
       const c = t.code(s)
       return isLive(c) || (c === Code.Failed && t.lastChange(s) > since)
     })[0]
-    if (slot !== undefined && t.code(slot) === Code.Failed) tellFailed(this.state, t.info(slot).addr, t.info(slot).id, out)
+    if (slot === undefined || t.code(slot) !== Code.Failed) return
+    // One verdict a gossip interval for the whole set of recent deaths, not one per dead
+    // member: across a half partition every node would send 2.5 a second, each answered by a
+    // refutation or a re-announcement, for no faster heal (a side's refutations are learned in
+    // bulk by push-pull). A single cut-off node still gets one every interval.
+    const k = this.state.failedSince(since)
+    if (k > 1 && this.rng() * k >= 1) return
+    tellFailed(this.state, t.info(slot).addr, t.info(slot).id, out)
   }
 
   // ---- helpers ----

@@ -67,6 +67,19 @@ describe('SwimCore gossip to the recently dead (gossipToDeadMs)', () => {
     assert.equal(c.member('b')?.status, 'failed')
   })
 
+  it('tells the whole set of recently dead about one verdict per gossip interval, not one to each (a half partition heals by push-pull)', () => {
+    const others = Array.from({ length: 40 }, (_, i) => String.fromCharCode(65 + i))
+    const c = core('m', others, { probeIntervalMs: 1e9 })
+    for (const id of others.slice(1)) gossip(c, others[0]!, { t: 'dead', id, incarnation: 1, from: others[0]! }, 100)
+    let verdicts = 0
+    for (let now = 200; now <= 20_000; now += 200) {
+      verdicts += c.tick(now).send.filter(d => d.msg.t === 'gossip' && d.msg.gossip.length === 1 && d.msg.gossip[0]!.t === 'dead').length
+    }
+    // 100 gossip intervals: one verdict per interval at most, to 39 dead members: ~2.5 expected
+    // (each pick is a dead one with p 39/40, told with p 1/39), not ~97.
+    assert.ok(verdicts > 0 && verdicts <= 10, `${verdicts} verdicts`)
+  })
+
   it('gossipToDeadMs 0 gossips to live members only', () => {
     const c = core('m', ['a', 'b'], { gossipToDeadMs: 0 })
     gossip(c, 'a', { t: 'dead', id: 'b', incarnation: 1, from: 'a' }, 100)
