@@ -48,6 +48,8 @@ export class Metrics<M, S> {
   private readonly bySubject = new Map<number, Tracker[]>()
   /** Per observer: members it holds as alive or suspect (self excluded). */
   readonly aliveView: Int32Array
+  /** Per observer: members it holds alive, not suspect (self excluded): what the benchmark polls. */
+  readonly strictView: Int32Array
   /** Last time a node was disrupted (started, restarted, woke, partition healed). */
   private readonly disruptedAt: Float64Array
   /** Verdicts within this long after a disruption are counted apart. */
@@ -61,6 +63,7 @@ export class Metrics<M, S> {
   constructor (world: World<M, S>, capacity: number, disruptionGraceMs = 30_000) {
     this.world = world
     this.aliveView = new Int32Array(capacity)
+    this.strictView = new Int32Array(capacity)
     this.disruptedAt = new Float64Array(capacity).fill(-Infinity)
     this.disruptionGraceMs = disruptionGraceMs
     for (let i = 0; i < capacity; i++) this.idIndex.set(world.idOf(i), i)
@@ -74,13 +77,14 @@ export class Metrics<M, S> {
 
   /** Call after nodes were booted with preloaded views: their views count every booted node. */
   booted (first: number, n: number): void {
-    for (let i = first; i < first + n; i++) this.aliveView[i] = this.world.core(i)!.size() - 1
+    for (let i = first; i < first + n; i++) this.aliveView[i] = this.strictView[i] = this.world.core(i)!.size() - 1
     this.upCount += n
   }
 
   /** Call when node `i` started (a joiner or a restart): its view is empty again. */
   started (i: number, now: number): void {
     this.aliveView[i] = 0
+    this.strictView[i] = 0
     this.upCount++
     this.disruptedAt[i] = now
     for (const t of this.trackers) {
@@ -147,6 +151,19 @@ export class Metrics<M, S> {
     return true
   }
 
+  /**
+   * True when every up node holds every other up node alive, none suspect (bench:membership's
+   * "all see all": an agent lists every agent alive).
+   */
+  allAliveAll (): boolean {
+    const w = this.world
+    const want = this.upCount - 1
+    for (let i = 0; i < w.count; i++) {
+      if (w.up[i] === 1 && (this.strictView[i] !== want || this.aliveView[i] !== want)) return false
+    }
+    return true
+  }
+
   /** True when every up node's view holds exactly the up nodes of its own partition group. */
   allSeeOwnSide (): boolean {
     const w = this.world
@@ -168,6 +185,7 @@ export class Metrics<M, S> {
     const was = e.previous === 'alive' || e.previous === 'suspect'
     const is = e.status === 'alive' || e.status === 'suspect'
     if (was !== is) this.aliveView[node]! += is ? 1 : -1
+    if ((e.previous === 'alive') !== (e.status === 'alive')) this.strictView[node]! += e.status === 'alive' ? 1 : -1
     if (e.status !== e.previous && (e.status === 'suspect' || e.status === 'failed')) {
       this.transitions[e.status]++
       this.judge(node, s, e.status, now)

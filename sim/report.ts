@@ -76,7 +76,7 @@ export function toText (rs: ScenarioResult[]): string {
   const rows = rs.map(r => [
     r.scenario, String(r.nodes), String(r.durationS),
     durations(r.joinMs), durations(r.failMs), durations(r.rejoinMs),
-    r.partitionDetectMs !== undefined || r.healMs !== undefined || r.scenario === 'partition'
+    r.partitionDetectMs !== undefined || r.healMs !== undefined || r.scenario === 'partition' || r.scenario === 'isolate'
       ? `${secs(r.partitionDetectMs)}/${secs(r.healMs)}`
       : r.formMs !== undefined ? `form ${secs(r.formMs)}` : '-',
     r.convergedAtEnd ? 'yes' : 'no',
@@ -142,8 +142,9 @@ function joinCell (r: ScenarioResult): string {
   return r.scenario === 'form' || r.scenario === 'burst' ? `all see all ${secs(r.formMs)}` : durations(r.joinMs)
 }
 
-/** The rejoin column; `partition` shows when all saw all again, from the heal. */
+/** The rejoin column; `partition` and `isolate` show when all saw all again, from the heal (isolate: and the cut until all held the node failed). */
 function rejoinCell (r: ScenarioResult): string {
+  if (r.scenario === 'isolate') return `cut: all hold it failed ${secs(r.partitionDetectMs)}; heal: all see all ${secs(r.healMs)}`
   return r.scenario === 'partition' ? `heal: all see all ${secs(r.healMs)}` : durations(r.rejoinMs)
 }
 

@@ -12,7 +12,7 @@ import { ElectionProbe } from './election-probe.js'
 import type { CpuParams } from './cpu.js'
 
 /** Names of the scenarios (`all` runs each of them in turn). */
-export const SCENARIOS = ['join', 'crash', 'partition', 'stall', 'restart', 'mass-join', 'churn', 'form', 'split-claim', 'burst'] as const
+export const SCENARIOS = ['join', 'crash', 'partition', 'isolate', 'stall', 'restart', 'mass-join', 'churn', 'form', 'split-claim', 'burst'] as const
 /** One scenario name. */
 export type ScenarioName = typeof SCENARIOS[number]
 
@@ -44,7 +44,11 @@ export interface ScenarioResult {
   failMs: number[]
   /** ms from each wake or restart until every live node held it alive again. */
   rejoinMs: number[]
-  /** ms from a partition until every node saw exactly its side; from the heal until all see all. */
+  /**
+   * ms from a partition until every node saw exactly its side (isolate: until every other
+   * node held the cut-off node failed); from the heal until all see all (isolate: all hold
+   * all alive, none suspect).
+   */
   partitionDetectMs?: number
   healMs?: number
   /** ms from the start until all see all (form; burst: from the joiners' start). */
@@ -93,7 +97,7 @@ export interface ScenarioResult {
 }
 
 const DEFAULT_DURATION_S: Record<ScenarioName, number> = {
-  join: 30, crash: 60, partition: 120, stall: 120, restart: 90, 'mass-join': 60, churn: 120, form: 60, 'split-claim': 90, burst: 120
+  join: 30, crash: 60, partition: 120, isolate: 60, stall: 120, restart: 90, 'mass-join': 60, churn: 120, form: 60, 'split-claim': 90, burst: 120
 }
 
 /**
@@ -256,6 +260,42 @@ export function runScenario<M, S> (name: ScenarioName, p: SimParams, makeFactory
       world.every(FAULT_AT_MS + checkEvery, checkEvery, durationMs, () => {
         if (healAt < 0 && detected < 0 && metrics.allSeeOwnSide()) detected = world.now - FAULT_AT_MS
         if (healAt >= 0 && healed < 0 && metrics.allSeeAll()) healed = world.now - healAt
+      })
+      world.at(durationMs, () => {
+        if (detected >= 0) res.partitionDetectMs = detected
+        if (healed >= 0) res.healMs = healed
+      })
+      break
+    }
+    case 'isolate': {
+      // The benchmark's link cut (bench:membership): one node's link is cut until every other
+      // node holds it failed, then restored at once; healed when every node holds every node
+      // alive, none suspect (what the benchmark polls). The node is not the boot manager, so
+      // this measures membership, not an election.
+      let cutAt = -1
+      let healAt = -1
+      let detected = -1
+      let healed = -1
+      let x = -1
+      world.at(FAULT_AT_MS, () => {
+        do x = randomUp(n); while (x === election.bootManager && n > 1)
+        world.net.setGroup(x, 1)
+        cutAt = world.now
+      })
+      const id = (): string => world.idOf(x)
+      world.every(FAULT_AT_MS + checkEvery, checkEvery, durationMs, () => {
+        if (cutAt < 0) return
+        if (healAt < 0) {
+          for (let i = 0; i < n; i++) {
+            if (i !== x && world.up[i] === 1 && world.core(i)!.member(id())?.status !== 'failed') return
+          }
+          detected = world.now - cutAt
+          world.net.heal()
+          healAt = world.now
+          for (let i = 0; i < n; i++) metrics.disrupted(i, world.now)
+        } else if (healed < 0 && metrics.allAliveAll()) {
+          healed = world.now - healAt
+        }
       })
       world.at(durationMs, () => {
         if (detected >= 0) res.partitionDetectMs = detected

@@ -37,6 +37,9 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   resyncToFailed: 1,
   gossipIntervalMs: 200,
   gossipNodes: 3,
+  // memberlist's GossipToTheDeadTime: without it nothing crosses a healed link to a member
+  // held failed until a reconnect push-pull (docs/architecture.md, "Partition heal").
+  gossipToDeadMs: 30_000,
   awarenessMax: 8,
   stallGraceMs: 250,
   reapAfterMs: 24 * 60 * 60 * 1000,

@@ -73,6 +73,11 @@ export class MemberState {
   added = 0
   /** Members that came back from failed since start (a heal still being learned). */
   revivals = 0
+  /** When a member last became failed in our view (gossip to the recently dead: `gossipToDeadMs`). */
+  lastFailedAt = -Infinity
+  /** When members became failed, oldest first from `failedHead` (pruned by `failedSince`). */
+  private readonly failedAt: number[] = []
+  private failedHead = 0
   /** When members we held failed came back (see `revivedQuietMs`); pruned as they age. */
   private readonly revived = new Map<MemberId, number>()
   private readonly c: MemberStateComponents
@@ -226,6 +231,8 @@ export class MemberState {
     const prev = this.table.code(slot)
     this.suspicions.delete(slot)
     this.table.setCode(slot, Code.Failed, now)
+    this.lastFailedAt = now
+    if (this.failedAt.length - this.failedHead < MAX_REVIVED) this.failedAt.push(now)
     this.c.stats.deaths++
     out.events.push({ t: 'member', id: info.id, status: 'failed', previous: statusName(prev), info })
     this.enqueue(memberKey(info.id), { t: 'dead', id: info.id, incarnation: info.incarnation, from })
@@ -396,6 +403,16 @@ export class MemberState {
       if (now - at < this.c.timing.revivedQuietMs) break
       this.revived.delete(id)
     }
+  }
+
+  /** How many members became failed after `since` (revived ones included: an upper bound). */
+  failedSince (since: number): number {
+    while (this.failedHead < this.failedAt.length && (this.failedAt[this.failedHead] as number) <= since) this.failedHead++
+    if (this.failedHead > 1024 && this.failedHead * 2 > this.failedAt.length) {
+      this.failedAt.splice(0, this.failedHead)
+      this.failedHead = 0
+    }
+    return this.failedAt.length - this.failedHead
   }
 
   /** Forget failed and left members older than `reapAfterMs`. */

@@ -1,12 +1,13 @@
 /**
  * Small datagrams sent straight to one member, outside the broadcast queue, when a pair of
  * nodes disagrees about one of them (docs/architecture.md, "Partition heal"): each answers a
- * concrete message or merge, at most one datagram per cause, so none can be amplified.
+ * concrete message or merge, at most one datagram per cause (`tellAccused`: at most 8 per
+ * rate-limited cause), so none can be amplified.
  */
 
 import type { MemberState } from './member-state.js'
-import { Code } from './member-table.js'
-import type { Endpoint, MemberId, Output } from './types.js'
+import { Code, randomSlots } from './member-table.js'
+import type { Broadcast, Endpoint, MemberId, Output, Rng } from './types.js'
 
 /** Our `dead` verdict about `id` (held failed), as one gossip datagram to `to`. */
 function sendVerdict (state: MemberState, to: Endpoint, id: MemberId, out: Output): void {
@@ -23,6 +24,38 @@ function sendVerdict (state: MemberState, to: Endpoint, id: MemberId, out: Outpu
  */
 export function tellFailed (state: MemberState, to: Endpoint, id: MemberId, out: Output): void {
   sendVerdict(state, to, id, out)
+}
+
+/** Our claim about a member we hold suspect or failed (the one to tell it, so it refutes), or undefined. */
+function claimAbout (state: MemberState, slot: number): Broadcast | undefined {
+  const code = state.table.code(slot)
+  if (code !== Code.Suspect && code !== Code.Failed) return undefined
+  const info = state.table.info(slot)
+  return { t: code === Code.Failed ? 'dead' : 'suspect', id: info.id, incarnation: info.incarnation, from: state.selfId }
+}
+
+/** Most members told by one `tellAccused`. */
+export const MAX_TOLD_ACCUSED = 8
+
+/**
+ * We learned we were held failed (a heal: our link was cut): the suspicions and verdicts we
+ * made while cut off spent their retransmits on a dead link, so their subjects never heard of
+ * them and never refute; the others ignore them for `revivedQuietMs`, and we no longer probe
+ * a member we hold failed. Tell up to MAX_TOLD_ACCUSED members we hold suspect, or failed
+ * within `toDeadMs`, our claim directly (one small datagram each; the caller rate-limits).
+ */
+export function tellAccused (state: MemberState, rng: Rng, toDeadMs: number, now: number, out: Output): void {
+  const t = state.table
+  if (t.count === t.live && state.suspicions.size === 0) return
+  const since = now - toDeadMs
+  const slots = randomSlots(t, rng, MAX_TOLD_ACCUSED, s => {
+    const c = t.code(s)
+    return c === Code.Suspect || (c === Code.Failed && t.lastChange(s) > since)
+  })
+  for (const slot of slots) {
+    const claim = claimAbout(state, slot) as Broadcast
+    out.send.push({ to: t.info(slot).addr, msg: { t: 'gossip', from: state.selfId, gossip: [claim] } })
+  }
 }
 
 /** Most unknown senders remembered as asked (a bound); one is asked again after ASK_AGAIN_MS. */

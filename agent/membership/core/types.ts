@@ -113,6 +113,14 @@ export interface SwimTiming {
   gossipIntervalMs: number
   /** Members per gossip round. */
   gossipNodes: number
+  /**
+   * Gossip to the recently dead (memberlist's GossipToTheDeadTime): every gossip interval one
+   * random pick among the live members and those held failed for less than this; a failed one
+   * gets our `dead` verdict, so after a short cut heals the first datagram that crosses makes
+   * it refute. Also: a node that learns it was held failed tells the members it holds suspect,
+   * or failed within this, its claim directly (0 = neither).
+   */
+  gossipToDeadMs: number
   /** Lifeguard local health score ceiling. */
   awarenessMax: number
   /** A tick this much later than the deadline it asked for is this node's own stall. */

@@ -54,6 +54,21 @@ describe('membership simulator on the real core', () => {
     assert.equal(r.managerlessChecks, 0)
   })
 
+  for (const seed of [2, 7]) {
+    it(`a node cut off until all hold it failed is whole again within 3 s of the heal (64 nodes, seed ${seed}), not after 5 s or more without gossipToDeadMs`, () => {
+      // The benchmark's link cut. Without gossip to the recently dead nothing crosses to the
+      // node held failed, and its own suspicions made while cut off outlive the heal.
+      const r = simulate('isolate', { ...LAN, seed, nodes: 64 })
+      const off = simulate('isolate', { ...LAN, seed, nodes: 64, timing: { gossipToDeadMs: 0 } })
+      assert.ok(r.partitionDetectMs !== undefined && off.partitionDetectMs !== undefined, 'never held failed by all')
+      assert.ok(r.healMs !== undefined && r.healMs <= 3_000, `all hold all alive ${r.healMs ?? 'never'} ms after the heal`)
+      assert.ok(off.healMs === undefined || off.healMs >= 5_000, `without: ${off.healMs} ms`)
+      assert.equal(r.falseDeaths + r.falseDeathsAfterDisruption, 0)
+      // No more traffic for it: the verdicts go to the few members held failed only.
+      assert.ok(r.bytesOutPerNodeS.mean <= off.bytesOutPerNodeS.mean * 1.05, `${r.bytesOutPerNodeS.mean} B/node/s, without ${off.bytesOutPerNodeS.mean}`)
+    })
+  }
+
   for (const seed of [7, 11]) {
     it(`a partition heal (100 nodes, seed ${seed}) kills no live node, reconverges, and never leaves two managers`, () => {
       const r = simulate('partition', { ...LAN, seed, nodes: 100 })
