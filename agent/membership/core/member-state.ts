@@ -62,6 +62,12 @@ export class MemberState {
    * manager claim made meanwhile is no longer gossiped), so the caller resyncs by push-pull.
    */
   declaredDead = false
+  /**
+   * Somebody suspected us or held us failed (we refuted, or learned of a verdict) since the
+   * caller last drained this: the suspicions we made meanwhile are suspect themselves, and
+   * their subjects may never have heard of them (see `tellAccused`).
+   */
+  accused = false
   /** Makers of stale claims about us since the caller last drained this (see `reannounce`). */
   readonly staleAccusers: MemberId[] = []
   /**
@@ -124,6 +130,7 @@ export class MemberState {
     if (this.self.left) return
     if (this.bumpSelf(Math.max(inc, this.self.incarnation) + 1, false, now, out, true)) {
       this.c.stats.refutations++
+      this.accused = true
       this.c.awareness.apply(1)
       // The accuser gets the refutation straight away (answerStaleClaims), besides gossip:
       // its suspicion timer runs, and on a saturated machine gossip may take longer.
@@ -217,7 +224,7 @@ export class MemberState {
 
   /** Merge a death claim by `from` at `inc`. */
   applyDead (id: MemberId, inc: number, from: MemberId, now: number, out: Output): void {
-    if (id === this.selfId && inc <= this.self.incarnation && !this.self.left) this.declaredDead = true
+    if (id === this.selfId && inc <= this.self.incarnation && !this.self.left) { this.declaredDead = true; this.accused = true }
     const slot = this.claimSlot(id, inc, from, now, out)
     if (slot < 0) return
     const code = this.table.code(slot)
@@ -329,7 +336,7 @@ export class MemberState {
     const id = m.info.id
     if (id === this.selfId) {
       this.applyAlive(m.info, false, now, out)
-      if (m.status === 'failed' && m.incarnation <= this.self.incarnation && !this.self.left) this.declaredDead = true
+      if (m.status === 'failed' && m.incarnation <= this.self.incarnation && !this.self.left) { this.declaredDead = true; this.accused = true }
       if (verdict === 'suspect' && m.incarnation === this.self.incarnation) this.refute(m.incarnation, now, out, from ?? undefined)
       return false
     }

@@ -443,7 +443,15 @@ export class SwimCore implements MembershipCore {
       // instead of waiting up to an N-scaled interval for what changed while we were away.
       this.state.declaredDead = false
       this.sync.heldFailed(now, out)
-      // Stale claims about us keep coming for a while after a heal: tell once per base interval.
+    }
+    if (this.state.accused) {
+      // We were suspected or held failed: most likely we were the one cut off or stalled, and
+      // the suspicions we made meanwhile spent their retransmits where nobody heard them.
+      // Their subjects are told directly (at most once per base interval). A refutation is
+      // enough: after a short cut the survivors' `suspect` claims often reach us first and
+      // we refute before any `dead` claim arrives (bench:membership, 8 hosts: the victim's
+      // own suspicion of a member then outlived the heal by ~19 s).
+      this.state.accused = false
       if (this.t.gossipToDeadMs > 0 && now >= this.nextTellAccusedAt) {
         this.nextTellAccusedAt = now + this.t.pushPullIntervalMs
         tellAccused(this.state, this.rng, this.t.gossipToDeadMs, now, out)

@@ -139,6 +139,25 @@ describe('SwimCore gossip to the recently dead (gossipToDeadMs)', () => {
     assert.equal(none.send.filter(d => at(d.to, 'b')).length, 0)
   })
 
+  it('a node that refutes a suspicion of itself tells the members it accused too (the survivors\' suspect claim often arrives before any dead one)', () => {
+    const c = core('v', ['a', 'b', 'c'])
+    c.receive(info('a', 1).addr, { t: 'gossip', from: 'a', gossip: [{ t: 'suspect', id: 'b', incarnation: 1, from: 'v' }] }, 100)
+    assert.equal(c.member('b')?.status, 'suspect')
+    const before = c.incarnation
+    const out = gossip(c, 'a', { t: 'suspect', id: 'v', incarnation: before, from: 'a' }, 200)
+    assert.equal(c.incarnation, before + 1, 'v refuted')
+    const told = out.send.filter(d => at(d.to, 'b'))
+    assert.equal(told.length, 1)
+    assert.deepEqual(told[0]!.msg.t === 'gossip' ? told[0]!.msg.gossip : [], [{ t: 'suspect', id: 'b', incarnation: 1, from: 'v' }])
+    // A later dead claim within the base interval tells nobody again.
+    const again = gossip(c, 'a', { t: 'dead', id: 'v', incarnation: c.incarnation, from: 'a' }, 300)
+    assert.equal(again.send.filter(d => at(d.to, 'b')).length, 0)
+    // Nothing to tell when we accuse nobody: a refutation alone sends no such datagram.
+    const calm = core('w', ['a', 'b', 'c'])
+    const quiet = gossip(calm, 'a', { t: 'suspect', id: 'w', incarnation: calm.incarnation, from: 'a' }, 200)
+    assert.equal(quiet.send.filter(d => at(d.to, 'b') || at(d.to, 'c')).length, 0)
+  })
+
   it('a node cut off until all hold it failed is alive in every view, and holds all alive, soon after its link heals', () => {
     const took = new Map<number, number>()
     for (const toDead of [30_000, 0]) {
