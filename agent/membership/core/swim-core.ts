@@ -295,12 +295,14 @@ export class SwimCore implements MembershipCore {
 
   private onPing (from: Endpoint, msg: Extract<Datagram, { t: 'ping' }>, out: Output): void {
     if (msg.target !== this.init.selfId) { this.counters.ignored++; return }
-    // A member we hold failed is talking to us: tell it, so it refutes and rejoins everyone's view.
+    // A member we hold failed or suspect is talking to us: tell it, so it refutes (only its
+    // refutation clears our claim) and rejoins everyone's view.
     const slot = this.state.table.slot(msg.from)
     const extra: Broadcast[] = []
-    if (slot >= 0 && this.state.table.code(slot) === Code.Failed) {
+    const code = slot >= 0 ? this.state.table.code(slot) : -1
+    if (code === Code.Failed || (code === Code.Suspect && this.t.gossipToDeadMs > 0)) {
       const info = this.state.table.info(slot)
-      extra.push({ t: 'dead', id: info.id, incarnation: info.incarnation, from: this.init.selfId })
+      extra.push({ t: code === Code.Failed ? 'dead' : 'suspect', id: info.id, incarnation: info.incarnation, from: this.init.selfId })
     }
     this.sendWithGossip(from, { t: 'ack', seq: msg.seq, from: this.init.selfId, gossip: extra }, out)
   }
@@ -316,6 +318,15 @@ export class SwimCore implements MembershipCore {
     this.counters.acks++
     if (p.phase === 'direct') this.awareness.apply(-1)
     this.probe = null
+    // A member we hold suspect answered: it is up and has not refuted, so it never heard our
+    // suspicion (after a cut our broadcast spent its retransmits on the dead link, and on the
+    // real hosts the suspicion then outlived the heal by 24-29 s). Tell it, one datagram.
+    // Part of the heal rules `gossipToDeadMs` switches (0: the core as before them).
+    const slot = this.state.table.slot(p.id)
+    if (this.t.gossipToDeadMs > 0 && slot >= 0 && this.state.table.code(slot) === Code.Suspect) {
+      const info = this.state.table.info(slot)
+      out.send.push({ to: info.addr, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'suspect', id: info.id, incarnation: info.incarnation, from: this.init.selfId }] } })
+    }
   }
 
   private onNack (seq: number): void {

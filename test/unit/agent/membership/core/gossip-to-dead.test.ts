@@ -158,6 +158,39 @@ describe('SwimCore gossip to the recently dead (gossipToDeadMs)', () => {
     assert.equal(quiet.send.filter(d => at(d.to, 'b') || at(d.to, 'c')).length, 0)
   })
 
+  it('a member we hold suspect that answers our probe, or pings us, is told our suspicion (only its refutation clears it)', () => {
+    const v = core('v', ['a', 'b', 'c'])
+    v.receive(info('a', 1).addr, { t: 'gossip', from: 'a', gossip: [{ t: 'suspect', id: 'b', incarnation: 1, from: 'v' }] }, 100)
+    assert.equal(v.member('b')?.status, 'suspect')
+    const claim = { t: 'suspect', id: 'b', incarnation: 1, from: 'v' }
+    // b pings v: the ack carries the claim.
+    const acked = v.receive(info('b', 1).addr, { t: 'ping', seq: 7, from: 'b', target: 'v', gossip: [] }, 150).send.filter(d => at(d.to, 'b'))
+    assert.equal(acked.length, 1)
+    assert.ok(acked[0]!.msg.t === 'ack' && acked[0]!.msg.gossip.some(g => JSON.stringify(g) === JSON.stringify(claim)), 'the ack to b carries our suspicion')
+    // v probes b and b answers: v tells b its claim. Probes of others are answered at once.
+    let toldAfterAck: Datagram[] = []
+    for (let now = 200; now < 20_000 && toldAfterAck.length === 0; now += 50) {
+      for (const d of v.tick(now).send) {
+        if (d.msg.t !== 'ping') continue
+        const target = d.msg.target
+        const out = v.receive(info(target, 1).addr, { t: 'ack', seq: d.msg.seq, from: target, gossip: [] }, now + 1)
+        if (target === 'b') toldAfterAck = out.send.filter(o => at(o.to, 'b')).map(o => o.msg)
+      }
+    }
+    assert.equal(toldAfterAck.length, 1, 'one datagram to b after its ack')
+    assert.deepEqual(toldAfterAck[0]!.t === 'gossip' ? toldAfterAck[0]!.gossip : [], [claim])
+    // An alive member's ack sends nothing more to it.
+    const w = core('w', ['a', 'b'])
+    let extra = -1
+    for (let now = 200; now < 20_000 && extra < 0; now += 50) {
+      for (const d of w.tick(now).send) {
+        if (d.msg.t !== 'ping') continue
+        extra = w.receive(info(d.msg.target, 1).addr, { t: 'ack', seq: d.msg.seq, from: d.msg.target, gossip: [] }, now + 1).send.length
+      }
+    }
+    assert.equal(extra, 0)
+  })
+
   it('a node cut off until all hold it failed is alive in every view, and holds all alive, soon after its link heals', () => {
     const took = new Map<number, number>()
     for (const toDead of [30_000, 0]) {
