@@ -27,7 +27,7 @@ export function tellFailed (state: MemberState, to: Endpoint, id: MemberId, out:
 }
 
 /** Our claim about a member we hold suspect or failed (the one to tell it, so it refutes), or undefined. */
-function claimAbout (state: MemberState, slot: number): Broadcast | undefined {
+export function claimAbout (state: MemberState, slot: number): Broadcast | undefined {
   const code = state.table.code(slot)
   if (code !== Code.Suspect && code !== Code.Failed) return undefined
   const info = state.table.info(slot)
@@ -52,10 +52,13 @@ export function tellAccused (state: MemberState, rng: Rng, toDeadMs: number, now
     const c = t.code(s)
     return c === Code.Suspect || (c === Code.Failed && t.lastChange(s) > since)
   })
-  for (const slot of slots) {
-    const claim = claimAbout(state, slot) as Broadcast
-    out.send.push({ to: t.info(slot).addr, msg: { t: 'gossip', from: state.selfId, gossip: [claim] } })
-  }
+  for (const slot of slots) tellClaim(state, slot, out)
+}
+
+/** Send the member in `slot` our claim about it (suspect or failed), one small datagram; nothing when we hold it live. */
+export function tellClaim (state: MemberState, slot: number, out: Output): void {
+  const claim = claimAbout(state, slot)
+  if (claim !== undefined) out.send.push({ to: state.table.info(slot).addr, msg: { t: 'gossip', from: state.selfId, gossip: [claim] } })
 }
 
 /** Most unknown senders remembered as asked (a bound); one is asked again after ASK_AGAIN_MS. */

@@ -19,7 +19,7 @@ import { retransmitLimit } from './broadcast-queue.js'
 import { SWIM_DEFAULTS, U32_LIMIT } from './constants.js'
 import { MemberState, emptyOutput, zeroStats } from './member-state.js'
 import { Code, isLive, randomSlots } from './member-table.js'
-import { UnknownSenders, answerStaleClaims, tellAccused, tellFailed, tellUnaware } from './notices.js'
+import { UnknownSenders, answerStaleClaims, claimAbout, tellAccused, tellClaim, tellFailed, tellUnaware } from './notices.js'
 import { ProbeOrder } from './probe-order.js'
 import { RelayTable } from './relays.js'
 import { answerDigest, pickWanted } from './digest.js'
@@ -298,12 +298,8 @@ export class SwimCore implements MembershipCore {
     // A member we hold failed or suspect is talking to us: tell it, so it refutes (only its
     // refutation clears our claim) and rejoins everyone's view.
     const slot = this.state.table.slot(msg.from)
-    const extra: Broadcast[] = []
-    const code = slot >= 0 ? this.state.table.code(slot) : -1
-    if (code === Code.Failed || (code === Code.Suspect && this.t.gossipToDeadMs > 0)) {
-      const info = this.state.table.info(slot)
-      extra.push({ t: code === Code.Failed ? 'dead' : 'suspect', id: info.id, incarnation: info.incarnation, from: this.init.selfId })
-    }
+    const claim = slot >= 0 ? claimAbout(this.state, slot) : undefined
+    const extra: Broadcast[] = claim !== undefined && (claim.t === 'dead' || this.t.gossipToDeadMs > 0) ? [claim] : []
     this.sendWithGossip(from, { t: 'ack', seq: msg.seq, from: this.init.selfId, gossip: extra }, out)
   }
 
@@ -323,10 +319,7 @@ export class SwimCore implements MembershipCore {
     // real hosts the suspicion then outlived the heal by 24-29 s). Tell it, one datagram.
     // Part of the heal rules `gossipToDeadMs` switches (0: the core as before them).
     const slot = this.state.table.slot(p.id)
-    if (this.t.gossipToDeadMs > 0 && slot >= 0 && this.state.table.code(slot) === Code.Suspect) {
-      const info = this.state.table.info(slot)
-      out.send.push({ to: info.addr, msg: { t: 'gossip', from: this.init.selfId, gossip: [{ t: 'suspect', id: info.id, incarnation: info.incarnation, from: this.init.selfId }] } })
-    }
+    if (this.t.gossipToDeadMs > 0 && slot >= 0 && this.state.table.code(slot) === Code.Suspect) tellClaim(this.state, slot, out)
   }
 
   private onNack (seq: number): void {
