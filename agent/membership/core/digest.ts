@@ -10,9 +10,10 @@
  * Which entries travel: an entry goes to the side that does not know the member (when it is
  * worth adding: alive or suspect), or that holds an older incarnation; at the same incarnation
  * only when the merge would act on it: a suspect/failed verdict to a side holding the member
- * suspect (a Lifeguard confirmation), an alive entry to a side holding it failed (it tells the
- * member our verdict may not have reached it), and any suspect/failed verdict to the member it
- * is about (it refutes). In a converged cluster nothing but the digest travels.
+ * suspect (a Lifeguard confirmation), an alive entry to a side holding it failed, or suspect
+ * with the heal rules (it tells the member its claim may not have reached it), and any
+ * suspect/failed verdict to the member it is about (it refutes). In a converged cluster
+ * nothing but the digest travels.
  *
  * Pure functions over SyncStates: the core calls them with its `localState`.
  */
@@ -32,20 +33,23 @@ export function digestOf (state: SyncState): SyncDigest {
 
 /**
  * Whether an entry at the SAME incarnation changes anything for a holder (the rules of
- * MemberState.mergeMember): `subject` = the holder is the member itself.
+ * MemberState.mergeMember): `subject` = the holder is the member itself; `tellSuspects` = the
+ * holder tells a member it holds suspect, not only failed, that its claim may not have
+ * reached it (the heal rules, `gossipToDeadMs` > 0).
  */
-export function sameIncarnationMatters (incoming: MemberStatus, holder: MemberStatus, subject: boolean): boolean {
+export function sameIncarnationMatters (incoming: MemberStatus, holder: MemberStatus, subject: boolean, tellSuspects = false): boolean {
   const verdict = incoming === 'suspect' || incoming === 'failed'
   if (subject) return verdict
   if (verdict) return holder === 'suspect'
-  return incoming === 'alive' && holder === 'failed'
+  return incoming === 'alive' && (holder === 'failed' || (tellSuspects && holder === 'suspect'))
 }
 
 /**
  * The responder's answer to a digest: entries of `local` (its own state) the initiator lacks,
- * holds older or would act on, and what it wants of the initiator's (same rules, the other way).
+ * holds older or would act on, and what it wants of the initiator's (same rules, the other way;
+ * `tellSuspects`: see sameIncarnationMatters).
  */
-export function answerDigest (local: SyncState, digest: SyncDigest): DigestReply {
+export function answerDigest (local: SyncState, digest: SyncDigest, tellSuspects = false): DigestReply {
   const self = local.from
   const theirs = new Map<MemberId, { incarnation: number, status: MemberStatus }>()
   for (const d of digest.members) theirs.set(d.id, d)
@@ -57,7 +61,7 @@ export function answerDigest (local: SyncState, digest: SyncDigest): DigestReply
     const d = theirs.get(m.info.id)
     if (d === undefined) {
       if (worthAdding(m.status, m.info.left)) members.push(m)
-    } else if (m.incarnation > d.incarnation || (m.incarnation === d.incarnation && sameIncarnationMatters(m.status, d.status, m.info.id === digest.from))) {
+    } else if (m.incarnation > d.incarnation || (m.incarnation === d.incarnation && sameIncarnationMatters(m.status, d.status, m.info.id === digest.from, tellSuspects))) {
       members.push(m)
     }
   }
@@ -68,7 +72,7 @@ export function answerDigest (local: SyncState, digest: SyncDigest): DigestReply
     const m = mine.get(d.id)
     const want = m === undefined
       ? worthAdding(d.status, d.status === 'left')
-      : d.incarnation > m.incarnation || (d.incarnation === m.incarnation && sameIncarnationMatters(d.status, m.status, d.id === self))
+      : d.incarnation > m.incarnation || (d.incarnation === m.incarnation && sameIncarnationMatters(d.status, m.status, d.id === self, tellSuspects))
     if (want) { wanted.add(d.id); wantMembers.push(d.id) }
   }
 

@@ -71,10 +71,11 @@ export class MemberState {
   /** Makers of stale claims about us since the caller last drained this (see `reannounce`). */
   readonly staleAccusers: MemberId[] = []
   /**
-   * Members a push-pull peer holds alive at the very incarnation we hold failed, since the
-   * caller last drained this: they may not know our verdict (see `mergeMember`).
+   * Members a push-pull peer holds alive at the very incarnation we hold failed (or suspect,
+   * with the heal rules), since the caller last drained this: they may not know our claim
+   * (see `mergeMember`).
    */
-  readonly unawareFailed: MemberId[] = []
+  readonly unaware: MemberId[] = []
   /** Members added to the view since start (the caller tells whether the view still grows). */
   added = 0
   /** Members that came back from failed since start (a heal still being learned). */
@@ -343,12 +344,17 @@ export class MemberState {
     const slot = this.table.slot(id)
     const known = slot >= 0
     if (!known && !worthAdding(m.status, m.info.left)) return false
-    if (known && m.status === 'alive' && !m.info.left && this.table.code(slot) === Code.Failed &&
-      m.info.incarnation === this.table.info(slot).incarnation && this.unawareFailed.length < MAX_STALE_ACCUSERS) {
+    if (known && m.status === 'alive' && !m.info.left && this.heldClaim(this.table.code(slot)) &&
+      m.info.incarnation === this.table.info(slot).incarnation && this.unaware.length < MAX_STALE_ACCUSERS) {
       // The peer holds alive what we hold failed at the same incarnation: our verdict may never
       // reach the member (after a heal the others ignore our claims for a while, and we no
       // longer probe or gossip to it), so it would never refute. The caller tells it directly.
-      this.unawareFailed.push(id)
+      // The same for a suspicion (with the heal rules): ours made while we were cut off was
+      // told to its subject once at the heal (`tellAccused`); when that datagram was lost,
+      // nothing else told it until our next periodic push-pull (the simulator, 1,000 nodes:
+      // 64 s, and the suspicion became a false death meanwhile). Our catch-up push-pull at the
+      // heal and the settle rounds after it are the retries.
+      this.unaware.push(id)
     }
     const own = id === from
     const news = this.applyAlive(m.info, own || mayRelay, now, out)
@@ -364,6 +370,11 @@ export class MemberState {
       this.applySuspect(id, m.incarnation, from, now, out)
     }
     return news && !own && mayRelay
+  }
+
+  /** Whether a member in `code` is one we tell our claim when a push-pull peer holds it alive (see `mergeMember`). */
+  private heldClaim (code: Code): boolean {
+    return code === Code.Failed || (code === Code.Suspect && this.c.timing.gossipToDeadMs > 0)
   }
 
   /** Our whole state for push-pull. */

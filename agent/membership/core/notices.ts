@@ -104,15 +104,15 @@ export function answerStaleClaims (state: MemberState, out: Output): void {
 }
 
 /**
- * Tell members that a push-pull peer holds alive, at the incarnation we hold failed, our
- * verdict (MemberState.unawareFailed): they refute, instead of never hearing of it.
+ * Tell members that a push-pull peer holds alive, at the incarnation we hold failed (or
+ * suspect), our claim (MemberState.unaware): they refute, instead of never hearing of it.
  */
 export function tellUnaware (state: MemberState, out: Output): void {
-  const ids = state.unawareFailed
+  const ids = state.unaware
   if (ids.length === 0) return
   for (const id of ids) {
     const slot = state.table.slot(id)
-    if (slot >= 0) sendVerdict(state, state.table.info(slot).addr, id, out)
+    if (slot >= 0) tellClaim(state, slot, out)
   }
   ids.length = 0
 }

@@ -38,7 +38,10 @@ interface Probe {
   /** Helpers asked (each owes us an ack or a nack). */
   expectedNacks: number
   nacks: number
-  /** This node stalled while the probe ran: its verdict accuses nobody. */
+  /**
+   * This node stalled while the probe ran, or learned meanwhile that it was suspected or held
+   * failed (its link was likely the one cut): its verdict accuses nobody.
+   */
   stalled: boolean
 }
 
@@ -121,7 +124,7 @@ export class SwimCore implements MembershipCore {
   /** Digest push-pull (digest.ts), remote side: what the requester lacks, and what we want of its. */
   onDigestRequest (digest: SyncDigest, now: number): { reply: DigestReply, out: Output } {
     const out = this.begin(now)
-    return { reply: answerDigest(this.state.localState(false), digest), out: this.finish(now, out) }
+    return { reply: answerDigest(this.state.localState(false), digest, this.t.gossipToDeadMs > 0), out: this.finish(now, out) }
   }
 
   /** Digest push-pull, our side: merge the entries as a push-pull reply; push what was asked for. */
@@ -160,7 +163,10 @@ export class SwimCore implements MembershipCore {
     const out = this.begin(now)
     if (!this.started) return out
     for (const [slot, s] of this.state.suspicions) {
-      if (s.deadline <= now) this.state.declareFailed(slot, this.init.selfId, now, out)
+      if (s.deadline > now) continue
+      this.state.declareFailed(slot, this.init.selfId, now, out)
+      // Our own suspicion became a verdict: tell its subject too (see probeTimedOut).
+      if (this.t.gossipToDeadMs > 0 && s.accusers[0] === this.init.selfId) tellClaim(this.state, slot, out)
     }
     for (const r of this.relays.expire(now)) out.send.push({ to: r.to, msg: { t: 'nack', seq: r.seq, from: this.init.selfId } })
     if (this.probe !== null && now >= this.probe.deadline) this.probeTimedOut(now, out)
@@ -291,6 +297,14 @@ export class SwimCore implements MembershipCore {
     // Lifeguard: helpers that neither acked nor nacked hint that our own network is the problem.
     this.awareness.apply(p.expectedNacks > 0 ? p.expectedNacks - p.nacks : 1)
     this.state.applySuspect(p.id, info.incarnation, this.init.selfId, now, out)
+    // Tell the member our suspicion directly (Lifeguard's buddy system), besides gossip: only
+    // its refutation clears it, and gossip may never bring it there. After a heal the others
+    // ignore our claims for `revivedQuietMs` (we came back from failed), so nobody relays
+    // them; our suspicion then reached its subject only if one of our ~16 gossip datagrams
+    // happened to go to it, and otherwise outlived the heal by a minute (the simulator,
+    // 1,000 nodes, isolate: until our next periodic push-pull). One datagram; lost when the
+    // member is really down. Part of the heal rules `gossipToDeadMs` switches.
+    if (this.t.gossipToDeadMs > 0) tellClaim(this.state, slot, out)
   }
 
   private onPing (from: Endpoint, msg: Extract<Datagram, { t: 'ping' }>, out: Output): void {
@@ -449,6 +463,11 @@ export class SwimCore implements MembershipCore {
       this.sync.heldFailed(now, out)
     }
     if (this.state.accused) {
+      // Lifeguard: we are the likely culprit. A probe in flight sent its pings through our cut,
+      // so its timeout says nothing about its target: it accuses nobody, like a probe we
+      // stalled through (the simulator, 1,000 nodes: such a probe timed out 1 s after the
+      // heal and made the only suspicion that outlived it, by a minute).
+      if (this.t.gossipToDeadMs > 0 && this.probe !== null) this.probe.stalled = true
       // We were suspected or held failed: most likely we were the one cut off or stalled, and
       // the suspicions we made meanwhile spent their retransmits where nobody heard them.
       // Their subjects are told directly (at most once per base interval). A refutation is

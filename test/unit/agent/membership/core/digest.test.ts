@@ -56,6 +56,8 @@ describe('digest push-pull (pure rules)', () => {
     assert.equal(sameIncarnationMatters('failed', 'alive', false), false, 'a remote verdict is not taken against a member held alive')
     assert.equal(sameIncarnationMatters('alive', 'failed', false), true, 'the holder tells the member its verdict')
     assert.equal(sameIncarnationMatters('alive', 'suspect', false), false)
+    assert.equal(sameIncarnationMatters('alive', 'suspect', false, true), true, 'with the heal rules the holder tells the member its suspicion')
+    assert.equal(sameIncarnationMatters('suspect', 'alive', false, true), false, 'still no remote verdict against a member held alive')
     assert.equal(sameIncarnationMatters('suspect', 'alive', true), true, 'the subject refutes')
     assert.equal(sameIncarnationMatters('failed', 'alive', true), true, 'the subject learns it was held failed')
     // The responder holds the initiator failed: the initiator gets that entry about itself.
