@@ -25,6 +25,7 @@ import { ManagerHost } from './manager-role/manager-host.js'
 import { lazyManagerFactory } from './manager-role/lazy-manager.js'
 import { ManagerStore } from '../manager/store/index.js'
 import type { ReplicaStatus } from '../protocol/replication-wire.js'
+import type { Member } from '../protocol/members.js'
 import { Replica } from './replica/replica.js'
 import { LeaseKeeper } from './fencing/lease-keeper.js'
 import { LEASE_FILE_NAME } from './fencing/lease-file.js'
@@ -156,9 +157,13 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     })
     await membership.start()
     stack.push(async () => { await membership.stop() })
-    let memberIds: Set<string> | null = null
-    membership.onChange(() => { memberIds = null })
-    isMember = peerId => (memberIds ??= new Set(membership.members().map(m => m.peerId))).has(peerId)
+    // Every broadcast, gateway call and replication request asks about its sender: one lookup,
+    // not a walk over all members (membership.members() builds every Member; at 64 members that
+    // walk per announcement was the largest CPU item of a late joiner; docs/benchmarks.md).
+    let memberIndex: Map<string, Member> | null = null
+    membership.onChange(() => { memberIndex = null })
+    const memberOf = (peerId: string): Member | undefined => (memberIndex ??= new Map(membership.members().map(m => [m.peerId, m]))).get(peerId)
+    isMember = peerId => memberOf(peerId) !== undefined
 
     // Replication: an eligible agent holds a replica of the manager store while it is not the
     // manager, and failover prefers the eligible agent with the highest replica revision.
@@ -172,7 +177,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     const revisions = new ReplicaRevisions({
       broadcasts: membership,
       privateKey,
-      isMember: peerId => membership.members().some(m => m.peerId === peerId),
+      isMember,
       logger: logger.child({ component: 'replica-revisions' }),
       revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0,
       awaitingSnapshot: () => recovery.awaitingSnapshot
@@ -221,7 +226,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         election,
         logger: replicaLogger,
         openStore: recovery.wrap(() => new ManagerStore({ logger: replicaLogger }, { path: join(config.dataDir, 'manager') })),
-        isEligibleMember: peerId => membership.members().some(m => m.peerId === peerId && m.managerEligible)
+        isEligibleMember: peerId => memberOf(peerId)?.managerEligible === true
       })
       await r.start()
       replica = r

@@ -106,8 +106,10 @@ export class ReplicaRevisions {
     const a = decodeReplicaAnnouncement(env.payload)
     if (!a.ok) return `malformed replica announcement: ${a.reason}`
     if (key !== `${REPLICA_KEY_PREFIX}${a.value.peerId}`) return `replica announcement of ${a.value.peerId} under key ${key}`
-    if (!verifiedBy(a.value.peerId, env.payload, env.sig)) return `replica announcement not signed by its author ${a.value.peerId}`
+    // The cheap check first: an announcement about a member not yet known is set aside and
+    // checked again later, so its signature would otherwise be verified twice.
     if (this.c.isMember !== undefined && !this.c.isMember(a.value.peerId)) return `replica announcement of ${a.value.peerId}, not a known member`
+    if (!verifiedBy(a.value.peerId, env.payload, env.sig)) return `replica announcement not signed by its author ${a.value.peerId}`
     return null
   }
 

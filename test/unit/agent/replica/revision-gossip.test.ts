@@ -46,6 +46,9 @@ describe('replica revisions and election ranking', () => {
     assert.match(announce(b, A, { t: 'replica', peerId: A.id, revision: 100 }, 1, B) ?? '', /under key/)
     assert.match(announce(b, A, { t: 'replica', peerId: A.id, revision: -3 }) ?? '', /malformed/)
     assert.match(announce(b, B, { t: 'replica', peerId: B.id, revision: 3 }) ?? '', /not a known member/)
+    // Membership is checked before the signature: an announcement about a member not known yet
+    // is set aside for a second look, and must not cost a verification each time.
+    assert.match(announce(b, A, { t: 'replica', peerId: B.id, revision: 3 }, 1, B) ?? '', /not a known member/)
     assert.equal(r.revisionOf(A.id), undefined)
     assert.equal(r.revisionOf(B.id), undefined)
     r.stop()
