@@ -71,6 +71,8 @@ export class Election {
   private readonly now: () => number
   private readonly listeners = new Set<ManagerChangeListener>()
   private evaluating = Promise.resolve()
+  /** A poke's evaluation is queued and has not started yet. */
+  private pokeQueued = false
   private unhandle: (() => void) | null = null
 
   constructor (components: ElectionComponents, init: ElectionInit) {
@@ -177,9 +179,18 @@ export class Election {
   /** True when this agent is the manager. */
   get isManager (): boolean { return this.core?.isManager ?? false }
 
-  /** Re-evaluate now (membership changed). */
+  /**
+   * Re-evaluate now (membership changed). Pokes that come while an evaluation is still queued
+   * are answered by it (it reads the view when it runs): a join push-pull brings every member
+   * at once, and one evaluation per member walked the whole view each time (O(N^2) per join).
+   */
   poke (): void {
-    this.serially(async () => { await this.evaluate() })
+    if (this.pokeQueued) return
+    this.pokeQueued = true
+    this.serially(async () => {
+      this.pokeQueued = false
+      await this.evaluate()
+    })
   }
 
   /** Be told when the manager changes. */

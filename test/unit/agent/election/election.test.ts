@@ -262,5 +262,24 @@ describe('election', () => {
     assert.equal(published().length, 2, 'B claimed nothing more')
     await e.stop()
   })
-})
 
+  it('answers a burst of pokes with one evaluation, and a poke during an evaluation with another', async () => {
+    let calls = 0
+    let view: Member[] = [m(A)]
+    const { e } = await election(A, () => { calls++; return view })
+    await settle()
+    const before = calls
+    // A join push-pull: one member change after another, in the same turn of the event loop.
+    for (let i = 0; i < 100; i++) e.poke()
+    await settle()
+    assert.equal(calls - before, 1, 'one walk over the view for the whole burst')
+    assert.equal(e.manager()?.peerId, A.id)
+    // A poke after that evaluation started is answered by a new one: the change is not lost.
+    view = [m(A, 'failed'), m(B)]
+    e.poke()
+    e.poke()
+    await settle()
+    assert.equal(calls - before, 2)
+    await e.stop()
+  })
+})
