@@ -2,8 +2,10 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { SwimCore } from '../../../../../agent/membership/core/swim-core.js'
 import { digestOf } from '../../../../../agent/membership/core/digest.js'
-import type { AliveInfo, Broadcast, Datagram, Endpoint, Output, SwimTiming } from '../../../../../agent/membership/core/types.js'
-import { Prng } from '../../../../harness/fuzz.js'
+import type { Broadcast, Datagram, Output, SwimTiming } from '../../../../../agent/membership/core/types.js'
+import { addressOf as at, gossipFrom as gossip, soloCore, soloInfo as info } from './test-net.js'
+
+const core = (self: string, others: string[], timing: Partial<SwimTiming> = {}, seed = 9): SwimCore => soloCore(self, others, timing, seed)
 
 // The simulator's 1,000-node `isolate` heal (docs/architecture.md, "Partition heal"): the node
 // cut off until all held it failed comes back, and for `revivedQuietMs` every other node
@@ -11,25 +13,6 @@ import { Prng } from '../../../../harness/fuzz.js'
 // a datagram it sends there itself. Seeds 1 and 3 left one such suspicion for a minute (until
 // the node's next periodic push-pull): each test below walks one of those sequences datagram
 // by datagram.
-
-function info (id: string, incarnation: number): AliveInfo {
-  return { id, name: id, incarnation, addr: { host: `10.3.0.${id.charCodeAt(0)}`, port: 7946 }, eligible: false, record: new Uint8Array(4), left: false }
-}
-
-/** A started core `self` that knows `others` alive at incarnation 1 (merged from a push-pull). */
-function core (self: string, others: string[], timing: Partial<SwimTiming> = {}, seed = 9): SwimCore {
-  const rng = new Prng(seed)
-  const c = new SwimCore({ selfId: self, selfInfo: (inc, left) => ({ ...info(self, inc), left }), incarnation: 0, seeds: [], timing }, () => rng.next())
-  c.start(0)
-  c.onSyncRequest({ from: others[0]!, members: others.map(id => ({ info: info(id, 1), status: 'alive', incarnation: 1 })), user: [], join: false }, 0)
-  return c
-}
-
-const at = (to: Endpoint, id: string): boolean => to.host === info(id, 1).addr.host
-
-function gossip (c: SwimCore, from: string, b: Broadcast, now: number): Output {
-  return c.receive(info(from, 1).addr, { t: 'gossip', from, gossip: [b] }, now)
-}
 
 /** The claims in the gossip datagrams of `out` that go to `id`. */
 function claimsTo (out: Output, id: string): Broadcast[] {

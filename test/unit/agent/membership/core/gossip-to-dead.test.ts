@@ -1,28 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { SwimCore } from '../../../../../agent/membership/core/swim-core.js'
-import type { AliveInfo, Broadcast, Datagram, Endpoint, Output, SwimTiming } from '../../../../../agent/membership/core/types.js'
-import { Prng } from '../../../../harness/fuzz.js'
-import { TestNet, allSee, cluster } from './test-net.js'
-
-function info (id: string, incarnation: number): AliveInfo {
-  return { id, name: id, incarnation, addr: { host: `10.2.0.${id.charCodeAt(0)}`, port: 7946 }, eligible: false, record: new Uint8Array(4), left: false }
-}
-
-/** A started core `self` that knows `others` alive at incarnation 1 (merged from a push-pull). */
-function core (self: string, others: string[], timing: Partial<SwimTiming> = {}, seed = 5): SwimCore {
-  const rng = new Prng(seed)
-  const c = new SwimCore({ selfId: self, selfInfo: (inc, left) => ({ ...info(self, inc), left }), incarnation: 0, seeds: [], timing }, () => rng.next())
-  c.start(0)
-  c.onSyncRequest({ from: others[0]!, members: others.map(id => ({ info: info(id, 1), status: 'alive', incarnation: 1 })), user: [], join: false }, 0)
-  return c
-}
-
-function gossip (c: SwimCore, from: string, b: Broadcast, now: number): Output {
-  return c.receive(info(from, 1).addr, { t: 'gossip', from, gossip: [b] }, now)
-}
-
-const at = (to: Endpoint, id: string): boolean => to.host === info(id, 1).addr.host
+import type { Datagram, Endpoint } from '../../../../../agent/membership/core/types.js'
+import { TestNet, addressOf as at, allSee, cluster, gossipFrom as gossip, soloCore as core, soloInfo as info } from './test-net.js'
 
 /** Gossip datagrams sent to `id` by ticks every 200 ms from `from` to `until` (`busy`: a user broadcast queued before each). */
 function roundsTo (c: SwimCore, id: string, from: number, until: number, busy = true): Datagram[] {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { Prng } from '../../../../harness/fuzz.js'
 import { SwimCore } from '../../../../../agent/membership/core/swim-core.js'
-import type { AliveInfo, CoreEvent, Datagram, Endpoint, Output, SwimTiming, SyncState } from '../../../../../agent/membership/core/types.js'
+import type { AliveInfo, Broadcast, CoreEvent, Datagram, Endpoint, Output, SwimTiming, SyncState } from '../../../../../agent/membership/core/types.js'
 import { decodeDatagram, decodeSyncState, encodeDatagram, encodeSyncState } from '../../../../../protocol/swim-wire.js'
 import { decodeDigest, decodeDigestReply, encodeDigest, encodeDigestReply } from '../../../../../protocol/swim-digest-wire.js'
 import { digestOf } from '../../../../../agent/membership/core/digest.js'
@@ -273,3 +273,27 @@ export function allSee (net: TestNet, ids: string[], status: string, viewers?: s
   }
   return true
 }
+
+// One core on its own, fed datagrams by hand (tests that walk a sequence datagram by datagram).
+
+/** The AliveInfo of member `id` at `incarnation`: its address derives from its id. */
+export function soloInfo (id: string, incarnation: number): AliveInfo {
+  return { id, name: id, incarnation, addr: { host: `10.2.0.${id.charCodeAt(0)}`, port: 7946 }, eligible: false, record: new Uint8Array(4), left: false }
+}
+
+/** A started core `self` that knows `others` alive at incarnation 1 (merged from a push-pull). */
+export function soloCore (self: string, others: string[], timing: Partial<SwimTiming> = {}, seed = 5): SwimCore {
+  const rng = new Prng(seed)
+  const c = new SwimCore({ selfId: self, selfInfo: (inc, left) => ({ ...soloInfo(self, inc), left }), incarnation: 0, seeds: [], timing }, () => rng.next())
+  c.start(0)
+  c.onSyncRequest({ from: others[0]!, members: others.map(id => ({ info: soloInfo(id, 1), status: 'alive', incarnation: 1 })), user: [], join: false }, 0)
+  return c
+}
+
+/** `c` receives a gossip datagram from `from` carrying `b`. */
+export function gossipFrom (c: SwimCore, from: string, b: Broadcast, now: number): Output {
+  return c.receive(soloInfo(from, 1).addr, { t: 'gossip', from, gossip: [b] }, now)
+}
+
+/** Whether `to` is member `id`'s address. */
+export const addressOf = (to: Endpoint, id: string): boolean => to.host === soloInfo(id, 1).addr.host
