@@ -180,6 +180,9 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       isMember,
       logger: logger.child({ component: 'replica-revisions' }),
       revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0,
+      storeOpen: () => managerHost?.localRevision() != null || replica?.isOpen === true,
+      // The manager and the few replicas its writes wait for; the rest are caught up behind them.
+      acknowledging: () => managerHost?.localRevision() != null || replica?.acknowledging() === true,
       awaitingSnapshot: () => recovery.awaitingSnapshot
     }, { peerId: node.peerId.toString(), announce: config.managerEligible })
     revisions.start()

@@ -50,7 +50,12 @@ export interface Lineage {
 
 /** Manager → replica. `epoch` is the sender's manager epoch; replicas check it against the election. */
 export type ReplicationRequest =
-  | { t: 'batch', epoch: number, batch: ReplicationBatch }
+  /**
+   * One batch. `ack`: sent on the write path, the write is answered once this replica (one of
+   * the write's `replication.acks` acknowledging replicas) persisted it; catch-up sends none.
+   * Only acknowledging replicas announce the revisions writes move (revision-gossip.ts).
+   */
+  | { t: 'batch', epoch: number, batch: ReplicationBatch, ack?: true }
   /** Consecutive batches in one frame: catching up a replica that is a little behind. */
   | { t: 'delta', epoch: number, batches: ReplicationBatch[] }
   /**
@@ -175,7 +180,8 @@ export function decodeReplicationRequest (bytes: Uint8Array): Decoded<Replicatio
   if (!isEpoch(m.epoch)) return { ok: false, reason: 'epoch is not a positive integer' }
   if (m.t === 'batch') {
     const batch = checkBatch(m.batch)
-    return batch.ok ? { ok: true, value: { t: 'batch', epoch: m.epoch, batch: batch.value } } : batch
+    if (m.ack !== undefined && m.ack !== true) return { ok: false, reason: 'ack must be true when present' }
+    return batch.ok ? { ok: true, value: { t: 'batch', epoch: m.epoch, batch: batch.value, ...(m.ack === true ? { ack: true as const } : {}) } } : batch
   }
   if (m.t === 'delta') {
     if (!Array.isArray(m.batches) || m.batches.length === 0) return { ok: false, reason: 'delta.batches is not a non-empty array' }

@@ -59,6 +59,12 @@ interface Staging {
 /** Replication streams one connection may hold open at once (the manager sends a few at a time). */
 export const REPLICATE_MAX_INBOUND_STREAMS = 8
 
+/**
+ * How long after its last write-path batch a replica still counts as acknowledging the
+ * manager's writes (and announces the revisions they move; revision-gossip.ts).
+ */
+export const ACKNOWLEDGING_HOLD_MS = 10_000
+
 /** Most bytes of snapshot chunks one replica stages before refusing the transfer. */
 const MAX_STAGED_BYTES = 1024 * 1024 * 1024
 
@@ -102,6 +108,8 @@ export class Replica {
   private chain: Promise<unknown> = Promise.resolve()
   /** Bytes of frames from senders other than the current manager read at once (one frame). */
   private readonly otherSenders = new ByteBudget(REPLICATION_FRAME_MAX_BYTES)
+  /** When (monotonic ms) this replica last acknowledged a write-path batch (`ack`). */
+  private ackedWriteAt = Number.NEGATIVE_INFINITY
 
   constructor (components: ReplicaComponents, init: ReplicaInit = {}) {
     this.c = components
@@ -160,6 +168,20 @@ export class Replica {
   /** Revision of the replica (the last known one while closed). */
   get revision (): number {
     return this.store?.revision ?? this.lastRevision
+  }
+
+  /** Whether the store is open (its revision is the store's, not 0 or a closed store's). */
+  get isOpen (): boolean {
+    return this.store !== null
+  }
+
+  /**
+   * Whether the manager waited for this replica's acknowledgement of a write within the last
+   * {@link ACKNOWLEDGING_HOLD_MS}: it is one of the write path's few replicas, not one the
+   * manager catches up in the background.
+   */
+  acknowledging (now = performance.now()): boolean {
+    return this.store !== null && now - this.ackedWriteAt < ACKNOWLEDGING_HOLD_MS
   }
 
   /** Role, revision and synced epoch, for `GET /v1/replica` (role is `closed` while the store is handed over). */
@@ -231,6 +253,7 @@ export class Replica {
           const r = await store.applyReplicated(batch)
           if ('gap' in r) return { t: 'gap', revision: r.revision }
         }
+        if (req.t === 'batch' && req.ack === true) this.ackedWriteAt = performance.now()
         return { t: 'ack', revision: store.revision }
       } catch (err) {
         this.c.logger.warn({ err: (err as Error).message, request: req.t }, 'replication request not applied')

@@ -1,10 +1,21 @@
 /**
  * Replica revisions as membership broadcasts: an eligible agent announces its replica's
- * revision (signed, key `rev/<peerId>`) only when it changed, at most every `minIntervalMs`
- * (2 s), and remembers the latest announcement of everyone else. Membership dissemination and
- * push-pull carry the latest per agent, so an idle cluster sends nothing. The election ranks
+ * revision (signed, key `rev/<peerId>`) and remembers the latest announcement of everyone else.
+ * Membership dissemination and push-pull carry the latest per agent. The election ranks
  * failover candidates with `rank`: highest revision first, then lowest peer id, so the most
  * up-to-date eligible agent becomes the next manager.
+ *
+ * What is announced, so that a write costs a bounded number of announcements whatever the
+ * number of eligible agents:
+ * - the revision the store opened with, unless 0 (an unheard member ranks as 0 anyway), so a
+ *   cluster that restarts whole elects the most up-to-date store;
+ * - a change of the awaiting-snapshot flag;
+ * - a revision the manager's writes moved, only while this agent acknowledges them (it is the
+ *   manager, or one of the `replication.acks` replicas the write path waits for), at most every
+ *   `minIntervalMs` (2 s). The other replicas, caught up in the background a second or so
+ *   behind, rank below those anyway and stay quiet. Before, every eligible agent announced:
+ *   at N eligible agents each write burst cost every agent about N/2 signature checks a second.
+ * An idle cluster sends nothing.
  */
 
 import type { PrivateKey } from '@libp2p/interface'
@@ -22,6 +33,13 @@ export interface ReplicaRevisionsComponents {
   logger: Logger
   /** This agent's replica revision. */
   revision: () => number
+  /** Whether a store is open here (before, `revision` is not the store's). Default: always. */
+  storeOpen?: () => boolean
+  /**
+   * Whether this agent acknowledges the manager's writes now (the manager itself, or a replica
+   * the write path waited for lately): only then are revision changes announced. Default: always.
+   */
+  acknowledging?: () => boolean
   /** Whether this agent's store awaits a snapshot after damage (store-recovery.ts). */
   awaitingSnapshot?: () => boolean
   /** Whether `peerId` is a known member (announcements of strangers are dropped). Default: all known. */
@@ -52,6 +70,8 @@ export class ReplicaRevisions {
   private unhandle: (() => void) | null = null
   /** What we last announced (null: nothing yet), when, and under which version. */
   private last: { revision: number, awaiting: boolean, at: number, version: number } | null = null
+  /** The store's state when it was first seen open (null: not yet): changes are measured from it. */
+  private opened: { revision: number, awaiting: boolean } | null = null
   private readonly now: () => number
 
   constructor (components: ReplicaRevisionsComponents, init: ReplicaRevisionsInit) {
@@ -122,14 +142,23 @@ export class ReplicaRevisions {
     else this.awaiting.delete(a.value.peerId)
   }
 
-  /** Announce when the revision or the awaiting flag changed and the last announcement is old enough. */
+  /** Announce what is worth announcing (see the header) once the last announcement is old enough. */
   private maybeAnnounce (): void {
-    const revision = this.c.revision()
     const awaiting = this.c.awaitingSnapshot?.() === true
+    if (this.c.storeOpen?.() === false && !awaiting) return
+    const revision = this.c.revision()
     const now = this.now()
     const last = this.last
-    if (last !== null && last.revision === revision && last.awaiting === awaiting) return
-    if (last !== null && now - last.at < this.init.minIntervalMs) return
+    const opened = this.opened
+    if (opened === null) {
+      this.opened = { revision, awaiting }
+      if (revision === 0 && !awaiting) return
+    } else {
+      const told = last ?? opened
+      if (told.revision === revision && told.awaiting === awaiting) return
+      if (told.awaiting === awaiting && this.c.acknowledging?.() === false) return
+      if (last !== null && now - last.at < this.init.minIntervalMs) return
+    }
     // Versions must rise across restarts too (others keep the latest per key): seconds since
     // the Unix epoch fit in 32 bits until 2106, and the rate limit keeps them distinct.
     const version = Math.max((last?.version ?? 0) + 1, Math.floor(now / 1000))

@@ -239,7 +239,7 @@ export class Replicator {
     if (Date.now() < t.retryAt || this.lifetime.signal.aborted) return false
     if (t.acked !== batch.revision - 1) return await this.catchUp(t) >= batch.revision
     this.counters.writeSends++
-    const reply = await this.send(t, { t: 'batch', epoch: this.init.epoch, batch }, this.init.ackTimeoutMs)
+    const reply = await this.send(t, { t: 'batch', epoch: this.init.epoch, batch, ack: true }, this.init.ackTimeoutMs)
     if (reply?.t === 'ack') {
       this.counters.acks++
       t.acked = reply.revision

@@ -518,6 +518,9 @@ describe('replication at fleet size: chunks, k acks, background catch-up, lineag
     }
     const stats = replicator.stats()
     assert.ok(stats.writeSends - start.writeSends <= 2 * writes, `write path sent ${stats.writeSends - start.writeSends} frames for ${writes} writes to 4 replicas`)
+    // Only the replicas the write path waited for announce the revisions (revision-gossip.ts).
+    const acking = replicas.filter(r => r.acknowledging()).length
+    assert.ok(acking >= 2 && acking < replicas.length, `${acking} of ${replicas.length} replicas count as acknowledging`)
     await waitFor(() => revisions().every(r => r === store.revision) ? true : undefined, { timeoutMs: 10_000, message: 'the other replicas caught up' })
     const background = replicator.stats().deltaSends - start.deltaSends
     assert.ok(background > 0, 'catch-up used deltas')

@@ -24,6 +24,7 @@ describe('replication wire decoders', () => {
     const batch: ReplicationRequest = { t: 'batch', epoch: 2, batch: { revision: 7, ops: [{ type: 'put', key: 'c!a', value: '1' }, { type: 'del', key: 'c!b' }] } }
     assert.deepEqual(decodeReplicationRequest(encodeReplicationMessage(batch)), { ok: true, value: batch })
     const requests: ReplicationRequest[] = [
+      { t: 'batch', epoch: 2, batch: { revision: 8, ops: [] }, ack: true },
       { t: 'chunk', epoch: 2, id: 'abc', seq: 3, revision: 7, entries: [{ key: 'm!format', value: 1 }], done: false },
       { t: 'delta', epoch: 2, batches: [{ revision: 7, ops: [] }, { revision: 8, ops: [{ type: 'put', key: 'c!a', value: '1' }] }] },
       { t: 'pull', epoch: 2 },
@@ -54,6 +55,7 @@ describe('replication wire decoders', () => {
       [{ t: 'batch', epoch: 1, batch: { revision: 1, ops: [{ type: 'put', key: 'c!a', value: 1 }] } }, /string value/],
       [{ t: 'batch', epoch: 1, batch: { revision: 1, ops: [{ type: 'drop', key: 'c!a' }] } }, /neither/],
       [{ t: 'batch', epoch: 1, batch: { revision: 1, ops: [{ type: 'del', key: '' }] } }, /key/],
+      [{ t: 'batch', epoch: 1, batch: { revision: 1, ops: [] }, ack: false }, /ack/],
       [{ t: 'snapshot', epoch: 1, revision: 1, entries: [] }, /unknown/],
       [{ t: 'chunk', epoch: 1, id: 'x', seq: 0, revision: -1, entries: [], done: true }, /revision/],
       [{ t: 'chunk', epoch: 1, id: 'x', seq: 0, revision: 1, entries: [{ key: 'a' }], done: true }, /entry/],

@@ -98,4 +98,53 @@ describe('replica revisions and election ranking', () => {
     assert.equal(last?.key, REPLICA_KEY_PREFIX + A.id)
     r.stop()
   })
+  it('announces the revision its store opened with, then only what the writes it acknowledges moved', () => {
+    const b = new FakeBroadcasts()
+    const clock = { t: 1_700_000_000_000 }
+    let own = 0
+    let open = false
+    let acking = false
+    let awaiting = false
+    const r = revisions(A, b, { revision: () => own, now: () => clock.t, storeOpen: () => open, acknowledging: () => acking, awaitingSnapshot: () => awaiting }, true)
+    r.start()
+    const tick = (ms: number): void => { clock.t += ms; (r as unknown as { maybeAnnounce: () => void }).maybeAnnounce() }
+    const announced = (): number[] => b.sent.map(x => {
+      const env = openEnvelope(x.data)
+      const a = env === null ? null : decodeReplicaAnnouncement(env.payload)
+      return a?.ok === true ? a.value.revision : -1
+    })
+    own = 40
+    tick(3000)
+    assert.deepEqual(announced(), [], 'nothing before the store is open (40 is not the store\'s revision yet)')
+    open = true
+    own = 0
+    tick(500)
+    assert.deepEqual(announced(), [], 'a fresh store announces nothing: an unheard member ranks as 0')
+    own = 7
+    for (let i = 0; i < 10; i++) tick(500)
+    assert.deepEqual(announced(), [], 'a replica caught up in the background stays quiet')
+    acking = true
+    own = 8
+    tick(500)
+    assert.deepEqual(announced(), [8], 'a replica the write path waits for announces')
+    own = 9
+    tick(500)
+    tick(1500)
+    assert.deepEqual(announced(), [8, 9], 'at most every 2 s')
+    acking = false
+    own = 20
+    for (let i = 0; i < 10; i++) tick(500)
+    assert.deepEqual(announced(), [8, 9], 'no longer acknowledging: quiet again')
+    awaiting = true
+    tick(500)
+    assert.deepEqual(announced(), [8, 9, 20], 'a change of the awaiting flag is always told')
+    r.stop()
+
+    // A restarted agent whose store opens at revision 12 tells it once, acknowledging or not.
+    const b2 = new FakeBroadcasts()
+    const r2 = revisions(B, b2, { revision: () => 12, storeOpen: () => true, acknowledging: () => false }, true)
+    r2.start()
+    assert.equal(b2.sent.length, 1)
+    r2.stop()
+  })
 })
