@@ -17,6 +17,7 @@ import { loadEligibilityTrust } from './identity/eligibility-files.js'
 import { createClusterNode, hostPortToMultiaddr, type ClusterNode } from './libp2p/create-node.js'
 import { ConnectionGate } from './libp2p/connection-gate.js'
 import { IdleConnections } from './libp2p/idle-connections.js'
+import { memberDialer } from './libp2p/member-dialer.js'
 import { DatagramChannel } from './transport/datagram-channel.js'
 import { counterStore } from './counter-store.js'
 import { Election } from './election/election.js'
@@ -164,6 +165,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     membership.onChange(() => { memberIndex = null })
     const memberOf = (peerId: string): Member | undefined => (memberIndex ??= new Map(membership.members().map(m => [m.peerId, m]))).get(peerId)
     isMember = peerId => memberOf(peerId) !== undefined
+    // Manager RPC, replication and leases dial members by peer id; libp2p learns the address then.
+    const dialer = memberDialer(node, id => membership.dialAddress(id))
 
     // Replication: an eligible agent holds a replica of the manager store while it is not the
     // manager, and failover prefers the eligible agent with the highest replica revision.
@@ -280,7 +283,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         ...(config.sshCaKeyFile !== null ? { sshCaKeyPath: config.sshCaKeyFile } : {}),
         cluster: 'clusterd',
         stalls,
-        libp2p: node,
+        libp2p: dialer,
         fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) },
         // A deposed manager stops at once: the election drops it, so the host stops the role.
         onDeposed: (epoch, manager) => { void election.stepDown(epoch, manager) },
@@ -291,7 +294,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     host.start()
     stack.push(async () => { await host.stop() })
 
-    const gateway = new ManagerGateway({ libp2p: node, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => host.localRoutes(), startError: () => host.startError, isMember })
+    const gateway = new ManagerGateway({ libp2p: node, dialer, election, logger: logger.child({ component: 'gateway' }), localRoutes: () => host.localRoutes(), startError: () => host.startError, isMember })
     await gateway.start()
     stack.push(async () => { await gateway.stop() })
 

@@ -46,6 +46,8 @@ export type LocalRoutes = () => Map<string, ApiHandler> | null
 /** Collaborators. */
 export interface ManagerGatewayComponents {
   libp2p: Libp2p
+  /** Dials the manager (default: `libp2p`; the agent's tells libp2p the member's address first). */
+  dialer?: Pick<Libp2p, 'dialProtocol'>
   election: Pick<Election, 'manager' | 'onChange'>
   logger: Logger
   localRoutes: LocalRoutes
@@ -190,7 +192,7 @@ export class ManagerGateway {
     const reason = (err: unknown): string => moved.signal.aborted ? (moved.signal.reason as Error).message : (err as Error).message
     let stream: Stream
     try {
-      stream = await this.c.libp2p.dialProtocol(peerIdFromString(peerId), FORWARD_PROTOCOL, { signal })
+      stream = await (this.c.dialer ?? this.c.libp2p).dialProtocol(peerIdFromString(peerId), FORWARD_PROTOCOL, { signal })
     } catch (err) {
       off()
       if (clientSignal.aborted) throw err

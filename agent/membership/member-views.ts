@@ -6,8 +6,6 @@
  * `lastSeen` from when a datagram last came from it.
  */
 
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Member } from '../../protocol/members.js'
 import type { CoreEvent, Endpoint, MemberView } from './core/types.js'
 import type { EligibilityGate } from './eligibility-gate.js'
@@ -19,7 +17,6 @@ import { endpointMultiaddr, type VerifiedRecords } from './verified-records.js'
 /** What the member views read (the parts of membership.ts's collaborators they use). */
 export interface MemberViewsComponents {
   selfId: string
-  libp2p: { peerStore: Pick<MembershipComponents['libp2p']['peerStore'], 'merge'> }
   logger: MembershipComponents['logger']
   now: () => number
   records: Pick<VerifiedRecords, 'get'>
@@ -50,15 +47,10 @@ export class MemberViews {
   /** A datagram came from `id` just now. */
   heard (id: string): void { this.lastHeard.set(id, this.c.now()) }
 
-  /** The core reported a member change: tell libp2p where it listens, fetch its facts, tell listeners. */
+  /** The core reported a member change: fetch its facts, tell listeners (libp2p learns addresses at dial time: agent/libp2p/member-dialer.ts). */
   onMemberEvent (e: Extract<CoreEvent, { t: 'member' }>): void {
     const selfId = this.c.selfId
     if (e.id !== selfId && e.status === 'alive') this.lastHeard.set(e.id, this.c.now())
-    if (e.id !== selfId && (e.previous === null || e.status === 'alive')) {
-      // Manager RPC, replication and leases dial by peer id: libp2p must know where it listens.
-      this.c.libp2p.peerStore.merge(peerIdFromString(e.id), { multiaddrs: [multiaddr(endpointMultiaddr(e.info.addr))] })
-        .catch(err => { this.c.logger.debug({ err: (err as Error).message }, 'peer store merge failed') })
-    }
     if (e.id !== selfId && e.status === 'alive') this.noticeFacts(e.id, e.info.addr)
     const view = this.c.view(e.id)
     const member = view === undefined ? null : this.toMember(view)

@@ -94,7 +94,6 @@ export class Membership implements UserBroadcasts {
     })
     this.views = new MemberViews({
       selfId: this.selfId,
-      libp2p: components.libp2p,
       logger: components.logger,
       now: this.now,
       records: this.records,
@@ -163,6 +162,12 @@ export class Membership implements UserBroadcasts {
     await this.sync.stop()
     await this.persisting
     this.status = 'stopped'
+  }
+
+  /** Where member `id` listens for libp2p (its record's endpoint), or undefined when it is not in the view. */
+  dialAddress (id: string): string | undefined {
+    const v = this.core?.member(id)
+    return v === undefined ? undefined : endpointMultiaddr(v.info.addr)
   }
 
   /** The current view in API form, sorted by name. */
