@@ -99,6 +99,9 @@ install_tree () {
     rm -rf -- "$v" && say "removed the old tree $v"
   done
   write_wrappers
+  # Node's compile cache for the installed code (the agent's /var/cache/clusterd): the first
+  # start then loads as fast as a restart. Only ever saves time, so a failure is not fatal.
+  "$BIN_DIR/clusterd" compile-cache >/dev/null 2>&1 || say "could not fill the compile cache; the first start compiles the code"
 }
 
 # BIN_DIR/clusterd and BIN_DIR/clusterctl: the pinned Node on the current tree.

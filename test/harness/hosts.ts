@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { pino, type Logger } from 'pino'
+import { fillCompileCache } from './compile-cache.js'
 import { DEFAULT_PREFIX, MAX_HOSTS_PER_SET, PIDFILE_DIR, PREFIX_PATTERN, SSH_VERIFY_CONCURRENCY } from './constants.js'
 import { track, untrack } from './exit-hooks.js'
 import { TestHost } from './host.js'
@@ -98,6 +99,8 @@ export class TestHosts {
     if (!Number.isInteger(init.count) || init.count < 0 || init.count > MAX_HOSTS_PER_SET) throw new RangeError(`count ${init.count} outside 0..${MAX_HOSTS_PER_SET}`)
     const log = (init.logger ?? pino({ level: process.env.CLUSTERD_TEST_LOG ?? 'silent' })).child({ component: 'test-hosts', prefix })
     await sweep(prefix, log)
+    // Before any host mounts its overlay of /var: the hosts see the machine's cache.
+    await fillCompileCache()
     const owner = claimSlot(prefix, init.persistent ?? false, await subnetsInUse())
     const set = new TestHosts(owner, init, log)
     if (!owner.persistent) track(set)
