@@ -84,6 +84,22 @@ describe('launchers and bundles', () => {
     await assert.rejects(readdir(home), { code: 'ENOENT' }, 'no cache written anywhere under HOME')
   })
 
+  it('clusterd compile-cache fills the cache with the agent\'s code, starting nothing, and says where', async () => {
+    const cache = join(dir, 'agent-cache')
+    const version = await run([CLUSTERD, 'version'], { HOME: dir, CLUSTERD_COMPILE_CACHE: cache })
+    assert.equal(version.code, 0, version.stderr)
+    const [sub] = await readdir(cache)
+    const before = (await readdir(join(cache, sub as string))).length
+    const r = await run([CLUSTERD, 'compile-cache'], { HOME: dir, CLUSTERD_COMPILE_CACHE: cache })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, `compile cache filled: ${join(cache, sub as string)}\n`)
+    const after = (await readdir(join(cache, sub as string))).length
+    assert.ok(after > before + 10, `the agent's modules were cached too (${before} -> ${after} files)`)
+    const off = await run([CLUSTERD, 'compile-cache'], { HOME: dir, CLUSTERD_COMPILE_CACHE: 'off' })
+    assert.equal(off.code, 0, off.stderr)
+    assert.match(off.stdout, /^compile cache is off/)
+  })
+
   it('the agent loads no manager-role code at start-up: manager.ts, execa and node-ssh sit behind a dynamic import', async () => {
     const meta = JSON.parse(await readFile(META, 'utf8')) as Meta
     const entry = 'dist/bundle/clusterd.js'
