@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { waitFor } from '../../test/harness/poll.js'
 import type { TestHost } from '../../test/harness/hosts.js'
 import { allAlive, pollViews } from './poll-views.js'
-import { cpuSeconds, max, median, memoryBytes, min, rssBytes } from './proc-stats.js'
+import { cpuSeconds, machineShare, machineTicks, max, median, memoryBytes, min, rssBytes } from './proc-stats.js'
 import type { BenchAgent, BenchSystem, View } from './system.js'
 
 /** Poll cadence and deadlines shared by the phases. */
@@ -128,13 +128,21 @@ export interface IdleResult {
   pssMedianMB: number | null
   cpuMedianPct: number | null
   cpuMaxPct: number | null
+  /**
+   * The whole machine over the window, % of all cores: what ran (agents, the kernel's network
+   * path, anything else), and what the hypervisor gave other guests (steal). Agents' figures
+   * are only comparable between runs with a similar share of both.
+   */
+  machine: { busyPct: number, stealPct: number } | null
 }
 
 /** Reads every agent's CPU time, waits `windowMs` without polling, reads again; RSS at the end. */
 export async function idleWindow (agents: readonly BenchAgent[], windowMs: number): Promise<IdleResult> {
   const t0 = performance.now()
   const cpu0 = agents.map(a => cpuSeconds(a.pid))
+  const machine0 = machineTicks()
   await delay(windowMs) // the measurement window itself, not a wait for state
+  const machine = machineShare(machine0, machineTicks())
   const dt = (performance.now() - t0) / 1000
   const cpu = agents.flatMap((a, i) => {
     const before = cpu0[i]
@@ -152,7 +160,8 @@ export async function idleWindow (agents: readonly BenchAgent[], windowMs: numbe
     fileMedianMB: mb(m => m.file),
     pssMedianMB: mb(m => m.pss),
     cpuMedianPct: median(cpu),
-    cpuMaxPct: max(cpu)
+    cpuMaxPct: max(cpu),
+    machine
   }
 }
 

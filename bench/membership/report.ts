@@ -106,6 +106,7 @@ export function markdownTable (hosts: number, results: readonly SystemResult[]):
     ['idle memory per agent, steady, median: anonymous / mapped files (the Node binary, shared) / PSS (MB)', col(r => `${round(r.steady.anonMedianMB, 1) ?? '–'} / ${round(r.steady.fileMedianMB, 1) ?? '–'} / ${round(r.steady.pssMedianMB, 1) ?? '–'}`), '', ''],
     [`idle CPU per agent, steady, median / max (% of one core, ${secs(results[0]?.steady.windowMs)} s)`, col(r => `${round(r.steady.cpuMedianPct, 2) ?? '–'} / ${round(r.steady.cpuMaxPct, 2) ?? '–'}`),
       `≤ ${TARGETS.idleCpuPct}`, check(r => r.steady.cpuMedianPct === null ? null : r.steady.cpuMedianPct <= TARGETS.idleCpuPct)],
+    ['machine during the steady window: busy / stolen by the hypervisor (% of all cores)', col(r => r.steady.machine === null ? '–' : `${round(r.steady.machine.busyPct, 1) ?? '–'} / ${round(r.steady.machine.stealPct, 1) ?? '–'}`), '', ''],
     ['late joiner spawn → sees all, median / max (ms)', col(r => pair(lateMed(r), lateMax(r))),
       `≤ ${TARGETS.lateJoinMs}`, check(r => lateMax(r) === null ? null : (lateMax(r) as number) <= TARGETS.lateJoinMs)],
     ['late joiner spawn → seen alive by all, median (ms)', col(r => ms(median(r.late.map(l => l.spawnToSeenByAllMs)))), '', ''],

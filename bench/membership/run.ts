@@ -85,7 +85,8 @@ async function benchOne (system: BenchSystem, hosts: TestHosts, n: number): Prom
     say(`${system.id}: right after forming: idle RSS median ${idle.rssMedianMB?.toFixed(1)} MB, CPU median ${idle.cpuMedianPct?.toFixed(2)}%; quiet for ${quietMs / 1000} s, then another idle window`)
     await delay(quietMs) // the agents left alone before the steady window, not a wait for state
     const steady = await idleWindow(agents, idleMs)
-    say(`${system.id}: steady: idle RSS median ${steady.rssMedianMB?.toFixed(1)} MB, CPU median ${steady.cpuMedianPct?.toFixed(2)}%; ${rounds} link-cut rounds`)
+    const m = steady.machine === null ? 'machine unknown' : `machine ${steady.machine.busyPct.toFixed(1)}% busy, ${steady.machine.stealPct.toFixed(1)}% stolen`
+    say(`${system.id}: steady: idle RSS median ${steady.rssMedianMB?.toFixed(1)} MB, CPU median ${steady.cpuMedianPct?.toFixed(2)}% (${m}); ${rounds} link-cut rounds`)
     const failure = await failureRounds(agents, rounds, PHASE)
     say(`${system.id}: all-failed per round ${failure.rounds.map(f => f.allFailedMs === null ? 'timeout' : Math.round(f.allFailedMs)).join(', ')} ms; late joiners`)
     await delay(PHASE.settleMs) // quiet time after the last recovery, as between rounds

@@ -56,6 +56,14 @@ describe('a rolling upgrade survives a manager failover', { timeout: 10 * 60_000
     assert.equal(waiting.perNode[h(1).name]?.outcome, 'pending')
     const nextBatchAt = Date.parse(waiting.rollout?.nextBatchAt ?? '')
     const epoch = (await agent(0).manager())?.epoch ?? 0
+    // A read shows the manager's store as committed on its disk, which may be a few ms ahead of
+    // what its replica acknowledged (the write's caller waits for the ack; a reader does not).
+    // The claim here is about the replicated record: kill once the replica holds what we read.
+    const seen = (await agent(0).client.request<ReplicaStatus>('GET', '/v1/replica')).revision
+    await waitFor(async () => {
+      const r = await agent(1).client.request<ReplicaStatus>('GET', '/v1/replica').catch(() => null)
+      return r !== null && r.revision >= seen ? true : undefined
+    }, { timeoutMs: 10_000, intervalMs: 50, message: `the replica did not reach the manager's revision ${seen}` })
 
     await agent(0).stop('SIGKILL')
     const killedAt = Date.now()
