@@ -177,15 +177,16 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     watch?.begin('election')
     const recovery = new StoreRecovery({ logger: logger.child({ component: 'store-recovery' }) }, { dataDir: config.dataDir })
     await recovery.load()
+    const managing = (): boolean => managerHost?.localRevision() != null
     const revisions = new ReplicaRevisions({
       broadcasts: membership,
       privateKey,
       isMember,
       logger: logger.child({ component: 'replica-revisions' }),
       revision: () => managerHost?.localRevision() ?? replica?.revision ?? 0,
-      storeOpen: () => managerHost?.localRevision() != null || replica?.isOpen === true,
+      storeOpen: () => managing() || replica?.isOpen === true,
       // The manager and the few replicas its writes wait for; the rest are caught up behind them.
-      acknowledging: () => managerHost?.localRevision() != null || replica?.acknowledging() === true,
+      acknowledging: () => managing() || replica?.acknowledging() === true,
       awaitingSnapshot: () => recovery.awaitingSnapshot
     }, { peerId: node.peerId.toString(), announce: config.managerEligible })
     revisions.start()

@@ -1,7 +1,7 @@
 /**
  * Whole-machine CPU use from /proc/stat. Other work on a shared 2-core machine skews every
  * figure, so the benchmarks wait (bounded) for a quiet moment before each measured run and
- * record how busy the machine was.
+ * record how busy the machine was, and what the hypervisor took (steal).
  */
 import { readFileSync } from 'node:fs'
 import { delay } from '../../test/harness/proc.js'
@@ -10,12 +10,47 @@ import { cpuSeconds } from './proc-cpu.js'
 /** USER_HZ: /proc/stat and /proc/PID/stat count in these ticks. */
 const TICKS_PER_S = 100
 
+/** Machine-wide CPU time from the first line of /proc/stat, all cores, in clock ticks. */
+export interface MachineTicks {
+  /** user, nice, system, irq and softirq: what ran on the machine (guest time is inside user). */
+  busy: number
+  /** Time a hypervisor gave another guest while this machine wanted to run. */
+  steal: number
+  /** Everything, idle and iowait included. */
+  total: number
+}
+
+/** Parse the `cpu` line of /proc/stat; null when it is not one. */
+export function parseProcStat (text: string): MachineTicks | null {
+  const line = text.split('\n', 1)[0] ?? ''
+  const f = line.trim().split(/\s+/)
+  if (f[0] !== 'cpu' || f.length < 9) return null
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f.slice(1, 9).map(Number) as [number, number, number, number, number, number, number, number]
+  if ([user, nice, system, idle, iowait, irq, softirq, steal].some(n => !Number.isFinite(n))) return null
+  const busy = user + nice + system + irq + softirq
+  return { busy, steal, total: busy + idle + iowait + steal }
+}
+
+/** The machine's CPU counters now (null when /proc/stat cannot be read). */
+export function machineTicks (): MachineTicks | null {
+  try {
+    return parseProcStat(readFileSync('/proc/stat', 'utf8'))
+  } catch {
+    return null
+  }
+}
+
+/** Between two readings: the share of all cores that ran, and the share the hypervisor took (%). */
+export function machineShare (a: MachineTicks | null, b: MachineTicks | null): { busyPct: number, stealPct: number } | null {
+  if (a === null || b === null || b.total <= a.total) return null
+  const total = b.total - a.total
+  return { busyPct: 100 * (b.busy - a.busy) / total, stealPct: 100 * (b.steal - a.steal) / total }
+}
+
 function cpuTimes (): { busy: number, total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
-  const f = line.trim().split(/\s+/).slice(1).map(Number)
-  const total = f.reduce((a, b) => a + b, 0)
-  const idle = (f[3] ?? 0) + (f[4] ?? 0) // idle + iowait
-  return { busy: total - idle, total }
+  // Steal counts as busy here: another guest's work skews the figures as much as our own.
+  const t = machineTicks()
+  return t === null ? { busy: 0, total: 0 } : { busy: t.busy + t.steal, total: t.total }
 }
 
 /**

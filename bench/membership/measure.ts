@@ -10,7 +10,8 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { waitFor } from '../../test/harness/poll.js'
 import type { TestHost } from '../../test/harness/hosts.js'
 import { allAlive, pollViews } from './poll-views.js'
-import { cpuSeconds, machineShare, machineTicks, max, median, memoryBytes, min, rssBytes } from './proc-stats.js'
+import { machineShare, machineTicks } from '../commission/machine-load.js'
+import { cpuSeconds, max, median, memoryBytes, min, rssBytes } from './proc-stats.js'
 import type { BenchAgent, BenchSystem, View } from './system.js'
 
 /** Poll cadence and deadlines shared by the phases. */

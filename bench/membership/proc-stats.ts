@@ -56,43 +56,6 @@ export function cpuSeconds (pid: number): number | null {
   }
 }
 
-/** Machine-wide CPU time from the first line of /proc/stat, all cores, in clock ticks. */
-export interface MachineTicks {
-  /** user, nice, system, irq and softirq: what ran on the machine (guest time is inside user). */
-  busy: number
-  /** Time a hypervisor gave another guest while this machine wanted to run. */
-  steal: number
-  /** Everything, idle and iowait included. */
-  total: number
-}
-
-/** Parse the `cpu` line of /proc/stat; null when it is not one. */
-export function parseProcStat (text: string): MachineTicks | null {
-  const line = text.split('\n', 1)[0] ?? ''
-  const f = line.trim().split(/\s+/)
-  if (f[0] !== 'cpu' || f.length < 9) return null
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = f.slice(1, 9).map(Number) as [number, number, number, number, number, number, number, number]
-  if ([user, nice, system, idle, iowait, irq, softirq, steal].some(n => !Number.isFinite(n))) return null
-  const busy = user + nice + system + irq + softirq
-  return { busy, steal, total: busy + idle + iowait + steal }
-}
-
-/** The machine's CPU counters now (null when /proc/stat cannot be read). */
-export function machineTicks (): MachineTicks | null {
-  try {
-    return parseProcStat(readFileSync('/proc/stat', 'utf8'))
-  } catch {
-    return null
-  }
-}
-
-/** Between two readings: the share of all cores that ran, and the share the hypervisor took (%). */
-export function machineShare (a: MachineTicks | null, b: MachineTicks | null): { busyPct: number, stealPct: number } | null {
-  if (a === null || b === null || b.total <= a.total) return null
-  const total = b.total - a.total
-  return { busyPct: 100 * (b.busy - a.busy) / total, stealPct: 100 * (b.steal - a.steal) / total }
-}
-
 /** Median of `xs` (null when empty). */
 export function median (xs: readonly number[]): number | null {
   if (xs.length === 0) return null

@@ -22,6 +22,8 @@ export const REPO = REPO_ROOT
 export const NODE = join(REPO, 'node_modules/.bin/node')
 /** The agent launcher. */
 export const CLUSTERD = join(REPO, 'bin/clusterd.js')
+/** The environment agents run with on a host (and `clusterd compile-cache` on the machine, so both pick the same cache directory). */
+export const AGENT_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' } as const
 /** The CLI launcher. */
 export const CLUSTERCTL = join(REPO, 'bin/clusterctl.js')
 /** Gossip port agents listen on inside their hosts. */
@@ -156,7 +158,7 @@ export async function startAgentOn (host: TestHost, opts: AgentOptions): Promise
     ...(opts.playbookDir !== undefined ? ['--playbook-dir', opts.playbookDir] : []),
     ...(opts.extraArgs ?? [])
   ]
-  const proc = host.spawn([NODE, ...args], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...opts.env } })
+  const proc = host.spawn([NODE, ...args], { env: { ...AGENT_ENV, ...opts.env } })
   return new AgentProcess(host, proc, socket)
 }
 

@@ -7,16 +7,13 @@
  * 64 times on 2 cores.
  */
 
-import { join } from 'node:path'
-import { REPO_ROOT } from './constants.js'
+import { AGENT_ENV, CLUSTERD, NODE } from './agent-process.js'
 import { runOk } from './proc.js'
 
 let filled: Promise<void> | null = null
 
 /** Run `clusterd compile-cache` on the machine once per process (as the agents will: root, HOME=/root). */
 export async function fillCompileCache (): Promise<void> {
-  filled ??= runOk([join(REPO_ROOT, 'node_modules/.bin/node'), join(REPO_ROOT, 'bin/clusterd.js'), 'compile-cache'], {
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' }
-  }).then(() => {}, err => { filled = null; throw err })
+  filled ??= runOk([NODE, CLUSTERD, 'compile-cache'], { env: { ...AGENT_ENV } }).then(() => {}, err => { filled = null; throw err })
   await filled
 }

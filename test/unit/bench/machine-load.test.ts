@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { machineShare, parseProcStat } from '../../../bench/membership/proc-stats.js'
+import { machineShare, parseProcStat } from '../../../bench/commission/machine-load.js'
 
 describe('machine CPU shares from /proc/stat', () => {
   it('reads what ran and what the hypervisor took, and their shares of all cores between two readings', () => {
