@@ -220,6 +220,8 @@ export class Membership implements UserBroadcasts {
   stats (): Record<string, number> {
     return {
       ...(this.core?.stats() ?? {}),
+      // Lifeguard local health (0 healthy): probe interval and timeouts run at score + 1 times.
+      healthScore: this.core?.health() ?? 0,
       ...this.counters,
       syncsRefused: this.sync.refused,
       ...prefixed('records', this.records.stats),

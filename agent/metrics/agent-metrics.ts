@@ -105,6 +105,7 @@ export class AgentMetrics implements ManagerMetricsSink {
     // One read of the stats per scrape (render) serves all SWIM counters.
     const swimStat = (key: string): Sample[] => one((this.swim ?? s.membershipStats())[key] ?? 0)
     for (const [key, name, help] of SWIM_COUNTERS) add(name, help, 'counter', () => swimStat(key))
+    add('clusterd_swim_health_score', 'Lifeguard local health: 0 when healthy, rising (to 7 with the default timing) while this agent\'s own probes go unanswered without nacks or it must refute suspicions of itself (it is probably the slow one); probes and their timeouts run at score + 1 times their interval.', 'gauge', () => swimStat('healthScore'))
     add('clusterd_gossip_datagrams_total', 'SWIM datagrams sent and received (authentic ones only).', 'counter', () => {
       const d = s.datagramStats()
       return [{ labels: { direction: 'sent' }, value: d.sent }, { labels: { direction: 'received' }, value: d.received }]

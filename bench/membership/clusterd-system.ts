@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { makeSecret, PORT, REPO, startAgentOn } from '../../test/harness/agent-process.js'
 import type { TestHost } from '../../test/harness/hosts.js'
+import { scrapeMetrics } from '../../test/harness/metrics-text.js'
 import { AgentOutput, type BenchAgent, type BenchSystem, type View } from './system.js'
 
 /** Reads a pino JSON line; null when it is not one. */
@@ -61,6 +62,9 @@ export async function clusterdSystem (env: Record<string, string> = {}): Promise
           return members === null ? null : new Map(members.map(m => [m.name, m.status]))
         },
         async kill (): Promise<void> { await agent.stop('SIGKILL') },
+        async health (): Promise<number | null> {
+          return (await scrapeMetrics(agent.socket))?.get('clusterd_swim_health_score') ?? null
+        },
         tail: () => out.tail()
       }
     },

@@ -183,6 +183,12 @@ export interface FailureRound {
   collateral: string[]
   /** Link restored -> every agent, the victim included, lists every agent alive again. */
   recoveredMs: number | null
+  /**
+   * The survivors' Lifeguard local health just before the cut (median, max; null when the
+   * system does not expose it). Above 0 they probe more slowly and wait longer for acks: a
+   * detection time that grows with it is the machine's load, not the protocol.
+   */
+  healthAtCut: { median: number | null, max: number | null } | null
 }
 
 /** The rounds, and the agents' CPU while they ran (the poller's load on them included). */
@@ -220,6 +226,7 @@ async function cutRounds (agents: readonly BenchAgent[], rounds: number, opts: P
       throw new Error(`round ${r}: the cluster is not whole before the cut`)
     }
     await delay(opts.settleMs) // quiet time between rounds, not a wait for state (that was the poll above)
+    const healthAtCut = await survivorsHealth(survivors)
     const t0 = performance.now()
     await victim.host.cutLink()
     const notAlive = new Map<string, number>()
@@ -252,12 +259,19 @@ async function cutRounds (agents: readonly BenchAgent[], rounds: number, opts: P
       allFailedLoggedMs: logged.every((x): x is number => x !== undefined) ? Math.max(...logged) - t0 : null,
       firstSuspectLoggedMs: suspects.length > 0 ? Math.min(...suspects) - t0 : null,
       collateral: [...collateral],
-      recoveredMs: rec.done ? performance.now() - restoredAt : null
+      recoveredMs: rec.done ? performance.now() - restoredAt : null,
+      healthAtCut
     }
     out.push(round)
     if (!rec.done) break
   }
   return out
+}
+
+/** The survivors' local health scores read at once (null when none exposes one). */
+async function survivorsHealth (survivors: readonly BenchAgent[]): Promise<FailureRound['healthAtCut']> {
+  const scores = (await Promise.all(survivors.map(async a => await a.health?.() ?? null))).filter((x): x is number => x !== null)
+  return scores.length === 0 ? null : { median: median(scores), max: max(scores) }
 }
 
 /** One late joiner. */
@@ -272,10 +286,15 @@ export interface LateJoin {
   listeningToSeenByAllMs: number | null
 }
 
-/** Starts one agent per host in `lateHosts`, one after another, into the running cluster (which they then stay in). */
+/**
+ * Starts one agent per host in `lateHosts`, one after another, into the running cluster (which
+ * they then stay in). Each joins an idle cluster: the phase before (the last cut round's
+ * recovery) and the previous joiner are followed by `settleMs` of quiet, as cut rounds are.
+ */
 export async function lateJoins (system: BenchSystem, agents: BenchAgent[], lateHosts: readonly TestHost[], seed: TestHost, opts: PhaseOptions): Promise<LateJoin[]> {
   const out: LateJoin[] = []
   for (const h of lateHosts) {
+    await delay(opts.settleMs) // quiet time: the cluster has taken in what came before, not a wait for state
     const a = await system.start(h, seed)
     agents.push(a)
     const names = agents.map(x => x.name)

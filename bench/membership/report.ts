@@ -99,6 +99,10 @@ export function markdownTable (hosts: number, results: readonly SystemResult[]):
     ['link cut → first survivor stops listing it alive, median (ms)', col(r => ms(median(r.failure.rounds.map(f => f.firstNotAliveMs).filter((x): x is number => x !== null)))), '', ''],
     ['first suspicion logged → all survivors mark it failed, median (ms)', col(r => ms(median(r.failure.rounds.flatMap(f => f.firstSuspectLoggedMs !== null && f.allFailedMs !== null ? [f.allFailedMs - f.firstSuspectLoggedMs] : [])))), '', ''],
     ['link restored → all see all again, median (ms)', col(r => ms(fail(r).recoveryMedian)), '', ''],
+    ['survivors\' local health just before each cut, per round: median / max (0 healthy; probes run at score + 1 times their interval)', col(r => {
+      const hs = r.failure.rounds.map(f => f.healthAtCut)
+      return hs.every(x => x === null) ? '–' : hs.map(x => x === null ? '–' : `${ms(x.median)}/${ms(x.max)}`).join(', ')
+    }), '', ''],
     ['collateral suspicions during cuts (rounds with any)', col(r => `${r.failure.rounds.filter(f => f.collateral.length > 0).length}`), '', ''],
     [`idle CPU per agent right after forming, median / max (% of one core, ${secs(results[0]?.idle.windowMs)} s)`, col(r => `${round(r.idle.cpuMedianPct, 2) ?? '–'} / ${round(r.idle.cpuMaxPct, 2) ?? '–'}`), '', ''],
     ['idle RSS per agent, steady, median / max (MB)', col(r => `${round(r.steady.rssMedianMB, 1) ?? '–'} / ${round(r.steady.rssMaxMB, 1) ?? '–'}`),

@@ -42,6 +42,11 @@ export interface BenchAgent {
   view: (signal?: AbortSignal) => Promise<View | null>
   /** Kills it (SIGKILL) and waits for the exit. */
   kill: () => Promise<void>
+  /**
+   * Its Lifeguard local health score now (0 healthy; probes run at score + 1 times their
+   * interval and timeouts), or null when the system does not expose it or the agent does not answer.
+   */
+  health?: () => Promise<number | null>
   /** Its recent output, for error messages. */
   tail: () => string
 }

@@ -13,6 +13,7 @@ import { waitFor } from '../harness/poll.js'
 import type { AgentProcess } from '../harness/agent-process.js'
 import { AgentFleet } from '../harness/agent-fleet.js'
 import type { JobRecord } from '../../protocol/jobs.js'
+import { promSamples as samples } from '../harness/metrics-text.js'
 
 interface Reply { status: number, type: string, text: string }
 
@@ -28,17 +29,6 @@ async function get (a: AgentProcess, path: string): Promise<Reply | null> {
   } catch {
     return null
   }
-}
-
-/** Samples of a Prometheus text: `name{labels}` -> value. */
-function samples (text: string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const at = line.lastIndexOf(' ')
-    out.set(line.slice(0, at), Number(line.slice(at + 1)))
-  }
-  return out
 }
 
 describe('metrics and health on real agents', () => {
@@ -140,6 +130,23 @@ describe('metrics and health on real agents', () => {
       const lags = [...x].filter(([k]) => k.startsWith('clusterd_replication_lag_revisions{'))
       return lags.length === 1 && lags[0]?.[1] === 0
     })
+  })
+
+  it('an agent cut off from the others: its local health score rises while its probes go unanswered, and falls back once the link is back', async () => {
+    const a1 = agent(1)
+    await until(a1, 'healthy, all three alive', x => v(x, 'clusterd_swim_health_score') === 0 && v(x, 'clusterd_members{status="alive"}') === 3)
+    await h(1).cutLink()
+    try {
+      // Its pings and its helpers' ping-reqs both go unanswered, with no nack: Lifeguard says the
+      // fault is probably its own and stretches its probing (score + 1 times the interval).
+      await until(a1, 'health score above 0 while cut off', x => v(x, 'clusterd_swim_health_score') >= 1, 30_000)
+    } finally {
+      await h(1).restoreLink()
+    }
+    // Answered probes bring it down one step each; the member views heal.
+    await until(a1, 'health back to 0 and all alive again', x => v(x, 'clusterd_swim_health_score') === 0 && v(x, 'clusterd_members{status="alive"}') === 3, 90_000)
+    await until(agent(0), 'the manager sees all three alive again', x => v(x, 'clusterd_members{status="alive"}') === 3, 90_000)
+    assert.equal(v(await scrape(agent(0)), 'clusterd_swim_health_score'), 0, 'the agents that could still reach each other stayed healthy')
   })
 
   it('a killed agent: suspicions and the failed count move on the others', async () => {

@@ -209,6 +209,8 @@ export interface MembershipCore {
   /** Whether a push-pull of this node's own has completed since start (its join is done). */
   synced: () => boolean
   stats: () => SwimStats
+  /** Lifeguard local health score (core/awareness.ts): 0 healthy; timeouts and the probe interval run at score + 1 times. */
+  health: () => number
   /** Broadcasts still queued for piggybacking (a leaving node may wait for 0, with a deadline). */
   pending: () => number
 }

@@ -3,17 +3,7 @@ import assert from 'node:assert/strict'
 import { AgentMetrics, type AgentMetricsSources } from '../../../../agent/metrics/agent-metrics.js'
 import type { ManagerFigures } from '../../../../protocol/manager-metrics.js'
 import type { DatagramChannelStats } from '../../../../agent/transport/datagram-channel.js'
-
-/** Samples of an exposition text: `name{labels}` -> value. */
-function samples (text: string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const at = line.lastIndexOf(' ')
-    out.set(line.slice(0, at), Number(line.slice(at + 1)))
-  }
-  return out
-}
+import { promSamples as samples } from '../../../harness/metrics-text.js'
 
 function datagrams (sent: number): DatagramChannelStats {
   return {
@@ -25,7 +15,7 @@ function datagrams (sent: number): DatagramChannelStats {
 function sources (over: Partial<AgentMetricsSources> = {}): AgentMetricsSources {
   return {
     members: () => [{ status: 'alive' }, { status: 'alive' }, { status: 'failed' }],
-    membershipStats: () => ({ probes: 40, suspicions: 2, refutations: 1, deaths: 1, syncs: 3, syncsFullState: 1, broadcastsSent: 9 }),
+    membershipStats: () => ({ probes: 40, suspicions: 2, refutations: 1, deaths: 1, syncs: 3, syncsFullState: 1, broadcastsSent: 9, healthScore: 2 }),
     datagramStats: () => datagrams(10),
     epoch: () => 4,
     manager: () => ({ name: 'n1', peerId: 'p1', epoch: 4, since: '2026-01-01T00:00:00.000Z', local: false }),
@@ -54,6 +44,8 @@ describe('AgentMetrics', () => {
     assert.equal(s.get('clusterd_swim_probes_total'), 40)
     assert.equal(s.get('clusterd_swim_suspicions_total'), 2)
     assert.equal(s.get('clusterd_swim_refutations_total'), 1)
+    assert.match(first.text, /# TYPE clusterd_swim_health_score gauge/)
+    assert.equal(s.get('clusterd_swim_health_score'), 2, 'Lifeguard local health')
     assert.equal(s.get('clusterd_swim_push_pulls_total'), 3)
     assert.equal(s.get('clusterd_swim_push_pulls_full_state_total'), 1, 'push-pulls that fell back to 2.0.0')
     assert.equal(s.get('clusterd_swim_acks_total'), 0, 'a counter the core has not reported yet reads 0')
