@@ -200,11 +200,15 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       members: () => recovery.awaitingSnapshot
         ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
         : membership.members(),
+      member: peerId => {
+        const m = memberOf(peerId)
+        return m !== undefined && recovery.awaitingSnapshot && peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m
+      },
       epochs: counterStore(config.dataDir, 'epoch', { onInvalid: reason => { logger.error({ reason }, 'the persisted manager epoch is not used') } }),
       revisions,
       synced: () => membership.synced()
     }, { peerId: node.peerId.toString(), name: config.nodeName, eligible: config.managerEligible, hasSeeds: config.join.length > 0 })
-    membership.onChange(() => { election.poke() })
+    membership.onChange(change => { election.poke(change.peerId) })
     await election.start()
     stack.push(async () => { await election.stop() })
 

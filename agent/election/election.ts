@@ -1,8 +1,9 @@
 /**
  * Manager election on top of membership: a thin wrapper around the pure election core
  * (election-core.ts, which holds the rules and is what the simulator drives). The wrapper
- * feeds it the membership view (status changes of members, with this agent's clock), replica
- * revisions, verified claims and ticks every 250 ms; it signs the claims the core asks for and
+ * feeds it the membership view (status changes of members, with this agent's clock; only the
+ * members that changed since the last evaluation), replica revisions (likewise), verified
+ * claims and ticks every 250 ms; it signs the claims the core asks for and
  * broadcasts them ONCE through membership (key `mgr/<peerId>`, version = epoch: the broadcast
  * queue and push-pull spread them, a joiner learns them in its join push-pull), persists the
  * highest epoch before acting on it (the fencing token nodes check before work), and tells
@@ -19,6 +20,12 @@ import { openEnvelope, sealEnvelope, verifiedBy } from '../identity/signed-envel
 import type { UserBroadcasts } from '../membership/user-broadcasts.js'
 import { ElectionCore, type ElectionClaim, type ElectionOutput } from './election-core.js'
 
+/**
+ * The whole membership view is read at least this often (ms), a backstop beside the pokes
+ * that name changed members: O(N) per 30 s, not per 250 ms tick.
+ */
+const FULL_READ_MS = 30_000
+
 /** Collaborators of the election. */
 export interface ElectionComponents {
   /** Membership dissemination for claims. */
@@ -28,10 +35,20 @@ export interface ElectionComponents {
   logger: Logger
   /** Current membership view, self included (self listed ineligible while it must not claim). */
   members: () => Member[]
+  /**
+   * One member of that view by peer id, as `members()` would list it (an index lookup: the
+   * election reads only the members that changed). Default: a search of `members()`.
+   */
+  member?: (peerId: string) => Member | undefined
   /** Durable highest-epoch-seen. */
   epochs: { load: () => Promise<number>, save: (epoch: number) => Promise<void> }
   /** Replica revisions (ours live): the core ranks candidates by them. Default: all unknown, ours 0. */
-  revisions?: { revisionOf: (peerId: string) => number | undefined, isAwaiting: (peerId: string) => boolean }
+  revisions?: {
+    revisionOf: (peerId: string) => number | undefined
+    isAwaiting: (peerId: string) => boolean
+    /** Be told whose announced revision or awaiting flag changed (without it, every evaluation reads them all). */
+    onChange?: (listener: (peerId: string) => void) => () => void
+  }
   /** Whether membership completed a push-pull of its own (the join); default: yes. */
   synced?: () => boolean
   /** Clock (ms since the epoch); tests pass a fake one. */
@@ -67,6 +84,14 @@ export class Election {
   private core: ElectionCore | null = null
   /** What the core was last told about each member: status and eligibility. */
   private readonly fed = new Map<string, { status: Member['status'], eligible: boolean }>()
+  /** Members fed as alive or suspect (SWIM's live count), kept with `fed`. */
+  private liveCount = 0
+  /** Members changed since the last evaluation: only they are read and fed (see `poke`). */
+  private readonly dirty = new Set<string>()
+  /** The next evaluation reads the whole view; and when the last one that did ran. */
+  private fullReadDue = true
+  private lastFullReadAt = -Infinity
+  private unwatchRevisions: (() => void) | null = null
   private timer: NodeJS.Timeout | null = null
   private readonly now: () => number
   private readonly listeners = new Set<ManagerChangeListener>()
@@ -107,7 +132,8 @@ export class Election {
         if (claim !== null) this.serially(async () => { await this.onClaim(claim) })
       }
     })
-    this.timer = setInterval(() => { this.poke() }, this.init.evaluateMs)
+    this.unwatchRevisions = this.c.revisions?.onChange?.(id => { this.poke(id) }) ?? null
+    this.timer = setInterval(() => { this.queueEvaluation() }, this.init.evaluateMs)
     this.timer.unref()
   }
 
@@ -117,6 +143,8 @@ export class Election {
     this.timer = null
     this.unhandle?.()
     this.unhandle = null
+    this.unwatchRevisions?.()
+    this.unwatchRevisions = null
     await this.evaluating
   }
 
@@ -180,11 +208,20 @@ export class Election {
   get isManager (): boolean { return this.core?.isManager ?? false }
 
   /**
-   * Re-evaluate now (membership changed). Pokes that come while an evaluation is still queued
-   * are answered by it (it reads the view when it runs): a join push-pull brings every member
-   * at once, and one evaluation per member walked the whole view each time (O(N^2) per join).
+   * Re-evaluate now: `peerId` changed (membership or its replica revision), or, without one,
+   * anything may have. Pokes that come while an evaluation is still queued are answered by it
+   * (it reads the members named meanwhile when it runs): a join push-pull brings every member
+   * at once, and one evaluation per member walking the whole view was O(N^2) per join. The
+   * periodic evaluation (every `evaluateMs`) reads only what changed, so an idle agent's
+   * election costs the same at 10,000 members as at 3.
    */
-  poke (): void {
+  poke (peerId?: string): void {
+    if (peerId === undefined) this.fullReadDue = true
+    else this.dirty.add(peerId)
+    this.queueEvaluation()
+  }
+
+  private queueEvaluation (): void {
     if (this.pokeQueued) return
     this.pokeQueued = true
     this.serially(async () => {
@@ -212,7 +249,7 @@ export class Election {
     const c = claim.value
     if (key !== `${MANAGER_KEY_PREFIX}${c.peerId}` || version !== c.epoch) return `manager claim of ${c.peerId} epoch ${c.epoch} under key ${key} version ${version}`
     if (!verifiedBy(c.peerId, env.payload, env.sig)) return `manager claim not signed by its claimant ${c.peerId}`
-    const member = this.c.members().find(m => m.peerId === c.peerId)
+    const member = this.lookup(c.peerId)
     if (member === undefined) return `manager claim from ${c.peerId}, not a known member`
     if (!member.managerEligible || member.name !== c.name) return `manager claim from ${c.peerId}: ineligible or under another name`
     if (c.epoch > this.epoch + MAX_EPOCH_JUMP) return `manager claim epoch ${c.epoch} is more than ${MAX_EPOCH_JUMP} above ${this.epoch}`
@@ -245,32 +282,61 @@ export class Election {
     await this.apply(this.core.tick(this.now(), live, this.c.synced?.() ?? true))
   }
 
-  /** Tell the core what changed in the membership view since last time; returns the live count. */
+  /**
+   * Tell the core what changed in the membership view since last time; returns the live count.
+   * Reads only the members poked since the last evaluation, plus this agent itself (its
+   * eligibility follows local state no member event announces: a store awaiting a snapshot).
+   * The whole view is read after a poke without a member, and every `FULL_READ_MS` as a
+   * backstop for a change nobody poked about (a member membership forgot).
+   */
   private feedMembers (): number {
     const core = this.core
     if (core === null) return 0
     const now = this.now()
-    const seen = new Set<string>()
-    let live = 0
-    for (const m of this.c.members()) {
-      seen.add(m.peerId)
-      if (m.status === 'alive' || m.status === 'suspect') live++
-      if (m.managerEligible && this.c.revisions !== undefined && m.peerId !== this.init.peerId) {
-        const revision = this.c.revisions.revisionOf(m.peerId)
-        if (revision !== undefined) core.revision({ peerId: m.peerId, revision, awaiting: this.c.revisions.isAwaiting(m.peerId) })
+    const watchesRevisions = this.c.revisions?.onChange !== undefined
+    if (this.fullReadDue || !watchesRevisions || now - this.lastFullReadAt >= FULL_READ_MS) {
+      this.fullReadDue = false
+      this.lastFullReadAt = now
+      this.dirty.clear()
+      const seen = new Set<string>()
+      for (const m of this.c.members()) {
+        seen.add(m.peerId)
+        this.feedOne(core, m.peerId, m, now)
       }
-      const prev = this.fed.get(m.peerId)
-      if (prev !== undefined && prev.status === m.status && prev.eligible === m.managerEligible) continue
-      this.fed.set(m.peerId, { status: m.status, eligible: m.managerEligible })
-      core.member({ id: m.peerId, status: m.status, eligible: m.managerEligible, lastChange: now })
+      for (const id of [...this.fed.keys()]) if (!seen.has(id)) this.feedOne(core, id, undefined, now)
+      return this.liveCount
     }
-    for (const [id, prev] of this.fed) {
-      if (seen.has(id)) continue
+    this.dirty.add(this.init.peerId)
+    for (const id of this.dirty) this.feedOne(core, id, this.lookup(id), now)
+    this.dirty.clear()
+    return this.liveCount
+  }
+
+  /** `peerId` as `members()` lists it. */
+  private lookup (peerId: string): Member | undefined {
+    return this.c.member !== undefined ? this.c.member(peerId) : this.c.members().find(m => m.peerId === peerId)
+  }
+
+  /** Feed one member (undefined: membership no longer lists it) and its replica revision. */
+  private feedOne (core: ElectionCore, id: string, m: Member | undefined, now: number): void {
+    const prev = this.fed.get(id)
+    const isLive = (status: Member['status']): boolean => status === 'alive' || status === 'suspect'
+    if (m === undefined) {
+      if (prev === undefined) return
       // Forgotten by membership: no longer a candidate, and gone if it was the manager.
       this.fed.delete(id)
+      if (isLive(prev.status)) this.liveCount--
       core.member({ id, status: prev.status, eligible: false, lastChange: now })
+      return
     }
-    return live
+    if (m.managerEligible && this.c.revisions !== undefined && id !== this.init.peerId) {
+      const revision = this.c.revisions.revisionOf(id)
+      if (revision !== undefined) core.revision({ peerId: id, revision, awaiting: this.c.revisions.isAwaiting(id) })
+    }
+    if (prev !== undefined && prev.status === m.status && prev.eligible === m.managerEligible) return
+    this.liveCount += (isLive(m.status) ? 1 : 0) - (prev !== undefined && isLive(prev.status) ? 1 : 0)
+    this.fed.set(id, { status: m.status, eligible: m.managerEligible })
+    core.member({ id, status: m.status, eligible: m.managerEligible, lastChange: now })
   }
 
   /** Persist a raised epoch before acting on it, then broadcast our claim and tell listeners. */

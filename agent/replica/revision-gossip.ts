@@ -73,6 +73,7 @@ export class ReplicaRevisions {
   /** The store's state when it was first seen open (null: not yet): changes are measured from it. */
   private opened: { revision: number, awaiting: boolean } | null = null
   private readonly now: () => number
+  private readonly changeListeners = new Set<(peerId: string) => void>()
 
   constructor (components: ReplicaRevisionsComponents, init: ReplicaRevisionsInit) {
     this.c = components
@@ -99,6 +100,12 @@ export class ReplicaRevisions {
     this.timer = null
     this.unhandle?.()
     this.unhandle = null
+  }
+
+  /** Be told the peer id of every other member whose announced revision or awaiting flag changed. */
+  onChange (listener: (peerId: string) => void): () => void {
+    this.changeListeners.add(listener)
+    return () => { this.changeListeners.delete(listener) }
   }
 
   /** Last known revision of `peerId` (our own is live); undefined if never heard. */
@@ -137,9 +144,12 @@ export class ReplicaRevisions {
     const env = openEnvelope(data)
     const a = env === null ? null : decodeReplicaAnnouncement(env.payload)
     if (a === null || !a.ok || a.value.peerId === this.init.peerId) return
-    this.known.set(a.value.peerId, a.value.revision)
-    if (a.value.awaiting === true) this.awaiting.add(a.value.peerId)
-    else this.awaiting.delete(a.value.peerId)
+    const id = a.value.peerId
+    const changed = this.known.get(id) !== a.value.revision || this.awaiting.has(id) !== (a.value.awaiting === true)
+    this.known.set(id, a.value.revision)
+    if (a.value.awaiting === true) this.awaiting.add(id)
+    else this.awaiting.delete(id)
+    if (changed) for (const l of this.changeListeners) l(id)
   }
 
   /** Announce what is worth announcing (see the header) once the last announcement is old enough. */

@@ -211,6 +211,73 @@ describe('election', () => {
     await e.stop()
   })
 
+  it('its periodic evaluations read only the members poked about: no walk of the view per tick, a poked failure and an announced revision reach it at once, an unannounced change by the 30 s backstop', async () => {
+    /** C is manager, ticks run every 2 ms; then B's replica revision rises (announced or not) and C fails (poked or not). */
+    const setup = async (): Promise<{ e: Election, view: Map<string, Member>, known: Map<string, number>, announce: (id: string) => void, clock: { t: number }, ticks: (n: number) => Promise<void>, membersCalls: () => number }> => {
+      const b = new FakeBroadcasts()
+      const clock = { t: 1_000_000 }
+      const view = new Map([A, B, C].map(p => [p.id, m(p)]))
+      let membersCalls = 0
+      let clockReads = 0
+      const known = new Map<string, number>([[B.id, 0], [C.id, 0]])
+      const revListeners = new Set<(id: string) => void>()
+      const e = new Election({
+        broadcasts: b,
+        privateKey: A.key,
+        logger: pino({ level: 'silent' }),
+        members: () => { membersCalls++; return [...view.values()] },
+        member: id => view.get(id),
+        epochs: { load: async () => 0, save: async () => {} },
+        revisions: {
+          revisionOf: id => id === A.id ? 0 : known.get(id),
+          isAwaiting: () => false,
+          onChange: l => { revListeners.add(l); return () => { revListeners.delete(l) } }
+        },
+        now: () => { clockReads++; return clock.t }
+      }, { peerId: A.id, name: name(A.id), eligible: true, evaluateMs: 2, settleMs: 0 })
+      await e.start()
+      b.deliver(MANAGER_KEY_PREFIX + C.id, signedJson(C, claim(C, 1, 0)), 1)
+      await waitFor(() => e.manager()?.peerId === C.id, { timeoutMs: 2000, message: 'C adopted' })
+      // Every evaluation reads the clock: n more reads, n more evaluations at least.
+      const ticks = async (n: number): Promise<void> => {
+        const from = clockReads
+        await waitFor(() => clockReads >= from + n ? true : undefined, { timeoutMs: 5000, message: `${n} evaluations` })
+      }
+      return { e, view, known, announce: id => { for (const l of revListeners) l(id) }, clock, ticks, membersCalls: () => membersCalls }
+    }
+
+    // Poked failure, unannounced revision: seen at once; B's revision is not read, so A (lower peer id) claims.
+    const poked = await setup()
+    const before = poked.membersCalls()
+    await poked.ticks(20)
+    assert.equal(poked.membersCalls(), before, 'a tick does not walk the view')
+    poked.known.set(B.id, 50)
+    poked.view.set(C.id, m(C, 'failed'))
+    poked.e.poke(C.id)
+    await waitFor(() => poked.e.isManager, { timeoutMs: 2000, message: 'A claims once the poked failure is read' })
+    await poked.e.stop()
+
+    // Poked failure, announced revision: B ranks first, so A waits for B's claim.
+    const announced = await setup()
+    announced.known.set(B.id, 50)
+    announced.announce(B.id)
+    announced.view.set(C.id, m(C, 'failed'))
+    announced.e.poke(C.id)
+    await waitFor(() => announced.e.manager() === null ? true : undefined, { timeoutMs: 2000, message: 'the failed manager is gone' })
+    await announced.ticks(20)
+    assert.equal(announced.e.isManager, false, 'B\'s announced revision ranks it first')
+    await announced.e.stop()
+
+    // Failure nobody poked about: the ticks do not read it; the 30 s full read does.
+    const unpoked = await setup()
+    unpoked.view.set(C.id, m(C, 'failed'))
+    await unpoked.ticks(20)
+    assert.equal(unpoked.e.manager()?.peerId, C.id, 'not read by the ticks')
+    unpoked.clock.t += 30_000
+    await waitFor(() => unpoked.e.isManager, { timeoutMs: 2000, message: 'the backstop full read finds the failure; A claims' })
+    await unpoked.e.stop()
+  })
+
   it('a replaced manager that comes back does not win back with its old epoch', async () => {
     const members = [m(A), m(B)]
     const { e, deliver } = await election(B, () => members)
