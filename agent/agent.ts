@@ -37,7 +37,7 @@ import { MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { routeKey } from '../protocol/api-handler.js'
 import { EXIT_INTERNAL } from '../protocol/exit-codes.js'
 import { Membership } from './membership/membership.js'
-import type { MembershipTiming } from './membership/constants.js'
+import { FAILURE_DETECTION_TIMING, type MembershipTiming } from './membership/constants.js'
 import type { SwimTiming } from './membership/core/types.js'
 import { ApiServer } from './api/server.js'
 import { readApiToken } from './api/bearer-auth.js'
@@ -153,7 +153,8 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
       ...(trust !== null && trust.attestation !== null ? { attestation: trust.attestation } : {}),
       advertise,
       seeds: config.join,
-      swim: timing,
+      // The operator's failure-detection timing, then any test or benchmark override.
+      swim: { ...FAILURE_DETECTION_TIMING[config.failureDetection], ...timing },
       timing
     })
     await membership.start()
@@ -353,7 +354,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     await api.start()
     stack.push(async () => { await api.stop() })
 
-    logger.info({ peerId: node.peerId.toString(), listen: config.listen, advertise: advertiseAddr, node: config.nodeName }, 'agent started')
+    logger.info({ peerId: node.peerId.toString(), listen: config.listen, advertise: advertiseAddr, node: config.nodeName, failureDetection: config.failureDetection }, 'agent started')
     return { peerId: node.peerId.toString(), membership, election, node, stop: unwind }
   } catch (err) {
     await unwind()

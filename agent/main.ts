@@ -17,7 +17,7 @@ import { reportFatal } from '../protocol/exit-codes.js'
 import { CLUSTERD_VERSION } from '../protocol/version.js'
 import {
   CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_SSH_KEY_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL,
-  DEFAULT_SECRET_FILE, LOG_FORMATS, LOG_LEVELS
+  DEFAULT_SECRET_FILE, LOG_FORMATS, LOG_LEVELS, DEFAULT_FAILURE_DETECTION, FAILURE_DETECTION_MODES
 } from './config/constants.js'
 import { parseAgentConfig, type AgentFlags } from './config/parse-agent-config.js'
 import { writeSecretFile } from './transport/secret.js'
@@ -55,6 +55,7 @@ function buildProgram (): Command {
     .addOption(new Option('--ssh-ca-pub-file <file>', 'cluster SSH CA public key: manager eligibility counts only when attested by the CA'))
     .addOption(new Option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_LOG_LEVEL})`))
     .addOption(new Option('--log-format <format>', `${LOG_FORMATS.join('|')}: pino JSON lines, or one readable line per event (default ${DEFAULT_LOG_FORMAT})`))
+    .addOption(new Option('--failure-detection <timing>', `${FAILURE_DETECTION_MODES.join('|')}: tolerant of agents short of CPU, or about a second sooner with a core per agent; one setting for the whole cluster (default ${DEFAULT_FAILURE_DETECTION})`))
     .action(async (flags: AgentFlags) => {
       const config = parseAgentConfig(flags, process.env)
       // Loaded only here: keygen and version must not pay for libp2p's start-up.

@@ -51,6 +51,13 @@ export interface AgentConfig {
   sshCaPubFile: string | null
   /** Log level for pino. Default `info`. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /**
+   * Failure-detection timing: `standard` (500 ms probe timeouts, a suspicion of at least
+   * 2 x log10(N) x 500 ms) tolerates agents short of CPU; `fast` (250 ms, 1.5 x log10(N) x
+   * 500 ms) declares a dead member about a second sooner and wants a core per agent. Default
+   * `standard`.
+   */
+  failureDetection: 'standard' | 'fast'
   /** How log lines are written to stdout: `json` (pino, for machines; default) or `pretty` (one line per event for people). */
   logFormat: 'json' | 'pretty'
 }

@@ -27,6 +27,16 @@ export const DEFAULT_LOG_FORMAT = 'json'
 /** Log formats of `--log-format`. */
 export const LOG_FORMATS = ['json', 'pretty'] as const
 
+/**
+ * Failure-detection timings of `--failure-detection` (agent/membership/constants.ts has the
+ * numbers): `standard` tolerates agents that share or lose their CPU for a while; `fast`
+ * declares a dead member about a second sooner and wants a core per agent.
+ */
+export const FAILURE_DETECTION_MODES = ['standard', 'fast'] as const
+
+/** Default failure detection. */
+export const DEFAULT_FAILURE_DETECTION = 'standard'
+
 /** Log levels pino accepts, most to least severe. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 

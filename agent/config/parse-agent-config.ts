@@ -14,12 +14,12 @@ import { hostname as osHostname } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { ClusterdError } from '../../protocol/errors.js'
 import {
-  CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL,
+  CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_DATA_DIR, DEFAULT_FAILURE_DETECTION, DEFAULT_LISTEN, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL,
   DEFAULT_SECRET_FILE, DEFAULT_PLAYBOOK_DIR, DEFAULT_SSH_KEY_FILE, MAX_UNIX_SOCKET_PATH_BYTES
 } from './constants.js'
 import { loadConfigFile, type RawConfigFile } from './load-config-file.js'
 import {
-  checkLabel, parseBoolean, parseHostPort, parseLabel, parseLogFormat, parseLogLevel, parseNodeName, parsePath,
+  checkLabel, parseBoolean, parseFailureDetection, parseHostPort, parseLabel, parseLogFormat, parseLogLevel, parseNodeName, parsePath,
   type HostPortRules, type ParseResult
 } from './parse-values.js'
 import type { AgentConfig, HostPort } from './agent-config.js'
@@ -47,6 +47,7 @@ export interface AgentFlags {
   apiTlsKey?: string
   logLevel?: string
   logFormat?: string
+  failureDetection?: string
 }
 
 /** Environment variables the parser reads: only `CLUSTERD_CONFIG` (config file path). */
@@ -64,7 +65,7 @@ export interface ParseAgentConfigInit {
 export const CONFIG_FILE_KEYS = [
   'data-dir', 'listen', 'advertise', 'join', 'secret-file', 'node-name', 'label', 'api-socket',
   'api-listen', 'api-token-file', 'manager-eligible', 'playbook-dir', 'ssh-key-file', 'log-level',
-  'ssh-ca-key-file', 'api-tls-cert', 'api-tls-key', 'ssh-ca-pub-file', 'log-format'
+  'ssh-ca-key-file', 'api-tls-cert', 'api-tls-key', 'ssh-ca-pub-file', 'log-format', 'failure-detection'
 ] as const
 
 type ConfigKey = typeof CONFIG_FILE_KEYS[number]
@@ -235,7 +236,9 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
   const logLevel = unwrap(parseLogLevel(levelPicked.value), levelPicked.src)
   const formatPicked = str('log-format', DEFAULT_LOG_FORMAT)
   const logFormat = unwrap(parseLogFormat(formatPicked.value), formatPicked.src)
+  const detectionPicked = str('failure-detection', DEFAULT_FAILURE_DETECTION)
+  const failureDetection = unwrap(parseFailureDetection(detectionPicked.value), detectionPicked.src)
 
-  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, sshCaKeyFile, sshCaPubFile, logLevel, logFormat }
+  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, sshCaKeyFile, sshCaPubFile, logLevel, logFormat, failureDetection }
 }
 

@@ -5,7 +5,7 @@
 
 import { isIP } from 'node:net'
 import { DNS_NAME_PATTERN, labelProblem, nodeNameProblem } from '../../protocol/names.js'
-import { LOG_FORMATS, LOG_LEVELS } from './constants.js'
+import { FAILURE_DETECTION_MODES, LOG_FORMATS, LOG_LEVELS } from './constants.js'
 import type { AgentConfig, HostPort } from './agent-config.js'
 
 /** A parsed value, or why it could not be parsed (phrased to follow "<flag>: "). */
@@ -97,6 +97,13 @@ export function parseLogFormat (input: string): ParseResult<AgentConfig['logForm
   const format = LOG_FORMATS.find(f => f === input)
   if (format === undefined) return fail(`expected one of ${LOG_FORMATS.join(', ')}; got ${JSON.stringify(input)}`)
   return ok(format)
+}
+
+/** Parse a failure-detection timing name (`--failure-detection`). */
+export function parseFailureDetection (input: string): ParseResult<AgentConfig['failureDetection']> {
+  const mode = FAILURE_DETECTION_MODES.find(m => m === input)
+  if (mode === undefined) return fail(`expected one of ${FAILURE_DETECTION_MODES.join(', ')}; got ${JSON.stringify(input)}`)
+  return ok(mode)
 }
 
 /** Check a file system path is usable (non-empty, no NUL byte). */

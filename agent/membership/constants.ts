@@ -21,6 +21,19 @@ export const AGENT_SWIM_TIMING: Partial<SwimTiming> = {
   joinRetryMs: 2000
 }
 
+/**
+ * Core timing per `--failure-detection` setting. `standard` is the above. `fast` halves the
+ * probe timeouts and shortens the suspicion to 1.5 x log10(N) x interval (at least 1 s), as
+ * the core's defaults and the simulator have it, keeping Lifeguard's three confirmations and
+ * the 4 x stretch for a lone accuser: at 64 members the minimum suspicion is 1.35 s instead of
+ * 1.8 s and the first one comes ~0.5 s sooner. On agents that share a loaded CPU the shorter
+ * timeouts turn their own lateness into suspicions (docs/benchmarks.md).
+ */
+export const FAILURE_DETECTION_TIMING: Readonly<Record<'standard' | 'fast', Partial<SwimTiming>>> = {
+  standard: AGENT_SWIM_TIMING,
+  fast: { ...AGENT_SWIM_TIMING, probeTimeoutMs: 250, indirectTimeoutMs: 250, suspicionMult: 1.5, suspicionMinMs: 1000 }
+}
+
 /** What the wrapper around the core schedules (ms). */
 export interface MembershipTiming {
   /** The core is ticked at its next deadline, and at least this often (cheap: nothing due, nothing done). */

@@ -23,7 +23,7 @@ function json (line: string): Record<string, unknown> | null {
 }
 
 /** Creates the clusterd system: one cluster secret and one socket dir for the run. */
-export async function clusterdSystem (env: Record<string, string> = {}): Promise<BenchSystem> {
+export async function clusterdSystem (env: Record<string, string> = {}, extraArgs: string[] = []): Promise<BenchSystem> {
   await mkdir(join(REPO, '.tmp'), { recursive: true })
   const dir = await mkdtemp(join(REPO, '.tmp', 'bench-membership-'))
   const secretFile = await makeSecret(dir)
@@ -36,7 +36,8 @@ export async function clusterdSystem (env: Record<string, string> = {}): Promise
         secretFile,
         socketDir,
         join: seed === null ? [] : [`${seed.address}:${PORT}`],
-        env
+        env,
+        extraArgs
       })
       const pid = agent.proc.pid
       if (pid === undefined) throw new Error(`clusterd on ${host.name} did not start: ${agent.output}`)

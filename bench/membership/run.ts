@@ -2,7 +2,7 @@
  * Benchmark: clusterd membership against HashiCorp Serf on the same real test hosts.
  *
  *   npm run bench:membership -- [--hosts 8[,5,16]] [--rounds 5] [--idle-seconds 30] [--quiet-seconds 30]
- *                               [--converge-seconds 120] [--clusterd-timing JSON]
+ *                               [--converge-seconds 120] [--clusterd-timing JSON] [--failure-detection standard|fast]
  *                               [--late 3] [--systems clusterd,serf] [--poll-ms 1000] [--settle-seconds 5]
  *   npm run bench:membership -- --soak MINUTES [--hosts 8] [--load-nice -5]
  *
@@ -31,6 +31,7 @@ const { values } = benchArgs({
     'quiet-seconds': { type: 'string', default: '30' },
     'converge-seconds': { type: 'string', default: '120' },
     'clusterd-timing': { type: 'string' },
+    'failure-detection': { type: 'string' },
     late: { type: 'string', default: '3' },
     systems: { type: 'string' },
     'poll-ms': { type: 'string', default: '1000' },
@@ -57,6 +58,8 @@ const loadNice = num('load-nice', values['load-nice'], -20, 19)
 const systems = (values.systems ?? (soakMinutes > 0 ? 'clusterd' : 'clusterd,serf')).split(',')
 for (const s of systems) if (s !== 'clusterd' && s !== 'serf') benchUsageError(`unknown system '${s}'`)
 
+const detection = values['failure-detection']
+if (detection !== undefined && detection !== 'standard' && detection !== 'fast') benchUsageError(`--failure-detection: expected standard or fast, got ${JSON.stringify(detection)}`)
 const PHASE: PhaseOptions = { pollMs, convergeTimeoutMs: num('converge-seconds', values['converge-seconds'], 10, 3600) * 1000, failTimeoutMs: 60_000, recoverTimeoutMs: 180_000, settleMs: num('settle-seconds', values['settle-seconds'], 0, 600) * 1000 }
 
 const started = Date.now()
@@ -67,7 +70,9 @@ function say (msg: string): void {
 
 async function makeSystem (id: string): Promise<BenchSystem> {
   // --clusterd-timing '{"datagramBudget":1000}': the agents' CLUSTERD_TIMING (membership knobs), to try one.
-  return id === 'clusterd' ? await clusterdSystem(values['clusterd-timing'] === undefined ? {} : { CLUSTERD_TIMING: values['clusterd-timing'] }) : serfSystem()
+  // --failure-detection fast: the agents' own setting (README), passed as their flag.
+  const env: Record<string, string> = values['clusterd-timing'] === undefined ? {} : { CLUSTERD_TIMING: values['clusterd-timing'] }
+  return id === 'clusterd' ? await clusterdSystem(env, detection === undefined ? [] : ['--failure-detection', detection]) : serfSystem()
 }
 
 async function killAll (agents: readonly BenchAgent[]): Promise<void> {

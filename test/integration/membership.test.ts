@@ -187,5 +187,25 @@ describe('membership on real hosts', () => {
     await fleet.start(0)
     await fleet.waitForFormed({ among: five(), names: names(), timeoutMs: 40_000 })
   })
+
+  it('agents set to --failure-detection fast say so, form, mark a cut node failed and take it back once healed', async () => {
+    await Promise.all(five().map(async a => await a.stop('SIGTERM')))
+    const fast = ['--failure-detection', 'fast']
+    await fleet.start(0, { extraArgs: fast })
+    for (const i of [1, 2, 3, 4]) await fleet.start(i, { extraArgs: fast })
+    await fleet.waitForFormed({ among: five(), names: names(), timeoutMs: 40_000 })
+    for (const a of five()) assert.match(a.output, /"failureDetection":"fast"[^\n]*"msg":"agent started"/, `${a.host.name} did not start with fast failure detection`)
+    const victim = fleet.host(3)
+    await victim.cutLink()
+    try {
+      for (const a of five().filter(x => x.host !== victim)) {
+        await waitFor(async () => (await a.statusOf(victim.name)) === 'failed' ? true : undefined,
+          { timeoutMs: 30_000, message: `${a.host.name} never marked ${victim.name} failed` })
+      }
+    } finally {
+      await victim.restoreLink()
+    }
+    await fleet.waitForFormed({ among: five(), names: names(), timeoutMs: 30_000 })
+  })
 })
 

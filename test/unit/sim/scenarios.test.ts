@@ -2,6 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { simulate } from '../../../sim/main.js'
 import { toJson } from '../../../sim/report.js'
+import { FAILURE_DETECTION_TIMING } from '../../../agent/membership/constants.js'
 
 // Small simulator runs on the real membership core. Thresholds are the properties the issue
 // asks for (with margin over what the runs show), not copies of one run's output.
@@ -30,6 +31,17 @@ describe('membership simulator on the real core', () => {
     assert.equal(r.elections, 1)
     assert.equal(r.managerViolations, 0)
     assert.equal(r.managerlessChecks, 0)
+  })
+
+  it('the agent\'s two failure-detection settings: `fast` declares a crash sooner than `standard`, neither with a false death (64 nodes)', () => {
+    const standard = simulate('crash', { ...LAN, nodes: 64, timing: FAILURE_DETECTION_TIMING.standard })
+    const fast = simulate('crash', { ...LAN, nodes: 64, timing: FAILURE_DETECTION_TIMING.fast })
+    for (const r of [standard, fast]) {
+      assert.ok(finite(r.failMs), `failure never known to all: ${JSON.stringify(r.failMs)}`)
+      assert.equal(r.falseDeaths + r.falseDeathsAfterDisruption, 0)
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+    assert.ok(median(fast.failMs) < median(standard.failMs), `fast ${median(fast.failMs)} ms, standard ${median(standard.failMs)} ms`)
   })
 
   it('a digest push-pull detects a crash as the full-state one does, for under a third of its push-pull bytes (300 nodes)', () => {

@@ -52,7 +52,8 @@ describe('parseAgentConfig', () => {
       sshCaKeyFile: null,
       sshCaPubFile: null,
       logLevel: 'info',
-      logFormat: 'json'
+      logFormat: 'json',
+      failureDetection: 'standard'
     })
   })
 
@@ -71,7 +72,8 @@ describe('parseAgentConfig', () => {
       managerEligible: 'false',
       playbookDir: 'my-playbooks',
       sshKeyFile: '/k/manager',
-      logLevel: 'debug'
+      logLevel: 'debug',
+      failureDetection: 'fast'
     })
     assert.deepEqual(config, {
       dataDir: '/srv/work/state',
@@ -89,7 +91,8 @@ describe('parseAgentConfig', () => {
       sshCaKeyFile: null,
       sshCaPubFile: null,
       logLevel: 'debug',
-      logFormat: 'json'
+      logFormat: 'json',
+      failureDetection: 'fast'
     })
   })
 
@@ -105,7 +108,8 @@ describe('parseAgentConfig', () => {
       'log-format: pretty',
       'api-listen: 127.0.0.1:7947',
       'api-token-file: ./token',
-      'ssh-ca-pub-file: ./ssh-ca.pub'
+      'ssh-ca-pub-file: ./ssh-ca.pub',
+      'failure-detection: fast'
     ].join('\n'))
     const fromFile = parse({ config: file })
     assert.equal(fromFile.dataDir, join(dir, 'state'))
@@ -116,6 +120,7 @@ describe('parseAgentConfig', () => {
     assert.equal(fromFile.managerEligible, false)
     assert.equal(fromFile.logLevel, 'warn')
     assert.equal(fromFile.logFormat, 'pretty', 'log-format from the file')
+    assert.equal(fromFile.failureDetection, 'fast', 'failure-detection from the file')
     assert.equal(fromFile.sshCaPubFile, join(dir, 'ssh-ca.pub'))
     assert.deepEqual(fromFile.apiTcp, { listen: { host: '127.0.0.1', port: 7947 }, tokenFile: join(dir, 'token'), tls: null })
 
@@ -126,6 +131,7 @@ describe('parseAgentConfig', () => {
     assert.equal(overridden.managerEligible, true)
     assert.equal(overridden.dataDir, '/srv/work/x', 'flag paths resolve against the working directory')
     assert.equal(overridden.nodeName, 'from-file', 'keys without a flag keep the file value')
+    assert.equal(parse({ config: file, failureDetection: 'standard' }).failureDetection, 'standard', 'the flag wins over the file')
   })
 
   it('takes the config file from CLUSTERD_CONFIG when --config is absent', async () => {
@@ -160,6 +166,7 @@ describe('parseAgentConfig', () => {
       ['manager-eligible yes', { managerEligible: 'yes' }, [/^--manager-eligible: /, /expected true or false/]],
       ['log level', { logLevel: 'verbose' }, [/^--log-level: /, /fatal, error, warn, info, debug, trace/]],
       ['log format', { logFormat: 'text' }, [/^--log-format: /, /json, pretty/]],
+      ['failure detection', { failureDetection: 'quick' }, [/^--failure-detection: /, /expected one of standard, fast; got "quick"/]],
       ['api-listen without token file', { apiListen: '127.0.0.1:7947' }, [/^--api-listen: /, /--api-token-file/]],
       ['token file without api-listen', { apiTokenFile: '/t' }, [/^--api-token-file: /, /only used with --api-listen/]],
       ['plain HTTP API off loopback', { apiListen: '0.0.0.0:7947', apiTokenFile: '/t' }, [/^--api-listen: /, /refusing to serve the API over plain HTTP on 0\.0\.0\.0/, /--api-tls-cert FILE and --api-tls-key FILE/]],
@@ -201,7 +208,8 @@ describe('parseAgentConfig', () => {
       ['bad YAML', 'listen: [unclosed\n', [/invalid YAML/]],
       ['duplicate key', 'listen: 1.1.1.1:1\nlisten: 1.1.1.1:2\n', [/invalid YAML/]],
       ['not a mapping', '- a\n- b\n', [/expected a mapping/]],
-      ['manager-eligible string', 'manager-eligible: maybe\n', [/: manager-eligible: expected true or false/]]
+      ['manager-eligible string', 'manager-eligible: maybe\n', [/: manager-eligible: expected true or false/]],
+      ['failure-detection unknown', 'failure-detection: lan\n', [/: failure-detection: expected one of standard, fast; got "lan"/]]
     ]
     for (const [name, text, patterns] of cases) {
       it(name, async () => {
