@@ -193,18 +193,15 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
     revisions.start()
     stack.push(async () => { revisions.stop() })
 
+    // While the store awaits a snapshot the election lists this agent ineligible (it never claims).
+    const selfId = node.peerId.toString()
+    const asElectionSees = (m: Member): Member => recovery.awaitingSnapshot && m.peerId === selfId ? { ...m, managerEligible: false } : m
     const election = new Election({
       broadcasts: membership,
       privateKey,
       logger: logger.child({ component: 'election' }),
-      // While the store awaits a snapshot this agent counts itself ineligible (it never claims).
-      members: () => recovery.awaitingSnapshot
-        ? membership.members().map(m => m.peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m)
-        : membership.members(),
-      member: peerId => {
-        const m = memberOf(peerId)
-        return m !== undefined && recovery.awaitingSnapshot && peerId === node.peerId.toString() ? { ...m, managerEligible: false } : m
-      },
+      members: () => recovery.awaitingSnapshot ? membership.members().map(asElectionSees) : membership.members(),
+      member: peerId => { const m = memberOf(peerId); return m === undefined ? m : asElectionSees(m) },
       epochs: counterStore(config.dataDir, 'epoch', { onInvalid: reason => { logger.error({ reason }, 'the persisted manager epoch is not used') } }),
       revisions,
       synced: () => membership.synced()

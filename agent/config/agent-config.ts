@@ -3,6 +3,8 @@
  * `./parse-agent-config.ts` produces it; `agent.ts` consumes it.
  */
 
+import type { FailureDetection } from './constants.js'
+
 /** A host:port pair as given on the command line or in the config file. */
 export interface HostPort {
   host: string
@@ -57,7 +59,7 @@ export interface AgentConfig {
    * 500 ms) declares a dead member about a second sooner and wants a core per agent. Default
    * `standard`.
    */
-  failureDetection: 'standard' | 'fast'
+  failureDetection: FailureDetection
   /** How log lines are written to stdout: `json` (pino, for machines; default) or `pretty` (one line per event for people). */
   logFormat: 'json' | 'pretty'
 }

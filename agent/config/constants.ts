@@ -34,6 +34,9 @@ export const LOG_FORMATS = ['json', 'pretty'] as const
  */
 export const FAILURE_DETECTION_MODES = ['standard', 'fast'] as const
 
+/** One of FAILURE_DETECTION_MODES. */
+export type FailureDetection = typeof FAILURE_DETECTION_MODES[number]
+
 /** Default failure detection. */
 export const DEFAULT_FAILURE_DETECTION = 'standard'
 

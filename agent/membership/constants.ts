@@ -5,6 +5,7 @@
  */
 
 import type { SwimTiming } from './core/types.js'
+import type { FailureDetection } from '../config/constants.js'
 
 /** Core timing the agent uses instead of the core's defaults. */
 export const AGENT_SWIM_TIMING: Partial<SwimTiming> = {
@@ -29,7 +30,7 @@ export const AGENT_SWIM_TIMING: Partial<SwimTiming> = {
  * 1.8 s and the first one comes ~0.5 s sooner. On agents that share a loaded CPU the shorter
  * timeouts turn their own lateness into suspicions (docs/benchmarks.md).
  */
-export const FAILURE_DETECTION_TIMING: Readonly<Record<'standard' | 'fast', Partial<SwimTiming>>> = {
+export const FAILURE_DETECTION_TIMING: Readonly<Record<FailureDetection, Partial<SwimTiming>>> = {
   standard: AGENT_SWIM_TIMING,
   fast: { ...AGENT_SWIM_TIMING, probeTimeoutMs: 250, indirectTimeoutMs: 250, suspicionMult: 1.5, suspicionMinMs: 1000 }
 }
