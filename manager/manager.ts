@@ -53,8 +53,8 @@ export interface ManagerDeps {
     onChange: (listener: (change: unknown, member: Member) => void) => () => void
     /** Keep every member's facts fetched until the returned function is called (agent/membership/member-facts.ts). */
     watchFacts?: () => () => void
-    /** The view with every reachable member's facts fetched, until `signal` fires (agent/membership/member-facts.ts). */
-    membersWithFacts?: (signal: AbortSignal) => Promise<Member[]>
+    /** One member with its facts fetched, asked again while fetches fail, until `signal` fires (agent/membership/membership.ts). */
+    memberWithFacts?: (peerId: string, signal: AbortSignal) => Promise<Member | null>
   }
   self: { name: string, peerId: string }
   /** Directory holding roles.yaml and the playbooks: revision 1 of a cluster whose store holds none. */
@@ -114,13 +114,14 @@ export function targetOf (members: Member[], node: NodeRecord): NodeTarget | { u
  * `targetOf`, fetching the facts first when the node's peer is a member whose facts were not
  * fetched yet (facts travel on demand, not in gossip): a job a new manager resumes right after
  * its election would otherwise fail its nodes for want of their host keys. Bounded by
- * TARGET_FACTS_WAIT_MS and `signal`; per job, so a failover does not wait for every member's facts.
+ * TARGET_FACTS_WAIT_MS and `signal`; this node's facts only, asked again while the fetch fails (a node
+ * that just returned gossips before it serves them), whatever an earlier background fetch found.
  */
 export async function targetWithFacts (membership: ManagerDeps['membership'], node: NodeRecord, signal: AbortSignal): Promise<NodeTarget | { unavailable: string }> {
   const t = targetOf(membership.members(), node)
   const m = membership.members().find(x => x.peerId === node.peerId)
-  if (!('unavailable' in t) || m === undefined || m.facts !== null || membership.membersWithFacts === undefined) return t
-  await membership.membersWithFacts(AbortSignal.any([signal, AbortSignal.timeout(TARGET_FACTS_WAIT_MS)])).catch(() => {})
+  if (!('unavailable' in t) || m === undefined || m.facts !== null || membership.memberWithFacts === undefined) return t
+  await membership.memberWithFacts(m.peerId, AbortSignal.any([signal, AbortSignal.timeout(TARGET_FACTS_WAIT_MS)])).catch(() => {})
   return targetOf(membership.members(), node)
 }
 

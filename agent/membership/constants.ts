@@ -60,3 +60,7 @@ export const MEMBERSHIP_DEFAULTS: Readonly<MembershipTiming> = {
   leavePushPeers: 2,
   maxInboundSyncs: 2
 }
+
+/** A single member's facts (`memberWithFacts`): the first re-ask after a failed fetch, doubled up to the max. */
+export const MEMBER_FACTS_RETRY_MS = 250
+export const MEMBER_FACTS_RETRY_MAX_MS = 2_000

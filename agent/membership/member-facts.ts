@@ -106,6 +106,19 @@ export class MemberFacts {
     await Promise.race([Promise.allSettled(pending), aborted])
   }
 
+  /**
+   * Fetch `w` now unless cached, whatever recent failures say (the caller wants this one member
+   * and bounds its wait by `signal`); shares a fetch already in flight. Whether its facts are
+   * cached afterwards.
+   */
+  async fetchNow (w: FactsWanted, signal: AbortSignal): Promise<boolean> {
+    if (this.get(w.id, w.digest) !== null) { this.stats.hits++; return true }
+    if (signal.aborted) return false
+    const aborted = new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
+    await Promise.race([this.ensure(w, 0), aborted])
+    return this.get(w.id, w.digest) !== null
+  }
+
   /** Forget members not in `keep`. */
   retain (keep: Set<string>): void {
     for (const id of this.cache.keys()) if (!keep.has(id)) this.cache.delete(id)

@@ -10,6 +10,7 @@
  * updates piggybacked with a retransmit limit near log N, a rare push-pull.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Member } from '../../protocol/members.js'
 import { MAX_SYNC_BYTES, decodeDatagram, decodeSyncState, encodeDatagram, encodeSyncState } from '../../protocol/swim-wire.js'
 import { FactsStream } from '../facts/facts-stream.js'
@@ -18,7 +19,7 @@ import type {
   AliveInfo, Broadcast, CoreEvent, Datagram, DigestReply, Endpoint, MembershipCore, Output, SyncDigest, SyncRequest, SyncState, UserBroadcast
 } from './core/types.js'
 import { pickWanted } from './core/digest.js'
-import { AGENT_SWIM_TIMING, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
+import { AGENT_SWIM_TIMING, MEMBER_FACTS_RETRY_MAX_MS, MEMBER_FACTS_RETRY_MS, MEMBERSHIP_DEFAULTS, type MembershipTiming } from './constants.js'
 import { EligibilityGate } from './eligibility-gate.js'
 import { InputScreen } from './input-screen.js'
 import { MemberFacts } from './member-facts.js'
@@ -194,6 +195,24 @@ export class Membership implements UserBroadcasts {
     }
     await this.memberFacts.load(wanted, signal)
     return this.members()
+  }
+
+  /**
+   * Member `id` with its facts fetched: asked again (250 ms, doubling to 2 s, apart) while the
+   * fetch fails, until it succeeds or `signal` fires. A member that just restarted may gossip
+   * before it serves its facts, and recent failures do not hold this ask back (they do hold
+   * back membersWithFacts). Null when `id` is not in the view; `facts: null` when they did not come.
+   */
+  async memberWithFacts (id: string, signal: AbortSignal): Promise<Member | null> {
+    for (let wait = MEMBER_FACTS_RETRY_MS; !signal.aborted; wait = Math.min(wait * 2, MEMBER_FACTS_RETRY_MAX_MS)) {
+      const v = this.core?.member(id)
+      const digest = this.records.get(id)?.facts ?? null
+      if (v === undefined || id === this.selfId || digest === null || (v.status !== 'alive' && v.status !== 'suspect')) break
+      if (await this.memberFacts.fetchNow({ id, addr: endpointMultiaddr(v.info.addr), digest }, signal)) break
+      await sleep(wait, undefined, { signal }).catch(() => {})
+    }
+    const v = this.core?.member(id)
+    return v === undefined ? null : this.views.toMember(v)
   }
 
   /**

@@ -43,11 +43,12 @@ describe('targetWithFacts', () => {
     const membership = {
       members: () => view,
       onChange: () => () => {},
-      membersWithFacts: async (signal: AbortSignal) => {
+      memberWithFacts: async (peerId: string, signal: AbortSignal) => {
         assert.equal(signal.aborted, false)
+        assert.equal(peerId, 'peer-real')
         fetches++
         view = [member('peer-real', '10.0.0.1', 'REALKEY')]
-        return view
+        return view[0] ?? null
       }
     }
     assert.match((targetOf(view, node) as { unavailable: string }).unavailable, /not been fetched/)
@@ -63,7 +64,7 @@ describe('targetWithFacts', () => {
     const never = {
       members: () => [withoutFacts(member('peer-real', '10.0.0.1', 'REALKEY'))],
       onChange: () => () => {},
-      membersWithFacts: async (signal: AbortSignal) => {
+      memberWithFacts: async (_peerId: string, signal: AbortSignal) => {
         fetches++
         await new Promise(resolve => { signal.addEventListener('abort', resolve, { once: true }) })
         throw new Error('aborted')

@@ -82,6 +82,30 @@ describe('member facts cache (fetched on demand, keyed by digest)', () => {
     t.mf.stop()
   })
 
+  it('fetchNow asks one member at once despite a recent failure (the member that failed while it started), and gives up at its signal', async () => {
+    const t = setup()
+    t.down.add('b')
+    const wanted = { id: 'b', addr: '/x', digest: 'd1' }
+    await t.mf.load([wanted], AbortSignal.timeout(5000))
+    assert.equal(await t.mf.fetchNow(wanted, AbortSignal.timeout(5000)), false, 'still down')
+    assert.equal(t.calls.length, 2, 'the failure moments ago did not hold fetchNow back')
+    t.down.delete('b')
+    await t.mf.load([wanted], AbortSignal.timeout(5000))
+    assert.equal(t.calls.length, 2, 'load still holds the member back')
+    assert.equal(await t.mf.fetchNow(wanted, AbortSignal.timeout(5000)), true)
+    assert.equal(t.mf.get('b', 'd1')?.hostname, 'b-d1')
+    assert.equal(await t.mf.fetchNow(wanted, AbortSignal.timeout(5000)), true, 'cached')
+    assert.equal(t.calls.length, 3)
+    t.hold()
+    const ac = new AbortController()
+    const pending = t.mf.fetchNow({ id: 'c', addr: '/x', digest: 'd1' }, ac.signal)
+    await waitFor(() => t.calls.length === 4 ? true : undefined, { timeoutMs: 2000 })
+    ac.abort()
+    assert.equal(await pending, false, 'the held fetch is not waited for past the signal')
+    t.release()
+    t.mf.stop()
+  })
+
   it('fetches in the background only while watched, retries failures, and reports arrivals', async () => {
     const t = setup()
     t.digests.set('a', 'd1')
