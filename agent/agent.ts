@@ -37,8 +37,7 @@ import { MANAGER_ROUTES } from '../protocol/api-routes.js'
 import { routeKey } from '../protocol/api-handler.js'
 import { EXIT_INTERNAL } from '../protocol/exit-codes.js'
 import { Membership } from './membership/membership.js'
-import { FAILURE_DETECTION_TIMING, type MembershipTiming } from './membership/constants.js'
-import type { SwimTiming } from './membership/core/types.js'
+import { FAILURE_DETECTION_TIMING } from './membership/constants.js'
 import { ApiServer } from './api/server.js'
 import { readApiToken } from './api/bearer-auth.js'
 import { readApiTls } from './api/tls-files.js'
@@ -82,19 +81,6 @@ export function resolveAdvertise (listen: HostPort, advertise: HostPort | null):
 }
 
 /**
- * Membership timing overrides from the environment, for tests and benchmarks
- * (CLUSTERD_TIMING='{"probeIntervalMs":200,"idleConnectionMs":5000}'): core knobs, wrapper
- * knobs and the idle-connection timeout share one flat object.
- */
-function timingFromEnv (): Partial<SwimTiming> & Partial<MembershipTiming> & { idleConnectionMs?: number } {
-  const raw = process.env.CLUSTERD_TIMING
-  if (raw === undefined || raw === '') return {}
-  const parsed: unknown = JSON.parse(raw)
-  if (typeof parsed !== 'object' || parsed === null) return {}
-  return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'number' && v > 0))
-}
-
-/**
  * Start every part of the agent; a failed start stops what did start. `watch` hears of each
  * step; `logs` holds the recent lines `logger` wrote (`GET /v1/logs`; none kept without it).
  */
@@ -132,7 +118,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
   }
   try {
     watch?.begin('datagram channel')
-    const timing = timingFromEnv()
+    const timing = config.timing
     // SWIM datagrams: UDP on the same host and port as the libp2p TCP listener (like Serf).
     const datagrams = new DatagramChannel({ logger: logger.child({ component: 'datagrams' }) }, { secret: psk, host: config.listen.host, port: config.listen.port })
     await datagrams.start()

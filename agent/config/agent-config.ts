@@ -4,6 +4,8 @@
  */
 
 import type { FailureDetection } from './constants.js'
+import type { SwimTiming } from '../membership/core/types.js'
+import type { MembershipTiming } from '../membership/constants.js'
 
 /** A host:port pair as given on the command line or in the config file. */
 export interface HostPort {
@@ -62,4 +64,13 @@ export interface AgentConfig {
   failureDetection: FailureDetection
   /** How log lines are written to stdout: `json` (pino, for machines; default) or `pretty` (one line per event for people). */
   logFormat: 'json' | 'pretty'
+  /**
+   * Membership timing overrides from CLUSTERD_TIMING (tests and benchmarks; README, "Environment"):
+   * the core's knobs, the wrapper's and the idle-connection timeout, applied over
+   * `failureDetection`'s timing. Default: none.
+   */
+  timing: TimingOverrides
 }
+
+/** Knobs CLUSTERD_TIMING may set: SWIM core, membership wrapper, idle libp2p connections (ms). */
+export type TimingOverrides = Partial<SwimTiming> & Partial<MembershipTiming> & { idleConnectionMs?: number }

@@ -46,6 +46,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] a
 /** Environment variable naming the config file when `--config` is not given. */
 export const CONFIG_ENV_VAR = 'CLUSTERD_CONFIG'
 
+/** Environment variable with membership timing overrides (JSON object of ms and counts; tests and benchmarks). */
+export const TIMING_ENV_VAR = 'CLUSTERD_TIMING'
+
 /** Linux `sun_path` holds 108 bytes including the terminating NUL. */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107
 

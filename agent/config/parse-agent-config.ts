@@ -14,15 +14,17 @@ import { hostname as osHostname } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { ClusterdError } from '../../protocol/errors.js'
 import {
-  CONFIG_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_DATA_DIR, DEFAULT_FAILURE_DETECTION, DEFAULT_LISTEN, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL,
+  CONFIG_ENV_VAR, TIMING_ENV_VAR, DEFAULT_API_SOCKET, DEFAULT_DATA_DIR, DEFAULT_FAILURE_DETECTION, DEFAULT_LISTEN, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL,
   DEFAULT_SECRET_FILE, DEFAULT_PLAYBOOK_DIR, DEFAULT_SSH_KEY_FILE, MAX_UNIX_SOCKET_PATH_BYTES
 } from './constants.js'
 import { loadConfigFile, type RawConfigFile } from './load-config-file.js'
 import {
-  checkLabel, parseBoolean, parseFailureDetection, parseHostPort, parseLabel, parseLogFormat, parseLogLevel, parseNodeName, parsePath,
+  checkLabel, parseBoolean, parseFailureDetection, parseHostPort, parseLabel, parseLogFormat, parseLogLevel, parseNodeName, parsePath, parseTimingOverrides,
   type HostPortRules, type ParseResult
 } from './parse-values.js'
-import type { AgentConfig, HostPort } from './agent-config.js'
+import type { AgentConfig, HostPort, TimingOverrides } from './agent-config.js'
+import { SWIM_DEFAULTS } from '../membership/core/constants.js'
+import { MEMBERSHIP_DEFAULTS } from '../membership/constants.js'
 import { isLoopbackHost } from '../../protocol/loopback.js'
 
 /** Options of `clusterd agent` as commander hands them over (all values still strings). */
@@ -125,7 +127,7 @@ function parseLabels (raw: unknown, src: Source): Record<string, string> {
 
 /**
  * Resolve the agent configuration. `env` is consulted only for `CLUSTERD_CONFIG` (the
- * config file when `--config` is absent). Throws ClusterdError on the first bad value.
+ * config file when `--config` is absent) and `CLUSTERD_TIMING` (membership timing overrides). Throws ClusterdError on the first bad value.
  */
 export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env, init: ParseAgentConfigInit = {}): AgentConfig {
   const cwd = init.cwd ?? process.cwd()
@@ -239,6 +241,14 @@ export function parseAgentConfig (flags: AgentFlags, env: AgentEnv = process.env
   const detectionPicked = str('failure-detection', DEFAULT_FAILURE_DETECTION)
   const failureDetection = unwrap(parseFailureDetection(detectionPicked.value), detectionPicked.src)
 
-  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, sshCaKeyFile, sshCaPubFile, logLevel, logFormat, failureDetection }
+  const rawTiming = env[TIMING_ENV_VAR]
+  const timing: TimingOverrides = rawTiming === undefined || rawTiming === ''
+    ? {}
+    : unwrap(parseTimingOverrides(rawTiming, TIMING_KEYS), { where: TIMING_ENV_VAR, code: 'CLUSTERD_ERR_INVALID_CONFIG', baseDir: cwd })
+
+  return { dataDir, listen, advertise, join, secretFile, nodeName, labels, apiSocket, apiTcp, managerEligible, playbookDir, sshKeyFile, sshCaKeyFile, sshCaPubFile, logLevel, logFormat, failureDetection, timing }
 }
+
+/** The knobs CLUSTERD_TIMING may set (TimingOverrides). */
+const TIMING_KEYS: readonly string[] = [...Object.keys(SWIM_DEFAULTS), ...Object.keys(MEMBERSHIP_DEFAULTS), 'idleConnectionMs']
 

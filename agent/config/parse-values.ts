@@ -106,6 +106,28 @@ export function parseFailureDetection (input: string): ParseResult<AgentConfig['
   return ok(mode)
 }
 
+/**
+ * Parse timing overrides (CLUSTERD_TIMING): a JSON object whose keys are among `known` and whose
+ * values are positive finite numbers. A typo'd key or a string is an error, not ignored.
+ */
+export function parseTimingOverrides (input: string, known: readonly string[]): ParseResult<Record<string, number>> {
+  const form = 'a JSON object of positive numbers, e.g. {"probeIntervalMs":200}'
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(input)
+  } catch {
+    return fail(`expected ${form}; got ${JSON.stringify(input.length > 80 ? `${input.slice(0, 80)}...` : input)}, which is not JSON`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(`expected ${form}; got ${Array.isArray(parsed) ? 'a list' : JSON.stringify(parsed)}`)
+  const out: Record<string, number> = {}
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!known.includes(key)) return fail(`unknown key ${JSON.stringify(key)}; known: ${known.join(', ')}`)
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return fail(`${key}: expected a positive number; got ${JSON.stringify(value)}`)
+    out[key] = value
+  }
+  return ok(out)
+}
+
 /** Check a file system path is usable (non-empty, no NUL byte). */
 export function parsePath (input: string): ParseResult<string> {
   if (input === '') return fail('expected a path; got an empty string')

@@ -53,13 +53,15 @@ describe('clusterd process', () => {
   })
 
   it('bad agent flags and config are one line with the code and exit 2', async () => {
-    const [listen, config, unknown, detection] = await Promise.all([
+    const [listen, config, unknown, detection, timing] = await Promise.all([
       clusterd(['agent', '--listen', '1.2.3.4']),
       clusterd(['agent', '--config', join(dir, 'missing.yaml')]),
       clusterd(['agent', '--bogus']),
-      clusterd(['agent', '--failure-detection', 'quick'])
+      clusterd(['agent', '--failure-detection', 'quick']),
+      clusterd(['agent', '--node-name', 'n1'], { CLUSTERD_TIMING: '{"probeIntervalMs":"fast"}' })
     ])
-    for (const run of [listen, config, unknown, detection]) assert.equal(run.code, 2, run.stderr)
+    for (const run of [listen, config, unknown, detection, timing]) assert.equal(run.code, 2, run.stderr)
+    assert.equal(oneLine(timing), 'clusterd: CLUSTERD_TIMING: probeIntervalMs: expected a positive number; got "fast" (CLUSTERD_ERR_INVALID_CONFIG)')
     assert.equal(oneLine(detection), 'clusterd: --failure-detection: expected one of standard, fast; got "quick" (CLUSTERD_ERR_INVALID_ARGUMENT)')
     assert.equal(oneLine(listen), 'clusterd: --listen: missing port: expected IP:PORT, e.g. 0.0.0.0:7946 or [::]:7946; got "1.2.3.4" (CLUSTERD_ERR_INVALID_ARGUMENT)')
     assert.match(oneLine(config), /^clusterd: cannot read config file .*missing\.yaml: no such file \(CLUSTERD_ERR_INVALID_CONFIG\)$/)

@@ -53,7 +53,8 @@ describe('parseAgentConfig', () => {
       sshCaPubFile: null,
       logLevel: 'info',
       logFormat: 'json',
-      failureDetection: 'standard'
+      failureDetection: 'standard',
+      timing: {}
     })
   })
 
@@ -92,7 +93,8 @@ describe('parseAgentConfig', () => {
       sshCaPubFile: null,
       logLevel: 'debug',
       logFormat: 'json',
-      failureDetection: 'fast'
+      failureDetection: 'fast',
+      timing: {}
     })
   })
 
@@ -132,6 +134,20 @@ describe('parseAgentConfig', () => {
     assert.equal(overridden.dataDir, '/srv/work/x', 'flag paths resolve against the working directory')
     assert.equal(overridden.nodeName, 'from-file', 'keys without a flag keep the file value')
     assert.equal(parse({ config: file, failureDetection: 'standard' }).failureDetection, 'standard', 'the flag wins over the file')
+  })
+
+  it('takes membership timing overrides from CLUSTERD_TIMING, and refuses a typo, a string or bad JSON by name', () => {
+    assert.deepEqual(parse({}, { CLUSTERD_TIMING: '{"probeIntervalMs":200,"syncTimeoutMs":1000,"idleConnectionMs":5000}' }).timing,
+      { probeIntervalMs: 200, syncTimeoutMs: 1000, idleConnectionMs: 5000 })
+    assert.deepEqual(parse({}, { CLUSTERD_TIMING: '' }).timing, {})
+    const bad: Array<[string, RegExp]> = [
+      ['{"probeIntervallMs":200}', /unknown key "probeIntervallMs"; known: .*probeIntervalMs/],
+      ['{"probeIntervalMs":"200"}', /probeIntervalMs: expected a positive number; got "200"/],
+      ['{"probeIntervalMs":0}', /probeIntervalMs: expected a positive number; got 0/],
+      ['[1]', /got a list/],
+      ['{probeIntervalMs:200}', /which is not JSON/]
+    ]
+    for (const [raw, pattern] of bad) rejects(() => parse({}, { CLUSTERD_TIMING: raw }), 'CLUSTERD_ERR_INVALID_CONFIG', /^CLUSTERD_TIMING: /, pattern)
   })
 
   it('takes the config file from CLUSTERD_CONFIG when --config is absent', async () => {
