@@ -108,10 +108,11 @@ export function parseFailureDetection (input: string): ParseResult<AgentConfig['
 
 /**
  * Parse timing overrides (CLUSTERD_TIMING): a JSON object whose keys are among `known` and whose
- * values are positive finite numbers. A typo'd key or a string is an error, not ignored.
+ * values are finite numbers >= 0 (0 turns off the knobs that say so). A typo'd key or a string
+ * is an error, not ignored.
  */
 export function parseTimingOverrides (input: string, known: readonly string[]): ParseResult<Record<string, number>> {
-  const form = 'a JSON object of positive numbers, e.g. {"probeIntervalMs":200}'
+  const form = 'a JSON object of numbers >= 0, e.g. {"probeIntervalMs":200}'
   let parsed: unknown
   try {
     parsed = JSON.parse(input)
@@ -122,7 +123,7 @@ export function parseTimingOverrides (input: string, known: readonly string[]): 
   const out: Record<string, number> = {}
   for (const [key, value] of Object.entries(parsed)) {
     if (!known.includes(key)) return fail(`unknown key ${JSON.stringify(key)}; known: ${known.join(', ')}`)
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return fail(`${key}: expected a positive number; got ${JSON.stringify(value)}`)
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return fail(`${key}: expected a number >= 0; got ${JSON.stringify(value)}`)
     out[key] = value
   }
   return ok(out)

@@ -61,7 +61,7 @@ describe('clusterd process', () => {
       clusterd(['agent', '--node-name', 'n1'], { CLUSTERD_TIMING: '{"probeIntervalMs":"fast"}' })
     ])
     for (const run of [listen, config, unknown, detection, timing]) assert.equal(run.code, 2, run.stderr)
-    assert.equal(oneLine(timing), 'clusterd: CLUSTERD_TIMING: probeIntervalMs: expected a positive number; got "fast" (CLUSTERD_ERR_INVALID_CONFIG)')
+    assert.equal(oneLine(timing), 'clusterd: CLUSTERD_TIMING: probeIntervalMs: expected a number >= 0; got "fast" (CLUSTERD_ERR_INVALID_CONFIG)')
     assert.equal(oneLine(detection), 'clusterd: --failure-detection: expected one of standard, fast; got "quick" (CLUSTERD_ERR_INVALID_ARGUMENT)')
     assert.equal(oneLine(listen), 'clusterd: --listen: missing port: expected IP:PORT, e.g. 0.0.0.0:7946 or [::]:7946; got "1.2.3.4" (CLUSTERD_ERR_INVALID_ARGUMENT)')
     assert.match(oneLine(config), /^clusterd: cannot read config file .*missing\.yaml: no such file \(CLUSTERD_ERR_INVALID_CONFIG\)$/)

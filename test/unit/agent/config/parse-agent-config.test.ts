@@ -137,13 +137,13 @@ describe('parseAgentConfig', () => {
   })
 
   it('takes membership timing overrides from CLUSTERD_TIMING, and refuses a typo, a string or bad JSON by name', () => {
-    assert.deepEqual(parse({}, { CLUSTERD_TIMING: '{"probeIntervalMs":200,"syncTimeoutMs":1000,"idleConnectionMs":5000}' }).timing,
-      { probeIntervalMs: 200, syncTimeoutMs: 1000, idleConnectionMs: 5000 })
+    assert.deepEqual(parse({}, { CLUSTERD_TIMING: '{"probeIntervalMs":200,"syncTimeoutMs":1000,"idleConnectionMs":5000,"gossipToDeadMs":0}' }).timing,
+      { probeIntervalMs: 200, syncTimeoutMs: 1000, idleConnectionMs: 5000, gossipToDeadMs: 0 })
     assert.deepEqual(parse({}, { CLUSTERD_TIMING: '' }).timing, {})
     const bad: Array<[string, RegExp]> = [
       ['{"probeIntervallMs":200}', /unknown key "probeIntervallMs"; known: .*probeIntervalMs/],
-      ['{"probeIntervalMs":"200"}', /probeIntervalMs: expected a positive number; got "200"/],
-      ['{"probeIntervalMs":0}', /probeIntervalMs: expected a positive number; got 0/],
+      ['{"probeIntervalMs":"200"}', /probeIntervalMs: expected a number >= 0; got "200"/],
+      ['{"probeIntervalMs":-1}', /probeIntervalMs: expected a number >= 0; got -1/],
       ['[1]', /got a list/],
       ['{probeIntervalMs:200}', /which is not JSON/]
     ]
