@@ -31,6 +31,9 @@ export class BroadcastQueue {
   /** Urgent items not yet sent (taken before bucket 0). */
   private readonly urgent = new Set<Item>()
 
+  /** Broadcasts queued so far (every `push`): whether news arrived since some moment. */
+  pushes = 0
+
   /** Number of pending broadcasts. */
   get length (): number { return this.byKey.size }
 
@@ -43,6 +46,7 @@ export class BroadcastQueue {
     const old = this.byKey.get(key)
     if (old !== undefined) { this.buckets[old.transmits]?.delete(old); this.urgent.delete(old) }
     const item: Item = { key, b, size, transmits: 0 }
+    this.pushes++
     this.byKey.set(key, item)
     ;(urgent ? this.urgent : this.bucket(0)).add(item)
   }

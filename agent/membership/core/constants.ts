@@ -37,6 +37,9 @@ export const SWIM_DEFAULTS: Readonly<SwimTiming> = {
   resyncToFailed: 1,
   gossipIntervalMs: 200,
   gossipNodes: 3,
+  // Each hop of a new member's or a death's spread waited up to a gossip interval (~70 ms on
+  // average on the real hosts, ~4 hops at 64 members); at most 20 rounds a second in a storm.
+  eagerGossipMs: 50,
   // memberlist's GossipToTheDeadTime: without it nothing crosses a healed link to a member
   // held failed until a reconnect push-pull (docs/architecture.md, "Partition heal").
   gossipToDeadMs: 30_000,

@@ -114,6 +114,15 @@ export interface SwimTiming {
   /** Members per gossip round. */
   gossipNodes: number
   /**
+   * News goes out at once: when an input queues a broadcast and the last gossip round is at
+   * least this old, a round runs right away (before the wrapper's listeners do their work)
+   * besides the interval's rounds; news queued sooner than this after a round goes out this
+   * long after it. At most one such round per this many ms while news keeps coming, so a
+   * storm costs at most 1000 / this x gossipNodes datagrams a second more (0 = rounds only at
+   * the interval).
+   */
+  eagerGossipMs: number
+  /**
    * Gossip to the recently dead (memberlist's GossipToTheDeadTime): every gossip interval one
    * random pick among the live members and those held failed for less than this; a failed one
    * gets our `dead` verdict, so after a short cut heals the first datagram that crosses makes

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestNet, allSee } from './test-net.js'
+import { TestNet, allSee, cluster, gossipFrom, soloCore, soloInfo } from './test-net.js'
 import type { AliveInfo, SwimTiming, SyncState } from '../../../../../agent/membership/core/types.js'
 
 /** A seed started alone, then `count` joiners started at the same instant, all through it. */
@@ -105,5 +105,65 @@ describe('SwimCore dissemination of joins', () => {
     net.run(5)
     assert.equal(j.core.size(), 53)
     assert.ok(j.core.pending() <= 2, `joiner queued ${j.core.pending()} (its own alive and the seed's)`)
+  })
+})
+
+describe('SwimCore eager gossip rounds (eagerGossipMs)', () => {
+  const joiner = (i: number): AliveInfo => ({ ...info(100 + i), id: `j${i}`, name: `j${i}` })
+  const gossipTo = (out: { send: Array<{ msg: { t: string } }> }): number => out.send.filter(s => s.msg.t === 'gossip').length
+
+  it('news goes out in a round at once, the next news no sooner than eagerGossipMs after it, and an input without news sends none', () => {
+    // Interval rounds and probes far off: every gossip datagram here is an eager round.
+    const c = soloCore('m', ['a', 'b', 'c', 'd'], { eagerGossipMs: 50, gossipIntervalMs: 1e9, probeIntervalMs: 1e9 })
+    // Ticked on time (a late tick is a stall, and a stalled node makes no eager rounds).
+    for (let now = 10; now < 1000; now += 10) c.tick(now)
+    assert.equal(c.health(), 0)
+    const first = gossipFrom(c, 'a', { t: 'alive', info: joiner(1) }, 1000)
+    assert.equal(gossipTo(first), 3, 'a round to gossipNodes members in the same output as the news')
+    const second = gossipFrom(c, 'a', { t: 'alive', info: joiner(2) }, 1010)
+    assert.equal(gossipTo(second), 0, 'within 50 ms of the last round: no round yet')
+    assert.equal(c.nextDeadline(), 1050, 'the queued news asks for a tick 50 ms after the last round')
+    const later = c.tick(1050)
+    assert.equal(gossipTo(later), 3)
+    assert.ok(later.send.some(s => s.msg.t === 'gossip' && s.msg.gossip.some(b => b.t === 'alive' && b.info.id === 'j2')), 'the round carries the news')
+    // The same news again (already known): nothing queued, no round.
+    assert.equal(gossipTo(gossipFrom(c, 'b', { t: 'alive', info: joiner(2) }, 2000)), 0)
+    assert.equal(gossipTo(c.receive(soloInfo('b', 1).addr, { t: 'ping', seq: 7, from: 'b', target: 'm', gossip: [] }, 2100)), 0)
+  })
+
+  it('0 turns them off, and a node short of CPU (health score above 0) makes none: news waits for the interval round', () => {
+    const off = soloCore('m', ['a', 'b', 'c', 'd'], { eagerGossipMs: 0, gossipIntervalMs: 1e9, probeIntervalMs: 1e9 })
+    for (let now = 10; now < 1000; now += 10) off.tick(now)
+    assert.equal(gossipTo(gossipFrom(off, 'a', { t: 'alive', info: joiner(1) }, 1000)), 0)
+    const slow = soloCore('m', ['a', 'b', 'c', 'd'], { eagerGossipMs: 50, gossipIntervalMs: 1e9, probeIntervalMs: 1e9 })
+    // Its first input comes a second after the tick it asked for: it judges itself stalled.
+    const late = gossipFrom(slow, 'a', { t: 'alive', info: joiner(1) }, 1000)
+    assert.ok(late.events.some(e => e.t === 'stall') && slow.health() > 0)
+    assert.equal(gossipTo(late), 0)
+  })
+
+  it('a member joining 64 converged nodes is seen by all sooner: each hop relays at once instead of at the next interval round', () => {
+    /** Virtual ms from the joiner's start until all see it, read every 2 ms. */
+    const took = (eagerGossipMs: number, seed: number): number => {
+      const net = new TestNet(seed, { eagerGossipMs })
+      const ids = cluster(net, 64, 20)
+      net.runUntilTrue(() => allSee(net, ids, 'alive'), 60_000, 'the 64 converge')
+      net.run(30_000)
+      net.add('late', { seeds: ['n0'] })
+      const t0 = net.now
+      net.start('late')
+      while (!allSee(net, ['late'], 'alive')) {
+        assert.ok(net.now - t0 < 10_000, `all see the joiner (eagerGossipMs ${eagerGossipMs}, seed ${seed})`)
+        net.run(2)
+      }
+      return net.now - t0
+    }
+    const seeds = [3, 4, 5]
+    const eager = seeds.map(s => took(50, s))
+    const interval = seeds.map(s => took(0, s))
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
+    console.log(`# 64 nodes, one joiner seen by all (seeds ${seeds.join(', ')}): ${eager.join(', ')} ms with eager rounds, ${interval.join(', ')} ms with interval rounds only`)
+    // A node the eager wave misses (each relays once to 3 random members) waits for an interval round.
+    assert.ok(sum(eager) * 2 < sum(interval), `eager ${eager.join(', ')} ms, interval only ${interval.join(', ')} ms`)
   })
 })

@@ -9,10 +9,10 @@ function info (id: string, incarnation: number): AliveInfo {
   return { id, name: id, incarnation, addr: { host: `10.1.0.${id.length + id.charCodeAt(id.length - 1) % 200}`, port: 7946 }, eligible: false, record: new Uint8Array(4), left: false }
 }
 
-/** A started core that knows `others` alive at incarnation 1 (merged from a push-pull). */
+/** A started core that knows `others` alive at incarnation 1 (merged from a push-pull); no eager gossip rounds (as soloCore). */
 function core (others: string[], timing: Partial<SwimTiming> = {}): SwimCore {
   const rng = new Prng(9)
-  const c = new SwimCore({ selfId: 'me', selfInfo: (inc, left) => ({ ...info('me', inc), left }), incarnation: 0, seeds: [], timing }, () => rng.next())
+  const c = new SwimCore({ selfId: 'me', selfInfo: (inc, left) => ({ ...info('me', inc), left }), incarnation: 0, seeds: [], timing: { eagerGossipMs: 0, ...timing } }, () => rng.next())
   c.start(0)
   c.onSyncRequest({ from: others[0]!, members: others.map(id => ({ info: info(id, 1), status: 'alive', incarnation: 1 })), user: [], join: false }, 0)
   return c

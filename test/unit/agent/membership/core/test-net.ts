@@ -281,10 +281,14 @@ export function soloInfo (id: string, incarnation: number): AliveInfo {
   return { id, name: id, incarnation, addr: { host: `10.2.0.${id.charCodeAt(0)}`, port: 7946 }, eligible: false, record: new Uint8Array(4), left: false }
 }
 
-/** A started core `self` that knows `others` alive at incarnation 1 (merged from a push-pull). */
+/**
+ * A started core `self` that knows `others` alive at incarnation 1 (merged from a push-pull).
+ * Its tests count the datagrams of one mechanism at a time, so eager gossip rounds (a mechanism
+ * of their own, tested in dissemination.test.ts) are off unless `timing` turns them on.
+ */
 export function soloCore (self: string, others: string[], timing: Partial<SwimTiming> = {}, seed = 5): SwimCore {
   const rng = new Prng(seed)
-  const c = new SwimCore({ selfId: self, selfInfo: (inc, left) => ({ ...soloInfo(self, inc), left }), incarnation: 0, seeds: [], timing }, () => rng.next())
+  const c = new SwimCore({ selfId: self, selfInfo: (inc, left) => ({ ...soloInfo(self, inc), left }), incarnation: 0, seeds: [], timing: { eagerGossipMs: 0, ...timing } }, () => rng.next())
   c.start(0)
   c.onSyncRequest({ from: others[0]!, members: others.map(id => ({ info: soloInfo(id, 1), status: 'alive', incarnation: 1 })), user: [], join: false }, 0)
   return c
