@@ -204,6 +204,9 @@ describe(`agent upgrade of ${HOSTS} nodes, the manager's node included, on real 
       const prev = await a.host.exec(['readlink', `${PREFIX}/previous`])
       assert.equal(prev.stdout.trim(), `versions/${v1.tree}`, a.host.name)
       assert.equal(a.proc.exitCode, null, `${a.host.name}'s supervisor still runs (the agent was restarted, not stopped)`)
+      // The switch filled Node's compile cache for the new tree before restarting the agent.
+      const log = await a.host.exec(['sh', '-c', `cat ${PREFIX}/agent-switch/*.log`])
+      assert.match(log.stdout, /compile cache filled: \//, `${a.host.name}'s switch log: ${log.stdout}${log.stderr}`)
     }
 
     // No acknowledged write lost.
