@@ -83,6 +83,9 @@ describe('agent-switch.sh', () => {
     await symlink(process.execPath, join(t, 'node_modules', '.bin', 'node'))
     await writeFile(join(t, 'agent.cjs'), FAKE_AGENT)
     await writeFile(join(t, 'VERSION'), `${version}\n`)
+    // A stand-in launcher: `clusterd compile-cache` says which tree it filled the cache for.
+    await mkdir(join(t, 'bin'), { recursive: true })
+    await writeFile(join(t, 'bin', 'clusterd.js'), `if (process.argv[2] === 'compile-cache') console.log('compile cache filled: ' + ${JSON.stringify(id)})\n`)
   }
 
   before(async () => {
@@ -117,6 +120,8 @@ describe('agent-switch.sh', () => {
     assert.equal(now?.version, '2.0.0')
     assert.notEqual(now?.pid, old?.pid, 'a new agent process')
     assert.equal(supervisor.exitCode, null, 'the supervisor runs on')
+    // Before the restart, the new tree's compile cache was filled (its output in the attempt's log).
+    assert.match(await readFile(join(prefix, 'agent-switch', 'job-1.log'), 'utf8'), new RegExp(`^compile cache filled: ${B.replace(/[.+]/g, '\\$&')}$`, 'm'))
   })
 
   it('a second run of the same attempt returns its recorded result and restarts nothing', async () => {
