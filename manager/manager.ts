@@ -118,11 +118,12 @@ export function targetOf (members: Member[], node: NodeRecord): NodeTarget | { u
  * that just returned gossips before it serves them), whatever an earlier background fetch found.
  */
 export async function targetWithFacts (membership: ManagerDeps['membership'], node: NodeRecord, signal: AbortSignal): Promise<NodeTarget | { unavailable: string }> {
-  const t = targetOf(membership.members(), node)
-  const m = membership.members().find(x => x.peerId === node.peerId)
+  const members = membership.members()
+  const t = targetOf(members, node)
+  const m = members.find(x => x.peerId === node.peerId)
   if (!('unavailable' in t) || m === undefined || m.facts !== null || membership.memberWithFacts === undefined) return t
-  await membership.memberWithFacts(m.peerId, AbortSignal.any([signal, AbortSignal.timeout(TARGET_FACTS_WAIT_MS)])).catch(() => {})
-  return targetOf(membership.members(), node)
+  const fetched = await membership.memberWithFacts(m.peerId, AbortSignal.any([signal, AbortSignal.timeout(TARGET_FACTS_WAIT_MS)])).catch(() => m)
+  return targetOf(fetched === null ? [] : [fetched], node)
 }
 
 /** The manager role for one epoch. */

@@ -99,11 +99,7 @@ export class MemberFacts {
       return f === undefined || f.digest !== w.digest || now - f.at >= this.failedHoldMs
     }).map(async w => { await this.ensure(w, 0) })
     if (pending.length === 0) return
-    const aborted = new Promise<void>(resolve => {
-      if (signal.aborted) resolve()
-      signal.addEventListener('abort', () => { resolve() }, { once: true })
-    })
-    await Promise.race([Promise.allSettled(pending), aborted])
+    await Promise.race([Promise.allSettled(pending), whenAborted(signal)])
   }
 
   /**
@@ -114,8 +110,7 @@ export class MemberFacts {
   async fetchNow (w: FactsWanted, signal: AbortSignal): Promise<boolean> {
     if (this.get(w.id, w.digest) !== null) { this.stats.hits++; return true }
     if (signal.aborted) return false
-    const aborted = new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
-    await Promise.race([this.ensure(w, 0), aborted])
+    await Promise.race([this.ensure(w, 0), whenAborted(signal)])
     return this.get(w.id, w.digest) !== null
   }
 
@@ -182,4 +177,12 @@ export class MemberFacts {
     this.running--
     this.queue.shift()?.()
   }
+}
+
+/** Resolves when `signal` fires (at once if it has). */
+async function whenAborted (signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    if (signal.aborted) resolve()
+    signal.addEventListener('abort', () => { resolve() }, { once: true })
+  })
 }
