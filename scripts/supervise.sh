@@ -99,8 +99,10 @@ wait_child () {
   if [ "$log_max_bytes" -eq 0 ]; then wait "$child"; status=$?; return 0; fi
   while :; do
     sleep "$log_check" & sleeper=$!
-    # -p unsets `which` first, and leaves it unset when a signal interrupts the wait.
-    wait -n -p which "$child" "$sleeper"; ret=$?
+    # -p unsets `which` first, and leaves it unset when a signal interrupts the wait, or when
+    # bash already reaped one of the two (it then says "no such job" on stderr, which is the
+    # agent's log: silenced; the liveness check below settles a child that ended that way).
+    wait -n -p which "$child" "$sleeper" 2>/dev/null; ret=$?
     kill "$sleeper" 2>/dev/null
     wait "$sleeper" 2>/dev/null
     if [ "${which:-}" = "$child" ]; then status=$ret; return 0; fi
