@@ -2,11 +2,11 @@
  * scripts/supervise.sh with small real commands: restart with backoff on failure, no restart
  * after a clean exit, SIGTERM forwarded (and SIGKILL after --stop-timeout), prompt stop
  * during a backoff, a restart at once on SIGUSR1, pid files written and removed, the log rotated by size while the command
- * keeps writing to it.
+ * keeps writing to it, and a stop that lands in a rotation.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -48,6 +48,22 @@ async function poll (what: string, fn: () => boolean, timeoutMs = 10_000): Promi
 }
 
 const lines = (text: string): string[] => text.split('\n').filter(l => l !== '')
+
+/** A process below `pid` (any depth) whose command name is `comm`, or null (/proc/PID/task/PID/children). */
+function descendant (pid: number, comm: string): number | null {
+  let children: number[]
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(c => c !== '').map(Number)
+  } catch {
+    return null
+  }
+  for (const c of children) {
+    try { if (readFileSync(`/proc/${c}/comm`, 'utf8').trim() === comm) return c } catch {}
+    const below = descendant(c, comm)
+    if (below !== null) return below
+  }
+  return null
+}
 
 describe('supervise.sh', () => {
   let dir: string
@@ -160,6 +176,37 @@ describe('supervise.sh', () => {
     }
     const all = [`${log}.2`, `${log}.1`, log].map(f => readFileSync(f, 'utf8')).join('')
     assert.doesNotMatch(all, /restarting in/, 'the command was never restarted')
+  })
+
+  it('a stop that lands while the log is being copied aside ends the supervisor at once, not a check interval later', async () => {
+    // Before, the supervisor rotated between `wait -n CHILD SLEEPER` calls: bash 5.2 drops a job
+    // killed by a signal outside a wait from its job table, so the next `wait -n` said "no such
+    // job" (into the log) and slept the whole check interval before the stop went on.
+    const log = join(dir, 'big.log')
+    writeFileSync(log, Buffer.alloc(32 * 2 ** 20, 'x'))
+    const fd = openSync(log, 'a')
+    running = supervise(dir, ['--log-file', log, '--log-max-bytes', '1000', '--log-check-seconds', '60'], ['sleep', '600'], fd)
+    closeSync(fd)
+    const sup = running.proc.pid as number
+    // The copy of the oversized log (the first look, at start), held still so the stop lands in it.
+    let copy: number | null = null
+    const deadline = Date.now() + 20_000
+    while ((copy = descendant(sup, 'cp')) === null) {
+      if (Date.now() > deadline || running.proc.exitCode !== null) throw new Error('the rotation\'s copy was never seen')
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    process.kill(copy, 'SIGSTOP')
+    await poll('the child pid file', () => existsSync(join(dir, 'child.pid')))
+    const child = Number(readFileSync(join(dir, 'child.pid'), 'utf8'))
+    running.proc.kill('SIGTERM')
+    process.kill(copy, 'SIGCONT')
+    const stoppedAt = Date.now()
+    assert.equal(await running.exited, 0)
+    assert.ok(Date.now() - stoppedAt < 30_000, 'stopped well within the 60 s check interval')
+    const text = [`${log}.1`, log].map(f => existsSync(f) ? readFileSync(f, 'utf8') : '').join('')
+    assert.doesNotMatch(text, /no such job/)
+    assert.equal(existsSync(`${log}.1`), true, 'the rotation finished: the stop did not split it')
+    assert.equal(existsSync(`/proc/${child}`), false, 'the command was stopped and reaped')
   })
 
   it('with log rotation on, a command that fails is restarted at once, not after the check interval', async () => {
