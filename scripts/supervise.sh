@@ -13,8 +13,8 @@
 #   - writes its own PID to --pid-file and the command's PID to --child-pid-file, and removes
 #     both on exit (only if they still hold its PIDs);
 #   - with --log-file (the file its stdout appends to) and --log-max-bytes, rotates that log
-#     when it has grown past the size (looked at when it starts, then every --log-check-seconds,
-#     default 10, by a background loop of its own):
+#     when it has grown past the size (looked at when the command starts, then every
+#     --log-check-seconds, default 10):
 #     FILE.1 ... FILE.N with N = --log-keep (default 5), by copy and truncate, which is right
 #     because every writer appends (O_APPEND: after the truncation it writes at the new end,
 #     leaving no hole); lines written between the copy and the truncation are lost.
@@ -93,36 +93,34 @@ rotate_log () {
     && log 30 "rotated the log at $size bytes (kept $log_keep old ones)"
 }
 
-# The log's size is watched by a loop of its own in the background, started once and stopped
-# when the supervisor exits, so the supervisor itself only ever waits on its child with a
-# plain `wait PID`. (It used `wait -n CHILD SLEEPER` between checks before. Bash 5.2 drops a
-# job killed by a signal from its job table as soon as it reaps it outside a `wait`; `wait -n`
-# then says "no such job" and waits for the sleeper alone, so a child killed during a rotation,
-# or a SIGTERM that landed in one, was noticed up to --log-check-seconds late. A plain `wait`
-# finds a reaped child's saved status.) It looks at once, then every --log-check-seconds, and
-# ends by itself once the supervisor is gone.
-rotator=""
-start_rotator () {
-  [ "$log_max_bytes" -gt 0 ] || return 0
-  (
-    # A stop ends the nap at once but never splits a rotation (copy, then truncate).
-    nap="" halt=0
-    trap 'halt=1; [ -n "$nap" ] && kill "$nap" 2>/dev/null' TERM
-    while [ "$halt" -eq 0 ] && alive "$$"; do
-      rotate_log
-      sleep "$log_check" & nap=$!
-      [ "$halt" -eq 0 ] || kill "$nap" 2>/dev/null
-      wait "$nap"
-      nap=""
-    done
-  ) &
-  rotator=$!
-}
-stop_rotator () {
-  [ -n "$rotator" ] || return 0
-  kill -TERM "$rotator" 2>/dev/null
-  wait "$rotator" 2>/dev/null
-  rotator=""
+# Waits until the child exits (status in $status) or a stop is asked for; rotates the log
+# meanwhile, looking at start and then every --log-check-seconds. `wait -n` returns on whichever
+# ends first: the child or the check interval. Bash 5.2 drops a job killed by a signal from its
+# job table once it has reaped it outside a `wait`; `wait -n` then says "no such job" (stderr,
+# which is the agent's log: silenced) and waits for the sleeper alone. So before each wait the
+# loop checks what a rotation may have hidden: a stop or restart asked for meanwhile (its trap
+# killed the child), or a child that ended. Before, a SIGTERM that landed in a rotation made the
+# stop wait out the interval (3.2 s with a 3 s interval, measured). What remains is a child that
+# dies in the instant between that check and the wait: it is seen one interval late.
+wait_child () {
+  local which ret sleeper
+  if [ "$log_max_bytes" -eq 0 ]; then wait "$child"; status=$?; return 0; fi
+  while :; do
+    rotate_log
+    which=""
+    sleep "$log_check" & sleeper=$!
+    if [ "$stopping" -eq 0 ] && [ "$restarting" -eq 0 ] && alive "$child"; then
+      # -p unsets `which` first, and leaves it unset when a signal interrupts the wait.
+      wait -n -p which "$child" "$sleeper" 2>/dev/null; ret=$?
+    fi
+    kill "$sleeper" 2>/dev/null
+    wait "$sleeper" 2>/dev/null
+    if [ "${which:-}" = "$child" ]; then status=$ret; return 0; fi
+    if [ "$stopping" -eq 1 ] || [ "$restarting" -eq 1 ]; then return 0; fi
+    # A child that ended outside `wait -n` is no job for it any more: plain `wait` still
+    # returns its status.
+    if ! alive "$child"; then wait "$child"; status=$?; return 0; fi
+  done
 }
 
 stopping=0
@@ -152,7 +150,6 @@ trap '' HUP
 
 write_pid "$pid_file" "$$" || die "cannot write the pid file $pid_file"
 log 30 "supervisor started"
-start_rotator
 
 backoff=1
 status=0
@@ -169,7 +166,7 @@ while :; do
 
   # A trapped signal interrupts `wait` (status > 128) while the child runs on; the stop
   # path below then polls it under a deadline.
-  if [ "$stopping" -eq 0 ] && [ "$restarting" -eq 0 ]; then wait "$child"; status=$?; fi
+  [ "$stopping" -eq 1 ] || [ "$restarting" -eq 1 ] || wait_child
   if [ "$stopping" -eq 1 ] || [ "$restarting" -eq 1 ]; then
     deadline=$((SECONDS + stop_timeout))
     while alive "$child"; do
@@ -220,6 +217,5 @@ while :; do
   [ "$backoff" -gt "$max_backoff" ] && backoff=$max_backoff
 done
 
-stop_rotator
 remove_own "$pid_file" "$$"
 exit 0
