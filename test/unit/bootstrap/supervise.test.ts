@@ -179,9 +179,10 @@ describe('supervise.sh', () => {
   })
 
   it('a stop that lands while the log is being copied aside ends the supervisor at once, not a check interval later', async () => {
-    // Before, the supervisor rotated between `wait -n CHILD SLEEPER` calls: bash 5.2 drops a job
-    // killed by a signal outside a wait from its job table, so the next `wait -n` said "no such
-    // job" (into the log) and slept the whole check interval before the stop went on.
+    // Before, the supervisor went from a rotation straight into `wait -n CHILD SLEEPER`: bash 5.2
+    // drops a job killed by a signal outside a wait from its job table, so that `wait -n` said "no
+    // such job" (into the log, until its stderr was silenced) and slept the whole check interval
+    // before the stop went on. The "no such job" check below guards that silencing.
     const log = join(dir, 'big.log')
     writeFileSync(log, Buffer.alloc(32 * 2 ** 20, 'x'))
     const fd = openSync(log, 'a')
