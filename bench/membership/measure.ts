@@ -303,8 +303,13 @@ export async function lateJoins (system: BenchSystem, agents: BenchAgent[], late
     const res = await pollViews(agents, (o, v, at) => {
       if (o === a && seesAllAt === null && allAlive(v, names)) seesAllAt = at
       if (!seenBy.has(o.name) && v.get(a.name) === 'alive') seenBy.set(o.name, at)
-    }, () => seesAllAt !== null && seenBy.size === agents.length, { intervalMs: opts.pollMs, timeoutMs: opts.convergeTimeoutMs })
-    if (!res.done || seesAllAt === null) throw new Error(`${system.id}: late joiner ${h.name} did not join in ${opts.convergeTimeoutMs} ms\n${a.tail().slice(-2000)}`)
+      // A joiner can see all before its API listens (its join comes first): wait for both, so
+      // "listening -> seen alive by all" is measured too.
+    }, () => seesAllAt !== null && seenBy.size === agents.length && a.readyAt !== null, { intervalMs: opts.pollMs, timeoutMs: opts.convergeTimeoutMs })
+    if (!res.done || seesAllAt === null) {
+      const what = seesAllAt !== null && seenBy.size === agents.length ? 'joined but never said it listens' : 'did not join'
+      throw new Error(`${system.id}: late joiner ${h.name} ${what} in ${opts.convergeTimeoutMs} ms\n${a.tail().slice(-2000)}`)
+    }
     const seenByAllAt = Math.max(...seenBy.values())
     out.push({
       host: h.name,
