@@ -17,7 +17,7 @@ import { asObject, invalid, onlyKeys } from './body-checks.js'
 /** What the maintenance routes read and call. */
 export interface NodeMaintenanceComponents {
   store: NodeStore
-  jobs: Pick<JobService, 'nodeJob' | 'submit'>
+  jobs: Pick<JobService, 'nodeJob' | 'submit' | 'betweenSubmissions'>
   /** The record of `name`, or CLUSTERD_ERR_NODE_NOT_FOUND / INVALID_ARGUMENT (manager-routes.ts). */
   nodeNamed: (name: string) => Promise<NodeRecord>
 }
@@ -62,20 +62,26 @@ export function nodeMaintenanceRoutes (c: NodeMaintenanceComponents): Record<'co
     const [event] = await c.store.listEvents({ node: node.name, limit: 1 })
     return { node: record, event: event ?? null }
   }
+  // Both changes go between job submissions, not beside one: a submission validated before the
+  // change and recorded after it would start a job on a node just cordoned or marked broken.
   const cordon = async (name: string, body: unknown, cordoned: boolean): Promise<NodeChangeResponse> => {
-    const node = await c.nodeNamed(name)
+    await c.nodeNamed(name)
     onlyKeys(bodyOf(body), [])
-    if (node.cordoned === cordoned) return { node, event: null }
-    return await note(node, { type: cordoned ? 'cordoned' : 'uncordoned', actor: 'operator', cordoned })
+    return await c.jobs.betweenSubmissions(async () => {
+      const node = await c.nodeNamed(name)
+      if (node.cordoned === cordoned) return { node, event: null }
+      return await note(node, { type: cordoned ? 'cordoned' : 'uncordoned', actor: 'operator', cordoned })
+    })
   }
   const transition = async (name: string, command: { type: 'MARK_BROKEN', reason: string } | { type: 'MARK_FIXED' }): Promise<NodeChangeResponse> => {
     const node = await c.nodeNamed(name)
-    // A verify or reconfigure keeps the node commissioned while it runs: only the runner knows.
-    const job = await c.jobs.nodeJob(node.name)
-    if (job !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_BUSY', `node ${node.name} is in job ${job}; wait for it or cancel it first`)
-    const res = await c.store.applyTransition(node.name, command, { actor: 'operator' })
-    if (!res.ok) throw new ClusterdError(res.code, res.message)
-    return { node: res.record, event: res.changed ? res.event : null as LifecycleEvent | null }
+    // Refused while the node is in a job: a verify or reconfigure keeps the node commissioned
+    // while it runs, and only the runner knows.
+    return await c.jobs.betweenSubmissions(async () => {
+      const res = await c.store.applyTransition(node.name, command, { actor: 'operator' })
+      if (!res.ok) throw new ClusterdError(res.code, res.message)
+      return { node: res.record, event: res.changed ? res.event : null as LifecycleEvent | null }
+    }, { idleNode: node.name })
   }
 
   return {

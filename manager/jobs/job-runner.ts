@@ -335,6 +335,18 @@ export class JobRunner implements JobService {
     return await this.busyWith(node) ?? (await this.c.store.getNode(node))?.currentJob ?? null
   }
 
+  /** @inheritdoc */
+  async betweenSubmissions<T> (change: () => Promise<T>, options: { idleNode?: string } = {}): Promise<T> {
+    return await this.serialized(async () => {
+      const node = options.idleNode
+      if (node !== undefined) {
+        const job = await this.nodeJob(node)
+        if (job !== null) throw new ClusterdError('CLUSTERD_ERR_NODE_BUSY', `node ${node} is in job ${job}; wait for it or cancel it first`)
+      }
+      return await change()
+    })
+  }
+
   /** Whether this runner is running, or holds nodes for, any of the jobs `ids`. */
   involves (ids: readonly string[]): boolean {
     const mine = new Set([...this.running.keys(), ...this.busy.values()])

@@ -39,6 +39,13 @@ export interface JobService {
   submit: (req: JobRequest) => Promise<JobRecord>
   /** The unfinished job `node` is in (a lifecycle job or a verify/reconfigure), else null. */
   nodeJob: (node: string) => Promise<string | null>
+  /**
+   * Run `change`, a change of nodes outside any job (mark-broken, mark-fixed, cordon), between
+   * submissions, never beside one: a submission then comes wholly before it or wholly after it
+   * and sees it. With `idleNode`, refused (CLUSTERD_ERR_NODE_BUSY, `change` not run) while that
+   * node is in a job. `change` must not submit a job itself (it would wait for itself).
+   */
+  betweenSubmissions: <T>(change: () => Promise<T>, options?: { idleNode?: string }) => Promise<T>
   /** Cancel a queued, running or paused job. */
   cancel: (id: string, reason?: string) => Promise<JobRecord>
   /** Continue a paused rolling upgrade; its failed nodes are accepted (CLUSTERD_ERR_JOB_NOT_PAUSED otherwise). */

@@ -87,6 +87,57 @@ describe('manager routes: cordon, mark-broken, labels, selectors (real store and
       ['marked-broken commissioned->broken', 'marked-fixed broken->commissioned'])
   })
 
+  it('mark-broken or cordon sent in the same instant as a job for the node: one of them is refused, never both taken', async () => {
+    // The real store answers asynchronously, so without the runner putting these changes between
+    // submissions a verify validated before mark-broken and recorded after it ran on a broken node.
+    let jobs = 0
+    for (let i = 0; i < 12; i++) {
+      const pair = [call<NodeChangeResponse>('markBroken', { name: 'a' }, { reason: `round ${i}` }), call<JobRecord>('verify', {}, { nodes: ['a'] })] as const
+      const [mark, submitted] = i % 2 === 0 ? await Promise.allSettled(pair) : (await Promise.allSettled([pair[1], pair[0]])).reverse() as [PromiseSettledResult<NodeChangeResponse>, PromiseSettledResult<JobRecord>]
+      if (submitted.status === 'fulfilled') {
+        jobs++
+        assert.equal(mark.status, 'rejected', `round ${i}: a job was taken for a, so marking it broken must wait or be refused`)
+        assert.match(String((mark.reason as Error).message), new RegExp(`node a is in job ${submitted.value.id}`))
+        assert.equal((await finishedJob(store, submitted.value.id)).status, 'succeeded')
+      } else {
+        assert.equal(mark.status, 'fulfilled', `round ${i}: neither was taken: ${String(mark.status === 'rejected' ? mark.reason : '')} / ${String(submitted.reason)}`)
+        assert.match(await refusal(Promise.reject(submitted.reason)), /^CLUSTERD_ERR_INVALID_TRANSITION: cannot verify a node that is broken/)
+        assert.equal((await store.getNode('a'))?.currentJob, null, `round ${i}: no job holds the broken node`)
+        await call('markFixed', { name: 'a' }, {})
+      }
+    }
+    assert.ok(jobs > 0, 'the job was taken in some round')
+
+    // The other order, held open so it cannot go by before the submission: a change in flight
+    // (as mark-broken's) makes a submission wait, which then sees the node broken.
+    let release = (): void => {}
+    const hold = new Promise<void>(resolve => { release = resolve })
+    const change = fx.runner.betweenSubmissions(async () => {
+      const res = await store.applyTransition('a', { type: 'MARK_BROKEN', reason: 'held' }, { actor: 'operator' })
+      assert.ok(res.ok)
+      await hold
+    })
+    const late = refusal(call<JobRecord>('verify', {}, { nodes: ['a'] }))
+    release()
+    await change
+    assert.match(await late, /^CLUSTERD_ERR_INVALID_TRANSITION: cannot verify a node that is broken/)
+    assert.equal((await store.getNode('a'))?.currentJob, null)
+    await call('markFixed', { name: 'a' }, {})
+    // A change asked for a node in a job is refused before it runs.
+    const busy = await call<JobRecord>('verify', {}, { nodes: ['a'] })
+    let ran = false
+    assert.match(await refusal(fx.runner.betweenSubmissions(async () => { ran = true }, { idleNode: 'a' })), new RegExp(`^CLUSTERD_ERR_NODE_BUSY: node a is in job ${busy.id}`))
+    assert.equal(ran, false)
+    await finishedJob(store, busy.id)
+
+    const [cordoned, submitted] = await Promise.allSettled([call<NodeChangeResponse>('cordonNode', { name: 'b' }, {}), call<JobRecord>('verify', {}, { nodes: ['b'] })])
+    assert.equal(cordoned.status, 'fulfilled')
+    // Submitted first (the calls start in this order and the verify's checks are quicker), the
+    // job runs; either way what was recorded is consistent with the order the runner took them in.
+    if (submitted.status === 'fulfilled') await finishedJob(store, submitted.value.id)
+    else assert.match(await refusal(Promise.reject(submitted.reason)), /^CLUSTERD_ERR_NODE_CORDONED/)
+  })
+
   it('labels: set and remove, recorded with the labels after, re-applied by a reconfigure job where one may run; bad keys refused', async () => {
     const res = await call<LabelResponse>('labelNode', { name: 'a' }, { set: { zone: 'a', rack: 'r1' } })
     assert.deepEqual(res.node.labels, { zone: 'a', rack: 'r1' })
