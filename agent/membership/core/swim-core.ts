@@ -48,6 +48,19 @@ interface Probe {
 /** How often failed and left members are checked for reaping (at most). */
 const REAP_CHECK_MS = 60_000
 
+/**
+ * After the direct tells of an accusation (`tellAccused`), the subjects still held suspect, or
+ * failed within `gossipToDeadMs`, are told again this long after, the wait doubling each time,
+ * TELL_ACCUSED_REPEATS times (1, 3 and 7 s after the first tell). The first tell right after a heal is often lost where it matters most:
+ * the kernel began resolving the subject's address while our link was down (we were probing
+ * it: that is how we came to suspect it), and when that resolution fails (Linux: 3 probes, 1 s
+ * apart) it drops what was queued for the address meanwhile, our tells sent after the link came
+ * back included (bench:membership, 16 hosts: the suspicion then lasted until our round-robin
+ * probe of the subject, 3.7 s; at 32 hosts up to 13 s). A tell after that resolves afresh.
+ */
+const TELL_ACCUSED_AGAIN_MS = 1_000
+const TELL_ACCUSED_REPEATS = 3
+
 /** The membership core of one node. */
 export class SwimCore implements MembershipCore {
   private readonly t: SwimTiming
@@ -73,6 +86,9 @@ export class SwimCore implements MembershipCore {
   private pushesAtRound = 0
   private nextReapAt = 0
   private nextTellAccusedAt = 0
+  /** When the subjects of our suspicions are told again, and how many more times (TELL_ACCUSED_REPEATS). */
+  private tellAgainAt = Infinity
+  private tellsLeft = 0
 
   constructor (init: SwimInit, rng: Rng) {
     this.init = init
@@ -179,6 +195,13 @@ export class SwimCore implements MembershipCore {
       if (this.t.gossipIntervalMs > 0 && this.recentDeath(now)) this.gossipToDead(now, out)
       this.nextGossipAt = now + Math.max(1, this.t.gossipIntervalMs)
     }
+    if (now >= this.tellAgainAt) {
+      // Only subjects still held suspect (or failed within gossipToDeadMs) are told; once they
+      // refuted there is nobody left and this sends nothing.
+      if (!this.state.left) tellAccused(this.state, this.rng, this.t.gossipToDeadMs, now, out)
+      this.tellsLeft--
+      this.tellAgainAt = this.tellsLeft > 0 ? now + TELL_ACCUSED_AGAIN_MS * 2 ** (TELL_ACCUSED_REPEATS - this.tellsLeft) : Infinity
+    }
     this.sync.tick(now, out)
     if (now >= this.nextReapAt) {
       this.state.reap(now)
@@ -196,7 +219,7 @@ export class SwimCore implements MembershipCore {
     if (this.t.gossipIntervalMs > 0 && (this.state.queue.length > 0 || this.recentDeath(this.nextGossipAt))) d = Math.min(d, this.nextGossipAt)
     if (this.eagerRoundDue()) d = Math.min(d, this.lastRoundAt + this.t.eagerGossipMs)
     for (const s of this.state.suspicions.values()) d = Math.min(d, s.deadline)
-    return Math.min(d, this.relays.nextDeadline())
+    return Math.min(d, this.relays.nextDeadline(), this.tellAgainAt)
   }
 
   /** Our facts changed: sign and announce a new incarnation. */
@@ -495,6 +518,8 @@ export class SwimCore implements MembershipCore {
       if (this.t.gossipToDeadMs > 0 && now >= this.nextTellAccusedAt) {
         this.nextTellAccusedAt = now + this.t.pushPullIntervalMs
         tellAccused(this.state, this.rng, this.t.gossipToDeadMs, now, out)
+        this.tellsLeft = TELL_ACCUSED_REPEATS
+        this.tellAgainAt = now + TELL_ACCUSED_AGAIN_MS
       }
     }
     if (this.eagerRoundDue() && now - this.lastRoundAt >= this.t.eagerGossipMs) {

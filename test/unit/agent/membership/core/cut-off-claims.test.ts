@@ -102,6 +102,52 @@ describe('SwimCore claims of a node cut off and healed (the heal rules)', () => 
     assert.deepEqual(claimsTo(verdict, 't'), [{ t: 'dead', id: 't', incarnation: 1, from: 'x' }])
   })
 
+  it('the subject of our suspicion is told again 1, 3 and 7 s after the heal while it has not refuted, and no more once it did (the first tell is often dropped with the address resolution our cut failed)', () => {
+    const run = (refuteAfterMs: number | null): number[] => {
+      // A suspicion that outlasts the repeats (as a cut-off agent's did on the real hosts, its
+      // local health stretching the timeout): once it is a verdict, gossip to the recently
+      // dead tells its subject anyway.
+      const x = core('x', ['t', 'p'], { suspicionMinMs: 20_000 })
+      // x suspects t while cut off (probes of p are answered; the cut is x-t here).
+      let probe = firstPing(x, 0)
+      let now = probe.now
+      for (; probe.target !== 't'; probe = firstPing(x, now + 10)) {
+        x.receive(info('p', 1).addr, { t: 'ack', seq: 0, from: 'p', gossip: [] }, probe.now + 1)
+        now = probe.now + 600
+        ticks(x, probe.now + 10, now)
+      }
+      ticks(x, probe.now + 10, probe.now + 600)
+      now = probe.now + 600
+      assert.equal(x.member('t')?.status, 'suspect')
+      // The heal: x hears it was held failed and tells t (lost, like every tell until t refutes).
+      // (The ping of x's round-robin probe of t carries no claim; only tells are counted.)
+      const heal = gossip(x, 'p', { t: 'dead', id: 'x', incarnation: x.incarnation, from: 'p' }, now + 10)
+      assert.equal(claimsTo(heal, 't').length, 1)
+      const told: number[] = []
+      for (let at = now + 20; at <= now + 12_000; at += 10) {
+        if (refuteAfterMs !== null && at === now + 10 + refuteAfterMs) {
+          // t refutes (one of the tells got through): its new incarnation reaches x.
+          x.receive(info('t', 2).addr, { t: 'gossip', from: 't', gossip: [{ t: 'alive', info: info('t', 2) }] }, at)
+          assert.equal(x.member('t')?.status, 'alive')
+        }
+        const out = x.tick(at)
+        if (refuteAfterMs === null) assert.equal(x.member('t')?.status, 'suspect')
+        // Claims about incarnation 1, the one t refuted (x's probes of t still fail here, so x
+        // may come to suspect incarnation 2 as well: that is a new suspicion, told anew).
+        if (claimsTo(out, 't').some(c => (c.t === 'suspect' || c.t === 'dead') && c.id === 't' && c.incarnation === 1)) told.push(at - (now + 10))
+        if (x.nextDeadline() < at) throw new Error(`deadline ${x.nextDeadline()} in the past at ${at}`)
+      }
+      return told
+    }
+    const told = run(null)
+    for (const [i, expected] of [1_000, 3_000, 7_000].entries()) {
+      assert.ok(told.some(t => t >= expected && t < expected + 20), `tell ${i + 2} about ${expected} ms after the heal: told at ${told.join(', ')} ms`)
+    }
+    // Bounded: three repeats (the gossip rounds that happen to pick t carry the claim too).
+    assert.deepEqual(told.filter(t => t > 7_020), [], `told at ${told.join(', ')} ms`)
+    assert.deepEqual(run(2_000).filter(t => t > 2_000), [], 'told again after t refuted')
+  })
+
   for (const digest of [true, false]) {
     it(`a suspicion whose one direct tell at the heal was lost is told again when a push-pull peer holds its subject alive (seed 3; ${digest ? 'digest' : 'full-state'} push-pull)`, () => {
       const x = core('x', ['t', 'p'])
