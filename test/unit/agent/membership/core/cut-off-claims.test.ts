@@ -40,6 +40,24 @@ function ticks (c: SwimCore, from: number, until: number): Output {
   return all
 }
 
+/**
+ * Tick `x` (which knows t and p) through probes until its probe of t has failed and it holds t
+ * suspect, with nothing reaching t (the cut is x-t; probes of p are answered, it does not
+ * matter which). The time after that probe.
+ */
+function suspectWhileCut (x: SwimCore): number {
+  let probe = firstPing(x, 0)
+  let now = probe.now
+  for (; probe.target !== 't'; probe = firstPing(x, now + 10)) {
+    x.receive(info('p', 1).addr, { t: 'ack', seq: 0, from: 'p', gossip: [] }, probe.now + 1)
+    now = probe.now + 600
+    ticks(x, probe.now + 10, now)
+  }
+  ticks(x, probe.now + 10, probe.now + 600)
+  assert.equal(x.member('t')?.status, 'suspect')
+  return probe.now + 600
+}
+
 describe('SwimCore claims of a node cut off and healed (the heal rules)', () => {
   it('a probe whose pings went into our cut accuses nobody once we learn we were held failed (seed 1: it timed out 1 s after the heal)', () => {
     for (const toDead of [30_000, 0]) {
@@ -108,17 +126,7 @@ describe('SwimCore claims of a node cut off and healed (the heal rules)', () => 
       // local health stretching the timeout): once it is a verdict, gossip to the recently
       // dead tells its subject anyway.
       const x = core('x', ['t', 'p'], { suspicionMinMs: 20_000 })
-      // x suspects t while cut off (probes of p are answered; the cut is x-t here).
-      let probe = firstPing(x, 0)
-      let now = probe.now
-      for (; probe.target !== 't'; probe = firstPing(x, now + 10)) {
-        x.receive(info('p', 1).addr, { t: 'ack', seq: 0, from: 'p', gossip: [] }, probe.now + 1)
-        now = probe.now + 600
-        ticks(x, probe.now + 10, now)
-      }
-      ticks(x, probe.now + 10, probe.now + 600)
-      now = probe.now + 600
-      assert.equal(x.member('t')?.status, 'suspect')
+      const now = suspectWhileCut(x)
       // The heal: x hears it was held failed and tells t (lost, like every tell until t refutes).
       // (The ping of x's round-robin probe of t carries no claim; only tells are counted.)
       const heal = gossip(x, 'p', { t: 'dead', id: 'x', incarnation: x.incarnation, from: 'p' }, now + 10)
@@ -153,17 +161,7 @@ describe('SwimCore claims of a node cut off and healed (the heal rules)', () => 
       const x = core('x', ['t', 'p'])
       const p = core('p', ['x', 't'])
       // x suspected t while cut off (its probe failed; the datagram telling t went into the cut).
-      let probe = firstPing(x, 0)
-      let now = probe.now
-      for (; probe.target !== 't'; probe = firstPing(x, now + 10)) {
-        // Probes of p are answered (the cut is only x-t here; it does not matter which).
-        x.receive(info('p', 1).addr, { t: 'ack', seq: 0, from: 'p', gossip: [] }, probe.now + 1)
-        now = probe.now + 600
-        ticks(x, probe.now + 10, now)
-      }
-      ticks(x, probe.now + 10, probe.now + 600)
-      now = probe.now + 600
-      assert.equal(x.member('t')?.status, 'suspect')
+      const now = suspectWhileCut(x)
       // The heal: x hears it was held failed and tells t its suspicion once (tellAccused). That
       // datagram is lost. x also starts its catch-up push-pull, with p.
       const heal = gossip(x, 'p', { t: 'dead', id: 'x', incarnation: x.incarnation, from: 'p' }, now + 10)
