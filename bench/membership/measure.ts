@@ -300,11 +300,11 @@ export async function lateJoins (system: BenchSystem, agents: BenchAgent[], late
     const names = agents.map(x => x.name)
     let seesAllAt: number | null = null
     const seenBy = new Map<string, number>()
+    // A joiner can see all before its API listens (its join comes first): wait for both, so
+    // "listening -> seen alive by all" is measured too.
     const res = await pollViews(agents, (o, v, at) => {
       if (o === a && seesAllAt === null && allAlive(v, names)) seesAllAt = at
       if (!seenBy.has(o.name) && v.get(a.name) === 'alive') seenBy.set(o.name, at)
-      // A joiner can see all before its API listens (its join comes first): wait for both, so
-      // "listening -> seen alive by all" is measured too.
     }, () => seesAllAt !== null && seenBy.size === agents.length && a.readyAt !== null, { intervalMs: opts.pollMs, timeoutMs: opts.convergeTimeoutMs })
     if (!res.done || seesAllAt === null) {
       const what = seesAllAt !== null && seenBy.size === agents.length ? 'joined but never said it listens' : 'did not join'

@@ -65,7 +65,6 @@ export function nodeMaintenanceRoutes (c: NodeMaintenanceComponents): Record<'co
   // Both changes go between job submissions, not beside one: a submission validated before the
   // change and recorded after it would start a job on a node just cordoned or marked broken.
   const cordon = async (name: string, body: unknown, cordoned: boolean): Promise<NodeChangeResponse> => {
-    await c.nodeNamed(name)
     onlyKeys(bodyOf(body), [])
     return await c.jobs.betweenSubmissions(async () => {
       const node = await c.nodeNamed(name)
