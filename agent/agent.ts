@@ -275,7 +275,9 @@ export async function startAgent (config: AgentConfig, logger: Logger, watch?: P
         libp2p: dialer,
         fencing: { privateKey, local: async req => await keeper.handle(req, node.peerId.toString()) },
         // A deposed manager stops at once: the election drops it, so the host stops the role.
-        onDeposed: (epoch, manager) => { void election.stepDown(epoch, manager) },
+        // With a rival's verified claim, the election weighs it as if gossip had brought it.
+        onDeposed: (epoch, manager, claim) => { void (claim !== undefined ? election.hearClaim(claim) : election.stepDown(epoch, manager)) },
+        checkClaim: claim => election.checkClaim(claim),
         metrics
       })))
     })

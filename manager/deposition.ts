@@ -12,7 +12,7 @@ import { ClusterdError } from '../protocol/errors.js'
 export type DeposedSource =
   /** A replica answered a replication request `stale`, or a pulled replica follows a newer manager. */
   | 'replica'
-  /** A node refused a lease request and named a higher epoch. */
+  /** A node refused a lease request and named a higher epoch, or sent the signed claim of another manager of ours. */
   | 'node-lease'
   /** This agent's election heard a higher claim or epoch. */
   | 'election'
@@ -33,6 +33,8 @@ export interface DeposedNews {
   manager?: string | null
   /** For `stall`: how long this process stood still (ms). */
   stalledMs?: number
+  /** The newer manager's signed claim, verified, when the news came with one (a node's `rivalClaim`). */
+  claim?: Uint8Array
 }
 
 /** Tracks whether a manager of one epoch was deposed. */
@@ -72,4 +74,20 @@ export class Deposition {
         ? `this manager lost epoch ${this.epoch} to ${n.manager ?? 'another manager'}; nothing was written: retry, the request goes to the current manager`
         : `this manager (epoch ${this.epoch}) was replaced by epoch ${n.epoch}${n.manager != null ? ` (${n.manager})` : ''}; nothing was written: retry, the request goes to the current manager`)
   }
+}
+
+/** The result of checking a relayed manager claim (Election.checkClaim). */
+export type CheckedClaim = { ok: true, claim: { epoch: number, peerId: string } } | { ok: false, reason: string }
+
+/**
+ * What a manager of `epoch` (peer `self`) learns from a claim a node relayed when it refused a
+ * lease (`rivalClaim`): news that deposes it when the claim passed the checks and names another
+ * manager of its epoch or a higher one; null otherwise (a forged, foreign or older claim, or our
+ * own, changes nothing: the node's word alone deposes nobody).
+ */
+export function rivalClaimNews (checked: CheckedClaim, epoch: number, self: string, from: string, claim: Uint8Array): DeposedNews | null {
+  if (!checked.ok) return null
+  const c = checked.claim
+  if (c.peerId === self || c.epoch < epoch) return null
+  return { epoch: c.epoch, source: 'node-lease', from, manager: c.peerId, claim }
 }

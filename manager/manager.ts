@@ -39,7 +39,7 @@ import type { ReplicatorInit } from './replication/replicator-contract.js'
 import { Pruner, type PrunerInit } from './retention/pruner.js'
 import { ManagerStore } from './store/index.js'
 import { writeUnacked } from './store/unacked.js'
-import { Deposition, type DeposedNews } from './deposition.js'
+import { Deposition, rivalClaimNews, type CheckedClaim, type DeposedNews } from './deposition.js'
 
 /** How long a job waits for a node's facts (its SSH host keys) that were not fetched yet. */
 export const TARGET_FACTS_WAIT_MS = 5_000
@@ -90,7 +90,13 @@ export interface ManagerDeps {
    * The manager learned that a newer epoch exists (it was deposed): the agent steps down
    * (Election.stepDown), which stops this role. Called once.
    */
-  onDeposed?: (epoch: number, manager: string | null) => void
+  onDeposed?: (epoch: number, manager: string | null, claim?: Uint8Array) => void
+  /**
+   * Checks a manager claim a node relayed (its `rivalClaim`) as the election checks broadcast
+   * claims: signed by a known eligible member under its own name. Without it relayed claims are
+   * ignored.
+   */
+  checkClaim?: (claim: Uint8Array) => CheckedClaim
   /** Told of jobs that end and lifecycle transitions (the agent's `GET /metrics`). */
   metrics?: ManagerMetricsSink
 }
@@ -199,7 +205,8 @@ export class Manager implements ManagerRole {
         transport: libp2pLeaseTransport({ libp2p: deps.libp2p, selfPeerId: deps.self.peerId, local: deps.fencing.local }),
         sign: claimSigner(deps.fencing.privateKey),
         logger: logger.child({ component: 'node-leases' }),
-        onNewerEpoch: newer => { this.deposed({ epoch: newer, source: 'node-lease' }) }
+        onNewerEpoch: newer => { this.deposed({ epoch: newer, source: 'node-lease' }) },
+        onRivalClaim: (claim, node) => { this.rivalClaim(claim, node) }
       }, { epoch, selfPeerId: deps.self.peerId })
     this.revisions = new Revisions({ store: this.store, logger: logger.child({ component: 'revisions' }) }, { dir: join(deps.dataDir, 'revisions') })
     const revisions = this.revisions
@@ -310,7 +317,25 @@ export class Manager implements ManagerRole {
         ? `deposed: manager epoch ${this.epoch} lost its epoch to ${news.manager ?? 'another manager'} (${news.source}); acknowledging no more writes, cancelling runs, stepping down`
         : `deposed: manager epoch ${this.epoch} learned of epoch ${news.epoch} (${news.source}); acknowledging no more writes, cancelling runs, stepping down`)
     this.cancelling = this.jobs.stop().catch(err => { this.log.error({ err }, 'cancelling runs after deposition failed') })
-    try { this.deps.onDeposed?.(news.epoch, news.manager ?? null) } catch (err) { this.log.error({ err }, 'step-down listener failed') }
+    try { this.deps.onDeposed?.(news.epoch, news.manager ?? null, news.claim) } catch (err) { this.log.error({ err }, 'step-down listener failed') }
+  }
+
+  /**
+   * A node refused a lease because its election gives our epoch to another manager, and sent
+   * that manager's signed claim: two agents claimed one epoch and this one has not heard the
+   * other. Verified here, it deposes this manager at once (nothing more is acknowledged, so a
+   * job's refused lease is not recorded as the node's failure), and the election takes the claim:
+   * it names the better of the two or claims above it. A claim that fails the checks changes nothing.
+   */
+  private rivalClaim (claim: Uint8Array, node: string): void {
+    const checked = this.deps.checkClaim?.(claim)
+    if (checked === undefined) return
+    if (!checked.ok) {
+      this.log.warn({ node, reason: checked.reason }, 'a node named another manager of this epoch, but the claim it sent fails its checks; ignored')
+      return
+    }
+    const news = rivalClaimNews(checked, this.epoch, this.deps.self.peerId, node, claim)
+    if (news !== null) this.deposed(news)
   }
 
   /** Keep the keys of writes refused as stale in the store's late-writes sidecar (manager/store/unacked.ts). */

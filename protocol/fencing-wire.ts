@@ -71,8 +71,14 @@ export type LeaseReply =
   /** Acquired or renewed: the lease as written, and where the lease file is on the node. */
   | { t: 'granted', lease: Lease, leaseFile: string }
   | { t: 'released' }
-  /** `retryAfterMs`: for a busy node, when the current lease expires (node's clock). */
-  | { t: 'refused', code: LeaseRefusalCode, reason: string, highestEpoch: number, retryAfterMs?: number }
+  /**
+   * `retryAfterMs`: for a busy node, when the current lease expires (node's clock).
+   * `rivalClaim`: the node's election gives the claim's epoch to another manager; this is that
+   * manager's signed claim (base64 of the signed envelope membership carries), so the requester
+   * can verify the rival for itself instead of taking the node's word (docs/architecture.md,
+   * "Same-epoch claims"). Older agents send no such field, and older managers ignore it.
+   */
+  | { t: 'refused', code: LeaseRefusalCode, reason: string, highestEpoch: number, retryAfterMs?: number, rivalClaim?: string }
 
 /** Response of `GET /v1/lease` on the node's local API. */
 export interface LeaseStatus {
@@ -91,6 +97,9 @@ const LEASE_ID = /^[a-f0-9]{16,64}$/
 const OPS: ReadonlySet<string> = new Set(['acquire', 'renew', 'release'])
 const REFUSAL_CODES: ReadonlySet<string> = new Set(['CLUSTERD_ERR_STALE_EPOCH', 'CLUSTERD_ERR_LEASE_BUSY', 'CLUSTERD_ERR_LEASE_LOST', 'CLUSTERD_ERR_LEASE_REFUSED'])
 const MAX_REASON = 500
+/** Longest `rivalClaim` (base64): a valid claim's envelope is about 300 bytes. */
+export const MAX_RIVAL_CLAIM_CHARS = 1024
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const MAX_PATH = 1024
 
 const isEpoch = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1
@@ -164,11 +173,15 @@ export function decodeLeaseReply (bytes: Uint8Array): Decoded<LeaseReply> {
     if (typeof m.reason !== 'string') return { ok: false, reason: 'refused.reason is not text' }
     if (!isTime(m.highestEpoch)) return { ok: false, reason: 'refused.highestEpoch is not a non-negative integer' }
     if (m.retryAfterMs !== undefined && !isTime(m.retryAfterMs)) return { ok: false, reason: 'refused.retryAfterMs malformed' }
+    if (m.rivalClaim !== undefined && (typeof m.rivalClaim !== 'string' || m.rivalClaim.length > MAX_RIVAL_CLAIM_CHARS || !BASE64.test(m.rivalClaim))) {
+      return { ok: false, reason: `refused.rivalClaim is not base64 of at most ${MAX_RIVAL_CLAIM_CHARS} characters` }
+    }
     return {
       ok: true,
       value: {
         t: 'refused', code: m.code as LeaseRefusalCode, reason: m.reason.slice(0, MAX_REASON), highestEpoch: m.highestEpoch,
-        ...(m.retryAfterMs !== undefined ? { retryAfterMs: m.retryAfterMs as number } : {})
+        ...(m.retryAfterMs !== undefined ? { retryAfterMs: m.retryAfterMs as number } : {}),
+        ...(m.rivalClaim !== undefined ? { rivalClaim: m.rivalClaim as string } : {})
       }
     }
   }

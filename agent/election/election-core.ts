@@ -40,7 +40,10 @@
  *   per `reclaimHoldMs`; a rival heard within the hold is fenced when it ends.
  * - Ranking: a member whose replica revision was never announced ranks as revision 0 (a fresh
  *   store announces nothing), like our own fresh store: ranking it below ourselves made every
- *   fresh joiner that had not heard the sitting claim yet elect itself.
+ *   fresh joiner that had not heard the sitting claim yet elect itself. Likewise we rank
+ *   ourselves by the revision we last announced (`selfRank`), not our live one: under writes
+ *   every acknowledging replica is a little ahead of its last announcement, and each ranked
+ *   itself above the others, so two claimed at every failover of a busy manager.
  * - Stepping down: a manager that learns of a higher epoch than its own (a replica or node
  *   refusing it as stale, a lease request of a newer manager to its own node) stops being
  *   manager at once, before the newer claim reaches it, and does not claim again for
@@ -97,6 +100,12 @@ export interface ElectionCoreInit {
   highestEpoch: number
   /** Our own replica revision and whether our store awaits a snapshot (read at claim time). */
   selfRevision: () => { revision: number, awaiting: boolean }
+  /**
+   * Our revision as the others rank us: the last one we announced (default: `selfRevision`).
+   * Ranking ourselves by our live revision against the others' announced ones made every
+   * acknowledging replica of a busy manager rank itself first: two claimed each failover.
+   */
+  selfRank?: () => { revision: number, awaiting: boolean }
   settleMs?: number
   isolatedSettleMs?: number
   suspectSilenceMs?: number
@@ -122,7 +131,7 @@ export const ELECTION_DEFAULTS = { settleMs: 3000, isolatedSettleMs: 30_000, sus
 /** Largest epoch (exclusive). */
 export const EPOCH_LIMIT = 2 ** 32
 
-type Resolved = Required<Omit<ElectionCoreInit, 'selfRevision'>> & Pick<ElectionCoreInit, 'selfRevision'>
+type Resolved = Required<Omit<ElectionCoreInit, 'selfRevision' | 'selfRank'>> & Pick<ElectionCoreInit, 'selfRevision' | 'selfRank'>
 
 function empty (): ElectionOutput { return { claims: [], changes: [], persistEpoch: null } }
 
@@ -388,7 +397,7 @@ export class ElectionCore {
 
   private rankOf (id: MemberId): number {
     if (id === this.init.selfId) {
-      const s = this.init.selfRevision()
+      const s = (this.init.selfRank ?? this.init.selfRevision)()
       return s.awaiting ? -2 : s.revision
     }
     const r = this.revisions.get(id)

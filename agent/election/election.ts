@@ -46,6 +46,8 @@ export interface ElectionComponents {
   revisions?: {
     revisionOf: (peerId: string) => number | undefined
     isAwaiting: (peerId: string) => boolean
+    /** Our revision as the others know it (the last we announced); without it, our live one. */
+    announcedRevision?: () => number
     /** Be told whose announced revision or awaiting flag changed (without it, every evaluation reads them all). */
     onChange?: (listener: (peerId: string) => void) => () => void
   }
@@ -99,6 +101,12 @@ export class Election {
   /** A poke's evaluation is queued and has not started yet. */
   private pokeQueued = false
   private unhandle: (() => void) | null = null
+  /**
+   * The signed claim (envelope bytes) last heard of each claimant, ours included, kept while its
+   * epoch is the highest: a node's lease keeper hands the one of the epoch's manager to a rival
+   * claimant of that epoch, which verifies it for itself (lease-keeper.ts, `rivalClaim`).
+   */
+  private readonly envelopes = new Map<string, { epoch: number, data: Uint8Array }>()
 
   constructor (components: ElectionComponents, init: ElectionInit) {
     this.c = components
@@ -117,6 +125,8 @@ export class Election {
       hasSeeds: hasSeeds ?? false,
       highestEpoch,
       selfRevision: () => ({ revision: this.c.revisions?.revisionOf(peerId) ?? 0, awaiting: this.c.revisions?.isAwaiting(peerId) ?? false }),
+      // Ranked as the others rank us; a store awaiting a snapshot ranks last at once all the same.
+      selfRank: () => ({ revision: this.c.revisions?.announcedRevision?.() ?? this.c.revisions?.revisionOf(peerId) ?? 0, awaiting: this.c.revisions?.isAwaiting(peerId) ?? false }),
       evaluateMs,
       ...(settleMs !== undefined ? { settleMs } : {}),
       ...(isolatedSettleMs !== undefined ? { isolatedSettleMs } : {}),
@@ -129,7 +139,9 @@ export class Election {
       validate: (key, data, version) => this.validate(key, data, version),
       deliver: (_key, data) => {
         const claim = this.decode(data)
-        if (claim !== null) this.serially(async () => { await this.onClaim(claim) })
+        if (claim === null) return
+        this.keepEnvelope(claim, data)
+        this.serially(async () => { await this.onClaim(claim) })
       }
     })
     this.unwatchRevisions = this.c.revisions?.onChange?.(id => { this.poke(id) }) ?? null
@@ -256,6 +268,51 @@ export class Election {
     return null
   }
 
+  /**
+   * A claim relayed by someone other than membership (a node refusing our lease names the manager
+   * its election gives our epoch, `rivalClaim`): the claim if it passes every check a broadcast
+   * claim passes, else why not. Synchronous, so a manager can stop acknowledging before its next write.
+   */
+  checkClaim (data: Uint8Array): { ok: true, claim: ManagerClaim } | { ok: false, reason: string } {
+    const claim = this.decode(data)
+    if (claim === null) return { ok: false, reason: 'not a signed manager claim' }
+    const why = this.validate(`${MANAGER_KEY_PREFIX}${claim.peerId}`, data, claim.epoch)
+    return why === null ? { ok: true, claim } : { ok: false, reason: why }
+  }
+
+  /**
+   * Take a relayed claim as if membership had delivered it (after `checkClaim`): the core names
+   * the better of it and ours, or re-claims above it (election-core.ts, "Same-epoch claims").
+   * Resolves once the outcome is applied. A claim that fails the checks is ignored.
+   */
+  async hearClaim (data: Uint8Array): Promise<void> {
+    const checked = this.checkClaim(data)
+    if (!checked.ok) {
+      this.c.logger.warn({ reason: checked.reason }, 'a relayed manager claim failed its checks; ignored')
+      return
+    }
+    const run = this.evaluating.then(async () => {
+      this.keepEnvelope(checked.claim, data)
+      await this.onClaim(checked.claim)
+    })
+    this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'taking a relayed claim failed') })
+    await run
+  }
+
+  /** The signed claim of `peerId` for `epoch`, as heard (or sent, for ours); undefined if none. */
+  claimEnvelope (peerId: string, epoch: number): Uint8Array | undefined {
+    const e = this.envelopes.get(peerId)
+    return e !== undefined && e.epoch === epoch ? e.data : undefined
+  }
+
+  private keepEnvelope (claim: { peerId: string, epoch: number }, data: Uint8Array): void {
+    const known = this.envelopes.get(claim.peerId)
+    if (known !== undefined && known.epoch >= claim.epoch) return
+    this.envelopes.set(claim.peerId, { epoch: claim.epoch, data: Uint8Array.from(data) })
+    // Claims of epochs below the highest are history (the core drops them too).
+    for (const [id, e] of this.envelopes) if (e.epoch < this.epoch && e.epoch < claim.epoch) this.envelopes.delete(id)
+  }
+
   private decode (data: Uint8Array): ManagerClaim | null {
     const env = openEnvelope(data)
     if (env === null) return null
@@ -359,6 +416,7 @@ export class Election {
     const claim: ManagerClaim = { t: 'claim', epoch: c.epoch, peerId: c.peerId, name: c.name, since: new Date(c.at).toISOString(), revision: c.revision }
     try {
       const data = sealEnvelope(this.c.privateKey, new TextEncoder().encode(JSON.stringify(claim)))
+      this.keepEnvelope(claim, data)
       this.c.broadcasts.broadcast(`${MANAGER_KEY_PREFIX}${claim.peerId}`, data, claim.epoch)
     } catch (err) {
       this.c.logger.warn({ err: (err as Error).message }, 'claim broadcast failed')

@@ -10,7 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import type { ManagerInfo } from '../../protocol/manager-wire.js'
 import {
-  LEASE_PROTOCOL, LEASE_TTL_MS, MAX_LEASE_FRAME_BYTES, claimBytes, decodeLeaseRequest, encodeLeaseMessage,
+  LEASE_PROTOCOL, LEASE_TTL_MS, MAX_LEASE_FRAME_BYTES, MAX_RIVAL_CLAIM_CHARS, claimBytes, decodeLeaseRequest, encodeLeaseMessage,
   gateLeaseTag, type Lease, type LeaseReply, type LeaseRequest, type LeaseStatus
 } from '../../protocol/fencing-wire.js'
 import { serveOneFrame, type OneFrameProtocol } from '../../protocol/streams/serve-one-frame.js'
@@ -25,7 +25,13 @@ const MAX_REMEMBERED_TAGS = 256
 export interface LeaseKeeperComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   /** The node's election: its persisted highest epoch is the fencing token. */
-  election: { readonly epoch: number, manager: () => ManagerInfo | null, observeEpoch: (epoch: number) => Promise<void> }
+  election: {
+    readonly epoch: number
+    manager: () => ManagerInfo | null
+    observeEpoch: (epoch: number) => Promise<void>
+    /** The signed claim (envelope bytes) of `peerId` for `epoch`, as membership carried it, if heard. */
+    claimEnvelope?: (peerId: string, epoch: number) => Uint8Array | undefined
+  }
   logger: Logger
   /** Clock (ms); tests pass a fake one. */
   now?: () => number
@@ -187,7 +193,14 @@ export class LeaseKeeper {
       else if (claim.op !== 'renew') this.c.logger.info({ ...log, expiresAt: d.t === 'granted' ? d.lease.expiresAt : undefined }, d.t === 'granted' ? 'lease granted' : 'lease released')
       if (d.t === 'granted') return { t: 'granted', lease: d.lease, leaseFile: this.init.leaseFile }
       if (d.t === 'released') return d
-      return { ...d, highestEpoch: this.state.highestEpoch }
+      const { manager, ...refusal } = d
+      const rival = manager === undefined ? undefined : this.c.election.claimEnvelope?.(manager, claim.epoch)
+      const rivalClaim = rival === undefined ? undefined : Buffer.from(rival).toString('base64')
+      return {
+        ...refusal,
+        highestEpoch: this.state.highestEpoch,
+        ...(rivalClaim !== undefined && rivalClaim.length <= MAX_RIVAL_CLAIM_CHARS ? { rivalClaim } : {})
+      }
     })
   }
 

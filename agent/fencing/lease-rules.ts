@@ -14,6 +14,9 @@
  *   renew (same id).
  * - Release by the holder (same id) clears the lease whatever the epoch: giving up rights
  *   needs no rights.
+ * - A claim of an epoch the node's election gives to another manager is refused, naming that
+ *   manager: two agents claimed one epoch and the requester has not heard the other's claim
+ *   (the keeper attaches the named manager's signed claim for it to verify).
  */
 
 import type { Lease, LeaseClaim, LeaseRefusalCode } from '../../protocol/fencing-wire.js'
@@ -46,7 +49,8 @@ export interface LeaseContext {
 export type LeaseDecision =
   | { t: 'granted', lease: Lease }
   | { t: 'released' }
-  | { t: 'refused', code: LeaseRefusalCode, reason: string, retryAfterMs?: number }
+  /** `manager`: the peer this node's election names for the claim's epoch, when that refused it. */
+  | { t: 'refused', code: LeaseRefusalCode, reason: string, retryAfterMs?: number, manager?: string }
 
 /** The outcome of one claim. */
 export interface LeaseStep {
@@ -86,7 +90,7 @@ export function applyClaim (state: LeaseState, claim: LeaseClaim, ctx: LeaseCont
 
   const known = ctx.managerOf?.(claim.epoch)
   if (known !== undefined && known !== claim.holder) {
-    return refuse('CLUSTERD_ERR_LEASE_REFUSED', `epoch ${claim.epoch} belongs to manager ${known}, not ${claim.holder}`)
+    return same(state, { t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason: `epoch ${claim.epoch} belongs to manager ${known}, not ${claim.holder}`, manager: known })
   }
   if (claim.epoch < state.highestEpoch) {
     return refuse('CLUSTERD_ERR_STALE_EPOCH', `epoch ${claim.epoch} is stale: this node has seen epoch ${state.highestEpoch}`)

@@ -113,6 +113,14 @@ export class ReplicaRevisions {
     return peerId === this.init.peerId ? this.c.revision() : this.known.get(peerId)
   }
 
+  /**
+   * Our revision as the other members know it: the last we announced, 0 before any (an unheard
+   * member ranks as 0). The election ranks us by it, as the others do (election-core.ts).
+   */
+  announcedRevision (): number {
+    return this.last?.revision ?? 0
+  }
+
   /** Whether `peerId` announced (or, for ourselves, has) a store awaiting a snapshot. */
   isAwaiting (peerId: string): boolean {
     return peerId === this.init.peerId ? this.c.awaitingSnapshot?.() === true : this.awaiting.has(peerId)

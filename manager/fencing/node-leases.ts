@@ -54,6 +54,11 @@ export interface NodeLeasesComponents {
   logger: Logger
   /** A node refused us and named a higher epoch than ours: this manager was replaced. */
   onNewerEpoch?: (epoch: number) => void
+  /**
+   * A node refused us because its election gives our epoch to another manager, and sent that
+   * manager's signed claim (`rivalClaim`): the caller verifies it before acting on it.
+   */
+  onRivalClaim?: (claim: Uint8Array, node: string) => void
 }
 
 /** Settings of {@link NodeLeases}. */
@@ -138,6 +143,7 @@ export class NodeLeases implements JobFencing {
       const req = await this.c.sign({ op, epoch: this.init.epoch, holder: this.init.selfPeerId, node: node.name, leaseId, at: Date.now() })
       const reply = await this.c.transport(node.peerId, req, s)
       if (reply.t === 'refused' && reply.highestEpoch > this.init.epoch) this.c.onNewerEpoch?.(reply.highestEpoch)
+      else if (reply.t === 'refused' && reply.rivalClaim !== undefined) this.c.onRivalClaim?.(Uint8Array.from(Buffer.from(reply.rivalClaim, 'base64')), node.name)
       return reply
     } catch (err) {
       return { t: 'error', message: (err as Error).message }

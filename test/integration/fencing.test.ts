@@ -30,6 +30,8 @@ import { planFor } from '../../manager/roles/plan.js'
 import { loadRoleConfig } from '../../manager/roles/role-config.js'
 import { shippedPlaybookDir } from '../../manager/roles/shipped.js'
 import { GATE_LEASE_ENV, GATE_REFUSED_EXIT, LEASE_TTL_MS, gateLeaseTag, type LeaseStatus } from '../../protocol/fencing-wire.js'
+import { decodeClaim } from '../../protocol/manager-wire.js'
+import { openEnvelope, verifiedBy } from '../../agent/identity/signed-envelope.js'
 import type { JobEvent, JobRecord } from '../../protocol/jobs.js'
 import type { HostKey } from '../../protocol/members.js'
 import type { TestHost } from '../harness/hosts.js'
@@ -293,6 +295,44 @@ describe('fencing at the node on real hosts', { timeout: 15 * 60_000 }, () => {
     assert.equal(done.status, 'succeeded', done.reason ?? '')
     const nodes = await api.client.request<Array<{ name: string, currentJob: string | null }>>('GET', '/v1/nodes')
     assert.equal(nodes.find(n => n.name === h(1).name)?.currentJob ?? null, null)
+  })
+
+  it('an acquire for an epoch the node\'s election gives to another manager is refused with that manager\'s signed claim, which verifies', async () => {
+    // Two agents that claimed one epoch: the one the node has not heard asks it for a lease. The
+    // node refuses and hands over the claim it heard, for the asker to verify (not to trust).
+    const m = await waitFor(async () => await agent(1).manager() ?? undefined, { timeoutMs: 30_000, message: 'fc1 names a manager' })
+    const before = await lease(1)
+    const node = outsider as ClusterNode
+    await node.dial(multiaddr(`/ip4/${h(1).address}/tcp/${PORT}/p2p/${await fc1Peer()}`))
+    const self = peerIdFromPrivateKey(outsiderKey).toString()
+    const transport = libp2pLeaseTransport({ libp2p: node, selfPeerId: self })
+    const reply = await transport(await fc1Peer(), await claimSigner(outsiderKey)({
+      op: 'acquire', epoch: m.epoch, holder: self, node: h(1).name, leaseId: 'dd'.repeat(16), at: Date.now()
+    }), AbortSignal.timeout(5000))
+    assert.equal(reply.t, 'refused', JSON.stringify(reply))
+    assert.ok(reply.t === 'refused')
+    assert.equal(reply.code, 'CLUSTERD_ERR_LEASE_REFUSED')
+    assert.match(reply.reason, new RegExp(`epoch ${m.epoch} belongs to manager ${m.peerId}`))
+    assert.ok(reply.rivalClaim !== undefined, 'the refusal carries the claim the node heard')
+    const env = openEnvelope(Buffer.from(reply.rivalClaim, 'base64'))
+    assert.ok(env !== null)
+    const rival = decodeClaim(env.payload)
+    assert.ok(rival.ok, rival.ok ? '' : rival.reason)
+    assert.equal(rival.value.peerId, m.peerId)
+    assert.equal(rival.value.epoch, m.epoch)
+    assert.equal(verifiedBy(m.peerId, env.payload, env.sig), true, 'signed by the manager it names')
+    assert.equal(verifiedBy(self, env.payload, env.sig), false)
+    // The manager's own code takes the claim from the refusal and hands it on to be checked.
+    const heard: Uint8Array[] = []
+    const asker = new NodeLeases({ transport, sign: claimSigner(outsiderKey), logger, onRivalClaim: c => { heard.push(c) } }, { epoch: m.epoch, selfPeerId: self })
+    const got = await asker.acquire({ name: h(1).name, peerId: await fc1Peer() }, AbortSignal.timeout(20_000))
+    assert.equal(!got.ok && got.code, 'CLUSTERD_ERR_LEASE_REFUSED')
+    assert.equal(heard.length, 1)
+    assert.equal(Buffer.from(heard[0] as Uint8Array).toString('base64'), reply.rivalClaim)
+    // Nothing changed on the node.
+    const after = await lease(1)
+    assert.equal(after.highestEpoch, before.highestEpoch)
+    assert.equal(after.lease?.leaseId ?? null, before.lease?.leaseId ?? null)
   })
 
   /** An ssh session with the manager's key to fc1, presenting `lease` (none: no SetEnv). */

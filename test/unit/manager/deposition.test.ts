@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Deposition } from '../../../manager/deposition.js'
+import { Deposition, rivalClaimNews } from '../../../manager/deposition.js'
 import { ERROR_CODES } from '../../../protocol/errors.js'
 
 describe('Deposition', () => {
@@ -48,5 +48,19 @@ describe('Deposition', () => {
     const err = d.refusal()
     assert.equal(err?.code, 'CLUSTERD_ERR_MANAGER_CHANGED')
     assert.match(err?.message ?? '', /\(epoch 4\) stood still and no replica confirmed it since.*nothing was written/)
+  })
+
+  it('a rival claim a node relayed deposes only when it passed the checks and names another manager of our epoch or above', () => {
+    const bytes = new Uint8Array([1, 2, 3])
+    const ok = (epoch: number, peerId: string): Parameters<typeof rivalClaimNews>[0] => ({ ok: true, claim: { epoch, peerId } })
+    const news = rivalClaimNews(ok(4, 'peerW'), 4, 'peerSelf', 'web1', bytes)
+    assert.deepEqual(news, { epoch: 4, source: 'node-lease', from: 'web1', manager: 'peerW', claim: bytes })
+    const d = new Deposition(4, 'peerSelf')
+    assert.equal(news !== null && d.learn(news), true, 'the same-epoch rule of Deposition takes it')
+    assert.match(d.refusal()?.message ?? '', /lost epoch 4 to peerW/)
+    assert.equal(rivalClaimNews(ok(6, 'peerW'), 4, 'peerSelf', 'web1', bytes)?.epoch, 6)
+    assert.equal(rivalClaimNews({ ok: false, reason: 'manager claim not signed by its claimant' }, 4, 'peerSelf', 'web1', bytes), null, 'the node\'s word alone deposes nobody')
+    assert.equal(rivalClaimNews(ok(4, 'peerSelf'), 4, 'peerSelf', 'web1', bytes), null, 'our own claim')
+    assert.equal(rivalClaimNews(ok(3, 'peerW'), 4, 'peerSelf', 'web1', bytes), null, 'an older epoch')
   })
 })

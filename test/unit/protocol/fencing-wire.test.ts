@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import {
-  MAX_LEASE_FRAME_BYTES, claimBytes, decodeLeaseReply, decodeLeaseRequest, encodeLeaseMessage, type LeaseClaim, type LeaseReply
+  MAX_LEASE_FRAME_BYTES, MAX_RIVAL_CLAIM_CHARS, claimBytes, decodeLeaseReply, decodeLeaseRequest, encodeLeaseMessage, type LeaseClaim, type LeaseReply
 } from '../../../protocol/fencing-wire.js'
 import { claimSigner } from '../../../manager/fencing/claim-signer.js'
 
@@ -62,7 +62,8 @@ describe('fencing wire', () => {
       { t: 'granted', lease, leaseFile: '/var/lib/clusterd/lease.json' },
       { t: 'released' },
       { t: 'refused', code: 'CLUSTERD_ERR_LEASE_BUSY', reason: 'busy', highestEpoch: 3, retryAfterMs: 100 },
-      { t: 'refused', code: 'CLUSTERD_ERR_STALE_EPOCH', reason: 'stale', highestEpoch: 3 }
+      { t: 'refused', code: 'CLUSTERD_ERR_STALE_EPOCH', reason: 'stale', highestEpoch: 3 },
+      { t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason: 'epoch 3 belongs to manager X', highestEpoch: 3, rivalClaim: Buffer.from('a signed claim').toString('base64') }
     ]
     for (const r of good) assert.deepEqual(decodeLeaseReply(encodeLeaseMessage(r)), { ok: true, value: r })
     const bad: unknown[] = [
@@ -72,6 +73,10 @@ describe('fencing wire', () => {
       { t: 'refused', code: 'CLUSTERD_ERR_INTERNAL', reason: 'x', highestEpoch: 1 },
       { t: 'refused', code: 'CLUSTERD_ERR_LEASE_BUSY', reason: 'x', highestEpoch: -1 },
       { t: 'refused', code: 'CLUSTERD_ERR_LEASE_BUSY', reason: 'x', highestEpoch: 1, retryAfterMs: 'soon' },
+      { t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason: 'x', highestEpoch: 1, rivalClaim: 'not base64!' },
+      { t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason: 'x', highestEpoch: 1, rivalClaim: 'abc' },
+      { t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason: 'x', highestEpoch: 1, rivalClaim: 7 },
+      { t: 'refused', code: 'CLUSTERD_ERR_LEASE_REFUSED', reason: 'x', highestEpoch: 1, rivalClaim: 'A'.repeat(MAX_RIVAL_CLAIM_CHARS + 4) },
       { t: 'ok' }
     ]
     for (const r of bad) assert.equal(decodeLeaseReply(enc(r)).ok, false, JSON.stringify(r))

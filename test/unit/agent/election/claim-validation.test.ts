@@ -71,3 +71,40 @@ describe('manager claim validation', () => {
     await election.stop()
   })
 })
+
+describe('relayed manager claims (a node refusing a lease sends the claim its election names)', () => {
+  it('keeps the signed claim of the epoch it names, for the lease keeper to hand on', async () => {
+    const { election, b, good } = await setup()
+    const data = signedJson(good, claim(good.id, 'good', 5))
+    assert.equal(b.deliver(MANAGER_KEY_PREFIX + good.id, data, 5), null)
+    await settle()
+    assert.deepEqual(election.claimEnvelope(good.id, 5), data)
+    assert.equal(election.claimEnvelope(good.id, 4), undefined, 'only for the epoch of the claim')
+    const later = signedJson(good, claim(good.id, 'good', 6))
+    assert.equal(b.deliver(MANAGER_KEY_PREFIX + good.id, later, 6), null)
+    await settle()
+    assert.equal(election.claimEnvelope(good.id, 5), undefined, 'replaced by the claimant\'s newer claim')
+    assert.deepEqual(election.claimEnvelope(good.id, 6), later)
+    await election.stop()
+  })
+
+  it('checks a relayed claim as it checks a broadcast one, and takes only a valid one', async () => {
+    const { election, good, worker, stranger } = await setup()
+    const reason = (data: Uint8Array): string => { const r = election.checkClaim(data); return r.ok ? 'ok' : r.reason }
+    assert.match(reason(signedJson(stranger, claim(stranger.id, 'x', 5))), /not a known member/)
+    assert.match(reason(signedJson(worker, claim(worker.id, 'worker', 5))), /ineligible/)
+    assert.match(reason(signedJson(worker, claim(good.id, 'good', 5))), /not signed by its claimant/)
+    assert.match(reason(new TextEncoder().encode('x'.repeat(80))), /not a signed manager claim/)
+    assert.match(reason(signedJson(good, claim(good.id, 'good', 2000))), /more than 1024/)
+    // A forged or foreign claim changes nothing when heard.
+    await election.hearClaim(signedJson(worker, claim(good.id, 'good', 7)))
+    assert.equal(election.manager(), null)
+    assert.equal(election.epoch, 0)
+    const good5 = signedJson(good, claim(good.id, 'good', 5))
+    assert.equal(reason(good5), 'ok')
+    await election.hearClaim(good5)
+    assert.equal(election.manager()?.peerId, good.id)
+    assert.equal(election.epoch, 5)
+    await election.stop()
+  })
+})

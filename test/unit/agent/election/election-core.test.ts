@@ -493,3 +493,44 @@ describe('ElectionCore: a rival acting under our epoch', () => {
     assert.equal(w.manager()?.epoch, 2)
   })
 })
+
+describe('ElectionCore: we rank ourselves as the others rank us', () => {
+  const T = 7_000_000
+  // Two acknowledging replicas of a busy manager M: each is ahead of its last announcement (at
+  // most one per 2 s), and each knows the other's announcement only.
+  const live: Record<string, number> = { A: 160, B: 160 }
+  const announced: Record<string, number> = { A: 150, B: 158 }
+  function replica (id: 'A' | 'B', withSelfRank: boolean): ElectionCore {
+    const other = id === 'A' ? 'B' : 'A'
+    const core = new ElectionCore({
+      selfId: id,
+      name: id,
+      eligible: true,
+      hasSeeds: true,
+      highestEpoch: 1,
+      selfRevision: () => ({ revision: live[id] as number, awaiting: false }),
+      ...(withSelfRank ? { selfRank: () => ({ revision: announced[id] as number, awaiting: false }) } : {})
+    })
+    core.start(T)
+    for (const m of ['A', 'B', 'M']) core.member({ id: m, status: 'alive', eligible: true, lastChange: T })
+    core.revision({ peerId: other, revision: announced[other] as number, awaiting: false })
+    core.claim({ epoch: 1, peerId: 'M', name: 'M', revision: 100, at: T }, T)
+    assert.deepEqual(core.tick(T + 5000, 3).claims, [])
+    assert.equal(core.manager()?.peerId, 'M')
+    return core
+  }
+  /** M leaves; what each replica claims at its next evaluation. */
+  function failover (withSelfRank: boolean): Array<[string, number, number]> {
+    const cores = [replica('A', withSelfRank), replica('B', withSelfRank)]
+    for (const c of cores) c.member({ id: 'M', status: 'left', eligible: true, lastChange: T + 6000 })
+    return cores.flatMap(c => c.tick(T + 6250, 2).claims.map(x => [x.peerId, x.epoch, x.revision] as [string, number, number]))
+  }
+
+  it('two replicas ahead of their announcements agree on one successor; its claim carries its live revision', () => {
+    assert.deepEqual(failover(true), [['B', 2, 160]])
+  })
+
+  it('ranked by its live revision, each replica ranked itself first and both claimed (what this rule fixes)', () => {
+    assert.deepEqual(failover(false), [['A', 2, 160], ['B', 2, 160]])
+  })
+})

@@ -98,6 +98,8 @@ describe('lease rules', () => {
     const usurper = applyClaim(empty, claim('acquire', 3, B, ID1), ctx(T0, e => e === 3 ? A : undefined))
     assert.equal(usurper.decision.t === 'refused' && usurper.decision.code, 'CLUSTERD_ERR_LEASE_REFUSED')
     assert.match(usurper.decision.t === 'refused' ? usurper.decision.reason : '', /belongs to manager/)
+    assert.equal(usurper.decision.t === 'refused' && usurper.decision.manager, A, 'the refusal names the manager, for the keeper to attach its claim')
+    assert.equal(wrongNode.decision.t === 'refused' && wrongNode.decision.manager, undefined, 'other refusals name none')
   })
 
   it('an unreadable lease file at start (quarantine) refuses every acquire for one TTL', () => {

@@ -87,8 +87,11 @@ describe('replica revisions and election ranking', () => {
     tick(500)
     tick(500)
     assert.equal(b.sent.length, 2, 'not within 2 s of the last announcement')
+    assert.equal(r.announcedRevision(), 2, 'the election ranks us by what the others heard, not by our live 3')
+    assert.equal(r.revisionOf(A.id), 3)
     tick(1000)
     assert.equal(b.sent.length, 3)
+    assert.equal(r.announcedRevision(), 3)
     const versions = b.sent.map(s => s.version)
     assert.ok(versions.every((v, i) => i === 0 || v > (versions[i - 1] as number)), `versions rise: ${versions.join(',')}`)
     const last = b.sent.at(-1)
@@ -123,6 +126,7 @@ describe('replica revisions and election ranking', () => {
     own = 7
     for (let i = 0; i < 10; i++) tick(500)
     assert.deepEqual(announced(), [], 'a replica caught up in the background stays quiet')
+    assert.equal(r.announcedRevision(), 0, 'and ranks itself as the others rank it: unheard, 0')
     acking = true
     own = 8
     tick(500)
@@ -135,6 +139,7 @@ describe('replica revisions and election ranking', () => {
     own = 20
     for (let i = 0; i < 10; i++) tick(500)
     assert.deepEqual(announced(), [8, 9], 'no longer acknowledging: quiet again')
+    assert.equal(r.announcedRevision(), 9)
     awaiting = true
     tick(500)
     assert.deepEqual(announced(), [8, 9, 20], 'a change of the awaiting flag is always told')

@@ -8,6 +8,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
 import { LeaseKeeper } from '../../../../agent/fencing/lease-keeper.js'
+import { sealEnvelope } from '../../../../agent/identity/signed-envelope.js'
 import { claimSigner } from '../../../../manager/fencing/claim-signer.js'
 import { NodeLeases, type NodeLeasesInit } from '../../../../manager/fencing/node-leases.js'
 import type { LeaseTransport } from '../../../../manager/fencing/lease-transport.js'
@@ -26,7 +27,7 @@ const timing: Partial<NodeLeasesInit> = { renewMs: 150, selfFenceMs: 1150, busyW
 describe('NodeLeases', () => {
   let dir: string
   let keeper: LeaseKeeper
-  let election: { epoch: number, manager: () => ManagerInfo | null, observeEpoch: (e: number) => Promise<void> }
+  let election: { epoch: number, manager: () => ManagerInfo | null, observeEpoch: (e: number) => Promise<void>, claimEnvelope?: (peerId: string, epoch: number) => Uint8Array | undefined }
   let cut: boolean
   let sent: string[]
   let m1: PrivateKey
@@ -96,6 +97,31 @@ describe('NodeLeases', () => {
     assert.equal(again.ok, false)
     assert.deepEqual(heard, [3])
     await first.lease.release()
+  })
+
+  it('a node whose election gives our epoch to another manager refuses us and hands over that manager\'s signed claim', async () => {
+    const m2Id = peerIdFromPrivateKey(m2).toString()
+    const m2Claim = sealEnvelope(m2, new TextEncoder().encode(JSON.stringify({ t: 'claim', epoch: 1, peerId: m2Id, name: 'm2', since: new Date().toISOString(), revision: 0 })))
+    election.manager = () => ({ name: 'm2', peerId: m2Id, epoch: 1, since: new Date().toISOString(), local: false })
+    const heard: Array<{ claim: Uint8Array, node: string }> = []
+    const newer: number[] = []
+    const told = new NodeLeases(
+      { transport: transport(m1), sign: claimSigner(m1), logger, onNewerEpoch: e => { newer.push(e) }, onRivalClaim: (claim, from) => { heard.push({ claim, node: from }) } },
+      { epoch: 1, selfPeerId: peerIdFromPrivateKey(m1).toString(), ...timing })
+    // An agent without the claim at hand (or an older one) refuses without it: nothing to verify.
+    const bare = await told.acquire(node, new AbortController().signal)
+    assert.equal(!bare.ok && bare.code, 'CLUSTERD_ERR_LEASE_REFUSED')
+    assert.equal(heard.length, 0, "no claim: nothing to verify")
+    election.claimEnvelope = (peerId, epoch) => peerId === m2Id && epoch === 1 ? m2Claim : undefined
+    const got = await told.acquire(node, new AbortController().signal)
+    assert.equal(got.ok, false)
+    assert.equal(!got.ok && got.code, 'CLUSTERD_ERR_LEASE_REFUSED')
+    assert.match(!got.ok ? got.message : '', /epoch 1 belongs to manager/)
+    assert.equal(heard.length, 1)
+    assert.deepEqual(heard[0]?.claim, m2Claim, 'the exact signed bytes, for the manager to verify')
+    assert.equal(heard[0]?.node, 'web1')
+    assert.deepEqual(newer, [], 'not a newer epoch: a rival of ours')
+    assert.equal(keeper.leaseStatus().lease, null)
   })
 
   it('a newer manager waits while the older lease is live; the older one loses its lease at its next renewal and the newer gets it', async () => {
