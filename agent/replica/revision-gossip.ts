@@ -1,9 +1,10 @@
 /**
  * Replica revisions as membership broadcasts: an eligible agent announces its replica's
  * revision (signed, key `rev/<peerId>`) and remembers the latest announcement of everyone else.
- * Membership dissemination and push-pull carry the latest per agent. The election ranks
- * failover candidates with `rank`: highest revision first, then lowest peer id, so the most
- * up-to-date eligible agent becomes the next manager.
+ * Membership dissemination and push-pull carry the latest per agent. The election core ranks
+ * failover candidates by them (highest revision first, a store awaiting a snapshot last, then
+ * lowest peer id), so the most up-to-date eligible agent becomes the next manager: the others
+ * by `revisionOf` and `isAwaiting`, this agent by `announcedRevision`, as the others see it.
  *
  * What is announced, so that a write costs a bounded number of announcements whatever the
  * number of eligible agents:
@@ -20,7 +21,6 @@
 
 import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import type { Member } from '../../protocol/members.js'
 import { REPLICA_KEY_PREFIX, decodeReplicaAnnouncement, encodeReplicationMessage } from '../../protocol/replication-wire.js'
 import { openEnvelope, sealEnvelope, verifiedBy } from '../identity/signed-envelope.js'
 import type { UserBroadcasts } from '../membership/user-broadcasts.js'
@@ -59,7 +59,7 @@ export interface ReplicaRevisionsInit {
   checkMs?: number
 }
 
-/** Collects replica revisions and ranks election candidates by them. */
+/** Collects replica revisions for the election to rank candidates by, and announces our own. */
 export class ReplicaRevisions {
   private readonly c: ReplicaRevisionsComponents
   private readonly init: Required<ReplicaRevisionsInit>
@@ -124,14 +124,6 @@ export class ReplicaRevisions {
   /** Whether `peerId` announced (or, for ourselves, has) a store awaiting a snapshot. */
   isAwaiting (peerId: string): boolean {
     return peerId === this.init.peerId ? this.c.awaitingSnapshot?.() === true : this.awaiting.has(peerId)
-  }
-
-  /** Election order: highest replica revision first (a store awaiting a snapshot last), then lowest peer id. */
-  readonly rank = (a: Member, b: Member): number => {
-    const ra = this.isAwaiting(a.peerId) ? -2 : this.revisionOf(a.peerId) ?? -1
-    const rb = this.isAwaiting(b.peerId) ? -2 : this.revisionOf(b.peerId) ?? -1
-    if (ra !== rb) return rb - ra
-    return a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0
   }
 
   /** Null when `data` is a well-formed announcement signed by the agent its key names. */

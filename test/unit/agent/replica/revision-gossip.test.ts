@@ -2,7 +2,6 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
 import { ReplicaRevisions } from '../../../../agent/replica/revision-gossip.js'
-import type { Member } from '../../../../protocol/members.js'
 import { REPLICA_KEY_PREFIX, decodeReplicaAnnouncement } from '../../../../protocol/replication-wire.js'
 import { openEnvelope } from '../../../../agent/identity/signed-envelope.js'
 import { FakeBroadcasts, peers, signedJson, type TestPeer } from '../fake-broadcasts.js'
@@ -10,9 +9,6 @@ import { FakeBroadcasts, peers, signedJson, type TestPeer } from '../fake-broadc
 // A < B < C by peer id.
 let A: TestPeer, B: TestPeer, C: TestPeer
 before(async () => { [A, B, C] = await peers(3) as [TestPeer, TestPeer, TestPeer] })
-
-const m = (p: TestPeer): Member => ({ name: p.id.slice(-4), peerId: p.id, addresses: [], status: 'alive', incarnation: 1, labels: {}, facts: null, boot: null, managerEligible: true, lastSeen: '' })
-const ids = (ms: Member[]): string[] => ms.map(x => x.peerId)
 
 /** Hand `body`, signed by `author`, in under the key of `keyOf` (default: the author). */
 function announce (b: FakeBroadcasts, author: TestPeer, body: unknown, version = 1, keyOf: TestPeer = author): string | null {
@@ -23,18 +19,23 @@ function revisions (self: TestPeer, b: FakeBroadcasts, over: Partial<Constructor
   return new ReplicaRevisions({ broadcasts: b, privateKey: self.key, logger: pino({ level: 'silent' }), revision: () => 0, ...over }, { peerId: self.id, announce: announceOwn })
 }
 
-describe('replica revisions and election ranking', () => {
-  it('ranks the highest announced revision first, then the lowest peer id; unheard members last', () => {
+describe('replica revisions: what the election ranks candidates by', () => {
+  it('keeps the latest announced revision of each member; ours is live for claims and, for ranking, what we announced', () => {
     const b = new FakeBroadcasts()
     let own = 5
     const r = revisions(C, b, { revision: () => own })
     r.start()
-    assert.deepEqual(ids([m(A), m(B), m(C)].sort(r.rank)), [C.id, A.id, B.id], 'only our own revision is known')
+    assert.equal(r.revisionOf(A.id), undefined, 'unheard')
     assert.equal(announce(b, A, { t: 'replica', peerId: A.id, revision: 7 }), null)
     assert.equal(announce(b, B, { t: 'replica', peerId: B.id, revision: 7 }), null)
-    assert.deepEqual(ids([m(C), m(B), m(A)].sort(r.rank)), [A.id, B.id, C.id])
+    assert.equal(r.revisionOf(A.id), 7)
+    assert.equal(r.revisionOf(B.id), 7)
+    assert.equal(announce(b, A, { t: 'replica', peerId: A.id, revision: 9 }, 2), null)
+    assert.equal(r.revisionOf(A.id), 9, 'the newer announcement')
+    assert.equal(r.revisionOf(C.id), 5)
     own = 9
-    assert.deepEqual(ids([m(A), m(B), m(C)].sort(r.rank)), [C.id, A.id, B.id], 'our own revision is live')
+    assert.equal(r.revisionOf(C.id), 9, 'our own revision is live')
+    assert.equal(r.announcedRevision(), 0, 'not announcing: the others rank us as unheard, 0')
     r.stop()
   })
 
@@ -54,18 +55,17 @@ describe('replica revisions and election ranking', () => {
     r.stop()
   })
 
-  it('ranks a store awaiting a snapshot below everyone, its own included, until it announces it no longer waits', () => {
+  it('marks a store awaiting a snapshot (its own live, the others as announced) until it announces it no longer waits', () => {
     const b = new FakeBroadcasts()
     let awaiting = true
     const r = revisions(A, b, { awaitingSnapshot: () => awaiting })
     r.start()
     assert.equal(announce(b, B, { t: 'replica', peerId: B.id, revision: 0, awaiting: true }), null)
     assert.equal(announce(b, C, { t: 'replica', peerId: C.id, revision: 0 }), null)
-    // A would win on peer id at equal revisions; awaiting, it and B go last.
-    assert.deepEqual(ids([m(A), m(B), m(C)].sort(r.rank)), [C.id, A.id, B.id])
+    assert.deepEqual([A, B, C].map(p => r.isAwaiting(p.id)), [true, true, false])
     awaiting = false
     announce(b, B, { t: 'replica', peerId: B.id, revision: 0 }, 2)
-    assert.deepEqual(ids([m(C), m(B), m(A)].sort(r.rank)), [A.id, B.id, C.id])
+    assert.deepEqual([A, B, C].map(p => r.isAwaiting(p.id)), [false, false, false])
     assert.match(announce(b, B, { t: 'replica', peerId: B.id, revision: 0, awaiting: 'yes' }, 3) ?? '', /malformed/)
     r.stop()
   })
