@@ -101,12 +101,6 @@ export class Election {
   /** A poke's evaluation is queued and has not started yet. */
   private pokeQueued = false
   private unhandle: (() => void) | null = null
-  /**
-   * The signed claim (envelope bytes) last heard of each claimant, ours included, kept while its
-   * epoch is the highest: a node's lease keeper hands the one of the epoch's manager to a rival
-   * claimant of that epoch, which verifies it for itself (lease-keeper.ts, `rivalClaim`).
-   */
-  private readonly envelopes = new Map<string, { epoch: number, data: Uint8Array }>()
 
   constructor (components: ElectionComponents, init: ElectionInit) {
     this.c = components
@@ -139,9 +133,7 @@ export class Election {
       validate: (key, data, version) => this.validate(key, data, version),
       deliver: (_key, data) => {
         const claim = this.decode(data)
-        if (claim === null) return
-        this.keepEnvelope(claim, data)
-        this.serially(async () => { await this.onClaim(claim) })
+        if (claim !== null) this.serially(async () => { await this.onClaim(claim) })
       }
     })
     this.unwatchRevisions = this.c.revisions?.onChange?.(id => { this.poke(id) }) ?? null
@@ -291,26 +283,19 @@ export class Election {
       this.c.logger.warn({ reason: checked.reason }, 'a relayed manager claim failed its checks; ignored')
       return
     }
-    const run = this.evaluating.then(async () => {
-      this.keepEnvelope(checked.claim, data)
-      await this.onClaim(checked.claim)
-    })
+    const run = this.evaluating.then(async () => { await this.onClaim(checked.claim) })
     this.evaluating = run.catch(err => { this.c.logger.error({ err }, 'taking a relayed claim failed') })
     await run
   }
 
-  /** The signed claim of `peerId` for `epoch`, as heard (or sent, for ours); undefined if none. */
+  /**
+   * The signed claim of `peerId` for `epoch` as membership holds it (the latest under its key,
+   * heard or, for ours, sent; the version is the epoch): a node's lease keeper hands it to a rival
+   * claimant of that epoch, which verifies it for itself (lease-keeper.ts, `rivalClaim`).
+   */
   claimEnvelope (peerId: string, epoch: number): Uint8Array | undefined {
-    const e = this.envelopes.get(peerId)
-    return e !== undefined && e.epoch === epoch ? e.data : undefined
-  }
-
-  private keepEnvelope (claim: { peerId: string, epoch: number }, data: Uint8Array): void {
-    const known = this.envelopes.get(claim.peerId)
-    if (known !== undefined && known.epoch >= claim.epoch) return
-    this.envelopes.set(claim.peerId, { epoch: claim.epoch, data: Uint8Array.from(data) })
-    // Claims of epochs below the highest are history (the core drops them too).
-    for (const [id, e] of this.envelopes) if (e.epoch < this.epoch && e.epoch < claim.epoch) this.envelopes.delete(id)
+    const b = this.c.broadcasts.latest(`${MANAGER_KEY_PREFIX}${peerId}`)
+    return b !== undefined && b.version === epoch ? b.data : undefined
   }
 
   private decode (data: Uint8Array): ManagerClaim | null {
@@ -416,7 +401,6 @@ export class Election {
     const claim: ManagerClaim = { t: 'claim', epoch: c.epoch, peerId: c.peerId, name: c.name, since: new Date(c.at).toISOString(), revision: c.revision }
     try {
       const data = sealEnvelope(this.c.privateKey, new TextEncoder().encode(JSON.stringify(claim)))
-      this.keepEnvelope(claim, data)
       this.c.broadcasts.broadcast(`${MANAGER_KEY_PREFIX}${claim.peerId}`, data, claim.epoch)
     } catch (err) {
       this.c.logger.warn({ err: (err as Error).message }, 'claim broadcast failed')

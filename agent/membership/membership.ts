@@ -264,6 +264,11 @@ export class Membership implements UserBroadcasts {
     return this.router.handle(prefix, handler)
   }
 
+  /** @inheritdoc */
+  latest (key: string): { data: Uint8Array, version: number } | undefined {
+    return this.userLatest.get(key)
+  }
+
   // ---- the core's effects ----
 
   /** Perform a core output: send datagrams, run push-pulls, act on events, reschedule. */

@@ -20,6 +20,8 @@ export interface UserBroadcasts {
   broadcast: (key: string, data: Uint8Array, version: number) => void
   /** Handle every key that starts with `prefix`; returns an unregister function. */
   handle: (prefix: string, handler: BroadcastHandler) => () => void
+  /** The latest broadcast under `key` this agent holds (sent or received, as push-pull shares it). */
+  latest: (key: string) => { data: Uint8Array, version: number } | undefined
 }
 
 /** Routes keys to the handler of their prefix; a key nobody handles is invalid. */

@@ -16,14 +16,23 @@ export interface Sent { key: string, data: Uint8Array, version: number }
 export class FakeBroadcasts implements UserBroadcasts {
   readonly sent: Sent[] = []
   private readonly router = new BroadcastRouter()
+  private readonly held = new Map<string, Sent>()
 
-  broadcast (key: string, data: Uint8Array, version: number): void { this.sent.push({ key, data, version }) }
+  broadcast (key: string, data: Uint8Array, version: number): void {
+    this.sent.push({ key, data, version })
+    this.held.set(key, { key, data, version })
+  }
+
   handle (prefix: string, handler: BroadcastHandler): () => void { return this.router.handle(prefix, handler) }
+  latest (key: string): Sent | undefined { return this.held.get(key) }
 
   /** Validate then deliver; returns the reason it was dropped, or null when delivered. */
   deliver (key: string, data: Uint8Array, version: number): string | null {
     const bad = this.router.validate(key, data, version)
-    if (bad === null) this.router.deliver(key, data, version)
+    if (bad === null) {
+      this.held.set(key, { key, data, version })
+      this.router.deliver(key, data, version)
+    }
     return bad
   }
 }
